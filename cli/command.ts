@@ -1,0 +1,30 @@
+/**
+ * The contract every `abrec` sub-command implements. Commands parse their own
+ * arguments (node:util parseArgs) and never call process.exit themselves, so they
+ * can be run in-process by tests.
+ */
+export interface CliIO {
+  stdout: (text: string) => void;
+  stderr: (text: string) => void;
+  /** Reads all of standard input (for `--input -`). */
+  readStdin: () => Promise<string>;
+  env: NodeJS.ProcessEnv;
+  /** Aborted on Ctrl-C; long-running commands (serve) stop when it fires. */
+  signal: AbortSignal;
+}
+
+export interface CliCommand {
+  /** Words that select the command, e.g. ['serve'] or ['bench', 'serve']. */
+  path: string[];
+  /** One line for the command list. */
+  summary: string;
+  /** Full help text printed for `abrec <command> --help`. */
+  help: string;
+  /** Runs the command; resolves to the process exit code. */
+  run: (argv: string[], io: CliIO) => Promise<number>;
+}
+
+/** A usage error: the CLI prints the message and the command's help, then exits with 2. */
+export class UsageError extends Error {
+  override readonly name = 'UsageError';
+}

@@ -1,0 +1,47 @@
+/**
+ * The scheduled analysis (EventBridge, daily): for every running experiment, read the
+ * counters, compute the results and write a JSON and an HTML report to S3 under a key fixed
+ * by experiment and day, so a rerun overwrites instead of duplicating. A decision or an SRM
+ * flag is published to the alerts topic.
+ */
+import { PublishCommand } from '@aws-sdk/client-sns';
+import { ARTIFACTS_BUCKET, ENV, TABLES } from '../lib/resources.ts';
+import { dynamoClient, s3Client, snsClient } from './common/clients.ts';
+import { optionalEnv, requiredEnv } from './common/env.ts';
+import { logger } from './common/observability.ts';
+import { analyzeRunningExperiments, type AnalysisRunSummary } from './services/analysis-run.ts';
+import { S3ReportStore } from './storage/report-store.ts';
+import { DynamoCounterRepository } from './storage/event-repository.ts';
+import { DynamoExperimentRepository } from './storage/experiment-repository.ts';
+
+const experiments = new DynamoExperimentRepository(dynamoClient(), requiredEnv(TABLES.experiments.envVar));
+const counters = new DynamoCounterRepository(dynamoClient(), requiredEnv(TABLES.counters.envVar));
+const reports = new S3ReportStore(s3Client(), requiredEnv(ARTIFACTS_BUCKET.envVar));
+const alertsTopicArn = optionalEnv(ENV.alertsTopicArn, '');
+
+/** Input of an on-demand run; the schedule sends an EventBridge event, which is ignored. */
+export interface AnalysisRequest {
+  experiment_id?: string;
+  /** Analysis day (UTC, YYYY-MM-DD); defaults to today. */
+  day?: string;
+}
+
+export const handler = async (event: AnalysisRequest = {}): Promise<AnalysisRunSummary> => {
+  const summary = await analyzeRunningExperiments({
+    experiments,
+    counters,
+    reports,
+    now: new Date(),
+    experimentId: typeof event.experiment_id === 'string' ? event.experiment_id : undefined,
+    day: typeof event.day === 'string' ? event.day : undefined,
+    publishAlert: async (subject, message) => {
+      if (!alertsTopicArn) {
+        logger.warn('No alerts topic configured; alert logged only', { subject, message });
+        return;
+      }
+      await snsClient().send(new PublishCommand({ TopicArn: alertsTopicArn, Subject: subject.slice(0, 99), Message: message }));
+    },
+  });
+  logger.info('Analysis run complete', { ...summary });
+  return summary;
+};

@@ -1,0 +1,38 @@
+/**
+ * Errors shown to API callers. Anything under 500 carries a machine-readable code, a message
+ * that names the problem and, for validation, the offending fields. Everything else becomes a
+ * generic 500 and is logged, never serialised back.
+ */
+export interface FieldProblem {
+  field: string;
+  message: string;
+}
+
+export interface ErrorBody {
+  error: { code: string; message: string; details?: FieldProblem[] };
+}
+
+export class HttpError extends Error {
+  override readonly name = 'HttpError';
+  readonly expose: boolean;
+
+  constructor(
+    readonly statusCode: number,
+    readonly code: string,
+    readonly publicMessage: string,
+    readonly details?: FieldProblem[],
+  ) {
+    // middy's http-error-handler sends `message` as the body, as JSON when it parses as JSON.
+    super(JSON.stringify({ error: { code, message: publicMessage, ...(details ? { details } : {}) } } satisfies ErrorBody));
+    this.expose = statusCode < 500;
+  }
+}
+
+export const badRequest = (message: string, details?: FieldProblem[]) => new HttpError(400, 'bad_request', message, details);
+export const validationFailed = (details: FieldProblem[]) =>
+  new HttpError(400, 'validation_failed', `Invalid request: ${details.map((d) => `${d.field}: ${d.message}`).join('; ')}`, details);
+export const notFound = (message: string) => new HttpError(404, 'not_found', message);
+export const conflict = (message: string) => new HttpError(409, 'conflict', message);
+export const serviceUnavailable = (message: string) => new HttpError(503, 'service_unavailable', message);
+
+export const GENERIC_500_BODY = JSON.stringify({ error: { code: 'internal_error', message: 'Internal server error' } } satisfies ErrorBody);

@@ -1,0 +1,104 @@
+/**
+ * The middy stack every HTTP function shares, middlewares first and the handler last:
+ * header normalisation, CORS, security headers, JSON errors (4xx shown with the reason,
+ * everything else a generic 500 that is logged), metrics flush and, for POST routes, JSON
+ * body parsing.
+ */
+import { MetricUnit } from '@aws-lambda-powertools/metrics';
+import { logMetrics } from '@aws-lambda-powertools/metrics/middleware';
+import middy, { type MiddlewareObj } from '@middy/core';
+import httpCors from '@middy/http-cors';
+import httpErrorHandler from '@middy/http-error-handler';
+import httpHeaderNormalizer from '@middy/http-header-normalizer';
+import httpJsonBodyParser from '@middy/http-json-body-parser';
+import httpSecurityHeaders from '@middy/http-security-headers';
+import type { APIGatewayProxyEvent, APIGatewayProxyResult, Context } from 'aws-lambda';
+import type { z } from 'zod';
+import { GENERIC_500_BODY, HttpError, badRequest, validationFailed, type FieldProblem } from './errors.ts';
+import { logger, metrics } from './observability.ts';
+
+/** An API Gateway event whose body middy has parsed to JSON (unknown until validated). */
+export type JsonEvent = Omit<APIGatewayProxyEvent, 'body'> & { body: unknown };
+
+type Handler<E> = (event: E, context: Context) => Promise<APIGatewayProxyResult>;
+
+/**
+ * Turns the errors of other middlewares (middy's body parser) into the product's JSON error
+ * shape, and logs unexpected errors before http-error-handler hides them behind a 500.
+ */
+function jsonErrors(): MiddlewareObj<APIGatewayProxyEvent, APIGatewayProxyResult> {
+  return {
+    onError: (request) => {
+      const error = request.error as (Error & { statusCode?: number; expose?: boolean }) | null;
+      if (!error || error instanceof HttpError) return;
+      if (error.statusCode === 415) {
+        request.error = new HttpError(400, 'unsupported_media_type', 'Content-Type must be application/json', [
+          { field: 'content-type', message: 'must be application/json' },
+        ]);
+      } else if (error.statusCode === 422) {
+        request.error = new HttpError(400, 'malformed_json', 'Request body is not valid JSON', [{ field: 'body', message: 'malformed JSON' }]);
+      } else {
+        logger.error('Unhandled error', error);
+      }
+    },
+  };
+}
+
+/** Counts every request, so each flush carries at least one metric. */
+function countRequests(): MiddlewareObj<APIGatewayProxyEvent, APIGatewayProxyResult> {
+  return { before: () => void metrics.addMetric('Requests', MetricUnit.Count, 1) };
+}
+
+function withCommonMiddleware<E>(handler: Handler<E>, parseJsonBody: boolean) {
+  const base = middy<APIGatewayProxyEvent, APIGatewayProxyResult>()
+    .use(httpHeaderNormalizer())
+    .use(httpCors({ origin: '*', methods: 'GET,POST,OPTIONS' }))
+    .use(httpSecurityHeaders())
+    .use(httpErrorHandler({ logger: false, fallbackMessage: GENERIC_500_BODY }))
+    .use(jsonErrors())
+    .use(logMetrics(metrics, { throwOnEmptyMetrics: false }))
+    .use(countRequests());
+  const withBody = parseJsonBody ? base.use(httpJsonBodyParser()) : base;
+  return withBody.handler(handler as unknown as Handler<APIGatewayProxyEvent>);
+}
+
+/** A GET-style handler: no body parsing. */
+export function httpGetHandler(handler: Handler<APIGatewayProxyEvent>) {
+  return withCommonMiddleware(handler, false);
+}
+
+/** A POST handler: the body is parsed JSON (415/422 become 400 with the reason). */
+export function httpJsonHandler(handler: Handler<JsonEvent>) {
+  return withCommonMiddleware(handler, true);
+}
+
+/** A JSON response. */
+export function json(statusCode: number, body: unknown, headers: Record<string, string> = {}): APIGatewayProxyResult {
+  return { statusCode, headers: { 'Content-Type': 'application/json', ...headers }, body: JSON.stringify(body) };
+}
+
+/** Converts zod issues into field problems: `variants[1].weight: must be >= 0`. */
+export function zodProblems(error: z.ZodError, prefix = ''): FieldProblem[] {
+  return error.issues.map((issue) => ({
+    field: formatPath(prefix, issue.path) || prefix || 'body',
+    message: issue.message,
+  }));
+}
+
+function formatPath(prefix: string, path: PropertyKey[]): string {
+  let out = prefix;
+  for (const part of path) {
+    if (typeof part === 'number') out += `[${part}]`;
+    else out += out ? `.${String(part)}` : String(part);
+  }
+  return out;
+}
+
+/** Parses `value` with `schema` or throws a 400 naming every bad field. */
+export function parseOrThrow<T>(schema: z.ZodType<T>, value: unknown, prefix = ''): T {
+  const result = schema.safeParse(value);
+  if (!result.success) throw validationFailed(zodProblems(result.error, prefix));
+  return result.data;
+}
+
+export { badRequest };

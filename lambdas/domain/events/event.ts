@@ -1,0 +1,138 @@
+/**
+ * The event model: what clients send to POST /events and /events/batch, validated at the edge.
+ * Pure (zod and node:crypto only).
+ */
+import { createHash } from 'node:crypto';
+import { z } from 'zod';
+
+export const eventTypes = ['impression', 'click', 'purchase', 'rating', 'watch_time'] as const;
+export type EventType = (typeof eventTypes)[number];
+
+/** DynamoDB allows 2,048-byte partition keys; ids are capped well below so every key fits. */
+export const MAX_ID_BYTES = 256;
+/** Events older than this, or this far in the future, are refused (clock skew / replays). */
+export const MAX_EVENT_AGE_MS = 7 * 24 * 3600 * 1000;
+export const MAX_EVENT_FUTURE_MS = 5 * 60 * 1000;
+export const MAX_BATCH_SIZE = 1000;
+
+const utf8Bytes = (s: string) => Buffer.byteLength(s, 'utf8');
+
+/** An identifier: non-empty after trimming, at most 256 UTF-8 bytes, no control characters. */
+export const idSchema = z
+  .string({ error: (issue) => (issue.input === undefined ? 'is required' : 'must be a string') })
+  .min(1, 'must not be empty')
+  .refine((s) => s.trim().length > 0, 'must not be blank')
+  .refine((s) => utf8Bytes(s) <= MAX_ID_BYTES, `must be at most ${MAX_ID_BYTES} bytes of UTF-8`)
+  // eslint-disable-next-line no-control-regex
+  .refine((s) => !/[\u0000-\u001f\u007f]/.test(s), 'must not contain control characters');
+
+export const eventSchema = z
+  .strictObject({
+    event_id: idSchema.optional(),
+    event_type: z.enum(eventTypes, { error: `must be one of ${eventTypes.join(', ')}` }),
+    user_id: idSchema,
+    experiment_id: idSchema,
+    item_id: idSchema.optional(),
+    request_id: idSchema.optional(),
+    position: z.int('must be an integer').min(1, 'must be >= 1').max(1000, 'must be <= 1000').optional(),
+    value: z.number({ error: 'must be a number' }).refine(Number.isFinite, 'must be finite').optional(),
+    /** Client time, ISO 8601 or epoch milliseconds; analysis windows use the server's receive time. */
+    timestamp: z.union([z.iso.datetime({ offset: true, error: 'must be ISO 8601 or epoch milliseconds' }), z.number().int().positive()]).optional(),
+  })
+  .superRefine((event, ctx) => {
+    if (event.event_type === 'rating') {
+      if (event.value === undefined || event.value < 1 || event.value > 5) {
+        ctx.addIssue({ code: 'custom', path: ['value'], message: 'rating events need a value from 1 to 5' });
+      }
+    }
+    if (event.event_type === 'watch_time') {
+      if (event.value === undefined || event.value < 0 || event.value > 86_400) {
+        ctx.addIssue({ code: 'custom', path: ['value'], message: 'watch_time events need a value in seconds from 0 to 86400' });
+      }
+    }
+    if (event.event_type === 'purchase' && event.value !== undefined && event.value < 0) {
+      ctx.addIssue({ code: 'custom', path: ['value'], message: 'purchase value must be >= 0' });
+    }
+    if ((event.event_type === 'click' || event.event_type === 'purchase') && event.item_id === undefined) {
+      ctx.addIssue({ code: 'custom', path: ['item_id'], message: `${event.event_type} events need an item_id` });
+    }
+  });
+
+export type EventInput = z.output<typeof eventSchema>;
+
+/** A validated event as stored: id derived when absent, client and server times in ms. */
+export interface AcceptedEvent extends Omit<EventInput, 'timestamp' | 'event_id'> {
+  event_id: string;
+  client_time_ms?: number;
+  received_at_ms: number;
+  /** Impressions recorded by /recommend carry the whole slate. */
+  slate?: { item_id: string; position: number; score: number }[];
+  model_version?: string;
+  propensity?: number;
+  fallback?: string | null;
+}
+
+/**
+ * A stable id for events sent without one: the hash of their content, so a client retrying
+ * the same payload is deduplicated even if it never set event_id.
+ */
+export function deriveEventId(event: EventInput): string {
+  const canonical = JSON.stringify([
+    event.event_type,
+    event.user_id,
+    event.experiment_id,
+    event.item_id ?? null,
+    event.request_id ?? null,
+    event.position ?? null,
+    event.value ?? null,
+    event.timestamp ?? null,
+  ]);
+  return `d-${createHash('sha256').update(canonical).digest('hex').slice(0, 32)}`;
+}
+
+/** Problems with the timestamp relative to the server clock, or undefined if acceptable. */
+export function timestampProblem(event: EventInput, nowMs: number): string | undefined {
+  if (event.timestamp === undefined) return undefined;
+  const ms = typeof event.timestamp === 'number' ? event.timestamp : Date.parse(event.timestamp);
+  if (ms > nowMs + MAX_EVENT_FUTURE_MS) return 'is more than 5 minutes in the future';
+  if (ms < nowMs - MAX_EVENT_AGE_MS) return 'is more than 7 days in the past';
+  return undefined;
+}
+
+/** Completes a validated event with its id and times. */
+export function acceptEvent(event: EventInput, nowMs: number): AcceptedEvent {
+  const { timestamp, event_id, ...rest } = event;
+  return {
+    ...rest,
+    event_id: event_id ?? deriveEventId(event),
+    client_time_ms: timestamp === undefined ? undefined : typeof timestamp === 'number' ? timestamp : Date.parse(timestamp),
+    received_at_ms: nowMs,
+  };
+}
+
+/** The UTC day (YYYY-MM-DD) an event counts towards: the server's receive time. */
+export function analysisDay(ms: number): string {
+  return new Date(ms).toISOString().slice(0, 10);
+}
+
+/** Counter increments one event contributes to its variant's daily aggregate. */
+export function counterIncrements(event: Pick<AcceptedEvent, 'event_type' | 'value'>): Record<string, number> {
+  switch (event.event_type) {
+    case 'impression':
+      return { impressions: 1 };
+    case 'click':
+      return { clicks: 1 };
+    case 'purchase': {
+      const value = event.value ?? 0;
+      return { conversions: 1, revenue_n: 1, revenue_sum: value, revenue_sum_sq: value * value };
+    }
+    case 'rating': {
+      const value = event.value ?? 0;
+      return { rating_n: 1, rating_sum: value, rating_sum_sq: value * value };
+    }
+    case 'watch_time': {
+      const value = event.value ?? 0;
+      return { watch_time_n: 1, watch_time_sum: value, watch_time_sum_sq: value * value };
+    }
+  }
+}

@@ -1,0 +1,221 @@
+/**
+ * A small stand-in for API Gateway (REST, proxy integration) on localhost: matches the routes
+ * of lib/resources.ts, enforces the same auth model (API key on public routes; the admin key
+ * stands in for IAM on admin routes), builds API Gateway-shaped events and calls the very
+ * same handler functions that run in Lambda.
+ */
+import type { APIGatewayProxyEvent, APIGatewayProxyResult, Context } from 'aws-lambda';
+import { randomUUID, timingSafeEqual } from 'node:crypto';
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { FUNCTIONS, ROUTES, type FunctionName, type RouteDefinition } from '../lib/resources.ts';
+
+export type LambdaHttpHandler = (event: APIGatewayProxyEvent, context: Context) => Promise<APIGatewayProxyResult>;
+
+export interface GatewayOptions {
+  handlers: Partial<Record<FunctionName, LambdaHttpHandler>>;
+  apiKey: string;
+  adminKey: string;
+  port: number;
+  /** API Gateway's payload limit is 10 MB; Lambda's is 6 MB. */
+  maxBodyBytes?: number;
+  log?: (line: string) => void;
+}
+
+export interface RunningGateway {
+  url: string;
+  port: number;
+  server: Server;
+  close: () => Promise<void>;
+}
+
+interface CompiledRoute extends RouteDefinition {
+  pattern: RegExp;
+  params: string[];
+}
+
+const compiled: CompiledRoute[] = ROUTES.map((route) => {
+  const params: string[] = [];
+  const source = route.path.replace(/\{(\w+)\}/g, (_, name: string) => {
+    params.push(name);
+    return '([^/]+)';
+  });
+  return { ...route, pattern: new RegExp(`^${source}/?$`), params };
+});
+
+const errorBody = (code: string, message: string) => JSON.stringify({ error: { code, message } });
+
+function sameSecret(given: string, expected: string): boolean {
+  const a = Buffer.from(given);
+  const b = Buffer.from(expected);
+  return a.length === b.length && timingSafeEqual(a, b);
+}
+
+/** The auth decision for one request: undefined when allowed, else status and body. */
+export function authorize(route: RouteDefinition, headers: Record<string, string>, keys: { apiKey: string; adminKey: string }): { status: number; body: string } | undefined {
+  if (route.auth === 'none') return undefined;
+  const apiKey = headers['x-api-key'];
+  if (route.auth === 'apiKey') {
+    if (!apiKey) return { status: 401, body: errorBody('unauthorized', 'Missing API key: send it in the x-api-key header') };
+    if (!sameSecret(apiKey, keys.apiKey)) return { status: 403, body: errorBody('forbidden', 'Invalid API key') };
+    return undefined;
+  }
+  const bearer = headers.authorization?.match(/^Bearer\s+(.+)$/i)?.[1];
+  const adminKey = headers['x-admin-key'] ?? bearer;
+  if (!adminKey) {
+    if (apiKey) return { status: 403, body: errorBody('forbidden', 'The public API key cannot be used on admin routes') };
+    return { status: 401, body: errorBody('unauthorized', 'Missing admin credentials: send the admin key in the x-admin-key header') };
+  }
+  if (!sameSecret(adminKey, keys.adminKey)) return { status: 403, body: errorBody('forbidden', 'Invalid admin key') };
+  return undefined;
+}
+
+function readBody(req: IncomingMessage, limit: number): Promise<Buffer | 'too-large'> {
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    let size = 0;
+    req.on('data', (chunk: Buffer) => {
+      size += chunk.length;
+      if (size <= limit) chunks.push(chunk);
+    });
+    req.on('end', () => resolve(size > limit ? 'too-large' : Buffer.concat(chunks)));
+    req.on('error', reject);
+  });
+}
+
+function send(res: ServerResponse, status: number, body: string, headers: Record<string, string | number | boolean> = {}) {
+  res.writeHead(status, { 'content-type': 'application/json', ...Object.fromEntries(Object.entries(headers).map(([k, v]) => [k, String(v)])) });
+  res.end(body);
+}
+
+function lambdaContext(functionName: FunctionName, requestId: string): Context {
+  const definition = FUNCTIONS[functionName];
+  const deadline = Date.now() + definition.timeoutSeconds * 1000;
+  return {
+    callbackWaitsForEmptyEventLoop: false,
+    functionName: definition.id,
+    functionVersion: '$LATEST',
+    invokedFunctionArn: `arn:aws:lambda:local:000000000000:function:${definition.id}`,
+    memoryLimitInMB: String(definition.memorySize),
+    awsRequestId: requestId,
+    logGroupName: `/aws/lambda/${definition.id}`,
+    logStreamName: 'local',
+    getRemainingTimeInMillis: () => Math.max(0, deadline - Date.now()),
+    done: () => {},
+    fail: () => {},
+    succeed: () => {},
+  };
+}
+
+/** Builds the REST API proxy event API Gateway would send for this request. */
+export function toProxyEvent(route: CompiledRoute | RouteDefinition, req: { method: string; url: URL; headers: Record<string, string>; body: Buffer; pathParameters: Record<string, string> | null; requestId: string }): APIGatewayProxyEvent {
+  const query: Record<string, string> = {};
+  const multiQuery: Record<string, string[]> = {};
+  for (const [key, value] of req.url.searchParams) {
+    query[key] = value;
+    (multiQuery[key] ??= []).push(value);
+  }
+  const hasQuery = Object.keys(query).length > 0;
+  const isText = req.body.length === 0 || /json|text|xml|form/i.test(req.headers['content-type'] ?? '');
+  return {
+    resource: route.path,
+    path: req.url.pathname,
+    httpMethod: req.method,
+    headers: req.headers,
+    multiValueHeaders: Object.fromEntries(Object.entries(req.headers).map(([k, v]) => [k, [v]])),
+    queryStringParameters: hasQuery ? query : null,
+    multiValueQueryStringParameters: hasQuery ? multiQuery : null,
+    pathParameters: req.pathParameters,
+    stageVariables: null,
+    body: req.body.length === 0 ? null : isText ? req.body.toString('utf8') : req.body.toString('base64'),
+    isBase64Encoded: !isText,
+    requestContext: {
+      accountId: '000000000000',
+      apiId: 'local',
+      authorizer: undefined,
+      protocol: 'HTTP/1.1',
+      httpMethod: req.method,
+      identity: { sourceIp: '127.0.0.1', userAgent: req.headers['user-agent'] ?? null } as APIGatewayProxyEvent['requestContext']['identity'],
+      path: `/local${req.url.pathname}`,
+      stage: 'local',
+      requestId: req.requestId,
+      requestTimeEpoch: Date.now(),
+      resourceId: 'local',
+      resourcePath: route.path,
+    },
+  };
+}
+
+async function handle(options: GatewayOptions, req: IncomingMessage, res: ServerResponse): Promise<void> {
+  const requestId = randomUUID();
+  const url = new URL(req.url ?? '/', 'http://localhost');
+  const headers = Object.fromEntries(Object.entries(req.headers).map(([k, v]) => [k.toLowerCase(), Array.isArray(v) ? v.join(',') : (v ?? '')]));
+  const method = (req.method ?? 'GET').toUpperCase();
+  const candidates = compiled.filter((r) => r.pattern.test(url.pathname));
+  if (candidates.length === 0) return send(res, 404, errorBody('not_found', `No route for ${url.pathname}`));
+  if (method === 'OPTIONS') {
+    return send(res, 204, '', {
+      'access-control-allow-origin': '*',
+      'access-control-allow-methods': 'GET,POST,OPTIONS',
+      'access-control-allow-headers': 'Content-Type,X-Api-Key,X-Admin-Key,Authorization',
+      'access-control-max-age': 3600,
+    });
+  }
+  const route = candidates.find((r) => r.method === method);
+  if (!route) return send(res, 405, errorBody('method_not_allowed', `${method} is not allowed on ${url.pathname}; use ${candidates.map((r) => r.method).join(' or ')}`));
+  const denied = authorize(route, headers, options);
+  if (denied) return send(res, denied.status, denied.body);
+  const body = await readBody(req, options.maxBodyBytes ?? 6 * 1024 * 1024);
+  if (body === 'too-large') return send(res, 413, errorBody('payload_too_large', 'Request body exceeds 6 MB'));
+  const match = route.pattern.exec(url.pathname)!;
+  const pathParameters = route.params.length ? Object.fromEntries(route.params.map((name, i) => [name, decodeURIComponent(match[i + 1])])) : null;
+  const handler = options.handlers[route.function];
+  if (!handler) return send(res, 502, errorBody('bad_gateway', `No handler loaded for ${route.function}`));
+  const event = toProxyEvent(route, { method, url, headers, body, pathParameters, requestId });
+  const context = lambdaContext(route.function, requestId);
+  const timeoutMs = FUNCTIONS[route.function].timeoutSeconds * 1000;
+  let timer: NodeJS.Timeout | undefined;
+  try {
+    const result = await Promise.race([
+      handler(event, context),
+      new Promise<'timeout'>((resolve) => {
+        timer = setTimeout(() => resolve('timeout'), timeoutMs);
+      }),
+    ]);
+    if (result === 'timeout') return send(res, 504, errorBody('gateway_timeout', 'The function timed out'));
+    const responseHeaders = { ...(result.headers ?? {}), 'x-amzn-requestid': requestId };
+    res.writeHead(result.statusCode, Object.fromEntries(Object.entries(responseHeaders).map(([k, v]) => [k, String(v)])));
+    res.end(result.isBase64Encoded ? Buffer.from(result.body, 'base64') : result.body);
+  } catch (error) {
+    options.log?.(`handler ${route.function} failed: ${(error as Error).stack ?? error}`);
+    send(res, 502, errorBody('bad_gateway', 'Internal server error'));
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+/** Starts the gateway on 127.0.0.1. */
+export function startGateway(options: GatewayOptions): Promise<RunningGateway> {
+  const server = createServer((req, res) => {
+    handle(options, req, res).catch((error) => {
+      options.log?.(`gateway error: ${(error as Error).stack ?? error}`);
+      if (!res.headersSent) send(res, 500, errorBody('internal_error', 'Internal server error'));
+    });
+  });
+  return new Promise((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(options.port, '127.0.0.1', () => {
+      const port = (server.address() as AddressInfo).port;
+      resolve({
+        url: `http://127.0.0.1:${port}`,
+        port,
+        server,
+        close: () =>
+          new Promise<void>((done) => {
+            server.close(() => done());
+            server.closeAllConnections();
+          }),
+      });
+    });
+  });
+}

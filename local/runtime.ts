@@ -1,0 +1,145 @@
+/**
+ * The embedded default: the whole product on one machine. Starts dynalite and s3rver, creates
+ * what the stack defines, points the AWS SDK at them through its standard endpoint variables,
+ * loads the same handler modules Lambda runs and serves them over HTTP.
+ */
+import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { S3Client } from '@aws-sdk/client-s3';
+import { randomBytes } from 'node:crypto';
+import { mkdir, readFile, writeFile } from 'node:fs/promises';
+import { join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { ARTIFACTS_BUCKET, ENV, FUNCTIONS, TABLES, type FunctionName } from '../lib/resources.ts';
+import { startGateway, type LambdaHttpHandler, type RunningGateway } from './gateway.ts';
+import { provision } from './provision.ts';
+import { startLocalServers, type LocalServers } from './servers.ts';
+
+export const PROJECT_ROOT = fileURLToPath(new URL('..', import.meta.url));
+export const DEFAULT_ARTIFACTS_DIR = join(PROJECT_ROOT, 'model-artifacts');
+export const LOCAL_CREDENTIALS = { accessKeyId: 'S3RVER', secretAccessKey: 'S3RVER' } as const;
+
+export interface LocalRuntimeOptions {
+  dataDir: string;
+  /** 0 picks a free port. */
+  port: number;
+  apiKey?: string;
+  adminKey?: string;
+  artifactsDir?: string;
+  log?: (line: string) => void;
+}
+
+export interface LocalRuntime {
+  url: string;
+  apiKey: string;
+  adminKey: string;
+  /** Whether each key was generated (and so must be printed) rather than given. */
+  generatedKeys: { apiKey: boolean; adminKey: boolean };
+  dataDir: string;
+  servers: LocalServers;
+  gateway: RunningGateway;
+  /** Invokes a non-HTTP function (analysis, retraining steps) with a raw event. */
+  invoke: (name: FunctionName, event: unknown) => Promise<unknown>;
+  stop: () => Promise<void>;
+}
+
+interface StoredKeys {
+  apiKey: string;
+  adminKey: string;
+}
+
+/** Keys come from the options (env), else from a previous run, else are generated and kept. */
+async function resolveKeys(dataDir: string, given: { apiKey?: string; adminKey?: string }) {
+  const path = join(dataDir, 'keys.json');
+  let stored: Partial<StoredKeys> = {};
+  try {
+    stored = JSON.parse(await readFile(path, 'utf8')) as StoredKeys;
+  } catch {
+    // first start
+  }
+  const generated = { apiKey: !given.apiKey && !stored.apiKey, adminKey: !given.adminKey && !stored.adminKey };
+  const keys: StoredKeys = {
+    apiKey: given.apiKey ?? stored.apiKey ?? `pk_${randomBytes(16).toString('hex')}`,
+    adminKey: given.adminKey ?? stored.adminKey ?? `ak_${randomBytes(24).toString('hex')}`,
+  };
+  await writeFile(path, `${JSON.stringify({ apiKey: stored.apiKey ?? keys.apiKey, adminKey: stored.adminKey ?? keys.adminKey }, null, 1)}\n`, { mode: 0o600 });
+  return { keys, generated };
+}
+
+/** The environment the CDK would give the functions, pointed at the local servers. */
+export function localEnvironment(servers: Pick<LocalServers, 'dynamoEndpoint' | 's3Endpoint'>): Record<string, string> {
+  const env: Record<string, string> = {
+    AWS_REGION: 'us-east-1',
+    // s3rver only accepts its own well-known credentials; dynalite accepts any.
+    AWS_ACCESS_KEY_ID: LOCAL_CREDENTIALS.accessKeyId,
+    AWS_SECRET_ACCESS_KEY: LOCAL_CREDENTIALS.secretAccessKey,
+    AWS_ENDPOINT_URL_DYNAMODB: servers.dynamoEndpoint,
+    AWS_ENDPOINT_URL_S3: servers.s3Endpoint,
+    AWS_ENDPOINT_URL_SNS: 'http://127.0.0.1:9', // no SNS locally; alerts are logged
+    [ENV.s3ForcePathStyle]: 'true',
+    [ENV.recordImpressions]: 'true',
+    [ARTIFACTS_BUCKET.envVar]: ARTIFACTS_BUCKET.localName,
+    POWERTOOLS_SERVICE_NAME: 'abrec',
+    POWERTOOLS_METRICS_NAMESPACE: 'Abrec',
+    POWERTOOLS_METRICS_DISABLED: 'true',
+    POWERTOOLS_LOG_LEVEL: process.env.POWERTOOLS_LOG_LEVEL ?? 'WARN',
+  };
+  for (const table of Object.values(TABLES)) env[table.envVar] = table.localName;
+  return env;
+}
+
+type AnyHandler = (event: unknown, context?: unknown) => Promise<unknown>;
+
+/** Loads every function's handler module, as Lambda would. */
+async function loadHandlers(): Promise<Record<FunctionName, AnyHandler>> {
+  const entries = await Promise.all(
+    (Object.entries(FUNCTIONS) as [FunctionName, (typeof FUNCTIONS)[FunctionName]][]).map(async ([name, definition]) => {
+      const module = (await import(resolve(PROJECT_ROOT, definition.entry))) as { handler: AnyHandler };
+      return [name, module.handler] as const;
+    }),
+  );
+  return Object.fromEntries(entries) as Record<FunctionName, AnyHandler>;
+}
+
+export async function startLocalRuntime(options: LocalRuntimeOptions): Promise<LocalRuntime> {
+  const log = options.log ?? (() => {});
+  const dataDir = resolve(options.dataDir);
+  await mkdir(dataDir, { recursive: true });
+  const servers = await startLocalServers({ dataDir });
+  try {
+    const env = localEnvironment(servers);
+    Object.assign(process.env, env);
+    const clientConfig = { region: env.AWS_REGION, credentials: LOCAL_CREDENTIALS };
+    const dynamo = new DynamoDBClient({ ...clientConfig, endpoint: servers.dynamoEndpoint });
+    const s3 = new S3Client({ ...clientConfig, endpoint: servers.s3Endpoint, forcePathStyle: true });
+    await provision({ dynamo, s3, artifactsDir: options.artifactsDir ?? DEFAULT_ARTIFACTS_DIR, log });
+    dynamo.destroy();
+    s3.destroy();
+
+    const { keys, generated } = await resolveKeys(dataDir, { apiKey: options.apiKey, adminKey: options.adminKey });
+    const handlers = await loadHandlers();
+    const gateway = await startGateway({
+      handlers: handlers as Record<FunctionName, LambdaHttpHandler>,
+      apiKey: keys.apiKey,
+      adminKey: keys.adminKey,
+      port: options.port,
+      log,
+    });
+    return {
+      url: gateway.url,
+      apiKey: keys.apiKey,
+      adminKey: keys.adminKey,
+      generatedKeys: generated,
+      dataDir,
+      servers,
+      gateway,
+      invoke: (name, event) => handlers[name](event, {}),
+      stop: async () => {
+        await gateway.close();
+        await servers.stop();
+      },
+    };
+  } catch (error) {
+    await servers.stop();
+    throw error;
+  }
+}

@@ -1,0 +1,85 @@
+/**
+ * The real-protocol servers behind the local runtime: dynalite (DynamoDB, LevelDB on disk)
+ * and s3rver (S3, files on disk), both bound to loopback and persisting under a data directory.
+ */
+import { mkdir } from 'node:fs/promises';
+import type { Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { createRequire } from 'node:module';
+import { join } from 'node:path';
+
+const require = createRequire(import.meta.url);
+
+export interface LocalServers {
+  dynamoEndpoint: string;
+  s3Endpoint: string;
+  stop: () => Promise<void>;
+  /** Stops and restarts dynalite alone (fault tests: the store goes down and comes back). */
+  stopDynamo: () => Promise<void>;
+  startDynamo: () => Promise<void>;
+}
+
+export interface LocalServerOptions {
+  dataDir: string;
+  /** 0 picks a free port. */
+  dynamoPort?: number;
+  s3Port?: number;
+}
+
+function listen(server: Server, port: number): Promise<number> {
+  return new Promise((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(port, '127.0.0.1', () => {
+      server.off('error', reject);
+      resolve((server.address() as AddressInfo).port);
+    });
+  });
+}
+
+function close(server: Server | undefined): Promise<void> {
+  if (!server) return Promise.resolve();
+  return new Promise((resolve) => {
+    server.close(() => resolve());
+    server.closeAllConnections?.();
+  });
+}
+
+/** Starts dynalite and s3rver on loopback, data under `dataDir/dynamodb` and `dataDir/s3`. */
+export async function startLocalServers(options: LocalServerOptions): Promise<LocalServers> {
+  const dynamoDir = join(options.dataDir, 'dynamodb');
+  const s3Dir = join(options.dataDir, 's3');
+  await mkdir(dynamoDir, { recursive: true });
+  await mkdir(s3Dir, { recursive: true });
+
+  const dynalite = require('dynalite') as (opts: Record<string, unknown>) => Server;
+  let dynamoServer: Server | undefined;
+  let dynamoPort = options.dynamoPort ?? 0;
+  const startDynamo = async () => {
+    // Table changes are instant locally; CloudFormation does the waiting in AWS.
+    dynamoServer = dynalite({ path: dynamoDir, createTableMs: 0, deleteTableMs: 0, updateTableMs: 0 });
+    dynamoPort = await listen(dynamoServer, dynamoPort);
+  };
+  const stopDynamo = async () => {
+    const server = dynamoServer;
+    dynamoServer = undefined;
+    await close(server);
+    // LevelDB releases its lock asynchronously after the server closes.
+    await new Promise((r) => setTimeout(r, 100));
+  };
+  await startDynamo();
+
+  const S3rver = require('s3rver') as new (opts: Record<string, unknown>) => { run: () => Promise<AddressInfo>; close: () => Promise<void> };
+  const s3rver = new S3rver({ port: options.s3Port ?? 0, address: '127.0.0.1', directory: s3Dir, silent: true });
+  const s3Address = await s3rver.run();
+
+  return {
+    dynamoEndpoint: `http://127.0.0.1:${dynamoPort}`,
+    s3Endpoint: `http://127.0.0.1:${s3Address.port}`,
+    stopDynamo,
+    startDynamo,
+    stop: async () => {
+      await stopDynamo();
+      await s3rver.close();
+    },
+  };
+}
