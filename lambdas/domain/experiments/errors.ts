@@ -1,0 +1,79 @@
+/**
+ * Typed errors of the experiment domain. Each carries the HTTP-like status the admin API
+ * answers with, so handlers map them without a lookup table; `expose` and `statusCode`
+ * follow the http-errors convention that @middy/http-error-handler understands.
+ */
+
+/** One problem with one field of a request, e.g. `{ field: 'variants[1].weight', message: 'must be >= 0' }`. */
+export interface FieldError {
+  field: string;
+  message: string;
+}
+
+/** Machine-readable error kinds; `status` follows from the kind. */
+export type ExperimentErrorCode = 'validation' | 'not-found' | 'conflict';
+
+/** Base class: every domain error is safe to show to the caller. */
+export abstract class ExperimentError extends Error {
+  abstract readonly code: ExperimentErrorCode;
+  abstract readonly status: 400 | 404 | 409;
+  /** Shown to the caller (message under 500). */
+  readonly expose = true;
+  /** Alias of `status` for middy's http-error-handler. */
+  get statusCode(): number {
+    return this.status;
+  }
+}
+
+/** 400: the request is malformed; `fields` names every offending field. */
+export class ExperimentValidationError extends ExperimentError {
+  override readonly name = 'ExperimentValidationError';
+  readonly code = 'validation';
+  readonly status = 400;
+  readonly fields: FieldError[];
+
+  constructor(fields: FieldError[]) {
+    super(fields.map((f) => `${f.field}: ${f.message}`).join('; ') || 'invalid request');
+    this.fields = fields;
+  }
+}
+
+/** 404: no experiment with this id. */
+export class ExperimentNotFoundError extends ExperimentError {
+  override readonly name = 'ExperimentNotFoundError';
+  readonly code = 'not-found';
+  readonly status = 404;
+  readonly experimentId: string;
+
+  constructor(experimentId: string) {
+    super(`experiment not found: ${experimentId}`);
+    this.experimentId = experimentId;
+  }
+}
+
+/** Why a request conflicts with the current state. */
+export type ConflictReason =
+  | 'duplicate-id'
+  | 'illegal-transition'
+  | 'weight-change-outside-ramp'
+  | 'revision-mismatch'
+  | 'layer-overlap'
+  | 'promotion-refused';
+
+/** 409: the request is well formed but conflicts with the experiment's current state. */
+export class ExperimentConflictError extends ExperimentError {
+  override readonly name = 'ExperimentConflictError';
+  readonly code = 'conflict';
+  readonly status = 409;
+  readonly reason: ConflictReason;
+
+  constructor(reason: ConflictReason, message: string) {
+    super(message);
+    this.reason = reason;
+  }
+}
+
+/** Shorthand for a single-field validation error. */
+export function fieldError(field: string, message: string): ExperimentValidationError {
+  return new ExperimentValidationError([{ field, message }]);
+}

@@ -1,0 +1,364 @@
+/**
+ * The experiment model: zod 4 schemas that validate admin API requests and give the types.
+ * JSON field names are snake_case, exactly as on the wire and in storage, so an experiment
+ * read from DynamoDB and one parsed from a request are the same type.
+ *
+ * Weight convention: variant weights are fractions that must sum to 1 (within
+ * {@link WEIGHT_SUM_TOLERANCE}); inactive variants must have weight 0.
+ */
+import { z } from 'zod';
+import type { FieldError } from './errors.ts';
+import { ExperimentValidationError } from './errors.ts';
+import { BUCKET_COUNT } from './hash.ts';
+
+/** Weights must sum to 1 within this absolute tolerance (floating-point slack, not a loophole). */
+export const WEIGHT_SUM_TOLERANCE = 1e-9;
+
+/** Salts starting with this prefix are reserved for internal hashes (layers, bandit draws). */
+export const RESERVED_SALT_PREFIX = '__';
+
+/** Experiment and layer ids: lower-case slugs, so they are safe in URLs and storage keys. */
+const SLUG = /^[a-z0-9_-]+$/;
+
+export const experimentStatuses = ['draft', 'running', 'stopped', 'completed'] as const;
+/** draft → running → stopped; running or stopped → completed (by promotion). */
+export type ExperimentStatus = (typeof experimentStatuses)[number];
+
+export const analysisMethods = ['frequentist', 'bayesian', 'sequential'] as const;
+export type AnalysisMethod = (typeof analysisMethods)[number];
+
+export const experimentModes = ['ab', 'bandit', 'interleaving'] as const;
+/** 'ab': fixed weights; 'bandit': Thompson sampling; 'interleaving': team-draft of two lists. */
+export type ExperimentMode = (typeof experimentModes)[number];
+
+export const metricKinds = ['click_through', 'conversion', 'watch_time', 'rating'] as const;
+export type MetricKind = (typeof metricKinds)[number];
+
+/** Metrics whose per-user outcome is 0/1, the only ones a Beta-Bernoulli bandit can model. */
+export const binaryMetricKinds: readonly MetricKind[] = ['click_through', 'conversion'];
+
+const slug = (what: string) =>
+  z
+    .string()
+    .min(1, 'must not be empty')
+    .max(64, 'must be at most 64 characters')
+    .regex(SLUG, `must be a ${what} of a-z, 0-9, '-' and '_'`);
+
+const nonEmptyText = (max: number) =>
+  z.string().trim().min(1, 'must not be empty').max(max, `must be at most ${max} characters`);
+
+const isoDateTime = z.iso.datetime({ offset: true, error: 'must be an ISO 8601 date-time, e.g. 2026-01-31T12:00:00Z' });
+
+/** One deployment slot: a pinned model version and its share of traffic. */
+export const variantSchema = z.strictObject({
+  name: slug('name'),
+  model_id: nonEmptyText(128),
+  /** Pinned version; the API checks it exists in the artifact store. */
+  model_version: nonEmptyText(128),
+  /** Fraction of traffic in [0, 1]; all weights of an experiment sum to 1. */
+  weight: z.number().min(0, 'must be >= 0').max(1, 'must be <= 1'),
+  active: z.boolean().default(true),
+  is_control: z.boolean().default(false),
+});
+export type Variant = z.output<typeof variantSchema>;
+export type VariantInput = z.input<typeof variantSchema>;
+
+/** What the experiment tries to improve. Binary metrics are per-exposure rates. */
+export const targetMetricSchema = z.discriminatedUnion('kind', [
+  z.strictObject({
+    kind: z.literal('click_through'),
+    /** Event type counted as a success. */
+    event_type: nonEmptyText(64).default('click'),
+  }),
+  z.strictObject({
+    kind: z.literal('conversion'),
+    event_type: nonEmptyText(64).default('conversion'),
+  }),
+  z.strictObject({
+    kind: z.literal('watch_time'),
+    /** Per-user values are capped here before averaging, so one binge does not dominate. */
+    cap_seconds: z.number().positive('must be > 0').optional(),
+  }),
+  z.strictObject({
+    kind: z.literal('rating'),
+    min: z.number().default(0.5),
+    max: z.number().default(5),
+  }),
+]);
+export type TargetMetric = z.output<typeof targetMetricSchema>;
+
+export const guardrailMetrics = [...metricKinds, 'latency_p95_ms', 'error_rate'] as const;
+export type GuardrailMetric = (typeof guardrailMetrics)[number];
+
+/** A metric that must not degrade by more than `max_relative_degradation` in any treatment. */
+export const guardrailSchema = z.strictObject({
+  metric: z.enum(guardrailMetrics),
+  max_relative_degradation: z.number().gt(0, 'must be > 0').max(1, 'must be <= 1').default(0.05),
+});
+export type Guardrail = z.output<typeof guardrailSchema>;
+
+/**
+ * Mutual-exclusion layer as requested: either an explicit bucket range [bucket_start,
+ * bucket_end) of the layer hash (0..10000), or a `share` that creation turns into the first
+ * free range.
+ */
+export const layerRequestSchema = z
+  .strictObject({
+    name: slug('layer name'),
+    bucket_start: z.int('must be an integer').min(0, 'must be >= 0').max(BUCKET_COUNT - 1, `must be < ${BUCKET_COUNT}`).optional(),
+    bucket_end: z.int('must be an integer').min(1, 'must be >= 1').max(BUCKET_COUNT, `must be <= ${BUCKET_COUNT}`).optional(),
+    share: z.number().gt(0, 'must be > 0').max(1, 'must be <= 1').optional(),
+  })
+  .superRefine((layer, ctx) => {
+    const hasRange = layer.bucket_start !== undefined || layer.bucket_end !== undefined;
+    if (hasRange && layer.share !== undefined) {
+      ctx.addIssue({ code: 'custom', path: ['share'], message: 'give either share or bucket_start/bucket_end, not both' });
+    } else if (!hasRange && layer.share === undefined) {
+      ctx.addIssue({ code: 'custom', path: ['share'], message: 'give either share or bucket_start/bucket_end' });
+    } else if (hasRange && (layer.bucket_start === undefined || layer.bucket_end === undefined)) {
+      const missing = layer.bucket_start === undefined ? 'bucket_start' : 'bucket_end';
+      ctx.addIssue({ code: 'custom', path: [missing], message: 'is required with a bucket range' });
+    } else if (hasRange && layer.bucket_end! <= layer.bucket_start!) {
+      ctx.addIssue({ code: 'custom', path: ['bucket_end'], message: 'must be > bucket_start' });
+    }
+  });
+export type LayerRequest = z.output<typeof layerRequestSchema>;
+
+/** A layer with its resolved range, as stored: users whose layer bucket is in [start, end). */
+export const layerSchema = z.strictObject({
+  name: slug('layer name'),
+  bucket_start: z.int('must be an integer').min(0, 'must be >= 0').max(BUCKET_COUNT - 1, `must be < ${BUCKET_COUNT}`),
+  bucket_end: z.int('must be an integer').min(1, 'must be >= 1').max(BUCKET_COUNT, `must be <= ${BUCKET_COUNT}`),
+});
+export type Layer = z.output<typeof layerSchema>;
+
+/** Bandit settings: every active arm keeps at least `min_share` of traffic. */
+export const banditSettingsSchema = z.strictObject({
+  min_share: z.number().min(0, 'must be >= 0').max(0.5, 'must be <= 0.5').default(0.05),
+});
+export type BanditSettings = z.output<typeof banditSettingsSchema>;
+
+const salt = z
+  .string()
+  .min(1, 'must not be empty')
+  .max(128, 'must be at most 128 characters')
+  .refine((s) => !s.startsWith(RESERVED_SALT_PREFIX), `must not start with '${RESERVED_SALT_PREFIX}' (reserved)`);
+
+const experimentFields = {
+  id: slug('slug'),
+  name: nonEmptyText(200),
+  description: z.string().max(2000, 'must be at most 2000 characters').optional(),
+  status: z.enum(experimentStatuses).default('draft'),
+  variants: z.array(variantSchema).min(2, 'must have at least 2 variants').max(20, 'must have at most 20 variants'),
+  target_metric: targetMetricSchema,
+  guardrails: z.array(guardrailSchema).max(20, 'must have at most 20 guardrails').default([]),
+  /** Minimum exposed users per variant before the analysis may call a result. */
+  min_sample_size: z.int('must be an integer').min(1, 'must be >= 1').default(1000),
+  confidence_level: z.number().gt(0.5, 'must be > 0.5').lt(1, 'must be < 1').default(0.95),
+  analysis_method: z.enum(analysisMethods).default('frequentist'),
+  mode: z.enum(experimentModes).default('ab'),
+  start_time: isoDateTime.optional(),
+  end_time: isoDateTime.optional(),
+  /** Fraction of (non-holdout) users who enter the experiment at all. */
+  traffic_coverage: z.number().gt(0, 'must be > 0').max(1, 'must be <= 1').default(1),
+  /** Fraction of users kept on the control and out of the analysis, for long-term comparison. */
+  holdout_share: z.number().min(0, 'must be >= 0').lt(1, 'must be < 1').default(0),
+  bandit: banditSettingsSchema.optional(),
+};
+
+/** Fields of a create request, also the base of partial edits. */
+export function createExperimentFields() {
+  return { ...experimentFields, salt: salt.optional(), layer: layerRequestSchema.optional() };
+}
+
+/**
+ * Body of `POST /experiments`. `salt` defaults to the id; `layer` may give a share instead
+ * of a range. Creation accepts status 'draft' (default) or 'running'.
+ */
+export const createExperimentRequestSchema = z
+  .strictObject(createExperimentFields())
+  .superRefine((experiment, ctx) => checkConsistency(experiment, ctx));
+export type CreateExperimentRequest = z.output<typeof createExperimentRequestSchema>;
+/** What a client may send (defaults not yet applied). */
+export type CreateExperimentInput = z.input<typeof createExperimentRequestSchema>;
+
+/**
+ * A stored experiment. `revision` starts at 0 and grows by one on every change: storage
+ * writes conditionally on the revision it read, which is the optimistic-concurrency guard.
+ */
+export const experimentSchema = z
+  .strictObject({
+    ...experimentFields,
+    salt,
+    layer: layerSchema.optional(),
+    hash_version: z.literal('v1'),
+    revision: z.int('must be an integer').min(0, 'must be >= 0'),
+    created_at: isoDateTime,
+    updated_at: isoDateTime,
+    /** Name of the promoted variant once completed. */
+    winner: z.string().optional(),
+  })
+  .superRefine((experiment, ctx) => checkConsistency(experiment, ctx));
+export type Experiment = z.output<typeof experimentSchema>;
+
+type ConsistencyInput = Pick<
+  z.output<z.ZodObject<typeof experimentFields>>,
+  'status' | 'variants' | 'mode' | 'target_metric' | 'bandit' | 'start_time' | 'end_time'
+>;
+
+/** Rules that span several fields; each issue names the field an operator has to fix. */
+function checkConsistency(experiment: ConsistencyInput, ctx: z.RefinementCtx): void {
+  const { variants } = experiment;
+
+  const seen = new Set<string>();
+  variants.forEach((variant, i) => {
+    if (seen.has(variant.name)) {
+      ctx.addIssue({ code: 'custom', path: ['variants', i, 'name'], message: `duplicate variant name '${variant.name}'` });
+    }
+    seen.add(variant.name);
+    if (!variant.active && variant.weight !== 0) {
+      ctx.addIssue({ code: 'custom', path: ['variants', i, 'weight'], message: 'must be 0 when the variant is inactive' });
+    }
+  });
+
+  if (!Array.isArray(variants)) return;
+  const controls = variants.filter((v) => v.is_control).length;
+  if (controls !== 1) {
+    ctx.addIssue({
+      code: 'custom',
+      path: ['variants'],
+      message: `exactly one variant must have is_control: true, found ${controls}`,
+    });
+  }
+  const control = variants.find((v) => v.is_control);
+  if (controls === 1 && !control!.active && experiment.status !== 'completed') {
+    const i = variants.indexOf(control!);
+    ctx.addIssue({ code: 'custom', path: ['variants', i, 'active'], message: 'the control must be active' });
+  }
+
+  // zod still runs this check when a field failed; a sum over invalid weights would only
+  // add a misleading second error.
+  const weightsValid = variants.every((v) => typeof v.weight === 'number' && Number.isFinite(v.weight) && v.weight >= 0);
+  const total = variants.reduce((sum, v) => sum + v.weight, 0);
+  if (!weightsValid) {
+    // already reported per variant
+  } else if (total === 0) {
+    ctx.addIssue({ code: 'custom', path: ['variants'], message: 'weights must not all be 0' });
+  } else if (Math.abs(total - 1) > WEIGHT_SUM_TOLERANCE) {
+    ctx.addIssue({
+      code: 'custom',
+      path: ['variants'],
+      message: `weights must sum to 1 (±${WEIGHT_SUM_TOLERANCE}), got ${total}`,
+    });
+  }
+
+  const active = variants.filter((v) => v.active).length;
+  if (experiment.mode === 'interleaving' && experiment.status !== 'completed' && active !== 2) {
+    ctx.addIssue({ code: 'custom', path: ['variants'], message: `interleaving needs exactly 2 active variants, found ${active}` });
+  }
+  if (experiment.mode === 'bandit') {
+    if (!binaryMetricKinds.includes(experiment.target_metric.kind)) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['target_metric', 'kind'],
+        message: `bandit mode needs a binary metric (${binaryMetricKinds.join(' or ')}), got ${experiment.target_metric.kind}`,
+      });
+    }
+    const minShare = experiment.bandit?.min_share ?? 0;
+    if (minShare * active > 1) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['bandit', 'min_share'],
+        message: `must be <= 1 / ${active} active arms`,
+      });
+    }
+  }
+
+  if (experiment.start_time && experiment.end_time && Date.parse(experiment.end_time) < Date.parse(experiment.start_time)) {
+    ctx.addIssue({ code: 'custom', path: ['end_time'], message: 'must not be before start_time' });
+  }
+}
+
+/** Renders a zod path as the API names fields: `variants[1].weight`. */
+export function formatFieldPath(path: readonly PropertyKey[]): string {
+  let out = '';
+  for (const segment of path) {
+    if (typeof segment === 'number') out += `[${segment}]`;
+    else out += out === '' ? String(segment) : `.${String(segment)}`;
+  }
+  return out === '' ? '(body)' : out;
+}
+
+/** The value at a zod path inside the raw input, to tell "missing" from "wrong type". */
+function valueAt(input: unknown, path: readonly PropertyKey[]): { found: boolean; value?: unknown } {
+  let current: unknown = input;
+  for (const segment of path) {
+    if (current === null || typeof current !== 'object' || !(segment in current)) return { found: false };
+    current = (current as Record<PropertyKey, unknown>)[segment];
+  }
+  return { found: current !== undefined, value: current };
+}
+
+/** Plain-language wording for zod's built-in issues. */
+function describeIssue(issue: z.core.$ZodIssue, input: unknown): FieldError[] {
+  const field = formatFieldPath(issue.path);
+  switch (issue.code) {
+    case 'invalid_type': {
+      const { found, value } = valueAt(input, issue.path);
+      if (!found) return [{ field, message: 'is required' }];
+      if (typeof value === 'number' && !Number.isFinite(value)) {
+        return [{ field, message: `must be a finite number, got ${String(value)}` }];
+      }
+      const expected =
+        issue.expected === 'int' ? 'an integer' : issue.expected === 'array' || issue.expected === 'object' ? `an ${issue.expected}` : `a ${issue.expected}`;
+      return [{ field, message: `must be ${expected}` }];
+    }
+    case 'unrecognized_keys':
+      return issue.keys.map((key) => ({ field: formatFieldPath([...issue.path, key]), message: 'is not a known field' }));
+    case 'invalid_value':
+      return [{ field, message: `must be one of ${issue.values.map((v) => JSON.stringify(v)).join(', ')}` }];
+    case 'invalid_union': {
+      // zod 4 reports the allowed discriminator values on the issue without typing them.
+      const options = (issue as { options?: unknown[] }).options;
+      if (issue.discriminator && options) {
+        return [{ field, message: `must be one of ${options.map((v) => JSON.stringify(v)).join(', ')}` }];
+      }
+      return [{ field, message: issue.message }];
+    }
+    default:
+      return [{ field, message: issue.message }];
+  }
+}
+
+/**
+ * Turns a zod error into the API's list of `{ field, message }`, e.g.
+ * `{ field: 'variants[1].weight', message: 'must be >= 0' }`. Pass the parsed `input` so
+ * a missing field ("is required") can be told from a wrong value such as NaN.
+ */
+export function zodErrorToFieldErrors(error: z.ZodError, input?: unknown): FieldError[] {
+  return error.issues.flatMap((issue) => describeIssue(issue, input));
+}
+
+/** Parses with a schema, or throws an {@link ExperimentValidationError} naming every bad field. */
+export function parseOrThrow<S extends z.ZodType>(schema: S, input: unknown): z.output<S> {
+  const result = schema.safeParse(input);
+  if (!result.success) throw new ExperimentValidationError(zodErrorToFieldErrors(result.error, input));
+  return result.data;
+}
+
+/** Validates a create request body (400 on failure). */
+export function parseCreateExperimentRequest(input: unknown): CreateExperimentRequest {
+  return parseOrThrow(createExperimentRequestSchema, input);
+}
+
+/** Validates a stored experiment, e.g. one read back from storage (400 on failure). */
+export function parseExperiment(input: unknown): Experiment {
+  return parseOrThrow(experimentSchema, input);
+}
+
+/** The single control variant (validation guarantees there is exactly one). */
+export function controlOf(experiment: Pick<Experiment, 'variants' | 'id'>): Variant {
+  const control = experiment.variants.find((v) => v.is_control);
+  if (!control) throw new Error(`experiment ${experiment.id} has no control variant`);
+  return control;
+}
