@@ -6,6 +6,7 @@ import { SqsDestination } from 'aws-cdk-lib/aws-lambda-destinations';
 import { Topic, type ITopic } from 'aws-cdk-lib/aws-sns';
 import { Queue, QueueEncryption, type IQueue } from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
+import { NagSuppressions } from '../cdk-nag.ts';
 import { ENV, SCHEDULES } from '../resources.ts';
 import type { AbFunction } from './ab-function.ts';
 
@@ -28,12 +29,15 @@ export class AnalysisSchedule extends Construct {
 
   constructor(scope: Construct, id: string, props: AnalysisScheduleProps) {
     super(scope, id);
-    this.alertsTopic = new Topic(this, 'Alerts', { displayName: 'abrec experiment alerts', enforceSSL: true, masterKey: undefined });
+    this.alertsTopic = new Topic(this, 'Alerts', { displayName: 'abrec experiment alerts', enforceSSL: true, });
     this.failures = new Queue(this, 'Failures', {
       encryption: QueueEncryption.SQS_MANAGED,
       enforceSSL: true,
       retentionPeriod: Duration.days(14),
     });
+    NagSuppressions.addResourceSuppressions(this.failures, [
+      { id: 'AwsSolutions-SQS3', reason: 'This queue is itself the dead-letter (on-failure) destination of the analysis function; a DLQ of a DLQ adds nothing.' },
+    ]);
     const fn: IFunction = props.analysisFunction;
     props.analysisFunction.configureAsyncInvoke({
       retryAttempts: 2,

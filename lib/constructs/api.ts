@@ -66,7 +66,7 @@ export class RecommendationApi extends Construct {
     });
     const validator = new RequestValidator(this, 'Validator', {
       restApi: this.api,
-      validateRequestBody: false,
+      validateRequestBody: true,
       validateRequestParameters: true,
     });
     const integrations = new Map<FunctionName, LambdaIntegration>();
