@@ -1,0 +1,99 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { TABLES } from '../../lib/resources.ts';
+import { defaultExperiment } from '../../lambdas/domain/experiments/defaults.ts';
+import { promoteExperiment } from '../../lambdas/domain/experiments/lifecycle.ts';
+import { acceptEvent } from '../../lambdas/domain/events/event.ts';
+import { DynamoCounterRepository, DynamoEventRepository } from '../../lambdas/storage/event-repository.ts';
+import { ConcurrentModificationError, DynamoExperimentRepository } from '../../lambdas/storage/experiment-repository.ts';
+import { startLocalAws, type LocalAws } from '../helpers/local-aws.ts';
+
+let aws: LocalAws;
+let experiments: DynamoExperimentRepository;
+let counters: DynamoCounterRepository;
+let events: DynamoEventRepository;
+
+const experiment = (id: string) => ({
+  ...defaultExperiment({ controlModel: { model_id: 'a', model_version: '1111111111111111' }, treatmentModel: { model_id: 'b', model_version: '2222222222222222' }, now: new Date('2026-11-01T00:00:00Z') }),
+  id,
+  salt: id,
+});
+
+beforeAll(async () => {
+  aws = await startLocalAws();
+  experiments = new DynamoExperimentRepository(aws.doc, TABLES.experiments.localName);
+  counters = new DynamoCounterRepository(aws.doc, TABLES.counters.localName);
+  events = new DynamoEventRepository(aws.doc, TABLES.events.localName, counters);
+});
+afterAll(async () => aws.stop());
+
+describe('DynamoExperimentRepository on dynalite', () => {
+  it('creates, reads and lists experiments without scanning', async () => {
+    await experiments.create(experiment('exp-a'));
+    await experiments.create(experiment('exp-b'));
+
+    expect((await experiments.get('exp-a'))?.id).toBe('exp-a');
+    expect((await experiments.list()).map((e) => e.id)).toEqual(expect.arrayContaining(['exp-a', 'exp-b']));
+  });
+
+  it('refuses a duplicate id', async () => {
+    await expect(experiments.create(experiment('exp-a'))).rejects.toBeInstanceOf(ConcurrentModificationError);
+  });
+
+  it('leaves exactly one winner when two promotions race', async () => {
+    await experiments.create(experiment('race'));
+    const current = (await experiments.get('race'))!;
+    const now = new Date();
+    const toControl = promoteExperiment(current, { now, winner: 'control', force: true });
+    const toTreatment = promoteExperiment(current, { now, winner: 'treatment', force: true });
+
+    const outcomes = await Promise.allSettled([experiments.update(toControl, current.revision), experiments.update(toTreatment, current.revision)]);
+
+    expect(outcomes.filter((o) => o.status === 'fulfilled')).toHaveLength(1);
+    expect(outcomes.filter((o) => o.status === 'rejected').map((o) => (o as PromiseRejectedResult).reason)).toEqual([expect.any(ConcurrentModificationError)]);
+    const stored = (await experiments.get('race'))!;
+    expect(stored.status).toBe('completed');
+    expect(stored.variants.filter((v) => v.active)).toHaveLength(1);
+  });
+
+  it('keeps the first stored assignment when two writers race', async () => {
+    const base = { experimentId: 'exp-a', userId: 'u-race', bucket: 1, propensity: 0.5, assignedAt: new Date().toISOString() };
+
+    const [a, b] = await Promise.all([
+      experiments.putAssignmentIfAbsent({ ...base, variant: 'control' }),
+      experiments.putAssignmentIfAbsent({ ...base, variant: 'treatment' }),
+    ]);
+
+    expect(a.variant).toBe(b.variant);
+    expect((await experiments.getAssignment('exp-a', 'u-race'))?.variant).toBe(a.variant);
+  });
+});
+
+describe('DynamoEventRepository on dynalite', () => {
+  const now = Date.parse('2026-11-23T10:00:00Z');
+  const click = (id: string) => acceptEvent({ event_id: id, event_type: 'click', user_id: 'u1', experiment_id: 'exp-events', item_id: 'i1' }, now);
+
+  it('stores and counts a new event once, and a retry as a duplicate', async () => {
+    expect(await events.record(click('e-1'), 'control')).toBe('stored');
+    expect(await events.record(click('e-1'), 'control')).toBe('duplicate');
+
+    const [day] = await counters.dailyCounters('exp-events', 'control');
+    expect(day).toMatchObject({ day: '2026-11-23', clicks: 1 });
+  });
+
+  it('counts an event exactly once when the same id arrives concurrently', async () => {
+    const outcomes = await Promise.all(Array.from({ length: 8 }, () => events.record(click('e-concurrent'), 'treatment')));
+
+    expect(outcomes.filter((o) => o === 'stored')).toHaveLength(1);
+    const [day] = await counters.dailyCounters('exp-events', 'treatment');
+    expect(day.clicks).toBe(1);
+  });
+
+  it('sums value metrics with their squares for the t-test', async () => {
+    for (const [id, value] of [['w1', 10], ['w2', 20]] as const) {
+      await events.record(acceptEvent({ event_id: id, event_type: 'watch_time', user_id: 'u1', experiment_id: 'exp-values', value }, now), 'control');
+    }
+
+    const [day] = await counters.dailyCounters('exp-values', 'control');
+    expect(day).toMatchObject({ watch_time_n: 2, watch_time_sum: 30, watch_time_sum_sq: 500 });
+  });
+});
