@@ -1,0 +1,142 @@
+/**
+ * End to end over HTTP: `abrec serve` as a child process, exactly as `npm start` runs it,
+ * then Ctrl-C (SIGINT) and a restart on the same data directory.
+ */
+import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+
+const ROOT = join(import.meta.dirname, '..', '..');
+const NODE = join(ROOT, 'node_modules', '.bin', 'node');
+
+interface Served {
+  child: ChildProcessWithoutNullStreams;
+  url: string;
+  apiKey: string;
+  adminKey: string;
+  output: () => string;
+}
+
+async function serve(dataDir: string): Promise<Served> {
+  const child = spawn(NODE, [join(ROOT, 'bin', 'abrec.mjs'), 'serve', '--port', '0', '--data-dir', dataDir], {
+    cwd: ROOT,
+    env: { ...process.env, ABREC_API_KEY: '', ABREC_ADMIN_KEY: '' },
+  });
+  let stdout = '';
+  let stderr = '';
+  child.stderr.on('data', (d) => (stderr += d));
+  await new Promise<void>((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`serve did not start in 30 s:\n${stdout}\n${stderr}`)), 30_000);
+    child.stdout.on('data', (d) => {
+      stdout += d;
+      if (stdout.includes('Press Ctrl-C')) {
+        clearTimeout(timer);
+        resolve();
+      }
+    });
+    child.on('exit', (code) => reject(new Error(`serve exited with ${code}:\n${stdout}\n${stderr}`)));
+  });
+  const field = (label: string) => stdout.match(new RegExp(`${label}:\\s+(\\S+)`))![1];
+  return { child, url: stdout.match(/running at (\S+)/)![1], apiKey: field('API key'), adminKey: field('admin key'), output: () => stdout + stderr };
+}
+
+function stop(served: Served): Promise<number | null> {
+  return new Promise((resolve) => {
+    served.child.on('exit', (code) => resolve(code));
+    served.child.kill('SIGINT');
+  });
+}
+
+let dataDir: string;
+let served: Served;
+
+const get = (path: string, headers: Record<string, string> = {}) => fetch(`${served.url}${path}`, { headers });
+const post = (path: string, body: unknown, headers: Record<string, string> = {}) =>
+  fetch(`${served.url}${path}`, { method: 'POST', headers: { 'content-type': 'application/json', ...headers }, body: typeof body === 'string' ? body : JSON.stringify(body) });
+
+beforeAll(async () => {
+  dataDir = await mkdtemp(join(tmpdir(), 'abrec-e2e-'));
+  served = await serve(dataDir);
+});
+
+afterAll(async () => {
+  if (served.child.exitCode === null) await stop(served);
+  await rm(dataDir, { recursive: true, force: true });
+});
+
+describe('the local runtime over HTTP', () => {
+  it('reports healthy dependencies', async () => {
+    const response = await get('/health');
+
+    expect(response.status).toBe(200);
+    expect(await response.json()).toMatchObject({ status: 'ok', checks: { dynamodb: 'ok', s3: 'ok' } });
+  });
+
+  it('refuses /recommend without an API key (401) and with a wrong one (403)', async () => {
+    expect((await get('/recommend?user_id=1&top_n=5')).status).toBe(401);
+    expect((await get('/recommend?user_id=1&top_n=5', { 'x-api-key': 'wrong' })).status).toBe(403);
+  });
+
+  it('recommends N items from the default experiment', async () => {
+    const response = await get('/recommend?user_id=1&top_n=5', { 'x-api-key': served.apiKey });
+    const body = await response.json();
+
+    expect(response.status).toBe(200);
+    expect(body).toMatchObject({ user_id: '1', experiment_id: 'default', variant: expect.stringMatching(/^(control|treatment)$/), model_version: expect.stringMatching(/^[0-9a-f]{16}$/), request_id: expect.any(String), fallback: null });
+    expect(body.items.map((i: { rank: number }) => i.rank)).toEqual([1, 2, 3, 4, 5]);
+    expect(body.items[0]).toEqual({ item_id: expect.any(String), score: expect.any(Number), rank: 1 });
+  });
+
+  it('answers bad input with a 400 naming the field, never a 500', async () => {
+    const cases = [
+      await get('/recommend?top_n=5', { 'x-api-key': served.apiKey }),
+      await get('/recommend?user_id=1&top_n=0', { 'x-api-key': served.apiKey }),
+      await get(`/recommend?user_id=${'x'.repeat(300)}`, { 'x-api-key': served.apiKey }),
+      await post('/events', '{not json', { 'x-api-key': served.apiKey }),
+      await post('/events', { event_type: 'teleport', user_id: '1', experiment_id: 'default' }, { 'x-api-key': served.apiKey }),
+    ];
+    const bodies = await Promise.all(cases.map((r) => r.json()));
+
+    expect(cases.map((r) => r.status)).toEqual([400, 400, 400, 400, 400]);
+    expect(bodies.map((b) => b.error.details[0].field)).toEqual(['user_id', 'top_n', 'user_id', 'body', 'event_type']);
+  });
+
+  it('stores an event once and acknowledges the retry as a duplicate', async () => {
+    const event = { event_id: 'e2e-click-1', event_type: 'click', user_id: '1', experiment_id: 'default', item_id: '42' };
+
+    const first = await post('/events', event, { 'x-api-key': served.apiKey });
+    const retry = await post('/events', event, { 'x-api-key': served.apiKey });
+
+    expect([first.status, retry.status]).toEqual([201, 200]);
+    expect(await retry.json()).toMatchObject({ status: 'duplicate' });
+  });
+
+  it('keeps admin routes behind the admin key, refusing the public API key', async () => {
+    expect((await get('/experiments')).status).toBe(401);
+    expect((await get('/experiments', { 'x-api-key': served.apiKey })).status).toBe(403);
+    const response = await get('/experiments/default', { 'x-admin-key': served.adminKey });
+    expect(response.status).toBe(200);
+    expect(await response.json()).toMatchObject({ id: 'default', status: 'running' });
+  });
+
+  it('stops on Ctrl-C and keeps every piece of data across a restart', async () => {
+    const before = await (await get('/recommend?user_id=1&top_n=5', { 'x-api-key': served.apiKey })).json();
+    const resultsBefore = await (await get('/experiments/default/results', { 'x-admin-key': served.adminKey })).json();
+
+    expect(await stop(served)).toBe(0);
+    const { apiKey, adminKey } = served;
+    served = await serve(dataDir);
+
+    expect([served.apiKey, served.adminKey]).toEqual([apiKey, adminKey]);
+    const after = await (await get('/recommend?user_id=1&top_n=5', { 'x-api-key': served.apiKey })).json();
+    expect(after.variant).toBe(before.variant);
+    const resultsAfter = await (await get('/experiments/default/results', { 'x-admin-key': served.adminKey })).json();
+    const clicks = (r: { totals: Record<string, { clicks?: number }> }) => Object.values(r.totals).reduce((s, t) => s + (t.clicks ?? 0), 0);
+    expect(clicks(resultsAfter)).toBe(clicks(resultsBefore));
+    expect(clicks(resultsAfter)).toBe(1);
+    const retry = await post('/events', { event_id: 'e2e-click-1', event_type: 'click', user_id: '1', experiment_id: 'default', item_id: '42' }, { 'x-api-key': served.apiKey });
+    expect(await retry.json()).toMatchObject({ status: 'duplicate' });
+  });
+});
