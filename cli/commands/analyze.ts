@@ -1,0 +1,310 @@
+/**
+ * `abrec analyze`: significance of an experiment from aggregates (a file or stdin), or, once
+ * wired to storage, from an experiment's stored counters.
+ */
+import { readFile } from 'node:fs/promises';
+import { parseArgs } from 'node:util';
+import { z } from 'zod';
+import { UsageError, type CliCommand, type CliIO } from '../command.ts';
+import {
+  buildExperimentReport,
+  compareVariants,
+  StatsInputError,
+  type ComparisonInput,
+  type ReportInput,
+  type VariantComparison,
+} from '../../lambdas/domain/stats/index.ts';
+
+const HELP = `Usage:
+  abrec analyze --input FILE|- [--json]
+  abrec analyze --experiment ID [--json]     (reads the stored counters; see below)
+
+Reads aggregates as JSON, for example
+  {"metric": {"type": "proportion"}, "confidence_level": 0.95,
+   "variants": [{"name": "control", "weight": 0.5, "users": 5000, "conversions": 450},
+                {"name": "treatment", "weight": 0.5, "users": 5000, "conversions": 520}]}
+Metric types and the fields each variant needs:
+  proportion  users, conversions                         two-proportion z-test, exact Beta-Binomial
+  mean        n, sum, sum_sq   (users optional, for SRM)  Welch's t-test, normal posterior
+  ratio       users, sum_x, sum_y, sum_x2, sum_y2, sum_xy  user-level delta method (e.g. clicks /
+                                                          impressions per user), normal posterior
+The control is the variant with "control": true, else the one named "control", else the first.
+confidence_level defaults to 0.95.
+
+Prints srm_p_value and, per non-control variant: variant, z_score (or t_stat), df, p_value,
+p_value_adjusted (Holm over variants), ci_low / ci_high (difference, treatment - control),
+lift with lift_ci_low / lift_ci_high, prob_better, expected_loss (metric units).
+Values that cannot be computed are null, with status "insufficient-data" and a reason.
+
+Options:
+  --input FILE|-     aggregates file, or - for standard input
+  --experiment ID    analyse a stored experiment (needs the storage wiring)
+  --json             print one JSON object on the last line of stdout`;
+
+const name = z.string().min(1);
+const weight = z.number().positive();
+const count = z.number().int().nonnegative();
+const nonNegative = z.number().nonnegative();
+const base = { name, weight, control: z.boolean().optional() };
+
+const proportionVariant = z.object({ ...base, users: count, conversions: count });
+const meanVariant = z.object({ ...base, users: count.optional(), n: count, sum: z.number(), sum_sq: nonNegative });
+const ratioVariant = z.object({ ...base, users: count, sum_x: nonNegative, sum_y: nonNegative, sum_x2: nonNegative, sum_y2: nonNegative, sum_xy: z.number() });
+
+const header = z.object({
+  metric: z.object({ type: z.enum(['proportion', 'mean', 'ratio']) }),
+  confidence_level: z.number().gt(0).lt(1).default(0.95),
+  variants: z.array(z.unknown()).min(2),
+});
+
+/** The aggregates JSON of `abrec analyze --input`. */
+export type AnalyzeAggregates = z.input<typeof header> & { variants: unknown[] };
+
+function formatPath(path: readonly PropertyKey[]): string {
+  return path.reduce<string>((text, key) => (typeof key === 'number' ? `${text}[${key}]` : text ? `${text}.${String(key)}` : String(key)), '');
+}
+
+function parseWith<T>(schema: z.ZodType<T>, value: unknown, prefix: string): T {
+  const parsed = schema.safeParse(value);
+  if (parsed.success) return parsed.data;
+  const issue = parsed.error.issues[0];
+  const field = formatPath([...(prefix ? [prefix] : []), ...issue.path]);
+  throw new UsageError(`input field ${field || '(root)'}: ${issue.message}`);
+}
+
+function controlIndexOf(variants: { name: string; control?: boolean }[]): number {
+  const flagged = variants.flatMap((variant, i) => (variant.control ? [i] : []));
+  if (flagged.length > 1) throw new UsageError(`input field variants: ${flagged.length} variants have "control": true, expected one`);
+  if (flagged.length === 1) return flagged[0];
+  const named = variants.findIndex((variant) => variant.name === 'control');
+  return named >= 0 ? named : 0;
+}
+
+/** Validates the aggregates JSON and turns it into the engine's comparison input. */
+export function parseAggregates(json: unknown): ComparisonInput {
+  const top = parseWith(header, json, '');
+  const confidenceLevel = top.confidence_level;
+  switch (top.metric.type) {
+    case 'proportion': {
+      const variants = top.variants.map((v, i) => parseWith(proportionVariant, v, `variants[${i}]`));
+      const control = controlIndexOf(variants);
+      return {
+        metric: 'proportion',
+        confidenceLevel,
+        variants: variants.map((v, i) => ({ name: v.name, weight: v.weight, isControl: i === control, users: v.users, sample: { users: v.users, conversions: v.conversions } })),
+      };
+    }
+    case 'mean': {
+      const variants = top.variants.map((v, i) => parseWith(meanVariant, v, `variants[${i}]`));
+      const control = controlIndexOf(variants);
+      return {
+        metric: 'mean',
+        confidenceLevel,
+        variants: variants.map((v, i) => ({ name: v.name, weight: v.weight, isControl: i === control, users: v.users ?? v.n, sample: { n: v.n, sum: v.sum, sumSq: v.sum_sq } })),
+      };
+    }
+    case 'ratio': {
+      const variants = top.variants.map((v, i) => parseWith(ratioVariant, v, `variants[${i}]`));
+      const control = controlIndexOf(variants);
+      return {
+        metric: 'ratio',
+        confidenceLevel,
+        variants: variants.map((v, i) => ({
+          name: v.name,
+          weight: v.weight,
+          isControl: i === control,
+          users: v.users,
+          sample: { users: v.users, sumX: v.sum_x, sumY: v.sum_y, sumX2: v.sum_x2, sumY2: v.sum_y2, sumXY: v.sum_xy },
+        })),
+      };
+    }
+  }
+}
+
+/** One non-control variant in the output line. */
+export interface AnalyzeVariantOutput {
+  variant: string;
+  status: 'ok' | 'insufficient-data';
+  reason?: string;
+  z_score?: number | null;
+  t_stat?: number | null;
+  df: number | null;
+  p_value: number | null;
+  p_value_adjusted: number | null;
+  ci_low: number | null;
+  ci_high: number | null;
+  lift: number | null;
+  lift_ci_low: number | null;
+  lift_ci_high: number | null;
+  prob_better: number | null;
+  expected_loss: number | null;
+  control_estimate: number | null;
+  treatment_estimate: number | null;
+}
+
+/** Maps an engine comparison onto the CLI's snake_case output. */
+export function toVariantOutput(comparison: VariantComparison, metric: ComparisonInput['metric']): AnalyzeVariantOutput {
+  const statisticKey = metric === 'mean' ? 't_stat' : 'z_score';
+  if (comparison.status !== 'ok') {
+    return {
+      variant: comparison.variant,
+      status: 'insufficient-data',
+      reason: comparison.reason,
+      [statisticKey]: null,
+      df: null,
+      p_value: null,
+      p_value_adjusted: null,
+      ci_low: null,
+      ci_high: null,
+      lift: null,
+      lift_ci_low: null,
+      lift_ci_high: null,
+      prob_better: null,
+      expected_loss: null,
+      control_estimate: null,
+      treatment_estimate: null,
+    };
+  }
+  return {
+    variant: comparison.variant,
+    status: 'ok',
+    [statisticKey]: comparison.statistic,
+    df: comparison.degreesOfFreedom,
+    p_value: comparison.pValue,
+    p_value_adjusted: comparison.pValueAdjusted,
+    ci_low: comparison.differenceInterval.low,
+    ci_high: comparison.differenceInterval.high,
+    lift: comparison.relativeLift,
+    lift_ci_low: comparison.relativeLiftInterval?.low ?? null,
+    lift_ci_high: comparison.relativeLiftInterval?.high ?? null,
+    prob_better: comparison.probabilityBetter,
+    expected_loss: comparison.expectedLoss,
+    control_estimate: comparison.controlEstimate,
+    treatment_estimate: comparison.treatmentEstimate,
+  };
+}
+
+/** Analyses aggregates; engine input errors become usage errors naming the field. */
+export function analyzeAggregates(json: unknown): Record<string, unknown> {
+  const input = parseAggregates(json);
+  try {
+    const output = compareVariants(input);
+    return {
+      metric: input.metric,
+      confidence_level: input.confidenceLevel,
+      control: output.control,
+      srm_p_value: output.srm.status === 'ok' ? output.srm.pValue : null,
+      srm_flagged: output.srm.status === 'ok' ? output.srm.flagged : false,
+      results: output.comparisons.map((comparison) => toVariantOutput(comparison, input.metric)),
+    };
+  } catch (error) {
+    if (error instanceof StatsInputError) throw new UsageError(`input field ${error.message}`);
+    throw error;
+  }
+}
+
+/** Where `--experiment ID` gets its configuration and cumulative counters from. */
+export type ExperimentLoader = (experimentId: string, io: CliIO) => Promise<ReportInput>;
+
+async function readInputText(path: string, io: CliIO): Promise<string> {
+  if (path === '-') return io.readStdin();
+  try {
+    return await readFile(path, 'utf8');
+  } catch (error) {
+    throw new UsageError(`--input: cannot read ${path}: ${(error as Error).message}`);
+  }
+}
+
+function printHuman(result: Record<string, unknown>, io: CliIO): void {
+  const srm = result.srm_p_value === null ? 'n/a' : (result.srm_p_value as number).toPrecision(4);
+  io.stdout(`control ${String(result.control)}; SRM p = ${srm}${result.srm_flagged ? '  ** SAMPLE RATIO MISMATCH **' : ''}\n`);
+  for (const r of result.results as AnalyzeVariantOutput[]) {
+    if (r.status !== 'ok') {
+      io.stdout(`  ${r.variant}: insufficient data (${r.reason})\n`);
+      continue;
+    }
+    const lift = r.lift === null ? 'n/a' : `${(r.lift * 100).toFixed(2)}%`;
+    io.stdout(
+      `  ${r.variant}: lift ${lift}, p = ${(r.p_value as number).toPrecision(4)} (Holm ${(r.p_value_adjusted as number).toPrecision(4)}), ` +
+        `P(better) = ${((r.prob_better as number) * 100).toFixed(1)}%\n`,
+    );
+  }
+}
+
+/**
+ * Builds the command. `loadExperiment` is the storage hook for `--experiment ID`.
+ * LEAD: wire it in cli/registry.ts, e.g.
+ *   createAnalyzeCommand({ loadExperiment: (id) => loadReportInputFromDynamo(id) })
+ * returning the experiment's config and CUMULATIVE daily counters (see DailyVariantCounters).
+ */
+export function createAnalyzeCommand({ loadExperiment }: { loadExperiment?: ExperimentLoader } = {}): CliCommand {
+  return {
+    path: ['analyze'],
+    summary: 'Significance, SRM and Bayesian results from aggregates or an experiment',
+    help: HELP,
+    async run(argv: string[], io: CliIO): Promise<number> {
+      let values;
+      try {
+        values = parseArgs({
+          args: argv,
+          options: { input: { type: 'string' }, experiment: { type: 'string' }, json: { type: 'boolean', default: false } },
+          strict: true,
+          allowPositionals: false,
+        }).values;
+      } catch (error) {
+        throw new UsageError((error as Error).message);
+      }
+      if ((values.input === undefined) === (values.experiment === undefined)) {
+        throw new UsageError('give exactly one of --input FILE|- or --experiment ID');
+      }
+
+      if (values.experiment !== undefined) {
+        // ---- HOOK: --experiment ID (storage wiring by the lead) ----
+        if (loadExperiment === undefined) throw new UsageError('--experiment is not available yet: storage is not wired; use --input');
+        let report;
+        try {
+          report = buildExperimentReport(await loadExperiment(values.experiment, io));
+        } catch (error) {
+          if (error instanceof StatsInputError) throw new UsageError(`experiment ${values.experiment}: ${error.message}`);
+          throw error;
+        }
+        const result = {
+          experiment_id: report.experimentId,
+          through: report.through,
+          metric: report.metric,
+          confidence_level: report.confidenceLevel,
+          control: report.control,
+          srm_p_value: report.srm.status === 'ok' ? report.srm.pValue : null,
+          srm_flagged: report.srm.status === 'ok' ? report.srm.flagged : false,
+          decision: report.decision.decision,
+          decision_reason: report.decision.reason,
+          results: report.comparisons.map((comparison) => ({
+            ...toVariantOutput(comparison, report.metric),
+            always_valid_p_value: comparison.alwaysValidPValue,
+            always_valid_p_value_adjusted: comparison.alwaysValidPValueAdjusted,
+          })),
+        };
+        printHuman(result, io);
+        io.stdout(`decision: ${report.decision.decision} (${report.decision.reason})\n`);
+        if (values.json) io.stdout(`${JSON.stringify(result)}\n`);
+        return 0;
+      }
+
+      const source = values.input as string;
+      const text = await readInputText(source, io);
+      let json: unknown;
+      try {
+        json = JSON.parse(text);
+      } catch (error) {
+        throw new UsageError(`--input ${source === '-' ? 'stdin' : source}: not valid JSON (${(error as Error).message})`);
+      }
+      const result = analyzeAggregates(json);
+      printHuman(result, io);
+      if (values.json) io.stdout(`${JSON.stringify(result)}\n`);
+      return 0;
+    },
+  };
+}
+
+/** `abrec analyze` without storage: `--input` works, `--experiment` says it is not wired. */
+export const analyzeCommand: CliCommand = createAnalyzeCommand();

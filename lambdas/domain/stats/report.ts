@@ -1,0 +1,434 @@
+import { compareVariants, validateVariantMeta, type ComparisonInput, type MetricKind, type VariantComparison, type VariantMeta } from './compare.ts';
+import { requireCount, requireFinite, requireOpenUnit, StatsInputError } from './errors.ts';
+import { holmAdjust } from './holm.ts';
+import { zCriticalFor } from './lift.ts';
+import { achievedPowerForStandardError, sampleSizeForMeans, sampleSizeForProportions } from './power.ts';
+import { wilsonInterval } from './ranking.ts';
+import { ratioEstimate, ratioMetricTest, type RatioSample } from './ratio.ts';
+import { alwaysValidSequence, type AlwaysValidPoint } from './sequential.ts';
+import type {
+  DailyVariantCounters,
+  Decision,
+  ExperimentConfig,
+  ExperimentReport,
+  GuardrailCheck,
+  GuardrailConfig,
+  ReportComparison,
+  SampleSizeProgress,
+  TimelinePoint,
+  VariantSnapshot,
+} from './report-types.ts';
+import { twoProportionZTest } from './proportion.ts';
+import { summarizeMeanSample, welchTTest, type MeanSample } from './welch.ts';
+
+const DAY_PATTERN = /^\d{4}-\d{2}-\d{2}$/;
+const DEFAULT_POWER = 0.8;
+
+const NUMERIC_FIELDS = [
+  'exposed_users',
+  'impressions',
+  'clicks',
+  'conversions',
+  'value_n',
+  'value_sum',
+  'value_sum_sq',
+  'user_clicks_sq_sum',
+  'user_impressions_sq_sum',
+  'user_clicks_impressions_sum',
+] as const;
+
+/** Counters that can only grow when rows are cumulative. */
+const MONOTONE_FIELDS = ['exposed_users', 'impressions', 'clicks', 'conversions', 'value_n'] as const;
+
+/** Checks the configuration; throws {@link StatsInputError} naming the field. */
+export function validateExperimentConfig(config: ExperimentConfig): void {
+  if (typeof config.experiment_id !== 'string' || config.experiment_id.length === 0) {
+    throw new StatsInputError('experiment_id', 'must be a non-empty string');
+  }
+  if (!['proportion', 'mean', 'ratio'].includes(config.target_metric?.kind)) {
+    throw new StatsInputError('target_metric.kind', `must be 'proportion', 'mean' or 'ratio', got ${JSON.stringify(config.target_metric?.kind)}`);
+  }
+  if (!Array.isArray(config.variants)) throw new StatsInputError('variants', 'must be an array');
+  validateVariantMeta(config.variants.map((variant) => ({ name: variant.name, weight: variant.weight, isControl: variant.control === true, users: 0 })));
+  requireOpenUnit('confidence_level', config.confidence_level);
+  requireCount('min_sample_size', config.min_sample_size);
+  if (!(Number.isFinite(config.mde) && config.mde > 0)) throw new StatsInputError('mde', `must be a finite number > 0, got ${String(config.mde)}`);
+  if (config.power !== undefined) requireOpenUnit('power', config.power);
+  if (config.baseline !== undefined && !(Number.isFinite(config.baseline) && config.baseline > 0)) {
+    throw new StatsInputError('baseline', `must be a finite number > 0, got ${String(config.baseline)}`);
+  }
+  if (!Array.isArray(config.guardrails)) throw new StatsInputError('guardrails', 'must be an array (empty for none)');
+  config.guardrails.forEach((guardrail, i) => {
+    if (!['ctr', 'conversion_rate', 'mean_value'].includes(guardrail.metric)) {
+      throw new StatsInputError(`guardrails[${i}].metric`, `must be 'ctr', 'conversion_rate' or 'mean_value', got ${JSON.stringify(guardrail.metric)}`);
+    }
+    if (!(guardrail.max_relative_drop > 0 && guardrail.max_relative_drop < 1)) {
+      throw new StatsInputError(`guardrails[${i}].max_relative_drop`, `must be strictly between 0 and 1, got ${String(guardrail.max_relative_drop)}`);
+    }
+  });
+}
+
+/** Checks the counters against the configuration; throws {@link StatsInputError} naming the row and field. */
+export function validateCounters(config: ExperimentConfig, counters: DailyVariantCounters[]): void {
+  const names = new Set(config.variants.map((variant) => variant.name));
+  const seen = new Set<string>();
+  counters.forEach((row, i) => {
+    if (typeof row.day !== 'string' || !DAY_PATTERN.test(row.day) || Number.isNaN(Date.parse(`${row.day}T00:00:00Z`))) {
+      throw new StatsInputError(`counters[${i}].day`, `must be a YYYY-MM-DD date, got ${JSON.stringify(row.day)}`);
+    }
+    if (!names.has(row.variant)) throw new StatsInputError(`counters[${i}].variant`, `unknown variant ${JSON.stringify(row.variant)}`);
+    const key = `${row.day}\u0000${row.variant}`;
+    if (seen.has(key)) throw new StatsInputError(`counters[${i}]`, `second row for variant '${row.variant}' on ${row.day}`);
+    seen.add(key);
+    for (const field of NUMERIC_FIELDS) {
+      if (field === 'value_sum' || field === 'user_clicks_impressions_sum') requireFinite(`counters[${i}].${field}`, row[field]);
+      else requireCount(`counters[${i}].${field}`, row[field], { integer: !field.endsWith('sq') && !field.endsWith('sum') });
+    }
+    if (row.conversions > row.exposed_users) {
+      throw new StatsInputError(`counters[${i}].conversions`, `${row.conversions} exceeds exposed_users ${row.exposed_users}`);
+    }
+  });
+}
+
+/** Cumulative counters per day per variant; a variant with no row on a day keeps its previous totals. */
+function cumulativeSeries(config: ExperimentConfig, counters: DailyVariantCounters[]): { days: string[]; byDay: DailyVariantCounters[][] } {
+  const days = [...new Set(counters.map((row) => row.day))].sort();
+  const rows = new Map(counters.map((row) => [`${row.day}\u0000${row.variant}`, row]));
+  const zero = (day: string, variant: string): DailyVariantCounters => ({
+    day,
+    variant,
+    exposed_users: 0,
+    impressions: 0,
+    clicks: 0,
+    conversions: 0,
+    value_n: 0,
+    value_sum: 0,
+    value_sum_sq: 0,
+    user_clicks_sq_sum: 0,
+    user_impressions_sq_sum: 0,
+    user_clicks_impressions_sum: 0,
+  });
+  const previous = new Map(config.variants.map((variant) => [variant.name, zero('', variant.name)]));
+  const byDay = days.map((day) =>
+    config.variants.map((variant) => {
+      const before = previous.get(variant.name) as DailyVariantCounters;
+      const row = rows.get(`${day}\u0000${variant.name}`);
+      if (row === undefined) return { ...before, day };
+      for (const field of MONOTONE_FIELDS) {
+        if (row[field] < before[field]) {
+          throw new StatsInputError(
+            `counters[${counters.indexOf(row)}].${field}`,
+            `falls from ${before[field]} to ${row[field]} on ${day}; rows must be cumulative from the start of the experiment`,
+          );
+        }
+      }
+      previous.set(variant.name, row);
+      return row;
+    }),
+  );
+  return { days, byDay };
+}
+
+function meanSampleOf(row: DailyVariantCounters): MeanSample {
+  return { n: row.value_n, sum: row.value_sum, sumSq: row.value_sum_sq };
+}
+
+function ratioSampleOf(row: DailyVariantCounters): RatioSample {
+  return {
+    users: row.exposed_users,
+    sumX: row.clicks,
+    sumY: row.impressions,
+    sumX2: row.user_clicks_sq_sum,
+    sumY2: row.user_impressions_sq_sum,
+    sumXY: row.user_clicks_impressions_sum,
+  };
+}
+
+function comparisonInput(config: ExperimentConfig, rows: DailyVariantCounters[], kind: MetricKind = config.target_metric.kind): ComparisonInput {
+  const meta = (i: number): VariantMeta => ({
+    name: config.variants[i].name,
+    weight: config.variants[i].weight,
+    isControl: config.variants[i].control,
+    users: rows[i].exposed_users,
+  });
+  switch (kind) {
+    case 'proportion':
+      return { metric: kind, confidenceLevel: config.confidence_level, variants: rows.map((row, i) => ({ ...meta(i), sample: { users: row.exposed_users, conversions: row.conversions } })) };
+    case 'mean':
+      return { metric: kind, confidenceLevel: config.confidence_level, variants: rows.map((row, i) => ({ ...meta(i), sample: meanSampleOf(row) })) };
+    case 'ratio':
+      return { metric: kind, confidenceLevel: config.confidence_level, variants: rows.map((row, i) => ({ ...meta(i), sample: ratioSampleOf(row) })) };
+    default: {
+      const unknown: never = kind;
+      throw new StatsInputError('target_metric.kind', `unknown metric kind ${JSON.stringify(unknown)}`);
+    }
+  }
+}
+
+/** Units the target metric counts per variant (its n). */
+function metricUnits(kind: MetricKind, row: DailyVariantCounters): number {
+  return kind === 'mean' ? row.value_n : row.exposed_users;
+}
+
+function variantSnapshot(config: ExperimentConfig, index: number, row: DailyVariantCounters): VariantSnapshot {
+  const variant = config.variants[index];
+  const kind = config.target_metric.kind;
+  const z = zCriticalFor(config.confidence_level);
+  const base = { name: variant.name, isControl: variant.control, weight: variant.weight, users: metricUnits(kind, row) };
+  switch (kind) {
+    case 'proportion':
+      if (row.exposed_users === 0) return { ...base, estimate: null, interval: null };
+      return { ...base, estimate: row.conversions / row.exposed_users, interval: wilsonInterval(row.conversions, row.exposed_users, z) };
+    case 'mean': {
+      if (row.value_n === 0) return { ...base, estimate: null, interval: null };
+      const summary = summarizeMeanSample(meanSampleOf(row));
+      if (row.value_n < 2) return { ...base, estimate: summary.mean, interval: null };
+      const se = Math.sqrt(summary.variance / summary.n);
+      return { ...base, estimate: summary.mean, interval: { low: summary.mean - z * se, high: summary.mean + z * se } };
+    }
+    case 'ratio': {
+      const estimate = ratioEstimate(ratioSampleOf(row));
+      if (estimate.status !== 'ok') {
+        return { ...base, estimate: row.impressions > 0 ? row.clicks / row.impressions : null, interval: null };
+      }
+      return { ...base, estimate: estimate.ratio, interval: { low: estimate.ratio - z * estimate.standardError, high: estimate.ratio + z * estimate.standardError } };
+    }
+    default: {
+      const unknown: never = kind;
+      throw new StatsInputError('target_metric.kind', `unknown metric kind ${JSON.stringify(unknown)}`);
+    }
+  }
+}
+
+function requiredSampleSize(config: ExperimentConfig, control: DailyVariantCounters): { required: number | null; reason: string | null } {
+  const alpha = 1 - config.confidence_level;
+  const power = config.power ?? DEFAULT_POWER;
+  switch (config.target_metric.kind) {
+    case 'proportion': {
+      const baseline = config.baseline ?? (control.exposed_users > 0 ? control.conversions / control.exposed_users : 0);
+      if (!(baseline > 0 && baseline * (1 + config.mde) < 1)) return { required: null, reason: 'no control conversions yet' };
+      return { required: sampleSizeForProportions({ baselineRate: baseline, relativeMde: config.mde, alpha, power }).usersPerVariant, reason: null };
+    }
+    case 'mean': {
+      if (control.value_n < 2) return { required: null, reason: 'fewer than 2 control observations' };
+      const summary = summarizeMeanSample(meanSampleOf(control));
+      const baseline = config.baseline ?? summary.mean;
+      if (!(summary.variance > 0 && baseline > 0)) return { required: null, reason: 'control has no variance or a non-positive mean' };
+      return { required: sampleSizeForMeans({ standardDeviation: Math.sqrt(summary.variance), absoluteMde: config.mde * baseline, alpha, power }), reason: null };
+    }
+    case 'ratio': {
+      const estimate = ratioEstimate(ratioSampleOf(control));
+      if (estimate.status !== 'ok' || !(estimate.variance > 0)) return { required: null, reason: 'control ratio not estimable yet' };
+      const baseline = config.baseline ?? estimate.ratio;
+      if (!(baseline > 0)) return { required: null, reason: 'control ratio is zero' };
+      // Per-user linearised standard deviation: n Var(R) does not depend on n.
+      const perUserSd = Math.sqrt(estimate.variance * control.exposed_users);
+      return { required: sampleSizeForMeans({ standardDeviation: perUserSd, absoluteMde: config.mde * baseline, alpha, power }), reason: null };
+    }
+    default: {
+      const unknown: never = config.target_metric.kind;
+      throw new StatsInputError('target_metric.kind', `unknown metric kind ${JSON.stringify(unknown)}`);
+    }
+  }
+}
+
+function guardrailKind(metric: GuardrailConfig['metric']): MetricKind {
+  return metric === 'ctr' ? 'ratio' : metric === 'conversion_rate' ? 'proportion' : 'mean';
+}
+
+/**
+ * A guardrail trips when the variant's relative change is below -max_relative_drop AND the
+ * change is significantly negative (upper end of the difference interval below zero), so one
+ * noisy day cannot raise an alarm. Guardrails are checked at the report's confidence level
+ * without sequential correction: an alarm asks for a look, it does not end the experiment.
+ */
+function checkGuardrail(config: ExperimentConfig, guardrail: GuardrailConfig, control: DailyVariantCounters, treatment: DailyVariantCounters): GuardrailCheck {
+  const base = { metric: guardrail.metric, variant: treatment.variant, maxRelativeDrop: guardrail.max_relative_drop };
+  const confidenceLevel = config.confidence_level;
+  const kind = guardrailKind(guardrail.metric);
+  const result =
+    kind === 'ratio'
+      ? ratioMetricTest({ control: ratioSampleOf(control), treatment: ratioSampleOf(treatment), confidenceLevel })
+      : kind === 'proportion'
+        ? twoProportionZTest({ control: { users: control.exposed_users, conversions: control.conversions }, treatment: { users: treatment.exposed_users, conversions: treatment.conversions }, confidenceLevel })
+        : welchTTest({ control: meanSampleOf(control), treatment: meanSampleOf(treatment), confidenceLevel });
+  if (result.status !== 'ok') return { ...base, status: 'insufficient-data', reason: result.reason, breached: false };
+  const breached = result.relativeLift !== null && result.relativeLift < -guardrail.max_relative_drop && result.differenceInterval.high < 0;
+  return { ...base, status: 'ok', relativeChange: result.relativeLift, interval: result.relativeLiftInterval, breached };
+}
+
+function decide({
+  config,
+  srmFlagged,
+  comparisons,
+  guardrails,
+  sampleSize,
+}: {
+  config: ExperimentConfig;
+  srmFlagged: boolean;
+  comparisons: ReportComparison[];
+  guardrails: GuardrailCheck[];
+  sampleSize: SampleSizeProgress;
+}): ExperimentReport['decision'] {
+  // Rounded so 1 - 0.95 reads as 0.05 in the reason text.
+  const alpha = Number((1 - config.confidence_level).toPrecision(12));
+  if (srmFlagged) {
+    return { decision: 'investigate-srm', reason: 'sample ratio mismatch (p < 0.001): assignment or logging is broken; results are not trustworthy', winner: null };
+  }
+  if (!sampleSize.minSampleSizeReached) {
+    return { decision: 'keep-running', reason: `min_sample_size of ${config.min_sample_size} users per variant not reached`, winner: null };
+  }
+  const breachedVariants = new Set(guardrails.filter((check) => check.breached).map((check) => check.variant));
+  const significant = comparisons.filter(
+    (comparison): comparison is ReportComparison & { status: 'ok' } => comparison.status === 'ok' && comparison.alwaysValidPValueAdjusted <= alpha,
+  );
+  const winners = significant
+    .filter((comparison) => comparison.difference > 0 && !breachedVariants.has(comparison.variant))
+    .sort((a, b) => b.difference - a.difference);
+  if (winners.length > 0) {
+    const best = winners[0];
+    return {
+      decision: 'ship',
+      reason: `${best.variant} beats control (always-valid p = ${best.alwaysValidPValueAdjusted.toPrecision(3)} after Holm, alpha ${alpha})`,
+      winner: best.variant,
+    };
+  }
+  const powered = sampleSize.requiredPerVariant !== null && sampleSize.progress >= 1;
+  const allSettled = comparisons.every(
+    (comparison) => comparison.status === 'ok' && ((comparison.alwaysValidPValueAdjusted <= alpha && comparison.difference < 0) || powered),
+  );
+  if (allSettled) {
+    return { decision: 'stop-no-effect', reason: 'no variant beats control at the powered sample size (or every variant is significantly worse)', winner: null };
+  }
+  return { decision: 'keep-running', reason: 'no significant winner yet and the required sample size is not reached', winner: null };
+}
+
+/** Report inputs: the configuration and every cumulative counter row so far. */
+export interface ReportInput {
+  config: ExperimentConfig;
+  counters: DailyVariantCounters[];
+}
+
+/**
+ * Builds the experiment report from cumulative daily counters: per-variant results at the last
+ * day, Holm-adjusted fixed-horizon and always-valid (mSPRT) p-values, sample ratio mismatch,
+ * progress to the required sample size, guardrails, the per-day timeline, and the decision:
+ *   investigate-srm  the split does not match the weights (p < 0.001);
+ *   keep-running     min_sample_size not reached, or no answer yet;
+ *   ship             a variant beats control on the always-valid p-value (Holm-adjusted across
+ *                    variants, higher is better) and breaches no guardrail;
+ *   stop-no-effect   every variant reached the required sample size without a win, or is
+ *                    significantly worse.
+ * The cost depends on days and variants only, never on the number of events.
+ */
+export function buildExperimentReport({ config, counters }: ReportInput): ExperimentReport {
+  validateExperimentConfig(config);
+  const controlIndex = config.variants.findIndex((variant) => variant.control);
+  validateCounters(config, counters);
+  if (counters.length === 0) throw new StatsInputError('counters', 'no counter rows: the experiment has no data yet');
+  const { days, byDay } = cumulativeSeries(config, counters);
+  const alpha = 1 - config.confidence_level;
+  const latestRows = byDay[byDay.length - 1];
+  const latest = compareVariants(comparisonInput(config, latestRows));
+  const timelineComparisons = byDay.map((rows) => compareVariants(comparisonInput(config, rows), { bayes: false }));
+
+  // tau = mde x baseline, fixed in advance when the config says so (see ExperimentConfig.baseline).
+  const controlLatest = variantSnapshot(config, controlIndex, latestRows[controlIndex]);
+  const baseline = config.baseline ?? controlLatest.estimate;
+  const mixtureVariance = baseline !== null && baseline > 0 ? (config.mde * baseline) ** 2 : null;
+  const nonControl = config.variants.filter((_, i) => i !== controlIndex).map((variant) => variant.name);
+  const sequences = new Map<string, AlwaysValidPoint[]>(
+    nonControl.map((name) => {
+      if (mixtureVariance === null) return [name, days.map(() => ({ pValue: 1, interval: null }))];
+      const looks = timelineComparisons.map((output) => {
+        const comparison = output.comparisons.find((c) => c.variant === name) as VariantComparison;
+        return comparison.status === 'ok' ? { difference: comparison.difference, variance: comparison.standardError ** 2 } : { difference: 0, variance: 0 };
+      });
+      return [name, alwaysValidSequence(looks, mixtureVariance, alpha)];
+    }),
+  );
+  const finalSequential = nonControl.map((name) => (sequences.get(name) as AlwaysValidPoint[])[days.length - 1]);
+  const adjustedSequential = holmAdjust(finalSequential.map((point) => point.pValue));
+  const comparisons: ReportComparison[] = latest.comparisons.map((comparison) => {
+    const index = nonControl.indexOf(comparison.variant);
+    return {
+      ...comparison,
+      alwaysValidPValue: finalSequential[index].pValue,
+      alwaysValidPValueAdjusted: adjustedSequential[index],
+      alwaysValidInterval: finalSequential[index].interval,
+    };
+  });
+
+  const timeline: TimelinePoint[] = days.map((day, d) => ({
+    day,
+    variants: byDay[d].map((row, i) => variantSnapshot(config, i, row)),
+    comparisons: nonControl.map((name) => {
+      const comparison = timelineComparisons[d].comparisons.find((c) => c.variant === name) as VariantComparison;
+      const sequential = (sequences.get(name) as AlwaysValidPoint[])[d];
+      const ok = comparison.status === 'ok';
+      return {
+        variant: name,
+        lift: ok ? comparison.relativeLift : null,
+        liftInterval: ok ? comparison.relativeLiftInterval : null,
+        pValue: ok ? comparison.pValue : null,
+        alwaysValidPValue: sequential.pValue,
+        alwaysValidInterval: sequential.interval,
+      };
+    }),
+    srmPValue: timelineComparisons[d].srm.status === 'ok' ? timelineComparisons[d].srm.pValue : null,
+  }));
+
+  const { required, reason } = requiredSampleSize(config, latestRows[controlIndex]);
+  const smallestVariantUsers = Math.min(...latestRows.map((row) => metricUnits(config.target_metric.kind, row)));
+  const largestStandardError = Math.max(0, ...comparisons.map((c) => (c.status === 'ok' ? c.standardError : 0)));
+  const allEstimable = comparisons.every((c) => c.status === 'ok');
+  const sampleSize: SampleSizeProgress = {
+    requiredPerVariant: required,
+    reason,
+    smallestVariantUsers,
+    progress: required === null ? 0 : Math.min(1, smallestVariantUsers / required),
+    achievedPower:
+      baseline !== null && baseline > 0 && allEstimable && largestStandardError > 0
+        ? achievedPowerForStandardError({ absoluteMde: config.mde * baseline, standardError: largestStandardError, alpha })
+        : null,
+    minSampleSizeReached: Math.min(...latestRows.map((row) => row.exposed_users)) >= config.min_sample_size,
+  };
+
+  const guardrails = config.guardrails.flatMap((guardrail, g) =>
+    latestRows
+      .filter((_, i) => i !== controlIndex)
+      .map((row) => {
+        try {
+          return checkGuardrail(config, guardrail, latestRows[controlIndex], row);
+        } catch (error) {
+          // Name the guardrail and variant: 'control.sum_x2' alone would not say where.
+          if (error instanceof StatsInputError) throw new StatsInputError(`guardrails[${g}] (${guardrail.metric}, ${row.variant} on ${row.day}): ${error.field}`, error.message.slice(error.field.length + 2));
+          throw error;
+        }
+      }),
+  );
+  const decision = decide({ config, srmFlagged: latest.srm.status === 'ok' && latest.srm.flagged, comparisons, guardrails, sampleSize });
+
+  return {
+    experimentId: config.experiment_id,
+    through: days[days.length - 1],
+    days: days.length,
+    metric: config.target_metric.kind,
+    confidenceLevel: config.confidence_level,
+    mde: config.mde,
+    control: latest.control,
+    variants: latestRows.map((row, i) => variantSnapshot(config, i, row)),
+    comparisons,
+    srm: latest.srm,
+    sampleSize,
+    guardrails,
+    timeline,
+    decision,
+  };
+}
+
+/** Decisions that should be announced (SNS) when reached. */
+export function isTerminalDecision(decision: Decision): boolean {
+  return decision !== 'keep-running';
+}
+
