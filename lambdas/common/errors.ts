@@ -24,7 +24,10 @@ export class HttpError extends Error {
   ) {
     // middy's http-error-handler sends `message` as the body, as JSON when it parses as JSON.
     super(JSON.stringify({ error: { code, message: publicMessage, ...(details ? { details } : {}) } } satisfies ErrorBody));
-    this.expose = statusCode < 500;
+    // Every HttpError is raised on purpose with a message written for the caller, including the
+    // deliberate 503s (no artifact, store unavailable); http-error-handler would turn an
+    // unexposed one into a generic 500. Unexpected errors are not HttpErrors and still do.
+    this.expose = true;
   }
 }
 

@@ -1,0 +1,308 @@
+import { GetObjectCommand, S3Client } from '@aws-sdk/client-s3';
+import { DynamoDBDocumentClient, PutCommand, QueryCommand } from '@aws-sdk/lib-dynamodb';
+import { mockClient } from 'aws-sdk-client-mock';
+import { afterAll, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest';
+import { createExperiment } from '../../lambdas/domain/experiments/lifecycle.ts';
+import type { Experiment } from '../../lambdas/domain/experiments/model.ts';
+import { apiEvent, bodyOf, fieldsOf, jsonPost, lambdaContext } from './support/api-gateway.ts';
+import { FakeBucket, FakeTables, conditionalCheckFailed } from './support/aws.ts';
+import { TABLE, stubHandlerEnv } from './support/env.ts';
+import './support/matchers.ts';
+import { NOW, tinyArtifact } from './support/models.ts';
+
+const ddb = mockClient(DynamoDBDocumentClient);
+const s3 = mockClient(S3Client);
+const control = tinyArtifact({ modelId: 'popularity-test' });
+const treatment = tinyArtifact({ modelId: 'factors-test', shift: 3 });
+const ID = 'ranker-test';
+
+let handler: typeof import('../../lambdas/experiments.ts').handler;
+let tables: FakeTables;
+
+/** A create request pinning the two tiny artifacts, 50/50. */
+function createRequest(overrides: Record<string, unknown> = {}) {
+  return {
+    id: ID,
+    name: 'Ranker test',
+    variants: [
+      { name: 'control', model_id: control.manifest.model_id, model_version: control.manifest.version, weight: 0.5, is_control: true },
+      { name: 'treatment', model_id: treatment.manifest.model_id, model_version: treatment.manifest.version, weight: 0.5 },
+    ],
+    target_metric: { kind: 'click_through' },
+    ...overrides,
+  };
+}
+
+const stored = (status: 'draft' | 'running'): Experiment => createExperiment({ request: createRequest({ status }), now: NOW });
+const action = (name: string, body: unknown = {}) =>
+  handler(jsonPost(`/experiments/${ID}/${name}`, body, { resource: `/experiments/{id}/${name}`, pathParameters: { id: ID } }), lambdaContext());
+const experimentPuts = () => ddb.commandCalls(PutCommand).filter((c) => c.args[0].input.TableName === TABLE.experiments);
+
+describe('admin API /experiments', () => {
+  beforeAll(async () => {
+    stubHandlerEnv();
+    ({ handler } = await import('../../lambdas/experiments.ts'));
+  });
+  afterAll(() => vi.unstubAllEnvs());
+  beforeEach(() => {
+    ddb.reset();
+    s3.reset();
+    tables = new FakeTables(ddb);
+    new FakeBucket(s3).putArtifact(control).putArtifact(treatment);
+  });
+
+  describe('POST /experiments', () => {
+    it('creates the experiment (201) after reading the manifest of every pinned version', async () => {
+      // Act
+      const result = await handler(jsonPost('/experiments', createRequest()), lambdaContext());
+
+      // Assess
+      expect(result.statusCode).toBe(201);
+      expect(bodyOf(result)).toMatchObject({ id: ID, status: 'draft', revision: 0 });
+      expect(s3).toHaveReceivedCommandWith(GetObjectCommand, { Key: `models/popularity-test/${control.manifest.version}/manifest.json` });
+      expect(s3).toHaveReceivedCommandWith(GetObjectCommand, { Key: `models/factors-test/${treatment.manifest.version}/manifest.json` });
+      expect(ddb).toHaveReceivedCommandWith(PutCommand, {
+        TableName: TABLE.experiments,
+        ConditionExpression: 'attribute_not_exists(pk)',
+        Item: expect.objectContaining({ pk: 'EXPERIMENT', sk: ID, revision: 0 }),
+      });
+    });
+
+    it('answers 400 naming variants[i].model_version when a pinned version does not exist, and stores nothing', async () => {
+      // Prepare
+      const request = createRequest();
+      request.variants[1] = { ...request.variants[1], model_version: '0123456789abcdef' };
+
+      // Act
+      const result = await handler(jsonPost('/experiments', request), lambdaContext());
+
+      // Assess
+      expect(result.statusCode).toBe(400);
+      expect(fieldsOf(result)).toEqual(['variants[1].model_version']);
+      expect(ddb).not.toHaveReceivedCommand(PutCommand);
+    });
+
+    it('answers 400 naming the field for weights that do not sum to 1', async () => {
+      // Prepare
+      const request = createRequest();
+      request.variants[1] = { ...request.variants[1], weight: 0.3 };
+
+      // Act
+      const result = await handler(jsonPost('/experiments', request), lambdaContext());
+
+      // Assess
+      expect(result.statusCode).toBe(400);
+      expect(fieldsOf(result)).toEqual(['variants']);
+      expect(ddb).not.toHaveReceivedCommand(PutCommand);
+    });
+
+    it('answers 409 when the id exists (the conditional put fails)', async () => {
+      // Prepare
+      ddb.on(PutCommand, { TableName: TABLE.experiments }).rejects(conditionalCheckFailed());
+
+      // Act
+      const result = await handler(jsonPost('/experiments', createRequest()), lambdaContext());
+
+      // Assess
+      expect(result.statusCode).toBe(409);
+      expect(bodyOf<{ error: { message: string } }>(result).error.message).toContain(ID);
+    });
+
+    it('answers 400 malformed_json for a body that is not JSON', async () => {
+      // Act
+      const result = await handler(jsonPost('/experiments', '{"id": '), lambdaContext());
+
+      // Assess
+      expect(result.statusCode).toBe(400);
+      expect(bodyOf<{ error: { code: string } }>(result).error.code).toBe('malformed_json');
+    });
+  });
+
+  describe('GET /experiments', () => {
+    it('lists the experiments with a Query on pk EXPERIMENT', async () => {
+      // Prepare
+      tables.seedExperiment(stored('draft'));
+
+      // Act
+      const result = await handler(apiEvent({ path: '/experiments' }), lambdaContext());
+
+      // Assess
+      expect(result.statusCode).toBe(200);
+      expect(bodyOf<{ experiments: Experiment[] }>(result).experiments.map((e) => e.id)).toEqual([ID]);
+      expect(ddb).toHaveReceivedCommandWith(QueryCommand, { TableName: TABLE.experiments, ExpressionAttributeValues: { ':pk': 'EXPERIMENT' } });
+    });
+  });
+
+  describe('GET /experiments/{id}/results', () => {
+    it('sums the daily counters of each variant', async () => {
+      // Prepare
+      tables.seedExperiment(stored('running'));
+      tables.seedCounter(ID, 'control', '2026-01-15', { exposed_users: 10, impressions: 40, clicks: 4 });
+      tables.seedCounter(ID, 'control', '2026-01-16', { exposed_users: 5, impressions: 20, clicks: 1 });
+      tables.seedCounter(ID, 'treatment', '2026-01-15', { exposed_users: 12, impressions: 50, clicks: 9 });
+
+      // Act
+      const result = await handler(
+        apiEvent({ path: `/experiments/${ID}/results`, resource: '/experiments/{id}/results', pathParameters: { id: ID } }),
+        lambdaContext(),
+      );
+
+      // Assess
+      expect(result.statusCode).toBe(200);
+      expect(bodyOf(result)).toMatchObject({
+        experiment_id: ID,
+        totals: { control: { exposed_users: 15, impressions: 60, clicks: 5 }, treatment: { exposed_users: 12, impressions: 50, clicks: 9 } },
+      });
+    });
+  });
+
+  describe('GET /experiments/{id}', () => {
+    it('returns a stored experiment', async () => {
+      // Prepare
+      const experiment = stored('draft');
+      tables.seedExperiment(experiment);
+
+      // Act
+      const result = await handler(apiEvent({ path: `/experiments/${ID}`, resource: '/experiments/{id}', pathParameters: { id: ID } }), lambdaContext());
+
+      // Assess
+      expect(result.statusCode).toBe(200);
+      expect(bodyOf(result)).toEqual(experiment);
+    });
+
+    it('answers 404 for an unknown id', async () => {
+      // Act
+      const result = await handler(apiEvent({ path: '/experiments/nope', resource: '/experiments/{id}', pathParameters: { id: 'nope' } }), lambdaContext());
+
+      // Assess
+      expect(result.statusCode).toBe(404);
+    });
+  });
+
+  describe('transitions', () => {
+    it('starts a draft: status running, revision + 1, written on the condition of the revision read', async () => {
+      // Prepare
+      tables.seedExperiment(stored('draft'));
+
+      // Act
+      const result = await action('start');
+
+      // Assess
+      expect(result.statusCode).toBe(200);
+      expect(bodyOf(result)).toMatchObject({ status: 'running', revision: 1 });
+      expect(ddb).toHaveReceivedCommandWith(PutCommand, {
+        TableName: TABLE.experiments,
+        ConditionExpression: 'revision = :expected',
+        ExpressionAttributeValues: { ':expected': 0 },
+        Item: expect.objectContaining({ revision: 1, data: expect.objectContaining({ status: 'running' }) }),
+      });
+    });
+
+    it('stops a running experiment', async () => {
+      // Prepare
+      tables.seedExperiment(stored('running'));
+
+      // Act
+      const result = await action('stop');
+
+      // Assess
+      expect(result.statusCode).toBe(200);
+      expect(bodyOf(result)).toMatchObject({ status: 'stopped', revision: 1 });
+    });
+
+    it('answers 409 for an illegal transition (starting a running experiment) and writes nothing', async () => {
+      // Prepare
+      tables.seedExperiment(stored('running'));
+
+      // Act
+      const result = await action('start');
+
+      // Assess
+      expect(result.statusCode).toBe(409);
+      expect(experimentPuts()).toHaveLength(0);
+    });
+
+    it('answers 409 when the experiment changed since it was read (the conditional put fails)', async () => {
+      // Prepare
+      tables.seedExperiment(stored('draft'));
+      ddb.on(PutCommand, { TableName: TABLE.experiments }).rejects(conditionalCheckFailed());
+
+      // Act
+      const result = await action('start');
+
+      // Assess
+      expect(result.statusCode).toBe(409);
+    });
+
+    it('answers 409 when expected_revision is not the current revision', async () => {
+      // Prepare
+      tables.seedExperiment(stored('draft'));
+
+      // Act
+      const result = await action('start', { expected_revision: 3 });
+
+      // Assess
+      expect(result.statusCode).toBe(409);
+      expect(experimentPuts()).toHaveLength(0);
+    });
+  });
+
+  describe('ramp', () => {
+    it('changes the weights of a running experiment', async () => {
+      // Prepare
+      tables.seedExperiment(stored('running'));
+
+      // Act
+      const result = await action('ramp', { weights: { control: 0.8, treatment: 0.2 } });
+
+      // Assess
+      expect(result.statusCode).toBe(200);
+      expect(bodyOf<Experiment>(result).variants.map((v) => v.weight)).toEqual([0.8, 0.2]);
+    });
+
+    it('answers 400 naming weights when the new weights do not sum to 1', async () => {
+      // Prepare
+      tables.seedExperiment(stored('running'));
+
+      // Act
+      const result = await action('ramp', { weights: { control: 0.7, treatment: 0.2 } });
+
+      // Assess
+      expect(result.statusCode).toBe(400);
+      expect(fieldsOf(result)).toEqual(['weights']);
+      expect(experimentPuts()).toHaveLength(0);
+    });
+  });
+
+  describe('promote', () => {
+    it('answers 409 when the analysis is not significant', async () => {
+      // Prepare
+      tables.seedExperiment(stored('running'));
+
+      // Act
+      const result = await action('promote', { winner: 'treatment' });
+
+      // Assess
+      expect(result.statusCode).toBe(409);
+      expect(bodyOf<{ error: { message: string } }>(result).error.message).toContain('not significant');
+      expect(experimentPuts()).toHaveLength(0);
+    });
+
+    it('completes the experiment with the named winner when forced', async () => {
+      // Prepare
+      tables.seedExperiment(stored('running'));
+
+      // Act
+      const result = await action('promote', { winner: 'treatment', force: true });
+
+      // Assess
+      expect(result.statusCode).toBe(200);
+      const body = bodyOf<Experiment>(result);
+      expect(body).toMatchObject({ status: 'completed', winner: 'treatment' });
+      expect(body.variants.map((v) => [v.name, v.weight, v.active])).toEqual([
+        ['control', 0, false],
+        ['treatment', 1, true],
+      ]);
+    });
+  });
+});

@@ -1,0 +1,268 @@
+import { GetObjectCommand, S3Client } from '@aws-sdk/client-s3';
+import { DynamoDBDocumentClient, PutCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
+import { mockClient } from 'aws-sdk-client-mock';
+import { afterAll, afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
+import type { Experiment } from '../../lambdas/domain/experiments/model.ts';
+import type { EncodedArtifact } from '../../lambdas/domain/recommenders/artifact.ts';
+import { apiEvent, bodyOf, fieldsOf, lambdaContext } from './support/api-gateway.ts';
+import { FakeBucket, FakeTables } from './support/aws.ts';
+import { TABLE, stubHandlerEnv } from './support/env.ts';
+import './support/matchers.ts';
+import { ITEM_IDS, KNOWN_USERS, NOW, corruptArtifact, experimentPinning, tinyArtifact } from './support/models.ts';
+
+interface RecommendBody {
+  user_id: string;
+  experiment_id: string;
+  variant: string;
+  model_version: string;
+  request_id: string;
+  items: { item_id: string; score: number; rank: number }[];
+  fallback: string | null;
+}
+
+const ddb = mockClient(DynamoDBDocumentClient);
+const s3 = mockClient(S3Client);
+const control = tinyArtifact({ modelId: 'popularity-test' });
+const treatment = tinyArtifact({ modelId: 'factors-test', shift: 3 });
+const experiment = experimentPinning(control, treatment);
+const today = NOW.toISOString().slice(0, 10);
+
+let handler: typeof import('../../lambdas/recommend.ts').handler;
+let tables: FakeTables;
+let bucket: FakeBucket;
+
+const recommend = (query: Record<string, string>) => handler(apiEvent({ path: '/recommend', query }), lambdaContext());
+const variantOf = (name: string) => experiment.variants.find((v) => v.name === name)!;
+const writes = () => [...ddb.commandCalls(PutCommand), ...ddb.commandCalls(UpdateCommand)];
+
+/** Puts the artifacts in the bucket and the experiments in the table (each test has a fresh handler module, so an empty model cache). */
+function serve({ artifacts = [control, treatment], experiments = [experiment] }: { artifacts?: EncodedArtifact[]; experiments?: Experiment[] } = {}) {
+  for (const artifact of artifacts) bucket.putArtifact(artifact);
+  for (const e of experiments) tables.seedExperiment(e);
+}
+
+describe('GET /recommend', () => {
+  beforeEach(async () => {
+    vi.useFakeTimers({ toFake: ['Date'], now: NOW });
+    stubHandlerEnv();
+    ddb.reset();
+    s3.reset();
+    tables = new FakeTables(ddb);
+    bucket = new FakeBucket(s3);
+    vi.resetModules();
+    ({ handler } = await import('../../lambdas/recommend.ts'));
+  });
+  afterEach(() => vi.useRealTimers());
+  afterAll(() => vi.unstubAllEnvs());
+
+  describe('for a user the model knows', () => {
+    it('returns top_n items ranked 1..N with the variant and model version of the experiment', async () => {
+      // Prepare
+      serve();
+
+      // Act
+      const result = await recommend({ user_id: 'u1', top_n: '4' });
+
+      // Assess
+      expect(result.statusCode).toBe(200);
+      const body = bodyOf<RecommendBody>(result);
+      expect(body).toMatchObject({ user_id: 'u1', experiment_id: 'default', fallback: null });
+      expect(body.model_version).toBe(variantOf(body.variant).model_version);
+      expect(body.items.map((i) => i.rank)).toEqual([1, 2, 3, 4]);
+      for (const item of body.items) {
+        expect(item).toEqual({ item_id: expect.any(String), score: expect.any(Number), rank: expect.any(Number) });
+        expect(ITEM_IDS).toContain(item.item_id);
+      }
+      const scores = body.items.map((i) => i.score);
+      expect(scores).toEqual([...scores].sort((a, b) => b - a));
+    });
+
+    it('never recommends items the user saw in training', async () => {
+      // Prepare
+      serve();
+
+      // Act
+      const body = bodyOf<RecommendBody>(await recommend({ user_id: 'u1', top_n: '100' }));
+
+      // Assess
+      const ids = body.items.map((i) => i.item_id);
+      expect(ids).toHaveLength(ITEM_IDS.length - KNOWN_USERS.u1.length);
+      for (const seen of KNOWN_USERS.u1) expect(ids).not.toContain(seen);
+    });
+
+    it('records the impression slate under EVENT#imp-<request_id>', async () => {
+      // Prepare
+      serve();
+
+      // Act
+      const body = bodyOf<RecommendBody>(await recommend({ user_id: 'u2', top_n: '3' }));
+
+      // Assess
+      expect(ddb).toHaveReceivedCommandWith(PutCommand, {
+        TableName: TABLE.events,
+        ConditionExpression: 'attribute_not_exists(pk)',
+        Item: expect.objectContaining({
+          pk: `EVENT#imp-${body.request_id}`,
+          event_type: 'impression',
+          variant: body.variant,
+          model_version: body.model_version,
+          slate: body.items.map((i) => ({ item_id: i.item_id, position: i.rank, score: i.score })),
+        }),
+      });
+      expect(ddb).toHaveReceivedCommandWith(UpdateCommand, {
+        TableName: TABLE.counters,
+        Key: { pk: `EXP#default#VAR#${body.variant}`, sk: `DAY#${today}` },
+        ExpressionAttributeNames: { '#m0': 'impressions' },
+      });
+    });
+  });
+
+  it('gives a user unknown to the model the popularity list, flagged unknown-user', async () => {
+    // Prepare
+    serve();
+
+    // Act
+    const result = await recommend({ user_id: 'newcomer-42', top_n: '3' });
+
+    // Assess
+    expect(result.statusCode).toBe(200);
+    const body = bodyOf<RecommendBody>(result);
+    expect(body.fallback).toBe('unknown-user');
+    expect(body.items.map((i) => i.item_id)).toEqual(['i1', 'i2', 'i3']);
+    expect(body.items.map((i) => i.rank)).toEqual([1, 2, 3]);
+  });
+
+  describe('assignment', () => {
+    it('stores a fresh assignment with a conditional put and counts the exposure', async () => {
+      // Prepare
+      serve();
+
+      // Act
+      const body = bodyOf<RecommendBody>(await recommend({ user_id: 'u3', top_n: '2' }));
+
+      // Assess
+      expect(ddb).toHaveReceivedCommandWith(PutCommand, {
+        TableName: TABLE.experiments,
+        ConditionExpression: 'attribute_not_exists(pk)',
+        Item: expect.objectContaining({ pk: 'ASSIGN#default#u3', sk: 'A', assignment: expect.objectContaining({ variant: body.variant }) }),
+      });
+      expect(ddb).toHaveReceivedCommandWith(UpdateCommand, {
+        TableName: TABLE.counters,
+        Key: { pk: `EXP#default#VAR#${body.variant}`, sk: `DAY#${today}` },
+        ExpressionAttributeNames: { '#m0': 'exposed_users' },
+        ExpressionAttributeValues: { ':v0': 1 },
+      });
+    });
+
+    it('keeps an existing assignment without writing it again or counting a new exposure', async () => {
+      // Prepare
+      serve();
+      tables.seedAssignment('default', 'u3', 'treatment');
+
+      // Act
+      const body = bodyOf<RecommendBody>(await recommend({ user_id: 'u3', top_n: '2' }));
+
+      // Assess
+      expect(body.variant).toBe('treatment');
+      expect(body.model_version).toBe(treatment.manifest.version);
+      expect(ddb.commandCalls(PutCommand).filter((c) => c.args[0].input.TableName === TABLE.experiments)).toHaveLength(0);
+      expect(ddb).not.toHaveReceivedCommandWith(UpdateCommand, { ExpressionAttributeNames: { '#m0': 'exposed_users' } });
+    });
+  });
+
+  describe('bad input', () => {
+    it.each([
+      ['user_id is missing', { top_n: '5' }, 'user_id'],
+      ['top_n is 0', { user_id: 'u1', top_n: '0' }, 'top_n'],
+      ['top_n is 101', { user_id: 'u1', top_n: '101' }, 'top_n'],
+      ['top_n is not a number', { user_id: 'u1', top_n: 'abc' }, 'top_n'],
+      ['top_n is not an integer', { user_id: 'u1', top_n: '2.5' }, 'top_n'],
+      ['user_id is empty', { user_id: '' }, 'user_id'],
+      ['user_id is over 256 bytes of UTF-8 (129 two-byte characters)', { user_id: 'é'.repeat(129) }, 'user_id'],
+    ])('answers 400 naming the field when %s, and writes nothing', async (_case, query, field) => {
+      // Prepare
+      serve();
+
+      // Act
+      const result = await recommend(query);
+
+      // Assess
+      expect(result.statusCode).toBe(400);
+      expect(fieldsOf(result)).toContain(field);
+      expect(writes()).toHaveLength(0);
+    });
+  });
+
+  it('answers 404 naming experiment_id for an experiment that does not exist', async () => {
+    // Prepare
+    serve();
+
+    // Act
+    const result = await recommend({ user_id: 'u1', experiment_id: 'no-such-experiment' });
+
+    // Assess
+    expect(result.statusCode).toBe(404);
+    expect(bodyOf<{ error: { message: string } }>(result).error.message).toContain('experiment_id');
+    expect(writes()).toHaveLength(0);
+  });
+
+  describe('when an artifact cannot be loaded', () => {
+    it('serves the control model popularity list flagged artifact-unavailable when the variant artifact is corrupt', async () => {
+      // Prepare
+      serve({ artifacts: [control, corruptArtifact(treatment)] });
+      tables.seedAssignment('default', 'u1', 'treatment');
+
+      // Act
+      const result = await recommend({ user_id: 'u1', top_n: '3' });
+
+      // Assess
+      expect(result.statusCode).toBe(200);
+      const body = bodyOf<RecommendBody>(result);
+      expect(body.fallback).toBe('artifact-unavailable');
+      expect(body.model_version).toBe(control.manifest.version);
+      expect(body.items.map((i) => i.item_id)).toEqual(['i1', 'i2', 'i3']);
+    });
+
+    it('serves the fallback when the variant artifact is missing altogether', async () => {
+      // Prepare
+      serve({ artifacts: [control] });
+      tables.seedAssignment('default', 'u1', 'treatment');
+
+      // Act
+      const result = await recommend({ user_id: 'u1', top_n: '3' });
+
+      // Assess
+      expect(result.statusCode).toBe(200);
+      expect(bodyOf<RecommendBody>(result).fallback).toBe('artifact-unavailable');
+    });
+
+    it('answers 503, not 500, when the control artifact is corrupt as well', async () => {
+      // Prepare
+      serve({ artifacts: [corruptArtifact(control), corruptArtifact(treatment, 'seen_items.i32')] });
+      tables.seedAssignment('default', 'u1', 'treatment');
+
+      // Act
+      const result = await recommend({ user_id: 'u1', top_n: '3' });
+
+      // Assess
+      expect(result.statusCode).toBe(503);
+      expect(bodyOf<{ error: { code: string } }>(result).error.code).toBe('service_unavailable');
+    });
+  });
+
+  it('loads an artifact version once: a second request reads nothing from S3', async () => {
+    // Prepare
+    serve();
+    tables.seedAssignment('default', 'u1', 'treatment');
+    await recommend({ user_id: 'u1', top_n: '3' });
+    expect(s3).toHaveReceivedCommandWith(GetObjectCommand, { Key: `models/factors-test/${treatment.manifest.version}/item_factors.f32` });
+    s3.resetHistory();
+
+    // Act
+    const result = await recommend({ user_id: 'u1', top_n: '3' });
+
+    // Assess
+    expect(result.statusCode).toBe(200);
+    expect(s3).not.toHaveReceivedCommand(GetObjectCommand);
+  });
+});
