@@ -65,12 +65,15 @@ export class AbFunction extends NodejsFunction {
     return this;
   }
 
-  /** Grants exactly `access` on the artifacts bucket and passes its name. */
+  /**
+   * Grants exactly `access` on the artifacts bucket and passes its name. Write means put, never
+   * delete: artifacts and reports are immutable and versioned, and grantReadWrite would add
+   * s3:DeleteObject* (including DeleteObjectVersion, which erases history).
+   */
   bindBucket(bucket: IBucket, access: Access): this {
     this.addEnvironment(ARTIFACTS_BUCKET.envVar, bucket.bucketName);
-    if (access === 'read') bucket.grantRead(this);
-    else if (access === 'write') bucket.grantPut(this);
-    else bucket.grantReadWrite(this);
+    if (access === 'read' || access === 'readWrite') bucket.grantRead(this);
+    if (access === 'write' || access === 'readWrite') bucket.grantPut(this);
     return this;
   }
 }

@@ -1,5 +1,5 @@
 import { Duration, RemovalPolicy } from 'aws-cdk-lib';
-import { Rule, RuleTargetInput, Schedule } from 'aws-cdk-lib/aws-events';
+import { EventField, Rule, RuleTargetInput, Schedule } from 'aws-cdk-lib/aws-events';
 import { SfnStateMachine } from 'aws-cdk-lib/aws-events-targets';
 import type { IFunction } from 'aws-cdk-lib/aws-lambda';
 import { LogGroup, RetentionDays } from 'aws-cdk-lib/aws-logs';
@@ -8,7 +8,6 @@ import {
   Condition,
   DefinitionBody,
   Fail,
-  JsonPath,
   LogLevel,
   StateMachine,
   Succeed,
@@ -81,7 +80,9 @@ export class RetrainingWorkflow extends Construct {
       schedule: Schedule.expression(props.scheduleExpression ?? SCHEDULES.retraining),
       targets: [
         new SfnStateMachine(this.stateMachine, {
-          input: RuleTargetInput.fromObject({ ...(props.scheduledInput ?? DEFAULT_RETRAINING_INPUT), run_id: JsonPath.stringAt('$.id') }),
+          // EventField (an input transformer), not JsonPath: JsonPath tokens only mean something
+          // inside a state machine definition and would reach the run as the literal text "$.id".
+          input: RuleTargetInput.fromObject({ ...(props.scheduledInput ?? DEFAULT_RETRAINING_INPUT), run_id: EventField.fromPath('$.id') }),
           retryAttempts: 2,
         }),
       ],
