@@ -49,6 +49,17 @@ function stop(served: Served): Promise<number | null> {
   });
 }
 
+interface ErrorResponse {
+  error: { code: string; message: string; details: { field: string; message: string }[] };
+}
+interface RecommendResponse {
+  variant: string;
+  items: { item_id: string; score: number; rank: number }[];
+}
+interface ResultsResponse {
+  totals: Record<string, { clicks?: number }>;
+}
+
 let dataDir: string;
 let served: Served;
 
@@ -81,7 +92,7 @@ describe('the local runtime over HTTP', () => {
 
   it('recommends N items from the default experiment', async () => {
     const response = await get('/recommend?user_id=1&top_n=5', { 'x-api-key': served.apiKey });
-    const body = await response.json();
+    const body = (await response.json()) as RecommendResponse;
 
     expect(response.status).toBe(200);
     expect(body).toMatchObject({ user_id: '1', experiment_id: 'default', variant: expect.stringMatching(/^(control|treatment)$/), model_version: expect.stringMatching(/^[0-9a-f]{16}$/), request_id: expect.any(String), fallback: null });
@@ -97,7 +108,7 @@ describe('the local runtime over HTTP', () => {
       await post('/events', '{not json', { 'x-api-key': served.apiKey }),
       await post('/events', { event_type: 'teleport', user_id: '1', experiment_id: 'default' }, { 'x-api-key': served.apiKey }),
     ];
-    const bodies = await Promise.all(cases.map((r) => r.json()));
+    const bodies = (await Promise.all(cases.map((r) => r.json()))) as ErrorResponse[];
 
     expect(cases.map((r) => r.status)).toEqual([400, 400, 400, 400, 400]);
     expect(bodies.map((b) => b.error.details[0].field)).toEqual(['user_id', 'top_n', 'user_id', 'body', 'event_type']);
@@ -122,18 +133,23 @@ describe('the local runtime over HTTP', () => {
   });
 
   it('stops on Ctrl-C and keeps every piece of data across a restart', async () => {
-    const before = await (await get('/recommend?user_id=1&top_n=5', { 'x-api-key': served.apiKey })).json();
-    const resultsBefore = await (await get('/experiments/default/results', { 'x-admin-key': served.adminKey })).json();
+    const users = Array.from({ length: 20 }, (_, i) => `sticky-${i}`);
+    const variantsOf = async () => Promise.all(users.map(async (u) => ((await (await get(`/recommend?user_id=${u}&top_n=1`, { 'x-api-key': served.apiKey })).json()) as RecommendResponse).variant));
+    const variantsBefore = await variantsOf();
+    const before = (await (await get('/recommend?user_id=1&top_n=5', { 'x-api-key': served.apiKey })).json()) as RecommendResponse;
+    const resultsBefore = (await (await get('/experiments/default/results', { 'x-admin-key': served.adminKey })).json()) as ResultsResponse;
 
     expect(await stop(served)).toBe(0);
     const { apiKey, adminKey } = served;
     served = await serve(dataDir);
 
     expect([served.apiKey, served.adminKey]).toEqual([apiKey, adminKey]);
-    const after = await (await get('/recommend?user_id=1&top_n=5', { 'x-api-key': served.apiKey })).json();
+    const after = (await (await get('/recommend?user_id=1&top_n=5', { 'x-api-key': served.apiKey })).json()) as RecommendResponse;
     expect(after.variant).toBe(before.variant);
-    const resultsAfter = await (await get('/experiments/default/results', { 'x-admin-key': served.adminKey })).json();
-    const clicks = (r: { totals: Record<string, { clicks?: number }> }) => Object.values(r.totals).reduce((s, t) => s + (t.clicks ?? 0), 0);
+    expect(await variantsOf()).toEqual(variantsBefore);
+    expect(new Set(variantsBefore).size).toBe(2);
+    const resultsAfter = (await (await get('/experiments/default/results', { 'x-admin-key': served.adminKey })).json()) as ResultsResponse;
+    const clicks = (r: ResultsResponse) => Object.values(r.totals).reduce((s, t) => s + (t.clicks ?? 0), 0);
     expect(clicks(resultsAfter)).toBe(clicks(resultsBefore));
     expect(clicks(resultsAfter)).toBe(1);
     const retry = await post('/events', { event_id: 'e2e-click-1', event_type: 'click', user_id: '1', experiment_id: 'default', item_id: '42' }, { 'x-api-key': served.apiKey });
