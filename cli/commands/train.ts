@@ -1,0 +1,110 @@
+/**
+ * `abrec train`: trains one model on a MovieLens-format file and writes it as an immutable,
+ * versioned factor artifact under `<out>/models/<model id>/<version>/`.
+ */
+import { UsageError, type CliCommand, type CliIO } from '../command.ts';
+import { encodeArtifact } from '../../lambdas/domain/recommenders/artifact.ts';
+import { evaluateRanking, evaluateRating } from '../../lambdas/domain/recommenders/evaluation.ts';
+import { MODEL_NAMES } from '../../lambdas/domain/recommenders/models/registry.ts';
+import { DirectoryModelArtifactStore } from '../../lambdas/storage/artifact-store.ts';
+import { asUsageErrors, loadRatingsFiles, numberOption, parseCommandArgs, parseParamOptions, resolveModelOption } from './evaluate.ts';
+
+const HELP = `Usage:
+  abrec train --data FILE [--items FILE] --model NAME --out DIR [--model-id ID] [--param NAME=VALUE]... [--evaluate] [--json]
+
+Trains a model on all ratings of FILE and writes a versioned artifact (manifest.json plus
+float32 binaries) to DIR/models/<model id>/<version>/. The version is a content hash: the
+same data and settings give the same version.
+
+Options:
+  --data FILE          ratings file (u.data, ratings.dat, ratings.csv) (required)
+  --items FILE         item file (u.item, movies.dat, movies.csv); needed by the content model
+  --format FORMAT      ml-100k | ml-1m | ml-latest (default: detected from the file)
+  --model NAME         ${MODEL_NAMES.join(' | ')}
+  --model-id ID        artifact model id (default: the model name); [a-z0-9][a-z0-9._-]*
+  --param NAME=VALUE   override a hyperparameter (repeatable)
+  --seed S             training seed (for models that take one)
+  --out DIR            output directory (s3://BUCKET/PREFIX is not supported by this command yet)
+  --evaluate           also run the offline protocol of the model's task (5-fold rating, or the
+                       0.75 per-user split at k 10) and store the figures in the manifest metrics
+  --json               print a summary JSON object on the last line of stdout`;
+
+/** The `train` command. */
+export const trainCommand: CliCommand = {
+  path: ['train'],
+  summary: 'train a model and write a versioned factor artifact',
+  help: HELP,
+  run: async (argv: string[], io: CliIO): Promise<number> => {
+    const values = parseCommandArgs(argv, {
+      data: { type: 'string' },
+      items: { type: 'string' },
+      format: { type: 'string' },
+      model: { type: 'string' },
+      'model-id': { type: 'string' },
+      param: { type: 'string', multiple: true },
+      seed: { type: 'string' },
+      out: { type: 'string' },
+      evaluate: { type: 'boolean', default: false },
+      json: { type: 'boolean', default: false },
+    });
+    if (!values.data) throw new UsageError('--data FILE is required');
+    if (!values.out) throw new UsageError('--out DIR is required');
+    if (values.out.startsWith('s3://')) throw new UsageError('--out s3://... is not yet supported by train: write to a directory and publish it');
+    const requested = parseParamOptions(values.param);
+    const seed = values.seed === undefined ? undefined : numberOption(values.seed, '--seed', 0, { integer: true });
+    const { definition, params } = resolveModelOption(values.model, requested);
+    // Models without randomness (popularity, baseline, content) ignore --seed.
+    if (seed !== undefined && Object.hasOwn(definition.defaults, 'seed')) params.seed = seed;
+    if (definition.needsItems && !values.items) throw new UsageError(`model ${definition.name} needs item metadata: pass --items FILE`);
+    const modelId = values['model-id'] ?? definition.name;
+    if (!/^[a-z0-9][a-z0-9._-]{0,63}$/.test(modelId)) throw new UsageError(`--model-id must match [a-z0-9][a-z0-9._-]{0,63}, got '${modelId}'`);
+    const dataset = loadRatingsFiles(values.data, values.items, values.format);
+    const started = performance.now();
+    const model = asUsageErrors(() =>
+      definition.train(dataset, params, {
+        modelId,
+        source: values.data,
+        onProgress: (p) => io.stderr(`${p.algorithm} ${p.step}/${p.totalSteps}${p.loss === undefined ? '' : ` loss ${p.loss.toFixed(4)}`}\n`),
+      }),
+    );
+    const fitSeconds = (performance.now() - started) / 1000;
+    const metrics: Record<string, number> = { ...model.metrics, fit_seconds: fitSeconds };
+    if (values.evaluate) {
+      const onProgress = (message: string): void => io.stderr(`${message}\n`);
+      if (definition.task === 'rating') {
+        const result = evaluateRating({ dataset, model: definition, params, folds: 5, seed: 0, onProgress });
+        Object.assign(metrics, { rmse: result.rmse, mae: result.mae });
+      } else {
+        const result = evaluateRanking({ dataset, model: definition, params, split: 0.75, k: 10, seed: 42, onProgress });
+        Object.assign(metrics, {
+          precision_at_10: result.precision_at_k,
+          recall_at_10: result.recall_at_k,
+          ndcg_at_10: result.ndcg_at_k,
+          map_at_10: result.map_at_k,
+          auc: result.auc,
+          coverage: result.coverage,
+        });
+      }
+    }
+    const artifact = encodeArtifact({ ...model, metrics });
+    await new DirectoryModelArtifactStore(values.out).putArtifact(artifact);
+    const { manifest } = artifact;
+    const location = `${values.out.replace(/\/$/, '')}/models/${manifest.model_id}/${manifest.version}/`;
+    io.stdout(`trained ${definition.name} (${manifest.dimensions.users} users, ${manifest.dimensions.items} items, ${manifest.dimensions.factors} factors) in ${fitSeconds.toFixed(2)} s -> ${location}\n`);
+    if (values.json) {
+      io.stdout(
+        `${JSON.stringify({
+          model_id: manifest.model_id,
+          version: manifest.version,
+          algorithm: manifest.algorithm,
+          location,
+          dimensions: manifest.dimensions,
+          fit_seconds: fitSeconds,
+          metrics,
+          training_data: manifest.training_data,
+        })}\n`,
+      );
+    }
+    return 0;
+  },
+};

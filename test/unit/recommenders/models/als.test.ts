@@ -1,0 +1,57 @@
+import { describe, expect, it } from 'vitest';
+import { trainImplicitAls } from '../../../../lambdas/domain/recommenders/models/als.ts';
+import { makePlantedRatings, makeSyntheticRatings } from './fixtures.ts';
+import { precisionAt10 } from './helpers.ts';
+
+describe('trainImplicitAls', () => {
+  it('never increases the implicit-feedback loss from one iteration to the next', () => {
+    // prepare
+    const dataset = makePlantedRatings({ users: 80, items: 60, ratingsPerUser: 12, seed: 3 });
+    const losses: number[] = [];
+    // act
+    trainImplicitAls(dataset, { factors: 6, iterations: 8, cgSteps: 6, seed: 1 }, { trackLoss: true, onProgress: (p) => losses.push(p.loss ?? Number.NaN) });
+    // assess
+    expect(losses).toHaveLength(8);
+    for (let step = 1; step < losses.length; step++) expect(losses[step]).toBeLessThanOrEqual(losses[step - 1] * (1 + 1e-9));
+    expect(losses[7]).toBeLessThan(losses[0]);
+  });
+
+  it('gives identical factors for the same seed', () => {
+    // prepare
+    const dataset = makePlantedRatings({ users: 40, items: 30, ratingsPerUser: 8, seed: 4 });
+    // act
+    const a = trainImplicitAls(dataset, { factors: 5, iterations: 3, seed: 9 });
+    const b = trainImplicitAls(dataset, { factors: 5, iterations: 3, seed: 9 });
+    // assess
+    expect(b.userFactors).toEqual(a.userFactors);
+    expect(b.itemFactors).toEqual(a.itemFactors);
+  });
+
+  it('ranks held-out planted tastes better than popularity', () => {
+    // prepare
+    const dataset = makeSyntheticRatings();
+    // act
+    const als = precisionAt10(dataset, 'als', { factors: 8 });
+    const popularity = precisionAt10(dataset, 'popularity');
+    // assess
+    expect(als).toBeGreaterThan(popularity * 1.3);
+  });
+
+  it('puts the optional popularity prior in the item bias', () => {
+    // prepare
+    const dataset = makePlantedRatings({ users: 20, items: 15, ratingsPerUser: 5, seed: 6 });
+    // act
+    const model = trainImplicitAls(dataset, { factors: 2, iterations: 1, popularityWeight: 0.5 });
+    // assess
+    for (let i = 0; i < 15; i++) expect(model.itemBias[i]).toBeCloseTo(0.5 * Math.log1p(model.itemPopularity[i]), 6);
+  });
+
+  it('rejects a negative regularisation, naming the parameter', () => {
+    // prepare
+    const dataset = makePlantedRatings({ users: 5, items: 5, ratingsPerUser: 2, seed: 1 });
+    // act
+    const act = (): unknown => trainImplicitAls(dataset, { reg: -1 });
+    // assess
+    expect(act).toThrow(/reg/);
+  });
+});
