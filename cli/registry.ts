@@ -1,6 +1,25 @@
-/** Every `abrec` command. */
+/** Every `abrec` command, in the order `abrec --help` lists them. */
 import type { CliCommand } from './command.ts';
+import { analyzeCommand } from './commands/analyze.ts';
+import { benchTrainCommand } from './commands/bench-train.ts';
 import { buildDefaultModelsCommand } from './commands/build-default-models.ts';
+import { evaluateCommand } from './commands/evaluate.ts';
+import { experimentsCommand } from './commands/experiments.ts';
+import { generateCommand } from './commands/generate.ts';
+import { powerCommand } from './commands/power.ts';
+import { retrainCommand } from './commands/retrain.ts';
 import { serveCommand } from './commands/serve.ts';
+import { trainCommand } from './commands/train.ts';
 
-export const COMMANDS: readonly CliCommand[] = [serveCommand, buildDefaultModelsCommand];
+export const COMMANDS: readonly CliCommand[] = [
+  serveCommand,
+  experimentsCommand,
+  analyzeCommand,
+  powerCommand,
+  generateCommand,
+  evaluateCommand,
+  trainCommand,
+  retrainCommand,
+  benchTrainCommand,
+  buildDefaultModelsCommand,
+];

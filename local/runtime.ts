@@ -81,6 +81,7 @@ export function localEnvironment(servers: Pick<LocalServers, 'dynamoEndpoint' | 
     POWERTOOLS_SERVICE_NAME: 'abrec',
     POWERTOOLS_METRICS_NAMESPACE: 'Abrec',
     POWERTOOLS_METRICS_DISABLED: 'true',
+    POWERTOOLS_TRACE_ENABLED: 'false',
     POWERTOOLS_LOG_LEVEL: process.env.POWERTOOLS_LOG_LEVEL ?? 'WARN',
   };
   for (const table of Object.values(TABLES)) env[table.envVar] = table.localName;

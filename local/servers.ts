@@ -23,6 +23,8 @@ export interface LocalServerOptions {
   dataDir: string;
   /** 0 picks a free port. */
   dynamoPort?: number;
+  /** Start dynalite too. @default true (false for S3-only work such as retraining). */
+  dynamo?: boolean;
   s3Port?: number;
 }
 
@@ -66,7 +68,7 @@ export async function startLocalServers(options: LocalServerOptions): Promise<Lo
     // LevelDB releases its lock asynchronously after the server closes.
     await new Promise((r) => setTimeout(r, 100));
   };
-  await startDynamo();
+  if (options.dynamo !== false) await startDynamo();
 
   const S3rver = require('s3rver') as new (opts: Record<string, unknown>) => { run: () => Promise<AddressInfo>; close: () => Promise<void> };
   const s3rver = new S3rver({ port: options.s3Port ?? 0, address: '127.0.0.1', directory: s3Dir, silent: true });

@@ -5,6 +5,7 @@ import { formatMovieLensFiles } from '../../lambdas/domain/recommenders/data/wri
 import { defaultSyntheticConfig, generateSyntheticMovieLens } from '../../lambdas/domain/recommenders/data/synthetic.ts';
 import { encodeArtifact } from '../../lambdas/domain/recommenders/artifact.ts';
 import { MODELS, type ModelName } from '../../lambdas/domain/recommenders/models/registry.ts';
+import { holdoutMetrics } from '../../lambdas/services/retraining.ts';
 import { DirectoryModelArtifactStore } from '../../lambdas/storage/artifact-store.ts';
 import { DEFAULT_ARTIFACTS_DIR } from '../../local/runtime.ts';
 import type { CliCommand } from '../command.ts';
@@ -45,13 +46,15 @@ Options:
     const models: { model_id: string; model_version: string; algorithm: string }[] = [];
     for (const { name, role } of DEFAULT_MODELS) {
       const started = Date.now();
-      const model = MODELS[name].train({ ...dataset, items: dataset.items }, {}, {});
+      const metrics = holdoutMetrics(dataset, MODELS[name]);
+      const model = MODELS[name].train(dataset);
       model.modelId = name;
+      model.metrics = metrics;
       model.trainingData = { ...model.trainingData, source: 'model-artifacts/data/u.data (synthetic, seed 42)' };
       // A fixed creation time keeps the committed files byte-identical across rebuilds.
       const artifact = encodeArtifact(model, new Date('2026-01-01T00:00:00Z'));
       await store.putArtifact(artifact);
-      io.stderr(`trained ${name} in ${((Date.now() - started) / 1000).toFixed(1)} s -> models/${artifact.manifest.model_id}/${artifact.manifest.version}\n`);
+      io.stderr(`nDCG@10 ${metrics.ndcg_at_10.toFixed(3)}, P@10 ${metrics.precision_at_10.toFixed(3)}: trained ${name} in ${((Date.now() - started) / 1000).toFixed(1)} s -> models/${artifact.manifest.model_id}/${artifact.manifest.version}\n`);
       models.push({ model_id: artifact.manifest.model_id, model_version: artifact.manifest.version, algorithm: artifact.manifest.algorithm });
       if (role) set[role] = { model_id: artifact.manifest.model_id, model_version: artifact.manifest.version };
     }

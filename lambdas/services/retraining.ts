@@ -7,7 +7,8 @@ import { parseItems, parseRatings } from '../domain/recommenders/data/formats.ts
 import { attachItems } from '../domain/recommenders/data/dataset.ts';
 import { encodeArtifact, type ModelManifest } from '../domain/recommenders/artifact.ts';
 import { evaluateRanking } from '../domain/recommenders/evaluation.ts';
-import { getModel } from '../domain/recommenders/models/registry.ts';
+import { getModel, type ModelDefinition } from '../domain/recommenders/models/registry.ts';
+import type { RatingsDataset } from '../domain/recommenders/types.ts';
 import type { ModelArtifactStore } from '../storage/artifact-store.ts';
 
 /** Reads and writes the small objects around artifacts: datasets and the "latest" pointer. */
@@ -63,6 +64,22 @@ async function firstPresent(objects: ObjectStore, prefix: string, names: string[
   return undefined;
 }
 
+/**
+ * Offline metrics recorded in every published manifest: top-10 ranking quality on a 75/25
+ * per-user holdout (seed 42), the same protocol as `abrec evaluate --task ranking`.
+ */
+export function holdoutMetrics(dataset: RatingsDataset, definition: ModelDefinition): Record<string, number> {
+  const holdout = evaluateRanking({ dataset, model: definition, split: 0.75, k: 10, seed: 42 });
+  return {
+    precision_at_10: holdout.precision_at_k,
+    recall_at_10: holdout.recall_at_k,
+    ndcg_at_10: holdout.ndcg_at_k,
+    map_at_10: holdout.map_at_k,
+    auc: holdout.auc,
+    coverage: holdout.coverage,
+  };
+}
+
 /** Step 1: holdout metrics from a 75/25 per-user split, then the artifact trained on all data. */
 export async function trainCandidate(input: RetrainingInput, deps: { objects: ObjectStore; artifacts: ModelArtifactStore; now: Date }): Promise<Candidate> {
   const definition = getModel(input.algorithm);
@@ -72,17 +89,10 @@ export async function trainCandidate(input: RetrainingInput, deps: { objects: Ob
   const items = await firstPresent(deps.objects, input.dataset_prefix, ITEM_FILES);
   if (items) dataset = attachItems(dataset, parseItems(items.bytes, { fileName: `${input.dataset_prefix}${items.name}` }));
   if (definition.needsItems && !items) throw new Error(`model ${input.algorithm} needs an item file under ${input.dataset_prefix}`);
-  const holdout = evaluateRanking({ dataset, model: definition, split: 0.75, k: 10, seed: 42 });
+  const metrics = holdoutMetrics(dataset, definition);
   const model = definition.train(dataset);
   model.modelId = input.model_id;
-  model.metrics = {
-    precision_at_10: holdout.precision_at_k,
-    recall_at_10: holdout.recall_at_k,
-    ndcg_at_10: holdout.ndcg_at_k,
-    map_at_10: holdout.map_at_k,
-    auc: holdout.auc,
-    coverage: holdout.coverage,
-  };
+  model.metrics = metrics;
   const artifact = encodeArtifact(model, deps.now);
   await deps.artifacts.putArtifact(artifact);
   return { model_id: input.model_id, model_version: artifact.manifest.version, algorithm: input.algorithm, metrics: model.metrics };

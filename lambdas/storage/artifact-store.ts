@@ -85,6 +85,8 @@ export class S3ModelArtifactStore implements ModelArtifactStore {
 
   async putArtifact({ manifest, files }: EncodedArtifact): Promise<void> {
     const prefix = artifactPrefix(manifest.model_id, manifest.version);
+    // A version is its content: if it is already published, publishing again changes nothing.
+    if (await this.getManifest(manifest.model_id, manifest.version).then(() => true, () => false)) return;
     await Promise.all(
       [...files].map(([path, bytes]) =>
         this.s3.send(new PutObjectCommand({ Bucket: this.bucket, Key: prefix + path, Body: bytes, ContentType: 'application/octet-stream' })),
@@ -145,6 +147,7 @@ export class DirectoryModelArtifactStore implements ModelArtifactStore {
   }
 
   async putArtifact({ manifest, files }: EncodedArtifact): Promise<void> {
+    if (await this.getManifest(manifest.model_id, manifest.version).then(() => true, () => false)) return;
     const dir = join(this.root, artifactPrefix(manifest.model_id, manifest.version));
     await mkdir(dir, { recursive: true });
     for (const [path, bytes] of files) await writeFile(join(dir, path), bytes);

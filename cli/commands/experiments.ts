@@ -1,0 +1,109 @@
+import { readFile } from 'node:fs/promises';
+import { parseArgs } from 'node:util';
+import { adminRequest, resolveAdminTarget } from '../admin-client.ts';
+import { UsageError, type CliCommand, type CliIO } from '../command.ts';
+
+const ACTIONS = ['list', 'get', 'create', 'start', 'stop', 'ramp', 'promote', 'results'] as const;
+type Action = (typeof ACTIONS)[number];
+
+/** Parses `control=0.3,treatment=0.7`. */
+export function parseWeights(text: string): Record<string, number> {
+  const weights: Record<string, number> = {};
+  for (const part of text.split(',')) {
+    const [name, value] = part.split('=');
+    const weight = Number(value);
+    if (!name || value === undefined || !Number.isFinite(weight)) throw new UsageError(`--weights must look like control=0.5,treatment=0.5 (bad part "${part}")`);
+    weights[name.trim()] = weight;
+  }
+  return weights;
+}
+
+async function readJsonInput(source: string, io: CliIO): Promise<unknown> {
+  const text = source === '-' ? await io.readStdin() : await readFile(source, 'utf8');
+  try {
+    return JSON.parse(text);
+  } catch (error) {
+    throw new UsageError(`--file ${source} is not valid JSON: ${(error as Error).message}`);
+  }
+}
+
+export const experimentsCommand: CliCommand = {
+  path: ['experiments'],
+  summary: 'Administer experiments through the admin API (list, get, create, start, stop, ramp, promote, results)',
+  help: `Usage: abrec experiments <action> [ID] [options]
+
+Actions:
+  list                              all experiments
+  get ID                            one experiment
+  create --file FILE|-              create from a JSON body (see POST /experiments)
+  start ID | stop ID                lifecycle transitions
+  ramp ID --weights a=0.3,b=0.7     explicit weight change of a running experiment
+  promote ID [--winner V] [--force] promote the winner (refused unless significant without SRM)
+  results ID                        current results from the counters
+
+Options:
+  --url URL          service base URL (default: $ABREC_URL or http://127.0.0.1:$PORT|3000)
+  --admin-key KEY    admin key (default: $ABREC_ADMIN_KEY or the local data directory's key)
+  --data-dir DIR     local data directory holding keys.json (default: .abrec-data)
+  --revision N       expected revision (optimistic concurrency)
+
+Prints the JSON response; exits 1 on a 4xx/5xx answer.`,
+  run: async (argv, io) => {
+    const { values, positionals } = parseArgs({
+      args: argv,
+      allowPositionals: true,
+      options: {
+        url: { type: 'string' },
+        'admin-key': { type: 'string' },
+        'data-dir': { type: 'string' },
+        file: { type: 'string' },
+        weights: { type: 'string' },
+        winner: { type: 'string' },
+        force: { type: 'boolean' },
+        revision: { type: 'string' },
+      },
+      strict: true,
+    });
+    const [action, id] = positionals as [Action | undefined, string | undefined];
+    if (!action || !ACTIONS.includes(action)) throw new UsageError(`action must be one of ${ACTIONS.join(', ')}`);
+    if (!['list', 'create'].includes(action) && !id) throw new UsageError(`${action} needs an experiment ID`);
+    const revision = values.revision === undefined ? undefined : Number(values.revision);
+    if (revision !== undefined && !Number.isInteger(revision)) throw new UsageError('--revision must be an integer');
+    const target = await resolveAdminTarget({ url: values.url, adminKey: values['admin-key'], dataDir: values['data-dir'] }, io.env);
+    const path = `/experiments/${encodeURIComponent(id ?? '')}`;
+    const transition = revision === undefined ? {} : { expected_revision: revision };
+    let response;
+    switch (action) {
+      case 'list':
+        response = await adminRequest(target, 'GET', '/experiments');
+        break;
+      case 'get':
+        response = await adminRequest(target, 'GET', path);
+        break;
+      case 'results':
+        response = await adminRequest(target, 'GET', `${path}/results`);
+        break;
+      case 'create':
+        if (!values.file) throw new UsageError('create needs --file FILE (or - for standard input)');
+        response = await adminRequest(target, 'POST', '/experiments', await readJsonInput(values.file, io));
+        break;
+      case 'start':
+      case 'stop':
+        response = await adminRequest(target, 'POST', `${path}/${action}`, transition);
+        break;
+      case 'ramp':
+        if (!values.weights) throw new UsageError('ramp needs --weights name=weight,...');
+        response = await adminRequest(target, 'POST', `${path}/ramp`, { weights: parseWeights(values.weights), ...transition });
+        break;
+      case 'promote':
+        response = await adminRequest(target, 'POST', `${path}/promote`, { ...(values.winner ? { winner: values.winner } : {}), ...(values.force ? { force: true } : {}), ...transition });
+        break;
+    }
+    io.stdout(`${JSON.stringify(response.body)}\n`);
+    if (response.status >= 400) {
+      io.stderr(`abrec experiments ${action}: HTTP ${response.status}\n`);
+      return 1;
+    }
+    return 0;
+  },
+};
