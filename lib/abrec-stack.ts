@@ -35,7 +35,8 @@ export class AbrecStack extends Stack {
         description: definition.description,
         memorySize: definition.memorySize,
         timeout: Duration.seconds(definition.timeoutSeconds),
-        environment: { [ENV.recordImpressions]: 'true' },
+        // Only the recommend function records impressions; the switch lets a team turn it off.
+        environment: name === 'recommend' ? { [ENV.recordImpressions]: 'true' } : {},
       });
       for (const [table, access] of Object.entries(definition.tables) as [TableName, 'read' | 'write' | 'readWrite'][]) {
         fn.bindTable(TABLES[table], store.tables[table], access);
