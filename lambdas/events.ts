@@ -1,34 +1,47 @@
 /**
  * POST /events and POST /events/batch: validated whole at the edge (any bad event → 400
  * listing every index and field, nothing written), deduplicated by event id, stored and
- * counted exactly once. A 2xx is only returned for events that were stored.
+ * counted exactly once. Assignments are read with BatchGetItem, events claimed with one
+ * conditional put each, and the counter writes coalesced per (experiment, variant, day) and
+ * per user. A 2xx is only returned when every event is stored; otherwise a 503 names the
+ * event ids that were not, and a retry of the same request stores just those.
  */
 import { MetricUnit } from '@aws-lambda-powertools/metrics';
 import { z } from 'zod';
-import { TABLES } from '../lib/resources.ts';
-import { mapWithConcurrency } from './common/concurrency.ts';
+import { ENV, TABLES } from '../lib/resources.ts';
 import { dynamoClient } from './common/clients.ts';
 import { requiredEnv } from './common/env.ts';
 import { HttpError, validationFailed, type FieldProblem } from './common/errors.ts';
 import { httpJsonHandler, json, zodProblems, type JsonEvent } from './common/http.ts';
 import { logger, metrics } from './common/observability.ts';
+import type { VariantEvent } from './domain/events/counters.ts';
 import { MAX_BATCH_SIZE, acceptEvent, eventSchema, timestampProblem, type AcceptedEvent } from './domain/events/event.ts';
+import { itemProblem } from './domain/events/item-size.ts';
+import { DynamoAssignmentReader, assignmentRefKey } from './storage/assignment-reader.ts';
 import { DynamoCounterRepository, DynamoEventRepository } from './storage/event-repository.ts';
-import { DynamoExperimentRepository } from './storage/experiment-repository.ts';
 
-const experiments = new DynamoExperimentRepository(dynamoClient(), requiredEnv(TABLES.experiments.envVar));
+const ttlDays = Number(process.env[ENV.eventsTtlDays]) || 400;
+const assignments = new DynamoAssignmentReader(dynamoClient(), requiredEnv(TABLES.experiments.envVar));
 const counters = new DynamoCounterRepository(dynamoClient(), requiredEnv(TABLES.counters.envVar));
-const events = new DynamoEventRepository(dynamoClient(), requiredEnv(TABLES.events.envVar), counters);
-
-const WRITE_CONCURRENCY = 16;
+const events = new DynamoEventRepository(dynamoClient(), requiredEnv(TABLES.events.envVar), counters, {
+  ttlDays,
+  onInconsistency: (inconsistency) => {
+    logger.error('Counter undo incomplete: counters need a manual correction', { ...inconsistency });
+    metrics.addMetric('CounterInconsistency', MetricUnit.Count, 1);
+  },
+});
 
 const batchSchema = z.strictObject({
   events: z.array(z.unknown(), { error: 'must be an array of events' }).min(1, 'must hold at least 1 event').max(MAX_BATCH_SIZE, `must hold at most ${MAX_BATCH_SIZE} events`),
 });
 
+/** `events[3].user_id` in a batch, `user_id` for a single event. */
+type FieldName = (index: number, field: string) => string;
+
 /** Validates every event, collecting all problems with their index. */
-function validateAll(raw: unknown[], now: number, prefix: (i: number) => string): { accepted: AcceptedEvent[]; problems: FieldProblem[] } {
+function validateAll(raw: unknown[], now: number, prefix: (i: number) => string): { accepted: AcceptedEvent[]; indices: number[]; problems: FieldProblem[] } {
   const accepted: AcceptedEvent[] = [];
+  const indices: number[] = [];
   const problems: FieldProblem[] = [];
   raw.forEach((candidate, i) => {
     const parsed = eventSchema.safeParse(candidate);
@@ -42,46 +55,63 @@ function validateAll(raw: unknown[], now: number, prefix: (i: number) => string)
       return;
     }
     accepted.push(acceptEvent(parsed.data, now));
+    indices.push(i);
   });
-  return { accepted, problems };
+  return { accepted, indices, problems };
 }
 
-/** Finds each user's variant; events of users never exposed to the experiment are refused. */
-async function resolveVariants(batch: AcceptedEvent[], prefix: (i: number) => string): Promise<string[]> {
-  const keys = [...new Set(batch.map((e) => `${e.experiment_id}\u0000${e.user_id}`))];
-  const lookups = await mapWithConcurrency(keys, WRITE_CONCURRENCY, (key) => {
-    const [experimentId, userId] = key.split('\u0000');
-    return experiments.getAssignment(experimentId, userId);
-  });
-  const variantByKey = new Map<string, string | undefined>();
-  lookups.forEach((result, i) => {
-    if (result.status === 'rejected') throw result.reason;
-    variantByKey.set(keys[i], result.value?.variant);
-  });
+/** The 503 naming every event id that was not stored (a retry of the whole request is safe). */
+function notStored(eventIds: string[], of: number): HttpError {
+  return new HttpError(
+    503,
+    'store_unavailable',
+    `${eventIds.length} of ${of} events could not be stored; retry the request (stored events are deduplicated)`,
+    eventIds.map((eventId) => ({ field: 'event_id', message: eventId })),
+  );
+}
+
+/** Each event's variant (one BatchGetItem per 100 users); events of users never exposed are refused. */
+async function resolveVariants(batch: AcceptedEvent[], indices: number[], field: FieldName): Promise<string[]> {
+  let found: Map<string, string>;
+  try {
+    found = await assignments.variants(batch.map((e) => ({ experimentId: e.experiment_id, userId: e.user_id })));
+  } catch (error) {
+    logger.error('Assignments could not be read', { error });
+    throw notStored(batch.map((e) => e.event_id), batch.length);
+  }
   const problems: FieldProblem[] = [];
   const variants = batch.map((e, i) => {
-    const variant = variantByKey.get(`${e.experiment_id}\u0000${e.user_id}`);
-    if (!variant) problems.push({ field: `${prefix(i) ? `${prefix(i)}.` : ''}user_id`, message: `user has no assignment in experiment "${e.experiment_id}" (request /recommend first)` });
+    const variant = found.get(assignmentRefKey(e.experiment_id, e.user_id));
+    if (!variant) problems.push({ field: field(indices[i], 'user_id'), message: `user has no assignment in experiment "${e.experiment_id}" (request /recommend first)` });
     return variant ?? '';
   });
   if (problems.length > 0) throw validationFailed(problems);
   return variants;
 }
 
-async function store(batch: AcceptedEvent[], variants: string[]) {
-  const results = await mapWithConcurrency(batch, WRITE_CONCURRENCY, (event, i) => events.record(event, variants[i]));
-  const failed = batch.filter((_, i) => results[i].status === 'rejected').map((e) => e.event_id);
-  const outcomes = results.map((r) => (r.status === 'fulfilled' ? r.value : 'failed'));
-  const stored = outcomes.filter((o) => o === 'stored').length;
-  const duplicates = outcomes.filter((o) => o === 'duplicate').length;
-  metrics.addMetric('EventsStored', MetricUnit.Count, stored);
-  metrics.addMetric('EventsDuplicate', MetricUnit.Count, duplicates);
-  if (failed.length > 0) {
-    const firstError = results.find((r) => r.status === 'rejected') as PromiseRejectedResult;
-    logger.error('Events could not be stored', { failed: failed.length, error: firstError.reason });
-    throw new HttpError(503, 'store_unavailable', `${failed.length} of ${batch.length} events could not be stored; retry the request (stored events are deduplicated)`, failed.map((id) => ({ field: 'event_id', message: id })));
+/** DynamoDB refuses items over 400 KB and keys over 2,048 bytes: refuse them here, by index. */
+function checkItemSizes(batch: VariantEvent[], indices: number[], field: FieldName): void {
+  const problems: FieldProblem[] = [];
+  batch.forEach(({ event, variant }, i) => {
+    const problem = itemProblem(events.itemFor(event, variant));
+    if (problem) problems.push({ field: field(indices[i], 'event'), message: `cannot be stored: ${problem}` });
+  });
+  if (problems.length > 0) throw validationFailed(problems);
+}
+
+async function store(batch: VariantEvent[]) {
+  const result = await events.recordBatch(batch);
+  metrics.addMetric('EventsStored', MetricUnit.Count, result.stored.length);
+  metrics.addMetric('EventsDuplicate', MetricUnit.Count, result.duplicates.length);
+  if (result.failed.length > 0) {
+    metrics.addMetric('EventsFailed', MetricUnit.Count, result.failed.length);
+    logger.error('Events could not be stored', { failed: result.failed.length, error: result.failed[0].error });
+    throw notStored(
+      result.failed.map(({ eventId }) => eventId),
+      batch.length,
+    );
   }
-  return { stored, duplicates };
+  return { stored: result.stored.length, duplicates: result.duplicates.length };
 }
 
 export const handler = httpJsonHandler(async (event: JsonEvent) => {
@@ -98,15 +128,22 @@ export const handler = httpJsonHandler(async (event: JsonEvent) => {
     raw = [event.body];
     prefix = () => '';
   }
-  const { accepted, problems } = validateAll(raw, now, prefix);
+  const field: FieldName = (i, name) => (isBatch ? `${prefix(i)}.${name}` : name);
+  const { accepted, indices, problems } = validateAll(raw, now, prefix);
   if (problems.length > 0) {
     metrics.addMetric('EventsRejected', MetricUnit.Count, raw.length);
     throw validationFailed(problems);
   }
   // Duplicates inside one batch are stored once; the rest are reported as duplicates.
-  const unique = [...new Map(accepted.map((e) => [e.event_id, e])).values()];
-  const variants = await resolveVariants(unique, (i) => prefix(accepted.indexOf(unique[i])));
-  const { stored, duplicates } = await store(unique, variants);
+  const firstById = new Map<string, number>();
+  accepted.forEach((e, i) => firstById.has(e.event_id) || firstById.set(e.event_id, i));
+  const uniquePositions = [...firstById.values()];
+  const unique = uniquePositions.map((i) => accepted[i]);
+  const uniqueIndices = uniquePositions.map((i) => indices[i]);
+  const variants = await resolveVariants(unique, uniqueIndices, field);
+  const batch = unique.map((e, i) => ({ event: e, variant: variants[i] }));
+  checkItemSizes(batch, uniqueIndices, field);
+  const { stored, duplicates } = await store(batch);
   const inBatchDuplicates = accepted.length - unique.length;
   if (!isBatch) {
     return json(stored === 1 ? 201 : 200, { event_id: unique[0].event_id, status: stored === 1 ? 'stored' : 'duplicate' });

@@ -1,11 +1,12 @@
 /**
  * The middy stack every HTTP function shares, middlewares first and the handler last:
- * header normalisation, CORS, security headers, JSON errors (4xx shown with the reason,
+ * X-Ray tracing (Powertools tracer, in Lambda only), header normalisation, CORS, security headers, JSON errors (4xx shown with the reason,
  * everything else a generic 500 that is logged), metrics flush and, for POST routes, JSON
  * body parsing.
  */
 import { MetricUnit } from '@aws-lambda-powertools/metrics';
 import { logMetrics } from '@aws-lambda-powertools/metrics/middleware';
+import { captureLambdaHandler } from '@aws-lambda-powertools/tracer/middleware';
 import middy, { type MiddlewareObj } from '@middy/core';
 import httpCors from '@middy/http-cors';
 import httpErrorHandler from '@middy/http-error-handler';
@@ -15,7 +16,7 @@ import httpSecurityHeaders from '@middy/http-security-headers';
 import type { APIGatewayProxyEvent, APIGatewayProxyResult, Context } from 'aws-lambda';
 import type { z } from 'zod';
 import { GENERIC_500_BODY, HttpError, badRequest, validationFailed, type FieldProblem } from './errors.ts';
-import { logger, metrics } from './observability.ts';
+import { logger, metrics, tracer } from './observability.ts';
 
 /** An API Gateway event whose body middy has parsed to JSON (unknown until validated). */
 export type JsonEvent = Omit<APIGatewayProxyEvent, 'body'> & { body: unknown };
@@ -50,7 +51,11 @@ function countRequests(): MiddlewareObj<APIGatewayProxyEvent, APIGatewayProxyRes
 }
 
 function withCommonMiddleware<E>(handler: Handler<E>, parseJsonBody: boolean) {
-  const base = middy<APIGatewayProxyEvent, APIGatewayProxyResult>()
+  const stack = middy<APIGatewayProxyEvent, APIGatewayProxyResult>();
+  // Outermost, so the traced segment covers every other middleware; responses are not
+  // captured as metadata (they can hold user ids and slates). Absent where nothing is traced.
+  const traced = tracer ? stack.use(captureLambdaHandler(tracer, { captureResponse: false })) : stack;
+  const base = traced
     .use(httpHeaderNormalizer())
     .use(httpCors({ origin: '*', methods: 'GET,POST,OPTIONS' }))
     .use(httpSecurityHeaders())

@@ -1,6 +1,28 @@
-/** Powertools logger and metrics, one instance per container. */
+/**
+ * Powertools logger, metrics and tracer, one instance per container.
+ *
+ * The tracer is only loaded where it can trace: inside Lambda (AWS_EXECUTION_ENV) unless
+ * POWERTOOLS_TRACE_ENABLED=false (the local runtime sets that). Loading it is not free: the
+ * X-Ray SDK under it enables async hooks on every promise of the process, which costs the
+ * warm recommend path a measurable share of its time even when tracing is switched off.
+ */
 import { Logger } from '@aws-lambda-powertools/logger';
 import { Metrics } from '@aws-lambda-powertools/metrics';
+import type { Tracer } from '@aws-lambda-powertools/tracer';
 
 export const logger = new Logger({ serviceName: 'abrec' });
 export const metrics = new Metrics({ namespace: 'Abrec', serviceName: 'abrec' });
+
+/** Whether this process can send traces: the same conditions under which Powertools enables itself. */
+export function tracingWanted(env: NodeJS.ProcessEnv = process.env): boolean {
+  if ((env.POWERTOOLS_TRACE_ENABLED ?? '').toLowerCase() === 'false') return false;
+  return (env.AWS_EXECUTION_ENV ?? '') !== '' && (env.AWS_SAM_LOCAL ?? '') === '';
+}
+
+/** The Powertools tracer in Lambda; undefined where nothing would be traced (locally, in tests). */
+export const tracer: Tracer | undefined = tracingWanted() ? new (await import('@aws-lambda-powertools/tracer')).Tracer({ serviceName: 'abrec' }) : undefined;
+
+/** Captures an AWS SDK v3 client's calls as X-Ray subsegments when tracing; the client itself otherwise. */
+export function traced<T>(client: T): T {
+  return tracer ? tracer.captureAWSv3Client(client) : client;
+}

@@ -1,21 +1,47 @@
 /**
- * Events and counters in DynamoDB, stored exactly once without transactions (dynalite has no
- * TransactWriteItems, and two single-item writes are cheaper):
+ * Events and counters in DynamoDB, stored and counted exactly once without transactions
+ * (dynalite has no TransactWriteItems, and single-item writes are cheaper):
  *
- * 1. Put the event item `EVENT#<id>` with `counted = true`, conditional on it not existing:
- *    this claims the right to count it.
- * 2. ADD the increments to the daily counter `EXP#<e>#VAR#<v>` / `DAY#<yyyy-mm-dd>`.
- * 3. If step 2 fails, set `counted = false` again (un-claim) and report failure, so a retry
- *    claims it with a conditional update and counts it once.
- * A duplicate (claimed and counted) is acknowledged without touching the counters.
+ * 1. Claim: put the event item `EVENT#<id>` with `counted = true`, conditional on it not
+ *    existing. An existing item with `counted = false` (an earlier attempt that failed) is
+ *    re-claimed with a conditional update; one with `counted = true` is a duplicate, which
+ *    never touches a counter.
+ * 2. Count, coalesced: the claimed events are grouped by (experiment, variant, day); per group,
+ *    one ADD per user aggregate (`EXP#<e>#USER#<u>` / `AGG`, returning the new totals) and then
+ *    one ADD to the daily counter `EXP#<e>#VAR#<v>` / `DAY#<yyyy-mm-dd>` with the event-level
+ *    increments and the user-level statistics computed from the aggregates' new totals.
+ * 3. Undo on failure: if any write of a group fails, the user aggregates it already changed
+ *    get the negated ADD, any change that other requests made to those users in between is
+ *    recorded as a correction, and the group's events are un-claimed (`counted = false`), so
+ *    the caller answers 5xx and a retry counts them once.
+ *
+ * Residual window (documented in the README): a second failure during step 3, or a write that
+ * failed ambiguously (applied, but its answer lost), leaves the counters off by that group.
  *
  * Counters table items:
  *   pk = "EXP#<experiment>#VAR#<variant>", sk = "DAY#<yyyy-mm-dd>"   daily aggregates
- * The analysis reads them with one Query per variant: cost independent of the event count.
+ *   pk = "EXP#<experiment>#USER#<user>",   sk = "AGG"                 a user's running totals
+ * The analysis reads the daily items with one Query per variant: cost independent of the event
+ * count. The user aggregates are only ever read back by the ADD that changes them.
  */
 import { ConditionalCheckFailedException } from '@aws-sdk/client-dynamodb';
 import { PutCommand, QueryCommand, UpdateCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
-import { analysisDay, counterIncrements, type AcceptedEvent } from '../domain/events/event.ts';
+import { fullJitterDelay, type BackoffOptions } from '../common/backoff.ts';
+import { mapWithConcurrency } from '../common/concurrency.ts';
+import {
+  addIncrements,
+  addTotals,
+  negateTotals,
+  nonZero,
+  planCounterGroups,
+  subtractTotals,
+  userStatIncrements,
+  type CounterGroup,
+  type Increments,
+  type UserTotals,
+  type VariantEvent,
+} from '../domain/events/counters.ts';
+import { analysisDay, type AcceptedEvent } from '../domain/events/event.ts';
 
 export type StoreOutcome = 'stored' | 'duplicate';
 
@@ -33,9 +59,35 @@ export interface CounterRepository {
   dailyCounters(experimentId: string, variant: string): Promise<DailyCounter[]>;
 }
 
+/** The per-user aggregates the user-level statistics are computed from (counters table, `AGG` items). */
+export interface UserAggregateRepository {
+  /** Adds `delta` to a user's totals in an experiment and returns the totals after the change. */
+  addUserTotals(experimentId: string, userId: string, delta: UserTotals): Promise<UserTotals>;
+}
+
+/** What a batch store did with each event id. */
+export interface BatchStoreResult {
+  stored: string[];
+  duplicates: string[];
+  /** Events that are not stored-and-counted: the caller must answer 5xx naming them. */
+  failed: { eventId: string; error: unknown }[];
+}
+
 export interface EventRepository {
   /** Stores and counts one event for a variant, exactly once. Throws if it could not. */
   record(event: AcceptedEvent, variant: string): Promise<StoreOutcome>;
+  /** Stores and counts many events, coalescing the counter writes. Never throws for a write failure. */
+  recordBatch(events: readonly VariantEvent[]): Promise<BatchStoreResult>;
+}
+
+/** Something the undo could not repair: the counters are off until an operator corrects them. */
+export interface CounterInconsistency {
+  reason: 'undo-failed' | 'correction-failed' | 'unclaim-failed';
+  experimentId: string;
+  variant: string;
+  day: string;
+  detail: Record<string, unknown>;
+  error: unknown;
 }
 
 export const counterKey = (experimentId: string, variant: string, day: string) => ({
@@ -43,33 +95,60 @@ export const counterKey = (experimentId: string, variant: string, day: string) =
   sk: `DAY#${day}`,
 });
 
-export class DynamoCounterRepository implements CounterRepository {
+export const userAggregateKey = (experimentId: string, userId: string) => ({
+  pk: `EXP#${experimentId}#USER#${userId}`,
+  sk: 'AGG',
+});
+
+export const eventKey = (eventId: string) => ({ pk: `EVENT#${eventId}`, sk: 'E' });
+
+/** The item an event is stored as: what the handlers size-check before writing. */
+export function storedEventItem(event: AcceptedEvent, variant: string, ttlDays: number): Record<string, unknown> & { pk: string; sk: string } {
+  return { ...eventKey(event.event_id), ...event, variant, counted: true, expires_at: Math.floor(event.received_at_ms / 1000) + ttlDays * 86_400 };
+}
+
+/** An ADD update of named numeric attributes: `ADD #m0 :v0, #m1 :v1`. */
+function addExpression(increments: Record<string, number>) {
+  const names: Record<string, string> = {};
+  const values: Record<string, number> = {};
+  const parts = Object.entries(increments).map(([metric, amount], i) => {
+    names[`#m${i}`] = metric;
+    values[`:v${i}`] = amount;
+    return `#m${i} :v${i}`;
+  });
+  return { UpdateExpression: `ADD ${parts.join(', ')}`, ExpressionAttributeNames: names, ExpressionAttributeValues: values };
+}
+
+export class DynamoCounterRepository implements CounterRepository, UserAggregateRepository {
   constructor(
     private readonly db: DynamoDBDocumentClient,
     private readonly countersTable: string,
   ) {}
 
   async add(experimentId: string, variant: string, day: string, increments: Record<string, number>): Promise<void> {
-    const names: Record<string, string> = {};
-    const values: Record<string, number> = {};
-    const parts = Object.entries(increments).map(([metric, amount], i) => {
-      names[`#m${i}`] = metric;
-      values[`:v${i}`] = amount;
-      return `#m${i} :v${i}`;
-    });
-    await this.db.send(
-      new UpdateCommand({
-        TableName: this.countersTable,
-        Key: counterKey(experimentId, variant, day),
-        UpdateExpression: `ADD ${parts.join(', ')}`,
-        ExpressionAttributeNames: names,
-        ExpressionAttributeValues: values,
-      }),
-    );
+    if (Object.keys(increments).length === 0) return;
+    await this.db.send(new UpdateCommand({ TableName: this.countersTable, Key: counterKey(experimentId, variant, day), ...addExpression(increments) }));
   }
 
   async countExposure(experimentId: string, variant: string, atMs: number, extra: Record<string, number> = {}): Promise<void> {
     await this.add(experimentId, variant, analysisDay(atMs), { exposed_users: 1, ...extra });
+  }
+
+  async addUserTotals(experimentId: string, userId: string, delta: UserTotals): Promise<UserTotals> {
+    // All three are always ADDed (0 included) so UPDATED_NEW returns all three: the cross term
+    // c·m needs the current clicks even when only impressions change.
+    const out = await this.db.send(
+      new UpdateCommand({
+        TableName: this.countersTable,
+        Key: userAggregateKey(experimentId, userId),
+        ...addExpression({ clicks: delta.clicks, impressions: delta.impressions, purchases: delta.purchases }),
+        ReturnValues: 'UPDATED_NEW',
+      }),
+    );
+    // An attribute missing from the answer was created by this ADD, so its new value is the delta.
+    const attributes = out?.Attributes ?? {};
+    const value = (name: keyof UserTotals) => (typeof attributes[name] === 'number' ? (attributes[name] as number) : delta[name]);
+    return { clicks: value('clicks'), impressions: value('impressions'), purchases: value('purchases') };
   }
 
   async dailyCounters(experimentId: string, variant: string): Promise<DailyCounter[]> {
@@ -94,20 +173,133 @@ export class DynamoCounterRepository implements CounterRepository {
   }
 }
 
+export interface EventRepositoryOptions {
+  /** Days until DynamoDB's TTL removes an event item. @default 400 */
+  ttlDays?: number;
+  /** Writes in flight at once. @default 16 */
+  concurrency?: number;
+  /** Told about every inconsistency the undo could not repair (log it, raise a metric). */
+  onInconsistency?: (inconsistency: CounterInconsistency) => void;
+  /**
+   * Retries of the undo writes after errors that prove the write was not applied (connection
+   * refused, throttling), so a short outage does not open the residual window.
+   * @default 8 attempts, full jitter from 50 ms, capped at 1 s (about 4 s in all at worst)
+   */
+  compensationBackoff?: BackoffOptions;
+}
+
+const NOT_APPLIED_ERRORS = new Set(['ProvisionedThroughputExceededException', 'ThrottlingException', 'RequestLimitExceeded']);
+
+/**
+ * Whether an error proves the request never changed the table, so repeating a non-idempotent
+ * ADD is safe. A timeout or a reset connection proves nothing (the write may have landed).
+ */
+export function provesNotApplied(error: unknown): boolean {
+  const e = error as { name?: string; code?: string; cause?: { code?: string } } | undefined;
+  return NOT_APPLIED_ERRORS.has(e?.name ?? '') || e?.code === 'ECONNREFUSED' || e?.cause?.code === 'ECONNREFUSED';
+}
+
+type Claim = 'claimed' | 'duplicate';
+
 export class DynamoEventRepository implements EventRepository {
+  private readonly ttlDays: number;
+  private readonly concurrency: number;
+  private readonly onInconsistency: (inconsistency: CounterInconsistency) => void;
+  private readonly compensationBackoff: Required<Pick<BackoffOptions, 'maxAttempts' | 'sleep'>> & BackoffOptions;
+
   constructor(
     private readonly db: DynamoDBDocumentClient,
     private readonly eventsTable: string,
-    private readonly counters: CounterRepository,
-    private readonly ttlDays = 400,
-  ) {}
+    private readonly counters: CounterRepository & UserAggregateRepository,
+    options: EventRepositoryOptions = {},
+  ) {
+    this.ttlDays = options.ttlDays ?? 400;
+    this.concurrency = options.concurrency ?? 16;
+    this.onInconsistency = options.onInconsistency ?? (() => undefined);
+    this.compensationBackoff = {
+      baseMs: 50,
+      capMs: 1000,
+      maxAttempts: 8,
+      sleep: (ms: number) => new Promise((resolve) => setTimeout(resolve, ms)),
+      ...options.compensationBackoff,
+    };
+  }
 
-  private async claim(eventId: string): Promise<boolean> {
+  /** Runs an undo write, repeating it while the store provably did not apply it. */
+  private async compensate<T>(write: () => Promise<T>): Promise<T> {
+    for (let attempt = 1; ; attempt++) {
+      try {
+        return await write();
+      } catch (error) {
+        if (attempt >= this.compensationBackoff.maxAttempts || !provesNotApplied(error)) throw error;
+        await this.compensationBackoff.sleep(fullJitterDelay(attempt - 1, this.compensationBackoff));
+      }
+    }
+  }
+
+  /** The item an event is stored as (for size checks before writing). */
+  itemFor(event: AcceptedEvent, variant: string) {
+    return storedEventItem(event, variant, this.ttlDays);
+  }
+
+  async record(event: AcceptedEvent, variant: string): Promise<StoreOutcome> {
+    const result = await this.recordBatch([{ event, variant }]);
+    if (result.failed.length > 0) throw result.failed[0].error;
+    return result.stored.length === 1 ? 'stored' : 'duplicate';
+  }
+
+  async recordBatch(events: readonly VariantEvent[]): Promise<BatchStoreResult> {
+    const result: BatchStoreResult = { stored: [], duplicates: [], failed: [] };
+    const claims = await mapWithConcurrency(events, this.concurrency, ({ event, variant }) => this.claim(event, variant));
+    const claimed: VariantEvent[] = [];
+    claims.forEach((claim, i) => {
+      const eventId = events[i].event.event_id;
+      if (claim.status === 'rejected') result.failed.push({ eventId, error: claim.reason });
+      else if (claim.value === 'duplicate') result.duplicates.push(eventId);
+      else claimed.push(events[i]);
+    });
+    const groups = planCounterGroups(claimed);
+    // Few groups per request (variants × days); 4 at a time keeps at most 4 × concurrency writes in flight.
+    const counted = await mapWithConcurrency(groups, 4, (group) => this.countGroup(group));
+    const uncounted: { group: CounterGroup; error: unknown }[] = [];
+    counted.forEach((outcome, i) => {
+      if (outcome.status === 'fulfilled') result.stored.push(...groups[i].eventIds);
+      else uncounted.push({ group: groups[i], error: outcome.reason });
+    });
+    for (const { group, error } of uncounted) {
+      await this.unclaim(group);
+      for (const eventId of group.eventIds) result.failed.push({ eventId, error });
+    }
+    return result;
+  }
+
+  /** Step 1: the conditional put, or the re-claim of an event stored but not counted. */
+  private async claim(event: AcceptedEvent, variant: string): Promise<Claim> {
+    try {
+      await this.db.send(
+        new PutCommand({
+          TableName: this.eventsTable,
+          Item: this.itemFor(event, variant),
+          ConditionExpression: 'attribute_not_exists(pk)',
+          // DynamoDB returns the existing item with the failure, so a duplicate already counted
+          // costs no second request (dynalite ignores this and we fall back to the re-claim).
+          ReturnValuesOnConditionCheckFailure: 'ALL_OLD',
+        }),
+      );
+      return 'claimed';
+    } catch (error) {
+      if (!(error instanceof ConditionalCheckFailedException)) throw error;
+      if (error.Item?.counted?.BOOL === true) return 'duplicate';
+      return (await this.reclaim(event.event_id)) ? 'claimed' : 'duplicate';
+    }
+  }
+
+  private async reclaim(eventId: string): Promise<boolean> {
     try {
       await this.db.send(
         new UpdateCommand({
           TableName: this.eventsTable,
-          Key: { pk: `EVENT#${eventId}`, sk: 'E' },
+          Key: eventKey(eventId),
           UpdateExpression: 'SET counted = :true',
           ConditionExpression: 'counted = :false',
           ExpressionAttributeValues: { ':true': true, ':false': false },
@@ -120,32 +312,80 @@ export class DynamoEventRepository implements EventRepository {
     }
   }
 
-  async record(event: AcceptedEvent, variant: string): Promise<StoreOutcome> {
-    const key = { pk: `EVENT#${event.event_id}`, sk: 'E' };
-    let claimed: boolean;
-    try {
-      await this.db.send(
-        new PutCommand({
-          TableName: this.eventsTable,
-          Item: { ...key, ...event, variant, counted: true, expires_at: Math.floor(event.received_at_ms / 1000) + this.ttlDays * 86_400 },
-          ConditionExpression: 'attribute_not_exists(pk)',
-        }),
-      );
-      claimed = true;
-    } catch (error) {
-      if (!(error instanceof ConditionalCheckFailedException)) throw error;
-      claimed = await this.claim(event.event_id);
+  /** Step 2 for one group; on failure, step 3's undo, then rethrows the first error. */
+  private async countGroup(group: CounterGroup): Promise<void> {
+    const users = [...group.userDeltas];
+    const applied = await mapWithConcurrency(users, this.concurrency, ([userId, delta]) => this.counters.addUserTotals(group.experimentId, userId, delta));
+    const done: { userId: string; delta: UserTotals; after: UserTotals }[] = [];
+    const userStats: Increments = {};
+    let failure: { error: unknown } | undefined;
+    applied.forEach((outcome, i) => {
+      const [userId, delta] = users[i];
+      if (outcome.status === 'rejected') failure ??= { error: outcome.reason };
+      else {
+        done.push({ userId, delta, after: outcome.value });
+        addIncrements(userStats, userStatIncrements(subtractTotals(outcome.value, delta), outcome.value));
+      }
+    });
+    if (!failure) {
+      try {
+        await this.counters.add(group.experimentId, group.variant, group.day, nonZero(addIncrements({ ...group.increments }, userStats)));
+        return;
+      } catch (error) {
+        failure = { error };
+      }
     }
-    if (!claimed) return 'duplicate';
-    try {
-      await this.counters.add(event.experiment_id, variant, analysisDay(event.received_at_ms), counterIncrements(event));
-    } catch (error) {
-      await this.db
-        .send(new UpdateCommand({ TableName: this.eventsTable, Key: key, UpdateExpression: 'SET counted = :false', ExpressionAttributeValues: { ':false': false } }))
-        .catch(() => undefined); // the original error is what the caller must see
-      throw error;
-    }
-    return 'stored';
+    await this.undoUserTotals(group, done, userStats);
+    throw failure.error;
   }
 
+  /**
+   * Negates the user-aggregate ADDs that succeeded. Their forward statistics were never recorded;
+   * the undo's own statistics cancel them exactly unless another request changed the same user in
+   * between, and the sum of both is then the correction the daily counter needs.
+   */
+  private async undoUserTotals(group: CounterGroup, done: { userId: string; delta: UserTotals; after: UserTotals }[], forwardStats: Increments): Promise<void> {
+    if (done.length === 0) return;
+    const correction: Increments = { ...forwardStats };
+    const undone = await mapWithConcurrency(done, this.concurrency, ({ userId, delta }) =>
+      this.compensate(() => this.counters.addUserTotals(group.experimentId, userId, negateTotals(delta))),
+    );
+    undone.forEach((outcome, i) => {
+      const { userId, delta } = done[i];
+      if (outcome.status === 'fulfilled') {
+        addIncrements(correction, userStatIncrements(addTotals(outcome.value, delta), outcome.value));
+      } else {
+        // The aggregate keeps this delta, so its forward statistics stay in the correction and the
+        // user-level sums match the aggregate; a retry will add the delta again (residual window).
+        this.report({ reason: 'undo-failed', ...this.where(group), detail: { userId, delta }, error: outcome.reason });
+      }
+    });
+    const needed = nonZero(correction);
+    if (Object.keys(needed).length === 0) return;
+    try {
+      await this.compensate(() => this.counters.add(group.experimentId, group.variant, group.day, needed));
+    } catch (error) {
+      this.report({ reason: 'correction-failed', ...this.where(group), detail: { correction: needed }, error });
+    }
+  }
+
+  /** Sets `counted = false` on a group's events, so a retry of the request re-claims and counts them. */
+  private async unclaim(group: CounterGroup): Promise<void> {
+    const results = await mapWithConcurrency(group.eventIds, this.concurrency, (eventId) =>
+      this.compensate(() =>
+        this.db.send(new UpdateCommand({ TableName: this.eventsTable, Key: eventKey(eventId), UpdateExpression: 'SET counted = :false', ExpressionAttributeValues: { ':false': false } })),
+      ),
+    );
+    results.forEach((outcome, i) => {
+      if (outcome.status === 'rejected') this.report({ reason: 'unclaim-failed', ...this.where(group), detail: { eventId: group.eventIds[i] }, error: outcome.reason });
+    });
+  }
+
+  private where(group: CounterGroup) {
+    return { experimentId: group.experimentId, variant: group.variant, day: group.day };
+  }
+
+  private report(inconsistency: CounterInconsistency): void {
+    this.onInconsistency(inconsistency);
+  }
 }

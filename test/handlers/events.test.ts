@@ -1,4 +1,5 @@
-import { DynamoDBDocumentClient, PutCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
+import { ConditionalCheckFailedException } from '@aws-sdk/client-dynamodb';
+import { BatchGetCommand, DynamoDBDocumentClient, PutCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import { mockClient } from 'aws-sdk-client-mock';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest';
 import { apiEvent, bodyOf, fieldsOf, jsonPost, lambdaContext } from './support/api-gateway.ts';
@@ -10,7 +11,7 @@ import { NOW } from './support/models.ts';
 const ddb = mockClient(DynamoDBDocumentClient);
 const today = NOW.toISOString().slice(0, 10);
 let handler: typeof import('../../lambdas/events.ts').handler;
-let tables: FakeTables;
+let assignments: FakeAssignments;
 
 const click = (overrides: Record<string, unknown> = {}) => ({
   event_id: 'evt-1',
@@ -23,10 +24,43 @@ const click = (overrides: Record<string, unknown> = {}) => ({
   ...overrides,
 });
 
+/**
+ * Assignments answered to BatchGetItem (the handler reads them 100 keys per call), with the
+ * first `unprocessedRounds` calls leaving their last key unprocessed, as a throttled table does.
+ */
+class FakeAssignments {
+  private readonly variants = new Map<string, string>();
+  unprocessedRounds = 0;
+
+  constructor() {
+    ddb.on(BatchGetCommand).callsFake((input: { RequestItems: Record<string, { Keys: { pk: string }[] }> }) => {
+      const keys = input.RequestItems[TABLE.experiments].Keys;
+      const served = this.unprocessedRounds-- > 0 ? keys.slice(0, -1) : keys;
+      const items = served.flatMap(({ pk }) => {
+        const variant = this.variants.get(pk);
+        const [, experimentId, userId] = pk.split('#');
+        return variant ? [{ assignment: { experimentId, userId, variant, bucket: 1, propensity: 0.5, assignedAt: NOW.toISOString() } }] : [];
+      });
+      const unprocessed = keys.slice(served.length);
+      return { Responses: { [TABLE.experiments]: items }, UnprocessedKeys: unprocessed.length ? { [TABLE.experiments]: { Keys: unprocessed } } : {} };
+    });
+  }
+
+  seed(experimentId: string, userId: string, variant: string): this {
+    this.variants.set(`ASSIGN#${experimentId}#${userId}`, variant);
+    return this;
+  }
+}
+
+/** A conditional-check failure carrying the existing item, as DynamoDB returns it with ReturnValuesOnConditionCheckFailure. */
+const alreadyCounted = () => new ConditionalCheckFailedException({ message: 'The conditional request failed', $metadata: { httpStatusCode: 400 }, Item: { counted: { BOOL: true } } });
+
 const postEvent = (body: unknown) => handler(jsonPost('/events', body), lambdaContext());
 const postBatch = (events: unknown[]) => handler(jsonPost('/events/batch', { events }, { resource: '/events/batch' }), lambdaContext());
 const writes = () => [...ddb.commandCalls(PutCommand), ...ddb.commandCalls(UpdateCommand)];
 const counterUpdates = () => ddb.commandCalls(UpdateCommand).filter((c) => c.args[0].input.TableName === TABLE.counters);
+const dailyUpdates = () => counterUpdates().filter((c) => String(c.args[0].input.Key?.pk).includes('#VAR#'));
+const userUpdates = () => counterUpdates().filter((c) => String(c.args[0].input.Key?.pk).includes('#USER#'));
 
 describe('POST /events and /events/batch', () => {
   beforeAll(async () => {
@@ -37,7 +71,8 @@ describe('POST /events and /events/batch', () => {
   beforeEach(() => {
     vi.useFakeTimers({ toFake: ['Date'], now: NOW });
     ddb.reset();
-    tables = new FakeTables(ddb).seedAssignment('default', 'u1', 'treatment');
+    new FakeTables(ddb);
+    assignments = new FakeAssignments().seed('default', 'u1', 'treatment');
   });
   afterEach(() => vi.useRealTimers());
 
@@ -57,10 +92,42 @@ describe('POST /events and /events/batch', () => {
       expect(ddb).toHaveReceivedCommandWith(UpdateCommand, {
         TableName: TABLE.counters,
         Key: { pk: 'EXP#default#VAR#treatment', sk: `DAY#${today}` },
-        UpdateExpression: 'ADD #m0 :v0',
-        ExpressionAttributeNames: { '#m0': 'clicks' },
-        ExpressionAttributeValues: { ':v0': 1 },
+        UpdateExpression: 'ADD #m0 :v0, #m1 :v1, #m2 :v2',
+        ExpressionAttributeNames: { '#m0': 'clicks', '#m1': 'clickers', '#m2': 'user_clicks_sq_sum' },
+        ExpressionAttributeValues: { ':v0': 1, ':v1': 1, ':v2': 1 },
       });
+    });
+
+    it("adds a click to the user's aggregate and returns its new totals for the user-level statistics", async () => {
+      // Prepare
+      ddb.on(UpdateCommand, { TableName: TABLE.counters, Key: { pk: 'EXP#default#USER#u1', sk: 'AGG' } }).resolves({ Attributes: { clicks: 3, impressions: 10, purchases: 1 } });
+
+      // Act
+      await postEvent(click());
+
+      // Assess
+      expect(ddb).toHaveReceivedCommandWith(UpdateCommand, {
+        TableName: TABLE.counters,
+        Key: { pk: 'EXP#default#USER#u1', sk: 'AGG' },
+        UpdateExpression: 'ADD #m0 :v0, #m1 :v1, #m2 :v2',
+        ExpressionAttributeNames: { '#m0': 'clicks', '#m1': 'impressions', '#m2': 'purchases' },
+        ExpressionAttributeValues: { ':v0': 1, ':v1': 0, ':v2': 0 },
+        ReturnValues: 'UPDATED_NEW',
+      });
+      expect(dailyUpdates()[0].args[0].input.ExpressionAttributeNames).toEqual({ '#m0': 'clicks', '#m1': 'user_clicks_sq_sum', '#m2': 'user_clicks_impressions_sum' });
+      expect(dailyUpdates()[0].args[0].input.ExpressionAttributeValues).toEqual({ ':v0': 1, ':v1': 9 - 4, ':v2': 30 - 20 });
+    });
+
+    it('acknowledges a duplicate that DynamoDB returns as already counted without a second request', async () => {
+      // Prepare
+      ddb.on(PutCommand, { TableName: TABLE.events }).rejects(alreadyCounted());
+
+      // Act
+      const result = await postEvent(click());
+
+      // Assess
+      expect(result.statusCode).toBe(200);
+      expect(ddb).toHaveReceivedCommandTimes(UpdateCommand, 0);
     });
 
     it('acknowledges a duplicate already counted with 200 and leaves the counters alone', async () => {
@@ -87,7 +154,7 @@ describe('POST /events and /events/batch', () => {
       // Assess
       expect(result.statusCode).toBe(201);
       expect(ddb).toHaveReceivedCommandWith(UpdateCommand, { TableName: TABLE.events, ConditionExpression: 'counted = :false' });
-      expect(counterUpdates()).toHaveLength(1);
+      expect(dailyUpdates()).toHaveLength(1);
     });
 
     it('answers 503 and un-claims the event when the counter update fails', async () => {
@@ -99,12 +166,76 @@ describe('POST /events and /events/batch', () => {
 
       // Assess
       expect(result.statusCode).toBe(503);
+      expect(fieldsOf(result)).toEqual(['event_id']);
       expect(ddb).toHaveReceivedCommandWith(UpdateCommand, {
         TableName: TABLE.events,
         Key: { pk: 'EVENT#evt-1', sk: 'E' },
         UpdateExpression: 'SET counted = :false',
         ExpressionAttributeValues: { ':false': false },
       });
+    });
+
+    it('undoes the user aggregate with a negative ADD when the daily counter update fails', async () => {
+      // Prepare
+      ddb.on(UpdateCommand, { TableName: TABLE.counters, Key: { pk: 'EXP#default#USER#u1', sk: 'AGG' } })
+        .resolvesOnce({ Attributes: { clicks: 1, impressions: 0, purchases: 0 } })
+        .resolvesOnce({ Attributes: { clicks: 0, impressions: 0, purchases: 0 } });
+      ddb.on(UpdateCommand, { TableName: TABLE.counters, Key: { pk: 'EXP#default#VAR#treatment', sk: `DAY#${today}` } }).rejects(new Error('ProvisionedThroughputExceededException'));
+
+      // Act
+      const result = await postEvent(click());
+
+      // Assess: nothing else changed the user, so the undo needs no correction write.
+      expect(result.statusCode).toBe(503);
+      expect(userUpdates().map((c) => c.args[0].input.ExpressionAttributeValues)).toEqual([
+        { ':v0': 1, ':v1': 0, ':v2': 0 },
+        { ':v0': -1, ':v1': 0, ':v2': 0 },
+      ]);
+      expect(dailyUpdates()).toHaveLength(1);
+    });
+
+    it('records the correction when another request changed the same user between the ADD and its undo', async () => {
+      // Prepare: our click took clicks 0 → 1, another request's click took it to 2 before our undo (2 → 1).
+      ddb.on(UpdateCommand, { TableName: TABLE.counters, Key: { pk: 'EXP#default#USER#u1', sk: 'AGG' } })
+        .resolvesOnce({ Attributes: { clicks: 1, impressions: 0, purchases: 0 } })
+        .resolvesOnce({ Attributes: { clicks: 1, impressions: 0, purchases: 0 } });
+      ddb.on(UpdateCommand, { TableName: TABLE.counters, Key: { pk: 'EXP#default#VAR#treatment', sk: `DAY#${today}` } })
+        .rejectsOnce(new Error('ProvisionedThroughputExceededException'))
+        .resolves({});
+
+      // Act
+      const result = await postEvent(click());
+
+      // Assess: unrecorded forward change (+1 clicker, Σc² +1) plus the undo 2 → 1 (Σc² −3) = (+1, −2).
+      expect(result.statusCode).toBe(503);
+      const correction = dailyUpdates()[1].args[0].input;
+      expect(correction.ExpressionAttributeNames).toEqual({ '#m0': 'clickers', '#m1': 'user_clicks_sq_sum' });
+      expect(correction.ExpressionAttributeValues).toEqual({ ':v0': 1, ':v1': -2 });
+    });
+
+    it('answers 503 naming the event when its conditional put is throttled, and counts nothing', async () => {
+      // Prepare
+      ddb.on(PutCommand, { TableName: TABLE.events }).rejects(Object.assign(new Error('Rate exceeded'), { name: 'ProvisionedThroughputExceededException' }));
+
+      // Act
+      const result = await postEvent(click());
+
+      // Assess
+      expect(result.statusCode).toBe(503);
+      expect(bodyOf<{ error: { code: string; details: { message: string }[] } }>(result).error).toMatchObject({ code: 'store_unavailable', details: [{ message: 'evt-1' }] });
+      expect(counterUpdates()).toHaveLength(0);
+    });
+
+    it('answers 503 naming the event, not 500, when the assignments cannot be read', async () => {
+      // Prepare
+      ddb.on(BatchGetCommand).rejects(new Error('connect ECONNREFUSED'));
+
+      // Act
+      const result = await postEvent(click());
+
+      // Assess
+      expect(result.statusCode).toBe(503);
+      expect(writes()).toHaveLength(0);
     });
 
     it('answers 400 naming user_id when the user has no assignment in the experiment', async () => {
@@ -204,12 +335,97 @@ describe('POST /events and /events/batch', () => {
       expect(result.statusCode).toBe(200);
       expect(bodyOf(result)).toEqual({ received: 3, stored: 2, duplicates: 1 });
       expect(ddb).toHaveReceivedCommandTimes(PutCommand, 2);
-      expect(counterUpdates()).toHaveLength(2);
+    });
+
+    it('coalesces the counters: one update per (variant, day) and one per user, whatever the number of events', async () => {
+      // Prepare: 1,000 events of 20 users, 10 per variant.
+      const users = Array.from({ length: 20 }, (_, u) => `user-${u}`);
+      users.forEach((user, u) => assignments.seed('default', user, u % 2 === 0 ? 'control' : 'treatment'));
+      const events = Array.from({ length: 1000 }, (_, i) => click({ event_id: `e-${i}`, user_id: users[i % 20], event_type: i % 4 === 0 ? 'impression' : 'click' }));
+
+      // Act
+      const result = await postBatch(events);
+
+      // Assess
+      expect(result.statusCode).toBe(200);
+      expect(bodyOf(result)).toEqual({ received: 1000, stored: 1000, duplicates: 0 });
+      expect(ddb).toHaveReceivedCommandTimes(PutCommand, 1000);
+      expect(ddb).toHaveReceivedCommandTimes(BatchGetCommand, 1);
+      expect(userUpdates()).toHaveLength(20);
+      expect(dailyUpdates().map((c) => c.args[0].input.Key?.pk).sort()).toEqual(['EXP#default#VAR#control', 'EXP#default#VAR#treatment']);
+    });
+
+    it('adds exactly the events of each variant to its daily counter', async () => {
+      // Prepare
+      assignments.seed('default', 'u2', 'control');
+      const events = [click({ event_id: 'a' }), click({ event_id: 'b', user_id: 'u2' }), click({ event_id: 'c', user_id: 'u2', event_type: 'purchase', value: 3 })];
+
+      // Act
+      await postBatch(events);
+
+      // Assess
+      const control = dailyUpdates().find((c) => c.args[0].input.Key?.pk === 'EXP#default#VAR#control')!.args[0].input;
+      const added = Object.fromEntries(Object.entries(control.ExpressionAttributeNames!).map(([alias, name]) => [name, control.ExpressionAttributeValues![alias.replace('#m', ':v')]]));
+      expect(added).toEqual({ clicks: 1, conversions: 1, revenue_n: 1, revenue_sum: 3, revenue_sum_sq: 9, clickers: 1, converters: 1, user_clicks_sq_sum: 1 });
+    });
+
+    it('costs no counter update for a batch sent again', async () => {
+      // Prepare
+      ddb.on(PutCommand, { TableName: TABLE.events }).rejects(alreadyCounted());
+      const events = Array.from({ length: 50 }, (_, i) => click({ event_id: `again-${i}` }));
+
+      // Act
+      const result = await postBatch(events);
+
+      // Assess
+      expect(bodyOf(result)).toEqual({ received: 50, stored: 0, duplicates: 50 });
+      expect(counterUpdates()).toHaveLength(0);
+    });
+
+    it('answers 503 listing exactly the events whose put failed, and counts the others', async () => {
+      // Prepare
+      ddb.on(PutCommand, { TableName: TABLE.events, Item: { pk: 'EVENT#b' } }).rejects(Object.assign(new Error('Rate exceeded'), { name: 'ThrottlingException' }));
+      ddb.on(PutCommand, { TableName: TABLE.events, Item: { pk: 'EVENT#d' } }).rejects(Object.assign(new Error('Rate exceeded'), { name: 'ThrottlingException' }));
+      const events = ['a', 'b', 'c', 'd'].map((id) => click({ event_id: id }));
+
+      // Act
+      const result = await postBatch(events);
+
+      // Assess
+      expect(result.statusCode).toBe(503);
+      expect(bodyOf<{ error: { details: { message: string }[] } }>(result).error.details.map((d) => d.message).sort()).toEqual(['b', 'd']);
+      expect(dailyUpdates()[0].args[0].input.ExpressionAttributeValues?.[':v0']).toBe(2);
+    });
+
+    it('looks assignments up 100 keys per BatchGetItem call', async () => {
+      // Prepare
+      const users = Array.from({ length: 250 }, (_, u) => `many-${u}`);
+      users.forEach((user) => assignments.seed('default', user, 'control'));
+
+      // Act
+      const result = await postBatch(users.map((user, i) => click({ event_id: `m-${i}`, user_id: user })));
+
+      // Assess
+      expect(result.statusCode).toBe(200);
+      expect(ddb.commandCalls(BatchGetCommand).map((c) => c.args[0].input.RequestItems![TABLE.experiments].Keys!.length)).toEqual([100, 100, 50]);
+    });
+
+    it('retries the keys BatchGetItem left unprocessed', async () => {
+      // Prepare
+      assignments.seed('default', 'u2', 'control');
+      assignments.unprocessedRounds = 2;
+
+      // Act
+      const result = await postBatch([click({ event_id: 'a' }), click({ event_id: 'b', user_id: 'u2' })]);
+
+      // Assess
+      expect(result.statusCode).toBe(200);
+      expect(ddb.commandCalls(BatchGetCommand).map((c) => c.args[0].input.RequestItems![TABLE.experiments].Keys!.length)).toEqual([2, 1, 1]);
     });
 
     it('answers 400 naming the index of a user without an assignment', async () => {
       // Prepare
-      tables.seedAssignment('default', 'u2', 'control');
+      assignments.seed('default', 'u2', 'control');
       const events = [click({ event_id: 'a', user_id: 'u2' }), click({ event_id: 'b', user_id: 'stranger' })];
 
       // Act

@@ -112,9 +112,65 @@ describe('GET /recommend', () => {
       expect(ddb).toHaveReceivedCommandWith(UpdateCommand, {
         TableName: TABLE.counters,
         Key: { pk: `EXP#default#VAR#${body.variant}`, sk: `DAY#${today}` },
-        ExpressionAttributeNames: { '#m0': 'impressions' },
+        ExpressionAttributeNames: { '#m0': 'impressions', '#m1': 'user_impressions_sq_sum' },
+        ExpressionAttributeValues: { ':v0': 1, ':v1': 1 },
       });
     });
+
+    it('adds the impression to the user aggregate and the change of Σm² to the daily counter', async () => {
+      // Prepare
+      serve();
+      tables.seedAssignment('default', 'u2', 'treatment');
+      ddb.on(UpdateCommand, { TableName: TABLE.counters, Key: { pk: 'EXP#default#USER#u2', sk: 'AGG' } }).resolves({ Attributes: { clicks: 1, impressions: 3, purchases: 0 } });
+
+      // Act
+      await recommend({ user_id: 'u2', top_n: '3' });
+
+      // Assess
+      expect(ddb).toHaveReceivedCommandWith(UpdateCommand, {
+        TableName: TABLE.counters,
+        Key: { pk: 'EXP#default#USER#u2', sk: 'AGG' },
+        ExpressionAttributeValues: { ':v0': 0, ':v1': 1, ':v2': 0 },
+        ReturnValues: 'UPDATED_NEW',
+      });
+      expect(ddb).toHaveReceivedCommandWith(UpdateCommand, {
+        TableName: TABLE.counters,
+        Key: { pk: 'EXP#default#VAR#treatment', sk: `DAY#${today}` },
+        ExpressionAttributeNames: { '#m0': 'impressions', '#m1': 'user_impressions_sq_sum', '#m2': 'user_clicks_impressions_sum' },
+        ExpressionAttributeValues: { ':v0': 1, ':v1': 9 - 4, ':v2': 3 - 2 },
+      });
+    });
+  });
+
+  it('counts an impression served from the popularity fallback as a fallback impression of its variant', async () => {
+    // Prepare
+    serve();
+    tables.seedAssignment('default', 'newcomer-7', 'control');
+
+    // Act
+    const body = bodyOf<RecommendBody>(await recommend({ user_id: 'newcomer-7', top_n: '3' }));
+
+    // Assess
+    expect(body.fallback).toBe('unknown-user');
+    expect(ddb).toHaveReceivedCommandWith(UpdateCommand, {
+      TableName: TABLE.counters,
+      Key: { pk: 'EXP#default#VAR#control', sk: `DAY#${today}` },
+      ExpressionAttributeNames: expect.objectContaining({ '#m0': 'impressions', '#m1': 'fallback_impressions' }),
+    });
+  });
+
+  it('still answers 200 when the impression cannot be stored, and says so', async () => {
+    // Prepare
+    serve();
+    tables.seedAssignment('default', 'u1', 'treatment');
+    ddb.on(PutCommand, { TableName: TABLE.events }).rejects(new Error('ProvisionedThroughputExceededException'));
+
+    // Act
+    const result = await recommend({ user_id: 'u1', top_n: '3' });
+
+    // Assess
+    expect(result.statusCode).toBe(200);
+    expect(bodyOf<{ impression_recorded: boolean }>(result).impression_recorded).toBe(false);
   });
 
   it('gives a user unknown to the model the popularity list, flagged unknown-user', async () => {

@@ -116,10 +116,11 @@ export function analysisDay(ms: number): string {
 }
 
 /** Counter increments one event contributes to its variant's daily aggregate. */
-export function counterIncrements(event: Pick<AcceptedEvent, 'event_type' | 'value'>): Record<string, number> {
+export function counterIncrements(event: Pick<AcceptedEvent, 'event_type' | 'value' | 'fallback'>): Record<string, number> {
   switch (event.event_type) {
     case 'impression':
-      return { impressions: 1 };
+      // Impressions served from a fallback are counted apart, so cold-start users stay visible per variant.
+      return event.fallback ? { impressions: 1, fallback_impressions: 1 } : { impressions: 1 };
     case 'click':
       return { clicks: 1 };
     case 'purchase': {

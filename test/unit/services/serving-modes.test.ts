@@ -13,6 +13,7 @@ function countersOf(days: Record<string, DailyCounter[]>): CounterRepository & {
     queries: 0,
     add: async () => {},
     countExposure: async () => {},
+    addUserTotals: async () => ({ clicks: 0, impressions: 0, purchases: 0 }),
     dailyCounters: async (_experimentId: string, variant: string) => {
       repo.queries++;
       return days[variant] ?? [];

@@ -1,0 +1,131 @@
+/**
+ * Counter arithmetic for the analysis: which additive increments a set of stored events adds
+ * to its variant's daily counter, and the user-level sufficient statistics the delta method
+ * needs (Σc², Σm², Σc·m over users, users who clicked, users who bought). Pure: the storage
+ * layer applies these numbers with DynamoDB ADD updates.
+ *
+ * Every field is a per-day increment, so the analysis gets the value as of any day by a prefix
+ * sum over days, and an undo is the same update with every number negated.
+ */
+import { analysisDay, counterIncrements, type AcceptedEvent } from './event.ts';
+
+/** Additive counter increments, metric name → amount. */
+export type Increments = Record<string, number>;
+
+/** A user's running totals in one experiment (the `EXP#<e>#USER#<u>` / `AGG` item). */
+export interface UserTotals {
+  clicks: number;
+  impressions: number;
+  purchases: number;
+}
+
+export const ZERO_TOTALS: UserTotals = Object.freeze({ clicks: 0, impressions: 0, purchases: 0 });
+
+/** The user-level fields of the daily counter, each an increment of a sum over users. */
+export const USER_STAT_FIELDS = ['clickers', 'converters', 'user_clicks_sq_sum', 'user_impressions_sq_sum', 'user_clicks_impressions_sum'] as const;
+
+/** How one event changes its user's totals (rating and watch time change nothing). */
+export function userTotalsDelta(event: Pick<AcceptedEvent, 'event_type'>): UserTotals {
+  switch (event.event_type) {
+    case 'impression':
+      return { clicks: 0, impressions: 1, purchases: 0 };
+    case 'click':
+      return { clicks: 1, impressions: 0, purchases: 0 };
+    case 'purchase':
+      return { clicks: 0, impressions: 0, purchases: 1 };
+    case 'rating':
+    case 'watch_time':
+      return { ...ZERO_TOTALS };
+  }
+}
+
+/** Whether a delta changes nothing (its user aggregate need not be written). */
+export const isZeroTotals = (t: UserTotals) => t.clicks === 0 && t.impressions === 0 && t.purchases === 0;
+
+export const addTotals = (a: UserTotals, b: UserTotals): UserTotals => ({ clicks: a.clicks + b.clicks, impressions: a.impressions + b.impressions, purchases: a.purchases + b.purchases });
+
+export const subtractTotals = (a: UserTotals, b: UserTotals): UserTotals => ({ clicks: a.clicks - b.clicks, impressions: a.impressions - b.impressions, purchases: a.purchases - b.purchases });
+
+/** The undo of a delta (0 stays 0, not −0). */
+export const negateTotals = (t: UserTotals): UserTotals => subtractTotals(ZERO_TOTALS, t);
+
+const indicator = (x: number) => (x > 0 ? 1 : 0);
+
+/**
+ * The increments of the user-level sums when one user's totals go from `before` to `after`
+ * (c → c+dc clicks, m → m+dm impressions): (c+dc)² − c², (m+dm)² − m², (c+dc)(m+dm) − c·m,
+ * and ±1 to clickers / converters when the user starts (or, on an undo, stops) having any.
+ * Summed over every change of every user, these give exactly Σc², Σm², Σc·m and the user counts,
+ * whatever order the changes happened in.
+ */
+export function userStatIncrements(before: UserTotals, after: UserTotals): Increments {
+  return {
+    clickers: indicator(after.clicks) - indicator(before.clicks),
+    converters: indicator(after.purchases) - indicator(before.purchases),
+    user_clicks_sq_sum: after.clicks * after.clicks - before.clicks * before.clicks,
+    user_impressions_sq_sum: after.impressions * after.impressions - before.impressions * before.impressions,
+    user_clicks_impressions_sum: after.clicks * after.impressions - before.clicks * before.impressions,
+  };
+}
+
+/** Sums increments field by field into `into` (mutated and returned). */
+export function addIncrements(into: Increments, more: Increments): Increments {
+  for (const [metric, amount] of Object.entries(more)) into[metric] = (into[metric] ?? 0) + amount;
+  return into;
+}
+
+/** The same increments with every sign flipped: the undo of an ADD. */
+export function negateIncrements(increments: Increments): Increments {
+  return Object.fromEntries(Object.entries(increments).map(([metric, amount]) => [metric, amount === 0 ? 0 : -amount]));
+}
+
+/** Drops zero increments (an ADD of 0 is a wasted attribute). */
+export function nonZero(increments: Increments): Increments {
+  return Object.fromEntries(Object.entries(increments).filter(([, amount]) => amount !== 0));
+}
+
+/** One stored event and the variant it counts for. */
+export interface VariantEvent {
+  event: AcceptedEvent;
+  variant: string;
+}
+
+/**
+ * Everything one (experiment, variant, day) counter item receives from a set of events:
+ * one UpdateItem for the day and one per user aggregate, whatever the number of events.
+ */
+export interface CounterGroup {
+  experimentId: string;
+  variant: string;
+  day: string;
+  /** Event-level increments (impressions, clicks, revenue sums, ...), summed over the group. */
+  increments: Increments;
+  /** Each user's change of totals, only for users whose totals change. */
+  userDeltas: Map<string, UserTotals>;
+  eventIds: string[];
+}
+
+/** The key a group is coalesced by. */
+export const groupKey = (experimentId: string, variant: string, day: string) => `${experimentId}\u0000${variant}\u0000${day}`;
+
+/**
+ * Coalesces stored events into counter groups. A user's events fall in one group, since the
+ * assignment is sticky per experiment and the day is the server's receive time.
+ */
+export function planCounterGroups(events: readonly VariantEvent[]): CounterGroup[] {
+  const groups = new Map<string, CounterGroup>();
+  for (const { event, variant } of events) {
+    const day = analysisDay(event.received_at_ms);
+    const key = groupKey(event.experiment_id, variant, day);
+    let group = groups.get(key);
+    if (!group) {
+      group = { experimentId: event.experiment_id, variant, day, increments: {}, userDeltas: new Map(), eventIds: [] };
+      groups.set(key, group);
+    }
+    addIncrements(group.increments, counterIncrements(event));
+    group.eventIds.push(event.event_id);
+    const delta = userTotalsDelta(event);
+    if (!isZeroTotals(delta)) group.userDeltas.set(event.user_id, addTotals(group.userDeltas.get(event.user_id) ?? ZERO_TOTALS, delta));
+  }
+  return [...groups.values()];
+}

@@ -1,0 +1,140 @@
+/**
+ * The event repository and the assignment reader on dynalite: coalesced counters, user-level
+ * statistics from the per-user aggregates, duplicates that cost no counter update, re-claims.
+ */
+import { GetCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { TABLES } from '../../lib/resources.ts';
+import type { VariantEvent } from '../../lambdas/domain/events/counters.ts';
+import { acceptEvent, type EventType } from '../../lambdas/domain/events/event.ts';
+import { DynamoAssignmentReader, assignmentRefKey } from '../../lambdas/storage/assignment-reader.ts';
+import { DynamoCounterRepository, DynamoEventRepository, type DailyCounter } from '../../lambdas/storage/event-repository.ts';
+import { DynamoExperimentRepository } from '../../lambdas/storage/experiment-repository.ts';
+import { startLocalAws, type LocalAws } from '../helpers/local-aws.ts';
+
+const NOW = Date.parse('2026-11-23T10:00:00Z');
+let aws: LocalAws;
+let counters: DynamoCounterRepository;
+let events: DynamoEventRepository;
+
+const event = (experimentId: string, id: string, userId: string, type: EventType, value?: number) =>
+  acceptEvent({ event_id: id, event_type: type, user_id: userId, experiment_id: experimentId, item_id: type === 'click' || type === 'purchase' ? 'i1' : undefined, value }, NOW);
+
+/** Sums daily counters over days into one object of totals. */
+const total = (days: DailyCounter[]) =>
+  days.reduce<Record<string, number>>((sum, day) => {
+    for (const [k, v] of Object.entries(day)) if (typeof v === 'number') sum[k] = (sum[k] ?? 0) + v;
+    return sum;
+  }, {});
+
+beforeAll(async () => {
+  aws = await startLocalAws();
+  counters = new DynamoCounterRepository(aws.doc, TABLES.counters.localName);
+  events = new DynamoEventRepository(aws.doc, TABLES.events.localName, counters);
+});
+afterAll(async () => aws.stop());
+
+describe('DynamoEventRepository.recordBatch on dynalite', () => {
+  it('counts a batch with the user-level sums the delta method needs', async () => {
+    // Prepare: u1 clicks twice in 3 impressions, u2 clicks once in 1 and buys, u3 only sees 2.
+    const batch: VariantEvent[] = [
+      ['a1', 'u1', 'impression'],
+      ['a2', 'u1', 'impression'],
+      ['a3', 'u1', 'impression'],
+      ['a4', 'u1', 'click'],
+      ['a5', 'u1', 'click'],
+      ['b1', 'u2', 'impression'],
+      ['b2', 'u2', 'click'],
+      ['b3', 'u2', 'purchase'],
+      ['c1', 'u3', 'impression'],
+      ['c2', 'u3', 'impression'],
+    ].map(([id, user, type]) => ({ event: event('exp-stats', id, user, type as EventType, type === 'purchase' ? 20 : undefined), variant: 'control' }));
+
+    // Act
+    const result = await events.recordBatch(batch);
+
+    // Assess
+    expect(result).toMatchObject({ duplicates: [], failed: [] });
+    expect(result.stored).toHaveLength(10);
+    expect(total(await counters.dailyCounters('exp-stats', 'control'))).toEqual({
+      impressions: 6,
+      clicks: 3,
+      conversions: 1,
+      revenue_n: 1,
+      revenue_sum: 20,
+      revenue_sum_sq: 400,
+      clickers: 2,
+      converters: 1,
+      user_clicks_sq_sum: 2 ** 2 + 1 ** 2,
+      user_impressions_sq_sum: 3 ** 2 + 1 ** 2 + 2 ** 2,
+      user_clicks_impressions_sum: 2 * 3 + 1 * 1,
+    });
+  });
+
+  it('keeps user-level sums right when the same users come back in a later batch', async () => {
+    // Prepare: u1 had 2 clicks and 3 impressions; one more click brings c² from 4 to 9.
+    const later = [{ event: event('exp-stats', 'a6', 'u1', 'click'), variant: 'control' }];
+
+    // Act
+    await events.recordBatch(later);
+
+    // Assess
+    const totals = total(await counters.dailyCounters('exp-stats', 'control'));
+    expect(totals).toMatchObject({ clicks: 4, clickers: 2, user_clicks_sq_sum: 3 ** 2 + 1, user_clicks_impressions_sum: 3 * 3 + 1 });
+    const { Item } = await aws.doc.send(new GetCommand({ TableName: TABLES.counters.localName, Key: { pk: 'EXP#exp-stats#USER#u1', sk: 'AGG' } }));
+    expect(Item).toMatchObject({ clicks: 3, impressions: 3, purchases: 0 });
+  });
+
+  it('leaves every counter unchanged when the same batch arrives again', async () => {
+    // Prepare
+    const batch = Array.from({ length: 30 }, (_, i) => ({ event: event('exp-again', `r-${i}`, `u${i % 5}`, i % 3 ? 'click' : 'impression'), variant: 'treatment' }));
+    await events.recordBatch(batch);
+    const before = await counters.dailyCounters('exp-again', 'treatment');
+
+    // Act
+    const again = await events.recordBatch(batch);
+
+    // Assess
+    expect(again.duplicates).toHaveLength(30);
+    expect(again.stored).toHaveLength(0);
+    expect(await counters.dailyCounters('exp-again', 'treatment')).toEqual(before);
+  });
+
+  it('counts once an event stored by an earlier attempt that was un-claimed', async () => {
+    // Prepare: an attempt stored the event, its counters failed and it was set back to counted = false.
+    const click = event('exp-reclaim', 'x-1', 'u1', 'click');
+    await events.recordBatch([{ event: click, variant: 'control' }]);
+    await aws.doc.send(new UpdateCommand({ TableName: TABLES.events.localName, Key: { pk: 'EVENT#x-1', sk: 'E' }, UpdateExpression: 'SET counted = :f', ExpressionAttributeValues: { ':f': false } }));
+    await counters.add('exp-reclaim', 'control', '2026-11-23', { clicks: -1, clickers: -1, user_clicks_sq_sum: -1 });
+    await counters.addUserTotals('exp-reclaim', 'u1', { clicks: -1, impressions: 0, purchases: 0 });
+
+    // Act
+    const retry = await events.recordBatch([{ event: click, variant: 'control' }]);
+    const duplicate = await events.recordBatch([{ event: click, variant: 'control' }]);
+
+    // Assess
+    expect([retry.stored, duplicate.duplicates]).toEqual([['x-1'], ['x-1']]);
+    expect(total(await counters.dailyCounters('exp-reclaim', 'control'))).toMatchObject({ clicks: 1, clickers: 1, user_clicks_sq_sum: 1 });
+  });
+});
+
+describe('DynamoAssignmentReader on dynalite', () => {
+  it('reads 250 assignments in 100-key BatchGetItem calls and leaves out users without one', async () => {
+    // Prepare
+    const experiments = new DynamoExperimentRepository(aws.doc, TABLES.experiments.localName);
+    const users = Array.from({ length: 250 }, (_, i) => `reader-${i}`);
+    for (const [i, userId] of users.entries()) {
+      if (i % 50 === 7) continue;
+      await experiments.putAssignmentIfAbsent({ experimentId: 'exp-read', userId, variant: i % 2 ? 'treatment' : 'control', bucket: i, propensity: 0.5, assignedAt: new Date(NOW).toISOString() });
+    }
+    const reader = new DynamoAssignmentReader(aws.doc, TABLES.experiments.localName);
+
+    // Act
+    const variants = await reader.variants(users.map((userId) => ({ experimentId: 'exp-read', userId })));
+
+    // Assess
+    expect(variants.size).toBe(245);
+    expect(variants.get(assignmentRefKey('exp-read', 'reader-3'))).toBe('treatment');
+    expect(variants.has(assignmentRefKey('exp-read', 'reader-7'))).toBe(false);
+  });
+});
