@@ -1,6 +1,8 @@
 /** Every `abrec` command, in the order `abrec --help` lists them. */
 import type { CliCommand } from './command.ts';
-import { analyzeCommand } from './commands/analyze.ts';
+import { analyzeExperimentCommand } from './commands/analyze.ts';
+import { benchAnalysisCommand } from './commands/bench-analysis.ts';
+import { benchServeCommand } from './commands/bench-serve.ts';
 import { benchTrainCommand } from './commands/bench-train.ts';
 import { buildDefaultModelsCommand } from './commands/build-default-models.ts';
 import { evaluateCommand } from './commands/evaluate.ts';
@@ -14,12 +16,14 @@ import { trainCommand } from './commands/train.ts';
 export const COMMANDS: readonly CliCommand[] = [
   serveCommand,
   experimentsCommand,
-  analyzeCommand,
+  analyzeExperimentCommand,
   powerCommand,
   generateCommand,
   evaluateCommand,
   trainCommand,
   retrainCommand,
   benchTrainCommand,
+  benchAnalysisCommand,
+  benchServeCommand,
   buildDefaultModelsCommand,
 ];

@@ -1,8 +1,9 @@
 /**
  * The scheduled analysis (EventBridge, daily): for every running experiment, read the
- * counters, compute the results and write a JSON and an HTML report to S3 under a key fixed
- * by experiment and day, so a rerun overwrites instead of duplicating. A decision or an SRM
- * flag is published to the alerts topic.
+ * counters, compute the report and write it as JSON and HTML to S3 under a key fixed by
+ * experiment and day, so a rerun overwrites instead of duplicating. A terminal decision (ship,
+ * stop-no-effect, investigate-srm) or a tripped guardrail is published to the alerts topic.
+ * A failed run throws: Lambda's async retries, then the on-failure queue, take it from there.
  */
 import { PublishCommand } from '@aws-sdk/client-sns';
 import { ARTIFACTS_BUCKET, ENV, TABLES } from '../lib/resources.ts';
@@ -34,9 +35,10 @@ export const handler = async (event: AnalysisRequest = {}): Promise<AnalysisRunS
     now: new Date(),
     experimentId: typeof event.experiment_id === 'string' ? event.experiment_id : undefined,
     day: typeof event.day === 'string' ? event.day : undefined,
+    onExperimentError: (experimentId, error) => logger.error('Analysis of one experiment failed', { experimentId, error: error as Error }),
     publishAlert: async (subject, message) => {
       if (!alertsTopicArn) {
-        logger.warn('No alerts topic configured; alert logged only', { subject, message });
+        logger.warn('No alerts topic configured; alert logged only', { subject, alert: message });
         return;
       }
       await snsClient().send(new PublishCommand({ TopicArn: alertsTopicArn, Subject: subject.slice(0, 99), Message: message }));

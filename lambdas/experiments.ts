@@ -21,7 +21,8 @@ import {
   stopExperiment,
 } from './domain/experiments/lifecycle.ts';
 import type { Experiment } from './domain/experiments/model.ts';
-import { experimentResults } from './services/experiment-results.ts';
+import { StatsInputError } from './domain/stats/errors.ts';
+import { analyseExperiment, type ExperimentAnalysis } from './services/experiment-results.ts';
 import { ArtifactNotFoundError, S3ModelArtifactStore } from './storage/artifact-store.ts';
 import { DynamoCounterRepository } from './storage/event-repository.ts';
 import { ConcurrentModificationError, DynamoExperimentRepository } from './storage/experiment-repository.ts';
@@ -80,6 +81,17 @@ async function save(next: Experiment, expectedRevision: number): Promise<Experim
   return next;
 }
 
+/** The analysis as of today (UTC): the same document the scheduled run writes as report.json. */
+async function analysisOf(experiment: Experiment, now: Date): Promise<ExperimentAnalysis> {
+  try {
+    return await analyseExperiment(experiment, counters, { day: now.toISOString().slice(0, 10) });
+  } catch (error) {
+    // Counters no data can produce (e.g. more converters than exposed users): name the problem.
+    if (error instanceof StatsInputError) throw new HttpError(422, 'inconsistent_counters', `The counters of ${experiment.id} cannot be analysed: ${error.message}`);
+    throw error;
+  }
+}
+
 async function route(event: APIGatewayProxyEvent): Promise<{ status: number; body: unknown }> {
   const id = event.pathParameters?.id;
   const action = event.resource.split('/')[3];
@@ -99,7 +111,7 @@ async function route(event: APIGatewayProxyEvent): Promise<{ status: number; bod
   if (!id) throw notFound(`no route ${event.httpMethod} ${event.resource}`);
   const current = await load(id);
   if (event.httpMethod === 'GET' && action === undefined) return { status: 200, body: current };
-  if (event.httpMethod === 'GET' && action === 'results') return { status: 200, body: await experimentResults(current, counters) };
+  if (event.httpMethod === 'GET' && action === 'results') return { status: 200, body: await analysisOf(current, now) };
   const body = parseBody(event);
   switch (action) {
     case 'start': {
@@ -115,8 +127,12 @@ async function route(event: APIGatewayProxyEvent): Promise<{ status: number; bod
       return { status: 200, body: await save(rampExperiment(current, { request: body, now }), current.revision) };
     case 'promote': {
       const request = parseOrThrow(promoteSchema, body);
-      const results = await experimentResults(current, counters);
-      const next = promoteExperiment(current, { now, expectedRevision: request.expected_revision, winner: request.winner, force: request.force, analysis: results.promotion });
+      // A forced promotion overrides the analysis, so counters it cannot analyse must not block it.
+      const analysis = await analysisOf(current, now).catch((error: unknown) => {
+        if (request.force === true && error instanceof HttpError && error.code === 'inconsistent_counters') return undefined;
+        throw error;
+      });
+      const next = promoteExperiment(current, { now, expectedRevision: request.expected_revision, winner: request.winner, force: request.force, analysis: analysis?.promotion });
       return { status: 200, body: await save(next, current.revision) };
     }
     default:

@@ -1,23 +1,26 @@
 /**
- * `abrec analyze`: significance of an experiment from aggregates (a file or stdin), or, once
- * wired to storage, from an experiment's stored counters.
+ * `abrec analyze`: significance of an experiment from aggregates (a file or stdin), or the
+ * report of a stored experiment from the admin API (`--experiment ID`).
  */
 import { readFile } from 'node:fs/promises';
 import { parseArgs } from 'node:util';
 import { z } from 'zod';
+import { adminRequest, resolveAdminTarget } from '../admin-client.ts';
 import { UsageError, type CliCommand, type CliIO } from '../command.ts';
+import type { ExperimentAnalysis } from '../../lambdas/services/experiment-results.ts';
 import {
   buildExperimentReport,
   compareVariants,
   StatsInputError,
   type ComparisonInput,
+  type ExperimentReport,
   type ReportInput,
   type VariantComparison,
 } from '../../lambdas/domain/stats/index.ts';
 
 const HELP = `Usage:
   abrec analyze --input FILE|- [--json]
-  abrec analyze --experiment ID [--json]     (reads the stored counters; see below)
+  abrec analyze --experiment ID [--url URL] [--admin-key KEY] [--data-dir DIR] [--json]
 
 Reads aggregates as JSON, for example
   {"metric": {"type": "proportion"}, "confidence_level": 0.95,
@@ -38,7 +41,12 @@ Values that cannot be computed are null, with status "insufficient-data" and a r
 
 Options:
   --input FILE|-     aggregates file, or - for standard input
-  --experiment ID    analyse a stored experiment (needs the storage wiring)
+  --experiment ID    the stored experiment's report, from GET /experiments/{id}/results of a
+                     running \`abrec serve\` or a deployed API (same report as the daily one):
+                     decision, decision_reason, winner, always-valid p-values per variant
+  --url URL          service base URL (default: $ABREC_URL or http://127.0.0.1:$PORT|3000)
+  --admin-key KEY    admin key (default: $ABREC_ADMIN_KEY or keys.json in the data directory)
+  --data-dir DIR     data directory of \`abrec serve\` (default: $ABREC_DATA_DIR or .abrec-data)
   --json             print one JSON object on the last line of stdout`;
 
 const name = z.string().min(1);
@@ -216,6 +224,10 @@ async function readInputText(path: string, io: CliIO): Promise<string> {
 }
 
 function printHuman(result: Record<string, unknown>, io: CliIO): void {
+  if (result.result === 'insufficient-data') {
+    io.stdout(`${String(result.experiment_id)}: not enough data for a report (${String(result.reason)})\n`);
+    return;
+  }
   const srm = result.srm_p_value === null ? 'n/a' : (result.srm_p_value as number).toPrecision(4);
   io.stdout(`control ${String(result.control)}; SRM p = ${srm}${result.srm_flagged ? '  ** SAMPLE RATIO MISMATCH **' : ''}\n`);
   for (const r of result.results as AnalyzeVariantOutput[]) {
@@ -231,13 +243,105 @@ function printHuman(result: Record<string, unknown>, io: CliIO): void {
   }
 }
 
+/** Where `--experiment ID` finds the service: --url, --admin-key, --data-dir (all optional). */
+export interface AdminConnectionOptions {
+  url?: string;
+  adminKey?: string;
+  dataDir?: string;
+}
+
+/** Fetches the analysis document of an experiment (what `GET /experiments/{id}/results` returns). */
+export type AnalysisFetcher = (experimentId: string, connection: AdminConnectionOptions, io: CliIO) => Promise<ExperimentAnalysis>;
+
+function errorMessageOf(body: unknown): string {
+  const error = (body as { error?: { message?: unknown } } | null)?.error;
+  return typeof error?.message === 'string' ? error.message : typeof body === 'string' ? body.slice(0, 200) : JSON.stringify(body)?.slice(0, 200) ?? '';
+}
+
 /**
- * Builds the command. `loadExperiment` is the storage hook for `--experiment ID`.
- * LEAD: wire it in cli/registry.ts, e.g.
- *   createAnalyzeCommand({ loadExperiment: (id) => loadReportInputFromDynamo(id) })
- * returning the experiment's config and CUMULATIVE daily counters (see DailyVariantCounters).
+ * `GET /experiments/{id}/results` through the admin client: a running `abrec serve` (the admin
+ * key comes from its data directory) or a deployed API (--url and --admin-key / ABREC_*).
+ * The service computes the report, so the CLI shows exactly what the Lambda writes.
  */
-export function createAnalyzeCommand({ loadExperiment }: { loadExperiment?: ExperimentLoader } = {}): CliCommand {
+export const fetchAnalysisFromAdminApi: AnalysisFetcher = async (experimentId, connection, io) => {
+  const target = await resolveAdminTarget(connection, io.env);
+  const response = await adminRequest(target, 'GET', `/experiments/${encodeURIComponent(experimentId)}/results`);
+  if (response.status === 404) throw new UsageError(`--experiment ${experimentId}: no such experiment at ${target.url}`);
+  if (response.status !== 200) throw new Error(`GET /experiments/${experimentId}/results answered ${response.status}: ${errorMessageOf(response.body)}`);
+  const body = response.body as Partial<ExperimentAnalysis> | null;
+  if (body === null || typeof body !== 'object' || typeof body.experiment_id !== 'string' || (body.result !== 'ok' && body.result !== 'insufficient-data')) {
+    throw new Error(`GET /experiments/${experimentId}/results: the answer is not an analysis document (is ${target.url} an abrec service?)`);
+  }
+  return body as ExperimentAnalysis;
+};
+
+/** The `--experiment` output line from an engine report. */
+export function reportOutput(report: ExperimentReport): Record<string, unknown> & { decision: string; decision_reason: string } {
+  return {
+    experiment_id: report.experimentId,
+    result: 'ok',
+    through: report.through,
+    metric: report.metric,
+    confidence_level: report.confidenceLevel,
+    control: report.control,
+    srm_p_value: report.srm.status === 'ok' ? report.srm.pValue : null,
+    srm_flagged: report.srm.status === 'ok' ? report.srm.flagged : false,
+    decision: report.decision.decision,
+    decision_reason: report.decision.reason,
+    winner: report.decision.winner,
+    guardrails_breached: report.guardrails.filter((check) => check.breached).map((check) => ({ variant: check.variant, metric: check.metric })),
+    results: report.comparisons.map((comparison) => ({
+      ...toVariantOutput(comparison, report.metric),
+      always_valid_p_value: comparison.alwaysValidPValue,
+      always_valid_p_value_adjusted: comparison.alwaysValidPValueAdjusted,
+    })),
+  };
+}
+
+/** The `--experiment` output line from an analysis document. */
+export function analysisOutput(analysis: ExperimentAnalysis): Record<string, unknown> & { decision: string; decision_reason: string } {
+  const context = { day: analysis.day, target_metric: analysis.target_metric, skipped_guardrails: analysis.skipped_guardrails };
+  if (analysis.report === null) {
+    return {
+      experiment_id: analysis.experiment_id,
+      result: 'insufficient-data',
+      reason: analysis.reason,
+      ...context,
+      control: null,
+      srm_p_value: null,
+      srm_flagged: false,
+      decision: analysis.decision,
+      decision_reason: analysis.decision_reason,
+      winner: null,
+      guardrails_breached: [],
+      results: [],
+    };
+  }
+  return { ...reportOutput(analysis.report), ...context };
+}
+
+async function analyseStoredExperiment(
+  experimentId: string,
+  hooks: { loadExperiment?: ExperimentLoader; fetchAnalysis?: AnalysisFetcher },
+  connection: AdminConnectionOptions,
+  io: CliIO,
+): Promise<Record<string, unknown> & { decision: string; decision_reason: string }> {
+  if (hooks.fetchAnalysis !== undefined) return analysisOutput(await hooks.fetchAnalysis(experimentId, connection, io));
+  if (hooks.loadExperiment === undefined) throw new UsageError('--experiment is not available yet: storage is not wired; use --input');
+  try {
+    return reportOutput(buildExperimentReport(await hooks.loadExperiment(experimentId, io)));
+  } catch (error) {
+    if (error instanceof StatsInputError) throw new UsageError(`experiment ${experimentId}: ${error.message}`);
+    throw error;
+  }
+}
+
+/**
+ * Builds the command. `--experiment ID` uses `fetchAnalysis` when given (the admin API: see
+ * {@link analyzeExperimentCommand}), else `loadExperiment` (a config and CUMULATIVE counters,
+ * analysed in-process), else says it is not wired.
+ */
+export function createAnalyzeCommand({ loadExperiment, fetchAnalysis }: { loadExperiment?: ExperimentLoader; fetchAnalysis?: AnalysisFetcher } = {}): CliCommand {
   return {
     path: ['analyze'],
     summary: 'Significance, SRM and Bayesian results from aggregates or an experiment',
@@ -247,7 +351,14 @@ export function createAnalyzeCommand({ loadExperiment }: { loadExperiment?: Expe
       try {
         values = parseArgs({
           args: argv,
-          options: { input: { type: 'string' }, experiment: { type: 'string' }, json: { type: 'boolean', default: false } },
+          options: {
+            input: { type: 'string' },
+            experiment: { type: 'string' },
+            json: { type: 'boolean', default: false },
+            url: { type: 'string' },
+            'admin-key': { type: 'string' },
+            'data-dir': { type: 'string' },
+          },
           strict: true,
           allowPositionals: false,
         }).values;
@@ -259,33 +370,9 @@ export function createAnalyzeCommand({ loadExperiment }: { loadExperiment?: Expe
       }
 
       if (values.experiment !== undefined) {
-        // ---- HOOK: --experiment ID (storage wiring by the lead) ----
-        if (loadExperiment === undefined) throw new UsageError('--experiment is not available yet: storage is not wired; use --input');
-        let report;
-        try {
-          report = buildExperimentReport(await loadExperiment(values.experiment, io));
-        } catch (error) {
-          if (error instanceof StatsInputError) throw new UsageError(`experiment ${values.experiment}: ${error.message}`);
-          throw error;
-        }
-        const result = {
-          experiment_id: report.experimentId,
-          through: report.through,
-          metric: report.metric,
-          confidence_level: report.confidenceLevel,
-          control: report.control,
-          srm_p_value: report.srm.status === 'ok' ? report.srm.pValue : null,
-          srm_flagged: report.srm.status === 'ok' ? report.srm.flagged : false,
-          decision: report.decision.decision,
-          decision_reason: report.decision.reason,
-          results: report.comparisons.map((comparison) => ({
-            ...toVariantOutput(comparison, report.metric),
-            always_valid_p_value: comparison.alwaysValidPValue,
-            always_valid_p_value_adjusted: comparison.alwaysValidPValueAdjusted,
-          })),
-        };
+        const result = await analyseStoredExperiment(values.experiment, { loadExperiment, fetchAnalysis }, { url: values.url, adminKey: values['admin-key'], dataDir: values['data-dir'] }, io);
         printHuman(result, io);
-        io.stdout(`decision: ${report.decision.decision} (${report.decision.reason})\n`);
+        io.stdout(`decision: ${result.decision} (${result.decision_reason})\n`);
         if (values.json) io.stdout(`${JSON.stringify(result)}\n`);
         return 0;
       }
@@ -308,3 +395,6 @@ export function createAnalyzeCommand({ loadExperiment }: { loadExperiment?: Expe
 
 /** `abrec analyze` without storage: `--input` works, `--experiment` says it is not wired. */
 export const analyzeCommand: CliCommand = createAnalyzeCommand();
+
+/** `abrec analyze` with `--experiment ID` answered by the admin API (register this one). */
+export const analyzeExperimentCommand: CliCommand = createAnalyzeCommand({ fetchAnalysis: fetchAnalysisFromAdminApi });

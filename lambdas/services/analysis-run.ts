@@ -1,54 +1,97 @@
 /**
- * One analysis run over the running experiments: results from counters, a report per
- * experiment and day, and alerts for decisions and broken splits. Storage is injected, so the
- * same code runs in the Lambda, on the local runtime and in tests.
+ * One analysis run over the running experiments: an analysis per experiment from its counters,
+ * report.json and report.html under keys fixed by experiment and day (a rerun overwrites), and
+ * an alert for a terminal decision or a tripped guardrail. Storage and the alert sink are
+ * injected, so the same code runs in the Lambda, on the local runtime, in the benchmark and in
+ * tests.
  */
 import type { Experiment } from '../domain/experiments/model.ts';
 import type { CounterRepository } from '../storage/event-repository.ts';
 import type { ExperimentRepository } from '../storage/experiment-repository.ts';
 import type { ReportStore } from '../storage/report-store.ts';
-import { experimentResults, type ExperimentResults } from './experiment-results.ts';
-import { renderReport } from './report.ts';
+import { analyseExperiment, shouldAlert, type ExperimentAnalysis } from './experiment-results.ts';
+import { renderAnalysisReport } from './report.ts';
 
+const DAY_PATTERN = /^\d{4}-\d{2}-\d{2}$/;
+
+/** What a run did, per experiment. */
 export interface AnalysisRunSummary {
   day: string;
-  analysed: { experiment_id: string; json_key: string; html_key: string; decision: string }[];
+  analysed: { experiment_id: string; json_key: string; html_key: string; decision: string; alerted: boolean }[];
   failed: { experiment_id: string; error: string }[];
   alerts: number;
 }
 
+/** Storage, clock and alert sink of a run. */
 export interface AnalysisRunInput {
   experiments: ExperimentRepository;
   counters: CounterRepository;
   reports: ReportStore;
   now: Date;
+  /** Analyse this experiment only (whatever its status); default: every running experiment. */
   experimentId?: string;
+  /** Analysis day (UTC, YYYY-MM-DD); default: the UTC day of `now`. */
   day?: string;
+  /** Relative MDE for the required sample size; default DEFAULT_ANALYSIS_MDE. */
+  mde?: number;
   publishAlert: (subject: string, message: string) => Promise<void>;
+  /** Called for each experiment that fails while others succeed (the run still returns). */
+  onExperimentError?: (experimentId: string, error: unknown) => void;
 }
 
+/** The alert for one analysis: a short subject and a JSON body pointing at the report. */
+export function alertFor(analysis: ExperimentAnalysis, htmlKey: string): { subject: string; message: string } {
+  const breached = analysis.guardrails_breached.map((check) => `${check.metric}@${check.variant}`);
+  const headline = analysis.decision === 'keep-running' ? `guardrail breached (${breached.join(', ')})` : analysis.decision;
+  return {
+    subject: `abrec: ${analysis.experiment_id} ${headline}`,
+    message: JSON.stringify({
+      experiment_id: analysis.experiment_id,
+      day: analysis.day,
+      decision: analysis.decision,
+      reason: analysis.decision_reason,
+      winner: analysis.winner,
+      guardrails_breached: analysis.guardrails_breached,
+      report: htmlKey,
+    }),
+  };
+}
+
+async function targetsOf(input: AnalysisRunInput): Promise<Experiment[]> {
+  if (input.experimentId === undefined) return (await input.experiments.list()).filter((experiment) => experiment.status === 'running');
+  const experiment = await input.experiments.get(input.experimentId);
+  if (experiment === undefined) throw new Error(`experiment ${input.experimentId} not found`);
+  return [experiment];
+}
+
+/**
+ * Runs the analysis. Throws (so the Lambda's async retries and its on-failure destination
+ * apply) when the day is malformed, the experiments cannot be listed, a requested experiment
+ * does not exist, or every experiment failed; a partial failure is reported in the summary.
+ */
 export async function analyzeRunningExperiments(input: AnalysisRunInput): Promise<AnalysisRunSummary> {
   const day = input.day ?? input.now.toISOString().slice(0, 10);
-  const targets: Experiment[] = input.experimentId
-    ? [await input.experiments.get(input.experimentId)].filter((e): e is Experiment => e !== undefined)
-    : (await input.experiments.list()).filter((e) => e.status === 'running');
+  if (!DAY_PATTERN.test(day) || Number.isNaN(Date.parse(`${day}T00:00:00Z`))) throw new Error(`day must be a YYYY-MM-DD date, got ${JSON.stringify(day)}`);
+  const targets = await targetsOf(input);
   const summary: AnalysisRunSummary = { day, analysed: [], failed: [], alerts: 0 };
   for (const experiment of targets) {
     try {
-      const results: ExperimentResults = await experimentResults(experiment, input.counters);
-      const report = renderReport(experiment, results, { day, generatedAt: input.now });
-      const keys = await input.reports.put(experiment.id, day, report);
-      summary.analysed.push({ experiment_id: experiment.id, json_key: keys.jsonKey, html_key: keys.htmlKey, decision: report.decision });
-      if (report.decision !== 'keep-running') {
-        await input.publishAlert(`abrec: ${experiment.id} ${report.decision}`, JSON.stringify({ experiment_id: experiment.id, day, decision: report.decision, report: keys.htmlKey }));
+      const analysis = await analyseExperiment(experiment, input.counters, { day, mde: input.mde });
+      const rendered = renderAnalysisReport(analysis);
+      const keys = await input.reports.put(experiment.id, day, rendered);
+      const alerted = shouldAlert(analysis);
+      if (alerted) {
+        const { subject, message } = alertFor(analysis, keys.htmlKey);
+        await input.publishAlert(subject, message);
         summary.alerts++;
       }
+      summary.analysed.push({ experiment_id: experiment.id, json_key: keys.jsonKey, html_key: keys.htmlKey, decision: analysis.decision, alerted });
     } catch (error) {
-      summary.failed.push({ experiment_id: experiment.id, error: (error as Error).message });
+      input.onExperimentError?.(experiment.id, error);
+      summary.failed.push({ experiment_id: experiment.id, error: error instanceof Error ? error.message : String(error) });
     }
   }
-  if (summary.failed.length > 0 && summary.analysed.length === 0 && targets.length > 0) {
-    // Every experiment failed: fail the invocation so the retries and the on-failure destination apply.
+  if (summary.failed.length > 0 && summary.analysed.length === 0) {
     throw new Error(`analysis failed for every experiment: ${summary.failed.map((f) => `${f.experiment_id}: ${f.error}`).join('; ')}`);
   }
   return summary;

@@ -1,104 +1,117 @@
 /**
- * Results of one experiment from its daily counters: the per-variant totals and the
- * statistical comparison of the target metric. Reads one Query per variant, so the cost
- * does not grow with the number of events.
+ * The analysis of one experiment from its daily counters: the document that the scheduled run
+ * writes as report.json, that `GET /experiments/{id}/results` returns and that promotion reads.
+ * It depends on the counters and the analysis day only (no clock, no request id), so the same
+ * counters give the same document in the Lambda, on the local runtime and from the CLI.
+ *
+ * Cost: one Query per variant on the counters table, so it grows with days x variants, never
+ * with the number of events.
  */
-import type { Experiment, Variant } from '../domain/experiments/model.ts';
+import type { Experiment } from '../domain/experiments/model.ts';
 import type { PromotionAnalysis } from '../domain/experiments/lifecycle.ts';
-import { compareVariants, type ComparisonInput, type ComparisonOutput } from '../domain/stats/compare.ts';
-import type { CounterRepository, DailyCounter } from '../storage/event-repository.ts';
+import { buildExperimentReport, isTerminalDecision, type Decision, type ExperimentReport } from '../domain/stats/index.ts';
+import type { CounterRepository } from '../storage/event-repository.ts';
+import {
+  buildAnalysisInput,
+  type AnalysisInputOptions,
+  type CounterTotals,
+  type MetricPlan,
+  type SkippedGuardrail,
+  type StoredDailyCounter,
+} from './analysis-input.ts';
 
-export type VariantTotals = Record<string, number>;
-
-export interface ExperimentResults {
+/** The analysis document (snake_case envelope, the engine's camelCase report inside). */
+export interface ExperimentAnalysis {
   experiment_id: string;
+  experiment_name: string;
   status: Experiment['status'];
+  /** The analysis day: counters through the end of this day (UTC) are included. */
+  day: string;
+  /** Last day with counters that the report includes; null without counters. */
+  through: string | null;
   target_metric: Experiment['target_metric']['kind'];
-  totals: Record<string, VariantTotals>;
-  daily: Record<string, DailyCounter[]>;
-  comparison: ComparisonOutput | { status: 'insufficient-data'; reason: string };
+  metric: MetricPlan;
+  excluded_variants: string[];
+  skipped_guardrails: SkippedGuardrail[];
+  /** Counter items the analysis read (one per variant and day): the cost of the analysis. */
+  counter_items_read: number;
+  /** Cumulative counter totals per analysed variant through `through`. */
+  totals: Record<string, CounterTotals>;
+  result: 'ok' | 'insufficient-data';
+  /** Why there is no report, when `result` is 'insufficient-data'. */
+  reason: string | null;
+  /** 'keep-running' whenever there is no report. */
+  decision: Decision;
+  decision_reason: string;
+  winner: string | null;
+  /** Variants whose guardrail tripped. */
+  guardrails_breached: { variant: string; metric: string }[];
   promotion: PromotionAnalysis;
+  report: ExperimentReport | null;
 }
 
-/** Adds up daily counters into totals. */
-export function sumCounters(days: DailyCounter[]): VariantTotals {
-  const totals: VariantTotals = {};
-  for (const day of days) {
-    for (const [metric, value] of Object.entries(day)) {
-      if (metric === 'day' || typeof value !== 'number') continue;
-      totals[metric] = (totals[metric] ?? 0) + value;
-    }
-  }
-  return totals;
+/** Options of {@link analyseExperiment}. */
+export interface AnalyseOptions extends Omit<AnalysisInputOptions, 'through'> {
+  /** Analysis day (YYYY-MM-DD); counters after it are ignored. */
+  day: string;
 }
 
-const get = (totals: VariantTotals, metric: string) => totals[metric] ?? 0;
-
-/** Maps counters onto the statistics engine's input for the experiment's target metric. */
-export function comparisonInput(experiment: Experiment, totals: Record<string, VariantTotals>): ComparisonInput {
-  const meta = (v: Variant) => ({ name: v.name, weight: v.weight, isControl: v.is_control, users: get(totals[v.name] ?? {}, 'exposed_users') });
-  const variants = experiment.variants;
-  const confidenceLevel = experiment.confidence_level;
-  switch (experiment.target_metric.kind) {
-    case 'click_through':
-      // Share of exposed users who clicked at least once would need per-user state; clicks per
-      // impression is the ratio metric, approximated here by the per-impression proportion.
-      return {
-        metric: 'proportion',
-        confidenceLevel,
-        variants: variants.map((v) => ({ ...meta(v), sample: { users: get(totals[v.name] ?? {}, 'impressions'), conversions: Math.min(get(totals[v.name] ?? {}, 'clicks'), get(totals[v.name] ?? {}, 'impressions')) } })),
-      };
-    case 'conversion':
-      return {
-        metric: 'proportion',
-        confidenceLevel,
-        variants: variants.map((v) => ({ ...meta(v), sample: { users: get(totals[v.name] ?? {}, 'exposed_users'), conversions: Math.min(get(totals[v.name] ?? {}, 'conversions'), get(totals[v.name] ?? {}, 'exposed_users')) } })),
-      };
-    case 'watch_time':
-    case 'rating': {
-      const prefix = experiment.target_metric.kind;
-      return {
-        metric: 'mean',
-        confidenceLevel,
-        variants: variants.map((v) => {
-          const t = totals[v.name] ?? {};
-          return { ...meta(v), sample: { n: get(t, `${prefix}_n`), sum: get(t, `${prefix}_sum`), sumSq: get(t, `${prefix}_sum_sq`) } };
-        }),
-      };
-    }
-  }
+/** Reads every analysed variant's daily counters: one Query each, in parallel. */
+export async function readVariantCounters(experiment: Experiment, counters: CounterRepository): Promise<Record<string, StoredDailyCounter[]>> {
+  const entries = await Promise.all(experiment.variants.map(async (variant) => [variant.name, await counters.dailyCounters(experiment.id, variant.name)] as const));
+  return Object.fromEntries(entries);
 }
 
-/** Reads the counters and computes the results of one experiment. */
-export async function experimentResults(experiment: Experiment, counters: CounterRepository): Promise<ExperimentResults> {
-  const daily: Record<string, DailyCounter[]> = {};
-  await Promise.all(experiment.variants.map(async (v) => (daily[v.name] = await counters.dailyCounters(experiment.id, v.name))));
-  const totals = Object.fromEntries(experiment.variants.map((v) => [v.name, sumCounters(daily[v.name])]));
-  let comparison: ExperimentResults['comparison'];
-  try {
-    comparison = compareVariants(comparisonInput(experiment, totals));
-  } catch (error) {
-    comparison = { status: 'insufficient-data', reason: (error as Error).message };
-  }
+/**
+ * What the promotion guard needs, taken from the report's decision rather than recomputed: a
+ * variant is promotable when the report would ship it (always-valid, Holm-adjusted, minimum
+ * sample size reached, no guardrail breached).
+ */
+export function promotionFromReport(report: ExperimentReport | null): PromotionAnalysis {
+  if (report === null) return { significant: false, srm_flagged: false };
+  const srmFlagged = report.srm.status === 'ok' && report.srm.flagged;
+  const winner = report.decision.decision === 'ship' ? report.decision.winner : null;
+  return { significant: winner !== null, srm_flagged: srmFlagged, ...(winner === null ? {} : { winner }) };
+}
+
+/** Pure: the analysis document from an experiment and its stored counters. */
+export function analysisFromCounters(
+  experiment: Experiment,
+  countersByVariant: Readonly<Record<string, readonly StoredDailyCounter[]>>,
+  options: AnalyseOptions,
+): ExperimentAnalysis {
+  const input = buildAnalysisInput(experiment, countersByVariant, { ...options, through: options.day });
+  const report = input.status === 'ok' ? buildExperimentReport({ config: input.config, counters: input.counters }) : null;
+  const itemsRead = experiment.variants.reduce((sum, variant) => sum + (countersByVariant[variant.name]?.length ?? 0), 0);
   return {
     experiment_id: experiment.id,
+    experiment_name: experiment.name,
     status: experiment.status,
+    day: options.day,
+    through: input.notes.through,
     target_metric: experiment.target_metric.kind,
-    totals,
-    daily,
-    comparison,
-    promotion: promotionAnalysis(experiment, comparison),
+    metric: input.notes.metric,
+    excluded_variants: input.notes.excludedVariants,
+    skipped_guardrails: input.notes.skippedGuardrails,
+    counter_items_read: itemsRead,
+    totals: input.notes.totals,
+    result: input.status,
+    reason: input.status === 'ok' ? null : input.reason,
+    decision: report?.decision.decision ?? 'keep-running',
+    decision_reason: report?.decision.reason ?? (input.status === 'ok' ? '' : `insufficient data: ${input.reason}`),
+    winner: report?.decision.winner ?? null,
+    guardrails_breached: (report?.guardrails ?? []).filter((check) => check.breached).map((check) => ({ variant: check.variant, metric: check.metric })),
+    promotion: promotionFromReport(report),
+    report,
   };
 }
 
-/** What the promotion guard needs: significance of the best variant and the SRM flag. */
-export function promotionAnalysis(experiment: Experiment, comparison: ExperimentResults['comparison']): PromotionAnalysis {
-  if (!('comparisons' in comparison)) return { significant: false, srm_flagged: false };
-  const alpha = 1 - experiment.confidence_level;
-  const srmFlagged = comparison.srm.status === 'ok' && comparison.srm.flagged;
-  const significantWinners = comparison.comparisons
-    .filter((c) => c.status === 'ok' && c.pValueAdjusted < alpha && c.difference > 0)
-    .sort((a, b) => (b.status === 'ok' && a.status === 'ok' ? b.difference - a.difference : 0));
-  const best = significantWinners[0];
-  return { significant: best !== undefined, srm_flagged: srmFlagged, winner: best?.variant };
+/** Reads the counters and analyses one experiment as of the end of `day`. */
+export async function analyseExperiment(experiment: Experiment, counters: CounterRepository, options: AnalyseOptions): Promise<ExperimentAnalysis> {
+  return analysisFromCounters(experiment, await readVariantCounters(experiment, counters), options);
+}
+
+/** True when the analysis should be announced: a terminal decision or a tripped guardrail. */
+export function shouldAlert(analysis: ExperimentAnalysis): boolean {
+  return isTerminalDecision(analysis.decision) || analysis.guardrails_breached.length > 0;
 }

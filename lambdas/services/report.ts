@@ -1,40 +1,39 @@
 /**
- * Turns experiment results into the report documents: a JSON object and a self-contained HTML
- * page. The decision follows from significance, sample size and the SRM check.
+ * The two report documents of an analysis: report.json is the analysis document itself (the
+ * same JSON `GET /experiments/{id}/results` returns), report.html the engine's self-contained
+ * page, or a short page saying why there is no report yet.
  */
-import type { Experiment } from '../domain/experiments/model.ts';
-import type { ExperimentResults } from './experiment-results.ts';
+import { escapeHtml, renderReportHtml } from '../domain/stats/index.ts';
+import type { ExperimentAnalysis } from './experiment-results.ts';
 
-export type Decision = 'ship' | 'keep-running' | 'stop-no-effect' | 'investigate-srm';
-
+/** What the report store writes. */
 export interface RenderedReport {
-  decision: Decision;
-  json: unknown;
+  json: ExperimentAnalysis;
   html: string;
 }
 
-const escapeHtml = (s: string) => s.replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
-
-export function decide(experiment: Experiment, results: ExperimentResults): Decision {
-  if (results.promotion.srm_flagged) return 'investigate-srm';
-  if (results.promotion.significant) return 'ship';
-  const smallest = Math.min(...experiment.variants.map((v) => results.totals[v.name]?.exposed_users ?? 0));
-  if (smallest >= experiment.min_sample_size) return 'stop-no-effect';
-  return 'keep-running';
+function notesHtml(analysis: ExperimentAnalysis): string {
+  const items = [
+    `Target metric: ${escapeHtml(analysis.target_metric)} — ${escapeHtml(analysis.metric.definition)}.`,
+    ...analysis.skipped_guardrails.map((skipped) => `Guardrail ${escapeHtml(skipped.metric)} not checked: ${escapeHtml(skipped.reason)}.`),
+    ...(analysis.excluded_variants.length > 0 ? [`Not analysed (inactive or weight 0): ${analysis.excluded_variants.map(escapeHtml).join(', ')}.`] : []),
+  ];
+  return `<section class="notes"><ul>${items.map((item) => `<li>${item}</li>`).join('')}</ul></section>`;
 }
 
-export function renderReport(experiment: Experiment, results: ExperimentResults, { day, generatedAt }: { day: string; generatedAt: Date }): RenderedReport {
-  const decision = decide(experiment, results);
-  const json = { experiment_id: experiment.id, day, generated_at: generatedAt.toISOString(), decision, results };
-  const rows = experiment.variants
-    .map((v) => {
-      const t = results.totals[v.name] ?? {};
-      return `<tr><td>${escapeHtml(v.name)}</td><td>${t.exposed_users ?? 0}</td><td>${t.impressions ?? 0}</td><td>${t.clicks ?? 0}</td><td>${t.conversions ?? 0}</td></tr>`;
-    })
-    .join('');
-  const html = `<!doctype html><html><head><meta charset="utf-8"><title>${escapeHtml(experiment.id)} ${day}</title></head><body>
-<h1>${escapeHtml(experiment.name)} (${escapeHtml(experiment.id)})</h1><p>Day ${day}. Decision: <strong>${decision}</strong></p>
-<table><thead><tr><th>variant</th><th>users</th><th>impressions</th><th>clicks</th><th>conversions</th></tr></thead><tbody>${rows}</tbody></table>
-<pre>${escapeHtml(JSON.stringify(results.comparison, null, 2))}</pre></body></html>`;
-  return { decision, json, html };
+function insufficientDataHtml(analysis: ExperimentAnalysis): string {
+  const title = `${escapeHtml(analysis.experiment_name)} (${escapeHtml(analysis.experiment_id)}) — ${escapeHtml(analysis.day)}`;
+  return `<!doctype html><html lang="en"><head><meta charset="utf-8"><title>${title}</title>
+<style>body{font-family:system-ui,sans-serif;max-width:720px;margin:2rem auto;color:#212529}</style></head><body>
+<h1>${title}</h1><p>Decision: <strong>keep-running</strong>. Not enough data for a report: ${escapeHtml(analysis.reason ?? '')}.</p>
+${notesHtml(analysis)}</body></html>`;
+}
+
+/** Renders both documents; deterministic for a given analysis. */
+export function renderAnalysisReport(analysis: ExperimentAnalysis): RenderedReport {
+  if (analysis.report === null) return { json: analysis, html: insufficientDataHtml(analysis) };
+  // The engine's page knows nothing of the experiment model: the mapping's choices (metric
+  // definition, unchecked guardrails, excluded variants) are appended as a last section.
+  const html = renderReportHtml(analysis.report).replace('</body>', () => `<h2>Analysis notes</h2>\n${notesHtml(analysis)}\n</body>`);
+  return { json: analysis, html };
 }

@@ -4,7 +4,9 @@ import { DynamoDBDocumentClient, QueryCommand } from '@aws-sdk/lib-dynamodb';
 import { mockClient } from 'aws-sdk-client-mock';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest';
 import { createExperiment } from '../../lambdas/domain/experiments/lifecycle.ts';
-import type { Experiment } from '../../lambdas/domain/experiments/model.ts';
+import type { CreateExperimentInput, Experiment } from '../../lambdas/domain/experiments/model.ts';
+import type { ExperimentAnalysis } from '../../lambdas/services/experiment-results.ts';
+import { addDays, syntheticDailyCounters, type SyntheticArm } from '../../lambdas/services/synthetic-counters.ts';
 import { FakeTables } from './support/aws.ts';
 import { ALERTS_TOPIC_ARN, BUCKET, TABLE, stubHandlerEnv } from './support/env.ts';
 import './support/matchers.ts';
@@ -17,30 +19,40 @@ const DAY = NOW.toISOString().slice(0, 10);
 let handler: typeof import('../../lambdas/analysis.ts').handler;
 let tables: FakeTables;
 
-function experiment(id: string, status: 'draft' | 'running' = 'running'): Experiment {
+function experiment(id: string, overrides: Partial<CreateExperimentInput> = {}): Experiment {
   return createExperiment({
     now: NOW,
     request: {
       id,
       name: id,
-      status,
+      status: 'running',
       variants: [
         { name: 'control', model_id: 'popularity', model_version: 'v1', weight: 0.5, is_control: true },
-        { name: 'treatment', model_id: 'als', model_version: 'v2', weight: 0.5 },
+        { name: 'treatment', model_id: 'als', model_version: 'v1', weight: 0.5 },
       ],
       target_metric: { kind: 'click_through' },
+      ...overrides,
     },
   });
 }
 
-/** exp-clear: treatment clicks 7% vs 5% of 10,000 impressions each (a decision); exp-early: no data yet. */
+/** Seven days of counters ending on DAY, as the events path writes them. */
+function seedCounters(experimentId: string, arms: SyntheticArm[]): void {
+  for (const row of syntheticDailyCounters({ arms, days: 7, firstDay: addDays(DAY, -6) })) {
+    tables.seedCounter(experimentId, row.variant, row.day, row.increments as Record<string, number>);
+  }
+}
+
+const arm = (variant: string, overrides: Partial<SyntheticArm> = {}): SyntheticArm => ({ variant, users: 5000, ctr: 0.05, conversionRate: 0.05, ...overrides });
+
+/** exp-clear: treatment clicks 7% vs 5% (ship); exp-early: no data yet; exp-draft: not running. */
 function seedTwoRunningExperiments() {
-  tables.seedExperiment(experiment('exp-clear')).seedExperiment(experiment('exp-early')).seedExperiment(experiment('exp-draft', 'draft'));
-  tables.seedCounter('exp-clear', 'control', DAY, { exposed_users: 5000, impressions: 10_000, clicks: 500 });
-  tables.seedCounter('exp-clear', 'treatment', DAY, { exposed_users: 5000, impressions: 10_000, clicks: 700 });
+  tables.seedExperiment(experiment('exp-clear')).seedExperiment(experiment('exp-early')).seedExperiment(experiment('exp-draft', { status: 'draft' }));
+  seedCounters('exp-clear', [arm('control'), arm('treatment', { ctr: 0.07 })]);
 }
 
 const reportKeys = () => s3.commandCalls(PutObjectCommand).map((c) => c.args[0].input.Key).sort();
+const writtenJson = (key: string) => JSON.parse(String(s3.commandCalls(PutObjectCommand).find((c) => c.args[0].input.Key === key)?.args[0].input.Body)) as ExperimentAnalysis;
 
 describe('scheduled analysis', () => {
   beforeAll(async () => {
@@ -74,8 +86,21 @@ describe('scheduled analysis', () => {
       `reports/exp-early/${DAY}/report.json`,
     ]);
     expect(s3).toHaveReceivedCommandWith(PutObjectCommand, { Bucket: BUCKET, Key: `reports/exp-clear/${DAY}/report.json`, ContentType: 'application/json' });
+    expect(s3).toHaveReceivedCommandWith(PutObjectCommand, { Bucket: BUCKET, Key: `reports/exp-clear/${DAY}/report.html`, ContentType: 'text/html; charset=utf-8' });
     expect(summary.analysed.map((a) => a.experiment_id).sort()).toEqual(['exp-clear', 'exp-early']);
     expect(summary.failed).toEqual([]);
+  });
+
+  it('writes the engine report with its decision into report.json, and an honest insufficient-data document without counters', async () => {
+    // Prepare
+    seedTwoRunningExperiments();
+
+    // Act
+    await handler({});
+
+    // Assess
+    expect(writtenJson(`reports/exp-clear/${DAY}/report.json`)).toMatchObject({ result: 'ok', decision: 'ship', winner: 'treatment', report: { through: DAY, days: 7 } });
+    expect(writtenJson(`reports/exp-early/${DAY}/report.json`)).toMatchObject({ result: 'insufficient-data', reason: 'no counters yet', decision: 'keep-running', report: null });
   });
 
   it('writes the same keys when rerun for the same day', async () => {
@@ -92,6 +117,19 @@ describe('scheduled analysis', () => {
     expect(reportKeys()).toEqual(firstRun);
   });
 
+  it('leaves counters after the requested day out of that day\'s report', async () => {
+    // Prepare
+    seedTwoRunningExperiments();
+    const earlier = addDays(DAY, -3);
+
+    // Act
+    await handler({ day: earlier, experiment_id: 'exp-clear' });
+
+    // Assess
+    expect(reportKeys()).toEqual([`reports/exp-clear/${earlier}/report.html`, `reports/exp-clear/${earlier}/report.json`]);
+    expect(writtenJson(`reports/exp-clear/${earlier}/report.json`)).toMatchObject({ through: earlier, report: { days: 4 } });
+  });
+
   it('publishes an alert for the experiment with a decision, and none for one still running', async () => {
     // Prepare
     seedTwoRunningExperiments();
@@ -106,6 +144,31 @@ describe('scheduled analysis', () => {
     expect(sns).toHaveReceivedCommandWith(PublishCommand, { TopicArn: ALERTS_TOPIC_ARN, Subject: 'abrec: exp-clear ship' });
   });
 
+  it('publishes an alert when a guardrail trips before any decision', async () => {
+    // Prepare
+    tables.seedExperiment(experiment('exp-guard', { min_sample_size: 100_000, guardrails: [{ metric: 'conversion', max_relative_degradation: 0.1 }] }));
+    seedCounters('exp-guard', [arm('control'), arm('treatment', { conversionRate: 0.025 })]);
+
+    // Act
+    const summary = await handler({});
+
+    // Assess
+    expect(summary.analysed).toMatchObject([{ experiment_id: 'exp-guard', decision: 'keep-running', alerted: true }]);
+    expect(sns).toHaveReceivedCommandWith(PublishCommand, { TopicArn: ALERTS_TOPIC_ARN, Subject: 'abrec: exp-guard guardrail breached (conversion_rate@treatment)' });
+  });
+
+  it('publishes an alert to investigate a sample ratio mismatch', async () => {
+    // Prepare
+    tables.seedExperiment(experiment('exp-srm'));
+    seedCounters('exp-srm', [arm('control', { users: 5200 }), arm('treatment', { users: 4800 })]);
+
+    // Act
+    await handler({});
+
+    // Assess
+    expect(sns).toHaveReceivedCommandWith(PublishCommand, { Subject: 'abrec: exp-srm investigate-srm' });
+  });
+
   it('fails the invocation when every experiment fails', async () => {
     // Prepare
     seedTwoRunningExperiments();
@@ -117,5 +180,47 @@ describe('scheduled analysis', () => {
     // Assess
     await expect(run).rejects.toThrow(/analysis failed for every experiment/);
     expect(s3).not.toHaveReceivedCommand(PutObjectCommand);
+  });
+
+  it('fails the invocation when the reports cannot be written', async () => {
+    // Prepare
+    seedTwoRunningExperiments();
+    s3.on(PutObjectCommand).rejects(new Error('bucket unavailable'));
+
+    // Act
+    const run = handler({});
+
+    // Assess
+    await expect(run).rejects.toThrow(/bucket unavailable/);
+    expect(sns).not.toHaveReceivedCommand(PublishCommand);
+  });
+
+  it('reports a single failing experiment in the summary and still writes the others', async () => {
+    // Prepare
+    seedTwoRunningExperiments();
+    ddb.on(QueryCommand, { TableName: TABLE.counters, ExpressionAttributeValues: { ':pk': 'EXP#exp-early#VAR#control', ':day': 'DAY#' } }).rejects(new Error('throttled'));
+
+    // Act
+    const summary = await handler({});
+
+    // Assess
+    expect(summary.failed).toEqual([{ experiment_id: 'exp-early', error: 'throttled' }]);
+    expect(reportKeys()).toEqual([`reports/exp-clear/${DAY}/report.html`, `reports/exp-clear/${DAY}/report.json`]);
+  });
+
+  it('fails an on-demand run for an experiment that does not exist', async () => {
+    // Act
+    const run = handler({ experiment_id: 'nope' });
+
+    // Assess
+    await expect(run).rejects.toThrow(/experiment nope not found/);
+  });
+
+  it('fails a run for a malformed day, naming it', async () => {
+    // Act
+    const run = handler({ day: '15/01/2026' });
+
+    // Assess
+    await expect(run).rejects.toThrow(/day must be a YYYY-MM-DD date, got "15\/01\/2026"/);
   });
 });

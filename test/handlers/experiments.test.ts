@@ -1,9 +1,12 @@
 import { GetObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import { DynamoDBDocumentClient, PutCommand, QueryCommand } from '@aws-sdk/lib-dynamodb';
 import { mockClient } from 'aws-sdk-client-mock';
-import { afterAll, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest';
+import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest';
 import { createExperiment } from '../../lambdas/domain/experiments/lifecycle.ts';
 import type { Experiment } from '../../lambdas/domain/experiments/model.ts';
+import type { StoredDailyCounter } from '../../lambdas/services/analysis-input.ts';
+import { analysisFromCounters } from '../../lambdas/services/experiment-results.ts';
+import { addDays, syntheticDailyCounters, type SyntheticArm } from '../../lambdas/services/synthetic-counters.ts';
 import { apiEvent, bodyOf, fieldsOf, jsonPost, lambdaContext } from './support/api-gateway.ts';
 import { FakeBucket, FakeTables, conditionalCheckFailed } from './support/aws.ts';
 import { TABLE, stubHandlerEnv } from './support/env.ts';
@@ -36,6 +39,18 @@ function createRequest(overrides: Record<string, unknown> = {}) {
 const stored = (status: 'draft' | 'running'): Experiment => createExperiment({ request: createRequest({ status }), now: NOW });
 const action = (name: string, body: unknown = {}) =>
   handler(jsonPost(`/experiments/${ID}/${name}`, body, { resource: `/experiments/{id}/${name}`, pathParameters: { id: ID } }), lambdaContext());
+const DAY = NOW.toISOString().slice(0, 10);
+const arm = (variant: string, overrides: Partial<SyntheticArm> = {}): SyntheticArm => ({ variant, users: 5000, ctr: 0.05, conversionRate: 0.05, ...overrides });
+
+/** Seven days of counters ending on DAY; returns them as the counter repository reads them. */
+function seedCounters(arms: SyntheticArm[]): Record<string, StoredDailyCounter[]> {
+  const out: Record<string, StoredDailyCounter[]> = {};
+  for (const row of syntheticDailyCounters({ arms, days: 7, firstDay: addDays(DAY, -6) })) {
+    tables.seedCounter(ID, row.variant, row.day, row.increments as Record<string, number>);
+    (out[row.variant] ??= []).push({ day: row.day, ...(row.increments as Record<string, number>) });
+  }
+  return out;
+}
 const experimentPuts = () => ddb.commandCalls(PutCommand).filter((c) => c.args[0].input.TableName === TABLE.experiments);
 
 describe('admin API /experiments', () => {
@@ -134,25 +149,81 @@ describe('admin API /experiments', () => {
   });
 
   describe('GET /experiments/{id}/results', () => {
-    it('sums the daily counters of each variant', async () => {
+    // The analysis day is the UTC day of the request.
+    beforeEach(() => vi.useFakeTimers({ toFake: ['Date'], now: NOW }));
+    afterEach(() => vi.useRealTimers());
+    const results = () =>
+      handler(apiEvent({ path: `/experiments/${ID}/results`, resource: '/experiments/{id}/results', pathParameters: { id: ID } }), lambdaContext());
+
+    it('returns the analysis document the scheduled run writes, from the same counters', async () => {
       // Prepare
-      tables.seedExperiment(stored('running'));
-      tables.seedCounter(ID, 'control', '2026-01-15', { exposed_users: 10, impressions: 40, clicks: 4 });
-      tables.seedCounter(ID, 'control', '2026-01-16', { exposed_users: 5, impressions: 20, clicks: 1 });
-      tables.seedCounter(ID, 'treatment', '2026-01-15', { exposed_users: 12, impressions: 50, clicks: 9 });
+      const experiment = stored('running');
+      tables.seedExperiment(experiment);
+      const counters = seedCounters([arm('control'), arm('treatment', { ctr: 0.07 })]);
 
       // Act
-      const result = await handler(
-        apiEvent({ path: `/experiments/${ID}/results`, resource: '/experiments/{id}/results', pathParameters: { id: ID } }),
-        lambdaContext(),
-      );
+      const result = await results();
 
       // Assess
       expect(result.statusCode).toBe(200);
+      expect(bodyOf(result)).toEqual(JSON.parse(JSON.stringify(analysisFromCounters(experiment, counters, { day: DAY }))));
+      expect(bodyOf(result)).toMatchObject({ experiment_id: ID, result: 'ok', decision: 'ship', winner: 'treatment' });
+    });
+
+    it('reads one Query per variant from the counters table', async () => {
+      // Prepare
+      tables.seedExperiment(stored('running'));
+      seedCounters([arm('control'), arm('treatment')]);
+
+      // Act
+      await results();
+
+      // Assess
+      const counterQueries = ddb.commandCalls(QueryCommand).filter((c) => c.args[0].input.TableName === TABLE.counters);
+      expect(counterQueries.map((c) => c.args[0].input.ExpressionAttributeValues?.[':pk']).sort()).toEqual([`EXP#${ID}#VAR#control`, `EXP#${ID}#VAR#treatment`]);
+    });
+
+    it('sums the daily counters of each variant into the totals', async () => {
+      // Prepare
+      tables.seedExperiment(stored('running'));
+      tables.seedCounter(ID, 'control', '2026-01-14', { exposed_users: 10, impressions: 40, clicks: 4 });
+      tables.seedCounter(ID, 'control', '2026-01-15', { exposed_users: 5, impressions: 20, clicks: 1 });
+      tables.seedCounter(ID, 'treatment', '2026-01-15', { exposed_users: 12, impressions: 50, clicks: 9 });
+
+      // Act
+      const result = await results();
+
+      // Assess
       expect(bodyOf(result)).toMatchObject({
         experiment_id: ID,
         totals: { control: { exposed_users: 15, impressions: 60, clicks: 5 }, treatment: { exposed_users: 12, impressions: 50, clicks: 9 } },
       });
+    });
+
+    it('answers insufficient-data with a reason, not an error, when there are no counters', async () => {
+      // Prepare
+      tables.seedExperiment(stored('running'));
+
+      // Act
+      const result = await results();
+
+      // Assess
+      expect(result.statusCode).toBe(200);
+      expect(bodyOf(result)).toMatchObject({ result: 'insufficient-data', reason: 'no counters yet', decision: 'keep-running', report: null });
+    });
+
+    it('answers 422 naming the field when the counters are impossible', async () => {
+      // Prepare
+      tables.seedExperiment(stored('running'));
+      tables.seedCounter(ID, 'control', '2026-01-15', { exposed_users: -5 });
+      tables.seedCounter(ID, 'treatment', '2026-01-15', { exposed_users: 10 });
+
+      // Act
+      const result = await results();
+
+      // Assess
+      expect(result.statusCode).toBe(422);
+      expect(bodyOf<{ error: { code: string; message: string } }>(result).error).toMatchObject({ code: 'inconsistent_counters', message: expect.stringContaining('exposed_users') });
     });
   });
 
@@ -275,6 +346,8 @@ describe('admin API /experiments', () => {
   });
 
   describe('promote', () => {
+    beforeEach(() => vi.useFakeTimers({ toFake: ['Date'], now: NOW }));
+    afterEach(() => vi.useRealTimers());
     it('answers 409 when the analysis is not significant', async () => {
       // Prepare
       tables.seedExperiment(stored('running'));
@@ -286,6 +359,46 @@ describe('admin API /experiments', () => {
       expect(result.statusCode).toBe(409);
       expect(bodyOf<{ error: { message: string } }>(result).error.message).toContain('not significant');
       expect(experimentPuts()).toHaveLength(0);
+    });
+
+    it('promotes the winner the report ships, without naming it', async () => {
+      // Prepare
+      tables.seedExperiment(stored('running'));
+      seedCounters([arm('control'), arm('treatment', { ctr: 0.07 })]);
+
+      // Act
+      const result = await action('promote');
+
+      // Assess
+      expect(result.statusCode).toBe(200);
+      expect(bodyOf<Experiment>(result)).toMatchObject({ status: 'completed', winner: 'treatment' });
+    });
+
+    it('answers 409 on a sample ratio mismatch even with a clear lift', async () => {
+      // Prepare
+      tables.seedExperiment(stored('running'));
+      seedCounters([arm('control', { users: 5200 }), arm('treatment', { users: 4800, ctr: 0.07 })]);
+
+      // Act
+      const result = await action('promote', { winner: 'treatment' });
+
+      // Assess
+      expect(result.statusCode).toBe(409);
+      expect(bodyOf<{ error: { message: string } }>(result).error.message).toContain('sample ratio mismatch');
+      expect(experimentPuts()).toHaveLength(0);
+    });
+
+    it('promotes when forced even if the counters cannot be analysed', async () => {
+      // Prepare
+      tables.seedExperiment(stored('running'));
+      tables.seedCounter(ID, 'control', DAY, { exposed_users: -5 });
+
+      // Act
+      const result = await action('promote', { winner: 'treatment', force: true });
+
+      // Assess
+      expect(result.statusCode).toBe(200);
+      expect(bodyOf<Experiment>(result)).toMatchObject({ status: 'completed', winner: 'treatment' });
     });
 
     it('completes the experiment with the named winner when forced', async () => {

@@ -1,0 +1,332 @@
+/**
+ * From an experiment and its stored daily counters to the statistics engine's input: which
+ * engine metric answers the experiment's target metric, which counter fields fill which slot,
+ * which guardrails can be checked from the counters, and the cumulative series per day.
+ *
+ * Pure (no AWS, no I/O), so the Lambda, the admin API, the command line and the tests build
+ * exactly the same report from the same counters.
+ *
+ * Stored counters are additive DAILY increments per (experiment, variant, day); the engine
+ * wants CUMULATIVE values per day, so every field is a prefix sum over days. That is valid for
+ * the per-user fields too (exposed_users, clickers, converters, Σc², Σm², Σc·m) because the
+ * writers add each user's contribution as a delta on the day it changes.
+ */
+import type { Experiment, Guardrail, Variant } from '../domain/experiments/model.ts';
+import type {
+  DailyVariantCounters,
+  ExperimentConfig,
+  GuardrailConfig,
+  MetricKind as StatsMetricKind,
+} from '../domain/stats/index.ts';
+
+/** One stored daily counter item: `day` plus numeric fields (missing fields are 0). */
+export interface StoredDailyCounter {
+  day: string;
+  [field: string]: number | string;
+}
+
+/** Every counter field the analysis reads; the totals in a report list exactly these. */
+export const COUNTER_FIELDS = [
+  'exposed_users',
+  'impressions',
+  'clicks',
+  'conversions',
+  'revenue_n',
+  'revenue_sum',
+  'revenue_sum_sq',
+  'rating_n',
+  'rating_sum',
+  'rating_sum_sq',
+  'watch_time_n',
+  'watch_time_sum',
+  'watch_time_sum_sq',
+  'fallback_impressions',
+  'clickers',
+  'converters',
+  'user_clicks_sq_sum',
+  'user_impressions_sq_sum',
+  'user_clicks_impressions_sum',
+] as const;
+export type CounterField = (typeof COUNTER_FIELDS)[number];
+
+/** Counter totals of one variant. */
+export type CounterTotals = Record<CounterField, number>;
+
+/**
+ * Relative minimum detectable effect used for the required sample size and the mSPRT mixture
+ * when the caller gives none: the experiment model has no such field, and +10% is the usual
+ * planning figure for a recommender change (it is also the issue's `abrec power` example).
+ */
+export const DEFAULT_ANALYSIS_MDE = 0.1;
+
+/** How the engine measures the target metric, in words for the report. */
+export interface MetricPlan {
+  kind: StatsMetricKind;
+  definition: string;
+}
+
+/** A guardrail of the experiment that the report cannot check, and why. */
+export interface SkippedGuardrail {
+  metric: Guardrail['metric'];
+  reason: string;
+}
+
+/** Decisions the mapping made, carried into the report document so a reader can see them. */
+export interface AnalysisNotes {
+  metric: MetricPlan;
+  /** Variants left out: inactive or weight 0 (the engine needs a positive weight for SRM). */
+  excludedVariants: string[];
+  skippedGuardrails: SkippedGuardrail[];
+  /** Last day included (YYYY-MM-DD); null when there are no counters. */
+  through: string | null;
+  /** Cumulative totals per analysed variant through `through`. */
+  totals: Record<string, CounterTotals>;
+}
+
+/** Engine input, or an honest reason why there is nothing to analyse yet. */
+export type AnalysisInput =
+  | { status: 'ok'; config: ExperimentConfig; counters: DailyVariantCounters[]; notes: AnalysisNotes }
+  | { status: 'insufficient-data'; reason: string; notes: AnalysisNotes };
+
+/** Options of {@link buildAnalysisInput}. */
+export interface AnalysisInputOptions {
+  /** Include days up to and including this one (YYYY-MM-DD); default: every stored day. */
+  through?: string;
+  /** Relative MDE; default {@link DEFAULT_ANALYSIS_MDE}. */
+  mde?: number;
+  /** Target power; default the engine's 0.8. */
+  power?: number;
+}
+
+type MeanField = 'watch_time' | 'rating';
+type ProportionField = 'clickers' | 'converters';
+
+/** Which counter fields fill the engine's proportion and mean slots. */
+interface SlotPlan {
+  proportion: ProportionField | null;
+  mean: MeanField | null;
+}
+
+/**
+ * Click-through is a user-level ratio (clicks / impressions, delta method) unless the
+ * experiment is analysed with a 0/1 outcome per user: a bandit (its Beta-Bernoulli arms model
+ * "did the user click") or the exact Bayesian Beta-Binomial path, both of which only exist for
+ * proportions. Then it is the share of exposed users who clicked at least once.
+ */
+export function metricPlanFor(experiment: Pick<Experiment, 'target_metric' | 'mode' | 'analysis_method'>): MetricPlan {
+  const kind = experiment.target_metric.kind;
+  switch (kind) {
+    case 'click_through':
+      if (experiment.mode === 'bandit' || experiment.analysis_method === 'bayesian') {
+        return { kind: 'proportion', definition: 'clickers / exposed_users: share of exposed users with at least one click' };
+      }
+      return { kind: 'ratio', definition: 'clicks / impressions with the user as the unit (delta method)' };
+    case 'conversion':
+      return { kind: 'proportion', definition: 'converters / exposed_users: share of exposed users with at least one purchase' };
+    case 'watch_time':
+      return { kind: 'mean', definition: 'mean watch time per watch_time event (Welch)' };
+    case 'rating':
+      return { kind: 'mean', definition: 'mean rating per rating event (Welch)' };
+    default: {
+      const unknown: never = kind;
+      throw new Error(`unknown target metric ${String(unknown)}`);
+    }
+  }
+}
+
+function targetSlots(experiment: Pick<Experiment, 'target_metric'>, plan: MetricPlan): SlotPlan {
+  const kind = experiment.target_metric.kind;
+  if (plan.kind === 'proportion') return { proportion: kind === 'click_through' ? 'clickers' : 'converters', mean: null };
+  if (plan.kind === 'mean') return { proportion: null, mean: kind as MeanField };
+  return { proportion: null, mean: null };
+}
+
+/**
+ * Maps the experiment's guardrails onto the engine's three guardrail metrics. The engine has one
+ * proportion slot and one mean slot per counter row, both shared with the target metric, so a
+ * guardrail that would need a slot already holding another metric is skipped with its reason,
+ * as are metrics the counters do not measure (latency, errors). Returns the slots it claimed.
+ */
+export function planGuardrails(
+  guardrails: readonly Guardrail[],
+  slots: SlotPlan,
+): { guardrails: GuardrailConfig[]; skipped: SkippedGuardrail[]; slots: SlotPlan } {
+  const claimed: SlotPlan = { ...slots };
+  const planned: GuardrailConfig[] = [];
+  const skipped: SkippedGuardrail[] = [];
+  for (const guardrail of guardrails) {
+    const limit = guardrail.max_relative_degradation;
+    if (!(limit < 1)) {
+      skipped.push({ metric: guardrail.metric, reason: 'a 100% degradation limit can never be exceeded' });
+      continue;
+    }
+    switch (guardrail.metric) {
+      case 'click_through':
+        planned.push({ metric: 'ctr', max_relative_drop: limit });
+        break;
+      case 'conversion':
+        if (claimed.proportion === 'clickers') {
+          skipped.push({ metric: guardrail.metric, reason: 'the proportion slot holds the click-through target (clickers); conversion cannot be checked in the same report' });
+        } else {
+          claimed.proportion = 'converters';
+          planned.push({ metric: 'conversion_rate', max_relative_drop: limit });
+        }
+        break;
+      case 'watch_time':
+      case 'rating':
+        if (claimed.mean !== null && claimed.mean !== guardrail.metric) {
+          skipped.push({ metric: guardrail.metric, reason: `the mean slot holds ${claimed.mean}; only one mean metric per report` });
+        } else {
+          claimed.mean = guardrail.metric;
+          planned.push({ metric: 'mean_value', max_relative_drop: limit });
+        }
+        break;
+      case 'latency_p95_ms':
+      case 'error_rate':
+        skipped.push({ metric: guardrail.metric, reason: 'not measured by the daily counters (see the CloudWatch dashboard)' });
+        break;
+      default: {
+        const unknown: never = guardrail.metric;
+        skipped.push({ metric: unknown, reason: 'unknown guardrail metric' });
+      }
+    }
+  }
+  return { guardrails: planned, skipped, slots: claimed };
+}
+
+const numberOf = (item: StoredDailyCounter, field: string): number => {
+  const value = item[field];
+  return typeof value === 'number' && Number.isFinite(value) ? value : 0;
+};
+
+function zeroTotals(): CounterTotals {
+  return Object.fromEntries(COUNTER_FIELDS.map((field) => [field, 0])) as CounterTotals;
+}
+
+/**
+ * Prefix sums per variant: for every day on which any variant has an item (up to `through`),
+ * each variant's totals from the start through the end of that day.
+ */
+export function cumulativeTotals(
+  variants: readonly string[],
+  countersByVariant: Readonly<Record<string, readonly StoredDailyCounter[]>>,
+  through?: string,
+): { days: string[]; byDay: Record<string, CounterTotals>[] } {
+  const included = (day: string) => through === undefined || day <= through;
+  const daily = new Map<string, Map<string, StoredDailyCounter[]>>();
+  for (const variant of variants) {
+    for (const item of countersByVariant[variant] ?? []) {
+      if (!included(item.day)) continue;
+      const perDay = daily.get(item.day) ?? new Map<string, StoredDailyCounter[]>();
+      perDay.set(variant, [...(perDay.get(variant) ?? []), item]);
+      daily.set(item.day, perDay);
+    }
+  }
+  const days = [...daily.keys()].sort();
+  const running = new Map(variants.map((variant) => [variant, zeroTotals()]));
+  const byDay = days.map((day) => {
+    const perDay = daily.get(day) as Map<string, StoredDailyCounter[]>;
+    return Object.fromEntries(
+      variants.map((variant) => {
+        const next = { ...(running.get(variant) as CounterTotals) };
+        for (const item of perDay.get(variant) ?? []) {
+          for (const field of COUNTER_FIELDS) next[field] += numberOf(item, field);
+        }
+        running.set(variant, next);
+        return [variant, next];
+      }),
+    );
+  });
+  return { days, byDay };
+}
+
+/** One engine row from cumulative totals, with each slot filled as planned. */
+export function toDailyVariantCounters(day: string, variant: string, totals: CounterTotals, slots: SlotPlan): DailyVariantCounters {
+  return {
+    day,
+    variant,
+    exposed_users: totals.exposed_users,
+    impressions: totals.impressions,
+    clicks: totals.clicks,
+    conversions: slots.proportion === null ? 0 : totals[slots.proportion],
+    value_n: slots.mean === null ? 0 : totals[`${slots.mean}_n`],
+    value_sum: slots.mean === null ? 0 : totals[`${slots.mean}_sum`],
+    value_sum_sq: slots.mean === null ? 0 : totals[`${slots.mean}_sum_sq`],
+    user_clicks_sq_sum: totals.user_clicks_sq_sum,
+    user_impressions_sq_sum: totals.user_impressions_sq_sum,
+    user_clicks_impressions_sum: totals.user_clicks_impressions_sum,
+  };
+}
+
+/**
+ * The first row whose user-level second moments no data can produce (Σc² < (Σc)²/n): counters
+ * written before those fields existed. The delta method must not run on them.
+ */
+export function inconsistentRatioRow(rows: readonly DailyVariantCounters[]): DailyVariantCounters | undefined {
+  const below = (sumSq: number, sum: number, n: number) => sumSq * n < sum * sum * (1 - 1e-9);
+  return rows.find(
+    (row) =>
+      row.exposed_users > 0 &&
+      (below(row.user_clicks_sq_sum, row.clicks, row.exposed_users) || below(row.user_impressions_sq_sum, row.impressions, row.exposed_users)),
+  );
+}
+
+function analysedVariants(experiment: Pick<Experiment, 'variants'>): { kept: Variant[]; excluded: string[] } {
+  const kept = experiment.variants.filter((variant) => variant.active && variant.weight > 0);
+  return { kept, excluded: experiment.variants.filter((variant) => !kept.includes(variant)).map((variant) => variant.name) };
+}
+
+/**
+ * Builds the engine's {@link ExperimentConfig} and cumulative {@link DailyVariantCounters} from
+ * an experiment and its variants' stored daily counters (any order; several items for the same
+ * day are added). Returns `insufficient-data` with a reason instead of input the engine would
+ * reject: no counters yet, fewer than two analysable variants, an inactive control, or ratio
+ * counters without their user-level second moments.
+ */
+export function buildAnalysisInput(
+  experiment: Experiment,
+  countersByVariant: Readonly<Record<string, readonly StoredDailyCounter[]>>,
+  options: AnalysisInputOptions = {},
+): AnalysisInput {
+  const metric = metricPlanFor(experiment);
+  const { kept, excluded } = analysedVariants(experiment);
+  const names = kept.map((variant) => variant.name);
+  const { days, byDay } = cumulativeTotals(names, countersByVariant, options.through);
+  const through = days.length > 0 ? days[days.length - 1] : null;
+  const latest = byDay.length > 0 ? byDay[byDay.length - 1] : Object.fromEntries(names.map((name) => [name, zeroTotals()]));
+  const target = targetSlots(experiment, metric);
+  const plan = planGuardrails(experiment.guardrails, target);
+  const notes: AnalysisNotes = { metric, excludedVariants: excluded, skippedGuardrails: plan.skipped, through, totals: latest };
+  const insufficient = (reason: string): AnalysisInput => ({ status: 'insufficient-data', reason, notes });
+
+  if (!kept.some((variant) => variant.is_control)) return insufficient('the control variant is inactive or has weight 0');
+  if (kept.length < 2) return insufficient('fewer than 2 active variants with a positive weight');
+  if (days.length === 0) {
+    const anyStored = names.some((name) => (countersByVariant[name] ?? []).length > 0);
+    return insufficient(anyStored ? `no counters on or before ${options.through}` : 'no counters yet');
+  }
+
+  const counters = days.flatMap((day, d) => names.map((name) => toDailyVariantCounters(day, name, byDay[d][name], plan.slots)));
+  const broken = inconsistentRatioRow(counters);
+  let guardrails = plan.guardrails;
+  if (broken !== undefined) {
+    const why = `counters of ${broken.variant} through ${broken.day} lack consistent user-level second moments (user_clicks_sq_sum, user_impressions_sq_sum)`;
+    if (metric.kind === 'ratio') return insufficient(`${why}; the click-through delta method needs them`);
+    if (guardrails.some((guardrail) => guardrail.metric === 'ctr')) {
+      guardrails = guardrails.filter((guardrail) => guardrail.metric !== 'ctr');
+      notes.skippedGuardrails = [...notes.skippedGuardrails, { metric: 'click_through', reason: why }];
+    }
+  }
+
+  const config: ExperimentConfig = {
+    experiment_id: experiment.id,
+    variants: kept.map((variant) => ({ name: variant.name, weight: variant.weight, control: variant.is_control })),
+    target_metric: { kind: metric.kind },
+    confidence_level: experiment.confidence_level,
+    min_sample_size: experiment.min_sample_size,
+    mde: options.mde ?? DEFAULT_ANALYSIS_MDE,
+    ...(options.power === undefined ? {} : { power: options.power }),
+    guardrails,
+  };
+  return { status: 'ok', config, counters, notes };
+}

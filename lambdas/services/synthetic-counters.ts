@@ -1,0 +1,124 @@
+/**
+ * Deterministic daily counters of synthetic experiments, exactly as the events path would have
+ * written them (additive daily increments, per-user fields included), for the analysis
+ * benchmark and the tests. Counters are aggregates: ten million events cost as much to seed
+ * as ten thousand.
+ */
+import type { CounterField } from './analysis-input.ts';
+
+/** One arm of a synthetic experiment. */
+export interface SyntheticArm {
+  variant: string;
+  /** Users exposed over the whole experiment. */
+  users: number;
+  /** Clicks per impression. */
+  ctr: number;
+  /** Share of users with a purchase. */
+  conversionRate: number;
+}
+
+/** A daily counter increment as the events path writes it. */
+export type CounterIncrement = Partial<Record<CounterField, number>>;
+
+/** Daily increments of one variant on one day. */
+export interface SyntheticDay {
+  variant: string;
+  day: string;
+  increments: CounterIncrement;
+}
+
+/** Two kinds of users, so the per-user impressions (and the delta method) have real variance. */
+const USER_TYPES = [
+  { share: 2 / 3, impressions: 4 },
+  { share: 1 / 3, impressions: 12 },
+] as const;
+const REVENUE = { mean: 20, meanSquare: 500 };
+const WATCH = { mean: 300, meanSquare: 300 ** 2 + 120 ** 2 };
+const RATING = { mean: 3.6, meanSquare: 3.6 ** 2 + 1, perClick: 0.25 };
+
+/** Splits `total` into `parts` integers that differ by at most one, larger ones first. */
+function split(total: number, parts: number): number[] {
+  const base = Math.floor(total / parts);
+  return Array.from({ length: parts }, (_, i) => base + (i < total - base * parts ? 1 : 0));
+}
+
+/** Increments of a cohort of `users` new users whose whole activity falls on one day. */
+export function cohortIncrements(users: number, ctr: number, conversionRate: number): CounterIncrement {
+  const out: Required<CounterIncrement> = {
+    exposed_users: users,
+    impressions: 0,
+    clicks: 0,
+    conversions: 0,
+    revenue_n: 0,
+    revenue_sum: 0,
+    revenue_sum_sq: 0,
+    rating_n: 0,
+    rating_sum: 0,
+    rating_sum_sq: 0,
+    watch_time_n: 0,
+    watch_time_sum: 0,
+    watch_time_sum_sq: 0,
+    fallback_impressions: 0,
+    clickers: 0,
+    converters: 0,
+    user_clicks_sq_sum: 0,
+    user_impressions_sq_sum: 0,
+    user_clicks_impressions_sum: 0,
+  };
+  const heavy = Math.round(users * USER_TYPES[1].share);
+  const typeUsers = [users - heavy, heavy];
+  USER_TYPES.forEach((type, t) => {
+    const n = typeUsers[t];
+    const m = type.impressions;
+    const clicks = Math.round(n * m * ctr);
+    // Clicks spread as evenly as integers allow: r users with q + 1 clicks, the rest with q.
+    const q = Math.floor(clicks / Math.max(n, 1));
+    const r = clicks - q * n;
+    out.impressions += n * m;
+    out.clicks += clicks;
+    out.clickers += q > 0 ? n : r;
+    out.user_impressions_sq_sum += n * m * m;
+    out.user_clicks_sq_sum += r * (q + 1) ** 2 + (n - r) * q * q;
+    out.user_clicks_impressions_sum += clicks * m;
+  });
+  const converters = Math.round(users * conversionRate);
+  Object.assign(out, {
+    conversions: converters,
+    converters,
+    revenue_n: converters,
+    revenue_sum: converters * REVENUE.mean,
+    revenue_sum_sq: converters * REVENUE.meanSquare,
+    watch_time_n: out.clicks,
+    watch_time_sum: out.clicks * WATCH.mean,
+    watch_time_sum_sq: out.clicks * WATCH.meanSquare,
+  });
+  const ratings = Math.round(out.clicks * RATING.perClick);
+  Object.assign(out, { rating_n: ratings, rating_sum: ratings * RATING.mean, rating_sum_sq: ratings * RATING.meanSquare });
+  return out;
+}
+
+/** Events a day's increments stand for: impressions, clicks, purchases, ratings, watch times. */
+export function eventsOf(increments: CounterIncrement): number {
+  return (increments.impressions ?? 0) + (increments.clicks ?? 0) + (increments.conversions ?? 0) + (increments.rating_n ?? 0) + (increments.watch_time_n ?? 0);
+}
+
+/** Adds `offset` days to a YYYY-MM-DD day. */
+export function addDays(day: string, offset: number): string {
+  return new Date(Date.parse(`${day}T00:00:00Z`) + offset * 86_400_000).toISOString().slice(0, 10);
+}
+
+/**
+ * Deterministic daily counters of an experiment: each arm's users spread evenly over `days`
+ * days from `firstDay`, each day's new users a cohort of light and heavy users.
+ */
+export function syntheticDailyCounters({ arms, days, firstDay }: { arms: SyntheticArm[]; days: number; firstDay: string }): SyntheticDay[] {
+  return arms.flatMap((arm) =>
+    split(arm.users, days).map((users, d) => ({ variant: arm.variant, day: addDays(firstDay, d), increments: cohortIncrements(users, arm.ctr, arm.conversionRate) })),
+  );
+}
+
+/** Users per arm that make an experiment of about `events` events with these rates. */
+export function usersForEvents(events: number, arms: number, ctr: number, conversionRate: number): number {
+  const perThousand = eventsOf(cohortIncrements(3000, ctr, conversionRate)) / 3000;
+  return Math.max(2, Math.round(events / arms / perThousand));
+}
