@@ -23,6 +23,7 @@ import { S3ModelArtifactStore } from './storage/artifact-store.ts';
 import { DynamoCounterRepository, DynamoEventRepository } from './storage/event-repository.ts';
 import { DynamoExperimentRepository } from './storage/experiment-repository.ts';
 import { ModelCache } from './storage/model-cache.ts';
+import { BanditAllocationCache } from './services/serving-modes.ts';
 
 const experiments = new DynamoExperimentRepository(dynamoClient(), requiredEnv(TABLES.experiments.envVar));
 const counters = new DynamoCounterRepository(dynamoClient(), requiredEnv(TABLES.counters.envVar));
@@ -33,6 +34,7 @@ const events = new DynamoEventRepository(dynamoClient(), requiredEnv(TABLES.even
     metrics.addMetric('CounterInconsistency', MetricUnit.Count, 1);
   },
 });
+const banditAllocations = new BanditAllocationCache(counters);
 const models = new ModelCache(new S3ModelArtifactStore(s3Client(), requiredEnv(ARTIFACTS_BUCKET.envVar)));
 const defaultExperimentId = optionalEnv(ENV.defaultExperimentId, 'default');
 const recordImpressions = booleanEnv(ENV.recordImpressions, true);
@@ -50,7 +52,10 @@ async function assign(experimentId: string, userId: string, now: number): Promis
   // Independent reads, so one round trip instead of two on the hot path.
   const [experiment, stored] = await Promise.all([experiments.get(experimentId), experiments.getAssignment(experimentId, userId)]);
   if (!experiment) throw notFound(`experiment_id: experiment "${experimentId}" does not exist`);
-  let assignment = resolveAssignment({ experiment, userId, stored });
+  // A bandit assigns new users by the current Thompson allocation (cached per container);
+  // users already assigned stay sticky and need no counters read.
+  const banditAllocation = experiment.mode === 'bandit' && experiment.status === 'running' && !stored ? await banditAllocations.get(experiment, now) : undefined;
+  let assignment = resolveAssignment({ experiment, userId, stored, banditAllocation });
   if (assignment.should_store) {
     const fresh = { experimentId, userId, variant: assignment.variant, bucket: assignment.bucket, propensity: assignment.propensity, assignedAt: new Date(now).toISOString() };
     const kept = await experiments.putAssignmentIfAbsent(fresh);

@@ -321,4 +321,30 @@ describe('GET /recommend', () => {
     expect(result.statusCode).toBe(200);
     expect(s3).not.toHaveReceivedCommand(GetObjectCommand);
   });
+  describe('in bandit mode', () => {
+    const bandit = { ...experiment, mode: 'bandit' } as Experiment;
+
+    it('assigns new users by the Thompson allocation from the counters and records that propensity', async () => {
+      // Prepare: treatment converts users to clickers far better than control
+      serve({ experiments: [bandit] });
+      tables.seedCounter('default', 'control', today, { exposed_users: 4000, clickers: 200 });
+      tables.seedCounter('default', 'treatment', today, { exposed_users: 4000, clickers: 600 });
+
+      // Act
+      const variants: string[] = [];
+      for (let i = 0; i < 40; i++) variants.push(bodyOf<RecommendBody>(await recommend({ user_id: `new-${i}`, top_n: '2' })).variant);
+
+      // Assess
+      expect(variants.filter((v) => v === 'treatment').length).toBeGreaterThanOrEqual(30);
+      const stored = ddb
+        .commandCalls(PutCommand)
+        .map((call) => call.args[0].input.Item as { pk: string; assignment?: { variant: string; propensity: number } })
+        .filter((item) => item.pk.startsWith('ASSIGN#'))
+        .map((item) => item.assignment!);
+      expect(stored).toHaveLength(40);
+      const treatmentShare = stored.find((a) => a.variant === 'treatment')!.propensity;
+      expect(treatmentShare).toBeGreaterThan(0.9);
+      expect(treatmentShare).toBeLessThanOrEqual(0.95 + 1e-9);
+    });
+  });
 });
