@@ -3,18 +3,33 @@
  * they talk to a running service (local or deployed) rather than to its storage, so the same
  * validation and conditional writes apply.
  */
+import { defaultProvider } from '@aws-sdk/credential-provider-node';
+import { Hash } from '@smithy/hash-node';
+import { SignatureV4 } from '@smithy/signature-v4';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { UsageError } from './command.ts';
 
-export interface AdminTarget {
-  url: string;
-  adminKey: string;
+/**
+ * Where the admin API is and how to authenticate: the admin key (local runtime) or IAM SigV4
+ * (a deployed API Gateway, whose admin routes use AWS_IAM authorization).
+ */
+export type AdminTarget = { url: string; auth: 'admin-key'; adminKey: string } | { url: string; auth: 'iam'; region: string };
+
+/** The region of an execute-api URL (https://ID.execute-api.REGION.amazonaws.com/STAGE). */
+export function regionOfApiUrl(url: string): string | undefined {
+  return new URL(url).hostname.match(/\.execute-api\.([a-z0-9-]+)\.amazonaws\.com$/)?.[1];
 }
 
-/** --url / ABREC_URL / the local default; --admin-key / ABREC_ADMIN_KEY / the local data directory's keys. */
+/**
+ * --url / ABREC_URL / the local default. A deployed API (execute-api URL) is called with SigV4
+ * from the standard AWS credential chain; anything else with --admin-key / ABREC_ADMIN_KEY / the
+ * local data directory's key.
+ */
 export async function resolveAdminTarget(options: { url?: string; adminKey?: string; dataDir?: string }, env: NodeJS.ProcessEnv): Promise<AdminTarget> {
   const url = (options.url ?? env.ABREC_URL ?? `http://127.0.0.1:${env.PORT ?? 3000}`).replace(/\/$/, '');
+  const region = regionOfApiUrl(url);
+  if (region && !options.adminKey) return { url, auth: 'iam', region };
   let adminKey = options.adminKey ?? env.ABREC_ADMIN_KEY;
   if (!adminKey) {
     const dataDir = options.dataDir ?? env.ABREC_DATA_DIR ?? '.abrec-data';
@@ -25,7 +40,26 @@ export async function resolveAdminTarget(options: { url?: string; adminKey?: str
     }
   }
   if (!adminKey) throw new UsageError('no admin key: pass --admin-key, set ABREC_ADMIN_KEY, or run next to the data directory of `abrec serve`');
-  return { url, adminKey };
+  return { url, auth: 'admin-key', adminKey };
+}
+
+/** Signs a request for API Gateway (service execute-api) with SigV4. */
+export async function signedHeaders(target: { url: string; region: string }, method: string, path: string, body: string | undefined, headers: Record<string, string>): Promise<Record<string, string>> {
+  const url = new URL(`${target.url}${path}`);
+  const signer = new SignatureV4({ service: 'execute-api', region: target.region, credentials: defaultProvider(), sha256: Hash.bind(null, 'sha256') });
+  const signed = await signer.sign({
+    method,
+    protocol: url.protocol,
+    hostname: url.hostname,
+    port: url.port ? Number(url.port) : undefined,
+    path: url.pathname,
+    query: Object.fromEntries(url.searchParams),
+    headers: { ...headers, host: url.host },
+    body,
+  });
+  // fetch sets Host itself (to the same value the signature covers).
+  const { host: _host, ...rest } = signed.headers as Record<string, string>;
+  return rest;
 }
 
 export interface AdminResponse {
@@ -35,12 +69,12 @@ export interface AdminResponse {
 
 export async function adminRequest(target: AdminTarget, method: 'GET' | 'POST', path: string, body?: unknown): Promise<AdminResponse> {
   let response: Response;
+  const payload = body === undefined ? undefined : JSON.stringify(body);
+  const baseHeaders: Record<string, string> = payload === undefined ? {} : { 'content-type': 'application/json' };
+  const headers =
+    target.auth === 'iam' ? await signedHeaders(target, method, path, payload, baseHeaders) : { ...baseHeaders, 'x-admin-key': target.adminKey };
   try {
-    response = await fetch(`${target.url}${path}`, {
-      method,
-      headers: { 'x-admin-key': target.adminKey, ...(body === undefined ? {} : { 'content-type': 'application/json' }) },
-      body: body === undefined ? undefined : JSON.stringify(body),
-    });
+    response = await fetch(`${target.url}${path}`, { method, headers, body: payload });
   } catch (error) {
     throw new Error(`cannot reach ${target.url} (is \`abrec serve\` running?): ${(error as Error).message}`);
   }
