@@ -1,20 +1,23 @@
 /**
  * `abrec train`: trains one model on a MovieLens-format file and writes it as an immutable,
- * versioned factor artifact under `<out>/models/<model id>/<version>/`.
+ * versioned factor artifact under `<out>/models/<model id>/<version>/`, where `<out>` is a
+ * directory or an S3 bucket (`s3://BUCKET`, the layout the serving functions read).
  */
+import { S3Client } from '@aws-sdk/client-s3';
 import { UsageError, type CliCommand, type CliIO } from '../command.ts';
-import { encodeArtifact } from '../../lambdas/domain/recommenders/artifact.ts';
+import { artifactPrefix, encodeArtifact, type EncodedArtifact } from '../../lambdas/domain/recommenders/artifact.ts';
 import { evaluateRanking, evaluateRating } from '../../lambdas/domain/recommenders/evaluation.ts';
 import { MODEL_NAMES } from '../../lambdas/domain/recommenders/models/registry.ts';
-import { DirectoryModelArtifactStore } from '../../lambdas/storage/artifact-store.ts';
+import { DirectoryModelArtifactStore, S3ModelArtifactStore, type ModelArtifactStore } from '../../lambdas/storage/artifact-store.ts';
 import { asUsageErrors, loadRatingsFiles, numberOption, parseCommandArgs, parseParamOptions, resolveModelOption } from './evaluate.ts';
 
 const HELP = `Usage:
-  abrec train --data FILE [--items FILE] --model NAME --out DIR [--model-id ID] [--param NAME=VALUE]... [--evaluate] [--json]
+  abrec train --data FILE [--items FILE] --model NAME --out DIR|s3://BUCKET[/models] [--model-id ID] [--param NAME=VALUE]... [--evaluate] [--json]
 
 Trains a model on all ratings of FILE and writes a versioned artifact (manifest.json plus
-float32 binaries) to DIR/models/<model id>/<version>/. The version is a content hash: the
-same data and settings give the same version.
+float32 binaries) to DIR/models/<model id>/<version>/, or to the same keys in an S3 bucket.
+The version is a content hash: the same data and settings give the same version, and
+publishing a version that exists changes nothing.
 
 Options:
   --data FILE          ratings file (u.data, ratings.dat, ratings.csv) (required)
@@ -24,7 +27,13 @@ Options:
   --model-id ID        artifact model id (default: the model name); [a-z0-9][a-z0-9._-]*
   --param NAME=VALUE   override a hyperparameter (repeatable)
   --seed S             training seed (for models that take one)
-  --out DIR            output directory (s3://BUCKET/PREFIX is not supported by this command yet)
+  --out DIR|s3://BUCKET[/models]
+                       output directory, or an S3 bucket: the artifact goes to
+                       s3://BUCKET/models/<model id>/<version>/, where the serving functions look,
+                       so a PREFIX must be empty or 'models'. The S3 client comes from the
+                       standard SDK environment (AWS_REGION, credentials, AWS_ENDPOINT_URL_S3 or
+                       AWS_ENDPOINT_URL); S3_FORCE_PATH_STYLE=true selects path-style addressing
+                       (s3rver, MinIO)
   --evaluate           also run the offline protocol of the model's task (5-fold rating, or the
                        0.75 per-user split at k 10) and store the figures in the manifest metrics
   --json               print a summary JSON object on the last line of stdout`;
@@ -48,8 +57,8 @@ export const trainCommand: CliCommand = {
       json: { type: 'boolean', default: false },
     });
     if (!values.data) throw new UsageError('--data FILE is required');
-    if (!values.out) throw new UsageError('--out DIR is required');
-    if (values.out.startsWith('s3://')) throw new UsageError('--out s3://... is not yet supported by train: write to a directory and publish it');
+    if (!values.out) throw new UsageError('--out DIR or --out s3://BUCKET is required');
+    const destination = parseOutDestination(values.out);
     const requested = parseParamOptions(values.param);
     const seed = values.seed === undefined ? undefined : numberOption(values.seed, '--seed', 0, { integer: true });
     const { definition, params } = resolveModelOption(values.model, requested);
@@ -87,9 +96,9 @@ export const trainCommand: CliCommand = {
       }
     }
     const artifact = encodeArtifact({ ...model, metrics });
-    await new DirectoryModelArtifactStore(values.out).putArtifact(artifact);
+    await publishArtifact(destination, artifact, io.env);
     const { manifest } = artifact;
-    const location = `${values.out.replace(/\/$/, '')}/models/${manifest.model_id}/${manifest.version}/`;
+    const location = `${destination.kind === 's3' ? `s3://${destination.bucket}` : destination.directory.replace(/\/$/, '')}/${artifactPrefix(manifest.model_id, manifest.version)}`;
     io.stdout(`trained ${definition.name} (${manifest.dimensions.users} users, ${manifest.dimensions.items} items, ${manifest.dimensions.factors} factors) in ${fitSeconds.toFixed(2)} s -> ${location}\n`);
     if (values.json) {
       io.stdout(
@@ -108,3 +117,55 @@ export const trainCommand: CliCommand = {
     return 0;
   },
 };
+
+/** Where `--out` sends the artifact. */
+export type OutDestination = { kind: 'directory'; directory: string } | { kind: 's3'; bucket: string };
+
+// S3 bucket naming rules (lower case, digits, dots and hyphens, 3 to 63 characters).
+const BUCKET_NAME = /^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/;
+
+/**
+ * Parses `--out`: a directory, or `s3://BUCKET` with an optional `/models` prefix. Any other
+ * prefix is refused rather than ignored: S3ModelArtifactStore keys artifacts as
+ * `models/<id>/<version>/` from the bucket root, which is where the serving functions read.
+ */
+export function parseOutDestination(out: string): OutDestination {
+  if (!out.startsWith('s3://')) return { kind: 'directory', directory: out };
+  const [bucket = '', ...rest] = out.slice('s3://'.length).split('/');
+  if (!BUCKET_NAME.test(bucket)) throw new UsageError(`--out ${out}: '${bucket}' is not a valid S3 bucket name`);
+  const prefix = rest.join('/').replace(/\/+$/, '');
+  if (prefix !== '' && prefix !== 'models') {
+    throw new UsageError(`--out ${out}: artifacts are written under s3://${bucket}/models/<model id>/<version>/, so PREFIX must be empty or 'models', got '${prefix}'`);
+  }
+  return { kind: 's3', bucket };
+}
+
+/**
+ * An S3 client from the standard SDK environment: region, credentials and endpoint as the SDK
+ * resolves them (AWS_ENDPOINT_URL_S3 / AWS_ENDPOINT_URL included), plus path-style addressing
+ * when S3_FORCE_PATH_STYLE is 'true', as the Lambda functions do.
+ */
+export function s3ClientFromEnvironment(env: NodeJS.ProcessEnv): S3Client {
+  const endpoint = env.AWS_ENDPOINT_URL_S3 || env.AWS_ENDPOINT_URL || undefined;
+  const region = env.AWS_REGION || env.AWS_DEFAULT_REGION || undefined;
+  return new S3Client({
+    ...(endpoint ? { endpoint } : {}),
+    ...(region ? { region } : {}),
+    forcePathStyle: env.S3_FORCE_PATH_STYLE?.toLowerCase() === 'true',
+  });
+}
+
+/** Writes the artifact through the store of the destination (the S3 client is closed after). */
+async function publishArtifact(destination: OutDestination, artifact: EncodedArtifact, env: NodeJS.ProcessEnv): Promise<void> {
+  if (destination.kind === 'directory') {
+    await new DirectoryModelArtifactStore(destination.directory).putArtifact(artifact);
+    return;
+  }
+  const s3 = s3ClientFromEnvironment(env);
+  const store: ModelArtifactStore = new S3ModelArtifactStore(s3, destination.bucket);
+  try {
+    await store.putArtifact(artifact);
+  } finally {
+    s3.destroy();
+  }
+}

@@ -31,7 +31,7 @@ export {
   type MovieLensFormat,
   type ParseOptions,
 } from './formats.ts';
-export { deriveSeed, mulberry32, randomInt, randomPermutation, shuffleInPlace, standardNormal, type Random } from './random.ts';
+export { deriveSeed, fillGaussian, mulberry32, normalStream, randomInt, randomPermutation, sfc32, shuffleInPlace, standardNormal, type Random } from './random.ts';
 export {
   filterMinRatings,
   kFoldSplits,

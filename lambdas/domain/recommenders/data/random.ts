@@ -75,3 +75,65 @@ export function randomPermutation(n: number, rng: Random): Int32Array {
   for (let i = 0; i < n; i++) order[i] = i;
   return shuffleInPlace(order, rng);
 }
+
+/**
+ * sfc32 seeded through splitmix32, with the first outputs discarded: a 128-bit state that
+ * stays well mixed over the millions of draws model training makes (BPR samples, SGD
+ * shuffles). The models use it; changing it would change every trained model for a seed.
+ * @param seed any integer; it is reduced modulo 2^32.
+ */
+export function sfc32(seed: number): Random {
+  assertSeed(seed);
+  let s = seed >>> 0;
+  const splitmix = (): number => {
+    s = (s + 0x9e3779b9) >>> 0;
+    let z = s;
+    z = Math.imul(z ^ (z >>> 16), 0x85ebca6b);
+    z = Math.imul(z ^ (z >>> 13), 0xc2b2ae35);
+    return (z ^ (z >>> 16)) >>> 0;
+  };
+  let a = splitmix();
+  let b = splitmix();
+  let c = splitmix();
+  let d = splitmix();
+  const nextUint32 = (): number => {
+    const t = (((a + b) >>> 0) + d) >>> 0;
+    d = (d + 1) >>> 0;
+    a = b ^ (b >>> 9);
+    b = (c + (c << 3)) >>> 0;
+    c = (c << 21) | (c >>> 11);
+    c = (c + t) >>> 0;
+    return t;
+  };
+  // The first outputs still correlate with the seed.
+  for (let i = 0; i < 12; i++) nextUint32();
+  return () => nextUint32() / 4294967296;
+}
+
+/**
+ * A stream of standard normal draws that uses both halves of each Box–Muller pair (cosine,
+ * then sine), so half the uniforms of `standardNormal`; the pending half is state, which is
+ * why this is a stream rather than a function of `rng`.
+ */
+export function normalStream(rng: Random): () => number {
+  let spare: number | undefined;
+  return () => {
+    if (spare !== undefined) {
+      const value = spare;
+      spare = undefined;
+      return value;
+    }
+    let u = 0;
+    while (u === 0) u = rng(); // (0, 1): keeps log finite
+    const v = rng();
+    const radius = Math.sqrt(-2 * Math.log(u));
+    spare = radius * Math.sin(2 * Math.PI * v);
+    return radius * Math.cos(2 * Math.PI * v);
+  };
+}
+
+/** Fills `target` with N(mean, std) draws from `normal` (e.g. a `normalStream`); returns it. */
+export function fillGaussian(target: Float64Array, normal: () => number, mean: number, std: number): Float64Array {
+  for (let i = 0; i < target.length; i++) target[i] = mean + std * normal();
+  return target;
+}

@@ -6,8 +6,8 @@
  * the user has not rated).
  */
 import type { FactorModel, RatingsDataset } from '../types.ts';
-import { assembleModel, assertTrainingConverged, HyperparameterError, summariseTraining, toFloat32, type TrainOptions } from './common.ts';
-import { createRandom, fillGaussian } from './random.ts';
+import { assembleModel, assertIntegerSeed, assertTrainingConverged, HyperparameterError, summariseTraining, toFloat32, type TrainOptions } from './common.ts';
+import { fillGaussian, normalStream, randomInt, sfc32 } from '../data/random.ts';
 
 export interface BprParams {
   factors: number;
@@ -33,13 +33,15 @@ export function trainBpr(dataset: RatingsDataset, params: Partial<BprParams> = {
   for (const name of ['lr', 'reg', 'initStd'] as const) {
     if (!Number.isFinite(settings[name]) || settings[name] < 0) throw new HyperparameterError(`hyperparameter ${name} must be a finite number >= 0, got ${settings[name]}`);
   }
+  assertIntegerSeed(settings.seed);
   const summary = summariseTraining(dataset, options.source);
   const k = settings.factors;
   const users = dataset.userIds.length;
   const items = dataset.itemIds.length;
-  const random = createRandom(settings.seed);
-  const P = fillGaussian(new Float64Array(users * k), random, 0, settings.initStd);
-  const Q = fillGaussian(new Float64Array(items * k), random, 0, settings.initStd);
+  const random = sfc32(settings.seed);
+  const normal = normalStream(random);
+  const P = fillGaussian(new Float64Array(users * k), normal, 0, settings.initStd);
+  const Q = fillGaussian(new Float64Array(items * k), normal, 0, settings.initStd);
   const bias = new Float64Array(items);
   const positives: number[] = [];
   for (let r = 0; r < dataset.rating.length; r++) if (dataset.rating[r] >= settings.minRating) positives.push(r);
@@ -50,13 +52,13 @@ export function trainBpr(dataset: RatingsDataset, params: Partial<BprParams> = {
   for (let epoch = 0; epoch < settings.epochs; epoch++) {
     let logLikelihood = 0;
     for (let s = 0; s < positives.length; s++) {
-      const r = positives[random.nextInt(positives.length)];
+      const r = positives[randomInt(random, positives.length)];
       const u = userIndex[r];
       const i = itemIndex[r];
       const seenCount = summary.seenOffsets[u + 1] - summary.seenOffsets[u];
       if (seenCount >= items) continue;
-      let j = random.nextInt(items);
-      while (seen(u, j)) j = random.nextInt(items);
+      let j = randomInt(random, items);
+      while (seen(u, j)) j = randomInt(random, items);
       const pu = u * k;
       const qi = i * k;
       const qj = j * k;

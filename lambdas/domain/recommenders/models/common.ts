@@ -239,6 +239,14 @@ export function assertTrainingConverged(algorithm: string, arrays: Float64Array[
   }
 }
 
+/**
+ * Checks a training seed: the shared generator (data/random.ts) takes any integer, and a
+ * fractional seed is more likely a typo than a wish.
+ */
+export function assertIntegerSeed(seed: number): void {
+  if (!Number.isInteger(seed)) throw new HyperparameterError(`hyperparameter seed must be an integer, got ${seed}`);
+}
+
 /** Converts a float64 working array to the float32 storage form. */
 export function toFloat32(values: Float64Array): Float32Array {
   return Float32Array.from(values);

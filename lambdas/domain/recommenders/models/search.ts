@@ -9,9 +9,9 @@
  * training share per user they will be used with.
  */
 import { evaluateRanking, evaluateRating } from '../evaluation.ts';
+import { randomInt, sfc32 } from '../data/random.ts';
 import type { Hyperparameters, RatingsDataset } from '../types.ts';
 import { HyperparameterError } from './common.ts';
-import { createRandom } from './random.ts';
 import { getModel, type ModelDefinition } from './registry.ts';
 
 /** Metrics the search can optimise; errors are minimised, the rest maximised. */
@@ -69,9 +69,9 @@ export function gridCandidates(space: SearchSpace): Hyperparameters[] {
 export function randomCandidates(space: SearchSpace, trials: number, seed: number): Hyperparameters[] {
   const grid = gridCandidates(space);
   if (trials >= grid.length) return grid;
-  const random = createRandom(seed);
+  const random = sfc32(seed);
   const picked = new Set<number>();
-  while (picked.size < trials) picked.add(random.nextInt(grid.length));
+  while (picked.size < trials) picked.add(randomInt(random, grid.length));
   return [...picked].sort((a, b) => a - b).map((index) => grid[index]);
 }
 

@@ -15,8 +15,8 @@
  */
 import type { FactorModel, RatingsDataset } from '../types.ts';
 import { fitBiases } from './baseline.ts';
-import { assembleModel, assertTrainingConverged, HyperparameterError, summariseTraining, toFloat32, type TrainOptions } from './common.ts';
-import { createRandom, fillGaussian, randomPermutation, type SeededRandom } from './random.ts';
+import { assembleModel, assertIntegerSeed, assertTrainingConverged, HyperparameterError, summariseTraining, toFloat32, type TrainOptions } from './common.ts';
+import { fillGaussian, normalStream, randomInt, randomPermutation, sfc32, type Random } from '../data/random.ts';
 
 export interface SvdParams {
   factors: number;
@@ -80,6 +80,7 @@ export function validateSvdParams(settings: SvdParams): void {
   for (const name of nonNegative) {
     if (!Number.isFinite(settings[name]) || settings[name] < 0) throw new HyperparameterError(`hyperparameter ${name} must be a finite number >= 0, got ${settings[name]}`);
   }
+  assertIntegerSeed(settings.seed);
 }
 
 /** Trains biased MF by SGD (defaults: Surprise's SVD reference settings). */
@@ -95,9 +96,10 @@ export function trainSvd(
   const k = settings.factors;
   const users = dataset.userIds.length;
   const items = dataset.itemIds.length;
-  const random = createRandom(settings.seed);
-  const P = fillGaussian(new Float64Array(users * k), random, 0, settings.initStd);
-  const Q = fillGaussian(new Float64Array(items * k), random, 0, settings.initStd);
+  const random = sfc32(settings.seed);
+  const normal = normalStream(random);
+  const P = fillGaussian(new Float64Array(users * k), normal, 0, settings.initStd);
+  const Q = fillGaussian(new Float64Array(items * k), normal, 0, settings.initStd);
   const mu = summary.globalMean;
   let bu: Float64Array = new Float64Array(users);
   let bi: Float64Array = new Float64Array(items);
@@ -167,7 +169,7 @@ export function trainSvdTuned(dataset: RatingsDataset, params: Partial<SvdParams
  * index permutation) makes each epoch's sweep sequential: on ML-1M-sized data the random
  * gathers, not the arithmetic, dominate the epoch time.
  */
-function packShuffledTriples(dataset: RatingsDataset, random: SeededRandom): { ints: Int32Array; floats: Float32Array } {
+function packShuffledTriples(dataset: RatingsDataset, random: Random): { ints: Int32Array; floats: Float32Array } {
   const order = randomPermutation(dataset.rating.length, random);
   // One buffer, two views: user and item as int32 (small-integer indexing stays fast in V8),
   // the rating as float32 in the third slot.
@@ -184,9 +186,9 @@ function packShuffledTriples(dataset: RatingsDataset, random: SeededRandom): { i
 }
 
 /** Fisher-Yates over triples (swapping raw 32-bit words, so the float slot moves intact). */
-function shuffleTriples(triples: Int32Array, random: SeededRandom): void {
+function shuffleTriples(triples: Int32Array, random: Random): void {
   for (let a = triples.length / 3 - 1; a > 0; a--) {
-    const b = random.nextInt(a + 1);
+    const b = randomInt(random, a + 1);
     for (let c = 0; c < 3; c++) {
       const tmp = triples[3 * a + c];
       triples[3 * a + c] = triples[3 * b + c];

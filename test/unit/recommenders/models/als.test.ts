@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { trainImplicitAls } from '../../../../lambdas/domain/recommenders/models/als.ts';
+import { missingDataWeights, trainImplicitAls } from '../../../../lambdas/domain/recommenders/models/als.ts';
 import { makePlantedRatings, makeSyntheticRatings } from './fixtures.ts';
 import { precisionAt10 } from './helpers.ts';
 
@@ -14,6 +14,44 @@ describe('trainImplicitAls', () => {
     expect(losses).toHaveLength(8);
     for (let step = 1; step < losses.length; step++) expect(losses[step]).toBeLessThanOrEqual(losses[step - 1] * (1 + 1e-9));
     expect(losses[7]).toBeLessThan(losses[0]);
+  });
+
+  it('never increases the loss when missing data is weighted by popularity', () => {
+    // prepare
+    const dataset = makePlantedRatings({ users: 80, items: 60, ratingsPerUser: 12, seed: 3 });
+    const losses: number[] = [];
+    // act
+    trainImplicitAls(dataset, { factors: 6, iterations: 8, cgSteps: 6, missingExponent: 0.5, seed: 1 }, { trackLoss: true, onProgress: (p) => losses.push(p.loss ?? Number.NaN) });
+    // assess
+    for (let step = 1; step < losses.length; step++) expect(losses[step]).toBeLessThanOrEqual(losses[step - 1] * (1 + 1e-9));
+    expect(losses[7]).toBeLessThan(losses[0]);
+  });
+
+  it('weighs missing items by popularity^exponent, scaled to average one', () => {
+    // prepare
+    const popularity = [1, 4, 9, 0];
+    // act
+    const weights = missingDataWeights(popularity, 0.5);
+    // assess: raw weights 1, 2, 3, 0 sum to 6; four items, so each is scaled by 4 / 6
+    expect(Array.from(weights)).toEqual([1, 2, 3, 0].map((w) => expect.closeTo((w * 4) / 6, 12)));
+  });
+
+  it('weighs every missing item one with exponent zero (uniform, as Hu et al.)', () => {
+    // prepare
+    const popularity = [5, 0, 2];
+    // act
+    const weights = missingDataWeights(popularity, 0);
+    // assess
+    expect(Array.from(weights)).toEqual([1, 1, 1]);
+  });
+
+  it('rejects a fractional seed, naming the parameter', () => {
+    // prepare
+    const dataset = makePlantedRatings({ users: 5, items: 5, ratingsPerUser: 2, seed: 1 });
+    // act
+    const act = (): unknown => trainImplicitAls(dataset, { seed: 1.5 });
+    // assess
+    expect(act).toThrow(/hyperparameter seed must be an integer/);
   });
 
   it('gives identical factors for the same seed', () => {

@@ -3,10 +3,11 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { UsageError, type CliIO } from '../../../../cli/command.ts';
-import { benchTrainCommand } from '../../../../cli/commands/bench-train.ts';
+import { benchTrainCommand, SEARCH_SPACES } from '../../../../cli/commands/bench-train.ts';
 import { evaluateCommand } from '../../../../cli/commands/evaluate.ts';
-import { trainCommand } from '../../../../cli/commands/train.ts';
+import { s3ClientFromEnvironment, trainCommand } from '../../../../cli/commands/train.ts';
 import { generateSyntheticMovieLens } from '../../../../lambdas/domain/recommenders/data/synthetic.ts';
+import { ALS_DEFAULTS } from '../../../../lambdas/domain/recommenders/models/als.ts';
 import { writeMovieLensFiles } from '../../../../lambdas/domain/recommenders/data/files.ts';
 import { DirectoryModelArtifactStore } from '../../../../lambdas/storage/artifact-store.ts';
 
@@ -121,17 +122,51 @@ describe('abrec train', () => {
     expect(manifest.metrics).toMatchObject({ rmse: expect.any(Number), mae: expect.any(Number), fit_seconds: expect.any(Number) });
   });
 
-  it('refuses s3 destinations until they are wired', async () => {
+  it.each([
+    ['s3://bucket/prefix', /PREFIX must be empty or 'models', got 'prefix'/],
+    ['s3://Not_A_Bucket', /'Not_A_Bucket' is not a valid S3 bucket name/],
+    ['s3://', /'' is not a valid S3 bucket name/],
+  ])('refuses --out %s with a usage error before training', async (out, message) => {
     // prepare
     const io = fakeIo();
     // act
-    const run = trainCommand.run(['--data', data, '--model', 'popularity', '--out', 's3://bucket/prefix'], io);
+    const run = trainCommand.run(['--data', data, '--model', 'popularity', '--out', out], io);
     // assess
-    await expect(run).rejects.toThrow(/not yet supported/);
+    await expect(run).rejects.toThrow(UsageError);
+    await expect(run).rejects.toThrow(message);
+    expect(io.err).toEqual([]);
+  });
+});
+
+describe('s3ClientFromEnvironment', () => {
+  it.each([
+    ['true', true],
+    ['TRUE', true],
+    ['false', false],
+    [undefined, false],
+  ])('uses path-style addressing when S3_FORCE_PATH_STYLE is %s: %s', async (flag, pathStyle) => {
+    // prepare
+    const env = { AWS_REGION: 'eu-west-1', AWS_ENDPOINT_URL_S3: 'http://127.0.0.1:4569', ...(flag === undefined ? {} : { S3_FORCE_PATH_STYLE: flag }) };
+    // act
+    const client = s3ClientFromEnvironment(env);
+    // assess
+    expect(client.config.forcePathStyle).toBe(pathStyle);
+    expect(await client.config.region()).toBe('eu-west-1');
+    client.destroy();
   });
 });
 
 describe('abrec bench train', () => {
+  it('searches a space that contains the shipped ALS defaults, so --search can reproduce them', () => {
+    // prepare
+    const als = SEARCH_SPACES.find((entry) => entry.model === 'als');
+    // act
+    const outside = Object.entries(als?.space ?? {}).filter(([name, values]) => !values.includes(ALS_DEFAULTS[name as keyof typeof ALS_DEFAULTS]));
+    // assess
+    expect(als).toBeDefined();
+    expect(outside).toEqual([]);
+  });
+
   it('prints a table and the results as JSON on the last line', async () => {
     // prepare
     const io = fakeIo();

@@ -3,7 +3,7 @@
  * to genres, Zipf-like item popularity, ratings 1-5. Small on purpose (tests stay fast).
  */
 import { generateSyntheticMovieLens } from '../../../../lambdas/domain/recommenders/data/synthetic.ts';
-import { createRandom } from '../../../../lambdas/domain/recommenders/models/random.ts';
+import { normalStream, sfc32 } from '../../../../lambdas/domain/recommenders/data/random.ts';
 import type { ItemMetadata, RatingsDataset } from '../../../../lambdas/domain/recommenders/types.ts';
 
 export interface PlantedDataOptions {
@@ -22,9 +22,10 @@ export function makePlantedRatings(options: PlantedDataOptions): RatingsDataset 
   const { users, items, ratingsPerUser } = options;
   const genres = options.genres ?? 4;
   const noise = options.noise ?? 0.3;
-  const random = createRandom(options.seed ?? 1);
+  const random = sfc32(options.seed ?? 1);
+  const normal = normalStream(random);
   const itemGenre = Array.from({ length: items }, (_, i) => i % genres);
-  const itemQuality = Array.from({ length: items }, () => 0.4 * random.nextGaussian());
+  const itemQuality = Array.from({ length: items }, () => 0.4 * normal());
   const popularity = Array.from({ length: items }, (_, i) => 1 / (1 + i) ** 0.6);
   const userIndex: number[] = [];
   const itemIndex: number[] = [];
@@ -34,10 +35,10 @@ export function makePlantedRatings(options: PlantedDataOptions): RatingsDataset 
     const favourite = u % genres;
     const weights = popularity.map((p, i) => p * (itemGenre[i] === favourite ? 4 : 1));
     const chosen = new Set<number>();
-    while (chosen.size < Math.min(ratingsPerUser, items)) chosen.add(sampleIndex(weights, random.next()));
+    while (chosen.size < Math.min(ratingsPerUser, items)) chosen.add(sampleIndex(weights, random()));
     for (const i of [...chosen].sort((a, b) => a - b)) {
       const affinity = itemGenre[i] === favourite ? 1.2 : -0.4;
-      const value = 3.3 + affinity + itemQuality[i] + noise * random.nextGaussian();
+      const value = 3.3 + affinity + itemQuality[i] + noise * normal();
       userIndex.push(u);
       itemIndex.push(i);
       rating.push(Math.min(5, Math.max(1, Math.round(value))));
