@@ -2,44 +2,12 @@
  * End to end over HTTP on `abrec serve` (child process): recommendations for known and unknown
  * users, batch limits, exactly-once counting of a 1,000-event batch sent twice, and bad input.
  */
-import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { serveProcess as serve, stopProcess as stop, type ServedProcess as Served } from '../helpers/serve-process.ts';
 
-const ROOT = join(import.meta.dirname, '..', '..');
-const NODE = join(ROOT, 'node_modules', '.bin', 'node');
-
-interface Served {
-  child: ChildProcessWithoutNullStreams;
-  url: string;
-  apiKey: string;
-  adminKey: string;
-}
-
-async function serve(dataDir: string): Promise<Served> {
-  const child = spawn(NODE, [join(ROOT, 'bin', 'abrec.mjs'), 'serve', '--port', '0', '--data-dir', dataDir], {
-    cwd: ROOT,
-    env: { ...process.env, ABREC_API_KEY: '', ABREC_ADMIN_KEY: '' },
-  });
-  let stdout = '';
-  let stderr = '';
-  child.stderr.on('data', (d) => (stderr += d));
-  await new Promise<void>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`serve did not start in 30 s:\n${stdout}\n${stderr}`)), 30_000);
-    child.stdout.on('data', (d) => {
-      stdout += d;
-      if (stdout.includes('Press Ctrl-C')) {
-        clearTimeout(timer);
-        resolve();
-      }
-    });
-    child.on('exit', (code) => reject(new Error(`serve exited with ${code}:\n${stdout}\n${stderr}`)));
-  });
-  const field = (label: string) => stdout.match(new RegExp(`${label}:\\s+(\\S+)`))![1];
-  return { child, url: stdout.match(/running at (\S+)/)![1], apiKey: field('API key'), adminKey: field('admin key') };
-}
 
 interface RecommendResponse {
   user_id: string;
@@ -93,12 +61,7 @@ beforeAll(async () => {
 });
 
 afterAll(async () => {
-  if (served?.child.exitCode === null) {
-    await new Promise((resolve) => {
-      served.child.on('exit', resolve);
-      served.child.kill('SIGINT');
-    });
-  }
+  if (served) await stop(served);
   await rm(dataDir, { recursive: true, force: true });
 });
 

@@ -2,52 +2,13 @@
  * End to end over HTTP: `abrec serve` as a child process, exactly as `npm start` runs it,
  * then Ctrl-C (SIGINT) and a restart on the same data directory.
  */
-import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { serveProcess as serve, stopProcess as stop, type ServedProcess as Served } from '../helpers/serve-process.ts';
 
-const ROOT = join(import.meta.dirname, '..', '..');
-const NODE = join(ROOT, 'node_modules', '.bin', 'node');
 
-interface Served {
-  child: ChildProcessWithoutNullStreams;
-  url: string;
-  apiKey: string;
-  adminKey: string;
-  output: () => string;
-}
-
-async function serve(dataDir: string): Promise<Served> {
-  const child = spawn(NODE, [join(ROOT, 'bin', 'abrec.mjs'), 'serve', '--port', '0', '--data-dir', dataDir], {
-    cwd: ROOT,
-    env: { ...process.env, ABREC_API_KEY: '', ABREC_ADMIN_KEY: '' },
-  });
-  let stdout = '';
-  let stderr = '';
-  child.stderr.on('data', (d) => (stderr += d));
-  await new Promise<void>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`serve did not start in 30 s:\n${stdout}\n${stderr}`)), 30_000);
-    child.stdout.on('data', (d) => {
-      stdout += d;
-      if (stdout.includes('Press Ctrl-C')) {
-        clearTimeout(timer);
-        resolve();
-      }
-    });
-    child.on('exit', (code) => reject(new Error(`serve exited with ${code}:\n${stdout}\n${stderr}`)));
-  });
-  const field = (label: string) => stdout.match(new RegExp(`${label}:\\s+(\\S+)`))![1];
-  return { child, url: stdout.match(/running at (\S+)/)![1], apiKey: field('API key'), adminKey: field('admin key'), output: () => stdout + stderr };
-}
-
-function stop(served: Served): Promise<number | null> {
-  return new Promise((resolve) => {
-    served.child.on('exit', (code) => resolve(code));
-    served.child.kill('SIGINT');
-  });
-}
 
 interface ErrorResponse {
   error: { code: string; message: string; details: { field: string; message: string }[] };

@@ -1,0 +1,49 @@
+/**
+ * `abrec serve` as a child process, exactly as `npm start` runs it: started on a free port with
+ * a data directory, its printed URL and keys parsed, stopped with Ctrl-C (SIGINT).
+ */
+import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
+import { join } from 'node:path';
+
+const ROOT = join(import.meta.dirname, '..', '..');
+const NODE = join(ROOT, 'node_modules', '.bin', 'node');
+
+export interface ServedProcess {
+  child: ChildProcessWithoutNullStreams;
+  url: string;
+  apiKey: string;
+  adminKey: string;
+  output: () => string;
+}
+
+export async function serveProcess(dataDir: string): Promise<ServedProcess> {
+  const child = spawn(NODE, [join(ROOT, 'bin', 'abrec.mjs'), 'serve', '--port', '0', '--data-dir', dataDir], {
+    cwd: ROOT,
+    env: { ...process.env, ABREC_API_KEY: '', ABREC_ADMIN_KEY: '' },
+  });
+  let stdout = '';
+  let stderr = '';
+  child.stderr.on('data', (d) => (stderr += d));
+  await new Promise<void>((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`serve did not start in 30 s:\n${stdout}\n${stderr}`)), 30_000);
+    child.stdout.on('data', (d) => {
+      stdout += d;
+      if (stdout.includes('Press Ctrl-C')) {
+        clearTimeout(timer);
+        resolve();
+      }
+    });
+    child.on('exit', (code) => reject(new Error(`serve exited with ${code}:\n${stdout}\n${stderr}`)));
+  });
+  const field = (label: string) => stdout.match(new RegExp(`${label}:\\s+(\\S+)`))![1];
+  return { child, url: stdout.match(/running at (\S+)/)![1], apiKey: field('API key'), adminKey: field('admin key'), output: () => stdout + stderr };
+}
+
+/** Sends Ctrl-C and resolves with the exit code. */
+export function stopProcess(served: ServedProcess): Promise<number | null> {
+  if (served.child.exitCode !== null) return Promise.resolve(served.child.exitCode);
+  return new Promise((resolve) => {
+    served.child.on('exit', (code) => resolve(code));
+    served.child.kill('SIGINT');
+  });
+}
