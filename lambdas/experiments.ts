@@ -10,7 +10,10 @@ import { dynamoClient, s3Client } from './common/clients.ts';
 import { requiredEnv } from './common/env.ts';
 import { HttpError, notFound, validationFailed } from './common/errors.ts';
 import { httpGetHandler, json, parseOrThrow } from './common/http.ts';
-import { ExperimentError } from './domain/experiments/errors.ts';
+import { ExperimentError, type ExperimentErrorCode } from './domain/experiments/errors.ts';
+
+/** The API's error codes (snake_case, shared with every other route) for the domain's error kinds. */
+const API_ERROR_CODES: Record<ExperimentErrorCode, string> = { validation: 'validation_failed', 'not-found': 'not_found', conflict: 'conflict' };
 import {
   createExperiment,
   duplicateExperimentError,
@@ -147,7 +150,7 @@ export const handler = httpGetHandler(async (event) => {
   } catch (error) {
     if (error instanceof ExperimentError) {
       const details = 'fields' in error ? (error as unknown as { fields: { field: string; message: string }[] }).fields : undefined;
-      throw new HttpError(error.status, error.code, error.message, details);
+      throw new HttpError(error.status, API_ERROR_CODES[error.code], error.message, details);
     }
     throw error;
   }

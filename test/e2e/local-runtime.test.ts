@@ -6,6 +6,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { runCli } from '../../cli/main.ts';
 import { serveProcess as serve, stopProcess as stop, type ServedProcess as Served } from '../helpers/serve-process.ts';
 
 
@@ -91,6 +92,18 @@ describe('the local runtime over HTTP', () => {
     const response = await get('/experiments/default', { 'x-admin-key': served.adminKey });
     expect(response.status).toBe(200);
     expect(await response.json()).toMatchObject({ id: 'default', status: 'running' });
+  });
+
+  it('is administered from the command line through the admin API', async () => {
+    const out: string[] = [];
+    const io = { stdout: (t: string) => void out.push(t), stderr: () => {}, readStdin: async () => '', env: { ABREC_URL: served.url, ABREC_ADMIN_KEY: served.adminKey }, signal: new AbortController().signal };
+
+    expect(await runCli(['experiments', 'list'], io)).toBe(0);
+    expect((JSON.parse(out.pop()!) as { experiments: { id: string }[] }).experiments.map((e) => e.id)).toContain('default');
+    expect(await runCli(['experiments', 'ramp', 'default', '--weights', 'control=0.7,treatment=0.7'], io)).toBe(1);
+    expect(JSON.parse(out.pop()!)).toMatchObject({ error: { code: 'validation_failed' } });
+    expect(await runCli(['experiments', 'get', 'no-such-experiment'], io)).toBe(1);
+    expect(JSON.parse(out.pop()!)).toMatchObject({ error: { code: 'not_found' } });
   });
 
   it('stops on Ctrl-C and keeps every piece of data across a restart', async () => {
