@@ -22,6 +22,7 @@ import {
   requireExperiment,
   startExperiment,
   stopExperiment,
+  updateExperiment,
 } from './domain/experiments/lifecycle.ts';
 import type { Experiment } from './domain/experiments/model.ts';
 import { StatsInputError } from './domain/stats/errors.ts';
@@ -114,6 +115,12 @@ async function route(event: APIGatewayProxyEvent): Promise<{ status: number; bod
   if (!id) throw notFound(`no route ${event.httpMethod} ${event.resource}`);
   const current = await load(id);
   if (event.httpMethod === 'GET' && action === undefined) return { status: 200, body: current };
+  if (event.httpMethod === 'PATCH' && action === undefined) {
+    // Descriptive edits any time, anything while draft; weights of a started experiment only via /ramp (409).
+    const next = updateExperiment(current, { request: parseBody(event), now });
+    if (current.status === 'draft') await assertModelsExist(next);
+    return { status: 200, body: await save(next, current.revision) };
+  }
   if (event.httpMethod === 'GET' && action === 'results') return { status: 200, body: await analysisOf(current, now) };
   const body = parseBody(event);
   switch (action) {

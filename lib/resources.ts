@@ -169,7 +169,7 @@ export type FunctionName = keyof typeof FUNCTIONS;
 export type RouteAuth = 'none' | 'apiKey' | 'admin';
 
 export interface RouteDefinition {
-  method: 'GET' | 'POST';
+  method: 'GET' | 'POST' | 'PATCH';
   /** API Gateway resource path; `{id}` is a path parameter. */
   path: string;
   function: FunctionName;
@@ -185,6 +185,7 @@ export const ROUTES: readonly RouteDefinition[] = [
   { method: 'GET', path: '/experiments', function: 'experiments', auth: 'admin' },
   { method: 'POST', path: '/experiments', function: 'experiments', auth: 'admin' },
   { method: 'GET', path: '/experiments/{id}', function: 'experiments', auth: 'admin' },
+  { method: 'PATCH', path: '/experiments/{id}', function: 'experiments', auth: 'admin' },
   { method: 'POST', path: '/experiments/{id}/start', function: 'experiments', auth: 'admin' },
   { method: 'POST', path: '/experiments/{id}/stop', function: 'experiments', auth: 'admin' },
   { method: 'POST', path: '/experiments/{id}/ramp', function: 'experiments', auth: 'admin' },

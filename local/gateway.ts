@@ -156,7 +156,7 @@ async function handle(options: GatewayOptions, req: IncomingMessage, res: Server
   if (method === 'OPTIONS') {
     return send(res, 204, '', {
       'access-control-allow-origin': '*',
-      'access-control-allow-methods': 'GET,POST,OPTIONS',
+      'access-control-allow-methods': 'GET,POST,PATCH,OPTIONS',
       'access-control-allow-headers': 'Content-Type,X-Api-Key,X-Admin-Key,Authorization',
       'access-control-max-age': 3600,
     });

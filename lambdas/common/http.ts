@@ -57,7 +57,7 @@ function withCommonMiddleware<E>(handler: Handler<E>, parseJsonBody: boolean) {
   const traced = tracer ? stack.use(captureLambdaHandler(tracer, { captureResponse: false })) : stack;
   const base = traced
     .use(httpHeaderNormalizer())
-    .use(httpCors({ origin: '*', methods: 'GET,POST,OPTIONS' }))
+    .use(httpCors({ origin: '*', methods: 'GET,POST,PATCH,OPTIONS' }))
     .use(httpSecurityHeaders())
     .use(httpErrorHandler({ logger: false, fallbackMessage: GENERIC_500_BODY }))
     .use(jsonErrors())

@@ -345,6 +345,53 @@ describe('admin API /experiments', () => {
     });
   });
 
+  describe('PATCH /experiments/{id}', () => {
+    const patch = (body: unknown) =>
+      handler(
+        apiEvent({ method: 'PATCH', path: `/experiments/${ID}`, resource: '/experiments/{id}', pathParameters: { id: ID }, headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) }),
+        lambdaContext(),
+      );
+    const reweighted = (control: number, treatment: number) =>
+      createRequest().variants.map((v) => ({ ...v, weight: v.name === 'control' ? control : treatment }));
+
+    it('answers 409 pointing to /ramp for a weight change on a running experiment, writing nothing', async () => {
+      // Prepare
+      tables.seedExperiment(stored('running'));
+
+      // Act
+      const result = await patch({ variants: reweighted(0.8, 0.2) });
+
+      // Assess
+      expect(result.statusCode).toBe(409);
+      expect(bodyOf<{ error: { message: string } }>(result).error.message).toContain('/ramp');
+      expect(experimentPuts()).toHaveLength(0);
+    });
+
+    it('lets a running experiment change its description', async () => {
+      // Prepare
+      tables.seedExperiment(stored('running'));
+
+      // Act
+      const result = await patch({ description: 'now with a better treatment' });
+
+      // Assess
+      expect(result.statusCode).toBe(200);
+      expect(bodyOf<Experiment>(result)).toMatchObject({ description: 'now with a better treatment', revision: 1 });
+    });
+
+    it('lets a draft change its weights', async () => {
+      // Prepare
+      tables.seedExperiment(stored('draft'));
+
+      // Act
+      const result = await patch({ variants: reweighted(0.7, 0.3) });
+
+      // Assess
+      expect(result.statusCode).toBe(200);
+      expect(bodyOf<Experiment>(result).variants.map((v) => v.weight)).toEqual([0.7, 0.3]);
+    });
+  });
+
   describe('promote', () => {
     beforeEach(() => vi.useFakeTimers({ toFake: ['Date'], now: NOW }));
     afterEach(() => vi.useRealTimers());

@@ -2,7 +2,7 @@
 import type { APIGatewayProxyEvent, APIGatewayProxyResult, Context } from 'aws-lambda';
 
 export interface ApiEventOptions {
-  method?: 'GET' | 'POST';
+  method?: 'GET' | 'POST' | 'PATCH';
   /** Request path, e.g. `/experiments/exp-1/start`. */
   path: string;
   /** API Gateway resource, e.g. `/experiments/{id}/start`; defaults to the path. */
