@@ -3,6 +3,7 @@ import type { CliCommand } from './command.ts';
 import { analyzeExperimentCommand } from './commands/analyze.ts';
 import { benchAnalysisCommand } from './commands/bench-analysis.ts';
 import { benchServeCommand } from './commands/bench-serve.ts';
+import { benchSurpriseCommand } from './commands/bench-surprise.ts';
 import { benchTrainCommand } from './commands/bench-train.ts';
 import { buildDefaultModelsCommand } from './commands/build-default-models.ts';
 import { evaluateCommand } from './commands/evaluate.ts';
@@ -25,5 +26,6 @@ export const COMMANDS: readonly CliCommand[] = [
   benchTrainCommand,
   benchAnalysisCommand,
   benchServeCommand,
+  benchSurpriseCommand,
   buildDefaultModelsCommand,
 ];
