@@ -5,6 +5,10 @@
  * conditional put each, and the counter writes coalesced per (experiment, variant, day) and
  * per user. A 2xx is only returned when every event is stored; otherwise a 503 names the
  * event ids that were not, and a retry of the same request stores just those.
+ *
+ * Events of interleaving experiments need no assignment: a click or purchase is credited to the
+ * team whose item it names in the impression slate of its request_id (read with BatchGetItem);
+ * any other event of such an experiment is stored and counted, but credited to nobody.
  */
 import { MetricUnit } from '@aws-lambda-powertools/metrics';
 import { z } from 'zod';
@@ -16,9 +20,12 @@ import { httpJsonHandler, json, zodProblems, type JsonEvent } from './common/htt
 import { logger, metrics } from './common/observability.ts';
 import type { VariantEvent } from './domain/events/counters.ts';
 import { MAX_BATCH_SIZE, acceptEvent, eventSchema, timestampProblem, type AcceptedEvent } from './domain/events/event.ts';
+import type { Attributed } from './domain/events/interleaving-credit.ts';
 import { itemProblem } from './domain/events/item-size.ts';
 import { DynamoAssignmentReader, assignmentRefKey } from './storage/assignment-reader.ts';
 import { DynamoCounterRepository, DynamoEventRepository } from './storage/event-repository.ts';
+import { DynamoExperimentRepository } from './storage/experiment-repository.ts';
+import { ExperimentModeCache, attributeInterleavingEvents } from './services/interleaving-credit.ts';
 
 const ttlDays = Number(process.env[ENV.eventsTtlDays]) || 400;
 const assignments = new DynamoAssignmentReader(dynamoClient(), requiredEnv(TABLES.experiments.envVar));
@@ -30,6 +37,8 @@ const events = new DynamoEventRepository(dynamoClient(), requiredEnv(TABLES.even
     metrics.addMetric('CounterInconsistency', MetricUnit.Count, 1);
   },
 });
+
+const modes = new ExperimentModeCache(new DynamoExperimentRepository(dynamoClient(), requiredEnv(TABLES.experiments.envVar)));
 
 const batchSchema = z.strictObject({
   events: z.array(z.unknown(), { error: 'must be an array of events' }).min(1, 'must hold at least 1 event').max(MAX_BATCH_SIZE, `must hold at most ${MAX_BATCH_SIZE} events`),
@@ -92,11 +101,47 @@ async function resolveVariants(batch: AcceptedEvent[], indices: number[], field:
 /** DynamoDB refuses items over 400 KB and keys over 2,048 bytes: refuse them here, by index. */
 function checkItemSizes(batch: VariantEvent[], indices: number[], field: FieldName): void {
   const problems: FieldProblem[] = [];
-  batch.forEach(({ event, variant }, i) => {
-    const problem = itemProblem(events.itemFor(event, variant));
+  batch.forEach(({ event, variant, interleaving }, i) => {
+    const problem = itemProblem(events.itemFor(event, variant, interleaving));
     if (problem) problems.push({ field: field(indices[i], 'event'), message: `cannot be stored: ${problem}` });
   });
   if (problems.length > 0) throw validationFailed(problems);
+}
+
+/**
+ * Each event's counter variant: the sticky assignment for A/B and bandit experiments, the
+ * credited team (or nobody) for interleaving ones. A read that fails is a 503 naming every event.
+ */
+async function attribute(batch: AcceptedEvent[], indices: number[], field: FieldName, now: number): Promise<VariantEvent[]> {
+  let interleaving: Set<string>;
+  try {
+    interleaving = await modes.interleaving(batch.map((e) => e.experiment_id), now);
+  } catch (error) {
+    logger.error('Experiments could not be read', { error });
+    throw notStored(batch.map((e) => e.event_id), batch.length);
+  }
+  const split = (wanted: boolean) => batch.map((e, i) => ({ e, i })).filter(({ e }) => interleaving.has(e.experiment_id) === wanted);
+  const assigned = split(false);
+  const interleaved = split(true);
+  const out: VariantEvent[] = new Array(batch.length);
+  if (assigned.length > 0) {
+    const variants = await resolveVariants(assigned.map(({ e }) => e), assigned.map(({ i }) => indices[i]), field);
+    assigned.forEach(({ e, i }, j) => (out[i] = { event: e, variant: variants[j] }));
+  }
+  if (interleaved.length > 0) {
+    let attributed: Attributed[];
+    try {
+      attributed = await attributeInterleavingEvents(interleaved.map(({ e }) => e), events.impressions);
+    } catch (error) {
+      logger.error('Impression slates could not be read', { error });
+      throw notStored(batch.map((e) => e.event_id), batch.length);
+    }
+    interleaved.forEach(({ e, i }, j) => (out[i] = { event: e, ...attributed[j] }));
+    const credited = attributed.filter((a) => a.interleaving.kind === 'credited').length;
+    metrics.addMetric('InterleavingCredited', MetricUnit.Count, credited);
+    metrics.addMetric('InterleavingUncredited', MetricUnit.Count, attributed.length - credited);
+  }
+  return out;
 }
 
 async function store(batch: VariantEvent[]) {
@@ -140,8 +185,7 @@ export const handler = httpJsonHandler(async (event: JsonEvent) => {
   const uniquePositions = [...firstById.values()];
   const unique = uniquePositions.map((i) => accepted[i]);
   const uniqueIndices = uniquePositions.map((i) => indices[i]);
-  const variants = await resolveVariants(unique, uniqueIndices, field);
-  const batch = unique.map((e, i) => ({ event: e, variant: variants[i] }));
+  const batch = await attribute(unique, uniqueIndices, field, now);
   checkItemSizes(batch, uniqueIndices, field);
   const { stored, duplicates } = await store(batch);
   const inBatchDuplicates = accepted.length - unique.length;

@@ -3,6 +3,12 @@
  * Assigns the user's variant (sticky once exposed), scores the variant's pinned model and
  * records the impression slate. Unknown users get the popularity list, flagged; an artifact
  * that cannot be loaded falls back to the control's model, flagged and counted.
+ *
+ * Interleaving experiments answer one team-draft mix of both variants' lists: `variant` is
+ * "interleaved", `model_version` null, `interleaving` names both teams, and every item carries
+ * the `team` and `variant` that placed it; the impression slate keeps them, so clicks can be
+ * credited. If either team's artifact cannot be loaded, the user gets the control's popularity
+ * list (flagged artifact-unavailable) outside the test: no slate is recorded.
  */
 import { MetricUnit } from '@aws-lambda-powertools/metrics';
 import type { APIGatewayProxyEvent } from 'aws-lambda';
@@ -14,16 +20,18 @@ import { booleanEnv, optionalEnv, requiredEnv } from './common/env.ts';
 import { notFound, serviceUnavailable } from './common/errors.ts';
 import { httpGetHandler, json, parseOrThrow } from './common/http.ts';
 import { logger, metrics } from './common/observability.ts';
-import { resolveAssignment, type Assignment } from './domain/experiments/assignment.ts';
+import { interleavingTeams, resolveAssignment, type Assignment } from './domain/experiments/assignment.ts';
 import { controlOf, type Experiment } from './domain/experiments/model.ts';
 import { idSchema, type AcceptedEvent } from './domain/events/event.ts';
+import { INTERLEAVED_RESPONSE_VARIANT, INTERLEAVING_COUNTER_VARIANT, impressionEventId, type InterleavingAttribution } from './domain/events/interleaving-credit.ts';
 import { itemProblem } from './domain/events/item-size.ts';
+import type { Team } from './domain/experiments/interleaving.ts';
 import { popularItems, recommendTopN, type Recommendations } from './domain/recommenders/top-n.ts';
 import { S3ModelArtifactStore } from './storage/artifact-store.ts';
 import { DynamoCounterRepository, DynamoEventRepository } from './storage/event-repository.ts';
 import { DynamoExperimentRepository } from './storage/experiment-repository.ts';
 import { ModelCache } from './storage/model-cache.ts';
-import { BanditAllocationCache } from './services/serving-modes.ts';
+import { BanditAllocationCache, interleaveSlates } from './services/serving-modes.ts';
 
 const experiments = new DynamoExperimentRepository(dynamoClient(), requiredEnv(TABLES.experiments.envVar));
 const counters = new DynamoCounterRepository(dynamoClient(), requiredEnv(TABLES.counters.envVar));
@@ -81,37 +89,95 @@ async function recommendWithFallback(assignment: Assignment, controlModel: { mod
   }
 }
 
+/** What one request serves, whatever the mode. */
+interface Served {
+  variant: string;
+  modelVersion: string | null;
+  items: { itemId: string; score: number; rank: number; team?: Team; variant?: string }[];
+  fallback?: Recommendations['fallback'];
+  /** Whether the impression is part of the test (false when an interleaved list could not be built). */
+  inExperiment: boolean;
+  /** Counter variant and attribution of the impression. */
+  counterVariant: string;
+  attribution?: InterleavingAttribution;
+  interleaving?: Record<Team, { variant: string; model_version: string }>;
+}
+
+async function serveAssigned(assignment: Assignment, experiment: Experiment, userId: string, topN: number): Promise<Served> {
+  const { recs, modelVersion } = await recommendWithFallback(assignment, controlOf(experiment), userId, topN);
+  return { variant: assignment.variant, modelVersion, items: recs.items, fallback: recs.fallback, inExperiment: assignment.in_experiment, counterVariant: assignment.variant };
+}
+
+/**
+ * Both teams' pinned models, team-draft interleaved for this request. The same artifact rules as
+ * A/B serving apply: when either team cannot be loaded, the control's popularity list is served
+ * outside the test (a list with one team missing would bias the preference).
+ */
+async function serveInterleaved(assignment: Assignment, experiment: Experiment, userId: string, topN: number, requestId: string): Promise<Served> {
+  const teams = interleavingTeams(experiment);
+  const [a, b] = await Promise.allSettled([models.get(teams.a.model_id, teams.a.model_version), models.get(teams.b.model_id, teams.b.model_version)]);
+  if (a.status === 'rejected' || b.status === 'rejected') {
+    const failed = a.status === 'rejected' ? teams.a : teams.b;
+    const { recs, modelVersion } = await recommendWithFallback({ ...assignment, model_id: failed.model_id, model_version: failed.model_version }, teams.a, userId, topN);
+    // A retry inside recommendWithFallback may load the failed team after all: then its list is served, still outside the test.
+    const variant = recs.fallback === 'artifact-unavailable' ? teams.a.name : failed.name;
+    return { variant, modelVersion, items: recs.items, fallback: recs.fallback, inExperiment: false, counterVariant: INTERLEAVING_COUNTER_VARIANT };
+  }
+  const slate = interleaveSlates({ experiment, servingA: a.value, servingB: b.value, userId, requestId, topN });
+  return {
+    variant: INTERLEAVED_RESPONSE_VARIANT,
+    modelVersion: null,
+    items: slate.items,
+    fallback: slate.fallback,
+    inExperiment: true,
+    counterVariant: INTERLEAVING_COUNTER_VARIANT,
+    attribution: { kind: 'impression' },
+    interleaving: {
+      a: { variant: teams.a.name, model_version: teams.a.model_version },
+      b: { variant: teams.b.name, model_version: teams.b.model_version },
+    },
+  };
+}
+
 export const handler = httpGetHandler(async (event: APIGatewayProxyEvent) => {
   const query = parseOrThrow(querySchema, event.queryStringParameters ?? {});
   const now = Date.now();
   const experimentId = query.experiment_id ?? defaultExperimentId;
   const { assignment, experiment } = await assign(experimentId, query.user_id, now);
-  const control = controlOf(experiment);
-  const { recs, modelVersion } = await recommendWithFallback(assignment, control, query.user_id, query.top_n);
   const requestId = randomUUID();
+  const served =
+    assignment.source === 'interleaving'
+      ? await serveInterleaved(assignment, experiment, query.user_id, query.top_n, requestId)
+      : await serveAssigned(assignment, experiment, query.user_id, query.top_n);
   metrics.addMetric('Recommendations', MetricUnit.Count, 1);
-  if (recs.fallback === 'unknown-user') metrics.addMetric('ColdStartFallback', MetricUnit.Count, 1);
+  if (served.fallback === 'unknown-user') metrics.addMetric('ColdStartFallback', MetricUnit.Count, 1);
 
   let impressionRecorded = false;
-  if (recordImpressions && assignment.in_experiment) {
+  if (recordImpressions && served.inExperiment) {
     const impression: AcceptedEvent = {
-      event_id: `imp-${requestId}`,
+      event_id: impressionEventId(requestId),
       event_type: 'impression',
       user_id: query.user_id,
       experiment_id: experimentId,
       request_id: requestId,
       received_at_ms: now,
-      slate: recs.items.map((item) => ({ item_id: item.itemId, position: item.rank, score: item.score })),
-      model_version: modelVersion,
+      slate: served.items.map((item) => ({
+        item_id: item.itemId,
+        position: item.rank,
+        score: item.score,
+        ...(item.team === undefined ? {} : { team: item.team, variant: item.variant }),
+      })),
+      model_version: served.modelVersion ?? undefined,
+      ...(served.interleaving ? { interleaving: served.interleaving } : {}),
       propensity: assignment.propensity,
-      fallback: recs.fallback ?? null,
+      fallback: served.fallback ?? null,
     };
     // A slate is at most MAX_TOP_N items with bounded ids, far below 400 KB; checked anyway, so a
     // future larger slate is skipped with a metric instead of failing inside DynamoDB.
-    const tooLarge = itemProblem(events.itemFor(impression, assignment.variant));
+    const tooLarge = itemProblem(events.itemFor(impression, served.counterVariant, served.attribution));
     try {
       if (tooLarge) throw new Error(`impression slate cannot be stored: ${tooLarge}`);
-      await events.record(impression, assignment.variant);
+      await events.record(impression, served.counterVariant, served.attribution);
       impressionRecorded = true;
     } catch (error) {
       logger.error('Impression could not be recorded', { requestId, error });
@@ -122,12 +188,18 @@ export const handler = httpGetHandler(async (event: APIGatewayProxyEvent) => {
   return json(200, {
     user_id: query.user_id,
     experiment_id: experimentId,
-    variant: assignment.variant,
-    model_version: modelVersion,
+    variant: served.variant,
+    model_version: served.modelVersion,
     request_id: requestId,
-    items: recs.items.map((item) => ({ item_id: item.itemId, score: item.score, rank: item.rank })),
-    fallback: recs.fallback ?? null,
-    in_experiment: assignment.in_experiment,
+    items: served.items.map((item) => ({
+      item_id: item.itemId,
+      score: item.score,
+      rank: item.rank,
+      ...(item.team === undefined ? {} : { team: item.team, variant: item.variant }),
+    })),
+    fallback: served.fallback ?? null,
+    ...(served.interleaving ? { interleaving: served.interleaving } : {}),
+    in_experiment: served.inExperiment,
     impression_recorded: impressionRecorded,
   });
 });

@@ -11,8 +11,11 @@ import type { Experiment } from '../domain/experiments/model.ts';
 import type { PromotionAnalysis } from '../domain/experiments/lifecycle.ts';
 import { buildExperimentReport, isTerminalDecision, type Decision, type ExperimentReport } from '../domain/stats/index.ts';
 import type { CounterRepository } from '../storage/event-repository.ts';
+import { INTERLEAVING_COUNTER_VARIANT } from '../domain/events/interleaving-credit.ts';
+import { interleavingDecision, preferenceFromCounters, teamsOf, type InterleavingPreference } from './interleaving-results.ts';
 import {
   buildAnalysisInput,
+  cumulativeTotals,
   type AnalysisInputOptions,
   type CounterTotals,
   type MetricPlan,
@@ -47,7 +50,10 @@ export interface ExperimentAnalysis {
   /** Variants whose guardrail tripped. */
   guardrails_breached: { variant: string; metric: string }[];
   promotion: PromotionAnalysis;
+  /** The A/B engine's report; always null for interleaving experiments (see `preference`). */
   report: ExperimentReport | null;
+  /** Interleaving experiments: the preference test that decides; null otherwise. */
+  preference: InterleavingPreference | null;
 }
 
 /** Options of {@link analyseExperiment}. */
@@ -56,9 +62,14 @@ export interface AnalyseOptions extends Omit<AnalysisInputOptions, 'through'> {
   day: string;
 }
 
-/** Reads every analysed variant's daily counters: one Query each, in parallel. */
+/**
+ * Reads every analysed variant's daily counters: one Query each, in parallel; interleaving
+ * experiments also read their `~interleaving` counter (impressions and wins).
+ */
 export async function readVariantCounters(experiment: Experiment, counters: CounterRepository): Promise<Record<string, StoredDailyCounter[]>> {
-  const entries = await Promise.all(experiment.variants.map(async (variant) => [variant.name, await counters.dailyCounters(experiment.id, variant.name)] as const));
+  const names = experiment.variants.map((variant) => variant.name);
+  if (experiment.mode === 'interleaving') names.push(INTERLEAVING_COUNTER_VARIANT);
+  const entries = await Promise.all(names.map(async (name) => [name, await counters.dailyCounters(experiment.id, name)] as const));
   return Object.fromEntries(entries);
 }
 
@@ -74,12 +85,47 @@ export function promotionFromReport(report: ExperimentReport | null): PromotionA
   return { significant: winner !== null, srm_flagged: srmFlagged, ...(winner === null ? {} : { winner }) };
 }
 
+/**
+ * The analysis of an interleaving experiment: the preference test decides and guards promotion;
+ * guardrails cannot be checked (there is no A/B split), and say so.
+ */
+function interleavingAnalysis(
+  experiment: Experiment,
+  countersByVariant: Readonly<Record<string, readonly StoredDailyCounter[]>>,
+  options: AnalyseOptions,
+): ExperimentAnalysis {
+  const teams = teamsOf(experiment);
+  const names = [teams.a.name, teams.b.name, INTERLEAVING_COUNTER_VARIANT];
+  const { days, byDay } = cumulativeTotals(names, countersByVariant, options.day);
+  const preference = preferenceFromCounters(experiment, countersByVariant, options.day);
+  const decided = interleavingDecision(preference);
+  const itemsRead = names.concat(experiment.variants.map((v) => v.name).filter((name) => !names.includes(name))).reduce((sum, name) => sum + (countersByVariant[name]?.length ?? 0), 0);
+  return {
+    experiment_id: experiment.id,
+    experiment_name: experiment.name,
+    status: experiment.status,
+    day: options.day,
+    through: days.length > 0 ? days[days.length - 1] : null,
+    target_metric: experiment.target_metric.kind,
+    metric: { kind: 'proportion', definition: 'share of interleaved impressions won by each team (more distinct clicked items); two-sided exact sign test, ties excluded' },
+    excluded_variants: experiment.variants.filter((v) => v !== teams.a && v !== teams.b).map((v) => v.name),
+    skipped_guardrails: experiment.guardrails.map((guardrail) => ({ metric: guardrail.metric, reason: 'interleaving shows both models in every list: guardrails need an A/B split' })),
+    counter_items_read: itemsRead,
+    totals: byDay.length > 0 ? byDay[byDay.length - 1] : {},
+    ...decided,
+    guardrails_breached: [],
+    report: null,
+    preference,
+  };
+}
+
 /** Pure: the analysis document from an experiment and its stored counters. */
 export function analysisFromCounters(
   experiment: Experiment,
   countersByVariant: Readonly<Record<string, readonly StoredDailyCounter[]>>,
   options: AnalyseOptions,
 ): ExperimentAnalysis {
+  if (experiment.mode === 'interleaving') return interleavingAnalysis(experiment, countersByVariant, options);
   const input = buildAnalysisInput(experiment, countersByVariant, { ...options, through: options.day });
   const report = input.status === 'ok' ? buildExperimentReport({ config: input.config, counters: input.counters }) : null;
   const itemsRead = experiment.variants.reduce((sum, variant) => sum + (countersByVariant[variant.name]?.length ?? 0), 0);
@@ -103,6 +149,7 @@ export function analysisFromCounters(
     guardrails_breached: (report?.guardrails ?? []).filter((check) => check.breached).map((check) => ({ variant: check.variant, metric: check.metric })),
     promotion: promotionFromReport(report),
     report,
+    preference: null,
   };
 }
 

@@ -29,8 +29,33 @@ function insufficientDataHtml(analysis: ExperimentAnalysis): string {
 ${notesHtml(analysis)}</body></html>`;
 }
 
+const number = (value: number, digits = 4) => escapeHtml(Number.isInteger(value) ? String(value) : value.toPrecision(digits));
+
+/** The page of an interleaving experiment: the preference test, both teams, the decision. */
+function interleavingHtml(analysis: ExperimentAnalysis, preference: NonNullable<ExperimentAnalysis['preference']>): string {
+  const title = `${escapeHtml(analysis.experiment_name)} (${escapeHtml(analysis.experiment_id)}) — ${escapeHtml(analysis.day)}`;
+  const row = (team: 'a' | 'b') => {
+    const summary = team === 'a' ? preference.team_a : preference.team_b;
+    const wins = team === 'a' ? preference.wins_a : preference.wins_b;
+    return `<tr><td>${team}</td><td>${escapeHtml(summary.variant)}</td><td>${number(wins)}</td><td>${number(summary.clicks)}</td><td>${number(summary.conversions)}</td></tr>`;
+  };
+  return `<!doctype html><html lang="en"><head><meta charset="utf-8"><title>${title}</title>
+<style>body{font-family:system-ui,sans-serif;max-width:720px;margin:2rem auto;color:#212529}table{border-collapse:collapse}td,th{padding:.25rem .75rem;border-bottom:1px solid #dee2e6;text-align:left}</style></head><body>
+<h1>${title}</h1>
+<p>Decision: <strong>${escapeHtml(analysis.decision)}</strong> — ${escapeHtml(analysis.decision_reason)}</p>
+<h2>Interleaving preference test</h2>
+<table><thead><tr><th>team</th><th>variant</th><th>impressions won</th><th>credited clicks</th><th>credited purchases</th></tr></thead>
+<tbody>${row('a')}${row('b')}</tbody></table>
+<p>${number(preference.impressions)} interleaved impressions (minimum ${number(preference.min_impressions)}), ${number(preference.ties)} ties,
+${number(preference.uncredited_clicks)} clicks credited to nobody. Sign test p = ${number(preference.p_value, 3)} (alpha ${number(preference.alpha)}),
+delta = ${number(preference.delta, 3)} (&gt; 0 favours team a).</p>
+<p class="muted">${escapeHtml(preference.method)}.</p>
+${notesHtml(analysis)}</body></html>`;
+}
+
 /** Renders both documents; deterministic for a given analysis. */
 export function renderAnalysisReport(analysis: ExperimentAnalysis): RenderedReport {
+  if (analysis.preference !== null) return { json: analysis, html: interleavingHtml(analysis, analysis.preference) };
   if (analysis.report === null) return { json: analysis, html: insufficientDataHtml(analysis) };
   // The engine's page knows nothing of the experiment model: the mapping's choices (metric
   // definition, unchecked guardrails, excluded variants) are appended as a last section.

@@ -15,22 +15,32 @@
  *    recorded as a correction, and the group's events are un-claimed (`counted = false`), so
  *    the caller answers 5xx and a retry counts them once.
  *
+ * Interleaving experiments add to step 2, after the user aggregates (which they skip): each
+ * credited click is added once to its impression's team click counts (a conditional ADD on the
+ * impression item, see DynamoImpressionStore), and the preference transitions this causes are
+ * written to the experiment's `~interleaving` daily counter after the group's own daily counter.
+ * The undo of step 3 negates the daily ADD if the transitions' write failed, takes the credits
+ * back (writing a correction if another click changed the same impression in between), undoes
+ * the user aggregates and un-claims, in that order.
+ *
  * Residual window (documented in the README): a second failure during step 3, or a write that
  * failed ambiguously (applied, but its answer lost), leaves the counters off by that group.
  *
  * Counters table items:
  *   pk = "EXP#<experiment>#VAR#<variant>", sk = "DAY#<yyyy-mm-dd>"   daily aggregates
  *   pk = "EXP#<experiment>#USER#<user>",   sk = "AGG"                 a user's running totals
+ *   pk = "EXP#<experiment>#VAR#~interleaving", sk = "DAY#<yyyy-mm-dd>" interleaving slates and wins
  * The analysis reads the daily items with one Query per variant: cost independent of the event
  * count. The user aggregates are only ever read back by the ADD that changes them.
  */
 import { ConditionalCheckFailedException } from '@aws-sdk/client-dynamodb';
-import { PutCommand, QueryCommand, UpdateCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
-import { fullJitterDelay, type BackoffOptions } from '../common/backoff.ts';
+import { BatchGetCommand, PutCommand, QueryCommand, UpdateCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import { drainWithBackoff, fullJitterDelay, type BackoffOptions } from '../common/backoff.ts';
 import { mapWithConcurrency } from '../common/concurrency.ts';
 import {
   addIncrements,
   addTotals,
+  negateIncrements,
   negateTotals,
   nonZero,
   planCounterGroups,
@@ -38,10 +48,21 @@ import {
   userStatIncrements,
   type CounterGroup,
   type Increments,
+  type PreferenceCredit,
   type UserTotals,
   type VariantEvent,
 } from '../domain/events/counters.ts';
 import { analysisDay, type AcceptedEvent } from '../domain/events/event.ts';
+import {
+  INTERLEAVING_COUNTER_VARIANT,
+  impressionEventId,
+  preferenceTransition,
+  subtractTeamClicks,
+  teamClickDelta,
+  type InterleavingAttribution,
+  type StoredImpression,
+  type TeamClicks,
+} from '../domain/events/interleaving-credit.ts';
 
 export type StoreOutcome = 'stored' | 'duplicate';
 
@@ -75,7 +96,7 @@ export interface BatchStoreResult {
 
 export interface EventRepository {
   /** Stores and counts one event for a variant, exactly once. Throws if it could not. */
-  record(event: AcceptedEvent, variant: string): Promise<StoreOutcome>;
+  record(event: AcceptedEvent, variant: string, interleaving?: InterleavingAttribution): Promise<StoreOutcome>;
   /** Stores and counts many events, coalescing the counter writes. Never throws for a write failure. */
   recordBatch(events: readonly VariantEvent[]): Promise<BatchStoreResult>;
 }
@@ -102,9 +123,23 @@ export const userAggregateKey = (experimentId: string, userId: string) => ({
 
 export const eventKey = (eventId: string) => ({ pk: `EVENT#${eventId}`, sk: 'E' });
 
+/** How an interleaving event's attribution is kept on its item: the team, or why there is none. */
+function attributionFields(interleaving: InterleavingAttribution | undefined): Record<string, string> {
+  if (interleaving?.kind === 'credited') return { team: interleaving.team };
+  if (interleaving?.kind === 'uncredited') return { no_credit_reason: interleaving.reason };
+  return {};
+}
+
 /** The item an event is stored as: what the handlers size-check before writing. */
-export function storedEventItem(event: AcceptedEvent, variant: string, ttlDays: number): Record<string, unknown> & { pk: string; sk: string } {
-  return { ...eventKey(event.event_id), ...event, variant, counted: true, expires_at: Math.floor(event.received_at_ms / 1000) + ttlDays * 86_400 };
+export function storedEventItem(event: AcceptedEvent, variant: string, ttlDays: number, interleaving?: InterleavingAttribution): Record<string, unknown> & { pk: string; sk: string } {
+  return {
+    ...eventKey(event.event_id),
+    ...event,
+    variant,
+    ...attributionFields(interleaving),
+    counted: true,
+    expires_at: Math.floor(event.received_at_ms / 1000) + ttlDays * 86_400,
+  };
 }
 
 /** An ADD update of named numeric attributes: `ADD #m0 :v0, #m1 :v1`. */
@@ -173,6 +208,117 @@ export class DynamoCounterRepository implements CounterRepository, UserAggregate
   }
 }
 
+/** DynamoDB's BatchGetItem limit. */
+const BATCH_GET_LIMIT = 100;
+
+/** What a credit did: the impression's team click counts after it, or nothing (item already credited). */
+export type TeamClickOutcome = TeamClicks | 'already-credited';
+
+/**
+ * The interleaved impression slates in the events table (`EVENT#imp-<request id>` / `E`), read in
+ * batches to credit clicks, and the per-impression preference counters kept on those items:
+ * `team_a_clicks`, `team_b_clicks` and the string set `credited_items`. A credit is a conditional
+ * ADD (`NOT contains(credited_items, :item)`), so a repeated click on the same item, or a retry
+ * of an ADD that already landed, changes nothing: the counts are distinct items per team, as
+ * `creditClicks` defines them.
+ */
+export class DynamoImpressionStore {
+  constructor(
+    private readonly db: DynamoDBDocumentClient,
+    private readonly eventsTable: string,
+    private readonly backoff: BackoffOptions = {},
+  ) {}
+
+  /** The impressions of the given request ids, by request id (absent when never recorded). BatchGetItem, 100 keys per call. */
+  async byRequestIds(requestIds: Iterable<string>): Promise<Map<string, StoredImpression>> {
+    const keys = [...new Set(requestIds)].map((requestId) => eventKey(impressionEventId(requestId)));
+    const chunks: { pk: string; sk: string }[][] = [];
+    for (let i = 0; i < keys.length; i += BATCH_GET_LIMIT) chunks.push(keys.slice(i, i + BATCH_GET_LIMIT));
+    const found = new Map<string, StoredImpression>();
+    const results = await mapWithConcurrency(chunks, 4, (chunk) =>
+      drainWithBackoff(
+        chunk,
+        async (pending) => {
+          const out = await this.db.send(
+            new BatchGetCommand({
+              RequestItems: {
+                [this.eventsTable]: {
+                  Keys: pending,
+                  ProjectionExpression: '#id, #user, #experiment, #request, #counted, #slate',
+                  ExpressionAttributeNames: { '#id': 'event_id', '#user': 'user_id', '#experiment': 'experiment_id', '#request': 'request_id', '#counted': 'counted', '#slate': 'slate' },
+                },
+              },
+            }),
+          );
+          for (const item of out.Responses?.[this.eventsTable] ?? []) {
+            if (typeof item.request_id !== 'string' || !Array.isArray(item.slate)) continue;
+            found.set(item.request_id, {
+              event_id: String(item.event_id),
+              user_id: String(item.user_id),
+              experiment_id: String(item.experiment_id),
+              counted: item.counted === true,
+              slate: item.slate as StoredImpression['slate'],
+            });
+          }
+          return (out.UnprocessedKeys?.[this.eventsTable]?.Keys ?? []) as { pk: string; sk: string }[];
+        },
+        this.backoff,
+      ),
+    );
+    for (const result of results) if (result.status === 'rejected') throw result.reason;
+    return found;
+  }
+
+  /** Credits one clicked item to its team on the impression, once; returns the counts after. */
+  async addTeamClick(credit: PreferenceCredit): Promise<TeamClickOutcome> {
+    const delta = teamClickDelta(credit.team, 1);
+    try {
+      const out = await this.db.send(
+        new UpdateCommand({
+          TableName: this.eventsTable,
+          Key: eventKey(credit.impressionId),
+          // Both counts are ADDed (0 included) so UPDATED_NEW returns both: the preference needs them.
+          UpdateExpression: 'ADD team_a_clicks :a, team_b_clicks :b, credited_items :items',
+          ConditionExpression: 'attribute_exists(pk) AND NOT contains(credited_items, :item)',
+          ExpressionAttributeValues: { ':a': delta.a, ':b': delta.b, ':items': new Set([credit.itemId]), ':item': credit.itemId },
+          ReturnValues: 'UPDATED_NEW',
+        }),
+      );
+      return teamClicksOf(out?.Attributes, delta);
+    } catch (error) {
+      if (error instanceof ConditionalCheckFailedException) return 'already-credited';
+      throw error;
+    }
+  }
+
+  /** The undo of {@link addTeamClick}; 'not-credited' when the item holds no credit to take back. */
+  async removeTeamClick(credit: PreferenceCredit): Promise<TeamClicks | 'not-credited'> {
+    const delta = teamClickDelta(credit.team, -1);
+    try {
+      const out = await this.db.send(
+        new UpdateCommand({
+          TableName: this.eventsTable,
+          Key: eventKey(credit.impressionId),
+          UpdateExpression: 'ADD team_a_clicks :a, team_b_clicks :b DELETE credited_items :items',
+          ConditionExpression: 'contains(credited_items, :item)',
+          ExpressionAttributeValues: { ':a': delta.a, ':b': delta.b, ':items': new Set([credit.itemId]), ':item': credit.itemId },
+          ReturnValues: 'UPDATED_NEW',
+        }),
+      );
+      return teamClicksOf(out?.Attributes, { a: 0, b: 0 });
+    } catch (error) {
+      if (error instanceof ConditionalCheckFailedException) return 'not-credited';
+      throw error;
+    }
+  }
+}
+
+/** Team click counts from an UPDATED_NEW answer (an attribute the ADD created is its delta). */
+function teamClicksOf(attributes: Record<string, unknown> | undefined, fallback: TeamClicks): TeamClicks {
+  const value = (name: string, otherwise: number) => (typeof attributes?.[name] === 'number' ? (attributes[name] as number) : otherwise);
+  return { a: value('team_a_clicks', fallback.a), b: value('team_b_clicks', fallback.b) };
+}
+
 export interface EventRepositoryOptions {
   /** Days until DynamoDB's TTL removes an event item. @default 400 */
   ttlDays?: number;
@@ -206,6 +352,8 @@ export class DynamoEventRepository implements EventRepository {
   private readonly concurrency: number;
   private readonly onInconsistency: (inconsistency: CounterInconsistency) => void;
   private readonly compensationBackoff: Required<Pick<BackoffOptions, 'maxAttempts' | 'sleep'>> & BackoffOptions;
+  /** The interleaved impression slates and their preference counters (same table). */
+  readonly impressions: DynamoImpressionStore;
 
   constructor(
     private readonly db: DynamoDBDocumentClient,
@@ -213,6 +361,7 @@ export class DynamoEventRepository implements EventRepository {
     private readonly counters: CounterRepository & UserAggregateRepository,
     options: EventRepositoryOptions = {},
   ) {
+    this.impressions = new DynamoImpressionStore(db, eventsTable);
     this.ttlDays = options.ttlDays ?? 400;
     this.concurrency = options.concurrency ?? 16;
     this.onInconsistency = options.onInconsistency ?? (() => undefined);
@@ -238,19 +387,19 @@ export class DynamoEventRepository implements EventRepository {
   }
 
   /** The item an event is stored as (for size checks before writing). */
-  itemFor(event: AcceptedEvent, variant: string) {
-    return storedEventItem(event, variant, this.ttlDays);
+  itemFor(event: AcceptedEvent, variant: string, interleaving?: InterleavingAttribution) {
+    return storedEventItem(event, variant, this.ttlDays, interleaving);
   }
 
-  async record(event: AcceptedEvent, variant: string): Promise<StoreOutcome> {
-    const result = await this.recordBatch([{ event, variant }]);
+  async record(event: AcceptedEvent, variant: string, interleaving?: InterleavingAttribution): Promise<StoreOutcome> {
+    const result = await this.recordBatch([{ event, variant, ...(interleaving ? { interleaving } : {}) }]);
     if (result.failed.length > 0) throw result.failed[0].error;
     return result.stored.length === 1 ? 'stored' : 'duplicate';
   }
 
   async recordBatch(events: readonly VariantEvent[]): Promise<BatchStoreResult> {
     const result: BatchStoreResult = { stored: [], duplicates: [], failed: [] };
-    const claims = await mapWithConcurrency(events, this.concurrency, ({ event, variant }) => this.claim(event, variant));
+    const claims = await mapWithConcurrency(events, this.concurrency, (candidate) => this.claim(candidate));
     const claimed: VariantEvent[] = [];
     claims.forEach((claim, i) => {
       const eventId = events[i].event.event_id;
@@ -274,12 +423,12 @@ export class DynamoEventRepository implements EventRepository {
   }
 
   /** Step 1: the conditional put, or the re-claim of an event stored but not counted. */
-  private async claim(event: AcceptedEvent, variant: string): Promise<Claim> {
+  private async claim({ event, variant, interleaving }: VariantEvent): Promise<Claim> {
     try {
       await this.db.send(
         new PutCommand({
           TableName: this.eventsTable,
-          Item: this.itemFor(event, variant),
+          Item: this.itemFor(event, variant, interleaving),
           ConditionExpression: 'attribute_not_exists(pk)',
           // DynamoDB returns the existing item with the failure, so a duplicate already counted
           // costs no second request (dynalite ignores this and we fall back to the re-claim).
@@ -312,7 +461,12 @@ export class DynamoEventRepository implements EventRepository {
     }
   }
 
-  /** Step 2 for one group; on failure, step 3's undo, then rethrows the first error. */
+  /**
+   * Step 2 for one group; on failure, step 3's undo, then rethrows the first error. Order: user
+   * aggregates, interleaving preference credits on the impressions, the group's daily counter,
+   * then the preference transitions on the experiment's interleaving counter. The undo reverses
+   * whatever of these succeeded.
+   */
   private async countGroup(group: CounterGroup): Promise<void> {
     const users = [...group.userDeltas];
     const applied = await mapWithConcurrency(users, this.concurrency, ([userId, delta]) => this.counters.addUserTotals(group.experimentId, userId, delta));
@@ -327,16 +481,92 @@ export class DynamoEventRepository implements EventRepository {
         addIncrements(userStats, userStatIncrements(subtractTotals(outcome.value, delta), outcome.value));
       }
     });
+    const preference = failure ? { credited: [], wins: {} } : await this.creditPreferences(group);
+    if ('error' in preference) failure ??= { error: preference.error };
+    let dailyApplied: Increments | undefined;
+    if (!failure) {
+      const daily = nonZero(addIncrements({ ...group.increments }, userStats));
+      try {
+        await this.counters.add(group.experimentId, group.variant, group.day, daily);
+        dailyApplied = daily;
+      } catch (error) {
+        failure = { error };
+      }
+    }
     if (!failure) {
       try {
-        await this.counters.add(group.experimentId, group.variant, group.day, nonZero(addIncrements({ ...group.increments }, userStats)));
+        await this.counters.add(group.experimentId, INTERLEAVING_COUNTER_VARIANT, group.day, nonZero(preference.wins));
         return;
       } catch (error) {
         failure = { error };
       }
     }
+    if (dailyApplied !== undefined && Object.keys(dailyApplied).length > 0) await this.undoDaily(group, dailyApplied);
+    await this.undoPreferences(group, preference.credited, preference.wins);
     await this.undoUserTotals(group, done, userStats);
     throw failure.error;
+  }
+
+  /**
+   * Adds each credited click once to its impression's team click counts and returns the
+   * preference transitions they cause (not yet written), the credits applied (for an undo) and
+   * the first error. A click on an item already credited on that impression changes nothing.
+   */
+  private async creditPreferences(group: CounterGroup): Promise<{ credited: { credit: PreferenceCredit }[]; wins: Increments; error?: unknown }> {
+    const outcomes = await mapWithConcurrency(group.credits, this.concurrency, (credit) => this.impressions.addTeamClick(credit));
+    const credited: { credit: PreferenceCredit }[] = [];
+    const wins: Increments = {};
+    let error: unknown;
+    let failed = false;
+    outcomes.forEach((outcome, i) => {
+      const credit = group.credits[i];
+      if (outcome.status === 'rejected') {
+        if (!failed) error = outcome.reason;
+        failed = true;
+      } else if (outcome.value !== 'already-credited') {
+        credited.push({ credit });
+        addIncrements(wins, preferenceTransition(subtractTeamClicks(outcome.value, teamClickDelta(credit.team, 1)), outcome.value));
+      }
+    });
+    return failed ? { credited, wins, error } : { credited, wins };
+  }
+
+  /** Negates a daily counter ADD that succeeded when a later write of its group failed. */
+  private async undoDaily(group: CounterGroup, applied: Increments): Promise<void> {
+    try {
+      await this.compensate(() => this.counters.add(group.experimentId, group.variant, group.day, negateIncrements(applied)));
+    } catch (error) {
+      this.report({ reason: 'undo-failed', ...this.where(group), detail: { daily: applied }, error });
+    }
+  }
+
+  /**
+   * Takes back the preference credits that succeeded. Their forward transitions were never
+   * written; the undo's own transitions cancel them unless another click changed the same
+   * impression in between, and the sum of both is then the correction the win counters need.
+   */
+  private async undoPreferences(group: CounterGroup, credited: { credit: PreferenceCredit }[], forwardWins: Increments): Promise<void> {
+    if (credited.length === 0) return;
+    const correction: Increments = { ...forwardWins };
+    const undone = await mapWithConcurrency(credited, this.concurrency, ({ credit }) => this.compensate(() => this.impressions.removeTeamClick(credit)));
+    undone.forEach((outcome, i) => {
+      const { credit } = credited[i];
+      if (outcome.status === 'fulfilled' && outcome.value !== 'not-credited') {
+        addIncrements(correction, preferenceTransition(subtractTeamClicks(outcome.value, teamClickDelta(credit.team, -1)), outcome.value));
+      } else {
+        // The impression keeps the credit: its forward transition stays in the correction, so the
+        // win counters match the impression; a retry finds the item credited and adds nothing.
+        const error = outcome.status === 'rejected' ? outcome.reason : new Error('credit vanished before its undo');
+        this.report({ reason: 'undo-failed', ...this.where(group), detail: { impressionId: credit.impressionId, itemId: credit.itemId, team: credit.team }, error });
+      }
+    });
+    const needed = nonZero(correction);
+    if (Object.keys(needed).length === 0) return;
+    try {
+      await this.compensate(() => this.counters.add(group.experimentId, INTERLEAVING_COUNTER_VARIANT, group.day, needed));
+    } catch (error) {
+      this.report({ reason: 'correction-failed', ...this.where(group), detail: { correction: needed }, error });
+    }
   }
 
   /**

@@ -7,6 +7,16 @@ import { FakeTables, conditionalCheckFailed } from './support/aws.ts';
 import { TABLE, stubHandlerEnv } from './support/env.ts';
 import './support/matchers.ts';
 import { NOW } from './support/models.ts';
+import { defaultExperiment } from '../../lambdas/domain/experiments/defaults.ts';
+import type { Experiment } from '../../lambdas/domain/experiments/model.ts';
+
+/** An interleaving experiment (control = team a, treatment = team b), seeded per test. */
+const INTERLEAVING_ID = 'il-exp';
+const interleavingExperiment = {
+  ...defaultExperiment({ controlModel: { model_id: 'm-a', model_version: 'aaaa' }, treatmentModel: { model_id: 'm-b', model_version: 'bbbb' }, now: NOW }),
+  id: INTERLEAVING_ID,
+  mode: 'interleaving',
+} as Experiment;
 
 const ddb = mockClient(DynamoDBDocumentClient);
 const today = NOW.toISOString().slice(0, 10);
@@ -30,10 +40,16 @@ const click = (overrides: Record<string, unknown> = {}) => ({
  */
 class FakeAssignments {
   private readonly variants = new Map<string, string>();
+  /** Impression slates in the events table, by pk, for interleaving credit. */
+  readonly impressions = new Map<string, Record<string, unknown>>();
   unprocessedRounds = 0;
 
   constructor() {
     ddb.on(BatchGetCommand).callsFake((input: { RequestItems: Record<string, { Keys: { pk: string }[] }> }) => {
+      if (input.RequestItems[TABLE.events]) {
+        const items = input.RequestItems[TABLE.events].Keys.flatMap(({ pk }) => (this.impressions.has(pk) ? [this.impressions.get(pk)!] : []));
+        return { Responses: { [TABLE.events]: items }, UnprocessedKeys: {} };
+      }
       const keys = input.RequestItems[TABLE.experiments].Keys;
       const served = this.unprocessedRounds-- > 0 ? keys.slice(0, -1) : keys;
       const items = served.flatMap(({ pk }) => {
@@ -48,6 +64,23 @@ class FakeAssignments {
 
   seed(experimentId: string, userId: string, variant: string): this {
     this.variants.set(`ASSIGN#${experimentId}#${userId}`, variant);
+    return this;
+  }
+
+  /** An interleaved impression slate as /recommend stores it (request id `req-<n>`). */
+  seedImpression(requestId: string, { userId = 'u1', experimentId = INTERLEAVING_ID, counted = true } = {}): this {
+    this.impressions.set(`EVENT#imp-${requestId}`, {
+      event_id: `imp-${requestId}`,
+      user_id: userId,
+      experiment_id: experimentId,
+      request_id: requestId,
+      counted,
+      slate: [
+        { item_id: 'i4', position: 1, score: 2, team: 'a', variant: 'control' },
+        { item_id: 'i7', position: 2, score: 1.5, team: 'b', variant: 'treatment' },
+        { item_id: 'i2', position: 3, score: 1, team: 'b', variant: 'treatment' },
+      ],
+    });
     return this;
   }
 }
@@ -71,7 +104,7 @@ describe('POST /events and /events/batch', () => {
   beforeEach(() => {
     vi.useFakeTimers({ toFake: ['Date'], now: NOW });
     ddb.reset();
-    new FakeTables(ddb);
+    new FakeTables(ddb).seedExperiment(interleavingExperiment);
     assignments = new FakeAssignments().seed('default', 'u1', 'treatment');
   });
   afterEach(() => vi.useRealTimers());
@@ -435,6 +468,146 @@ describe('POST /events and /events/batch', () => {
       expect(result.statusCode).toBe(400);
       expect(fieldsOf(result)).toEqual(['events[1].user_id']);
       expect(writes()).toHaveLength(0);
+    });
+  });
+
+  describe('in an interleaving experiment', () => {
+    const ilClick = (overrides: Record<string, unknown> = {}) => click({ experiment_id: INTERLEAVING_ID, request_id: 'req-1', item_id: 'i7', ...overrides });
+    const impressionUpdates = () => ddb.commandCalls(UpdateCommand).filter((c) => c.args[0].input.TableName === TABLE.events && String(c.args[0].input.Key?.pk).startsWith('EVENT#imp-'));
+    const dailyOf = (variant: string) => dailyUpdates().filter((c) => c.args[0].input.Key?.pk === `EXP#${INTERLEAVING_ID}#VAR#${variant}`);
+    const increments = (call: ReturnType<typeof dailyUpdates>[number]) => {
+      const { ExpressionAttributeNames: names = {}, ExpressionAttributeValues: values = {} } = call.args[0].input;
+      return Object.fromEntries(Object.entries(names).map(([key, name]) => [name, values[`:v${key.slice(2)}`]]));
+    };
+
+    it("credits a click to the team whose item was clicked, under that team's variant, without an assignment", async () => {
+      // Prepare: i7 was placed by team b (treatment); the user has no stored assignment
+      assignments.seedImpression('req-1');
+      ddb.on(UpdateCommand, { TableName: TABLE.events, Key: { pk: 'EVENT#imp-req-1', sk: 'E' } }).resolves({ Attributes: { team_a_clicks: 0, team_b_clicks: 1 } });
+
+      // Act
+      const result = await postEvent(ilClick());
+
+      // Assess
+      expect(result.statusCode).toBe(201);
+      expect(ddb).toHaveReceivedCommandWith(PutCommand, { TableName: TABLE.events, Item: expect.objectContaining({ pk: 'EVENT#evt-1', variant: 'treatment', team: 'b' }) });
+      expect(dailyOf('treatment').map(increments)).toEqual([{ clicks: 1 }]);
+      expect(userUpdates()).toHaveLength(0);
+    });
+
+    it('adds the click once to the impression, and the tie → b transition to the interleaving counter', async () => {
+      // Prepare
+      assignments.seedImpression('req-1');
+      ddb.on(UpdateCommand, { TableName: TABLE.events, Key: { pk: 'EVENT#imp-req-1', sk: 'E' } }).resolves({ Attributes: { team_a_clicks: 0, team_b_clicks: 1 } });
+
+      // Act
+      await postEvent(ilClick());
+
+      // Assess
+      expect(ddb).toHaveReceivedCommandWith(UpdateCommand, {
+        TableName: TABLE.events,
+        Key: { pk: 'EVENT#imp-req-1', sk: 'E' },
+        UpdateExpression: 'ADD team_a_clicks :a, team_b_clicks :b, credited_items :items',
+        ConditionExpression: 'attribute_exists(pk) AND NOT contains(credited_items, :item)',
+        ExpressionAttributeValues: { ':a': 0, ':b': 1, ':items': new Set(['i7']), ':item': 'i7' },
+        ReturnValues: 'UPDATED_NEW',
+      });
+      expect(dailyOf('~interleaving').map(increments)).toEqual([{ interleaving_wins_b: 1 }]);
+    });
+
+    it('moves a win from b back to a tie when team a catches up', async () => {
+      // Prepare: the impression had one b-click; this a-click makes it 1–1
+      assignments.seedImpression('req-1');
+      ddb.on(UpdateCommand, { TableName: TABLE.events, Key: { pk: 'EVENT#imp-req-1', sk: 'E' } }).resolves({ Attributes: { team_a_clicks: 1, team_b_clicks: 1 } });
+
+      // Act
+      await postEvent(ilClick({ item_id: 'i4' }));
+
+      // Assess
+      expect(dailyOf('control').map(increments)).toEqual([{ clicks: 1 }]);
+      expect(dailyOf('~interleaving').map(increments)).toEqual([{ interleaving_wins_b: -1 }]);
+    });
+
+    it('counts a duplicate click once: the second answer is 200 and touches neither the impression nor a counter', async () => {
+      // Prepare
+      assignments.seedImpression('req-1');
+      ddb.on(PutCommand, { TableName: TABLE.events }).rejects(alreadyCounted());
+
+      // Act
+      const result = await postEvent(ilClick());
+
+      // Assess
+      expect(result.statusCode).toBe(200);
+      expect(impressionUpdates()).toHaveLength(0);
+      expect(counterUpdates()).toHaveLength(0);
+    });
+
+    it('counts a second click on an item already credited as a click of its team, but not again for the preference', async () => {
+      // Prepare: the impression's condition fails, the item is already in credited_items
+      assignments.seedImpression('req-1');
+      ddb.on(UpdateCommand, { TableName: TABLE.events, Key: { pk: 'EVENT#imp-req-1', sk: 'E' } }).rejects(conditionalCheckFailed());
+
+      // Act
+      const result = await postEvent(ilClick({ event_id: 'evt-2' }));
+
+      // Assess
+      expect(result.statusCode).toBe(201);
+      expect(dailyOf('treatment').map(increments)).toEqual([{ clicks: 1 }]);
+      expect(dailyOf('~interleaving')).toHaveLength(0);
+    });
+
+    it.each([
+      ['an item that is not in the slate', { item_id: 'i99' }, 'item-not-in-slate'],
+      ['no request_id', { request_id: undefined }, 'no-request-id'],
+      ['a request_id with no impression', { request_id: 'req-unknown' }, 'impression-not-found'],
+      ["another user's impression", { user_id: 'u2' }, 'other-user-or-experiment'],
+    ])('stores a click on %s, credited to nobody under the interleaving counter', async (_case, overrides, reason) => {
+      // Prepare
+      assignments.seedImpression('req-1');
+
+      // Act
+      const result = await postEvent(ilClick(overrides));
+
+      // Assess
+      expect(result.statusCode).toBe(201);
+      expect(ddb).toHaveReceivedCommandWith(PutCommand, { TableName: TABLE.events, Item: expect.objectContaining({ variant: '~interleaving', no_credit_reason: reason }) });
+      expect(dailyOf('~interleaving').map(increments)).toEqual([{ clicks: 1 }]);
+      expect(impressionUpdates()).toHaveLength(0);
+    });
+
+    it('undoes the team count and the impression credit, and answers 503, when the win counter update fails', async () => {
+      // Prepare
+      assignments.seedImpression('req-1');
+      ddb.on(UpdateCommand, { TableName: TABLE.events, Key: { pk: 'EVENT#imp-req-1', sk: 'E' } })
+        .resolvesOnce({ Attributes: { team_a_clicks: 0, team_b_clicks: 1 } })
+        .resolvesOnce({ Attributes: { team_a_clicks: 0, team_b_clicks: 0 } });
+      ddb.on(UpdateCommand, { TableName: TABLE.counters, Key: { pk: `EXP#${INTERLEAVING_ID}#VAR#~interleaving`, sk: `DAY#${today}` } }).rejects(new Error('ProvisionedThroughputExceededException'));
+
+      // Act
+      const result = await postEvent(ilClick());
+
+      // Assess: the team's +1 is negated, the credit removed (no correction needed), the event un-claimed
+      expect(result.statusCode).toBe(503);
+      expect(dailyOf('treatment').map(increments)).toEqual([{ clicks: 1 }, { clicks: -1 }]);
+      expect(impressionUpdates().map((c) => c.args[0].input.UpdateExpression)).toEqual([
+        'ADD team_a_clicks :a, team_b_clicks :b, credited_items :items',
+        'ADD team_a_clicks :a, team_b_clicks :b DELETE credited_items :items',
+      ]);
+      expect(dailyOf('~interleaving')).toHaveLength(1);
+      expect(ddb).toHaveReceivedCommandWith(UpdateCommand, { TableName: TABLE.events, Key: { pk: 'EVENT#evt-1', sk: 'E' }, UpdateExpression: 'SET counted = :false' });
+    });
+
+    it('reads the impression slates of a batch with one BatchGetItem per 100 request ids', async () => {
+      // Prepare
+      const batch = Array.from({ length: 150 }, (_, i) => ilClick({ event_id: `c-${i}`, request_id: `req-${i}` }));
+
+      // Act
+      const result = await postBatch(batch);
+
+      // Assess
+      expect(result.statusCode).toBe(200);
+      const impressionReads = ddb.commandCalls(BatchGetCommand).filter((c) => c.args[0].input.RequestItems?.[TABLE.events]);
+      expect(impressionReads.map((c) => c.args[0].input.RequestItems![TABLE.events].Keys!.length)).toEqual([100, 50]);
     });
   });
 });

@@ -8,16 +8,21 @@ import { apiEvent, bodyOf, fieldsOf, lambdaContext } from './support/api-gateway
 import { FakeBucket, FakeTables } from './support/aws.ts';
 import { TABLE, stubHandlerEnv } from './support/env.ts';
 import './support/matchers.ts';
-import { ITEM_IDS, KNOWN_USERS, NOW, corruptArtifact, experimentPinning, tinyArtifact } from './support/models.ts';
+import { ITEM_IDS, KNOWN_USERS, NOW, corruptArtifact, experimentPinning, tinyArtifact, tinyModel } from './support/models.ts';
+import { prepareForServing } from '../../lambdas/domain/recommenders/top-n.ts';
+import { interleaveSlates } from '../../lambdas/services/serving-modes.ts';
 
 interface RecommendBody {
   user_id: string;
   experiment_id: string;
   variant: string;
-  model_version: string;
+  model_version: string | null;
   request_id: string;
-  items: { item_id: string; score: number; rank: number }[];
+  items: { item_id: string; score: number; rank: number; team?: 'a' | 'b'; variant?: string }[];
   fallback: string | null;
+  interleaving?: Record<'a' | 'b', { variant: string; model_version: string }>;
+  in_experiment: boolean;
+  impression_recorded: boolean;
 }
 
 const ddb = mockClient(DynamoDBDocumentClient);
@@ -345,6 +350,84 @@ describe('GET /recommend', () => {
       const treatmentShare = stored.find((a) => a.variant === 'treatment')!.propensity;
       expect(treatmentShare).toBeGreaterThan(0.9);
       expect(treatmentShare).toBeLessThanOrEqual(0.95 + 1e-9);
+    });
+  });
+
+  describe('in interleaving mode', () => {
+    const interleaving = { ...experiment, mode: 'interleaving' } as Experiment;
+
+    it('serves one list mixing both teams without duplicates, each item tagged with its team and variant', async () => {
+      // Prepare
+      serve({ experiments: [interleaving] });
+
+      // Act
+      const body = bodyOf<RecommendBody>(await recommend({ user_id: 'u1', top_n: '4' }));
+
+      // Assess
+      expect(body).toMatchObject({
+        variant: 'interleaved',
+        model_version: null,
+        interleaving: { a: { variant: 'control', model_version: control.manifest.version }, b: { variant: 'treatment', model_version: treatment.manifest.version } },
+        in_experiment: true,
+      });
+      expect(body.items.map((i) => i.rank)).toEqual([1, 2, 3, 4]);
+      expect(new Set(body.items.map((i) => i.item_id)).size).toBe(4);
+      expect(new Set(body.items.map((i) => i.team))).toEqual(new Set(['a', 'b']));
+      for (const item of body.items) expect(item.variant).toBe(item.team === 'a' ? 'control' : 'treatment');
+    });
+
+    it('gives the list that the user and request id reproduce', async () => {
+      // Prepare
+      serve({ experiments: [interleaving] });
+      const servingA = prepareForServing(tinyModel({ modelId: 'popularity-test' }));
+      const servingB = prepareForServing(tinyModel({ modelId: 'factors-test', shift: 3 }));
+
+      // Act
+      const body = bodyOf<RecommendBody>(await recommend({ user_id: 'u1', top_n: '4' }));
+
+      // Assess
+      const again = interleaveSlates({ experiment: interleaving, servingA, servingB, userId: 'u1', requestId: body.request_id, topN: 4 });
+      expect(body.items.map((i) => [i.item_id, i.team])).toEqual(again.items.map((i) => [i.itemId, i.team]));
+    });
+
+    it('records the slate with each item\'s team and variant and counts it on the interleaving counter, with no assignment or user aggregate', async () => {
+      // Prepare
+      serve({ experiments: [interleaving] });
+
+      // Act
+      const body = bodyOf<RecommendBody>(await recommend({ user_id: 'u1', top_n: '4' }));
+
+      // Assess
+      expect(body.impression_recorded).toBe(true);
+      expect(ddb).toHaveReceivedCommandWith(PutCommand, {
+        TableName: TABLE.events,
+        Item: expect.objectContaining({
+          pk: `EVENT#imp-${body.request_id}`,
+          variant: '~interleaving',
+          slate: body.items.map((i) => ({ item_id: i.item_id, position: i.rank, score: i.score, team: i.team, variant: i.variant })),
+        }),
+      });
+      expect(ddb).toHaveReceivedCommandWith(UpdateCommand, {
+        TableName: TABLE.counters,
+        Key: { pk: 'EXP#default#VAR#~interleaving', sk: `DAY#${today}` },
+        ExpressionAttributeNames: { '#m0': 'impressions', '#m1': 'interleaved_impressions' },
+        ExpressionAttributeValues: { ':v0': 1, ':v1': 1 },
+      });
+      expect(ddb.commandCalls(PutCommand).filter((c) => c.args[0].input.TableName === TABLE.experiments)).toHaveLength(0);
+      expect(ddb.commandCalls(UpdateCommand).filter((c) => String(c.args[0].input.Key?.pk).includes('#USER#'))).toHaveLength(0);
+    });
+
+    it("serves the control's popularity list outside the test, recording nothing, when a team's artifact is missing", async () => {
+      // Prepare
+      serve({ artifacts: [control], experiments: [interleaving] });
+
+      // Act
+      const body = bodyOf<RecommendBody>(await recommend({ user_id: 'u1', top_n: '3' }));
+
+      // Assess
+      expect(body).toMatchObject({ variant: 'control', fallback: 'artifact-unavailable', in_experiment: false, impression_recorded: false });
+      expect(body.items.map((i) => i.item_id)).toEqual(['i1', 'i2', 'i3']);
+      expect(writes()).toHaveLength(0);
     });
   });
 });

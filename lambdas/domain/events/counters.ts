@@ -7,7 +7,9 @@
  * Every field is a per-day increment, so the analysis gets the value as of any day by a prefix
  * sum over days, and an undo is the same update with every number negated.
  */
+import type { Team } from '../experiments/interleaving.ts';
 import { analysisDay, counterIncrements, type AcceptedEvent } from './event.ts';
+import { INTERLEAVED_IMPRESSIONS_FIELD, type InterleavingAttribution } from './interleaving-credit.ts';
 
 /** Additive counter increments, metric name → amount. */
 export type Increments = Record<string, number>;
@@ -88,6 +90,16 @@ export function nonZero(increments: Increments): Increments {
 export interface VariantEvent {
   event: AcceptedEvent;
   variant: string;
+  /** Set for events of interleaving experiments: no user aggregates, maybe a preference credit. */
+  interleaving?: InterleavingAttribution;
+}
+
+/** A click credited to a team, to be added once to its impression's team click counts. */
+export interface PreferenceCredit {
+  eventId: string;
+  impressionId: string;
+  itemId: string;
+  team: Team;
 }
 
 /**
@@ -103,6 +115,8 @@ export interface CounterGroup {
   /** Each user's change of totals, only for users whose totals change. */
   userDeltas: Map<string, UserTotals>;
   eventIds: string[];
+  /** Interleaving clicks whose impression's preference they move (empty otherwise). */
+  credits: PreferenceCredit[];
 }
 
 /** The key a group is coalesced by. */
@@ -114,16 +128,24 @@ export const groupKey = (experimentId: string, variant: string, day: string) => 
  */
 export function planCounterGroups(events: readonly VariantEvent[]): CounterGroup[] {
   const groups = new Map<string, CounterGroup>();
-  for (const { event, variant } of events) {
+  for (const { event, variant, interleaving } of events) {
     const day = analysisDay(event.received_at_ms);
     const key = groupKey(event.experiment_id, variant, day);
     let group = groups.get(key);
     if (!group) {
-      group = { experimentId: event.experiment_id, variant, day, increments: {}, userDeltas: new Map(), eventIds: [] };
+      group = { experimentId: event.experiment_id, variant, day, increments: {}, userDeltas: new Map(), eventIds: [], credits: [] };
       groups.set(key, group);
     }
     addIncrements(group.increments, counterIncrements(event));
     group.eventIds.push(event.event_id);
+    if (interleaving !== undefined) {
+      // Interleaving's unit is the impression: no user aggregates (see interleaving-credit.ts).
+      if (interleaving.kind === 'impression') addIncrements(group.increments, { [INTERLEAVED_IMPRESSIONS_FIELD]: 1 });
+      if (interleaving.kind === 'credited' && interleaving.countsForPreference) {
+        group.credits.push({ eventId: event.event_id, impressionId: interleaving.impressionId, itemId: interleaving.itemId, team: interleaving.team });
+      }
+      continue;
+    }
     const delta = userTotalsDelta(event);
     if (!isZeroTotals(delta)) group.userDeltas.set(event.user_id, addTotals(group.userDeltas.get(event.user_id) ?? ZERO_TOTALS, delta));
   }

@@ -65,9 +65,11 @@ export interface AcceptedEvent extends Omit<EventInput, 'timestamp' | 'event_id'
   event_id: string;
   client_time_ms?: number;
   received_at_ms: number;
-  /** Impressions recorded by /recommend carry the whole slate. */
-  slate?: { item_id: string; position: number; score: number }[];
+  /** Impressions recorded by /recommend carry the whole slate; interleaved ones tag each item's team and variant. */
+  slate?: { item_id: string; position: number; score: number; team?: 'a' | 'b'; variant?: string }[];
   model_version?: string;
+  /** Interleaved impressions: the variant and pinned model version of each team. */
+  interleaving?: Record<'a' | 'b', { variant: string; model_version: string }>;
   propensity?: number;
   fallback?: string | null;
 }
