@@ -224,6 +224,13 @@ async function readInputText(path: string, io: CliIO): Promise<string> {
 }
 
 function printHuman(result: Record<string, unknown>, io: CliIO): void {
+  if (result.method !== undefined && result.wins_a !== undefined) {
+    io.stdout(
+      `${String(result.experiment_id)}: interleaving, ${String(result.impressions)} impressions, wins a/b/ties ${String(result.wins_a)}/${String(result.wins_b)}/${String(result.ties)}, ` +
+        `p = ${(result.p_value as number).toPrecision(4)}; decision ${String(result.decision)}\n`,
+    );
+    return;
+  }
   if (result.result === 'insufficient-data') {
     io.stdout(`${String(result.experiment_id)}: not enough data for a report (${String(result.reason)})\n`);
     return;
@@ -301,6 +308,27 @@ export function reportOutput(report: ExperimentReport): Record<string, unknown> 
 /** The `--experiment` output line from an analysis document. */
 export function analysisOutput(analysis: ExperimentAnalysis): Record<string, unknown> & { decision: string; decision_reason: string } {
   const context = { day: analysis.day, target_metric: analysis.target_metric, skipped_guardrails: analysis.skipped_guardrails };
+  if (analysis.preference) {
+    // Interleaving: the preference (sign) test decides, not the A/B engine.
+    const p = analysis.preference;
+    return {
+      experiment_id: analysis.experiment_id,
+      result: 'ok',
+      method: p.method,
+      ...context,
+      impressions: p.impressions,
+      wins_a: p.wins_a,
+      wins_b: p.wins_b,
+      ties: p.ties,
+      p_value: p.p_value,
+      preferred: p.preferred,
+      team_a: p.team_a,
+      team_b: p.team_b,
+      decision: analysis.decision,
+      decision_reason: analysis.decision_reason,
+      winner: p.winner,
+    };
+  }
   if (analysis.report === null) {
     return {
       experiment_id: analysis.experiment_id,
