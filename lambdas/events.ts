@@ -19,7 +19,7 @@ import { HttpError, validationFailed, type FieldProblem } from './common/errors.
 import { httpJsonHandler, json, zodProblems, type JsonEvent } from './common/http.ts';
 import { logger, metrics } from './common/observability.ts';
 import type { VariantEvent } from './domain/events/counters.ts';
-import { MAX_BATCH_SIZE, acceptEvent, eventSchema, timestampProblem, type AcceptedEvent } from './domain/events/event.ts';
+import { MAX_BATCH_SIZE, UNASSIGNED_VARIANT, acceptEvent, eventSchema, timestampProblem, type AcceptedEvent } from './domain/events/event.ts';
 import type { Attributed } from './domain/events/interleaving-credit.ts';
 import { itemProblem } from './domain/events/item-size.ts';
 import { DynamoAssignmentReader, assignmentRefKey } from './storage/assignment-reader.ts';
@@ -79,8 +79,12 @@ function notStored(eventIds: string[], of: number): HttpError {
   );
 }
 
-/** Each event's variant (one BatchGetItem per 100 users); events of users never exposed are refused. */
-async function resolveVariants(batch: AcceptedEvent[], indices: number[], field: FieldName): Promise<string[]> {
+/**
+ * Each event's variant (one BatchGetItem per 100 users). Users without a stored assignment were
+ * never part of the test (holdout, coverage, a stopped experiment): their events are kept under
+ * the unassigned pseudo-variant instead of being refused.
+ */
+async function resolveVariants(batch: AcceptedEvent[]): Promise<string[]> {
   let found: Map<string, string>;
   try {
     found = await assignments.variants(batch.map((e) => ({ experimentId: e.experiment_id, userId: e.user_id })));
@@ -88,14 +92,7 @@ async function resolveVariants(batch: AcceptedEvent[], indices: number[], field:
     logger.error('Assignments could not be read', { error });
     throw notStored(batch.map((e) => e.event_id), batch.length);
   }
-  const problems: FieldProblem[] = [];
-  const variants = batch.map((e, i) => {
-    const variant = found.get(assignmentRefKey(e.experiment_id, e.user_id));
-    if (!variant) problems.push({ field: field(indices[i], 'user_id'), message: `user has no assignment in experiment "${e.experiment_id}" (request /recommend first)` });
-    return variant ?? '';
-  });
-  if (problems.length > 0) throw validationFailed(problems);
-  return variants;
+  return batch.map((e) => found.get(assignmentRefKey(e.experiment_id, e.user_id)) ?? UNASSIGNED_VARIANT);
 }
 
 /** DynamoDB refuses items over 400 KB and keys over 2,048 bytes: refuse them here, by index. */
@@ -112,7 +109,7 @@ function checkItemSizes(batch: VariantEvent[], indices: number[], field: FieldNa
  * Each event's counter variant: the sticky assignment for A/B and bandit experiments, the
  * credited team (or nobody) for interleaving ones. A read that fails is a 503 naming every event.
  */
-async function attribute(batch: AcceptedEvent[], indices: number[], field: FieldName, now: number): Promise<VariantEvent[]> {
+async function attribute(batch: AcceptedEvent[], now: number): Promise<VariantEvent[]> {
   let interleaving: Set<string>;
   try {
     interleaving = await modes.interleaving(batch.map((e) => e.experiment_id), now);
@@ -125,7 +122,7 @@ async function attribute(batch: AcceptedEvent[], indices: number[], field: Field
   const interleaved = split(true);
   const out: VariantEvent[] = new Array(batch.length);
   if (assigned.length > 0) {
-    const variants = await resolveVariants(assigned.map(({ e }) => e), assigned.map(({ i }) => indices[i]), field);
+    const variants = await resolveVariants(assigned.map(({ e }) => e));
     assigned.forEach(({ e, i }, j) => (out[i] = { event: e, variant: variants[j] }));
   }
   if (interleaved.length > 0) {
@@ -185,7 +182,7 @@ export const handler = httpJsonHandler(async (event: JsonEvent) => {
   const uniquePositions = [...firstById.values()];
   const unique = uniquePositions.map((i) => accepted[i]);
   const uniqueIndices = uniquePositions.map((i) => indices[i]);
-  const batch = await attribute(unique, uniqueIndices, field, now);
+  const batch = await attribute(unique, now);
   checkItemSizes(batch, uniqueIndices, field);
   const { stored, duplicates } = await store(batch);
   const inBatchDuplicates = accepted.length - unique.length;

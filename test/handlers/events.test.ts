@@ -271,14 +271,17 @@ describe('POST /events and /events/batch', () => {
       expect(writes()).toHaveLength(0);
     });
 
-    it('answers 400 naming user_id when the user has no assignment in the experiment', async () => {
+    it('keeps the event of a user outside the test under the unassigned pseudo-variant, never in a variant', async () => {
       // Act
       const result = await postEvent(click({ user_id: 'never-recommended' }));
 
       // Assess
-      expect(result.statusCode).toBe(400);
-      expect(fieldsOf(result)).toEqual(['user_id']);
-      expect(writes()).toHaveLength(0);
+      expect(result.statusCode).toBe(201);
+      const counterKeys = ddb
+        .commandCalls(UpdateCommand)
+        .map((c) => String(c.args[0].input.Key?.pk))
+        .filter((pk) => pk.includes('#VAR#'));
+      expect(counterKeys).toEqual(['EXP#default#VAR#~unassigned']);
     });
 
     it('answers 400 naming timestamp for a timestamp more than 5 minutes in the future', async () => {
@@ -456,7 +459,7 @@ describe('POST /events and /events/batch', () => {
       expect(ddb.commandCalls(BatchGetCommand).map((c) => c.args[0].input.RequestItems![TABLE.experiments].Keys!.length)).toEqual([2, 1, 1]);
     });
 
-    it('answers 400 naming the index of a user without an assignment', async () => {
+    it('counts a batch mixing assigned and unassigned users under their variant and the unassigned key', async () => {
       // Prepare
       assignments.seed('default', 'u2', 'control');
       const events = [click({ event_id: 'a', user_id: 'u2' }), click({ event_id: 'b', user_id: 'stranger' })];
@@ -465,9 +468,13 @@ describe('POST /events and /events/batch', () => {
       const result = await postBatch(events);
 
       // Assess
-      expect(result.statusCode).toBe(400);
-      expect(fieldsOf(result)).toEqual(['events[1].user_id']);
-      expect(writes()).toHaveLength(0);
+      expect(result.statusCode).toBe(200);
+      const counterKeys = ddb
+        .commandCalls(UpdateCommand)
+        .map((c) => String(c.args[0].input.Key?.pk))
+        .filter((pk) => pk.includes('#VAR#'))
+        .sort();
+      expect(counterKeys).toEqual(['EXP#default#VAR#control', 'EXP#default#VAR#~unassigned']);
     });
   });
 

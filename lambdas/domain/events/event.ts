@@ -15,6 +15,14 @@ export const MAX_EVENT_AGE_MS = 7 * 24 * 3600 * 1000;
 export const MAX_EVENT_FUTURE_MS = 5 * 60 * 1000;
 export const MAX_BATCH_SIZE = 1000;
 
+/**
+ * The pseudo-variant of events from users with no stored assignment (held out, outside the
+ * traffic coverage or layer, or served while the experiment was not running). They are stored
+ * and counted under this key, never lost, and never enter a variant's analysis. `~` cannot
+ * appear in a variant name.
+ */
+export const UNASSIGNED_VARIANT = '~unassigned';
+
 const utf8Bytes = (s: string) => Buffer.byteLength(s, 'utf8');
 
 /** An identifier: non-empty after trimming, at most 256 UTF-8 bytes, no control characters. */
