@@ -3,25 +3,14 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { generateCommand } from '../../../../cli/commands/generate.ts';
-import { UsageError, type CliIO } from '../../../../cli/command.ts';
+import { UsageError } from '../../../../cli/command.ts';
+import { recordingIO } from '../../../helpers/cli-io.ts';
 import { loadRatingsFile } from '../../../../lambdas/domain/recommenders/data/files.ts';
 
 const directory = mkdtempSync(join(tmpdir(), 'abrec-generate-'));
 afterAll(() => rmSync(directory, { recursive: true, force: true }));
 
-function fakeIO(): CliIO & { out: string[]; err: string[] } {
-  const out: string[] = [];
-  const err: string[] = [];
-  return {
-    out,
-    err,
-    stdout: (text) => out.push(text),
-    stderr: (text) => err.push(text),
-    readStdin: async () => '',
-    env: {},
-    signal: new AbortController().signal,
-  };
-}
+const fakeIO = () => recordingIO();
 
 function lastJson(io: { out: string[] }): Record<string, unknown> {
   const lines = io.out.join('').trimEnd().split('\n');
