@@ -97,7 +97,7 @@ export function benchTrainSize(
 
 /** The spaces `--search` explores around the shipped defaults. */
 export const SEARCH_SPACES: { model: ModelName; metric: 'rmse' | 'precision_at_k'; space: SearchSpace; folds: number }[] = [
-  { model: 'svd-tuned', metric: 'rmse', space: { factors: [30, 50], epochs: [60, 80], reg: [0.05, 0.08, 0.1] }, folds: 3 },
+  { model: 'svd-tuned', metric: 'rmse', space: { factors: [16, 20], reg: [0.12, 0.15], lrBias: [0.005, 0.01], lrDecay: [0.93, 0.95] }, folds: 5 },
   { model: 'als', metric: 'precision_at_k', space: { factors: [12, 14, 16], reg: [30, 40, 60], alpha: [2, 3], iterations: [15, 25] }, folds: 3 },
 ];
 

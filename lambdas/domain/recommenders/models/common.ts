@@ -3,6 +3,7 @@
  * (seen-items CSR, popularity, data fingerprint), row subsets of a data set, scoring, and the
  * small contract each trainer implements.
  */
+import { Buffer } from 'node:buffer';
 import { createHash } from 'node:crypto';
 import type { FactorModel, Hyperparameters, RatingsDataset } from '../types.ts';
 
@@ -50,14 +51,15 @@ export function buildSeenItems(dataset: RatingsDataset): { seenOffsets: Int32Arr
   const raw = new Int32Array(dataset.userIndex.length);
   for (let r = 0; r < dataset.userIndex.length; r++) raw[fill[dataset.userIndex[r]]++] = dataset.itemIndex[r];
   // Sort each user's slice and drop duplicate (user, item) pairs.
+  // Compacted in place: the write position never passes the read position.
   const seenOffsets = new Int32Array(users + 1);
-  const unique: number[] = [];
+  let kept = 0;
   for (let u = 0; u < users; u++) {
     const slice = raw.subarray(counts[u], counts[u + 1]).sort();
-    for (let j = 0; j < slice.length; j++) if (j === 0 || slice[j] !== slice[j - 1]) unique.push(slice[j]);
-    seenOffsets[u + 1] = unique.length;
+    for (let j = 0; j < slice.length; j++) if (j === 0 || slice[j] !== slice[j - 1]) raw[kept++] = slice[j];
+    seenOffsets[u + 1] = kept;
   }
-  return { seenOffsets, seenItems: Int32Array.from(unique) };
+  return { seenOffsets, seenItems: raw.slice(0, kept) };
 }
 
 /** Ratings per item in the training data. */
@@ -70,55 +72,136 @@ export function countItemPopularity(dataset: RatingsDataset): Float32Array {
 /**
  * sha256 over the (user id, item id, rating, timestamp) rows sorted by user id, item id and
  * time, so the same ratings give the same fingerprint whatever their order in the file.
+ * The hashed text is `user\titem\trating\ttimestamp\n` per row (numbers as String() prints
+ * them, UTF-8). It is encoded straight into a byte buffer rather than through one string per
+ * row: every fit computes the fingerprint, and the strings cost more than a short SGD fit.
  */
 export function fingerprintRatings(dataset: RatingsDataset): string {
   const order = sortedRowOrder(dataset);
-  const { userIndex, itemIndex, timestamp } = dataset;
+  const { userIndex, itemIndex, rating, timestamp } = dataset;
+  const userFields = dataset.userIds.map((id) => Buffer.from(`${id}\t`, 'utf8'));
+  const itemFields = dataset.itemIds.map((id) => Buffer.from(`${id}\t`, 'utf8'));
+  const ratingFields = new RatingFields();
+  const longestId = longestLength(userFields) + longestLength(itemFields);
+  // Room for the longest row: both ids, a rating and a timestamp (String() of a double is at most 25 characters each).
+  const rowRoom = longestId + 64;
+  const chunk = new Uint8Array(Math.max(1 << 16, rowRoom));
   const hash = createHash('sha256');
-  const chunk: string[] = [];
-  for (const r of order) {
-    chunk.push(`${dataset.userIds[userIndex[r]]}\t${dataset.itemIds[itemIndex[r]]}\t${dataset.rating[r]}\t${timestamp[r]}\n`);
-    if (chunk.length === 4096) {
-      hash.update(chunk.join(''));
-      chunk.length = 0;
+  let used = 0;
+  for (let j = 0; j < order.length; j++) {
+    if (used + rowRoom > chunk.length) {
+      hash.update(chunk.subarray(0, used));
+      used = 0;
     }
+    const r = order[j];
+    // Byte loops rather than Buffer.copy: the fields are a few bytes, and a native call per field costs more than the copy.
+    used = writeBytes(chunk, used, userFields[userIndex[r]]);
+    used = writeBytes(chunk, used, itemFields[itemIndex[r]]);
+    used = writeBytes(chunk, used, ratingFields.get(rating[r]));
+    used = writeNumber(chunk, used, timestamp[r]);
+    chunk[used++] = 0x0a;
   }
-  hash.update(chunk.join(''));
+  hash.update(chunk.subarray(0, used));
   return hash.digest('hex');
 }
 
 /**
+ * `${rating}\t` as bytes, remembered per value: a rating scale has a handful of values, and
+ * half-star ones (the usual case) are found by index rather than by hashing a double.
+ */
+class RatingFields {
+  private readonly halves: (Uint8Array | undefined)[] = new Array(64).fill(undefined);
+  private readonly others = new Map<number, Uint8Array>();
+
+  get(value: number): Uint8Array {
+    const half = value * 2;
+    if (half >= 0 && half < 64 && Number.isInteger(half)) return (this.halves[half] ??= this.encode(value));
+    let field = this.others.get(value);
+    if (field === undefined) this.others.set(value, (field = this.encode(value)));
+    return field;
+  }
+
+  private encode(value: number): Uint8Array {
+    return Buffer.from(`${value}\t`, 'latin1');
+  }
+}
+
+/** The longest length in a list (a loop: spreading a list of a million ids would overflow the stack). */
+function longestLength(fields: Uint8Array[]): number {
+  let longest = 0;
+  for (const field of fields) longest = Math.max(longest, field.length);
+  return longest;
+}
+
+function writeBytes(target: Uint8Array, offset: number, bytes: Uint8Array): number {
+  for (let b = 0; b < bytes.length; b++) target[offset + b] = bytes[b];
+  return offset + bytes.length;
+}
+
+/** Writes String(value) at `offset` (digits by hand for the usual non-negative integer); returns the new offset. */
+function writeNumber(target: Uint8Array, offset: number, value: number): number {
+  if (!(Number.isInteger(value) && value >= 0 && value <= Number.MAX_SAFE_INTEGER)) return writeBytes(target, offset, Buffer.from(String(value), 'latin1'));
+  let digits = 1;
+  for (let power = 10; power <= value; power *= 10) digits++;
+  // No `%` on doubles (V8 calls fmod for it); int32 arithmetic for the usual Unix-seconds timestamp.
+  if (value <= 0x7fffffff) {
+    let rest = value | 0;
+    for (let d = digits - 1; d >= 0; d--) {
+      const next = (rest / 10) | 0;
+      target[offset + d] = 0x30 + (rest - next * 10);
+      rest = next;
+    }
+  } else {
+    let rest = value;
+    for (let d = digits - 1; d >= 0; d--) {
+      const next = Math.floor(rest / 10);
+      target[offset + d] = 0x30 + (rest - next * 10);
+      rest = next;
+    }
+  }
+  return offset + digits;
+}
+
+/**
  * Row indices sorted by (user id, item id, timestamp, rating), ids compared as strings so that
- * the order does not depend on how indices were assigned (first seen in the file). Packs
- * (user, item) and the row into one float64 key and uses the native numeric sort (about ten
- * times faster than a comparator on ML-1M); runs of a repeated (user, item) pair are then
- * ordered by time and rating so the result never depends on row order.
+ * the order does not depend on how indices were assigned (first seen in the file). Two stable
+ * counting sorts (by item rank, then by user rank) give the (user, item, row) order in linear
+ * time; runs of a repeated (user, item) pair are then ordered by time and rating so the
+ * result never depends on row order.
  */
 function sortedRowOrder(dataset: RatingsDataset): Int32Array {
   const n = dataset.userIndex.length;
   const { userIndex, itemIndex, timestamp, rating } = dataset;
-  const items = dataset.itemIds.length;
   const userRank = lexicographicRanks(dataset.userIds);
   const itemRank = lexicographicRanks(dataset.itemIds);
-  const byTimeThenRating = (a: number, b: number): number => timestamp[a] - timestamp[b] || rating[a] - rating[b];
-  const rowBits = 2 ** Math.max(1, Math.ceil(Math.log2(n + 1)));
-  if (dataset.userIds.length * items * rowBits >= 2 ** 53) {
-    const order = Int32Array.from({ length: n }, (_, r) => r);
-    return order.sort((a, b) => userRank[userIndex[a]] - userRank[userIndex[b]] || itemRank[itemIndex[a]] - itemRank[itemIndex[b]] || byTimeThenRating(a, b));
+  const rows = new Int32Array(n);
+  for (let r = 0; r < n; r++) rows[r] = r;
+  const itemKeys = new Int32Array(n);
+  const userKeys = new Int32Array(n);
+  for (let r = 0; r < n; r++) {
+    itemKeys[r] = itemRank[itemIndex[r]];
+    userKeys[r] = userRank[userIndex[r]];
   }
-  const keys = new Float64Array(n);
-  for (let r = 0; r < n; r++) keys[r] = (userRank[userIndex[r]] * items + itemRank[itemIndex[r]]) * rowBits + r;
-  keys.sort();
-  const order = new Int32Array(n);
-  for (let j = 0; j < n; j++) order[j] = keys[j] % rowBits;
+  const order = stableCountingSort(stableCountingSort(rows, itemKeys, itemRank.length), userKeys, userRank.length);
+  const byTimeThenRating = (a: number, b: number): number => timestamp[a] - timestamp[b] || rating[a] - rating[b];
   for (let start = 0; start < n; ) {
     let end = start + 1;
-    const pair = Math.floor(keys[start] / rowBits);
-    while (end < n && Math.floor(keys[end] / rowBits) === pair) end++;
+    const first = order[start];
+    while (end < n && userIndex[order[end]] === userIndex[first] && itemIndex[order[end]] === itemIndex[first]) end++;
     if (end - start > 1) order.subarray(start, end).sort(byTimeThenRating);
     start = end;
   }
   return order;
+}
+
+/** `rows` reordered by keys[row] (0 <= key < buckets), keeping the given order within a key. */
+function stableCountingSort(rows: Int32Array, keys: Int32Array, buckets: number): Int32Array {
+  const starts = new Int32Array(buckets + 1);
+  for (let j = 0; j < rows.length; j++) starts[keys[rows[j]] + 1]++;
+  for (let b = 0; b < buckets; b++) starts[b + 1] += starts[b];
+  const sorted = new Int32Array(rows.length);
+  for (let j = 0; j < rows.length; j++) sorted[starts[keys[rows[j]]]++] = rows[j];
+  return sorted;
 }
 
 /** rank[i] = position of ids[i] in the code-unit order of all ids. */

@@ -8,6 +8,7 @@ import { evaluateCommand } from '../../../../cli/commands/evaluate.ts';
 import { s3ClientFromEnvironment, trainCommand } from '../../../../cli/commands/train.ts';
 import { generateSyntheticMovieLens } from '../../../../lambdas/domain/recommenders/data/synthetic.ts';
 import { ALS_DEFAULTS } from '../../../../lambdas/domain/recommenders/models/als.ts';
+import { SVD_TUNED_DEFAULTS } from '../../../../lambdas/domain/recommenders/models/svd.ts';
 import { writeMovieLensFiles } from '../../../../lambdas/domain/recommenders/data/files.ts';
 import { DirectoryModelArtifactStore } from '../../../../lambdas/storage/artifact-store.ts';
 
@@ -164,6 +165,16 @@ describe('abrec bench train', () => {
     const outside = Object.entries(als?.space ?? {}).filter(([name, values]) => !values.includes(ALS_DEFAULTS[name as keyof typeof ALS_DEFAULTS]));
     // assess
     expect(als).toBeDefined();
+    expect(outside).toEqual([]);
+  });
+
+  it('searches a space that contains the shipped svd-tuned defaults, so --search can reproduce them', () => {
+    // prepare
+    const svd = SEARCH_SPACES.find((entry) => entry.model === 'svd-tuned');
+    // act
+    const outside = Object.entries(svd?.space ?? {}).filter(([name, values]) => !values.includes(SVD_TUNED_DEFAULTS[name as keyof typeof SVD_TUNED_DEFAULTS]));
+    // assess
+    expect(svd).toBeDefined();
     expect(outside).toEqual([]);
   });
 

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { trainBaseline } from '../../../../lambdas/domain/recommenders/models/baseline.ts';
 import { predictRating } from '../../../../lambdas/domain/recommenders/models/common.ts';
-import { SVD_TUNED_DEFAULTS, trainSvd, trainSvdTuned } from '../../../../lambdas/domain/recommenders/models/svd.ts';
+import { trainSvd, trainSvdTuned } from '../../../../lambdas/domain/recommenders/models/svd.ts';
 import type { RatingsDataset } from '../../../../lambdas/domain/recommenders/types.ts';
 import { makePlantedRatings, makeSyntheticRatings } from './fixtures.ts';
 import { heldOutRmse } from './helpers.ts';
@@ -20,27 +20,64 @@ function threeRatings(): RatingsDataset {
 }
 
 describe('trainSvd (Surprise SVD reference)', () => {
-  it('applies the Surprise SGD update equations to each rating', () => {
+  // 2: the remainder loop only; 5: one unrolled block of four plus the remainder; 8: two blocks.
+  it.each([2, 5, 8])('applies the Surprise SGD update equations to each rating with %i factors', (k) => {
     // prepare
     const dataset = threeRatings();
-    const settings = { factors: 2, lr: 0.05, reg: 0.1, lrBias: 0.05, regBias: 0.1, initStd: 0.5, seed: 11 };
+    const settings = { factors: k, lr: 0.05, reg: 0.1, lrBias: 0.05, regBias: 0.1, initStd: 0.5, seed: 11 };
     const initial = trainSvd(dataset, { ...settings, epochs: 0 });
     const mu = 3;
     // act
     const trained = trainSvd(dataset, { ...settings, epochs: 1 });
     // assess
+    expect(trained.globalBias).toBeCloseTo(mu, 10);
     for (let n = 0; n < 3; n++) {
-      const p = Array.from(initial.userFactors.subarray(2 * n, 2 * n + 2));
-      const q = Array.from(initial.itemFactors.subarray(2 * n, 2 * n + 2));
-      const err = dataset.rating[n] - (mu + p[0] * q[0] + p[1] * q[1]);
-      expect(trained.globalBias).toBeCloseTo(mu, 10);
+      const p = Array.from(initial.userFactors.subarray(k * n, k * n + k));
+      const q = Array.from(initial.itemFactors.subarray(k * n, k * n + k));
+      const err = dataset.rating[n] - (mu + p.reduce((sum, pf, f) => sum + pf * q[f], 0));
       expect(trained.userBias[n]).toBeCloseTo(0.05 * err, 6);
       expect(trained.itemBias[n]).toBeCloseTo(0.05 * err, 6);
-      for (let f = 0; f < 2; f++) {
-        expect(trained.userFactors[2 * n + f]).toBeCloseTo(p[f] + 0.05 * (err * q[f] - 0.1 * p[f]), 6);
-        expect(trained.itemFactors[2 * n + f]).toBeCloseTo(q[f] + 0.05 * (err * p[f] - 0.1 * q[f]), 6);
+      for (let f = 0; f < k; f++) {
+        expect(trained.userFactors[k * n + f]).toBeCloseTo(p[f] + 0.05 * (err * q[f] - 0.1 * p[f]), 6);
+        expect(trained.itemFactors[k * n + f]).toBeCloseTo(q[f] + 0.05 * (err * p[f] - 0.1 * q[f]), 6);
       }
     }
+  });
+
+  it('reshuffles the ratings between epochs by default, as the reference', () => {
+    // prepare
+    const dataset = makePlantedRatings({ users: 40, items: 50, ratingsPerUser: 10, seed: 1 });
+    const settings = { factors: 4, epochs: 3, seed: 5 };
+    // act
+    const reshuffled = trainSvd(dataset, settings);
+    const fixedOrder = trainSvd(dataset, { ...settings, reshuffle: 0 });
+    // assess
+    expect(reshuffled.hyperparameters.reshuffle).toBe(1);
+    expect(fixedOrder.userFactors).not.toEqual(reshuffled.userFactors);
+  });
+
+  it('differs between reshuffling and a fixed order only from the second epoch', () => {
+    // prepare
+    const dataset = makePlantedRatings({ users: 40, items: 50, ratingsPerUser: 10, seed: 1 });
+    const settings = { factors: 4, epochs: 1, seed: 5 };
+    // act
+    const reshuffled = trainSvd(dataset, settings);
+    const fixedOrder = trainSvd(dataset, { ...settings, reshuffle: 0 });
+    // assess
+    expect(fixedOrder.userFactors).toEqual(reshuffled.userFactors);
+    expect(fixedOrder.itemBias).toEqual(reshuffled.itemBias);
+  });
+
+  it.each([
+    ['reshuffle', 2],
+    ['baselineInit', 0.5],
+  ])('rejects %s = %s, naming the parameter', (name, value) => {
+    // prepare
+    const dataset = threeRatings();
+    // act
+    const act = (): unknown => trainSvd(dataset, { factors: 2, epochs: 1, [name]: value });
+    // assess
+    expect(act).toThrow(new RegExp(`hyperparameter ${name} must be 0 or 1`));
   });
 
   it('uses Surprise SVD defaults: 100 factors, 20 epochs, lr 0.005, reg 0.02, init std 0.1', () => {
@@ -108,14 +145,27 @@ describe('trainSvd (Surprise SVD reference)', () => {
 });
 
 describe('trainSvdTuned', () => {
-  it('keeps the equations and uses the tuned settings by default', () => {
+  it('uses the cross-validated settings by default: 16 factors, 20 epochs, lr 0.1 decaying 7% per epoch, reg 0.12, one order', () => {
     // prepare
     const dataset = makePlantedRatings({ users: 20, items: 30, ratingsPerUser: 6, seed: 1 });
     // act
     const model = trainSvdTuned(dataset);
     // assess
     expect(model.algorithm).toBe('svd-tuned');
-    expect(model.factors).toBe(SVD_TUNED_DEFAULTS.factors);
+    expect(model.factors).toBe(16);
+    expect(model.hyperparameters).toMatchObject({ factors: 16, epochs: 20, lr: 0.1, reg: 0.12, lrBias: 0.01, regBias: 0.02, initStd: 0.05, lrDecay: 0.93, baselineInit: 1, reshuffle: 0 });
+  });
+
+  it('gives identical models for the same seed', () => {
+    // prepare
+    const dataset = makePlantedRatings({ users: 40, items: 50, ratingsPerUser: 10, seed: 1 });
+    // act
+    const a = trainSvdTuned(dataset, { seed: 3 });
+    const b = trainSvdTuned(dataset, { seed: 3 });
+    // assess
+    expect(b.userFactors).toEqual(a.userFactors);
+    expect(b.itemFactors).toEqual(a.itemFactors);
+    expect(b.userBias).toEqual(a.userBias);
   });
 
   it('predicts held-out planted ratings better than the bias-only baseline', () => {
