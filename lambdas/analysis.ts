@@ -20,21 +20,34 @@ const counters = new DynamoCounterRepository(dynamoClient(), requiredEnv(TABLES.
 const reports = new S3ReportStore(s3Client(), requiredEnv(ARTIFACTS_BUCKET.envVar));
 const alertsTopicArn = optionalEnv(ENV.alertsTopicArn, '');
 
-/** Input of an on-demand run; the schedule sends an EventBridge event, which is ignored. */
+/** Input of an on-demand run, or the EventBridge event of the daily schedule. */
 export interface AnalysisRequest {
   experiment_id?: string;
-  /** Analysis day (UTC, YYYY-MM-DD); defaults to today. */
+  /** Analysis day (UTC, YYYY-MM-DD); defaults to today on demand, yesterday on the schedule. */
   day?: string;
+  source?: string;
+  'detail-type'?: string;
+}
+
+/**
+ * The day a run covers when none is given. The 03:00 UTC schedule reports the last complete
+ * day, so its report is final; an on-demand run reports today so far.
+ */
+export function defaultAnalysisDay(event: AnalysisRequest, now: Date): string {
+  const scheduled = event.source === 'aws.events' && event['detail-type'] === 'Scheduled Event';
+  const day = new Date(now.getTime() - (scheduled ? 86_400_000 : 0));
+  return day.toISOString().slice(0, 10);
 }
 
 export const handler = async (event: AnalysisRequest = {}): Promise<AnalysisRunSummary> => {
+  const now = new Date();
   const summary = await analyzeRunningExperiments({
     experiments,
     counters,
     reports,
-    now: new Date(),
+    now,
     experimentId: typeof event.experiment_id === 'string' ? event.experiment_id : undefined,
-    day: typeof event.day === 'string' ? event.day : undefined,
+    day: typeof event.day === 'string' ? event.day : defaultAnalysisDay(event, now),
     onExperimentError: (experimentId, error) => logger.error('Analysis of one experiment failed', { experimentId, error: error as Error }),
     publishAlert: async (subject, message) => {
       if (!alertsTopicArn) {

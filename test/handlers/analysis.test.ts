@@ -103,6 +103,20 @@ describe('scheduled analysis', () => {
     expect(writtenJson(`reports/exp-early/${DAY}/report.json`)).toMatchObject({ result: 'insufficient-data', reason: 'no counters yet', decision: 'keep-running', report: null });
   });
 
+  it('reports the last complete day when started by the daily schedule', async () => {
+    // Prepare
+    tables.seedExperiment(experiment('exp-clear'));
+    seedCounters('exp-clear', [arm('control', { ctr: 0.04 }), arm('treatment', { ctr: 0.06 })]);
+    const yesterday = addDays(DAY, -1);
+
+    // Act
+    const summary = await handler({ source: 'aws.events', 'detail-type': 'Scheduled Event' });
+
+    // Assess
+    expect(summary.day).toBe(yesterday);
+    expect(writtenJson(`reports/exp-clear/${yesterday}/report.json`)).toMatchObject({ report: { through: yesterday, days: 6 } });
+  });
+
   it('writes the same keys when rerun for the same day', async () => {
     // Prepare
     seedTwoRunningExperiments();
