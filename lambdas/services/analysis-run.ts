@@ -65,6 +65,19 @@ async function targetsOf(input: AnalysisRunInput): Promise<Experiment[]> {
 }
 
 /**
+ * Whether the previous day's report already carried this decision and these guardrail breaches:
+ * then the alert was sent and is not repeated every day. A previous report that cannot be read
+ * is treated as absent (alerting twice beats staying silent).
+ */
+async function sameAsDayBefore(reports: ReportStore, analysis: ExperimentAnalysis, day: string): Promise<boolean> {
+  const previousDay = new Date(Date.parse(`${day}T00:00:00Z`) - 86_400_000).toISOString().slice(0, 10);
+  const previous = (await reports.getJson(analysis.experiment_id, previousDay).catch(() => undefined)) as Partial<ExperimentAnalysis> | undefined;
+  if (!previous || previous.decision !== analysis.decision) return false;
+  const breaches = (a: ExperimentAnalysis['guardrails_breached'] | undefined) => JSON.stringify([...(a ?? [])].map((b) => `${b.variant}:${b.metric}`).sort());
+  return breaches(previous.guardrails_breached) === breaches(analysis.guardrails_breached);
+}
+
+/**
  * Runs the analysis. Throws (so the Lambda's async retries and its on-failure destination
  * apply) when the day is malformed, the experiments cannot be listed, a requested experiment
  * does not exist, or every experiment failed; a partial failure is reported in the summary.
@@ -79,7 +92,7 @@ export async function analyzeRunningExperiments(input: AnalysisRunInput): Promis
       const analysis = await analyseExperiment(experiment, input.counters, { day, mde: input.mde });
       const rendered = renderAnalysisReport(analysis);
       const keys = await input.reports.put(experiment.id, day, rendered);
-      const alerted = shouldAlert(analysis);
+      const alerted = shouldAlert(analysis) && !(await sameAsDayBefore(input.reports, analysis, day));
       if (alerted) {
         const { subject, message } = alertFor(analysis, keys.htmlKey);
         await input.publishAlert(subject, message);

@@ -1,4 +1,4 @@
-import { PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
+import { GetObjectCommand, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import { PublishCommand, SNSClient } from '@aws-sdk/client-sns';
 import { DynamoDBDocumentClient, QueryCommand } from '@aws-sdk/lib-dynamodb';
 import { mockClient } from 'aws-sdk-client-mock';
@@ -142,6 +142,22 @@ describe('scheduled analysis', () => {
     // Assess
     expect(reportKeys()).toEqual([`reports/exp-clear/${earlier}/report.html`, `reports/exp-clear/${earlier}/report.json`]);
     expect(writtenJson(`reports/exp-clear/${earlier}/report.json`)).toMatchObject({ through: earlier, report: { days: 4 } });
+  });
+
+  it('does not repeat an alert the previous day\'s report already carried', async () => {
+    // Prepare: yesterday's report already says ship
+    seedTwoRunningExperiments();
+    const yesterday = addDays(DAY, -1);
+    s3.on(GetObjectCommand, { Key: `reports/exp-clear/${yesterday}/report.json` }).resolves({
+      Body: { transformToString: async () => JSON.stringify({ experiment_id: 'exp-clear', decision: 'ship', guardrails_breached: [] }) },
+    } as never);
+
+    // Act
+    const summary = await handler({});
+
+    // Assess
+    expect(summary.analysed.find((a) => a.experiment_id === 'exp-clear')).toMatchObject({ decision: 'ship', alerted: false });
+    expect(sns).toHaveReceivedCommandTimes(PublishCommand, 0);
   });
 
   it('publishes an alert for the experiment with a decision, and none for one still running', async () => {
