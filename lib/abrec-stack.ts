@@ -55,15 +55,24 @@ export class AbrecStack extends Stack {
     });
     new OperationsDashboard(this, 'Operations', { api: api.api, functions, stateMachine: retraining.stateMachine });
 
-    // A missing or corrupt artifact makes serving fall back to popularity: page someone.
-    new Alarm(this, 'ArtifactFallbackAlarm', {
-      alarmDescription: 'Recommendations are served from the popularity fallback because an artifact failed to load',
-      metric: new Metric({ namespace: 'Abrec', metricName: 'ArtifactFallback', dimensionsMap: { service: 'abrec' }, statistic: 'Sum', period: Duration.minutes(5) }),
-      threshold: 1,
-      evaluationPeriods: 1,
-      comparisonOperator: ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
-      treatMissingData: TreatMissingData.NOT_BREACHING,
-    }).addAlarmAction(new SnsAction(analysis.alertsTopic));
+    // Conditions that need a person: serving from the popularity fallback because an artifact
+    // failed to load; counters that an undo could not restore (they need a manual correction);
+    // impressions that could not be recorded (the analysis under-counts exposure).
+    const alarms: [string, string, string][] = [
+      ['ArtifactFallbackAlarm', 'ArtifactFallback', 'Recommendations are served from the popularity fallback because an artifact failed to load'],
+      ['CounterInconsistencyAlarm', 'CounterInconsistency', 'An event counter could not be restored after a failed write; the counters need a manual correction (see the logs)'],
+      ['ImpressionWriteFailedAlarm', 'ImpressionWriteFailed', 'Impressions could not be recorded; exposure counts in the analysis are short'],
+    ];
+    for (const [id, metricName, alarmDescription] of alarms) {
+      new Alarm(this, id, {
+        alarmDescription,
+        metric: new Metric({ namespace: 'Abrec', metricName, dimensionsMap: { service: 'abrec' }, statistic: 'Sum', period: Duration.minutes(5) }),
+        threshold: 1,
+        evaluationPeriods: 1,
+        comparisonOperator: ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+        treatMissingData: TreatMissingData.NOT_BREACHING,
+      }).addAlarmAction(new SnsAction(analysis.alertsTopic));
+    }
 
     new CfnOutput(this, 'ApiUrl', { value: api.api.url });
     new CfnOutput(this, 'ApiKeyId', { value: api.apiKey.keyId, description: 'aws apigateway get-api-key --api-key ID --include-value' });

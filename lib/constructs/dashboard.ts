@@ -55,6 +55,7 @@ export class OperationsDashboard extends Construct {
       new GraphWidget({
         title: 'Events stored and duplicates',
         left: [custom('EventsStored'), custom('EventsDuplicate'), custom('EventsRejected')],
+        right: [custom('CounterInconsistency'), custom('ImpressionWriteFailed')],
         width: 12,
       }),
       new GraphWidget({

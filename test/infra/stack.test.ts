@@ -475,10 +475,10 @@ describe('operations', () => {
     for (const name of FUNCTION_NAMES) expect(rendered).toContain(`\${Ref:${functionId(name)}}`);
   });
 
-  it('alarms to the alerts topic as soon as one recommendation falls back because an artifact failed to load', () => {
+  it.each(['ArtifactFallback', 'CounterInconsistency', 'ImpressionWriteFailed'])('alarms to the alerts topic on the first %s', (metricName) => {
     template.hasResourceProperties('AWS::CloudWatch::Alarm', {
       Namespace: 'Abrec',
-      MetricName: 'ArtifactFallback',
+      MetricName: metricName,
       Dimensions: [{ Name: 'service', Value: 'abrec' }],
       Statistic: 'Sum',
       Threshold: 1,
