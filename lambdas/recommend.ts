@@ -10,42 +10,37 @@
  * credited. If either team's artifact cannot be loaded, the user gets the control's popularity
  * list (flagged artifact-unavailable) outside the test: no slate is recorded.
  */
-import { MetricUnit } from '@aws-lambda-powertools/metrics';
 import type { APIGatewayProxyEvent } from 'aws-lambda';
 import { randomUUID } from 'node:crypto';
+import { MetricUnit } from '@aws-lambda-powertools/metrics';
 import { z } from 'zod';
 import { ARTIFACTS_BUCKET, ENV, TABLES } from '../lib/resources.ts';
 import { dynamoClient, s3Client } from './common/clients.ts';
 import { booleanEnv, optionalEnv, requiredEnv } from './common/env.ts';
-import { notFound, serviceUnavailable } from './common/errors.ts';
 import { httpGetHandler, json, parseOrThrow } from './common/http.ts';
 import { logger, metrics } from './common/observability.ts';
-import { interleavingTeams, resolveAssignment, type Assignment } from './domain/experiments/assignment.ts';
-import { controlOf, type Experiment } from './domain/experiments/model.ts';
-import { idSchema, type AcceptedEvent } from './domain/events/event.ts';
-import { INTERLEAVED_RESPONSE_VARIANT, INTERLEAVING_COUNTER_VARIANT, impressionEventId, type InterleavingAttribution } from './domain/events/interleaving-credit.ts';
-import { itemProblem } from './domain/events/item-size.ts';
-import type { Team } from './domain/experiments/interleaving.ts';
-import { popularItems, recommendTopN, type Recommendations } from './domain/recommenders/top-n.ts';
+import { idSchema } from './domain/events/event.ts';
+import { createRecommendationService } from './services/serving.ts';
 import { S3ModelArtifactStore } from './storage/artifact-store.ts';
 import { DynamoCounterRepository, DynamoEventRepository } from './storage/event-repository.ts';
 import { DynamoExperimentRepository } from './storage/experiment-repository.ts';
 import { ModelCache } from './storage/model-cache.ts';
-import { BanditAllocationCache, interleaveSlates } from './services/serving-modes.ts';
 
-const experiments = new DynamoExperimentRepository(dynamoClient(), requiredEnv(TABLES.experiments.envVar));
 const counters = new DynamoCounterRepository(dynamoClient(), requiredEnv(TABLES.counters.envVar));
-const events = new DynamoEventRepository(dynamoClient(), requiredEnv(TABLES.events.envVar), counters, {
-  ttlDays: Number(process.env[ENV.eventsTtlDays]) || 400,
-  onInconsistency: (inconsistency) => {
-    logger.error('Counter undo incomplete: counters need a manual correction', { ...inconsistency });
-    metrics.addMetric('CounterInconsistency', MetricUnit.Count, 1);
-  },
+const service = createRecommendationService({
+  experiments: new DynamoExperimentRepository(dynamoClient(), requiredEnv(TABLES.experiments.envVar)),
+  counters,
+  events: new DynamoEventRepository(dynamoClient(), requiredEnv(TABLES.events.envVar), counters, {
+    ttlDays: Number(process.env[ENV.eventsTtlDays]) || 400,
+    onInconsistency: (inconsistency) => {
+      logger.error('Counter undo incomplete: counters need a manual correction', { ...inconsistency });
+      metrics.addMetric('CounterInconsistency', MetricUnit.Count, 1);
+    },
+  }),
+  models: new ModelCache(new S3ModelArtifactStore(s3Client(), requiredEnv(ARTIFACTS_BUCKET.envVar))),
+  recordImpressions: booleanEnv(ENV.recordImpressions, true),
 });
-const banditAllocations = new BanditAllocationCache(counters);
-const models = new ModelCache(new S3ModelArtifactStore(s3Client(), requiredEnv(ARTIFACTS_BUCKET.envVar)));
 const defaultExperimentId = optionalEnv(ENV.defaultExperimentId, 'default');
-const recordImpressions = booleanEnv(ENV.recordImpressions, true);
 
 export const MAX_TOP_N = 100;
 
@@ -55,151 +50,14 @@ const querySchema = z.strictObject({
   experiment_id: idSchema.optional(),
 });
 
-/** Assigns, storing a fresh assignment with a conditional write so the first one sticks. */
-async function assign(experimentId: string, userId: string, now: number): Promise<{ assignment: Assignment; experiment: Experiment }> {
-  // Independent reads, so one round trip instead of two on the hot path.
-  const [experiment, stored] = await Promise.all([experiments.get(experimentId), experiments.getAssignment(experimentId, userId)]);
-  if (!experiment) throw notFound(`experiment_id: experiment "${experimentId}" does not exist`);
-  // A bandit assigns new users by the current Thompson allocation (cached per container);
-  // users already assigned stay sticky and need no counters read.
-  const banditAllocation = experiment.mode === 'bandit' && experiment.status === 'running' && !stored ? await banditAllocations.get(experiment, now) : undefined;
-  let assignment = resolveAssignment({ experiment, userId, stored, banditAllocation });
-  if (assignment.should_store) {
-    const fresh = { experimentId, userId, variant: assignment.variant, bucket: assignment.bucket, propensity: assignment.propensity, assignedAt: new Date(now).toISOString() };
-    const kept = await experiments.putAssignmentIfAbsent(fresh);
-    if (kept === fresh) await counters.countExposure(experimentId, assignment.variant, now);
-    else assignment = resolveAssignment({ experiment, userId, stored: kept });
-  }
-  return { assignment, experiment };
-}
-
-async function recommendWithFallback(assignment: Assignment, controlModel: { model_id: string; model_version: string }, userId: string, topN: number) {
-  try {
-    const serving = await models.get(assignment.model_id, assignment.model_version);
-    return { recs: recommendTopN(serving, userId, topN), modelVersion: assignment.model_version };
-  } catch (error) {
-    logger.error('Artifact unavailable, serving the control model\'s popularity list', { model: assignment.model_id, version: assignment.model_version, error });
-    metrics.addMetric('ArtifactFallback', MetricUnit.Count, 1);
-    try {
-      const serving = await models.get(controlModel.model_id, controlModel.model_version);
-      return { recs: { items: popularItems(serving, topN), fallback: 'artifact-unavailable' } as Recommendations, modelVersion: controlModel.model_version };
-    } catch {
-      throw serviceUnavailable('No model artifact could be loaded; retry later');
-    }
-  }
-}
-
-/** What one request serves, whatever the mode. */
-interface Served {
-  variant: string;
-  modelVersion: string | null;
-  items: { itemId: string; score: number; rank: number; team?: Team; variant?: string }[];
-  fallback?: Recommendations['fallback'];
-  /** Whether the impression is part of the test (false when an interleaved list could not be built). */
-  inExperiment: boolean;
-  /** Counter variant and attribution of the impression. */
-  counterVariant: string;
-  attribution?: InterleavingAttribution;
-  interleaving?: Record<Team, { variant: string; model_version: string }>;
-}
-
-async function serveAssigned(assignment: Assignment, experiment: Experiment, userId: string, topN: number): Promise<Served> {
-  const { recs, modelVersion } = await recommendWithFallback(assignment, controlOf(experiment), userId, topN);
-  return { variant: assignment.variant, modelVersion, items: recs.items, fallback: recs.fallback, inExperiment: assignment.in_experiment, counterVariant: assignment.variant };
-}
-
-/**
- * Both teams' pinned models, team-draft interleaved for this request. The same artifact rules as
- * A/B serving apply: when either team cannot be loaded, the control's popularity list is served
- * outside the test (a list with one team missing would bias the preference).
- */
-async function serveInterleaved(assignment: Assignment, experiment: Experiment, userId: string, topN: number, requestId: string): Promise<Served> {
-  const teams = interleavingTeams(experiment);
-  const [a, b] = await Promise.allSettled([models.get(teams.a.model_id, teams.a.model_version), models.get(teams.b.model_id, teams.b.model_version)]);
-  if (a.status === 'rejected' || b.status === 'rejected') {
-    const failed = a.status === 'rejected' ? teams.a : teams.b;
-    const { recs, modelVersion } = await recommendWithFallback({ ...assignment, model_id: failed.model_id, model_version: failed.model_version }, teams.a, userId, topN);
-    // A retry inside recommendWithFallback may load the failed team after all: then its list is served, still outside the test.
-    const variant = recs.fallback === 'artifact-unavailable' ? teams.a.name : failed.name;
-    return { variant, modelVersion, items: recs.items, fallback: recs.fallback, inExperiment: false, counterVariant: INTERLEAVING_COUNTER_VARIANT };
-  }
-  const slate = interleaveSlates({ experiment, servingA: a.value, servingB: b.value, userId, requestId, topN });
-  return {
-    variant: INTERLEAVED_RESPONSE_VARIANT,
-    modelVersion: null,
-    items: slate.items,
-    fallback: slate.fallback,
-    inExperiment: true,
-    counterVariant: INTERLEAVING_COUNTER_VARIANT,
-    attribution: { kind: 'impression' },
-    interleaving: {
-      a: { variant: teams.a.name, model_version: teams.a.model_version },
-      b: { variant: teams.b.name, model_version: teams.b.model_version },
-    },
-  };
-}
-
 export const handler = httpGetHandler(async (event: APIGatewayProxyEvent) => {
   const query = parseOrThrow(querySchema, event.queryStringParameters ?? {});
-  const now = Date.now();
-  const experimentId = query.experiment_id ?? defaultExperimentId;
-  const { assignment, experiment } = await assign(experimentId, query.user_id, now);
-  const requestId = randomUUID();
-  const served =
-    assignment.source === 'interleaving'
-      ? await serveInterleaved(assignment, experiment, query.user_id, query.top_n, requestId)
-      : await serveAssigned(assignment, experiment, query.user_id, query.top_n);
-  metrics.addMetric('Recommendations', MetricUnit.Count, 1);
-  if (served.fallback === 'unknown-user') metrics.addMetric('ColdStartFallback', MetricUnit.Count, 1);
-
-  let impressionRecorded = false;
-  if (recordImpressions && served.inExperiment) {
-    const impression: AcceptedEvent = {
-      event_id: impressionEventId(requestId),
-      event_type: 'impression',
-      user_id: query.user_id,
-      experiment_id: experimentId,
-      request_id: requestId,
-      received_at_ms: now,
-      slate: served.items.map((item) => ({
-        item_id: item.itemId,
-        position: item.rank,
-        score: item.score,
-        ...(item.team === undefined ? {} : { team: item.team, variant: item.variant }),
-      })),
-      model_version: served.modelVersion ?? undefined,
-      ...(served.interleaving ? { interleaving: served.interleaving } : {}),
-      propensity: assignment.propensity,
-      fallback: served.fallback ?? null,
-    };
-    // A slate is at most MAX_TOP_N items with bounded ids, far below 400 KB; checked anyway, so a
-    // future larger slate is skipped with a metric instead of failing inside DynamoDB.
-    const tooLarge = itemProblem(events.itemFor(impression, served.counterVariant, served.attribution));
-    try {
-      if (tooLarge) throw new Error(`impression slate cannot be stored: ${tooLarge}`);
-      await events.record(impression, served.counterVariant, served.attribution);
-      impressionRecorded = true;
-    } catch (error) {
-      logger.error('Impression could not be recorded', { requestId, error });
-      metrics.addMetric('ImpressionWriteFailed', MetricUnit.Count, 1);
-    }
-  }
-
-  return json(200, {
-    user_id: query.user_id,
-    experiment_id: experimentId,
-    variant: served.variant,
-    model_version: served.modelVersion,
-    request_id: requestId,
-    items: served.items.map((item) => ({
-      item_id: item.itemId,
-      score: item.score,
-      rank: item.rank,
-      ...(item.team === undefined ? {} : { team: item.team, variant: item.variant }),
-    })),
-    fallback: served.fallback ?? null,
-    ...(served.interleaving ? { interleaving: served.interleaving } : {}),
-    in_experiment: served.inExperiment,
-    impression_recorded: impressionRecorded,
+  const body = await service.recommend({
+    experimentId: query.experiment_id ?? defaultExperimentId,
+    userId: query.user_id,
+    topN: query.top_n,
+    now: Date.now(),
+    requestId: randomUUID(),
   });
+  return json(200, body);
 });

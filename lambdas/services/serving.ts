@@ -1,0 +1,193 @@
+/**
+ * The serving use case behind GET /recommend: assign the user's variant (sticky once exposed;
+ * Thompson allocation for bandits), score the variant's pinned model (team-draft interleaving of
+ * both models for interleaving experiments), fall back to popularity when an artifact cannot be
+ * loaded, and record the impression slate. Storage and observability are injected, so the
+ * handler is a thin adapter and the same code runs in Lambda, on the local runtime and in tests.
+ */
+import { MetricUnit } from '@aws-lambda-powertools/metrics';
+import { notFound, serviceUnavailable } from '../common/errors.ts';
+import { logger, metrics } from '../common/observability.ts';
+import { interleavingTeams, resolveAssignment, type Assignment } from '../domain/experiments/assignment.ts';
+import { controlOf, type Experiment } from '../domain/experiments/model.ts';
+import type { AcceptedEvent } from '../domain/events/event.ts';
+import { INTERLEAVED_RESPONSE_VARIANT, INTERLEAVING_COUNTER_VARIANT, impressionEventId, type InterleavingAttribution } from '../domain/events/interleaving-credit.ts';
+import { itemProblem } from '../domain/events/item-size.ts';
+import type { Team } from '../domain/experiments/interleaving.ts';
+import { popularItems, recommendTopN, type Recommendations } from '../domain/recommenders/top-n.ts';
+import type { DynamoCounterRepository, DynamoEventRepository } from '../storage/event-repository.ts';
+import type { DynamoExperimentRepository } from '../storage/experiment-repository.ts';
+import type { ModelCache } from '../storage/model-cache.ts';
+import { BanditAllocationCache, interleaveSlates } from './serving-modes.ts';
+
+export interface RecommendationServiceDeps {
+  experiments: DynamoExperimentRepository;
+  counters: DynamoCounterRepository;
+  events: DynamoEventRepository;
+  models: ModelCache;
+  /** Record the impression slate of every request in the experiment (the RECORD_IMPRESSIONS switch). */
+  recordImpressions: boolean;
+}
+
+export interface RecommendRequest {
+  experimentId: string;
+  userId: string;
+  topN: number;
+  now: number;
+  requestId: string;
+}
+
+/** Builds the serving use case over its storage. */
+export function createRecommendationService({ experiments, counters, events, models, recordImpressions }: RecommendationServiceDeps) {
+  const banditAllocations = new BanditAllocationCache(counters);
+
+  /** Assigns, storing a fresh assignment with a conditional write so the first one sticks. */
+  async function assign(experimentId: string, userId: string, now: number): Promise<{ assignment: Assignment; experiment: Experiment }> {
+    // Independent reads, so one round trip instead of two on the hot path.
+    const [experiment, stored] = await Promise.all([experiments.get(experimentId), experiments.getAssignment(experimentId, userId)]);
+    if (!experiment) throw notFound(`experiment_id: experiment "${experimentId}" does not exist`);
+    // A bandit assigns new users by the current Thompson allocation (cached per container);
+    // users already assigned stay sticky and need no counters read.
+    const banditAllocation = experiment.mode === 'bandit' && experiment.status === 'running' && !stored ? await banditAllocations.get(experiment, now) : undefined;
+    let assignment = resolveAssignment({ experiment, userId, stored, banditAllocation });
+    if (assignment.should_store) {
+      const fresh = { experimentId, userId, variant: assignment.variant, bucket: assignment.bucket, propensity: assignment.propensity, assignedAt: new Date(now).toISOString() };
+      const kept = await experiments.putAssignmentIfAbsent(fresh);
+      if (kept === fresh) await counters.countExposure(experimentId, assignment.variant, now);
+      else assignment = resolveAssignment({ experiment, userId, stored: kept });
+    }
+    return { assignment, experiment };
+  }
+
+  async function recommendWithFallback(assignment: Assignment, controlModel: { model_id: string; model_version: string }, userId: string, topN: number) {
+    try {
+      const serving = await models.get(assignment.model_id, assignment.model_version);
+      return { recs: recommendTopN(serving, userId, topN), modelVersion: assignment.model_version };
+    } catch (error) {
+      logger.error('Artifact unavailable, serving the control model\'s popularity list', { model: assignment.model_id, version: assignment.model_version, error });
+      metrics.addMetric('ArtifactFallback', MetricUnit.Count, 1);
+      try {
+        const serving = await models.get(controlModel.model_id, controlModel.model_version);
+        return { recs: { items: popularItems(serving, topN), fallback: 'artifact-unavailable' } as Recommendations, modelVersion: controlModel.model_version };
+      } catch {
+        throw serviceUnavailable('No model artifact could be loaded; retry later');
+      }
+    }
+  }
+
+  /** What one request serves, whatever the mode. */
+  interface Served {
+    variant: string;
+    modelVersion: string | null;
+    items: { itemId: string; score: number; rank: number; team?: Team; variant?: string }[];
+    fallback?: Recommendations['fallback'];
+    /** Whether the impression is part of the test (false when an interleaved list could not be built). */
+    inExperiment: boolean;
+    /** Counter variant and attribution of the impression. */
+    counterVariant: string;
+    attribution?: InterleavingAttribution;
+    interleaving?: Record<Team, { variant: string; model_version: string }>;
+  }
+
+  async function serveAssigned(assignment: Assignment, experiment: Experiment, userId: string, topN: number): Promise<Served> {
+    const { recs, modelVersion } = await recommendWithFallback(assignment, controlOf(experiment), userId, topN);
+    return { variant: assignment.variant, modelVersion, items: recs.items, fallback: recs.fallback, inExperiment: assignment.in_experiment, counterVariant: assignment.variant };
+  }
+
+  /**
+   * Both teams' pinned models, team-draft interleaved for this request. The same artifact rules as
+   * A/B serving apply: when either team cannot be loaded, the control's popularity list is served
+   * outside the test (a list with one team missing would bias the preference).
+   */
+  async function serveInterleaved(assignment: Assignment, experiment: Experiment, userId: string, topN: number, requestId: string): Promise<Served> {
+    const teams = interleavingTeams(experiment);
+    const [a, b] = await Promise.allSettled([models.get(teams.a.model_id, teams.a.model_version), models.get(teams.b.model_id, teams.b.model_version)]);
+    if (a.status === 'rejected' || b.status === 'rejected') {
+      const failed = a.status === 'rejected' ? teams.a : teams.b;
+      const { recs, modelVersion } = await recommendWithFallback({ ...assignment, model_id: failed.model_id, model_version: failed.model_version }, teams.a, userId, topN);
+      // A retry inside recommendWithFallback may load the failed team after all: then its list is served, still outside the test.
+      const variant = recs.fallback === 'artifact-unavailable' ? teams.a.name : failed.name;
+      return { variant, modelVersion, items: recs.items, fallback: recs.fallback, inExperiment: false, counterVariant: INTERLEAVING_COUNTER_VARIANT };
+    }
+    const slate = interleaveSlates({ experiment, servingA: a.value, servingB: b.value, userId, requestId, topN });
+    return {
+      variant: INTERLEAVED_RESPONSE_VARIANT,
+      modelVersion: null,
+      items: slate.items,
+      fallback: slate.fallback,
+      inExperiment: true,
+      counterVariant: INTERLEAVING_COUNTER_VARIANT,
+      attribution: { kind: 'impression' },
+      interleaving: {
+        a: { variant: teams.a.name, model_version: teams.a.model_version },
+        b: { variant: teams.b.name, model_version: teams.b.model_version },
+      },
+    };
+  }
+
+  /** Serves one request; the result is the response body. */
+  async function recommend(request: RecommendRequest) {
+    const { experimentId, now, requestId } = request;
+    const query = { user_id: request.userId, top_n: request.topN };
+    const { assignment, experiment } = await assign(experimentId, query.user_id, now);
+    const served =
+      assignment.source === 'interleaving'
+        ? await serveInterleaved(assignment, experiment, query.user_id, query.top_n, requestId)
+        : await serveAssigned(assignment, experiment, query.user_id, query.top_n);
+    metrics.addMetric('Recommendations', MetricUnit.Count, 1);
+    if (served.fallback === 'unknown-user') metrics.addMetric('ColdStartFallback', MetricUnit.Count, 1);
+
+    let impressionRecorded = false;
+    if (recordImpressions && served.inExperiment) {
+      const impression: AcceptedEvent = {
+        event_id: impressionEventId(requestId),
+        event_type: 'impression',
+        user_id: query.user_id,
+        experiment_id: experimentId,
+        request_id: requestId,
+        received_at_ms: now,
+        slate: served.items.map((item) => ({
+          item_id: item.itemId,
+          position: item.rank,
+          score: item.score,
+          ...(item.team === undefined ? {} : { team: item.team, variant: item.variant }),
+        })),
+        model_version: served.modelVersion ?? undefined,
+        ...(served.interleaving ? { interleaving: served.interleaving } : {}),
+        propensity: assignment.propensity,
+        fallback: served.fallback ?? null,
+      };
+      // A slate is at most MAX_TOP_N items with bounded ids, far below 400 KB; checked anyway, so a
+      // future larger slate is skipped with a metric instead of failing inside DynamoDB.
+      const tooLarge = itemProblem(events.itemFor(impression, served.counterVariant, served.attribution));
+      try {
+        if (tooLarge) throw new Error(`impression slate cannot be stored: ${tooLarge}`);
+        await events.record(impression, served.counterVariant, served.attribution);
+        impressionRecorded = true;
+      } catch (error) {
+        logger.error('Impression could not be recorded', { requestId, error });
+        metrics.addMetric('ImpressionWriteFailed', MetricUnit.Count, 1);
+      }
+    }
+
+    return {
+      user_id: query.user_id,
+      experiment_id: experimentId,
+      variant: served.variant,
+      model_version: served.modelVersion,
+      request_id: requestId,
+      items: served.items.map((item) => ({
+        item_id: item.itemId,
+        score: item.score,
+        rank: item.rank,
+        ...(item.team === undefined ? {} : { team: item.team, variant: item.variant }),
+      })),
+      fallback: served.fallback ?? null,
+      ...(served.interleaving ? { interleaving: served.interleaving } : {}),
+      in_experiment: served.inExperiment,
+      impression_recorded: impressionRecorded,
+    };
+  }
+
+  return { recommend };
+}
