@@ -10,31 +10,20 @@
  * team whose item it names in the impression slate of its request_id (read with BatchGetItem);
  * any other event of such an experiment is stored and counted, but credited to nobody.
  */
-import { MetricUnit } from '@aws-lambda-powertools/metrics';
-import { ENV, TABLES } from '../lib/resources.ts';
+import { TABLES } from '../lib/resources.ts';
 import { dynamoClient } from './common/clients.ts';
 import { requiredEnv } from './common/env.ts';
 import { httpJsonHandler, json, type JsonEvent } from './common/http.ts';
-import { logger, metrics } from './common/observability.ts';
+import { counterRepositoryFromEnv, eventRepositoryFromEnv, experimentRepositoryFromEnv } from './common/stores.ts';
 import { createIngestionService } from './services/ingestion.ts';
 import { ExperimentModeCache } from './services/interleaving-credit.ts';
 import { DynamoAssignmentReader } from './storage/assignment-reader.ts';
-import { DynamoCounterRepository, DynamoEventRepository } from './storage/event-repository.ts';
-import { DynamoExperimentRepository } from './storage/experiment-repository.ts';
 
-const counters = new DynamoCounterRepository(dynamoClient(), requiredEnv(TABLES.counters.envVar));
 const service = createIngestionService({
   assignments: new DynamoAssignmentReader(dynamoClient(), requiredEnv(TABLES.experiments.envVar)),
-  events: new DynamoEventRepository(dynamoClient(), requiredEnv(TABLES.events.envVar), counters, {
-    ttlDays: Number(process.env[ENV.eventsTtlDays]) || 400,
-    onInconsistency: (inconsistency) => {
-      logger.error('Counter undo incomplete: counters need a manual correction', { ...inconsistency });
-      metrics.addMetric('CounterInconsistency', MetricUnit.Count, 1);
-    },
-  }),
-  modes: new ExperimentModeCache(new DynamoExperimentRepository(dynamoClient(), requiredEnv(TABLES.experiments.envVar))),
+  events: eventRepositoryFromEnv(counterRepositoryFromEnv()),
+  modes: new ExperimentModeCache(experimentRepositoryFromEnv()),
 });
-
 export const handler = httpJsonHandler(async (event: JsonEvent) => {
   const isBatch = event.resource === '/events/batch' || event.path.endsWith('/events/batch');
   const { statusCode, body } = await service.ingest({ body: event.body, isBatch, now: Date.now() });

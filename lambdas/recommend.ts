@@ -12,31 +12,22 @@
  */
 import type { APIGatewayProxyEvent } from 'aws-lambda';
 import { randomUUID } from 'node:crypto';
-import { MetricUnit } from '@aws-lambda-powertools/metrics';
 import { z } from 'zod';
-import { ARTIFACTS_BUCKET, ENV, TABLES } from '../lib/resources.ts';
-import { dynamoClient, s3Client } from './common/clients.ts';
+import { ARTIFACTS_BUCKET, ENV } from '../lib/resources.ts';
+import { s3Client } from './common/clients.ts';
 import { booleanEnv, optionalEnv, requiredEnv } from './common/env.ts';
 import { httpGetHandler, json, parseOrThrow } from './common/http.ts';
-import { logger, metrics } from './common/observability.ts';
+import { counterRepositoryFromEnv, eventRepositoryFromEnv, experimentRepositoryFromEnv } from './common/stores.ts';
 import { idSchema } from './domain/events/event.ts';
 import { createRecommendationService } from './services/serving.ts';
 import { S3ModelArtifactStore } from './storage/artifact-store.ts';
-import { DynamoCounterRepository, DynamoEventRepository } from './storage/event-repository.ts';
-import { DynamoExperimentRepository } from './storage/experiment-repository.ts';
 import { ModelCache } from './storage/model-cache.ts';
 
-const counters = new DynamoCounterRepository(dynamoClient(), requiredEnv(TABLES.counters.envVar));
+const counters = counterRepositoryFromEnv();
 const service = createRecommendationService({
-  experiments: new DynamoExperimentRepository(dynamoClient(), requiredEnv(TABLES.experiments.envVar)),
+  experiments: experimentRepositoryFromEnv(),
   counters,
-  events: new DynamoEventRepository(dynamoClient(), requiredEnv(TABLES.events.envVar), counters, {
-    ttlDays: Number(process.env[ENV.eventsTtlDays]) || 400,
-    onInconsistency: (inconsistency) => {
-      logger.error('Counter undo incomplete: counters need a manual correction', { ...inconsistency });
-      metrics.addMetric('CounterInconsistency', MetricUnit.Count, 1);
-    },
-  }),
+  events: eventRepositoryFromEnv(counters),
   models: new ModelCache(new S3ModelArtifactStore(s3Client(), requiredEnv(ARTIFACTS_BUCKET.envVar))),
   recordImpressions: booleanEnv(ENV.recordImpressions, true),
 });
