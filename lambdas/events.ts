@@ -24,6 +24,7 @@ const service = createIngestionService({
   events: eventRepositoryFromEnv(counterRepositoryFromEnv()),
   modes: new ExperimentModeCache(experimentRepositoryFromEnv()),
 });
+
 export const handler = httpJsonHandler(async (event: JsonEvent) => {
   const isBatch = event.resource === '/events/batch' || event.path.endsWith('/events/batch');
   const { statusCode, body } = await service.ingest({ body: event.body, isBatch, now: Date.now() });
