@@ -92,7 +92,7 @@ export type AnalysisInput =
 export interface AnalysisInputOptions {
   /** Include days up to and including this one (YYYY-MM-DD); default: every stored day. */
   through?: string;
-  /** Relative MDE; default {@link DEFAULT_ANALYSIS_MDE}. */
+  /** Relative MDE; default the experiment's minimum_detectable_effect, else {@link DEFAULT_ANALYSIS_MDE}. */
   mde?: number;
   /** Target power; default the engine's 0.8. */
   power?: number;
@@ -324,7 +324,7 @@ export function buildAnalysisInput(
     target_metric: { kind: metric.kind },
     confidence_level: experiment.confidence_level,
     min_sample_size: experiment.min_sample_size,
-    mde: options.mde ?? DEFAULT_ANALYSIS_MDE,
+    mde: options.mde ?? experiment.minimum_detectable_effect ?? DEFAULT_ANALYSIS_MDE,
     ...(options.power === undefined ? {} : { power: options.power }),
     guardrails,
   };

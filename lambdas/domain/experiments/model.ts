@@ -154,6 +154,11 @@ const experimentFields = {
   guardrails: z.array(guardrailSchema).max(20, 'must have at most 20 guardrails').default([]),
   /** Minimum exposed users per variant before the analysis may call a result. */
   min_sample_size: z.int('must be an integer').min(1, 'must be >= 1').default(1000),
+  /**
+   * Relative minimum detectable effect the test is powered for (0.1 = a 10 % lift); it sets the
+   * required sample size and the mSPRT mixture. Defaults to 0.1 in the analysis when absent.
+   */
+  minimum_detectable_effect: z.number('must be a number').gt(0, 'must be > 0').max(10, 'must be <= 10').optional(),
   confidence_level: z.number().gt(0.5, 'must be > 0.5').lt(1, 'must be < 1').default(0.95),
   analysis_method: z.enum(analysisMethods).default('frequentist'),
   mode: z.enum(experimentModes).default('ab'),

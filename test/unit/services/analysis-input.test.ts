@@ -183,6 +183,14 @@ describe('configuration', () => {
     });
   });
 
+  it('uses the experiment\'s own minimum detectable effect when it sets one', () => {
+    // Act
+    const input = ok(buildAnalysisInput(experiment({ minimum_detectable_effect: 0.05 }), twoDays()));
+
+    // Assess
+    expect(input.config.mde).toBe(0.05);
+  });
+
   it('leaves out inactive variants with weight 0, and names them', () => {
     // Prepare
     const exp = experiment({
