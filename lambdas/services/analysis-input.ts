@@ -271,6 +271,46 @@ export function inconsistentRatioRow(rows: readonly DailyVariantCounters[]): Dai
   );
 }
 
+const DAY_MS = 86_400_000;
+
+/**
+ * The share of exposures each variant should have received, given when the split changed:
+ * every day's new exposures are expected to follow the weights in effect that day (within a
+ * day of a ramp, each set of weights for the part of the day it was in effect, assuming even
+ * traffic). Without a history the current weights are the expectation. Normalised over `names`.
+ */
+export function expectedExposureShares(
+  history: NonNullable<Experiment['weight_history']> | undefined,
+  dailyExposures: readonly { day: string; exposed: number }[],
+  names: readonly string[],
+  currentWeights: Readonly<Record<string, number>>,
+): Record<string, number> {
+  const normalise = (weights: Readonly<Record<string, number>>) => {
+    const total = names.reduce((sum, name) => sum + (weights[name] ?? 0), 0);
+    return Object.fromEntries(names.map((name) => [name, total > 0 ? (weights[name] ?? 0) / total : 0]));
+  };
+  if (!history || history.length === 0) return normalise(currentWeights);
+  const entries = history.map((h) => ({ from: Date.parse(h.effective_from), weights: h.weights })).sort((a, b) => a.from - b.from);
+  const expected: Record<string, number> = Object.fromEntries(names.map((name) => [name, 0]));
+  let exposedTotal = 0;
+  for (const { day, exposed } of dailyExposures) {
+    if (exposed <= 0) continue;
+    const start = Date.parse(`${day}T00:00:00Z`);
+    const end = start + DAY_MS;
+    for (let i = 0; i < entries.length; i++) {
+      // The first entry also covers anything before it (exposures logged before the recorded start).
+      const from = i === 0 ? Number.NEGATIVE_INFINITY : entries[i].from;
+      const until = i + 1 < entries.length ? entries[i + 1].from : Number.POSITIVE_INFINITY;
+      const overlap = Math.max(0, Math.min(end, until) - Math.max(start, from));
+      if (overlap === 0) continue;
+      const weights = normalise(entries[i].weights);
+      for (const name of names) expected[name] += exposed * (overlap / DAY_MS) * weights[name];
+    }
+    exposedTotal += exposed;
+  }
+  return exposedTotal > 0 ? normalise(expected) : normalise(currentWeights);
+}
+
 function analysedVariants(experiment: Pick<Experiment, 'variants'>): { kept: Variant[]; excluded: string[] } {
   const kept = experiment.variants.filter((variant) => variant.active && variant.weight > 0);
   return { kept, excluded: experiment.variants.filter((variant) => !kept.includes(variant)).map((variant) => variant.name) };
@@ -318,9 +358,15 @@ export function buildAnalysisInput(
     }
   }
 
+  // Expected split of the exposures so far, following every ramp (the SRM check's reference).
+  const dailyExposures = days.map((day, d) => ({
+    day,
+    exposed: names.reduce((sum, name) => sum + byDay[d][name].exposed_users - (d > 0 ? byDay[d - 1][name].exposed_users : 0), 0),
+  }));
+  const shares = expectedExposureShares(experiment.weight_history, dailyExposures, names, Object.fromEntries(kept.map((v) => [v.name, v.weight])));
   const config: ExperimentConfig = {
     experiment_id: experiment.id,
-    variants: kept.map((variant) => ({ name: variant.name, weight: variant.weight, control: variant.is_control })),
+    variants: kept.map((variant) => ({ name: variant.name, weight: shares[variant.name], control: variant.is_control })),
     target_metric: { kind: metric.kind },
     confidence_level: experiment.confidence_level,
     min_sample_size: experiment.min_sample_size,

@@ -227,7 +227,9 @@ export function rampExperiment(experiment: Experiment, { request, now }: { reque
   if (Math.abs(total - 1) > WEIGHT_SUM_TOLERANCE) {
     throw fieldError('weights', `must sum to 1 (±${WEIGHT_SUM_TOLERANCE}) with the unchanged variants, got ${total}`);
   }
-  return nextVersion(experiment, { variants }, now);
+  const weightsOf = (list: Experiment['variants']) => Object.fromEntries(list.map((v) => [v.name, v.weight]));
+  const history = experiment.weight_history ?? [{ effective_from: experiment.start_time ?? experiment.created_at, weights: weightsOf(experiment.variants) }];
+  return nextVersion(experiment, { variants, weight_history: [...history, { effective_from: now.toISOString(), weights: weightsOf(variants) }] }, now);
 }
 
 /** Fields an operator may change while the experiment is live (they do not affect the split). */

@@ -202,6 +202,12 @@ export const experimentSchema = z
     updated_at: isoDateTime,
     /** Name of the promoted variant once completed. */
     winner: z.string().optional(),
+    /**
+     * The split over time, appended by every ramp: the weights by variant in effect from each
+     * instant. The sample ratio check compares exposures against this history, not against the
+     * current weights alone, so a ramp mid-test is not mistaken for a broken split.
+     */
+    weight_history: z.array(z.strictObject({ effective_from: isoDateTime, weights: z.record(z.string(), z.number().min(0).max(1)) })).optional(),
   })
   .superRefine((experiment, ctx) => checkConsistency(experiment, ctx));
 export type Experiment = z.output<typeof experimentSchema>;
