@@ -7,12 +7,12 @@
  * engine is not run: every interleaved impression shows both models, so the team counters are
  * not two independent samples and have no exposures to check for sample ratio mismatch.
  *
- * The sign test is a fixed-horizon test: read daily, it is only allowed to decide once
- * `min_sample_size` interleaved impressions are reached (set it before starting, and read the
- * decision then), not on the first day its p-value dips below alpha.
+ * Decisions use the always-valid sign test (a Beta-mixture SPRT over the daily cumulative wins),
+ * so reading the report every day does not inflate false positives; the fixed-horizon p-value is
+ * reported beside it. A decision also waits for `min_sample_size` interleaved impressions.
  */
 import { INTERLEAVED_IMPRESSIONS_FIELD, INTERLEAVING_COUNTER_VARIANT, WIN_FIELDS } from '../domain/events/interleaving-credit.ts';
-import { signTest, type PreferenceTestResult } from '../domain/experiments/interleaving.ts';
+import { alwaysValidSignTest, signTest, type PreferenceTestResult } from '../domain/experiments/interleaving.ts';
 import { controlOf, type Experiment, type Variant } from '../domain/experiments/model.ts';
 import type { PromotionAnalysis } from '../domain/experiments/lifecycle.ts';
 import type { Decision } from '../domain/stats/index.ts';
@@ -40,6 +40,8 @@ export interface InterleavingPreference extends PreferenceTestResult {
   winner: string | null;
   /** Click events of the experiment credited to no team (no request_id, unknown item, ...). */
   uncredited_clicks: number;
+  /** Always-valid p-value over the daily looks so far: the one decisions use. */
+  always_valid_p_value: number;
 }
 
 /** The decision part of an interleaving analysis. */
@@ -93,11 +95,27 @@ export function preferenceFromCounters(
   const wins_b = Math.max(0, pseudo[WIN_FIELDS.b]);
   const impressions = Math.max(pseudo[INTERLEAVED_IMPRESSIONS_FIELD], wins_a + wins_b);
   const alpha = Number((1 - experiment.confidence_level).toPrecision(12));
-  const test = signTest({ wins_a, wins_b, ties: impressions - wins_a - wins_b, alpha });
+  const fixed = signTest({ wins_a, wins_b, ties: impressions - wins_a - wins_b, alpha });
+  // Daily cumulative wins, in day order, for the always-valid test.
+  let cumulativeA = 0;
+  let cumulativeB = 0;
+  const looks = [...(countersByVariant[INTERLEAVING_COUNTER_VARIANT] ?? [])]
+    .filter((item) => item.day <= day)
+    .sort((x, y) => (x.day < y.day ? -1 : x.day > y.day ? 1 : 0))
+    .map((item) => {
+      cumulativeA = Math.max(0, cumulativeA + numberOf(item, WIN_FIELDS.a));
+      cumulativeB = Math.max(0, cumulativeB + numberOf(item, WIN_FIELDS.b));
+      return { wins_a: Math.round(cumulativeA), wins_b: Math.round(cumulativeB) };
+    });
+  const sequential = alwaysValidSignTest(looks.length > 0 ? looks : [{ wins_a, wins_b }]);
+  const alwaysValid = sequential[sequential.length - 1];
+  const preferred: PreferenceTestResult['preferred'] = alwaysValid < alpha && wins_a !== wins_b ? (wins_a > wins_b ? 'a' : 'b') : 'none';
+  const test = { ...fixed, preferred };
   const reached = impressions >= experiment.min_sample_size;
   const winner = reached && test.preferred !== 'none' ? teams[test.preferred].name : null;
   return {
-    method: 'team-draft interleaving: per impression, the team with more distinct clicked items wins; two-sided exact sign test over wins (ties excluded)',
+    method:
+      'team-draft interleaving: per impression, the team with more distinct clicked items wins; always-valid sign test (Beta(5, 5) mixture SPRT over daily looks) decides, the two-sided exact sign test is reported beside it (ties excluded)',
     ...test,
     team_a: team(teams.a.name),
     team_b: team(teams.b.name),
@@ -105,6 +123,7 @@ export function preferenceFromCounters(
     min_impressions: experiment.min_sample_size,
     winner,
     uncredited_clicks: pseudo.clicks,
+    always_valid_p_value: alwaysValid,
   };
 }
 
@@ -115,7 +134,7 @@ export function preferenceFromCounters(
  * preferred variant only, and never before min_sample_size impressions.
  */
 export function interleavingDecision(preference: InterleavingPreference): InterleavingDecision {
-  const p = preference.p_value.toPrecision(3);
+  const p = `${preference.always_valid_p_value.toPrecision(3)} always-valid (fixed-horizon ${preference.p_value.toPrecision(3)})`;
   const score = `${preference.wins_a} impressions won by ${preference.team_a.variant}, ${preference.wins_b} by ${preference.team_b.variant}, ${preference.ties} ties`;
   if (preference.impressions === 0) {
     const reason = 'no interleaved impressions yet';

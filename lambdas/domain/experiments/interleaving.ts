@@ -147,3 +147,31 @@ export function signTest({ wins_a, wins_b, ties = 0, alpha = 0.05 }: { wins_a: n
   const preferred: PreferenceTestResult['preferred'] = p_value < alpha && wins_a !== wins_b ? (wins_a > wins_b ? 'a' : 'b') : 'none';
   return { wins_a, wins_b, ties, impressions, delta, p_value, preferred };
 }
+
+/** Concentration of the Beta(k, k) mixture of the always-valid sign test: sd of θ ≈ 0.15 around 1/2, tuned to the sizeable preferences interleaving detects. */
+export const SEQUENTIAL_SIGN_TEST_PRIOR = 5;
+
+/**
+ * Always-valid p-values of the sign test for cumulative wins read repeatedly (e.g. daily): the
+ * mixture likelihood ratio of θ ~ Beta(k, k) against θ = 1/2 for "team b wins a decisive
+ * impression" is a martingale under the null, so by Ville's inequality the running minimum of
+ * 1 / ratio is a p-value that stays valid however often it is read (Robbins' mixture SPRT).
+ * `looks` are cumulative counts in time order; returns one p-value per look.
+ */
+export function alwaysValidSignTest(looks: readonly { wins_a: number; wins_b: number }[], prior = SEQUENTIAL_SIGN_TEST_PRIOR): number[] {
+  let best = 1;
+  const logBetaPrior = logBetaFn(prior, prior);
+  return looks.map(({ wins_a, wins_b }) => {
+    for (const [field, value] of Object.entries({ wins_a, wins_b })) {
+      if (!Number.isInteger(value) || value < 0) throw fieldError(field, `must be an integer >= 0, got ${value}`);
+    }
+    const n = wins_a + wins_b;
+    const logRatio = logBetaFn(prior + wins_b, prior + wins_a) - logBetaPrior + n * Math.LN2;
+    best = Math.min(best, Math.min(1, Math.exp(-logRatio)));
+    return best;
+  });
+}
+
+function logBetaFn(a: number, b: number): number {
+  return jStat.gammaln(a) + jStat.gammaln(b) - jStat.gammaln(a + b);
+}
