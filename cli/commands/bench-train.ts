@@ -9,7 +9,7 @@ import { generateSyntheticMovieLens, ML_100K_SIZE, ML_1M_SIZE } from '../../lamb
 import { evaluateRanking, evaluateRating } from '../../lambdas/domain/recommenders/evaluation.ts';
 import { getModel, MODEL_NAMES, type ModelName } from '../../lambdas/domain/recommenders/models/registry.ts';
 import { searchHyperparameters, type SearchResult, type SearchSpace } from '../../lambdas/domain/recommenders/models/search.ts';
-import { stratifiedRatioSplit } from '../../lambdas/domain/recommenders/data/splits.ts';
+import { kFoldSplits, stratifiedRatioSplit } from '../../lambdas/domain/recommenders/data/splits.ts';
 import { subsetRatings } from '../../lambdas/domain/recommenders/data/dataset.ts';
 import { numberOption, parseCommandArgs } from './evaluate.ts';
 
@@ -109,10 +109,13 @@ export const SEARCH_SPACES: { model: ModelName; metric: 'rmse' | 'precision_at_k
  */
 export function benchSearch(sizeName: string, options: { seed: number; onProgress?: (message: string) => void }): SearchResult[] {
   const { dataset } = generateSyntheticMovieLens({ ...SIZES[sizeName], seed: options.seed });
+  // Each search sees only training data of the protocol it is scored by: the training part of
+  // the first of the 5 rating folds (seed 0), and the 75 % per-user training split (seed 42).
+  const ratingTrain = subsetRatings(dataset, kFoldSplits(dataset, { folds: 5, seed: 0 })[0].train);
   const rankingTrain = subsetRatings(dataset, stratifiedRatioSplit(dataset, { ratio: 0.75, seed: 42 }).train);
   return SEARCH_SPACES.map(({ model, metric, space, folds }) =>
     searchHyperparameters({
-      dataset: metric === 'rmse' ? dataset : rankingTrain,
+      dataset: metric === 'rmse' ? ratingTrain : rankingTrain,
       model,
       space,
       folds,
