@@ -16,7 +16,7 @@ import { itemProblem } from '../domain/events/item-size.ts';
 import type { Team } from '../domain/experiments/interleaving.ts';
 import { popularItems, recommendTopN, type Recommendations } from '../domain/recommenders/top-n.ts';
 import type { DynamoCounterRepository, DynamoEventRepository } from '../storage/event-repository.ts';
-import type { DynamoExperimentRepository } from '../storage/experiment-repository.ts';
+import type { DynamoExperimentRepository, StoredAssignment as StoredAssignmentValue } from '../storage/experiment-repository.ts';
 import type { ModelCache } from '../storage/model-cache.ts';
 import { BanditAllocationCache, interleaveSlates } from './serving-modes.ts';
 
@@ -40,11 +40,38 @@ export interface RecommendRequest {
 /** Builds the serving use case over its storage. */
 export function createRecommendationService({ experiments, counters, events, models, recordImpressions }: RecommendationServiceDeps) {
   const banditAllocations = new BanditAllocationCache(counters);
+  // A stored assignment never changes (sticky by design), so a warm container keeps the ones it
+  // has read; the experiment definition is re-read at most once a second.
+  const knownAssignments = new Map<string, StoredAssignmentValue>();
+  const experimentCache = new Map<string, { at: number; experiment: Promise<Experiment | undefined> }>();
+  const EXPERIMENT_TTL_MS = 1_000;
+  const MAX_KNOWN_ASSIGNMENTS = 100_000;
+
+  function experimentOf(id: string, now: number): Promise<Experiment | undefined> {
+    const hit = experimentCache.get(id);
+    if (hit && now - hit.at < EXPERIMENT_TTL_MS) return hit.experiment;
+    const experiment = experiments.get(id);
+    experiment.catch(() => experimentCache.delete(id));
+    experimentCache.set(id, { at: now, experiment });
+    return experiment;
+  }
+
+  async function storedAssignment(experimentId: string, userId: string) {
+    const key = `${experimentId}\u0000${userId}`;
+    const known = knownAssignments.get(key);
+    if (known) return known;
+    const stored = await experiments.getAssignment(experimentId, userId);
+    if (stored) {
+      if (knownAssignments.size >= MAX_KNOWN_ASSIGNMENTS) knownAssignments.delete(knownAssignments.keys().next().value as string);
+      knownAssignments.set(key, stored);
+    }
+    return stored;
+  }
 
   /** Assigns, storing a fresh assignment with a conditional write so the first one sticks. */
   async function assign(experimentId: string, userId: string, now: number): Promise<{ assignment: Assignment; experiment: Experiment }> {
     // Independent reads, so one round trip instead of two on the hot path.
-    const [experiment, stored] = await Promise.all([experiments.get(experimentId), experiments.getAssignment(experimentId, userId)]);
+    const [experiment, stored] = await Promise.all([experimentOf(experimentId, now), storedAssignment(experimentId, userId)]);
     if (!experiment) throw notFound(`experiment_id: experiment "${experimentId}" does not exist`);
     // A bandit assigns new users by the current Thompson allocation (cached per container);
     // users already assigned stay sticky and need no counters read.

@@ -1,5 +1,5 @@
 import { GetObjectCommand, S3Client } from '@aws-sdk/client-s3';
-import { DynamoDBDocumentClient, PutCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
+import { DynamoDBDocumentClient, GetCommand, PutCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import { mockClient } from 'aws-sdk-client-mock';
 import { afterAll, afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import type { Experiment } from '../../lambdas/domain/experiments/model.ts';
@@ -309,6 +309,25 @@ describe('GET /recommend', () => {
       expect(result.statusCode).toBe(503);
       expect(bodyOf<{ error: { code: string } }>(result).error.code).toBe('service_unavailable');
     });
+  });
+
+  it('reads a known user\'s sticky assignment once, and the experiment at most once a second', async () => {
+    // Prepare
+    serve();
+    tables.seedAssignment('default', 'u1', 'treatment');
+    await recommend({ user_id: 'u1', top_n: '2' });
+    const readsAfterFirst = ddb.commandCalls(GetCommand).length;
+
+    // Act: again within the second, then after it
+    await recommend({ user_id: 'u1', top_n: '2' });
+    const readsWithinSecond = ddb.commandCalls(GetCommand).length - readsAfterFirst;
+    vi.setSystemTime(new Date(NOW.getTime() + 1500));
+    await recommend({ user_id: 'u1', top_n: '2' });
+    const getKeys = ddb.commandCalls(GetCommand).slice(readsAfterFirst).map((c) => String(c.args[0].input.Key?.pk));
+
+    // Assess
+    expect(readsWithinSecond).toBe(0);
+    expect(getKeys).toEqual(['EXPERIMENT']);
   });
 
   it('loads an artifact version once: a second request reads nothing from S3', async () => {
