@@ -1,6 +1,6 @@
 /** Every `abrec` command, in the order `abrec --help` lists them. */
 import type { CliCommand } from './command.ts';
-import { analyzeExperimentCommand } from './commands/analyze.ts';
+import { analyzeCommand } from './commands/analyze.ts';
 import { benchAnalysisCommand } from './commands/bench-analysis.ts';
 import { benchServeCommand } from './commands/bench-serve.ts';
 import { benchSurpriseCommand } from './commands/bench-surprise.ts';
@@ -17,7 +17,7 @@ import { trainCommand } from './commands/train.ts';
 export const COMMANDS: readonly CliCommand[] = [
   serveCommand,
   experimentsCommand,
-  analyzeExperimentCommand,
+  analyzeCommand,
   powerCommand,
   generateCommand,
   evaluateCommand,

@@ -9,12 +9,10 @@ import { adminRequest, resolveAdminTarget } from '../admin-client.ts';
 import { UsageError, type CliCommand, type CliIO } from '../command.ts';
 import type { ExperimentAnalysis } from '../../lambdas/services/experiment-results.ts';
 import {
-  buildExperimentReport,
   compareVariants,
   StatsInputError,
   type ComparisonInput,
   type ExperimentReport,
-  type ReportInput,
   type VariantComparison,
 } from '../../lambdas/domain/stats/index.ts';
 
@@ -211,8 +209,6 @@ export function analyzeAggregates(json: unknown): Record<string, unknown> {
   }
 }
 
-/** Where `--experiment ID` gets its configuration and cumulative counters from. */
-export type ExperimentLoader = (experimentId: string, io: CliIO) => Promise<ReportInput>;
 
 async function readInputText(path: string, io: CliIO): Promise<string> {
   if (path === '-') return io.readStdin();
@@ -348,28 +344,11 @@ export function analysisOutput(analysis: ExperimentAnalysis): Record<string, unk
   return { ...reportOutput(analysis.report), ...context };
 }
 
-async function analyseStoredExperiment(
-  experimentId: string,
-  hooks: { loadExperiment?: ExperimentLoader; fetchAnalysis?: AnalysisFetcher },
-  connection: AdminConnectionOptions,
-  io: CliIO,
-): Promise<Record<string, unknown> & { decision: string; decision_reason: string }> {
-  if (hooks.fetchAnalysis !== undefined) return analysisOutput(await hooks.fetchAnalysis(experimentId, connection, io));
-  if (hooks.loadExperiment === undefined) throw new UsageError('--experiment is not available yet: storage is not wired; use --input');
-  try {
-    return reportOutput(buildExperimentReport(await hooks.loadExperiment(experimentId, io)));
-  } catch (error) {
-    if (error instanceof StatsInputError) throw new UsageError(`experiment ${experimentId}: ${error.message}`);
-    throw error;
-  }
-}
-
 /**
- * Builds the command. `--experiment ID` uses `fetchAnalysis` when given (the admin API: see
- * {@link analyzeExperimentCommand}), else `loadExperiment` (a config and CUMULATIVE counters,
- * analysed in-process), else says it is not wired.
+ * Builds the command. `--experiment ID` asks `fetchAnalysis` for the experiment's analysis
+ * document (by default the admin API, so the CLI shows exactly what the service computes).
  */
-export function createAnalyzeCommand({ loadExperiment, fetchAnalysis }: { loadExperiment?: ExperimentLoader; fetchAnalysis?: AnalysisFetcher } = {}): CliCommand {
+export function createAnalyzeCommand({ fetchAnalysis = fetchAnalysisFromAdminApi }: { fetchAnalysis?: AnalysisFetcher } = {}): CliCommand {
   return {
     path: ['analyze'],
     summary: 'Significance, SRM and Bayesian results from aggregates or an experiment',
@@ -398,7 +377,8 @@ export function createAnalyzeCommand({ loadExperiment, fetchAnalysis }: { loadEx
       }
 
       if (values.experiment !== undefined) {
-        const result = await analyseStoredExperiment(values.experiment, { loadExperiment, fetchAnalysis }, { url: values.url, adminKey: values['admin-key'], dataDir: values['data-dir'] }, io);
+        const connection = { url: values.url, adminKey: values['admin-key'], dataDir: values['data-dir'] };
+        const result = analysisOutput(await fetchAnalysis(values.experiment, connection, io));
         printHuman(result, io);
         io.stdout(`decision: ${result.decision} (${result.decision_reason})\n`);
         if (values.json) io.stdout(`${JSON.stringify(result)}\n`);
@@ -421,8 +401,5 @@ export function createAnalyzeCommand({ loadExperiment, fetchAnalysis }: { loadEx
   };
 }
 
-/** `abrec analyze` without storage: `--input` works, `--experiment` says it is not wired. */
+/** `abrec analyze`: aggregates from a file, or a stored experiment through the admin API. */
 export const analyzeCommand: CliCommand = createAnalyzeCommand();
-
-/** `abrec analyze` with `--experiment ID` answered by the admin API (register this one). */
-export const analyzeExperimentCommand: CliCommand = createAnalyzeCommand({ fetchAnalysis: fetchAnalysisFromAdminApi });

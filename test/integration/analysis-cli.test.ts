@@ -10,7 +10,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { analyzeExperimentCommand } from '../../cli/commands/analyze.ts';
+import { analyzeCommand } from '../../cli/commands/analyze.ts';
 import { UsageError, type CliIO } from '../../cli/command.ts';
 import { ARTIFACTS_BUCKET, TABLES } from '../../lib/resources.ts';
 import { DEFAULT_EXPERIMENT_ID } from '../../lambdas/domain/experiments/defaults.ts';
@@ -59,7 +59,7 @@ describe('abrec analyze --experiment against abrec serve', () => {
     const io = fakeIo();
 
     // Act
-    await analyzeExperimentCommand.run(['--experiment', DEFAULT_EXPERIMENT_ID, '--url', runtime.url, '--data-dir', dataDir, '--json'], io);
+    await analyzeCommand.run(['--experiment', DEFAULT_EXPERIMENT_ID, '--url', runtime.url, '--data-dir', dataDir, '--json'], io);
 
     // Assess
     expect(io.lastJson()).toMatchObject({ experiment_id: DEFAULT_EXPERIMENT_ID, result: 'insufficient-data', reason: 'no counters yet', decision: 'keep-running' });
@@ -81,7 +81,7 @@ describe('abrec analyze --experiment against abrec serve', () => {
     const io = fakeIo();
 
     // Act
-    await analyzeExperimentCommand.run(['--experiment', DEFAULT_EXPERIMENT_ID, '--url', runtime.url, '--data-dir', dataDir, '--json'], io);
+    await analyzeCommand.run(['--experiment', DEFAULT_EXPERIMENT_ID, '--url', runtime.url, '--data-dir', dataDir, '--json'], io);
 
     // Assess
     const printed = io.lastJson();
@@ -93,7 +93,7 @@ describe('abrec analyze --experiment against abrec serve', () => {
 
   it('answers a usage error naming an unknown experiment', async () => {
     // Act
-    const run = analyzeExperimentCommand.run(['--experiment', 'no-such-experiment', '--url', runtime.url, '--data-dir', dataDir], fakeIo());
+    const run = analyzeCommand.run(['--experiment', 'no-such-experiment', '--url', runtime.url, '--data-dir', dataDir], fakeIo());
 
     // Assess
     await expect(run).rejects.toThrow(UsageError);
@@ -102,7 +102,7 @@ describe('abrec analyze --experiment against abrec serve', () => {
 
   it('says where it looked when no admin key can be found', async () => {
     // Act
-    const run = analyzeExperimentCommand.run(['--experiment', DEFAULT_EXPERIMENT_ID, '--url', runtime.url, '--data-dir', join(dataDir, 'missing')], fakeIo());
+    const run = analyzeCommand.run(['--experiment', DEFAULT_EXPERIMENT_ID, '--url', runtime.url, '--data-dir', join(dataDir, 'missing')], fakeIo());
 
     // Assess
     await expect(run).rejects.toThrow(/no admin key/);

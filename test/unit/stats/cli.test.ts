@@ -5,24 +5,18 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { UsageError, type CliIO } from '../../../cli/command.ts';
+import { UsageError } from '../../../cli/command.ts';
 import { analyzeCommand, createAnalyzeCommand } from '../../../cli/commands/analyze.ts';
 import { powerCommand } from '../../../cli/commands/power.ts';
-import { simulateCounters, twoArmConfig } from './fixtures.ts';
+import { createExperiment } from '../../../lambdas/domain/experiments/lifecycle.ts';
+import type { StoredDailyCounter } from '../../../lambdas/services/analysis-input.ts';
+import { analysisFromCounters } from '../../../lambdas/services/experiment-results.ts';
+import { syntheticDailyCounters } from '../../../lambdas/services/synthetic-counters.ts';
+import { recordingIO } from '../../helpers/cli-io.ts';
 
-function fakeIo(stdin = ''): CliIO & { out: () => string; lastJson: () => Record<string, unknown> } {
-  let stdout = '';
-  return {
-    stdout: (text) => {
-      stdout += text;
-    },
-    stderr: () => undefined,
-    readStdin: async () => stdin,
-    env: {},
-    signal: new AbortController().signal,
-    out: () => stdout,
-    lastJson: () => JSON.parse(stdout.trimEnd().split('\n').at(-1) as string) as Record<string, unknown>,
-  };
+function fakeIo(stdin = '') {
+  const io = recordingIO({ stdin });
+  return Object.assign(io, { out: io.stdoutText });
 }
 
 const ISSUE_EXAMPLE = {
@@ -111,24 +105,40 @@ describe('abrec analyze --input', () => {
 });
 
 describe('abrec analyze --experiment', () => {
-  it('says the storage is not wired when no loader is given', async () => {
-    await expect(analyzeCommand.run(['--experiment', 'exp-1'], fakeIo())).rejects.toThrow(/not wired/);
-  });
-
-  it('builds the report from the loader and prints the decision', async () => {
-    const counters = simulateCounters(
-      [
-        { variant: 'control', usersPerDay: 1500, conversionRate: 0.09, ctr: 0.05 },
-        { variant: 'treatment', usersPerDay: 1500, conversionRate: 0.105, ctr: 0.05 },
-      ],
-      14,
-      21,
-    );
-    const command = createAnalyzeCommand({ loadExperiment: async (id) => ({ config: twoArmConfig({ experiment_id: id }), counters }) });
+  it('prints the decision of the analysis document the service returns', async () => {
+    const experiment = createExperiment({
+      now: new Date('2026-11-01T00:00:00Z'),
+      request: {
+        id: 'exp-42',
+        name: 'exp-42',
+        status: 'running',
+        variants: [
+          { name: 'control', model_id: 'content', model_version: 'v1', weight: 0.5, is_control: true },
+          { name: 'treatment', model_id: 'als', model_version: 'v1', weight: 0.5 },
+        ],
+        target_metric: { kind: 'conversion' },
+      },
+    });
+    const counters: Record<string, StoredDailyCounter[]> = {};
+    const arms = [
+      { variant: 'control', users: 20_000, ctr: 0.05, conversionRate: 0.09 },
+      { variant: 'treatment', users: 20_000, ctr: 0.05, conversionRate: 0.105 },
+    ];
+    for (const row of syntheticDailyCounters({ arms, days: 14, firstDay: '2026-11-01' })) {
+      (counters[row.variant] ??= []).push({ day: row.day, ...(row.increments as Record<string, number>) });
+    }
+    const asked: string[] = [];
+    const command = createAnalyzeCommand({
+      fetchAnalysis: async (id) => {
+        asked.push(id);
+        return analysisFromCounters(experiment, counters, { day: '2026-11-14' });
+      },
+    });
     const io = fakeIo();
 
     await command.run(['--experiment', 'exp-42', '--json'], io);
 
+    expect(asked).toEqual(['exp-42']);
     expect(io.lastJson()).toMatchObject({ experiment_id: 'exp-42', decision: 'ship' });
   });
 });
