@@ -31,7 +31,6 @@ export class HttpError extends Error {
   }
 }
 
-export const badRequest = (message: string, details?: FieldProblem[]) => new HttpError(400, 'bad_request', message, details);
 export const validationFailed = (details: FieldProblem[]) =>
   new HttpError(400, 'validation_failed', `Invalid request: ${details.map((d) => `${d.field}: ${d.message}`).join('; ')}`, details);
 export const notFound = (message: string) => new HttpError(404, 'not_found', message);

@@ -15,7 +15,7 @@ import httpJsonBodyParser from '@middy/http-json-body-parser';
 import httpSecurityHeaders from '@middy/http-security-headers';
 import type { APIGatewayProxyEvent, APIGatewayProxyResult, Context } from 'aws-lambda';
 import type { z } from 'zod';
-import { GENERIC_500_BODY, HttpError, badRequest, validationFailed, type FieldProblem } from './errors.ts';
+import { GENERIC_500_BODY, HttpError, validationFailed, type FieldProblem } from './errors.ts';
 import { logger, metrics, tracer } from './observability.ts';
 
 /** An API Gateway event whose body middy has parsed to JSON (unknown until validated). */
@@ -106,4 +106,3 @@ export function parseOrThrow<T>(schema: z.ZodType<T>, value: unknown, prefix = '
   return result.data;
 }
 
-export { badRequest };

@@ -23,9 +23,6 @@ export interface UserTotals {
 
 export const ZERO_TOTALS: UserTotals = Object.freeze({ clicks: 0, impressions: 0, purchases: 0 });
 
-/** The user-level fields of the daily counter, each an increment of a sum over users. */
-export const USER_STAT_FIELDS = ['clickers', 'converters', 'user_clicks_sq_sum', 'user_impressions_sq_sum', 'user_clicks_impressions_sum'] as const;
-
 /** How one event changes its user's totals (rating and watch time change nothing). */
 export function userTotalsDelta(event: Pick<AcceptedEvent, 'event_type'>): UserTotals {
   switch (event.event_type) {

@@ -108,23 +108,12 @@ export function scoreAllItems(model: FactorModel, userIndex: number, out: Float3
 }
 
 /**
- * Indices of the `n` largest scores, best first, skipping `excluded` items. Ties are broken
- * by the lower item index so results are deterministic.
- */
-export function selectTopN(scores: Float32Array, n: number, excluded?: ReadonlySet<number>): Int32Array {
-  if (!excluded || excluded.size === 0) return selectTopNFinite(scores, n);
-  const masked = Float32Array.from(scores);
-  for (const i of excluded) if (i >= 0 && i < masked.length) masked[i] = Number.NEGATIVE_INFINITY;
-  return selectTopNFinite(masked, n);
-}
-
-/**
- * The selection behind selectTopN, skipping scores of −∞ (how recommendTopN marks seen items:
- * cheaper than a Set lookup per item). A bounded min-heap in typed arrays whose root is the
+ * Indices of the `n` largest scores, best first, ties to the lower index, skipping scores of
+ * −∞ (how recommendTopN masks the items a user has seen: cheaper than a Set lookup per item). A bounded min-heap in typed arrays whose root is the
  * weakest kept candidate; since indices arrive in increasing order, a later item with an equal
  * score never displaces the root, so one comparison rejects almost every item.
  */
-function selectTopNFinite(scores: Float32Array, n: number): Int32Array {
+export function selectTopN(scores: Float32Array, n: number): Int32Array {
   const size = Math.max(0, Math.min(n, scores.length));
   const heapIdx = new Int32Array(size);
   const heapScore = new Float64Array(size);
@@ -168,13 +157,6 @@ function selectTopNFinite(scores: Float32Array, n: number): Int32Array {
   return Int32Array.from(order.map((j) => heapIdx[j]));
 }
 
-/** Items the user saw in training, as a set of item indices. */
-export function seenItemsOf(model: FactorModel, userIndex: number): Set<number> {
-  const seen = new Set<number>();
-  for (let p = model.seenOffsets[userIndex]; p < model.seenOffsets[userIndex + 1]; p++) seen.add(model.seenItems[p]);
-  return seen;
-}
-
 /** The popularity list: the documented fallback for users the model has never seen. */
 export function popularItems(serving: ServingModel, n: number): ScoredItem[] {
   const { model, popularityOrder } = serving;
@@ -201,7 +183,7 @@ export function recommendTopN(serving: ServingModel, userId: string, n: number):
   else scoreAllItems(model, userIndex, scores);
   // Seen items are masked in the scores rather than looked up in a Set per item.
   for (let p = model.seenOffsets[userIndex]; p < model.seenOffsets[userIndex + 1]; p++) scores[model.seenItems[p]] = Number.NEGATIVE_INFINITY;
-  const top = selectTopNFinite(scores, n);
+  const top = selectTopN(scores, n);
   const items: ScoredItem[] = [];
   top.forEach((i, r) => items.push({ itemId: model.itemIds[i], score: roundScore(scores[i]), rank: r + 1 }));
   return { items };

@@ -5,7 +5,7 @@ import { zCriticalFor } from './lift.ts';
 import { achievedPowerForStandardError, sampleSizeForMeans, sampleSizeForProportions } from './power.ts';
 import { wilsonInterval } from './ranking.ts';
 import { ratioEstimate, ratioMetricTest, type RatioSample } from './ratio.ts';
-import { alwaysValidSequence, type AlwaysValidPoint } from './sequential.ts';
+import { alwaysValidSequence, defaultMixtureVariance, type AlwaysValidPoint } from './sequential.ts';
 import type {
   DailyVariantCounters,
   Decision,
@@ -335,7 +335,7 @@ export function buildExperimentReport({ config, counters }: ReportInput): Experi
   // tau = mde x baseline, fixed in advance when the config says so (see ExperimentConfig.baseline).
   const controlLatest = variantSnapshot(config, controlIndex, latestRows[controlIndex]);
   const baseline = config.baseline ?? controlLatest.estimate;
-  const mixtureVariance = baseline !== null && baseline > 0 ? (config.mde * baseline) ** 2 : null;
+  const mixtureVariance = baseline !== null && baseline > 0 ? defaultMixtureVariance(config.mde * baseline) : null;
   const nonControl = config.variants.filter((_, i) => i !== controlIndex).map((variant) => variant.name);
   const sequences = new Map<string, AlwaysValidPoint[]>(
     nonControl.map((name) => {
