@@ -20,7 +20,7 @@ import { localEnvironment } from '../../local/runtime.ts';
 import { INTERLEAVING_COUNTER_VARIANT } from '../../lambdas/domain/events/interleaving-credit.ts';
 import { createExperiment } from '../../lambdas/domain/experiments/lifecycle.ts';
 import type { Experiment } from '../../lambdas/domain/experiments/model.ts';
-import { mulberry32 } from '../../lambdas/domain/experiments/random.ts';
+import { mulberry32 } from '../../lambdas/domain/recommenders/data/random.ts';
 import { prepareForServing, recommendTopN } from '../../lambdas/domain/recommenders/top-n.ts';
 import { analyseExperiment } from '../../lambdas/services/experiment-results.ts';
 import { DirectoryModelArtifactStore } from '../../lambdas/storage/artifact-store.ts';

@@ -11,4 +11,3 @@ export * from './hash.ts';
 export * from './interleaving.ts';
 export * from './lifecycle.ts';
 export * from './model.ts';
-export * from './random.ts';

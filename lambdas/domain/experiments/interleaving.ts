@@ -5,10 +5,11 @@
  * impressions detect the better ranker with far less traffic than an A/B test.
  */
 import jStat from 'jstat';
+import { logBeta } from '../stats/special.ts';
 import { fieldError } from './errors.ts';
 import { hashV1 } from './hash.ts';
 import { RESERVED_SALT_PREFIX } from './model.ts';
-import { mulberry32 } from './random.ts';
+import { mulberry32 } from '../recommenders/data/random.ts';
 
 /** 'a' is the control's list, 'b' the treatment's. */
 export type Team = 'a' | 'b';
@@ -160,18 +161,14 @@ export const SEQUENTIAL_SIGN_TEST_PRIOR = 5;
  */
 export function alwaysValidSignTest(looks: readonly { wins_a: number; wins_b: number }[], prior = SEQUENTIAL_SIGN_TEST_PRIOR): number[] {
   let best = 1;
-  const logBetaPrior = logBetaFn(prior, prior);
+  const logBetaPrior = logBeta(prior, prior);
   return looks.map(({ wins_a, wins_b }) => {
     for (const [field, value] of Object.entries({ wins_a, wins_b })) {
       if (!Number.isInteger(value) || value < 0) throw fieldError(field, `must be an integer >= 0, got ${value}`);
     }
     const n = wins_a + wins_b;
-    const logRatio = logBetaFn(prior + wins_b, prior + wins_a) - logBetaPrior + n * Math.LN2;
+    const logRatio = logBeta(prior + wins_b, prior + wins_a) - logBetaPrior + n * Math.LN2;
     best = Math.min(best, Math.min(1, Math.exp(-logRatio)));
     return best;
   });
-}
-
-function logBetaFn(a: number, b: number): number {
-  return jStat.gammaln(a) + jStat.gammaln(b) - jStat.gammaln(a + b);
 }

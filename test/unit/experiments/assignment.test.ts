@@ -4,6 +4,7 @@ import fc from 'fast-check';
 import jStat from 'jstat';
 import { describe, expect, it } from 'vitest';
 import type { Experiment } from '../../../lambdas/domain/experiments/index.ts';
+import { mulberry32 } from '../../../lambdas/domain/recommenders/data/random.ts';
 import {
   allocateLayerRange,
   BUCKET_COUNT,
@@ -12,7 +13,6 @@ import {
   getBucketRanges,
   hashV1,
   isInLayer,
-  mulberry32,
   promoteExperiment,
   rampExperiment,
   resolveAssignment,

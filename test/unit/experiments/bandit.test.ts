@@ -1,12 +1,12 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import type { ArmCounters } from '../../../lambdas/domain/experiments/index.ts';
+import { mulberry32 } from '../../../lambdas/domain/recommenders/data/random.ts';
 import {
   applyMinimumShare,
   banditAllocationFor,
   chooseFromAllocation,
   ExperimentValidationError,
-  mulberry32,
   probabilityOfBeingBest,
   resolveAssignment,
   thompsonAllocation,

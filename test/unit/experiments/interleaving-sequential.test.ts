@@ -5,7 +5,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import { alwaysValidSignTest, signTest } from '../../../lambdas/domain/experiments/interleaving.ts';
-import { mulberry32 } from '../../../lambdas/domain/experiments/random.ts';
+import { mulberry32 } from '../../../lambdas/domain/recommenders/data/random.ts';
 
 const EXPERIMENTS = 2000;
 const DAYS = 14;

@@ -1,7 +1,8 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import type { InterleavedItem, Preference } from '../../../lambdas/domain/experiments/index.ts';
-import { countPreferences, creditClicks, mulberry32, signTest, teamDraftInterleave } from '../../../lambdas/domain/experiments/index.ts';
+import { countPreferences, creditClicks, signTest, teamDraftInterleave } from '../../../lambdas/domain/experiments/index.ts';
+import { mulberry32 } from '../../../lambdas/domain/recommenders/data/random.ts';
 
 const items = (prefix: string, count: number) => Array.from({ length: count }, (_, i) => `${prefix}${i}`);
 
