@@ -1,6 +1,6 @@
 /**
  * The ingestion use case behind POST /events and POST /events/batch. A request is validated
- * whole: any bad event gives a 400 listing every index and field, and nothing is written.
+ * whole: a single bad event gives a 400 listing every index and field, and nothing is written.
  * Events are deduplicated by event id and stored and counted exactly once. A 2xx is returned
  * only when every event is stored; otherwise a 503 names the event ids that were not.
  * Storage is injected, so the handler stays a thin adapter.

@@ -235,7 +235,7 @@ export function rampExperiment(experiment: Experiment, { request, now }: { reque
 /** Fields an operator may change while the experiment is live (they do not affect the split). */
 const LIVE_EDITABLE = ['name', 'description', 'end_time', 'guardrails', 'min_sample_size'] as const;
 
-/** Body of a general edit: any create field except the id and the status. */
+/** Body of a general edit: every create field except the id and the status. */
 export const updateExperimentRequestSchema = z.strictObject(createExperimentFields()).omit({ id: true, status: true }).partial();
 export type UpdateExperimentRequest = z.output<typeof updateExperimentRequestSchema>;
 
