@@ -7,7 +7,7 @@ import type { APIGatewayProxyEvent } from 'aws-lambda';
 import { ARTIFACTS_BUCKET } from '../lib/resources.ts';
 import { s3Client } from './common/clients.ts';
 import { requiredEnv } from './common/env.ts';
-import { HttpError, notFound } from './common/errors.ts';
+import { HttpError, malformedJson, notFound, unsupportedMediaType } from './common/errors.ts';
 import { httpGetHandler, json } from './common/http.ts';
 import { counterRepositoryFromEnv, experimentRepositoryFromEnv } from './common/stores.ts';
 import { ExperimentError, type ExperimentErrorCode } from './domain/experiments/errors.ts';
@@ -27,13 +27,11 @@ const API_ERROR_CODES: Record<ExperimentErrorCode, string> = { validation: 'vali
 function parseBody(event: APIGatewayProxyEvent): unknown {
   if (!event.body) return {};
   const type = event.headers?.['content-type'] ?? event.headers?.['Content-Type'] ?? '';
-  if (!/^application\/(.+\+)?json/i.test(type)) {
-    throw new HttpError(400, 'unsupported_media_type', 'Content-Type must be application/json', [{ field: 'content-type', message: 'must be application/json' }]);
-  }
+  if (!/^application\/(.+\+)?json/i.test(type)) throw unsupportedMediaType();
   try {
     return JSON.parse(event.isBase64Encoded ? Buffer.from(event.body, 'base64').toString('utf8') : event.body);
   } catch {
-    throw new HttpError(400, 'malformed_json', 'Request body is not valid JSON', [{ field: 'body', message: 'malformed JSON' }]);
+    throw malformedJson();
   }
 }
 

@@ -33,6 +33,11 @@ export class HttpError extends Error {
 
 export const validationFailed = (details: FieldProblem[]) =>
   new HttpError(400, 'validation_failed', `Invalid request: ${details.map((d) => `${d.field}: ${d.message}`).join('; ')}`, details);
+/** A body that is not declared as JSON (middy's 415, or the admin handler's own check). */
+export const unsupportedMediaType = () =>
+  new HttpError(400, 'unsupported_media_type', 'Content-Type must be application/json', [{ field: 'content-type', message: 'must be application/json' }]);
+/** A body that does not parse as JSON. */
+export const malformedJson = () => new HttpError(400, 'malformed_json', 'Request body is not valid JSON', [{ field: 'body', message: 'malformed JSON' }]);
 export const notFound = (message: string) => new HttpError(404, 'not_found', message);
 export const conflict = (message: string) => new HttpError(409, 'conflict', message);
 export const serviceUnavailable = (message: string) => new HttpError(503, 'service_unavailable', message);

@@ -15,7 +15,7 @@ import httpJsonBodyParser from '@middy/http-json-body-parser';
 import httpSecurityHeaders from '@middy/http-security-headers';
 import type { APIGatewayProxyEvent, APIGatewayProxyResult, Context } from 'aws-lambda';
 import type { z } from 'zod';
-import { GENERIC_500_BODY, HttpError, validationFailed, type FieldProblem } from './errors.ts';
+import { GENERIC_500_BODY, HttpError, malformedJson, unsupportedMediaType, validationFailed, type FieldProblem } from './errors.ts';
 import { logger, metrics, tracer } from './observability.ts';
 
 /** An API Gateway event whose body middy has parsed to JSON (unknown until validated). */
@@ -33,11 +33,9 @@ function jsonErrors(): MiddlewareObj<APIGatewayProxyEvent, APIGatewayProxyResult
       const error = request.error as (Error & { statusCode?: number; expose?: boolean }) | null;
       if (!error || error instanceof HttpError) return;
       if (error.statusCode === 415) {
-        request.error = new HttpError(400, 'unsupported_media_type', 'Content-Type must be application/json', [
-          { field: 'content-type', message: 'must be application/json' },
-        ]);
+        request.error = unsupportedMediaType();
       } else if (error.statusCode === 422) {
-        request.error = new HttpError(400, 'malformed_json', 'Request body is not valid JSON', [{ field: 'body', message: 'malformed JSON' }]);
+        request.error = malformedJson();
       } else {
         logger.error('Unhandled error', error);
       }
