@@ -5,9 +5,9 @@
  */
 import { S3Client } from '@aws-sdk/client-s3';
 import { resolve } from 'node:path';
-import { FUNCTIONS, type FunctionName } from '../lib/resources.ts';
+import type { FunctionName } from '../lib/resources.ts';
 import { ensureBucket, ensureDatasetAndPointers, uploadDefaultArtifacts } from './provision.ts';
-import { DEFAULT_ARTIFACTS_DIR, LOCAL_CREDENTIALS, PROJECT_ROOT, localEnvironment } from './runtime.ts';
+import { DEFAULT_ARTIFACTS_DIR, LOCAL_CREDENTIALS, loadHandler, localEnvironment } from './runtime.ts';
 import { startLocalServers } from './servers.ts';
 import { runRetrainingLocally, synthesizeRetrainingDefinition, type RetrainingRun } from './state-machine.ts';
 
@@ -32,14 +32,7 @@ export async function startLocalRetraining({ dataDir }: { dataDir: string }): Pr
     await ensureDatasetAndPointers(s3, DEFAULT_ARTIFACTS_DIR);
     s3.destroy();
     const definition = synthesizeRetrainingDefinition();
-    const handlers = new Map<FunctionName, (event: unknown) => Promise<unknown>>();
-    const invoke = async (name: FunctionName, event: unknown) => {
-      if (!handlers.has(name)) {
-        const module = (await import(resolve(PROJECT_ROOT, FUNCTIONS[name].entry))) as { handler: (event: unknown) => Promise<unknown> };
-        handlers.set(name, module.handler);
-      }
-      return handlers.get(name)!(event);
-    };
+    const invoke = async (name: FunctionName, event: unknown) => (await loadHandler(name))(event);
     return {
       run: (input, onEvent) => runRetrainingLocally({ definition, input, invoke, onEvent }),
       stop: () => servers.stop(),

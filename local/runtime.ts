@@ -90,14 +90,15 @@ export function localEnvironment(servers: Pick<LocalServers, 'dynamoEndpoint' | 
 
 type AnyHandler = (event: unknown, context?: unknown) => Promise<unknown>;
 
-/** Loads every function's handler module, as Lambda would. */
+/** Loads one function's handler module, as Lambda would (Node caches the module after the first load). */
+export async function loadHandler(name: FunctionName): Promise<AnyHandler> {
+  const module = (await import(resolve(PROJECT_ROOT, FUNCTIONS[name].entry))) as { handler: AnyHandler };
+  return module.handler;
+}
+
+/** Loads every function's handler module. */
 async function loadHandlers(): Promise<Record<FunctionName, AnyHandler>> {
-  const entries = await Promise.all(
-    (Object.entries(FUNCTIONS) as [FunctionName, (typeof FUNCTIONS)[FunctionName]][]).map(async ([name, definition]) => {
-      const module = (await import(resolve(PROJECT_ROOT, definition.entry))) as { handler: AnyHandler };
-      return [name, module.handler] as const;
-    }),
-  );
+  const entries = await Promise.all((Object.keys(FUNCTIONS) as FunctionName[]).map(async (name) => [name, await loadHandler(name)] as const));
   return Object.fromEntries(entries) as Record<FunctionName, AnyHandler>;
 }
 
