@@ -12,7 +12,6 @@ import { interleavingTeams, resolveAssignment, type Assignment } from '../domain
 import { controlOf, type Experiment } from '../domain/experiments/model.ts';
 import type { AcceptedEvent } from '../domain/events/event.ts';
 import { INTERLEAVED_RESPONSE_VARIANT, INTERLEAVING_COUNTER_VARIANT, impressionEventId, type InterleavingAttribution } from '../domain/events/interleaving-credit.ts';
-import { itemProblem } from '../domain/events/item-size.ts';
 import type { Team } from '../domain/experiments/interleaving.ts';
 import { popularItems, recommendTopN, type Recommendations } from '../domain/recommenders/top-n.ts';
 import type { DynamoCounterRepository, DynamoEventRepository } from '../storage/event-repository.ts';
@@ -184,11 +183,9 @@ export function createRecommendationService({ experiments, counters, events, mod
         propensity: assignment.propensity,
         fallback: served.fallback ?? null,
       };
-      // A slate is at most MAX_TOP_N items with bounded ids, far below 400 KB; checked anyway, so a
-      // future larger slate is skipped with a metric instead of failing inside DynamoDB.
-      const tooLarge = itemProblem(events.itemFor(impression, served.counterVariant, served.attribution));
+      // No size check per request: a slate is at most MAX_TOP_N items whose ids the artifact
+      // loader bounds (MAX_ID_BYTES), so it stays far below DynamoDB's 400 KB item limit.
       try {
-        if (tooLarge) throw new Error(`impression slate cannot be stored: ${tooLarge}`);
         await events.record(impression, served.counterVariant, served.attribution);
         impressionRecorded = true;
       } catch (error) {

@@ -11,6 +11,7 @@
  * Pure: hashing uses node:crypto, no AWS and no file system (see storage/ for those).
  */
 import { createHash } from 'node:crypto';
+import { MAX_ID_BYTES } from '../events/event.ts';
 import type { FactorModel, Hyperparameters } from './types.ts';
 
 export const ARTIFACT_FORMAT = 'abrec-factors/1';
@@ -98,7 +99,22 @@ function expectedLengths(users: number, items: number, factors: number, seenCoun
   } satisfies Record<ArtifactFileName, number>;
 }
 
+/**
+ * Ids are capped like every id the API accepts, so a stored impression slate (top-N item ids)
+ * stays far below DynamoDB's item limit without a size check per request.
+ */
+function assertIdsFit(field: string, ids: readonly string[]): void {
+  const encoder = new TextEncoder();
+  ids.forEach((id, i) => {
+    if (typeof id !== 'string' || id.length === 0 || encoder.encode(id).byteLength > MAX_ID_BYTES) {
+      throw new ArtifactError(`${field}[${i}] must be a non-empty id of at most ${MAX_ID_BYTES} UTF-8 bytes`);
+    }
+  });
+}
+
 function validateModelShape(model: FactorModel): void {
+  assertIdsFit('user_ids', model.userIds);
+  assertIdsFit('item_ids', model.itemIds);
   if (!MODEL_ID_PATTERN.test(model.modelId)) {
     throw new ArtifactError(`model_id "${model.modelId}" must match ${MODEL_ID_PATTERN}`);
   }
@@ -214,6 +230,8 @@ export function parseManifest(text: string): ModelManifest {
   if (!Array.isArray(m.item_ids) || m.item_ids.length !== d.items) {
     throw new ArtifactError(`manifest.item_ids must list ${d.items} ids`);
   }
+  assertIdsFit('manifest.user_ids', m.user_ids);
+  assertIdsFit('manifest.item_ids', m.item_ids);
   if (new Set(m.user_ids).size !== m.user_ids.length) throw new ArtifactError('manifest.user_ids has duplicates');
   if (new Set(m.item_ids).size !== m.item_ids.length) throw new ArtifactError('manifest.item_ids has duplicates');
   if (typeof m.files !== 'object' || m.files === null) throw new ArtifactError('manifest.files is missing');

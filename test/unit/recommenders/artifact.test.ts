@@ -78,6 +78,16 @@ describe('model artifacts', () => {
     expect(() => encodeArtifact(model)).toThrow(/item_factors\[0\] is not finite/);
   });
 
+  it('refuses ids longer than the 256 bytes every stored id is held to, at encode and at load', () => {
+    const long = 'x'.repeat(257);
+    const model = tinyModel({ itemIds: ['i0', 'i1', long, 'i3', 'i4'] });
+    const { manifest } = encodeArtifact(tinyModel());
+    const tampered = { ...manifest, item_ids: ['i0', 'i1', long, 'i3', 'i4'] };
+
+    expect(() => encodeArtifact(model)).toThrow(/item_ids\[2\] must be a non-empty id of at most 256 UTF-8 bytes/);
+    expect(() => parseManifest(JSON.stringify(tampered))).toThrow(/manifest\.item_ids\[2\]/);
+  });
+
   it('refuses to encode a model whose arrays do not match its ids', () => {
     const model = tinyModel({ userBias: new Float32Array(2) });
 
