@@ -69,8 +69,7 @@ export function createExperimentAdmin({ experiments, counters, artifacts }: Expe
   }
 
   /** The analysis as of today (UTC): the same document the scheduled run writes as report.json. */
-  async function results(id: string, now: Date): Promise<ExperimentAnalysis> {
-    const experiment = await load(id);
+  async function analyse(experiment: Experiment, now: Date): Promise<ExperimentAnalysis> {
     try {
       return await analyseExperiment(experiment, counters, { day: now.toISOString().slice(0, 10) });
     } catch (error) {
@@ -85,10 +84,12 @@ export function createExperimentAdmin({ experiments, counters, artifacts }: Expe
 
     get: load,
 
-    results,
+    results: async (id: string, now: Date) => analyse(await load(id), now),
 
     async create(request: unknown, now: Date): Promise<Experiment> {
-      const experiment = createExperiment({ request, now, layerPeers: await experiments.list() });
+      // Only a layered experiment needs its peers (to find a free bucket range).
+      const layered = typeof request === 'object' && request !== null && 'layer' in request;
+      const experiment = createExperiment({ request, now, layerPeers: layered ? await experiments.list() : [] });
       await assertModelsExist(experiment);
       try {
         await experiments.create(experiment);
@@ -129,7 +130,7 @@ export function createExperimentAdmin({ experiments, counters, artifacts }: Expe
       const current = await load(id);
       const request = parseOrThrow(promoteSchema, body);
       // A forced promotion overrides the analysis, so counters it cannot analyse must not block it.
-      const analysis = await results(id, now).catch((error: unknown) => {
+      const analysis = await analyse(current, now).catch((error: unknown) => {
         if (request.force === true && error instanceof HttpError && error.code === 'inconsistent_counters') return undefined;
         throw error;
       });
