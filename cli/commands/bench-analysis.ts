@@ -14,10 +14,9 @@ import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { parseArgs } from 'node:util';
 import { ARTIFACTS_BUCKET, TABLES } from '../../lib/resources.ts';
-import { createExperiment } from '../../lambdas/domain/experiments/lifecycle.ts';
 import type { Experiment } from '../../lambdas/domain/experiments/model.ts';
 import { analyzeRunningExperiments } from '../../lambdas/services/analysis-run.ts';
-import { addDays, eventsOf, syntheticDailyCounters, usersForEvents } from '../../lambdas/services/synthetic-counters.ts';
+import { addDays, twoArmExperiment, eventsOf, syntheticDailyCounters, usersForEvents } from '../../lambdas/services/synthetic-counters.ts';
 import { DynamoCounterRepository } from '../../lambdas/storage/event-repository.ts';
 import { DynamoExperimentRepository } from '../../lambdas/storage/experiment-repository.ts';
 import { S3ReportStore } from '../../lambdas/storage/report-store.ts';
@@ -28,21 +27,15 @@ import { UsageError, type CliCommand, type CliIO } from '../command.ts';
 
 /** A running 50/50 click-through experiment as the admin API would store it. */
 export function benchExperiment(id: string, now: Date, overrides: { min_sample_size?: number } = {}): Experiment {
-  return createExperiment({
+  return twoArmExperiment(id, {
     now,
-    request: {
-      id,
-      name: id,
-      status: 'running',
-      variants: [
-        { name: 'control', model_id: 'content', model_version: 'bench', weight: 0.5, is_control: true },
-        { name: 'treatment', model_id: 'als', model_version: 'bench', weight: 0.5 },
-      ],
-      target_metric: { kind: 'click_through' },
-      guardrails: [{ metric: 'conversion', max_relative_degradation: 0.1 }],
-      min_sample_size: overrides.min_sample_size ?? 100,
-      start_time: now.toISOString(),
-    },
+    variants: [
+      { name: 'control', model_id: 'content', model_version: 'bench', weight: 0.5, is_control: true },
+      { name: 'treatment', model_id: 'als', model_version: 'bench', weight: 0.5 },
+    ],
+    guardrails: [{ metric: 'conversion', max_relative_degradation: 0.1 }],
+    min_sample_size: overrides.min_sample_size ?? 100,
+    start_time: now.toISOString(),
   });
 }
 

@@ -4,7 +4,27 @@
  * benchmark and the tests. Counters are aggregates: ten million events cost as much to seed
  * as ten thousand.
  */
+import { createExperiment } from '../domain/experiments/lifecycle.ts';
+import type { CreateExperimentInput, Experiment } from '../domain/experiments/model.ts';
 import type { CounterField } from './analysis-input.ts';
+
+/** A running 50/50 experiment, content (control) against ALS, click-through unless overridden. */
+export function twoArmExperiment(id: string, { now, ...overrides }: Partial<CreateExperimentInput> & { now: Date }): Experiment {
+  return createExperiment({
+    now,
+    request: {
+      id,
+      name: id,
+      status: 'running',
+      variants: [
+        { name: 'control', model_id: 'content', model_version: 'v1', weight: 0.5, is_control: true },
+        { name: 'treatment', model_id: 'als', model_version: 'v1', weight: 0.5 },
+      ],
+      target_metric: { kind: 'click_through' },
+      ...overrides,
+    },
+  });
+}
 
 /** One arm of a synthetic experiment. */
 export interface SyntheticArm {

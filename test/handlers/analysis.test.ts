@@ -3,10 +3,9 @@ import { PublishCommand, SNSClient } from '@aws-sdk/client-sns';
 import { DynamoDBDocumentClient, QueryCommand } from '@aws-sdk/lib-dynamodb';
 import { mockClient } from 'aws-sdk-client-mock';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest';
-import { createExperiment } from '../../lambdas/domain/experiments/lifecycle.ts';
 import type { CreateExperimentInput, Experiment } from '../../lambdas/domain/experiments/model.ts';
 import type { ExperimentAnalysis } from '../../lambdas/services/experiment-results.ts';
-import { addDays, syntheticDailyCounters, type SyntheticArm } from '../../lambdas/services/synthetic-counters.ts';
+import { addDays, twoArmExperiment, syntheticDailyCounters, type SyntheticArm } from '../../lambdas/services/synthetic-counters.ts';
 import { FakeTables } from './support/aws.ts';
 import { ALERTS_TOPIC_ARN, BUCKET, TABLE, stubHandlerEnv } from './support/env.ts';
 import './support/matchers.ts';
@@ -20,20 +19,10 @@ let handler: typeof import('../../lambdas/analysis.ts').handler;
 let tables: FakeTables;
 
 function experiment(id: string, overrides: Partial<CreateExperimentInput> = {}): Experiment {
-  return createExperiment({
-    now: NOW,
-    request: {
-      id,
-      name: id,
-      status: 'running',
-      variants: [
-        { name: 'control', model_id: 'popularity', model_version: 'v1', weight: 0.5, is_control: true },
-        { name: 'treatment', model_id: 'als', model_version: 'v1', weight: 0.5 },
-      ],
-      target_metric: { kind: 'click_through' },
-      ...overrides,
-    },
-  });
+  return twoArmExperiment(id, { now: NOW, variants: [
+    { name: 'control', model_id: 'popularity', model_version: 'v1', weight: 0.5, is_control: true },
+    { name: 'treatment', model_id: 'als', model_version: 'v1', weight: 0.5 },
+  ], ...overrides });
 }
 
 /** Seven days of counters ending on DAY, as the events path writes them. */

@@ -5,11 +5,10 @@
 import { GetObjectCommand, ListObjectsV2Command } from '@aws-sdk/client-s3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ARTIFACTS_BUCKET, TABLES } from '../../lib/resources.ts';
-import { createExperiment } from '../../lambdas/domain/experiments/lifecycle.ts';
 import type { Experiment } from '../../lambdas/domain/experiments/model.ts';
 import { analyzeRunningExperiments, type AnalysisRunSummary } from '../../lambdas/services/analysis-run.ts';
 import { analyseExperiment, type ExperimentAnalysis } from '../../lambdas/services/experiment-results.ts';
-import { addDays, syntheticDailyCounters, type SyntheticArm } from '../../lambdas/services/synthetic-counters.ts';
+import { addDays, twoArmExperiment, syntheticDailyCounters, type SyntheticArm } from '../../lambdas/services/synthetic-counters.ts';
 import { DynamoCounterRepository } from '../../lambdas/storage/event-repository.ts';
 import { DynamoExperimentRepository } from '../../lambdas/storage/experiment-repository.ts';
 import { S3ReportStore } from '../../lambdas/storage/report-store.ts';
@@ -28,20 +27,7 @@ const alerts: { subject: string; message: string }[] = [];
 const runs: AnalysisRunSummary[] = [];
 
 function experiment(id: string): Experiment {
-  return createExperiment({
-    now: new Date(`${FIRST_DAY}T00:00:00Z`),
-    request: {
-      id,
-      name: id,
-      status: 'running',
-      variants: [
-        { name: 'control', model_id: 'content', model_version: 'v1', weight: 0.5, is_control: true },
-        { name: 'treatment', model_id: 'als', model_version: 'v1', weight: 0.5 },
-      ],
-      target_metric: { kind: 'click_through' },
-      guardrails: [{ metric: 'conversion', max_relative_degradation: 0.1 }],
-    },
-  });
+  return twoArmExperiment(id, { now: new Date(`${FIRST_DAY}T00:00:00Z`), guardrails: [{ metric: 'conversion', max_relative_degradation: 0.1 }] });
 }
 
 async function seed(id: string, arms: SyntheticArm[]): Promise<void> {

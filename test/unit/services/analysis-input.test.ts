@@ -3,7 +3,7 @@
  * configuration and cumulative counters.
  */
 import { describe, expect, it } from 'vitest';
-import { createExperiment } from '../../../lambdas/domain/experiments/lifecycle.ts';
+import { twoArmExperiment } from '../../../lambdas/services/synthetic-counters.ts';
 import type { CreateExperimentInput, Experiment } from '../../../lambdas/domain/experiments/model.ts';
 import { buildExperimentReport } from '../../../lambdas/domain/stats/index.ts';
 import {
@@ -19,20 +19,7 @@ import { cohortIncrements } from '../../../lambdas/services/synthetic-counters.t
 const NOW = new Date('2026-01-20T12:00:00Z');
 
 function experiment(overrides: Partial<CreateExperimentInput> = {}): Experiment {
-  return createExperiment({
-    now: NOW,
-    request: {
-      id: 'exp-map',
-      name: 'Mapping',
-      status: 'running',
-      variants: [
-        { name: 'control', model_id: 'content', model_version: 'v1', weight: 0.5, is_control: true },
-        { name: 'treatment', model_id: 'als', model_version: 'v1', weight: 0.5 },
-      ],
-      target_metric: { kind: 'click_through' },
-      ...overrides,
-    },
-  });
+  return twoArmExperiment('exp-map', { now: NOW, ...overrides });
 }
 
 const item = (day: string, fields: Record<string, number>): StoredDailyCounter => ({ day, ...fields });

@@ -3,7 +3,7 @@
  * and the rendered report files.
  */
 import { describe, expect, it } from 'vitest';
-import { createExperiment } from '../../../lambdas/domain/experiments/lifecycle.ts';
+import { twoArmExperiment } from '../../../lambdas/services/synthetic-counters.ts';
 import type { CreateExperimentInput, Experiment } from '../../../lambdas/domain/experiments/model.ts';
 import { alertFor } from '../../../lambdas/services/analysis-run.ts';
 import type { StoredDailyCounter } from '../../../lambdas/services/analysis-input.ts';
@@ -15,20 +15,7 @@ const NOW = new Date('2026-01-20T12:00:00Z');
 const DAY = '2026-01-14';
 
 function experiment(overrides: Partial<CreateExperimentInput> = {}): Experiment {
-  return createExperiment({
-    now: NOW,
-    request: {
-      id: 'exp-doc',
-      name: 'Document',
-      status: 'running',
-      variants: [
-        { name: 'control', model_id: 'content', model_version: 'v1', weight: 0.5, is_control: true },
-        { name: 'treatment', model_id: 'als', model_version: 'v1', weight: 0.5 },
-      ],
-      target_metric: { kind: 'click_through' },
-      ...overrides,
-    },
-  });
+  return twoArmExperiment('exp-doc', { now: NOW, ...overrides });
 }
 
 /** Stored counters of 14 days from 2026-01-01. */

@@ -3,10 +3,10 @@
  * page) and the event-side helpers (mode cache, slate reads).
  */
 import { describe, expect, it } from 'vitest';
+import { twoArmExperiment } from '../../../lambdas/services/synthetic-counters.ts';
 import { acceptEvent } from '../../../lambdas/domain/events/event.ts';
 import type { StoredImpression } from '../../../lambdas/domain/events/interleaving-credit.ts';
 import { signTest } from '../../../lambdas/domain/experiments/interleaving.ts';
-import { createExperiment } from '../../../lambdas/domain/experiments/lifecycle.ts';
 import type { CreateExperimentInput, Experiment } from '../../../lambdas/domain/experiments/model.ts';
 import type { StoredDailyCounter } from '../../../lambdas/services/analysis-input.ts';
 import { analysisFromCounters, readVariantCounters } from '../../../lambdas/services/experiment-results.ts';
@@ -18,22 +18,12 @@ const NOW = new Date('2026-11-20T12:00:00Z');
 const DAY = '2026-11-20';
 
 function experiment(overrides: Partial<CreateExperimentInput> = {}): Experiment {
-  return createExperiment({
+  return twoArmExperiment('il', {
     now: NOW,
-    request: {
-      id: 'il',
-      name: 'Interleaved',
-      status: 'running',
-      mode: 'interleaving',
-      variants: [
-        { name: 'control', model_id: 'content', model_version: 'v1', weight: 0.5, is_control: true },
-        { name: 'treatment', model_id: 'als', model_version: 'v1', weight: 0.5 },
-      ],
-      target_metric: { kind: 'click_through' },
-      guardrails: [{ metric: 'click_through', max_relative_degradation: 0.1 }],
-      min_sample_size: 200,
-      ...overrides,
-    },
+    mode: 'interleaving',
+    guardrails: [{ metric: 'click_through', max_relative_degradation: 0.1 }],
+    min_sample_size: 200,
+    ...overrides,
   });
 }
 

@@ -3,7 +3,8 @@
  * check must expect the exposures the weight history implies, not the current weights.
  */
 import { describe, expect, it } from 'vitest';
-import { createExperiment, rampExperiment } from '../../../lambdas/domain/experiments/lifecycle.ts';
+import { twoArmExperiment } from '../../../lambdas/services/synthetic-counters.ts';
+import { rampExperiment } from '../../../lambdas/domain/experiments/lifecycle.ts';
 import type { StoredDailyCounter } from '../../../lambdas/services/analysis-input.ts';
 import { expectedExposureShares } from '../../../lambdas/services/analysis-input.ts';
 import { analysisFromCounters } from '../../../lambdas/services/experiment-results.ts';
@@ -12,21 +13,7 @@ const START = new Date('2026-11-01T00:00:00Z');
 const NAMES = ['control', 'treatment'];
 
 function running() {
-  return createExperiment({
-    now: START,
-    request: {
-      id: 'ramped',
-      name: 'Ramped',
-      status: 'running',
-      start_time: START.toISOString(),
-      variants: [
-        { name: 'control', model_id: 'content', model_version: 'v1', weight: 0.5, is_control: true },
-        { name: 'treatment', model_id: 'als', model_version: 'v1', weight: 0.5 },
-      ],
-      target_metric: { kind: 'conversion' },
-      min_sample_size: 100,
-    },
-  });
+  return twoArmExperiment('ramped', { now: START, start_time: START.toISOString(), target_metric: { kind: 'conversion' }, min_sample_size: 100 });
 }
 
 const day = (d: number) => new Date(START.getTime() + d * 86_400_000).toISOString().slice(0, 10);

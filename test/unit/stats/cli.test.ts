@@ -5,10 +5,10 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { twoArmExperiment } from '../../../lambdas/services/synthetic-counters.ts';
 import { UsageError } from '../../../cli/command.ts';
 import { analyzeCommand, createAnalyzeCommand } from '../../../cli/commands/analyze.ts';
 import { powerCommand } from '../../../cli/commands/power.ts';
-import { createExperiment } from '../../../lambdas/domain/experiments/lifecycle.ts';
 import type { StoredDailyCounter } from '../../../lambdas/services/analysis-input.ts';
 import { analysisFromCounters } from '../../../lambdas/services/experiment-results.ts';
 import { syntheticDailyCounters } from '../../../lambdas/services/synthetic-counters.ts';
@@ -106,19 +106,7 @@ describe('abrec analyze --input', () => {
 
 describe('abrec analyze --experiment', () => {
   it('prints the decision of the analysis document the service returns', async () => {
-    const experiment = createExperiment({
-      now: new Date('2026-11-01T00:00:00Z'),
-      request: {
-        id: 'exp-42',
-        name: 'exp-42',
-        status: 'running',
-        variants: [
-          { name: 'control', model_id: 'content', model_version: 'v1', weight: 0.5, is_control: true },
-          { name: 'treatment', model_id: 'als', model_version: 'v1', weight: 0.5 },
-        ],
-        target_metric: { kind: 'conversion' },
-      },
-    });
+    const experiment = twoArmExperiment('exp-42', { now: new Date('2026-11-01T00:00:00Z'), target_metric: { kind: 'conversion' } });
     const counters: Record<string, StoredDailyCounter[]> = {};
     const arms = [
       { variant: 'control', users: 20_000, ctr: 0.05, conversionRate: 0.09 },
