@@ -74,6 +74,17 @@ async function listFiles(dir: string): Promise<string[]> {
   return entries.filter((e) => e.isFile()).map((e) => join(e.parentPath, e.name));
 }
 
+/** Writes an object unless the key exists (artifacts and pointers are never overwritten); reads the body only when needed. */
+async function putIfAbsent(s3: S3Client, key: string, body: () => Promise<Uint8Array | string> | Uint8Array | string, contentType: string): Promise<boolean> {
+  try {
+    await s3.send(new HeadObjectCommand({ Bucket: ARTIFACTS_BUCKET.localName, Key: key }));
+    return false;
+  } catch {
+    await s3.send(new PutObjectCommand({ Bucket: ARTIFACTS_BUCKET.localName, Key: key, Body: await body(), ContentType: contentType }));
+    return true;
+  }
+}
+
 /** Uploads artifact files that are not in the bucket yet (artifacts are immutable). */
 export async function uploadDefaultArtifacts(s3: S3Client, artifactsDir: string): Promise<number> {
   const modelsDir = join(artifactsDir, 'models');
@@ -82,27 +93,12 @@ export async function uploadDefaultArtifacts(s3: S3Client, artifactsDir: string)
   const files = (await listFiles(modelsDir)).sort((a, b) => Number(a.endsWith('manifest.json')) - Number(b.endsWith('manifest.json')));
   for (const file of files) {
     const key = `models/${relative(modelsDir, file).split(sep).join('/')}`;
-    try {
-      await s3.send(new HeadObjectCommand({ Bucket: ARTIFACTS_BUCKET.localName, Key: key }));
-      continue;
-    } catch {
-      // absent: upload below
-    }
-    await s3.send(new PutObjectCommand({ Bucket: ARTIFACTS_BUCKET.localName, Key: key, Body: await readFile(file) }));
-    uploaded++;
+    const type = file.endsWith('.json') ? 'application/json' : 'application/octet-stream';
+    if (await putIfAbsent(s3, key, () => readFile(file), type)) uploaded++;
   }
   return uploaded;
 }
 
-async function putIfAbsent(s3: S3Client, key: string, body: Uint8Array | string, contentType: string): Promise<boolean> {
-  try {
-    await s3.send(new HeadObjectCommand({ Bucket: ARTIFACTS_BUCKET.localName, Key: key }));
-    return false;
-  } catch {
-    await s3.send(new PutObjectCommand({ Bucket: ARTIFACTS_BUCKET.localName, Key: key, Body: body, ContentType: contentType }));
-    return true;
-  }
-}
 
 /**
  * Uploads the bundled ratings to `datasets/ratings/` (the weekly retraining's input) and marks
@@ -112,12 +108,12 @@ export async function ensureDatasetAndPointers(s3: S3Client, artifactsDir: strin
   let written = 0;
   const dataDir = join(artifactsDir, 'data');
   for (const file of await listFiles(dataDir)) {
-    if (await putIfAbsent(s3, `datasets/ratings/${relative(dataDir, file).split(sep).join('/')}`, await readFile(file), 'application/octet-stream')) written++;
+    if (await putIfAbsent(s3, `datasets/ratings/${relative(dataDir, file).split(sep).join('/')}`, () => readFile(file), 'application/octet-stream')) written++;
   }
   const set = await readDefaultModelSet(artifactsDir);
   for (const model of set.models) {
     const pointer = { model_id: model.model_id, model_version: model.model_version, published_at: '2026-01-01T00:00:00.000Z', run_id: null };
-    if (await putIfAbsent(s3, `models/${model.model_id}/latest.json`, JSON.stringify(pointer), 'application/json')) written++;
+    if (await putIfAbsent(s3, `models/${model.model_id}/latest.json`, () => JSON.stringify(pointer), 'application/json')) written++;
   }
   return written;
 }
