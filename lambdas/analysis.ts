@@ -11,13 +11,14 @@ import { dynamoClient, s3Client, snsClient } from './common/clients.ts';
 import { optionalEnv, requiredEnv } from './common/env.ts';
 import { logger } from './common/observability.ts';
 import { analyzeRunningExperiments, type AnalysisRunSummary } from './services/analysis-run.ts';
-import { S3ReportStore } from './storage/report-store.ts';
+import { S3ObjectStore } from './storage/object-store.ts';
+import { ObjectReportStore } from './storage/report-store.ts';
 import { DynamoCounterRepository } from './storage/event-repository.ts';
 import { DynamoExperimentRepository } from './storage/experiment-repository.ts';
 
 const experiments = new DynamoExperimentRepository(dynamoClient(), requiredEnv(TABLES.experiments.envVar));
 const counters = new DynamoCounterRepository(dynamoClient(), requiredEnv(TABLES.counters.envVar));
-const reports = new S3ReportStore(s3Client(), requiredEnv(ARTIFACTS_BUCKET.envVar));
+const reports = new ObjectReportStore(new S3ObjectStore(s3Client(), requiredEnv(ARTIFACTS_BUCKET.envVar)));
 const alertsTopicArn = optionalEnv(ENV.alertsTopicArn, '');
 
 /** Input of an on-demand run, or the EventBridge event of the daily schedule. */

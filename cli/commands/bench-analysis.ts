@@ -19,7 +19,8 @@ import { analyzeRunningExperiments } from '../../lambdas/services/analysis-run.t
 import { addDays, twoArmExperiment, eventsOf, syntheticDailyCounters, usersForEvents } from '../../lambdas/services/synthetic-counters.ts';
 import { DynamoCounterRepository } from '../../lambdas/storage/event-repository.ts';
 import { DynamoExperimentRepository } from '../../lambdas/storage/experiment-repository.ts';
-import { S3ReportStore } from '../../lambdas/storage/report-store.ts';
+import { S3ObjectStore } from '../../lambdas/storage/object-store.ts';
+import { ObjectReportStore } from '../../lambdas/storage/report-store.ts';
 import { ensureBucket, ensureTables } from '../../local/provision.ts';
 import { LOCAL_CREDENTIALS } from '../../local/runtime.ts';
 import { startLocalServers } from '../../local/servers.ts';
@@ -100,7 +101,7 @@ export async function benchAnalysis({ events, days, runs, log }: { events: numbe
     const doc = DynamoDBDocumentClient.from(dynamo, { marshallOptions: { removeUndefinedValues: true } });
     const experiments = new DynamoExperimentRepository(doc, TABLES.experiments.localName);
     const counters = new DynamoCounterRepository(doc, TABLES.counters.localName);
-    const reports = new S3ReportStore(s3, ARTIFACTS_BUCKET.localName);
+    const reports = new ObjectReportStore(new S3ObjectStore(s3, ARTIFACTS_BUCKET.localName));
     const firstDay = '2026-01-01';
     const lastDay = addDays(firstDay, days - 1);
     const now = new Date(`${lastDay}T23:00:00Z`);

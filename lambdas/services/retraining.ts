@@ -10,12 +10,8 @@ import { evaluateRanking } from '../domain/recommenders/evaluation.ts';
 import { getModel, type ModelDefinition } from '../domain/recommenders/models/registry.ts';
 import type { RatingsDataset } from '../domain/recommenders/types.ts';
 import type { ModelArtifactStore } from '../storage/artifact-store.ts';
+import type { ObjectStore } from '../storage/object-store.ts';
 
-/** Reads and writes the small objects around artifacts: datasets and the "latest" pointer. */
-export interface ObjectStore {
-  get(key: string): Promise<Uint8Array | undefined>;
-  put(key: string, body: string | Uint8Array, contentType: string): Promise<void>;
-}
 
 export interface RetrainingInput {
   model_id: string;

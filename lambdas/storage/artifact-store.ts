@@ -14,6 +14,7 @@ import {
   type ModelManifest,
 } from '../domain/recommenders/artifact.ts';
 import type { FactorModel } from '../domain/recommenders/types.ts';
+import { isNotFound } from './object-store.ts';
 
 /** Raised when an artifact version does not exist (as opposed to being corrupt). */
 export class ArtifactNotFoundError extends Error {
@@ -32,10 +33,6 @@ export interface ModelArtifactStore {
   listVersions(modelId: string): Promise<string[]>;
 }
 
-function isNotFound(error: unknown): boolean {
-  const e = error as { name?: string; $metadata?: { httpStatusCode?: number }; code?: string };
-  return e?.name === 'NoSuchKey' || e?.name === 'NotFound' || e?.$metadata?.httpStatusCode === 404 || e?.code === 'ENOENT';
-}
 
 /** Artifacts in an S3 bucket. */
 export class S3ModelArtifactStore implements ModelArtifactStore {

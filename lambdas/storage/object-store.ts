@@ -1,6 +1,18 @@
-/** Small S3 objects (datasets, pointers) behind the ObjectStore interface. */
+/** Small S3 objects (datasets, pointers, reports) behind the ObjectStore interface. */
 import { GetObjectCommand, PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
-import type { ObjectStore } from '../services/retraining.ts';
+
+/** Reads and writes whole objects by key. */
+export interface ObjectStore {
+  /** The object's bytes, or undefined when the key does not exist. */
+  get(key: string): Promise<Uint8Array | undefined>;
+  put(key: string, body: string | Uint8Array, contentType: string): Promise<void>;
+}
+
+/** Whether an S3 (or file system) error means "no such object". */
+export function isNotFound(error: unknown): boolean {
+  const e = error as { name?: string; $metadata?: { httpStatusCode?: number }; code?: string };
+  return e?.name === 'NoSuchKey' || e?.name === 'NotFound' || e?.$metadata?.httpStatusCode === 404 || e?.code === 'ENOENT';
+}
 
 export class S3ObjectStore implements ObjectStore {
   constructor(
@@ -11,10 +23,9 @@ export class S3ObjectStore implements ObjectStore {
   async get(key: string): Promise<Uint8Array | undefined> {
     try {
       const response = await this.s3.send(new GetObjectCommand({ Bucket: this.bucket, Key: key }));
-      return response.Body ? await response.Body.transformToByteArray() : undefined;
+      return response?.Body ? await response.Body.transformToByteArray() : undefined;
     } catch (error) {
-      const e = error as { name?: string; $metadata?: { httpStatusCode?: number } };
-      if (e.name === 'NoSuchKey' || e.$metadata?.httpStatusCode === 404) return undefined;
+      if (isNotFound(error)) return undefined;
       throw error;
     }
   }

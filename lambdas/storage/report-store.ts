@@ -1,5 +1,5 @@
-/** Analysis reports in S3 under `reports/<experiment>/<day>/report.{json,html}`. */
-import { GetObjectCommand, PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
+/** Analysis reports under `reports/<experiment>/<day>/report.{json,html}`. */
+import type { ObjectStore } from './object-store.ts';
 
 export interface ReportStore {
   /** Writes both forms of one report; returns their keys. Same experiment and day → same keys. */
@@ -13,30 +13,21 @@ export const reportKeys = (experimentId: string, day: string) => ({
   htmlKey: `reports/${experimentId}/${day}/report.html`,
 });
 
-export class S3ReportStore implements ReportStore {
-  constructor(
-    private readonly s3: S3Client,
-    private readonly bucket: string,
-  ) {}
+/** Reports as objects of an {@link ObjectStore} (the artifacts bucket in AWS and locally). */
+export class ObjectReportStore implements ReportStore {
+  constructor(private readonly objects: ObjectStore) {}
 
   async put(experimentId: string, day: string, report: { json: unknown; html: string }) {
     const keys = reportKeys(experimentId, day);
     await Promise.all([
-      this.s3.send(new PutObjectCommand({ Bucket: this.bucket, Key: keys.jsonKey, Body: JSON.stringify(report.json, null, 1), ContentType: 'application/json' })),
-      this.s3.send(new PutObjectCommand({ Bucket: this.bucket, Key: keys.htmlKey, Body: report.html, ContentType: 'text/html; charset=utf-8' })),
+      this.objects.put(keys.jsonKey, JSON.stringify(report.json, null, 1), 'application/json'),
+      this.objects.put(keys.htmlKey, report.html, 'text/html; charset=utf-8'),
     ]);
     return keys;
   }
 
   async getJson(experimentId: string, day: string): Promise<unknown> {
-    try {
-      const response = await this.s3.send(new GetObjectCommand({ Bucket: this.bucket, Key: reportKeys(experimentId, day).jsonKey }));
-      const text = await response?.Body?.transformToString();
-      return text ? (JSON.parse(text) as unknown) : undefined;
-    } catch (error) {
-      const e = error as { name?: string; $metadata?: { httpStatusCode?: number } };
-      if (e.name === 'NoSuchKey' || e.$metadata?.httpStatusCode === 404) return undefined;
-      throw error;
-    }
+    const bytes = await this.objects.get(reportKeys(experimentId, day).jsonKey);
+    return bytes && bytes.byteLength > 0 ? (JSON.parse(new TextDecoder().decode(bytes)) as unknown) : undefined;
   }
 }

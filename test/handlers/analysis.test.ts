@@ -6,7 +6,7 @@ import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it, vi } 
 import type { CreateExperimentInput, Experiment } from '../../lambdas/domain/experiments/model.ts';
 import type { ExperimentAnalysis } from '../../lambdas/services/experiment-results.ts';
 import { addDays, twoArmExperiment, syntheticDailyCounters, type SyntheticArm } from '../../lambdas/services/synthetic-counters.ts';
-import { FakeTables } from './support/aws.ts';
+import { FakeTables, objectBody } from './support/aws.ts';
 import { ALERTS_TOPIC_ARN, BUCKET, TABLE, stubHandlerEnv } from './support/env.ts';
 import './support/matchers.ts';
 import { NOW } from './support/models.ts';
@@ -138,7 +138,7 @@ describe('scheduled analysis', () => {
     seedTwoRunningExperiments();
     const yesterday = addDays(DAY, -1);
     s3.on(GetObjectCommand, { Key: `reports/exp-clear/${yesterday}/report.json` }).resolves({
-      Body: { transformToString: async () => JSON.stringify({ experiment_id: 'exp-clear', decision: 'ship', guardrails_breached: [] }) },
+      Body: objectBody(new TextEncoder().encode(JSON.stringify({ experiment_id: 'exp-clear', decision: 'ship', guardrails_breached: [] }))),
     } as never);
 
     // Act

@@ -11,7 +11,8 @@ import { analyseExperiment, type ExperimentAnalysis } from '../../lambdas/servic
 import { addDays, twoArmExperiment, syntheticDailyCounters, type SyntheticArm } from '../../lambdas/services/synthetic-counters.ts';
 import { DynamoCounterRepository } from '../../lambdas/storage/event-repository.ts';
 import { DynamoExperimentRepository } from '../../lambdas/storage/experiment-repository.ts';
-import { S3ReportStore } from '../../lambdas/storage/report-store.ts';
+import { S3ObjectStore } from '../../lambdas/storage/object-store.ts';
+import { ObjectReportStore } from '../../lambdas/storage/report-store.ts';
 import { startLocalAws, type LocalAws } from '../helpers/local-aws.ts';
 
 const FIRST_DAY = '2026-03-01';
@@ -22,7 +23,7 @@ const BUCKET = ARTIFACTS_BUCKET.localName;
 let aws: LocalAws;
 let experiments: DynamoExperimentRepository;
 let counters: DynamoCounterRepository;
-let reports: S3ReportStore;
+let reports: ObjectReportStore;
 const alerts: { subject: string; message: string }[] = [];
 const runs: AnalysisRunSummary[] = [];
 
@@ -63,7 +64,7 @@ beforeAll(async () => {
   aws = await startLocalAws();
   experiments = new DynamoExperimentRepository(aws.doc, TABLES.experiments.localName);
   counters = new DynamoCounterRepository(aws.doc, TABLES.counters.localName);
-  reports = new S3ReportStore(aws.s3, BUCKET);
+  reports = new ObjectReportStore(new S3ObjectStore(aws.s3, BUCKET));
   await seed('exp-ship', [arm('control'), arm('treatment', { ctr: 0.07 })]);
   await seed('exp-srm', [arm('control', { users: 5200 }), arm('treatment', { users: 4800 })]);
   await experiments.create(experiment('exp-empty'));
