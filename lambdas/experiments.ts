@@ -3,12 +3,11 @@
  * start, stop, ramp, promote and results. Routes to the admin use cases in
  * services/experiment-admin.ts; domain errors become the API's JSON errors.
  */
-import type { APIGatewayProxyEvent } from 'aws-lambda';
 import { ARTIFACTS_BUCKET } from '../lib/resources.ts';
 import { s3Client } from './common/clients.ts';
 import { requiredEnv } from './common/env.ts';
-import { HttpError, malformedJson, notFound, unsupportedMediaType } from './common/errors.ts';
-import { httpGetHandler, json } from './common/http.ts';
+import { HttpError, notFound } from './common/errors.ts';
+import { httpMixedHandler, json, type JsonEvent } from './common/http.ts';
 import { counterRepositoryFromEnv, experimentRepositoryFromEnv } from './common/stores.ts';
 import { ExperimentError, type ExperimentErrorCode } from './domain/experiments/errors.ts';
 import { createExperimentAdmin } from './services/experiment-admin.ts';
@@ -23,48 +22,38 @@ const admin = createExperimentAdmin({
 /** The API's error codes (snake_case, shared with every other route) for the domain's error kinds. */
 const API_ERROR_CODES: Record<ExperimentErrorCode, string> = { validation: 'validation_failed', 'not-found': 'not_found', conflict: 'conflict' };
 
-/** The body as JSON; this handler parses it itself because GET and POST routes share it. */
-function parseBody(event: APIGatewayProxyEvent): unknown {
-  if (!event.body) return {};
-  const type = event.headers?.['content-type'] ?? event.headers?.['Content-Type'] ?? '';
-  if (!/^application\/(.+\+)?json/i.test(type)) throw unsupportedMediaType();
-  try {
-    return JSON.parse(event.isBase64Encoded ? Buffer.from(event.body, 'base64').toString('utf8') : event.body);
-  } catch {
-    throw malformedJson();
-  }
-}
 
-async function route(event: APIGatewayProxyEvent): Promise<{ status: number; body: unknown }> {
+async function route(event: JsonEvent): Promise<{ status: number; body: unknown }> {
   const id = event.pathParameters?.id;
   const action = event.resource.split('/')[3];
   const now = new Date();
+  const body = event.body ?? {};
   const key = `${event.httpMethod} ${id === undefined ? '' : '{id}'}${action === undefined ? '' : `/${action}`}`;
   switch (key) {
     case 'GET ':
       return { status: 200, body: await admin.list() };
     case 'POST ':
-      return { status: 201, body: await admin.create(parseBody(event), now) };
+      return { status: 201, body: await admin.create(body, now) };
     case 'GET {id}':
       return { status: 200, body: await admin.get(id!) };
     case 'PATCH {id}':
-      return { status: 200, body: await admin.patch(id!, parseBody(event), now) };
+      return { status: 200, body: await admin.patch(id!, body, now) };
     case 'GET {id}/results':
       return { status: 200, body: await admin.results(id!, now) };
     case 'POST {id}/start':
-      return { status: 200, body: await admin.start(id!, parseBody(event), now) };
+      return { status: 200, body: await admin.start(id!, body, now) };
     case 'POST {id}/stop':
-      return { status: 200, body: await admin.stop(id!, parseBody(event), now) };
+      return { status: 200, body: await admin.stop(id!, body, now) };
     case 'POST {id}/ramp':
-      return { status: 200, body: await admin.ramp(id!, parseBody(event), now) };
+      return { status: 200, body: await admin.ramp(id!, body, now) };
     case 'POST {id}/promote':
-      return { status: 200, body: await admin.promote(id!, parseBody(event), now) };
+      return { status: 200, body: await admin.promote(id!, body, now) };
     default:
       throw notFound(`no route ${event.httpMethod} ${event.resource}`);
   }
 }
 
-export const handler = httpGetHandler(async (event) => {
+export const handler = httpMixedHandler(async (event) => {
   try {
     const { status, body } = await route(event);
     return json(status, body);

@@ -48,7 +48,21 @@ function countRequests(): MiddlewareObj<APIGatewayProxyEvent, APIGatewayProxyRes
   return { before: () => void metrics.addMetric('Requests', MetricUnit.Count, 1) };
 }
 
-function withCommonMiddleware<E>(handler: Handler<E>, parseJsonBody: boolean) {
+/** How a handler's body is parsed: not at all, required JSON, or JSON when a body is sent. */
+type BodyParsing = 'none' | 'required' | 'optional';
+
+/** middy's JSON parser, skipped for requests without a body (GET routes of a mixed function). */
+function jsonBodyIfPresent(): MiddlewareObj<APIGatewayProxyEvent, APIGatewayProxyResult> {
+  const parser = httpJsonBodyParser();
+  return {
+    before: (request) => {
+      if (request.event.body === null || request.event.body === undefined || request.event.body === '') return undefined;
+      return parser.before?.(request as never);
+    },
+  };
+}
+
+function withCommonMiddleware<E>(handler: Handler<E>, body: BodyParsing) {
   const stack = middy<APIGatewayProxyEvent, APIGatewayProxyResult>();
   // Outermost, so the traced segment covers every other middleware; responses are not
   // captured as metadata (they can hold user ids and slates). Absent where nothing is traced.
@@ -61,18 +75,23 @@ function withCommonMiddleware<E>(handler: Handler<E>, parseJsonBody: boolean) {
     .use(jsonErrors())
     .use(logMetrics(metrics, { throwOnEmptyMetrics: false }))
     .use(countRequests());
-  const withBody = parseJsonBody ? base.use(httpJsonBodyParser()) : base;
+  const withBody = body === 'required' ? base.use(httpJsonBodyParser()) : body === 'optional' ? base.use(jsonBodyIfPresent()) : base;
   return withBody.handler(handler as unknown as Handler<APIGatewayProxyEvent>);
 }
 
 /** A GET-style handler: no body parsing. */
 export function httpGetHandler(handler: Handler<APIGatewayProxyEvent>) {
-  return withCommonMiddleware(handler, false);
+  return withCommonMiddleware(handler, 'none');
+}
+
+/** A handler serving GET and POST routes: a body, when sent, is parsed JSON (errors as for POST). */
+export function httpMixedHandler(handler: Handler<JsonEvent>) {
+  return withCommonMiddleware(handler, 'optional');
 }
 
 /** A POST handler: the body is parsed JSON (415/422 become 400 with the reason). */
 export function httpJsonHandler(handler: Handler<JsonEvent>) {
-  return withCommonMiddleware(handler, true);
+  return withCommonMiddleware(handler, 'required');
 }
 
 /** A JSON response. */
