@@ -131,6 +131,16 @@ describe('admin API /experiments', () => {
       expect(result.statusCode).toBe(400);
       expect(bodyOf<{ error: { code: string } }>(result).error.code).toBe('malformed_json');
     });
+
+    it('answers 400 naming content-type for a body that is not declared as JSON, writing nothing', async () => {
+      // Act
+      const result = await handler(apiEvent({ method: 'POST', path: '/experiments', headers: { 'content-type': 'text/plain' }, body: JSON.stringify(createRequest()) }), lambdaContext());
+
+      // Assess
+      expect(result.statusCode).toBe(400);
+      expect(fieldsOf(result)).toEqual(['content-type']);
+      expect(experimentPuts()).toHaveLength(0);
+    });
   });
 
   describe('GET /experiments', () => {
