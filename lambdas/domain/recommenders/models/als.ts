@@ -10,8 +10,8 @@
  * dot(x_u, y_i) plus an optional popularity prior in the item bias.
  */
 import type { FactorModel, RatingsDataset } from '../types.ts';
-import { assembleModel, assertIntegerSeed, HyperparameterError, summariseTraining, toFloat32, type TrainOptions } from './common.ts';
-import { fillGaussian, normalStream, sfc32 } from '../data/random.ts';
+import { assembleModel, assertIntegerSeed, assertNonNegativeIntegers, assertNonNegativeNumbers, initialFactors, summariseTraining, toFloat32, type TrainOptions } from './common.ts';
+import { normalStream, sfc32 } from '../data/random.ts';
 
 export interface AlsParams {
   factors: number;
@@ -257,20 +257,15 @@ export function trainImplicitAls(
   options: TrainOptions & { trackLoss?: boolean } = {},
 ): FactorModel {
   const settings: AlsParams = { ...ALS_DEFAULTS, ...params };
-  for (const name of ['factors', 'iterations', 'cgSteps'] as const) {
-    if (!Number.isInteger(settings[name]) || settings[name] < 0) throw new HyperparameterError(`hyperparameter ${name} must be a non-negative integer, got ${settings[name]}`);
-  }
-  for (const name of ['reg', 'alpha', 'initStd', 'popularityWeight', 'missingExponent'] as const) {
-    if (!Number.isFinite(settings[name]) || settings[name] < 0) throw new HyperparameterError(`hyperparameter ${name} must be a finite number >= 0, got ${settings[name]}`);
-  }
+  assertNonNegativeIntegers(settings, ['factors', 'iterations', 'cgSteps']);
+  assertNonNegativeNumbers(settings, ['reg', 'alpha', 'initStd', 'popularityWeight', 'missingExponent']);
   assertIntegerSeed(settings.seed);
   const summary = summariseTraining(dataset, options.source);
   const k = settings.factors;
   const users = dataset.userIds.length;
   const items = dataset.itemIds.length;
   const normal = normalStream(sfc32(settings.seed));
-  const X = fillGaussian(new Float64Array(users * k), normal, 0, settings.initStd);
-  const Y = fillGaussian(new Float64Array(items * k), normal, 0, settings.initStd);
+  const { userFactors: X, itemFactors: Y } = initialFactors(normal, users, items, k, settings.initStd);
   const w0 = missingDataWeights(summary.itemPopularity, settings.missingExponent);
   const byUser = groupInteractions(dataset, users, dataset.userIndex, dataset.itemIndex, settings, (_, item) => w0[item]);
   const byItem = groupInteractions(dataset, items, dataset.itemIndex, dataset.userIndex, settings, (item) => w0[item]);

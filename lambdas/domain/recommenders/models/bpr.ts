@@ -6,8 +6,8 @@
  * the user has not rated).
  */
 import type { FactorModel, RatingsDataset } from '../types.ts';
-import { assembleModel, assertIntegerSeed, assertTrainingConverged, HyperparameterError, summariseTraining, toFloat32, type TrainOptions } from './common.ts';
-import { fillGaussian, normalStream, randomInt, sfc32 } from '../data/random.ts';
+import { assembleModel, assertIntegerSeed, assertNonNegativeIntegers, assertNonNegativeNumbers, assertTrainingConverged, initialFactors, summariseTraining, toFloat32, type TrainOptions } from './common.ts';
+import { normalStream, randomInt, sfc32 } from '../data/random.ts';
 
 export interface BprParams {
   factors: number;
@@ -27,12 +27,8 @@ export const BPR_DEFAULTS: BprParams = { factors: 32, epochs: 40, lr: 0.05, reg:
 /** Trains BPR-MF. */
 export function trainBpr(dataset: RatingsDataset, params: Partial<BprParams> = {}, options: TrainOptions = {}): FactorModel {
   const settings: BprParams = { ...BPR_DEFAULTS, ...params };
-  for (const name of ['factors', 'epochs'] as const) {
-    if (!Number.isInteger(settings[name]) || settings[name] < 0) throw new HyperparameterError(`hyperparameter ${name} must be a non-negative integer, got ${settings[name]}`);
-  }
-  for (const name of ['lr', 'reg', 'initStd'] as const) {
-    if (!Number.isFinite(settings[name]) || settings[name] < 0) throw new HyperparameterError(`hyperparameter ${name} must be a finite number >= 0, got ${settings[name]}`);
-  }
+  assertNonNegativeIntegers(settings, ['factors', 'epochs']);
+  assertNonNegativeNumbers(settings, ['lr', 'reg', 'initStd']);
   assertIntegerSeed(settings.seed);
   const summary = summariseTraining(dataset, options.source);
   const k = settings.factors;
@@ -40,8 +36,7 @@ export function trainBpr(dataset: RatingsDataset, params: Partial<BprParams> = {
   const items = dataset.itemIds.length;
   const random = sfc32(settings.seed);
   const normal = normalStream(random);
-  const P = fillGaussian(new Float64Array(users * k), normal, 0, settings.initStd);
-  const Q = fillGaussian(new Float64Array(items * k), normal, 0, settings.initStd);
+  const { userFactors: P, itemFactors: Q } = initialFactors(normal, users, items, k, settings.initStd);
   const bias = new Float64Array(items);
   const positives: number[] = [];
   for (let r = 0; r < dataset.rating.length; r++) if (dataset.rating[r] >= settings.minRating) positives.push(r);

@@ -5,6 +5,7 @@
  */
 import { Buffer } from 'node:buffer';
 import { createHash } from 'node:crypto';
+import { fillGaussian } from '../data/random.ts';
 import type { FactorModel, Hyperparameters, RatingsDataset } from '../types.ts';
 
 /** One progress report from a trainer (an epoch or an alternating step). */
@@ -320,6 +321,32 @@ export function assertTrainingConverged(algorithm: string, arrays: Float64Array[
       if (!Number.isFinite(values[j])) throw new HyperparameterError(`${algorithm} training diverged (non-finite parameters): lower the learning rate lr`);
     }
   }
+}
+
+/** Throws naming the first of `names` that is not a non-negative integer. */
+export function assertNonNegativeIntegers<T extends object>(settings: T, names: readonly (keyof T & string)[]): void {
+  for (const name of names) {
+    const value = settings[name] as unknown as number;
+    if (!Number.isInteger(value) || value < 0) throw new HyperparameterError(`hyperparameter ${name} must be a non-negative integer, got ${value}`);
+  }
+}
+
+/** Throws naming the first of `names` that is not a finite number >= 0. */
+export function assertNonNegativeNumbers<T extends object>(settings: T, names: readonly (keyof T & string)[]): void {
+  for (const name of names) {
+    const value = settings[name] as unknown as number;
+    if (!Number.isFinite(value) || value < 0) throw new HyperparameterError(`hyperparameter ${name} must be a finite number >= 0, got ${value}`);
+  }
+}
+
+/**
+ * Gaussian N(0, initStd) starting factors for users then items, drawn from one seeded stream
+ * (the draw order fixes every model's output for a seed).
+ */
+export function initialFactors(normal: () => number, users: number, items: number, factors: number, initStd: number): { userFactors: Float64Array; itemFactors: Float64Array } {
+  const userFactors = fillGaussian(new Float64Array(users * factors), normal, 0, initStd);
+  const itemFactors = fillGaussian(new Float64Array(items * factors), normal, 0, initStd);
+  return { userFactors, itemFactors };
 }
 
 /**

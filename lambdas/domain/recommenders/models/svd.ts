@@ -15,8 +15,8 @@
  */
 import type { FactorModel, RatingsDataset } from '../types.ts';
 import { fitBiases } from './baseline.ts';
-import { assembleModel, assertIntegerSeed, assertTrainingConverged, HyperparameterError, summariseTraining, toFloat32, type TrainOptions } from './common.ts';
-import { fillGaussian, normalStream, randomInt, randomPermutation, sfc32, type Random } from '../data/random.ts';
+import { assembleModel, assertIntegerSeed, assertNonNegativeIntegers, assertNonNegativeNumbers, assertTrainingConverged, HyperparameterError, initialFactors, summariseTraining, toFloat32, type TrainOptions } from './common.ts';
+import { normalStream, randomInt, randomPermutation, sfc32, type Random } from '../data/random.ts';
 
 export interface SvdParams {
   factors: number;
@@ -82,14 +82,8 @@ export const SVD_TUNED_DEFAULTS: SvdParams = {
 
 /** Checks the settings, naming the first parameter out of its domain. */
 export function validateSvdParams(settings: SvdParams): void {
-  const positiveIntegers: (keyof SvdParams)[] = ['factors', 'epochs'];
-  for (const name of positiveIntegers) {
-    if (!Number.isInteger(settings[name]) || settings[name] < 0) throw new HyperparameterError(`hyperparameter ${name} must be a non-negative integer, got ${settings[name]}`);
-  }
-  const nonNegative: (keyof SvdParams)[] = ['lr', 'reg', 'lrBias', 'regBias', 'initStd', 'lrDecay'];
-  for (const name of nonNegative) {
-    if (!Number.isFinite(settings[name]) || settings[name] < 0) throw new HyperparameterError(`hyperparameter ${name} must be a finite number >= 0, got ${settings[name]}`);
-  }
+  assertNonNegativeIntegers(settings, ['factors', 'epochs']);
+  assertNonNegativeNumbers(settings, ['lr', 'reg', 'lrBias', 'regBias', 'initStd', 'lrDecay']);
   const switches: (keyof SvdParams)[] = ['baselineInit', 'reshuffle'];
   for (const name of switches) {
     if (settings[name] !== 0 && settings[name] !== 1) throw new HyperparameterError(`hyperparameter ${name} must be 0 or 1, got ${settings[name]}`);
@@ -112,8 +106,7 @@ export function trainSvd(
   const items = dataset.itemIds.length;
   const random = sfc32(settings.seed);
   const normal = normalStream(random);
-  const P = fillGaussian(new Float64Array(users * k), normal, 0, settings.initStd);
-  const Q = fillGaussian(new Float64Array(items * k), normal, 0, settings.initStd);
+  const { userFactors: P, itemFactors: Q } = initialFactors(normal, users, items, k, settings.initStd);
   const mu = summary.globalMean;
   let bu: Float64Array = new Float64Array(users);
   let bi: Float64Array = new Float64Array(items);
