@@ -15,8 +15,8 @@ import { readFile, readdir } from 'node:fs/promises';
 import { join, relative, sep } from 'node:path';
 import { parseArgs } from 'node:util';
 import type { APIGatewayProxyEvent, APIGatewayProxyResult, Context } from 'aws-lambda';
-import { ARTIFACTS_BUCKET, ENV, TABLES } from '../../lib/resources.ts';
-import { DEFAULT_ARTIFACTS_DIR } from '../../local/runtime.ts';
+import { ARTIFACTS_BUCKET, TABLES } from '../../lib/resources.ts';
+import { DEFAULT_ARTIFACTS_DIR, localEnvironment } from '../../local/runtime.ts';
 import { readDefaultModelSet } from '../../local/provision.ts';
 import { defaultExperiment } from '../../lambdas/domain/experiments/defaults.ts';
 import type { Experiment } from '../../lambdas/domain/experiments/model.ts';
@@ -199,19 +199,10 @@ function timeService<T extends { handle: (request: never) => Promise<unknown> }>
 
 /** Points the handlers at in-memory storage: env as the CDK would set it, request handlers swapped. */
 async function harness(): Promise<Harness> {
-  Object.assign(process.env, {
-    AWS_REGION: 'us-east-1',
-    AWS_ACCESS_KEY_ID: 'bench',
-    AWS_SECRET_ACCESS_KEY: 'bench',
-    AWS_ENDPOINT_URL_DYNAMODB: 'http://dynamodb.in-memory.invalid',
-    AWS_ENDPOINT_URL_S3: 'http://s3.in-memory.invalid',
-    [ENV.s3ForcePathStyle]: 'true',
-    [ENV.recordImpressions]: 'true',
-    [ARTIFACTS_BUCKET.envVar]: ARTIFACTS_BUCKET.localName,
-    POWERTOOLS_METRICS_DISABLED: 'true',
-    POWERTOOLS_TRACE_ENABLED: 'false',
+  // The local runtime's environment (same source of truth as the stack), pointed at endpoints
+  // that are never dialled: the clients' request handlers are swapped for in-memory stores below.
+  Object.assign(process.env, localEnvironment({ dynamoEndpoint: 'http://dynamodb.in-memory.invalid', s3Endpoint: 'http://s3.in-memory.invalid' }), {
     POWERTOOLS_LOG_LEVEL: 'SILENT',
-    ...Object.fromEntries(Object.values(TABLES).map((t) => [t.envVar, t.localName])),
   });
   const { dynamoClient, s3Client } = await import('../../lambdas/common/clients.ts');
   const dynamo = timeService(new InMemoryDynamo());
