@@ -2,7 +2,7 @@
  * `abrec bench analysis` (npm run bench:analysis): the scheduled analysis end to end on real
  * protocols (dynalite and s3rver started here), for an experiment of ten thousand events and
  * one of ten million. The counters are daily aggregates, so both hold the same number of
- * counter items (days x variants) and the analysis reads and costs the same; the benchmark
+ * counter items (days x variants x shards) and the analysis reads and costs the same; the benchmark
  * prints the timings and the DynamoDB items each run read to show it.
  */
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
@@ -15,6 +15,7 @@ import { performance } from 'node:perf_hooks';
 import { parseArgs } from 'node:util';
 import { ARTIFACTS_BUCKET, TABLES } from '../../lib/resources.ts';
 import type { Experiment } from '../../lambdas/domain/experiments/model.ts';
+import { COUNTER_SHARDS } from '../../lambdas/domain/events/counters.ts';
 import { analyzeRunningExperiments } from '../../lambdas/services/analysis-run.ts';
 import { addDays, twoArmExperiment, eventsOf, syntheticDailyCounters, usersForEvents } from '../../lambdas/services/synthetic-counters.ts';
 import { DynamoCounterRepository } from '../../lambdas/storage/event-repository.ts';
@@ -52,6 +53,20 @@ export interface BenchAnalysisRow {
   analysis_ms: number;
   runs_ms: number[];
   decision: string;
+}
+
+/** A day's increments as COUNTER_SHARDS shard items would hold them: integers split evenly, fractional sums kept whole in shard 0. */
+export function splitAcrossShards(increments: Record<string, number>): Record<string, number>[] {
+  const shards = Array.from({ length: COUNTER_SHARDS }, () => ({}) as Record<string, number>);
+  for (const [metric, value] of Object.entries(increments)) {
+    if (!Number.isInteger(value)) {
+      shards[0][metric] = value;
+      continue;
+    }
+    const part = Math.trunc(value / COUNTER_SHARDS);
+    shards.forEach((shard, i) => (shard[metric] = i === 0 ? value - part * (COUNTER_SHARDS - 1) : part));
+  }
+  return shards;
 }
 
 /** Counts the items every DynamoDB read returns, at the client, below the repositories. */
@@ -118,9 +133,12 @@ export async function benchAnalysis({ events, days, runs, log }: { events: numbe
         days,
         firstDay,
       });
-      log(`seeding ${id}: ${seeded.length} counter items for ${seeded.reduce((sum, row) => sum + eventsOf(row.increments), 0).toLocaleString('en-US')} events`);
+      log(`seeding ${id}: ${seeded.length * COUNTER_SHARDS} counter items for ${seeded.reduce((sum, row) => sum + eventsOf(row.increments), 0).toLocaleString('en-US')} events`);
       await experiments.create(benchExperiment(id, new Date(`${firstDay}T00:00:00Z`)));
-      for (const row of seeded) await counters.add(id, row.variant, row.day, row.increments as Record<string, number>);
+      // Spread over the shards as live traffic writes them, so the reads are what production reads.
+      for (const row of seeded) {
+        for (const [shard, increments] of splitAcrossShards(row.increments as Record<string, number>).entries()) await counters.add(id, row.variant, row.day, increments, shard);
+      }
 
       const run = () => analyzeRunningExperiments({ experiments, counters, reports, now, experimentId: id, publishAlert: async () => {} });
       // Warm-up: JIT, module and connection set-up are not the analysis.
@@ -138,7 +156,7 @@ export async function benchAnalysis({ events, days, runs, log }: { events: numbe
         experiment_id: id,
         events: seeded.reduce((sum, row) => sum + eventsOf(row.increments), 0),
         users: users * 2,
-        counter_items: seeded.length,
+        counter_items: seeded.length * COUNTER_SHARDS,
         dynamodb_items_read: reads.items / runs,
         dynamodb_requests: reads.requests / runs,
         analysis_ms: Number(median(times).toFixed(1)),
@@ -205,7 +223,7 @@ export const benchAnalysisCommand: CliCommand = {
     const reads = new Set(rows.map((row) => row.dynamodb_items_read));
     const times = rows.map((row) => row.analysis_ms);
     io.stdout(
-      `DynamoDB items read per run: ${reads.size === 1 ? `${[...reads][0]} for every size (days x variants + the experiment)` : [...reads].join(' vs ')}; ` +
+      `DynamoDB items read per run: ${reads.size === 1 ? `${[...reads][0]} for every size (days x variants x ${COUNTER_SHARDS} shards + the experiment)` : [...reads].join(' vs ')}; ` +
         `median time, largest / smallest event count: ${(times[times.length - 1] / times[0]).toFixed(2)}x\n`,
     );
     if (values.json) io.stdout(`${JSON.stringify({ days, runs, results: rows })}\n`);

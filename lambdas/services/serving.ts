@@ -79,7 +79,7 @@ export function createRecommendationService({ experiments, counters, events, mod
     if (assignment.should_store) {
       const fresh = { experimentId, userId, variant: assignment.variant, bucket: assignment.bucket, propensity: assignment.propensity, assignedAt: new Date(now).toISOString() };
       const kept = await experiments.putAssignmentIfAbsent(fresh);
-      if (kept === fresh) await counters.countExposure(experimentId, assignment.variant, now);
+      if (kept === fresh) await counters.countExposure(experimentId, assignment.variant, now, userId);
       else assignment = resolveAssignment({ experiment, userId, stored: kept });
     }
     return { assignment, experiment };

@@ -8,8 +8,9 @@
  *    never touches a counter.
  * 2. Count, coalesced: the claimed events are grouped by (experiment, variant, day); per group,
  *    one ADD per user aggregate (`EXP#<e>#USER#<u>` / `AGG`, returning the new totals) and then
- *    one ADD to the daily counter `EXP#<e>#VAR#<v>` / `DAY#<yyyy-mm-dd>` with the event-level
- *    increments and the user-level statistics computed from the aggregates' new totals.
+ *    one ADD to a shard of the daily counter, `EXP#<e>#VAR#<v>` / `DAY#<yyyy-mm-dd>#S<nn>`, with
+ *    the event-level increments and the user-level statistics computed from the aggregates' new
+ *    totals.
  * 3. Undo on failure: if any write of a group fails, the user aggregates it already changed
  *    get the negated ADD, any change that other requests made to those users in between is
  *    recorded as a correction, and the group's events are un-claimed (`counted = false`), so
@@ -27,11 +28,14 @@
  * failed ambiguously (applied, but its answer lost), leaves the counters off by that group.
  *
  * Counters table items:
- *   pk = "EXP#<experiment>#VAR#<variant>", sk = "DAY#<yyyy-mm-dd>"   daily aggregates
- *   pk = "EXP#<experiment>#USER#<user>",   sk = "AGG"                 a user's running totals
- *   pk = "EXP#<experiment>#VAR#~interleaving", sk = "DAY#<yyyy-mm-dd>" interleaving slates and wins
- * The analysis reads the daily items with one Query per variant: cost independent of the event
- * count. The user aggregates are only ever read back by the ADD that changes them.
+ *   pk = "EXP#<experiment>#VAR#<variant>", sk = "DAY#<yyyy-mm-dd>#S<nn>"   daily aggregates, shard nn
+ *   pk = "EXP#<experiment>#USER#<user>",   sk = "AGG"                       a user's running totals
+ *   pk = "EXP#<experiment>#VAR#~interleaving", sk = "DAY#<yyyy-mm-dd>#S<nn>" interleaving slates and wins
+ * A day is split over COUNTER_SHARDS items so no item takes more than DynamoDB's 1,000 writes a
+ * second; a group writes (and undoes) one shard, picked by the hash of its first event id. The
+ * analysis reads the daily items with one Query per variant and sums each day's shards: cost
+ * independent of the event count. The user aggregates are only ever read back by the ADD that
+ * changes them.
  */
 import { ConditionalCheckFailedException } from '@aws-sdk/client-dynamodb';
 import { BatchGetCommand, PutCommand, QueryCommand, UpdateCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
@@ -40,6 +44,7 @@ import { mapWithConcurrency } from '../common/concurrency.ts';
 import {
   addIncrements,
   addTotals,
+  counterShard,
   negateIncrements,
   negateTotals,
   nonZero,
@@ -72,11 +77,11 @@ export interface DailyCounter {
 }
 
 export interface CounterRepository {
-  /** Adds increments to one variant's counter for one day. */
-  add(experimentId: string, variant: string, day: string, increments: Record<string, number>): Promise<void>;
-  /** Adds an exposure (a user's first assignment) to the day's counter. */
-  countExposure(experimentId: string, variant: string, atMs: number, extra?: Record<string, number>): Promise<void>;
-  /** The daily counters of one variant, oldest first. */
+  /** Adds increments to one shard of one variant's counter for one day. */
+  add(experimentId: string, variant: string, day: string, increments: Record<string, number>, shard?: number): Promise<void>;
+  /** Adds an exposure (a user's first assignment) to the day's counter, in the user's shard. */
+  countExposure(experimentId: string, variant: string, atMs: number, userId: string, extra?: Record<string, number>): Promise<void>;
+  /** The daily counters of one variant (each day's shards summed), oldest first. */
   dailyCounters(experimentId: string, variant: string): Promise<DailyCounter[]>;
 }
 
@@ -111,9 +116,9 @@ export interface CounterInconsistency {
   error: unknown;
 }
 
-export const counterKey = (experimentId: string, variant: string, day: string) => ({
+export const counterKey = (experimentId: string, variant: string, day: string, shard = 0) => ({
   pk: `EXP#${experimentId}#VAR#${variant}`,
-  sk: `DAY#${day}`,
+  sk: `DAY#${day}#S${String(shard).padStart(2, '0')}`,
 });
 
 export const userAggregateKey = (experimentId: string, userId: string) => ({
@@ -160,13 +165,13 @@ export class DynamoCounterRepository implements CounterRepository, UserAggregate
     private readonly countersTable: string,
   ) {}
 
-  async add(experimentId: string, variant: string, day: string, increments: Record<string, number>): Promise<void> {
+  async add(experimentId: string, variant: string, day: string, increments: Record<string, number>, shard = 0): Promise<void> {
     if (Object.keys(increments).length === 0) return;
-    await this.db.send(new UpdateCommand({ TableName: this.countersTable, Key: counterKey(experimentId, variant, day), ...addExpression(increments) }));
+    await this.db.send(new UpdateCommand({ TableName: this.countersTable, Key: counterKey(experimentId, variant, day, shard), ...addExpression(increments) }));
   }
 
-  async countExposure(experimentId: string, variant: string, atMs: number, extra: Record<string, number> = {}): Promise<void> {
-    await this.add(experimentId, variant, analysisDay(atMs), { exposed_users: 1, ...extra });
+  async countExposure(experimentId: string, variant: string, atMs: number, userId: string, extra: Record<string, number> = {}): Promise<void> {
+    await this.add(experimentId, variant, analysisDay(atMs), { exposed_users: 1, ...extra }, counterShard(userId));
   }
 
   async addUserTotals(experimentId: string, userId: string, delta: UserTotals): Promise<UserTotals> {
@@ -187,7 +192,8 @@ export class DynamoCounterRepository implements CounterRepository, UserAggregate
   }
 
   async dailyCounters(experimentId: string, variant: string): Promise<DailyCounter[]> {
-    const out: DailyCounter[] = [];
+    // Items come sorted by sk, so a day's shards are adjacent and the days oldest first.
+    const byDay = new Map<string, DailyCounter>();
     let start: Record<string, unknown> | undefined;
     do {
       const page = await this.db.send(
@@ -200,11 +206,15 @@ export class DynamoCounterRepository implements CounterRepository, UserAggregate
       );
       for (const item of page.Items ?? []) {
         const { pk: _pk, sk, ...metrics } = item;
-        out.push({ ...metrics, day: String(sk).slice(4) } as DailyCounter);
+        // `DAY#<yyyy-mm-dd>#S<nn>`; items written before sharding have no suffix and read the same.
+        const day = String(sk).slice(4, 14);
+        let counter = byDay.get(day);
+        if (!counter) byDay.set(day, (counter = { day }));
+        for (const [metric, value] of Object.entries(metrics)) if (typeof value === 'number') counter[metric] = ((counter[metric] as number | undefined) ?? 0) + value;
       }
       start = page.LastEvaluatedKey;
     } while (start);
-    return out;
+    return [...byDay.values()];
   }
 }
 
@@ -487,7 +497,7 @@ export class DynamoEventRepository implements EventRepository {
     if (!failure) {
       const daily = nonZero(addIncrements({ ...group.increments }, userStats));
       try {
-        await this.counters.add(group.experimentId, group.variant, group.day, daily);
+        await this.counters.add(group.experimentId, group.variant, group.day, daily, group.shard);
         dailyApplied = daily;
       } catch (error) {
         failure = { error };
@@ -495,7 +505,7 @@ export class DynamoEventRepository implements EventRepository {
     }
     if (!failure) {
       try {
-        await this.counters.add(group.experimentId, INTERLEAVING_COUNTER_VARIANT, group.day, nonZero(preference.wins));
+        await this.counters.add(group.experimentId, INTERLEAVING_COUNTER_VARIANT, group.day, nonZero(preference.wins), group.shard);
         return;
       } catch (error) {
         failure = { error };
@@ -534,7 +544,7 @@ export class DynamoEventRepository implements EventRepository {
   /** Negates a daily counter ADD that succeeded when a later write of its group failed. */
   private async undoDaily(group: CounterGroup, applied: Increments): Promise<void> {
     try {
-      await this.compensate(() => this.counters.add(group.experimentId, group.variant, group.day, negateIncrements(applied)));
+      await this.compensate(() => this.counters.add(group.experimentId, group.variant, group.day, negateIncrements(applied), group.shard));
     } catch (error) {
       this.report({ reason: 'undo-failed', ...this.where(group), detail: { daily: applied }, error });
     }
@@ -563,7 +573,7 @@ export class DynamoEventRepository implements EventRepository {
     const needed = nonZero(correction);
     if (Object.keys(needed).length === 0) return;
     try {
-      await this.compensate(() => this.counters.add(group.experimentId, INTERLEAVING_COUNTER_VARIANT, group.day, needed));
+      await this.compensate(() => this.counters.add(group.experimentId, INTERLEAVING_COUNTER_VARIANT, group.day, needed, group.shard));
     } catch (error) {
       this.report({ reason: 'correction-failed', ...this.where(group), detail: { correction: needed }, error });
     }
@@ -593,7 +603,7 @@ export class DynamoEventRepository implements EventRepository {
     const needed = nonZero(correction);
     if (Object.keys(needed).length === 0) return;
     try {
-      await this.compensate(() => this.counters.add(group.experimentId, group.variant, group.day, needed));
+      await this.compensate(() => this.counters.add(group.experimentId, group.variant, group.day, needed, group.shard));
     } catch (error) {
       this.report({ reason: 'correction-failed', ...this.where(group), detail: { correction: needed }, error });
     }

@@ -9,6 +9,8 @@ import './support/matchers.ts';
 import { NOW } from './support/models.ts';
 import { defaultExperiment } from '../../lambdas/domain/experiments/defaults.ts';
 import type { Experiment } from '../../lambdas/domain/experiments/model.ts';
+import { counterShard } from '../../lambdas/domain/events/counters.ts';
+import { counterKey } from '../../lambdas/storage/event-repository.ts';
 
 /** An interleaving experiment (control = team a, treatment = team b), seeded per test. */
 const INTERLEAVING_ID = 'il-exp';
@@ -124,7 +126,7 @@ describe('POST /events and /events/batch', () => {
       });
       expect(ddb).toHaveReceivedCommandWith(UpdateCommand, {
         TableName: TABLE.counters,
-        Key: { pk: 'EXP#default#VAR#treatment', sk: `DAY#${today}` },
+        Key: counterKey('default', 'treatment', today, counterShard('evt-1')),
         UpdateExpression: 'ADD #m0 :v0, #m1 :v1, #m2 :v2',
         ExpressionAttributeNames: { '#m0': 'clicks', '#m1': 'clickers', '#m2': 'user_clicks_sq_sum' },
         ExpressionAttributeValues: { ':v0': 1, ':v1': 1, ':v2': 1 },
@@ -213,7 +215,7 @@ describe('POST /events and /events/batch', () => {
       ddb.on(UpdateCommand, { TableName: TABLE.counters, Key: { pk: 'EXP#default#USER#u1', sk: 'AGG' } })
         .resolvesOnce({ Attributes: { clicks: 1, impressions: 0, purchases: 0 } })
         .resolvesOnce({ Attributes: { clicks: 0, impressions: 0, purchases: 0 } });
-      ddb.on(UpdateCommand, { TableName: TABLE.counters, Key: { pk: 'EXP#default#VAR#treatment', sk: `DAY#${today}` } }).rejects(new Error('ProvisionedThroughputExceededException'));
+      ddb.on(UpdateCommand, { TableName: TABLE.counters, Key: counterKey('default', 'treatment', today, counterShard('evt-1')) }).rejects(new Error('ProvisionedThroughputExceededException'));
 
       // Act
       const result = await postEvent(click());
@@ -232,7 +234,7 @@ describe('POST /events and /events/batch', () => {
       ddb.on(UpdateCommand, { TableName: TABLE.counters, Key: { pk: 'EXP#default#USER#u1', sk: 'AGG' } })
         .resolvesOnce({ Attributes: { clicks: 1, impressions: 0, purchases: 0 } })
         .resolvesOnce({ Attributes: { clicks: 1, impressions: 0, purchases: 0 } });
-      ddb.on(UpdateCommand, { TableName: TABLE.counters, Key: { pk: 'EXP#default#VAR#treatment', sk: `DAY#${today}` } })
+      ddb.on(UpdateCommand, { TableName: TABLE.counters, Key: counterKey('default', 'treatment', today, counterShard('evt-1')) })
         .rejectsOnce(new Error('ProvisionedThroughputExceededException'))
         .resolves({});
 
@@ -588,7 +590,7 @@ describe('POST /events and /events/batch', () => {
       ddb.on(UpdateCommand, { TableName: TABLE.events, Key: { pk: 'EVENT#imp-req-1', sk: 'E' } })
         .resolvesOnce({ Attributes: { team_a_clicks: 0, team_b_clicks: 1 } })
         .resolvesOnce({ Attributes: { team_a_clicks: 0, team_b_clicks: 0 } });
-      ddb.on(UpdateCommand, { TableName: TABLE.counters, Key: { pk: `EXP#${INTERLEAVING_ID}#VAR#~interleaving`, sk: `DAY#${today}` } }).rejects(new Error('ProvisionedThroughputExceededException'));
+      ddb.on(UpdateCommand, { TableName: TABLE.counters, Key: counterKey(INTERLEAVING_ID, '~interleaving', today, counterShard('evt-1')) }).rejects(new Error('ProvisionedThroughputExceededException'));
 
       // Act
       const result = await postEvent(ilClick());

@@ -11,6 +11,9 @@ import './support/matchers.ts';
 import { ITEM_IDS, KNOWN_USERS, NOW, corruptArtifact, experimentPinning, tinyArtifact, tinyModel } from './support/models.ts';
 import { prepareForServing } from '../../lambdas/domain/recommenders/top-n.ts';
 import { interleaveSlates } from '../../lambdas/services/serving-modes.ts';
+import { counterShard } from '../../lambdas/domain/events/counters.ts';
+import { impressionEventId } from '../../lambdas/domain/events/interleaving-credit.ts';
+import { counterKey } from '../../lambdas/storage/event-repository.ts';
 
 interface RecommendBody {
   user_id: string;
@@ -116,7 +119,8 @@ describe('GET /recommend', () => {
       });
       expect(ddb).toHaveReceivedCommandWith(UpdateCommand, {
         TableName: TABLE.counters,
-        Key: { pk: `EXP#default#VAR#${body.variant}`, sk: `DAY#${today}` },
+        // The impression's group writes the shard its event id hashes to.
+        Key: counterKey('default', body.variant, today, counterShard(impressionEventId(body.request_id))),
         ExpressionAttributeNames: { '#m0': 'impressions', '#m1': 'user_impressions_sq_sum' },
         ExpressionAttributeValues: { ':v0': 1, ':v1': 1 },
       });
@@ -129,7 +133,7 @@ describe('GET /recommend', () => {
       ddb.on(UpdateCommand, { TableName: TABLE.counters, Key: { pk: 'EXP#default#USER#u2', sk: 'AGG' } }).resolves({ Attributes: { clicks: 1, impressions: 3, purchases: 0 } });
 
       // Act
-      await recommend({ user_id: 'u2', top_n: '3' });
+      const body = bodyOf<RecommendBody>(await recommend({ user_id: 'u2', top_n: '3' }));
 
       // Assess
       expect(ddb).toHaveReceivedCommandWith(UpdateCommand, {
@@ -140,7 +144,7 @@ describe('GET /recommend', () => {
       });
       expect(ddb).toHaveReceivedCommandWith(UpdateCommand, {
         TableName: TABLE.counters,
-        Key: { pk: 'EXP#default#VAR#treatment', sk: `DAY#${today}` },
+        Key: counterKey('default', 'treatment', today, counterShard(impressionEventId(body.request_id))),
         ExpressionAttributeNames: { '#m0': 'impressions', '#m1': 'user_impressions_sq_sum', '#m2': 'user_clicks_impressions_sum' },
         ExpressionAttributeValues: { ':v0': 1, ':v1': 9 - 4, ':v2': 3 - 2 },
       });
@@ -159,7 +163,7 @@ describe('GET /recommend', () => {
     expect(body.fallback).toBe('unknown-user');
     expect(ddb).toHaveReceivedCommandWith(UpdateCommand, {
       TableName: TABLE.counters,
-      Key: { pk: 'EXP#default#VAR#control', sk: `DAY#${today}` },
+      Key: counterKey('default', 'control', today, counterShard(impressionEventId(body.request_id))),
       ExpressionAttributeNames: expect.objectContaining({ '#m0': 'impressions', '#m1': 'fallback_impressions' }),
     });
   });
@@ -209,7 +213,8 @@ describe('GET /recommend', () => {
       });
       expect(ddb).toHaveReceivedCommandWith(UpdateCommand, {
         TableName: TABLE.counters,
-        Key: { pk: `EXP#default#VAR#${body.variant}`, sk: `DAY#${today}` },
+        // An exposure goes to the shard of its user.
+        Key: counterKey('default', body.variant, today, counterShard('u3')),
         ExpressionAttributeNames: { '#m0': 'exposed_users' },
         ExpressionAttributeValues: { ':v0': 1 },
       });
@@ -428,7 +433,7 @@ describe('GET /recommend', () => {
       });
       expect(ddb).toHaveReceivedCommandWith(UpdateCommand, {
         TableName: TABLE.counters,
-        Key: { pk: 'EXP#default#VAR#~interleaving', sk: `DAY#${today}` },
+        Key: counterKey('default', '~interleaving', today, counterShard(impressionEventId(body.request_id))),
         ExpressionAttributeNames: { '#m0': 'impressions', '#m1': 'interleaved_impressions' },
         ExpressionAttributeValues: { ':v0': 1, ':v1': 1 },
       });

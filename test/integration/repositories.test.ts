@@ -1,3 +1,4 @@
+import { PutCommand, QueryCommand } from '@aws-sdk/lib-dynamodb';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { TABLES } from '../../lib/resources.ts';
 import { defaultExperiment } from '../../lambdas/domain/experiments/defaults.ts';
@@ -86,6 +87,34 @@ describe('DynamoEventRepository on dynalite', () => {
     expect(outcomes.filter((o) => o === 'stored')).toHaveLength(1);
     const [day] = await counters.dailyCounters('exp-events', 'treatment');
     expect(day.clicks).toBe(1);
+  });
+
+  it("reads a day as the sum of its counter shards, and an unsharded item of an older version with them", async () => {
+    // Prepare: two shards of one day, another day, and an item written before sharding.
+    await counters.add('exp-shards', 'control', '2026-11-22', { impressions: 3, clicks: 1 }, 0);
+    await counters.add('exp-shards', 'control', '2026-11-22', { impressions: 4 }, 9);
+    await counters.add('exp-shards', 'control', '2026-11-23', { impressions: 2 }, 15);
+    await aws.doc.send(new PutCommand({ TableName: TABLES.counters.localName, Item: { pk: 'EXP#exp-shards#VAR#control', sk: 'DAY#2026-11-22', impressions: 10, exposed_users: 5 } }));
+
+    // Act
+    const days = await counters.dailyCounters('exp-shards', 'control');
+
+    // Assess
+    expect(days).toEqual([
+      { day: '2026-11-22', impressions: 17, clicks: 1, exposed_users: 5 },
+      { day: '2026-11-23', impressions: 2 },
+    ]);
+  });
+
+  it('spreads the daily-counter writes of many single events over the shards', async () => {
+    // Act: 64 clicks, each its own request, as /events receives them.
+    for (let i = 0; i < 64; i++) await events.record(acceptEvent({ event_id: `spread-${i}`, event_type: 'click', user_id: `u${i}`, experiment_id: 'exp-spread', item_id: 'i1' }, now), 'control');
+
+    // Assess: the day's items are several shards, which together hold every click.
+    const { Items = [] } = await aws.doc.send(new QueryCommand({ TableName: TABLES.counters.localName, KeyConditionExpression: 'pk = :pk', ExpressionAttributeValues: { ':pk': 'EXP#exp-spread#VAR#control' } }));
+    expect(Items.length).toBeGreaterThan(8);
+    expect(Items.every((item) => /^DAY#2026-11-23#S\d\d$/.test(String(item.sk)))).toBe(true);
+    expect(await counters.dailyCounters('exp-spread', 'control')).toEqual([expect.objectContaining({ day: '2026-11-23', clicks: 64, clickers: 64 })]);
   });
 
   it('sums value metrics with their squares for the t-test', async () => {

@@ -5,7 +5,7 @@
  * layer reads the slates and applies these numbers with DynamoDB updates.
  *
  * Counter layout of an interleaving experiment (documented in the README):
- * - the pseudo-variant counter `EXP#<e>#VAR#~interleaving` / `DAY#<d>` holds the interleaved
+ * - the pseudo-variant counter `EXP#<e>#VAR#~interleaving` / `DAY#<d>#S<nn>` (shards summed on read) holds the interleaved
  *   slates `/recommend` recorded (`interleaved_impressions`, also in `impressions`), the net
  *   preference transitions `interleaving_wins_a` / `interleaving_wins_b` of the day, and every
  *   event credited to no team with its usual increments (client-sent impressions included, which
