@@ -59,6 +59,8 @@ export interface BatchCost {
 
 export interface ServeBenchResult {
   storage: string;
+  /** Emulated network round trip added to every DynamoDB and S3 answer (0: none). */
+  rtt_ms: number;
   requests: number;
   rows: ServeBenchRow[];
   batches: { new_batch: BatchCost; same_batch_again: BatchCost; distinct_users_batch: BatchCost };
@@ -184,7 +186,7 @@ interface Harness {
  * servers, not in the Lambda, so the benchmark reports the handler's overhead with and without it.
  */
 let serviceMs = 0;
-function timeService<T extends { handle: (request: never) => Promise<unknown> }>(store: T): T {
+function timeService<T extends { handle: (request: never) => Promise<unknown> }>(store: T, rttMs: number): T {
   const original = store.handle.bind(store) as (request: never) => Promise<unknown>;
   store.handle = (async (request: never) => {
     const started = performance.now();
@@ -192,21 +194,23 @@ function timeService<T extends { handle: (request: never) => Promise<unknown> }>
       return await original(request);
     } finally {
       serviceMs += performance.now() - started;
+      // The emulated network: the answer arrives a round trip later (not counted as service work).
+      if (rttMs > 0) await new Promise((resolve) => setTimeout(resolve, rttMs));
     }
   }) as T['handle'];
   return store;
 }
 
 /** Points the handlers at in-memory storage: env as the CDK would set it, request handlers swapped. */
-async function harness(): Promise<Harness> {
+async function harness(rttMs: number): Promise<Harness> {
   // The local runtime's environment (same source of truth as the stack), pointed at endpoints
   // that are never dialled: the clients' request handlers are swapped for in-memory stores below.
   Object.assign(process.env, localEnvironment({ dynamoEndpoint: 'http://dynamodb.in-memory.invalid', s3Endpoint: 'http://s3.in-memory.invalid' }), {
     POWERTOOLS_LOG_LEVEL: 'SILENT',
   });
   const { dynamoClient, s3Client } = await import('../../lambdas/common/clients.ts');
-  const dynamo = timeService(new InMemoryDynamo());
-  const s3 = timeService(new InMemoryS3());
+  const dynamo = timeService(new InMemoryDynamo(), rttMs);
+  const s3 = timeService(new InMemoryS3(), rttMs);
   (dynamoClient().config as { requestHandler: unknown }).requestHandler = dynamo;
   (s3Client().config as { requestHandler: unknown }).requestHandler = s3;
   const recommend = (await import('../../lambdas/recommend.ts')).handler as unknown as LambdaHandler;
@@ -321,8 +325,8 @@ function batchEvents(experimentId: string, users: string[], size: number, prefix
 }
 
 /** Runs the whole benchmark. */
-export async function runServeBench({ requests, artifactsDir, seed }: { requests: number; artifactsDir: string; seed: number }): Promise<ServeBenchResult> {
-  const h = await harness();
+export async function runServeBench({ requests, artifactsDir, seed, rttMs = 0 }: { requests: number; artifactsDir: string; seed: number; rttMs?: number }): Promise<ServeBenchResult> {
+  const h = await harness(rttMs);
   const rows: ServeBenchRow[] = [];
 
   // The default artifacts, served by the default experiment exactly as the local runtime creates it.
@@ -361,6 +365,7 @@ export async function runServeBench({ requests, artifactsDir, seed }: { requests
 
   return {
     storage: 'in-memory DynamoDB and S3 behind the SDK request handler (full SDK stack, no network); DynamoDB semantics incl. ReturnValuesOnConditionCheckFailure',
+    rtt_ms: rttMs,
     requests,
     rows,
     batches: { new_batch: newBatch, same_batch_again: again, distinct_users_batch: distinct },
@@ -377,7 +382,7 @@ function table(result: ServeBenchResult): string {
   const batchLine = (name: string, b: BatchCost) =>
     `  ${name.padEnd(26)} status ${b.status}, ${Object.entries(b.calls).map(([op, n]) => `${op} ${n}`).join(', ')}; ${b.write_units} WCU (${b.write_units_per_event}/event), ${b.counter_updates} counter updates`;
   return [
-    `Serving, in process (${result.requests} warm requests per artifact, times in ms; storage: ${result.storage})`,
+    `Serving, in process (${result.requests} warm requests per artifact, times in ms; storage: ${result.storage}${result.rtt_ms > 0 ? `; every answer delayed by an emulated ${result.rtt_ms} ms round trip, so the handler columns include the waits` : ''})`,
     fmt(header),
     ...lines.map(fmt),
     '',
@@ -392,7 +397,7 @@ function table(result: ServeBenchResult): string {
 export const benchServeCommand: CliCommand = {
   path: ['bench', 'serve'],
   summary: 'Serving benchmark: handler and top-N latency against the memory-bound floor, write units per event batch',
-  help: `Usage: abrec bench serve [--requests N] [--seed S] [--artifacts DIR] [--json]
+  help: `Usage: abrec bench serve [--requests N] [--seed S] [--artifacts DIR] [--rtt-ms MS] [--json]
 
 Runs the GET /recommend and POST /events/batch handlers in process, on in-memory DynamoDB and
 S3 behind the AWS SDK's request handler (the whole SDK stack runs, no network):
@@ -408,15 +413,20 @@ Options:
   --requests N     measured requests per artifact (default 1000)
   --seed S         seed of the synthetic artifact (default 42)
   --artifacts DIR  the default model set (default model-artifacts/)
+  --rtt-ms MS      delay every DynamoDB and S3 answer by MS ms, an emulated network round
+                   trip: the handler p50 then shows how many round trips a request waits
+                   for (default 0)
   --json           also print one JSON object as the last line
   -h, --help       show this help`,
   run: async (argv, io) => {
-    const { values } = parseArgs({ args: argv, options: { requests: { type: 'string' }, seed: { type: 'string' }, artifacts: { type: 'string' }, json: { type: 'boolean' } }, strict: true });
+    const { values } = parseArgs({ args: argv, options: { requests: { type: 'string' }, seed: { type: 'string' }, artifacts: { type: 'string' }, 'rtt-ms': { type: 'string' }, json: { type: 'boolean' } }, strict: true });
     const requests = Number(values.requests ?? '1000');
     if (!Number.isInteger(requests) || requests < 10) throw new UsageError(`--requests must be an integer of at least 10, got "${values.requests}"`);
     const seed = Number(values.seed ?? '42');
     if (!Number.isInteger(seed)) throw new UsageError(`--seed must be an integer, got "${values.seed}"`);
-    const result = await runServeBench({ requests, seed, artifactsDir: values.artifacts ?? DEFAULT_ARTIFACTS_DIR });
+    const rttMs = Number(values['rtt-ms'] ?? '0');
+    if (!Number.isFinite(rttMs) || rttMs < 0 || rttMs > 1000) throw new UsageError(`--rtt-ms must be a number of milliseconds from 0 to 1000, got "${values['rtt-ms']}"`);
+    const result = await runServeBench({ requests, seed, rttMs, artifactsDir: values.artifacts ?? DEFAULT_ARTIFACTS_DIR });
     io.stdout(table(result));
     if (values.json) io.stdout(`${JSON.stringify(result)}\n`);
     return 0;

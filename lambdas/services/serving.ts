@@ -186,7 +186,9 @@ export function createRecommendationService({ experiments, counters, events, mod
       // No size check per request: a slate is at most MAX_TOP_N items whose ids the artifact
       // loader bounds (MAX_ID_BYTES), so it stays far below DynamoDB's 400 KB item limit.
       try {
-        await events.record(impression, served.counterVariant, served.attribution);
+        // The request id was generated for this request, so the slate cannot be a duplicate: the
+        // counting starts with the claim instead of after it (two round trips, not three).
+        await events.recordNew(impression, served.counterVariant, served.attribution);
         impressionRecorded = true;
       } catch (error) {
         logger.error('Impression could not be recorded', { requestId, error });

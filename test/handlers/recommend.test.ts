@@ -182,6 +182,73 @@ describe('GET /recommend', () => {
     expect(bodyOf<{ impression_recorded: boolean }>(result).impression_recorded).toBe(false);
   });
 
+  describe('impression writes', () => {
+    const userAggregate = { TableName: TABLE.counters, Key: { pk: 'EXP#default#USER#u1', sk: 'AGG' } };
+    const userUpdates = () => ddb.commandCalls(UpdateCommand).filter((c) => c.args[0].input.Key?.pk === 'EXP#default#USER#u1');
+    const dailyUpdates = () => ddb.commandCalls(UpdateCommand).filter((c) => String(c.args[0].input.Key?.pk).includes('#VAR#'));
+
+    it("sends the user-aggregate ADD while the slate's claim is still in flight (two round trips, not three)", async () => {
+      // Prepare: the claim answers only when released.
+      serve();
+      tables.seedAssignment('default', 'u1', 'treatment');
+      let releaseClaim!: () => void;
+      const claimAnswered = new Promise<void>((resolve) => (releaseClaim = resolve));
+      ddb.on(PutCommand, { TableName: TABLE.events }).callsFake(async () => (await claimAnswered, {}));
+
+      // Act
+      const pending = recommend({ user_id: 'u1', top_n: '3' });
+      await vi.waitFor(() => expect(userUpdates()).toHaveLength(1));
+      const dailyBeforeClaim = dailyUpdates().length;
+      releaseClaim();
+      const body = bodyOf<RecommendBody>(await pending);
+
+      // Assess: the aggregate went out before the claim answered, the daily counter after it.
+      expect(dailyBeforeClaim).toBe(0);
+      expect(body.impression_recorded).toBe(true);
+      expect(dailyUpdates()).toHaveLength(1);
+    });
+
+    it('takes the user-aggregate ADD back when the claim fails, and counts nothing', async () => {
+      // Prepare
+      serve();
+      tables.seedAssignment('default', 'u1', 'treatment');
+      ddb.on(PutCommand, { TableName: TABLE.events }).rejects(new Error('ProvisionedThroughputExceededException'));
+      ddb.on(UpdateCommand, userAggregate)
+        .resolvesOnce({ Attributes: { clicks: 0, impressions: 1, purchases: 0 } })
+        .resolvesOnce({ Attributes: { clicks: 0, impressions: 0, purchases: 0 } });
+
+      // Act
+      const body = bodyOf<RecommendBody>(await recommend({ user_id: 'u1', top_n: '3' }));
+
+      // Assess: +1 then −1 impression on the aggregate; no daily counter write, no correction needed.
+      expect(body.impression_recorded).toBe(false);
+      expect(userUpdates().map((c) => c.args[0].input.ExpressionAttributeValues)).toEqual([
+        { ':v0': 0, ':v1': 1, ':v2': 0 },
+        { ':v0': 0, ':v1': -1, ':v2': 0 },
+      ]);
+      expect(dailyUpdates()).toHaveLength(0);
+    });
+
+    it('un-claims the stored slate when the user aggregate cannot be updated', async () => {
+      // Prepare
+      serve();
+      tables.seedAssignment('default', 'u1', 'treatment');
+      ddb.on(UpdateCommand, userAggregate).rejects(new Error('ProvisionedThroughputExceededException'));
+
+      // Act
+      const body = bodyOf<RecommendBody>(await recommend({ user_id: 'u1', top_n: '3' }));
+
+      // Assess
+      expect(body.impression_recorded).toBe(false);
+      expect(dailyUpdates()).toHaveLength(0);
+      expect(ddb).toHaveReceivedCommandWith(UpdateCommand, {
+        TableName: TABLE.events,
+        Key: { pk: `EVENT#${impressionEventId(body.request_id)}`, sk: 'E' },
+        UpdateExpression: 'SET counted = :false',
+      });
+    });
+  });
+
   it('gives a user unknown to the model the popularity list, flagged unknown-user', async () => {
     // Prepare
     serve();

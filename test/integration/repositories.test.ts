@@ -1,4 +1,4 @@
-import { PutCommand, QueryCommand } from '@aws-sdk/lib-dynamodb';
+import { GetCommand, PutCommand, QueryCommand } from '@aws-sdk/lib-dynamodb';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { TABLES } from '../../lib/resources.ts';
 import { defaultExperiment } from '../../lambdas/domain/experiments/defaults.ts';
@@ -115,6 +115,22 @@ describe('DynamoEventRepository on dynalite', () => {
     expect(Items.length).toBeGreaterThan(8);
     expect(Items.every((item) => /^DAY#2026-11-23#S\d\d$/.test(String(item.sk)))).toBe(true);
     expect(await counters.dailyCounters('exp-spread', 'control')).toEqual([expect.objectContaining({ day: '2026-11-23', clicks: 64, clickers: 64 })]);
+  });
+
+  it('records a server-generated impression with the aggregate updated during the claim, and undoes it for an id taken after all', async () => {
+    // Prepare
+    const impression = (id: string) => acceptEvent({ event_id: id, event_type: 'impression', user_id: 'u-new', experiment_id: 'exp-new', request_id: id }, now);
+
+    // Act
+    const first = await events.recordNew(impression('imp-a'), 'treatment');
+    const again = await events.recordNew(impression('imp-a'), 'treatment');
+    const second = await events.recordNew(impression('imp-b'), 'treatment');
+
+    // Assess: two impressions counted; the repeat left the user's aggregate as it found it.
+    expect([first, again, second]).toEqual(['stored', 'duplicate', 'stored']);
+    const { Item } = await aws.doc.send(new GetCommand({ TableName: TABLES.counters.localName, Key: { pk: 'EXP#exp-new#USER#u-new', sk: 'AGG' } }));
+    expect(Item).toMatchObject({ impressions: 2, clicks: 0 });
+    expect(await counters.dailyCounters('exp-new', 'treatment')).toEqual([{ day: '2026-11-23', impressions: 2, user_impressions_sq_sum: 4 }]);
   });
 
   it('sums value metrics with their squares for the t-test', async () => {

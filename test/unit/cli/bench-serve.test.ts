@@ -14,6 +14,10 @@ describe('abrec bench serve', () => {
     await expect(benchServeCommand.run(['--requests', '5'], io)).rejects.toThrow(/--requests/);
   });
 
+  it('refuses an emulated round trip that is not a number of milliseconds from 0 to 1000, naming --rtt-ms', async () => {
+    for (const bad of ['-1', 'fast', '5000']) await expect(benchServeCommand.run(['--rtt-ms', bad], io)).rejects.toThrow(/--rtt-ms/);
+  });
+
   it('takes the nearest-rank quantile', () => {
     const sorted = Array.from({ length: 100 }, (_, i) => i + 1);
 
