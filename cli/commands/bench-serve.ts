@@ -14,6 +14,7 @@
 import { readFile, readdir } from 'node:fs/promises';
 import { join, relative, sep } from 'node:path';
 import { parseArgs } from 'node:util';
+import { PutCommand, UpdateCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import type { APIGatewayProxyEvent, APIGatewayProxyResult, Context } from 'aws-lambda';
 import { ARTIFACTS_BUCKET, TABLES } from '../../lib/resources.ts';
 import { DEFAULT_ARTIFACTS_DIR, localEnvironment } from '../../local/runtime.ts';
@@ -57,8 +58,18 @@ export interface BatchCost {
   counter_updates: number;
 }
 
+/** The AWS SDK's share: a recommendation's three impression writes alone, through the same client. */
+export interface SdkFloor {
+  /** p50 / p99 of the three writes (PutItem slate, UpdateItem user aggregate, UpdateItem daily counter), sequential. */
+  writes_p50_ms: number;
+  writes_p99_ms: number;
+  /** The same with the emulated service's own time taken out. */
+  writes_excl_service_p99_ms: number;
+}
+
 export interface ServeBenchResult {
   storage: string;
+  sdk_floor: SdkFloor;
   /** Emulated network round trip added to every DynamoDB and S3 answer (0: none). */
   rtt_ms: number;
   requests: number;
@@ -175,6 +186,7 @@ function proxyEvent(method: 'GET' | 'POST', path: string, query: Record<string, 
 type LambdaHandler = (event: APIGatewayProxyEvent, context: Context) => Promise<APIGatewayProxyResult>;
 
 interface Harness {
+  doc: DynamoDBDocumentClient;
   dynamo: InMemoryDynamo;
   s3: InMemoryS3;
   recommend: LambdaHandler;
@@ -215,7 +227,7 @@ async function harness(rttMs: number): Promise<Harness> {
   (s3Client().config as { requestHandler: unknown }).requestHandler = s3;
   const recommend = (await import('../../lambdas/recommend.ts')).handler as unknown as LambdaHandler;
   const events = (await import('../../lambdas/events.ts')).handler as unknown as LambdaHandler;
-  return { dynamo, s3, recommend, events };
+  return { doc: dynamoClient(), dynamo, s3, recommend, events };
 }
 
 async function putDirectory(s3: InMemoryS3, dir: string): Promise<void> {
@@ -293,6 +305,34 @@ async function measure(h: Harness, name: string, serving: ServingModel, experime
   };
 }
 
+/**
+ * The three DynamoDB writes of a recorded impression, alone, through the handlers' own client:
+ * the floor the AWS SDK sets under the handler's overhead whatever the handler does.
+ */
+async function sdkFloor(h: Harness, requests: number): Promise<SdkFloor> {
+  const slate = Array.from({ length: TOP_N }, (_, i) => ({ item_id: `item-${i}`, position: i + 1, score: 4.2 - i / 10 }));
+  const writes = async (i: number) => {
+    const id = `imp-floor-${i}`;
+    await h.doc.send(new PutCommand({ TableName: TABLES.events.localName, Item: { pk: `EVENT#${id}`, sk: 'E', event_id: id, event_type: 'impression', user_id: 'floor', slate, counted: true }, ConditionExpression: 'attribute_not_exists(pk)', ReturnValuesOnConditionCheckFailure: 'ALL_OLD' }));
+    await h.doc.send(new UpdateCommand({ TableName: TABLES.counters.localName, Key: { pk: 'EXP#floor#USER#floor', sk: 'AGG' }, UpdateExpression: 'ADD #c :c, #m :m, #p :p', ExpressionAttributeNames: { '#c': 'clicks', '#m': 'impressions', '#p': 'purchases' }, ExpressionAttributeValues: { ':c': 0, ':m': 1, ':p': 0 }, ReturnValues: 'UPDATED_NEW' }));
+    await h.doc.send(new UpdateCommand({ TableName: TABLES.counters.localName, Key: { pk: 'EXP#floor#VAR#control', sk: 'DAY#2026-01-01#S00' }, UpdateExpression: 'ADD #m :m, #s :s', ExpressionAttributeNames: { '#m': 'impressions', '#s': 'user_impressions_sq_sum' }, ExpressionAttributeValues: { ':m': 1, ':s': 2 * i + 1 } }));
+  };
+  for (let i = 0; i < 200; i++) await writes(-1 - i);
+  const total: number[] = [];
+  const own: number[] = [];
+  for (let i = 0; i < requests; i++) {
+    const serviceBefore = serviceMs;
+    const t = performance.now();
+    await writes(i);
+    const elapsed = performance.now() - t;
+    total.push(elapsed);
+    own.push(elapsed - (serviceMs - serviceBefore));
+  }
+  total.sort((a, b) => a - b);
+  own.sort((a, b) => a - b);
+  return { writes_p50_ms: round3(quantile(total, 0.5)), writes_p99_ms: round3(quantile(total, 0.99)), writes_excl_service_p99_ms: round3(quantile(own, 0.99)) };
+}
+
 /** Sends one batch and returns what it cost in DynamoDB. */
 async function batchCost(h: Harness, events: unknown[]): Promise<BatchCost> {
   h.dynamo.resetCounts();
@@ -355,6 +395,8 @@ export async function runServeBench({ requests, artifactsDir, seed, rttMs = 0 }:
   for (const [i, user] of syntheticUsers.entries()) seedAssignment(h.dynamo, synthetic.id, user, i % 2 ? 'treatment' : 'control');
   rows.push(await measure(h, `synthetic ${SYNTHETIC.items}x${SYNTHETIC.factors}`, prepareForServing(model), synthetic.id, syntheticUsers, requests));
 
+  const floor = await sdkFloor(h, requests);
+
   // Write costs: 1,000 events of 100 users, the same batch again, and 1,000 events of 1,000 users.
   const batchUsers = Array.from({ length: 1000 }, (_, i) => `writer-${i}`);
   for (const [i, user] of batchUsers.entries()) seedAssignment(h.dynamo, 'bench-writes', user, i % 2 ? 'treatment' : 'control');
@@ -366,6 +408,7 @@ export async function runServeBench({ requests, artifactsDir, seed, rttMs = 0 }:
   return {
     storage: 'in-memory DynamoDB and S3 behind the SDK request handler (full SDK stack, no network); DynamoDB semantics incl. ReturnValuesOnConditionCheckFailure',
     rtt_ms: rttMs,
+    sdk_floor: floor,
     requests,
     rows,
     batches: { new_batch: newBatch, same_batch_again: again, distinct_users_batch: distinct },
@@ -385,6 +428,7 @@ function table(result: ServeBenchResult): string {
     `Serving, in process (${result.requests} warm requests per artifact, times in ms; storage: ${result.storage}${result.rtt_ms > 0 ? `; every answer delayed by an emulated ${result.rtt_ms} ms round trip, so the handler columns include the waits` : ''})`,
     fmt(header),
     ...lines.map(fmt),
+    `AWS SDK floor: the three impression writes alone through the same client (PutItem slate, UpdateItem user aggregate, UpdateItem daily counter): p50 ${result.sdk_floor.writes_p50_ms}, p99 ${result.sdk_floor.writes_p99_ms}, p99 excl. service ${result.sdk_floor.writes_excl_service_p99_ms}`,
     '',
     'DynamoDB cost of POST /events/batch',
     batchLine('1,000 events, 100 users', result.batches.new_batch),
