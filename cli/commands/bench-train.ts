@@ -6,7 +6,7 @@
  */
 import { UsageError, type CliCommand, type CliIO } from '../command.ts';
 import { generateSyntheticMovieLens, ML_100K_SIZE, ML_1M_SIZE } from '../../lambdas/domain/recommenders/data/synthetic.ts';
-import { evaluateRanking, evaluateRating } from '../../lambdas/domain/recommenders/evaluation.ts';
+import { evaluateRating, holdoutEvaluation } from '../../lambdas/domain/recommenders/evaluation.ts';
 import { getModel, MODEL_NAMES, type ModelName } from '../../lambdas/domain/recommenders/models/registry.ts';
 import { searchHyperparameters, type SearchResult, type SearchSpace } from '../../lambdas/domain/recommenders/models/search.ts';
 import { kFoldSplits, stratifiedRatioSplit } from '../../lambdas/domain/recommenders/data/splits.ts';
@@ -77,19 +77,8 @@ export function benchTrainSize(
       const result = evaluateRating({ dataset, model: definition, folds: options.folds, seed: 0, onProgress: options.onProgress });
       rows.push({ ...shape, model: name, task: 'rating', fit_seconds: result.fit_seconds, rmse: result.rmse, mae: result.mae });
     } else {
-      const result = evaluateRanking({ dataset, model: definition, split: 0.75, k: 10, seed: 42, onProgress: options.onProgress });
-      rows.push({
-        ...shape,
-        model: name,
-        task: 'ranking',
-        fit_seconds: result.fit_seconds,
-        precision_at_10: result.precision_at_k,
-        recall_at_10: result.recall_at_k,
-        ndcg_at_10: result.ndcg_at_k,
-        map_at_10: result.map_at_k,
-        auc: result.auc,
-        coverage: result.coverage,
-      });
+      const { fit_seconds, metrics } = holdoutEvaluation(dataset, definition, { onProgress: options.onProgress });
+      rows.push({ ...shape, model: name, task: 'ranking', fit_seconds, ...metrics });
     }
   }
   return rows;

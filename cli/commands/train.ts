@@ -6,7 +6,7 @@
 import { S3Client } from '@aws-sdk/client-s3';
 import { UsageError, type CliCommand, type CliIO } from '../command.ts';
 import { artifactPrefix, encodeArtifact, type EncodedArtifact } from '../../lambdas/domain/recommenders/artifact.ts';
-import { evaluateRanking, evaluateRating } from '../../lambdas/domain/recommenders/evaluation.ts';
+import { evaluateRating, holdoutEvaluation } from '../../lambdas/domain/recommenders/evaluation.ts';
 import { MODEL_NAMES } from '../../lambdas/domain/recommenders/models/registry.ts';
 import { DirectoryModelArtifactStore, S3ModelArtifactStore, type ModelArtifactStore } from '../../lambdas/storage/artifact-store.ts';
 import { asUsageErrors, loadRatingsFiles, numberOption, parseCommandArgs, parseParamOptions, resolveModelOption } from './evaluate.ts';
@@ -84,15 +84,7 @@ export const trainCommand: CliCommand = {
         const result = evaluateRating({ dataset, model: definition, params, folds: 5, seed: 0, onProgress });
         Object.assign(metrics, { rmse: result.rmse, mae: result.mae });
       } else {
-        const result = evaluateRanking({ dataset, model: definition, params, split: 0.75, k: 10, seed: 42, onProgress });
-        Object.assign(metrics, {
-          precision_at_10: result.precision_at_k,
-          recall_at_10: result.recall_at_k,
-          ndcg_at_10: result.ndcg_at_k,
-          map_at_10: result.map_at_k,
-          auc: result.auc,
-          coverage: result.coverage,
-        });
+        Object.assign(metrics, holdoutEvaluation(dataset, definition, { params, onProgress }).metrics);
       }
     }
     const artifact = encodeArtifact({ ...model, metrics });

@@ -6,7 +6,7 @@
 import { parseItems, parseRatings } from '../domain/recommenders/data/formats.ts';
 import { attachItems } from '../domain/recommenders/data/dataset.ts';
 import { encodeArtifact, type ModelManifest } from '../domain/recommenders/artifact.ts';
-import { evaluateRanking } from '../domain/recommenders/evaluation.ts';
+import { holdoutEvaluation } from '../domain/recommenders/evaluation.ts';
 import { getModel, type ModelDefinition } from '../domain/recommenders/models/registry.ts';
 import type { RatingsDataset } from '../domain/recommenders/types.ts';
 import type { ModelArtifactStore } from '../storage/artifact-store.ts';
@@ -60,20 +60,9 @@ async function firstPresent(objects: ObjectStore, prefix: string, names: string[
   return undefined;
 }
 
-/**
- * Offline metrics recorded in every published manifest: top-10 ranking quality on a 75/25
- * per-user holdout (seed 42), the same protocol as `abrec evaluate --task ranking`.
- */
+/** Offline metrics recorded in every published manifest (the holdout protocol of {@link holdoutEvaluation}). */
 export function holdoutMetrics(dataset: RatingsDataset, definition: ModelDefinition): Record<string, number> {
-  const holdout = evaluateRanking({ dataset, model: definition, split: 0.75, k: 10, seed: 42 });
-  return {
-    precision_at_10: holdout.precision_at_k,
-    recall_at_10: holdout.recall_at_k,
-    ndcg_at_10: holdout.ndcg_at_k,
-    map_at_10: holdout.map_at_k,
-    auc: holdout.auc,
-    coverage: holdout.coverage,
-  };
+  return { ...holdoutEvaluation(dataset, definition).metrics };
 }
 
 /** Step 1: holdout metrics from a 75/25 per-user split, then the artifact trained on all data. */

@@ -174,3 +174,37 @@ export function evaluateRanking(options: RankingEvaluationOptions): RankingEvalu
     hyperparameters: model.hyperparameters,
   };
 }
+
+/** The top-10 figures of the holdout protocol, as manifests record them. */
+export interface HoldoutMetrics {
+  precision_at_10: number;
+  recall_at_10: number;
+  ndcg_at_10: number;
+  map_at_10: number;
+  auc: number;
+  coverage: number;
+}
+
+/**
+ * The offline protocol every published manifest records, and `abrec train --evaluate` and
+ * `abrec bench train` print: top-10 ranking quality on a 75/25 per-user holdout, seed 42 (the
+ * same as `abrec evaluate --task ranking --split 0.75 --k 10 --seed 42`).
+ */
+export function holdoutEvaluation(
+  dataset: RatingsDataset,
+  model: string | ModelDefinition,
+  { params, onProgress }: { params?: Hyperparameters; onProgress?: EvaluationProgress } = {},
+): { metrics: HoldoutMetrics; fit_seconds: number } {
+  const result = evaluateRanking({ dataset, model, params, split: 0.75, k: 10, seed: 42, onProgress });
+  return {
+    fit_seconds: result.fit_seconds,
+    metrics: {
+      precision_at_10: result.precision_at_k,
+      recall_at_10: result.recall_at_k,
+      ndcg_at_10: result.ndcg_at_k,
+      map_at_10: result.map_at_k,
+      auc: result.auc,
+      coverage: result.coverage,
+    },
+  };
+}
