@@ -157,17 +157,8 @@ export function experimentBucket({ experiment, userId }: { experiment: Pick<Expe
 
 /** The variant the user keeps while the experiment does not run a test on them. */
 function fixed(experiment: Experiment, variant: Variant, bucket: number, source: AssignmentSource): Assignment {
-  return {
-    experiment_id: experiment.id,
-    variant: variant.name,
-    model_id: variant.model_id,
-    model_version: variant.model_version,
-    bucket,
-    propensity: 1,
-    source,
-    in_experiment: false,
-    should_store: false,
-  };
+  // Never stored: only hash and bandit assignments are (see tested).
+  return { ...tested(experiment, variant, bucket, 1, source), in_experiment: false };
 }
 
 function tested(experiment: Experiment, variant: Variant, bucket: number, propensity: number, source: AssignmentSource): Assignment {
