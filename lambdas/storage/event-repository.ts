@@ -100,9 +100,7 @@ export interface BatchStoreResult {
 }
 
 export interface EventRepository {
-  /** Stores and counts one event for a variant, exactly once. Throws if it could not. */
-  record(event: AcceptedEvent, variant: string, interleaving?: InterleavingAttribution): Promise<StoreOutcome>;
-  /** {@link record} for an event whose id the server just generated (no duplicate possible): two round trips instead of three. */
+  /** Stores and counts one event whose id the server just generated (no duplicate possible), exactly once, in two round trips. Throws if it could not. */
   recordNew(event: AcceptedEvent, variant: string, interleaving?: InterleavingAttribution): Promise<StoreOutcome>;
   /** Stores and counts many events, coalescing the counter writes. Never throws for a write failure. */
   recordBatch(events: readonly VariantEvent[]): Promise<BatchStoreResult>;
@@ -408,12 +406,6 @@ export class DynamoEventRepository implements EventRepository {
   /** The item an event is stored as (for size checks before writing). */
   itemFor(event: AcceptedEvent, variant: string, interleaving?: InterleavingAttribution) {
     return storedEventItem(event, variant, this.ttlDays, interleaving);
-  }
-
-  async record(event: AcceptedEvent, variant: string, interleaving?: InterleavingAttribution): Promise<StoreOutcome> {
-    const result = await this.recordBatch([{ event, variant, ...(interleaving ? { interleaving } : {}) }]);
-    if (result.failed.length > 0) throw result.failed[0].error;
-    return result.stored.length === 1 ? 'stored' : 'duplicate';
   }
 
   /**

@@ -3,7 +3,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { TABLES } from '../../lib/resources.ts';
 import { defaultExperiment } from '../../lambdas/domain/experiments/defaults.ts';
 import { promoteExperiment } from '../../lambdas/domain/experiments/lifecycle.ts';
-import { acceptEvent } from '../../lambdas/domain/events/event.ts';
+import { acceptEvent, type AcceptedEvent } from '../../lambdas/domain/events/event.ts';
 import { DynamoCounterRepository, DynamoEventRepository } from '../../lambdas/storage/event-repository.ts';
 import { ConcurrentModificationError, DynamoExperimentRepository } from '../../lambdas/storage/experiment-repository.ts';
 import { startLocalAws, type LocalAws } from '../helpers/local-aws.ts';
@@ -71,18 +71,24 @@ describe('DynamoExperimentRepository on dynalite', () => {
 
 describe('DynamoEventRepository on dynalite', () => {
   const now = Date.parse('2026-11-23T10:00:00Z');
+  /** One event through the batch path, as POST /events stores it. */
+  const record = async (event: AcceptedEvent, variant: string) => {
+    const result = await events.recordBatch([{ event, variant }]);
+    if (result.failed.length > 0) throw result.failed[0].error;
+    return result.stored.length === 1 ? 'stored' : 'duplicate';
+  };
   const click = (id: string) => acceptEvent({ event_id: id, event_type: 'click', user_id: 'u1', experiment_id: 'exp-events', item_id: 'i1' }, now);
 
   it('stores and counts a new event once, and a retry as a duplicate', async () => {
-    expect(await events.record(click('e-1'), 'control')).toBe('stored');
-    expect(await events.record(click('e-1'), 'control')).toBe('duplicate');
+    expect(await record(click('e-1'), 'control')).toBe('stored');
+    expect(await record(click('e-1'), 'control')).toBe('duplicate');
 
     const [day] = await counters.dailyCounters('exp-events', 'control');
     expect(day).toMatchObject({ day: '2026-11-23', clicks: 1 });
   });
 
   it('counts an event exactly once when the same id arrives concurrently', async () => {
-    const outcomes = await Promise.all(Array.from({ length: 8 }, () => events.record(click('e-concurrent'), 'treatment')));
+    const outcomes = await Promise.all(Array.from({ length: 8 }, () => record(click('e-concurrent'), 'treatment')));
 
     expect(outcomes.filter((o) => o === 'stored')).toHaveLength(1);
     const [day] = await counters.dailyCounters('exp-events', 'treatment');
@@ -108,7 +114,7 @@ describe('DynamoEventRepository on dynalite', () => {
 
   it('spreads the daily-counter writes of many single events over the shards', async () => {
     // Act: 64 clicks, each its own request, as /events receives them.
-    for (let i = 0; i < 64; i++) await events.record(acceptEvent({ event_id: `spread-${i}`, event_type: 'click', user_id: `u${i}`, experiment_id: 'exp-spread', item_id: 'i1' }, now), 'control');
+    for (let i = 0; i < 64; i++) await record(acceptEvent({ event_id: `spread-${i}`, event_type: 'click', user_id: `u${i}`, experiment_id: 'exp-spread', item_id: 'i1' }, now), 'control');
 
     // Assess: the day's items are several shards, which together hold every click.
     const { Items = [] } = await aws.doc.send(new QueryCommand({ TableName: TABLES.counters.localName, KeyConditionExpression: 'pk = :pk', ExpressionAttributeValues: { ':pk': 'EXP#exp-spread#VAR#control' } }));
@@ -135,7 +141,7 @@ describe('DynamoEventRepository on dynalite', () => {
 
   it('sums value metrics with their squares for the t-test', async () => {
     for (const [id, value] of [['w1', 10], ['w2', 20]] as const) {
-      await events.record(acceptEvent({ event_id: id, event_type: 'watch_time', user_id: 'u1', experiment_id: 'exp-values', value }, now), 'control');
+      await record(acceptEvent({ event_id: id, event_type: 'watch_time', user_id: 'u1', experiment_id: 'exp-values', value }, now), 'control');
     }
 
     const [day] = await counters.dailyCounters('exp-values', 'control');
