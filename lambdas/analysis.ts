@@ -28,6 +28,18 @@ export interface AnalysisRequest {
   day?: string;
   source?: string;
   'detail-type'?: string;
+  /** When EventBridge fired the rule (its clock, ISO 8601); the run's "now". */
+  time?: string;
+}
+
+/**
+ * The run's clock: the firing time EventBridge stamps on a scheduled event (so a delayed or
+ * retried delivery still reports the day it was fired for, and the local scheduler can fire it
+ * on a virtual clock), else the function's own clock.
+ */
+export function analysisNow(event: AnalysisRequest): Date {
+  const fired = typeof event.time === 'string' ? Date.parse(event.time) : Number.NaN;
+  return Number.isFinite(fired) ? new Date(fired) : new Date();
 }
 
 /**
@@ -41,7 +53,7 @@ export function defaultAnalysisDay(event: AnalysisRequest, now: Date): string {
 }
 
 export const handler = async (event: AnalysisRequest = {}): Promise<AnalysisRunSummary> => {
-  const now = new Date();
+  const now = analysisNow(event);
   const summary = await analyzeRunningExperiments({
     experiments,
     counters,

@@ -13,7 +13,7 @@
 import { TABLES } from '../lib/resources.ts';
 import { dynamoClient } from './common/clients.ts';
 import { requiredEnv } from './common/env.ts';
-import { httpJsonHandler, json, type JsonEvent } from './common/http.ts';
+import { httpJsonHandler, json, requestTime, type JsonEvent } from './common/http.ts';
 import { counterRepositoryFromEnv, eventRepositoryFromEnv, experimentRepositoryFromEnv } from './common/stores.ts';
 import { createIngestionService } from './services/ingestion.ts';
 import { ExperimentModeCache } from './services/interleaving-credit.ts';
@@ -27,6 +27,6 @@ const service = createIngestionService({
 
 export const handler = httpJsonHandler(async (event: JsonEvent) => {
   const isBatch = event.resource === '/events/batch' || event.path.endsWith('/events/batch');
-  const { statusCode, body } = await service.ingest({ body: event.body, isBatch, now: Date.now() });
+  const { statusCode, body } = await service.ingest({ body: event.body, isBatch, now: requestTime(event) });
   return json(statusCode, body);
 });

@@ -1,34 +1,49 @@
 /**
  * Admin API under /experiments (IAM in AWS, the admin key locally): create, list, get, patch,
- * start, stop, ramp, promote and results. Routes to the admin use cases in
- * services/experiment-admin.ts; domain errors become the API's JSON errors.
+ * start, stop, ramp, promote, results and the daily reports; and /models, the model catalogue.
+ * Routes to the admin use cases in services/ (experiment-admin.ts, report-history.ts,
+ * model-catalog.ts); domain errors become the API's JSON errors.
  */
+import type { APIGatewayProxyResult } from 'aws-lambda';
 import { ARTIFACTS_BUCKET } from '../lib/resources.ts';
 import { s3Client } from './common/clients.ts';
 import { requiredEnv } from './common/env.ts';
 import { HttpError, notFound } from './common/errors.ts';
-import { httpMixedHandler, json, type JsonEvent } from './common/http.ts';
+import { httpMixedHandler, json, requestTime, type JsonEvent } from './common/http.ts';
 import { counterRepositoryFromEnv, experimentRepositoryFromEnv } from './common/stores.ts';
 import { ExperimentError, type ExperimentErrorCode } from './domain/experiments/errors.ts';
 import { createExperimentAdmin } from './services/experiment-admin.ts';
+import { createModelCatalog } from './services/model-catalog.ts';
+import { createReportHistory } from './services/report-history.ts';
 import { S3ModelArtifactStore } from './storage/artifact-store.ts';
+import { S3ObjectStore } from './storage/object-store.ts';
+import { ObjectReportStore } from './storage/report-store.ts';
 
-const admin = createExperimentAdmin({
-  experiments: experimentRepositoryFromEnv(),
-  counters: counterRepositoryFromEnv(),
-  artifacts: new S3ModelArtifactStore(s3Client(), requiredEnv(ARTIFACTS_BUCKET.envVar)),
-});
+const bucket = requiredEnv(ARTIFACTS_BUCKET.envVar);
+const experiments = experimentRepositoryFromEnv();
+const artifacts = new S3ModelArtifactStore(s3Client(), bucket);
+const objects = new S3ObjectStore(s3Client(), bucket);
+const admin = createExperimentAdmin({ experiments, counters: counterRepositoryFromEnv(), artifacts });
+const reports = createReportHistory({ experiments, reports: new ObjectReportStore(objects) });
+const models = createModelCatalog({ artifacts, objects });
 
 /** The API's error codes (snake_case, shared with every other route) for the domain's error kinds. */
 const API_ERROR_CODES: Record<ExperimentErrorCode, string> = { validation: 'validation_failed', 'not-found': 'not_found', conflict: 'conflict' };
 
 
-async function route(event: JsonEvent): Promise<{ status: number; body: unknown }> {
+/** A route's answer: a JSON body, or (a report page) HTML. */
+type RouteResult = { status: number; body: unknown } | { status: number; html: string };
+
+async function route(event: JsonEvent): Promise<RouteResult> {
   const id = event.pathParameters?.id;
-  const action = event.resource.split('/')[3];
-  const now = new Date();
+  const day = event.pathParameters?.day;
+  // Everything after /experiments/{id}: 'start', 'reports', 'reports/{day}', ...
+  const action = event.resource.split('/').slice(3).join('/') || undefined;
+  const now = new Date(requestTime(event));
   const body = event.body ?? {};
-  const key = `${event.httpMethod} ${id === undefined ? '' : '{id}'}${action === undefined ? '' : `/${action}`}`;
+  const key = event.resource.startsWith('/models')
+    ? `${event.httpMethod} ${event.resource}`
+    : `${event.httpMethod} ${id === undefined ? '' : '{id}'}${action === undefined ? '' : `/${action}`}`;
   switch (key) {
     case 'GET ':
       return { status: 200, body: await admin.list() };
@@ -48,15 +63,27 @@ async function route(event: JsonEvent): Promise<{ status: number; body: unknown 
       return { status: 200, body: await admin.ramp(id!, body, now) };
     case 'POST {id}/promote':
       return { status: 200, body: await admin.promote(id!, body, now) };
+    case 'GET {id}/reports':
+      return { status: 200, body: await reports.list(id!) };
+    case 'GET {id}/reports/{day}':
+      return event.queryStringParameters?.format === 'html'
+        ? { status: 200, html: await reports.getHtml(id!, day!) }
+        : { status: 200, body: await reports.get(id!, day!) };
+    case 'GET /models':
+      return { status: 200, body: await models.list() };
     default:
       throw notFound(`no route ${event.httpMethod} ${event.resource}`);
   }
 }
 
+function toResponse(result: RouteResult): APIGatewayProxyResult {
+  if ('html' in result) return { statusCode: result.status, headers: { 'Content-Type': 'text/html; charset=utf-8' }, body: result.html };
+  return json(result.status, result.body);
+}
+
 export const handler = httpMixedHandler(async (event) => {
   try {
-    const { status, body } = await route(event);
-    return json(status, body);
+    return toResponse(await route(event));
   } catch (error) {
     if (error instanceof ExperimentError) {
       const details = 'fields' in error ? (error as unknown as { fields: { field: string; message: string }[] }).fields : undefined;

@@ -16,7 +16,7 @@ import { z } from 'zod';
 import { ARTIFACTS_BUCKET, ENV } from '../lib/resources.ts';
 import { s3Client } from './common/clients.ts';
 import { booleanEnv, optionalEnv, requiredEnv } from './common/env.ts';
-import { httpGetHandler, json, parseOrThrow } from './common/http.ts';
+import { httpGetHandler, json, parseOrThrow, requestTime } from './common/http.ts';
 import { counterRepositoryFromEnv, eventRepositoryFromEnv, experimentRepositoryFromEnv } from './common/stores.ts';
 import { idSchema } from './domain/events/event.ts';
 import { createRecommendationService } from './services/serving.ts';
@@ -47,7 +47,7 @@ export const handler = httpGetHandler(async (event: APIGatewayProxyEvent) => {
     experimentId: query.experiment_id ?? defaultExperimentId,
     userId: query.user_id,
     topN: query.top_n,
-    now: Date.now(),
+    now: requestTime(event),
     requestId: randomUUID(),
   });
   return json(200, body);

@@ -94,6 +94,18 @@ export function httpJsonHandler(handler: Handler<JsonEvent>) {
   return withCommonMiddleware(handler, 'required');
 }
 
+/**
+ * When the request reached the front door: API Gateway's `requestContext.requestTimeEpoch`,
+ * stamped by its own clock (never the client's), so every handler dates what it stores by the
+ * same clock as the gateway's access log. The local runtime's gateway stamps its virtual clock
+ * here, which is how simulated days land on distinct days with no handler reading anything
+ * else. Falls back to the function's clock for events that carry no stamp.
+ */
+export function requestTime(event: Pick<APIGatewayProxyEvent, 'requestContext'>): number {
+  const stamped = event.requestContext?.requestTimeEpoch;
+  return typeof stamped === 'number' && Number.isFinite(stamped) && stamped > 0 ? stamped : Date.now();
+}
+
 /** A JSON response. */
 export function json(statusCode: number, body: unknown, headers: Record<string, string> = {}): APIGatewayProxyResult {
   return { statusCode, headers: { 'Content-Type': 'application/json', ...headers }, body: JSON.stringify(body) };

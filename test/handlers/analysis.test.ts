@@ -106,6 +106,20 @@ describe('scheduled analysis', () => {
     expect(writtenJson(`reports/exp-clear/${yesterday}/report.json`)).toMatchObject({ report: { through: yesterday, days: 6 } });
   });
 
+  it('reports the day before the firing time EventBridge stamped, not the day the function runs', async () => {
+    // Prepare
+    tables.seedExperiment(experiment('exp-clear'));
+    seedCounters('exp-clear', [arm('control', { ctr: 0.04 }), arm('treatment', { ctr: 0.06 })]);
+    const fired = `${addDays(DAY, -2)}T03:00:00Z`;
+
+    // Act
+    const summary = await handler({ source: 'aws.events', 'detail-type': 'Scheduled Event', time: fired });
+
+    // Assess
+    expect(summary.day).toBe(addDays(DAY, -3));
+    expect(writtenJson(`reports/exp-clear/${addDays(DAY, -3)}/report.json`)).toMatchObject({ report: { through: addDays(DAY, -3), days: 4 } });
+  });
+
   it('writes the same keys when rerun for the same day', async () => {
     // Prepare
     seedTwoRunningExperiments();

@@ -133,6 +133,21 @@ describe('POST /events and /events/batch', () => {
       });
     });
 
+    it("dates the event by the gateway's receive time (requestTimeEpoch), not the function's clock", async () => {
+      // Prepare
+      const received = NOW.getTime() - 3 * 86_400_000;
+      const request = jsonPost('/events', click());
+      request.requestContext.requestTimeEpoch = received;
+
+      // Act
+      const result = await handler(request, lambdaContext());
+
+      // Assess
+      expect(result.statusCode).toBe(201);
+      expect(ddb).toHaveReceivedCommandWith(PutCommand, { TableName: TABLE.events, Item: expect.objectContaining({ pk: 'EVENT#evt-1', received_at_ms: received }) });
+      expect(ddb).toHaveReceivedCommandWith(UpdateCommand, { TableName: TABLE.counters, Key: counterKey('default', 'treatment', new Date(received).toISOString().slice(0, 10), counterShard('evt-1')) });
+    });
+
     it("adds a click to the user's aggregate and returns its new totals for the user-level statistics", async () => {
       // Prepare
       ddb.on(UpdateCommand, { TableName: TABLE.counters, Key: { pk: 'EXP#default#USER#u1', sk: 'AGG' } }).resolves({ Attributes: { clicks: 3, impressions: 10, purchases: 1 } });

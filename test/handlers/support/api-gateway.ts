@@ -53,7 +53,8 @@ export function apiEvent({ method = 'GET', path, resource = path, query, pathPar
       path,
       stage: 'test',
       requestId: 'test-request',
-      requestTimeEpoch: 0,
+      // API Gateway stamps its own clock; the tests' (possibly faked) clock stands in for it.
+      requestTimeEpoch: Date.now(),
       resourceId: 'test-resource',
       resourcePath: resource,
     },
