@@ -191,6 +191,9 @@ export const ROUTES: readonly RouteDefinition[] = [
   { method: 'POST', path: '/experiments/{id}/ramp', function: 'experiments', auth: 'admin' },
   { method: 'POST', path: '/experiments/{id}/promote', function: 'experiments', auth: 'admin' },
   { method: 'GET', path: '/experiments/{id}/results', function: 'experiments', auth: 'admin' },
+  { method: 'GET', path: '/experiments/{id}/reports', function: 'experiments', auth: 'admin' },
+  { method: 'GET', path: '/experiments/{id}/reports/{day}', function: 'experiments', auth: 'admin' },
+  { method: 'GET', path: '/models', function: 'experiments', auth: 'admin' },
 ];
 
 /** EventBridge schedules (UTC). */

@@ -31,6 +31,8 @@ export interface ModelArtifactStore {
   putArtifact(artifact: EncodedArtifact): Promise<void>;
   /** Versions present for a model id. */
   listVersions(modelId: string): Promise<string[]>;
+  /** Model ids that have anything under `models/<id>/`, sorted. */
+  listModels(): Promise<string[]>;
 }
 
 
@@ -109,6 +111,21 @@ export class S3ModelArtifactStore implements ModelArtifactStore {
     } while (token);
     return [...versions].sort();
   }
+
+  async listModels(): Promise<string[]> {
+    const ids = new Set<string>();
+    let token: string | undefined;
+    do {
+      // The delimiter folds every key of a model into one common prefix: one entry per model, not per file.
+      const page = await this.s3.send(new ListObjectsV2Command({ Bucket: this.bucket, Prefix: 'models/', Delimiter: '/', ContinuationToken: token }));
+      for (const common of page?.CommonPrefixes ?? []) {
+        const match = common.Prefix?.match(/^models\/([^/]+)\/$/);
+        if (match) ids.add(match[1]);
+      }
+      token = page?.NextContinuationToken;
+    } while (token);
+    return [...ids].sort();
+  }
 }
 
 /** Artifacts in a local directory with the same layout under `<root>/models/`. */
@@ -155,6 +172,16 @@ export class DirectoryModelArtifactStore implements ModelArtifactStore {
     try {
       const entries = await readdir(join(this.root, 'models', modelId), { withFileTypes: true });
       return entries.filter((e) => e.isDirectory() && /^[0-9a-f]{16}$/.test(e.name)).map((e) => e.name).sort();
+    } catch (error) {
+      if (isNotFound(error)) return [];
+      throw error;
+    }
+  }
+
+  async listModels(): Promise<string[]> {
+    try {
+      const entries = await readdir(join(this.root, 'models'), { withFileTypes: true });
+      return entries.filter((e) => e.isDirectory()).map((e) => e.name).sort();
     } catch (error) {
       if (isNotFound(error)) return [];
       throw error;

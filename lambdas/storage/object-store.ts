@@ -1,11 +1,13 @@
 /** Small S3 objects (datasets, pointers, reports) behind the ObjectStore interface. */
-import { GetObjectCommand, PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
+import { GetObjectCommand, ListObjectsV2Command, PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
 
 /** Reads and writes whole objects by key. */
 export interface ObjectStore {
   /** The object's bytes, or undefined when the key does not exist. */
   get(key: string): Promise<Uint8Array | undefined>;
   put(key: string, body: string | Uint8Array, contentType: string): Promise<void>;
+  /** Every key under `prefix`, in ascending (UTF-8 binary) order, every page read. */
+  list(prefix: string): Promise<string[]>;
 }
 
 /** Whether an S3 (or file system) error means "no such object". */
@@ -32,5 +34,16 @@ export class S3ObjectStore implements ObjectStore {
 
   async put(key: string, body: string | Uint8Array, contentType: string): Promise<void> {
     await this.s3.send(new PutObjectCommand({ Bucket: this.bucket, Key: key, Body: body, ContentType: contentType }));
+  }
+
+  async list(prefix: string): Promise<string[]> {
+    const keys: string[] = [];
+    let token: string | undefined;
+    do {
+      const page = await this.s3.send(new ListObjectsV2Command({ Bucket: this.bucket, Prefix: prefix, ContinuationToken: token }));
+      for (const object of page?.Contents ?? []) if (object.Key !== undefined) keys.push(object.Key);
+      token = page?.NextContinuationToken;
+    } while (token);
+    return keys;
   }
 }

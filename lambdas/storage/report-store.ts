@@ -6,12 +6,18 @@ export interface ReportStore {
   put(experimentId: string, day: string, report: { json: unknown; html: string }): Promise<{ jsonKey: string; htmlKey: string }>;
   /** The JSON report of one experiment and day, or undefined if there is none. */
   getJson(experimentId: string, day: string): Promise<unknown>;
+  /** The self-contained HTML page of one experiment and day, or undefined if there is none. */
+  getHtml(experimentId: string, day: string): Promise<string | undefined>;
+  /** The days that have a report of this experiment, newest first (read by listing its prefix). */
+  listDays(experimentId: string): Promise<string[]>;
 }
 
 export const reportKeys = (experimentId: string, day: string) => ({
   jsonKey: `reports/${experimentId}/${day}/report.json`,
   htmlKey: `reports/${experimentId}/${day}/report.html`,
 });
+
+const REPORT_KEY = /^reports\/[^/]+\/(\d{4}-\d{2}-\d{2})\/report\.(?:json|html)$/;
 
 /** Reports as objects of an {@link ObjectStore} (the artifacts bucket in AWS and locally). */
 export class ObjectReportStore implements ReportStore {
@@ -29,5 +35,19 @@ export class ObjectReportStore implements ReportStore {
   async getJson(experimentId: string, day: string): Promise<unknown> {
     const bytes = await this.objects.get(reportKeys(experimentId, day).jsonKey);
     return bytes && bytes.byteLength > 0 ? (JSON.parse(new TextDecoder().decode(bytes)) as unknown) : undefined;
+  }
+
+  async getHtml(experimentId: string, day: string): Promise<string | undefined> {
+    const bytes = await this.objects.get(reportKeys(experimentId, day).htmlKey);
+    return bytes ? new TextDecoder().decode(bytes) : undefined;
+  }
+
+  async listDays(experimentId: string): Promise<string[]> {
+    const days = new Set<string>();
+    for (const key of await this.objects.list(`reports/${experimentId}/`)) {
+      const day = REPORT_KEY.exec(key)?.[1];
+      if (day !== undefined) days.add(day);
+    }
+    return [...days].sort().reverse();
   }
 }

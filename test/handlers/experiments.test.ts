@@ -1,5 +1,5 @@
-import { GetObjectCommand, S3Client } from '@aws-sdk/client-s3';
-import { DynamoDBDocumentClient, PutCommand, QueryCommand } from '@aws-sdk/lib-dynamodb';
+import { GetObjectCommand, ListObjectsV2Command, S3Client, type ListObjectsV2CommandInput } from '@aws-sdk/client-s3';
+import { DynamoDBDocumentClient, GetCommand, PutCommand, QueryCommand, ScanCommand } from '@aws-sdk/lib-dynamodb';
 import { mockClient } from 'aws-sdk-client-mock';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest';
 import { createExperiment } from '../../lambdas/domain/experiments/lifecycle.ts';
@@ -7,11 +7,12 @@ import type { Experiment } from '../../lambdas/domain/experiments/model.ts';
 import type { StoredDailyCounter } from '../../lambdas/services/analysis-input.ts';
 import { analysisFromCounters } from '../../lambdas/services/experiment-results.ts';
 import { addDays, syntheticDailyCounters, type SyntheticArm } from '../../lambdas/services/synthetic-counters.ts';
-import { apiEvent, bodyOf, fieldsOf, jsonPost, lambdaContext } from './support/api-gateway.ts';
+import { apiEvent, bodyOf, fieldsOf, jsonPost, lambdaContext, type ErrorResponseBody } from './support/api-gateway.ts';
 import { FakeBucket, FakeTables, conditionalCheckFailed } from './support/aws.ts';
 import { TABLE, stubHandlerEnv } from './support/env.ts';
 import './support/matchers.ts';
-import { NOW, tinyArtifact } from './support/models.ts';
+import { NOW, tinyArtifact, tinyModel } from './support/models.ts';
+import { encodeArtifact } from '../../lambdas/domain/recommenders/artifact.ts';
 
 const ddb = mockClient(DynamoDBDocumentClient);
 const s3 = mockClient(S3Client);
@@ -21,6 +22,7 @@ const ID = 'ranker-test';
 
 let handler: typeof import('../../lambdas/experiments.ts').handler;
 let tables: FakeTables;
+let bucket: FakeBucket;
 
 /** A create request pinning the two tiny artifacts, 50/50. */
 function createRequest(overrides: Record<string, unknown> = {}) {
@@ -51,6 +53,22 @@ function seedCounters(arms: SyntheticArm[]): Record<string, StoredDailyCounter[]
   }
   return out;
 }
+
+/** S3 ListObjectsV2 over the fake bucket's keys, `pageSize` keys a page, with a Delimiter folding keys into CommonPrefixes. */
+function listing(keys: string[], pageSize = 1000) {
+  s3.on(ListObjectsV2Command).callsFake((input: ListObjectsV2CommandInput) => {
+    const matching = keys.filter((key) => key.startsWith(input.Prefix ?? '')).sort();
+    if (input.Delimiter) {
+      const prefixes = [...new Set(matching.map((key) => key.slice(0, key.indexOf(input.Delimiter!, (input.Prefix ?? '').length) + 1)).filter((p) => p.endsWith(input.Delimiter!)))];
+      return { CommonPrefixes: prefixes.map((Prefix) => ({ Prefix })) };
+    }
+    const start = Number(input.ContinuationToken ?? 0);
+    const page = matching.slice(start, start + pageSize);
+    const more = start + pageSize < matching.length;
+    return { Contents: page.map((Key) => ({ Key })), IsTruncated: more, NextContinuationToken: more ? String(start + pageSize) : undefined };
+  });
+}
+
 const experimentPuts = () => ddb.commandCalls(PutCommand).filter((c) => c.args[0].input.TableName === TABLE.experiments);
 
 describe('admin API /experiments', () => {
@@ -63,7 +81,7 @@ describe('admin API /experiments', () => {
     ddb.reset();
     s3.reset();
     tables = new FakeTables(ddb);
-    new FakeBucket(s3).putArtifact(control).putArtifact(treatment);
+    bucket = new FakeBucket(s3).putArtifact(control).putArtifact(treatment);
   });
 
   describe('POST /experiments', () => {
@@ -473,6 +491,202 @@ describe('admin API /experiments', () => {
         ['control', 0, false],
         ['treatment', 1, true],
       ]);
+    });
+  });
+
+  describe('daily reports', () => {
+    const report = (day: string, decision: string, winner: string | null = null) => ({ experiment_id: ID, day, result: 'ok', decision, decision_reason: `because ${day}`, winner });
+    /** Stores both forms of a report in the fake bucket and returns their keys. */
+    function storeReport(day: string, decision: string, winner: string | null = null): string[] {
+      const base = `reports/${ID}/${day}/report`;
+      bucket.put(`${base}.json`, JSON.stringify(report(day, decision, winner))).put(`${base}.html`, `<!doctype html><title>${day}</title>`);
+      return [`${base}.json`, `${base}.html`];
+    }
+    const history = (id = ID) => handler(apiEvent({ path: `/experiments/${id}/reports`, resource: '/experiments/{id}/reports', pathParameters: { id } }), lambdaContext());
+    const oneDay = (day: string, query?: Record<string, string>, id = ID) =>
+      handler(apiEvent({ path: `/experiments/${id}/reports/${day}`, resource: '/experiments/{id}/reports/{day}', pathParameters: { id, day }, query }), lambdaContext());
+    const storesAsked = () => ddb.calls().length + s3.calls().length;
+
+    it('lists the report days newest first with their decisions, reading every page of the experiment\'s prefix', async () => {
+      // Prepare
+      tables.seedExperiment(stored('running'));
+      listing(
+        [...storeReport('2026-01-13', 'keep-running'), ...storeReport('2026-01-15', 'ship', 'treatment'), ...storeReport('2026-01-14', 'keep-running'), 'reports/other/2026-01-15/report.json'],
+        2,
+      );
+
+      // Act
+      const result = await history();
+
+      // Assess
+      expect(result.statusCode).toBe(200);
+      expect(bodyOf(result)).toEqual({
+        experiment_id: ID,
+        reports: [
+          { day: '2026-01-15', decision: 'ship', decision_reason: 'because 2026-01-15', winner: 'treatment', result: 'ok', json_key: `reports/${ID}/2026-01-15/report.json`, html_key: `reports/${ID}/2026-01-15/report.html` },
+          expect.objectContaining({ day: '2026-01-14', decision: 'keep-running', winner: null }),
+          expect.objectContaining({ day: '2026-01-13', decision: 'keep-running' }),
+        ],
+      });
+      expect(s3).toHaveReceivedCommandTimes(ListObjectsV2Command, 3);
+      expect(s3).toHaveReceivedCommandWith(ListObjectsV2Command, { Prefix: `reports/${ID}/`, ContinuationToken: '4' });
+    });
+
+    it('reads the history from S3 and the experiment by its key: no Query or Scan of any table', async () => {
+      // Prepare
+      tables.seedExperiment(stored('running'));
+      listing(storeReport('2026-01-15', 'keep-running'));
+
+      // Act
+      await history();
+
+      // Assess
+      expect(ddb).toHaveReceivedCommandTimes(GetCommand, 1);
+      expect(ddb).not.toHaveReceivedCommand(QueryCommand);
+      expect(ddb).not.toHaveReceivedCommand(ScanCommand);
+    });
+
+    it('answers an empty history for an experiment without reports', async () => {
+      // Prepare
+      tables.seedExperiment(stored('draft'));
+      listing([]);
+
+      // Act
+      const result = await history();
+
+      // Assess
+      expect(result.statusCode).toBe(200);
+      expect(bodyOf(result)).toEqual({ experiment_id: ID, reports: [] });
+    });
+
+    it('answers 404 for the history of an unknown experiment', async () => {
+      // Prepare
+      listing([]);
+
+      // Act
+      const result = await history('nope');
+
+      // Assess
+      expect(result.statusCode).toBe(404);
+      expect(bodyOf<ErrorResponseBody>(result).error.code).toBe('not_found');
+    });
+
+    it('answers 400 naming id for a malformed experiment id, before any store is asked', async () => {
+      // Act
+      const result = await history('Not An Id');
+
+      // Assess
+      expect(result.statusCode).toBe(400);
+      expect(fieldsOf(result)).toEqual(['id']);
+      expect(storesAsked()).toBe(0);
+    });
+
+    it('returns one day\'s report JSON', async () => {
+      // Prepare
+      storeReport('2026-01-15', 'ship', 'treatment');
+
+      // Act
+      const result = await oneDay('2026-01-15');
+
+      // Assess
+      expect(result.statusCode).toBe(200);
+      expect(result.headers?.['Content-Type']).toBe('application/json');
+      expect(bodyOf(result)).toEqual(report('2026-01-15', 'ship', 'treatment'));
+      expect(s3).toHaveReceivedCommandWith(GetObjectCommand, { Key: `reports/${ID}/2026-01-15/report.json` });
+    });
+
+    it('returns the self-contained HTML page with ?format=html, as text/html', async () => {
+      // Prepare
+      storeReport('2026-01-15', 'ship');
+
+      // Act
+      const result = await oneDay('2026-01-15', { format: 'html' });
+
+      // Assess
+      expect(result.statusCode).toBe(200);
+      expect(result.headers?.['Content-Type']).toBe('text/html; charset=utf-8');
+      expect(result.body).toBe('<!doctype html><title>2026-01-15</title>');
+      expect(s3).toHaveReceivedCommandWith(GetObjectCommand, { Key: `reports/${ID}/2026-01-15/report.html` });
+    });
+
+    it.each([['json', undefined], ['html', { format: 'html' }]] as const)('answers 404 for a day without a report (%s)', async (_, query) => {
+      // Act
+      const result = await oneDay('2026-01-10', query);
+
+      // Assess
+      expect(result.statusCode).toBe(404);
+      expect(bodyOf<ErrorResponseBody>(result).error).toMatchObject({ code: 'not_found', message: `No report of ${ID} for 2026-01-10` });
+    });
+
+    it.each(['yesterday', '2026-1-15', '2026-02-30', '2026-13-01'])('answers 400 naming day for %s, before any store is asked', async (day) => {
+      // Act
+      const result = await oneDay(day);
+
+      // Assess
+      expect(result.statusCode).toBe(400);
+      expect(fieldsOf(result)).toEqual(['day']);
+      expect(storesAsked()).toBe(0);
+    });
+
+    it('answers 400 naming both id and day when both are malformed', async () => {
+      // Act
+      const result = await oneDay('today', undefined, '../secrets');
+
+      // Assess
+      expect(result.statusCode).toBe(400);
+      expect(fieldsOf(result)).toEqual(['id', 'day']);
+      expect(storesAsked()).toBe(0);
+    });
+  });
+
+  describe('GET /models', () => {
+    const models = () => handler(apiEvent({ path: '/models', resource: '/models' }), lambdaContext());
+
+    it('lists every model with its versions, their offline metrics and the published latest version', async () => {
+      // Prepare
+      const older = tinyArtifact({ modelId: 'factors-test', shift: 1, metrics: { ndcg_at_10: 0.2 } });
+      const newer = encodeArtifact(tinyModel({ modelId: 'factors-test', shift: 5, metrics: { ndcg_at_10: 0.3, precision_at_10: 0.25 } }), new Date('2026-01-16T00:00:00Z'));
+      bucket.putArtifact(older).putArtifact(newer);
+      bucket.put('models/factors-test/latest.json', JSON.stringify({ model_id: 'factors-test', model_version: older.manifest.version, published_at: '2026-01-15T04:00:00.000Z', run_id: null }));
+      const keys = [control, treatment, older, newer].flatMap(({ manifest }) => [`models/${manifest.model_id}/${manifest.version}/manifest.json`, `models/${manifest.model_id}/${manifest.version}/item_factors.f32`]);
+      listing([...keys, 'models/factors-test/latest.json']);
+
+      // Act
+      const result = await models();
+
+      // Assess
+      expect(result.statusCode).toBe(200);
+      const body = bodyOf<{ models: { model_id: string; latest_version: string | null; versions: { version: string; latest: boolean; metrics?: Record<string, number> }[] }[] }>(result);
+      expect(body.models.map((m) => m.model_id)).toEqual(['factors-test', 'popularity-test']);
+      const factors = body.models[0];
+      expect(factors).toMatchObject({ latest_version: older.manifest.version, published_at: '2026-01-15T04:00:00.000Z' });
+      expect(factors.versions[0]).toEqual({
+        version: newer.manifest.version,
+        latest: false,
+        algorithm: 'test-mf',
+        created_at: '2026-01-16T00:00:00.000Z',
+        dimensions: newer.manifest.dimensions,
+        metrics: { ndcg_at_10: 0.3, precision_at_10: 0.25 },
+      });
+      expect(factors.versions.filter((v) => v.latest).map((v) => v.version)).toEqual([older.manifest.version]);
+      expect(factors.versions.map((v) => v.version)).toHaveLength(3);
+      expect(body.models[1]).toMatchObject({ latest_version: null, versions: [{ version: control.manifest.version, latest: false }] });
+      expect(s3).toHaveReceivedCommandWith(ListObjectsV2Command, { Prefix: 'models/', Delimiter: '/' });
+    });
+
+    it('still lists a version whose manifest cannot be read, with the reason', async () => {
+      // Prepare
+      bucket.put('models/broken/0123456789abcdef/manifest.json', '{not json');
+      listing(['models/broken/0123456789abcdef/manifest.json']);
+
+      // Act
+      const result = await models();
+
+      // Assess
+      expect(result.statusCode).toBe(200);
+      expect(bodyOf(result)).toEqual({
+        models: [{ model_id: 'broken', latest_version: null, published_at: null, versions: [{ version: '0123456789abcdef', latest: false, error: expect.any(String) }] }],
+      });
     });
   });
 });

@@ -108,6 +108,22 @@ describe('API routes', () => {
     expect(health).toMatchObject({ AuthorizationType: 'NONE', ApiKeyRequired: false });
   });
 
+  it.each(['GET /experiments/{id}/reports', 'GET /experiments/{id}/reports/{day}', 'GET /models'])(
+    'serves the dashboard read route %s from the experiments function under IAM, never with the public API key',
+    (key) => {
+      const method = routeMethods().get(key);
+
+      expect(method).toMatchObject({ AuthorizationType: 'AWS_IAM', ApiKeyRequired: false });
+      expect(method!.Integration.Uri['Fn::Join'][1]).toContainEqual(getAttArn(functionId('experiments')));
+    },
+  );
+
+  it('lets the experiments function list the artifacts bucket, which the report history and model catalogue read by prefix', () => {
+    const statements = statementsOfRole(template, roleOfFunction(template, functionId('experiments')));
+
+    expect(allows(statements, 's3:ListBucket', bucketId())).toBe(true);
+  });
+
   it('requires the user_id query parameter on GET /recommend so API Gateway rejects requests without it', () => {
     expect(routeMethods().get('GET /recommend')!.RequestParameters).toEqual({ 'method.request.querystring.user_id': true });
   });

@@ -1,0 +1,111 @@
+/**
+ * The daily reports of an experiment as the admin API shows them: the history (days found by
+ * listing the experiment's report prefix, never by scanning a table) with each day's decision,
+ * and one day's report as JSON or as its self-contained HTML page. Storage is injected.
+ */
+import { mapWithConcurrency } from '../common/concurrency.ts';
+import { notFound, validationFailed, type FieldProblem } from '../common/errors.ts';
+import { requireExperiment } from '../domain/experiments/lifecycle.ts';
+import type { ExperimentRepository } from '../storage/experiment-repository.ts';
+import { reportKeys, type ReportStore } from '../storage/report-store.ts';
+
+/** How many of the newest reports the history opens to show their decision. */
+export const HISTORY_DECISIONS = 60;
+/** Report reads in flight at once while the history is built. */
+const READ_CONCURRENCY = 8;
+
+const EXPERIMENT_ID = /^[a-z0-9_-]{1,64}$/;
+const DAY = /^\d{4}-\d{2}-\d{2}$/;
+
+/** One day of the history; the decision fields are absent for days older than the newest {@link HISTORY_DECISIONS} or whose JSON cannot be read. */
+export interface ReportSummary {
+  day: string;
+  json_key: string;
+  html_key: string;
+  decision?: string;
+  decision_reason?: string;
+  winner?: string | null;
+  result?: string;
+}
+
+export interface ReportHistory {
+  experiment_id: string;
+  /** Newest first. */
+  reports: ReportSummary[];
+}
+
+export interface ReportHistoryDeps {
+  experiments: ExperimentRepository;
+  reports: ReportStore;
+}
+
+/** The problem with an experiment id from a path, or undefined when it is one the API could have created. */
+function idProblem(id: string): FieldProblem | undefined {
+  return EXPERIMENT_ID.test(id) ? undefined : { field: 'id', message: "must be an experiment id of 1 to 64 characters a-z, 0-9, '-' and '_'" };
+}
+
+/** The problem with a report day from a path: the form YYYY-MM-DD and a real calendar date. */
+function dayProblem(day: string): FieldProblem | undefined {
+  const time = DAY.test(day) ? Date.parse(`${day}T00:00:00Z`) : Number.NaN;
+  // Date.parse rolls 2026-02-30 over to March; reading the date back refuses it.
+  const valid = !Number.isNaN(time) && new Date(time).toISOString().slice(0, 10) === day;
+  return valid ? undefined : { field: 'day', message: 'must be a date YYYY-MM-DD' };
+}
+
+/** Checks path parameters before any store is asked (400 naming every bad one). */
+function assertValid(problems: (FieldProblem | undefined)[]): void {
+  const found = problems.filter((problem): problem is FieldProblem => problem !== undefined);
+  if (found.length > 0) throw validationFailed(found);
+}
+
+/** The decision fields of a stored report (absent when the JSON lacks them). */
+function decisionOf(json: unknown): Pick<ReportSummary, 'decision' | 'decision_reason' | 'winner' | 'result'> {
+  const report = (typeof json === 'object' && json !== null ? json : {}) as Record<string, unknown>;
+  const text = (value: unknown) => (typeof value === 'string' ? value : undefined);
+  return {
+    decision: text(report.decision),
+    decision_reason: text(report.decision_reason),
+    winner: typeof report.winner === 'string' || report.winner === null ? (report.winner as string | null) : undefined,
+    result: text(report.result),
+  };
+}
+
+/** Builds the report use cases over their storage. */
+export function createReportHistory({ experiments, reports }: ReportHistoryDeps) {
+  return {
+    /** Every day with a report, newest first, the newest {@link HISTORY_DECISIONS} with their decision; 404 for an unknown experiment. */
+    async list(id: string): Promise<ReportHistory> {
+      assertValid([idProblem(id)]);
+      requireExperiment(await experiments.get(id), id);
+      const days = await reports.listDays(id);
+      const opened = await mapWithConcurrency(days.slice(0, HISTORY_DECISIONS), READ_CONCURRENCY, (day) => reports.getJson(id, day));
+      return {
+        experiment_id: id,
+        reports: days.map((day, i): ReportSummary => {
+          const { jsonKey, htmlKey } = reportKeys(id, day);
+          const read = opened[i];
+          // A report that cannot be read still belongs to the history; it only loses its decision.
+          const decision = read?.status === 'fulfilled' ? decisionOf(read.value) : {};
+          const present = Object.fromEntries(Object.entries(decision).filter(([, value]) => value !== undefined));
+          return { day, json_key: jsonKey, html_key: htmlKey, ...present };
+        }),
+      };
+    },
+
+    /** One day's report JSON; 404 when there is none. */
+    async get(id: string, day: string): Promise<unknown> {
+      assertValid([idProblem(id), dayProblem(day)]);
+      const json = await reports.getJson(id, day);
+      if (json === undefined) throw notFound(`No report of ${id} for ${day}`);
+      return json;
+    },
+
+    /** One day's self-contained HTML page; 404 when there is none. */
+    async getHtml(id: string, day: string): Promise<string> {
+      assertValid([idProblem(id), dayProblem(day)]);
+      const html = await reports.getHtml(id, day);
+      if (html === undefined) throw notFound(`No report of ${id} for ${day}`);
+      return html;
+    },
+  };
+}
