@@ -9,6 +9,7 @@ import { randomUUID, timingSafeEqual } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { FUNCTIONS, ROUTES, type FunctionName, type RouteDefinition } from '../lib/resources.ts';
+import type { LocalRoutes } from './local-routes.ts';
 
 export type LambdaHttpHandler = (event: APIGatewayProxyEvent, context: Context) => Promise<APIGatewayProxyResult>;
 
@@ -20,6 +21,10 @@ export interface GatewayOptions {
   /** API Gateway's payload limit is 10 MB; Lambda's is 6 MB. */
   maxBodyBytes?: number;
   log?: (line: string) => void;
+  /** The clock stamped as `requestTimeEpoch` (the local runtime's virtual clock); default real time. */
+  clock?: () => number;
+  /** Local-only admin routes under /local/ (the virtual clock). */
+  localRoutes?: LocalRoutes;
 }
 
 export interface RunningGateway {
@@ -42,6 +47,9 @@ const compiled: CompiledRoute[] = ROUTES.map((route) => {
   });
   return { ...route, pattern: new RegExp(`^${source}/?$`), params };
 });
+
+/** The local-only admin routes are protected like the admin API. */
+const LOCAL_ADMIN_ROUTE: RouteDefinition = { method: 'POST', path: '/local/clock', function: 'experiments', auth: 'admin' };
 
 const errorBody = (code: string, message: string) => JSON.stringify({ error: { code, message } });
 
@@ -108,7 +116,10 @@ function lambdaContext(functionName: FunctionName, requestId: string): Context {
 }
 
 /** Builds the REST API proxy event API Gateway would send for this request. */
-export function toProxyEvent(route: CompiledRoute | RouteDefinition, req: { method: string; url: URL; headers: Record<string, string>; body: Buffer; pathParameters: Record<string, string> | null; requestId: string }): APIGatewayProxyEvent {
+export function toProxyEvent(
+  route: CompiledRoute | RouteDefinition,
+  req: { method: string; url: URL; headers: Record<string, string>; body: Buffer; pathParameters: Record<string, string> | null; requestId: string; receivedAt?: number },
+): APIGatewayProxyEvent {
   const query: Record<string, string> = {};
   const multiQuery: Record<string, string[]> = {};
   for (const [key, value] of req.url.searchParams) {
@@ -139,7 +150,7 @@ export function toProxyEvent(route: CompiledRoute | RouteDefinition, req: { meth
       path: `/local${req.url.pathname}`,
       stage: 'local',
       requestId: req.requestId,
-      requestTimeEpoch: Date.now(),
+      requestTimeEpoch: req.receivedAt ?? Date.now(),
       resourceId: 'local',
       resourcePath: route.path,
     },
@@ -151,6 +162,14 @@ async function handle(options: GatewayOptions, req: IncomingMessage, res: Server
   const url = new URL(req.url ?? '/', 'http://localhost');
   const headers = Object.fromEntries(Object.entries(req.headers).map(([k, v]) => [k.toLowerCase(), Array.isArray(v) ? v.join(',') : (v ?? '')]));
   const method = (req.method ?? 'GET').toUpperCase();
+  if (options.localRoutes && url.pathname.startsWith('/local/')) {
+    const denied = authorize(LOCAL_ADMIN_ROUTE, headers, options);
+    if (denied) return send(res, denied.status, denied.body);
+    const body = await readBody(req, 64 * 1024);
+    if (body === 'too-large') return send(res, 413, errorBody('payload_too_large', 'Request body exceeds 64 KB'));
+    const answer = await options.localRoutes({ method, pathname: url.pathname, body });
+    if (answer) return send(res, answer.status, JSON.stringify(answer.body), { 'cache-control': 'no-store' });
+  }
   const candidates = compiled.filter((r) => r.pattern.test(url.pathname));
   if (candidates.length === 0) return send(res, 404, errorBody('not_found', `No route for ${url.pathname}`));
   if (method === 'OPTIONS') {
@@ -171,7 +190,7 @@ async function handle(options: GatewayOptions, req: IncomingMessage, res: Server
   const pathParameters = route.params.length ? Object.fromEntries(route.params.map((name, i) => [name, decodeURIComponent(match[i + 1])])) : null;
   const handler = options.handlers[route.function];
   if (!handler) return send(res, 502, errorBody('bad_gateway', `No handler loaded for ${route.function}`));
-  const event = toProxyEvent(route, { method, url, headers, body, pathParameters, requestId });
+  const event = toProxyEvent(route, { method, url, headers, body, pathParameters, requestId, receivedAt: options.clock?.() });
   const context = lambdaContext(route.function, requestId);
   const timeoutMs = FUNCTIONS[route.function].timeoutSeconds * 1000;
   let timer: NodeJS.Timeout | undefined;

@@ -17,6 +17,8 @@ export interface ProvisionOptions {
   s3: S3Client;
   /** Directory holding `models/<id>/<version>/...` and `default-set.json`. */
   artifactsDir: string;
+  /** The clock's now, the default experiment's start (default: real time). */
+  now?: Date;
   log?: (line: string) => void;
 }
 
@@ -119,15 +121,15 @@ export async function ensureDatasetAndPointers(s3: S3Client, artifactsDir: strin
 }
 
 /** Creates the running default experiment unless it exists. */
-export async function ensureDefaultExperiment(dynamo: DynamoDBClient, artifactsDir: string): Promise<boolean> {
+export async function ensureDefaultExperiment(dynamo: DynamoDBClient, artifactsDir: string, now: Date = new Date()): Promise<boolean> {
   const repository = new DynamoExperimentRepository(DynamoDBDocumentClient.from(dynamo, { marshallOptions: { removeUndefinedValues: true } }), TABLES.experiments.localName);
   if (await repository.get(DEFAULT_EXPERIMENT_ID)) return false;
   const set = await readDefaultModelSet(artifactsDir);
-  await repository.create(defaultExperiment({ controlModel: set.control, treatmentModel: set.treatment }));
+  await repository.create(defaultExperiment({ controlModel: set.control, treatmentModel: set.treatment, now }));
   return true;
 }
 
-export async function provision({ dynamo, s3, artifactsDir, log = () => {} }: ProvisionOptions): Promise<void> {
+export async function provision({ dynamo, s3, artifactsDir, now, log = () => {} }: ProvisionOptions): Promise<void> {
   const tables = await ensureTables(dynamo);
   if (tables.length > 0) log(`created tables ${tables.join(', ')}`);
   if (await ensureBucket(s3)) log(`created bucket ${ARTIFACTS_BUCKET.localName}`);
@@ -135,5 +137,5 @@ export async function provision({ dynamo, s3, artifactsDir, log = () => {} }: Pr
   if (uploaded > 0) log(`uploaded ${uploaded} default model artifact files`);
   const extras = await ensureDatasetAndPointers(s3, artifactsDir);
   if (extras > 0) log(`uploaded the bundled ratings and ${extras} dataset/pointer objects`);
-  if (await ensureDefaultExperiment(dynamo, artifactsDir)) log(`created running experiment "${DEFAULT_EXPERIMENT_ID}"`);
+  if (await ensureDefaultExperiment(dynamo, artifactsDir, now)) log(`created running experiment "${DEFAULT_EXPERIMENT_ID}"`);
 }

@@ -10,8 +10,12 @@ import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { ARTIFACTS_BUCKET, ENV, FUNCTIONS, TABLES, type FunctionName } from '../lib/resources.ts';
+import { SCHEDULES } from '../lib/resources.ts';
+import { openVirtualClock, type VirtualClock } from './clock.ts';
 import { startGateway, type LambdaHttpHandler, type RunningGateway } from './gateway.ts';
+import { localRoutes } from './local-routes.ts';
 import { provision } from './provision.ts';
+import { createLocalScheduler, type LocalScheduler, type ScheduledJob } from './scheduler.ts';
 import { startLocalServers, type LocalServers } from './servers.ts';
 
 export const PROJECT_ROOT = fileURLToPath(new URL('..', import.meta.url));
@@ -26,6 +30,8 @@ export interface LocalRuntimeOptions {
   adminKey?: string;
   artifactsDir?: string;
   log?: (line: string) => void;
+  /** How often real time is checked for due scheduled runs (default 30 s; 0 turns the timer off). */
+  scheduleCheckMs?: number;
 }
 
 export interface LocalRuntime {
@@ -39,6 +45,10 @@ export interface LocalRuntime {
   gateway: RunningGateway;
   /** Invokes a non-HTTP function (analysis, retraining steps) with a raw event. */
   invoke: (name: FunctionName, event: unknown) => Promise<unknown>;
+  /** The virtual clock the gateway stamps on requests and the scheduler fires on. */
+  clock: VirtualClock;
+  /** The daily analysis and weekly retraining rules of the stack, on the virtual clock. */
+  scheduler: LocalScheduler;
   stop: () => Promise<void>;
 }
 
@@ -102,6 +112,41 @@ async function loadHandlers(): Promise<Record<FunctionName, AnyHandler>> {
   return Object.fromEntries(entries) as Record<FunctionName, AnyHandler>;
 }
 
+/** What EventBridge sends when a scheduled rule fires. */
+export function scheduledEvent(firedAt: Date): Record<string, unknown> {
+  return { source: 'aws.events', 'detail-type': 'Scheduled Event', time: firedAt.toISOString(), detail: {} };
+}
+
+/**
+ * The stack's two rules as local jobs: the daily analysis handler with EventBridge's event, and
+ * the retraining state machine synthesized from the stack (loaded on its first firing: it needs
+ * aws-cdk-lib, which the serving path never does).
+ */
+function scheduledJobs(invoke: (name: FunctionName, event: unknown) => Promise<unknown>, log: (line: string) => void): ScheduledJob[] {
+  let definition: Record<string, unknown> | undefined;
+  return [
+    { name: 'analysis', schedule: SCHEDULES.analysis, run: (firedAt) => invoke('analysis', scheduledEvent(firedAt)) },
+    {
+      name: 'retraining',
+      schedule: SCHEDULES.retraining,
+      run: async (firedAt) => {
+        const [{ synthesizeRetrainingDefinition, runRetrainingLocally }, { DEFAULT_RETRAINING_INPUT }] = await Promise.all([
+          import('./state-machine.ts'),
+          import('../lib/constructs/retraining-workflow.ts'),
+        ]);
+        definition ??= synthesizeRetrainingDefinition();
+        const run = await runRetrainingLocally({
+          definition,
+          input: { ...DEFAULT_RETRAINING_INPUT, run_id: `scheduled-${firedAt.toISOString()}` },
+          invoke,
+          onEvent: (line) => log(`retraining: ${line}`),
+        });
+        return { status: run.status, path: run.path, output: run.output };
+      },
+    },
+  ];
+}
+
 export async function startLocalRuntime(options: LocalRuntimeOptions): Promise<LocalRuntime> {
   const log = options.log ?? (() => {});
   const dataDir = resolve(options.dataDir);
@@ -113,19 +158,26 @@ export async function startLocalRuntime(options: LocalRuntimeOptions): Promise<L
     const clientConfig = { region: env.AWS_REGION, credentials: LOCAL_CREDENTIALS };
     const dynamo = new DynamoDBClient({ ...clientConfig, endpoint: servers.dynamoEndpoint });
     const s3 = new S3Client({ ...clientConfig, endpoint: servers.s3Endpoint, forcePathStyle: true });
-    await provision({ dynamo, s3, artifactsDir: options.artifactsDir ?? DEFAULT_ARTIFACTS_DIR, log });
+    const clock = await openVirtualClock(dataDir);
+    await provision({ dynamo, s3, artifactsDir: options.artifactsDir ?? DEFAULT_ARTIFACTS_DIR, now: new Date(clock.now()), log });
     dynamo.destroy();
     s3.destroy();
 
     const { keys, generated } = await resolveKeys(dataDir, { apiKey: options.apiKey, adminKey: options.adminKey });
     const handlers = await loadHandlers();
+    const invoke = (name: FunctionName, event: unknown) => handlers[name](event, {});
+    const jobs = scheduledJobs(invoke, log);
+    const scheduler = createLocalScheduler({ clock, jobs, log });
     const gateway = await startGateway({
       handlers: handlers as Record<FunctionName, LambdaHttpHandler>,
       apiKey: keys.apiKey,
       adminKey: keys.adminKey,
       port: options.port,
       log,
+      clock: clock.now,
+      localRoutes: localRoutes({ clock, scheduler, jobs }),
     });
+    if ((options.scheduleCheckMs ?? 30_000) > 0) scheduler.start(options.scheduleCheckMs ?? 30_000);
     return {
       url: gateway.url,
       apiKey: keys.apiKey,
@@ -134,9 +186,12 @@ export async function startLocalRuntime(options: LocalRuntimeOptions): Promise<L
       dataDir,
       servers,
       gateway,
-      invoke: (name, event) => handlers[name](event, {}),
+      invoke,
+      clock,
+      scheduler,
       stop: async () => {
         await gateway.close();
+        await scheduler.stop();
         await servers.stop();
       },
     };
