@@ -9,6 +9,7 @@ import { randomUUID, timingSafeEqual } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { FUNCTIONS, ROUTES, type FunctionName, type RouteDefinition } from '../lib/resources.ts';
+import { serveDashboard } from './dashboard.ts';
 import type { LocalRoutes } from './local-routes.ts';
 
 export type LambdaHttpHandler = (event: APIGatewayProxyEvent, context: Context) => Promise<APIGatewayProxyResult>;
@@ -162,6 +163,7 @@ async function handle(options: GatewayOptions, req: IncomingMessage, res: Server
   const url = new URL(req.url ?? '/', 'http://localhost');
   const headers = Object.fromEntries(Object.entries(req.headers).map(([k, v]) => [k.toLowerCase(), Array.isArray(v) ? v.join(',') : (v ?? '')]));
   const method = (req.method ?? 'GET').toUpperCase();
+  if (await serveDashboard(method, url.pathname, res)) return;
   if (options.localRoutes && url.pathname.startsWith('/local/')) {
     const denied = authorize(LOCAL_ADMIN_ROUTE, headers, options);
     if (denied) return send(res, denied.status, denied.body);
