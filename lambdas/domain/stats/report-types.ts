@@ -130,15 +130,29 @@ export type GuardrailCheck = {
   | { status: 'insufficient-data'; reason: string; breached: false }
 );
 
-/** Required sample size and progress towards it. */
+/** Planned sample size and progress towards it. */
 export interface SampleSizeProgress {
-  /** Per variant, at the configured MDE, alpha and power; null when not estimable yet. */
+  /**
+   * Per variant, the SEQUENTIAL plan: the size at which the always-valid test the decision
+   * uses (tau = mde x baseline, alpha split over treatment variants) reaches the configured
+   * power against the MDE, counting the final look only, so it holds however often the report
+   * is read (see sequentialSampleSizeForDifference). Null when not estimable yet.
+   */
   requiredPerVariant: number | null;
+  /**
+   * Per variant for a single fixed-horizon z-test at the same MDE, alpha and power: the number
+   * teams know, shown for reference. Stopping at it under the always-valid test leaves about
+   * half the MDE-sized effects undetected.
+   */
+  fixedHorizonPerVariant: number | null;
   reason: string | null;
   smallestVariantUsers: number;
-  /** smallestVariantUsers / requiredPerVariant, capped at 1; 0 when unknown. */
+  /** smallestVariantUsers / requiredPerVariant (the sequential plan), capped at 1; 0 when unknown. */
   progress: number;
-  /** Power reached against the MDE by the least-powered comparison; null when unknown. */
+  /**
+   * Power against the MDE of an always-valid look now, for the least-powered comparison;
+   * reaches the configured power at the planned size. Null when unknown.
+   */
   achievedPower: number | null;
   minSampleSizeReached: boolean;
 }

@@ -2,7 +2,7 @@ import { compareVariants, validateVariantMeta, type ComparisonInput, type Metric
 import { requireCount, requireFinite, requireOpenUnit, StatsInputError } from './errors.ts';
 import { holmAdjust } from './holm.ts';
 import { zCriticalFor } from './lift.ts';
-import { achievedPowerForStandardError, sampleSizeForMeans, sampleSizeForProportions } from './power.ts';
+import { sampleSizeForMeans, sampleSizeForProportions, sequentialPowerForStandardError, sequentialSampleSizeForDifference } from './power.ts';
 import { wilsonInterval } from './ranking.ts';
 import { ratioEstimate, ratioMetricTest, type RatioSample } from './ratio.ts';
 import { alwaysValidSequence, defaultMixtureVariance, type AlwaysValidPoint } from './sequential.ts';
@@ -200,30 +200,52 @@ function variantSnapshot(config: ExperimentConfig, index: number, row: DailyVari
   }
 }
 
-function requiredSampleSize(config: ExperimentConfig, control: DailyVariantCounters): { required: number | null; reason: string | null } {
+/**
+ * Users per variant the report plans for, and the fixed-horizon size teams know. The plan is the
+ * sequential one ({@link sequentialSampleSizeForDifference}, final look only): the size at
+ * which the always-valid test the decision uses (tau = mde x baseline, Holm's first-step level
+ * alpha / number of treatment variants) rejects with the configured power against an effect of
+ * the MDE, however many daily looks come before. The difference's per-user variance is the one
+ * the report plugs in: p1 (1 - p1) + p2 (1 - p2) unpooled for a proportion, 2 s^2 for a mean
+ * (control's variance for both arms) and for a ratio (control's per-user linearised variance).
+ */
+function requiredSampleSize(
+  config: ExperimentConfig,
+  control: DailyVariantCounters,
+): { required: number | null; fixedHorizon: number | null; reason: string | null } {
   const alpha = 1 - config.confidence_level;
+  const sequentialAlpha = alpha / (config.variants.length - 1);
   const power = config.power ?? DEFAULT_POWER;
+  const plan = (differenceVariancePerUser: number, baseline: number, fixedHorizon: number): { required: number; fixedHorizon: number; reason: null } => ({
+    required: sequentialSampleSizeForDifference({ differenceVariancePerUser, absoluteMde: config.mde * baseline, alpha: sequentialAlpha, power }),
+    fixedHorizon,
+    reason: null,
+  });
   switch (config.target_metric.kind) {
     case 'proportion': {
       const baseline = config.baseline ?? (control.exposed_users > 0 ? control.conversions / control.exposed_users : 0);
-      if (!(baseline > 0 && baseline * (1 + config.mde) < 1)) return { required: null, reason: 'no control conversions yet' };
-      return { required: sampleSizeForProportions({ baselineRate: baseline, relativeMde: config.mde, alpha, power }).usersPerVariant, reason: null };
+      if (!(baseline > 0 && baseline * (1 + config.mde) < 1)) return { required: null, fixedHorizon: null, reason: 'no control conversions yet' };
+      const treatment = baseline * (1 + config.mde);
+      const fixedHorizon = sampleSizeForProportions({ baselineRate: baseline, relativeMde: config.mde, alpha, power }).usersPerVariant;
+      return plan(baseline * (1 - baseline) + treatment * (1 - treatment), baseline, fixedHorizon);
     }
     case 'mean': {
-      if (control.value_n < 2) return { required: null, reason: 'fewer than 2 control observations' };
+      if (control.value_n < 2) return { required: null, fixedHorizon: null, reason: 'fewer than 2 control observations' };
       const summary = summarizeMeanSample(meanSampleOf(control));
       const baseline = config.baseline ?? summary.mean;
-      if (!(summary.variance > 0 && baseline > 0)) return { required: null, reason: 'control has no variance or a non-positive mean' };
-      return { required: sampleSizeForMeans({ standardDeviation: Math.sqrt(summary.variance), absoluteMde: config.mde * baseline, alpha, power }), reason: null };
+      if (!(summary.variance > 0 && baseline > 0)) return { required: null, fixedHorizon: null, reason: 'control has no variance or a non-positive mean' };
+      const fixedHorizon = sampleSizeForMeans({ standardDeviation: Math.sqrt(summary.variance), absoluteMde: config.mde * baseline, alpha, power });
+      return plan(2 * summary.variance, baseline, fixedHorizon);
     }
     case 'ratio': {
       const estimate = ratioEstimate(ratioSampleOf(control));
-      if (estimate.status !== 'ok' || !(estimate.variance > 0)) return { required: null, reason: 'control ratio not estimable yet' };
+      if (estimate.status !== 'ok' || !(estimate.variance > 0)) return { required: null, fixedHorizon: null, reason: 'control ratio not estimable yet' };
       const baseline = config.baseline ?? estimate.ratio;
-      if (!(baseline > 0)) return { required: null, reason: 'control ratio is zero' };
-      // Per-user linearised standard deviation: n Var(R) does not depend on n.
-      const perUserSd = Math.sqrt(estimate.variance * control.exposed_users);
-      return { required: sampleSizeForMeans({ standardDeviation: perUserSd, absoluteMde: config.mde * baseline, alpha, power }), reason: null };
+      if (!(baseline > 0)) return { required: null, fixedHorizon: null, reason: 'control ratio is zero' };
+      // Per-user linearised variance: n Var(R) does not depend on n.
+      const perUserVariance = estimate.variance * control.exposed_users;
+      const fixedHorizon = sampleSizeForMeans({ standardDeviation: Math.sqrt(perUserVariance), absoluteMde: config.mde * baseline, alpha, power });
+      return plan(2 * perUserVariance, baseline, fixedHorizon);
     }
     default: {
       const unknown: never = config.target_metric.kind;
@@ -257,18 +279,37 @@ function checkGuardrail(config: ExperimentConfig, guardrail: GuardrailConfig, co
   return { ...base, status: 'ok', relativeChange: result.relativeLift, interval: result.relativeLiftInterval, breached };
 }
 
+/**
+ * The decision rule. Ship: a variant beats control on the Holm-adjusted always-valid p-value
+ * and breaches no guardrail, at any look. Stop-no-effect: every variant is settled, where a
+ * variant is settled when
+ *   - it is significantly worse (always-valid, Holm-adjusted), at any look; or
+ *   - the sequential planned size is reached AND its always-valid interval for the difference
+ *     lies wholly below +MDE (mde x baseline), or it breaches a guardrail (it cannot ship).
+ * Why both conditions for "no effect": the planned size alone would end the ~16-20% of runs
+ * with a true MDE-sized effect that have not crossed yet (the defect this rule replaces: an
+ * observed +10% at fixed p = 0.005 ended as no effect). The interval condition alone would let
+ * an early, noisy look stop a run before it had the power it was planned for. Because the
+ * interval is a confidence sequence, a true effect of +MDE or more is ever excluded with
+ * probability at most alpha, however often the report is read: so stop-no-effect abandons an
+ * MDE-sized effect at most alpha of the time. A run past the planned size whose interval still
+ * holds both 0 and +MDE keeps running; the interval narrows with every day, so it settles.
+ */
 function decide({
   config,
   srmFlagged,
   comparisons,
   guardrails,
   sampleSize,
+  absoluteMde,
 }: {
   config: ExperimentConfig;
   srmFlagged: boolean;
   comparisons: ReportComparison[];
   guardrails: GuardrailCheck[];
   sampleSize: SampleSizeProgress;
+  /** mde x baseline, the effect the plan is for; null while the baseline is unknown. */
+  absoluteMde: number | null;
 }): ExperimentReport['decision'] {
   // Rounded so 1 - 0.95 reads as 0.05 in the reason text.
   const alpha = Number((1 - config.confidence_level).toPrecision(12));
@@ -293,14 +334,33 @@ function decide({
       winner: best.variant,
     };
   }
-  const powered = sampleSize.requiredPerVariant !== null && sampleSize.progress >= 1;
-  const allSettled = comparisons.every(
-    (comparison) => comparison.status === 'ok' && ((comparison.alwaysValidPValueAdjusted <= alpha && comparison.difference < 0) || powered),
-  );
-  if (allSettled) {
-    return { decision: 'stop-no-effect', reason: 'no variant beats control at the powered sample size (or every variant is significantly worse)', winner: null };
+  const required = sampleSize.requiredPerVariant;
+  const planReached = required !== null && sampleSize.progress >= 1;
+  const worse = (comparison: ReportComparison): boolean => comparison.status === 'ok' && comparison.alwaysValidPValueAdjusted <= alpha && comparison.difference < 0;
+  const mdeRuledOut = (comparison: ReportComparison): boolean =>
+    comparison.status === 'ok' && absoluteMde !== null && comparison.alwaysValidInterval !== null && comparison.alwaysValidInterval.high < absoluteMde;
+  const settled = (comparison: ReportComparison): boolean =>
+    worse(comparison) || (planReached && comparison.status === 'ok' && (mdeRuledOut(comparison) || breachedVariants.has(comparison.variant)));
+  if (comparisons.every(worse)) {
+    return { decision: 'stop-no-effect', reason: `every variant is significantly worse than control (always-valid p after Holm <= ${alpha})`, winner: null };
   }
-  return { decision: 'keep-running', reason: 'no significant winner yet and the required sample size is not reached', winner: null };
+  const mdeText = `+${Number((config.mde * 100).toPrecision(6))}%`;
+  if (comparisons.every(settled)) {
+    return {
+      decision: 'stop-no-effect',
+      reason: `no variant beats control at the planned ${(required as number).toLocaleString('en-US')} users per variant, and each always-valid interval rules out a ${mdeText} effect (or the variant is significantly worse or breaches a guardrail)`,
+      winner: null,
+    };
+  }
+  if (!planReached) {
+    const plan = required === null ? 'the planned sample size is not known yet' : `${sampleSize.smallestVariantUsers.toLocaleString('en-US')} of the planned ${required.toLocaleString('en-US')} users per variant`;
+    return { decision: 'keep-running', reason: `no significant winner yet; ${plan}`, winner: null };
+  }
+  return {
+    decision: 'keep-running',
+    reason: `the planned ${(required as number).toLocaleString('en-US')} users per variant are reached without a winner, but an always-valid interval still includes a ${mdeText} effect: no effect is not shown yet`,
+    winner: null,
+  };
 }
 
 /** Report inputs: the configuration and every cumulative counter row so far. */
@@ -312,13 +372,14 @@ export interface ReportInput {
 /**
  * Builds the experiment report from cumulative daily counters: per-variant results at the last
  * day, Holm-adjusted fixed-horizon and always-valid (mSPRT) p-values, sample ratio mismatch,
- * progress to the required sample size, guardrails, the per-day timeline, and the decision:
+ * progress to the sequential planned sample size (and the fixed-horizon one for reference),
+ * guardrails, the per-day timeline, and the decision (see {@link decide}):
  *   investigate-srm  the split does not match the weights (p < 0.001);
  *   keep-running     min_sample_size not reached, or no answer yet;
  *   ship             a variant beats control on the always-valid p-value (Holm-adjusted across
  *                    variants, higher is better) and breaches no guardrail;
- *   stop-no-effect   every variant reached the required sample size without a win, or is
- *                    significantly worse.
+ *   stop-no-effect   every variant is significantly worse, or the sequential planned size is
+ *                    reached and every variant's always-valid interval rules out +MDE.
  * The cost depends on days and variants only, never on the number of events.
  */
 export function buildExperimentReport({ config, counters }: ReportInput): ExperimentReport {
@@ -378,18 +439,20 @@ export function buildExperimentReport({ config, counters }: ReportInput): Experi
     srmPValue: timelineComparisons[d].srm.status === 'ok' ? timelineComparisons[d].srm.pValue : null,
   }));
 
-  const { required, reason } = requiredSampleSize(config, latestRows[controlIndex]);
+  const { required, fixedHorizon, reason } = requiredSampleSize(config, latestRows[controlIndex]);
   const smallestVariantUsers = Math.min(...latestRows.map((row) => metricUnits(config.target_metric.kind, row)));
   const largestStandardError = Math.max(0, ...comparisons.map((c) => (c.status === 'ok' ? c.standardError : 0)));
   const allEstimable = comparisons.every((c) => c.status === 'ok');
+  const absoluteMde = baseline !== null && baseline > 0 ? config.mde * baseline : null;
   const sampleSize: SampleSizeProgress = {
     requiredPerVariant: required,
+    fixedHorizonPerVariant: fixedHorizon,
     reason,
     smallestVariantUsers,
     progress: required === null ? 0 : Math.min(1, smallestVariantUsers / required),
     achievedPower:
-      baseline !== null && baseline > 0 && allEstimable && largestStandardError > 0
-        ? achievedPowerForStandardError({ absoluteMde: config.mde * baseline, standardError: largestStandardError, alpha })
+      absoluteMde !== null && allEstimable && largestStandardError > 0
+        ? sequentialPowerForStandardError({ absoluteMde, standardError: largestStandardError, alpha: alpha / nonControl.length })
         : null,
     minSampleSizeReached: Math.min(...latestRows.map((row) => row.exposed_users)) >= config.min_sample_size,
   };
@@ -407,7 +470,7 @@ export function buildExperimentReport({ config, counters }: ReportInput): Experi
         }
       }),
   );
-  const decision = decide({ config, srmFlagged: latest.srm.status === 'ok' && latest.srm.flagged, comparisons, guardrails, sampleSize });
+  const decision = decide({ config, srmFlagged: latest.srm.status === 'ok' && latest.srm.flagged, comparisons, guardrails, sampleSize, absoluteMde });
 
   return {
     experimentId: config.experiment_id,

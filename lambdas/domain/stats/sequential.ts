@@ -45,9 +45,20 @@ export function mixtureSprtLook(look: SequentialLook, mixtureVariance: number, a
   const logLikelihoodRatio =
     0.5 * Math.log(variance / total) + (mixtureVariance * difference * difference) / (2 * variance * total);
   const pValueAtLook = Math.min(1, Math.exp(-logLikelihoodRatio));
-  // theta is inside when Lambda(theta) < 1 / alpha.
-  const halfWidth = Math.sqrt(((2 * variance * total) / mixtureVariance) * (Math.log(1 / alpha) + 0.5 * Math.log(total / variance)));
+  const halfWidth = mixtureSprtHalfWidth(variance, mixtureVariance, alpha);
   return ok({ logLikelihoodRatio, pValueAtLook, interval: { low: difference - halfWidth, high: difference + halfWidth } });
+}
+
+/**
+ * Half-width h of the always-valid interval at a look where the difference has variance V:
+ * theta is inside when Lambda(theta) < 1 / alpha, i.e. |difference - theta| < h with
+ *   h = sqrt(2 V (V + tau^2) / tau^2 * (log(1 / alpha) + log((V + tau^2) / V) / 2)).
+ * The same h is the rejection boundary: the look rejects theta = 0 when |difference| >= h,
+ * which is what the sequential sample size in power.ts plans against.
+ */
+export function mixtureSprtHalfWidth(variance: number, mixtureVariance: number, alpha: number): number {
+  const total = variance + mixtureVariance;
+  return Math.sqrt(((2 * variance * total) / mixtureVariance) * (Math.log(1 / alpha) + 0.5 * Math.log(total / variance)));
 }
 
 /** The sequence of always-valid results over a series of looks. */

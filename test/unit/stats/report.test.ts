@@ -33,12 +33,24 @@ describe('decision', () => {
     expect(report.sampleSize.progress).toBeLessThan(1);
   });
 
-  it('stops for no effect once the powered sample size is reached without a win', () => {
+  it('keeps running with no effect past the fixed-horizon size but short of the sequential plan', () => {
     const counters = simulateCounters([control({ usersPerDay: 2000 }), treatment({ usersPerDay: 2000 })], 10, 9);
 
     const report = buildExperimentReport({ config: twoArmConfig(), counters });
 
+    expect(report.sampleSize.smallestVariantUsers).toBeGreaterThan(report.sampleSize.fixedHorizonPerVariant as number);
+    expect(report.sampleSize.progress).toBeLessThan(1);
+    expect(report.decision.decision).toBe('keep-running');
+  });
+
+  it('stops for no effect once the sequential plan is reached and the always-valid interval rules out the MDE', () => {
+    const counters = simulateCounters([control({ usersPerDay: 4000 }), treatment({ usersPerDay: 4000 })], 10, 9);
+
+    const report = buildExperimentReport({ config: twoArmConfig(), counters });
+
     expect(report.sampleSize.progress).toBe(1);
+    const comparison = report.comparisons[0];
+    expect(comparison.status === 'ok' && comparison.alwaysValidInterval !== null && comparison.alwaysValidInterval.high < 0.1 * comparison.controlEstimate).toBe(true);
     expect(report.decision.decision).toBe('stop-no-effect');
   });
 
