@@ -129,8 +129,9 @@ async function signIn(event) {
     sessionStorage.setItem(KEY_STORAGE, key);
     showSignedIn(true);
     renderExperiments(list.experiments);
-    await Promise.all([loadClock(), loadModels(), route()]);
+    // Focus moves now, not after the slower loads, so it never jumps away from where the user went.
     $('main').focus();
+    await Promise.all([loadClock(), loadModels(), route()]);
   } catch (failure) {
     error.textContent = describeError(failure);
     error.hidden = false;

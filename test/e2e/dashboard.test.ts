@@ -134,6 +134,48 @@ describe('the dashboard in Chromium', () => {
     await page.context().close();
   });
 
+  it('creates, starts and ramps an experiment, showing the API\'s reason for each refusal', async () => {
+    // Prepare: the create form starts from a valid request pinned to the published versions
+    const { page } = await openDashboard();
+    await signIn(page, runtime.adminKey);
+    await page.getByRole('link', { name: 'default', exact: true }).waitFor();
+    await page.getByText('Create an experiment').click();
+    const textarea = page.getByLabel(/Experiment \(JSON/);
+    await expect.poll(() => textarea.inputValue()).toContain('"my-experiment"');
+    const valid = JSON.parse(await textarea.inputValue()) as { variants: { model_version: string }[] };
+    const result = page.locator('#create-result');
+    const actionResult = page.locator('#action-result');
+
+    // Act + assess: a pinned version that does not exist is refused naming the field
+    const unknownVersion = structuredClone(valid);
+    unknownVersion.variants[0].model_version = 'ffffffffffffffff';
+    await textarea.fill(JSON.stringify(unknownVersion));
+    await page.getByRole('button', { name: 'Create', exact: true }).click();
+    await expect.poll(() => result.textContent()).toMatch(/^create refused: 400 validation_failed: .*variants\[0\]\.model_version/);
+
+    // Act + assess: the valid request creates a draft, listed
+    await textarea.fill(JSON.stringify(valid));
+    await page.getByRole('button', { name: 'Create', exact: true }).click();
+    await expect.poll(() => result.textContent()).toBe('Created my-experiment (draft).');
+    await page.getByRole('link', { name: 'my-experiment', exact: true }).click();
+    await page.locator('#detail-title', { hasText: 'my-experiment' }).waitFor();
+
+    // Act + assess: ramping a draft is refused (409), start works, weights not summing to 1 are refused (400), a good ramp works
+    await page.getByRole('button', { name: 'Ramp' }).click();
+    await expect.poll(() => actionResult.textContent()).toMatch(/^ramp refused: 409 conflict: /);
+    await page.getByRole('button', { name: 'Start' }).click();
+    await expect.poll(() => actionResult.textContent()).toBe('start: done (status running, revision 1).');
+    await page.getByLabel('treatment', { exact: true }).fill('0.2');
+    await page.getByLabel('control', { exact: true }).fill('0.7');
+    await page.getByLabel('control', { exact: true }).press('Enter');
+    await expect.poll(() => actionResult.textContent()).toMatch(/^ramp refused: 400 validation_failed: .*weights/);
+    await page.getByLabel('treatment', { exact: true }).fill('0.3');
+    await page.getByLabel('treatment', { exact: true }).press('Enter');
+    await expect.poll(() => actionResult.textContent()).toBe('ramp: done (status running, revision 2).');
+    expect(await page.locator('#detail-summary').textContent()).toContain('70%');
+    await page.context().close();
+  });
+
   it('shows the API\'s 403 message for a wrong key and keeps nothing', async () => {
     // Prepare
     const { page } = await openDashboard();
@@ -172,15 +214,16 @@ describe('the dashboard in Chromium', () => {
     // Act: the key field has the focus on load; Enter submits
     await page.keyboard.type(runtime.adminKey);
     await page.keyboard.press('Enter');
-    const link = page.getByRole('link', { name: 'default', exact: true });
-    await link.waitFor();
-    await link.focus();
+    await page.getByRole('link', { name: 'default', exact: true }).waitFor();
+    // Tab from the top of the content to the experiment's link (past Refresh), then Enter.
+    for (let presses = 0; presses < 10 && (await page.evaluate('document.activeElement?.textContent')) !== 'default'; presses++) await page.keyboard.press('Tab');
+    expect(await page.evaluate('document.activeElement?.textContent')).toBe('default');
     await page.keyboard.press('Enter');
     await page.locator('#history li').first().waitFor();
 
     // Assess
     expect(page.url()).toMatch(/#\/experiments\/default$/);
-    expect(await page.evaluate('document.activeElement?.id')).toBe('detail-title');
+    await expect.poll(() => page.evaluate('document.activeElement?.id')).toBe('detail-title');
     await page.context().close();
   });
 });
