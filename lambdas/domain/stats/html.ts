@@ -124,11 +124,13 @@ function liftChart(report: ExperimentReport, days: string[], timeline: TimelineP
   return lineChart({ title: 'Cumulative relative lift (fixed-horizon interval)', days, series, percent: true, reference: 0 });
 }
 
+/** Progress to the sequential plan: the size the always-valid decision needs, not the fixed-horizon one. */
 function progressChart(report: ExperimentReport): string {
   const required = report.sampleSize.requiredPerVariant;
-  if (required === null) return `<figure><figcaption>Progress to the required sample size</figcaption><p class="muted">${escapeHtml(report.sampleSize.reason ?? 'not estimable yet')}</p></figure>`;
-  return barChart({
-    title: `Progress to the required sample size (${required.toLocaleString('en-US')} per variant)`,
+  if (required === null) return `<figure><figcaption>Progress to the planned sample size</figcaption><p class="muted">${escapeHtml(report.sampleSize.reason ?? 'not estimable yet')}</p></figure>`;
+  const fixedHorizon = report.sampleSize.fixedHorizonPerVariant;
+  const chart = barChart({
+    title: `Progress to the sequential plan (${required.toLocaleString('en-US')} per variant)`,
     bars: report.variants.map((variant) => ({
       name: variant.name,
       value: variant.users / required,
@@ -136,6 +138,8 @@ function progressChart(report: ExperimentReport): string {
       text: `${variant.users.toLocaleString('en-US')} (${Math.min(999, (100 * variant.users) / required).toFixed(0)}%)`,
     })),
   });
+  const reference = fixedHorizon === null ? '' : ` A single fixed-horizon test would need ${fixedHorizon.toLocaleString('en-US')}, but only if read once, at that size.`;
+  return `${chart}<p class="muted">The plan is the size at which the always-valid test reaches the planned power against the MDE, however often this report is read.${escapeHtml(reference)} Without a winner, the experiment stops for no effect only past the plan, once the always-valid interval rules out the MDE.</p>`;
 }
 
 function srmChart(report: ExperimentReport): string {

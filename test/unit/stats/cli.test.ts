@@ -140,6 +140,23 @@ describe('abrec power', () => {
     expect(io.lastJson()).toMatchObject({ users_per_variant: 16583 });
   });
 
+  it('prints the sequential plan the reports use beside the fixed-horizon size', async () => {
+    const io = fakeIo();
+
+    await powerCommand.run(['--baseline', '0.09', '--mde', '0.1', '--json'], io);
+
+    expect(io.lastJson()).toMatchObject({ users_per_variant: 16583, sequential_users_per_variant: 32130, sequential_looks: 1 });
+    expect(io.stdoutText()).toMatch(/16583 users per variant .* fixed-horizon[\s\S]*32130 users per variant with the always-valid test/);
+  });
+
+  it('counts --looks equally spaced looks for the sequential size', async () => {
+    const io = fakeIo();
+
+    await powerCommand.run(['--baseline', '0.09', '--mde', '0.1', '--looks', '14', '--json'], io);
+
+    expect(io.lastJson()).toMatchObject({ users_per_variant: 16583, sequential_users_per_variant: 29204, sequential_looks: 14 });
+  });
+
   it('defaults alpha to 0.05 and power to 0.8', async () => {
     const io = fakeIo();
 
@@ -154,6 +171,7 @@ describe('abrec power', () => {
     [['--baseline', '1.5', '--mde', '0.1'], /--baseline/],
     [['--baseline', '0.09', '--mde', '0'], /--mde/],
     [['--baseline', '0.09', '--mde', '0.1', '--power', '2'], /--power/],
+    [['--baseline', '0.09', '--mde', '0.1', '--looks', '0'], /--looks/],
     [['--baseline', '0.09', '--mde', '0.1', '--bogus', '1'], UsageError],
   ])('rejects %j with a usage error naming the option', async (argv, message) => {
     await expect(powerCommand.run(argv, fakeIo())).rejects.toThrow(message);
