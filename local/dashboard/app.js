@@ -263,8 +263,11 @@ async function openExperiment(id) {
 
 // ---------------------------------------------------------------- reports
 
+let newestDay;
+
 async function loadReports(id) {
   const history = $('history');
+  newestDay = undefined;
   let days;
   try {
     days = (await api('GET', `/experiments/${encodeURIComponent(id)}/reports`)).reports;
@@ -294,12 +297,13 @@ async function loadReports(id) {
       ),
     ),
   );
-  await showReport(id, days[0].day, days[0].day);
+  newestDay = days[0].day;
+  await showReport(id, newestDay);
 }
 
-async function showReport(id, day, latestDay) {
+async function showReport(id, day) {
   const base = `/experiments/${encodeURIComponent(id)}/reports/${encodeURIComponent(day)}`;
-  $('report-title').textContent = latestDay === day ? `Latest report (${day})` : `Report of ${day}`;
+  $('report-title').textContent = day === newestDay ? `Latest report (${day})` : `Report of ${day}`;
   try {
     const [json, html] = await Promise.all([api('GET', base), api('GET', `${base}?format=html`, { accept: 'text' })]);
     replace(

@@ -18,6 +18,9 @@ const CHROMIUM = process.env.ABREC_CHROMIUM || '/usr/bin/chromium';
 const CHROMIUM_ARGS = ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'];
 const ARTIFACTS_DIR = join(PROJECT_ROOT, 'test-artifacts');
 const KEY_STORAGE = 'abrec.adminKey';
+const dayBefore = (days: number) => new Date(Date.now() - days * 86_400_000).toISOString().slice(0, 10);
+/** Oldest first, as the analysis writes them. */
+const REPORT_DAYS = [dayBefore(2), dayBefore(1), dayBefore(0)];
 
 interface RecommendResponse {
   request_id: string;
@@ -75,7 +78,8 @@ beforeAll(async () => {
   dataDir = await mkdtemp(join(tmpdir(), 'abrec-dashboard-'));
   runtime = await startLocalRuntime({ dataDir, port: 0 });
   await putTraffic();
-  await runtime.invoke('analysis', { experiment_id: 'default' });
+  // Three daily reports: the two days before (no traffic yet) and today's, with the traffic.
+  for (const day of REPORT_DAYS) await runtime.invoke('analysis', { experiment_id: 'default', day });
   browser = await chromium.launch({ executablePath: CHROMIUM, headless: true, args: CHROMIUM_ARGS });
 }, 20 * 60_000);
 
@@ -114,8 +118,9 @@ describe('the dashboard in Chromium', () => {
     expect(await page.locator('#detail-title').textContent()).toContain('default');
     expect(await page.locator('#report-title').textContent()).toMatch(/^Latest report \(\d{4}-\d{2}-\d{2}\)$/);
     expect(await page.locator('#report-summary .badge').textContent()).toMatch(/^(keep-running|ship|stop-no-effect|investigate-srm)$/);
-    expect(await page.locator('#history li').count()).toBe(1);
-    expect(await page.locator('#history .badge').count()).toBe(1);
+    expect(await page.locator('#report-title').textContent()).toBe(`Latest report (${REPORT_DAYS[2]})`);
+    expect(await page.locator('#history li button').allTextContents()).toEqual([...REPORT_DAYS].reverse());
+    expect(await page.locator('#history .badge').count()).toBe(3);
     const shown = await page.locator('#action-result').textContent();
     expect(shown).toContain(`409 ${error.code}: ${error.message}`);
     expect(await page.locator('#models-body tbody tr').count()).toBeGreaterThanOrEqual(3);
@@ -127,6 +132,12 @@ describe('the dashboard in Chromium', () => {
     expect(urls.filter((url) => url.includes(runtime.adminKey))).toEqual([]);
     expect(logs.filter((line) => line.includes(runtime.adminKey))).toEqual([]);
     expect(logs.filter((line) => /pageerror|Content Security Policy|Refused/.test(line))).toEqual([]);
+
+    // An older day of the history opens in place of the latest.
+    await page.getByRole('button', { name: REPORT_DAYS[0] }).click();
+    await expect.poll(() => page.locator('#report-title').textContent()).toBe(`Report of ${REPORT_DAYS[0]}`);
+    await page.getByRole('button', { name: REPORT_DAYS[2] }).click();
+    await expect.poll(() => page.locator('#report-title').textContent()).toBe(`Latest report (${REPORT_DAYS[2]})`);
 
     await mkdir(ARTIFACTS_DIR, { recursive: true });
     await page.locator('#report-frame').scrollIntoViewIfNeeded();
