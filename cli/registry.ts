@@ -12,10 +12,12 @@ import { generateCommand } from './commands/generate.ts';
 import { powerCommand } from './commands/power.ts';
 import { retrainCommand } from './commands/retrain.ts';
 import { serveCommand } from './commands/serve.ts';
+import { simulateCommand } from './commands/simulate.ts';
 import { trainCommand } from './commands/train.ts';
 
 export const COMMANDS: readonly CliCommand[] = [
   serveCommand,
+  simulateCommand,
   experimentsCommand,
   analyzeCommand,
   powerCommand,

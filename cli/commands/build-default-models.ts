@@ -1,6 +1,7 @@
 import { mkdir, rm, writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
+import { loadMovieLens } from '../../lambdas/domain/recommenders/data/files.ts';
 import { formatMovieLensFiles } from '../../lambdas/domain/recommenders/data/writers.ts';
 import { defaultSyntheticConfig, generateSyntheticMovieLens } from '../../lambdas/domain/recommenders/data/synthetic.ts';
 import { encodeArtifact } from '../../lambdas/domain/recommenders/artifact.ts';
@@ -8,6 +9,7 @@ import { MODELS, type ModelName } from '../../lambdas/domain/recommenders/models
 import { holdoutMetrics } from '../../lambdas/services/retraining.ts';
 import { DirectoryModelArtifactStore } from '../../lambdas/storage/artifact-store.ts';
 import { DEFAULT_ARTIFACTS_DIR } from '../../local/runtime.ts';
+import { tasteTrainingPart } from '../../simulator/population.ts';
 import type { CliCommand } from '../command.ts';
 
 /** The default set: the "current system" (content-based) against a factor model (ALS), plus popularity. */
@@ -24,9 +26,10 @@ export const buildDefaultModelsCommand: CliCommand = {
 
 Generates the bundled synthetic MovieLens-like data (600 users, 1,000 items, 40,000 ratings,
 seed 42) into DIR/data as u.data / u.item, trains the default models (content, als,
-popularity) on it, writes their artifacts under DIR/models and records the pinned versions of
-the default experiment in DIR/default-set.json. Deterministic: the same code gives the same
-versions.
+popularity) on the 75 % training part of each user's ratings (the offline holdout's split, so
+the held-out 25 % that drives \`abrec simulate\`'s clicks stays unseen), writes their artifacts
+under DIR/models and records the pinned versions of the default experiment in
+DIR/default-set.json. Deterministic: the same code gives the same versions.
 
 Options:
   --out DIR   output directory (default: model-artifacts/)`,
@@ -43,14 +46,18 @@ Options:
     await rm(join(out, 'models'), { recursive: true, force: true });
     const store = new DirectoryModelArtifactStore(out);
     const set: Record<string, { model_id: string; model_version: string }> = {};
+    // Read back from the files as every other reader does (user order = first seen in u.data),
+    // so the holdout split is exactly the one `abrec simulate` makes of the same file.
+    const written = loadMovieLens({ ratingsPath: join(out, 'data', files.ratings.name), itemsPath: join(out, 'data', files.items.name) });
+    const training = tasteTrainingPart(written);
     const models: { model_id: string; model_version: string; algorithm: string }[] = [];
     for (const { name, role } of DEFAULT_MODELS) {
       const started = Date.now();
-      const metrics = holdoutMetrics(dataset, MODELS[name]);
-      const model = MODELS[name].train(dataset);
+      const metrics = holdoutMetrics(written, MODELS[name]);
+      const model = MODELS[name].train(training);
       model.modelId = name;
       model.metrics = metrics;
-      model.trainingData = { ...model.trainingData, source: 'model-artifacts/data/u.data (synthetic, seed 42)' };
+      model.trainingData = { ...model.trainingData, source: 'model-artifacts/data/u.data (synthetic, seed 42), 75 % per-user training part (holdout seed 42)' };
       // A fixed creation time keeps the committed files byte-identical across rebuilds.
       const artifact = encodeArtifact(model, new Date('2026-01-01T00:00:00Z'));
       await store.putArtifact(artifact);

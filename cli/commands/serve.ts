@@ -1,19 +1,36 @@
 import { parseArgs } from 'node:util';
+import { DEFAULT_EXPERIMENT_ID } from '../../lambdas/domain/experiments/defaults.ts';
 import { startLocalRuntime } from '../../local/runtime.ts';
+import { runMainJob } from '../../simulator/main-job.ts';
+import { formatSummary } from '../../simulator/summary.ts';
 import { UsageError, type CliCommand } from '../command.ts';
+import { SIMULATE_DEFAULTS, simulationProgress } from './simulate.ts';
 
 export const serveCommand: CliCommand = {
   path: ['serve'],
   summary: 'Run the whole product locally: dynalite, s3rver and the API on localhost',
-  help: `Usage: abrec serve [--port N] [--data-dir DIR]
+  help: `Usage: abrec serve [--port N] [--data-dir DIR] [--no-simulate | --resimulate]
+                   [--users N] [--days D] [--seed S]
 
 Starts dynalite (DynamoDB) and s3rver (S3) on loopback with data under DIR, creates the
 tables and bucket the CDK stack defines, uploads the default model artifacts, creates the
-default experiment at first start and serves the Lambda handlers over HTTP.
+default experiment at first start and serves the Lambda handlers over HTTP, with the dashboard
+at / and the stack's schedules (daily analysis, weekly retraining) on a virtual clock.
+
+Then it runs the main job once: simulated users from the bundled ratings drive the default
+experiment through the API for D days (each on its own day of the virtual clock, each day's
+report written by the scheduled analysis), and it prints the results per variant, the
+decision, the dashboard's address and the last report's path. A restart keeps the data and
+does not simulate again unless asked.
 
 Options:
   --port N         HTTP port (default: $PORT or 3000; 0 picks a free port)
   --data-dir DIR   where data persists (default: $ABREC_DATA_DIR or .abrec-data)
+  --no-simulate    only serve
+  --resimulate     simulate again (the days continue after the last simulated one)
+  --users N        simulated users (default: all ${'600'} of the bundled data)
+  --days D         simulated days (default: ${SIMULATE_DEFAULTS.days})
+  --seed S         simulation seed (default: ${SIMULATE_DEFAULTS.seed})
   -h, --help       show this help
 
 Environment:
@@ -22,7 +39,31 @@ Environment:
 
 Ctrl-C stops everything; a restart keeps all data.`,
   run: async (argv, io) => {
-    const { values } = parseArgs({ args: argv, options: { port: { type: 'string' }, 'data-dir': { type: 'string' } }, strict: true });
+    const { values } = parseArgs({
+      args: argv,
+      options: {
+        port: { type: 'string' },
+        'data-dir': { type: 'string' },
+        'no-simulate': { type: 'boolean' },
+        resimulate: { type: 'boolean' },
+        users: { type: 'string' },
+        days: { type: 'string' },
+        seed: { type: 'string' },
+      },
+      strict: true,
+    });
+    if (values['no-simulate'] && values.resimulate) throw new UsageError('--no-simulate and --resimulate contradict each other: give one');
+    const count = (flag: string, text: string | undefined, fallback: number | undefined, min: number) => {
+      if (text === undefined) return fallback;
+      const value = Number(text);
+      if (!Number.isInteger(value) || value < min) throw new UsageError(`${flag} must be an integer >= ${min}, got "${text}"`);
+      return value;
+    };
+    const workload = {
+      users: count('--users', values.users, undefined, 1),
+      days: count('--days', values.days, SIMULATE_DEFAULTS.days, 1) as number,
+      seed: count('--seed', values.seed, SIMULATE_DEFAULTS.seed, 0) as number,
+    };
     const portText = values.port ?? io.env.PORT ?? '3000';
     const port = Number(portText);
     if (!Number.isInteger(port) || port < 0 || port > 65535) throw new UsageError(`--port must be an integer from 0 to 65535, got "${portText}"`);
@@ -47,11 +88,52 @@ Ctrl-C stops everything; a restart keeps all data.`,
         `  curl ${runtime.url}/health`,
         `  curl -H 'x-api-key: ${runtime.apiKey}' '${runtime.url}/recommend?user_id=1&top_n=5'`,
         `  curl -H 'x-admin-key: ${runtime.adminKey}' ${runtime.url}/experiments`,
-        '',
-        'Press Ctrl-C to stop.',
+        `  dashboard:  ${runtime.url}/ (sign in with the admin key)`,
         '',
       ].join('\n'),
     );
+    if (!values['no-simulate']) {
+      try {
+        const stopped = new Promise<'stopped'>((resolve) => {
+          if (io.signal.aborted) resolve('stopped');
+          io.signal.addEventListener('abort', () => resolve('stopped'), { once: true });
+        });
+        const running = runMainJob({
+          url: runtime.url,
+          apiKey: runtime.apiKey,
+          adminKey: runtime.adminKey,
+          dataDir: runtime.dataDir,
+          experimentId: DEFAULT_EXPERIMENT_ID,
+          simulate: values.resimulate ? 'always' : 'auto',
+          ...workload,
+          ...simulationProgress(io, Boolean(process.stderr.isTTY)),
+          log: (line) => io.stderr(`simulate: ${line}\n`),
+        });
+        const job = await Promise.race([running, stopped]);
+        if (job === 'stopped') {
+          running.catch(() => undefined);
+          throw new Error('stopped by Ctrl-C');
+        }
+        const sim = job.simulation;
+        io.stdout(
+          [
+            '',
+            sim
+              ? `${job.simulatedNow ? 'Simulated' : 'Recorded simulation:'} ${sim.users} users, ${sim.requests} requests, ${sim.events} events over ${sim.days} days (${sim.first_day} .. ${sim.last_day} on the virtual clock)`
+              : 'No simulation yet (--resimulate runs one).',
+            '',
+            formatSummary(job.analysis),
+            `dashboard:  ${runtime.url}/`,
+            `report:     ${job.reportPath ?? '(none yet)'}`,
+            `same numbers: npx abrec analyze --experiment ${DEFAULT_EXPERIMENT_ID} --json`,
+            '',
+          ].join('\n'),
+        );
+      } catch (error) {
+        io.stderr(`abrec: the simulation did not finish: ${error instanceof Error ? error.message : String(error)}\nabrec: still serving; \`abrec simulate\` can run it again.\n`);
+      }
+    }
+    io.stdout('Press Ctrl-C to stop.\n');
     await new Promise<void>((resolve) => {
       if (io.signal.aborted) resolve();
       io.signal.addEventListener('abort', () => resolve(), { once: true });

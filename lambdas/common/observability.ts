@@ -11,7 +11,22 @@ import { Metrics } from '@aws-lambda-powertools/metrics';
 import type { Tracer } from '@aws-lambda-powertools/tracer';
 
 export const logger = new Logger({ serviceName: 'abrec' });
-export const metrics = new Metrics({ namespace: 'Abrec', serviceName: 'abrec' });
+/**
+ * Powertools warns when a flush finds no metric. In Lambda that cannot happen here (a container
+ * serves one request at a time and every request counts itself), but the local runtime serves
+ * concurrent requests from one module instance, where one request's flush can take another's
+ * metric: there the warning is noise on every few requests, so it goes to debug.
+ */
+const EMPTY_FLUSH = 'No application metrics to publish';
+const metricsLogger = {
+  debug: (message: string, ...rest: unknown[]) => logger.debug(message, ...rest.map((extra) => ({ extra }))),
+  info: (message: string, ...rest: unknown[]) => logger.info(message, ...rest.map((extra) => ({ extra }))),
+  warn: (message: string, ...rest: unknown[]) =>
+    String(message).startsWith(EMPTY_FLUSH) ? logger.debug(message) : logger.warn(message, ...rest.map((extra) => ({ extra }))),
+  error: (message: string, ...rest: unknown[]) => logger.error(message, ...rest.map((extra) => ({ extra }))),
+};
+
+export const metrics = new Metrics({ namespace: 'Abrec', serviceName: 'abrec', logger: metricsLogger });
 
 /** Whether this process can send traces: the same conditions under which Powertools enables itself. */
 export function tracingWanted(env: NodeJS.ProcessEnv = process.env): boolean {

@@ -16,8 +16,9 @@ export interface ServedProcess {
   output: () => string;
 }
 
-export async function serveProcess(dataDir: string): Promise<ServedProcess> {
-  const child = spawn(NODE, [join(ROOT, 'bin', 'abrec.mjs'), 'serve', '--port', '0', '--data-dir', dataDir], {
+/** Starts `abrec serve`; `args` defaults to serving only (`--no-simulate`), so a test starts in seconds. */
+export async function serveProcess(dataDir: string, { args = ['--no-simulate'], startTimeoutMs = 30_000 }: { args?: string[]; startTimeoutMs?: number } = {}): Promise<ServedProcess> {
+  const child = spawn(NODE, [join(ROOT, 'bin', 'abrec.mjs'), 'serve', '--port', '0', '--data-dir', dataDir, ...args], {
     cwd: ROOT,
     env: { ...process.env, ABREC_API_KEY: '', ABREC_ADMIN_KEY: '' },
   });
@@ -25,7 +26,7 @@ export async function serveProcess(dataDir: string): Promise<ServedProcess> {
   let stderr = '';
   child.stderr.on('data', (d) => (stderr += d));
   await new Promise<void>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`serve did not start in 30 s:\n${stdout}\n${stderr}`)), 30_000);
+    const timer = setTimeout(() => reject(new Error(`serve did not start in ${startTimeoutMs / 1000} s:\n${stdout}\n${stderr}`)), startTimeoutMs);
     child.stdout.on('data', (d) => {
       stdout += d;
       if (stdout.includes('Press Ctrl-C')) {

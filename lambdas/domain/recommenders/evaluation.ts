@@ -185,6 +185,9 @@ export interface HoldoutMetrics {
   coverage: number;
 }
 
+/** The per-user holdout of {@link holdoutEvaluation}: 75 % of each user's ratings train, 25 % test, seed 42. */
+export const HOLDOUT_SPLIT = { ratio: 0.75, seed: 42 } as const;
+
 /**
  * The offline protocol every published manifest records, and `abrec train --evaluate` and
  * `abrec bench train` print: top-10 ranking quality on a 75/25 per-user holdout, seed 42 (the
@@ -195,7 +198,7 @@ export function holdoutEvaluation(
   model: string | ModelDefinition,
   { params, onProgress }: { params?: Hyperparameters; onProgress?: EvaluationProgress } = {},
 ): { metrics: HoldoutMetrics; fit_seconds: number } {
-  const result = evaluateRanking({ dataset, model, params, split: 0.75, k: 10, seed: 42, onProgress });
+  const result = evaluateRanking({ dataset, model, params, split: HOLDOUT_SPLIT.ratio, k: 10, seed: HOLDOUT_SPLIT.seed, onProgress });
   return {
     fit_seconds: result.fit_seconds,
     metrics: {
