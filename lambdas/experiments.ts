@@ -65,10 +65,10 @@ async function route(event: JsonEvent): Promise<RouteResult> {
       return { status: 200, body: await admin.promote(id!, body, now) };
     case 'GET {id}/reports':
       return { status: 200, body: await reports.list(id!) };
-    case 'GET {id}/reports/{day}':
-      return event.queryStringParameters?.format === 'html'
-        ? { status: 200, html: await reports.getHtml(id!, day!) }
-        : { status: 200, body: await reports.get(id!, day!) };
+    case 'GET {id}/reports/{day}': {
+      const report = await reports.read(id!, day!, event.queryStringParameters?.format ?? 'json');
+      return report.format === 'html' ? { status: 200, html: report.html } : { status: 200, body: report.json };
+    }
     case 'GET /models':
       return { status: 200, body: await models.list() };
     default:

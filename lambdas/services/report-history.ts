@@ -52,6 +52,13 @@ function dayProblem(day: string): FieldProblem | undefined {
   return valid ? undefined : { field: 'day', message: 'must be a date YYYY-MM-DD' };
 }
 
+/** The forms a report is stored in: `report.json` and `report.html`. */
+export type ReportFormat = 'json' | 'html';
+
+function formatProblem(format: string): FieldProblem | undefined {
+  return format === 'json' || format === 'html' ? undefined : { field: 'format', message: "must be 'json' or 'html'" };
+}
+
 /** Checks path parameters before any store is asked (400 naming every bad one). */
 function assertValid(problems: (FieldProblem | undefined)[]): void {
   const found = problems.filter((problem): problem is FieldProblem => problem !== undefined);
@@ -72,6 +79,22 @@ function decisionOf(json: unknown): Pick<ReportSummary, 'decision' | 'decision_r
 
 /** Builds the report use cases over their storage. */
 export function createReportHistory({ experiments, reports }: ReportHistoryDeps) {
+  /** One day's report JSON; 404 when there is none. */
+  async function get(id: string, day: string): Promise<unknown> {
+    assertValid([idProblem(id), dayProblem(day)]);
+    const json = await reports.getJson(id, day);
+    if (json === undefined) throw notFound(`No report of ${id} for ${day}`);
+    return json;
+  }
+
+  /** One day's self-contained HTML page; 404 when there is none. */
+  async function getHtml(id: string, day: string): Promise<string> {
+    assertValid([idProblem(id), dayProblem(day)]);
+    const html = await reports.getHtml(id, day);
+    if (html === undefined) throw notFound(`No report of ${id} for ${day}`);
+    return html;
+  }
+
   return {
     /** Every day with a report, newest first, the newest {@link HISTORY_DECISIONS} with their decision; 404 for an unknown experiment. */
     async list(id: string): Promise<ReportHistory> {
@@ -92,20 +115,13 @@ export function createReportHistory({ experiments, reports }: ReportHistoryDeps)
       };
     },
 
-    /** One day's report JSON; 404 when there is none. */
-    async get(id: string, day: string): Promise<unknown> {
-      assertValid([idProblem(id), dayProblem(day)]);
-      const json = await reports.getJson(id, day);
-      if (json === undefined) throw notFound(`No report of ${id} for ${day}`);
-      return json;
-    },
+    get,
+    getHtml,
 
-    /** One day's self-contained HTML page; 404 when there is none. */
-    async getHtml(id: string, day: string): Promise<string> {
-      assertValid([idProblem(id), dayProblem(day)]);
-      const html = await reports.getHtml(id, day);
-      if (html === undefined) throw notFound(`No report of ${id} for ${day}`);
-      return html;
+    /** One day's report in the requested form (`format` as the query string gave it; 400 naming it otherwise). */
+    async read(id: string, day: string, format: string): Promise<{ format: 'json'; json: unknown } | { format: 'html'; html: string }> {
+      assertValid([idProblem(id), dayProblem(day), formatProblem(format)]);
+      return format === 'html' ? { format, html: await getHtml(id, day) } : { format: 'json', json: await get(id, day) };
     },
   };
 }

@@ -628,6 +628,16 @@ describe('admin API /experiments', () => {
       expect(storesAsked()).toBe(0);
     });
 
+    it('answers 400 naming format for a form reports are not stored in, before any store is asked', async () => {
+      // Act
+      const result = await oneDay('2026-01-15', { format: 'pdf' });
+
+      // Assess
+      expect(result.statusCode).toBe(400);
+      expect(fieldsOf(result)).toEqual(['format']);
+      expect(storesAsked()).toBe(0);
+    });
+
     it('answers 400 naming both id and day when both are malformed', async () => {
       // Act
       const result = await oneDay('today', undefined, '../secrets');
