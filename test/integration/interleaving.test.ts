@@ -36,7 +36,7 @@ vi.mock('node:crypto', async (importOriginal) => {
 });
 
 const ARTIFACTS_DIR = join(import.meta.dirname, '../../model-artifacts');
-const REQUESTS = 400;
+const REQUESTS = 600;
 const TOP_N = 10;
 /** Click probability of an item the user likes (in the better model's top 20) and of any other, before activity and position bias. */
 const CLICK = { liked: 0.3, other: 0.15 };
