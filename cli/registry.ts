@@ -3,6 +3,7 @@ import type { CliCommand } from './command.ts';
 import { analyzeCommand } from './commands/analyze.ts';
 import { benchAnalysisCommand } from './commands/bench-analysis.ts';
 import { benchServeCommand } from './commands/bench-serve.ts';
+import { benchSimulateCommand } from './commands/bench-simulate.ts';
 import { benchSurpriseCommand } from './commands/bench-surprise.ts';
 import { benchTrainCommand } from './commands/bench-train.ts';
 import { buildDefaultModelsCommand } from './commands/build-default-models.ts';
@@ -28,6 +29,7 @@ export const COMMANDS: readonly CliCommand[] = [
   benchTrainCommand,
   benchAnalysisCommand,
   benchServeCommand,
+  benchSimulateCommand,
   benchSurpriseCommand,
   buildDefaultModelsCommand,
 ];

@@ -3,10 +3,12 @@
  * Joachims et al. 2017). The user examines the item at rank r with probability r^-eta, and
  * clicks an examined item with an attractiveness that rises with their hidden rating of it
  * (graded relevance to click probability as in Chapelle et al.'s ERR: (2^g - 1) / (2^gmax - 1)),
- * small for items they never rated, and lower for items they already clicked on an earlier day
- * (they have seen them). A click may lead to a purchase, a rating (their true one) and watch
- * time. A planted lift multiplies the click probability of the treatment's users by 1 + lift,
- * so a run has a known truth. Pure: randomness comes from the caller's seeded stream.
+ * small for items they never rated, and lower for items they were already shown on an earlier
+ * visit (novelty fades). A click may lead to a purchase, a rating (their true one) and watch
+ * time. A planted lift multiplies the click probability of the treatment's users by 1 + lift;
+ * since nothing the user does later depends on their clicks (fatigue follows what was shown, not
+ * what was clicked), the expected click-through of the treatment is exactly 1 + lift times the
+ * control's: a run has a known truth. Pure: randomness comes from the caller's seeded stream.
  */
 import type { Random } from '../lambdas/domain/recommenders/data/random.ts';
 import type { SimulatedUser } from './population.ts';
@@ -18,7 +20,7 @@ export interface BehaviourParameters {
   maxAttractiveness: number;
   /** Click probability of an examined item the user never rated (or rated lowest). */
   baseAttractiveness: number;
-  /** Attractiveness multiplier of an item the user already clicked on an earlier visit. */
+  /** Attractiveness multiplier of an item the user was already shown on an earlier visit. */
   repeatFactor: number;
   /** After a click: P(purchase) = purchaseRate x liking (0..1 on the rating scale). */
   purchaseRate: number;
@@ -32,7 +34,7 @@ export const DEFAULT_BEHAVIOUR: BehaviourParameters = {
   examinationDecay: 1,
   maxAttractiveness: 0.5,
   baseAttractiveness: 0.02,
-  repeatFactor: 0.2,
+  repeatFactor: 0.5,
   purchaseRate: 0.3,
   rateProbability: 0.3,
   watchProbability: 0.6,
@@ -65,25 +67,26 @@ export function liking(user: SimulatedUser, itemId: string, ratingScale: [number
 }
 
 /** P(click | examined) for one item, before any planted lift. */
-export function attractiveness(like: number, rated: boolean, alreadyClicked: boolean, params: BehaviourParameters = DEFAULT_BEHAVIOUR): number {
+export function attractiveness(like: number, rated: boolean, shownBefore: boolean, params: BehaviourParameters = DEFAULT_BEHAVIOUR): number {
   const graded = rated ? (2 ** (4 * like) - 1) / 15 : 0;
   const base = params.baseAttractiveness + (params.maxAttractiveness - params.baseAttractiveness) * graded;
-  return alreadyClicked ? base * params.repeatFactor : base;
+  return shownBefore ? base * params.repeatFactor : base;
 }
 
 /** P(examined) at a 1-based rank. */
 export const examination = (rank: number, params: BehaviourParameters = DEFAULT_BEHAVIOUR) => rank ** -params.examinationDecay;
 
 /**
- * The events one visit produces. `clicked` is the user's memory of earlier clicks (updated);
- * `lift` is the planted multiplier minus one for this user's arm (0 for control).
+ * The events one visit produces. `shown` is the user's memory of items shown on earlier visits
+ * (this slate is added to it afterwards); `lift` is the planted multiplier minus one for this
+ * user's arm (0 for control).
  */
 export function respondToSlate({
   user,
   experimentId,
   requestId,
   slate,
-  clicked,
+  shown,
   lift,
   ratingScale,
   random,
@@ -93,7 +96,7 @@ export function respondToSlate({
   experimentId: string;
   requestId: string;
   slate: readonly SlateItem[];
-  clicked: Set<string>;
+  shown: Set<string>;
   lift: number;
   ratingScale: [number, number];
   random: Random;
@@ -107,9 +110,8 @@ export function respondToSlate({
     const clickDraw = random();
     if (!examined) continue;
     const like = liking(user, itemId, ratingScale);
-    const p = Math.min(1, attractiveness(like, user.taste.has(itemId), clicked.has(itemId), params) * (1 + lift));
+    const p = Math.min(1, attractiveness(like, user.taste.has(itemId), shown.has(itemId), params) * (1 + lift));
     if (clickDraw >= p) continue;
-    clicked.add(itemId);
     // Ids derive from the server's request id: a resent batch carries the same ids and is counted once.
     const id = `${requestId}:${rank}`;
     events.push({ ...base, event_id: `${id}:click`, event_type: 'click', item_id: itemId, position: rank });
@@ -124,5 +126,6 @@ export function respondToSlate({
       events.push({ ...base, event_id: `${id}:watch`, event_type: 'watch_time', item_id: itemId, value: Math.round(300 + 6900 * like * random()) });
     }
   }
+  for (const { item_id: itemId } of slate) shown.add(itemId);
   return events;
 }

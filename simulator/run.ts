@@ -77,7 +77,7 @@ async function forEachLimited<T>(items: readonly T[], limit: number, work: (item
 }
 
 export async function runSimulation({ population, target, experimentId, days, seed, liftByVariant = {}, concurrency = 8, behaviour, onProgress }: SimulationOptions): Promise<SimulationResult> {
-  const clicked = new Map<string, Set<string>>();
+  const shown = new Map<string, Set<string>>();
   const tallies = new Map<string, { users: Set<string>; impressions: number; clicks: number }>();
   let requests = 0;
   let events = 0;
@@ -102,14 +102,14 @@ export async function runSimulation({ population, target, experimentId, days, se
       tallies.set(slate.variant, tally);
       tally.users.add(user.userId);
       tally.impressions++;
-      const memory = clicked.get(user.userId) ?? new Set<string>();
-      clicked.set(user.userId, memory);
+      const memory = shown.get(user.userId) ?? new Set<string>();
+      shown.set(user.userId, memory);
       const produced = respondToSlate({
         user,
         experimentId,
         requestId: slate.request_id,
         slate: slate.items,
-        clicked: memory,
+        shown: memory,
         lift: liftByVariant[slate.variant] ?? 0,
         ratingScale: population.ratingScale,
         random,

@@ -1,0 +1,114 @@
+/**
+ * `abrec bench simulate` (npm run bench:simulate): the false-positive rate of A/A runs and the
+ * ship rate of runs with a planted MDE-sized lift, at the planned number of users, over many
+ * seeds, through the in-process simulation target (simulator/bench.ts).
+ */
+import { parseArgs } from 'node:util';
+import { aaExperiment, binomialUpper, buildWorld, shipped, simulateOnce, wilson, type RunOutcome } from '../../simulator/bench.ts';
+import { UsageError, type CliCommand } from '../command.ts';
+import { progressBar } from '../progress.ts';
+
+const int = (flag: string, text: string | undefined, fallback: number) => {
+  if (text === undefined) return fallback;
+  const value = Number(text);
+  if (!Number.isInteger(value) || value < 1) throw new UsageError(`${flag} must be a positive integer, got "${text}"`);
+  return value;
+};
+
+export const benchSimulateCommand: CliCommand = {
+  path: ['bench', 'simulate'],
+  summary: 'Decision quality: A/A false-positive rate and MDE ship rate over many simulated experiments',
+  help: `Usage: abrec bench simulate [--seeds N] [--days D] [--mde X] [--json]
+
+Plans an A/A experiment of the default shape (click-through, MDE 10 %, alpha 0.05, 14 daily
+looks): a pilot run measures the planned users per variant from its report, then a
+MovieLens-like population of that size is generated, its model trained on the 75 % part, and
+N seeds are simulated twice: A/A (both arms the same model) and with a planted lift equal to
+the MDE on the treatment. Prints the share that ship in each, with the binomial band an
+honest alpha allows and the Wilson interval of the power. Runs the service's own assignment,
+top-N, counter arithmetic and analysis in process, without a server.
+
+Options:
+  --seeds N   seeds per scenario (default 40)
+  --days D    simulated days (default 14)
+  --mde X     relative minimum detectable effect, also the planted lift (default 0.1)
+  --json      print the result as JSON
+
+Example:
+  npm run bench:simulate -- --json`,
+  run: async (argv, io) => {
+    const { values } = parseArgs({ args: argv, options: { seeds: { type: 'string' }, days: { type: 'string' }, mde: { type: 'string' }, json: { type: 'boolean' } }, strict: true });
+    const seeds = int('--seeds', values.seeds, 40);
+    const days = int('--days', values.days, 14);
+    const mde = values.mde === undefined ? 0.1 : Number(values.mde);
+    if (!(mde > 0 && mde <= 1)) throw new UsageError(`--mde must be a number in (0, 1], got "${values.mde}"`);
+    const started = performance.now();
+    const say = (line: string) => io.stderr(`bench simulate: ${line}\n`);
+    const experiment = aaExperiment({ mde, seed: 1_000_001 });
+
+    // The plan comes from the report itself, as a team would read it after a pilot.
+    const pilotWorld = buildWorld({ users: 3000 });
+    const pilot = await simulateOnce({ world: pilotWorld, experiment, seed: 1_000_001, days, plantedLift: 0 });
+    const planned = pilot.analysis.report?.sampleSize.requiredPerVariant;
+    if (!planned) throw new Error(`the pilot's report has no plan: ${pilot.analysis.report?.sampleSize.reason ?? pilot.analysis.reason}`);
+    const exposedShare = (2 * pilot.exposedPerVariant) / pilotWorld.users;
+    const users = Math.ceil(((2 * planned) / exposedShare) * 1.02);
+    say(`pilot: ${pilotWorld.users} users, control CTR ${(pilot.analysis.report?.control ? pilot.analysis.report.variants[0].estimate ?? 0 : 0).toFixed(4)}, planned ${planned} users per variant for MDE ${mde}; generating ${users} users`);
+    const world = buildWorld({ users });
+    say(`population ready in ${((performance.now() - started) / 1000).toFixed(1)} s`);
+
+    const runs: Record<'aa' | 'lift', RunOutcome[]> = { aa: [], lift: [] };
+    const progress = progressBar(io.stderr, { interactive: Boolean(process.stderr.isTTY) && !values.json });
+    for (const [scenario, lift] of [['aa', 0], ['lift', mde]] as const) {
+      for (let seed = 1; seed <= seeds; seed++) {
+        runs[scenario].push(await simulateOnce({ world, experiment: aaExperiment({ mde, seed }), seed, days, plantedLift: lift }));
+        progress.update(seed, seeds, `${scenario === 'aa' ? 'A/A' : `lift ${lift}`}: seed ${seed}/${seeds}`);
+      }
+      const ships = runs[scenario].filter(shipped).length;
+      progress.finish(`bench simulate: ${scenario === 'aa' ? 'A/A' : `planted lift ${lift}`}: ${ships}/${seeds} shipped`);
+    }
+    const summary = (outcomes: RunOutcome[]) => {
+      const ships = outcomes.filter(shipped).length;
+      const interval = wilson(ships, outcomes.length);
+      return {
+        runs: outcomes.length,
+        ships,
+        ship_rate: ships / outcomes.length,
+        ship_rate_interval: interval,
+        decisions: Object.fromEntries([...new Set(outcomes.map((o) => o.analysis.decision))].map((d) => [d, outcomes.filter((o) => o.analysis.decision === d).length])),
+        mean_exposed_per_variant: Math.round(outcomes.reduce((sum, o) => sum + o.exposedPerVariant, 0) / outcomes.length),
+        mean_observed_lift: outcomes.reduce((sum, o) => sum + (o.analysis.report?.comparisons[0]?.status === 'ok' ? (o.analysis.report.comparisons[0].relativeLift ?? 0) : 0), 0) / outcomes.length,
+      };
+    };
+    const aa = summary(runs.aa);
+    const lift = summary(runs.lift);
+    const alpha = Number((1 - experiment.confidence_level).toPrecision(12));
+    const result = {
+      seeds,
+      days,
+      mde,
+      alpha,
+      target_power: 0.8,
+      planned_users_per_variant: planned,
+      population: world.users,
+      aa: { ...aa, allowed_by_binomial_band: binomialUpper(seeds, alpha), goal: `ships in at most ${alpha * 100} % (within the binomial band)`, met: aa.ships <= binomialUpper(seeds, alpha) },
+      planted_lift: { ...lift, lift: mde, goal: 'ships in at least 80 %', met: lift.ship_rate >= 0.8 },
+      seconds: Math.round((performance.now() - started) / 100) / 10,
+    };
+    if (values.json) {
+      io.stdout(`${JSON.stringify(result)}\n`);
+    } else {
+      const pct = (x: number) => `${(x * 100).toFixed(1)} %`;
+      io.stdout(
+        [
+          `planned users per variant (sequential plan of the report): ${planned}; population ${world.users}, ${days} days, ${seeds} seeds per scenario`,
+          `A/A:                 ${aa.ships}/${seeds} shipped = ${pct(aa.ship_rate)} [${pct(aa.ship_rate_interval.low)}, ${pct(aa.ship_rate_interval.high)}]; binomial band at alpha ${alpha} allows up to ${result.aa.allowed_by_binomial_band}: ${result.aa.met ? 'met' : 'NOT met'}`,
+          `planted lift ${mde}:    ${lift.ships}/${seeds} shipped = ${pct(lift.ship_rate)} [${pct(lift.ship_rate_interval.low)}, ${pct(lift.ship_rate_interval.high)}]; goal >= 80 %: ${result.planted_lift.met ? 'met' : 'NOT met'}; mean observed lift ${pct(lift.mean_observed_lift)}`,
+          `in ${result.seconds} s`,
+          '',
+        ].join('\n'),
+      );
+    }
+    return 0;
+  },
+};

@@ -1,0 +1,90 @@
+/**
+ * The simulation target of the benchmark: the same domain code the API runs, in process, with no
+ * store: assignment by the same hash (sticky), slates by the serving top-N over the same
+ * artifact, and each event's counter increments by the same arithmetic the events repository
+ * applies (event increments plus the user-level statistics from each user's running totals),
+ * exactly once per event id. Many seeds of a large population then run in seconds, and the
+ * counters it keeps are read by the same analysis (`analysisFromCounters`) as the service's.
+ */
+import { addTotals, userStatIncrements, userTotalsDelta, ZERO_TOTALS, type UserTotals } from '../lambdas/domain/events/counters.ts';
+import { analysisDay, counterIncrements } from '../lambdas/domain/events/event.ts';
+import { resolveAssignment } from '../lambdas/domain/experiments/assignment.ts';
+import type { Experiment } from '../lambdas/domain/experiments/model.ts';
+import type { StoredDailyCounter } from '../lambdas/services/analysis-input.ts';
+import { DAY_MS } from '../local/clock.ts';
+import type { SlateItem } from './behaviour.ts';
+import type { SimulationTarget } from './run.ts';
+
+export interface InProcessTarget extends SimulationTarget {
+  /** The daily counters per variant, as `CounterRepository.dailyCounters` returns them. */
+  countersByVariant: () => Record<string, StoredDailyCounter[]>;
+  /** The UTC day of the last simulated day. */
+  lastDay: () => string;
+}
+
+export function createInProcessTarget({
+  experiment,
+  slateOf,
+  firstDayMs,
+}: {
+  experiment: Experiment;
+  /** The top-N list the variant's model serves this user (deterministic per user and model). */
+  slateOf: (variant: string, userId: string) => SlateItem[];
+  /** Midnight (UTC) of the first simulated day. */
+  firstDayMs: number;
+}): InProcessTarget {
+  const assigned = new Map<string, string>();
+  const totals = new Map<string, UserTotals>();
+  const seen = new Set<string>();
+  const counters = new Map<string, Map<string, Record<string, number>>>();
+  let nowMs = firstDayMs;
+  let requests = 0;
+
+  const add = (variant: string, increments: Record<string, number>) => {
+    const days = counters.get(variant) ?? new Map<string, Record<string, number>>();
+    counters.set(variant, days);
+    const day = analysisDay(nowMs);
+    const row = days.get(day) ?? {};
+    days.set(day, row);
+    for (const [field, amount] of Object.entries(increments)) row[field] = (row[field] ?? 0) + amount;
+  };
+
+  /** One stored event of a user: its own increments and the change of the user-level sums. */
+  const count = (variant: string, userId: string, event: Parameters<typeof counterIncrements>[0]) => {
+    const before = totals.get(userId) ?? ZERO_TOTALS;
+    const after = addTotals(before, userTotalsDelta(event));
+    totals.set(userId, after);
+    add(variant, { ...counterIncrements(event), ...userStatIncrements(before, after) });
+  };
+
+  return {
+    startDay: async (day) => {
+      nowMs = firstDayMs + day * DAY_MS + 6 * 3_600_000;
+    },
+    recommend: async (userId) => {
+      let variant = assigned.get(userId);
+      if (variant === undefined) {
+        const assignment = resolveAssignment({ experiment, userId, stored: undefined });
+        variant = assignment.variant;
+        if (assignment.should_store) {
+          assigned.set(userId, variant);
+          add(variant, { exposed_users: 1 });
+        }
+      }
+      const requestId = `req-${++requests}`;
+      count(variant, userId, { event_type: 'impression', fallback: null });
+      return { variant, request_id: requestId, items: slateOf(variant, userId) };
+    },
+    sendEvents: async (events) => {
+      for (const event of events) {
+        if (seen.has(event.event_id)) continue;
+        seen.add(event.event_id);
+        count(assigned.get(event.user_id) ?? '~unassigned', event.user_id, event);
+      }
+    },
+    finish: async () => {},
+    countersByVariant: () =>
+      Object.fromEntries([...counters.entries()].map(([variant, days]) => [variant, [...days.entries()].sort(([a], [b]) => a.localeCompare(b)).map(([day, row]) => ({ day, ...row }))])),
+    lastDay: () => analysisDay(nowMs),
+  };
+}

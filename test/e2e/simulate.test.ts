@@ -1,0 +1,144 @@
+/**
+ * `abrec simulate` against the local runtime over HTTP: simulated days land on distinct days of
+ * the virtual clock with a scheduled report each; every real MovieLens ratings format drives it;
+ * --aa builds an A/A test; and the benchmark's in-process target produces exactly the counters
+ * the service does for the same seed, which is what lets the benchmark stand in for it.
+ */
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { runCli } from '../../cli/main.ts';
+import { formatMovieLensFiles } from '../../lambdas/domain/recommenders/data/writers.ts';
+import { generateSyntheticMovieLens } from '../../lambdas/domain/recommenders/data/synthetic.ts';
+import { loadRatingsFile } from '../../lambdas/domain/recommenders/data/files.ts';
+import { prepareForServing, recommendTopN } from '../../lambdas/domain/recommenders/top-n.ts';
+import type { Experiment } from '../../lambdas/domain/experiments/model.ts';
+import { analysisFromCounters, type ExperimentAnalysis } from '../../lambdas/services/experiment-results.ts';
+import { DirectoryModelArtifactStore } from '../../lambdas/storage/artifact-store.ts';
+import { DEFAULT_ARTIFACTS_DIR, startLocalRuntime, type LocalRuntime } from '../../local/runtime.ts';
+import { createInProcessTarget } from '../../simulator/in-process-target.ts';
+import { buildPopulation } from '../../simulator/population.ts';
+import { runSimulation, type SimulationTarget } from '../../simulator/run.ts';
+import { DEFAULT_SIMULATION_DATA } from '../../simulator/session.ts';
+import type { SimulationSessionResult } from '../../simulator/session.ts';
+import { recordingIO } from '../helpers/cli-io.ts';
+
+let dataDir: string;
+let runtime: LocalRuntime;
+
+const admin = (path: string, init: RequestInit = {}) => fetch(`${runtime.url}${path}`, { ...init, headers: { 'x-admin-key': runtime.adminKey, 'content-type': 'application/json', ...(init.headers ?? {}) } });
+
+async function simulate(args: string[]): Promise<SimulationSessionResult> {
+  const io = recordingIO({ env: { ABREC_URL: runtime.url, ABREC_DATA_DIR: dataDir } });
+  const code = await runCli(['simulate', ...args, '--json'], io);
+  expect(code, io.stderrText()).toBe(0);
+  return io.lastJson() as unknown as SimulationSessionResult;
+}
+
+beforeAll(async () => {
+  dataDir = await mkdtemp(join(tmpdir(), 'abrec-sim-'));
+  runtime = await startLocalRuntime({ dataDir, port: 0, scheduleCheckMs: 0 });
+});
+
+afterAll(async () => {
+  await runtime?.stop();
+  await rm(dataDir, { recursive: true, force: true });
+});
+
+describe('abrec simulate on the local runtime', () => {
+  it('lands D simulated days on D distinct days, with each day reported by the scheduled analysis before the next starts', async () => {
+    // Act
+    const result = await simulate(['--users', '150', '--days', '3', '--seed', '5']);
+
+    // Assess: three consecutive days in the counters, the report, and the daily report history
+    expect(result.days).toBe(3);
+    expect(result.requests).toBeGreaterThan(100);
+    expect(result.events).toBeGreaterThan(0);
+    const days = [0, 1, 2].map((k) => new Date(Date.parse(`${result.first_day}T00:00:00Z`) + k * 86_400_000).toISOString().slice(0, 10));
+    expect(result.last_day).toBe(days[2]);
+    expect(result.reports).toEqual(days.map((day) => ({ day, ok: true })));
+    const analysis = (await (await admin('/experiments/default/results')).json()) as ExperimentAnalysis;
+    expect(analysis.report?.timeline.map((point) => point.day)).toEqual(days);
+    const history = (await (await admin('/experiments/default/reports')).json()) as { reports: { day: string }[] };
+    expect(history.reports.map((r) => r.day).sort()).toEqual(days);
+    // What the simulator counted is what the service stored and counted, per variant.
+    for (const [variant, tally] of Object.entries(result.by_variant)) {
+      expect(analysis.totals[variant]).toMatchObject({ impressions: tally.impressions, clicks: tally.clicks, exposed_users: tally.users });
+    }
+  });
+
+  it('drives the same traffic from every MovieLens ratings format as GroupLens ships it', async () => {
+    // Prepare: one small data set written as ML-100K u.data, ML-1M ratings.dat and ml-latest ratings.csv
+    const { dataset, items } = generateSyntheticMovieLens({ users: 40, items: 120, ratings: 1600, seed: 11 });
+    const files: string[] = [];
+    for (const format of ['ml-100k', 'ml-1m', 'ml-latest'] as const) {
+      const written = formatMovieLensFiles(dataset, items, format);
+      const path = join(dataDir, `${format}-${written.ratings.name}`);
+      await writeFile(path, written.ratings.bytes);
+      files.push(path);
+    }
+
+    // Act
+    const results = [];
+    for (const file of files) results.push(await simulate(['--data', file, '--users', '40', '--days', '1', '--seed', '9', '--experiment', 'default']));
+
+    // Assess: the same users come back and produce the same events whatever the file's format
+    expect(files.map((f) => f.split('-').pop())).toEqual(['u.data', 'ratings.dat', 'ratings.csv']);
+    for (const result of results) {
+      expect(result.users).toBe(results[0].users);
+      expect(result.requests).toBe(results[0].requests);
+      expect(result.data).toMatch(/u\.data|ratings\.dat|ratings\.csv$/);
+    }
+    expect(results[0].requests).toBeGreaterThan(5);
+  });
+
+  it('--aa creates a running A/A experiment whose two arms serve the default control model', async () => {
+    // Act
+    const result = await simulate(['--aa', '--users', '60', '--days', '1', '--planted-lift', '0.1']);
+
+    // Assess
+    expect(result).toMatchObject({ experiment_id: 'default-aa', aa: true, planted_lift: 0.1, lifted_variants: ['treatment'] });
+    const experiment = (await (await admin('/experiments/default-aa')).json()) as Experiment;
+    const control = ((await (await admin('/experiments/default')).json()) as Experiment).variants.find((v) => v.is_control)!;
+    expect(experiment.status).toBe('running');
+    expect(experiment.variants.map((v) => [v.name, v.model_id, v.model_version])).toEqual([
+      ['control', control.model_id, control.model_version],
+      ['treatment', control.model_id, control.model_version],
+    ]);
+  });
+});
+
+describe('the benchmark target in process', () => {
+  it('counts exactly what the service counts for the same seed: every counter field of every variant', async () => {
+    // Prepare: a fresh experiment on the runtime, a copy of the default one
+    const base = (await (await admin('/experiments/default')).json()) as Experiment;
+    const created = await admin('/experiments', {
+      method: 'POST',
+      body: JSON.stringify({ id: 'parity', name: 'parity', status: 'running', variants: base.variants.map(({ name, model_id, model_version, weight, is_control }) => ({ name, model_id, model_version, weight, is_control })), target_metric: base.target_metric, min_sample_size: 50 }),
+    });
+    expect(created.status).toBe(201);
+    const experiment = (await created.json()) as Experiment;
+    const population = buildPopulation(loadRatingsFile(DEFAULT_SIMULATION_DATA), { maxUsers: 120 });
+    const store = new DirectoryModelArtifactStore(DEFAULT_ARTIFACTS_DIR);
+    const serving = new Map(await Promise.all(experiment.variants.map(async (v) => [v.name, prepareForServing(await store.loadModel(v.model_id, v.model_version))] as const)));
+
+    // Act: the HTTP path (two simulated days), then the in-process target with the same seed
+    const overHttp = await simulate(['--experiment', 'parity', '--users', '120', '--days', '2', '--seed', '21']);
+    const first = Date.parse(`${overHttp.first_day}T00:00:00Z`);
+    const inProcess = createInProcessTarget({
+      experiment,
+      firstDayMs: first,
+      slateOf: (variant, userId) => recommendTopN(serving.get(variant)!, userId, 10).items.map((item) => ({ item_id: item.itemId, rank: item.rank })),
+    });
+    const target: SimulationTarget = inProcess;
+    await runSimulation({ population, target, experimentId: 'parity', days: 2, seed: 21 });
+
+    // Assess
+    const served = (await (await admin('/experiments/parity/results')).json()) as ExperimentAnalysis;
+    const local = analysisFromCounters(experiment, inProcess.countersByVariant(), { day: overHttp.last_day! });
+    expect(served.totals.control.impressions).toBeGreaterThan(0);
+    expect(local.totals).toEqual(served.totals);
+    expect(local.decision).toBe(served.decision);
+  });
+});
