@@ -3,6 +3,7 @@
  * always-valid test needs (checked against scipy in test/reference/stats/sequential_cases.json),
  * and a run stops for no effect only past that plan, once the MDE is ruled out.
  */
+import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import {
   buildExperimentReport,
@@ -33,6 +34,51 @@ function straightLine(days: number, users: number, conversions: Record<string, n
     }));
   }).flat();
 }
+
+interface ReferenceCases {
+  genzAbsoluteError: number;
+  sequentialSampleSize: { input: { baselineRate: number; relativeMde: number; alpha: number; power: number; looks: number }; expected: { users: number; usersPerVariant: number; powerAtPlan: number } }[];
+  sequentialSampleSizeForDifference: {
+    input: { differenceVariancePerUser: number; absoluteMde: number; mixtureVariance?: number; alpha: number; power: number; looks: number };
+    expected: { users: number; usersPerVariant: number };
+  }[];
+  sequentialPower: { input: { differenceVariancePerUser: number; absoluteMde: number; alpha: number; usersPerVariant: number; looks: number }; expected: { power: number } }[];
+}
+
+const reference = JSON.parse(readFileSync(new URL('../../reference/stats/sequential_cases.json', import.meta.url), 'utf8')) as ReferenceCases;
+/**
+ * One look is a normal tail on both sides, so it must agree to rounding. Several looks are
+ * Genz's quasi-Monte Carlo in scipy (absolute error about 1e-6) against the recursive
+ * integration here; the users solved from them may differ by one.
+ */
+const powerTolerance = (looks: number): number => (looks === 1 ? 1e-9 : 5 * reference.genzAbsoluteError);
+const usersTolerance = (looks: number): number => (looks === 1 ? 0 : 1);
+
+describe('reference values (scipy, test/reference/stats/make_sequential_cases.py)', () => {
+  it.each(reference.sequentialSampleSize)('sequentialSampleSize case %#', ({ input, expected }) => {
+    const plan = sequentialSampleSize(input);
+    const treatmentRate = input.baselineRate * (1 + input.relativeMde);
+    const design = {
+      differenceVariancePerUser: input.baselineRate * (1 - input.baselineRate) + treatmentRate * (1 - treatmentRate),
+      absoluteMde: treatmentRate - input.baselineRate,
+      alpha: input.alpha,
+      looks: input.looks,
+    };
+
+    expect(Math.abs(plan.usersPerVariant - expected.usersPerVariant)).toBeLessThanOrEqual(usersTolerance(input.looks));
+    expect(Math.abs(sequentialPower({ ...design, usersPerVariant: expected.usersPerVariant }) - expected.powerAtPlan)).toBeLessThanOrEqual(powerTolerance(input.looks));
+    expect(sequentialPower({ ...design, usersPerVariant: plan.usersPerVariant })).toBeGreaterThanOrEqual(input.power);
+    expect(sequentialPower({ ...design, usersPerVariant: plan.usersPerVariant - 1 })).toBeLessThan(input.power);
+  });
+
+  it.each(reference.sequentialSampleSizeForDifference)('sequentialSampleSizeForDifference case %#', ({ input, expected }) => {
+    expect(Math.abs(sequentialSampleSizeForDifference(input) - expected.usersPerVariant)).toBeLessThanOrEqual(usersTolerance(input.looks));
+  });
+
+  it.each(reference.sequentialPower)('sequentialPower case %#', ({ input, expected }) => {
+    expect(Math.abs(sequentialPower(input) - expected.power)).toBeLessThanOrEqual(powerTolerance(input.looks));
+  });
+});
 
 /** 9% baseline fixed in advance, +10% MDE, no guardrails: the plan is 32,130 per variant. */
 const CONFIG: ExperimentConfig = twoArmConfig({ guardrails: [], baseline: 0.09 });
@@ -83,7 +129,8 @@ describe('the planned sample size in the report', () => {
     const { sampleSize } = buildExperimentReport({ config: twoArmConfig({ target_metric: { kind }, guardrails: [] }), counters });
 
     // Both sizes are sigma^2 / delta^2 times a constant, each rounded up: (z_a/2 + z_b)^2 = 7.849
-    // for the fixed test and 15.211 (scipy, sequential_cases.json) for the always-valid one.
+    // for the fixed test and 15.211 for the always-valid one (scipy: 32,129.9 users x 0.009^2 / 0.171099
+    // in the first case of sequential_cases.json).
     const fixedHorizon = sampleSize.fixedHorizonPerVariant as number;
     expect(Math.abs((sampleSize.requiredPerVariant as number) - (15.210625 / 7.848879) * fixedHorizon)).toBeLessThanOrEqual(3);
     expect(fixedHorizon).toBeGreaterThan(100);
