@@ -286,7 +286,7 @@ function checkGuardrail(config: ExperimentConfig, guardrail: GuardrailConfig, co
  *   - it is significantly worse (always-valid, Holm-adjusted), at any look; or
  *   - the sequential planned size is reached AND its always-valid interval for the difference
  *     lies wholly below +MDE (mde x baseline), or it breaches a guardrail (it cannot ship).
- * Why both conditions for "no effect": the planned size alone would end the ~16-20% of runs
+ * Why both conditions for "no effect": the planned size alone would end the ~15% of runs
  * with a true MDE-sized effect that have not crossed yet (the defect this rule replaces: an
  * observed +10% at fixed p = 0.005 ended as no effect). The interval condition alone would let
  * an early, noisy look stop a run before it had the power it was planned for. Because the
