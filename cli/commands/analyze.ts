@@ -279,7 +279,16 @@ export const fetchAnalysisFromAdminApi: AnalysisFetcher = async (experimentId, c
 };
 
 /** The `--experiment` output line from an engine report. */
-export function reportOutput(report: ExperimentReport): Record<string, unknown> & { decision: string; decision_reason: string } {
+/** The fields every `--json` line of an experiment carries (the rest depends on the method). */
+export interface ExperimentOutputCore {
+  experiment_id: string;
+  result: string;
+  decision: string;
+  decision_reason: string;
+  winner: string | null;
+}
+
+export function reportOutput(report: ExperimentReport): Record<string, unknown> & ExperimentOutputCore & { srm_p_value: number | null; srm_flagged: boolean; results: AnalyzeVariantOutput[] } {
   return {
     experiment_id: report.experimentId,
     result: 'ok',
@@ -302,7 +311,7 @@ export function reportOutput(report: ExperimentReport): Record<string, unknown> 
 }
 
 /** The `--experiment` output line from an analysis document. */
-export function analysisOutput(analysis: ExperimentAnalysis): Record<string, unknown> & { decision: string; decision_reason: string } {
+export function analysisOutput(analysis: ExperimentAnalysis): Record<string, unknown> & ExperimentOutputCore {
   const context = { day: analysis.day, target_metric: analysis.target_metric, skipped_guardrails: analysis.skipped_guardrails };
   if (analysis.preference) {
     // Interleaving: the preference (sign) test decides, not the A/B engine.
@@ -341,7 +350,28 @@ export function analysisOutput(analysis: ExperimentAnalysis): Record<string, unk
       results: [],
     };
   }
-  return { ...reportOutput(analysis.report), ...context };
+  const report = analysis.report;
+  return {
+    ...reportOutput(report),
+    ...context,
+    // Per variant, what a summary table shows beside the comparisons: users, impressions and
+    // the target metric with its interval (the same numbers `npm start` prints).
+    variants: report.variants.map((variant) => ({
+      variant: variant.name,
+      control: variant.isControl,
+      users: analysis.totals[variant.name]?.exposed_users ?? 0,
+      impressions: analysis.totals[variant.name]?.impressions ?? 0,
+      estimate: variant.estimate,
+      ci_low: variant.interval?.low ?? null,
+      ci_high: variant.interval?.high ?? null,
+    })),
+    sample_size: {
+      required_per_variant: report.sampleSize.requiredPerVariant,
+      smallest_variant_users: report.sampleSize.smallestVariantUsers,
+      progress: report.sampleSize.progress,
+      reason: report.sampleSize.reason,
+    },
+  };
 }
 
 /**

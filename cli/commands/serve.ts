@@ -3,6 +3,7 @@ import { DEFAULT_EXPERIMENT_ID } from '../../lambdas/domain/experiments/defaults
 import { startLocalRuntime } from '../../local/runtime.ts';
 import { runMainJob } from '../../simulator/main-job.ts';
 import { formatSummary } from '../../simulator/summary.ts';
+import { analysisOutput } from './analyze.ts';
 import { UsageError, type CliCommand } from '../command.ts';
 import { SIMULATE_DEFAULTS, simulationProgress } from './simulate.ts';
 
@@ -122,7 +123,7 @@ Ctrl-C stops everything; a restart keeps all data.`,
               ? `${job.simulatedNow ? 'Simulated' : 'Recorded simulation:'} ${sim.users} users, ${sim.requests} requests, ${sim.events} events over ${sim.days} days (${sim.first_day} .. ${sim.last_day} on the virtual clock)`
               : 'No simulation yet (--resimulate runs one).',
             '',
-            formatSummary(job.analysis),
+            formatSummary(analysisOutput(job.analysis)),
             `dashboard:  ${runtime.url}/`,
             `report:     ${job.reportPath ?? '(none yet)'}`,
             `same numbers: npx abrec analyze --experiment ${DEFAULT_EXPERIMENT_ID} --json`,
