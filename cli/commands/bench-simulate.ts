@@ -18,27 +18,31 @@ const int = (flag: string, text: string | undefined, fallback: number) => {
 export const benchSimulateCommand: CliCommand = {
   path: ['bench', 'simulate'],
   summary: 'Decision quality: A/A false-positive rate and MDE ship rate over many simulated experiments',
-  help: `Usage: abrec bench simulate [--seeds N] [--days D] [--mde X] [--json]
+  help: `Usage: abrec bench simulate [--seeds N] [--lift-seeds N] [--days D] [--mde X] [--json]
 
 Plans an A/A experiment of the default shape (click-through, MDE 10 %, alpha 0.05, 14 daily
 looks): a pilot run measures the planned users per variant from its report, then a
 MovieLens-like population of that size is generated, its model trained on the 75 % part, and
-N seeds are simulated twice: A/A (both arms the same model) and with a planted lift equal to
-the MDE on the treatment. Prints the share that ship in each, with the binomial band an
-honest alpha allows and the Wilson interval of the power. Runs the service's own assignment,
+seeds are simulated: A/A (both arms the same model; each seed its own split of the users)
+and with a planted lift equal to the MDE on the treatment. Prints the share that ship in
+each, with the binomial band an honest alpha allows and the Wilson interval of the power
+(more lift seeds by default: the plan's power is about 85 %, and 40 runs could not tell that
+from 80 %). Runs the service's own assignment,
 top-N, counter arithmetic and analysis in process, without a server.
 
 Options:
-  --seeds N   seeds per scenario (default 40)
-  --days D    simulated days (default 14)
-  --mde X     relative minimum detectable effect, also the planted lift (default 0.1)
-  --json      print the result as JSON
+  --seeds N       A/A seeds (default 40)
+  --lift-seeds N  seeds with the planted lift (default 100)
+  --days D        simulated days (default 14)
+  --mde X         relative minimum detectable effect, also the planted lift (default 0.1)
+  --json          print the result as JSON
 
 Example:
   npm run bench:simulate -- --json`,
   run: async (argv, io) => {
-    const { values } = parseArgs({ args: argv, options: { seeds: { type: 'string' }, days: { type: 'string' }, mde: { type: 'string' }, json: { type: 'boolean' } }, strict: true });
+    const { values } = parseArgs({ args: argv, options: { seeds: { type: 'string' }, 'lift-seeds': { type: 'string' }, days: { type: 'string' }, mde: { type: 'string' }, json: { type: 'boolean' } }, strict: true });
     const seeds = int('--seeds', values.seeds, 40);
+    const liftSeeds = int('--lift-seeds', values['lift-seeds'], 100);
     const days = int('--days', values.days, 14);
     const mde = values.mde === undefined ? 0.1 : Number(values.mde);
     if (!(mde > 0 && mde <= 1)) throw new UsageError(`--mde must be a number in (0, 1], got "${values.mde}"`);
@@ -59,13 +63,13 @@ Example:
 
     const runs: Record<'aa' | 'lift', RunOutcome[]> = { aa: [], lift: [] };
     const progress = progressBar(io.stderr, { interactive: Boolean(process.stderr.isTTY) && !values.json });
-    for (const [scenario, lift] of [['aa', 0], ['lift', mde]] as const) {
-      for (let seed = 1; seed <= seeds; seed++) {
+    for (const [scenario, lift, count] of [['aa', 0, seeds], ['lift', mde, liftSeeds]] as const) {
+      for (let seed = 1; seed <= count; seed++) {
         runs[scenario].push(await simulateOnce({ world, experiment: aaExperiment({ mde, seed }), seed, days, plantedLift: lift }));
-        progress.update(seed, seeds, `${scenario === 'aa' ? 'A/A' : `lift ${lift}`}: seed ${seed}/${seeds}`);
+        progress.update(seed, count, `${scenario === 'aa' ? 'A/A' : `lift ${lift}`}: seed ${seed}/${count}`);
       }
       const ships = runs[scenario].filter(shipped).length;
-      progress.finish(`bench simulate: ${scenario === 'aa' ? 'A/A' : `planted lift ${lift}`}: ${ships}/${seeds} shipped`);
+      progress.finish(`bench simulate: ${scenario === 'aa' ? 'A/A' : `planted lift ${lift}`}: ${ships}/${count} shipped`);
     }
     const summary = (outcomes: RunOutcome[]) => {
       const ships = outcomes.filter(shipped).length;
@@ -85,6 +89,7 @@ Example:
     const alpha = Number((1 - experiment.confidence_level).toPrecision(12));
     const result = {
       seeds,
+      lift_seeds: liftSeeds,
       days,
       mde,
       alpha,
@@ -101,9 +106,9 @@ Example:
       const pct = (x: number) => `${(x * 100).toFixed(1)} %`;
       io.stdout(
         [
-          `planned users per variant (sequential plan of the report): ${planned}; population ${world.users}, ${days} days, ${seeds} seeds per scenario`,
+          `planned users per variant (sequential plan of the report): ${planned}; population ${world.users}, ${days} days`,
           `A/A:                 ${aa.ships}/${seeds} shipped = ${pct(aa.ship_rate)} [${pct(aa.ship_rate_interval.low)}, ${pct(aa.ship_rate_interval.high)}]; binomial band at alpha ${alpha} allows up to ${result.aa.allowed_by_binomial_band}: ${result.aa.met ? 'met' : 'NOT met'}`,
-          `planted lift ${mde}:    ${lift.ships}/${seeds} shipped = ${pct(lift.ship_rate)} [${pct(lift.ship_rate_interval.low)}, ${pct(lift.ship_rate_interval.high)}]; goal >= 80 %: ${result.planted_lift.met ? 'met' : 'NOT met'}; mean observed lift ${pct(lift.mean_observed_lift)}`,
+          `planted lift ${mde}:    ${lift.ships}/${liftSeeds} shipped = ${pct(lift.ship_rate)} [${pct(lift.ship_rate_interval.low)}, ${pct(lift.ship_rate_interval.high)}]; goal >= 80 %: ${result.planted_lift.met ? 'met' : 'NOT met'}; mean observed lift ${pct(lift.mean_observed_lift)}`,
           `in ${result.seconds} s`,
           '',
         ].join('\n'),
