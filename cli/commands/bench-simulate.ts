@@ -5,15 +5,9 @@
  */
 import { parseArgs } from 'node:util';
 import { aaExperiment, binomialUpper, buildWorld, shipped, simulateOnce, wilson, type RunOutcome } from '../../simulator/bench.ts';
-import { UsageError, type CliCommand } from '../command.ts';
+import type { CliCommand } from '../command.ts';
 import { progressBar } from '../progress.ts';
-
-const int = (flag: string, text: string | undefined, fallback: number) => {
-  if (text === undefined) return fallback;
-  const value = Number(text);
-  if (!Number.isInteger(value) || value < 1) throw new UsageError(`${flag} must be a positive integer, got "${text}"`);
-  return value;
-};
+import { numberOption } from './evaluate.ts';
 
 export const benchSimulateCommand: CliCommand = {
   path: ['bench', 'simulate'],
@@ -41,11 +35,10 @@ Example:
   npm run bench:simulate -- --json`,
   run: async (argv, io) => {
     const { values } = parseArgs({ args: argv, options: { seeds: { type: 'string' }, 'lift-seeds': { type: 'string' }, days: { type: 'string' }, mde: { type: 'string' }, json: { type: 'boolean' } }, strict: true });
-    const seeds = int('--seeds', values.seeds, 40);
-    const liftSeeds = int('--lift-seeds', values['lift-seeds'], 100);
-    const days = int('--days', values.days, 14);
-    const mde = values.mde === undefined ? 0.1 : Number(values.mde);
-    if (!(mde > 0 && mde <= 1)) throw new UsageError(`--mde must be a number in (0, 1], got "${values.mde}"`);
+    const seeds = numberOption(values.seeds, '--seeds', 40, { integer: true, min: 1 });
+    const liftSeeds = numberOption(values['lift-seeds'], '--lift-seeds', 100, { integer: true, min: 1 });
+    const days = numberOption(values.days, '--days', 14, { integer: true, min: 1 });
+    const mde = numberOption(values.mde, '--mde', 0.1, { min: 0.001, max: 1 });
     const started = performance.now();
     const say = (line: string) => io.stderr(`bench simulate: ${line}\n`);
     const experiment = aaExperiment({ mde, seed: 1_000_001 });

@@ -4,6 +4,7 @@ import { startLocalRuntime } from '../../local/runtime.ts';
 import { runMainJob } from '../../simulator/main-job.ts';
 import { formatSummary } from '../../simulator/summary.ts';
 import { analysisOutput } from './analyze.ts';
+import { numberOption } from './evaluate.ts';
 import { UsageError, type CliCommand } from '../command.ts';
 import { SIMULATE_DEFAULTS, simulationProgress } from './simulate.ts';
 
@@ -54,16 +55,10 @@ Ctrl-C stops everything; a restart keeps all data.`,
       strict: true,
     });
     if (values['no-simulate'] && values.resimulate) throw new UsageError('--no-simulate and --resimulate contradict each other: give one');
-    const count = (flag: string, text: string | undefined, fallback: number | undefined, min: number) => {
-      if (text === undefined) return fallback;
-      const value = Number(text);
-      if (!Number.isInteger(value) || value < min) throw new UsageError(`${flag} must be an integer >= ${min}, got "${text}"`);
-      return value;
-    };
     const workload = {
-      users: count('--users', values.users, undefined, 1),
-      days: count('--days', values.days, SIMULATE_DEFAULTS.days, 1) as number,
-      seed: count('--seed', values.seed, SIMULATE_DEFAULTS.seed, 0) as number,
+      users: values.users === undefined ? undefined : numberOption(values.users, '--users', 0, { integer: true, min: 1 }),
+      days: numberOption(values.days, '--days', SIMULATE_DEFAULTS.days, { integer: true, min: 1 }),
+      seed: numberOption(values.seed, '--seed', SIMULATE_DEFAULTS.seed, { integer: true }),
     };
     const portText = values.port ?? io.env.PORT ?? '3000';
     const port = Number(portText);

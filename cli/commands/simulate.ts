@@ -5,16 +5,10 @@ import { runSimulationSession, type SimulationSessionResult } from '../../simula
 import { resolveAdminTarget, type AdminTarget } from '../admin-client.ts';
 import { UsageError, type CliCommand, type CliIO } from '../command.ts';
 import { progressBar } from '../progress.ts';
+import { numberOption } from './evaluate.ts';
 
 /** Defaults of `abrec simulate` (and of the workload `npm start` runs). */
 export const SIMULATE_DEFAULTS = { days: 14, seed: 1, topN: 10, concurrency: 8 } as const;
-
-function positiveInteger(flag: string, text: string | undefined, fallback: number): number {
-  if (text === undefined) return fallback;
-  const value = Number(text);
-  if (!Number.isInteger(value) || value < 1) throw new UsageError(`${flag} must be a positive integer, got "${text}"`);
-  return value;
-}
 
 /** The public API key: --api-key, $ABREC_API_KEY, or the local data directory's keys.json. */
 export async function resolveApiKey(given: string | undefined, dataDir: string, env: NodeJS.ProcessEnv): Promise<string> {
@@ -122,11 +116,16 @@ Example:
       },
       strict: true,
     });
-    const plantedLift = values['planted-lift'] === undefined ? 0 : Number(values['planted-lift']);
-    if (!(Number.isFinite(plantedLift) && plantedLift >= 0 && plantedLift <= 10)) throw new UsageError(`--planted-lift must be a number from 0 to 10, got "${values['planted-lift']}"`);
-    const seedText = values.seed ?? String(SIMULATE_DEFAULTS.seed);
-    const seed = Number(seedText);
-    if (!Number.isInteger(seed)) throw new UsageError(`--seed must be an integer, got "${seedText}"`);
+    const count = (flag: 'users' | 'days' | 'top-n' | 'concurrency', fallback: number) => numberOption(values[flag], `--${flag}`, fallback, { integer: true, min: 1 });
+    const plantedLift = numberOption(values['planted-lift'], '--planted-lift', 0, { min: 0, max: 10 });
+    const seed = numberOption(values.seed, '--seed', SIMULATE_DEFAULTS.seed, { integer: true });
+    // Every flag is checked before any key is looked for or any server asked.
+    const workload = {
+      users: values.users === undefined ? undefined : count('users', 0),
+      days: count('days', SIMULATE_DEFAULTS.days),
+      topN: count('top-n', SIMULATE_DEFAULTS.topN),
+      concurrency: count('concurrency', SIMULATE_DEFAULTS.concurrency),
+    };
     const dataDir = values['data-dir'] ?? io.env.ABREC_DATA_DIR ?? '.abrec-data';
     const url = (values.url ?? io.env.ABREC_URL ?? `http://127.0.0.1:${io.env.PORT ?? 3000}`).replace(/\/$/, '');
     const apiKey = await resolveApiKey(values['api-key'], dataDir, io.env);
@@ -137,14 +136,11 @@ Example:
       apiKey,
       admin,
       dataFile: values.data,
-      users: values.users === undefined ? undefined : positiveInteger('--users', values.users, 0),
-      days: positiveInteger('--days', values.days, SIMULATE_DEFAULTS.days),
+      ...workload,
       seed,
       experimentId: values.experiment,
       aa: values.aa ?? false,
       plantedLift,
-      topN: positiveInteger('--top-n', values['top-n'], SIMULATE_DEFAULTS.topN),
-      concurrency: positiveInteger('--concurrency', values.concurrency, SIMULATE_DEFAULTS.concurrency),
       ...progress,
       log: (line) => io.stderr(`simulate: ${line}\n`),
     });
