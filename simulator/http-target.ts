@@ -39,7 +39,8 @@ const LATEST_FIRST_START_MS = 20 * 3_600_000;
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
-export class HttpError extends Error {
+/** A 4xx answer: the simulator sent something the API refuses, so retrying cannot help. */
+export class RequestRefused extends Error {
   constructor(
     readonly status: number,
     message: string,
@@ -77,7 +78,7 @@ export async function createHttpTarget(options: HttpTargetOptions): Promise<Simu
         lastError = `${what} answered ${response.status}: ${await response.text()}`;
         continue;
       }
-      if (response.status >= 400) throw new HttpError(response.status, `${what} answered ${response.status}: ${await response.text()}`);
+      if (response.status >= 400) throw new RequestRefused(response.status, `${what} answered ${response.status}: ${await response.text()}`);
       return read(response);
     }
     throw new Error(`${what} failed after ${attempts} attempts; last: ${lastError}`);

@@ -3,16 +3,15 @@
  * the users from a MovieLens-format file, make sure the experiment exists (an A/A copy of the
  * default's control when asked), drive the days, and say which variants got which planted lift.
  */
-import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { adminRequest, type AdminTarget } from '../cli/admin-client.ts';
 import { loadRatingsFile } from '../lambdas/domain/recommenders/data/files.ts';
-import { DEFAULT_ARTIFACTS_DIR } from '../local/runtime.ts';
 import { createHttpTarget, type LocalClockState } from './http-target.ts';
 import { buildPopulation } from './population.ts';
 import { runSimulation, type SimulationProgress, type SimulationResult } from './run.ts';
 
 /** The bundled synthetic ratings the default models were trained on (their 75 % part). */
-export const DEFAULT_SIMULATION_DATA = join(DEFAULT_ARTIFACTS_DIR, 'data', 'u.data');
+export const DEFAULT_SIMULATION_DATA = fileURLToPath(new URL('../model-artifacts/data/u.data', import.meta.url));
 
 export interface SimulationSessionOptions {
   url: string;

@@ -5,6 +5,8 @@
  * the service does for the same seed, which is what lets the benchmark stand in for it.
  */
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -29,11 +31,16 @@ let runtime: LocalRuntime;
 
 const admin = (path: string, init: RequestInit = {}) => fetch(`${runtime.url}${path}`, { ...init, headers: { 'x-admin-key': runtime.adminKey, 'content-type': 'application/json', ...(init.headers ?? {}) } });
 
-async function simulate(args: string[]): Promise<SimulationSessionResult> {
-  const io = recordingIO({ env: { ABREC_URL: runtime.url, ABREC_DATA_DIR: dataDir } });
+async function simulate(args: string[], url = runtime.url): Promise<SimulationSessionResult> {
+  const io = recordingIO({ env: { ABREC_URL: url, ABREC_DATA_DIR: dataDir } });
   const code = await runCli(['simulate', ...args, '--json'], io);
   expect(code, io.stderrText()).toBe(0);
   return io.lastJson() as unknown as SimulationSessionResult;
+}
+
+async function defaultVersion(modelId: string): Promise<string> {
+  const set = (await import('../../model-artifacts/default-set.json', { with: { type: 'json' } })).default as { models: { model_id: string; model_version: string }[] };
+  return set.models.find((m) => m.model_id === modelId)!.model_version;
 }
 
 beforeAll(async () => {
@@ -65,6 +72,48 @@ describe('abrec simulate on the local runtime', () => {
     // What the simulator counted is what the service stored and counted, per variant.
     for (const [variant, tally] of Object.entries(result.by_variant)) {
       expect(analysis.totals[variant]).toMatchObject({ impressions: tally.impressions, clicks: tally.clicks, exposed_users: tally.users });
+    }
+  });
+
+  it('resends a batch whose answer was lost on the network, and the service counts it once', async () => {
+    // Prepare: a proxy that delivers every second event batch to the service, then drops the
+    // connection instead of passing the answer on (the events are stored; the client cannot know).
+    let batches = 0;
+    let dropped = 0;
+    const proxy: Server = createServer((req, res) => {
+      const chunks: Buffer[] = [];
+      req.on('data', (chunk: Buffer) => chunks.push(chunk));
+      req.on('end', async () => {
+        const headers = Object.fromEntries(Object.entries(req.headers).filter(([k]) => k !== 'host' && k !== 'content-length')) as Record<string, string>;
+        const body = chunks.length ? Buffer.concat(chunks) : undefined;
+        const upstream = await fetch(`${runtime.url}${req.url}`, { method: req.method, headers, body });
+        const answer = Buffer.from(await upstream.arrayBuffer());
+        if (req.url === '/events/batch' && ++batches % 2 === 0) {
+          dropped++;
+          req.socket.destroy();
+          return;
+        }
+        res.writeHead(upstream.status, { 'content-type': upstream.headers.get('content-type') ?? 'application/json' });
+        res.end(answer);
+      });
+    });
+    await new Promise<void>((resolve) => proxy.listen(0, '127.0.0.1', resolve));
+    const created = await admin('/experiments', {
+      method: 'POST',
+      body: JSON.stringify({ id: 'lossy', name: 'lossy network', status: 'running', variants: [{ name: 'control', model_id: 'popularity', model_version: (await defaultVersion('popularity')), weight: 0.5, is_control: true }, { name: 'treatment', model_id: 'popularity', model_version: (await defaultVersion('popularity')), weight: 0.5 }], target_metric: { kind: 'click_through' } }),
+    });
+    expect(created.status).toBe(201);
+
+    try {
+      // Act: enough users for several batches a day
+      const result = await simulate(['--experiment', 'lossy', '--users', '600', '--days', '2', '--top-n', '40', '--seed', '2'], `http://127.0.0.1:${(proxy.address() as AddressInfo).port}`);
+
+      // Assess: answers were lost, yet every click is counted exactly once
+      expect(dropped).toBeGreaterThan(0);
+      const analysis = (await (await admin('/experiments/lossy/results')).json()) as ExperimentAnalysis;
+      for (const [variant, tally] of Object.entries(result.by_variant)) expect(analysis.totals[variant]).toMatchObject({ clicks: tally.clicks, impressions: tally.impressions });
+    } finally {
+      await new Promise((resolve) => proxy.close(resolve));
     }
   });
 
