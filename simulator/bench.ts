@@ -68,11 +68,11 @@ export interface RunOutcome {
   exposedPerVariant: number;
 }
 
-/** One simulated experiment of `days` days, analysed at the end of its last day. */
-export async function simulateOnce({ world, experiment, seed, days, plantedLift }: { world: BenchWorld; experiment: Experiment; seed: number; days: number; plantedLift: number }): Promise<RunOutcome> {
+/** One simulated experiment of `days` days over the world's first `users` users (default all), analysed at the end of its last day. */
+export async function simulateOnce({ world, experiment, seed, days, plantedLift, users }: { world: BenchWorld; experiment: Experiment; seed: number; days: number; plantedLift: number; users?: number }): Promise<RunOutcome> {
   const target = createInProcessTarget({ experiment, firstDayMs: FIRST_DAY_MS, slateOf: (_, userId) => world.slates.get(userId) ?? [] });
   await runSimulation({
-    population: world.population,
+    population: users === undefined ? world.population : { ...world.population, users: world.population.users.slice(0, users) },
     target,
     experimentId: experiment.id,
     days,
@@ -83,6 +83,40 @@ export async function simulateOnce({ world, experiment, seed, days, plantedLift 
   const analysis = analysisFromCounters(experiment, target.countersByVariant(), { day: target.lastDay() });
   const exposedPerVariant = Math.min(...Object.values(analysis.totals).map((totals) => totals.exposed_users));
   return { seed, plantedLift, analysis, exposedPerVariant };
+}
+
+export interface BenchPlan {
+  world: BenchWorld;
+  /** Users per variant the pilot's report plans (the sequential plan). */
+  planned: number;
+  /** Share of the population a run exposes over its days. */
+  exposedShare: number;
+  /** Users to simulate so that each arm exposes the planned number. */
+  users: number;
+  pilotControlRate: number | null;
+}
+
+/**
+ * Plans the runs as a team would: a pilot A/A run on the very population the runs will use
+ * reads its report's plan (which depends on the population's click-through and per-user
+ * variance, not on its size); the runs then take as many users as expose the planned number
+ * per arm. A population too small for the plan is regenerated larger.
+ */
+export async function planRuns({ experiment, days, initialUsers = 24_000, onStep }: { experiment: Experiment; days: number; initialUsers?: number; onStep?: (line: string) => void }): Promise<BenchPlan> {
+  let size = initialUsers;
+  for (let attempt = 0; attempt < 4; attempt++) {
+    const world = buildWorld({ users: size });
+    const pilot = await simulateOnce({ world, experiment, seed: 1_000_001, days, plantedLift: 0 });
+    const planned = pilot.analysis.report?.sampleSize.requiredPerVariant;
+    if (!planned) throw new Error(`the pilot's report has no plan: ${pilot.analysis.report?.sampleSize.reason ?? pilot.analysis.reason}`);
+    const exposedShare = (2 * pilot.exposedPerVariant) / world.users;
+    const users = Math.ceil(((2 * planned) / exposedShare) * 1.02);
+    const pilotControlRate = pilot.analysis.report?.variants.find((v) => v.isControl)?.estimate ?? null;
+    onStep?.(`pilot on ${world.users} users: control click-through ${pilotControlRate?.toFixed(4)}, plan ${planned} users per variant, ${users} users needed`);
+    if (users <= world.users) return { world, planned, exposedShare, users, pilotControlRate };
+    size = Math.ceil(users * 1.1);
+  }
+  throw new Error('no population large enough for the plan after 4 attempts');
 }
 
 /** Whether a run shipped, and shipped the right arm when there is a truth to find. */

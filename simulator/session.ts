@@ -102,11 +102,22 @@ export async function runSimulationSession(options: SimulationSessionOptions): P
   let controlName = 'control';
   let variantNames: string[] | undefined;
   if (options.admin) {
-    const experiment = aa ? await ensureAaExperiment(options.admin, experimentId, (await getExperiment(options.admin, 'default')) ?? failNoTemplate()) : await getExperiment(options.admin, experimentId);
+    let experiment: ExperimentBody | undefined;
+    if (aa) {
+      experiment = await ensureAaExperiment(options.admin, experimentId, (await getExperiment(options.admin, 'default')) ?? failNoTemplate());
+    } else {
+      try {
+        experiment = await getExperiment(options.admin, experimentId);
+      } catch (error) {
+        // The public API is enough to simulate; the admin API only names the control.
+        options.log?.(`cannot read experiment ${experimentId} through the admin API (${error instanceof Error ? error.message : String(error)}): taking "control" as the control`);
+        experiment = { id: experimentId, status: 'running', variants: [{ name: 'control', model_id: '', model_version: '', weight: 0.5, is_control: true }], target_metric: null };
+      }
+    }
     if (!experiment) throw new Error(`experiment ${experimentId} does not exist: create it first (abrec experiments create --file ...)`);
     if (experiment.status !== 'running') options.log?.(`experiment ${experimentId} is ${experiment.status}: its users are served the control and counted outside the test`);
     controlName = experiment.variants.find((variant) => variant.is_control)?.name ?? controlName;
-    variantNames = experiment.variants.map((variant) => variant.name);
+    variantNames = experiment.variants.length > 1 ? experiment.variants.map((variant) => variant.name) : undefined;
   } else if (aa) {
     throw new Error('--aa creates an experiment through the admin API: give the admin key (or run next to the local data directory)');
   }

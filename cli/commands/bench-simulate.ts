@@ -4,7 +4,7 @@
  * seeds, through the in-process simulation target (simulator/bench.ts).
  */
 import { parseArgs } from 'node:util';
-import { aaExperiment, binomialUpper, buildWorld, shipped, simulateOnce, wilson, type RunOutcome } from '../../simulator/bench.ts';
+import { aaExperiment, binomialUpper, planRuns, shipped, simulateOnce, wilson, type RunOutcome } from '../../simulator/bench.ts';
 import type { CliCommand } from '../command.ts';
 import { progressBar } from '../progress.ts';
 import { numberOption } from './evaluate.ts';
@@ -15,8 +15,9 @@ export const benchSimulateCommand: CliCommand = {
   help: `Usage: abrec bench simulate [--seeds N] [--lift-seeds N] [--days D] [--mde X] [--json]
 
 Plans an A/A experiment of the default shape (click-through, MDE 10 %, alpha 0.05, 14 daily
-looks): a pilot run measures the planned users per variant from its report, then a
-MovieLens-like population of that size is generated, its model trained on the 75 % part, and
+looks): a MovieLens-like population is generated and its model trained on the 75 % part; a
+pilot run on it reads the planned users per variant from its report; then, with as many users
+as expose the plan in each arm,
 seeds are simulated: A/A (both arms the same model; each seed its own split of the users)
 and with a planted lift equal to the MDE on the treatment. Prints the share that ship in
 each, with the binomial band an honest alpha allows and the Wilson interval of the power
@@ -43,22 +44,14 @@ Example:
     const say = (line: string) => io.stderr(`bench simulate: ${line}\n`);
     const experiment = aaExperiment({ mde, seed: 1_000_001 });
 
-    // The plan comes from the report itself, as a team would read it after a pilot.
-    const pilotWorld = buildWorld({ users: 3000 });
-    const pilot = await simulateOnce({ world: pilotWorld, experiment, seed: 1_000_001, days, plantedLift: 0 });
-    const planned = pilot.analysis.report?.sampleSize.requiredPerVariant;
-    if (!planned) throw new Error(`the pilot's report has no plan: ${pilot.analysis.report?.sampleSize.reason ?? pilot.analysis.reason}`);
-    const exposedShare = (2 * pilot.exposedPerVariant) / pilotWorld.users;
-    const users = Math.ceil(((2 * planned) / exposedShare) * 1.02);
-    say(`pilot: ${pilotWorld.users} users, control CTR ${(pilot.analysis.report?.control ? pilot.analysis.report.variants[0].estimate ?? 0 : 0).toFixed(4)}, planned ${planned} users per variant for MDE ${mde}; generating ${users} users`);
-    const world = buildWorld({ users });
+    const { world, planned, users } = await planRuns({ experiment, days, onStep: say });
     say(`population ready in ${((performance.now() - started) / 1000).toFixed(1)} s`);
 
     const runs: Record<'aa' | 'lift', RunOutcome[]> = { aa: [], lift: [] };
     const progress = progressBar(io.stderr, { interactive: Boolean(process.stderr.isTTY) && !values.json });
     for (const [scenario, lift, count] of [['aa', 0, seeds], ['lift', mde, liftSeeds]] as const) {
       for (let seed = 1; seed <= count; seed++) {
-        runs[scenario].push(await simulateOnce({ world, experiment: aaExperiment({ mde, seed }), seed, days, plantedLift: lift }));
+        runs[scenario].push(await simulateOnce({ world, experiment: aaExperiment({ mde, seed }), seed, days, plantedLift: lift, users }));
         progress.update(seed, count, `${scenario === 'aa' ? 'A/A' : `lift ${lift}`}: seed ${seed}/${count}`);
       }
       const ships = runs[scenario].filter(shipped).length;
@@ -88,7 +81,7 @@ Example:
       alpha,
       target_power: 0.8,
       planned_users_per_variant: planned,
-      population: world.users,
+      population: users,
       aa: { ...aa, allowed_by_binomial_band: binomialUpper(seeds, alpha), goal: `ships in at most ${alpha * 100} % (within the binomial band)`, met: aa.ships <= binomialUpper(seeds, alpha) },
       planted_lift: { ...lift, lift: mde, goal: 'ships in at least 80 %', met: lift.ship_rate >= 0.8 },
       seconds: Math.round((performance.now() - started) / 100) / 10,
@@ -99,7 +92,7 @@ Example:
       const pct = (x: number) => `${(x * 100).toFixed(1)} %`;
       io.stdout(
         [
-          `planned users per variant (sequential plan of the report): ${planned}; population ${world.users}, ${days} days`,
+          `planned users per variant (sequential plan of the report): ${planned}; population ${users}, ${days} days`,
           `A/A:                 ${aa.ships}/${seeds} shipped = ${pct(aa.ship_rate)} [${pct(aa.ship_rate_interval.low)}, ${pct(aa.ship_rate_interval.high)}]; binomial band at alpha ${alpha} allows up to ${result.aa.allowed_by_binomial_band}: ${result.aa.met ? 'met' : 'NOT met'}`,
           `planted lift ${mde}:    ${lift.ships}/${liftSeeds} shipped = ${pct(lift.ship_rate)} [${pct(lift.ship_rate_interval.low)}, ${pct(lift.ship_rate_interval.high)}]; goal >= 80 %: ${result.planted_lift.met ? 'met' : 'NOT met'}; mean observed lift ${pct(lift.mean_observed_lift)}`,
           `in ${result.seconds} s`,

@@ -142,6 +142,15 @@ describe('abrec simulate on the local runtime', () => {
     expect(results[0].requests).toBeGreaterThan(5);
   });
 
+  it('simulates with the public API key alone, as against a deployed API: no clock to move, the days are rounds of real time', async () => {
+    // Act: admin credentials that the service refuses
+    const result = await simulate(['--users', '30', '--days', '2', '--seed', '3', '--admin-key', 'not-the-admin-key']);
+
+    // Assess
+    expect(result.requests).toBeGreaterThan(5);
+    expect(result).toMatchObject({ first_day: null, last_day: null, reports: [] });
+  });
+
   it('--aa creates a running A/A experiment whose two arms serve the default control model', async () => {
     // Act
     const result = await simulate(['--aa', '--users', '60', '--days', '1', '--planted-lift', '0.1']);
