@@ -6,6 +6,7 @@
  * does an A/A test ship no more often than alpha, and does an MDE-sized truth ship at least as
  * often as the planned power?
  */
+import { mulberry32, shuffleInPlace } from '../lambdas/domain/recommenders/data/random.ts';
 import { generateSyntheticMovieLens } from '../lambdas/domain/recommenders/data/synthetic.ts';
 import { MODELS, type ModelName } from '../lambdas/domain/recommenders/models/registry.ts';
 import { prepareForServing, recommendTopN } from '../lambdas/domain/recommenders/top-n.ts';
@@ -31,7 +32,10 @@ export function buildWorld({ users, model = 'content', dataSeed = 7, topN = 10 }
   const { dataset } = generateSyntheticMovieLens({ users, items: 1000, ratings: Math.round(users * 66.7), seed: dataSeed });
   const trained = MODELS[model].train(tasteTrainingPart(dataset));
   const serving = prepareForServing(trained);
+  // In random order, so the first n users of the world are a fair sample of it: file order
+  // puts the most active users first, and the runs take the first n.
   const population = buildPopulation(dataset);
+  shuffleInPlace(population.users, mulberry32(dataSeed));
   const slates = new Map(population.users.map((user) => [user.userId, recommendTopN(serving, user.userId, topN).items.map((item) => ({ item_id: item.itemId, rank: item.rank }))]));
   return { population, slates, users: population.users.length };
 }
