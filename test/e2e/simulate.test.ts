@@ -167,6 +167,47 @@ describe('abrec simulate on the local runtime', () => {
   });
 });
 
+describe('the local clock routes', () => {
+  interface ClockAnswer {
+    now: string;
+    day: string;
+    offset_ms: number;
+    runs?: { job: string; fired_at: string; ok: boolean; result?: { status?: string } }[];
+  }
+
+  it('are admin routes: 401 without a key, 403 with the public one', async () => {
+    expect((await fetch(`${runtime.url}/local/clock`)).status).toBe(401);
+    expect((await fetch(`${runtime.url}/local/clock`, { headers: { 'x-api-key': runtime.apiKey } })).status).toBe(403);
+  });
+
+  it('refuse a malformed move with a 400 naming the field, and a move backwards with a 409', async () => {
+    const bad = await admin('/local/clock', { method: 'POST', body: JSON.stringify({ advance_ms: -5 }) });
+    expect(bad.status).toBe(400);
+    expect(((await bad.json()) as { error: { details: { field: string }[] } }).error.details[0].field).toBe('advance_ms');
+    const back = await admin('/local/clock', { method: 'POST', body: JSON.stringify({ now: '2020-01-01T00:00:00Z' }) });
+    expect(back.status).toBe(409);
+  });
+
+  it('fire the weekly retraining state machine when the clock passes Sunday 04:00 UTC, and the daily analysis for each day passed', async () => {
+    // Prepare: the next Sunday after the clock's now, at 05:00 UTC
+    const before = (await (await admin('/local/clock')).json()) as ClockAnswer;
+    const now = new Date(before.now);
+    const daysToSunday = ((7 - now.getUTCDay()) % 7) || 7;
+    const sunday = new Date(Date.UTC(now.getUTCFullYear(), now.getUTCMonth(), now.getUTCDate() + daysToSunday, 5));
+
+    // Act
+    const moved = (await (await admin('/local/clock', { method: 'POST', body: JSON.stringify({ now: sunday.toISOString() }) })).json()) as ClockAnswer;
+
+    // Assess
+    expect(moved.day).toBe(sunday.toISOString().slice(0, 10));
+    const retraining = moved.runs?.filter((run) => run.job === 'retraining') ?? [];
+    expect(retraining).toHaveLength(1);
+    expect(retraining[0]).toMatchObject({ ok: true, fired_at: `${sunday.toISOString().slice(0, 10)}T04:00:00.000Z`, result: { status: 'SUCCEEDED' } });
+    expect(moved.runs?.filter((run) => run.job === 'analysis').length).toBeGreaterThanOrEqual(daysToSunday - 1);
+    expect(moved.runs?.every((run) => run.ok)).toBe(true);
+  }, 120_000);
+});
+
 describe('the benchmark target in process', () => {
   it('counts exactly what the service counts for the same seed: every counter field of every variant', async () => {
     // Prepare: a fresh experiment on the runtime, a copy of the default one
