@@ -98,7 +98,9 @@ export async function runSimulationSession(options: SimulationSessionOptions): P
   const population = buildPopulation(dataset, { maxUsers: options.users });
   options.log?.(`${population.users.length} users from ${data}; their held-out 25 % (${population.heldOutRatings} ratings) is the taste that drives their clicks`);
   const aa = options.aa ?? false;
-  const experimentId = options.experimentId ?? (aa ? 'default-aa' : 'default');
+  // One A/A experiment per seed: which users land in which arm is most of an A/A test's
+  // variance, so runs of different seeds must not share one split (nor one experiment's counters).
+  const experimentId = options.experimentId ?? (aa ? `default-aa-${options.seed}` : 'default');
   let controlName = 'control';
   let variantNames: string[] | undefined;
   if (options.admin) {

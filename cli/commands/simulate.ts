@@ -77,9 +77,10 @@ Options:
   --users N          at most N users of the data set (default: all)
   --days D           simulated days (default: ${SIMULATE_DEFAULTS.days})
   --seed S           random seed (default: ${SIMULATE_DEFAULTS.seed})
-  --experiment ID    experiment to drive (default: default, or default-aa with --aa)
+  --experiment ID    experiment to drive (default: default, or default-aa-S with --aa)
   --aa               an A/A test: both arms serve the default experiment's control model
-                     (created as a running experiment unless it exists)
+                     (created as a running experiment unless it exists; one per seed, so
+                     each seed splits the users its own way)
   --planted-lift X   multiply the treatment's click probability by 1+X (a known truth)
   --data FILE        ratings file: u.data, ratings.dat or ratings.csv (default: the bundled
                      synthetic set the default models were trained on, 75 % part)

@@ -153,11 +153,11 @@ describe('abrec simulate on the local runtime', () => {
 
   it('--aa creates a running A/A experiment whose two arms serve the default control model', async () => {
     // Act
-    const result = await simulate(['--aa', '--users', '60', '--days', '1', '--planted-lift', '0.1']);
+    const result = await simulate(['--aa', '--users', '60', '--days', '1', '--planted-lift', '0.1', '--seed', '17']);
 
     // Assess
-    expect(result).toMatchObject({ experiment_id: 'default-aa', aa: true, planted_lift: 0.1, lifted_variants: ['treatment'] });
-    const experiment = (await (await admin('/experiments/default-aa')).json()) as Experiment;
+    expect(result).toMatchObject({ experiment_id: 'default-aa-17', aa: true, planted_lift: 0.1, lifted_variants: ['treatment'] });
+    const experiment = (await (await admin('/experiments/default-aa-17')).json()) as Experiment;
     const control = ((await (await admin('/experiments/default')).json()) as Experiment).variants.find((v) => v.is_control)!;
     expect(experiment.status).toBe('running');
     expect(experiment.variants.map((v) => [v.name, v.model_id, v.model_version])).toEqual([
