@@ -22,6 +22,15 @@ export const PROJECT_ROOT = fileURLToPath(new URL('..', import.meta.url));
 export const DEFAULT_ARTIFACTS_DIR = join(PROJECT_ROOT, 'model-artifacts');
 export const LOCAL_CREDENTIALS = { accessKeyId: 'S3RVER', secretAccessKey: 'S3RVER' } as const;
 
+/** `<data dir>/runtime.json`: where the running local runtime serves, rewritten at every start. */
+export const RUNTIME_RECORD = 'runtime.json';
+export interface RuntimeRecord {
+  url: string;
+  s3_endpoint: string;
+  bucket: string;
+  region: string;
+}
+
 export interface LocalRuntimeOptions {
   dataDir: string;
   /** 0 picks a free port. */
@@ -178,6 +187,12 @@ export async function startLocalRuntime(options: LocalRuntimeOptions): Promise<L
       localRoutes: localRoutes({ clock, scheduler, jobs }),
     });
     if ((options.scheduleCheckMs ?? 30_000) > 0) scheduler.start(options.scheduleCheckMs ?? 30_000);
+    // Where local tools (abrec simulate --train) publish artifacts: this run's S3 endpoint.
+    await writeFile(
+      join(dataDir, RUNTIME_RECORD),
+      `${JSON.stringify({ url: gateway.url, s3_endpoint: servers.s3Endpoint, bucket: ARTIFACTS_BUCKET.localName, region: env.AWS_REGION } satisfies RuntimeRecord, null, 1)}\n`,
+      { mode: 0o600 },
+    );
     return {
       url: gateway.url,
       apiKey: keys.apiKey,

@@ -3,10 +3,13 @@
  * the users from a MovieLens-format file, make sure the experiment exists (an A/A copy of the
  * default's control when asked), drive the days, and say which variants got which planted lift.
  */
+import { createHash } from 'node:crypto';
 import { fileURLToPath } from 'node:url';
 import { adminRequest, type AdminTarget } from '../cli/admin-client.ts';
-import { loadRatingsFile } from '../lambdas/domain/recommenders/data/files.ts';
+import { loadMovieLens } from '../lambdas/domain/recommenders/data/files.ts';
+import type { ModelArtifactStore } from '../lambdas/storage/artifact-store.ts';
 import { createHttpTarget, type LocalClockState } from './http-target.ts';
+import { itemsFileBeside, trainModelsUnderTest, type PublishedModel } from './models-under-test.ts';
 import { buildPopulation } from './population.ts';
 import { runSimulation, type SimulationProgress, type SimulationResult } from './run.ts';
 
@@ -23,6 +26,11 @@ export interface SimulationSessionOptions {
   seed: number;
   experimentId?: string;
   aa?: boolean;
+  /**
+   * Train these two algorithms (control, treatment) on the data's 75 % part, publish them to
+   * `artifacts` and drive an experiment that pins them (created unless it exists).
+   */
+  train?: { algorithms: [string, string]; artifacts: ModelArtifactStore };
   plantedLift?: number;
   topN?: number;
   concurrency?: number;
@@ -43,6 +51,8 @@ export interface SimulationSessionResult extends SimulationResult {
   last_day: string | null;
   /** Daily analyses the local scheduler ran as the days closed. */
   reports: { day: string; ok: boolean }[];
+  /** The models trained and published for this run (--train). */
+  trained: PublishedModel[];
 }
 
 interface ExperimentBody {
@@ -92,20 +102,68 @@ export async function ensureAaExperiment(admin: AdminTarget, id: string, templat
   return answer.body as ExperimentBody;
 }
 
+/**
+ * The experiment `id` pinning the two trained models as control and treatment, with the default
+ * experiment's plan; created running unless it exists. An existing one must pin the same versions.
+ */
+async function ensureTrainedExperiment(admin: AdminTarget, id: string, [control, treatment]: PublishedModel[], template: ExperimentBody | undefined): Promise<ExperimentBody> {
+  const existing = await getExperiment(admin, id);
+  const pins = (e: ExperimentBody) => e.variants.map((v) => `${v.model_id}@${v.model_version}`).join(',');
+  const wanted = `${control.model_id}@${control.model_version},${treatment.model_id}@${treatment.model_version}`;
+  if (existing) {
+    if (pins(existing) !== wanted) throw new Error(`experiment ${id} exists and pins ${pins(existing)}, not the trained ${wanted}: pass another --experiment`);
+    return existing;
+  }
+  const body = {
+    id,
+    name: `${control.model_id} vs ${treatment.model_id}, trained for simulation`,
+    description: 'Created by abrec simulate --train: both models trained on the 75 % per-user part of the simulation data.',
+    status: 'running',
+    mode: 'ab',
+    variants: [
+      { name: 'control', model_id: control.model_id, model_version: control.model_version, weight: 0.5, is_control: true },
+      { name: 'treatment', model_id: treatment.model_id, model_version: treatment.model_version, weight: 0.5, is_control: false },
+    ],
+    target_metric: template?.target_metric ?? { kind: 'click_through' },
+    ...(template?.min_sample_size === undefined ? {} : { min_sample_size: template.min_sample_size }),
+    ...(template?.confidence_level === undefined ? {} : { confidence_level: template.confidence_level }),
+    ...(template?.minimum_detectable_effect === undefined ? {} : { minimum_detectable_effect: template.minimum_detectable_effect }),
+  };
+  const answer = await adminRequest(admin, 'POST', '/experiments', body);
+  if (answer.status !== 201) throw new Error(`creating experiment ${id} answered ${answer.status}: ${JSON.stringify(answer.body)}`);
+  return answer.body as ExperimentBody;
+}
+
 export async function runSimulationSession(options: SimulationSessionOptions): Promise<SimulationSessionResult> {
   const data = options.dataFile ?? DEFAULT_SIMULATION_DATA;
-  const dataset = loadRatingsFile(data);
+  const itemsPath = options.train ? itemsFileBeside(data) : undefined;
+  const dataset = loadMovieLens({ ratingsPath: data, itemsPath });
   const population = buildPopulation(dataset, { maxUsers: options.users });
   options.log?.(`${population.users.length} users from ${data}; their held-out 25 % (${population.heldOutRatings} ratings) is the taste that drives their clicks`);
   const aa = options.aa ?? false;
+  if (aa && options.train) throw new Error('--aa and --train contradict each other: an A/A test serves one model in both arms');
+  let trained: PublishedModel[] = [];
+  if (options.train) {
+    if (!options.admin) throw new Error('--train creates an experiment through the admin API: give the admin key (or run next to the local data directory)');
+    trained = await trainModelsUnderTest({
+      dataset,
+      algorithms: options.train.algorithms,
+      store: options.train.artifacts,
+      source: data,
+      onModel: (model) => options.log?.(`trained ${model.algorithm} on the 75 % part in ${model.fit_seconds.toFixed(1)} s: ${model.model_id}@${model.model_version}`),
+    });
+  }
   // One A/A experiment per seed: which users land in which arm is most of an A/A test's
   // variance, so runs of different seeds must not share one split (nor one experiment's counters).
-  const experimentId = options.experimentId ?? (aa ? `default-aa-${options.seed}` : 'default');
+  const trainedId = () => `sim-${trained.map((m) => m.model_id).join('-vs-')}-${createHash('sha256').update(trained.map((m) => m.model_version).join(',')).digest('hex').slice(0, 8)}`;
+  const experimentId = options.experimentId ?? (aa ? `default-aa-${options.seed}` : options.train ? trainedId() : 'default');
   let controlName = 'control';
   let variantNames: string[] | undefined;
   if (options.admin) {
     let experiment: ExperimentBody | undefined;
-    if (aa) {
+    if (options.train) {
+      experiment = await ensureTrainedExperiment(options.admin, experimentId, trained, await getExperiment(options.admin, 'default'));
+    } else if (aa) {
       experiment = await ensureAaExperiment(options.admin, experimentId, (await getExperiment(options.admin, 'default')) ?? failNoTemplate());
     } else {
       try {
@@ -157,6 +215,7 @@ export async function runSimulationSession(options: SimulationSessionOptions): P
     first_day: target.firstDay() ?? null,
     last_day: target.lastDay() ?? null,
     reports,
+    trained,
   };
 }
 

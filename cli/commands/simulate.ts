@@ -1,11 +1,15 @@
+import { S3Client } from '@aws-sdk/client-s3';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
+import { getModel } from '../../lambdas/domain/recommenders/models/registry.ts';
+import { S3ModelArtifactStore } from '../../lambdas/storage/artifact-store.ts';
 import { runSimulationSession, type SimulationSessionResult } from '../../simulator/session.ts';
 import { resolveAdminTarget, type AdminTarget } from '../admin-client.ts';
 import { UsageError, type CliCommand, type CliIO } from '../command.ts';
 import { progressBar } from '../progress.ts';
 import { numberOption } from './evaluate.ts';
+import { parseOutDestination, s3ClientFromEnvironment } from './train.ts';
 
 /** Defaults of `abrec simulate` (and of the workload `npm start` runs). */
 export const SIMULATE_DEFAULTS = { days: 14, seed: 1, topN: 10, concurrency: 8 } as const;
@@ -31,6 +35,26 @@ async function optionalAdmin(options: { url?: string; adminKey?: string; dataDir
     if (error instanceof UsageError) return undefined;
     throw error;
   }
+}
+
+/**
+ * Where --train publishes: the bucket of a deployed stack (--bucket, with the standard AWS
+ * environment), else the local runtime's own bucket, found through `<data dir>/runtime.json`.
+ */
+async function artifactBucket(bucket: string | undefined, dataDir: string, env: NodeJS.ProcessEnv): Promise<{ client: S3Client; bucket: string }> {
+  if (bucket !== undefined) {
+    const destination = parseOutDestination(`s3://${bucket}`);
+    if (destination.kind !== 's3') throw new UsageError(`--bucket ${bucket} is not a bucket name`);
+    return { client: s3ClientFromEnvironment(env), bucket: destination.bucket };
+  }
+  const { LOCAL_CREDENTIALS, RUNTIME_RECORD } = await import('../../local/runtime.ts');
+  let record: { s3_endpoint: string; bucket: string; region: string };
+  try {
+    record = JSON.parse(await readFile(join(dataDir, RUNTIME_RECORD), 'utf8')) as typeof record;
+  } catch {
+    throw new UsageError(`--train publishes the models where the service reads them: run next to the data directory of a running \`abrec serve\` (no ${join(dataDir, RUNTIME_RECORD)}), or give --bucket for a deployed stack`);
+  }
+  return { client: new S3Client({ endpoint: record.s3_endpoint, region: record.region, credentials: LOCAL_CREDENTIALS, forcePathStyle: true }), bucket: record.bucket };
 }
 
 /** Day lines with a progress bar, and a line per daily report the local scheduler wrote. */
@@ -84,6 +108,11 @@ Options:
   --planted-lift X   multiply the treatment's click probability by 1+X (a known truth)
   --data FILE        ratings file: u.data, ratings.dat or ratings.csv (default: the bundled
                      synthetic set the default models were trained on, 75 % part)
+  --train A,B        train algorithms A (control) and B (treatment) on the data's 75 % part,
+                     publish them and drive an experiment pinning them (e.g. content,als;
+                     content needs the item file GroupLens ships beside the ratings)
+  --bucket NAME      with --train against a deployed stack: its artifacts bucket (standard
+                     AWS credentials); locally the runtime's bucket is found by itself
   --top-n N          slate size (default: ${SIMULATE_DEFAULTS.topN})
   --concurrency N    requests in flight (default: ${SIMULATE_DEFAULTS.concurrency})
   --url URL          service base URL (default: $ABREC_URL or http://127.0.0.1:$PORT|3000)
@@ -94,8 +123,9 @@ Options:
 
 Needs a running service: start the local one with \`npm start\` (or \`abrec serve\`).
 
-Example:
-  npx abrec simulate --aa --planted-lift 0.1 --users 400 --days 7 --seed 3`,
+Examples:
+  npx abrec simulate --aa --planted-lift 0.1 --users 400 --days 7 --seed 3
+  npx abrec simulate --data ml-1m/ratings.dat --train content,als --users 2000`,
   run: async (argv, io) => {
     const { values } = parseArgs({
       args: argv,
@@ -107,6 +137,8 @@ Example:
         aa: { type: 'boolean' },
         'planted-lift': { type: 'string' },
         data: { type: 'string' },
+        train: { type: 'string' },
+        bucket: { type: 'string' },
         'top-n': { type: 'string' },
         concurrency: { type: 'string' },
         url: { type: 'string' },
@@ -127,25 +159,41 @@ Example:
       topN: count('top-n', SIMULATE_DEFAULTS.topN),
       concurrency: count('concurrency', SIMULATE_DEFAULTS.concurrency),
     };
+    const algorithms = values.train?.split(',').map((name) => name.trim());
+    if (algorithms !== undefined && (algorithms.length !== 2 || algorithms.some((name) => name === ''))) throw new UsageError(`--train takes two algorithms, control then treatment (e.g. content,als), got "${values.train}"`);
+    for (const name of algorithms ?? []) {
+      try {
+        getModel(name);
+      } catch (error) {
+        throw new UsageError(`--train: ${error instanceof Error ? error.message : String(error)}`);
+      }
+    }
+    if (algorithms !== undefined && values.aa) throw new UsageError('--aa and --train contradict each other: an A/A test serves one model in both arms');
     const dataDir = values['data-dir'] ?? io.env.ABREC_DATA_DIR ?? '.abrec-data';
     const url = (values.url ?? io.env.ABREC_URL ?? `http://127.0.0.1:${io.env.PORT ?? 3000}`).replace(/\/$/, '');
     const apiKey = await resolveApiKey(values['api-key'], dataDir, io.env);
     const admin = await optionalAdmin({ url, adminKey: values['admin-key'], dataDir }, io.env);
     const progress = simulationProgress(io, Boolean(process.stderr.isTTY) && !values.json);
-    const result = await runSimulationSession({
-      url,
-      apiKey,
-      admin,
-      dataFile: values.data,
-      ...workload,
-      seed,
-      experimentId: values.experiment,
-      aa: values.aa ?? false,
-      plantedLift,
-      ...progress,
-      log: (line) => io.stderr(`simulate: ${line}\n`),
-    });
-    io.stdout(values.json ? `${JSON.stringify(result)}\n` : formatSimulation(result));
-    return 0;
+    const bucket = algorithms ? await artifactBucket(values.bucket, dataDir, io.env) : undefined;
+    try {
+      const result = await runSimulationSession({
+        url,
+        apiKey,
+        admin,
+        dataFile: values.data,
+        ...workload,
+        seed,
+        experimentId: values.experiment,
+        aa: values.aa ?? false,
+        train: algorithms && bucket ? { algorithms: [algorithms[0], algorithms[1]], artifacts: new S3ModelArtifactStore(bucket.client, bucket.bucket) } : undefined,
+        plantedLift,
+        ...progress,
+        log: (line) => io.stderr(`simulate: ${line}\n`),
+      });
+      io.stdout(values.json ? `${JSON.stringify(result)}\n` : formatSimulation(result));
+      return 0;
+    } finally {
+      bucket?.client.destroy();
+    }
   },
 };

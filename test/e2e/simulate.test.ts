@@ -4,7 +4,7 @@
  * --aa builds an A/A test; and the benchmark's in-process target produces exactly the counters
  * the service does for the same seed, which is what lets the benchmark stand in for it.
  */
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -140,6 +140,36 @@ describe('abrec simulate on the local runtime', () => {
       expect(result.data).toMatch(/u\.data|ratings\.dat|ratings\.csv$/);
     }
     expect(results[0].requests).toBeGreaterThan(5);
+  });
+
+  it('--train trains both models on the 75 % part of a real-format file, publishes them and drives an experiment pinning them', async () => {
+    // Prepare: ML-1M files (ratings.dat and movies.dat, as GroupLens ships them) in their own folder
+    const { dataset, items } = generateSyntheticMovieLens({ users: 120, items: 300, ratings: 6000, seed: 23 });
+    const folder = join(dataDir, 'ml-1m');
+    await mkdir(folder, { recursive: true });
+    const written = formatMovieLensFiles(dataset, items, 'ml-1m');
+    await writeFile(join(folder, written.ratings.name), written.ratings.bytes);
+    await writeFile(join(folder, written.items.name), written.items.bytes);
+
+    // Act
+    const result = await simulate(['--data', join(folder, 'ratings.dat'), '--train', 'content,als', '--users', '120', '--days', '2', '--seed', '6']);
+
+    // Assess: the experiment pins what was trained, and serves it (no fallback) to the file's users
+    expect(result.trained.map((m) => m.model_id)).toEqual(['content', 'als']);
+    expect(result.experiment_id).toMatch(/^sim-content-vs-als-[0-9a-f]{8}$/);
+    const experiment = (await (await admin(`/experiments/${result.experiment_id}`)).json()) as Experiment;
+    expect(experiment.variants.map((v) => [v.name, v.model_id, v.model_version, v.is_control])).toEqual([
+      ['control', 'content', result.trained[0].model_version, true],
+      ['treatment', 'als', result.trained[1].model_version, false],
+    ]);
+    const served = await fetch(`${runtime.url}/recommend?user_id=${dataset.userIds[0]}&experiment_id=${result.experiment_id}`, { headers: { 'x-api-key': runtime.apiKey } });
+    const body = (await served.json()) as { model_version: string; fallback?: string | null; items: unknown[] };
+    expect(body.fallback ?? null).toBeNull();
+    expect(body.items).toHaveLength(10);
+    expect(result.trained.map((m) => m.model_version)).toContain(body.model_version);
+    // The same file and code give the same versions: a second run reuses the experiment.
+    const again = await simulate(['--data', join(folder, 'ratings.dat'), '--train', 'content,als', '--users', '20', '--days', '1', '--seed', '7']);
+    expect(again.experiment_id).toBe(result.experiment_id);
   });
 
   it('simulates with the public API key alone, as against a deployed API: no clock to move, the days are rounds of real time', async () => {

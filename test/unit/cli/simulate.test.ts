@@ -18,6 +18,9 @@ describe('abrec simulate, before it reaches any server', () => {
     [['--days', '0'], "--days must be an integer >= 1, got '0'"],
     [['--users', '2.5'], "--users must be an integer >= 1, got '2.5'"],
     [['--seed', 'x'], "--seed must be an integer, got 'x'"],
+    [['--train', 'content'], '--train takes two algorithms, control then treatment (e.g. content,als), got "content"'],
+    [['--train', 'nope,als'], "--train: unknown model 'nope'"],
+    [['--train', 'content,als', '--aa'], '--aa and --train contradict each other'],
   ])('refuses %j with a usage error naming the flag (exit 2)', async (args, message) => {
     const io = recordingIO({ env: { ABREC_DATA_DIR: empty } });
     expect(await runCli(['simulate', ...args], io)).toBe(2);
