@@ -34,10 +34,17 @@ const service = createRecommendationService({
 const defaultExperimentId = optionalEnv(ENV.defaultExperimentId, 'default');
 
 export const MAX_TOP_N = 100;
+const DEFAULT_TOP_N = 10;
 
 const querySchema = z.strictObject({
   user_id: idSchema,
-  top_n: z.coerce.number({ error: 'must be a number' }).int('must be an integer').min(1, 'must be >= 1').max(MAX_TOP_N, `must be <= ${MAX_TOP_N}`).default(10),
+  // Plain decimal digits only: Number() would also read '0x10', '1e1', '+5' and ' 5 '.
+  top_n: z
+    .string()
+    .regex(/^[0-9]+$/, 'must be a decimal integer')
+    .transform(Number)
+    .pipe(z.number().min(1, 'must be >= 1').max(MAX_TOP_N, `must be <= ${MAX_TOP_N}`))
+    .default(DEFAULT_TOP_N),
   experiment_id: idSchema.optional(),
 });
 

@@ -310,6 +310,11 @@ describe('GET /recommend', () => {
       ['top_n is 101', { user_id: 'u1', top_n: '101' }, 'top_n'],
       ['top_n is not a number', { user_id: 'u1', top_n: 'abc' }, 'top_n'],
       ['top_n is not an integer', { user_id: 'u1', top_n: '2.5' }, 'top_n'],
+      ['top_n is hexadecimal (0x10)', { user_id: 'u1', top_n: '0x10' }, 'top_n'],
+      ['top_n is in exponent form (1e1)', { user_id: 'u1', top_n: '1e1' }, 'top_n'],
+      ['top_n has a sign (+5)', { user_id: 'u1', top_n: '+5' }, 'top_n'],
+      ['top_n has surrounding whitespace', { user_id: 'u1', top_n: ' 5 ' }, 'top_n'],
+      ['top_n is empty', { user_id: 'u1', top_n: '' }, 'top_n'],
       ['user_id is empty', { user_id: '' }, 'user_id'],
       ['user_id is over 256 bytes of UTF-8 (129 two-byte characters)', { user_id: 'é'.repeat(129) }, 'user_id'],
     ])('answers 400 naming the field when %s, and writes nothing', async (_case, query, field) => {
