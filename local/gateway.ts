@@ -54,10 +54,56 @@ const LOCAL_ADMIN_ROUTE: RouteDefinition = { method: 'POST', path: '/local/clock
 
 const errorBody = (code: string, message: string) => JSON.stringify({ error: { code, message } });
 
+/** A 400 in the handlers' validation shape, naming each offending field. */
+const validationBody = (details: { field: string; message: string }[]) =>
+  JSON.stringify({ error: { code: 'validation_failed', message: `Invalid request: ${details.map((d) => `${d.field}: ${d.message}`).join('; ')}`, details } });
+
 function sameSecret(given: string, expected: string): boolean {
   const a = Buffer.from(given);
   const b = Buffer.from(expected);
   return a.length === b.length && timingSafeEqual(a, b);
+}
+
+/**
+ * Decodes the path parameters of a match strictly: a malformed escape or one that is not UTF-8
+ * (`%E0%A4%A`, `%FF`) is refused, never replaced by U+FFFD, so two different ids cannot collapse
+ * into one. API Gateway refuses such paths before the function is called.
+ */
+export function decodePathParameters(names: string[], raw: string[]): { parameters: Record<string, string> } | { problems: { field: string; message: string }[] } {
+  const parameters: Record<string, string> = {};
+  const problems: { field: string; message: string }[] = [];
+  names.forEach((name, i) => {
+    try {
+      parameters[name] = decodeURIComponent(raw[i]);
+    } catch {
+      problems.push({ field: name, message: 'malformed percent-escape or not UTF-8' });
+    }
+  });
+  return problems.length ? { problems } : { parameters };
+}
+
+/** The query fields whose raw name or value holds a malformed or non-UTF-8 percent-escape. */
+export function malformedQueryFields(search: string): { field: string; message: string }[] {
+  const problems: { field: string; message: string }[] = [];
+  const strict = (text: string) => decodeURIComponent(text.replace(/\+/g, ' '));
+  for (const pair of search.replace(/^\?/, '').split('&')) {
+    if (!pair) continue;
+    const eq = pair.indexOf('=');
+    const rawName = eq < 0 ? pair : pair.slice(0, eq);
+    let field: string;
+    try {
+      field = strict(rawName);
+    } catch {
+      problems.push({ field: 'query', message: 'malformed percent-escape or not UTF-8 in a parameter name' });
+      continue;
+    }
+    try {
+      if (eq >= 0) strict(pair.slice(eq + 1));
+    } catch {
+      problems.push({ field, message: 'malformed percent-escape or not UTF-8' });
+    }
+  }
+  return problems;
 }
 
 /** The auth decision for one request: undefined when allowed, else status and body. */
@@ -189,7 +235,11 @@ async function handle(options: GatewayOptions, req: IncomingMessage, res: Server
   const body = await readBody(req, options.maxBodyBytes ?? 6 * 1024 * 1024);
   if (body === 'too-large') return send(res, 413, errorBody('payload_too_large', 'Request body exceeds 6 MB'));
   const match = route.pattern.exec(url.pathname)!;
-  const pathParameters = route.params.length ? Object.fromEntries(route.params.map((name, i) => [name, decodeURIComponent(match[i + 1])])) : null;
+  const decoded = decodePathParameters(route.params, match.slice(1));
+  if ('problems' in decoded) return send(res, 400, validationBody(decoded.problems));
+  const malformedQuery = malformedQueryFields(url.search);
+  if (malformedQuery.length) return send(res, 400, validationBody(malformedQuery));
+  const pathParameters = route.params.length ? decoded.parameters : null;
   const handler = options.handlers[route.function];
   if (!handler) return send(res, 502, errorBody('bad_gateway', `No handler loaded for ${route.function}`));
   const event = toProxyEvent(route, { method, url, headers, body, pathParameters, requestId, receivedAt: options.clock?.() });

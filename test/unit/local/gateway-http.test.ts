@@ -1,0 +1,66 @@
+import type { APIGatewayProxyEvent, APIGatewayProxyResult } from 'aws-lambda';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startGateway, type RunningGateway } from '../../../local/gateway.ts';
+
+/** The gateway over real HTTP, with stub handlers that record what they were called with. */
+const keys = { apiKey: 'pk_test', adminKey: 'ak_test' };
+const admin = { 'x-admin-key': keys.adminKey };
+const calls: APIGatewayProxyEvent[] = [];
+const stub = async (event: APIGatewayProxyEvent): Promise<APIGatewayProxyResult> => {
+  calls.push(event);
+  return { statusCode: 200, headers: { 'content-type': 'application/json' }, body: JSON.stringify({ id: event.pathParameters?.id ?? null }) };
+};
+let gateway: RunningGateway;
+
+beforeAll(async () => {
+  gateway = await startGateway({
+    handlers: {
+      experiments: stub,
+      recommend: async () => {
+        throw new Error('boom');
+      },
+    },
+    ...keys,
+    port: 0,
+    maxBodyBytes: 16,
+    localRoutes: async ({ pathname }) => (pathname === '/local/clock' ? { status: 200, body: { ok: true } } : undefined),
+  });
+});
+afterAll(() => gateway.close());
+
+const request = (path: string, init: RequestInit = {}) => fetch(`${gateway.url}${path}`, init);
+
+describe('path parameters with malformed percent-escapes', () => {
+  it.each(['/experiments/%E0%A4%A', '/experiments/%FF', '/experiments/%ED%A0%80/start', '/experiments/a%/results'])('answers 400 naming id for %s, without calling the function', async (path) => {
+    calls.length = 0;
+    const method = path.endsWith('/start') ? 'POST' : 'GET';
+
+    const response = await request(path, { method, headers: admin });
+
+    expect(response.status).toBe(400);
+    const body = (await response.json()) as { error: { code: string; message: string; details: { field: string; message: string }[] } };
+    expect(body.error.code).toBe('validation_failed');
+    expect(body.error.details).toEqual([{ field: 'id', message: expect.any(String) }]);
+    expect(calls).toHaveLength(0);
+  });
+
+  it('refuses a non-UTF-8 escape in a query value rather than passing U+FFFD, naming the parameter', async () => {
+    calls.length = 0;
+
+    const response = await request('/experiments/exp-1/results?day=%FF', { headers: admin });
+
+    expect(response.status).toBe(400);
+    expect(((await response.json()) as { error: { details: { field: string }[] } }).error.details).toEqual([{ field: 'day', message: expect.any(String) }]);
+    expect(calls).toHaveLength(0);
+  });
+
+  it('still decodes well-formed escapes in ids and queries', async () => {
+    calls.length = 0;
+
+    const response = await request('/experiments/caf%C3%A9%20x?q=a+b%2Bc', { headers: admin });
+
+    expect(response.status).toBe(200);
+    expect(calls[0].pathParameters).toEqual({ id: 'café x' });
+    expect(calls[0].queryStringParameters).toEqual({ q: 'a b+c' });
+  });
+});
