@@ -5,6 +5,7 @@
  * same handler functions that run in Lambda.
  */
 import type { APIGatewayProxyEvent, APIGatewayProxyResult, Context } from 'aws-lambda';
+import httpSecurityHeaders from '@middy/http-security-headers';
 import { randomUUID, timingSafeEqual } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -57,6 +58,16 @@ const errorBody = (code: string, message: string) => JSON.stringify({ error: { c
 /** A 400 in the handlers' validation shape, naming each offending field. */
 const validationBody = (details: { field: string; message: string }[]) =>
   JSON.stringify({ error: { code: 'validation_failed', message: `Invalid request: ${details.map((d) => `${d.field}: ${d.message}`).join('; ')}`, details } });
+
+/**
+ * The security headers middy's http-security-headers adds to every handler response, taken from
+ * the middleware itself (not copied), so the gateway's own answers carry exactly the same set.
+ */
+export const GATEWAY_SECURITY_HEADERS: Readonly<Record<string, string>> = (() => {
+  const request = { response: { statusCode: 200, headers: {} as Record<string, string>, body: '' } };
+  (httpSecurityHeaders().after as (request: unknown) => void)(request);
+  return Object.freeze(Object.fromEntries(Object.entries(request.response.headers).map(([k, v]) => [k.toLowerCase(), String(v)])));
+})();
 
 function sameSecret(given: string, expected: string): boolean {
   const a = Buffer.from(given);
@@ -138,8 +149,9 @@ function readBody(req: IncomingMessage, limit: number): Promise<Buffer | 'too-la
   });
 }
 
+/** Every answer the gateway makes itself (never a handler's) carries the middy security headers. */
 function send(res: ServerResponse, status: number, body: string, headers: Record<string, string | number | boolean> = {}) {
-  res.writeHead(status, { 'content-type': 'application/json', ...Object.fromEntries(Object.entries(headers).map(([k, v]) => [k, String(v)])) });
+  res.writeHead(status, { ...GATEWAY_SECURITY_HEADERS, 'content-type': 'application/json', ...Object.fromEntries(Object.entries(headers).map(([k, v]) => [k, String(v)])) });
   res.end(body);
 }
 

@@ -64,3 +64,30 @@ describe('path parameters with malformed percent-escapes', () => {
     expect(calls[0].queryStringParameters).toEqual({ q: 'a b+c' });
   });
 });
+
+describe('security headers on the answers the gateway makes itself', () => {
+  const cases: [string, string, RequestInit][] = [
+    ['400', '/experiments/%FF', { headers: admin }],
+    ['401', '/experiments', {}],
+    ['403', '/experiments', { headers: { 'x-admin-key': 'wrong' } }],
+    ['404', '/nowhere', {}],
+    ['405', '/health', { method: 'DELETE' }],
+    ['413', '/experiments', { method: 'POST', headers: { ...admin, 'content-type': 'application/json' }, body: JSON.stringify({ much: 'more than sixteen bytes' }) }],
+    ['502', '/recommend', { headers: { 'x-api-key': keys.apiKey } }],
+    ['502', '/health', {}],
+    ['200', '/local/clock', { method: 'POST', headers: admin, body: '{}' }],
+    ['401', '/local/clock', { method: 'POST' }],
+  ];
+
+  it.each(cases)('%s for %s carries the headers middy sets on handler responses', async (status, path, init) => {
+    const response = await request(path, init);
+
+    expect(String(response.status)).toBe(status);
+    expect(response.headers.get('strict-transport-security')).toMatch(/^max-age=\d+/);
+    expect(response.headers.get('x-content-type-options')).toBe('nosniff');
+    expect(response.headers.get('x-frame-options')).toBe('DENY');
+    expect(response.headers.get('referrer-policy')).toBe('no-referrer');
+    expect(response.headers.get('content-security-policy')).toContain("frame-ancestors 'none'");
+    expect(response.headers.get('content-type')).toBe('application/json');
+  });
+});
