@@ -38,6 +38,9 @@ export const unsupportedMediaType = () =>
   new HttpError(400, 'unsupported_media_type', 'Content-Type must be application/json', [{ field: 'content-type', message: 'must be application/json' }]);
 /** A body that does not parse as JSON. */
 export const malformedJson = () => new HttpError(400, 'malformed_json', 'Request body is not valid JSON', [{ field: 'body', message: 'malformed JSON' }]);
+/** A body that parses as JSON but sends one key twice in an object (JSON.parse would keep the last silently). */
+export const duplicateJsonKey = (field: string) =>
+  new HttpError(400, 'malformed_json', `Request body sends the key ${field} more than once`, [{ field, message: 'duplicate key' }]);
 export const notFound = (message: string) => new HttpError(404, 'not_found', message);
 export const conflict = (message: string) => new HttpError(409, 'conflict', message);
 export const serviceUnavailable = (message: string) => new HttpError(503, 'service_unavailable', message);

@@ -2,7 +2,7 @@
  * The middy stack every HTTP function shares, middlewares first and the handler last:
  * X-Ray tracing (Powertools tracer, in Lambda only), header normalisation, CORS, security headers, JSON errors (4xx shown with the reason,
  * everything else a generic 500 that is logged), metrics flush and, for POST routes, JSON
- * body parsing.
+ * body parsing that refuses a key sent twice in one object.
  */
 import { MetricUnit } from '@aws-lambda-powertools/metrics';
 import { logMetrics } from '@aws-lambda-powertools/metrics/middleware';
@@ -15,7 +15,7 @@ import httpJsonBodyParser from '@middy/http-json-body-parser';
 import httpSecurityHeaders from '@middy/http-security-headers';
 import type { APIGatewayProxyEvent, APIGatewayProxyResult, Context } from 'aws-lambda';
 import type { z } from 'zod';
-import { GENERIC_500_BODY, HttpError, malformedJson, unsupportedMediaType, validationFailed, type FieldProblem } from './errors.ts';
+import { GENERIC_500_BODY, HttpError, duplicateJsonKey, malformedJson, unsupportedMediaType, validationFailed, type FieldProblem } from './errors.ts';
 import { logger, metrics, tracer } from './observability.ts';
 
 /** An API Gateway event whose body middy has parsed to JSON (unknown until validated). */
@@ -51,13 +51,69 @@ function countRequests(): MiddlewareObj<APIGatewayProxyEvent, APIGatewayProxyRes
 /** How a handler's body is parsed: not at all, required JSON, or JSON when a body is sent. */
 type BodyParsing = 'none' | 'required' | 'optional';
 
-/** middy's JSON parser, skipped for requests without a body (GET routes of a mixed function). */
-function jsonBodyIfPresent(): MiddlewareObj<APIGatewayProxyEvent, APIGatewayProxyResult> {
+/**
+ * The path of the first key that appears twice in one object of `text`, e.g.
+ * `['events', 1, 'user_id']`, or undefined when every object's keys are distinct.
+ * JSON.parse keeps the last of duplicate keys silently, so a body could say one thing to a
+ * reader of the raw text (a log, a signature, a proxy) and another to the handler.
+ *
+ * `text` must be valid JSON (call it after JSON.parse has accepted the text): the scan then only
+ * has to tell keys from values and skip strings. Keys are compared decoded, so `"a"` and
+ * `"\u0061"` are one key, as JSON.parse sees them.
+ */
+export function firstDuplicateKey(text: string): (string | number)[] | undefined {
+  type Frame = { kind: 'object'; keys: Set<string>; key?: string } | { kind: 'array'; index: number };
+  const stack: Frame[] = [];
+  // In valid JSON a string is a key exactly when it follows '{' or ',' inside an object.
+  let expectKey = false;
+  for (let i = 0; i < text.length; i++) {
+    const c = text[i];
+    if (c === '"') {
+      let end = i + 1;
+      while (end < text.length && text[end] !== '"') end += text[end] === '\\' ? 2 : 1;
+      const top = stack.at(-1);
+      if (expectKey && top?.kind === 'object') {
+        const key = JSON.parse(text.slice(i, end + 1)) as string;
+        if (top.keys.has(key)) return [...stack.slice(0, -1).map((f) => (f.kind === 'object' ? f.key! : f.index)), key];
+        top.keys.add(key);
+        top.key = key;
+        expectKey = false;
+      }
+      i = end;
+    } else if (c === '{') {
+      stack.push({ kind: 'object', keys: new Set() });
+      expectKey = true;
+    } else if (c === '[') {
+      stack.push({ kind: 'array', index: 0 });
+    } else if (c === '}' || c === ']') {
+      stack.pop();
+      expectKey = false;
+    } else if (c === ':') {
+      expectKey = false;
+    } else if (c === ',') {
+      const top = stack.at(-1);
+      if (top?.kind === 'object') expectKey = true;
+      else if (top) top.index++;
+    }
+  }
+  return undefined;
+}
+
+/**
+ * middy's JSON parser (415 for another content type, 422 for text that is not JSON), then a
+ * 400 naming any key sent twice in one object. With `optional`, requests without a body (GET
+ * routes of a mixed function) are not parsed.
+ */
+function jsonBody({ optional }: { optional: boolean }): MiddlewareObj<APIGatewayProxyEvent, APIGatewayProxyResult> {
   const parser = httpJsonBodyParser();
   return {
-    before: (request) => {
-      if (request.event.body === null || request.event.body === undefined || request.event.body === '') return undefined;
-      return parser.before?.(request as never);
+    before: async (request) => {
+      const { body, isBase64Encoded } = request.event;
+      if (optional && (body === null || body === undefined || body === '')) return;
+      await parser.before?.(request as never);
+      if (typeof body !== 'string') return;
+      const duplicate = firstDuplicateKey(isBase64Encoded ? Buffer.from(body, 'base64').toString() : body);
+      if (duplicate) throw duplicateJsonKey(formatPath('', duplicate));
     },
   };
 }
@@ -75,7 +131,7 @@ function withCommonMiddleware<E>(handler: Handler<E>, body: BodyParsing) {
     .use(jsonErrors())
     .use(logMetrics(metrics, { throwOnEmptyMetrics: false }))
     .use(countRequests());
-  const withBody = body === 'required' ? base.use(httpJsonBodyParser()) : body === 'optional' ? base.use(jsonBodyIfPresent()) : base;
+  const withBody = body === 'none' ? base : base.use(jsonBody({ optional: body === 'optional' }));
   return withBody.handler(handler as unknown as Handler<APIGatewayProxyEvent>);
 }
 

@@ -330,6 +330,17 @@ describe('POST /events and /events/batch', () => {
       expect(writes()).toHaveLength(0);
     });
 
+    it('answers 400 naming a key sent twice, instead of keeping the last value, and writes nothing', async () => {
+      // Act
+      const result = await postEvent('{"event_id":"evt-1","event_type":"click","event_type":"purchase","user_id":"u1","experiment_id":"default","item_id":"i4","value":10}');
+
+      // Assess
+      expect(result.statusCode).toBe(400);
+      expect(bodyOf<{ error: { code: string } }>(result).error.code).toBe('malformed_json');
+      expect(fieldsOf(result)).toEqual(['event_type']);
+      expect(writes()).toHaveLength(0);
+    });
+
     it('answers 400 naming content-type for a body that is not sent as application/json', async () => {
       // Prepare
       const event = apiEvent({ method: 'POST', path: '/events', headers: { 'Content-Type': 'text/plain' }, body: JSON.stringify(click()) });
@@ -346,6 +357,20 @@ describe('POST /events and /events/batch', () => {
   });
 
   describe('a batch', () => {
+    it('is refused whole with 400 naming the index and key of a key sent twice', async () => {
+      // Prepare
+      const event = (id: string, userIds: string) => `{"event_id":"${id}","event_type":"click",${userIds},"experiment_id":"default","item_id":"i4"}`;
+      const body = `{"events":[${event('evt-1', '"user_id":"u1"')},${event('evt-2', '"user_id":"u1","user_id":"u2"')}]}`;
+
+      // Act
+      const result = await handler(jsonPost('/events/batch', body, { resource: '/events/batch' }), lambdaContext());
+
+      // Assess
+      expect(result.statusCode).toBe(400);
+      expect(fieldsOf(result)).toEqual(['events[1].user_id']);
+      expect(writes()).toHaveLength(0);
+    });
+
     it('is refused whole with 400 listing every bad index and field, and nothing is written', async () => {
       // Prepare
       const events = [

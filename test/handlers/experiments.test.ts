@@ -150,6 +150,19 @@ describe('admin API /experiments', () => {
       expect(bodyOf<{ error: { code: string } }>(result).error.code).toBe('malformed_json');
     });
 
+    it('answers 400 naming a key sent twice, writing nothing', async () => {
+      // Prepare
+      const body = JSON.stringify(createRequest()).replace('"name":', '"name":"first","name":');
+
+      // Act
+      const result = await handler(jsonPost('/experiments', body), lambdaContext());
+
+      // Assess
+      expect(result.statusCode).toBe(400);
+      expect(fieldsOf(result)).toEqual(['name']);
+      expect(experimentPuts()).toHaveLength(0);
+    });
+
     it('answers 400 naming content-type for a body that is not declared as JSON, writing nothing', async () => {
       // Act
       const result = await handler(apiEvent({ method: 'POST', path: '/experiments', headers: { 'content-type': 'text/plain' }, body: JSON.stringify(createRequest()) }), lambdaContext());
