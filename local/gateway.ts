@@ -6,7 +6,7 @@
  */
 import type { APIGatewayProxyEvent, APIGatewayProxyResult, Context } from 'aws-lambda';
 import httpSecurityHeaders from '@middy/http-security-headers';
-import { randomUUID, timingSafeEqual } from 'node:crypto';
+import { createHmac, randomBytes, randomUUID, timingSafeEqual } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { FUNCTIONS, ROUTES, type FunctionName, type RouteDefinition } from '../lib/resources.ts';
@@ -69,10 +69,17 @@ export const GATEWAY_SECURITY_HEADERS: Readonly<Record<string, string>> = (() =>
   return Object.freeze(Object.fromEntries(Object.entries(request.response.headers).map(([k, v]) => [k.toLowerCase(), String(v)])));
 })();
 
-function sameSecret(given: string, expected: string): boolean {
-  const a = Buffer.from(given);
-  const b = Buffer.from(expected);
-  return a.length === b.length && timingSafeEqual(a, b);
+/** Per-process key for hashing secrets before comparing them. */
+const COMPARISON_KEY = randomBytes(32);
+
+/**
+ * Compares a presented secret with the expected one in time independent of both: each is reduced
+ * to a 32-byte HMAC first, so neither the length nor the content of the key shows in the timing.
+ */
+export function sameSecret(given: string, expected: string): boolean {
+  const a = createHmac('sha256', COMPARISON_KEY).update(given, 'utf8').digest();
+  const b = createHmac('sha256', COMPARISON_KEY).update(expected, 'utf8').digest();
+  return timingSafeEqual(a, b);
 }
 
 /**

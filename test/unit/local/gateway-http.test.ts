@@ -1,6 +1,6 @@
 import type { APIGatewayProxyEvent, APIGatewayProxyResult } from 'aws-lambda';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startGateway, type RunningGateway } from '../../../local/gateway.ts';
+import { sameSecret, startGateway, type RunningGateway } from '../../../local/gateway.ts';
 
 /** The gateway over real HTTP, with stub handlers that record what they were called with. */
 const keys = { apiKey: 'pk_test', adminKey: 'ak_test' };
@@ -89,5 +89,20 @@ describe('security headers on the answers the gateway makes itself', () => {
     expect(response.headers.get('referrer-policy')).toBe('no-referrer');
     expect(response.headers.get('content-security-policy')).toContain("frame-ancestors 'none'");
     expect(response.headers.get('content-type')).toBe('application/json');
+  });
+});
+
+describe('key comparison', () => {
+  it('accepts an equal key', () => {
+    expect(sameSecret('ak_0123456789abcdef', 'ak_0123456789abcdef')).toBe(true);
+  });
+
+  it.each(['', 'ak_0123456789abcde', 'ak_0123456789abcdef0', 'ak_0123456789abcdeF', 'ak_0123456789abcdef'.repeat(10)])('refuses %j, whatever its length', (given) => {
+    expect(sameSecret(given, 'ak_0123456789abcdef')).toBe(false);
+  });
+
+  it('refuses a wrong key of another length over HTTP with 403', async () => {
+    expect((await request('/experiments', { headers: { 'x-admin-key': `${keys.adminKey}-longer` } })).status).toBe(403);
+    expect((await request('/experiments', { headers: { 'x-admin-key': keys.adminKey.slice(0, 3) } })).status).toBe(403);
   });
 });
