@@ -6,7 +6,7 @@
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { S3Client } from '@aws-sdk/client-s3';
 import { randomBytes } from 'node:crypto';
-import { mkdir, readFile, writeFile } from 'node:fs/promises';
+import { chmod, mkdir, readFile, writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { ARTIFACTS_BUCKET, ENV, FUNCTIONS, TABLES, type FunctionName } from '../lib/resources.ts';
@@ -81,6 +81,8 @@ async function resolveKeys(dataDir: string, given: { apiKey?: string; adminKey?:
     adminKey: given.adminKey ?? stored.adminKey ?? `ak_${randomBytes(24).toString('hex')}`,
   };
   await writeFile(path, `${JSON.stringify({ apiKey: stored.apiKey ?? keys.apiKey, adminKey: stored.adminKey ?? keys.adminKey }, null, 1)}\n`, { mode: 0o600 });
+  // writeFile's mode applies only when it creates the file: a keys file left by an older run keeps its own.
+  await chmod(path, 0o600);
   return { keys, generated };
 }
 
@@ -159,7 +161,9 @@ function scheduledJobs(invoke: (name: FunctionName, event: unknown) => Promise<u
 export async function startLocalRuntime(options: LocalRuntimeOptions): Promise<LocalRuntime> {
   const log = options.log ?? (() => {});
   const dataDir = resolve(options.dataDir);
-  await mkdir(dataDir, { recursive: true });
+  // The directory holds the keys and every event: private to its owner, also when it already existed.
+  await mkdir(dataDir, { recursive: true, mode: 0o700 });
+  await chmod(dataDir, 0o700);
   const servers = await startLocalServers({ dataDir });
   try {
     const env = localEnvironment(servers);

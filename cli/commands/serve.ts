@@ -72,18 +72,26 @@ Ctrl-C stops everything; a restart keeps all data.`,
       adminKey: io.env.ABREC_ADMIN_KEY || undefined,
       log: (line) => io.stderr(`abrec: ${line}\n`),
     });
+    // Keys from the environment are never echoed (logs outlive terminals); generated or stored
+    // ones are printed, since nothing else tells the user what they are.
+    const shownKey = (variable: 'ABREC_API_KEY' | 'ABREC_ADMIN_KEY', header: string, key: string, generated: boolean) =>
+      io.env[variable]
+        ? { line: `(from ${variable})`, curl: `-H "${header}: $${variable}"` }
+        : { line: `${key}${generated ? ' (generated)' : ''}`, curl: `-H '${header}: ${key}'` };
+    const apiKeyShown = shownKey('ABREC_API_KEY', 'x-api-key', runtime.apiKey, runtime.generatedKeys.apiKey);
+    const adminKeyShown = shownKey('ABREC_ADMIN_KEY', 'x-admin-key', runtime.adminKey, runtime.generatedKeys.adminKey);
     io.stdout(
       [
         `abrec is running at ${runtime.url} (ready in ${((Date.now() - started) / 1000).toFixed(1)} s)`,
         `  data:       ${runtime.dataDir}`,
         `  DynamoDB:   ${runtime.servers.dynamoEndpoint} (dynalite)`,
         `  S3:         ${runtime.servers.s3Endpoint} (s3rver)`,
-        `  API key:    ${runtime.apiKey}${runtime.generatedKeys.apiKey ? ' (generated)' : ''}`,
-        `  admin key:  ${runtime.adminKey}${runtime.generatedKeys.adminKey ? ' (generated)' : ''}`,
+        `  API key:    ${apiKeyShown.line}`,
+        `  admin key:  ${adminKeyShown.line}`,
         '',
         `  curl ${runtime.url}/health`,
-        `  curl -H 'x-api-key: ${runtime.apiKey}' '${runtime.url}/recommend?user_id=1&top_n=5'`,
-        `  curl -H 'x-admin-key: ${runtime.adminKey}' ${runtime.url}/experiments`,
+        `  curl ${apiKeyShown.curl} '${runtime.url}/recommend?user_id=1&top_n=5'`,
+        `  curl ${adminKeyShown.curl} ${runtime.url}/experiments`,
         `  dashboard:  ${runtime.url}/ (sign in with the admin key)`,
         '',
       ].join('\n'),

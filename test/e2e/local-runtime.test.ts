@@ -2,7 +2,7 @@
  * End to end over HTTP: `abrec serve` as a child process, exactly as `npm start` runs it,
  * then Ctrl-C (SIGINT) and a restart on the same data directory.
  */
-import { mkdtemp, rm } from 'node:fs/promises';
+import { chmod, mkdtemp, rm, stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -128,5 +128,32 @@ describe('the local runtime over HTTP', () => {
     expect(clicks(resultsAfter)).toBe(1);
     const retry = await post('/events', { event_id: 'e2e-click-1', event_type: 'click', user_id: '1', experiment_id: 'default', item_id: '42' }, { 'x-api-key': served.apiKey });
     expect(await retry.json()).toMatchObject({ status: 'duplicate' });
+  });
+});
+
+describe('key hygiene of the local runtime', () => {
+  const mode = async (path: string) => (await stat(path)).mode & 0o777;
+
+  it('keeps the data directory private (0700) and the keys file 0600', async () => {
+    expect(await mode(dataDir)).toBe(0o700);
+    expect(await mode(join(dataDir, 'keys.json'))).toBe(0o600);
+  });
+
+  it('does not print keys supplied by the environment, and tightens loose permissions left by an older run', async () => {
+    expect(await stop(served)).toBe(0);
+    await chmod(dataDir, 0o755);
+    await chmod(join(dataDir, 'keys.json'), 0o644);
+    const env = { ABREC_API_KEY: 'pk_from_env_2f6b1c0e9d', ABREC_ADMIN_KEY: 'ak_from_env_7a3e5d4c1b' };
+
+    served = await serve(dataDir, { env });
+
+    expect(served.output()).not.toContain(env.ABREC_API_KEY);
+    expect(served.output()).not.toContain(env.ABREC_ADMIN_KEY);
+    expect(served.output()).toMatch(/API key:\s+\(from ABREC_API_KEY\)/);
+    expect(served.output()).toMatch(/admin key:\s+\(from ABREC_ADMIN_KEY\)/);
+    expect((await get('/recommend?user_id=1&top_n=1', { 'x-api-key': env.ABREC_API_KEY })).status).toBe(200);
+    expect((await get('/experiments', { 'x-admin-key': env.ABREC_ADMIN_KEY })).status).toBe(200);
+    expect(await mode(dataDir)).toBe(0o700);
+    expect(await mode(join(dataDir, 'keys.json'))).toBe(0o600);
   });
 });

@@ -16,11 +16,20 @@ export interface ServedProcess {
   output: () => string;
 }
 
-/** Starts `abrec serve`; `args` defaults to serving only (`--no-simulate`), so a test starts in seconds. */
-export async function serveProcess(dataDir: string, { args = ['--no-simulate'], startTimeoutMs = 30_000 }: { args?: string[]; startTimeoutMs?: number } = {}): Promise<ServedProcess> {
+export interface ServeOptions {
+  /** Default: serving only (`--no-simulate`), so a test starts in seconds. */
+  args?: string[];
+  startTimeoutMs?: number;
+  /** Extra environment; by default ABREC_API_KEY and ABREC_ADMIN_KEY are empty (keys generated or stored, and printed). */
+  env?: Record<string, string>;
+}
+
+/** Starts `abrec serve`; keys supplied through `env` are returned as given (serve does not print them). */
+export async function serveProcess(dataDir: string, { args = ['--no-simulate'], startTimeoutMs = 30_000, env = {} }: ServeOptions = {}): Promise<ServedProcess> {
+  const childEnv = { ...process.env, ABREC_API_KEY: '', ABREC_ADMIN_KEY: '', ...env };
   const child = spawn(NODE, [join(ROOT, 'bin', 'abrec.mjs'), 'serve', '--port', '0', '--data-dir', dataDir, ...args], {
     cwd: ROOT,
-    env: { ...process.env, ABREC_API_KEY: '', ABREC_ADMIN_KEY: '' },
+    env: childEnv,
   });
   let stdout = '';
   let stderr = '';
@@ -37,7 +46,13 @@ export async function serveProcess(dataDir: string, { args = ['--no-simulate'], 
     child.on('exit', (code) => reject(new Error(`serve exited with ${code}:\n${stdout}\n${stderr}`)));
   });
   const field = (label: string) => stdout.match(new RegExp(`${label}:\\s+(\\S+)`))![1];
-  return { child, url: stdout.match(/running at (\S+)/)![1], apiKey: field('API key'), adminKey: field('admin key'), output: () => stdout + stderr };
+  return {
+    child,
+    url: stdout.match(/running at (\S+)/)![1],
+    apiKey: childEnv.ABREC_API_KEY || field('API key'),
+    adminKey: childEnv.ABREC_ADMIN_KEY || field('admin key'),
+    output: () => stdout + stderr,
+  };
 }
 
 /** Sends Ctrl-C and resolves with the exit code. */
