@@ -320,6 +320,16 @@ describe('POST /events and /events/batch', () => {
       expect(fieldsOf(result)).toEqual(['timestamp']);
     });
 
+    it('answers 400 naming value for a purchase whose square would pass 2^53, and writes nothing', async () => {
+      // Act
+      const result = await postEvent(click({ event_type: 'purchase', value: 1e10 }));
+
+      // Assess
+      expect(result.statusCode).toBe(400);
+      expect(fieldsOf(result)).toEqual(['value']);
+      expect(writes()).toHaveLength(0);
+    });
+
     it('answers 400 malformed_json for a body that is not JSON', async () => {
       // Act
       const result = await postEvent('{"event_type": "click",');
@@ -387,6 +397,19 @@ describe('POST /events and /events/batch', () => {
       expect(fieldsOf(result)).toEqual(['events[1].value', 'events[2].item_id']);
       expect(ddb).not.toHaveReceivedCommand(PutCommand);
       expect(ddb).not.toHaveReceivedCommand(UpdateCommand);
+    });
+
+    it('with one poison-pill value (a purchase of 1e200) is refused whole with 400 naming it, and nothing is written', async () => {
+      // Prepare
+      const events = [click({ event_id: 'a' }), click({ event_id: 'b', event_type: 'purchase', value: 1e200 }), click({ event_id: 'c', event_type: 'purchase', value: 99.99 })];
+
+      // Act
+      const result = await postBatch(events);
+
+      // Assess
+      expect(result.statusCode).toBe(400);
+      expect(fieldsOf(result)).toEqual(['events[1].value']);
+      expect(writes()).toHaveLength(0);
     });
 
     it('of 1,001 events is refused with 400 naming events, and nothing is written', async () => {

@@ -16,6 +16,24 @@ export const MAX_EVENT_FUTURE_MS = 5 * 60 * 1000;
 export const MAX_BATCH_SIZE = 1000;
 
 /**
+ * Bounds on `value`, chosen so no counter can leave the numbers JavaScript and the DynamoDB
+ * document client hold exactly (|x| ≤ 2^53 ≈ 9.0e15; the SDK refuses to marshal a larger
+ * number, so one event over the bound used to fail its whole batch on every retry).
+ *
+ * The tightest counter is a day shard's `revenue_sum_sq` (Σx² of purchase values). With
+ * x ≤ 100,000, one purchase adds at most 1e10, a 1,000-event request at most 1e13, and a shard
+ * item reaches 2^53 only after 900,000 purchases of the maximum value in one variant-day shard
+ * (14 million across the 16 shards): far beyond a realistic day, and an order of magnitude in
+ * currency units above any single basket we expect. Watch time (≤ 86,400 s, x² ≤ 7.5e9) allows
+ * 1.2 million day-long views per shard; ratings (1..5) are never a concern. Values are never
+ * negative: none of the metrics has a meaning for one, and the bound applies to every event type
+ * because a value is stored on the event item even where no counter uses it.
+ */
+export const MAX_PURCHASE_VALUE = 100_000;
+export const MAX_WATCH_TIME_SECONDS = 86_400;
+export const MAX_EVENT_VALUE = Math.max(MAX_PURCHASE_VALUE, MAX_WATCH_TIME_SECONDS);
+
+/**
  * The pseudo-variant of events from users with no stored assignment (held out, outside the
  * traffic coverage or layer, or served while the experiment was not running). They are stored
  * and counted under this key, never lost, and never enter a variant's analysis. `~` cannot
@@ -34,6 +52,8 @@ export const idSchema = z
   // eslint-disable-next-line no-control-regex
   .refine((s) => !/[\u0000-\u001f\u007f]/.test(s), 'must not contain control characters');
 
+const valueInRange = (value: number) => value >= 0 && value <= MAX_EVENT_VALUE;
+
 export const eventSchema = z
   .strictObject({
     event_id: idSchema.optional(),
@@ -43,23 +63,29 @@ export const eventSchema = z
     item_id: idSchema.optional(),
     request_id: idSchema.optional(),
     position: z.int('must be an integer').min(1, 'must be >= 1').max(1000, 'must be <= 1000').optional(),
-    value: z.number({ error: 'must be a number' }).refine(Number.isFinite, 'must be finite').optional(),
+    value: z
+      .number({ error: 'must be a number' })
+      .refine(Number.isFinite, 'must be finite')
+      .refine(valueInRange, `must be from 0 to ${MAX_EVENT_VALUE}`)
+      .optional(),
     /** Client time, ISO 8601 or epoch milliseconds; analysis windows use the server's receive time. */
     timestamp: z.union([z.iso.datetime({ offset: true, error: 'must be ISO 8601 or epoch milliseconds' }), z.number().int().positive()]).optional(),
   })
   .superRefine((event, ctx) => {
-    if (event.event_type === 'rating') {
+    // A value outside every bound is already named once by its own rule.
+    const valueRefused = event.value !== undefined && !valueInRange(event.value);
+    if (event.event_type === 'rating' && !valueRefused) {
       if (event.value === undefined || event.value < 1 || event.value > 5) {
         ctx.addIssue({ code: 'custom', path: ['value'], message: 'rating events need a value from 1 to 5' });
       }
     }
-    if (event.event_type === 'watch_time') {
-      if (event.value === undefined || event.value < 0 || event.value > 86_400) {
-        ctx.addIssue({ code: 'custom', path: ['value'], message: 'watch_time events need a value in seconds from 0 to 86400' });
+    if (event.event_type === 'watch_time' && !valueRefused) {
+      if (event.value === undefined || event.value < 0 || event.value > MAX_WATCH_TIME_SECONDS) {
+        ctx.addIssue({ code: 'custom', path: ['value'], message: `watch_time events need a value in seconds from 0 to ${MAX_WATCH_TIME_SECONDS}` });
       }
     }
-    if (event.event_type === 'purchase' && event.value !== undefined && event.value < 0) {
-      ctx.addIssue({ code: 'custom', path: ['value'], message: 'purchase value must be >= 0' });
+    if (event.event_type === 'purchase' && !valueRefused && event.value !== undefined && (event.value < 0 || event.value > MAX_PURCHASE_VALUE)) {
+      ctx.addIssue({ code: 'custom', path: ['value'], message: `purchase value must be from 0 to ${MAX_PURCHASE_VALUE}` });
     }
     if ((event.event_type === 'click' || event.event_type === 'purchase') && event.item_id === undefined) {
       ctx.addIssue({ code: 'custom', path: ['item_id'], message: `${event.event_type} events need an item_id` });
