@@ -351,6 +351,67 @@ describe('POST /events and /events/batch', () => {
       expect(writes()).toHaveLength(0);
     });
 
+    describe('identity', () => {
+      const NFC = 'Am\u00e9lie';
+      const NFD = 'Ame\u0301lie';
+
+      it('stores and counts the NFD form of an id under its NFC form, so both forms are one user', async () => {
+        // Prepare
+        assignments.seed('default', NFC, 'treatment');
+
+        // Act
+        const results = [await postEvent(click({ event_id: 'evt-nfc', user_id: NFC })), await postEvent(click({ event_id: 'evt-nfd', user_id: NFD }))];
+
+        // Assess
+        expect(results.map((r) => r.statusCode)).toEqual([201, 201]);
+        const stored = ddb.commandCalls(PutCommand).filter((c) => c.args[0].input.TableName === TABLE.events).map((c) => c.args[0].input.Item?.user_id);
+        expect(stored).toEqual([NFC, NFC]);
+        expect(userUpdates().map((c) => c.args[0].input.Key)).toEqual([
+          { pk: `EXP#default#USER#${NFC}`, sk: 'AGG' },
+          { pk: `EXP#default#USER#${NFC}`, sk: 'AGG' },
+        ]);
+        expect(dailyUpdates().map((c) => String(c.args[0].input.Key?.pk))).toEqual([expect.stringContaining('#VAR#treatment'), expect.stringContaining('#VAR#treatment')]);
+      });
+
+      it('normalises every id of an event (experiment, item, request and event ids too)', async () => {
+        // Act
+        const result = await postEvent(click({ event_id: `evt-${NFD}`, item_id: `i-${NFD}`, request_id: `req-${NFD}` }));
+
+        // Assess
+        expect(result.statusCode).toBe(201);
+        expect(bodyOf(result)).toEqual({ event_id: `evt-${NFC}`, status: 'stored' });
+        expect(ddb).toHaveReceivedCommandWith(PutCommand, {
+          TableName: TABLE.events,
+          Item: expect.objectContaining({ pk: `EVENT#evt-${NFC}`, item_id: `i-${NFC}`, request_id: `req-${NFC}` }),
+        });
+      });
+
+      it.each([
+        ['a lone high surrogate in user_id', { user_id: 'u\ud800' }, 'user_id'],
+        ['a lone low surrogate in item_id', { item_id: '\udc00i4' }, 'item_id'],
+        ['a C1 control character (NEL, U+0085) in user_id', { user_id: 'u\u00851' }, 'user_id'],
+        ['a C1 control character (U+009F) in experiment_id', { experiment_id: 'default\u009f' }, 'experiment_id'],
+        ['a C1 control character (U+0080) in event_id', { event_id: '\u0080evt' }, 'event_id'],
+      ])('answers 400 naming the field for %s, and writes nothing', async (_case, overrides, field) => {
+        // Act
+        const result = await postEvent(click(overrides));
+
+        // Assess
+        expect(result.statusCode).toBe(400);
+        expect(fieldsOf(result)).toEqual([field]);
+        expect(writes()).toHaveLength(0);
+      });
+
+      it('checks the byte limit after normalising (NFC is never longer here, so 128 NFD é pass as 256 bytes)', async () => {
+        // Act: 128 × "e\u0301" is 384 bytes of UTF-8 as sent, 256 once composed.
+        const result = await postEvent(click({ user_id: 'e\u0301'.repeat(128) }));
+
+        // Assess
+        expect(result.statusCode).toBe(201);
+        expect(ddb).toHaveReceivedCommandWith(PutCommand, { TableName: TABLE.events, Item: expect.objectContaining({ user_id: '\u00e9'.repeat(128) }) });
+      });
+    });
+
     it('answers 400 naming content-type for a body that is not sent as application/json', async () => {
       // Prepare
       const event = apiEvent({ method: 'POST', path: '/events', headers: { 'Content-Type': 'text/plain' }, body: JSON.stringify(click()) });

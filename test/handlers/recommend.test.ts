@@ -287,6 +287,21 @@ describe('GET /recommend', () => {
       });
     });
 
+    it('stores, counts and answers the NFD form of a user id under its NFC form', async () => {
+      // Prepare
+      serve();
+      const nfc = 'Am\u00e9lie';
+
+      // Act
+      const body = bodyOf<RecommendBody>(await recommend({ user_id: 'Ame\u0301lie', top_n: '2' }));
+
+      // Assess
+      expect(body.user_id).toBe(nfc);
+      expect(ddb).toHaveReceivedCommandWith(PutCommand, { TableName: TABLE.experiments, Item: expect.objectContaining({ pk: `ASSIGN#default#${nfc}` }) });
+      expect(ddb).toHaveReceivedCommandWith(UpdateCommand, { TableName: TABLE.counters, Key: counterKey('default', body.variant, today, counterShard(nfc)) });
+      expect(ddb).toHaveReceivedCommandWith(PutCommand, { TableName: TABLE.events, Item: expect.objectContaining({ user_id: nfc }) });
+    });
+
     it('keeps an existing assignment without writing it again or counting a new exposure', async () => {
       // Prepare
       serve();
@@ -317,6 +332,9 @@ describe('GET /recommend', () => {
       ['top_n is empty', { user_id: 'u1', top_n: '' }, 'top_n'],
       ['user_id is empty', { user_id: '' }, 'user_id'],
       ['user_id is over 256 bytes of UTF-8 (129 two-byte characters)', { user_id: 'é'.repeat(129) }, 'user_id'],
+      ['user_id has a lone surrogate', { user_id: 'u\ud800' }, 'user_id'],
+      ['user_id has a C1 control character (NEL, U+0085)', { user_id: 'u\u00851' }, 'user_id'],
+      ['experiment_id has a C1 control character', { user_id: 'u1', experiment_id: 'default\u0085' }, 'experiment_id'],
     ])('answers 400 naming the field when %s, and writes nothing', async (_case, query, field) => {
       // Prepare
       serve();

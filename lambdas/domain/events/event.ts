@@ -43,14 +43,22 @@ export const UNASSIGNED_VARIANT = '~unassigned';
 
 const utf8Bytes = (s: string) => Buffer.byteLength(s, 'utf8');
 
-/** An identifier: non-empty after trimming, at most 256 UTF-8 bytes, no control characters. */
+/**
+ * An identifier: non-empty after trimming, well-formed UTF-16 (no lone surrogates), no C0 or C1
+ * control characters, and at most 256 UTF-8 bytes once normalised to NFC. The parsed value is
+ * the NFC form, so the composed and decomposed spellings of one id are one user (one assignment,
+ * one set of counters, one stored key) everywhere downstream.
+ */
 export const idSchema = z
   .string({ error: (issue) => (issue.input === undefined ? 'is required' : 'must be a string') })
   .min(1, 'must not be empty')
   .refine((s) => s.trim().length > 0, 'must not be blank')
-  .refine((s) => utf8Bytes(s) <= MAX_ID_BYTES, `must be at most ${MAX_ID_BYTES} bytes of UTF-8`)
+  // A lone surrogate has no UTF-8 form: stores and hashes would replace it with U+FFFD, so two ids could collapse into one.
+  .refine((s) => !/\p{Surrogate}/u.test(s), 'must be well-formed Unicode (no lone surrogates)')
   // eslint-disable-next-line no-control-regex
-  .refine((s) => !/[\u0000-\u001f\u007f]/.test(s), 'must not contain control characters');
+  .refine((s) => !/[\u0000-\u001f\u007f-\u009f]/.test(s), 'must not contain control characters')
+  .transform((s) => s.normalize('NFC'))
+  .refine((s) => utf8Bytes(s) <= MAX_ID_BYTES, `must be at most ${MAX_ID_BYTES} bytes of UTF-8`);
 
 const valueInRange = (value: number) => value >= 0 && value <= MAX_EVENT_VALUE;
 
