@@ -38,7 +38,7 @@
  * changes them.
  */
 import { ConditionalCheckFailedException } from '@aws-sdk/client-dynamodb';
-import { BatchGetCommand, PutCommand, QueryCommand, UpdateCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import { BatchGetCommand, NumberValue, PutCommand, QueryCommand, UpdateCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { drainWithBackoff, fullJitterDelay, type BackoffOptions } from '../common/backoff.ts';
 import { mapWithConcurrency } from '../common/concurrency.ts';
 import {
@@ -81,7 +81,7 @@ export interface CounterRepository {
   add(experimentId: string, variant: string, day: string, increments: Record<string, number>, shard?: number): Promise<void>;
   /** Adds an exposure (a user's first assignment) to the day's counter, in the user's shard. */
   countExposure(experimentId: string, variant: string, atMs: number, userId: string, extra?: Record<string, number>): Promise<void>;
-  /** The daily counters of one variant (each day's shards summed), oldest first. */
+  /** The daily counters of one variant (each day's shards summed), oldest first. Throws CounterPrecisionError for a counter no number holds exactly. */
   dailyCounters(experimentId: string, variant: string): Promise<DailyCounter[]>;
 }
 
@@ -147,6 +147,48 @@ export function storedEventItem(event: AcceptedEvent, variant: string, ttlDays: 
   };
 }
 
+/**
+ * A stored counter that no JavaScript number holds exactly: a value beyond 2^53 that is not a
+ * double, or a sum of shards that rounds. Raised rather than dropping or rounding the counter,
+ * since an analysis computed from a silently changed count could ship the wrong model.
+ */
+export class CounterPrecisionError extends Error {
+  override readonly name = 'CounterPrecisionError';
+
+  constructor(
+    readonly where: { experimentId: string; variant: string; day: string; metric: string },
+    readonly value: string,
+  ) {
+    super(`Counter ${where.metric} of ${where.experimentId} / ${where.variant} on ${where.day} is ${value}, which no JavaScript number holds exactly`);
+  }
+}
+
+/**
+ * A counter attribute as a number, exactly, or undefined for an attribute that is not a number.
+ * The document client returns integers beyond ±2^53 as BigInt (NumberValue with `wrapNumbers`);
+ * they are converted when a double holds them exactly, and refused otherwise.
+ */
+function exactCounterValue(value: unknown, where: () => ConstructorParameters<typeof CounterPrecisionError>[0]): number | undefined {
+  if (typeof value === 'number') return value;
+  let text: string;
+  if (typeof value === 'bigint') text = value.toString();
+  else if (value instanceof NumberValue) text = value.toString();
+  else return undefined;
+  const number = Number(text);
+  const exact = /^-?\d+$/.test(text) ? Number.isFinite(number) && BigInt(number) === BigInt(text) : Number.isFinite(number) && Math.abs(number) <= Number.MAX_SAFE_INTEGER;
+  if (!exact) throw new CounterPrecisionError(where(), text);
+  return number;
+}
+
+/** a + b, refusing a sum of integers that a double cannot hold exactly (beyond 2^53). */
+function exactSum(a: number, b: number, where: () => ConstructorParameters<typeof CounterPrecisionError>[0]): number {
+  const sum = a + b;
+  if (Number.isSafeInteger(sum) || !Number.isInteger(a) || !Number.isInteger(b)) return sum;
+  const exact = BigInt(a) + BigInt(b);
+  if (BigInt(sum) !== exact) throw new CounterPrecisionError(where(), exact.toString());
+  return sum;
+}
+
 /** An ADD update of named numeric attributes: `ADD #m0 :v0, #m1 :v1`. */
 function addExpression(increments: Record<string, number>) {
   const names: Record<string, string> = {};
@@ -210,7 +252,11 @@ export class DynamoCounterRepository implements CounterRepository, UserAggregate
         const day = String(sk).slice(4, 14);
         let counter = byDay.get(day);
         if (!counter) byDay.set(day, (counter = { day }));
-        for (const [metric, value] of Object.entries(metrics)) if (typeof value === 'number') counter[metric] = ((counter[metric] as number | undefined) ?? 0) + value;
+        for (const [metric, stored] of Object.entries(metrics)) {
+          const where = () => ({ experimentId, variant, day, metric });
+          const value = exactCounterValue(stored, where);
+          if (value !== undefined) counter[metric] = exactSum((counter[metric] as number | undefined) ?? 0, value, where);
+        }
       }
       start = page.LastEvaluatedKey;
     } while (start);
