@@ -9,8 +9,9 @@ import { ARTIFACTS_BUCKET } from '../lib/resources.ts';
 import { s3Client } from './common/clients.ts';
 import { requiredEnv } from './common/env.ts';
 import { HttpError, notFound } from './common/errors.ts';
-import { httpMixedHandler, json, requestTime, type JsonEvent } from './common/http.ts';
+import { httpMixedHandler, json, parseOrThrow, requestTime, type JsonEvent } from './common/http.ts';
 import { counterRepositoryFromEnv, experimentRepositoryFromEnv } from './common/stores.ts';
+import { idSchema } from './domain/events/event.ts';
 import { ExperimentError, type ExperimentErrorCode } from './domain/experiments/errors.ts';
 import { createExperimentAdmin } from './services/experiment-admin.ts';
 import { createModelCatalog } from './services/model-catalog.ts';
@@ -35,7 +36,10 @@ const API_ERROR_CODES: Record<ExperimentErrorCode, string> = { validation: 'vali
 type RouteResult = { status: number; body: unknown } | { status: number; html: string };
 
 async function route(event: JsonEvent): Promise<RouteResult> {
-  const id = event.pathParameters?.id;
+  // Every route under /experiments/{id} keys a store by the id: refuse one no key can hold (or
+  // that is not one well-formed, NFC-normalised id) before any store is asked, as the events do.
+  const pathId = event.pathParameters?.id;
+  const id = pathId === undefined ? undefined : parseOrThrow(idSchema, pathId, 'id');
   const day = event.pathParameters?.day;
   // Everything after /experiments/{id}: 'start', 'reports', 'reports/{day}', ...
   const action = event.resource.split('/').slice(3).join('/') || undefined;

@@ -291,6 +291,57 @@ describe('admin API /experiments', () => {
     });
   });
 
+  describe('an id in the path', () => {
+    const routes = [
+      ['GET', '/experiments/{id}'],
+      ['PATCH', '/experiments/{id}'],
+      ['GET', '/experiments/{id}/results'],
+      ['POST', '/experiments/{id}/start'],
+      ['POST', '/experiments/{id}/stop'],
+      ['POST', '/experiments/{id}/ramp'],
+      ['POST', '/experiments/{id}/promote'],
+      ['GET', '/experiments/{id}/reports'],
+    ] as const;
+    const request = (method: 'GET' | 'POST' | 'PATCH', resource: string, id: string) =>
+      handler(
+        apiEvent({
+          method,
+          path: resource.replace('{id}', 'bad-id'),
+          resource,
+          pathParameters: { id },
+          ...(method === 'GET' ? {} : { headers: { 'content-type': 'application/json' }, body: '{}' }),
+        }),
+        lambdaContext(),
+      );
+    const storesAsked = () => ddb.calls().length + s3.calls().length;
+
+    it.each(routes)('over DynamoDB\'s key limit (3,000 characters) answers 400 naming id on %s %s, before any store is asked', async (method, resource) => {
+      // Act
+      const result = await request(method, resource, 'x'.repeat(3000));
+
+      // Assess
+      expect(result.statusCode).toBe(400);
+      expect(fieldsOf(result)).toEqual(['id']);
+      expect(storesAsked()).toBe(0);
+    });
+
+    it.each([
+      ['257 bytes of UTF-8', 'x'.repeat(257)],
+      ['a control character', 'exp\u0000'],
+      ['a C1 control character', 'exp\u0085'],
+      ['a lone surrogate', 'exp\ud800'],
+      ['only blanks', '   '],
+    ])('with %s answers 400 naming id, before any store is asked', async (_case, id) => {
+      // Act
+      const result = await request('GET', '/experiments/{id}', id);
+
+      // Assess
+      expect(result.statusCode).toBe(400);
+      expect(fieldsOf(result)).toEqual(['id']);
+      expect(storesAsked()).toBe(0);
+    });
+  });
+
   describe('transitions', () => {
     it('starts a draft: status running, revision + 1, written on the condition of the revision read', async () => {
       // Prepare
