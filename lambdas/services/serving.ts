@@ -36,12 +36,18 @@ export interface RecommendRequest {
   requestId: string;
 }
 
+/** How many experiments (known or not) one container keeps cached; the oldest is evicted first. */
+export const MAX_CACHED_EXPERIMENTS = 1_000;
+
 /** Builds the serving use case over its storage. */
 export function createRecommendationService({ experiments, counters, events, models, recordImpressions }: RecommendationServiceDeps) {
   const banditAllocations = new BanditAllocationCache(counters);
   // A stored assignment never changes (sticky by design), so a warm container keeps the ones it
   // has read; the experiment definition is re-read at most once a second.
   const knownAssignments = new Map<string, StoredAssignmentValue>();
+  // Entries in the order they were read (a Map keeps insertion order, and a refreshed entry is
+  // re-inserted), so the oldest is always first: the cache is bounded, and entries past their TTL,
+  // unknown ids included, are swept from the front instead of living as long as the container.
   const experimentCache = new Map<string, { at: number; experiment: Promise<Experiment | undefined> }>();
   const EXPERIMENT_TTL_MS = 1_000;
   const MAX_KNOWN_ASSIGNMENTS = 100_000;
@@ -49,8 +55,16 @@ export function createRecommendationService({ experiments, counters, events, mod
   function experimentOf(id: string, now: number): Promise<Experiment | undefined> {
     const hit = experimentCache.get(id);
     if (hit && now - hit.at < EXPERIMENT_TTL_MS) return hit.experiment;
+    experimentCache.delete(id);
+    for (const [oldestId, oldest] of experimentCache) {
+      if (experimentCache.size < MAX_CACHED_EXPERIMENTS && now - oldest.at < EXPERIMENT_TTL_MS) break;
+      experimentCache.delete(oldestId);
+    }
     const experiment = experiments.get(id);
-    experiment.catch(() => experimentCache.delete(id));
+    // A failed read is not cached; a later read of the same id may have replaced this entry already.
+    experiment.catch(() => {
+      if (experimentCache.get(id)?.experiment === experiment) experimentCache.delete(id);
+    });
     experimentCache.set(id, { at: now, experiment });
     return experiment;
   }
