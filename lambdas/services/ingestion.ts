@@ -3,6 +3,13 @@
  * whole: a single bad event gives a 400 listing every index and field, and nothing is written.
  * Events are deduplicated by event id and stored and counted exactly once. A 2xx is returned
  * only when every event is stored; otherwise a 503 names the event ids that were not.
+ *
+ * An event id is an idempotency key: resent with the same content it is a duplicate (200), with
+ * different content a conflict. A conflicting event is neither stored nor counted and the stored
+ * one is kept; the other events of its batch are stored and counted, and the answer is a 409
+ * `conflict` naming each conflicting `events[i].event_id` (`event_id` for a single event), so a
+ * retry of the same batch gets duplicates and the same conflicts. A batch with events that could
+ * not be stored answers 503 first; its retry then reports the conflicts.
  * Storage is injected, so the handler stays a thin adapter.
  */
 import { MetricUnit } from '@aws-lambda-powertools/metrics';
@@ -11,7 +18,7 @@ import { HttpError, validationFailed, type FieldProblem } from '../common/errors
 import { zodProblems } from '../common/http.ts';
 import { logger, metrics } from '../common/observability.ts';
 import type { VariantEvent } from '../domain/events/counters.ts';
-import { MAX_BATCH_SIZE, UNASSIGNED_VARIANT, acceptEvent, eventSchema, timestampProblem, type AcceptedEvent } from '../domain/events/event.ts';
+import { MAX_BATCH_SIZE, UNASSIGNED_VARIANT, acceptEvent, contentFingerprint, eventSchema, timestampProblem, type AcceptedEvent } from '../domain/events/event.ts';
 import type { Attributed } from '../domain/events/interleaving-credit.ts';
 import { itemProblem } from '../domain/events/item-size.ts';
 import { assignmentRefKey, type DynamoAssignmentReader } from '../storage/assignment-reader.ts';
@@ -138,6 +145,7 @@ export function createIngestionService({ assignments, events, modes }: Ingestion
     const result = await events.recordBatch(batch);
     metrics.addMetric('EventsStored', MetricUnit.Count, result.stored.length);
     metrics.addMetric('EventsDuplicate', MetricUnit.Count, result.duplicates.length);
+    if (result.conflicts.length > 0) metrics.addMetric('EventsConflict', MetricUnit.Count, result.conflicts.length);
     if (result.failed.length > 0) {
       metrics.addMetric('EventsFailed', MetricUnit.Count, result.failed.length);
       logger.error('Events could not be stored', { failed: result.failed.length, error: result.failed[0].error });
@@ -146,7 +154,12 @@ export function createIngestionService({ assignments, events, modes }: Ingestion
         batch.length,
       );
     }
-    return { stored: result.stored.length, duplicates: result.duplicates.length };
+    return { stored: result.stored.length, duplicates: result.duplicates.length, conflicts: new Set(result.conflicts) };
+  }
+
+  /** The 409 naming every event whose id was already used with different content. */
+  function conflicting(problems: FieldProblem[], summary: string): HttpError {
+    return new HttpError(409, 'conflict', `${problems.length} event id(s) were already used with different content and were not stored; ${summary}`, problems);
   }
 
   /** Ingests one request; the result is the status and body of the response. */
@@ -169,16 +182,28 @@ export function createIngestionService({ assignments, events, modes }: Ingestion
         metrics.addMetric('EventsRejected', MetricUnit.Count, raw.length);
         throw validationFailed(problems);
       }
-      // Duplicates inside one batch are stored once; the rest are reported as duplicates.
+      // Duplicates inside one batch are stored once; the rest are reported as duplicates, or as
+      // conflicts when their content differs from the first event with their id.
       const firstById = new Map<string, number>();
-      accepted.forEach((e, i) => firstById.has(e.event_id) || firstById.set(e.event_id, i));
+      const inBatchConflicts: number[] = [];
+      accepted.forEach((e, i) => {
+        const first = firstById.get(e.event_id);
+        if (first === undefined) firstById.set(e.event_id, i);
+        else if (contentFingerprint(accepted[first]) !== contentFingerprint(e)) inBatchConflicts.push(i);
+      });
       const uniquePositions = [...firstById.values()];
       const unique = uniquePositions.map((i) => accepted[i]);
       const uniqueIndices = uniquePositions.map((i) => indices[i]);
       const batch = await attribute(unique, now);
       checkItemSizes(batch, uniqueIndices, field);
-      const { stored, duplicates } = await store(batch);
-      const inBatchDuplicates = accepted.length - unique.length;
+      const { stored, duplicates, conflicts } = await store(batch);
+      const inBatchDuplicates = accepted.length - unique.length - inBatchConflicts.length;
+      const conflictPositions = [...uniquePositions.filter((i) => conflicts.has(accepted[i].event_id)), ...inBatchConflicts].sort((a, b) => a - b);
+      if (inBatchConflicts.length > 0) metrics.addMetric('EventsConflict', MetricUnit.Count, inBatchConflicts.length);
+      if (conflictPositions.length > 0) {
+        const problems = conflictPositions.map((i) => ({ field: field(indices[i], 'event_id'), message: `${accepted[i].event_id} was already used with different content` }));
+        throw conflicting(problems, isBatch ? `received ${accepted.length}, stored ${stored}, duplicates ${duplicates + inBatchDuplicates}` : 'resend it with a new event_id');
+      }
       if (!isBatch) {
         return { statusCode: stored === 1 ? 201 : 200, body: { event_id: unique[0].event_id, status: stored === 1 ? 'stored' : 'duplicate' } };
       }

@@ -38,7 +38,7 @@
  * changes them.
  */
 import { ConditionalCheckFailedException } from '@aws-sdk/client-dynamodb';
-import { BatchGetCommand, NumberValue, PutCommand, QueryCommand, UpdateCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import { BatchGetCommand, GetCommand, NumberValue, PutCommand, QueryCommand, UpdateCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { drainWithBackoff, fullJitterDelay, type BackoffOptions } from '../common/backoff.ts';
 import { mapWithConcurrency } from '../common/concurrency.ts';
 import {
@@ -57,7 +57,7 @@ import {
   type UserTotals,
   type VariantEvent,
 } from '../domain/events/counters.ts';
-import { analysisDay, type AcceptedEvent } from '../domain/events/event.ts';
+import { analysisDay, contentFingerprint, type AcceptedEvent } from '../domain/events/event.ts';
 import {
   INTERLEAVING_COUNTER_VARIANT,
   impressionEventId,
@@ -95,6 +95,11 @@ export interface UserAggregateRepository {
 export interface BatchStoreResult {
   stored: string[];
   duplicates: string[];
+  /**
+   * Event ids already stored with different content (another type, user, value...): neither
+   * stored nor counted, the stored event stays as it was; the caller answers 409 naming them.
+   */
+  conflicts: string[];
   /** Events that are not stored-and-counted: the caller must answer 5xx naming them. */
   failed: { eventId: string; error: unknown }[];
 }
@@ -142,6 +147,7 @@ export function storedEventItem(event: AcceptedEvent, variant: string, ttlDays: 
     ...event,
     variant,
     ...attributionFields(interleaving),
+    content_sha256: contentFingerprint(event),
     counted: true,
     expires_at: Math.floor(event.received_at_ms / 1000) + ttlDays * 86_400,
   };
@@ -401,7 +407,7 @@ export function provesNotApplied(error: unknown): boolean {
   return NOT_APPLIED_ERRORS.has(e?.name ?? '') || e?.code === 'ECONNREFUSED' || e?.cause?.code === 'ECONNREFUSED';
 }
 
-type Claim = 'claimed' | 'duplicate';
+type Claim = 'claimed' | 'duplicate' | 'conflict';
 
 /** The user-aggregate step of a group: the ADDs applied with the totals after them, their statistics, the first failure. */
 interface UserPhase {
@@ -472,7 +478,8 @@ export class DynamoEventRepository implements EventRepository {
       ),
       this.applyUserTotals(group),
     ]);
-    if ('error' in claim || claim.outcome === 'duplicate') {
+    // A fresh id cannot conflict; were it taken after all, nothing of this event is counted.
+    if ('error' in claim || claim.outcome !== 'claimed') {
       await this.undoUserTotals(group, users.done, users.userStats);
       if ('error' in claim) throw claim.error;
       return 'duplicate';
@@ -487,13 +494,14 @@ export class DynamoEventRepository implements EventRepository {
   }
 
   async recordBatch(events: readonly VariantEvent[]): Promise<BatchStoreResult> {
-    const result: BatchStoreResult = { stored: [], duplicates: [], failed: [] };
+    const result: BatchStoreResult = { stored: [], duplicates: [], conflicts: [], failed: [] };
     const claims = await mapWithConcurrency(events, this.concurrency, (candidate) => this.claim(candidate));
     const claimed: VariantEvent[] = [];
     claims.forEach((claim, i) => {
       const eventId = events[i].event.event_id;
       if (claim.status === 'rejected') result.failed.push({ eventId, error: claim.reason });
       else if (claim.value === 'duplicate') result.duplicates.push(eventId);
+      else if (claim.value === 'conflict') result.conflicts.push(eventId);
       else claimed.push(events[i]);
     });
     const groups = planCounterGroups(claimed);
@@ -511,25 +519,44 @@ export class DynamoEventRepository implements EventRepository {
     return result;
   }
 
-  /** Step 1: the conditional put, or the re-claim of an event stored but not counted. */
+  /**
+   * Step 1: the conditional put, or the re-claim of an event stored but not counted. An id
+   * already stored with another content fingerprint is a conflict and is never re-claimed;
+   * items written before fingerprints existed have none and count as the same content.
+   */
   private async claim({ event, variant, interleaving }: VariantEvent): Promise<Claim> {
+    const item = this.itemFor(event, variant, interleaving);
     try {
       await this.db.send(
         new PutCommand({
           TableName: this.eventsTable,
-          Item: this.itemFor(event, variant, interleaving),
+          Item: item,
           ConditionExpression: 'attribute_not_exists(pk)',
           // DynamoDB returns the existing item with the failure, so a duplicate already counted
-          // costs no second request (dynalite ignores this and we fall back to the re-claim).
+          // costs no second request (dynalite ignores this: the item is then read, consistently).
           ReturnValuesOnConditionCheckFailure: 'ALL_OLD',
         }),
       );
       return 'claimed';
     } catch (error) {
       if (!(error instanceof ConditionalCheckFailedException)) throw error;
-      if (error.Item?.counted?.BOOL === true) return 'duplicate';
+      const existing = error.Item ? { counted: error.Item.counted?.BOOL, fingerprint: error.Item.content_sha256?.S } : await this.readClaim(event.event_id);
+      if (existing?.fingerprint !== undefined && existing.fingerprint !== item.content_sha256) return 'conflict';
+      if (existing?.counted === true) return 'duplicate';
       return (await this.reclaim(event.event_id)) ? 'claimed' : 'duplicate';
     }
+  }
+
+  /** The claim state and content fingerprint of a stored event (undefined if it is gone, e.g. by TTL). */
+  private async readClaim(eventId: string): Promise<{ counted?: boolean; fingerprint?: string } | undefined> {
+    const out = await this.db.send(
+      new GetCommand({ TableName: this.eventsTable, Key: eventKey(eventId), ConsistentRead: true, ProjectionExpression: 'counted, content_sha256' }),
+    );
+    if (!out?.Item) return undefined;
+    return {
+      counted: typeof out.Item.counted === 'boolean' ? out.Item.counted : undefined,
+      fingerprint: typeof out.Item.content_sha256 === 'string' ? out.Item.content_sha256 : undefined,
+    };
   }
 
   private async reclaim(eventId: string): Promise<boolean> {

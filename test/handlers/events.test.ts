@@ -180,6 +180,88 @@ describe('POST /events and /events/batch', () => {
       expect(ddb).toHaveReceivedCommandTimes(UpdateCommand, 0);
     });
 
+    describe('an event id reused', () => {
+      /** The content fingerprint the first post of `body` stored on its item. */
+      const fingerprintOf = async (body: Record<string, unknown>) => {
+        await postEvent(body);
+        const item = ddb.commandCalls(PutCommand).find((c) => c.args[0].input.TableName === TABLE.events)!.args[0].input.Item!;
+        ddb.resetHistory();
+        return String(item.content_sha256);
+      };
+      const storedAs = (fingerprint: string, counted = true) =>
+        new ConditionalCheckFailedException({ message: 'The conditional request failed', $metadata: { httpStatusCode: 400 }, Item: { counted: { BOOL: counted }, content_sha256: { S: fingerprint } } });
+
+      it('with different content answers 409 conflict naming event_id, and counts nothing', async () => {
+        // Prepare: evt-1 was stored as a click on i4; now it comes back as a purchase.
+        const fingerprint = await fingerprintOf(click());
+        ddb.on(PutCommand, { TableName: TABLE.events }).rejects(storedAs(fingerprint));
+
+        // Act
+        const result = await postEvent(click({ event_type: 'purchase', value: 10 }));
+
+        // Assess
+        expect(result.statusCode).toBe(409);
+        expect(bodyOf<{ error: { code: string } }>(result).error.code).toBe('conflict');
+        expect(fieldsOf(result)).toEqual(['event_id']);
+        expect(counterUpdates()).toHaveLength(0);
+        expect(ddb).not.toHaveReceivedCommandWith(UpdateCommand, { TableName: TABLE.events, ConditionExpression: 'counted = :false' });
+      });
+
+      it('with the same content is still a duplicate (200)', async () => {
+        // Prepare
+        const fingerprint = await fingerprintOf(click());
+        ddb.on(PutCommand, { TableName: TABLE.events }).rejects(storedAs(fingerprint));
+
+        // Act
+        const result = await postEvent(click());
+
+        // Assess
+        expect(result.statusCode).toBe(200);
+        expect(bodyOf(result)).toEqual({ event_id: 'evt-1', status: 'duplicate' });
+        expect(counterUpdates()).toHaveLength(0);
+      });
+
+      it('with different content is a conflict when the store returns no item (dynalite): the item is read', async () => {
+        // Prepare: an un-claimed earlier attempt with another content must not be re-claimed either.
+        new FakeTables(ddb).seed(TABLE.events, { pk: 'EVENT#evt-1', sk: 'E', counted: false, content_sha256: 'another-content' });
+        ddb.on(PutCommand, { TableName: TABLE.events }).rejects(conditionalCheckFailed());
+
+        // Act
+        const result = await postEvent(click());
+
+        // Assess
+        expect(result.statusCode).toBe(409);
+        expect(fieldsOf(result)).toEqual(['event_id']);
+        expect(ddb).not.toHaveReceivedCommandWith(UpdateCommand, { TableName: TABLE.events, ConditionExpression: 'counted = :false' });
+        expect(counterUpdates()).toHaveLength(0);
+      });
+
+      it('in a batch stores and counts the others and answers 409 naming only the conflicting index', async () => {
+        // Prepare
+        const fingerprint = await fingerprintOf(click({ event_id: 'b', item_id: 'i9' }));
+        ddb.on(PutCommand, { TableName: TABLE.events, Item: { pk: 'EVENT#b' } }).rejects(storedAs(fingerprint));
+
+        // Act
+        const result = await postBatch(['a', 'b', 'c'].map((id) => click({ event_id: id })));
+
+        // Assess
+        expect(result.statusCode).toBe(409);
+        expect(fieldsOf(result)).toEqual(['events[1].event_id']);
+        expect(bodyOf<{ error: { details: { message: string }[] } }>(result).error.details[0].message).toContain('b ');
+        expect(dailyUpdates()[0].args[0].input.ExpressionAttributeValues?.[':v0']).toBe(2);
+      });
+
+      it('twice inside one batch with different content stores the first and names the second', async () => {
+        // Act
+        const result = await postBatch([click({ event_id: 'x' }), click({ event_id: 'y' }), click({ event_id: 'x', item_id: 'i9' }), click({ event_id: 'x' })]);
+
+        // Assess
+        expect(result.statusCode).toBe(409);
+        expect(fieldsOf(result)).toEqual(['events[2].event_id']);
+        expect(ddb).toHaveReceivedCommandTimes(PutCommand, 2);
+      });
+    });
+
     it('acknowledges a duplicate already counted with 200 and leaves the counters alone', async () => {
       // Prepare
       ddb.on(PutCommand, { TableName: TABLE.events }).rejects(conditionalCheckFailed());

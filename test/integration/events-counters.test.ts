@@ -118,6 +118,43 @@ describe('DynamoEventRepository.recordBatch on dynalite', () => {
   });
 });
 
+describe('DynamoEventRepository on dynalite, an event id reused with different content', () => {
+  it('is a conflict, stored and counted as first sent, while the rest of the batch is counted; a retry gets duplicates and the same conflict', async () => {
+    // Prepare: k-1 was stored as a click of u1.
+    await events.recordBatch([{ event: event('exp-conflict', 'k-1', 'u1', 'click'), variant: 'control' }]);
+    const batch = [
+      { event: event('exp-conflict', 'k-1', 'u1', 'purchase', 30), variant: 'control' },
+      { event: event('exp-conflict', 'k-2', 'u2', 'click'), variant: 'control' },
+    ];
+
+    // Act
+    const first = await events.recordBatch(batch);
+    const retry = await events.recordBatch(batch);
+
+    // Assess
+    expect(first).toMatchObject({ stored: ['k-2'], duplicates: [], conflicts: ['k-1'], failed: [] });
+    expect(retry).toMatchObject({ stored: [], duplicates: ['k-2'], conflicts: ['k-1'], failed: [] });
+    const totals = total(await counters.dailyCounters('exp-conflict', 'control'));
+    expect(totals).toMatchObject({ clicks: 2 });
+    expect(totals.conversions).toBeUndefined();
+    const stored = await aws.doc.send(new GetCommand({ TableName: TABLES.events.localName, Key: { pk: 'EVENT#k-1', sk: 'E' } }));
+    expect(stored.Item).toMatchObject({ event_type: 'click', counted: true });
+  });
+
+  it('treats an item stored before fingerprints existed as the same content (duplicate)', async () => {
+    // Prepare
+    const click = event('exp-legacy', 'l-1', 'u1', 'click');
+    await events.recordBatch([{ event: click, variant: 'control' }]);
+    await aws.doc.send(new UpdateCommand({ TableName: TABLES.events.localName, Key: { pk: 'EVENT#l-1', sk: 'E' }, UpdateExpression: 'REMOVE content_sha256' }));
+
+    // Act
+    const again = await events.recordBatch([{ event: event('exp-legacy', 'l-1', 'u1', 'impression'), variant: 'control' }]);
+
+    // Assess
+    expect(again).toMatchObject({ stored: [], duplicates: ['l-1'], conflicts: [] });
+  });
+});
+
 describe('DynamoAssignmentReader on dynalite', () => {
   it('reads 250 assignments in 100-key BatchGetItem calls and leaves out users without one', async () => {
     // Prepare

@@ -134,6 +134,27 @@ export function deriveEventId(event: EventInput): string {
   return `d-${createHash('sha256').update(canonical).digest('hex').slice(0, 32)}`;
 }
 
+/**
+ * The SHA-256 of what a client said in an event (type, user, experiment, item, request,
+ * position, value, client time), stored on the event item as `content_sha256`: a resend of an
+ * event id with the same fingerprint is a duplicate, with another one a conflict (409). What the
+ * server adds (variant, receive time, attribution) is left out, so a retry is recognised even
+ * when it arrives on another day or after the user was assigned.
+ */
+export function contentFingerprint(event: Pick<AcceptedEvent, 'event_type' | 'user_id' | 'experiment_id' | 'item_id' | 'request_id' | 'position' | 'value' | 'client_time_ms'>): string {
+  const canonical = JSON.stringify([
+    event.event_type,
+    event.user_id,
+    event.experiment_id,
+    event.item_id ?? null,
+    event.request_id ?? null,
+    event.position ?? null,
+    event.value ?? null,
+    event.client_time_ms ?? null,
+  ]);
+  return createHash('sha256').update(canonical).digest('hex');
+}
+
 /** Problems with the timestamp relative to the server clock, or undefined if acceptable. */
 export function timestampProblem(event: EventInput, nowMs: number): string | undefined {
   if (event.timestamp === undefined) return undefined;
