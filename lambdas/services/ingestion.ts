@@ -108,15 +108,23 @@ export function createIngestionService({ assignments, events, modes }: Ingestion
   /**
    * Each event's counter variant: the sticky assignment for A/B and bandit experiments, the
    * credited team (or nobody) for interleaving ones. A read that fails is a 503 naming every event.
+   * Events for experiments that do not exist refuse the whole request with a 404 naming each
+   * `experiment_id`, before anything is written (one cached read per distinct experiment id).
    */
-  async function attribute(batch: AcceptedEvent[], now: number): Promise<VariantEvent[]> {
-    let interleaving: Set<string>;
+  async function attribute(batch: AcceptedEvent[], indices: number[], field: FieldName, now: number): Promise<VariantEvent[]> {
+    let experimentModes: Map<string, string | undefined>;
     try {
-      interleaving = await modes.interleaving(batch.map((e) => e.experiment_id), now);
+      experimentModes = await modes.modes(batch.map((e) => e.experiment_id), now);
     } catch (error) {
       logger.error('Experiments could not be read', { error });
       throw notStored(batch.map((e) => e.event_id), batch.length);
     }
+    const unknown = batch.flatMap((e, i) => (experimentModes.get(e.experiment_id) === undefined ? [{ field: field(indices[i], 'experiment_id'), message: `experiment ${e.experiment_id} does not exist` }] : []));
+    if (unknown.length > 0) {
+      metrics.addMetric('EventsUnknownExperiment', MetricUnit.Count, unknown.length);
+      throw new HttpError(404, 'not_found', `Invalid request: ${unknown.map((d) => `${d.field}: ${d.message}`).join('; ')}`, unknown);
+    }
+    const interleaving = new Set([...experimentModes].filter(([, mode]) => mode === 'interleaving').map(([id]) => id));
     const split = (wanted: boolean) => batch.map((e, i) => ({ e, i })).filter(({ e }) => interleaving.has(e.experiment_id) === wanted);
     const assigned = split(false);
     const interleaved = split(true);
@@ -194,7 +202,7 @@ export function createIngestionService({ assignments, events, modes }: Ingestion
       const uniquePositions = [...firstById.values()];
       const unique = uniquePositions.map((i) => accepted[i]);
       const uniqueIndices = uniquePositions.map((i) => indices[i]);
-      const batch = await attribute(unique, now);
+      const batch = await attribute(unique, uniqueIndices, field, now);
       checkItemSizes(batch, uniqueIndices, field);
       const { stored, duplicates, conflicts } = await store(batch);
       const inBatchDuplicates = accepted.length - unique.length - inBatchConflicts.length;

@@ -17,34 +17,65 @@ export interface ImpressionReader {
   byRequestIds(requestIds: Iterable<string>): Promise<Map<string, StoredImpression>>;
 }
 
+/** What the cache knows of an experiment id: its mode, or that no such experiment exists. */
+type CachedMode = { at: number; mode: Experiment['mode'] | 'missing' };
+
 /**
- * Experiment modes per container. A mode can only change while the experiment is a draft, and a
- * draft serves no interleaved list, so a non-draft experiment's mode is kept for `ttlMs` (the
- * TTL only bounds memory for deleted experiments); drafts and unknown ids are read every time.
+ * Experiment modes per container, and which experiment ids exist, so ingestion can refuse events
+ * for experiments that do not exist at one read per distinct id per batch at most.
+ *
+ * A mode can only change while the experiment is a draft, and a draft serves no interleaved list,
+ * so a non-draft experiment's mode is kept for `ttlMs` (the TTL only bounds how long a deleted
+ * experiment is still accepted); drafts are read every time. An id that does not exist is
+ * remembered for `missingTtlMs` (short: an experiment created just now is accepted within
+ * that), so a client posting events for an unknown id costs one read per id and period, not
+ * one per event. At most `maxEntries` ids are kept, the one stored longest ago evicted first, so
+ * a flood of made-up ids cannot grow the container's memory.
  */
 export class ExperimentModeCache {
-  private readonly cached = new Map<string, { at: number; mode: Experiment['mode'] }>();
+  private readonly cached = new Map<string, CachedMode>();
 
   constructor(
     private readonly experiments: ExperimentReader,
     private readonly ttlMs = 60_000,
+    private readonly missingTtlMs = 5_000,
+    private readonly maxEntries = 1_000,
   ) {}
+
+  /** The ids currently held (for tests and metrics). */
+  get size(): number {
+    return this.cached.size;
+  }
 
   /** The mode of an experiment, or undefined when it does not exist. */
   async modeOf(experimentId: string, now: number): Promise<Experiment['mode'] | undefined> {
     const hit = this.cached.get(experimentId);
-    if (hit && now - hit.at < this.ttlMs) return hit.mode;
+    if (hit && now - hit.at < (hit.mode === 'missing' ? this.missingTtlMs : this.ttlMs)) return hit.mode === 'missing' ? undefined : hit.mode;
     const experiment = await this.experiments.get(experimentId);
-    if (experiment === undefined) return undefined;
-    if (experiment.status !== 'draft') this.cached.set(experimentId, { at: now, mode: experiment.mode });
-    return experiment.mode;
+    if (experiment === undefined) this.remember(experimentId, { at: now, mode: 'missing' });
+    else if (experiment.status !== 'draft') this.remember(experimentId, { at: now, mode: experiment.mode });
+    else this.cached.delete(experimentId);
+    return experiment?.mode;
+  }
+
+  /** The mode of each distinct id, undefined for an experiment that does not exist (one read per id not cached, in parallel). */
+  async modes(experimentIds: Iterable<string>, now: number): Promise<Map<string, Experiment['mode'] | undefined>> {
+    const ids = [...new Set(experimentIds)];
+    const modes = await Promise.all(ids.map((id) => this.modeOf(id, now)));
+    return new Map(ids.map((id, i) => [id, modes[i]]));
   }
 
   /** The ids among `experimentIds` whose experiments interleave (one read per id not cached). */
   async interleaving(experimentIds: Iterable<string>, now: number): Promise<Set<string>> {
-    const ids = [...new Set(experimentIds)];
-    const modes = await Promise.all(ids.map((id) => this.modeOf(id, now)));
-    return new Set(ids.filter((_, i) => modes[i] === 'interleaving'));
+    const modes = await this.modes(experimentIds, now);
+    return new Set([...modes].filter(([, mode]) => mode === 'interleaving').map(([id]) => id));
+  }
+
+  private remember(experimentId: string, entry: CachedMode): void {
+    // Re-inserting moves the id to the end of the Map's order: the first key is the oldest entry.
+    this.cached.delete(experimentId);
+    this.cached.set(experimentId, entry);
+    while (this.cached.size > this.maxEntries) this.cached.delete(this.cached.keys().next().value as string);
   }
 }
 

@@ -1,5 +1,5 @@
 import { ConditionalCheckFailedException } from '@aws-sdk/client-dynamodb';
-import { BatchGetCommand, DynamoDBDocumentClient, PutCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
+import { BatchGetCommand, DynamoDBDocumentClient, GetCommand, PutCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import { mockClient } from 'aws-sdk-client-mock';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest';
 import { apiEvent, bodyOf, fieldsOf, jsonPost, lambdaContext } from './support/api-gateway.ts';
@@ -19,6 +19,9 @@ const interleavingExperiment = {
   id: INTERLEAVING_ID,
   mode: 'interleaving',
 } as Experiment;
+
+/** The A/B experiment most tests post to: events for experiments that do not exist are refused. */
+const abExperiment = { ...defaultExperiment({ controlModel: { model_id: 'm-a', model_version: 'aaaa' }, treatmentModel: { model_id: 'm-b', model_version: 'bbbb' }, now: NOW }), id: 'default' } as Experiment;
 
 const ddb = mockClient(DynamoDBDocumentClient);
 const today = NOW.toISOString().slice(0, 10);
@@ -106,7 +109,7 @@ describe('POST /events and /events/batch', () => {
   beforeEach(() => {
     vi.useFakeTimers({ toFake: ['Date'], now: NOW });
     ddb.reset();
-    new FakeTables(ddb).seedExperiment(interleavingExperiment);
+    new FakeTables(ddb).seedExperiment(interleavingExperiment).seedExperiment(abExperiment);
     assignments = new FakeAssignments().seed('default', 'u1', 'treatment');
   });
   afterEach(() => vi.useRealTimers());
@@ -223,7 +226,7 @@ describe('POST /events and /events/batch', () => {
 
       it('with different content is a conflict when the store returns no item (dynalite): the item is read', async () => {
         // Prepare: an un-claimed earlier attempt with another content must not be re-claimed either.
-        new FakeTables(ddb).seed(TABLE.events, { pk: 'EVENT#evt-1', sk: 'E', counted: false, content_sha256: 'another-content' });
+        new FakeTables(ddb).seedExperiment(abExperiment).seed(TABLE.events, { pk: 'EVENT#evt-1', sk: 'E', counted: false, content_sha256: 'another-content' });
         ddb.on(PutCommand, { TableName: TABLE.events }).rejects(conditionalCheckFailed());
 
         // Act
@@ -412,6 +415,18 @@ describe('POST /events and /events/batch', () => {
       expect(writes()).toHaveLength(0);
     });
 
+    it('answers 404 naming experiment_id for an experiment that does not exist, and writes nothing', async () => {
+      // Act
+      const result = await postEvent(click({ experiment_id: 'no-such-experiment' }));
+
+      // Assess
+      expect(result.statusCode).toBe(404);
+      expect(bodyOf<{ error: { code: string } }>(result).error.code).toBe('not_found');
+      expect(fieldsOf(result)).toEqual(['experiment_id']);
+      expect(writes()).toHaveLength(0);
+      expect(ddb).not.toHaveReceivedCommand(BatchGetCommand);
+    });
+
     it('answers 400 malformed_json for a body that is not JSON', async () => {
       // Act
       const result = await postEvent('{"event_type": "click",');
@@ -553,6 +568,30 @@ describe('POST /events and /events/batch', () => {
       expect(result.statusCode).toBe(400);
       expect(fieldsOf(result)).toEqual(['events[1].value']);
       expect(writes()).toHaveLength(0);
+    });
+
+    it('naming an experiment that does not exist is refused whole with 404 naming events[i].experiment_id, and nothing is written', async () => {
+      // Act
+      const result = await postBatch([click({ event_id: 'a' }), click({ event_id: 'b', experiment_id: 'ghost-1' }), click({ event_id: 'c' }), click({ event_id: 'd', experiment_id: 'ghost-1' })]);
+
+      // Assess
+      expect(result.statusCode).toBe(404);
+      expect(fieldsOf(result)).toEqual(['events[1].experiment_id', 'events[3].experiment_id']);
+      expect(writes()).toHaveLength(0);
+    });
+
+    it('reads each distinct experiment id once per batch, and an unknown one not again while it is cached', async () => {
+      // Prepare
+      const events = Array.from({ length: 300 }, (_, i) => click({ event_id: `g-${i}`, experiment_id: ['ghost-2', 'ghost-3', 'ghost-2'][i % 3] }));
+      const experimentReads = () => ddb.commandCalls(GetCommand).filter((c) => c.args[0].input.TableName === TABLE.experiments).map((c) => c.args[0].input.Key?.sk);
+
+      // Act
+      const first = await postBatch(events);
+      const second = await postBatch(events);
+
+      // Assess
+      expect([first.statusCode, second.statusCode]).toEqual([404, 404]);
+      expect(experimentReads().sort()).toEqual(['ghost-2', 'ghost-3']);
     });
 
     it('of 1,001 events is refused with 400 naming events, and nothing is written', async () => {

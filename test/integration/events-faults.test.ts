@@ -19,6 +19,7 @@ import { localEnvironment } from '../../local/runtime.ts';
 import type { EventInput } from '../../lambdas/domain/events/event.ts';
 import { DynamoCounterRepository, type DailyCounter } from '../../lambdas/storage/event-repository.ts';
 import { DynamoExperimentRepository } from '../../lambdas/storage/experiment-repository.ts';
+import { twoArmExperiment } from '../../lambdas/services/synthetic-counters.ts';
 import { startLocalAws, type LocalAws } from '../helpers/local-aws.ts';
 import { jsonPost, lambdaContext } from '../handlers/support/api-gateway.ts';
 
@@ -149,6 +150,8 @@ beforeAll(async () => {
   aws = await startLocalAws();
   Object.assign(process.env, localEnvironment(aws.servers), { AWS_MAX_ATTEMPTS: '1', POWERTOOLS_LOG_LEVEL: 'SILENT' });
   const experiments = new DynamoExperimentRepository(aws.doc, TABLES.experiments.localName);
+  // Events for experiments that do not exist are refused, so the experiment is created first.
+  await experiments.create(twoArmExperiment(EXPERIMENT, { now: new Date() }));
   for (const [i, userId] of USERS.entries()) {
     await experiments.putAssignmentIfAbsent({ experimentId: EXPERIMENT, userId, variant: variantOf(userId), bucket: i, propensity: 0.5, assignedAt: new Date().toISOString() });
   }
