@@ -398,6 +398,8 @@ export async function runServeBench({ requests, artifactsDir, seed, rttMs = 0 }:
   const floor = await sdkFloor(h, requests);
 
   // Write costs: 1,000 events of 100 users, the same batch again, and 1,000 events of 1,000 users.
+  // Events must name an experiment that exists (unknown ones are refused before any write).
+  seedExperiment(h.dynamo, { ...defaultExperiment({ controlModel: set.control, treatmentModel: set.treatment }), id: 'bench-writes', salt: 'bench-writes' });
   const batchUsers = Array.from({ length: 1000 }, (_, i) => `writer-${i}`);
   for (const [i, user] of batchUsers.entries()) seedAssignment(h.dynamo, 'bench-writes', user, i % 2 ? 'treatment' : 'control');
   const batch = batchEvents('bench-writes', batchUsers.slice(0, 100), 1000, 'w');
