@@ -116,22 +116,19 @@ export interface AcceptedEvent extends Omit<EventInput, 'timestamp' | 'event_id'
   fallback?: string | null;
 }
 
+/** What a client said in an event, in a fixed order, with its client time as given. */
+function contentFields(event: Pick<EventInput, 'event_type' | 'user_id' | 'experiment_id' | 'item_id' | 'request_id' | 'position' | 'value'>, clientTime: string | number | undefined): unknown[] {
+  return [event.event_type, event.user_id, event.experiment_id, event.item_id ?? null, event.request_id ?? null, event.position ?? null, event.value ?? null, clientTime ?? null];
+}
+
+const sha256Hex = (fields: unknown[]) => createHash('sha256').update(JSON.stringify(fields)).digest('hex');
+
 /**
  * A stable id for events sent without one: the hash of their content, so a client retrying
  * the same payload is deduplicated even if it never set event_id.
  */
 export function deriveEventId(event: EventInput): string {
-  const canonical = JSON.stringify([
-    event.event_type,
-    event.user_id,
-    event.experiment_id,
-    event.item_id ?? null,
-    event.request_id ?? null,
-    event.position ?? null,
-    event.value ?? null,
-    event.timestamp ?? null,
-  ]);
-  return `d-${createHash('sha256').update(canonical).digest('hex').slice(0, 32)}`;
+  return `d-${sha256Hex(contentFields(event, event.timestamp)).slice(0, 32)}`;
 }
 
 /**
@@ -142,17 +139,7 @@ export function deriveEventId(event: EventInput): string {
  * when it arrives on another day or after the user was assigned.
  */
 export function contentFingerprint(event: Pick<AcceptedEvent, 'event_type' | 'user_id' | 'experiment_id' | 'item_id' | 'request_id' | 'position' | 'value' | 'client_time_ms'>): string {
-  const canonical = JSON.stringify([
-    event.event_type,
-    event.user_id,
-    event.experiment_id,
-    event.item_id ?? null,
-    event.request_id ?? null,
-    event.position ?? null,
-    event.value ?? null,
-    event.client_time_ms ?? null,
-  ]);
-  return createHash('sha256').update(canonical).digest('hex');
+  return sha256Hex(contentFields(event, event.client_time_ms));
 }
 
 /** Problems with the timestamp relative to the server clock, or undefined if acceptable. */
