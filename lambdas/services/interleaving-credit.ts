@@ -65,12 +65,6 @@ export class ExperimentModeCache {
     return new Map(ids.map((id, i) => [id, modes[i]]));
   }
 
-  /** The ids among `experimentIds` whose experiments interleave (one read per id not cached). */
-  async interleaving(experimentIds: Iterable<string>, now: number): Promise<Set<string>> {
-    const modes = await this.modes(experimentIds, now);
-    return new Set([...modes].filter(([, mode]) => mode === 'interleaving').map(([id]) => id));
-  }
-
   private remember(experimentId: string, entry: CachedMode): void {
     // Re-inserting moves the id to the end of the Map's order: the first key is the oldest entry.
     this.cached.delete(experimentId);

@@ -146,16 +146,20 @@ describe('ExperimentModeCache', () => {
     expect(reads).toEqual(['il', 'draft', 'draft', 'il']);
   });
 
-  it('names only the interleaving experiments of a batch, and treats unknown ids as not interleaving', async () => {
+  it('gives the mode of each distinct experiment of a batch, and undefined (not interleaving) for an unknown id', async () => {
     // Prepare
     const stored: Record<string, Experiment> = { il: experiment(), ab: experiment({ id: 'ab', mode: 'ab' }) };
     const cache = new ExperimentModeCache({ get: async (id) => stored[id] });
 
     // Act
-    const interleaving = await cache.interleaving(['ab', 'il', 'missing', 'il'], 0);
+    const modes = await cache.modes(['ab', 'il', 'missing', 'il'], 0);
 
     // Assess
-    expect([...interleaving]).toEqual(['il']);
+    expect([...modes]).toEqual([
+      ['ab', 'ab'],
+      ['il', 'interleaving'],
+      ['missing', undefined],
+    ]);
   });
 });
 
