@@ -21,6 +21,15 @@ export function regionOfApiUrl(url: string): string | undefined {
   return new URL(url).hostname.match(/\.execute-api\.([a-z0-9-]+)\.amazonaws\.com$/)?.[1];
 }
 
+/** The keys `abrec serve` keeps in `<data dir>/keys.json`; none when the file cannot be read. */
+export async function readStoredKeys(dataDir: string): Promise<{ apiKey?: string; adminKey?: string }> {
+  try {
+    return JSON.parse(await readFile(join(dataDir, 'keys.json'), 'utf8')) as { apiKey?: string; adminKey?: string };
+  } catch {
+    return {};
+  }
+}
+
 /**
  * --url / ABREC_URL / the local default. A deployed API (execute-api URL) is called with SigV4
  * from the standard AWS credential chain; anything else with --admin-key / ABREC_ADMIN_KEY / the
@@ -30,15 +39,7 @@ export async function resolveAdminTarget(options: { url?: string; adminKey?: str
   const url = (options.url ?? env.ABREC_URL ?? `http://127.0.0.1:${env.PORT ?? 3000}`).replace(/\/$/, '');
   const region = regionOfApiUrl(url);
   if (region && !options.adminKey) return { url, auth: 'iam', region };
-  let adminKey = options.adminKey ?? env.ABREC_ADMIN_KEY;
-  if (!adminKey) {
-    const dataDir = options.dataDir ?? env.ABREC_DATA_DIR ?? '.abrec-data';
-    try {
-      adminKey = (JSON.parse(await readFile(join(dataDir, 'keys.json'), 'utf8')) as { adminKey?: string }).adminKey;
-    } catch {
-      // reported below
-    }
-  }
+  const adminKey = options.adminKey || env.ABREC_ADMIN_KEY || (await readStoredKeys(options.dataDir ?? env.ABREC_DATA_DIR ?? '.abrec-data')).adminKey;
   if (!adminKey) throw new UsageError('no admin key: pass --admin-key, set ABREC_ADMIN_KEY, or run next to the data directory of `abrec serve`');
   return { url, auth: 'admin-key', adminKey };
 }

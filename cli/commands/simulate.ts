@@ -5,7 +5,7 @@ import { parseArgs } from 'node:util';
 import { getModel } from '../../lambdas/domain/recommenders/models/registry.ts';
 import { S3ModelArtifactStore } from '../../lambdas/storage/artifact-store.ts';
 import { runSimulationSession, type SimulationSessionResult } from '../../simulator/session.ts';
-import { resolveAdminTarget, type AdminTarget } from '../admin-client.ts';
+import { readStoredKeys, resolveAdminTarget, type AdminTarget } from '../admin-client.ts';
 import { UsageError, type CliCommand, type CliIO } from '../command.ts';
 import { progressBar } from '../progress.ts';
 import { numberOption } from './evaluate.ts';
@@ -16,14 +16,8 @@ export const SIMULATE_DEFAULTS = { days: 14, seed: 1, topN: 10, concurrency: 8 }
 
 /** The public API key: --api-key, $ABREC_API_KEY, or the local data directory's keys.json. */
 export async function resolveApiKey(given: string | undefined, dataDir: string, env: NodeJS.ProcessEnv): Promise<string> {
-  const key = given ?? env.ABREC_API_KEY;
+  const key = given || env.ABREC_API_KEY || (await readStoredKeys(dataDir)).apiKey;
   if (key) return key;
-  try {
-    const stored = (JSON.parse(await readFile(join(dataDir, 'keys.json'), 'utf8')) as { apiKey?: string }).apiKey;
-    if (stored) return stored;
-  } catch {
-    // reported below
-  }
   throw new UsageError('no API key: pass --api-key, set ABREC_API_KEY, or run next to the data directory of `abrec serve` (start it with `npm start`)');
 }
 
