@@ -73,7 +73,9 @@ export function firstDuplicateKey(text: string): (string | number)[] | undefined
       while (end < text.length && text[end] !== '"') end += text[end] === '\\' ? 2 : 1;
       const top = stack.at(-1);
       if (expectKey && top?.kind === 'object') {
-        const key = JSON.parse(text.slice(i, end + 1)) as string;
+        // Only an escaped key needs decoding; the plain ones (all of them, in practice) are the raw text.
+        const raw = text.slice(i + 1, end);
+        const key = raw.includes('\\') ? (JSON.parse(text.slice(i, end + 1)) as string) : raw;
         if (top.keys.has(key)) return [...stack.slice(0, -1).map((f) => (f.kind === 'object' ? f.key! : f.index)), key];
         top.keys.add(key);
         top.key = key;
