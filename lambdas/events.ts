@@ -9,20 +9,26 @@
  * Events of interleaving experiments need no assignment: a click or purchase is credited to the
  * team whose item it names in the impression slate of its request_id (read with BatchGetItem);
  * any other event of such an experiment is stored and counted, but credited to nobody.
+ *
+ * Abuse checks: a request_id must name a slate recorded for the event's user (422), and each
+ * user has daily limits per event type (429 for the events over them).
  */
-import { TABLES } from '../lib/resources.ts';
+import { ENV, TABLES } from '../lib/resources.ts';
 import { dynamoClient } from './common/clients.ts';
-import { requiredEnv } from './common/env.ts';
+import { booleanEnv, requiredEnv } from './common/env.ts';
 import { httpJsonHandler, json, requestTime, type JsonEvent } from './common/http.ts';
 import { counterRepositoryFromEnv, eventRepositoryFromEnv, experimentRepositoryFromEnv } from './common/stores.ts';
 import { createIngestionService } from './services/ingestion.ts';
 import { ExperimentModeCache } from './services/interleaving-credit.ts';
 import { DynamoAssignmentReader } from './storage/assignment-reader.ts';
+import { DynamoDailyQuota } from './storage/daily-quota.ts';
 
 const service = createIngestionService({
   assignments: new DynamoAssignmentReader(dynamoClient(), requiredEnv(TABLES.experiments.envVar)),
   events: eventRepositoryFromEnv(counterRepositoryFromEnv()),
   modes: new ExperimentModeCache(experimentRepositoryFromEnv()),
+  quota: new DynamoDailyQuota(dynamoClient(), requiredEnv(TABLES.counters.envVar)),
+  verifyRequestIds: booleanEnv(ENV.recordImpressions, true),
 });
 
 export const handler = httpJsonHandler(async (event: JsonEvent) => {

@@ -50,7 +50,8 @@ export const TABLES = {
     localName: 'abrec-counters',
     partitionKey: { name: 'pk', type: 'S' },
     sortKey: { name: 'sk', type: 'S' },
-    description: 'Per experiment, variant and day aggregates the analysis reads instead of raw events.',
+    timeToLiveAttribute: 'expires_at',
+    description: 'Per experiment, variant and day aggregates the analysis reads instead of raw events; per-user running totals and daily limits (these expire).',
   },
 } as const satisfies Record<string, TableDefinition>;
 

@@ -53,7 +53,7 @@ export interface SimulatedEvent {
   user_id: string;
   experiment_id: string;
   item_id: string;
-  request_id: string;
+  request_id?: string;
   position?: number;
   value?: number;
 }
@@ -85,6 +85,7 @@ export function respondToSlate({
   user,
   experimentId,
   requestId,
+  slateRecorded = true,
   slate,
   shown,
   lift,
@@ -95,6 +96,8 @@ export function respondToSlate({
   user: SimulatedUser;
   experimentId: string;
   requestId: string;
+  /** Whether the service recorded the slate (else `request_id` is left out; ids still derive from it). */
+  slateRecorded?: boolean;
   slate: readonly SlateItem[];
   shown: Set<string>;
   lift: number;
@@ -103,7 +106,7 @@ export function respondToSlate({
   params?: BehaviourParameters;
 }): SimulatedEvent[] {
   const events: SimulatedEvent[] = [];
-  const base = { user_id: user.userId, experiment_id: experimentId, request_id: requestId };
+  const base = { user_id: user.userId, experiment_id: experimentId, ...(slateRecorded ? { request_id: requestId } : {}) };
   for (const { item_id: itemId, rank } of slate) {
     // Draw both numbers for every item, so the streams of two arms stay aligned item by item.
     const examined = random() < examination(rank, params);

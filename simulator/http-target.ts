@@ -114,7 +114,7 @@ export async function createHttpTarget(options: HttpTargetOptions): Promise<Simu
         () => fetch(`${base}/recommend?${query}`, { headers }),
         async (response) => {
           const body = (await response.json()) as Recommendation & { items: { item_id: string; rank: number }[] };
-          return { variant: body.variant, request_id: body.request_id, items: body.items.map(({ item_id, rank }) => ({ item_id, rank })) };
+          return { variant: body.variant, request_id: body.request_id, impression_recorded: body.impression_recorded, items: body.items.map(({ item_id, rank }) => ({ item_id, rank })) };
         },
       );
     },

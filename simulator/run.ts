@@ -17,6 +17,8 @@ export interface Recommendation {
   variant: string;
   request_id: string;
   items: SlateItem[];
+  /** False when the service could not record the slate: events then leave `request_id` out (the API refuses a request id with no recorded slate). */
+  impression_recorded?: boolean;
 }
 
 export interface SimulationTarget {
@@ -108,6 +110,7 @@ export async function runSimulation({ population, target, experimentId, days, se
         user,
         experimentId,
         requestId: slate.request_id,
+        slateRecorded: slate.impression_recorded ?? true,
         slate: slate.items,
         shown: memory,
         lift: liftByVariant[slate.variant] ?? 0,

@@ -6,7 +6,8 @@
  *
  * Only what the recommend and events handlers send is understood: GetItem, BatchGetItem,
  * PutItem (condition `attribute_not_exists(pk)`, ReturnValuesOnConditionCheckFailure as AWS
- * implements it), UpdateItem (`ADD a :x, ...` or `SET a = :x`, condition `a = :x`,
+ * implements it), UpdateItem (`ADD a :x, ...`, `SET a = :x` or both; condition `a = :x` or the
+ * daily limits' `(attribute_not_exists(a) OR a <= :x) AND ...`,
  * ReturnValues UPDATED_NEW) and Query on `pk` with an optional `begins_with(sk, ...)`; S3
  * GetObject. Write units are counted as DynamoDB bills them: ceil(KB) of the larger of the
  * item before and after, failed conditional writes included.
@@ -50,6 +51,17 @@ const json = (statusCode: number, body: unknown): { response: HttpResponseLike }
   response: { statusCode, headers: { 'content-type': 'application/x-amz-json-1.0' }, body: new TextEncoder().encode(JSON.stringify(body)) },
 });
 
+/**
+ * The conditions the handlers send to UpdateItem: `a = :x`, or a conjunction of
+ * `(attribute_not_exists(a) OR a <= :x)` (the daily limits).
+ */
+function conditionHolds(expression: string, existing: Item | undefined, name: (token: string) => string, values: Item): boolean {
+  const limits = [...expression.matchAll(/\(attribute_not_exists\((#?\w+)\) OR (#?\w+) <= (:\w+)\)/g)];
+  if (limits.length > 0) return limits.every(([, attribute, , room]) => existing?.[name(attribute)] === undefined || (existing[name(attribute)] as number) <= (values[room] as number));
+  const [attribute, value] = expression.split('=').map((s) => s.trim());
+  return existing !== undefined && existing[name(attribute)] === values[value];
+}
+
 const conditionFailed = (existing?: RawItem) => json(400, { __type: 'com.amazonaws.dynamodb.v20120810#ConditionalCheckFailedException', message: 'The conditional request failed', ...(existing ? { Item: existing } : {}) });
 
 const bodyText = (body: unknown) => (typeof body === 'string' ? body : body instanceof Uint8Array ? new TextDecoder().decode(body) : '');
@@ -77,7 +89,10 @@ export class InMemoryDynamo implements FakeRequestHandler {
     const operation = (request.headers['x-amz-target'] ?? '').split('.')[1] ?? 'Unknown';
     const input = JSON.parse(bodyText(request.body)) as Record<string, unknown>;
     const table = (input.TableName as string | undefined) ?? Object.keys((input.RequestItems as object | undefined) ?? {}).join('+');
-    const label = `${operation} ${table}`;
+    // The daily limit items (`EXP#<e>#USER#<u>` / `DAY#<day>`) live in the counters table but are not counters.
+    const key = input.Key ? unmarshall(input.Key as RawItem) : {};
+    const limit = operation === 'UpdateItem' && String(key.pk).includes('#USER#') && String(key.sk).startsWith('DAY#');
+    const label = `${operation} ${table}${limit ? ' (daily limits)' : ''}`;
     this.counts.calls[label] = (this.counts.calls[label] ?? 0) + 1;
     switch (operation) {
       case 'GetItem':
@@ -138,27 +153,25 @@ export class InMemoryDynamo implements FakeRequestHandler {
     const names = (input.ExpressionAttributeNames ?? {}) as Record<string, string>;
     const values = unmarshall((input.ExpressionAttributeValues ?? {}) as RawItem);
     const name = (token: string) => names[token] ?? token;
-    if (typeof input.ConditionExpression === 'string') {
-      const [attribute, value] = input.ConditionExpression.split('=').map((s) => s.trim());
-      if (!existing || existing[name(attribute)] !== values[value]) {
-        this.counts.conditionalFailures++;
-        this.counts.writeUnits += writeUnits(existing ? itemBytes(existing) : 1);
-        return conditionFailed();
-      }
+    if (typeof input.ConditionExpression === 'string' && !conditionHolds(input.ConditionExpression, existing, name, values)) {
+      this.counts.conditionalFailures++;
+      this.counts.writeUnits += writeUnits(existing ? itemBytes(existing) : 1);
+      return conditionFailed();
     }
     const next: Item = { ...(existing ?? key) };
     const updated: string[] = [];
-    const expression = input.UpdateExpression as string;
-    const [action, clauses] = [expression.slice(0, 3), expression.slice(4)];
-    for (const clause of clauses.split(',').map((c) => c.trim())) {
-      if (action === 'ADD') {
-        const [attribute, value] = clause.split(/\s+/);
-        next[name(attribute)] = ((next[name(attribute)] as number | undefined) ?? 0) + (values[value] as number);
-        updated.push(name(attribute));
-      } else {
-        const [attribute, value] = clause.split('=').map((s) => s.trim());
-        next[name(attribute)] = values[value];
-        updated.push(name(attribute));
+    // `ADD a :x, b :y SET c = :z` or `SET c = :z`: one or two actions, each with its clauses.
+    for (const [, action, clauses] of (input.UpdateExpression as string).matchAll(/(ADD|SET)\s+(.*?)(?=\s+(?:ADD|SET)\s|$)/g)) {
+      for (const clause of clauses.split(',').map((c) => c.trim())) {
+        if (action === 'ADD') {
+          const [attribute, value] = clause.split(/\s+/);
+          next[name(attribute)] = ((next[name(attribute)] as number | undefined) ?? 0) + (values[value] as number);
+          updated.push(name(attribute));
+        } else {
+          const [attribute, value] = clause.split('=').map((s) => s.trim());
+          next[name(attribute)] = values[value];
+          updated.push(name(attribute));
+        }
       }
     }
     table.set(id, next);

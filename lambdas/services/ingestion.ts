@@ -10,25 +10,43 @@
  * `conflict` naming each conflicting `events[i].event_id` (`event_id` for a single event), so a
  * retry of the same batch gets duplicates and the same conflicts. A batch with events that could
  * not be stored answers 503 first; its retry then reports the conflicts.
+ *
+ * Abuse checks (domain/events/plausibility.ts): an event naming a `request_id` must match a slate
+ * /recommend recorded for its user (a click, an item of it), else the whole request is refused
+ * with a 422 naming each `request_id`, before anything is written. Each user may send so many
+ * events of each type per experiment and day: events over the limit are neither stored nor
+ * counted, the others are, and the answer is a 429 naming each `events[i].user_id` (409 when
+ * there are conflicts too, listing both).
  * Storage is injected, so the handler stays a thin adapter.
  */
 import { MetricUnit } from '@aws-lambda-powertools/metrics';
 import { z } from 'zod';
 import { HttpError, validationFailed, type FieldProblem } from '../common/errors.ts';
 import { zodProblems } from '../common/http.ts';
+import { mapWithConcurrency } from '../common/concurrency.ts';
 import { logger, metrics } from '../common/observability.ts';
 import type { VariantEvent } from '../domain/events/counters.ts';
 import { MAX_BATCH_SIZE, UNASSIGNED_VARIANT, acceptEvent, contentFingerprint, eventSchema, timestampProblem, type AcceptedEvent } from '../domain/events/event.ts';
 import type { Attributed } from '../domain/events/interleaving-credit.ts';
+import { attributeInterleavedEvent, type StoredImpression } from '../domain/events/interleaving-credit.ts';
 import { itemProblem } from '../domain/events/item-size.ts';
+import { planQuotaClaims, slateProblem, type DailyQuotaClaim } from '../domain/events/plausibility.ts';
 import { assignmentRefKey, type DynamoAssignmentReader } from '../storage/assignment-reader.ts';
+import type { DailyQuota } from '../storage/daily-quota.ts';
 import type { DynamoEventRepository } from '../storage/event-repository.ts';
-import { attributeInterleavingEvents, type ExperimentModeCache } from './interleaving-credit.ts';
+import type { ExperimentModeCache } from './interleaving-credit.ts';
 
 export interface IngestionServiceDeps {
   assignments: DynamoAssignmentReader;
   events: DynamoEventRepository;
   modes: ExperimentModeCache;
+  /** Per-user daily limits (DAILY_EVENT_LIMITS). */
+  quota: DailyQuota;
+  /**
+   * Whether /recommend records its slates (the RECORD_IMPRESSIONS switch): only then can an
+   * event's request_id be checked against one. Default true.
+   */
+  verifyRequestIds?: boolean;
 }
 
 export interface IngestRequest {
@@ -39,7 +57,7 @@ export interface IngestRequest {
 }
 
 /** Builds the ingestion use case over its storage. */
-export function createIngestionService({ assignments, events, modes }: IngestionServiceDeps) {
+export function createIngestionService({ assignments, events, modes, quota, verifyRequestIds = true }: IngestionServiceDeps) {
   const batchSchema = z.strictObject({
     events: z.array(z.unknown(), { error: 'must be an array of events' }).min(1, 'must hold at least 1 event').max(MAX_BATCH_SIZE, `must hold at most ${MAX_BATCH_SIZE} events`),
   });
@@ -105,11 +123,24 @@ export function createIngestionService({ assignments, events, modes }: Ingestion
     if (problems.length > 0) throw validationFailed(problems);
   }
 
+  /** The slates recorded for the given request ids (a failed read is a 503 naming every event). */
+  async function slatesOf(requestIds: Set<string>, batch: AcceptedEvent[]): Promise<Map<string, StoredImpression>> {
+    if (requestIds.size === 0) return new Map();
+    try {
+      return await events.impressions.byRequestIds(requestIds);
+    } catch (error) {
+      logger.error('Impression slates could not be read', { error });
+      throw notStored(batch.map((e) => e.event_id), batch.length);
+    }
+  }
+
   /**
    * Each event's counter variant: the sticky assignment for A/B and bandit experiments, the
    * credited team (or nobody) for interleaving ones. A read that fails is a 503 naming every event.
    * Events for experiments that do not exist refuse the whole request with a 404 naming each
    * `experiment_id`, before anything is written (one cached read per distinct experiment id).
+   * An event whose `request_id` names no slate of its user, or a click on an item its slate did
+   * not show, refuses the whole request with a 422 naming each `request_id` (see plausibility.ts).
    */
   async function attribute(batch: AcceptedEvent[], indices: number[], field: FieldName, now: number): Promise<VariantEvent[]> {
     let experimentModes: Map<string, string | undefined>;
@@ -128,32 +159,92 @@ export function createIngestionService({ assignments, events, modes }: Ingestion
     const split = (wanted: boolean) => batch.map((e, i) => ({ e, i })).filter(({ e }) => interleaving.has(e.experiment_id) === wanted);
     const assigned = split(false);
     const interleaved = split(true);
+    // Interleaving credits read the slates of clicks and purchases; the request_id check reads every slate named.
+    const named = verifyRequestIds ? batch : interleaved.map(({ e }) => e).filter((e) => e.event_type === 'click' || e.event_type === 'purchase');
+    const requestIds = new Set(named.flatMap((e) => (e.request_id === undefined ? [] : [e.request_id])));
+    // Independent reads, so one round trip instead of two.
+    const [variants, slates] = await Promise.all([assigned.length > 0 ? resolveVariants(assigned.map(({ e }) => e)) : Promise.resolve([]), slatesOf(requestIds, batch)]);
+    const slateOf = (e: AcceptedEvent) => (e.request_id === undefined ? undefined : slates.get(e.request_id));
     const out: VariantEvent[] = new Array(batch.length);
-    if (assigned.length > 0) {
-      const variants = await resolveVariants(assigned.map(({ e }) => e));
-      assigned.forEach(({ e, i }, j) => (out[i] = { event: e, variant: variants[j] }));
+    assigned.forEach(({ e, i }, j) => (out[i] = { event: e, variant: variants[j] }));
+    interleaved.forEach(({ e, i }) => (out[i] = { event: e, ...attributeInterleavedEvent(e, slateOf(e)) }));
+    if (verifyRequestIds) {
+      const mismatched = out.flatMap(({ event, variant }, i) => {
+        const problem = slateProblem(event, slateOf(event), interleaving.has(event.experiment_id) || variant !== UNASSIGNED_VARIANT);
+        return problem === undefined ? [] : [{ field: field(indices[i], 'request_id'), message: problem }];
+      });
+      if (mismatched.length > 0) {
+        metrics.addMetric('EventsSlateMismatch', MetricUnit.Count, mismatched.length);
+        throw new HttpError(422, 'slate_mismatch', `Invalid request: ${mismatched.map((d) => `${d.field}: ${d.message}`).join('; ')}`, mismatched);
+      }
     }
     if (interleaved.length > 0) {
-      let attributed: Attributed[];
-      try {
-        attributed = await attributeInterleavingEvents(interleaved.map(({ e }) => e), events.impressions);
-      } catch (error) {
-        logger.error('Impression slates could not be read', { error });
-        throw notStored(batch.map((e) => e.event_id), batch.length);
-      }
-      interleaved.forEach(({ e, i }, j) => (out[i] = { event: e, ...attributed[j] }));
-      const credited = attributed.filter((a) => a.interleaving.kind === 'credited').length;
+      const credited = interleaved.filter(({ i }) => out[i].interleaving?.kind === 'credited').length;
       metrics.addMetric('InterleavingCredited', MetricUnit.Count, credited);
-      metrics.addMetric('InterleavingUncredited', MetricUnit.Count, attributed.length - credited);
+      metrics.addMetric('InterleavingUncredited', MetricUnit.Count, interleaved.length - credited);
     }
     return out;
   }
 
+  /**
+   * Takes each user's share of the daily limits. Returns the positions (in `batch`) refused for a
+   * limit and the grants, to give back what is not stored. A failed take is a 503 naming every
+   * event, after giving back what was taken.
+   */
+  async function takeQuota(batch: VariantEvent[]): Promise<{ claims: DailyQuotaClaim[]; granted: Set<number>[]; limited: number[] }> {
+    const claims = planQuotaClaims(batch.map(({ event }) => event));
+    const results = await mapWithConcurrency(claims, 8, (claim) => quota.take(claim));
+    const failed = results.find((r) => r.status === 'rejected');
+    if (failed) {
+      logger.error('Daily limits could not be read', { error: failed.reason });
+      await Promise.all(results.map((r, c) => (r.status === 'fulfilled' ? giveBack(claims[c], new Set(claims[c].positions), r.value.granted, batch) : undefined)));
+      throw notStored(batch.map(({ event }) => event.event_id), batch.length);
+    }
+    const granted: Set<number>[] = [];
+    const limited: number[] = [];
+    results.forEach((r, c) => {
+      const grant = r.status === 'fulfilled' ? r.value : { granted: [], over: [] };
+      const over = new Set(grant.over);
+      granted.push(new Set(claims[c].positions.filter((p) => !over.has(batch[p].event.event_type))));
+      limited.push(...claims[c].positions.filter((p) => over.has(batch[p].event.event_type)));
+    });
+    if (limited.length > 0) metrics.addMetric('EventsOverDailyLimit', MetricUnit.Count, limited.length);
+    return { claims, granted, limited: limited.sort((a, b) => a - b) };
+  }
+
+  /** Gives back the share of the events at `positions` of the granted types (best effort: a failure only tightens the user's day). */
+  async function giveBack(claim: DailyQuotaClaim, positions: Set<number>, types: readonly string[], batch: VariantEvent[]): Promise<void> {
+    const counts: DailyQuotaClaim['counts'] = {};
+    for (const p of claim.positions) {
+      const type = batch[p].event.event_type;
+      if (positions.has(p) && types.includes(type)) counts[type] = (counts[type] ?? 0) + 1;
+    }
+    if (Object.keys(counts).length === 0) return;
+    try {
+      await quota.giveBack({ ...claim, counts });
+    } catch (error) {
+      logger.warn('Daily limit share could not be given back', { experimentId: claim.experimentId, day: claim.day, error });
+      metrics.addMetric('QuotaGiveBackFailed', MetricUnit.Count, 1);
+    }
+  }
+
+  /**
+   * Stores the events within the limits; gives back the share of those not stored and counted
+   * (duplicates, conflicts, failures); a failure is a 503 naming the events not stored.
+   */
   async function store(batch: VariantEvent[]) {
-    const result = await events.recordBatch(batch);
+    const { claims, granted, limited } = await takeQuota(batch);
+    const refused = new Set(limited);
+    const positions = batch.map((_, p) => p).filter((p) => !refused.has(p));
+    const result = await events.recordBatch(positions.map((p) => batch[p]));
     metrics.addMetric('EventsStored', MetricUnit.Count, result.stored.length);
     metrics.addMetric('EventsDuplicate', MetricUnit.Count, result.duplicates.length);
     if (result.conflicts.length > 0) metrics.addMetric('EventsConflict', MetricUnit.Count, result.conflicts.length);
+    const notCounted = new Set([...result.duplicates, ...result.conflicts, ...result.failed.map(({ eventId }) => eventId)]);
+    if (notCounted.size > 0) {
+      const back = new Set(positions.filter((p) => notCounted.has(batch[p].event.event_id)));
+      await Promise.all(claims.map((claim, c) => giveBack(claim, back, [...new Set([...granted[c]].map((p) => batch[p].event.event_type))], batch)));
+    }
     if (result.failed.length > 0) {
       metrics.addMetric('EventsFailed', MetricUnit.Count, result.failed.length);
       logger.error('Events could not be stored', { failed: result.failed.length, error: result.failed[0].error });
@@ -162,12 +253,18 @@ export function createIngestionService({ assignments, events, modes }: Ingestion
         batch.length,
       );
     }
-    return { stored: result.stored.length, duplicates: result.duplicates.length, conflicts: new Set(result.conflicts) };
+    return { stored: result.stored.length, duplicates: result.duplicates.length, conflicts: new Set(result.conflicts), limited };
+  }
+
+  /** Why an event over its user's daily limit was refused. */
+  function overLimitMessage(event: AcceptedEvent): string {
+    return `${event.user_id} sent more than ${quota.limits[event.event_type]} ${event.event_type} events to ${event.experiment_id} on ${new Date(event.received_at_ms).toISOString().slice(0, 10)} (UTC); the limit resets at midnight UTC`;
   }
 
   /** The 409 naming every event whose id was already used with different content. */
-  function conflicting(problems: FieldProblem[], summary: string): HttpError {
-    return new HttpError(409, 'conflict', `${problems.length} event id(s) were already used with different content and were not stored; ${summary}`, problems);
+  function conflicting(problems: FieldProblem[], summary: string, overLimit: FieldProblem[]): HttpError {
+    const also = overLimit.length > 0 ? `; ${overLimit.length} event(s) exceed their user's daily limit and were not stored` : '';
+    return new HttpError(409, 'conflict', `${problems.length} event id(s) were already used with different content and were not stored${also}; ${summary}`, [...problems, ...overLimit]);
   }
 
   /** Ingests one request; the result is the status and body of the response. */
@@ -204,13 +301,18 @@ export function createIngestionService({ assignments, events, modes }: Ingestion
       const uniqueIndices = uniquePositions.map((i) => indices[i]);
       const batch = await attribute(unique, uniqueIndices, field, now);
       checkItemSizes(batch, uniqueIndices, field);
-      const { stored, duplicates, conflicts } = await store(batch);
+      const { stored, duplicates, conflicts, limited } = await store(batch);
       const inBatchDuplicates = accepted.length - unique.length - inBatchConflicts.length;
       const conflictPositions = [...uniquePositions.filter((i) => conflicts.has(accepted[i].event_id)), ...inBatchConflicts].sort((a, b) => a - b);
       if (inBatchConflicts.length > 0) metrics.addMetric('EventsConflict', MetricUnit.Count, inBatchConflicts.length);
+      const summary = isBatch ? `received ${accepted.length}, stored ${stored}, duplicates ${duplicates + inBatchDuplicates}` : 'resend it with a new event_id';
+      const overLimit = limited.map((p) => ({ field: field(uniqueIndices[p], 'user_id'), message: overLimitMessage(unique[p]) }));
       if (conflictPositions.length > 0) {
         const problems = conflictPositions.map((i) => ({ field: field(indices[i], 'event_id'), message: `${accepted[i].event_id} was already used with different content` }));
-        throw conflicting(problems, isBatch ? `received ${accepted.length}, stored ${stored}, duplicates ${duplicates + inBatchDuplicates}` : 'resend it with a new event_id');
+        throw conflicting(problems, summary, overLimit);
+      }
+      if (overLimit.length > 0) {
+        throw new HttpError(429, 'daily_limit_exceeded', `${overLimit.length} event(s) exceed their user's daily limit and were not stored${isBatch ? `; ${summary}` : ''}`, overLimit);
       }
       if (!isBatch) {
         return { statusCode: stored === 1 ? 201 : 200, body: { event_id: unique[0].event_id, status: stored === 1 ? 'stored' : 'duplicate' } };

@@ -34,7 +34,6 @@ const click = (overrides: Record<string, unknown> = {}) => ({
   user_id: 'u1',
   experiment_id: 'default',
   item_id: 'i4',
-  request_id: 'req-1',
   position: 1,
   ...overrides,
 });
@@ -74,11 +73,9 @@ class FakeAssignments {
 
   /** An interleaved impression slate as /recommend stores it (request id `req-<n>`). */
   seedImpression(requestId: string, { userId = 'u1', experimentId = INTERLEAVING_ID, counted = true } = {}): this {
-    this.impressions.set(`EVENT#imp-${requestId}`, {
-      event_id: `imp-${requestId}`,
-      user_id: userId,
-      experiment_id: experimentId,
-      request_id: requestId,
+    return this.seedSlate(requestId, {
+      userId,
+      experimentId,
       counted,
       slate: [
         { item_id: 'i4', position: 1, score: 2, team: 'a', variant: 'control' },
@@ -86,6 +83,11 @@ class FakeAssignments {
         { item_id: 'i2', position: 3, score: 1, team: 'b', variant: 'treatment' },
       ],
     });
+  }
+
+  /** A slate as /recommend stores it for an A/B experiment (default: user u1 in `default`, items i4 and i5). */
+  seedSlate(requestId: string, { userId = 'u1', experimentId = 'default', counted = true, slate = [{ item_id: 'i4', position: 1, score: 2 } as Record<string, unknown>, { item_id: 'i5', position: 2, score: 1 }] } = {}): this {
+    this.impressions.set(`EVENT#imp-${requestId}`, { event_id: `imp-${requestId}`, user_id: userId, experiment_id: experimentId, request_id: requestId, counted, slate });
     return this;
   }
 }
@@ -96,7 +98,10 @@ const alreadyCounted = () => new ConditionalCheckFailedException({ message: 'The
 const postEvent = (body: unknown) => handler(jsonPost('/events', body), lambdaContext());
 const postBatch = (events: unknown[]) => handler(jsonPost('/events/batch', { events }, { resource: '/events/batch' }), lambdaContext());
 const writes = () => [...ddb.commandCalls(PutCommand), ...ddb.commandCalls(UpdateCommand)];
-const counterUpdates = () => ddb.commandCalls(UpdateCommand).filter((c) => c.args[0].input.TableName === TABLE.counters);
+/** The daily limit items (`EXP#<e>#USER#<u>` / `DAY#<day>`) are in the counters table too, but are not counters. */
+const isQuota = (key: Record<string, unknown> | undefined) => String(key?.pk).includes('#USER#') && String(key?.sk).startsWith('DAY#');
+const quotaUpdates = () => ddb.commandCalls(UpdateCommand).filter((c) => c.args[0].input.TableName === TABLE.counters && isQuota(c.args[0].input.Key));
+const counterUpdates = () => ddb.commandCalls(UpdateCommand).filter((c) => c.args[0].input.TableName === TABLE.counters && !isQuota(c.args[0].input.Key));
 const dailyUpdates = () => counterUpdates().filter((c) => String(c.args[0].input.Key?.pk).includes('#VAR#'));
 const userUpdates = () => counterUpdates().filter((c) => String(c.args[0].input.Key?.pk).includes('#USER#'));
 
@@ -178,9 +183,10 @@ describe('POST /events and /events/batch', () => {
       // Act
       const result = await postEvent(click());
 
-      // Assess
+      // Assess: no counter is touched, and the share of the daily limit taken for it is given back
       expect(result.statusCode).toBe(200);
-      expect(ddb).toHaveReceivedCommandTimes(UpdateCommand, 0);
+      expect(counterUpdates()).toHaveLength(0);
+      expect(quotaUpdates().map((c) => c.args[0].input.ExpressionAttributeValues?.[':n0'])).toEqual([1, -1]);
     });
 
     describe('an event id reused', () => {
@@ -295,6 +301,7 @@ describe('POST /events and /events/batch', () => {
     it('answers 503 and un-claims the event when the counter update fails', async () => {
       // Prepare
       ddb.on(UpdateCommand, { TableName: TABLE.counters }).rejects(new Error('ProvisionedThroughputExceededException'));
+      ddb.on(UpdateCommand, { TableName: TABLE.counters, Key: { pk: 'EXP#default#USER#u1', sk: `DAY#${today}` } }).resolves({});
 
       // Act
       const result = await postEvent(click());
@@ -471,6 +478,9 @@ describe('POST /events and /events/batch', () => {
       });
 
       it('normalises every id of an event (experiment, item, request and event ids too)', async () => {
+        // Prepare
+        assignments.seedSlate(`req-${NFC}`, { slate: [{ item_id: `i-${NFC}`, position: 1, score: 1 }] });
+
         // Act
         const result = await postEvent(click({ event_id: `evt-${NFD}`, item_id: `i-${NFD}`, request_id: `req-${NFD}` }));
 
@@ -811,11 +821,23 @@ describe('POST /events and /events/batch', () => {
     });
 
     it.each([
-      ['an item that is not in the slate', { item_id: 'i99' }, 'item-not-in-slate'],
-      ['no request_id', { request_id: undefined }, 'no-request-id'],
-      ['a request_id with no impression', { request_id: 'req-unknown' }, 'impression-not-found'],
-      ["another user's impression", { user_id: 'u2' }, 'other-user-or-experiment'],
-    ])('stores a click on %s, credited to nobody under the interleaving counter', async (_case, overrides, reason) => {
+      ['an item that is not in the slate', { item_id: 'i99' }],
+      ['a request_id with no impression', { request_id: 'req-unknown' }],
+      ["another user's impression", { user_id: 'u2' }],
+    ])('refuses a click on %s with a 422 naming request_id, and writes nothing', async (_case, overrides) => {
+      // Prepare
+      assignments.seedImpression('req-1');
+
+      // Act
+      const result = await postEvent(ilClick(overrides));
+
+      // Assess
+      expect(result.statusCode).toBe(422);
+      expect(fieldsOf(result)).toEqual(['request_id']);
+      expect(writes()).toHaveLength(0);
+    });
+
+    it.each([['no request_id', { request_id: undefined }, 'no-request-id']])('stores a click with %s, credited to nobody under the interleaving counter', async (_case, overrides, reason) => {
       // Prepare
       assignments.seedImpression('req-1');
 
@@ -854,6 +876,7 @@ describe('POST /events and /events/batch', () => {
     it('reads the impression slates of a batch with one BatchGetItem per 100 request ids', async () => {
       // Prepare
       const batch = Array.from({ length: 150 }, (_, i) => ilClick({ event_id: `c-${i}`, request_id: `req-${i}` }));
+      for (let i = 0; i < 150; i++) assignments.seedImpression(`req-${i}`);
 
       // Act
       const result = await postBatch(batch);
@@ -862,6 +885,183 @@ describe('POST /events and /events/batch', () => {
       expect(result.statusCode).toBe(200);
       const impressionReads = ddb.commandCalls(BatchGetCommand).filter((c) => c.args[0].input.RequestItems?.[TABLE.events]);
       expect(impressionReads.map((c) => c.args[0].input.RequestItems![TABLE.events].Keys!.length)).toEqual([100, 50]);
+    });
+  });
+
+  describe('abuse checks', () => {
+    const quotaKey = (userId: string) => ({ pk: `EXP#default#USER#${userId}`, sk: `DAY#${today}` });
+
+    it('stores a click that names an item of its user\'s recorded slate', async () => {
+      // Prepare
+      assignments.seedSlate('req-ab');
+
+      // Act
+      const result = await postEvent(click({ request_id: 'req-ab', item_id: 'i5' }));
+
+      // Assess
+      expect(result.statusCode).toBe(201);
+    });
+
+    it.each([
+      ['names no recorded slate', { request_id: 'req-made-up' }],
+      ['names a slate of another user', { request_id: 'req-ab', user_id: 'u2' }],
+      ['names a slate of another experiment', { request_id: 'req-other-exp' }],
+      ['names an item its slate did not show', { request_id: 'req-ab', item_id: 'i99' }],
+    ])('refuses a click of an assigned user that %s with a 422 naming request_id, writing nothing', async (_case, overrides) => {
+      // Prepare
+      assignments.seed('default', 'u2', 'control').seedSlate('req-ab').seedSlate('req-other-exp', { experimentId: INTERLEAVING_ID });
+
+      // Act
+      const result = await postEvent(click(overrides));
+
+      // Assess
+      expect(result.statusCode).toBe(422);
+      expect(bodyOf(result)).toMatchObject({ error: { code: 'slate_mismatch' } });
+      expect(fieldsOf(result)).toEqual(['request_id']);
+      expect(writes()).toHaveLength(0);
+    });
+
+    it('names every mismatched request_id of a batch by index and writes nothing', async () => {
+      // Prepare
+      assignments.seedSlate('req-ab');
+
+      // Act
+      const result = await postBatch([click({ event_id: 'e0', request_id: 'req-ab' }), click({ event_id: 'e1', request_id: 'req-x' }), click({ event_id: 'e2', request_id: 'req-ab', item_id: 'i9' })]);
+
+      // Assess
+      expect(result.statusCode).toBe(422);
+      expect(fieldsOf(result)).toEqual(['events[1].request_id', 'events[2].request_id']);
+      expect(writes()).toHaveLength(0);
+    });
+
+    it('accepts a purchase or a rating of an item the slate did not show (only clicks must name a shown item)', async () => {
+      // Prepare
+      assignments.seedSlate('req-ab');
+
+      // Act
+      const result = await postBatch([
+        { event_id: 'p1', event_type: 'purchase', user_id: 'u1', experiment_id: 'default', item_id: 'i99', value: 3, request_id: 'req-ab' },
+        { event_id: 'r1', event_type: 'rating', user_id: 'u1', experiment_id: 'default', item_id: 'i98', value: 4, request_id: 'req-ab' },
+      ]);
+
+      // Assess
+      expect(result.statusCode).toBe(200);
+      expect(bodyOf(result)).toMatchObject({ stored: 2 });
+    });
+
+    it('keeps the events of a user outside the test (no assignment, so no slate by design) under the unassigned key', async () => {
+      // Act: u9 has no assignment
+      const result = await postEvent(click({ user_id: 'u9', request_id: 'req-holdout' }));
+
+      // Assess
+      expect(result.statusCode).toBe(201);
+      expect(ddb).toHaveReceivedCommandWith(PutCommand, { TableName: TABLE.events, Item: expect.objectContaining({ variant: '~unassigned' }) });
+    });
+
+    it('reads the assignments and the slates of a batch with one BatchGetItem each', async () => {
+      // Prepare
+      assignments.seedSlate('req-ab');
+
+      // Act
+      await postBatch([click({ event_id: 'e0', request_id: 'req-ab' }), click({ event_id: 'e1' })]);
+
+      // Assess
+      const reads = ddb.commandCalls(BatchGetCommand).map((c) => Object.keys(c.args[0].input.RequestItems!)[0]);
+      expect(reads.sort()).toEqual([TABLE.events, TABLE.experiments].sort());
+    });
+
+    it('takes each user\'s events from their daily limit with one conditional ADD per user and type', async () => {
+      // Act
+      const result = await postBatch([click({ event_id: 'e0' }), click({ event_id: 'e1', item_id: 'i5' }), { event_id: 'r1', event_type: 'rating', user_id: 'u1', experiment_id: 'default', item_id: 'i4', value: 4 }]);
+
+      // Assess
+      expect(result.statusCode).toBe(200);
+      expect(quotaUpdates()).toHaveLength(1);
+      expect(quotaUpdates()[0].args[0].input).toMatchObject({
+        Key: quotaKey('u1'),
+        UpdateExpression: 'ADD #t0 :n0, #t1 :n1 SET #exp = :exp',
+        ConditionExpression: '(attribute_not_exists(#t0) OR #t0 <= :room0) AND (attribute_not_exists(#t1) OR #t1 <= :room1)',
+        ExpressionAttributeNames: { '#t0': 'click', '#t1': 'rating' },
+        ExpressionAttributeValues: { ':n0': 2, ':room0': 998, ':n1': 1, ':room1': 999 },
+      });
+    });
+
+    it('refuses with a 429 naming user_id the events over the limit, and stores the rest of the batch', async () => {
+      // Prepare: u1 already sent 1,000 clicks and 3 ratings today; the first ADD (click and rating) fails its condition
+      ddb.on(UpdateCommand, { TableName: TABLE.counters, Key: quotaKey('u1') }).rejectsOnce(conditionalCheckFailed()).resolves({});
+      ddb.on(GetCommand, { TableName: TABLE.counters, Key: quotaKey('u1') }).resolves({ Item: { ...quotaKey('u1'), click: 1000, rating: 3 } });
+      assignments.seed('default', 'u2', 'control');
+
+      // Act
+      const result = await postBatch([
+        click({ event_id: 'over' }),
+        { event_id: 'r1', event_type: 'rating', user_id: 'u1', experiment_id: 'default', item_id: 'i4', value: 4 },
+        click({ event_id: 'other-user', user_id: 'u2' }),
+      ]);
+
+      // Assess: only the click of u1 is refused; the retry of the rating alone is conditional again
+      expect(result.statusCode).toBe(429);
+      expect(bodyOf(result)).toMatchObject({ error: { code: 'daily_limit_exceeded' } });
+      expect(fieldsOf(result)).toEqual(['events[0].user_id']);
+      const stored = ddb.commandCalls(PutCommand).filter((c) => c.args[0].input.TableName === TABLE.events).map((c) => c.args[0].input.Item!.event_id);
+      expect(stored.sort()).toEqual(['other-user', 'r1']);
+      const u1Takes = quotaUpdates().filter((c) => c.args[0].input.Key!.pk === quotaKey('u1').pk);
+      expect(u1Takes.map((c) => c.args[0].input.ExpressionAttributeNames)).toEqual([
+        { '#exp': 'expires_at', '#t0': 'click', '#t1': 'rating' },
+        { '#exp': 'expires_at', '#t0': 'rating' },
+      ]);
+    });
+
+    it('refuses a single event over the limit with a 429, writing no event and no counter', async () => {
+      // Prepare
+      ddb.on(UpdateCommand, { TableName: TABLE.counters, Key: quotaKey('u1') }).rejects(conditionalCheckFailed());
+      ddb.on(GetCommand, { TableName: TABLE.counters, Key: quotaKey('u1') }).resolves({ Item: { click: 1000 } });
+
+      // Act
+      const result = await postEvent(click());
+
+      // Assess
+      expect(result.statusCode).toBe(429);
+      expect(fieldsOf(result)).toEqual(['user_id']);
+      expect(ddb.commandCalls(PutCommand)).toHaveLength(0);
+      expect(counterUpdates()).toHaveLength(0);
+    });
+
+    it('refuses at once a batch holding more events of one type than a day allows, without a write', async () => {
+      // Act: 201 purchases of one user (the limit is 200)
+      const purchases = Array.from({ length: 201 }, (_, i) => ({ event_id: `p${i}`, event_type: 'purchase', user_id: 'u1', experiment_id: 'default', item_id: 'i4', value: 1 }));
+      const result = await postBatch(purchases);
+
+      // Assess
+      expect(result.statusCode).toBe(429);
+      expect(fieldsOf(result)).toHaveLength(201);
+      expect(writes()).toHaveLength(0);
+    });
+
+    it('gives back the share of events that were not stored, so the retry of a failed request is not charged twice', async () => {
+      // Prepare: the claim of the event fails
+      ddb.on(PutCommand, { TableName: TABLE.events }).rejects(new Error('ProvisionedThroughputExceededException'));
+
+      // Act
+      const result = await postEvent(click());
+
+      // Assess
+      expect(result.statusCode).toBe(503);
+      expect(quotaUpdates().map((c) => c.args[0].input.ExpressionAttributeValues?.[':n0'])).toEqual([1, -1]);
+      expect(quotaUpdates()[1].args[0].input.ConditionExpression).toBeUndefined();
+    });
+
+    it('answers 503 naming every event, and stores nothing, when the daily limits cannot be read', async () => {
+      // Prepare
+      ddb.on(UpdateCommand, { TableName: TABLE.counters, Key: quotaKey('u1') }).rejects(new Error('ProvisionedThroughputExceededException'));
+
+      // Act
+      const result = await postEvent(click());
+
+      // Assess
+      expect(result.statusCode).toBe(503);
+      expect(fieldsOf(result)).toEqual(['event_id']);
+      expect(ddb.commandCalls(PutCommand)).toHaveLength(0);
     });
   });
 });

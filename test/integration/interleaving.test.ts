@@ -207,7 +207,7 @@ describe('interleaving end to end on dynalite', () => {
     expect(sum(after, 'interleaving_wins_b') - sum(before, 'interleaving_wins_b')).toBe(0);
   });
 
-  it('stores a click without request_id or on an item not in the slate, credited to nobody', async () => {
+  it('stores a click without request_id credited to nobody, and refuses one on an item its slate did not show', async () => {
     // Prepare
     const userId = users[1];
     const body = await recommend(experiments.interleaving.id, userId);
@@ -217,17 +217,20 @@ describe('interleaving end to end on dynalite', () => {
     const before = (await analyseExperiment(experiments.interleaving, counters, { day })).preference!;
 
     // Act
-    const stored = await postBatch([
-      { event_id: 'nobody-1', event_type: 'click', user_id: userId, experiment_id: experiments.interleaving.id, item_id: body.items[0].item_id },
-      { event_id: 'nobody-2', event_type: 'click', user_id: userId, experiment_id: experiments.interleaving.id, item_id: notShown, request_id: body.request_id },
-    ]);
+    const stored = await postBatch([{ event_id: 'nobody-1', event_type: 'click', user_id: userId, experiment_id: experiments.interleaving.id, item_id: body.items[0].item_id }]);
+    const refused = await eventsHandler(
+      jsonPost('/events/batch', { events: [{ event_id: 'nobody-2', event_type: 'click', user_id: userId, experiment_id: experiments.interleaving.id, item_id: notShown, request_id: body.request_id }] }, { resource: '/events/batch' }) as never,
+      lambdaContext('events') as never,
+    );
 
     // Assess
-    expect(stored).toMatchObject({ stored: 2, duplicates: 0 });
+    expect(stored).toMatchObject({ stored: 1, duplicates: 0 });
+    expect(refused.statusCode).toBe(422);
     const after = (await analyseExperiment(experiments.interleaving, counters, { day })).preference!;
-    expect(after.uncredited_clicks - before.uncredited_clicks).toBe(2);
+    expect(after.uncredited_clicks - before.uncredited_clicks).toBe(1);
     expect([after.team_a.clicks, after.team_b.clicks, after.wins_a, after.wins_b]).toEqual([before.team_a.clicks, before.team_b.clicks, before.wins_a, before.wins_b]);
     const item = await aws.doc.send(new GetCommand({ TableName: TABLES.events.localName, Key: { pk: 'EVENT#nobody-2', sk: 'E' } }));
-    expect(item.Item).toMatchObject({ variant: INTERLEAVING_COUNTER_VARIANT, no_credit_reason: 'item-not-in-slate', counted: true });
+    expect(item.Item).toBeUndefined();
   });
+
 });

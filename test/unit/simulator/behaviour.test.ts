@@ -45,6 +45,19 @@ describe('respondToSlate', () => {
     expect(respond(7)).toEqual(respond(7));
   });
 
+  it('leaves request_id out when the service did not record the slate, with the same events and ids otherwise', () => {
+    // Act
+    const recorded = Array.from({ length: 50 }, (_, seed) => respond(seed)).flat();
+    const unrecorded = Array.from({ length: 50 }, (_, seed) =>
+      respondToSlate({ user, experimentId: 'exp', requestId: `req-${seed}`, slateRecorded: false, slate, shown: new Set(), lift: 0, ratingScale: [1, 5], random: sfc32(seed) }),
+    ).flat();
+
+    // Assess
+    expect(unrecorded.length).toBeGreaterThan(0);
+    expect(unrecorded.every((e) => !('request_id' in e))).toBe(true);
+    expect(unrecorded).toEqual(recorded.map(({ request_id: _omitted, ...rest }) => rest));
+  });
+
   it('clicks loved items at the top far more often than unrated ones further down, and follows a click with valid purchases, ratings and watch time', () => {
     const events = Array.from({ length: 4000 }, (_, seed) => respond(seed)).flat();
     const clicks = (item: string) => events.filter((e) => e.event_type === 'click' && e.item_id === item).length;
