@@ -6,7 +6,9 @@
  * handler is a thin adapter and the same code runs in Lambda, on the local runtime and in tests.
  */
 import { MetricUnit } from '@aws-lambda-powertools/metrics';
-import { notFound, serviceUnavailable } from '../common/errors.ts';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { fullJitterDelay } from '../common/backoff.ts';
+import { HttpError, notFound, serviceUnavailable } from '../common/errors.ts';
 import { logger, metrics } from '../common/observability.ts';
 import { interleavingTeams, resolveAssignment, type Assignment } from '../domain/experiments/assignment.ts';
 import { controlOf, type Experiment } from '../domain/experiments/model.ts';
@@ -14,7 +16,7 @@ import type { AcceptedEvent } from '../domain/events/event.ts';
 import { INTERLEAVED_RESPONSE_VARIANT, INTERLEAVING_COUNTER_VARIANT, impressionEventId, type InterleavingAttribution } from '../domain/events/interleaving-credit.ts';
 import type { Team } from '../domain/experiments/interleaving.ts';
 import { popularItems, recommendTopN, type Recommendations } from '../domain/recommenders/top-n.ts';
-import type { DynamoCounterRepository, DynamoEventRepository } from '../storage/event-repository.ts';
+import { provesNotApplied, type DynamoCounterRepository, type DynamoEventRepository } from '../storage/event-repository.ts';
 import type { DynamoExperimentRepository, StoredAssignment as StoredAssignmentValue } from '../storage/experiment-repository.ts';
 import type { ModelCache } from '../storage/model-cache.ts';
 import { BanditAllocationCache, interleaveSlates } from './serving-modes.ts';
@@ -38,6 +40,14 @@ export interface RecommendRequest {
 
 /** How many experiments (known or not) one container keeps cached; the oldest is evicted first. */
 export const MAX_CACHED_EXPERIMENTS = 1_000;
+
+/** Attempts at releasing an exposure claim whose count failed (as the events' undo: about 4 s at worst). */
+const EXPOSURE_RELEASE_ATTEMPTS = 8;
+
+/** Whether an error came from an AWS SDK call (the SDK stamps `$metadata` on every error it returns, network errors included). */
+function isStoreError(error: unknown): boolean {
+  return typeof error === 'object' && error !== null && '$metadata' in error;
+}
 
 /** Builds the serving use case over its storage. */
 export function createRecommendationService({ experiments, counters, events, models, recordImpressions }: RecommendationServiceDeps) {
@@ -74,7 +84,8 @@ export function createRecommendationService({ experiments, counters, events, mod
     const known = knownAssignments.get(key);
     if (known) return known;
     const stored = await experiments.getAssignment(experimentId, userId);
-    if (stored) {
+    // One whose exposure is still to be counted is read again until it is.
+    if (stored && !stored.exposurePending) {
       if (knownAssignments.size >= MAX_KNOWN_ASSIGNMENTS) knownAssignments.delete(knownAssignments.keys().next().value as string);
       knownAssignments.set(key, stored);
     }
@@ -85,7 +96,7 @@ export function createRecommendationService({ experiments, counters, events, mod
   async function assign(experimentId: string, userId: string, now: number): Promise<{ assignment: Assignment; experiment: Experiment }> {
     // Independent reads, so one round trip instead of two on the hot path.
     const [experiment, stored] = await Promise.all([experimentOf(experimentId, now), storedAssignment(experimentId, userId)]);
-    if (!experiment) throw notFound(`experiment_id: experiment "${experimentId}" does not exist`);
+    if (!experiment) throw notFound(`experiment_id: experiment "${experimentId}" does not exist`, [{ field: 'experiment_id', message: `experiment "${experimentId}" does not exist` }]);
     // A bandit assigns new users by the current Thompson allocation (cached per container);
     // users already assigned stay sticky and need no counters read.
     const banditAllocation = experiment.mode === 'bandit' && experiment.status === 'running' && !stored ? await banditAllocations.get(experiment, now) : undefined;
@@ -93,10 +104,49 @@ export function createRecommendationService({ experiments, counters, events, mod
     if (assignment.should_store) {
       const fresh = { experimentId, userId, variant: assignment.variant, bucket: assignment.bucket, propensity: assignment.propensity, assignedAt: new Date(now).toISOString() };
       const kept = await experiments.putAssignmentIfAbsent(fresh);
-      if (kept === fresh) await counters.countExposure(experimentId, assignment.variant, now, userId);
-      else assignment = resolveAssignment({ experiment, userId, stored: kept });
+      if (kept === fresh) await countClaimedExposure(fresh);
+      else {
+        assignment = resolveAssignment({ experiment, userId, stored: kept });
+        if (kept.exposurePending) await countPendingExposure(kept);
+      }
+    } else if (stored?.exposurePending) {
+      await countPendingExposure(stored);
     }
     return { assignment, experiment };
+  }
+
+  /** The exposure of an assignment whose earlier count failed: claimed again, then counted (unless another request did). */
+  async function countPendingExposure(stored: StoredAssignmentValue): Promise<void> {
+    if (await experiments.claimExposure(stored.experimentId, stored.userId)) await countClaimedExposure(stored);
+  }
+
+  /**
+   * Counts a claimed exposure on the day of the assignment. If the ADD fails, the claim is
+   * released (retried while the store provably applied nothing) and the request fails, so the
+   * user's next request counts it: an exposure is counted once per stored assignment. A release
+   * that fails leaves the exposure claimed but uncounted, which is logged and raises
+   * CounterInconsistency, as the events' undo does.
+   */
+  async function countClaimedExposure(stored: StoredAssignmentValue): Promise<void> {
+    const { experimentId, userId, variant } = stored;
+    try {
+      await counters.countExposure(experimentId, variant, Date.parse(stored.assignedAt), userId);
+    } catch (error) {
+      for (let attempt = 1; ; attempt++) {
+        try {
+          await experiments.releaseExposure(experimentId, userId);
+          break;
+        } catch (releaseError) {
+          if (attempt >= EXPOSURE_RELEASE_ATTEMPTS || !provesNotApplied(releaseError)) {
+            logger.error('Counter undo incomplete: an exposure is claimed but not counted', { reason: 'unclaim-failed', experimentId, variant, userId, error: releaseError });
+            metrics.addMetric('CounterInconsistency', MetricUnit.Count, 1);
+            break;
+          }
+          await sleep(fullJitterDelay(attempt - 1, { baseMs: 50, capMs: 1000 }));
+        }
+      }
+      throw error;
+    }
   }
 
   async function recommendWithFallback(assignment: Assignment, controlModel: { model_id: string; model_version: string }, userId: string, topN: number) {
@@ -169,7 +219,16 @@ export function createRecommendationService({ experiments, counters, events, mod
   async function recommend(request: RecommendRequest) {
     const { experimentId, now, requestId } = request;
     const query = { user_id: request.userId, top_n: request.topN };
-    const { assignment, experiment } = await assign(experimentId, query.user_id, now);
+    let assigned: Awaited<ReturnType<typeof assign>>;
+    try {
+      assigned = await assign(experimentId, query.user_id, now);
+    } catch (error) {
+      // The store could not be read or written while assigning: nothing was served, so a retry is safe.
+      if (error instanceof HttpError || !isStoreError(error)) throw error;
+      logger.error('Assignment store unavailable', { experimentId, error });
+      throw serviceUnavailable('The experiment store is unavailable; retry later');
+    }
+    const { assignment, experiment } = assigned;
     const served =
       assignment.source === 'interleaving'
         ? await serveInterleaved(assignment, experiment, query.user_id, query.top_n, requestId)

@@ -4,10 +4,16 @@
  * Items (experiments table):
  *   pk = "EXPERIMENT", sk = <experiment id>            the definition, `revision` for optimistic writes
  *   pk = "ASSIGN#<experiment id>#<user id>", sk = "A"  a user's sticky variant (conditional put)
+ *                                                      and `exposure_counted`, the claim on its exposure count
  * Listing is a Query on pk = "EXPERIMENT"; nothing scans.
+ *
+ * An assignment's exposure is counted once, as events are: the assignment is stored claimed
+ * (`exposure_counted = true`) and the caller ADDs the exposure; if that ADD fails, the caller
+ * releases the claim (`exposure_counted = false`), and the next request of the user claims it
+ * again (a conditional update) and counts it. Items written before the flag existed count as counted.
  */
 import { ConditionalCheckFailedException } from '@aws-sdk/client-dynamodb';
-import { GetCommand, PutCommand, QueryCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import { GetCommand, PutCommand, QueryCommand, UpdateCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import type { Experiment } from '../domain/experiments/model.ts';
 
 export const EXPERIMENT_PK = 'EXPERIMENT';
@@ -20,6 +26,8 @@ export interface StoredAssignment {
   bucket: number;
   propensity: number;
   assignedAt: string;
+  /** Set when the exposure of this assignment is not counted yet (its count failed and was released). */
+  exposurePending?: true;
 }
 
 /** Raised when a conditional write lost (duplicate id, stale revision). */
@@ -35,11 +43,26 @@ export interface ExperimentRepository {
   /** Replaces an experiment if its stored revision is still `expectedRevision`. */
   update(experiment: Experiment, expectedRevision: number): Promise<void>;
   getAssignment(experimentId: string, userId: string): Promise<StoredAssignment | undefined>;
-  /** Stores an assignment unless one exists; returns the one that is stored (first writer wins). */
+  /**
+   * Stores an assignment unless one exists, with its exposure claimed for the caller to count;
+   * returns the one that is stored (first writer wins: the caller counts the exposure only when
+   * it gets its own object back).
+   */
   putAssignmentIfAbsent(assignment: StoredAssignment): Promise<StoredAssignment>;
+  /** Claims the uncounted exposure of a stored assignment; false when it is counted or claimed already. */
+  claimExposure(experimentId: string, userId: string): Promise<boolean>;
+  /** Releases a claim whose exposure could not be counted, so that a later request counts it. */
+  releaseExposure(experimentId: string, userId: string): Promise<void>;
 }
 
 const assignmentKey = (experimentId: string, userId: string) => ({ pk: `ASSIGN#${experimentId}#${userId}`, sk: 'A' });
+
+/** The assignment of a stored item, flagged when its exposure is not counted. */
+function assignmentOf(item: Record<string, unknown> | undefined): StoredAssignment | undefined {
+  if (!item) return undefined;
+  const assignment = item.assignment as StoredAssignment;
+  return item.exposure_counted === false ? { ...assignment, exposurePending: true } : assignment;
+}
 
 export class DynamoExperimentRepository implements ExperimentRepository {
   constructor(
@@ -105,7 +128,7 @@ export class DynamoExperimentRepository implements ExperimentRepository {
 
   async getAssignment(experimentId: string, userId: string): Promise<StoredAssignment | undefined> {
     const { Item } = await this.db.send(new GetCommand({ TableName: this.tableName, Key: assignmentKey(experimentId, userId) }));
-    return Item ? (Item.assignment as StoredAssignment) : undefined;
+    return assignmentOf(Item);
   }
 
   async putAssignmentIfAbsent(assignment: StoredAssignment): Promise<StoredAssignment> {
@@ -113,7 +136,7 @@ export class DynamoExperimentRepository implements ExperimentRepository {
       await this.db.send(
         new PutCommand({
           TableName: this.tableName,
-          Item: { ...assignmentKey(assignment.experimentId, assignment.userId), assignment },
+          Item: { ...assignmentKey(assignment.experimentId, assignment.userId), assignment, exposure_counted: true },
           ConditionExpression: 'attribute_not_exists(pk)',
         }),
       );
@@ -123,7 +146,37 @@ export class DynamoExperimentRepository implements ExperimentRepository {
       const existing = await this.db.send(
         new GetCommand({ TableName: this.tableName, Key: assignmentKey(assignment.experimentId, assignment.userId), ConsistentRead: true }),
       );
-      return (existing.Item?.assignment as StoredAssignment | undefined) ?? assignment;
+      return assignmentOf(existing.Item) ?? assignment;
     }
+  }
+
+  async claimExposure(experimentId: string, userId: string): Promise<boolean> {
+    try {
+      await this.db.send(
+        new UpdateCommand({
+          TableName: this.tableName,
+          Key: assignmentKey(experimentId, userId),
+          UpdateExpression: 'SET exposure_counted = :true',
+          ConditionExpression: 'exposure_counted = :false',
+          ExpressionAttributeValues: { ':true': true, ':false': false },
+        }),
+      );
+      return true;
+    } catch (error) {
+      if (error instanceof ConditionalCheckFailedException) return false;
+      throw error;
+    }
+  }
+
+  async releaseExposure(experimentId: string, userId: string): Promise<void> {
+    await this.db.send(
+      new UpdateCommand({
+        TableName: this.tableName,
+        Key: assignmentKey(experimentId, userId),
+        UpdateExpression: 'SET exposure_counted = :false',
+        ConditionExpression: 'attribute_exists(pk)',
+        ExpressionAttributeValues: { ':false': false },
+      }),
+    );
   }
 }

@@ -1,0 +1,184 @@
+/**
+ * Fault injection for the fault tests: middlewares put in front of the real servers (dynalite,
+ * s3rver) on the SDK clients the handlers use, and small fixtures shared by the fault tests.
+ *
+ * Two places in the SDK's middleware stack are used, on purpose:
+ * - `initialize` (before marshalling and before the SDK's own retries): the plain input and
+ *   output of a call, to hold calls, stop a server or rewrite a batch call's answer;
+ * - `deserialize`, after the deserializer (inside the SDK's retry loop): a fake HTTP answer
+ *   that the SDK parses into its own exception and retries like a real one.
+ */
+import { Readable } from 'node:stream';
+import type { FactorModel } from '../../../../lambdas/domain/recommenders/types.ts';
+import type { LocalAws } from '../../../helpers/local-aws.ts';
+
+/** A DynamoDB call's plain input (the document client's, before marshalling). */
+export interface DynamoInput {
+  TableName?: string;
+  Key?: { pk?: string; sk?: string };
+  Item?: { pk?: string; sk?: string };
+  ReturnValues?: string;
+  ExpressionAttributeNames?: Record<string, string>;
+  ExpressionAttributeValues?: Record<string, unknown>;
+  RequestItems?: Record<string, { Keys?: { pk: string; sk: string }[] } & Record<string, unknown>>;
+  KeyConditionExpression?: string;
+}
+
+type Next = (args: unknown) => Promise<unknown>;
+type Context = { commandName?: string };
+/** A middleware as `middlewareStack.add` takes it. */
+export type FaultMiddleware = (next: Next, context: Context) => (args: unknown) => Promise<unknown>;
+
+/** The partition key a DynamoDB call touches first (single-item calls). */
+export const pkOf = (input: DynamoInput): string => input.Key?.pk ?? input.Item?.pk ?? '';
+
+/** Whether any number in the update's values is negative (an undo). */
+export const isNegative = (input: DynamoInput): boolean =>
+  Object.values(input.ExpressionAttributeValues ?? {}).some((value) => typeof value === 'number' && value < 0);
+
+/**
+ * Stops dynalite just before the n-th call of a given step (as `classify` names it), one outage
+ * after the other, and starts it again `downMs` later. New calls are held until the calls in
+ * flight have their answers, so none is lost in flight (applied with its answer lost: the
+ * residual window the README documents); the held calls then meet a stopped dynalite and fail
+ * with connection refused, which proves they were not applied.
+ */
+export class DynamoOutage {
+  private inFlight = 0;
+  private gate: Promise<void> | undefined;
+  private plan: { step: string; nth: number; seen: number }[] = [];
+  private down = false;
+  /** Steps of the calls that failed, in order. */
+  readonly failedSteps: string[] = [];
+  /** Steps of every call, in order. */
+  readonly calls: string[] = [];
+  outages = 0;
+
+  constructor(
+    private readonly servers: LocalAws['servers'],
+    private readonly classify: (commandName: string | undefined, input: DynamoInput) => string,
+    private readonly downMs = 50,
+  ) {}
+
+  arm(plan: { step: string; nth: number }[]): void {
+    this.plan = plan.map((p) => ({ ...p, seen: 0 }));
+  }
+
+  get pending(): number {
+    return this.plan.length;
+  }
+
+  middleware: FaultMiddleware = (next, context) => async (args) => {
+    while (this.gate) await this.gate;
+    const step = this.classify(context.commandName, (args as { input: DynamoInput }).input);
+    this.calls.push(step);
+    const due = this.down ? undefined : this.plan[0];
+    if (due && due.step === step && ++due.seen === due.nth) {
+      this.plan.shift();
+      this.gate = this.stop();
+      await this.gate;
+    }
+    this.inFlight++;
+    try {
+      return await next(args);
+    } catch (error) {
+      this.failedSteps.push(step);
+      throw error;
+    } finally {
+      this.inFlight--;
+    }
+  };
+
+  private async stop(): Promise<void> {
+    while (this.inFlight > 0) await new Promise((resolve) => setTimeout(resolve, 1));
+    await this.servers.stopDynamo();
+    this.down = true;
+    this.outages++;
+    this.gate = undefined;
+    setTimeout(() => void this.servers.startDynamo().then(() => (this.down = false)), this.downMs);
+  }
+}
+
+/** An HTTP answer as the SDK's deserializers read it (they check its shape, not its class). */
+export interface FakeHttpResponse {
+  statusCode: number;
+  headers: Record<string, string>;
+  body: Readable;
+}
+
+/**
+ * A fake HTTP answer of DynamoDB's JSON protocol with the given error type, as DynamoDB sends it
+ * (`x-amzn-errortype` and `__type`), so the SDK builds its own exception class from it.
+ */
+export function dynamoErrorResponse(type: 'ProvisionedThroughputExceededException' | 'ThrottlingException', statusCode = 400): { response: FakeHttpResponse } {
+  const body = JSON.stringify({ __type: `com.amazonaws.dynamodb.v20120810#${type}`, message: `Injected ${type}` });
+  return {
+    response: {
+      statusCode,
+      headers: { 'content-type': 'application/x-amz-json-1.0', 'x-amzn-errortype': type, 'x-amzn-requestid': 'injected' },
+      body: Readable.from([Buffer.from(body)]),
+    },
+  };
+}
+
+/** A fake HTTP answer of S3's REST protocol with the given error code. */
+export function s3ErrorResponse(code: 'InternalError' | 'SlowDown' | 'ServiceUnavailable', statusCode = 500): { response: FakeHttpResponse } {
+  const body = `<?xml version="1.0" encoding="UTF-8"?><Error><Code>${code}</Code><Message>Injected ${code}</Message><RequestId>injected</RequestId></Error>`;
+  return {
+    response: {
+      statusCode,
+      headers: { 'content-type': 'application/xml', 'x-amz-request-id': 'injected' },
+      body: Readable.from([Buffer.from(body)]),
+    },
+  };
+}
+
+/** Where a wire-level fault goes: inside the SDK's retry loop, after the deserializer. */
+export const WIRE_LEVEL = { step: 'deserialize', priority: 'low', name: 'faultTestWire' } as const;
+/** Where a call-level fault goes: before marshalling and before the SDK's retries. */
+export const CALL_LEVEL = { step: 'initialize', name: 'faultTestCall' } as const;
+
+/** The input of a call as the wire-level middleware sees it (the SDK keeps the plain input beside the request). */
+export const wireInput = (args: unknown): DynamoInput => ((args as { input?: DynamoInput }).input ?? {}) as DynamoInput;
+
+/** A small deterministic factor model: `users` known users, `items` items, 2 factors. */
+export function factorModel(modelId: string, { users, items, tilt }: { users: string[]; items: number; tilt: number }): FactorModel {
+  const factors = 2;
+  const userFactors = new Float32Array(users.length * factors);
+  users.forEach((_, u) => {
+    userFactors[u * factors] = Math.cos(u + tilt);
+    userFactors[u * factors + 1] = Math.sin(u + tilt);
+  });
+  const itemFactors = new Float32Array(items * factors);
+  for (let i = 0; i < items; i++) {
+    itemFactors[i * factors] = Math.cos(i * 0.7 - tilt);
+    itemFactors[i * factors + 1] = Math.sin(i * 0.7 - tilt);
+  }
+  const seenOffsets = Int32Array.from({ length: users.length + 1 }, () => 0);
+  return {
+    modelId,
+    algorithm: 'test',
+    factors,
+    userIds: users,
+    itemIds: Array.from({ length: items }, (_, i) => `item-${i}`),
+    userFactors,
+    itemFactors,
+    userBias: new Float32Array(users.length),
+    itemBias: new Float32Array(items),
+    globalBias: 3.5,
+    itemPopularity: Float32Array.from({ length: items }, (_, i) => (i * 37) % items),
+    seenOffsets,
+    seenItems: new Int32Array(0),
+    ratingScale: [1, 5],
+    hyperparameters: { factors, tilt },
+    metrics: {},
+    trainingData: { fingerprint: `fault-${modelId}`, ratings: 0, users: users.length, items, source: 'fault test' },
+  };
+}
+
+/** Sums the numeric fields of a variant's daily counters over all days. */
+export function sumDays(days: Record<string, number | string>[]): Record<string, number> {
+  const sum: Record<string, number> = {};
+  for (const day of days) for (const [key, value] of Object.entries(day)) if (typeof value === 'number') sum[key] = (sum[key] ?? 0) + value;
+  return sum;
+}
