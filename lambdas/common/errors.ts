@@ -41,7 +41,8 @@ export const malformedJson = () => new HttpError(400, 'malformed_json', 'Request
 /** A body that parses as JSON but sends one key twice in an object (JSON.parse would keep the last silently). */
 export const duplicateJsonKey = (field: string) =>
   new HttpError(400, 'malformed_json', `Request body sends the key ${field} more than once`, [{ field, message: 'duplicate key' }]);
-export const notFound = (message: string) => new HttpError(404, 'not_found', message);
+/** A 404; `details` names the field whose value was not found (an id, a day). */
+export const notFound = (message: string, details?: FieldProblem[]) => new HttpError(404, 'not_found', message, details);
 export const conflict = (message: string) => new HttpError(409, 'conflict', message);
 export const serviceUnavailable = (message: string) => new HttpError(503, 'service_unavailable', message);
 

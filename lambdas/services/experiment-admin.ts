@@ -62,7 +62,7 @@ export function createExperimentAdmin({ experiments, counters, artifacts }: Expe
     try {
       await experiments.update(next, expectedRevision);
     } catch (error) {
-      if (error instanceof ConcurrentModificationError) throw new HttpError(409, 'conflict', error.message);
+      if (error instanceof ConcurrentModificationError) throw new HttpError(409, 'conflict', error.message, [{ field: 'expected_revision', message: error.message }]);
       throw error;
     }
     return next;
@@ -74,7 +74,10 @@ export function createExperimentAdmin({ experiments, counters, artifacts }: Expe
       return await analyseExperiment(experiment, counters, { day: now.toISOString().slice(0, 10) });
     } catch (error) {
       // Counters no data can produce (e.g. more converters than exposed users): name the problem.
-      if (error instanceof StatsInputError) throw new HttpError(422, 'inconsistent_counters', `The counters of ${experiment.id} cannot be analysed: ${error.message}`);
+      if (error instanceof StatsInputError) {
+        const message = `The counters of ${experiment.id} cannot be analysed: ${error.message}`;
+        throw new HttpError(422, 'inconsistent_counters', message, [{ field: 'id', message }]);
+      }
       throw error;
     }
   }

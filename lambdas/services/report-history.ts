@@ -83,7 +83,7 @@ export function createReportHistory({ experiments, reports }: ReportHistoryDeps)
   async function get(id: string, day: string): Promise<unknown> {
     assertValid([idProblem(id), dayProblem(day)]);
     const json = await reports.getJson(id, day);
-    if (json === undefined) throw notFound(`No report of ${id} for ${day}`);
+    if (json === undefined) throw notFound(`No report of ${id} for ${day}`, [{ field: 'day', message: `no report of ${id} for ${day}` }]);
     return json;
   }
 
@@ -91,7 +91,7 @@ export function createReportHistory({ experiments, reports }: ReportHistoryDeps)
   async function getHtml(id: string, day: string): Promise<string> {
     assertValid([idProblem(id), dayProblem(day)]);
     const html = await reports.getHtml(id, day);
-    if (html === undefined) throw notFound(`No report of ${id} for ${day}`);
+    if (html === undefined) throw notFound(`No report of ${id} for ${day}`, [{ field: 'day', message: `no report of ${id} for ${day}` }]);
     return html;
   }
 
