@@ -61,7 +61,8 @@ async function route(event: JsonEvent): Promise<RouteResult> {
   // Everything after /experiments/{id}: 'start', 'reports', 'reports/{day}', ...
   const action = event.resource.split('/').slice(3).join('/') || undefined;
   const now = new Date(requestTime(event));
-  const body = event.body ?? {};
+  // A request without a body is an empty one; a JSON null (or any other non-object) is refused by the route's schema.
+  const body = event.body === undefined ? {} : event.body;
   const key = event.resource.startsWith('/models')
     ? `${event.httpMethod} ${event.resource}`
     : `${event.httpMethod} ${id === undefined ? '' : '{id}'}${action === undefined ? '' : `/${action}`}`;

@@ -111,7 +111,11 @@ function jsonBody({ optional }: { optional: boolean }): MiddlewareObj<APIGateway
   return {
     before: async (request) => {
       const { body, isBase64Encoded } = request.event;
-      if (optional && (body === null || body === undefined || body === '')) return;
+      if (optional && (body === null || body === undefined || body === '')) {
+        // No body at all is undefined to the handler, so it can tell one from a JSON `null`.
+        (request.event as JsonEvent).body = undefined;
+        return;
+      }
       await parser.before?.(request as never);
       if (typeof body !== 'string') return;
       const duplicate = firstDuplicateKey(isBase64Encoded ? Buffer.from(body, 'base64').toString() : body);
@@ -142,7 +146,7 @@ export function httpGetHandler(handler: Handler<APIGatewayProxyEvent>) {
   return withCommonMiddleware(handler, 'none');
 }
 
-/** A handler serving GET and POST routes: a body, when sent, is parsed JSON (errors as for POST). */
+/** A handler serving GET and POST routes: a body, when sent, is parsed JSON (errors as for POST); without one, `body` is undefined. */
 export function httpMixedHandler(handler: Handler<JsonEvent>) {
   return withCommonMiddleware(handler, 'optional');
 }
