@@ -175,10 +175,12 @@ export function json(statusCode: number, body: unknown, headers: Record<string, 
 
 /** Converts zod issues into field problems: `variants[1].weight: must be >= 0`. */
 export function zodProblems(error: z.ZodError, prefix = ''): FieldProblem[] {
-  return error.issues.map((issue) => ({
-    field: formatPath(prefix, issue.path) || prefix || 'body',
-    message: issue.message,
-  }));
+  return error.issues.flatMap((issue) =>
+    // zod reports unknown keys on their object (path []): name each key, not the body or the event.
+    issue.code === 'unrecognized_keys' && issue.keys.length > 0
+      ? issue.keys.map((key) => ({ field: formatPath(prefix, [...issue.path, key]) || prefix || 'body', message: 'is not a known field' }))
+      : [{ field: formatPath(prefix, issue.path) || prefix || 'body', message: issue.message }],
+  );
 }
 
 function formatPath(prefix: string, path: PropertyKey[]): string {
