@@ -297,7 +297,8 @@ export function formatFieldPath(path: readonly PropertyKey[]): string {
     if (typeof segment === 'number') out += `[${segment}]`;
     else out += out === '' ? String(segment) : `.${String(segment)}`;
   }
-  return out === '' ? '(body)' : out;
+  // The whole body, named as every other route names it (http.ts, errors.ts).
+  return out === '' ? 'body' : out;
 }
 
 /** The value at a zod path inside the raw input, to tell "missing" from "wrong type". */

@@ -229,7 +229,7 @@ describe('formatFieldPath', () => {
     [['variants', 1, 'weight'], 'variants[1].weight'],
     [['target_metric', 'kind'], 'target_metric.kind'],
     [['guardrails', 0], 'guardrails[0]'],
-    [[], '(body)'],
+    [[], 'body'],
   ])('renders %j as %s', (path, expected) => {
     expect(formatFieldPath(path)).toBe(expected);
   });
