@@ -182,7 +182,13 @@ export function createExperimentFields() {
  */
 export const createExperimentRequestSchema = z
   .strictObject(createExperimentFields())
-  .superRefine((experiment, ctx) => checkConsistency(experiment, ctx));
+  .superRefine((experiment, ctx) => {
+    // The salt defaults to the id, and salts with the reserved prefix are refused: name the id the client sent, not a salt it did not.
+    if (experiment.salt === undefined && typeof experiment.id === 'string' && experiment.id.startsWith(RESERVED_SALT_PREFIX)) {
+      ctx.addIssue({ code: 'custom', path: ['id'], message: `must not start with '${RESERVED_SALT_PREFIX}' (reserved) unless a salt is given` });
+    }
+    checkConsistency(experiment, ctx);
+  });
 export type CreateExperimentRequest = z.output<typeof createExperimentRequestSchema>;
 /** What a client may send (defaults not yet applied). */
 export type CreateExperimentInput = z.input<typeof createExperimentRequestSchema>;
