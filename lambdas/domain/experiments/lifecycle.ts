@@ -222,7 +222,8 @@ export function rampExperiment(experiment: Experiment, { request, now }: { reque
     if (!variant) throw fieldError(`weights.${name}`, 'is not a variant of this experiment');
     if (!variant.active && weight > 0) throw fieldError(`weights.${name}`, 'must be 0: the variant is inactive');
   }
-  const variants = experiment.variants.map((v) => (v.name in weights ? { ...v, weight: weights[v.name] } : v));
+  // Own keys only: `in` would also find Object.prototype's, so a variant named `constructor` got a function for a weight.
+  const variants = experiment.variants.map((v) => (Object.hasOwn(weights, v.name) ? { ...v, weight: weights[v.name] } : v));
   const total = variants.reduce((sum, v) => sum + v.weight, 0);
   if (Math.abs(total - 1) > WEIGHT_SUM_TOLERANCE) {
     throw fieldError('weights', `must sum to 1 (±${WEIGHT_SUM_TOLERANCE}) with the unchanged variants, got ${total}`);

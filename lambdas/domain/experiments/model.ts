@@ -51,7 +51,8 @@ const isoDateTime = z.iso.datetime({ offset: true, error: 'must be an ISO 8601 d
 
 /** One deployment slot: a pinned model version and its share of traffic. */
 export const variantSchema = z.strictObject({
-  name: slug('name'),
+  // Weights are keyed by variant name (ramp, weight_history), and no object keeps a `__proto__` key: it would be dropped.
+  name: slug('name').refine((name) => name !== '__proto__', "must not be '__proto__'"),
   model_id: nonEmptyText(128),
   /** Pinned version; the API checks it exists in the artifact store. */
   model_version: nonEmptyText(128),
