@@ -53,7 +53,10 @@ const compiled: CompiledRoute[] = ROUTES.map((route) => {
 /** The local-only admin routes are protected like the admin API. */
 const LOCAL_ADMIN_ROUTE: RouteDefinition = { method: 'POST', path: '/local/clock', function: 'experiments', auth: 'admin' };
 
-const errorBody = (code: string, message: string) => JSON.stringify({ error: { code, message } });
+/** An answer of the gateway's own, in the handlers' error shape: like theirs, it names the field at fault. */
+const errorBody = (code: string, message: string, field: string) => JSON.stringify({ error: { code, message, details: [{ field, message }] } });
+/** A failure of the gateway or the function (5xx): nothing the caller sent is at fault. */
+const failureBody = (code: string, message: string) => JSON.stringify({ error: { code, message } });
 
 /** A 400 in the handlers' validation shape, naming each offending field. */
 const validationBody = (details: { field: string; message: string }[]) =>
@@ -129,17 +132,18 @@ export function authorize(route: RouteDefinition, headers: Record<string, string
   if (route.auth === 'none') return undefined;
   const apiKey = headers['x-api-key'];
   if (route.auth === 'apiKey') {
-    if (!apiKey) return { status: 401, body: errorBody('unauthorized', 'Missing API key: send it in the x-api-key header') };
-    if (!sameSecret(apiKey, keys.apiKey)) return { status: 403, body: errorBody('forbidden', 'Invalid API key') };
+    if (!apiKey) return { status: 401, body: errorBody('unauthorized', 'Missing API key: send it in the x-api-key header', 'x-api-key') };
+    if (!sameSecret(apiKey, keys.apiKey)) return { status: 403, body: errorBody('forbidden', 'Invalid API key', 'x-api-key') };
     return undefined;
   }
   const bearer = headers.authorization?.match(/^Bearer\s+(.+)$/i)?.[1];
   const adminKey = headers['x-admin-key'] ?? bearer;
   if (!adminKey) {
-    if (apiKey) return { status: 403, body: errorBody('forbidden', 'The public API key cannot be used on admin routes') };
-    return { status: 401, body: errorBody('unauthorized', 'Missing admin credentials: send the admin key in the x-admin-key header') };
+    if (apiKey) return { status: 403, body: errorBody('forbidden', 'The public API key cannot be used on admin routes', 'x-api-key') };
+    return { status: 401, body: errorBody('unauthorized', 'Missing admin credentials: send the admin key in the x-admin-key header', 'x-admin-key') };
   }
-  if (!sameSecret(adminKey, keys.adminKey)) return { status: 403, body: errorBody('forbidden', 'Invalid admin key') };
+  const keyField = headers['x-admin-key'] === undefined ? 'authorization' : 'x-admin-key';
+  if (!sameSecret(adminKey, keys.adminKey)) return { status: 403, body: errorBody('forbidden', 'Invalid admin key', keyField) };
   return undefined;
 }
 
@@ -154,6 +158,36 @@ function readBody(req: IncomingMessage, limit: number): Promise<Buffer | 'too-la
     req.on('end', () => resolve(size > limit ? 'too-large' : Buffer.concat(chunks)));
     req.on('error', reject);
   });
+}
+
+/**
+ * The request target as a URL of this host, or undefined when it is not a plain absolute path.
+ * API Gateway routes the path as sent: WHATWG URL parsing would read `//host/x` as another host's
+ * `/x` and resolve dot segments, escaped ones (`%2e%2e`) included, so `/recommend/%2e%2e/experiments`
+ * would reach the admin API; and a target such as `//[` would throw (a 500).
+ */
+export function requestUrl(target: string): URL | undefined {
+  if (!target.startsWith('/')) return undefined;
+  const path = target.split('?', 1)[0];
+  if (path.split('/').some((segment) => /^(?:\.|%2e){1,2}$/i.test(segment))) return undefined;
+  try {
+    return new URL(`http://localhost${target}`);
+  } catch {
+    return undefined;
+  }
+}
+
+const strictUtf8 = new TextDecoder('utf-8', { fatal: true });
+
+/** Whether a body declared as JSON is not UTF-8 (RFC 8259): decoding it would put U+FFFD where the bytes were, so two ids could collapse into one. */
+function notUtf8Json(contentType: string | undefined, body: Buffer): boolean {
+  if (body.length === 0 || !/json/i.test(contentType ?? '')) return false;
+  try {
+    strictUtf8.decode(body);
+    return false;
+  } catch {
+    return true;
+  }
 }
 
 /** Every answer the gateway makes itself (never a handler's) carries the middy security headers. */
@@ -225,7 +259,8 @@ export function toProxyEvent(
 
 async function handle(options: GatewayOptions, req: IncomingMessage, res: ServerResponse): Promise<void> {
   const requestId = randomUUID();
-  const url = new URL(req.url ?? '/', 'http://localhost');
+  const url = requestUrl(req.url ?? '/');
+  if (!url) return send(res, 400, validationBody([{ field: 'path', message: 'must be an absolute path without dot segments' }]));
   const headers = Object.fromEntries(Object.entries(req.headers).map(([k, v]) => [k.toLowerCase(), Array.isArray(v) ? v.join(',') : (v ?? '')]));
   const method = (req.method ?? 'GET').toUpperCase();
   if (await serveDashboard(method, url.pathname, res)) return;
@@ -233,12 +268,12 @@ async function handle(options: GatewayOptions, req: IncomingMessage, res: Server
     const denied = authorize(LOCAL_ADMIN_ROUTE, headers, options);
     if (denied) return send(res, denied.status, denied.body);
     const body = await readBody(req, 64 * 1024);
-    if (body === 'too-large') return send(res, 413, errorBody('payload_too_large', 'Request body exceeds 64 KB'));
+    if (body === 'too-large') return send(res, 413, errorBody('payload_too_large', 'Request body exceeds 64 KB', 'body'));
     const answer = await options.localRoutes({ method, pathname: url.pathname, body });
     if (answer) return send(res, answer.status, JSON.stringify(answer.body), { 'cache-control': 'no-store' });
   }
   const candidates = compiled.filter((r) => r.pattern.test(url.pathname));
-  if (candidates.length === 0) return send(res, 404, errorBody('not_found', `No route for ${url.pathname}`));
+  if (candidates.length === 0) return send(res, 404, errorBody('not_found', `No route for ${url.pathname}`, 'path'));
   if (method === 'OPTIONS') {
     return send(res, 204, '', {
       'access-control-allow-origin': '*',
@@ -248,11 +283,14 @@ async function handle(options: GatewayOptions, req: IncomingMessage, res: Server
     });
   }
   const route = candidates.find((r) => r.method === method);
-  if (!route) return send(res, 405, errorBody('method_not_allowed', `${method} is not allowed on ${url.pathname}; use ${candidates.map((r) => r.method).join(' or ')}`));
+  if (!route) return send(res, 405, errorBody('method_not_allowed', `${method} is not allowed on ${url.pathname}; use ${candidates.map((r) => r.method).join(' or ')}`, 'method'));
   const denied = authorize(route, headers, options);
   if (denied) return send(res, denied.status, denied.body);
   const body = await readBody(req, options.maxBodyBytes ?? 6 * 1024 * 1024);
-  if (body === 'too-large') return send(res, 413, errorBody('payload_too_large', 'Request body exceeds 6 MB'));
+  if (body === 'too-large') return send(res, 413, errorBody('payload_too_large', 'Request body exceeds 6 MB', 'body'));
+  if (notUtf8Json(headers['content-type'], body)) {
+    return send(res, 400, errorBody('malformed_json', 'Request body is not UTF-8', 'body'));
+  }
   const match = route.pattern.exec(url.pathname)!;
   const decoded = decodePathParameters(route.params, match.slice(1));
   if ('problems' in decoded) return send(res, 400, validationBody(decoded.problems));
@@ -260,7 +298,7 @@ async function handle(options: GatewayOptions, req: IncomingMessage, res: Server
   if (malformedQuery.length) return send(res, 400, validationBody(malformedQuery));
   const pathParameters = route.params.length ? decoded.parameters : null;
   const handler = options.handlers[route.function];
-  if (!handler) return send(res, 502, errorBody('bad_gateway', `No handler loaded for ${route.function}`));
+  if (!handler) return send(res, 502, failureBody('bad_gateway', `No handler loaded for ${route.function}`));
   const event = toProxyEvent(route, { method, url, headers, body, pathParameters, requestId, receivedAt: options.clock?.() });
   const context = lambdaContext(route.function, requestId);
   const timeoutMs = FUNCTIONS[route.function].timeoutSeconds * 1000;
@@ -272,13 +310,13 @@ async function handle(options: GatewayOptions, req: IncomingMessage, res: Server
         timer = setTimeout(() => resolve('timeout'), timeoutMs);
       }),
     ]);
-    if (result === 'timeout') return send(res, 504, errorBody('gateway_timeout', 'The function timed out'));
+    if (result === 'timeout') return send(res, 504, failureBody('gateway_timeout', 'The function timed out'));
     const responseHeaders = { ...(result.headers ?? {}), 'x-amzn-requestid': requestId };
     res.writeHead(result.statusCode, Object.fromEntries(Object.entries(responseHeaders).map(([k, v]) => [k, String(v)])));
     res.end(result.isBase64Encoded ? Buffer.from(result.body, 'base64') : result.body);
   } catch (error) {
     options.log?.(`handler ${route.function} failed: ${(error as Error).stack ?? error}`);
-    send(res, 502, errorBody('bad_gateway', 'Internal server error'));
+    send(res, 502, failureBody('bad_gateway', 'Internal server error'));
   } finally {
     clearTimeout(timer);
   }
@@ -289,7 +327,7 @@ export function startGateway(options: GatewayOptions): Promise<RunningGateway> {
   const server = createServer((req, res) => {
     handle(options, req, res).catch((error) => {
       options.log?.(`gateway error: ${(error as Error).stack ?? error}`);
-      if (!res.headersSent) send(res, 500, errorBody('internal_error', 'Internal server error'));
+      if (!res.headersSent) send(res, 500, failureBody('internal_error', 'Internal server error'));
     });
   });
   return new Promise((resolve, reject) => {
