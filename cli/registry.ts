@@ -2,6 +2,7 @@
 import type { CliCommand } from './command.ts';
 import { analyzeCommand } from './commands/analyze.ts';
 import { benchAnalysisCommand } from './commands/bench-analysis.ts';
+import { benchLoadCommand } from './commands/bench-load.ts';
 import { benchServeCommand } from './commands/bench-serve.ts';
 import { benchSimulateCommand } from './commands/bench-simulate.ts';
 import { benchSurpriseCommand } from './commands/bench-surprise.ts';
@@ -29,6 +30,7 @@ export const COMMANDS: readonly CliCommand[] = [
   benchTrainCommand,
   benchAnalysisCommand,
   benchServeCommand,
+  benchLoadCommand,
   benchSimulateCommand,
   benchSurpriseCommand,
   buildDefaultModelsCommand,

@@ -1,0 +1,94 @@
+/**
+ * What `abrec bench load` reads back from the runtime's DynamoDB (dynalite) through the real AWS
+ * SDK: event items by key (BatchGetItem), the daily counters through the service's own
+ * DynamoCounterRepository, and the user aggregates by key.
+ */
+import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { BatchGetCommand, DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import { TABLES } from '../../lib/resources.ts';
+import { mapWithConcurrency } from '../../lambdas/common/concurrency.ts';
+import type { UserTotals } from '../../lambdas/domain/events/counters.ts';
+import { eventTypes, type EventType } from '../../lambdas/domain/events/event.ts';
+import { DynamoCounterRepository, eventKey, userAggregateKey } from '../../lambdas/storage/event-repository.ts';
+import { LOCAL_CREDENTIALS } from '../../local/runtime.ts';
+import { COUNT_FIELD } from './bench-load-reconcile.ts';
+
+/** DynamoDB's BatchGetItem limit. */
+const BATCH_GET_LIMIT = 100;
+/** BatchGetItem calls in flight. */
+const READ_CONCURRENCY = 8;
+
+/** A document client for the runtime's DynamoDB endpoint, with the local runtime's credentials. */
+export function storeClient(endpoint: string): DynamoDBDocumentClient {
+  return DynamoDBDocumentClient.from(new DynamoDBClient({ endpoint, region: 'us-east-1', credentials: LOCAL_CREDENTIALS, maxAttempts: 5 }));
+}
+
+type Key = Record<string, string>;
+
+/**
+ * Every key's item (projected), by position; BatchGetItem with 100 keys a call, unprocessed keys
+ * asked again until none is left. Strongly consistent: the reads follow the last writes.
+ */
+async function batchGet(db: DynamoDBDocumentClient, table: string, keys: Key[], projection: string[], onProgress?: (done: number) => void): Promise<Map<string, Record<string, unknown>>> {
+  const names = Object.fromEntries(projection.map((attribute, i) => [`#p${i}`, attribute]));
+  const chunks: Key[][] = [];
+  for (let i = 0; i < keys.length; i += BATCH_GET_LIMIT) chunks.push(keys.slice(i, i + BATCH_GET_LIMIT));
+  const found = new Map<string, Record<string, unknown>>();
+  let done = 0;
+  const results = await mapWithConcurrency(chunks, READ_CONCURRENCY, async (chunk) => {
+    let pending: Key[] = chunk;
+    for (let attempt = 0; pending.length > 0; attempt++) {
+      if (attempt >= 20) throw new Error(`BatchGetItem on ${table} left ${pending.length} keys unprocessed after 20 attempts`);
+      if (attempt > 0) await new Promise((resolve) => setTimeout(resolve, Math.min(1000, 25 * 2 ** attempt)));
+      const out = await db.send(
+        new BatchGetCommand({ RequestItems: { [table]: { Keys: pending, ConsistentRead: true, ProjectionExpression: Object.keys(names).join(', '), ExpressionAttributeNames: names } } }),
+      );
+      for (const item of out.Responses?.[table] ?? []) found.set(String(item.pk), item);
+      pending = (out.UnprocessedKeys?.[table]?.Keys as Key[] | undefined) ?? [];
+    }
+    done += chunk.length;
+    onProgress?.(done);
+  });
+  const failed = results.find((r) => r.status === 'rejected');
+  if (failed) throw (failed as PromiseRejectedResult).reason;
+  return found;
+}
+
+/** A stored event as the reconciliation needs it. */
+export interface StoredEventState {
+  type: EventType;
+  /** The claim flag: true once the event is counted (false after a failed count was undone). */
+  counted: boolean;
+}
+
+/** The stored state of each event id (absent: no item). */
+export async function readEventStates(db: DynamoDBDocumentClient, eventIds: readonly string[], onProgress?: (done: number) => void): Promise<Map<string, StoredEventState>> {
+  const items = await batchGet(db, TABLES.events.localName, eventIds.map(eventKey), ['pk', 'event_type', 'counted'], onProgress);
+  const states = new Map<string, StoredEventState>();
+  for (const [pk, item] of items) states.set(pk.slice('EVENT#'.length), { type: item.event_type as EventType, counted: item.counted === true });
+  return states;
+}
+
+/** The counters' total per event type, over the given variants, every day and every shard, read as the analysis reads them. */
+export async function readCounterTotals(db: DynamoDBDocumentClient, experimentId: string, variants: readonly string[]): Promise<Record<EventType, number>> {
+  const repository = new DynamoCounterRepository(db, TABLES.counters.localName);
+  const totals = Object.fromEntries(eventTypes.map((type) => [type, 0])) as Record<EventType, number>;
+  for (const variant of variants) {
+    for (const day of await repository.dailyCounters(experimentId, variant)) {
+      for (const type of eventTypes) totals[type] += Number(day[COUNT_FIELD[type]] ?? 0);
+    }
+  }
+  return totals;
+}
+
+/** Each user's aggregate in the experiment (absent: no aggregate item). */
+export async function readUserTotals(db: DynamoDBDocumentClient, experimentId: string, userIds: readonly string[]): Promise<Map<string, UserTotals>> {
+  const items = await batchGet(db, TABLES.counters.localName, userIds.map((userId) => userAggregateKey(experimentId, userId)), ['pk', 'clicks', 'impressions', 'purchases']);
+  const prefix = `EXP#${experimentId}#USER#`;
+  const totals = new Map<string, UserTotals>();
+  for (const [pk, item] of items) {
+    const value = (name: keyof UserTotals) => (typeof item[name] === 'number' ? (item[name] as number) : 0);
+    totals.set(pk.slice(prefix.length), { clicks: value('clicks'), impressions: value('impressions'), purchases: value('purchases') });
+  }
+  return totals;
+}
