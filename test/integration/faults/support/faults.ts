@@ -9,6 +9,7 @@
  *   that the SDK parses into its own exception and retries like a real one.
  */
 import { Readable } from 'node:stream';
+import type { EventInput } from '../../../../lambdas/domain/events/event.ts';
 import type { FactorModel } from '../../../../lambdas/domain/recommenders/types.ts';
 import type { LocalAws } from '../../../helpers/local-aws.ts';
 
@@ -141,6 +142,78 @@ export const CALL_LEVEL = { step: 'initialize', name: 'faultTestCall' } as const
 /** The input of a call as the wire-level middleware sees it (the SDK keeps the plain input beside the request). */
 export const wireInput = (args: unknown): DynamoInput => ((args as { input?: DynamoInput }).input ?? {}) as DynamoInput;
 
+export type ThrottleError = 'ProvisionedThroughputExceededException' | 'ThrottlingException';
+
+/** What the call-level middleware leaves on the SDK's context for the wire-level one. */
+interface FaultCall {
+  step: string;
+  nth: number;
+  attempt: number;
+}
+
+/**
+ * Throttling and partial batch answers in front of a real dynalite, decided per call:
+ * - `throttle(step, nth, attempt)` answers the attempt with a throttling error instead of sending
+ *   it (the n-th call of that step, attempt 1 being the SDK's first try), inside the SDK's retry
+ *   loop, so the SDK retries it as it would retry DynamoDB's own answer;
+ * - `processKeys(step, nth, keys)` sends only that many keys of a BatchGetItem call and answers
+ *   the rest as `UnprocessedKeys`, as DynamoDB does when a batch exceeds what it serves at once.
+ * Nothing injected reaches dynalite, so every injected failure provably applied nothing.
+ */
+export class DynamoFaultInjector {
+  /** Calls seen per step. */
+  readonly seen = new Map<string, number>();
+  /** Every injected throttle, as `<step>#<nth>@<attempt>`. */
+  readonly throttled: string[] = [];
+  /** Keys answered as unprocessed, per BatchGetItem call. */
+  readonly unprocessed: number[] = [];
+  throttle: (step: string, nth: number, attempt: number) => ThrottleError | undefined = () => undefined;
+  processKeys: (step: string, nth: number, keys: number) => number = (_step, _nth, keys) => keys;
+
+  constructor(private readonly classify: (commandName: string | undefined, input: DynamoInput) => string) {}
+
+  /** Forgets the counts and switches every fault off. */
+  reset(): void {
+    this.seen.clear();
+    this.throttled.length = 0;
+    this.unprocessed.length = 0;
+    this.throttle = () => undefined;
+    this.processKeys = (_step, _nth, keys) => keys;
+  }
+
+  callLevel: FaultMiddleware = (next, context) => async (args) => {
+    const input = (args as { input: DynamoInput }).input;
+    const step = this.classify(context.commandName, input);
+    const nth = (this.seen.get(step) ?? 0) + 1;
+    this.seen.set(step, nth);
+    (context as { faultCall?: FaultCall }).faultCall = { step, nth, attempt: 0 };
+    if (context.commandName !== 'BatchGetItemCommand') return next(args);
+    const [table, spec] = Object.entries(input.RequestItems ?? {})[0];
+    const keys = spec.Keys ?? [];
+    const processed = Math.min(keys.length, this.processKeys(step, nth, keys.length));
+    this.unprocessed.push(keys.length - processed);
+    if (processed === keys.length) return next(args);
+    const result = (
+      processed === 0
+        ? { output: { Responses: { [table]: [] }, $metadata: {} } }
+        : await next({ ...(args as object), input: { ...input, RequestItems: { [table]: { ...spec, Keys: keys.slice(0, processed) } } } })
+    ) as { output: { UnprocessedKeys?: Record<string, { Keys?: unknown[] }> } };
+    const left = result.output.UnprocessedKeys?.[table]?.Keys ?? [];
+    result.output.UnprocessedKeys = { [table]: { ...spec, Keys: [...keys.slice(processed), ...left] } };
+    return result;
+  };
+
+  wireLevel: FaultMiddleware = (next, context) => async (args) => {
+    const call = (context as { faultCall?: FaultCall }).faultCall;
+    if (!call) return next(args);
+    call.attempt++;
+    const error = this.throttle(call.step, call.nth, call.attempt);
+    if (!error) return next(args);
+    this.throttled.push(`${call.step}#${call.nth}@${call.attempt}`);
+    return dynamoErrorResponse(error);
+  };
+}
+
 /** A small deterministic factor model: `users` known users, `items` items, 2 factors. */
 export function factorModel(modelId: string, { users, items, tilt }: { users: string[]; items: number; tilt: number }): FactorModel {
   const factors = 2;
@@ -182,3 +255,51 @@ export function sumDays(days: Record<string, number | string>[]): Record<string,
   for (const day of days) for (const [key, value] of Object.entries(day)) if (typeof value === 'number') sum[key] = (sum[key] ?? 0) + value;
   return sum;
 }
+
+/** A deterministic pool of events of `users` (impressions, clicks, purchases, watch time), ids `<prefix>-<i>`. */
+export function eventPool({ prefix, experimentId, users, size }: { prefix: string; experimentId: string; users: string[]; size: number }): EventInput[] {
+  return Array.from({ length: size }, (_, i) => {
+    const user = users[(i * 7) % users.length];
+    const kind = i % 10;
+    const type = kind < 5 ? 'impression' : kind < 8 ? 'click' : kind < 9 ? 'purchase' : 'watch_time';
+    return {
+      event_id: `${prefix}-${i}`,
+      event_type: type,
+      user_id: user,
+      experiment_id: experimentId,
+      item_id: type === 'click' || type === 'purchase' ? `item-${i % 13}` : undefined,
+      value: type === 'purchase' ? (i % 5) + 1 : type === 'watch_time' ? i % 300 : undefined,
+    } as EventInput;
+  });
+}
+
+/** What the counters of each variant must hold for a set of distinct events: event sums and the user-level sums. */
+export function expectedTotals(events: EventInput[], variantOf: (userId: string) => string): Record<string, Record<string, number>> {
+  const out: Record<string, Record<string, number>> = {};
+  const perUser = new Map<string, { c: number; m: number; p: number }>();
+  const add = (variant: string, metric: string, amount: number) => {
+    out[variant] ??= {};
+    out[variant][metric] = (out[variant][metric] ?? 0) + amount;
+  };
+  for (const e of events) {
+    const variant = variantOf(e.user_id);
+    const u = perUser.get(e.user_id) ?? { c: 0, m: 0, p: 0 };
+    perUser.set(e.user_id, u);
+    if (e.event_type === 'impression') (add(variant, 'impressions', 1), u.m++);
+    if (e.event_type === 'click') (add(variant, 'clicks', 1), u.c++);
+    if (e.event_type === 'purchase') (add(variant, 'conversions', 1), add(variant, 'revenue_sum', e.value!), u.p++);
+    if (e.event_type === 'watch_time') (add(variant, 'watch_time_n', 1), add(variant, 'watch_time_sum', e.value!));
+  }
+  for (const [user, u] of perUser) {
+    const variant = variantOf(user);
+    add(variant, 'clickers', u.c > 0 ? 1 : 0);
+    add(variant, 'converters', u.p > 0 ? 1 : 0);
+    add(variant, 'user_clicks_sq_sum', u.c * u.c);
+    add(variant, 'user_impressions_sq_sum', u.m * u.m);
+    add(variant, 'user_clicks_impressions_sum', u.c * u.m);
+  }
+  return out;
+}
+
+/** The given metrics of a counter sum, 0 for absent ones. */
+export const pick = (totals: Record<string, number>, keys: string[]): Record<string, number> => Object.fromEntries(keys.map((k) => [k, totals[k] ?? 0]));
