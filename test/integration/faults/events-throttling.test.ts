@@ -103,7 +103,8 @@ async function storedTotals(experimentId: string, expected: Record<string, Recor
   return { ...out, [UNASSIGNED_VARIANT]: sumDays(await counters.dailyCounters(experimentId, UNASSIGNED_VARIANT)) };
 }
 
-async function eventItem(eventId: string) {
+/** An event's stored item (every event of these tests has an id). */
+async function eventItem(eventId: string | undefined) {
   const { Item } = await aws.doc.send(new GetCommand({ TableName: TABLES.events.localName, Key: { pk: `EVENT#${eventId}`, sk: 'E' }, ConsistentRead: true }));
   return Item;
 }
@@ -215,7 +216,7 @@ describe('POST /events/batch while DynamoDB throttles', () => {
     expect(first.filter((r) => r.statusCode === 503).length).toBeGreaterThan(0);
     batches.forEach((batch, i) => {
       // Acknowledged = counted: an event is counted after the first answer exactly when the answer did not name it.
-      const notStored = new Set(named[i]);
+      const notStored = new Set<string | undefined>(named[i]);
       expect(batch.filter((_, j) => !countedAfterFirst[i][j]).map((e) => e.event_id)).toEqual(batch.filter((e) => notStored.has(e.event_id)).map((e) => e.event_id));
     });
     expect(retried.map((r) => r?.statusCode ?? 200)).toEqual([200, 200, 200, 200]);
