@@ -198,8 +198,9 @@ describe('POST /events and /events/batch', () => {
       position: fc.option(fc.integer({ min: 1, max: 1000 }), { nil: undefined }),
       timestamp: fc.option(fc.oneof(fc.integer({ min: NOW.getTime() - MAX_EVENT_AGE_MS + 60_000, max: NOW.getTime() + 60_000 }), fc.constant(NOW.toISOString())), { nil: undefined }),
       rating: fc.integer({ min: 1, max: 5 }),
-      seconds: fc.double({ min: 0, max: 86_400, noNaN: true }),
-      amount: fc.option(fc.double({ min: 0, max: 100_000, noNaN: true }), { nil: undefined }),
+      // 0, or from a millionth: DynamoDB cannot hold a number (or its square in a counter) below 1e-130.
+      seconds: fc.oneof(fc.constant(0), fc.double({ min: 1e-6, max: 86_400, noNaN: true })),
+      amount: fc.option(fc.oneof(fc.constant(0), fc.double({ min: 1e-6, max: 100_000, noNaN: true })), { nil: undefined }),
     })
     .map(({ rating, seconds, amount, ...event }) => {
       const value = event.event_type === 'rating' ? rating : event.event_type === 'watch_time' ? seconds : event.event_type === 'purchase' ? amount : undefined;
@@ -211,7 +212,7 @@ describe('POST /events and /events/batch', () => {
     ...Object.fromEntries(ID_FIELDS.map((field) => [field, fc.oneof(hostileJson.filter((v) => typeof v !== 'string' && v !== undefined), hostileString.filter(breaksIdRules))])),
     event_type: hostileJson.filter((v) => !(eventTypes as readonly unknown[]).includes(v)),
     position: fc.oneof(fc.constantFrom(0, -1, 1001, 1.5, 2 ** 53, -0.5, 1e308), hostileString, fc.constantFrom(null, true, [], {})),
-    value: fc.oneof(fc.constantFrom(-1, -0.001, 100_000.001, 1e21, 1e308, -1e308, 2 ** 53), hostileString, fc.constantFrom(null, true, [], {})),
+    value: fc.oneof(fc.constantFrom(-1, -0.001, 100_000.001, 1e21, 1e308, -1e308, 2 ** 53), fc.double({ min: Number.MIN_VALUE, max: 1e-6, maxExcluded: true, noNaN: true }), hostileString, fc.constantFrom(null, true, [], {})),
     timestamp: fc.oneof(
       fc.constantFrom(0, -1, 1.5, NOW.getTime() + 3_600_000, NOW.getTime() - MAX_EVENT_AGE_MS - 1, 2 ** 53 + 2, '2026-02-30T00:00:00Z', '2026-01-15', '2026-01-15T10:00:00', 'yesterday', '1768471200000', null, true, {}),
       hostileString.filter((s) => Number.isNaN(Date.parse(s))),

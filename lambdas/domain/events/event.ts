@@ -32,6 +32,13 @@ export const MAX_BATCH_SIZE = 1000;
 export const MAX_PURCHASE_VALUE = 100_000;
 export const MAX_WATCH_TIME_SECONDS = 86_400;
 export const MAX_EVENT_VALUE = Math.max(MAX_PURCHASE_VALUE, MAX_WATCH_TIME_SECONDS);
+/**
+ * The smallest value above 0. DynamoDB (and dynalite) refuse numbers of magnitude below 1e-130:
+ * a value of 1e-131 failed its own put, and one of 1e-70 the ADD of its square to a counter
+ * (revenue_sum_sq), so such an event failed its batch with a 503 on every retry. From a millionth
+ * up, x² ≥ 1e-12 is far inside the range, and no metric has a use for a smaller amount.
+ */
+export const MIN_POSITIVE_EVENT_VALUE = 1e-6;
 
 /**
  * The pseudo-variant of events from users with no stored assignment (held out, outside the
@@ -60,7 +67,7 @@ export const idSchema = z
   .transform((s) => s.normalize('NFC'))
   .refine((s) => utf8Bytes(s) <= MAX_ID_BYTES, `must be at most ${MAX_ID_BYTES} bytes of UTF-8`);
 
-const valueInRange = (value: number) => value >= 0 && value <= MAX_EVENT_VALUE;
+const valueInRange = (value: number) => value === 0 || (value >= MIN_POSITIVE_EVENT_VALUE && value <= MAX_EVENT_VALUE);
 
 export const eventSchema = z
   .strictObject({
@@ -74,7 +81,7 @@ export const eventSchema = z
     value: z
       .number({ error: 'must be a number' })
       .refine(Number.isFinite, 'must be finite')
-      .refine(valueInRange, `must be from 0 to ${MAX_EVENT_VALUE}`)
+      .refine(valueInRange, `must be 0 or from ${MIN_POSITIVE_EVENT_VALUE} to ${MAX_EVENT_VALUE}`)
       .optional(),
     /** Client time, ISO 8601 or epoch milliseconds; analysis windows use the server's receive time. */
     timestamp: z.union([z.iso.datetime({ offset: true, error: 'must be ISO 8601 or epoch milliseconds' }), z.number().int().positive()]).optional(),
