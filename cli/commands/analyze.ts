@@ -34,7 +34,9 @@ confidence_level defaults to 0.95.
 
 Prints srm_p_value and, per non-control variant: variant, z_score (or t_stat), df, p_value,
 p_value_adjusted (Holm over variants), ci_low / ci_high (difference, treatment - control),
-lift with lift_ci_low / lift_ci_high, prob_better, expected_loss (metric units).
+lift with lift_ci_low / lift_ci_high, prob_better (= chance_to_win_absolute, P(difference > 0)),
+chance_to_win_relative (P(lift > 0)), credible_interval_low / _high (difference), test
+(fisher-exact when an arm has no conversion), expected_loss (metric units).
 Values that cannot be computed are null, with status "insufficient-data" and a reason.
 
 Options:
@@ -143,6 +145,14 @@ export interface AnalyzeVariantOutput {
   lift_ci_low: number | null;
   lift_ci_high: number | null;
   prob_better: number | null;
+  /** P(difference > 0) and P(lift > 0): equal under the exact Beta-Binomial posterior. */
+  chance_to_win_absolute?: number | null;
+  chance_to_win_relative?: number | null;
+  /** Credible interval of the difference (treatment - control). */
+  credible_interval_low?: number | null;
+  credible_interval_high?: number | null;
+  /** two-proportion-z, fisher-exact (an arm with no or every conversion), welch-t or delta-method-z. */
+  test?: string | null;
   expected_loss: number | null;
   control_estimate: number | null;
   treatment_estimate: number | null;
@@ -166,6 +176,11 @@ export function toVariantOutput(comparison: VariantComparison, metric: Compariso
       lift_ci_low: null,
       lift_ci_high: null,
       prob_better: null,
+      chance_to_win_absolute: null,
+      chance_to_win_relative: null,
+      credible_interval_low: null,
+      credible_interval_high: null,
+      test: null,
       expected_loss: null,
       control_estimate: null,
       treatment_estimate: null,
@@ -184,6 +199,11 @@ export function toVariantOutput(comparison: VariantComparison, metric: Compariso
     lift_ci_low: comparison.relativeLiftInterval?.low ?? null,
     lift_ci_high: comparison.relativeLiftInterval?.high ?? null,
     prob_better: comparison.probabilityBetter,
+    chance_to_win_absolute: comparison.chanceToWin.absolute,
+    chance_to_win_relative: comparison.chanceToWin.relative,
+    credible_interval_low: comparison.credibleInterval.low,
+    credible_interval_high: comparison.credibleInterval.high,
+    test: comparison.test,
     expected_loss: comparison.expectedLoss,
     control_estimate: comparison.controlEstimate,
     treatment_estimate: comparison.treatmentEstimate,
@@ -241,7 +261,8 @@ function printHuman(result: Record<string, unknown>, io: CliIO): void {
     const lift = r.lift === null ? 'n/a' : `${(r.lift * 100).toFixed(2)}%`;
     io.stdout(
       `  ${r.variant}: lift ${lift}, p = ${(r.p_value as number).toPrecision(4)} (Holm ${(r.p_value_adjusted as number).toPrecision(4)}), ` +
-        `P(better) = ${((r.prob_better as number) * 100).toFixed(1)}%\n`,
+        `chance to win ${((r.prob_better as number) * 100).toFixed(1)}% (absolute), ${r.chance_to_win_relative == null ? 'n/a' : `${(r.chance_to_win_relative * 100).toFixed(1)}%`} (relative)` +
+        `${r.test === 'fisher-exact' ? ' [Fisher exact]' : ''}\n`,
     );
   }
 }

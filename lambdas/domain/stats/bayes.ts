@@ -1,7 +1,7 @@
 import { requireCount, StatsInputError } from './errors.ts';
 import { validateProportionSample, type ProportionSample } from './proportion.ts';
 import { insufficientData, ok, type Interval, type StatResult } from './result.ts';
-import { betaQuantile, logBeta } from './special.ts';
+import { betaQuantile, incompleteBeta, logBeta } from './special.ts';
 
 /** A Beta(alpha, beta) distribution over a rate. */
 export interface BetaDistribution {
@@ -19,6 +19,11 @@ export interface BetaBinomialComparison {
   /** Equal-tailed credible intervals of each variant's rate. */
   controlCredibleInterval: Interval;
   treatmentCredibleInterval: Interval;
+  /**
+   * Equal-tailed credible interval of the difference (treatment rate - control rate), by
+   * numerical integration of the two posteriors (no normal approximation).
+   */
+  differenceCredibleInterval: Interval;
   /** P(treatment rate > control rate), exact. */
   probabilityTreatmentBetter: number;
   /** E[max(control - treatment, 0)]: the rate given up, in expectation, by shipping treatment. */
@@ -121,6 +126,76 @@ export function betaCredibleInterval(distribution: BetaDistribution, credibility
   };
 }
 
+/** Nodes and weights of 24-point Gauss-Legendre quadrature on [-1, 1] (Newton on P_24). */
+const GAUSS_LEGENDRE = (() => {
+  const n = 24;
+  const nodes: number[] = [];
+  const weights: number[] = [];
+  for (let i = 1; i <= n; i++) {
+    let x = Math.cos((Math.PI * (i - 0.25)) / (n + 0.5));
+    let derivative = 0;
+    for (let step = 0; step < 100; step++) {
+      let p0 = 1;
+      let p1 = x;
+      for (let k = 2; k <= n; k++) [p0, p1] = [p1, ((2 * k - 1) * x * p1 - (k - 1) * p0) / k];
+      derivative = (n * (x * p1 - p0)) / (x * x - 1);
+      const change = p1 / derivative;
+      x -= change;
+      if (Math.abs(change) < 1e-16) break;
+    }
+    nodes.push(x);
+    weights.push(2 / ((1 - x * x) * derivative * derivative));
+  }
+  return { nodes, weights };
+})();
+
+const betaCdf = (x: number, d: BetaDistribution) => (x <= 0 ? 0 : x >= 1 ? 1 : incompleteBeta(x, d.alpha, d.beta));
+const betaLogDensity = (x: number, d: BetaDistribution) => (d.alpha - 1) * Math.log(x) + (d.beta - 1) * Math.log1p(-x) - logBeta(d.alpha, d.beta);
+
+/**
+ * P(X - Y <= d) = ∫ f_Y(y) F_X(y + d) dy for independent Beta variables, over Y's central
+ * 1 - 1e-12. F_X(y + d) is 0 below y = -d and 1 above y = 1 - d, with a kink at each: the part
+ * above is F_Y's mass there, and only the smooth part between is integrated (composite
+ * Gauss-Legendre, 16 panels of 24 points).
+ */
+function betaDifferenceCdf(d: number, x: BetaDistribution, y: BetaDistribution, support: { low: number; high: number }): number {
+  const low = Math.max(support.low, -d);
+  const high = Math.min(support.high, 1 - d);
+  const saturated = 1 - d < support.high ? betaCdf(support.high, y) - betaCdf(Math.max(support.low, 1 - d), y) : 0;
+  if (!(high > low)) return Math.min(1, Math.max(0, saturated));
+  const panels = 16;
+  const width = (high - low) / panels;
+  let total = saturated;
+  for (let panel = 0; panel < panels; panel++) {
+    const centre = low + (panel + 0.5) * width;
+    GAUSS_LEGENDRE.nodes.forEach((node, i) => {
+      const point = centre + (node * width) / 2;
+      total += ((GAUSS_LEGENDRE.weights[i] * width) / 2) * Math.exp(betaLogDensity(point, y)) * betaCdf(point + d, x);
+    });
+  }
+  return Math.min(1, Math.max(0, total));
+}
+
+/**
+ * Equal-tailed credible interval of X - Y for independent Beta variables: each bound solves
+ * P(X - Y <= d) = tail by bisection on [-1, 1] (to 1e-12).
+ */
+export function betaDifferenceCredibleInterval(x: BetaDistribution, y: BetaDistribution, credibility: number): Interval {
+  const support = { low: betaQuantile(5e-13, y.alpha, y.beta), high: betaQuantile(1 - 5e-13, y.alpha, y.beta) };
+  const solve = (target: number) => {
+    let low = -1;
+    let high = 1;
+    while (high - low > 1e-12) {
+      const middle = (low + high) / 2;
+      if (betaDifferenceCdf(middle, x, y, support) < target) low = middle;
+      else high = middle;
+    }
+    return (low + high) / 2;
+  };
+  const tail = (1 - credibility) / 2;
+  return { low: solve(tail), high: solve(1 - tail) };
+}
+
 /**
  * Bayesian Beta-Binomial comparison of two proportions: posteriors, credible intervals, the
  * exact probability that treatment beats control, and the expected loss of either choice.
@@ -146,6 +221,7 @@ export function betaBinomialComparison({
     treatmentPosterior,
     controlCredibleInterval: betaCredibleInterval(controlPosterior, credibility),
     treatmentCredibleInterval: betaCredibleInterval(treatmentPosterior, credibility),
+    differenceCredibleInterval: betaDifferenceCredibleInterval(treatmentPosterior, controlPosterior, credibility),
     probabilityTreatmentBetter: probabilityBetaGreater(treatmentPosterior, controlPosterior),
     expectedLossTreatment: expectedShortfall(treatmentPosterior, controlPosterior),
     expectedLossControl: expectedShortfall(controlPosterior, treatmentPosterior),

@@ -3,9 +3,10 @@ import { requireCount, StatsInputError } from './errors.ts';
 import { holmAdjust } from './holm.ts';
 import { twoProportionZTest, validateProportionSample, type ProportionSample } from './proportion.ts';
 import { ratioMetricTest, validateRatioSample, type RatioSample } from './ratio.ts';
-import { normalCdf, normalPdf } from './special.ts';
+import { fisherExactTwoSided, normalCdf, normalPdf } from './special.ts';
+import { zCriticalFor } from './lift.ts';
 import { sampleRatioMismatch, type SampleRatioMismatch } from './srm.ts';
-import type { InsufficientData, Interval, StatResult } from './result.ts';
+import { insufficientData, type InsufficientData, type Interval, type StatResult } from './result.ts';
 import { validateMeanSample, welchTTest, type MeanSample } from './welch.ts';
 
 /** What the target metric is: a rate per user, a mean of a value, or a user-level ratio. */
@@ -27,7 +28,12 @@ export type ComparisonInput =
   | { metric: 'ratio'; confidenceLevel: number; variants: (VariantMeta & { sample: RatioSample })[] };
 
 /** Which frequentist test produced a comparison. */
-export type TestName = 'two-proportion-z' | 'welch-t' | 'delta-method-z';
+/**
+ * Which frequentist test produced a comparison. A proportion with an arm at zero conversions
+ * (or at every user converting) gets Fisher's exact test: the z-test's variance of that arm is
+ * zero there, and its p-value cannot be trusted.
+ */
+export type TestName = 'two-proportion-z' | 'fisher-exact' | 'welch-t' | 'delta-method-z';
 
 /** One non-control variant against control. */
 export interface VariantComparisonResult {
@@ -50,8 +56,17 @@ export interface VariantComparisonResult {
   relativeLiftInterval: Interval | null;
   /** Unpooled standard error of the difference (feeds the sequential test and power). */
   standardError: number;
-  /** P(treatment better than control). */
+  /** P(treatment better than control): the chance to win on the absolute difference (= chanceToWin.absolute). */
   probabilityBetter: number;
+  /**
+   * Chance to win, labelled by scale: `absolute` = P(treatment - control > 0), `relative` =
+   * P(treatment / control - 1 > 0). Equal under the exact Beta-Binomial posterior; under the
+   * normal approximations the relative one uses the log-ratio (delta method) and is null when
+   * the control estimate is not positive.
+   */
+  chanceToWin: { absolute: number; relative: number | null };
+  /** Credible interval of the difference at the configured level (exact for Beta-Binomial). */
+  credibleInterval: Interval;
   /** Expected shortfall of shipping this variant, in metric units. */
   expectedLoss: number;
   /**
@@ -112,11 +127,27 @@ function validateSamples(input: ComparisonInput): void {
   }
 }
 
-function normalPosterior(difference: number, standardError: number): { probabilityBetter: number; expectedLoss: number } {
+/** The relative chance to win from a log-scale lift interval (delta method): P(log(1 + lift) > 0). */
+function relativeChanceToWin(relativeLift: number | null, interval: Interval | null, confidenceLevel: number): number | null {
+  if (relativeLift === null || interval === null || !(interval.low > -1)) return null;
+  const standardError = (Math.log1p(interval.high) - Math.log1p(interval.low)) / (2 * zCriticalFor(confidenceLevel));
+  return standardError > 0 ? normalCdf(Math.log1p(relativeLift) / standardError) : null;
+}
+
+/** Flat-prior normal posterior of the difference, D ~ N(difference, standardError²). */
+function normalPosterior(
+  difference: number,
+  standardError: number,
+  lift: { relativeLift: number | null; relativeLiftInterval: Interval | null },
+  confidenceLevel: number,
+): Pick<VariantComparisonResult, 'probabilityBetter' | 'expectedLoss' | 'chanceToWin' | 'credibleInterval'> {
   const ratio = difference / standardError;
+  const z = zCriticalFor(confidenceLevel);
   return {
     probabilityBetter: normalCdf(ratio),
     expectedLoss: Math.max(0, standardError * normalPdf(ratio) - difference * normalCdf(-ratio)),
+    chanceToWin: { absolute: normalCdf(ratio), relative: relativeChanceToWin(lift.relativeLift, lift.relativeLiftInterval, confidenceLevel) },
+    credibleInterval: { low: difference - z * standardError, high: difference + z * standardError },
   };
 }
 
@@ -129,31 +160,36 @@ function compareOne(input: ComparisonInput, controlIndex: number, treatmentIndex
     case 'proportion': {
       const control = input.variants[controlIndex].sample;
       const treatment = input.variants[treatmentIndex].sample;
+      if (control.conversions === 0 && treatment.conversions === 0) return { ...insufficientData('no conversions in either variant yet'), variant };
       const test = twoProportionZTest({ control, treatment, confidenceLevel });
       if (test.status !== 'ok') return { ...test, variant };
       const posterior = bayes
         ? betaBinomialComparison({ control, treatment, credibility: confidenceLevel })
         : null;
       if (posterior !== null && posterior.status !== 'ok') return { ...posterior, variant };
+      const degenerate = [control, treatment].some((arm) => arm.conversions === 0 || arm.conversions === arm.users);
       return {
         status: 'ok',
         variant,
-        test: 'two-proportion-z',
+        test: degenerate ? 'fisher-exact' : 'two-proportion-z',
         controlEstimate: test.controlRate,
         treatmentEstimate: test.treatmentRate,
         difference: test.difference,
         statistic: test.zScore,
         degreesOfFreedom: null,
-        pValue: test.pValue,
+        pValue: degenerate ? fisherExactTwoSided(treatment.conversions, treatment.users, control.conversions, control.users) : test.pValue,
         differenceInterval: test.differenceInterval,
         relativeLift: test.relativeLift,
         relativeLiftInterval: test.relativeLiftInterval,
         standardError: test.standardErrorUnpooled,
         ...(posterior === null
-          ? { ...normalPosterior(test.difference, test.standardErrorUnpooled), bayesMethod: 'normal-approximation' as const }
+          ? { ...normalPosterior(test.difference, test.standardErrorUnpooled, test, confidenceLevel), bayesMethod: 'normal-approximation' as const }
           : {
               probabilityBetter: posterior.probabilityTreatmentBetter,
               expectedLoss: posterior.expectedLossTreatment,
+              // P(T > C) is P(T / C - 1 > 0) too: one number on both scales.
+              chanceToWin: { absolute: posterior.probabilityTreatmentBetter, relative: posterior.probabilityTreatmentBetter },
+              credibleInterval: posterior.differenceCredibleInterval,
               bayesMethod: 'beta-binomial-exact' as const,
             }),
       };
@@ -178,7 +214,7 @@ function compareOne(input: ComparisonInput, controlIndex: number, treatmentIndex
         relativeLift: test.relativeLift,
         relativeLiftInterval: test.relativeLiftInterval,
         standardError,
-        ...normalPosterior(test.difference, standardError),
+        ...normalPosterior(test.difference, standardError, test, confidenceLevel),
         bayesMethod: 'normal-approximation',
       };
     }
@@ -199,7 +235,7 @@ function compareOne(input: ComparisonInput, controlIndex: number, treatmentIndex
         relativeLift: test.relativeLift,
         relativeLiftInterval: test.relativeLiftInterval,
         standardError: test.standardError,
-        ...normalPosterior(test.difference, test.standardError),
+        ...normalPosterior(test.difference, test.standardError, test, confidenceLevel),
         bayesMethod: 'normal-approximation',
       };
     }

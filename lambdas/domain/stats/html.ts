@@ -156,11 +156,12 @@ function srmChart(report: ExperimentReport): string {
 function comparisonTable(report: ExperimentReport): string {
   const percent = report.metric !== 'mean';
   const rows = report.comparisons.map((c) => {
-    if (c.status !== 'ok') return `<tr><td>${escapeHtml(c.variant)}</td><td colspan="8" class="muted">insufficient data: ${escapeHtml(c.reason)}</td></tr>`;
+    if (c.status !== 'ok') return `<tr><td>${escapeHtml(c.variant)}</td><td colspan="10" class="muted">insufficient data: ${escapeHtml(c.reason)}</td></tr>`;
     const unit = percent ? 'percent' : 'number';
-    return `<tr><td>${escapeHtml(c.variant)}</td><td>${formatNumber(c.treatmentEstimate, unit)}</td><td>${formatNumber(c.relativeLift, 'percent')} [${formatNumber(c.relativeLiftInterval?.low ?? null, 'percent')}, ${formatNumber(c.relativeLiftInterval?.high ?? null, 'percent')}]</td><td>${formatNumber(c.pValue, 'p')}</td><td>${formatNumber(c.pValueAdjusted, 'p')}</td><td>${formatNumber(c.alwaysValidPValue, 'p')}</td><td>${formatNumber(c.alwaysValidPValueAdjusted, 'p')}</td><td>${formatNumber(c.probabilityBetter, 'percent')}</td><td>${formatNumber(c.expectedLoss, 'number')}</td></tr>`;
+    const interval = (i: { low: number; high: number } | null, as: 'percent' | 'number') => `[${formatNumber(i?.low ?? null, as)}, ${formatNumber(i?.high ?? null, as)}]`;
+    return `<tr><td>${escapeHtml(c.variant)}</td><td>${formatNumber(c.treatmentEstimate, unit)}</td><td>${formatNumber(c.relativeLift, 'percent')} ${interval(c.relativeLiftInterval, 'percent')}</td><td>${interval(c.credibleInterval, unit)}</td><td>${formatNumber(c.pValue, 'p')} <span class="muted">${escapeHtml(c.test)}</span></td><td>${formatNumber(c.pValueAdjusted, 'p')}</td><td>${formatNumber(c.alwaysValidPValue, 'p')}</td><td>${formatNumber(c.alwaysValidPValueAdjusted, 'p')}</td><td>${formatNumber(c.chanceToWin.absolute, 'percent')}</td><td>${formatNumber(c.chanceToWin.relative, 'percent')}</td><td>${formatNumber(c.expectedLoss, 'number')}</td></tr>`;
   });
-  return `<table><thead><tr><th>variant</th><th>estimate</th><th>lift [interval]</th><th>p</th><th>p (Holm)</th><th>always-valid p</th><th>always-valid p (Holm)</th><th>P(better)</th><th>expected loss</th></tr></thead><tbody>${rows.join('')}</tbody></table>`;
+  return `<table><thead><tr><th>variant</th><th>estimate</th><th>lift [interval]</th><th>difference, credible interval</th><th>p (test)</th><th>p (Holm)</th><th>always-valid p</th><th>always-valid p (Holm)</th><th>chance to win, absolute (difference &gt; 0)</th><th>chance to win, relative (lift &gt; 0)</th><th>expected loss</th></tr></thead><tbody>${rows.join('')}</tbody></table>`;
 }
 
 function guardrailList(report: ExperimentReport): string {

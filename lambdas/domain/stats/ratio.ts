@@ -92,6 +92,9 @@ export function ratioMetricTest({
   if (a.status !== 'ok') return insufficientData(`control: ${a.reason}`);
   const b = ratioEstimate(treatment);
   if (b.status !== 'ok') return insufficientData(`treatment: ${b.reason}`);
+  // An arm without a single click has a delta-method variance of exactly zero: its estimate would
+  // look certain, so the test waits for data instead.
+  if (control.sumX === 0 || treatment.sumX === 0) return insufficientData(`${control.sumX === 0 ? 'control' : 'treatment'} has no clicks (numerator) yet`);
   const standardError = Math.sqrt(a.variance + b.variance);
   if (!(standardError > 0)) return insufficientData('zero variance in both variants');
   const difference = b.ratio - a.ratio;

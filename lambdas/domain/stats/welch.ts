@@ -1,4 +1,4 @@
-import { requireCount, requireFinite } from './errors.ts';
+import { requireCount, requireFinite, StatsInputError } from './errors.ts';
 import { relativeLiftLogDelta, zCriticalFor } from './lift.ts';
 import { insufficientData, okIfFinite, type Interval, type StatResult } from './result.ts';
 import { studentTQuantile, studentTTwoSidedPValue } from './special.ts';
@@ -40,6 +40,14 @@ export function validateMeanSample(field: string, sample: MeanSample): void {
   requireCount(`${field}.n`, sample.n);
   requireFinite(`${field}.sum`, sample.sum);
   requireCount(`${field}.sum_sq`, sample.sumSq, { integer: false });
+  // Σx² ≥ (Σx)²/n for any data (Cauchy-Schwarz): clearly less (beyond the rounding a sum of
+  // many floats carries, as the ratio samples allow) is a corrupt counter, not zero variance.
+  // (Below 1e-290 the squares are subnormal and carry too few digits to tell.)
+  const squaredMean = sample.n > 0 ? (sample.sum * sample.sum) / sample.n : 0;
+  if (squaredMean > 1e-290 && sample.sumSq < squaredMean * (1 - 1e-9)) {
+    throw new StatsInputError(`${field}.sum_sq`, `${sample.sumSq} is less than sum²/n = ${(sample.sum * sample.sum) / sample.n}: no data has that (a corrupt counter)`);
+  }
+  if (sample.n === 0 && (sample.sum !== 0 || sample.sumSq !== 0)) throw new StatsInputError(`${field}.n`, 'is 0 while the sums are not');
 }
 
 /**
