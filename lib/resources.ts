@@ -76,6 +76,21 @@ export const ENV = {
 /** Which tables and bucket rights a function needs: the CDK grants exactly these. */
 export type Access = 'read' | 'write' | 'readWrite';
 
+/**
+ * What a function may do in the artifacts bucket, as S3 key patterns (`models/*`): the CDK grants
+ * s3:GetObject and s3:PutObject on exactly these keys, never a delete (artifacts and reports are
+ * immutable and versioned). Reading also grants listing the bucket: S3 answers a missing key with
+ * 404 only to a caller that may list (403 otherwise), and the readers treat 404 as "not there".
+ */
+export interface BucketAccess {
+  /** Key patterns the function reads (s3:GetObject). @default none */
+  readonly read?: readonly string[];
+  /** Key patterns the function writes (s3:PutObject). @default none */
+  readonly write?: readonly string[];
+  /** Only list the bucket (s3:ListBucket, which HeadBucket needs), reading no object. @default false */
+  readonly listOnly?: boolean;
+}
+
 export interface FunctionDefinition {
   id: string;
   /** Entry file, relative to the project root. */
@@ -84,7 +99,7 @@ export interface FunctionDefinition {
   memorySize: number;
   timeoutSeconds: number;
   tables: Partial<Record<TableName, Access>>;
-  bucket?: Access;
+  bucket?: BucketAccess;
   alerts?: boolean;
 }
 
@@ -97,7 +112,8 @@ export const FUNCTIONS = {
     memorySize: 256,
     timeoutSeconds: 5,
     tables: { experiments: 'read' },
-    bucket: 'read',
+    // HeadBucket needs s3:ListBucket; the health check reads no object.
+    bucket: { listOnly: true },
   },
   recommend: {
     id: 'RecommendFunction',
@@ -106,7 +122,8 @@ export const FUNCTIONS = {
     memorySize: 1769,
     timeoutSeconds: 10,
     tables: { experiments: 'readWrite', events: 'write', counters: 'write' },
-    bucket: 'read',
+    // Pinned artifacts (models/<id>/<version>/...); serving never writes.
+    bucket: { read: ['models/*'] },
   },
   events: {
     id: 'EventsFunction',
@@ -123,7 +140,8 @@ export const FUNCTIONS = {
     memorySize: 512,
     timeoutSeconds: 29,
     tables: { experiments: 'readWrite', counters: 'read' },
-    bucket: 'read',
+    // Pinned versions exist, the model catalogue, the report history; no writes.
+    bucket: { read: ['models/*', 'reports/*'] },
   },
   analysis: {
     id: 'AnalysisFunction',
@@ -132,7 +150,8 @@ export const FUNCTIONS = {
     memorySize: 1024,
     timeoutSeconds: 300,
     tables: { experiments: 'read', counters: 'read' },
-    bucket: 'readWrite',
+    // Writes the day's reports and reads the day before's (to alert once, not daily).
+    bucket: { read: ['reports/*'], write: ['reports/*'] },
     alerts: true,
   },
   retrainTrain: {
@@ -142,7 +161,8 @@ export const FUNCTIONS = {
     memorySize: 3008,
     timeoutSeconds: 900,
     tables: {},
-    bucket: 'readWrite',
+    // Reads the ratings under the input's dataset prefix, checks whether the version exists, writes it.
+    bucket: { read: ['datasets/*', 'models/*'], write: ['models/*'] },
   },
   retrainEvaluate: {
     id: 'RetrainEvaluateFunction',
@@ -151,7 +171,8 @@ export const FUNCTIONS = {
     memorySize: 3008,
     timeoutSeconds: 900,
     tables: {},
-    bucket: 'read',
+    // Reads the latest pointer and the published version's manifest.
+    bucket: { read: ['models/*'] },
   },
   retrainPublish: {
     id: 'RetrainPublishFunction',
@@ -160,7 +181,8 @@ export const FUNCTIONS = {
     memorySize: 512,
     timeoutSeconds: 60,
     tables: {},
-    bucket: 'readWrite',
+    // Moves the latest pointer, and writes nothing else.
+    bucket: { write: ['models/*/latest.json'] },
   },
 } as const satisfies Record<string, FunctionDefinition>;
 

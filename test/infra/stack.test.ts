@@ -21,9 +21,12 @@ import {
 } from '../../lib/resources.ts';
 import {
   allows,
+  allowsOn,
+  bucketArn,
   buildAbrecApp,
   childAt,
   logicalIdOf,
+  objectArn,
   propertiesOf,
   removeAssembly,
   renderIntrinsic,
@@ -212,10 +215,40 @@ describe('functions', () => {
 describe('least privilege', () => {
   const TABLE_READ = ['dynamodb:GetItem', 'dynamodb:BatchGetItem', 'dynamodb:Query', 'dynamodb:Scan'];
   const TABLE_WRITE = ['dynamodb:PutItem', 'dynamodb:UpdateItem', 'dynamodb:DeleteItem', 'dynamodb:BatchWriteItem'];
-  const BUCKET_READ = ['s3:GetObject', 's3:ListBucket'];
-  const BUCKET_WRITE = ['s3:PutObject'];
   // Artifacts are immutable and versioned: no function deletes objects or versions.
   const BUCKET_DELETE = ['s3:DeleteObject', 's3:DeleteObjectVersion'];
+  /** One key of each kind the bucket holds, as the handlers name them. */
+  const KEYS = {
+    artifact: 'models/als/0123456789abcdef/manifest.json',
+    pointer: 'models/als/latest.json',
+    report: 'reports/default/2026-12-01/report.json',
+    dataset: 'datasets/ratings/u.data',
+    elsewhere: 'exports/anything.json',
+  } as const;
+  type KeyKind = keyof typeof KEYS;
+  const KEY_KINDS = Object.keys(KEYS) as KeyKind[];
+  /**
+   * What each handler reads and writes in the bucket (read from lambdas/*.ts and services/): the
+   * specification the grants are checked against, written out rather than derived from FUNCTIONS.
+   */
+  const BUCKET_USE: Record<FunctionName, { list: boolean; get: KeyKind[]; put: KeyKind[] }> = {
+    // HeadBucket only.
+    health: { list: true, get: [], put: [] },
+    // Pinned artifacts.
+    recommend: { list: true, get: ['artifact', 'pointer'], put: [] },
+    events: { list: false, get: [], put: [] },
+    // Pinned versions exist, the model catalogue (manifests, latest.json), the report history.
+    experiments: { list: true, get: ['artifact', 'pointer', 'report'], put: [] },
+    // Writes the day's reports, reads the day before's.
+    analysis: { list: true, get: ['report'], put: ['report'] },
+    // Reads ratings, checks whether the candidate version exists, writes it.
+    retrainTrain: { list: true, get: ['artifact', 'pointer', 'dataset'], put: ['artifact', 'pointer'] },
+    // Reads latest.json and the published manifest.
+    retrainEvaluate: { list: true, get: ['artifact', 'pointer'], put: [] },
+    // Moves latest.json only.
+    retrainPublish: { list: false, get: [], put: ['pointer'] },
+  };
+  const can = (statements: PolicyStatement[], action: string): KeyKind[] => KEY_KINDS.filter((kind) => allowsOn(statements, action, objectArn(bucketId(), KEYS[kind])));
 
   const statementsOf = (name: FunctionName): PolicyStatement[] => statementsOfRole(template, roleOfFunction(template, functionId(name)));
   const allowed = (statements: PolicyStatement[], actions: string[], logicalId: string): string[] =>
@@ -235,16 +268,48 @@ describe('least privilege', () => {
     if (access === 'no') expect(allows(statements, 'dynamodb:DescribeTable', tableId(table))).toBe(false);
   });
 
-  const bucketCases = FUNCTION_NAMES.map((name) => [name, ('bucket' in FUNCTIONS[name] ? FUNCTIONS[name].bucket : undefined) ?? 'no'] as const);
-
-  it.each(bucketCases)('%s has %s access to the artifacts bucket and can never delete from it', (name, access) => {
+  it.each(FUNCTION_NAMES)('%s gets and puts exactly the keys its handler uses, lists the bucket only if it reads it, and never deletes', (name) => {
     const statements = statementsOf(name);
-    const canRead = access === 'read' || access === 'readWrite';
-    const canWrite = access === 'write' || access === 'readWrite';
+    const expected = BUCKET_USE[name];
 
-    expect(allowed(statements, BUCKET_READ, bucketId())).toEqual(canRead ? BUCKET_READ : []);
-    expect(allowed(statements, BUCKET_WRITE, bucketId())).toEqual(canWrite ? BUCKET_WRITE : []);
-    expect(allowed(statements, BUCKET_DELETE, bucketId())).toEqual([]);
+    expect(can(statements, 's3:GetObject')).toEqual(KEY_KINDS.filter((kind) => expected.get.includes(kind)));
+    expect(can(statements, 's3:PutObject')).toEqual(KEY_KINDS.filter((kind) => expected.put.includes(kind)));
+    expect(allowsOn(statements, 's3:ListBucket', bucketArn(bucketId()))).toBe(expected.list);
+    for (const action of BUCKET_DELETE) expect(can(statements, action)).toEqual([]);
+  });
+
+  it.each(FUNCTION_NAMES)('%s has no S3 action beyond GetObject, PutObject and ListBucket (no versions, ACLs, tags or multipart)', (name) => {
+    const s3Actions = statementsOf(name)
+      .filter((statement) => statement.Effect === 'Allow')
+      .flatMap((statement) => [statement.Action].flat())
+      .filter((action) => action.startsWith('s3:'));
+
+    expect([...new Set(s3Actions)].filter((action) => !['s3:GetObject', 's3:PutObject', 's3:ListBucket'].includes(action))).toEqual([]);
+  });
+
+  it('lets the analysis function write reports and nothing else: no s3:PutObject on models/* or datasets/*', () => {
+    const statements = statementsOf('analysis');
+
+    expect(allowsOn(statements, 's3:PutObject', objectArn(bucketId(), KEYS.report))).toBe(true);
+    expect(allowsOn(statements, 's3:PutObject', objectArn(bucketId(), KEYS.pointer))).toBe(false);
+    expect(allowsOn(statements, 's3:PutObject', objectArn(bucketId(), KEYS.artifact))).toBe(false);
+    expect(allowsOn(statements, 's3:PutObject', objectArn(bucketId(), KEYS.dataset))).toBe(false);
+  });
+
+  it('lets the health function check the bucket exists (HeadBucket needs s3:ListBucket) without reading any object', () => {
+    const statements = statementsOf('health');
+
+    expect(allowsOn(statements, 's3:ListBucket', bucketArn(bucketId()))).toBe(true);
+    expect(can(statements, 's3:GetObject')).toEqual([]);
+  });
+
+  it.each(FUNCTION_NAMES)('%s has its own role with no AWS-managed policy, writing logs only to its own log group', (name) => {
+    const roleId = roleOfFunction(template, functionId(name));
+    const logGroupId = propertiesOf(template, functionId(name), 'AWS::Lambda::Function').LoggingConfig.LogGroup.Ref as string;
+    const logStatements = statementsOfRole(template, roleId).filter((statement) => [statement.Action].flat().some((action) => action.startsWith('logs:')));
+
+    expect(propertiesOf(template, roleId, 'AWS::IAM::Role').ManagedPolicyArns).toBeUndefined();
+    expect(logStatements).toEqual([{ Effect: 'Allow', Action: ['logs:CreateLogStream', 'logs:PutLogEvents'], Resource: getAttArn(logGroupId) }]);
   });
 
   it('lets health read only the experiments item it checks: GetItem on experiments, no write anywhere', () => {
@@ -269,10 +334,10 @@ describe('least privilege', () => {
     for (const table of TABLE_NAMES) expect(allowed(statements, TABLE_WRITE, tableId(table))).toEqual([]);
   });
 
-  it('never lets the recommend function write the bucket it serves models from', () => {
+  it('never lets the recommend function write or delete in the bucket it serves models from', () => {
     const statements = statementsOf('recommend');
 
-    expect(allowed(statements, [...BUCKET_WRITE, ...BUCKET_DELETE, 's3:PutObjectAcl'], bucketId())).toEqual([]);
+    for (const action of ['s3:PutObject', ...BUCKET_DELETE, 's3:PutObjectAcl']) expect(can(statements, action)).toEqual([]);
   });
 
   it('lets only the analysis function publish alerts and send to its failure queue', () => {
