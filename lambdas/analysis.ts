@@ -9,7 +9,7 @@ import { PublishCommand } from '@aws-sdk/client-sns';
 import { ARTIFACTS_BUCKET, ENV, TABLES } from '../lib/resources.ts';
 import { dynamoClient, s3Client, snsClient } from './common/clients.ts';
 import { optionalEnv, requiredEnv } from './common/env.ts';
-import { logger } from './common/observability.ts';
+import { logger, metrics } from './common/observability.ts';
 import { analyzeRunningExperiments, type AnalysisRunSummary } from './services/analysis-run.ts';
 import { S3ObjectStore } from './storage/object-store.ts';
 import { ObjectReportStore } from './storage/report-store.ts';
@@ -53,6 +53,15 @@ export function defaultAnalysisDay(event: AnalysisRequest, now: Date): string {
 }
 
 export const handler = async (event: AnalysisRequest = {}): Promise<AnalysisRunSummary> => {
+  try {
+    return await analyse(event);
+  } finally {
+    // Not a middy handler: the metrics the run added (SampleRatioMismatch) are flushed here.
+    metrics.publishStoredMetrics();
+  }
+};
+
+async function analyse(event: AnalysisRequest): Promise<AnalysisRunSummary> {
   const now = analysisNow(event);
   const summary = await analyzeRunningExperiments({
     experiments,
@@ -72,4 +81,4 @@ export const handler = async (event: AnalysisRequest = {}): Promise<AnalysisRunS
   });
   logger.info('Analysis run complete', { ...summary });
   return summary;
-};
+}

@@ -5,6 +5,8 @@
  * injected, so the same code runs in the Lambda, on the local runtime, in the benchmark and in
  * tests.
  */
+import { MetricUnit } from '@aws-lambda-powertools/metrics';
+import { metrics } from '../common/observability.ts';
 import type { Experiment } from '../domain/experiments/model.ts';
 import type { CounterRepository } from '../storage/event-repository.ts';
 import type { ExperimentRepository } from '../storage/experiment-repository.ts';
@@ -90,6 +92,8 @@ export async function analyzeRunningExperiments(input: AnalysisRunInput): Promis
   for (const experiment of targets) {
     try {
       const analysis = await analyseExperiment(experiment, input.counters, { day, mde: input.mde });
+      // Counted every day it holds (alarmed in the stack), not only when the decision changes as the alert is.
+      if (analysis.promotion.srm_flagged) metrics.addMetric('SampleRatioMismatch', MetricUnit.Count, 1);
       const rendered = renderAnalysisReport(analysis);
       const keys = await input.reports.put(experiment.id, day, rendered);
       const alerted = shouldAlert(analysis) && !(await sameAsDayBefore(input.reports, analysis, day));
