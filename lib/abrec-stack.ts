@@ -1,15 +1,22 @@
 import { CfnOutput, Duration, Stack, type StackProps } from 'aws-cdk-lib';
-import { Alarm, ComparisonOperator, Metric, TreatMissingData } from 'aws-cdk-lib/aws-cloudwatch';
-import { SnsAction } from 'aws-cdk-lib/aws-cloudwatch-actions';
 import type { Construct } from 'constructs';
 import { AbFunction } from './constructs/ab-function.ts';
+import { OperationsAlarms } from './constructs/alarms.ts';
 import { AnalysisSchedule } from './constructs/analysis-schedule.ts';
 import { RecommendationApi } from './constructs/api.ts';
+import { ApiFirewall } from './constructs/api-firewall.ts';
 import { ArtifactStore } from './constructs/artifact-store.ts';
 import { OperationsDashboard } from './constructs/dashboard.ts';
 import { EventsStore } from './constructs/events-store.ts';
 import { RetrainingWorkflow } from './constructs/retraining-workflow.ts';
+import { DEFAULT_RESERVED_CONCURRENCY, type AlarmThresholds } from './defaults.ts';
 import { ENV, FUNCTIONS, TABLES, type FunctionName, type TableName } from './resources.ts';
+
+/**
+ * Reserved concurrency per function, merged over DEFAULT_RESERVED_CONCURRENCY; `null` leaves that
+ * function unreserved (it shares the account's unreserved pool).
+ */
+export type ReservedConcurrency = Partial<Record<FunctionName, number | null>>;
 
 /** Props of {@link AbrecStack}. */
 export interface AbrecStackProps extends StackProps {
@@ -17,16 +24,57 @@ export interface AbrecStackProps extends StackProps {
   readonly defaultArtifactsDir?: string;
   /** Keep data (tables, bucket) on stack deletion. @default true */
   readonly retainData?: boolean;
+  /**
+   * Reserved concurrency per function (see DEFAULT_RESERVED_CONCURRENCY: recommend 200, events
+   * 100, experiments 10, health 5, analysis and each retraining step 1; 319 in all). `false`
+   * reserves nothing: Lambda refuses a reservation that leaves the account fewer than 100
+   * unreserved executions, so an account whose limit is still the new-account default (often 10)
+   * cannot deploy any reservation. @default DEFAULT_RESERVED_CONCURRENCY
+   */
+  readonly reservedConcurrency?: ReservedConcurrency | false;
+  /**
+   * Requests one client IP may send to the API in any 5-minute window before the WAF answers
+   * 429. @default DEFAULT_RATE_LIMIT_PER_IP (3,000)
+   */
+  readonly rateLimitPerIp?: number;
+  /** Alarm thresholds, merged over the defaults. @default DEFAULT_ALARM_THRESHOLDS */
+  readonly alarmThresholds?: Partial<AlarmThresholds>;
 }
 
-/** The whole product: storage, functions, API, daily analysis, weekly retraining, dashboard. */
+/** The reservation of each function: the defaults, the overrides over them, or none at all. */
+export function resolveReservedConcurrency(setting: ReservedConcurrency | false | undefined): Record<FunctionName, number | undefined> {
+  const resolved = {} as Record<FunctionName, number | undefined>;
+  for (const name of Object.keys(FUNCTIONS) as FunctionName[]) {
+    if (setting === false) {
+      resolved[name] = undefined;
+      continue;
+    }
+    const override = setting?.[name];
+    const value = override === undefined ? DEFAULT_RESERVED_CONCURRENCY[name] : override;
+    if (value !== null && value !== undefined && !(Number.isInteger(value) && value >= 1)) {
+      // 0 is Lambda's "throttle everything": a switch for an incident, not a setting to deploy.
+      throw new Error(`AbrecStack: reservedConcurrency.${name} must be a whole number of at least 1, or null for unreserved, got ${value}`);
+    }
+    resolved[name] = value ?? undefined;
+  }
+  return resolved;
+}
+
+/** The whole product: storage, functions, API and its firewall, daily analysis, weekly retraining, dashboard and alarms. */
 export class AbrecStack extends Stack {
   public readonly functions: Record<FunctionName, AbFunction>;
+  public readonly artifacts: ArtifactStore;
+  public readonly api: RecommendationApi;
+  public readonly firewall: ApiFirewall;
+  public readonly analysis: AnalysisSchedule;
+  public readonly retraining: RetrainingWorkflow;
+  public readonly alarms: OperationsAlarms;
 
   constructor(scope: Construct, id: string, props: AbrecStackProps = {}) {
     super(scope, id, props);
-    const artifacts = new ArtifactStore(this, 'Artifacts', { defaultArtifactsDir: props.defaultArtifactsDir, retain: props.retainData });
+    const artifacts = (this.artifacts = new ArtifactStore(this, 'Artifacts', { defaultArtifactsDir: props.defaultArtifactsDir, retain: props.retainData }));
     const store = new EventsStore(this, 'Store', { retain: props.retainData });
+    const reserved = resolveReservedConcurrency(props.reservedConcurrency);
 
     const functions = {} as Record<FunctionName, AbFunction>;
     for (const [name, definition] of Object.entries(FUNCTIONS) as [FunctionName, (typeof FUNCTIONS)[FunctionName]][]) {
@@ -35,44 +83,39 @@ export class AbrecStack extends Stack {
         description: definition.description,
         memorySize: definition.memorySize,
         timeout: Duration.seconds(definition.timeoutSeconds),
+        reservedConcurrentExecutions: reserved[name],
         // Only the recommend function records impressions; the switch lets a team turn it off.
         environment: name === 'recommend' ? { [ENV.recordImpressions]: 'true' } : {},
       });
       for (const [table, access] of Object.entries(definition.tables) as [TableName, 'read' | 'write' | 'readWrite'][]) {
         fn.bindTable(TABLES[table], store.tables[table], access);
       }
-      if ('bucket' in definition && definition.bucket) fn.bindBucket(artifacts.bucket, definition.bucket);
+      if ('bucket' in definition) fn.bindBucket(artifacts.bucket, definition.bucket);
       functions[name] = fn;
     }
     this.functions = functions;
 
-    const api = new RecommendationApi(this, 'Api', { functions });
-    const analysis = new AnalysisSchedule(this, 'Analysis', { analysisFunction: functions.analysis });
-    const retraining = new RetrainingWorkflow(this, 'Retraining', {
+    const api = (this.api = new RecommendationApi(this, 'Api', { functions }));
+    this.firewall = new ApiFirewall(this, 'Firewall', { stage: api.api.deploymentStage, rateLimitPerIp: props.rateLimitPerIp });
+    const analysis = (this.analysis = new AnalysisSchedule(this, 'Analysis', { analysisFunction: functions.analysis }));
+    const retraining = (this.retraining = new RetrainingWorkflow(this, 'Retraining', {
       trainFunction: functions.retrainTrain,
       evaluateFunction: functions.retrainEvaluate,
       publishFunction: functions.retrainPublish,
-    });
+    }));
     new OperationsDashboard(this, 'Operations', { api: api.api, functions, stateMachine: retraining.stateMachine });
-
-    // Conditions that need a person: serving from the popularity fallback because an artifact
-    // failed to load; counters that an undo could not restore (they need a manual correction);
-    // impressions that could not be recorded (the analysis under-counts exposure).
-    const alarms: [string, string, string][] = [
-      ['ArtifactFallbackAlarm', 'ArtifactFallback', 'Recommendations are served from the popularity fallback because an artifact failed to load'],
-      ['CounterInconsistencyAlarm', 'CounterInconsistency', 'An event counter could not be restored after a failed write; the counters need a manual correction (see the logs)'],
-      ['ImpressionWriteFailedAlarm', 'ImpressionWriteFailed', 'Impressions could not be recorded; exposure counts in the analysis are short'],
-    ];
-    for (const [id, metricName, alarmDescription] of alarms) {
-      new Alarm(this, id, {
-        alarmDescription,
-        metric: new Metric({ namespace: 'Abrec', metricName, dimensionsMap: { service: 'abrec' }, statistic: 'Sum', period: Duration.minutes(5) }),
-        threshold: 1,
-        evaluationPeriods: 1,
-        comparisonOperator: ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
-        treatMissingData: TreatMissingData.NOT_BREACHING,
-      }).addAlarmAction(new SnsAction(analysis.alertsTopic));
-    }
+    this.alarms = new OperationsAlarms(this, 'Alarms', {
+      alertsTopic: analysis.alertsTopic,
+      api: api.api,
+      functions,
+      deadLetterQueues: {
+        analysisFailures: analysis.failures,
+        analysisScheduleDeadLetters: analysis.scheduleDeadLetters,
+        retrainingScheduleDeadLetters: retraining.scheduleDeadLetters,
+      },
+      stateMachine: retraining.stateMachine,
+      thresholds: props.alarmThresholds,
+    });
 
     new CfnOutput(this, 'ApiUrl', { value: api.api.url });
     new CfnOutput(this, 'ApiKeyId', { value: api.apiKey.keyId, description: 'aws apigateway get-api-key --api-key ID --include-value' });

@@ -1,4 +1,4 @@
-import { Duration } from 'aws-cdk-lib';
+import { Duration, Stack } from 'aws-cdk-lib';
 import {
   AccessLogFormat,
   ApiKeySourceType,
@@ -44,6 +44,9 @@ export class RecommendationApi extends Construct {
     }
     const accessLogs = new LogGroup(this, 'AccessLogs', { retention: RetentionDays.THREE_MONTHS });
     this.api = new RestApi(this, 'Api', {
+      // Unique per stack: API Gateway's metrics (and so the alarms) are keyed by this name, and a
+      // second API called 'Api' in the account would blend into them.
+      restApiName: `${Stack.of(this).stackName}-api`,
       description: 'A/B testing for recommendation models',
       apiKeySourceType: ApiKeySourceType.HEADER,
       cloudWatchRole: true,

@@ -3,6 +3,7 @@ import { EventField, Rule, RuleTargetInput, Schedule } from 'aws-cdk-lib/aws-eve
 import { SfnStateMachine } from 'aws-cdk-lib/aws-events-targets';
 import type { IFunction } from 'aws-cdk-lib/aws-lambda';
 import { LogGroup, RetentionDays } from 'aws-cdk-lib/aws-logs';
+import type { IQueue } from 'aws-cdk-lib/aws-sqs';
 import {
   Choice,
   Condition,
@@ -16,6 +17,7 @@ import {
 import { LambdaInvoke } from 'aws-cdk-lib/aws-stepfunctions-tasks';
 import { Construct } from 'constructs';
 import { SCHEDULES } from '../resources.ts';
+import { DeadLetterQueue } from './dead-letter-queue.ts';
 
 /** Props of {@link RetrainingWorkflow}. */
 export interface RetrainingWorkflowProps {
@@ -40,11 +42,13 @@ export const DEFAULT_RETRAINING_INPUT = {
 /**
  * Weekly retraining: Train → Evaluate → Gate (Choice) → Publish, started by an EventBridge
  * rule. Each task retries transient Lambda errors; a rejected candidate ends the run as
- * succeeded-but-not-published, so the console shows why.
+ * succeeded-but-not-published, so the console shows why. A weekly start EventBridge could not
+ * deliver lands in `scheduleDeadLetters`.
  */
 export class RetrainingWorkflow extends Construct {
   public readonly stateMachine: StateMachine;
   public readonly rule: Rule;
+  public readonly scheduleDeadLetters: IQueue;
 
   constructor(scope: Construct, id: string, props: RetrainingWorkflowProps) {
     super(scope, id);
@@ -75,6 +79,7 @@ export class RetrainingWorkflow extends Construct {
       logs: { destination: logs, level: LogLevel.ALL, includeExecutionData: true },
       comment: 'Weekly model retraining: train, evaluate, gate, publish',
     });
+    this.scheduleDeadLetters = new DeadLetterQueue(this, 'ScheduleDeadLetters', { holds: 'weekly retraining starts EventBridge could not deliver' });
     this.rule = new Rule(this, 'Weekly', {
       description: 'Weekly model retraining',
       schedule: Schedule.expression(props.scheduleExpression ?? SCHEDULES.retraining),
@@ -84,6 +89,8 @@ export class RetrainingWorkflow extends Construct {
           // inside a state machine definition and would reach the run as the literal text "$.id".
           input: RuleTargetInput.fromObject({ ...(props.scheduledInput ?? DEFAULT_RETRAINING_INPUT), run_id: EventField.fromPath('$.id') }),
           retryAttempts: 2,
+          maxEventAge: Duration.hours(2),
+          deadLetterQueue: this.scheduleDeadLetters,
         }),
       ],
     });
