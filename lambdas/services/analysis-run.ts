@@ -6,11 +6,11 @@
  * tests.
  */
 import { MetricUnit } from '@aws-lambda-powertools/metrics';
-import { metrics } from '../common/observability.ts';
+import { logger, metrics } from '../common/observability.ts';
 import type { Experiment } from '../domain/experiments/model.ts';
 import type { CounterRepository } from '../storage/event-repository.ts';
 import type { ExperimentRepository } from '../storage/experiment-repository.ts';
-import type { ReportStore } from '../storage/report-store.ts';
+import type { AlertRecord, ReportStore } from '../storage/report-store.ts';
 import { analyseExperiment, shouldAlert, type ExperimentAnalysis } from './experiment-results.ts';
 import { renderAnalysisReport } from './report.ts';
 
@@ -66,6 +66,9 @@ async function targetsOf(input: AnalysisRunInput): Promise<Experiment[]> {
   return [experiment];
 }
 
+/** The breached guardrails as sorted `<variant>:<metric>` strings, to compare two analyses. */
+const breachesOf = (breached: ExperimentAnalysis['guardrails_breached'] | undefined) => [...(breached ?? [])].map((b) => `${b.variant}:${b.metric}`).sort();
+
 /**
  * Whether the previous day's report already carried this decision and these guardrail breaches:
  * then the alert was sent and is not repeated every day. A previous report that cannot be read
@@ -75,14 +78,25 @@ async function sameAsDayBefore(reports: ReportStore, analysis: ExperimentAnalysi
   const previousDay = new Date(Date.parse(`${day}T00:00:00Z`) - 86_400_000).toISOString().slice(0, 10);
   const previous = (await reports.getJson(analysis.experiment_id, previousDay).catch(() => undefined)) as Partial<ExperimentAnalysis> | undefined;
   if (!previous || previous.decision !== analysis.decision) return false;
-  const breaches = (a: ExperimentAnalysis['guardrails_breached'] | undefined) => JSON.stringify([...(a ?? [])].map((b) => `${b.variant}:${b.metric}`).sort());
-  return breaches(previous.guardrails_breached) === breaches(analysis.guardrails_breached);
+  return JSON.stringify(breachesOf(previous.guardrails_breached)) === JSON.stringify(breachesOf(analysis.guardrails_breached));
+}
+
+/**
+ * Whether this day's alert, with this decision and these breaches, was already sent by an
+ * earlier run of the same day (a rerun after a partial failure, Lambda's retries). A record that
+ * cannot be read is treated as absent (alerting twice beats staying silent).
+ */
+async function sentEarlierToday(reports: ReportStore, analysis: ExperimentAnalysis, day: string): Promise<boolean> {
+  const sent = await reports.getAlert(analysis.experiment_id, day).catch(() => undefined);
+  return sent !== undefined && sent.decision === analysis.decision && JSON.stringify(sent.guardrails_breached) === JSON.stringify(breachesOf(analysis.guardrails_breached));
 }
 
 /**
  * Runs the analysis. Throws (so the Lambda's async retries and its on-failure destination
  * apply) when the day is malformed, the experiments cannot be listed, a requested experiment
- * does not exist, or every experiment failed; a partial failure is reported in the summary.
+ * does not exist, or every experiment failed; a partial failure is reported in the summary, the
+ * other experiments' reports written and their alerts sent. A rerun of the day rewrites the
+ * reports and sends only the alerts not sent yet (each sent alert is recorded beside the report).
  */
 export async function analyzeRunningExperiments(input: AnalysisRunInput): Promise<AnalysisRunSummary> {
   const day = input.day ?? input.now.toISOString().slice(0, 10);
@@ -96,11 +110,14 @@ export async function analyzeRunningExperiments(input: AnalysisRunInput): Promis
       if (analysis.promotion.srm_flagged) metrics.addMetric('SampleRatioMismatch', MetricUnit.Count, 1);
       const rendered = renderAnalysisReport(analysis);
       const keys = await input.reports.put(experiment.id, day, rendered);
-      const alerted = shouldAlert(analysis) && !(await sameAsDayBefore(input.reports, analysis, day));
+      const alerted = shouldAlert(analysis) && !(await sameAsDayBefore(input.reports, analysis, day)) && !(await sentEarlierToday(input.reports, analysis, day));
       if (alerted) {
         const { subject, message } = alertFor(analysis, keys.htmlKey);
         await input.publishAlert(subject, message);
         summary.alerts++;
+        const record: AlertRecord = { decision: analysis.decision, guardrails_breached: breachesOf(analysis.guardrails_breached), sent_at: input.now.toISOString() };
+        // Sent already: a record that cannot be written only means a rerun of the day may send it again.
+        await input.reports.putAlert(experiment.id, day, record).catch((error: unknown) => logger.warn('Alert sent but not recorded; a rerun of the day may send it again', { experimentId: experiment.id, day, error }));
       }
       summary.analysed.push({ experiment_id: experiment.id, json_key: keys.jsonKey, html_key: keys.htmlKey, decision: analysis.decision, alerted });
     } catch (error) {

@@ -69,6 +69,8 @@ describe('scheduled analysis', () => {
 
     // Assess
     expect(reportKeys()).toEqual([
+      // exp-clear ships: its alert is recorded beside the report, so a rerun of the day does not send it again.
+      `reports/exp-clear/${DAY}/alert.json`,
       `reports/exp-clear/${DAY}/report.html`,
       `reports/exp-clear/${DAY}/report.json`,
       `reports/exp-early/${DAY}/report.html`,
@@ -143,7 +145,7 @@ describe('scheduled analysis', () => {
     await handler({ day: earlier, experiment_id: 'exp-clear' });
 
     // Assess
-    expect(reportKeys()).toEqual([`reports/exp-clear/${earlier}/report.html`, `reports/exp-clear/${earlier}/report.json`]);
+    expect(reportKeys()).toEqual([`reports/exp-clear/${earlier}/alert.json`, `reports/exp-clear/${earlier}/report.html`, `reports/exp-clear/${earlier}/report.json`]);
     expect(writtenJson(`reports/exp-clear/${earlier}/report.json`)).toMatchObject({ through: earlier, report: { days: 4 } });
   });
 
@@ -238,7 +240,7 @@ describe('scheduled analysis', () => {
 
     // Assess
     expect(summary.failed).toEqual([{ experiment_id: 'exp-early', error: 'throttled' }]);
-    expect(reportKeys()).toEqual([`reports/exp-clear/${DAY}/report.html`, `reports/exp-clear/${DAY}/report.json`]);
+    expect(reportKeys()).toEqual([`reports/exp-clear/${DAY}/alert.json`, `reports/exp-clear/${DAY}/report.html`, `reports/exp-clear/${DAY}/report.json`]);
   });
 
   it('fails an on-demand run for an experiment that does not exist', async () => {

@@ -75,13 +75,17 @@ beforeAll(async () => {
 afterAll(async () => aws?.stop());
 
 describe('scheduled analysis on dynalite and s3rver', () => {
-  it('keeps exactly one JSON and one HTML report per experiment and day after a rerun', async () => {
+  it('keeps exactly one JSON and one HTML report per experiment and day after a rerun, and one alert record per day alerted', async () => {
     // Act
     const keys = await listReportKeys();
 
     // Assess
     const expected = ['exp-empty', 'exp-ship', 'exp-srm'].flatMap((id) =>
-      [addDays(DAY, -1), DAY].flatMap((day) => [`reports/${id}/${day}/report.html`, `reports/${id}/${day}/report.json`]),
+      [addDays(DAY, -1), DAY].flatMap((day) => [
+        ...(id === 'exp-empty' ? [] : [`reports/${id}/${day}/alert.json`]),
+        `reports/${id}/${day}/report.html`,
+        `reports/${id}/${day}/report.json`,
+      ]),
     );
     expect(keys).toEqual(expected.sort());
   });
@@ -133,9 +137,10 @@ describe('scheduled analysis on dynalite and s3rver', () => {
     expect(JSON.parse(JSON.stringify(recomputed))).toEqual(stored);
   });
 
-  it('alerts on the terminal decisions only, once per run', async () => {
+  it('alerts on the terminal decisions only, once per experiment and day: the rerun of a day sends nothing again', async () => {
     // Assess
     expect(runs.map((summary) => summary.failed)).toEqual([[], [], []]);
-    expect(alerts.map((alert) => alert.subject)).toEqual(['abrec: exp-ship ship', 'abrec: exp-srm investigate-srm', 'abrec: exp-ship ship', 'abrec: exp-srm investigate-srm', 'abrec: exp-ship ship', 'abrec: exp-srm investigate-srm']);
+    expect(runs.map((summary) => summary.alerts)).toEqual([2, 0, 2]);
+    expect(alerts.map((alert) => alert.subject)).toEqual(['abrec: exp-ship ship', 'abrec: exp-srm investigate-srm', 'abrec: exp-ship ship', 'abrec: exp-srm investigate-srm']);
   });
 });

@@ -214,6 +214,27 @@ export class DynamoFaultInjector {
   };
 }
 
+/** What a call-level interceptor does with one call: fail it, answer it without sending it, or let it through (undefined). */
+export type Intercept = { fail: Error } | { answer: Record<string, unknown> } | undefined;
+
+/**
+ * A call-level middleware that may fail a call or answer it itself, before the SDK sends
+ * anything (and before its retries): for S3 writes and reads, DynamoDB reads and SNS publishes.
+ */
+export function interceptCalls(decide: (commandName: string | undefined, input: Record<string, unknown>) => Intercept): FaultMiddleware {
+  return (next, context) => async (args) => {
+    const outcome = decide(context.commandName, (args as { input: Record<string, unknown> }).input);
+    if (outcome === undefined) return next(args);
+    if ('fail' in outcome) throw outcome.fail;
+    return { output: { $metadata: {}, ...outcome.answer }, response: {} };
+  };
+}
+
+/** An error as the SDK raises a service's 5xx answer. */
+export function serviceError(name: string, message: string): Error {
+  return Object.assign(new Error(message), { name, $fault: 'server', $metadata: { httpStatusCode: 500, attempts: 3 } });
+}
+
 /** A small deterministic factor model: `users` known users, `items` items, 2 factors. */
 export function factorModel(modelId: string, { users, items, tilt }: { users: string[]; items: number; tilt: number }): FactorModel {
   const factors = 2;
@@ -249,10 +270,14 @@ export function factorModel(modelId: string, { users, items, tilt }: { users: st
   };
 }
 
-/** Sums the numeric fields of a variant's daily counters over all days. */
-export function sumDays(days: Record<string, number | string>[]): Record<string, number> {
+/** Sums the numeric fields of a variant's daily counters over all days (exact integers the store returns as BigInt included). */
+export function sumDays(days: readonly object[]): Record<string, number> {
   const sum: Record<string, number> = {};
-  for (const day of days) for (const [key, value] of Object.entries(day)) if (typeof value === 'number') sum[key] = (sum[key] ?? 0) + value;
+  for (const day of days) {
+    for (const [key, value] of Object.entries(day)) {
+      if (typeof value === 'number' || typeof value === 'bigint') sum[key] = (sum[key] ?? 0) + Number(value);
+    }
+  }
   return sum;
 }
 
