@@ -39,12 +39,13 @@ const CONFLICT_FIELDS: Record<ConflictReason, string> = {
   'revision-mismatch': 'expected_revision',
   'layer-overlap': 'layer',
   'promotion-refused': 'winner',
+  'schedule-ended': 'end_time',
 };
 
 /** The fields a domain error names: the invalid ones, the path id not found, or what a conflict is about. */
 function fieldsOf(error: ExperimentError): FieldError[] {
   if (error instanceof ExperimentValidationError) return error.fields;
-  if (error instanceof ExperimentConflictError) return [{ field: CONFLICT_FIELDS[error.reason], message: error.message }];
+  if (error instanceof ExperimentConflictError) return [{ field: error.field ?? CONFLICT_FIELDS[error.reason], message: error.message }];
   // Not found: the only experiment a route looks up is the one its path names.
   return [{ field: 'id', message: error.message }];
 }

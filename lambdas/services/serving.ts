@@ -12,6 +12,7 @@ import { HttpError, notFound, serviceUnavailable } from '../common/errors.ts';
 import { logger, metrics } from '../common/observability.ts';
 import { interleavingTeams, resolveAssignment, type Assignment } from '../domain/experiments/assignment.ts';
 import { controlOf, type Experiment } from '../domain/experiments/model.ts';
+import { scheduleEndReached } from '../domain/experiments/schedule.ts';
 import type { AcceptedEvent } from '../domain/events/event.ts';
 import { INTERLEAVED_RESPONSE_VARIANT, INTERLEAVING_COUNTER_VARIANT, impressionEventId, type InterleavingAttribution } from '../domain/events/interleaving-credit.ts';
 import type { Team } from '../domain/experiments/interleaving.ts';
@@ -99,14 +100,16 @@ export function createRecommendationService({ experiments, counters, events, mod
     if (!experiment) throw notFound(`experiment_id: experiment "${experimentId}" does not exist`, [{ field: 'experiment_id', message: `experiment "${experimentId}" does not exist` }]);
     // A bandit assigns new users by the current Thompson allocation (cached per container);
     // users already assigned stay sticky and need no counters read.
-    const banditAllocation = experiment.mode === 'bandit' && experiment.status === 'running' && !stored ? await banditAllocations.get(experiment, now) : undefined;
-    let assignment = resolveAssignment({ experiment, userId, stored, banditAllocation });
+    const tested = experiment.status === 'running' && !scheduleEndReached(experiment, now);
+    const banditAllocation = experiment.mode === 'bandit' && tested && !stored ? await banditAllocations.get(experiment, now) : undefined;
+    // `now` is the request's time: past its scheduled end, a running experiment serves as stopped.
+    let assignment = resolveAssignment({ experiment, userId, stored, banditAllocation, now });
     if (assignment.should_store) {
       const fresh = { experimentId, userId, variant: assignment.variant, bucket: assignment.bucket, propensity: assignment.propensity, assignedAt: new Date(now).toISOString() };
       const kept = await experiments.putAssignmentIfAbsent(fresh);
       if (kept === fresh) await countClaimedExposure(fresh);
       else {
-        assignment = resolveAssignment({ experiment, userId, stored: kept });
+        assignment = resolveAssignment({ experiment, userId, stored: kept, now });
         if (kept.exposurePending) await countPendingExposure(kept);
       }
     } else if (stored?.exposurePending) {

@@ -3,6 +3,8 @@
  * stored assignment give the same answer in every process, locally and in Lambda.
  *
  * Order of decisions for a running experiment (the first that applies wins):
+ * 0. past its scheduled end (end_time or max_duration_days, given the request's `now`): the
+ *    control, as when stopped, even for users with a stored assignment;
  * 1. a stored (sticky) assignment to a variant that is still active;
  * 2. layer: a user whose layer bucket is outside the experiment's range gets the control;
  * 3. holdout: experiment bucket / 10000 < holdout_share gets the control;
@@ -16,6 +18,7 @@ import type { HashVersion } from './hash.ts';
 import { BUCKET_COUNT, bucketFor, unitIntervalV1 } from './hash.ts';
 import type { Experiment, Layer, Variant } from './model.ts';
 import { controlOf, RESERVED_SALT_PREFIX } from './model.ts';
+import { scheduleEndReached } from './schedule.ts';
 
 /** A half-open range [start, end) of positions in [0, 1). */
 export type VariantRange = readonly [number, number];
@@ -94,6 +97,8 @@ export type AssignmentSource =
   | 'sticky'
   /** The experiment is draft or stopped: control, not part of the test. */
   | 'control-fallback'
+  /** Running past its scheduled end, not yet stopped by the analysis: control, as when stopped. */
+  | 'schedule-ended'
   /** The experiment is completed: the promoted winner for everybody. */
   | 'winner'
   /** Held out: control, kept out of the analysis. */
@@ -143,6 +148,11 @@ export interface ResolveAssignmentInput {
    * bandit mode; without one the configured weights are used.
    */
   banditAllocation?: BanditAllocation;
+  /**
+   * When the request arrived (epoch ms, the trigger's clock): a running experiment past its
+   * scheduled end serves the control. Without it the schedule is not checked.
+   */
+  now?: number;
 }
 
 /** Salt of the bandit's arm draw, independent of the bucket that decided coverage. */
@@ -193,7 +203,7 @@ export function interleavingTeams(experiment: Experiment): { a: Variant; b: Vari
  * Decides which variant serves `userId`. Prefers a stored assignment (sticky) while the
  * experiment runs, otherwise computes one; see the module comment for the order of rules.
  */
-export function resolveAssignment({ experiment, userId, stored, banditAllocation }: ResolveAssignmentInput): Assignment {
+export function resolveAssignment({ experiment, userId, stored, banditAllocation, now }: ResolveAssignmentInput): Assignment {
   const bucket = experimentBucket({ experiment, userId });
   const control = controlOf(experiment);
 
@@ -204,6 +214,7 @@ export function resolveAssignment({ experiment, userId, stored, banditAllocation
     case 'completed':
       return fixed(experiment, winnerOf(experiment), bucket, 'winner');
     case 'running':
+      if (now !== undefined && scheduleEndReached(experiment, now)) return fixed(experiment, control, bucket, 'schedule-ended');
       break;
     default: {
       const unknown: never = experiment.status;

@@ -58,7 +58,9 @@ export type ConflictReason =
   | 'weight-change-outside-ramp'
   | 'revision-mismatch'
   | 'layer-overlap'
-  | 'promotion-refused';
+  | 'promotion-refused'
+  /** The experiment's schedule has ended (its end_time or max_duration_days has passed). */
+  | 'schedule-ended';
 
 /** 409: the request is well formed but conflicts with the experiment's current state. */
 export class ExperimentConflictError extends ExperimentError {
@@ -66,10 +68,13 @@ export class ExperimentConflictError extends ExperimentError {
   readonly code = 'conflict';
   readonly status = 409;
   readonly reason: ConflictReason;
+  /** The field the conflict is about, when not the one its reason implies (the API names it). */
+  readonly field?: string;
 
-  constructor(reason: ConflictReason, message: string) {
+  constructor(reason: ConflictReason, message: string, field?: string) {
     super(message);
     this.reason = reason;
+    if (field !== undefined) this.field = field;
   }
 }
 

@@ -11,3 +11,4 @@ export * from './hash.ts';
 export * from './interleaving.ts';
 export * from './lifecycle.ts';
 export * from './model.ts';
+export * from './schedule.ts';

@@ -4,17 +4,21 @@
  * condition on the revision it read, so two concurrent transitions cannot both succeed.
  *
  *   draft ──start──▶ running ──stop──▶ stopped
- *                       │                 │
+ *                       │  └─schedule end─▶ ┤
  *                       └────promote──────┴──▶ completed
  *
- * `ramp` changes weights of a running experiment; it is the only way to do so.
+ * `ramp` changes weights of a running experiment; it is the only way to do so. The schedule
+ * (`end_time`, `max_duration_days`; schedule.ts) stops a running experiment through
+ * {@link endExperimentOnSchedule}, which the analysis run applies.
  */
 import { z } from 'zod';
 import { allocateLayerRange, rangesOverlap } from './assignment.ts';
 import type { LayerRange } from './assignment.ts';
 import { CURRENT_HASH_VERSION } from './hash.ts';
-import { ExperimentConflictError, ExperimentNotFoundError, fieldError } from './errors.ts';
-import type { CreateExperimentRequest, Experiment, ExperimentStatus, Layer } from './model.ts';
+import { ExperimentConflictError, ExperimentNotFoundError, ExperimentValidationError, fieldError } from './errors.ts';
+import type { CreateExperimentRequest, Experiment, ExperimentStatus, FinalReport, Layer } from './model.ts';
+import { DEFAULT_MAX_DURATION_DAYS } from './model.ts';
+import { finalReportDay, scheduledEnd, scheduleEndReached, scheduleProblems } from './schedule.ts';
 import { createExperimentFields, createExperimentRequestSchema, parseExperiment, parseOrThrow, WEIGHT_SUM_TOLERANCE } from './model.ts';
 
 /** What the analysis says about a running experiment; promotion is guarded by it. */
@@ -121,6 +125,8 @@ export function createExperiment({
   }
   if (existingIds.includes(parsed.id)) throw duplicateExperimentError(parsed.id);
   const { layer: _requestedLayer, ...rest } = parsed;
+  const problems = scheduleProblems({ experiment: parsed, sent: new Set(Object.keys(request as object)), now });
+  if (problems.length > 0) throw new ExperimentValidationError(problems);
   const layer = resolveLayer(parsed, layerPeers);
   const timestamp = now.toISOString();
   return parseExperiment({
@@ -129,6 +135,7 @@ export function createExperiment({
     salt: parsed.salt ?? parsed.id,
     hash_version: CURRENT_HASH_VERSION,
     start_time: parsed.status === 'running' ? (parsed.start_time ?? timestamp) : parsed.start_time,
+    max_duration_days: parsed.max_duration_days ?? DEFAULT_MAX_DURATION_DAYS,
     revision: 0,
     created_at: timestamp,
     updated_at: timestamp,
@@ -140,18 +147,58 @@ function endTimeAt(experiment: Experiment, now: Date): string {
   return experiment.start_time && Date.parse(experiment.start_time) > now.getTime() ? experiment.start_time : now.toISOString();
 }
 
-/** draft → running. Sets start_time to now unless one was planned. */
+/** draft → running. Sets start_time to now unless one was planned; 409 naming the field when its schedule has already ended. */
 export function startExperiment(experiment: Experiment, { now, expectedRevision }: TransitionOptions): Experiment {
   assertRevision(experiment, expectedRevision);
   assertStatus(experiment, 'start', ['draft']);
-  return nextVersion(experiment, { status: 'running', start_time: experiment.start_time ?? now.toISOString() }, now);
+  const started = { ...experiment, status: 'running' as const, start_time: experiment.start_time ?? now.toISOString() };
+  const ended = scheduleEndReached(started, now.getTime());
+  if (ended) {
+    throw new ExperimentConflictError(
+      'schedule-ended',
+      `cannot start experiment ${experiment.id}: its schedule ended at ${ended.at} (${ended.field}); change ${ended.field} first`,
+      ended.field,
+    );
+  }
+  return nextVersion(experiment, { status: 'running', start_time: started.start_time }, now);
 }
 
-/** running → stopped: users fall back to the control; end_time becomes now. */
+/** running → stopped by an operator: users fall back to the control; end_time becomes now. */
 export function stopExperiment(experiment: Experiment, { now, expectedRevision }: TransitionOptions): Experiment {
   assertRevision(experiment, expectedRevision);
   assertStatus(experiment, 'stop', ['running']);
-  return nextVersion(experiment, { status: 'stopped', end_time: endTimeAt(experiment, now) }, now);
+  return nextVersion(experiment, { status: 'stopped', end_time: endTimeAt(experiment, now), stop_reason: 'manual' }, now);
+}
+
+/**
+ * running → stopped by the schedule, once `now` has reached its end: end_time becomes the
+ * scheduled end (serving stopped then, whenever the run notices), stop_reason says which rule
+ * ended it, and `final_report` is opened with its alert 'pending'. Written conditionally on the
+ * revision, so of two runs that fire together exactly one stops it and alerts. 409 when the
+ * experiment is not running or its schedule has not ended.
+ */
+export function endExperimentOnSchedule(experiment: Experiment, { now }: { now: Date }): Experiment {
+  assertStatus(experiment, 'end on schedule', ['running']);
+  const end = scheduleEndReached(experiment, now.getTime());
+  if (!end) {
+    const planned = scheduledEnd(experiment);
+    throw new ExperimentConflictError('illegal-transition', `experiment ${experiment.id} runs until ${planned?.at ?? 'stopped'}: its schedule has not ended`);
+  }
+  const endedAt = endTimeAt(experiment, new Date(end.atMs));
+  return nextVersion(
+    experiment,
+    { status: 'stopped', end_time: endedAt, stop_reason: end.reason, final_report: { day: finalReportDay(Date.parse(endedAt)), alert: 'pending' } },
+    now,
+  );
+}
+
+/**
+ * The final report's bookkeeping of an experiment the schedule stopped: the decision once the
+ * report is written, the alert's state (see `finalReportSchema`). A new revision, as every change.
+ */
+export function recordFinalReport(experiment: Experiment, { now, changes }: { now: Date; changes: Partial<FinalReport> }): Experiment {
+  if (!experiment.final_report) throw new ExperimentConflictError('illegal-transition', `experiment ${experiment.id} has no final report: its schedule did not stop it`);
+  return nextVersion(experiment, { final_report: { ...experiment.final_report, ...changes } }, now);
 }
 
 /** Options of {@link promoteExperiment}. */
@@ -234,7 +281,9 @@ export function rampExperiment(experiment: Experiment, { request, now }: { reque
 }
 
 /** Fields an operator may change while the experiment is live (they do not affect the split). */
-const LIVE_EDITABLE = ['name', 'description', 'end_time', 'guardrails', 'min_sample_size'] as const;
+const LIVE_EDITABLE = ['name', 'description', 'end_time', 'max_duration_days', 'guardrails', 'min_sample_size'] as const;
+/** The schedule's fields: editable until the experiment stops (then end_time is when it ended). */
+const SCHEDULE_FIELDS = ['end_time', 'max_duration_days'] as const;
 
 /** Body of a general edit: every create field except the id and the status. */
 export const updateExperimentRequestSchema = z.strictObject(createExperimentFields()).omit({ id: true, status: true }).partial();
@@ -277,10 +326,16 @@ export function updateExperiment(experiment: Experiment, { request, now }: { req
         `experiment ${experiment.id} is ${experiment.status}: ${locked.join(', ')} can only change while draft`,
       );
     }
+    const schedule = SCHEDULE_FIELDS.find((key) => key in patch);
+    if (schedule && experiment.status !== 'running') {
+      throw new ExperimentConflictError('illegal-transition', `experiment ${experiment.id} is ${experiment.status}: ${schedule} can only change while draft or running`, schedule);
+    }
   }
   const { layer, variants, ...rest } = patch;
   if (layer) throw fieldError('layer', 'cannot be changed after creation');
   const changes: Partial<Experiment> = { ...rest };
   if (variants && experiment.status === 'draft') changes.variants = variants;
+  const problems = scheduleProblems({ experiment: { ...experiment, ...changes }, sent, now });
+  if (problems.length > 0) throw new ExperimentValidationError(problems);
   return nextVersion(experiment, changes, now);
 }

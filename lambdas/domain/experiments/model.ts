@@ -49,6 +49,36 @@ const nonEmptyText = (max: number) =>
 
 const isoDateTime = z.iso.datetime({ offset: true, error: 'must be an ISO 8601 date-time, e.g. 2026-01-31T12:00:00Z' });
 
+/** Longest schedule an experiment may ask for (`max_duration_days`). */
+export const MAX_DURATION_DAYS_LIMIT = 365;
+/**
+ * `max_duration_days` of an experiment created without one: a forgotten test stops by itself.
+ * Stored on creation, so `GET /experiments/{id}` shows it; experiments stored before the field
+ * existed have no maximum until one is patched in.
+ */
+export const DEFAULT_MAX_DURATION_DAYS = 90;
+
+/** Why an experiment was stopped: by an operator (`POST /stop`), or by its schedule. */
+export const stopReasons = ['manual', 'schedule: end_time reached', 'max duration reached'] as const;
+export type StopReason = (typeof stopReasons)[number];
+/** The stop reasons of the schedule: the ones that come with a final report. */
+export type ScheduleEndReason = Exclude<StopReason, 'manual'>;
+
+/**
+ * The final report of an experiment its schedule stopped, and its alert: 'pending' while the run
+ * that stopped it sends it (that run alone: the stop is a conditional write), 'sent', or 'failed'
+ * (the next run writes the report and sends it again).
+ */
+export const finalReportSchema = z.strictObject({
+  /** UTC day of the report: the day the experiment ended in, counters through its end. */
+  day: z.string().regex(/^\d{4}-\d{2}-\d{2}$/, 'must be a date YYYY-MM-DD'),
+  decision: z.string().optional(),
+  winner: z.string().nullable().optional(),
+  alert: z.enum(['pending', 'sent', 'failed']),
+  alerted_at: isoDateTime.optional(),
+});
+export type FinalReport = z.output<typeof finalReportSchema>;
+
 /** One deployment slot: a pinned model version and its share of traffic. */
 export const variantSchema = z.strictObject({
   // Weights are keyed by variant name (ramp, weight_history), and no object keeps a `__proto__` key: it would be dropped.
@@ -164,7 +194,18 @@ const experimentFields = {
   analysis_method: z.enum(analysisMethods).default('frequentist'),
   mode: z.enum(experimentModes).default('ab'),
   start_time: isoDateTime.optional(),
+  /**
+   * When the experiment ends (ISO 8601, after `start_time`); none by default. A running
+   * experiment ends at the earlier of this and `max_duration_days` after its start: serving
+   * then treats it as stopped, and the next analysis run stops it and writes the final report.
+   */
   end_time: isoDateTime.optional(),
+  /** Longest run in days, counted from `start_time` (1..365); {@link DEFAULT_MAX_DURATION_DAYS} when created without one. */
+  max_duration_days: z
+    .int('must be an integer')
+    .min(1, 'must be >= 1')
+    .max(MAX_DURATION_DAYS_LIMIT, `must be <= ${MAX_DURATION_DAYS_LIMIT}`)
+    .optional(),
   /** Fraction of (non-holdout) users who enter the experiment at all. */
   traffic_coverage: z.number().gt(0, 'must be > 0').max(1, 'must be <= 1').default(1),
   /** Fraction of users kept on the control and out of the analysis, for long-term comparison. */
@@ -215,6 +256,10 @@ export const experimentSchema = z
      * current weights alone, so a ramp mid-test is not mistaken for a broken split.
      */
     weight_history: z.array(z.strictObject({ effective_from: isoDateTime, weights: z.record(z.string(), z.number().min(0).max(1)) })).optional(),
+    /** Why it was stopped (set by every stop); `end_time` is then when it ended. */
+    stop_reason: z.enum(stopReasons).optional(),
+    /** Set when the schedule stopped it. */
+    final_report: finalReportSchema.optional(),
   })
   .superRefine((experiment, ctx) => checkConsistency(experiment, ctx));
 export type Experiment = z.output<typeof experimentSchema>;
@@ -292,8 +337,10 @@ function checkConsistency(experiment: ConsistencyInput, ctx: z.RefinementCtx): v
     }
   }
 
+  // Equal is allowed here only for a stop at the instant of the start; requests are held to
+  // strictly after by scheduleProblems (schedule.ts), which knows which fields were sent.
   if (experiment.start_time && experiment.end_time && Date.parse(experiment.end_time) < Date.parse(experiment.start_time)) {
-    ctx.addIssue({ code: 'custom', path: ['end_time'], message: 'must not be before start_time' });
+    ctx.addIssue({ code: 'custom', path: ['end_time'], message: 'must be after start_time' });
   }
 }
 
