@@ -1,9 +1,10 @@
 /**
  * One analysis run over the running experiments: an analysis per experiment from its counters,
  * report.json and report.html under keys fixed by experiment and day (a rerun overwrites), and
- * an alert for a terminal decision or a tripped guardrail. Storage and the alert sink are
- * injected, so the same code runs in the Lambda, on the local runtime, in the benchmark and in
- * tests.
+ * an alert for a terminal decision or a tripped guardrail. An experiment whose schedule has
+ * ended by the run's time is stopped instead, with its final report and one final alert
+ * (schedule-end.ts). Storage and the alert sink are injected, so the same code runs in the
+ * Lambda, on the local runtime, in the benchmark and in tests.
  */
 import { MetricUnit } from '@aws-lambda-powertools/metrics';
 import { logger, metrics } from '../common/observability.ts';
@@ -13,13 +14,26 @@ import type { ExperimentRepository } from '../storage/experiment-repository.ts';
 import type { AlertRecord, ReportStore } from '../storage/report-store.ts';
 import { analyseExperiment, shouldAlert, type ExperimentAnalysis } from './experiment-results.ts';
 import { renderAnalysisReport } from './report.ts';
+import { enforceSchedule, finalAlertOutstanding } from './schedule-end.ts';
 
 const DAY_PATTERN = /^\d{4}-\d{2}-\d{2}$/;
+
+/** One report a run wrote. */
+export interface AnalysedExperiment {
+  experiment_id: string;
+  json_key: string;
+  html_key: string;
+  decision: string;
+  alerted: boolean;
+  /** The final report of an experiment the schedule stopped. */
+  final?: true;
+  stop_reason?: string;
+}
 
 /** What a run did, per experiment. */
 export interface AnalysisRunSummary {
   day: string;
-  analysed: { experiment_id: string; json_key: string; html_key: string; decision: string; alerted: boolean }[];
+  analysed: AnalysedExperiment[];
   failed: { experiment_id: string; error: string }[];
   alerts: number;
 }
@@ -30,7 +44,7 @@ export interface AnalysisRunInput {
   counters: CounterRepository;
   reports: ReportStore;
   now: Date;
-  /** Analyse this experiment only (whatever its status); default: every running experiment. */
+  /** Analyse this experiment only (whatever its status); default: every running experiment (and any stopped one whose final alert failed). */
   experimentId?: string;
   /** Analysis day (UTC, YYYY-MM-DD); default: the UTC day of `now`. */
   day?: string;
@@ -60,7 +74,7 @@ export function alertFor(analysis: ExperimentAnalysis, htmlKey: string): { subje
 }
 
 async function targetsOf(input: AnalysisRunInput): Promise<Experiment[]> {
-  if (input.experimentId === undefined) return (await input.experiments.list()).filter((experiment) => experiment.status === 'running');
+  if (input.experimentId === undefined) return (await input.experiments.list()).filter((experiment) => experiment.status === 'running' || finalAlertOutstanding(experiment));
   const experiment = await input.experiments.get(input.experimentId);
   if (experiment === undefined) throw new Error(`experiment ${input.experimentId} not found`);
   return [experiment];
@@ -105,6 +119,12 @@ export async function analyzeRunningExperiments(input: AnalysisRunInput): Promis
   const summary: AnalysisRunSummary = { day, analysed: [], failed: [], alerts: 0 };
   for (const experiment of targets) {
     try {
+      const scheduled = await enforceSchedule(input, experiment, day);
+      if (scheduled) {
+        summary.analysed.push(...scheduled);
+        summary.alerts += scheduled.filter((entry) => entry.alerted).length;
+        continue;
+      }
       const analysis = await analyseExperiment(experiment, input.counters, { day, mde: input.mde });
       // Counted every day it holds (alarmed in the stack), not only when the decision changes as the alert is.
       if (analysis.promotion.srm_flagged) metrics.addMetric('SampleRatioMismatch', MetricUnit.Count, 1);

@@ -22,6 +22,7 @@ import { ArtifactNotFoundError, type ModelArtifactStore } from '../storage/artif
 import type { CounterRepository } from '../storage/event-repository.ts';
 import { ConcurrentModificationError, type ExperimentRepository } from '../storage/experiment-repository.ts';
 import { analyseExperiment, type ExperimentAnalysis } from './experiment-results.ts';
+import { analyseFinal, scheduleEndingOf, type FinalAnalysis } from './schedule-end.ts';
 
 const transitionSchema = z.strictObject({ expected_revision: z.int('must be an integer').min(0, 'must be >= 0').optional() });
 const promoteSchema = transitionSchema.extend({ winner: z.string().min(1, 'must not be empty').optional(), force: z.boolean({ error: 'must be true or false' }).optional() });
@@ -68,9 +69,14 @@ export function createExperimentAdmin({ experiments, counters, artifacts }: Expe
     return next;
   }
 
-  /** The analysis as of today (UTC): the same document the scheduled run writes as report.json. */
-  async function analyse(experiment: Experiment, now: Date): Promise<ExperimentAnalysis> {
+  /**
+   * The analysis as of today (UTC): the same document the scheduled run writes as report.json.
+   * Once the schedule has ended, the final one: through the day it ended, marked final.
+   */
+  async function analyse(experiment: Experiment, now: Date): Promise<ExperimentAnalysis | FinalAnalysis> {
     try {
+      const ending = scheduleEndingOf(experiment, now.getTime());
+      if (ending) return await analyseFinal(experiment, counters, ending);
       return await analyseExperiment(experiment, counters, { day: now.toISOString().slice(0, 10) });
     } catch (error) {
       // Counters no data can produce (e.g. more converters than exposed users): name the problem.

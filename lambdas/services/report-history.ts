@@ -26,6 +26,8 @@ export interface ReportSummary {
   decision_reason?: string;
   winner?: string | null;
   result?: string;
+  /** The final report of an experiment its schedule stopped. */
+  final?: true;
 }
 
 export interface ReportHistory {
@@ -66,7 +68,7 @@ function assertValid(problems: (FieldProblem | undefined)[]): void {
 }
 
 /** The decision fields of a stored report (absent when the JSON lacks them). */
-function decisionOf(json: unknown): Pick<ReportSummary, 'decision' | 'decision_reason' | 'winner' | 'result'> {
+function decisionOf(json: unknown): Pick<ReportSummary, 'decision' | 'decision_reason' | 'winner' | 'result' | 'final'> {
   const report = (typeof json === 'object' && json !== null ? json : {}) as Record<string, unknown>;
   const text = (value: unknown) => (typeof value === 'string' ? value : undefined);
   return {
@@ -74,6 +76,7 @@ function decisionOf(json: unknown): Pick<ReportSummary, 'decision' | 'decision_r
     decision_reason: text(report.decision_reason),
     winner: typeof report.winner === 'string' || report.winner === null ? (report.winner as string | null) : undefined,
     result: text(report.result),
+    final: typeof report.final === 'object' && report.final !== null ? true : undefined,
   };
 }
 
