@@ -22,7 +22,7 @@ import type { Experiment } from '../../lambdas/domain/experiments/model.ts';
 import { apiEvent, lambdaContext } from './support/api-gateway.ts';
 import { FakeBucket, FakeTables, conditionalCheckFailed } from './support/aws.ts';
 import { TABLE, stubHandlerEnv } from './support/env.ts';
-import { errorOf, writesSent } from './support/hostile.ts';
+import { errorOf, refuseUnstorable, writesSent } from './support/hostile.ts';
 import './support/matchers.ts';
 import { NOW, experimentPinning, tinyArtifact } from './support/models.ts';
 
@@ -104,6 +104,14 @@ const storedWith = (fingerprint: string) => () =>
   void ddb.on(PutCommand, { TableName: TABLE.events }).rejects(
     new ConditionalCheckFailedException({ message: 'The conditional request failed', $metadata: { httpStatusCode: 400 }, Item: { counted: { BOOL: true }, content_sha256: { S: fingerprint } } }),
   );
+/** `userId` holds a stored assignment to the treatment of `default` (so a request_id must name a slate of theirs). */
+const assigned = (userId: string) => () =>
+  void ddb.on(BatchGetCommand).callsFake((input: { RequestItems: Record<string, unknown> }) => ({
+    Responses: Object.fromEntries(
+      Object.keys(input.RequestItems).map((table) => [table, table === TABLE.experiments ? [{ assignment: { experimentId: 'default', userId, variant: 'treatment', bucket: 1, propensity: 0.5, assignedAt: NOW.toISOString() } }] : []]),
+    ),
+    UnprocessedKeys: {},
+  }));
 const fingerprintOf = (event: Record<string, unknown>) => contentFingerprint(acceptEvent(eventSchema.parse(event), NOW.getTime()));
 const putItems = () => ddb.commandCalls(PutCommand).map((c) => c.args[0].input.Item as Record<string, unknown>);
 
@@ -247,6 +255,7 @@ const ROWS: HostileRow[] = [
     field: null,
     written: () => expect(putItems()).toContainEqual(expect.objectContaining({ pk: 'EVENT#nfd-1', user_id: 'Jos\u00e9' })),
   },
+  { name: 'a request_id naming no slate of an assigned user', ...postEvent(json(click({ request_id: 'req-never-served' })), { prepare: assigned('u1') }), status: 422, field: 'request_id', code: 'slate_mismatch' },
   { name: 'an event id reused with different content', ...postEvent(json(click({ event_id: 'evt-reused' })), { prepare: storedWith('0'.repeat(64)) }), status: 409, field: 'event_id', code: 'conflict' },
   { name: 'an event id resent with the same content', ...postEvent(json(click({ event_id: 'evt-same' })), { prepare: storedWith(fingerprintOf(click({ event_id: 'evt-same' }))) }), status: 200, field: null, answer: { status: 'duplicate' } },
   // POST /events over HTTP: bytes the gateway turns into the body
@@ -268,6 +277,7 @@ const ROWS: HostileRow[] = [
   { name: 'a key sent twice in the second event', ...postBatch('{"events":[{"event_type":"click","user_id":"u1","experiment_id":"default","item_id":"i1"},{"event_type":"click","user_id":"u1","user_id":"u2","experiment_id":"default","item_id":"i1"}]}'), status: 400, field: 'events[1].user_id', code: 'malformed_json' },
   { name: 'an event that is null', ...postBatch(json({ events: [click(), null] })), status: 400, field: 'events[1]' },
   { name: 'an unknown experiment in the second event', ...postBatch(json({ events: [click(), click({ experiment_id: 'nope' })] })), status: 404, field: 'events[1].experiment_id', code: 'not_found' },
+  { name: 'a request_id naming no slate in the second event of a batch', ...postBatch(json({ events: [click(), click({ request_id: 'req-never-served' })] }), { prepare: assigned('u1') }), status: 422, field: 'events[1].request_id', code: 'slate_mismatch' },
   { name: 'an event id reused with different content in a batch', ...postBatch(json({ events: [click({ event_id: 'evt-reused' })] }), { prepare: storedWith('0'.repeat(64)) }), status: 409, field: 'events[0].event_id', code: 'conflict' },
   { name: 'one id twice in a batch with different content', ...postBatch(json({ events: [click({ event_id: 'twice' }), click({ event_id: 'twice', item_id: 'i2' })] })), status: 409, field: 'events[1].event_id', code: 'conflict' },
 
@@ -296,6 +306,11 @@ const ROWS: HostileRow[] = [
   { name: "create with the weight 'NaN'", ...create(json(createBody({ variants: [{ name: 'control', ...pin(control), weight: 0.5, is_control: true }, { name: 'treatment', ...pin(treatment), weight: 'NaN' }] }))), status: 400, field: 'variants[1].weight' },
   { name: 'create with the weight 1e309', ...create(json(createBody()).replace('"weight":0.5}]', '"weight":1e309}]')), status: 400, field: 'variants[1].weight' },
   { name: 'create with min_sample_size 1.5', ...create(json(createBody({ min_sample_size: 1.5 }))), status: 400, field: 'min_sample_size' },
+  { name: 'create with a weight of 1e-200 (below what DynamoDB holds)', ...create(json(createBody({ variants: [{ name: 'control', ...pin(control), weight: 1, is_control: true }, { name: 'treatment', ...pin(treatment), weight: 1e-200 }] }))), status: 400, field: 'variants[1].weight' },
+  { name: 'create with a rating bound of 1e300', ...create(json(createBody({ target_metric: { kind: 'rating', min: 1, max: 1e300 } }))), status: 400, field: 'target_metric.max' },
+  { name: 'create with a watch-time cap past 2^53', ...create(json(createBody({ target_metric: { kind: 'watch_time', cap_seconds: 1e16 } }))), status: 400, field: 'target_metric.cap_seconds' },
+  { name: 'create with a traffic coverage of 5e-324', ...create(json(createBody({ traffic_coverage: 5e-324 }))), status: 400, field: 'traffic_coverage' },
+  { name: 'create with a guardrail degradation of 1e-131', ...create(json(createBody({ guardrails: [{ metric: 'conversion', max_relative_degradation: 1e-131 }] }))), status: 400, field: 'guardrails[0].max_relative_degradation' },
   { name: 'create with confidence_level 1', ...create(json(createBody({ confidence_level: 1 }))), status: 400, field: 'confidence_level' },
   { name: 'create with a salt of the reserved prefix', ...create(json(createBody({ salt: '__layer:x' }))), status: 400, field: 'salt' },
   { name: 'create with an unknown field', ...create(json(createBody({ admin: true }))), status: 400, field: 'admin' },
@@ -317,6 +332,7 @@ const ROWS: HostileRow[] = [
   { name: "stop at revision '0' (a string)", ...action('default', 'stop', json({ expected_revision: '0' })), status: 400, field: 'expected_revision' },
   { name: 'ramp a constructor weight', ...action('default', 'ramp', json({ weights: { constructor: 0.5 } })), status: 400, field: 'weights.constructor' },
   { name: 'ramp to weights summing to 0.9', ...action('default', 'ramp', json({ weights: { control: 0.5, treatment: 0.4 } })), status: 400, field: 'weights' },
+  { name: 'ramp a weight of 1e-200', ...action('default', 'ramp', json({ weights: { control: 1, treatment: 1e-200 } })), status: 400, field: 'weights.treatment' },
   { name: 'ramp the treatment of an experiment whose control is named constructor', ...action('ctor-exp', 'ramp', json({ weights: { treatment: 0.5 } })), status: 200, field: null, answer: { revision: 1 } },
   { name: 'promote an unknown variant', ...action('default', 'promote', json({ winner: 'nope', force: true })), status: 400, field: 'winner' },
   { name: "promote with force 'yes'", ...action('default', 'promote', json({ winner: 'treatment', force: 'yes' })), status: 400, field: 'force' },
@@ -422,6 +438,8 @@ describe('hostile input', () => {
     ddb.reset();
     s3.reset();
     new FakeTables(ddb).seedExperiment(running).seedExperiment(draft).seedExperiment(ctorNamed);
+    // Writes fail as DynamoDB's would for numbers it cannot hold.
+    refuseUnstorable(ddb);
     new FakeBucket(s3).putArtifact(control).putArtifact(treatment);
     // No stored assignments (events count as unassigned), no reports yet, a reachable bucket.
     ddb.on(BatchGetCommand).callsFake((input: { RequestItems: Record<string, unknown> }) => ({ Responses: Object.fromEntries(Object.keys(input.RequestItems).map((table) => [table, []])), UnprocessedKeys: {} }));
@@ -441,9 +459,9 @@ describe('hostile input', () => {
     expect(ROWS.length).toBeGreaterThanOrEqual(100);
   });
 
-  const titled = ROWS.map((row) => ({ ...row, title: `${row.via}: ${row.method} ${row.path.length > 60 ? `${row.path.slice(0, 57)}...` : row.path} (${row.name}) → ${row.status}${row.field ? ` naming ${[row.field].flat().join(', ')}` : ''}` }));
+  const titled = ROWS.map((row) => [`${row.via}: ${row.method} ${row.path.length > 60 ? `${row.path.slice(0, 57)}...` : row.path} (${row.name}) → ${row.status}${row.field ? ` naming ${[row.field].flat().join(', ')}` : ''}`, row] as const);
 
-  it.each(titled)('$title', async (row) => {
+  it.each(titled)('%s', async (_title, row) => {
     row.prepare?.();
     ddb.resetHistory();
     s3.resetHistory();

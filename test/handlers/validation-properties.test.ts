@@ -18,7 +18,7 @@ import { MAX_EVENT_AGE_MS, eventTypes } from '../../lambdas/domain/events/event.
 import { apiEvent, bodyOf, jsonPost, lambdaContext } from './support/api-gateway.ts';
 import { FakeBucket, FakeTables } from './support/aws.ts';
 import { stubHandlerEnv } from './support/env.ts';
-import { NUMBER_LIKE, breaksIdRules, expectWellFormed, extraKey, hostileJson, hostileString, parserRefuses, topField, validId, writesSent } from './support/hostile.ts';
+import { NUMBER_LIKE, breaksIdRules, expectWellFormed, extraKey, hostileJson, hostileString, parserRefuses, refuseUnstorable, topField, validId, writesSent } from './support/hostile.ts';
 import './support/matchers.ts';
 import { NOW, experimentPinning, tinyArtifact } from './support/models.ts';
 
@@ -95,6 +95,8 @@ beforeEach(() => {
   ddb.reset();
   s3.reset();
   new FakeTables(ddb).seedExperiment(running).seedExperiment(draft);
+  // Writes fail as DynamoDB's would for numbers it cannot hold: a handler letting one through answers 5xx.
+  refuseUnstorable(ddb);
   new FakeBucket(s3).putArtifact(control).putArtifact(treatment);
   // No user has a stored assignment (their events count as unassigned); no report exists yet.
   ddb.on(BatchGetCommand).callsFake((input: { RequestItems: Record<string, unknown> }) => ({ Responses: Object.fromEntries(Object.keys(input.RequestItems).map((table) => [table, []])), UnprocessedKeys: {} }));

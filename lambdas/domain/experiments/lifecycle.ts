@@ -19,7 +19,7 @@ import { ExperimentConflictError, ExperimentNotFoundError, ExperimentValidationE
 import type { CreateExperimentRequest, Experiment, ExperimentStatus, FinalReport, Layer } from './model.ts';
 import { DEFAULT_MAX_DURATION_DAYS } from './model.ts';
 import { finalReportDay, scheduledEnd, scheduleEndReached, scheduleProblems } from './schedule.ts';
-import { createExperimentFields, createExperimentRequestSchema, parseExperiment, parseOrThrow, WEIGHT_SUM_TOLERANCE } from './model.ts';
+import { createExperimentFields, createExperimentRequestSchema, parseExperiment, parseOrThrow, storableNumber, WEIGHT_SUM_TOLERANCE } from './model.ts';
 
 /** What the analysis says about a running experiment; promotion is guarded by it. */
 export interface PromotionAnalysis {
@@ -249,7 +249,7 @@ export function promoteExperiment(experiment: Experiment, options: PromoteOption
 
 /** Body of `POST /experiments/{id}/ramp`: new weights by variant name. */
 export const rampRequestSchema = z.strictObject({
-  weights: z.record(z.string(), z.number().min(0, 'must be >= 0').max(1, 'must be <= 1')),
+  weights: z.record(z.string(), storableNumber().min(0, 'must be >= 0').max(1, 'must be <= 1')),
   expected_revision: z.int('must be an integer').min(0, 'must be >= 0').optional(),
 });
 export type RampRequest = z.output<typeof rampRequestSchema>;

@@ -47,6 +47,14 @@ const slug = (what: string) =>
 const nonEmptyText = (max: number) =>
   z.string().trim().min(1, 'must not be empty').max(max, `must be at most ${max} characters`);
 
+/**
+ * A number the experiments table can hold: DynamoDB refuses magnitudes below 1e-130 (and above
+ * 1e125), and the document client refuses integers past 2^53, so a weight of 1e-200 or a rating
+ * bound of 1e300 failed the put with a 500. Every number an experiment stores is one of these.
+ */
+export const storableNumber = () =>
+  z.number().refine((n) => n === 0 || (Math.abs(n) >= 1e-130 && Math.abs(n) <= Number.MAX_SAFE_INTEGER), 'must be 0 or of magnitude 1e-130 to 2^53');
+
 const isoDateTime = z.iso.datetime({ offset: true, error: 'must be an ISO 8601 date-time, e.g. 2026-01-31T12:00:00Z' });
 
 /** Longest schedule an experiment may ask for (`max_duration_days`). */
@@ -87,7 +95,7 @@ export const variantSchema = z.strictObject({
   /** Pinned version; the API checks it exists in the artifact store. */
   model_version: nonEmptyText(128),
   /** Fraction of traffic in [0, 1]; all weights of an experiment sum to 1. */
-  weight: z.number().min(0, 'must be >= 0').max(1, 'must be <= 1'),
+  weight: storableNumber().min(0, 'must be >= 0').max(1, 'must be <= 1'),
   active: z.boolean().default(true),
   is_control: z.boolean().default(false),
 });
@@ -108,12 +116,12 @@ export const targetMetricSchema = z.discriminatedUnion('kind', [
   z.strictObject({
     kind: z.literal('watch_time'),
     /** Per-user values are capped here before averaging, so one binge does not dominate. */
-    cap_seconds: z.number().positive('must be > 0').optional(),
+    cap_seconds: storableNumber().positive('must be > 0').optional(),
   }),
   z.strictObject({
     kind: z.literal('rating'),
-    min: z.number().default(0.5),
-    max: z.number().default(5),
+    min: storableNumber().default(0.5),
+    max: storableNumber().default(5),
   }),
 ]);
 export type TargetMetric = z.output<typeof targetMetricSchema>;
@@ -124,7 +132,7 @@ export type GuardrailMetric = (typeof guardrailMetrics)[number];
 /** A metric that must not degrade by more than `max_relative_degradation` in any treatment. */
 export const guardrailSchema = z.strictObject({
   metric: z.enum(guardrailMetrics),
-  max_relative_degradation: z.number().gt(0, 'must be > 0').max(1, 'must be <= 1').default(0.05),
+  max_relative_degradation: storableNumber().gt(0, 'must be > 0').max(1, 'must be <= 1').default(0.05),
 });
 export type Guardrail = z.output<typeof guardrailSchema>;
 
@@ -165,7 +173,7 @@ export type Layer = z.output<typeof layerSchema>;
 
 /** Bandit settings: every active arm keeps at least `min_share` of traffic. */
 export const banditSettingsSchema = z.strictObject({
-  min_share: z.number().min(0, 'must be >= 0').max(0.5, 'must be <= 0.5').default(0.05),
+  min_share: storableNumber().min(0, 'must be >= 0').max(0.5, 'must be <= 0.5').default(0.05),
 });
 export type BanditSettings = z.output<typeof banditSettingsSchema>;
 
@@ -189,7 +197,7 @@ const experimentFields = {
    * Relative minimum detectable effect the test is powered for (0.1 = a 10 % lift); it sets the
    * required sample size and the mSPRT mixture. Defaults to 0.1 in the analysis when absent.
    */
-  minimum_detectable_effect: z.number('must be a number').gt(0, 'must be > 0').max(10, 'must be <= 10').optional(),
+  minimum_detectable_effect: storableNumber().gt(0, 'must be > 0').max(10, 'must be <= 10').optional(),
   confidence_level: z.number().gt(0.5, 'must be > 0.5').lt(1, 'must be < 1').default(0.95),
   analysis_method: z.enum(analysisMethods).default('frequentist'),
   mode: z.enum(experimentModes).default('ab'),
@@ -207,9 +215,9 @@ const experimentFields = {
     .max(MAX_DURATION_DAYS_LIMIT, `must be <= ${MAX_DURATION_DAYS_LIMIT}`)
     .optional(),
   /** Fraction of (non-holdout) users who enter the experiment at all. */
-  traffic_coverage: z.number().gt(0, 'must be > 0').max(1, 'must be <= 1').default(1),
+  traffic_coverage: storableNumber().gt(0, 'must be > 0').max(1, 'must be <= 1').default(1),
   /** Fraction of users kept on the control and out of the analysis, for long-term comparison. */
-  holdout_share: z.number().min(0, 'must be >= 0').lt(1, 'must be < 1').default(0),
+  holdout_share: storableNumber().min(0, 'must be >= 0').lt(1, 'must be < 1').default(0),
   bandit: banditSettingsSchema.optional(),
 };
 

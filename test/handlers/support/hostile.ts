@@ -7,7 +7,7 @@
  * refused request writes nothing (no DynamoDB or S3 call other than a read).
  */
 import type { S3Client } from '@aws-sdk/client-s3';
-import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import { PutCommand, UpdateCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import type { APIGatewayProxyResult } from 'aws-lambda';
 import type { AwsClientStub } from 'aws-sdk-client-mock';
 import fc from 'fast-check';
@@ -129,4 +129,43 @@ export function parserRefuses(value: unknown): boolean {
   return Object.entries(value).some(
     ([key, v]) => key === '__proto__' || (key === 'constructor' && Boolean(v) && typeof v === 'object' && Object.hasOwn(v as object, 'prototype')) || parserRefuses(v),
   );
+}
+
+/**
+ * Why DynamoDB or the document client would refuse to store `value`, or undefined: a number
+ * anywhere in it that is not finite, past 2^53 (the document client refuses to marshal it), or of
+ * magnitude outside DynamoDB's 1e-130 .. 1e125.
+ */
+export function unstorable(value: unknown, path = 'item'): string | undefined {
+  if (typeof value === 'number') {
+    if (!Number.isFinite(value)) return `${path}: ${value} is not a number DynamoDB holds`;
+    if (Math.abs(value) > Number.MAX_SAFE_INTEGER) return `${path}: ${value} is greater than Number.MAX_SAFE_INTEGER`;
+    if (value !== 0 && Math.abs(value) < 1e-130) return `${path}: ${value} underflows (DynamoDB: magnitude at least 1e-130)`;
+    return undefined;
+  }
+  if (typeof value !== 'object' || value === null) return undefined;
+  for (const [key, inner] of Object.entries(value)) {
+    const problem = unstorable(inner, `${path}.${key}`);
+    if (problem) return problem;
+  }
+  return undefined;
+}
+
+/**
+ * Makes the mocked document client refuse what the real store refuses (numbers out of range in a
+ * put's item or an update's values), as DynamoDB's ValidationException, so a handler that lets
+ * such a number through answers the 5xx it would answer in AWS.
+ */
+export function refuseUnstorable(ddb: AwsClientStub<DynamoDBDocumentClient>): void {
+  const validation = (message: string) => Object.assign(new Error(message), { name: 'ValidationException', $metadata: { httpStatusCode: 400 } });
+  ddb.on(PutCommand).callsFake((input: { Item?: unknown }) => {
+    const problem = unstorable(input.Item);
+    if (problem) throw validation(problem);
+    return {};
+  });
+  ddb.on(UpdateCommand).callsFake((input: { ExpressionAttributeValues?: unknown }) => {
+    const problem = unstorable(input.ExpressionAttributeValues, 'values');
+    if (problem) throw validation(problem);
+    return {};
+  });
 }

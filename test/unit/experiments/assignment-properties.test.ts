@@ -90,8 +90,8 @@ describe('getBucketRanges (properties)', () => {
 describe('resolveAssignment (properties)', () => {
   it('is deterministic: the same experiment (or a copy of it) and user give the same assignment', () => {
     fc.assert(
-      fc.property(weightsArb, saltArb, userArb, fc.double({ min: 0, max: 0.5, noNaN: true }), fc.double({ min: 0.05, max: 1, noNaN: true }), (weights, salt, user, holdout, coverage) => {
-        const experiment = experimentWith({ weights, salt, holdout, coverage });
+      fc.property(weightsArb, saltArb, userArb, fc.integer({ min: 0, max: 5000 }), fc.integer({ min: 5, max: 100 }), (weights, salt, user, holdoutBp, coveragePct) => {
+        const experiment = experimentWith({ weights, salt, holdout: holdoutBp / BUCKET_COUNT, coverage: coveragePct / 100 });
         const first = resolveAssignment({ experiment, userId: user });
         expect(resolveAssignment({ experiment, userId: user })).toEqual(first);
         expect(resolveAssignment({ experiment: structuredClone(experiment), userId: user })).toEqual(first);
