@@ -50,11 +50,14 @@ async function api(method, path, { body, key = adminKey(), accept = 'json' } = {
   return accept === 'json' && !isJson ? undefined : parsed;
 }
 
-/** `409 conflict: message` and every field problem, for the refusal messages. */
+/** `409 conflict: message` and every field problem the message does not already say, for the refusal messages. */
 function describeError(error) {
   if (!(error instanceof ApiError)) return `The request failed: ${error?.message ?? error}`;
-  const details = error.details.map((d) => `${d.field}: ${d.message}`).join('; ');
-  return `${error.status} ${error.code}: ${error.message}${details && !error.message.includes(details) ? ` (${details})` : ''}`;
+  const details = error.details
+    .filter((d) => !error.message.includes(d.message))
+    .map((d) => `${d.field}: ${d.message}`)
+    .join('; ');
+  return `${error.status} ${error.code}: ${error.message}${details ? ` (${details})` : ''}`;
 }
 
 // ---------------------------------------------------------------- DOM helpers
