@@ -68,7 +68,7 @@ export interface AdminResponse {
   body: unknown;
 }
 
-export async function adminRequest(target: AdminTarget, method: 'GET' | 'POST', path: string, body?: unknown): Promise<AdminResponse> {
+export async function adminRequest(target: AdminTarget, method: 'GET' | 'POST' | 'PATCH', path: string, body?: unknown): Promise<AdminResponse> {
   let response: Response;
   const payload = body === undefined ? undefined : JSON.stringify(body);
   const baseHeaders: Record<string, string> = payload === undefined ? {} : { 'content-type': 'application/json' };

@@ -3,7 +3,7 @@ import { parseArgs } from 'node:util';
 import { adminRequest, resolveAdminTarget } from '../admin-client.ts';
 import { UsageError, type CliCommand, type CliIO } from '../command.ts';
 
-const ACTIONS = ['list', 'get', 'create', 'start', 'stop', 'ramp', 'promote', 'results'] as const;
+const ACTIONS = ['list', 'get', 'create', 'start', 'stop', 'schedule', 'ramp', 'promote', 'results'] as const;
 type Action = (typeof ACTIONS)[number];
 
 /** Parses `control=0.3,treatment=0.7`. */
@@ -29,7 +29,7 @@ async function readJsonInput(source: string, io: CliIO): Promise<unknown> {
 
 export const experimentsCommand: CliCommand = {
   path: ['experiments'],
-  summary: 'Administer experiments through the admin API (list, get, create, start, stop, ramp, promote, results)',
+  summary: 'Administer experiments through the admin API (list, get, create, start, stop, schedule, ramp, promote, results)',
   help: `Usage: abrec experiments <action> [ID] [options]
 
 Actions:
@@ -37,6 +37,11 @@ Actions:
   get ID                            one experiment
   create --file FILE|-              create from a JSON body (see POST /experiments)
   start ID | stop ID                lifecycle transitions
+  schedule ID [--end-time ISO] [--max-duration-days N]
+                                    when a draft or running experiment ends (PATCH); the
+                                    analysis run after the end stops it, writes the final
+                                    report and alerts the decision once (stop_reason and
+                                    final_report show it in get)
   ramp ID --weights a=0.3,b=0.7     explicit weight change of a running experiment
   promote ID [--winner V] [--force] promote the winner (refused unless significant without SRM)
   results ID                        current results from the counters
@@ -61,6 +66,8 @@ Prints the JSON response; exits 1 on a 4xx/5xx answer.`,
         winner: { type: 'string' },
         force: { type: 'boolean' },
         revision: { type: 'string' },
+        'end-time': { type: 'string' },
+        'max-duration-days': { type: 'string' },
       },
       strict: true,
     });
@@ -91,6 +98,15 @@ Prints the JSON response; exits 1 on a 4xx/5xx answer.`,
       case 'stop':
         response = await adminRequest(target, 'POST', `${path}/${action}`, transition);
         break;
+      case 'schedule': {
+        const endTime = values['end-time'];
+        const maxDays = values['max-duration-days'];
+        if (endTime === undefined && maxDays === undefined) throw new UsageError('schedule needs --end-time ISO and/or --max-duration-days N');
+        if (maxDays !== undefined && !/^[0-9]+$/.test(maxDays)) throw new UsageError('--max-duration-days must be a whole number of days');
+        const body = { ...(endTime === undefined ? {} : { end_time: endTime }), ...(maxDays === undefined ? {} : { max_duration_days: Number(maxDays) }) };
+        response = await adminRequest(target, 'PATCH', path, body);
+        break;
+      }
       case 'ramp':
         if (!values.weights) throw new UsageError('ramp needs --weights name=weight,...');
         response = await adminRequest(target, 'POST', `${path}/ramp`, { weights: parseWeights(values.weights), ...transition });
