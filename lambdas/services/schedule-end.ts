@@ -170,7 +170,8 @@ async function dailyReport(ctx: ScheduleRunContext, experiment: Experiment, day:
  * The run's work on an experiment whose schedule has ended, or undefined when the schedule has
  * nothing to do with it (the run analyses `day` as usual):
  * - running past its end: the day's report first when `day` is before the day it ended (an end
- *   in the small hours, before the 03:00 run), then the stop, the final report and the alert;
+ *   in the small hours, before the 03:00 run) and the experiment ran on it, then the stop, the
+ *   final report and the alert;
  * - stopped by the schedule with a failed alert: the final report and the alert again;
  * - stopped by the schedule and asked for a day from its final day on: the final report
  *   rewritten (an on-demand run never turns it into an ordinary one), no alert.
@@ -181,7 +182,8 @@ export async function enforceSchedule(ctx: ScheduleRunContext, experiment: Exper
   if (!ending) return undefined;
 
   if (experiment.status === 'running') {
-    const entries = day < ending.day ? [await dailyReport(ctx, experiment, day)] : [];
+    const ranOnDay = experiment.start_time === undefined || day >= experiment.start_time.slice(0, 10);
+    const entries = day < ending.day && ranOnDay ? [await dailyReport(ctx, experiment, day)] : [];
     const stopped = await writeFresh(ctx, experiment, (current) => (scheduleEndReached(current, ctx.now.getTime()) ? endExperimentOnSchedule(current, { now: ctx.now }) : undefined));
     return stopped ? [...entries, await deliverFinal(ctx, stopped)] : entries;
   }

@@ -180,6 +180,19 @@ function variantList(experiment) {
   );
 }
 
+/** The schedule under an experiment's status: when it ends, or why it stopped. */
+function scheduleNote(e) {
+  if (e.status === 'running' && e.end_time) return h('div', { class: 'muted' }, `ends ${formatDate(e.end_time)}`);
+  if (e.stop_reason && e.stop_reason !== 'manual') return h('div', { class: 'muted' }, e.stop_reason);
+  return null;
+}
+
+/** A line saying a report is the final one, or nothing. */
+function finalNote(document) {
+  if (!document?.final) return null;
+  return h('p', { class: 'final-report' }, h('strong', {}, 'Final report'), `: the experiment ended ${formatDate(document.final.ended_at)} (${document.final.reason}).`);
+}
+
 function renderExperiments(list) {
   experiments = list;
   const body = $('experiments-body');
@@ -199,7 +212,7 @@ function renderExperiments(list) {
             'tr',
             {},
             h('th', { scope: 'row' }, h('a', { href: `#/experiments/${encodeURIComponent(e.id)}`, 'data-experiment': e.id }, e.id), h('div', { class: 'muted' }, e.name)),
-            h('td', {}, badge('status', e.status)),
+            h('td', {}, badge('status', e.status), e.final_report ? h('span', { class: 'tag final' }, 'final') : null, scheduleNote(e)),
             h('td', {}, e.mode ?? 'ab'),
             h('td', {}, variantList(e)),
             h('td', {}, e.winner ?? '–'),
@@ -232,6 +245,12 @@ function renderDetail(experiment) {
       h('dt', {}, 'Target metric'), h('dd', {}, experiment.target_metric?.kind ?? '–'),
       h('dt', {}, 'Minimum sample'), h('dd', {}, `${integer.format(experiment.min_sample_size)} users per variant`),
       h('dt', {}, 'Confidence'), h('dd', {}, percent.format(experiment.confidence_level)),
+      h('dt', {}, 'Ends'), h('dd', {}, experiment.end_time ? formatDate(experiment.end_time) : 'no end_time'),
+      h('dt', {}, 'Max duration'), h('dd', {}, experiment.max_duration_days ? `${integer.format(experiment.max_duration_days)} days from the start` : 'none'),
+      experiment.stop_reason ? [h('dt', {}, 'Stopped'), h('dd', {}, experiment.stop_reason)] : null,
+      experiment.final_report
+        ? [h('dt', {}, 'Final report'), h('dd', {}, `${experiment.final_report.day} · ${experiment.final_report.decision ?? 'being written'} · alert ${experiment.final_report.alert}`)]
+        : null,
       h('dt', {}, 'Revision'), h('dd', {}, String(experiment.revision)),
       experiment.winner ? [h('dt', {}, 'Winner'), h('dd', {}, experiment.winner)] : null,
     ),
@@ -296,6 +315,7 @@ async function loadReports(id) {
           ' ',
           r.decision ? badge('decision', r.decision) : h('span', { class: 'muted' }, 'decision not read'),
           r.winner ? ` winner ${r.winner}` : '',
+          r.final ? h('span', { class: 'tag final' }, 'final') : null,
         ),
       ),
     ),
@@ -313,6 +333,7 @@ async function showReport(id, day) {
       $('report-summary'),
       h('p', { class: 'decision' }, 'Decision ', badge('decision', json.decision), json.winner ? ` · winner ${json.winner}` : '', ` · data through ${json.through ?? '–'}`),
       h('p', {}, json.decision_reason ?? json.reason ?? ''),
+      finalNote(json),
     );
     const frame = $('report-frame');
     frame.srcdoc = html;
@@ -329,6 +350,7 @@ function renderResults(analysis) {
     $('results'),
     h('p', { class: 'decision' }, 'Decision ', badge('decision', analysis.decision), analysis.winner ? ` · winner ${analysis.winner}` : '', ` · day ${analysis.day}`),
     h('p', {}, analysis.decision_reason ?? analysis.reason ?? ''),
+    finalNote(analysis),
     totals.length
       ? h(
           'table',

@@ -237,6 +237,49 @@ describe('the dashboard in Chromium', () => {
     await expect.poll(() => page.evaluate('document.activeElement?.id')).toBe('detail-title');
     await page.context().close();
   });
+
+  it('shows an experiment its schedule stopped: the reason, its final report and the banner of the page', async () => {
+    // Prepare: an experiment that ends in an hour, stopped by the analysis EventBridge fires two hours later
+    const adminHeaders = { 'x-admin-key': runtime.adminKey, 'content-type': 'application/json' };
+    const base = (await (await fetch(`${runtime.url}/experiments/default`, { headers: adminHeaders })).json()) as { variants: { name: string; model_id: string; model_version: string; is_control: boolean }[] };
+    const now = runtime.clock.now();
+    const created = await fetch(`${runtime.url}/experiments`, {
+      method: 'POST',
+      headers: adminHeaders,
+      body: JSON.stringify({
+        id: 'ends-on-schedule',
+        name: 'Ends on schedule',
+        status: 'running',
+        end_time: new Date(now + 3_600_000).toISOString(),
+        variants: base.variants.map(({ name, model_id, model_version, is_control }) => ({ name, model_id, model_version, is_control, weight: 0.5 })),
+        target_metric: { kind: 'click_through' },
+      }),
+    });
+    expect(created.status).toBe(201);
+    const firedAt = new Date(now + 2 * 3_600_000).toISOString();
+    await runtime.invoke('analysis', { source: 'aws.events', 'detail-type': 'Scheduled Event', time: firedAt, experiment_id: 'ends-on-schedule' });
+    const { page, logs } = await openDashboard();
+
+    // Act
+    await signIn(page, runtime.adminKey);
+    const row = page.getByRole('row', { name: /ends-on-schedule/ });
+    await expect.poll(() => row.count()).toBe(1);
+    const rowText = await row.textContent();
+    await page.getByRole('link', { name: 'ends-on-schedule', exact: true }).click();
+    await page.locator('#history .tag.final').waitFor();
+    await page.frameLocator('#report-frame').locator('.final-report').waitFor();
+
+    // Assess
+    expect(rowText).toMatch(/stopped.*final.*schedule: end_time reached/);
+    const facts = await page.locator('#detail-summary').textContent();
+    expect(facts).toContain('Stoppedschedule: end_time reached');
+    expect(facts).toMatch(/Final report\d{4}-\d{2}-\d{2} · [a-z-]+ · alert sent/);
+    expect(facts).toContain('Max duration90 days from the start');
+    expect(await page.locator('#report-summary .final-report').textContent()).toContain('schedule: end_time reached');
+    expect(await page.frameLocator('#report-frame').locator('.final-report').textContent()).toContain('Final report');
+    expect(logs.filter((line) => /pageerror|Content Security Policy|Refused/.test(line))).toEqual([]);
+    await page.context().close();
+  });
 });
 
 describe('the dashboard files', () => {

@@ -146,6 +146,18 @@ describe('the analysis run at the end of a schedule', () => {
     expect(alertsOf('ends-at-night')).toHaveLength(1);
   });
 
+  it('writes no daily report of a day before the experiment started', async () => {
+    // Prepare: started after midnight, ended before the 03:00 run
+    await experiments.create(twoArmExperiment('short-night', { now: new Date('2026-05-20T00:30:00Z'), end_time: '2026-05-20T02:00:00.000Z' }));
+
+    // Act
+    const summary = await run(firing('2026-05-20'));
+
+    // Assess
+    expect(entriesOf(summary, 'short-night').map((entry) => [entry.json_key, entry.final])).toEqual([['reports/short-night/2026-05-20/report.json', true]]);
+    expect(await reports.listDays('short-night')).toEqual(['2026-05-20']);
+  });
+
   it('sends a final alert that failed with the next run, once', async () => {
     // Prepare
     await seed('alert-fails', { end_time: '2026-05-04T08:00:00.000Z' });
