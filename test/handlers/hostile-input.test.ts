@@ -16,7 +16,7 @@ import { request as httpRequest } from 'node:http';
 import { afterAll, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest';
 import { ROUTES, type FunctionName } from '../../lib/resources.ts';
 import { startGateway, type RunningGateway } from '../../local/gateway.ts';
-import { acceptEvent, contentFingerprint, eventSchema } from '../../lambdas/domain/events/event.ts';
+import { acceptEvent, contentFingerprint, deriveEventId, eventSchema } from '../../lambdas/domain/events/event.ts';
 import { createExperiment } from '../../lambdas/domain/experiments/lifecycle.ts';
 import type { Experiment } from '../../lambdas/domain/experiments/model.ts';
 import { apiEvent, lambdaContext } from './support/api-gateway.ts';
@@ -113,6 +113,8 @@ const assigned = (userId: string) => () =>
     UnprocessedKeys: {},
   }));
 const fingerprintOf = (event: Record<string, unknown>) => contentFingerprint(acceptEvent(eventSchema.parse(event), NOW.getTime()));
+/** The id the server derives for an event sent without one. */
+const derivedId = (event: Record<string, unknown>) => deriveEventId(eventSchema.parse(event));
 const putItems = () => ddb.commandCalls(PutCommand).map((c) => c.args[0].input.Item as Record<string, unknown>);
 
 const deep = (depth: number) => `${'['.repeat(depth)}${']'.repeat(depth)}`;
@@ -256,6 +258,14 @@ const ROWS: HostileRow[] = [
     written: () => expect(putItems()).toContainEqual(expect.objectContaining({ pk: 'EVENT#nfd-1', user_id: 'Jos\u00e9' })),
   },
   { name: 'a request_id naming no slate of an assigned user', ...postEvent(json(click({ request_id: 'req-never-served' })), { prepare: assigned('u1') }), status: 422, field: 'request_id', code: 'slate_mismatch' },
+  { name: "an event_id claiming another user's derived id", ...postEvent(json(click({ user_id: 'attacker', event_type: 'impression', event_id: derivedId(click({ user_id: 'victim' })) }))), status: 400, field: 'event_id' },
+  {
+    name: 'an event_id that is its own derived id (a resend)',
+    ...postEvent(json(click({ event_id: derivedId(click()) }))),
+    status: 201,
+    field: null,
+    written: () => expect(putItems()).toContainEqual(expect.objectContaining({ pk: `EVENT#${derivedId(click())}` })),
+  },
   { name: 'an event id reused with different content', ...postEvent(json(click({ event_id: 'evt-reused' })), { prepare: storedWith('0'.repeat(64)) }), status: 409, field: 'event_id', code: 'conflict' },
   { name: 'an event id resent with the same content', ...postEvent(json(click({ event_id: 'evt-same' })), { prepare: storedWith(fingerprintOf(click({ event_id: 'evt-same' }))) }), status: 200, field: null, answer: { status: 'duplicate' } },
   // POST /events over HTTP: bytes the gateway turns into the body

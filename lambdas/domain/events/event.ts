@@ -105,6 +105,12 @@ export const eventSchema = z
     if ((event.event_type === 'click' || event.event_type === 'purchase') && event.item_id === undefined) {
       ctx.addIssue({ code: 'custom', path: ['item_id'], message: `${event.event_type} events need an item_id` });
     }
+    // Derived ids (d-<hash of the content>) are predictable: a client free to send one could claim the
+    // id of another user's id-less event with other content, and that event would be refused as a
+    // conflict. An id of that form is accepted only as the event's own (a client resending the id it was given).
+    if (typeof event.event_id === 'string' && event.event_id.startsWith(DERIVED_ID_PREFIX) && event.event_id !== deriveEventId(event)) {
+      ctx.addIssue({ code: 'custom', path: ['event_id'], message: `must not start with '${DERIVED_ID_PREFIX}' (reserved for ids derived from the content) unless it is this event's own derived id` });
+    }
   });
 
 export type EventInput = z.output<typeof eventSchema>;
@@ -130,12 +136,15 @@ function contentFields(event: Pick<EventInput, 'event_type' | 'user_id' | 'exper
 
 const sha256Hex = (fields: unknown[]) => createHash('sha256').update(JSON.stringify(fields)).digest('hex');
 
+/** The prefix of the ids derived from an event's content. */
+export const DERIVED_ID_PREFIX = 'd-';
+
 /**
  * A stable id for events sent without one: the hash of their content, so a client retrying
  * the same payload is deduplicated even if it never set event_id.
  */
 export function deriveEventId(event: EventInput): string {
-  return `d-${sha256Hex(contentFields(event, event.timestamp)).slice(0, 32)}`;
+  return `${DERIVED_ID_PREFIX}${sha256Hex(contentFields(event, event.timestamp)).slice(0, 32)}`;
 }
 
 /**
