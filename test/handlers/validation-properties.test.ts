@@ -486,6 +486,27 @@ describe('admin API', () => {
   });
 });
 
+describe('GET /experiments and GET /models', () => {
+  it('answer 200 whatever query comes with them, and refuse a body only as JSON, naming body or content-type', async () => {
+    const request = fc.record({
+      resource: fc.constantFrom('/experiments', '/models'),
+      query: fc.option(fc.dictionary(fc.oneof(extraKey, hostileString), hostileString, { maxKeys: 3 }), { nil: undefined }),
+      body: fc.option(fc.oneof(hostileString, hostileJson.map((v) => JSON.stringify(v) ?? '')), { nil: undefined }),
+      contentType: fc.constantFrom(undefined, 'application/json', 'text/plain'),
+    });
+    await fc.assert(
+      fc.asyncProperty(request, async ({ resource, query, body, contentType }) => {
+        const result = await call(experiments, apiEvent({ path: resource, query, headers: contentType ? { 'content-type': contentType } : {}, body }));
+        const fields = assess(result, `GET ${resource} ${describeInput({ query, body, contentType })}`);
+        if (body === undefined || body === '') expect(result.statusCode, result.body).toBe(200);
+        else if (result.statusCode !== 200) expect(['body', 'content-type']).toEqual(expect.arrayContaining(fields));
+        expect(writesSent(ddb, s3)).toEqual([]);
+      }),
+      RUNS,
+    );
+  });
+});
+
 // ---------------------------------------------------------------------------------------------
 
 describe('GET /health', () => {
