@@ -31,13 +31,15 @@ type Handler = (typeof import('../../lambdas/events.ts'))['handler'];
 let aws: LocalAws;
 let handler: Handler;
 
-type Input = { Key?: { pk?: string }; ReturnValues?: string; ExpressionAttributeValues?: Record<string, unknown> };
+type Input = { Key?: { pk?: string; sk?: string }; ReturnValues?: string; ExpressionAttributeValues?: Record<string, unknown> };
 
 /** Which step of the protocol a DynamoDB call is. */
 function stepOf(commandName: string | undefined, input: Input): string {
   const pk = input.Key?.pk ?? '';
   const negative = Object.values(input.ExpressionAttributeValues ?? {}).some((v) => typeof v === 'number' && v < 0);
   if (commandName === 'PutItemCommand') return 'claim';
+  // The user's daily limit (`EXP#<e>#USER#<u>` / `DAY#<day>`) is taken before any claim and given back after.
+  if (pk.includes('#USER#') && String(input.Key?.sk ?? '').startsWith('DAY#')) return negative ? 'limit-give-back' : 'limit-take';
   if (pk.includes('#USER#')) return negative ? 'user-undo' : 'user-add';
   if (pk.includes('#VAR#')) return 'daily-add';
   if (pk.startsWith('EVENT#')) return input.ExpressionAttributeValues?.[':true'] === true ? 'reclaim' : 'unclaim';
@@ -170,9 +172,10 @@ describe('POST /events/batch while dynalite stops and comes back', () => {
     // Prepare: 6 batches of 120 over a pool of 600 events (consecutive batches share 20 ids).
     const pool = eventPool(600);
     const batches = Array.from({ length: 6 }, (_, b) => Array.from({ length: 120 }, (_, j) => pool[(b * 100 + j) % pool.length]));
-    // One outage in each forward step of the protocol: claims, user aggregates, daily counters.
-    // The undo writes that follow meet the same outage and retry until dynalite is back.
+    // One outage in each forward step of the protocol: daily limits, claims, user aggregates,
+    // daily counters. The undo writes that follow meet the same outage and retry until dynalite is back.
     outage.arm([
+      { step: 'limit-take', nth: 3 },
       { step: 'claim', nth: 40 },
       { step: 'user-add', nth: 5 },
       { step: 'daily-add', nth: 2 },
@@ -190,11 +193,11 @@ describe('POST /events/batch while dynalite stops and comes back', () => {
     }
 
     // Assess
-    expect(outage.outages).toBe(3);
-    expect(outage.failedSteps).toEqual(expect.arrayContaining(['claim', 'user-add', 'daily-add', 'user-undo', 'unclaim']));
+    expect(outage.outages).toBe(4);
+    expect(outage.failedSteps).toEqual(expect.arrayContaining(['limit-take', 'claim', 'user-add', 'daily-add', 'user-undo', 'unclaim']));
     expect(statuses.every((s) => s === 200 || s === 503)).toBe(true);
     expect(statuses).toContain(503);
-    expect(retries.flat().every((r) => r.statusCode === 200 || r.statusCode === 503)).toBe(true);
+    expect(retries.flat().filter((r) => r.statusCode !== 200 && r.statusCode !== 503).map((r) => r.body)).toEqual([]);
     expect(pending).toHaveLength(0);
     const distinct = [...new Map(batches.flat().map((e) => [e.event_id, e])).values()];
     const expected = expectedTotals(distinct);
