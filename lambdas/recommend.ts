@@ -18,7 +18,7 @@ import { s3Client } from './common/clients.ts';
 import { booleanEnv, optionalEnv, requiredEnv } from './common/env.ts';
 import { httpGetHandler, json, parseOrThrow, requestTime } from './common/http.ts';
 import { counterRepositoryFromEnv, eventRepositoryFromEnv, experimentRepositoryFromEnv } from './common/stores.ts';
-import { idSchema } from './domain/events/event.ts';
+import { idSchema, MAX_COUNTED_POSITION } from './domain/events/event.ts';
 import { createRecommendationService } from './services/serving.ts';
 import { S3ModelArtifactStore } from './storage/artifact-store.ts';
 import { ModelCache } from './storage/model-cache.ts';
@@ -33,7 +33,8 @@ const service = createRecommendationService({
 });
 const defaultExperimentId = optionalEnv(ENV.defaultExperimentId, 'default');
 
-export const MAX_TOP_N = 100;
+// The counters keep clicks and slates per position up to here: a longer list would leave them.
+export const MAX_TOP_N = MAX_COUNTED_POSITION;
 const DEFAULT_TOP_N = 10;
 
 const querySchema = z.strictObject({

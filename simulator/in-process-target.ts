@@ -72,8 +72,10 @@ export function createInProcessTarget({
         }
       }
       const requestId = `req-${++requests}`;
-      count(variant, userId, { event_type: 'impression', fallback: null });
-      return { variant, request_id: requestId, items: slateOf(variant, userId) };
+      const items = slateOf(variant, userId);
+      // With its slate, as /recommend records it: the counters keep lists by length (per-position click-through).
+      count(variant, userId, { event_type: 'impression', fallback: null, slate: items.map((item) => ({ item_id: item.item_id, position: item.rank, score: 0 })) });
+      return { variant, request_id: requestId, items };
     },
     sendEvents: async (events) => {
       for (const event of events) {

@@ -41,6 +41,9 @@ export const COUNTER_FIELDS = [
   'watch_time_sum',
   'watch_time_sum_sq',
   'fallback_impressions',
+  // Of those, cold-start users (fallback 'unknown-user') and unavailable artifacts, apart.
+  'fallback_cold_start_impressions',
+  'fallback_artifact_impressions',
   'clickers',
   'converters',
   'user_clicks_sq_sum',

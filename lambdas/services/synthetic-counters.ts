@@ -79,6 +79,8 @@ export function cohortIncrements(users: number, ctr: number, conversionRate: num
     watch_time_sum: 0,
     watch_time_sum_sq: 0,
     fallback_impressions: 0,
+    fallback_cold_start_impressions: 0,
+    fallback_artifact_impressions: 0,
     clickers: 0,
     converters: 0,
     user_clicks_sq_sum: 0,

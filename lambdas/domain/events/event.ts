@@ -183,14 +183,52 @@ export function analysisDay(ms: number): string {
   return new Date(ms).toISOString().slice(0, 10);
 }
 
-/** Counter increments one event contributes to its variant's daily aggregate. */
-export function counterIncrements(event: Pick<AcceptedEvent, 'event_type' | 'value' | 'fallback'>): Record<string, number> {
+/**
+ * The most list positions the counters keep apart: a slate is at most this long (GET /recommend's
+ * `top_n` bound, MAX_TOP_N, is this number), so per-position counters stay bounded at
+ * 2 x MAX_COUNTED_POSITION attributes per daily counter item, whatever the traffic.
+ */
+export const MAX_COUNTED_POSITION = 100;
+
+/** The counter of slates (impressions) with exactly `length` items. */
+export const slateLengthField = (length: number) => `slate_len_${length}` as const;
+
+/** The counter of clicks at list position `position` (1 is the top slot). */
+export const clickPositionField = (position: number) => `clicks_pos_${position}` as const;
+
+/** Why an impression was served from the popularity list, as /recommend records it. */
+const FALLBACK_FIELDS: Readonly<Record<string, string>> = {
+  'unknown-user': 'fallback_cold_start_impressions',
+  'artifact-unavailable': 'fallback_artifact_impressions',
+};
+
+/**
+ * Counter increments one event contributes to its variant's daily aggregate.
+ *
+ * An impression adds one to `slate_len_<k>` for its slate of k items (one attribute, however
+ * long the slate): the analysis gets the impressions shown at position p as the sum over
+ * k >= p. A click with a `position` from 1 to MAX_COUNTED_POSITION adds one to
+ * `clicks_pos_<p>`. Together they give click-through by position and the reciprocal rank of
+ * clicks; clicks without a position are counted in `clicks` only.
+ */
+export function counterIncrements(event: Pick<AcceptedEvent, 'event_type' | 'value' | 'fallback'> & Partial<Pick<AcceptedEvent, 'slate' | 'position'>>): Record<string, number> {
   switch (event.event_type) {
-    case 'impression':
-      // Impressions served from a fallback are counted apart, so cold-start users stay visible per variant.
-      return event.fallback ? { impressions: 1, fallback_impressions: 1 } : { impressions: 1 };
-    case 'click':
-      return { clicks: 1 };
+    case 'impression': {
+      const increments: Record<string, number> = { impressions: 1 };
+      // Impressions served from a fallback are counted apart, so cold-start users stay visible per
+      // variant; the total keeps every reason, the two named ones are also counted on their own.
+      if (event.fallback) {
+        increments.fallback_impressions = 1;
+        if (Object.hasOwn(FALLBACK_FIELDS, event.fallback)) increments[FALLBACK_FIELDS[event.fallback]] = 1;
+      }
+      const length = event.slate?.length ?? 0;
+      if (length >= 1 && length <= MAX_COUNTED_POSITION) increments[slateLengthField(length)] = 1;
+      return increments;
+    }
+    case 'click': {
+      const position = event.position;
+      return position !== undefined && Number.isInteger(position) && position >= 1 && position <= MAX_COUNTED_POSITION ? { clicks: 1, [clickPositionField(position)]: 1 } : { clicks: 1 };
+    }
     case 'purchase': {
       const value = event.value ?? 0;
       return { conversions: 1, revenue_n: 1, revenue_sum: value, revenue_sum_sq: value * value };

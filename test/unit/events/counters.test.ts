@@ -108,8 +108,8 @@ describe('userTotalsDelta', () => {
 });
 
 describe('counterIncrements', () => {
-  it('counts an impression served from a fallback as a fallback impression too', () => {
-    expect(counterIncrements({ event_type: 'impression', fallback: 'unknown-user' })).toEqual({ impressions: 1, fallback_impressions: 1 });
+  it('counts an impression served from a fallback as a fallback impression too, and a cold-start one apart', () => {
+    expect(counterIncrements({ event_type: 'impression', fallback: 'unknown-user' })).toEqual({ impressions: 1, fallback_impressions: 1, fallback_cold_start_impressions: 1 });
   });
 
   it('counts a personalised impression only as an impression', () => {
