@@ -45,5 +45,7 @@ export const duplicateJsonKey = (field: string) =>
 export const notFound = (message: string, details?: FieldProblem[]) => new HttpError(404, 'not_found', message, details);
 export const conflict = (message: string) => new HttpError(409, 'conflict', message);
 export const serviceUnavailable = (message: string) => new HttpError(503, 'service_unavailable', message);
+/** The function was about to reach its timeout: the client retries (every write is idempotent). */
+export const requestTimedOut = () => new HttpError(503, 'timeout', 'The request did not finish in time; retry it (events already stored are deduplicated)');
 
 export const GENERIC_500_BODY = JSON.stringify({ error: { code: 'internal_error', message: 'Internal server error' } } satisfies ErrorBody);

@@ -15,7 +15,7 @@ import httpJsonBodyParser from '@middy/http-json-body-parser';
 import httpSecurityHeaders from '@middy/http-security-headers';
 import type { APIGatewayProxyEvent, APIGatewayProxyResult, Context } from 'aws-lambda';
 import type { z } from 'zod';
-import { GENERIC_500_BODY, HttpError, duplicateJsonKey, malformedJson, unsupportedMediaType, validationFailed, type FieldProblem } from './errors.ts';
+import { GENERIC_500_BODY, HttpError, duplicateJsonKey, malformedJson, requestTimedOut, unsupportedMediaType, validationFailed, type FieldProblem } from './errors.ts';
 import { logger, metrics, tracer } from './observability.ts';
 
 /** An API Gateway event whose body middy has parsed to JSON (unknown until validated). */
@@ -124,8 +124,22 @@ function jsonBody({ optional }: { optional: boolean }): MiddlewareObj<APIGateway
   };
 }
 
+/**
+ * How long before the function's own timeout the request is answered anyway: a 503 saying to
+ * retry (middy's default would be a generic 500), with time left to send it. What the handler
+ * had started keeps running until the container freezes: claims and conditional writes make the
+ * retry safe, and a counter write cut off mid-way is the residual window the README describes.
+ */
+export const TIMEOUT_RESERVE_MS = 1_000;
+
 function withCommonMiddleware<E>(handler: Handler<E>, body: BodyParsing) {
-  const stack = middy<APIGatewayProxyEvent, APIGatewayProxyResult>();
+  const stack = middy<APIGatewayProxyEvent, APIGatewayProxyResult>({
+    timeoutEarlyInMillis: TIMEOUT_RESERVE_MS,
+    timeoutEarlyResponse: () => {
+      metrics.addMetric('RequestTimedOut', MetricUnit.Count, 1);
+      throw requestTimedOut();
+    },
+  });
   // Outermost, so the traced segment covers every other middleware; responses are not
   // captured as metadata (they can hold user ids and slates). Absent where nothing is traced.
   const traced = tracer ? stack.use(captureLambdaHandler(tracer, { captureResponse: false })) : stack;

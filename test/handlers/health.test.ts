@@ -61,4 +61,18 @@ describe('GET /health', () => {
     expect(result.statusCode).toBe(503);
     expect(bodyOf(result)).toMatchObject({ status: 'degraded', checks: { dynamodb: 'ok', s3: 'unavailable' } });
   });
+
+  it('answers 503 timeout (not a generic 500) when the function is about to reach its timeout', async () => {
+    // Prepare: 1.2 s left, the table answers after 2 s; the answer is due at 0.2 s (1 s reserve)
+    ddb.on(GetCommand).callsFake(() => new Promise((resolve) => setTimeout(() => resolve({}), 2_000)));
+    s3.on(HeadBucketCommand).resolves({});
+    const context = { ...lambdaContext(), getRemainingTimeInMillis: () => 1_200 };
+
+    // Act
+    const result = await handler(apiEvent({ path: '/health' }), context);
+
+    // Assess: answered before the table did (its answer would be a 200)
+    expect(result.statusCode).toBe(503);
+    expect(bodyOf(result)).toMatchObject({ error: { code: 'timeout' } });
+  });
 });
