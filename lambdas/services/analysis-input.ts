@@ -12,11 +12,14 @@
  * writers add each user's contribution as a delta on the day it changes.
  */
 import type { Experiment, Guardrail, Variant } from '../domain/experiments/model.ts';
+import { panelMetricInputs, rankingPanelInput } from './metric-panel-input.ts';
 import type {
   DailyVariantCounters,
   ExperimentConfig,
   GuardrailConfig,
   MetricKind as StatsMetricKind,
+  PanelMetricInput,
+  RankingPanelInput,
 } from '../domain/stats/index.ts';
 
 /** One stored daily counter item: `day` plus numeric fields (missing fields are 0). */
@@ -68,7 +71,11 @@ export interface MetricPlan {
   definition: string;
 }
 
-/** A guardrail of the experiment that the report cannot check, and why. */
+/**
+ * A guardrail of the experiment that the report cannot check, and why. The API refuses such
+ * guardrails at create and patch time; experiments stored before that still load, and every
+ * report names the guardrails it could not check.
+ */
 export interface SkippedGuardrail {
   metric: Guardrail['metric'];
   reason: string;
@@ -88,7 +95,16 @@ export interface AnalysisNotes {
 
 /** Engine input, or an honest reason why there is nothing to analyse yet. */
 export type AnalysisInput =
-  | { status: 'ok'; config: ExperimentConfig; counters: DailyVariantCounters[]; notes: AnalysisNotes }
+  | {
+      status: 'ok';
+      config: ExperimentConfig;
+      counters: DailyVariantCounters[];
+      /** Every metric as of the last day, one sample per analysed variant (the report's metrics panel). */
+      metrics: PanelMetricInput[];
+      /** The recommendation counters as of the last day (the report's ranking panel). */
+      ranking: Omit<RankingPanelInput, 'confidenceLevel'>;
+      notes: AnalysisNotes;
+    }
   | { status: 'insufficient-data'; reason: string; notes: AnalysisNotes };
 
 /** Options of {@link buildAnalysisInput}. */
@@ -144,57 +160,43 @@ function targetSlots(experiment: Pick<Experiment, 'target_metric'>, plan: Metric
   return { proportion: null, mean: null };
 }
 
+/** The engine's guardrail metric for each guardrail metric the counters measure. */
+const GUARDRAIL_METRICS: Readonly<Partial<Record<Guardrail['metric'], GuardrailConfig['metric']>>> = Object.freeze({
+  click_through: 'ctr',
+  conversion: 'conversion_rate',
+  watch_time: 'watch_time',
+  rating: 'rating',
+});
+
 /**
- * Maps the experiment's guardrails onto the engine's three guardrail metrics. The engine has one
- * proportion slot and one mean slot per counter row, both shared with the target metric, so a
- * guardrail that would need a slot already holding another metric is skipped with its reason,
- * as are metrics the counters do not measure (latency, errors). Returns the slots it claimed.
+ * Maps the experiment's guardrails onto the engine's guardrail metrics. The report measures every
+ * metric on its own counters (its metrics panel), so guardrails no longer compete with the target
+ * for the engine's proportion and mean slots: every guardrail the counters measure is checked,
+ * and the slots returned are the target's, unchanged. The API refuses the others at create and
+ * patch time (latency_p95_ms, error_rate, a 100% limit); an experiment stored before that still
+ * holds them, and they are returned as skipped, with the reason every report shows.
  */
 export function planGuardrails(
   guardrails: readonly Guardrail[],
   slots: SlotPlan,
 ): { guardrails: GuardrailConfig[]; skipped: SkippedGuardrail[]; slots: SlotPlan } {
-  const claimed: SlotPlan = { ...slots };
   const planned: GuardrailConfig[] = [];
   const skipped: SkippedGuardrail[] = [];
   for (const guardrail of guardrails) {
-    const limit = guardrail.max_relative_degradation;
-    if (!(limit < 1)) {
-      skipped.push({ metric: guardrail.metric, reason: 'a 100% degradation limit can never be exceeded' });
-      continue;
-    }
-    switch (guardrail.metric) {
-      case 'click_through':
-        planned.push({ metric: 'ctr', max_relative_drop: limit });
-        break;
-      case 'conversion':
-        if (claimed.proportion === 'clickers') {
-          skipped.push({ metric: guardrail.metric, reason: 'the proportion slot holds the click-through target (clickers); conversion cannot be checked in the same report' });
-        } else {
-          claimed.proportion = 'converters';
-          planned.push({ metric: 'conversion_rate', max_relative_drop: limit });
-        }
-        break;
-      case 'watch_time':
-      case 'rating':
-        if (claimed.mean !== null && claimed.mean !== guardrail.metric) {
-          skipped.push({ metric: guardrail.metric, reason: `the mean slot holds ${claimed.mean}; only one mean metric per report` });
-        } else {
-          claimed.mean = guardrail.metric;
-          planned.push({ metric: 'mean_value', max_relative_drop: limit });
-        }
-        break;
-      case 'latency_p95_ms':
-      case 'error_rate':
-        skipped.push({ metric: guardrail.metric, reason: 'not measured by the daily counters (see the CloudWatch dashboard)' });
-        break;
-      default: {
-        const unknown: never = guardrail.metric;
-        skipped.push({ metric: unknown, reason: 'unknown guardrail metric' });
-      }
+    const metric = Object.hasOwn(GUARDRAIL_METRICS, guardrail.metric) ? GUARDRAIL_METRICS[guardrail.metric] : undefined;
+    if (metric === undefined) {
+      const measuredElsewhere = guardrail.metric === 'latency_p95_ms' || guardrail.metric === 'error_rate';
+      skipped.push({
+        metric: guardrail.metric,
+        reason: measuredElsewhere ? 'not measured by the daily counters (see the CloudWatch dashboard and alarms); the API no longer accepts it' : 'unknown guardrail metric',
+      });
+    } else if (!(guardrail.max_relative_degradation < 1)) {
+      skipped.push({ metric: guardrail.metric, reason: 'a 100% degradation limit can never be exceeded; the API no longer accepts it' });
+    } else {
+      planned.push({ metric, max_relative_drop: guardrail.max_relative_degradation });
     }
   }
-  return { guardrails: planned, skipped, slots: claimed };
+  return { guardrails: planned, skipped, slots: { ...slots } };
 }
 
 const numberOf = (item: StoredDailyCounter, field: string): number => {
@@ -377,5 +379,8 @@ export function buildAnalysisInput(
     ...(options.power === undefined ? {} : { power: options.power }),
     guardrails,
   };
-  return { status: 'ok', config, counters, notes };
+  // Every metric on its own counters (raw, through the same day), beside the target's rows.
+  const metrics = panelMetricInputs(experiment, names, countersByVariant, options.through);
+  const ranking = rankingPanelInput(kept.map((variant) => ({ name: variant.name, isControl: variant.is_control })), countersByVariant, options.through);
+  return { status: 'ok', config, counters, metrics, ranking, notes };
 }

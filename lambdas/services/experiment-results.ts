@@ -127,7 +127,7 @@ export function analysisFromCounters(
 ): ExperimentAnalysis {
   if (experiment.mode === 'interleaving') return interleavingAnalysis(experiment, countersByVariant, options);
   const input = buildAnalysisInput(experiment, countersByVariant, { ...options, through: options.day });
-  const report = input.status === 'ok' ? buildExperimentReport({ config: input.config, counters: input.counters }) : null;
+  const report = input.status === 'ok' ? buildExperimentReport({ config: input.config, counters: input.counters, metrics: input.metrics, ranking: input.ranking }) : null;
   const itemsRead = experiment.variants.reduce((sum, variant) => sum + (countersByVariant[variant.name]?.length ?? 0), 0);
   return {
     experiment_id: experiment.id,

@@ -59,6 +59,7 @@ export function renderAnalysisReport(analysis: ExperimentAnalysis): RenderedRepo
   if (analysis.report === null) return { json: analysis, html: insufficientDataHtml(analysis) };
   // The engine's page knows nothing of the experiment model: the mapping's choices (metric
   // definition, unchecked guardrails, excluded variants) are appended as a last section.
-  const html = renderReportHtml(analysis.report).replace('</body>', () => `<h2>Analysis notes</h2>\n${notesHtml(analysis)}\n</body>`);
+  // Unchecked guardrails (stored before the API refused them) are shown where the checked ones are, not only in the notes.
+  const html = renderReportHtml(analysis.report, { uncheckedGuardrails: analysis.skipped_guardrails }).replace('</body>', () => `<h2>Analysis notes</h2>\n${notesHtml(analysis)}\n</body>`);
   return { json: analysis, html };
 }

@@ -2,6 +2,8 @@
  * Renders an {@link ExperimentReport} as one self-contained HTML page: inline CSS and SVG, no
  * scripts, no external resources, so it can be opened straight from S3 or attached to a mail.
  */
+import type { MetricsPanel, PanelComparison, PanelMetric } from './metrics-panel.ts';
+import type { RankingPanel } from './ranking-panel.ts';
 import type { ExperimentReport, TimelinePoint } from './report-types.ts';
 import type { Interval } from './result.ts';
 
@@ -33,8 +35,25 @@ interface Series {
   points: SeriesPoint[];
 }
 
-/** A line chart over days with a shaded interval band per series and an optional reference line. */
-function lineChart({ title, days, series, percent, reference }: { title: string; days: string[]; series: Series[]; percent: boolean; reference?: number }): string {
+/**
+ * A line chart with a shaded interval band per series and an optional reference line. The x axis
+ * is days (labelled MM-DD) unless `xLabels` names each point.
+ */
+function lineChart({
+  title,
+  days,
+  series,
+  percent,
+  reference,
+  xLabels,
+}: {
+  title: string;
+  days: string[];
+  series: Series[];
+  percent: boolean;
+  reference?: number;
+  xLabels?: string[];
+}): string {
   const values = series.flatMap((s) => s.points.flatMap((p) => [p.y, p.band?.low ?? null, p.band?.high ?? null])).filter((v): v is number => v !== null && Number.isFinite(v));
   if (reference !== undefined) values.push(reference);
   if (values.length === 0) return `<figure><figcaption>${escapeHtml(title)}</figcaption><p class="muted">Not enough data yet.</p></figure>`;
@@ -57,7 +76,7 @@ function lineChart({ title, days, series, percent, reference }: { title: string;
   }
   const tickEvery = Math.max(1, Math.ceil(days.length / 6));
   days.forEach((day, i) => {
-    if (i % tickEvery === 0 || i === days.length - 1) parts.push(`<text x="${x(i).toFixed(1)}" y="${HEIGHT - 10}" text-anchor="middle">${escapeHtml(day.slice(5))}</text>`);
+    if (i % tickEvery === 0 || i === days.length - 1) parts.push(`<text x="${x(i).toFixed(1)}" y="${HEIGHT - 10}" text-anchor="middle">${escapeHtml(xLabels?.[i] ?? day.slice(5))}</text>`);
   });
   if (reference !== undefined) parts.push(`<line x1="${MARGIN.left}" x2="${WIDTH - MARGIN.right}" y1="${y(reference).toFixed(1)}" y2="${y(reference).toFixed(1)}" class="reference"/>`);
   for (const s of series) {
@@ -164,18 +183,151 @@ function comparisonTable(report: ExperimentReport): string {
   return `<table><thead><tr><th>variant</th><th>estimate</th><th>lift [interval]</th><th>difference, credible interval</th><th>p (test)</th><th>p (Holm)</th><th>always-valid p</th><th>always-valid p (Holm)</th><th>chance to win, absolute (difference &gt; 0)</th><th>chance to win, relative (lift &gt; 0)</th><th>expected loss</th></tr></thead><tbody>${rows.join('')}</tbody></table>`;
 }
 
-function guardrailList(report: ExperimentReport): string {
-  if (report.guardrails.length === 0) return '<p class="muted">No guardrails configured.</p>';
+function guardrailList(report: ExperimentReport, unchecked: readonly { metric: string; reason: string }[]): string {
+  if (report.guardrails.length === 0 && unchecked.length === 0) return '<p class="muted">No guardrails configured.</p>';
+  const notChecked = unchecked.map((g) => `<li>${escapeHtml(g.metric)}: <strong class="bad">NOT CHECKED</strong> — ${escapeHtml(g.reason)}</li>`);
   const items = report.guardrails.map((g) => {
     const state = g.status !== 'ok' ? `insufficient data (${escapeHtml(g.reason)})` : g.breached ? '<strong class="bad">BREACHED</strong>' : '<span class="good">ok</span>';
     const change = g.status === 'ok' ? formatNumber(g.relativeChange, 'percent') : '–';
     return `<li>${escapeHtml(g.metric)} · ${escapeHtml(g.variant)}: change ${change} (limit −${formatNumber(g.maxRelativeDrop, 'percent')}) — ${state}</li>`;
   });
-  return `<ul>${items.join('')}</ul>`;
+  return `<ul>${items.join('')}${notChecked.join('')}</ul>`;
+}
+
+const intervalText = (interval: Interval | null, as: 'percent' | 'number') => (interval === null ? '' : ` [${formatNumber(interval.low, as)}, ${formatNumber(interval.high, as)}]`);
+
+function roleText(metric: PanelMetric): string {
+  return metric.role === 'target' ? '<strong>target</strong> <span class="muted">(decided above)</span>' : 'secondary';
+}
+
+function comparisonCells(metric: PanelMetric, comparison: PanelComparison | undefined): string {
+  const unit = metric.scale === 'rate' ? 'percent' : 'number';
+  if (comparison === undefined) return '<td></td><td></td><td></td><td></td>';
+  if (comparison.status !== 'ok') return `<td colspan="4" class="muted">insufficient data: ${escapeHtml(comparison.reason)}</td>`;
+  const holm = comparison.pValueAdjusted === null ? '<span class="muted">not in the family</span>' : formatNumber(comparison.pValueAdjusted, 'p');
+  // Equal means give a difference of rounding noise (1e-15): shown as the 0 it is.
+  const noise = 1e-12 * Math.max(Math.abs(comparison.controlEstimate), Math.abs(comparison.treatmentEstimate));
+  const difference = Math.abs(comparison.difference) <= noise ? 0 : comparison.difference;
+  return (
+    `<td>${formatNumber(comparison.relativeLift, 'percent')}${intervalText(comparison.relativeLiftInterval, 'percent')}</td>` +
+    `<td>${formatNumber(difference, unit)}${intervalText(comparison.differenceInterval, unit)}</td>` +
+    `<td>${formatNumber(comparison.pValue, 'p')} <span class="muted">${escapeHtml(comparison.test)}</span></td><td>${holm}</td>`
+  );
+}
+
+/** Every metric, every variant: estimates, lift, difference, p and the Holm-adjusted p of the secondary family. */
+function metricsTable(panel: MetricsPanel): string {
+  const rows = panel.metrics.flatMap((metric) => {
+    const unit = metric.scale === 'rate' ? 'percent' : 'number';
+    return metric.variants.map((variant, v) => {
+      const head =
+        v === 0
+          ? `<td rowspan="${metric.variants.length}" class="metric"><strong>${escapeHtml(metric.label)}</strong><br><span class="muted">${escapeHtml(metric.definition)}</span></td><td rowspan="${metric.variants.length}">${roleText(metric)}</td>`
+          : '';
+      const estimate = `<td>${formatNumber(variant.estimate, unit)}${intervalText(variant.interval, unit)}<br><span class="muted">n = ${variant.n.toLocaleString('en-US')}</span></td>`;
+      const rest = variant.isControl
+        ? '<td colspan="4" class="muted">control</td>'
+        : metric.notTested !== null
+          ? `<td colspan="4" class="muted">${escapeHtml(metric.notTested)}</td>`
+          : comparisonCells(metric, metric.comparisons.find((c) => c.variant === variant.name));
+      return `<tr>${head}<td>${escapeHtml(variant.name)}</td>${estimate}${rest}</tr>`;
+    });
+  });
+  const alpha = Number((1 - panel.confidenceLevel).toPrecision(12));
+  const family = panel.family.size === 0 ? 'no secondary metric is tested' : `${panel.family.size} tests (${panel.family.metrics.map(escapeHtml).join(', ')} × each non-control variant)`;
+  return (
+    `<table class="metrics"><thead><tr><th>metric</th><th>role</th><th>variant</th><th>estimate [${panel.confidenceLevel * 100}% interval]</th><th>lift vs ${escapeHtml(panel.control)} [interval]</th><th>difference [interval]</th><th>p (test)</th><th>p (Holm, secondary family)</th></tr></thead><tbody>${rows.join('')}</tbody></table>` +
+    `<p class="muted">Secondary metrics are for understanding, not for the decision: their p-values are fixed-horizon, and only the Holm-adjusted column, over one family of ${family}, supports a claim at alpha ${alpha}. The target's row repeats its fixed-horizon numbers; the decision uses the always-valid test above.</p>`
+  );
+}
+
+/** Lift per metric and variant with its interval, one row each, against a line at 0: a forest plot. */
+function forestPlot(panel: MetricsPanel, colorOf: (name: string) => string): string {
+  const rows = panel.metrics.flatMap((metric) =>
+    metric.comparisons.map((comparison) => ({ metric, comparison, label: `${metric.label} · ${comparison.variant}` })),
+  );
+  const drawable = rows.filter((row): row is typeof row & { comparison: PanelComparison & { status: 'ok' } } => row.comparison.status === 'ok' && row.comparison.relativeLift !== null);
+  const title = `Relative lift against ${panel.control} per metric, with ${panel.confidenceLevel * 100}% intervals`;
+  if (drawable.length === 0) return `<figure><figcaption>${escapeHtml(title)}</figcaption><p class="muted">No metric has a lift to show yet.</p></figure>`;
+  const values = drawable.flatMap((row) => [row.comparison.relativeLift as number, row.comparison.relativeLiftInterval?.low ?? (row.comparison.relativeLift as number), row.comparison.relativeLiftInterval?.high ?? (row.comparison.relativeLift as number)]);
+  values.push(0);
+  let min = Math.min(...values);
+  let max = Math.max(...values);
+  const pad = (max - min) * 0.05 || 0.05;
+  min -= pad;
+  max += pad;
+  const rowH = 24;
+  const left = 220;
+  const right = 110;
+  const top = 8;
+  const height = top + drawable.length * rowH + 28;
+  const plotW = WIDTH - left - right;
+  const x = (v: number) => left + ((v - min) / (max - min)) * plotW;
+  const parts: string[] = [];
+  for (let t = 0; t <= 4; t++) {
+    const v = min + ((max - min) * t) / 4;
+    parts.push(`<line x1="${x(v).toFixed(1)}" x2="${x(v).toFixed(1)}" y1="${top}" y2="${height - 24}" class="grid"/>`);
+    parts.push(`<text x="${x(v).toFixed(1)}" y="${height - 8}" text-anchor="middle">${(v * 100).toFixed(1)}%</text>`);
+  }
+  parts.push(`<line x1="${x(0).toFixed(1)}" x2="${x(0).toFixed(1)}" y1="${top}" y2="${height - 24}" class="reference"/>`);
+  drawable.forEach((row, i) => {
+    const cy = top + i * rowH + rowH / 2;
+    const color = colorOf(row.comparison.variant);
+    const lift = row.comparison.relativeLift as number;
+    const interval = row.comparison.relativeLiftInterval;
+    const target = row.metric.role === 'target';
+    parts.push(`<text x="${left - 8}" y="${(cy + 4).toFixed(1)}" text-anchor="end"${target ? ' font-weight="bold"' : ''}>${escapeHtml(row.label)}</text>`);
+    if (interval !== null) parts.push(`<line x1="${x(interval.low).toFixed(1)}" x2="${x(interval.high).toFixed(1)}" y1="${cy.toFixed(1)}" y2="${cy.toFixed(1)}" stroke="${color}" stroke-width="2"/>`);
+    parts.push(`<circle cx="${x(lift).toFixed(1)}" cy="${cy.toFixed(1)}" r="4" fill="${color}"/>`);
+    const p = row.comparison.pValueAdjusted === null ? 'target' : `Holm p ${formatNumber(row.comparison.pValueAdjusted, 'p')}`;
+    parts.push(`<text x="${WIDTH - right + 6}" y="${(cy + 4).toFixed(1)}">${escapeHtml(p)}</text>`);
+  });
+  const missing = rows.length - drawable.length;
+  const note = missing > 0 ? `<p class="muted">${missing} comparison(s) without a lift yet (see the table).</p>` : '';
+  return `<figure><figcaption>${escapeHtml(title)}</figcaption><svg viewBox="0 0 ${WIDTH} ${height}" role="img" aria-label="${escapeHtml(title)}">${parts.join('')}</svg></figure>${note}`;
+}
+
+/** Click-through by position per variant (a line per variant, Wilson bands), and the ranking table. */
+function rankingSection(ranking: RankingPanel, colorOf: (name: string) => string): string {
+  const positions = Array.from({ length: ranking.positions }, (_, i) => String(i + 1));
+  const chart =
+    ranking.positions === 0
+      ? '<p class="muted">No list has been recorded with its length yet (the per-position counters start with this version).</p>'
+      : lineChart({
+          title: `Click-through by list position per variant (impression-level ${ranking.confidenceLevel * 100}% Wilson intervals)`,
+          days: positions,
+          xLabels: positions,
+          percent: true,
+          series: ranking.variants.map((variant) => ({
+            name: variant.name,
+            color: colorOf(variant.name),
+            points: variant.byPosition.map((row) => (row.status === 'ok' ? { y: row.ctr, band: row.interval } : { y: null, band: null })),
+          })),
+        });
+  const percent = (value: number | null) => formatNumber(value, 'percent');
+  const rows = ranking.variants.map((variant) => {
+    const rr = variant.reciprocalRank.status === 'ok' ? `${variant.reciprocalRank.value.toFixed(4)} <span class="muted">(${variant.reciprocalRank.clicks.toLocaleString('en-US')} clicks, ${variant.reciprocalRank.lists.toLocaleString('en-US')} lists)</span>` : `<span class="muted">${escapeHtml(variant.reciprocalRank.reason)}</span>`;
+    const f = variant.fallback;
+    const fallback = `${percent(f.share)} <span class="muted">(${f.fallbackImpressions.toLocaleString('en-US')} of ${f.impressions.toLocaleString('en-US')})</span>`;
+    const unclassified = f.unclassifiedImpressions > 0 ? ` <span class="muted">+ ${f.unclassifiedImpressions.toLocaleString('en-US')} counted before the reasons were</span>` : '';
+    const coverage = variant.coverage === null ? '<span class="muted">not measured</span>' : percent(variant.coverage);
+    return `<tr><td>${escapeHtml(variant.name)}</td><td>${rr}</td><td>${fallback}</td><td>${percent(f.coldStartShare)}</td><td>${percent(f.artifactShare)}${unclassified}</td><td>${coverage}</td></tr>`;
+  });
+  const coverageNote = ranking.coverage.status === 'not-measured' ? `<p class="muted">Catalogue coverage: ${escapeHtml(ranking.coverage.reason)}.</p>` : '';
+  return (
+    `${chart}<table><thead><tr><th>variant</th><th>reciprocal rank of clicks per list</th><th>fallback impressions</th><th>cold start (unknown user)</th><th>artifact unavailable</th><th>catalogue coverage</th></tr></thead><tbody>${rows.join('')}</tbody></table>` +
+    `<p class="muted">${escapeHtml(ranking.note)} Reciprocal rank: ${escapeHtml(ranking.reciprocalRankDefinition)}.</p>${coverageNote}`
+  );
+}
+
+/** Options of {@link renderReportHtml}. */
+export interface ReportHtmlOptions {
+  /** Guardrails of the experiment the report could not check, shown in the guardrail section. */
+  uncheckedGuardrails?: readonly { metric: string; reason: string }[];
 }
 
 /** The report as a self-contained HTML document. */
-export function renderReportHtml(report: ExperimentReport): string {
+export function renderReportHtml(report: ExperimentReport, options: ReportHtmlOptions = {}): string {
   const days = report.timeline.map((point) => point.day);
   const title = `Experiment ${report.experimentId} — through ${report.through}`;
   return `<!doctype html>
@@ -189,7 +341,7 @@ h1{font-size:20px}h2{font-size:16px;margin-top:28px}
 figure{margin:16px 0}figcaption{font-weight:600;margin-bottom:4px}svg{width:100%;max-width:${WIDTH}px;height:auto;font-size:11px;fill:#495057}
 .grid{stroke:#e9ecef}.reference{stroke:#868e96;stroke-dasharray:4 3}.track{fill:#f1f3f5}
 .legend span{margin-right:12px}.legend i{display:inline-block;width:10px;height:10px;margin-right:4px;border-radius:2px}
-table{border-collapse:collapse;width:100%}th,td{border-bottom:1px solid #dee2e6;padding:4px 6px;text-align:right}th:first-child,td:first-child{text-align:left}
+table{border-collapse:collapse;width:100%}td.metric{text-align:left;max-width:260px}table.metrics td{vertical-align:top}th,td{border-bottom:1px solid #dee2e6;padding:4px 6px;text-align:right}th:first-child,td:first-child{text-align:left}
 .muted{color:#868e96}.bad{color:#e03131}.good{color:#2f9e44}
 </style></head><body>
 <h1>${escapeHtml(title)}</h1>
@@ -198,6 +350,8 @@ table{border-collapse:collapse;width:100%}th,td{border-bottom:1px solid #dee2e6;
 <h2>Results</h2>
 ${comparisonTable(report)}
 <p class="muted">Decisions use the always-valid (mSPRT) p-values, which stay valid however often this report is read; the fixed-horizon p-values are valid only for a single planned look.</p>
+${report.metrics === null ? '' : `<h2>All metrics</h2>\n${metricsTable(report.metrics)}\n${forestPlot(report.metrics, (name) => colorOf(report, name))}`}
+${report.ranking === null ? '' : `<h2>Recommendation metrics</h2>\n${rankingSection(report.ranking, (name) => colorOf(report, name))}`}
 <h2>Over time</h2>
 ${rateChart(report, days, report.timeline)}
 ${liftChart(report, days, report.timeline)}
@@ -206,7 +360,7 @@ ${progressChart(report)}
 <h2>Sample ratio mismatch</h2>
 ${srmChart(report)}
 <h2>Guardrails</h2>
-${guardrailList(report)}
+${guardrailList(report, options.uncheckedGuardrails ?? [])}
 </body></html>
 `;
 }

@@ -3,6 +3,8 @@
  * stored counters and the experiment configuration JSON; the report itself is camelCase.
  */
 import type { MetricKind, VariantComparison } from './compare.ts';
+import type { MetricsPanel } from './metrics-panel.ts';
+import type { RankingPanel } from './ranking-panel.ts';
 import type { Interval, StatResult } from './result.ts';
 import type { SampleRatioMismatch } from './srm.ts';
 
@@ -15,8 +17,13 @@ export interface ExperimentVariantConfig {
   control: boolean;
 }
 
-/** Metrics a guardrail can watch. */
-export type GuardrailMetric = 'ctr' | 'conversion_rate' | 'mean_value';
+/**
+ * Metrics a guardrail can watch. 'ctr' (the user-level click-through ratio) and
+ * 'conversion_rate' are read from the metrics panel when the report has one (see
+ * GUARDRAIL_PANEL_METRIC in report.ts), else from the counter rows; 'watch_time' and 'rating' need the
+ * panel; 'mean_value' is the counter rows' value slot, for callers without a panel.
+ */
+export type GuardrailMetric = 'ctr' | 'conversion_rate' | 'mean_value' | 'watch_time' | 'rating';
 
 /** Trips when a variant falls more than `max_relative_drop` (e.g. 0.05 = 5%) below control. */
 export interface GuardrailConfig {
@@ -182,4 +189,11 @@ export interface ExperimentReport {
   guardrails: GuardrailCheck[];
   timeline: TimelinePoint[];
   decision: { decision: Decision; reason: string; winner: string | null };
+  /**
+   * Every metric, the target included, each measured on its own sample, with the secondary ones
+   * Holm-adjusted as one family; null when the caller gave no metrics.
+   */
+  metrics: MetricsPanel | null;
+  /** Click-through by position, reciprocal rank, fallbacks, coverage (descriptive); null when not given. */
+  ranking: RankingPanel | null;
 }

@@ -1,9 +1,11 @@
 import { compareVariants, validateVariantMeta, type ComparisonInput, type MetricKind, type VariantComparison, type VariantMeta } from './compare.ts';
 import { requireCount, requireFinite, requireOpenUnit, StatsInputError } from './errors.ts';
 import { holmAdjust } from './holm.ts';
+import { buildMetricsPanel, type MetricsPanel, type PanelMetricInput } from './metrics-panel.ts';
 import { zCriticalFor } from './lift.ts';
 import { sampleSizeForMeans, sampleSizeForProportions, sequentialPowerForStandardError, sequentialSampleSizeForDifference } from './power.ts';
 import { wilsonInterval } from './ranking.ts';
+import { buildRankingPanel, type RankingPanelInput } from './ranking-panel.ts';
 import { ratioEstimate, ratioMetricTest, type RatioSample } from './ratio.ts';
 import { alwaysValidSequence, defaultMixtureVariance, type AlwaysValidPoint } from './sequential.ts';
 import type {
@@ -13,6 +15,7 @@ import type {
   ExperimentReport,
   GuardrailCheck,
   GuardrailConfig,
+  GuardrailMetric,
   ReportComparison,
   SampleSizeProgress,
   TimelinePoint,
@@ -59,8 +62,8 @@ export function validateExperimentConfig(config: ExperimentConfig): void {
   }
   if (!Array.isArray(config.guardrails)) throw new StatsInputError('guardrails', 'must be an array (empty for none)');
   config.guardrails.forEach((guardrail, i) => {
-    if (!['ctr', 'conversion_rate', 'mean_value'].includes(guardrail.metric)) {
-      throw new StatsInputError(`guardrails[${i}].metric`, `must be 'ctr', 'conversion_rate' or 'mean_value', got ${JSON.stringify(guardrail.metric)}`);
+    if (!Object.hasOwn(GUARDRAIL_PANEL_METRIC, guardrail.metric)) {
+      throw new StatsInputError(`guardrails[${i}].metric`, `must be one of ${Object.keys(GUARDRAIL_PANEL_METRIC).map((m) => `'${m}'`).join(', ')}, got ${JSON.stringify(guardrail.metric)}`);
     }
     if (!(guardrail.max_relative_drop > 0 && guardrail.max_relative_drop < 1)) {
       throw new StatsInputError(`guardrails[${i}].max_relative_drop`, `must be strictly between 0 and 1, got ${String(guardrail.max_relative_drop)}`);
@@ -254,8 +257,35 @@ function requiredSampleSize(
   }
 }
 
+/**
+ * The metrics-panel metric each guardrail metric is checked on when the report has a panel: the
+ * panel measures every metric on its own sample, so a guardrail never competes with the target
+ * for a counter slot. Without a panel, 'ctr', 'conversion_rate' and 'mean_value' are read from
+ * the counter rows as before; 'watch_time' and 'rating' need the panel.
+ */
+export const GUARDRAIL_PANEL_METRIC: Readonly<Record<GuardrailMetric, string | null>> = Object.freeze({
+  ctr: 'click_through',
+  conversion_rate: 'conversion',
+  mean_value: null,
+  watch_time: 'watch_time',
+  rating: 'rating',
+});
+
 function guardrailKind(metric: GuardrailConfig['metric']): MetricKind {
   return metric === 'ctr' ? 'ratio' : metric === 'conversion_rate' ? 'proportion' : 'mean';
+}
+
+/** The breach rule of {@link checkGuardrail} on a comparison of the metrics panel. */
+function checkGuardrailOnPanel(guardrail: GuardrailConfig, panel: MetricsPanel, panelMetric: string, variant: string): GuardrailCheck {
+  const base = { metric: guardrail.metric, variant, maxRelativeDrop: guardrail.max_relative_drop };
+  const metric = panel.metrics.find((m) => m.id === panelMetric);
+  const comparison = metric?.comparisons.find((c) => c.variant === variant);
+  if (metric === undefined || metric.notTested !== null || comparison === undefined) {
+    return { ...base, status: 'insufficient-data', reason: metric?.notTested ?? `the report measures no ${panelMetric}`, breached: false };
+  }
+  if (comparison.status !== 'ok') return { ...base, status: 'insufficient-data', reason: comparison.reason, breached: false };
+  const breached = comparison.relativeLift !== null && comparison.relativeLift < -guardrail.max_relative_drop && comparison.differenceInterval.high < 0;
+  return { ...base, status: 'ok', relativeChange: comparison.relativeLift, interval: comparison.relativeLiftInterval, breached };
 }
 
 /**
@@ -367,6 +397,13 @@ function decide({
 export interface ReportInput {
   config: ExperimentConfig;
   counters: DailyVariantCounters[];
+  /**
+   * Every metric to show beside the target, each with one sample per variant (in the order of
+   * `config.variants`) as of the last day; the guardrails are checked on these when given.
+   */
+  metrics?: PanelMetricInput[];
+  /** The recommendation counters per variant as of the last day (descriptive, see buildRankingPanel). */
+  ranking?: Omit<RankingPanelInput, 'confidenceLevel'>;
 }
 
 /**
@@ -382,11 +419,21 @@ export interface ReportInput {
  *                    reached and every variant's always-valid interval rules out +MDE.
  * The cost depends on days and variants only, never on the number of events.
  */
-export function buildExperimentReport({ config, counters }: ReportInput): ExperimentReport {
+export function buildExperimentReport({ config, counters, metrics, ranking }: ReportInput): ExperimentReport {
   validateExperimentConfig(config);
   const controlIndex = config.variants.findIndex((variant) => variant.control);
   validateCounters(config, counters);
   if (counters.length === 0) throw new StatsInputError('counters', 'no counter rows: the experiment has no data yet');
+  const panel = metrics === undefined ? null : buildMetricsPanel({ variants: config.variants, confidenceLevel: config.confidence_level, metrics });
+  config.guardrails.forEach((guardrail, g) => {
+    const panelMetric = GUARDRAIL_PANEL_METRIC[guardrail.metric];
+    if (panelMetric !== null && panel !== null && !panel.metrics.some((m) => m.id === panelMetric)) {
+      throw new StatsInputError(`guardrails[${g}].metric`, `'${guardrail.metric}' is checked on the metrics panel's '${panelMetric}', which the report was not given`);
+    }
+    if (panel === null && (guardrail.metric === 'watch_time' || guardrail.metric === 'rating')) {
+      throw new StatsInputError(`guardrails[${g}].metric`, `'${guardrail.metric}' needs the metrics panel (ReportInput.metrics)`);
+    }
+  });
   const { days, byDay } = cumulativeSeries(config, counters);
   const alpha = 1 - config.confidence_level;
   const latestRows = byDay[byDay.length - 1];
@@ -461,6 +508,8 @@ export function buildExperimentReport({ config, counters }: ReportInput): Experi
     latestRows
       .filter((_, i) => i !== controlIndex)
       .map((row) => {
+        const panelMetric = GUARDRAIL_PANEL_METRIC[guardrail.metric];
+        if (panel !== null && panelMetric !== null) return checkGuardrailOnPanel(guardrail, panel, panelMetric, row.variant);
         try {
           return checkGuardrail(config, guardrail, latestRows[controlIndex], row);
         } catch (error) {
@@ -487,6 +536,8 @@ export function buildExperimentReport({ config, counters }: ReportInput): Experi
     guardrails,
     timeline,
     decision,
+    metrics: panel,
+    ranking: ranking === undefined ? null : buildRankingPanel({ ...ranking, confidenceLevel: config.confidence_level }),
   };
 }
 

@@ -4,7 +4,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import { twoArmExperiment } from '../../../lambdas/services/synthetic-counters.ts';
-import type { CreateExperimentInput, Experiment } from '../../../lambdas/domain/experiments/model.ts';
+import { parseExperiment, type CreateExperimentInput, type Experiment, type Guardrail } from '../../../lambdas/domain/experiments/model.ts';
 import { buildExperimentReport } from '../../../lambdas/domain/stats/index.ts';
 import {
   buildAnalysisInput,
@@ -30,6 +30,14 @@ function twoDays(): Record<string, StoredDailyCounter[]> {
     control: [item('2026-01-15', cohortIncrements(100, 0.05, 0.03)), item('2026-01-16', cohortIncrements(120, 0.05, 0.03))],
     treatment: [item('2026-01-15', cohortIncrements(110, 0.06, 0.04)), item('2026-01-16', cohortIncrements(90, 0.06, 0.04))],
   };
+}
+
+/** An experiment as read from storage: guardrails the API refuses today still load. */
+/** A field of the control's counters summed over both days. */
+const controlSum = (field: string) => twoDays().control.reduce((sum, day) => sum + Number(day[field] ?? 0), 0);
+
+function storedWithGuardrails(guardrails: Guardrail[], overrides: Partial<CreateExperimentInput> = {}): Experiment {
+  return parseExperiment({ ...experiment(overrides), guardrails });
 }
 
 function ok(input: AnalysisInput): Extract<AnalysisInput, { status: 'ok' }> {
@@ -198,15 +206,13 @@ describe('configuration', () => {
 });
 
 describe('guardrails', () => {
-  it('maps click-through and conversion guardrails and skips metrics the counters do not measure', () => {
-    // Prepare
-    const exp = experiment({
-      guardrails: [
-        { metric: 'click_through', max_relative_degradation: 0.05 },
-        { metric: 'conversion', max_relative_degradation: 0.1 },
-        { metric: 'latency_p95_ms', max_relative_degradation: 0.2 },
-      ],
-    });
+  it('maps click-through and conversion guardrails and names the ones a stored experiment holds that the counters do not measure', () => {
+    // Prepare: stored before the API refused latency guardrails
+    const exp = storedWithGuardrails([
+      { metric: 'click_through', max_relative_degradation: 0.05 },
+      { metric: 'conversion', max_relative_degradation: 0.1 },
+      { metric: 'latency_p95_ms', max_relative_degradation: 0.2 },
+    ]);
 
     // Act
     const input = ok(buildAnalysisInput(exp, twoDays()));
@@ -217,25 +223,39 @@ describe('guardrails', () => {
       { metric: 'conversion_rate', max_relative_drop: 0.1 },
     ]);
     expect(input.notes.skippedGuardrails).toEqual([{ metric: 'latency_p95_ms', reason: expect.stringContaining('not measured') }]);
-    expect(input.counters[0].conversions).toBe(twoDays().control[0].converters);
+    // Conversion is measured on its own counters (converters), not in the target's slot.
+    const conversion = input.metrics.find((metric) => metric.id === 'conversion');
+    expect(conversion?.measure).toMatchObject({ kind: 'proportion', samples: [{ users: 220, conversions: controlSum('converters') }, expect.anything()] });
   });
 
-  it('fills the mean slot for a watch-time guardrail when the target is not a mean', () => {
+  it('names a stored 100% degradation limit as unchecked: no drop can exceed it', () => {
+    // Act
+    const input = ok(buildAnalysisInput(storedWithGuardrails([{ metric: 'rating', max_relative_degradation: 1 }]), twoDays()));
+
+    // Assess
+    expect(input.config.guardrails).toEqual([]);
+    expect(input.notes.skippedGuardrails).toEqual([{ metric: 'rating', reason: expect.stringContaining('100%') }]);
+  });
+
+  it('checks a watch-time guardrail on its own metric, leaving the target\'s slots alone', () => {
     // Act
     const input = ok(buildAnalysisInput(experiment({ guardrails: [{ metric: 'watch_time', max_relative_degradation: 0.1 }] }), twoDays()));
 
     // Assess
-    expect(input.config.guardrails).toEqual([{ metric: 'mean_value', max_relative_drop: 0.1 }]);
-    expect(input.counters[0].value_sum).toBe(twoDays().control[0].watch_time_sum);
+    expect(input.config.guardrails).toEqual([{ metric: 'watch_time', max_relative_drop: 0.1 }]);
+    expect(input.counters[0].value_n).toBe(0);
+    const watch = input.metrics.find((metric) => metric.id === 'watch_time');
+    expect(watch?.measure).toMatchObject({ kind: 'mean', samples: [{ sum: controlSum('watch_time_sum') }, expect.anything()] });
   });
 
-  it('skips a guardrail whose slot already holds another metric, saying which', () => {
+  it('checks rating and watch-time guardrails beside a watch-time target: no slot limits how many metrics a report checks', () => {
     // Prepare
     const exp = experiment({
       target_metric: { kind: 'watch_time' },
       guardrails: [
         { metric: 'rating', max_relative_degradation: 0.1 },
         { metric: 'watch_time', max_relative_degradation: 0.1 },
+        { metric: 'conversion', max_relative_degradation: 0.1 },
       ],
     });
 
@@ -243,17 +263,30 @@ describe('guardrails', () => {
     const input = ok(buildAnalysisInput(exp, twoDays()));
 
     // Assess
-    expect(input.config.guardrails).toEqual([{ metric: 'mean_value', max_relative_drop: 0.1 }]);
-    expect(input.notes.skippedGuardrails).toEqual([{ metric: 'rating', reason: expect.stringContaining('watch_time') }]);
+    expect(input.config.guardrails).toEqual([
+      { metric: 'rating', max_relative_drop: 0.1 },
+      { metric: 'watch_time', max_relative_drop: 0.1 },
+      { metric: 'conversion_rate', max_relative_drop: 0.1 },
+    ]);
+    expect(input.notes.skippedGuardrails).toEqual([]);
+    const report = buildExperimentReport({ config: input.config, counters: input.counters, metrics: input.metrics, ranking: input.ranking });
+    expect(report.guardrails.map((check) => [check.metric, check.status])).toEqual([
+      ['rating', 'ok'],
+      ['watch_time', 'ok'],
+      ['conversion_rate', 'ok'],
+    ]);
   });
 
-  it('skips the conversion guardrail when click-through fills the proportion slot with clickers', () => {
+  it('checks the conversion guardrail while click-through is analysed on clickers in the proportion slot', () => {
     // Act
     const input = ok(buildAnalysisInput(experiment({ analysis_method: 'bayesian', guardrails: [{ metric: 'conversion', max_relative_degradation: 0.1 }] }), twoDays()));
 
     // Assess
-    expect(input.config.guardrails).toEqual([]);
-    expect(input.notes.skippedGuardrails[0]).toMatchObject({ metric: 'conversion', reason: expect.stringContaining('clickers') });
+    expect(input.config.guardrails).toEqual([{ metric: 'conversion_rate', max_relative_drop: 0.1 }]);
+    expect(input.notes.skippedGuardrails).toEqual([]);
+    expect(input.counters[0].conversions).toBe(twoDays().control[0].clickers);
+    const conversion = input.metrics.find((metric) => metric.id === 'conversion');
+    expect(conversion?.measure).toMatchObject({ samples: [{ conversions: controlSum('converters') }, expect.anything()] });
   });
 });
 

@@ -4,7 +4,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import { twoArmExperiment } from '../../../lambdas/services/synthetic-counters.ts';
-import type { CreateExperimentInput, Experiment } from '../../../lambdas/domain/experiments/model.ts';
+import { parseExperiment, type CreateExperimentInput, type Experiment } from '../../../lambdas/domain/experiments/model.ts';
 import { alertFor } from '../../../lambdas/services/analysis-run.ts';
 import type { StoredDailyCounter } from '../../../lambdas/services/analysis-input.ts';
 import { analysisFromCounters, promotionFromReport, shouldAlert } from '../../../lambdas/services/experiment-results.ts';
@@ -93,6 +93,53 @@ describe('analysis from counters', () => {
   });
 });
 
+describe('every metric in the report', () => {
+  it('measures every metric on its own counters, the target first and outside the secondary family', () => {
+    // Act
+    const analysis = analysisFromCounters(experiment(), counters([arm('control'), arm('treatment', { ctr: 0.07 })]), { day: DAY });
+
+    // Assess
+    const metrics = analysis.report?.metrics;
+    expect(metrics?.metrics.map((metric) => [metric.id, metric.role])).toEqual([
+      ['click_through', 'target'],
+      ['conversion', 'secondary'],
+      ['revenue_per_user', 'secondary'],
+      ['revenue_per_purchase', 'secondary'],
+      ['watch_time', 'secondary'],
+      ['rating', 'secondary'],
+    ]);
+    // The panel's click-through is the target's own test, at its fixed horizon.
+    const target = analysis.report?.comparisons[0];
+    const panelTarget = metrics?.metrics[0].comparisons[0];
+    expect(target?.status === 'ok' && panelTarget?.status === 'ok' && [panelTarget.pValue, panelTarget.difference]).toEqual(target?.status === 'ok' && [target.pValue, target.difference]);
+    expect(panelTarget).toMatchObject({ pValueAdjusted: null });
+    expect(analysis.report?.ranking?.coverage).toMatchObject({ status: 'not-measured' });
+  });
+
+  it('checks rating and watch-time guardrails together: no slot is shared with the target or each other', () => {
+    // Prepare
+    const exp = experiment({
+      target_metric: { kind: 'conversion' },
+      guardrails: [
+        { metric: 'rating', max_relative_degradation: 0.1 },
+        { metric: 'watch_time', max_relative_degradation: 0.1 },
+        { metric: 'click_through', max_relative_degradation: 0.1 },
+      ],
+    });
+
+    // Act
+    const analysis = analysisFromCounters(exp, counters([arm('control'), arm('treatment')]), { day: DAY });
+
+    // Assess
+    expect(analysis.skipped_guardrails).toEqual([]);
+    expect(analysis.report?.guardrails.map((check) => [check.metric, check.variant, check.status])).toEqual([
+      ['rating', 'treatment', 'ok'],
+      ['watch_time', 'treatment', 'ok'],
+      ['ctr', 'treatment', 'ok'],
+    ]);
+  });
+});
+
 describe('promotion from the report', () => {
   it('is not significant without a report', () => {
     expect(promotionFromReport(null)).toEqual({ significant: false, srm_flagged: false });
@@ -124,8 +171,8 @@ describe('alerts', () => {
 
 describe('rendered report', () => {
   it('writes the analysis document as JSON and the engine page with the analysis notes as HTML', () => {
-    // Prepare
-    const exp = experiment({ guardrails: [{ metric: 'latency_p95_ms', max_relative_degradation: 0.2 }] });
+    // Prepare: an experiment stored before the API refused latency guardrails still loads
+    const exp = parseExperiment({ ...experiment(), guardrails: [{ metric: 'latency_p95_ms', max_relative_degradation: 0.2 }] });
     const analysis = analysisFromCounters(exp, counters([arm('control'), arm('treatment')]), { day: DAY });
 
     // Act
@@ -135,6 +182,19 @@ describe('rendered report', () => {
     expect(rendered.json).toBe(analysis);
     expect(rendered.html).toContain('<svg');
     expect(rendered.html).toContain('Guardrail latency_p95_ms not checked');
+    // ...and visibly where the guardrails are, not only in the notes.
+    expect(rendered.html).toMatch(/<h2>Guardrails<\/h2>\n<ul><li>latency_p95_ms: <strong class="bad">NOT CHECKED<\/strong> — not measured by the daily counters/);
+    expect(analysis.skipped_guardrails).toEqual([{ metric: 'latency_p95_ms', reason: expect.stringContaining('not measured by the daily counters') }]);
+  });
+
+  it('shows every metric and the recommendation metrics on the page', () => {
+    // Act
+    const rendered = renderAnalysisReport(analysisFromCounters(experiment(), counters([arm('control'), arm('treatment', { ctr: 0.06 })]), { day: DAY }));
+
+    // Assess
+    expect(rendered.html).toContain('<h2>All metrics</h2>');
+    expect(rendered.html).toContain('<h2>Recommendation metrics</h2>');
+    expect(rendered.html).toContain('revenue per purchase');
   });
 
   it('renders a short page with the reason when there is no report', () => {

@@ -1,0 +1,246 @@
+/**
+ * From an experiment's stored daily counters to the report's metric panel and ranking panel:
+ * which counter fields measure each metric, as of the analysis day. Pure (no AWS, no I/O).
+ *
+ * Every metric is measured on its own counter fields, so any number of them (and any number of
+ * guardrails on them) fit in one report; only the target metric fills the engine's slots.
+ * A metric whose counters hold no valid variance is given with its estimates and the reason,
+ * never with an invented test.
+ */
+import { clickPositionField, MAX_COUNTED_POSITION, slateLengthField } from '../domain/events/event.ts';
+import type { Experiment, MetricKind as ExperimentMetricKind } from '../domain/experiments/model.ts';
+import type { PanelMeasure, PanelMetricInput, PanelRole, RankingPanelInput } from '../domain/stats/index.ts';
+
+/** One stored daily counter item (the shape CounterRepository.dailyCounters returns). */
+interface CounterItem {
+  day: string;
+  [field: string]: unknown;
+}
+
+/** The per-position counter fields (counterIncrements), for p and k from 1 to MAX_COUNTED_POSITION. */
+export const POSITION_COUNTER_FIELDS: readonly string[] = Array.from({ length: MAX_COUNTED_POSITION }, (_, i) => [clickPositionField(i + 1), slateLengthField(i + 1)]).flat();
+
+/** The counters of the impression fallbacks: every reason, cold start (unknown user), unavailable artifact. */
+export const FALLBACK_COUNTER_FIELDS = ['fallback_impressions', 'fallback_cold_start_impressions', 'fallback_artifact_impressions'] as const;
+
+/**
+ * Why revenue per user has no test when the counters lack the user-level revenue sums: its
+ * variance is the variance over users of each user's revenue, which needs the sum over users of
+ * (revenue of the user)^2; `revenue_sum_sq` is a sum over purchases, and a user with two purchases
+ * of 10 adds 200 to it, not the 400 of (10 + 10)^2.
+ */
+export const REVENUE_PER_USER_UNTESTED =
+  'no test: its variance needs the sum over users of (revenue of the user)^2, which these counters do not hold (revenue_sum_sq is per purchase); revenue per purchase is tested instead';
+
+const numeric = (value: unknown): number => (typeof value === 'bigint' ? Number(value) : typeof value === 'number' && Number.isFinite(value) ? value : 0);
+
+/** Each variant's sums of every numeric field through `through` (all days when undefined). */
+export function latestSums(
+  names: readonly string[],
+  countersByVariant: Readonly<Record<string, readonly CounterItem[]>>,
+  through?: string,
+): Record<string, Record<string, number>> {
+  return Object.fromEntries(
+    names.map((name) => {
+      const sums: Record<string, number> = {};
+      for (const item of countersByVariant[name] ?? []) {
+        if (through !== undefined && item.day > through) continue;
+        for (const [field, value] of Object.entries(item)) {
+          if (field === 'day') continue;
+          const amount = numeric(value);
+          if (amount !== 0 || Object.hasOwn(sums, field)) sums[field] = (sums[field] ?? 0) + amount;
+        }
+      }
+      return [name, sums];
+    }),
+  );
+}
+
+const get = (sums: Readonly<Record<string, number>>, field: string): number => sums[field] ?? 0;
+
+/** Σc² < (Σc)²/n: user-level moments no data can produce (counters written before they existed). */
+function ratioMomentsBroken(sums: Readonly<Record<string, number>>): boolean {
+  const n = get(sums, 'exposed_users');
+  const below = (sumSq: number, sum: number) => sumSq * n < sum * sum * (1 - 1e-9);
+  return n > 0 && (below(get(sums, 'user_clicks_sq_sum'), get(sums, 'clicks')) || below(get(sums, 'user_impressions_sq_sum'), get(sums, 'impressions')));
+}
+
+/**
+ * Whether the counters hold the user-level revenue sums (`revenue_cents`, the sum over users of
+ * each user's revenue in cents, and `user_revenue_cents_sq_sum`, the sum of its squares) for
+ * every purchase they count: counters written before those fields existed have purchases without
+ * them. Cents round each purchase by at most half a cent.
+ */
+function hasUserRevenue(sums: Readonly<Record<string, number>>): boolean {
+  if (!Object.hasOwn(sums, 'revenue_cents') || !Object.hasOwn(sums, 'user_revenue_cents_sq_sum')) return false;
+  const cents = get(sums, 'revenue_cents');
+  const centsSq = get(sums, 'user_revenue_cents_sq_sum');
+  const users = get(sums, 'exposed_users');
+  const matchesPurchases = Math.abs(cents / 100 - get(sums, 'revenue_sum')) <= 0.005 * get(sums, 'revenue_n') + 1e-9;
+  // Σx² ≥ (Σx)²/n for any users: less is a counter written before the field existed.
+  return matchesPurchases && users > 0 && centsSq * users >= cents * cents * (1 - 1e-9);
+}
+
+interface MetricSpec {
+  id: string;
+  label: string;
+  definition: string;
+  scale: 'rate' | 'amount';
+  /** The experiment's target metric this is, if any. */
+  target: ExperimentMetricKind | null;
+  measure: (sums: readonly Readonly<Record<string, number>>[]) => PanelMeasure;
+}
+
+const meanOf = (prefix: 'revenue' | 'watch_time' | 'rating') => (sums: readonly Readonly<Record<string, number>>[]): PanelMeasure => ({
+  kind: 'mean',
+  samples: sums.map((s) => ({ n: get(s, `${prefix}_n`), sum: get(s, `${prefix}_sum`), sumSq: get(s, `${prefix}_sum_sq`) })),
+});
+
+/** The metrics of every report, in the order they are shown (the target is moved first). */
+const METRICS: readonly MetricSpec[] = [
+  {
+    id: 'click_through',
+    label: 'click-through',
+    definition: 'clicks / impressions with the user as the unit (delta method z-test)',
+    scale: 'rate',
+    target: 'click_through',
+    measure: (sums) =>
+      sums.some(ratioMomentsBroken)
+        ? {
+            kind: 'not-tested',
+            reason: 'the counters lack consistent user-level second moments (user_clicks_sq_sum, user_impressions_sq_sum) that the delta method needs',
+            estimates: sums.map((s) => (get(s, 'impressions') > 0 ? get(s, 'clicks') / get(s, 'impressions') : null)),
+            units: sums.map((s) => get(s, 'exposed_users')),
+          }
+        : {
+            kind: 'ratio',
+            samples: sums.map((s) => ({
+              users: get(s, 'exposed_users'),
+              sumX: get(s, 'clicks'),
+              sumY: get(s, 'impressions'),
+              sumX2: get(s, 'user_clicks_sq_sum'),
+              sumY2: get(s, 'user_impressions_sq_sum'),
+              sumXY: get(s, 'user_clicks_impressions_sum'),
+            })),
+          },
+  },
+  {
+    id: 'conversion',
+    label: 'conversion',
+    definition: 'converters / exposed users: share of exposed users with at least one purchase (two-proportion z-test, Fisher exact when an arm has none)',
+    scale: 'rate',
+    target: 'conversion',
+    measure: (sums) =>
+      sums.some((s) => get(s, 'converters') > get(s, 'exposed_users'))
+        ? {
+            kind: 'not-tested',
+            reason: 'a variant counts more converters than exposed users (exposures not counted yet), so the share is not defined',
+            estimates: sums.map(() => null),
+            units: sums.map((s) => get(s, 'exposed_users')),
+          }
+        : { kind: 'proportion', samples: sums.map((s) => ({ users: get(s, 'exposed_users'), conversions: get(s, 'converters') })) },
+  },
+  {
+    id: 'revenue_per_user',
+    label: 'revenue per user',
+    definition: 'revenue / exposed users, a mean over users (users without a purchase count as 0; Welch t-test over users)',
+    scale: 'amount',
+    target: null,
+    measure: (sums) =>
+      sums.every(hasUserRevenue)
+        ? { kind: 'mean', samples: sums.map((s) => ({ n: get(s, 'exposed_users'), sum: get(s, 'revenue_cents') / 100, sumSq: get(s, 'user_revenue_cents_sq_sum') / 10_000 })) }
+        : {
+            kind: 'not-tested',
+            reason: REVENUE_PER_USER_UNTESTED,
+            estimates: sums.map((s) => (get(s, 'exposed_users') > 0 ? get(s, 'revenue_sum') / get(s, 'exposed_users') : null)),
+            units: sums.map((s) => get(s, 'exposed_users')),
+          },
+  },
+  {
+    id: 'revenue_per_purchase',
+    label: 'revenue per purchase',
+    definition: 'mean purchase value over purchase events, not per user (Welch t-test over purchases)',
+    scale: 'amount',
+    target: null,
+    measure: meanOf('revenue'),
+  },
+  {
+    id: 'watch_time',
+    label: 'watch time',
+    definition: 'mean watch time per watch_time event, in seconds (Welch t-test over events)',
+    scale: 'amount',
+    target: 'watch_time',
+    measure: meanOf('watch_time'),
+  },
+  {
+    id: 'rating',
+    label: 'rating',
+    definition: 'mean rating per rating event (Welch t-test over events)',
+    scale: 'amount',
+    target: 'rating',
+    measure: meanOf('rating'),
+  },
+];
+
+/**
+ * Every metric of the report for the analysed variants (`names`, in the configuration's order),
+ * from the counters through `through`: the experiment's target metric first with the role
+ * 'target' (decided by the report's always-valid test, outside the secondary family), the others
+ * 'secondary'.
+ */
+export function panelMetricInputs(
+  experiment: Pick<Experiment, 'target_metric'>,
+  names: readonly string[],
+  countersByVariant: Readonly<Record<string, readonly CounterItem[]>>,
+  through?: string,
+): PanelMetricInput[] {
+  const sums = latestSums(names, countersByVariant, through);
+  const perVariant = names.map((name) => sums[name]);
+  const role = (spec: MetricSpec): PanelRole => (spec.target === experiment.target_metric.kind ? 'target' : 'secondary');
+  const ordered = [...METRICS].sort((a, b) => Number(role(b) === 'target') - Number(role(a) === 'target'));
+  return ordered.map((spec) => ({ id: spec.id, label: spec.label, definition: spec.definition, role: role(spec), scale: spec.scale, measure: spec.measure(perVariant) }));
+}
+
+/**
+ * Why catalogue coverage of what was shown is not measured online: it needs the set of distinct
+ * items each variant showed, and a set does not add up in a bounded number of numeric counter
+ * attributes (a catalogue of N items would need N). Offline coverage of each pinned model is in
+ * its manifest's metrics (GET /models).
+ */
+export const COVERAGE_NOT_MEASURED =
+  'not measured online: the distinct items each variant showed form a set, which additive daily counters cannot hold in a bounded number of attributes; ' +
+  "each pinned model's offline catalogue coverage is in its manifest (GET /models)";
+
+/** The recommendation counters per analysed variant through `through`, for the ranking panel. */
+export function rankingPanelInput(
+  variants: readonly { name: string; isControl: boolean }[],
+  countersByVariant: Readonly<Record<string, readonly CounterItem[]>>,
+  through?: string,
+): Omit<RankingPanelInput, 'confidenceLevel'> {
+  const sums = latestSums(
+    variants.map((variant) => variant.name),
+    countersByVariant,
+    through,
+  );
+  const series = (s: Readonly<Record<string, number>>, field: (i: number) => string) => {
+    const values = Array.from({ length: MAX_COUNTED_POSITION }, (_, i) => Math.max(0, get(s, field(i + 1))));
+    // Trailing zeros carry nothing: keep the arrays as long as the longest non-zero entry.
+    let length = values.length;
+    while (length > 0 && values[length - 1] === 0) length--;
+    return values.slice(0, length);
+  };
+  return {
+    variants: variants.map((variant) => {
+      const s = sums[variant.name];
+      return {
+        name: variant.name,
+        isControl: variant.isControl,
+        impressions: get(s, 'impressions'),
+        slatesByLength: series(s, slateLengthField),
+        clicksByPosition: series(s, clickPositionField),
+        fallback: { total: get(s, 'fallback_impressions'), coldStart: get(s, 'fallback_cold_start_impressions'), artifact: get(s, 'fallback_artifact_impressions') },
+      };
+    }),
+    coverage: { status: 'not-measured', reason: COVERAGE_NOT_MEASURED },
+  };
+}
