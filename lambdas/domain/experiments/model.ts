@@ -137,6 +137,32 @@ export const guardrailSchema = z.strictObject({
 export type Guardrail = z.output<typeof guardrailSchema>;
 
 /**
+ * The guardrail metrics the daily counters measure. A new guardrail can watch only these: the
+ * report checks each on its own metric (any number of them); latency and errors are watched by
+ * the CloudWatch dashboard and alarms, never by a report, so the API refuses them rather than
+ * accept a guardrail that is never checked.
+ */
+export const measuredGuardrailMetrics: readonly GuardrailMetric[] = metricKinds;
+
+/**
+ * A guardrail as `POST /experiments` and `PATCH /experiments/{id}` accept it: a measured metric
+ * (400 naming `guardrails[i].metric` otherwise) and a limit below 100%, which a drop can exceed.
+ * Stored experiments are read with {@link guardrailSchema}, so one saved before this rule still
+ * loads, and its reports name the guardrails they cannot check.
+ */
+export const guardrailRequestSchema = guardrailSchema
+  .extend({
+    metric: guardrailSchema.shape.metric.refine((metric) => measuredGuardrailMetrics.includes(metric), {
+      message: `is not measured by the daily counters, so no report could check it (latency and errors are on the CloudWatch dashboard and alarms); must be one of ${measuredGuardrailMetrics.join(', ')}`,
+    }),
+  })
+  .superRefine((guardrail, ctx) => {
+    if (guardrail.max_relative_degradation >= 1) {
+      ctx.addIssue({ code: 'custom', path: ['max_relative_degradation'], message: 'must be < 1: a degradation of 100% can never be exceeded' });
+    }
+  });
+
+/**
  * Mutual-exclusion layer as requested: either an explicit bucket range [bucket_start,
  * bucket_end) of the layer hash (0..10000), or a `share` that creation turns into the first
  * free range.
@@ -223,7 +249,12 @@ const experimentFields = {
 
 /** Fields of a create request, also the base of partial edits. */
 export function createExperimentFields() {
-  return { ...experimentFields, salt: salt.optional(), layer: layerRequestSchema.optional() };
+  return {
+    ...experimentFields,
+    guardrails: z.array(guardrailRequestSchema).max(20, 'must have at most 20 guardrails').default([]),
+    salt: salt.optional(),
+    layer: layerRequestSchema.optional(),
+  };
 }
 
 /**
