@@ -13,6 +13,8 @@ import {
   StatsInputError,
   type ComparisonInput,
   type ExperimentReport,
+  type MetricsPanel,
+  type RankingPanel,
   type VariantComparison,
 } from '../../lambdas/domain/stats/index.ts';
 
@@ -43,7 +45,11 @@ Options:
   --input FILE|-     aggregates file, or - for standard input
   --experiment ID    the stored experiment's report, from GET /experiments/{id}/results of a
                      running \`abrec serve\` or a deployed API (same report as the daily one):
-                     decision, decision_reason, winner, always-valid p-values per variant
+                     decision, decision_reason, winner, always-valid p-values per variant;
+                     every metric (metrics: estimate, interval, lift, p and the Holm-adjusted p
+                     over the secondary family), the recommendation metrics (ranking:
+                     click-through by position, reciprocal rank, fallback shares) and the
+                     guardrails that are not checked (skipped_guardrails)
   --url URL          service base URL (default: $ABREC_URL or http://127.0.0.1:$PORT|3000)
   --admin-key KEY    admin key (default: $ABREC_ADMIN_KEY or keys.json in the data directory)
   --data-dir DIR     data directory of \`abrec serve\` (default: $ABREC_DATA_DIR or .abrec-data)
@@ -265,6 +271,178 @@ function printHuman(result: Record<string, unknown>, io: CliIO): void {
         `${r.test === 'fisher-exact' ? ' [Fisher exact]' : ''}\n`,
     );
   }
+  if (result.metrics !== undefined && result.metrics !== null) printMetrics(result.metrics as MetricsOutput, io);
+  if (result.ranking !== undefined && result.ranking !== null) printRanking(result.ranking as RankingOutput, io);
+  for (const skipped of (result.skipped_guardrails as { metric: string; reason: string }[] | undefined) ?? []) {
+    io.stdout(`guardrail ${skipped.metric}: NOT CHECKED (${skipped.reason})\n`);
+  }
+}
+
+/** `metrics` of the --experiment output: every metric of the report, snake_case. */
+export interface MetricsOutput {
+  confidence_level: number;
+  control: string;
+  /** The Holm family: secondary metrics x non-control variants. */
+  family: { method: 'holm'; size: number; metrics: string[] };
+  rows: {
+    metric: string;
+    label: string;
+    definition: string;
+    role: 'target' | 'secondary';
+    scale: 'rate' | 'amount';
+    not_tested: string | null;
+    variants: { variant: string; control: boolean; n: number; estimate: number | null; ci_low: number | null; ci_high: number | null }[];
+    comparisons: {
+      variant: string;
+      status: 'ok' | 'insufficient-data';
+      reason?: string;
+      test: string | null;
+      lift: number | null;
+      lift_ci_low: number | null;
+      lift_ci_high: number | null;
+      difference: number | null;
+      ci_low: number | null;
+      ci_high: number | null;
+      p_value: number | null;
+      /** Holm over the secondary family; null for the target (decided by the always-valid test) and without data. */
+      p_value_holm: number | null;
+    }[];
+  }[];
+}
+
+/** The report's metrics panel as the command prints it. */
+export function metricsOutput(panel: MetricsPanel): MetricsOutput {
+  return {
+    confidence_level: panel.confidenceLevel,
+    control: panel.control,
+    family: { ...panel.family, metrics: [...panel.family.metrics] },
+    rows: panel.metrics.map((metric) => ({
+      metric: metric.id,
+      label: metric.label,
+      definition: metric.definition,
+      role: metric.role,
+      scale: metric.scale,
+      not_tested: metric.notTested,
+      variants: metric.variants.map((v) => ({ variant: v.name, control: v.isControl, n: v.n, estimate: v.estimate, ci_low: v.interval?.low ?? null, ci_high: v.interval?.high ?? null })),
+      comparisons: metric.comparisons.map((c) =>
+        c.status === 'ok'
+          ? {
+              variant: c.variant,
+              status: 'ok' as const,
+              test: c.test,
+              lift: c.relativeLift,
+              lift_ci_low: c.relativeLiftInterval?.low ?? null,
+              lift_ci_high: c.relativeLiftInterval?.high ?? null,
+              difference: c.difference,
+              ci_low: c.differenceInterval.low,
+              ci_high: c.differenceInterval.high,
+              p_value: c.pValue,
+              p_value_holm: c.pValueAdjusted,
+            }
+          : { variant: c.variant, status: 'insufficient-data' as const, reason: c.reason, test: null, lift: null, lift_ci_low: null, lift_ci_high: null, difference: null, ci_low: null, ci_high: null, p_value: null, p_value_holm: null },
+      ),
+    })),
+  };
+}
+
+/** `ranking` of the --experiment output: the recommendation metrics, snake_case. */
+export interface RankingOutput {
+  note: string;
+  reciprocal_rank_definition: string;
+  positions: number;
+  coverage: { status: 'ok' | 'not-measured'; reason?: string; catalogue_size?: number };
+  variants: {
+    variant: string;
+    control: boolean;
+    ctr_by_position: { position: number; impressions: number | null; clicks: number | null; ctr: number | null; ci_low: number | null; ci_high: number | null; reason?: string }[];
+    clicks_beyond_lists: number;
+    reciprocal_rank: number | null;
+    reciprocal_rank_lists: number | null;
+    impressions: number;
+    fallback_impressions: number;
+    fallback_share: number | null;
+    cold_start_share: number | null;
+    artifact_share: number | null;
+    unclassified_fallback_impressions: number;
+    coverage: number | null;
+  }[];
+}
+
+/** The report's ranking panel as the command prints it. */
+export function rankingOutput(ranking: RankingPanel): RankingOutput {
+  return {
+    note: ranking.note,
+    reciprocal_rank_definition: ranking.reciprocalRankDefinition,
+    positions: ranking.positions,
+    coverage: ranking.coverage.status === 'ok' ? { status: 'ok', catalogue_size: ranking.coverage.catalogueSize } : { status: 'not-measured', reason: ranking.coverage.reason },
+    variants: ranking.variants.map((v) => ({
+      variant: v.name,
+      control: v.isControl,
+      ctr_by_position: v.byPosition.map((row) =>
+        row.status === 'ok'
+          ? { position: row.position, impressions: row.impressions, clicks: row.clicks, ctr: row.ctr, ci_low: row.interval.low, ci_high: row.interval.high }
+          : { position: row.position, impressions: null, clicks: null, ctr: null, ci_low: null, ci_high: null, reason: row.reason },
+      ),
+      clicks_beyond_lists: v.clicksBeyondLists,
+      reciprocal_rank: v.reciprocalRank.status === 'ok' ? v.reciprocalRank.value : null,
+      reciprocal_rank_lists: v.reciprocalRank.status === 'ok' ? v.reciprocalRank.lists : null,
+      impressions: v.fallback.impressions,
+      fallback_impressions: v.fallback.fallbackImpressions,
+      fallback_share: v.fallback.share,
+      cold_start_share: v.fallback.coldStartShare,
+      artifact_share: v.fallback.artifactShare,
+      unclassified_fallback_impressions: v.fallback.unclassifiedImpressions,
+      coverage: v.coverage,
+    })),
+  };
+}
+
+const fixed = (value: number | null, scale: 'rate' | 'amount') => (value === null ? '-' : scale === 'rate' ? `${(value * 100).toFixed(2)}%` : value.toPrecision(4));
+const pText = (p: number | null) => (p === null ? '-' : p < 1e-4 ? '<0.0001' : p.toFixed(4));
+
+/** A text table: the first `textColumns` columns left-aligned, the numbers right-aligned. */
+function printTable(rows: string[][], textColumns: number, io: CliIO): void {
+  const widths = rows[0].map((_, c) => Math.max(...rows.map((row) => row[c].length)));
+  rows.forEach((row, r) => {
+    io.stdout(`  ${row.map((cell, c) => (c < textColumns ? cell.padEnd(widths[c]) : cell.padStart(widths[c]))).join('  ').trimEnd()}\n`);
+    if (r === 0) io.stdout(`  ${widths.map((w) => '-'.repeat(w)).join('  ')}\n`);
+  });
+}
+
+function printMetrics(metrics: MetricsOutput, io: CliIO): void {
+  const level = Math.round(metrics.confidence_level * 100);
+  io.stdout(`\nall metrics (secondary p-values Holm-adjusted over one family of ${metrics.family.size} tests; the target is decided above):\n`);
+  const rows = [['metric', 'role', 'variant', `estimate [${level}% CI]`, 'lift [CI]', 'p', 'p Holm']];
+  for (const metric of metrics.rows) {
+    for (const v of metric.variants) {
+      const c = metric.comparisons.find((entry) => entry.variant === v.variant);
+      const estimate = v.estimate === null ? '-' : `${fixed(v.estimate, metric.scale)}${v.ci_low === null ? '' : ` [${fixed(v.ci_low, metric.scale)}, ${fixed(v.ci_high, metric.scale)}]`}`;
+      const lift = c === undefined ? '' : c.status !== 'ok' ? 'insufficient data' : c.lift === null ? '-' : `${fixed(c.lift, 'rate')} [${fixed(c.lift_ci_low, 'rate')}, ${fixed(c.lift_ci_high, 'rate')}]`;
+      const p = c === undefined || c.status !== 'ok' ? '' : pText(c.p_value);
+      const holm = c === undefined || c.status !== 'ok' ? '' : metric.role === 'target' ? 'target' : pText(c.p_value_holm);
+      rows.push([metric.label, metric.role, v.variant, estimate, metric.not_tested !== null && !v.control ? 'not tested' : lift, p, holm]);
+    }
+  }
+  printTable(rows, 3, io);
+  for (const metric of metrics.rows) if (metric.not_tested !== null) io.stdout(`  ${metric.label}: ${metric.not_tested}\n`);
+}
+
+function printRanking(ranking: RankingOutput, io: CliIO): void {
+  io.stdout(`\nrecommendation metrics (descriptive, not tested):\n`);
+  const shown = Math.min(ranking.positions, 10);
+  const rows = [['variant', 'reciprocal rank', 'fallback', 'cold start', 'artifact', ...Array.from({ length: shown }, (_, i) => `ctr@${i + 1}`)]];
+  for (const v of ranking.variants) {
+    rows.push([
+      v.variant,
+      v.reciprocal_rank === null ? '-' : v.reciprocal_rank.toFixed(4),
+      fixed(v.fallback_share, 'rate'),
+      fixed(v.cold_start_share, 'rate'),
+      fixed(v.artifact_share, 'rate'),
+      ...v.ctr_by_position.slice(0, shown).map((row) => fixed(row.ctr, 'rate')),
+    ]);
+  }
+  printTable(rows, 1, io);
+  if (ranking.coverage.status === 'not-measured') io.stdout(`  catalogue coverage: ${ranking.coverage.reason}\n`);
 }
 
 /** Where `--experiment ID` finds the service: --url, --admin-key, --data-dir (all optional). */
@@ -392,6 +570,9 @@ export function analysisOutput(analysis: ExperimentAnalysis): Record<string, unk
       progress: report.sampleSize.progress,
       reason: report.sampleSize.reason,
     },
+    // Every metric (the target first) and the recommendation metrics; null in reports written before they existed.
+    metrics: report.metrics === null || report.metrics === undefined ? null : metricsOutput(report.metrics),
+    ranking: report.ranking === null || report.ranking === undefined ? null : rankingOutput(report.ranking),
   };
 }
 
