@@ -6,9 +6,10 @@
  * exactly once per event id. Many seeds of a large population then run in seconds, and the
  * counters it keeps are read by the same analysis (`analysisFromCounters`) as the service's.
  */
-import { addTotals, userStatIncrements, userTotalsDelta, ZERO_TOTALS, type UserTotals } from '../lambdas/domain/events/counters.ts';
+import { addIncrements, addTotals, userStatIncrements, userTotalsDelta, ZERO_TOTALS, type Increments, type UserTotals } from '../lambdas/domain/events/counters.ts';
 import { analysisDay, counterIncrements } from '../lambdas/domain/events/event.ts';
 import { resolveAssignment } from '../lambdas/domain/experiments/assignment.ts';
+import { userCapsOf } from '../lambdas/domain/experiments/caps.ts';
 import type { Experiment } from '../lambdas/domain/experiments/model.ts';
 import type { StoredDailyCounter } from '../lambdas/services/analysis-input.ts';
 import { DAY_MS } from '../local/clock.ts';
@@ -36,17 +37,18 @@ export function createInProcessTarget({
   const assigned = new Map<string, string>();
   const totals = new Map<string, UserTotals>();
   const seen = new Set<string>();
-  const counters = new Map<string, Map<string, Record<string, number>>>();
+  const counters = new Map<string, Map<string, Increments>>();
+  const caps = userCapsOf(experiment);
   let nowMs = firstDayMs;
   let requests = 0;
 
-  const add = (variant: string, increments: Record<string, number>) => {
-    const days = counters.get(variant) ?? new Map<string, Record<string, number>>();
+  const add = (variant: string, increments: Increments) => {
+    const days = counters.get(variant) ?? new Map<string, Increments>();
     counters.set(variant, days);
     const day = analysisDay(nowMs);
     const row = days.get(day) ?? {};
     days.set(day, row);
-    for (const [field, amount] of Object.entries(increments)) row[field] = (row[field] ?? 0) + amount;
+    addIncrements(row, increments);
   };
 
   /** One stored event of a user: its own increments and the change of the user-level sums. */
@@ -54,7 +56,7 @@ export function createInProcessTarget({
     const before = totals.get(userId) ?? ZERO_TOTALS;
     const after = addTotals(before, userTotalsDelta(event));
     totals.set(userId, after);
-    add(variant, { ...counterIncrements(event), ...userStatIncrements(before, after) });
+    add(variant, { ...counterIncrements(event), ...userStatIncrements(before, after, caps) });
   };
 
   return {

@@ -7,7 +7,7 @@ import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { BatchGetCommand, DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { TABLES } from '../../lib/resources.ts';
 import { mapWithConcurrency } from '../../lambdas/common/concurrency.ts';
-import type { UserTotals } from '../../lambdas/domain/events/counters.ts';
+import { ZERO_TOTALS, type UserTotals } from '../../lambdas/domain/events/counters.ts';
 import { eventTypes, type EventType } from '../../lambdas/domain/events/event.ts';
 import { DynamoCounterRepository, eventKey, userAggregateKey } from '../../lambdas/storage/event-repository.ts';
 import { LOCAL_CREDENTIALS } from '../../local/runtime.ts';
@@ -88,7 +88,7 @@ export async function readUserTotals(db: DynamoDBDocumentClient, experimentId: s
   const totals = new Map<string, UserTotals>();
   for (const [pk, item] of items) {
     const value = (name: keyof UserTotals) => (typeof item[name] === 'number' ? (item[name] as number) : 0);
-    totals.set(pk.slice(prefix.length), { clicks: value('clicks'), impressions: value('impressions'), purchases: value('purchases') });
+    totals.set(pk.slice(prefix.length), { ...ZERO_TOTALS, clicks: value('clicks'), impressions: value('impressions'), purchases: value('purchases') });
   }
   return totals;
 }

@@ -13,6 +13,8 @@
  */
 import type { Experiment, Guardrail, Variant } from '../domain/experiments/model.ts';
 import { panelMetricInputs, rankingPanelInput } from './metric-panel-input.ts';
+import type { Exact } from '../domain/events/exact.ts';
+import { CAPPED_COUNTER_FIELDS, cappedMetricPlan, cappedSlotsOf, hasCappedSums } from './capping.ts';
 import type {
   DailyVariantCounters,
   ExperimentConfig,
@@ -22,10 +24,10 @@ import type {
   RankingPanelInput,
 } from '../domain/stats/index.ts';
 
-/** One stored daily counter item: `day` plus numeric fields (missing fields are 0). */
+/** One stored daily counter item: `day` plus numeric fields (missing fields are 0; a BigInt beyond 2^53, see exact.ts). */
 export interface StoredDailyCounter {
   day: string;
-  [field: string]: number | string;
+  [field: string]: Exact | string;
 }
 
 /** Every counter field the analysis reads; the totals in a report list exactly these. */
@@ -52,6 +54,8 @@ export const COUNTER_FIELDS = [
   'user_clicks_sq_sum',
   'user_impressions_sq_sum',
   'user_clicks_impressions_sum',
+  // Per-user capped sums (domain/experiments/caps.ts): what the analysis decides on.
+  ...CAPPED_COUNTER_FIELDS,
 ] as const;
 export type CounterField = (typeof COUNTER_FIELDS)[number];
 
@@ -201,6 +205,8 @@ export function planGuardrails(
 
 const numberOf = (item: StoredDailyCounter, field: string): number => {
   const value = item[field];
+  // A BigInt (beyond 2^53) becomes its nearest double here, inside the statistics' input.
+  if (typeof value === 'bigint') return Number(value);
   return typeof value === 'number' && Number.isFinite(value) ? value : 0;
 };
 
@@ -245,9 +251,14 @@ export function cumulativeTotals(
   return { days, byDay };
 }
 
-/** One engine row from cumulative totals, with each slot filled as planned. */
-export function toDailyVariantCounters(day: string, variant: string, totals: CounterTotals, slots: SlotPlan): DailyVariantCounters {
-  return {
+/**
+ * One engine row from cumulative totals, with each slot filled as planned. With `capped` (the
+ * default whenever the counters hold the capped sums), clicks, impressions and their user-level
+ * moments are the per-user capped ones and watch time is the capped watch time per exposed
+ * user (capping.ts), so no single user can move the decision.
+ */
+export function toDailyVariantCounters(day: string, variant: string, totals: CounterTotals, slots: SlotPlan, capped = false): DailyVariantCounters {
+  const row: DailyVariantCounters = {
     day,
     variant,
     exposed_users: totals.exposed_users,
@@ -261,6 +272,7 @@ export function toDailyVariantCounters(day: string, variant: string, totals: Cou
     user_impressions_sq_sum: totals.user_impressions_sq_sum,
     user_clicks_impressions_sum: totals.user_clicks_impressions_sum,
   };
+  return capped ? { ...row, ...cappedSlotsOf(totals, slots.mean) } : row;
 }
 
 /**
@@ -351,7 +363,10 @@ export function buildAnalysisInput(
     return insufficient(anyStored ? `no counters on or before ${options.through}` : 'no counters yet');
   }
 
-  const counters = days.flatMap((day, d) => names.map((name) => toDailyVariantCounters(day, name, byDay[d][name], plan.slots)));
+  // Capped user-level sums when the counters hold them (every counter written since caps exist).
+  const capped = names.every((name) => hasCappedSums(latest[name]));
+  if (capped) notes.metric = cappedMetricPlan(notes.metric, experiment.target_metric.kind);
+  const counters = days.flatMap((day, d) => names.map((name) => toDailyVariantCounters(day, name, byDay[d][name], plan.slots, capped)));
   const broken = inconsistentRatioRow(counters);
   let guardrails = plan.guardrails;
   if (broken !== undefined) {

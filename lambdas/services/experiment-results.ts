@@ -12,6 +12,7 @@ import type { PromotionAnalysis } from '../domain/experiments/lifecycle.ts';
 import { buildExperimentReport, isTerminalDecision, type Decision, type ExperimentReport } from '../domain/stats/index.ts';
 import type { CounterRepository } from '../storage/event-repository.ts';
 import { INTERLEAVING_COUNTER_VARIANT } from '../domain/events/interleaving-credit.ts';
+import { cappingReport, type CappingReport } from './capping.ts';
 import { interleavingDecision, preferenceFromCounters, teamsOf, type InterleavingPreference } from './interleaving-results.ts';
 import {
   buildAnalysisInput,
@@ -54,6 +55,8 @@ export interface ExperimentAnalysis {
   report: ExperimentReport | null;
   /** Interleaving experiments: the preference test that decides; null otherwise. */
   preference: InterleavingPreference | null;
+  /** Per-user caps (capping.ts): users at each cap, capped against uncapped estimates; null for interleaving. */
+  capping: CappingReport | null;
 }
 
 /** Options of {@link analyseExperiment}. */
@@ -69,7 +72,8 @@ export interface AnalyseOptions extends Omit<AnalysisInputOptions, 'through'> {
 export async function readVariantCounters(experiment: Experiment, counters: CounterRepository): Promise<Record<string, StoredDailyCounter[]>> {
   const names = experiment.variants.map((variant) => variant.name);
   if (experiment.mode === 'interleaving') names.push(INTERLEAVING_COUNTER_VARIANT);
-  const entries = await Promise.all(names.map(async (name) => [name, await counters.dailyCounters(experiment.id, name)] as const));
+  // Exact: a counter beyond 2^53 stays a BigInt until the statistics (exact.ts).
+  const entries = await Promise.all(names.map(async (name) => [name, await counters.exactDailyCounters(experiment.id, name)] as const));
   return Object.fromEntries(entries);
 }
 
@@ -116,6 +120,7 @@ function interleavingAnalysis(
     guardrails_breached: [],
     report: null,
     preference,
+    capping: null,
   };
 }
 
@@ -150,6 +155,7 @@ export function analysisFromCounters(
     promotion: promotionFromReport(report),
     report,
     preference: null,
+    capping: cappingReport(experiment, countersByVariant, { through: options.day }),
   };
 }
 

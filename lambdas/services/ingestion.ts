@@ -34,7 +34,7 @@ import { planQuotaClaims, slateProblem, type DailyQuotaClaim } from '../domain/e
 import { assignmentRefKey, type DynamoAssignmentReader } from '../storage/assignment-reader.ts';
 import type { DailyQuota } from '../storage/daily-quota.ts';
 import type { DynamoEventRepository } from '../storage/event-repository.ts';
-import type { ExperimentModeCache } from './interleaving-credit.ts';
+import type { ExperimentModeCache, ExperimentSettings } from './interleaving-credit.ts';
 
 export interface IngestionServiceDeps {
   assignments: DynamoAssignmentReader;
@@ -143,13 +143,14 @@ export function createIngestionService({ assignments, events, modes, quota, veri
    * not show, refuses the whole request with a 422 naming each `request_id` (see plausibility.ts).
    */
   async function attribute(batch: AcceptedEvent[], indices: number[], field: FieldName, now: number): Promise<VariantEvent[]> {
-    let experimentModes: Map<string, string | undefined>;
+    let settings: Map<string, ExperimentSettings | undefined>;
     try {
-      experimentModes = await modes.modes(batch.map((e) => e.experiment_id), now);
+      settings = await modes.settings(batch.map((e) => e.experiment_id), now);
     } catch (error) {
       logger.error('Experiments could not be read', { error });
       throw notStored(batch.map((e) => e.event_id), batch.length);
     }
+    const experimentModes = new Map([...settings].map(([id, s]) => [id, s?.mode]));
     const unknown = batch.flatMap((e, i) => (experimentModes.get(e.experiment_id) === undefined ? [{ field: field(indices[i], 'experiment_id'), message: `experiment ${e.experiment_id} does not exist` }] : []));
     if (unknown.length > 0) {
       metrics.addMetric('EventsUnknownExperiment', MetricUnit.Count, unknown.length);
@@ -166,7 +167,8 @@ export function createIngestionService({ assignments, events, modes, quota, veri
     const [variants, slates] = await Promise.all([assigned.length > 0 ? resolveVariants(assigned.map(({ e }) => e)) : Promise.resolve([]), slatesOf(requestIds, batch)]);
     const slateOf = (e: AcceptedEvent) => (e.request_id === undefined ? undefined : slates.get(e.request_id));
     const out: VariantEvent[] = new Array(batch.length);
-    assigned.forEach(({ e, i }, j) => (out[i] = { event: e, variant: variants[j] }));
+    // Each event carries its experiment's per-user caps: the capped sums are written with them.
+    assigned.forEach(({ e, i }, j) => (out[i] = { event: e, variant: variants[j], caps: settings.get(e.experiment_id)?.caps }));
     interleaved.forEach(({ e, i }) => (out[i] = { event: e, ...attributeInterleavedEvent(e, slateOf(e)) }));
     if (verifyRequestIds) {
       const mismatched = out.flatMap(({ event, variant }, i) => {

@@ -5,6 +5,7 @@
  */
 import type { AcceptedEvent } from '../domain/events/event.ts';
 import { attributeInterleavedEvent, type Attributed, type StoredImpression } from '../domain/events/interleaving-credit.ts';
+import { userCapsOf, type UserCaps } from '../domain/experiments/caps.ts';
 import type { Experiment } from '../domain/experiments/model.ts';
 
 /** Reads one experiment (the experiments repository's `get`). */
@@ -17,8 +18,14 @@ export interface ImpressionReader {
   byRequestIds(requestIds: Iterable<string>): Promise<Map<string, StoredImpression>>;
 }
 
-/** What the cache knows of an experiment id: its mode, or that no such experiment exists. */
-type CachedMode = { at: number; mode: Experiment['mode'] | 'missing' };
+/** What ingestion needs of an experiment: its mode, and the per-user caps its counters are written with. */
+export interface ExperimentSettings {
+  mode: Experiment['mode'];
+  caps: UserCaps;
+}
+
+/** What the cache knows of an experiment id: its settings, or that no such experiment exists. */
+type CachedMode = { at: number; settings: ExperimentSettings | 'missing' };
 
 /**
  * Experiment modes per container, and which experiment ids exist, so ingestion can refuse events
@@ -49,20 +56,35 @@ export class ExperimentModeCache {
 
   /** The mode of an experiment, or undefined when it does not exist. */
   async modeOf(experimentId: string, now: number): Promise<Experiment['mode'] | undefined> {
+    return (await this.settingsOf(experimentId, now))?.mode;
+  }
+
+  /**
+   * The mode and caps of an experiment, or undefined when it does not exist. Caps, like the
+   * mode, can only change while the experiment is a draft, which is read every time.
+   */
+  async settingsOf(experimentId: string, now: number): Promise<ExperimentSettings | undefined> {
     const hit = this.cached.get(experimentId);
-    if (hit && now - hit.at < (hit.mode === 'missing' ? this.missingTtlMs : this.ttlMs)) return hit.mode === 'missing' ? undefined : hit.mode;
+    if (hit && now - hit.at < (hit.settings === 'missing' ? this.missingTtlMs : this.ttlMs)) return hit.settings === 'missing' ? undefined : hit.settings;
     const experiment = await this.experiments.get(experimentId);
-    if (experiment === undefined) this.remember(experimentId, { at: now, mode: 'missing' });
-    else if (experiment.status !== 'draft') this.remember(experimentId, { at: now, mode: experiment.mode });
+    const settings = experiment === undefined ? undefined : { mode: experiment.mode, caps: userCapsOf(experiment) };
+    if (settings === undefined) this.remember(experimentId, { at: now, settings: 'missing' });
+    else if (experiment?.status !== 'draft') this.remember(experimentId, { at: now, settings });
     else this.cached.delete(experimentId);
-    return experiment?.mode;
+    return settings;
   }
 
   /** The mode of each distinct id, undefined for an experiment that does not exist (one read per id not cached, in parallel). */
   async modes(experimentIds: Iterable<string>, now: number): Promise<Map<string, Experiment['mode'] | undefined>> {
+    const settings = await this.settings(experimentIds, now);
+    return new Map([...settings].map(([id, s]) => [id, s?.mode]));
+  }
+
+  /** The settings of each distinct id, undefined for an experiment that does not exist (one read per id not cached, in parallel). */
+  async settings(experimentIds: Iterable<string>, now: number): Promise<Map<string, ExperimentSettings | undefined>> {
     const ids = [...new Set(experimentIds)];
-    const modes = await Promise.all(ids.map((id) => this.modeOf(id, now)));
-    return new Map(ids.map((id, i) => [id, modes[i]]));
+    const settings = await Promise.all(ids.map((id) => this.settingsOf(id, now)));
+    return new Map(ids.map((id, i) => [id, settings[i]]));
   }
 
   private remember(experimentId: string, entry: CachedMode): void {

@@ -5,6 +5,7 @@
  */
 import { escapeHtml, renderReportHtml } from '../domain/stats/index.ts';
 import type { ExperimentAnalysis } from './experiment-results.ts';
+import { analysisSectionsHtml } from './report-sections.ts';
 
 /** What the report store writes. */
 export interface RenderedReport {
@@ -61,5 +62,6 @@ export function renderAnalysisReport(analysis: ExperimentAnalysis): RenderedRepo
   // definition, unchecked guardrails, excluded variants) are appended as a last section.
   // Unchecked guardrails (stored before the API refused them) are shown where the checked ones are, not only in the notes.
   const html = renderReportHtml(analysis.report, { uncheckedGuardrails: analysis.skipped_guardrails }).replace('</body>', () => `<h2>Analysis notes</h2>\n${notesHtml(analysis)}\n</body>`);
-  return { json: analysis, html };
+  // The sections of the analysis document beside the engine's (capping, ...), each rendered apart.
+  return { json: analysis, html: html.replace('<h2>Analysis notes</h2>', () => `${analysisSectionsHtml(analysis)}\n<h2>Analysis notes</h2>`) };
 }

@@ -11,6 +11,7 @@ import { fullJitterDelay } from '../common/backoff.ts';
 import { HttpError, notFound, serviceUnavailable } from '../common/errors.ts';
 import { logger, metrics } from '../common/observability.ts';
 import { interleavingTeams, resolveAssignment, type Assignment } from '../domain/experiments/assignment.ts';
+import { userCapsOf } from '../domain/experiments/caps.ts';
 import { controlOf, type Experiment } from '../domain/experiments/model.ts';
 import { scheduleEndReached } from '../domain/experiments/schedule.ts';
 import type { AcceptedEvent } from '../domain/events/event.ts';
@@ -264,7 +265,7 @@ export function createRecommendationService({ experiments, counters, events, mod
       try {
         // The request id was generated for this request, so the slate cannot be a duplicate: the
         // counting starts with the claim instead of after it (two round trips, not three).
-        await events.recordNew(impression, served.counterVariant, served.attribution);
+        await events.recordNew(impression, served.counterVariant, served.attribution, { caps: userCapsOf(experiment) });
         impressionRecorded = true;
       } catch (error) {
         logger.error('Impression could not be recorded', { requestId, error });

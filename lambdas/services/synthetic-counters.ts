@@ -86,6 +86,28 @@ export function cohortIncrements(users: number, ctr: number, conversionRate: num
     user_clicks_sq_sum: 0,
     user_impressions_sq_sum: 0,
     user_clicks_impressions_sum: 0,
+    // No synthetic user reaches a cap (caps.ts), so the capped sums equal the uncapped ones.
+    user_purchases_sq_sum: 0,
+    revenue_cents: 0,
+    user_revenue_cents_sq_sum: 0,
+    watch_ms: 0,
+    user_watch_ms_sq_sum: 0,
+    capped_clicks: 0,
+    capped_clicks_sq_sum: 0,
+    capped_impressions: 0,
+    capped_impressions_sq_sum: 0,
+    capped_clicks_impressions_sum: 0,
+    capped_purchases: 0,
+    capped_purchases_sq_sum: 0,
+    capped_revenue_cents: 0,
+    capped_revenue_cents_sq_sum: 0,
+    capped_watch_ms: 0,
+    capped_watch_ms_sq_sum: 0,
+    users_at_clicks_cap: 0,
+    users_at_impressions_cap: 0,
+    users_at_purchases_cap: 0,
+    users_at_revenue_cap: 0,
+    users_at_watch_cap: 0,
   };
   const heavy = Math.round(users * USER_TYPES[1].share);
   const typeUsers = [users - heavy, heavy];
@@ -102,6 +124,8 @@ export function cohortIncrements(users: number, ctr: number, conversionRate: num
     out.user_impressions_sq_sum += n * m * m;
     out.user_clicks_sq_sum += r * (q + 1) ** 2 + (n - r) * q * q;
     out.user_clicks_impressions_sum += clicks * m;
+    // Every click is watched for the mean time, so a user's watch time is their clicks × 300 s.
+    out.user_watch_ms_sq_sum += (r * (q + 1) ** 2 + (n - r) * q * q) * (WATCH.mean * 1000) ** 2;
   });
   const converters = Math.round(users * conversionRate);
   Object.assign(out, {
@@ -113,6 +137,24 @@ export function cohortIncrements(users: number, ctr: number, conversionRate: num
     watch_time_n: out.clicks,
     watch_time_sum: out.clicks * WATCH.mean,
     watch_time_sum_sq: out.clicks * WATCH.meanSquare,
+    // One purchase per converter, of the mean value.
+    user_purchases_sq_sum: converters,
+    revenue_cents: converters * REVENUE.mean * 100,
+    user_revenue_cents_sq_sum: converters * (REVENUE.mean * 100) ** 2,
+    watch_ms: out.clicks * WATCH.mean * 1000,
+  });
+  Object.assign(out, {
+    capped_clicks: out.clicks,
+    capped_clicks_sq_sum: out.user_clicks_sq_sum,
+    capped_impressions: out.impressions,
+    capped_impressions_sq_sum: out.user_impressions_sq_sum,
+    capped_clicks_impressions_sum: out.user_clicks_impressions_sum,
+    capped_purchases: out.conversions,
+    capped_purchases_sq_sum: out.user_purchases_sq_sum,
+    capped_revenue_cents: out.revenue_cents,
+    capped_revenue_cents_sq_sum: out.user_revenue_cents_sq_sum,
+    capped_watch_ms: out.watch_ms,
+    capped_watch_ms_sq_sum: out.user_watch_ms_sq_sum,
   });
   const ratings = Math.round(out.clicks * RATING.perClick);
   Object.assign(out, { rating_n: ratings, rating_sum: ratings * RATING.mean, rating_sum_sq: ratings * RATING.meanSquare });

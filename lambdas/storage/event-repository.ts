@@ -42,6 +42,7 @@ import { BatchGetCommand, GetCommand, NumberValue, PutCommand, QueryCommand, Upd
 import { drainWithBackoff, fullJitterDelay, type BackoffOptions } from '../common/backoff.ts';
 import { mapWithConcurrency } from '../common/concurrency.ts';
 import {
+  USER_TOTAL_FIELDS,
   addIncrements,
   addTotals,
   counterShard,
@@ -58,6 +59,7 @@ import {
   type VariantEvent,
 } from '../domain/events/counters.ts';
 import { analysisDay, contentFingerprint, type AcceptedEvent } from '../domain/events/event.ts';
+import { exactAdd, normaliseExact, type Exact } from '../domain/events/exact.ts';
 import {
   INTERLEAVING_COUNTER_VARIANT,
   impressionEventId,
@@ -71,23 +73,39 @@ import {
 
 export type StoreOutcome = 'stored' | 'duplicate';
 
+/** What the counters need to know of an event's user besides the event: the experiment's caps. */
+export type UserContext = Pick<VariantEvent, 'caps'>;
+
+/** One day of a variant's counters (its shards summed), as doubles: see {@link ExactDailyCounter} for the exact sums. */
 export interface DailyCounter {
   day: string;
   [metric: string]: number | string;
 }
 
+/**
+ * One day of a variant's counters (its shards summed) as the analysis reads them: a counter is a
+ * number while a double holds it exactly and a BigInt beyond 2^53 (exact.ts), read and summed
+ * exactly, never dropped or refused; only the statistics turn it into a double.
+ */
+export interface ExactDailyCounter {
+  day: string;
+  [metric: string]: Exact | string;
+}
+
 export interface CounterRepository {
   /** Adds increments to one shard of one variant's counter for one day. */
-  add(experimentId: string, variant: string, day: string, increments: Record<string, number>, shard?: number): Promise<void>;
+  add(experimentId: string, variant: string, day: string, increments: Increments, shard?: number): Promise<void>;
   /** Adds an exposure (a user's first assignment) to the day's counter, in the user's shard. */
   countExposure(experimentId: string, variant: string, atMs: number, userId: string, extra?: Record<string, number>): Promise<void>;
-  /** The daily counters of one variant (each day's shards summed), oldest first. Throws CounterPrecisionError for a counter no number holds exactly. */
+  /** The daily counters of one variant (each day's shards summed exactly), oldest first, as doubles (a counter beyond 2^53 rounded). */
   dailyCounters(experimentId: string, variant: string): Promise<DailyCounter[]>;
+  /** The same counters, exactly: BigInts beyond 2^53 (what the analysis reads). */
+  exactDailyCounters(experimentId: string, variant: string): Promise<ExactDailyCounter[]>;
 }
 
 /** The per-user aggregates the user-level statistics are computed from (counters table, `AGG` items). */
 export interface UserAggregateRepository {
-  /** Adds `delta` to a user's totals in an experiment and returns the totals after the change. */
+  /** Adds `delta` to a user's totals in an experiment and returns the totals after the change (the whole item: ALL_NEW). */
   addUserTotals(experimentId: string, userId: string, delta: UserTotals): Promise<UserTotals>;
 }
 
@@ -106,7 +124,7 @@ export interface BatchStoreResult {
 
 export interface EventRepository {
   /** Stores and counts one event whose id the server just generated (no duplicate possible), exactly once, in two round trips. Throws if it could not. */
-  recordNew(event: AcceptedEvent, variant: string, interleaving?: InterleavingAttribution): Promise<StoreOutcome>;
+  recordNew(event: AcceptedEvent, variant: string, interleaving?: InterleavingAttribution, user?: UserContext): Promise<StoreOutcome>;
   /** Stores and counts many events, coalescing the counter writes. Never throws for a write failure. */
   recordBatch(events: readonly VariantEvent[]): Promise<BatchStoreResult>;
 }
@@ -154,51 +172,32 @@ export function storedEventItem(event: AcceptedEvent, variant: string, ttlDays: 
 }
 
 /**
- * A stored counter that no JavaScript number holds exactly: a value beyond 2^53 that is not a
- * double, or a sum of shards that rounds. Raised rather than dropping or rounding the counter,
- * since an analysis computed from a silently changed count could ship the wrong model.
+ * A counter attribute as an exact amount, or undefined for an attribute that is not a number.
+ * The document client returns integers beyond ±2^53 as BigInt (NumberValue with `wrapNumbers`):
+ * they stay BigInts (a number when a double holds them exactly). A fraction is a float sum of
+ * values (revenue_sum, ...), bounded far below 2^53 by the event bounds: read as the nearest double.
  */
-export class CounterPrecisionError extends Error {
-  override readonly name = 'CounterPrecisionError';
-
-  constructor(
-    readonly where: { experimentId: string; variant: string; day: string; metric: string },
-    readonly value: string,
-  ) {
-    super(`Counter ${where.metric} of ${where.experimentId} / ${where.variant} on ${where.day} is ${value}, which no JavaScript number holds exactly`);
-  }
-}
-
-/**
- * A counter attribute as a number, exactly, or undefined for an attribute that is not a number.
- * The document client returns integers beyond ±2^53 as BigInt (NumberValue with `wrapNumbers`);
- * they are converted when a double holds them exactly, and refused otherwise.
- */
-function exactCounterValue(value: unknown, where: () => ConstructorParameters<typeof CounterPrecisionError>[0]): number | undefined {
+export function exactCounterValue(value: unknown): Exact | undefined {
   if (typeof value === 'number') return value;
   let text: string;
-  if (typeof value === 'bigint') text = value.toString();
-  else if (value instanceof NumberValue) text = value.toString();
+  if (typeof value === 'bigint') return normaliseExact(value);
+  if (value instanceof NumberValue) text = value.toString();
   else return undefined;
-  const number = Number(text);
-  const exact = /^-?\d+$/.test(text) ? Number.isFinite(number) && BigInt(number) === BigInt(text) : Number.isFinite(number) && Math.abs(number) <= Number.MAX_SAFE_INTEGER;
-  if (!exact) throw new CounterPrecisionError(where(), text);
-  return number;
+  return /^-?\d+$/.test(text) ? normaliseExact(BigInt(text)) : Number(text);
 }
 
-/** a + b, refusing a sum of integers that a double cannot hold exactly (beyond 2^53). */
-function exactSum(a: number, b: number, where: () => ConstructorParameters<typeof CounterPrecisionError>[0]): number {
-  const sum = a + b;
-  if (Number.isSafeInteger(sum) || !Number.isInteger(a) || !Number.isInteger(b)) return sum;
-  const exact = BigInt(a) + BigInt(b);
-  if (BigInt(sum) !== exact) throw new CounterPrecisionError(where(), exact.toString());
-  return sum;
+/** A user-aggregate total as a number (always exact: see UserTotals for the bounds). */
+function userTotalValue(value: unknown): number {
+  const exact = exactCounterValue(value);
+  if (exact === undefined) return 0;
+  if (typeof exact === 'bigint') throw new RangeError(`a user total of ${exact} is beyond what the event bounds allow`);
+  return exact;
 }
 
 /** An ADD update of named numeric attributes: `ADD #m0 :v0, #m1 :v1`. */
-function addExpression(increments: Record<string, number>) {
+function addExpression(increments: Increments) {
   const names: Record<string, string> = {};
-  const values: Record<string, number> = {};
+  const values: Record<string, Exact> = {};
   const parts = Object.entries(increments).map(([metric, amount], i) => {
     names[`#m${i}`] = metric;
     values[`:v${i}`] = amount;
@@ -213,7 +212,7 @@ export class DynamoCounterRepository implements CounterRepository, UserAggregate
     private readonly countersTable: string,
   ) {}
 
-  async add(experimentId: string, variant: string, day: string, increments: Record<string, number>, shard = 0): Promise<void> {
+  async add(experimentId: string, variant: string, day: string, increments: Increments, shard = 0): Promise<void> {
     if (Object.keys(increments).length === 0) return;
     await this.db.send(new UpdateCommand({ TableName: this.countersTable, Key: counterKey(experimentId, variant, day, shard), ...addExpression(increments) }));
   }
@@ -223,25 +222,31 @@ export class DynamoCounterRepository implements CounterRepository, UserAggregate
   }
 
   async addUserTotals(experimentId: string, userId: string, delta: UserTotals): Promise<UserTotals> {
-    // All three are always ADDed (0 included) so UPDATED_NEW returns all three: the cross term
-    // c·m needs the current clicks even when only impressions change.
+    // Only the totals that change are ADDed; ALL_NEW returns every total (an absent one is 0),
+    // as the user-level sums need them all (c·m needs the clicks when only impressions change).
+    const changed = Object.fromEntries(USER_TOTAL_FIELDS.filter((field) => delta[field] !== 0).map((field) => [field, delta[field]]));
     const out = await this.db.send(
       new UpdateCommand({
         TableName: this.countersTable,
         Key: userAggregateKey(experimentId, userId),
-        ...addExpression({ clicks: delta.clicks, impressions: delta.impressions, purchases: delta.purchases }),
-        ReturnValues: 'UPDATED_NEW',
+        ...addExpression(Object.keys(changed).length > 0 ? changed : { clicks: 0 }),
+        ReturnValues: 'ALL_NEW',
       }),
     );
-    // An attribute missing from the answer was created by this ADD, so its new value is the delta.
+    // ALL_NEW returns every attribute of the item; one missing from the answer was never ADDed
+    // to, so its total is its delta (0), or, for a store that answers without the item, the ADD.
     const attributes = out?.Attributes ?? {};
-    const value = (name: keyof UserTotals) => (typeof attributes[name] === 'number' ? (attributes[name] as number) : delta[name]);
-    return { clicks: value('clicks'), impressions: value('impressions'), purchases: value('purchases') };
+    return Object.fromEntries(USER_TOTAL_FIELDS.map((field) => [field, field in attributes ? userTotalValue(attributes[field]) : delta[field]])) as unknown as UserTotals;
   }
 
   async dailyCounters(experimentId: string, variant: string): Promise<DailyCounter[]> {
+    const exact = await this.exactDailyCounters(experimentId, variant);
+    return exact.map((row) => Object.fromEntries(Object.entries(row).map(([key, value]) => [key, typeof value === 'bigint' ? Number(value) : value])) as DailyCounter);
+  }
+
+  async exactDailyCounters(experimentId: string, variant: string): Promise<ExactDailyCounter[]> {
     // Items come sorted by sk, so a day's shards are adjacent and the days oldest first.
-    const byDay = new Map<string, DailyCounter>();
+    const byDay = new Map<string, ExactDailyCounter>();
     let start: Record<string, unknown> | undefined;
     do {
       const page = await this.db.send(
@@ -259,9 +264,8 @@ export class DynamoCounterRepository implements CounterRepository, UserAggregate
         let counter = byDay.get(day);
         if (!counter) byDay.set(day, (counter = { day }));
         for (const [metric, stored] of Object.entries(metrics)) {
-          const where = () => ({ experimentId, variant, day, metric });
-          const value = exactCounterValue(stored, where);
-          if (value !== undefined) counter[metric] = exactSum((counter[metric] as number | undefined) ?? 0, value, where);
+          const value = exactCounterValue(stored);
+          if (value !== undefined) counter[metric] = exactAdd((counter[metric] as Exact | undefined) ?? 0, value);
         }
       }
       start = page.LastEvaluatedKey;
@@ -468,8 +472,8 @@ export class DynamoEventRepository implements EventRepository {
    * (a failed count, the claim un-done); a claim that finds the id taken after all is undone and
    * reported as a duplicate. Throws if the event could not be stored and counted.
    */
-  async recordNew(event: AcceptedEvent, variant: string, interleaving?: InterleavingAttribution): Promise<StoreOutcome> {
-    const candidate: VariantEvent = { event, variant, ...(interleaving ? { interleaving } : {}) };
+  async recordNew(event: AcceptedEvent, variant: string, interleaving?: InterleavingAttribution, user: UserContext = {}): Promise<StoreOutcome> {
+    const candidate: VariantEvent = { event, variant, ...(interleaving ? { interleaving } : {}), ...user };
     const [group] = planCounterGroups([candidate]);
     const [claim, users] = await Promise.all([
       this.claim(candidate).then(
@@ -597,7 +601,7 @@ export class DynamoEventRepository implements EventRepository {
       if (outcome.status === 'rejected') phase.failure ??= { error: outcome.reason };
       else {
         phase.done.push({ userId, delta, after: outcome.value });
-        addIncrements(phase.userStats, userStatIncrements(subtractTotals(outcome.value, delta), outcome.value));
+        addIncrements(phase.userStats, userStatIncrements(subtractTotals(outcome.value, delta), outcome.value, group.caps));
       }
     });
     return phase;
@@ -708,7 +712,7 @@ export class DynamoEventRepository implements EventRepository {
     undone.forEach((outcome, i) => {
       const { userId, delta } = done[i];
       if (outcome.status === 'fulfilled') {
-        addIncrements(correction, userStatIncrements(addTotals(outcome.value, delta), outcome.value));
+        addIncrements(correction, userStatIncrements(addTotals(outcome.value, delta), outcome.value, group.caps));
       } else {
         // The aggregate keeps this delta, so its forward statistics stay in the correction and the
         // user-level sums match the aggregate; a retry will add the delta again (residual window).

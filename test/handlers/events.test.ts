@@ -104,6 +104,11 @@ const quotaUpdates = () => ddb.commandCalls(UpdateCommand).filter((c) => c.args[
 const counterUpdates = () => ddb.commandCalls(UpdateCommand).filter((c) => c.args[0].input.TableName === TABLE.counters && !isQuota(c.args[0].input.Key));
 const dailyUpdates = () => counterUpdates().filter((c) => String(c.args[0].input.Key?.pk).includes('#VAR#'));
 const userUpdates = () => counterUpdates().filter((c) => String(c.args[0].input.Key?.pk).includes('#USER#'));
+/** What an ADD update adds, attribute name → amount. */
+const addedBy = (call: ReturnType<typeof counterUpdates>[number]) => {
+  const { ExpressionAttributeNames: names = {}, ExpressionAttributeValues: values = {} } = call.args[0].input;
+  return Object.fromEntries(Object.entries(names).map(([alias, name]) => [name, values[alias.replace('#m', ':v')]]));
+};
 
 describe('POST /events and /events/batch', () => {
   beforeAll(async () => {
@@ -132,13 +137,9 @@ describe('POST /events and /events/batch', () => {
         ConditionExpression: 'attribute_not_exists(pk)',
         Item: expect.objectContaining({ pk: 'EVENT#evt-1', variant: 'treatment', counted: true, received_at_ms: NOW.getTime() }),
       });
-      expect(ddb).toHaveReceivedCommandWith(UpdateCommand, {
-        TableName: TABLE.counters,
-        Key: counterKey('default', 'treatment', today, counterShard('evt-1')),
-        UpdateExpression: 'ADD #m0 :v0, #m1 :v1, #m2 :v2',
-        ExpressionAttributeNames: { '#m0': 'clicks', '#m1': 'clickers', '#m2': 'user_clicks_sq_sum' },
-        ExpressionAttributeValues: { ':v0': 1, ':v1': 1, ':v2': 1 },
-      });
+      expect(ddb).toHaveReceivedCommandWith(UpdateCommand, { TableName: TABLE.counters, Key: counterKey('default', 'treatment', today, counterShard('evt-1')) });
+      // The user's first click: its own count and, capped at caps.clicks, the user-level sums.
+      expect(addedBy(dailyUpdates()[0])).toMatchObject({ clicks: 1, clickers: 1, user_clicks_sq_sum: 1, capped_clicks: 1, capped_clicks_sq_sum: 1 });
     });
 
     it("dates the event by the gateway's receive time (requestTimeEpoch), not the function's clock", async () => {
@@ -163,17 +164,30 @@ describe('POST /events and /events/batch', () => {
       // Act
       await postEvent(click());
 
-      // Assess
+      // Assess: only the changed total is ADDed; ALL_NEW returns them all (the cross term needs the impressions).
       expect(ddb).toHaveReceivedCommandWith(UpdateCommand, {
         TableName: TABLE.counters,
         Key: { pk: 'EXP#default#USER#u1', sk: 'AGG' },
-        UpdateExpression: 'ADD #m0 :v0, #m1 :v1, #m2 :v2',
-        ExpressionAttributeNames: { '#m0': 'clicks', '#m1': 'impressions', '#m2': 'purchases' },
-        ExpressionAttributeValues: { ':v0': 1, ':v1': 0, ':v2': 0 },
-        ReturnValues: 'UPDATED_NEW',
+        UpdateExpression: 'ADD #m0 :v0',
+        ExpressionAttributeNames: { '#m0': 'clicks' },
+        ExpressionAttributeValues: { ':v0': 1 },
+        ReturnValues: 'ALL_NEW',
       });
-      expect(dailyUpdates()[0].args[0].input.ExpressionAttributeNames).toEqual({ '#m0': 'clicks', '#m1': 'user_clicks_sq_sum', '#m2': 'user_clicks_impressions_sum' });
-      expect(dailyUpdates()[0].args[0].input.ExpressionAttributeValues).toEqual({ ':v0': 1, ':v1': 9 - 4, ':v2': 30 - 20 });
+      expect(addedBy(dailyUpdates()[0])).toMatchObject({ clicks: 1, user_clicks_sq_sum: 9 - 4, user_clicks_impressions_sum: 30 - 20, capped_clicks: 1, capped_clicks_sq_sum: 9 - 4, capped_clicks_impressions_sum: 30 - 20 });
+      expect(addedBy(dailyUpdates()[0])).not.toHaveProperty('clickers');
+    });
+
+    it("adds only the capped part of a click past the user's clicks cap, and counts the user at the cap once", async () => {
+      // Prepare: the default clicks cap is 50; this click takes the user from 50 to 51.
+      ddb.on(UpdateCommand, { TableName: TABLE.counters, Key: { pk: 'EXP#default#USER#u1', sk: 'AGG' } }).resolves({ Attributes: { clicks: 51, impressions: 10 } });
+
+      // Act
+      await postEvent(click());
+
+      // Assess: the uncapped sums move, the capped ones do not.
+      const added = addedBy(dailyUpdates()[0]);
+      expect(added).toMatchObject({ clicks: 1, user_clicks_sq_sum: 51 ** 2 - 50 ** 2, user_clicks_impressions_sum: 10 });
+      expect(Object.keys(added).filter((name) => name.startsWith('capped_') || name.startsWith('users_at_'))).toEqual([]);
     });
 
     it('acknowledges a duplicate that DynamoDB returns as already counted without a second request', async () => {
@@ -329,10 +343,7 @@ describe('POST /events and /events/batch', () => {
 
       // Assess: nothing else changed the user, so the undo needs no correction write.
       expect(result.statusCode).toBe(503);
-      expect(userUpdates().map((c) => c.args[0].input.ExpressionAttributeValues)).toEqual([
-        { ':v0': 1, ':v1': 0, ':v2': 0 },
-        { ':v0': -1, ':v1': 0, ':v2': 0 },
-      ]);
+      expect(userUpdates().map(addedBy)).toEqual([{ clicks: 1 }, { clicks: -1 }]);
       expect(dailyUpdates()).toHaveLength(1);
     });
 
@@ -350,9 +361,7 @@ describe('POST /events and /events/batch', () => {
 
       // Assess: unrecorded forward change (+1 clicker, Σc² +1) plus the undo 2 → 1 (Σc² −3) = (+1, −2).
       expect(result.statusCode).toBe(503);
-      const correction = dailyUpdates()[1].args[0].input;
-      expect(correction.ExpressionAttributeNames).toEqual({ '#m0': 'clickers', '#m1': 'user_clicks_sq_sum' });
-      expect(correction.ExpressionAttributeValues).toEqual({ ':v0': 1, ':v1': -2 });
+      expect(addedBy(dailyUpdates()[1])).toEqual({ clickers: 1, user_clicks_sq_sum: -2, capped_clicks_sq_sum: -2 });
     });
 
     it('answers 503 naming the event when its conditional put is throttled, and counts nothing', async () => {
@@ -659,7 +668,9 @@ describe('POST /events and /events/batch', () => {
       // Assess
       const control = dailyUpdates().find((c) => c.args[0].input.Key?.pk === 'EXP#default#VAR#control')!.args[0].input;
       const added = Object.fromEntries(Object.entries(control.ExpressionAttributeNames!).map(([alias, name]) => [name, control.ExpressionAttributeValues![alias.replace('#m', ':v')]]));
-      expect(added).toEqual({ clicks: 1, conversions: 1, revenue_n: 1, revenue_sum: 3, revenue_sum_sq: 9, clickers: 1, converters: 1, user_clicks_sq_sum: 1 });
+      expect(added).toMatchObject({ clicks: 1, conversions: 1, revenue_n: 1, revenue_sum: 3, revenue_sum_sq: 9, clickers: 1, converters: 1, user_clicks_sq_sum: 1 });
+      // Revenue per user in cents, capped at the default 1,000 units.
+      expect(added).toMatchObject({ revenue_cents: 300, user_revenue_cents_sq_sum: 90_000, capped_revenue_cents: 300, capped_revenue_cents_sq_sum: 90_000, capped_purchases: 1 });
     });
 
     it('costs no counter update for a batch sent again', async () => {
@@ -755,7 +766,7 @@ describe('POST /events and /events/batch', () => {
       // Assess
       expect(result.statusCode).toBe(201);
       expect(ddb).toHaveReceivedCommandWith(PutCommand, { TableName: TABLE.events, Item: expect.objectContaining({ pk: 'EVENT#evt-1', variant: 'treatment', team: 'b' }) });
-      expect(dailyOf('treatment').map(increments)).toEqual([{ clicks: 1 }]);
+      expect(dailyOf('treatment').map(increments)).toEqual([{ clicks: 1, clicks_pos_1: 1 }]);
       expect(userUpdates()).toHaveLength(0);
     });
 
@@ -788,7 +799,7 @@ describe('POST /events and /events/batch', () => {
       await postEvent(ilClick({ item_id: 'i4' }));
 
       // Assess
-      expect(dailyOf('control').map(increments)).toEqual([{ clicks: 1 }]);
+      expect(dailyOf('control').map(increments)).toEqual([{ clicks: 1, clicks_pos_1: 1 }]);
       expect(dailyOf('~interleaving').map(increments)).toEqual([{ interleaving_wins_b: -1 }]);
     });
 
@@ -816,7 +827,7 @@ describe('POST /events and /events/batch', () => {
 
       // Assess
       expect(result.statusCode).toBe(201);
-      expect(dailyOf('treatment').map(increments)).toEqual([{ clicks: 1 }]);
+      expect(dailyOf('treatment').map(increments)).toEqual([{ clicks: 1, clicks_pos_1: 1 }]);
       expect(dailyOf('~interleaving')).toHaveLength(0);
     });
 
@@ -847,7 +858,7 @@ describe('POST /events and /events/batch', () => {
       // Assess
       expect(result.statusCode).toBe(201);
       expect(ddb).toHaveReceivedCommandWith(PutCommand, { TableName: TABLE.events, Item: expect.objectContaining({ variant: '~interleaving', no_credit_reason: reason }) });
-      expect(dailyOf('~interleaving').map(increments)).toEqual([{ clicks: 1 }]);
+      expect(dailyOf('~interleaving').map(increments)).toEqual([{ clicks: 1, clicks_pos_1: 1 }]);
       expect(impressionUpdates()).toHaveLength(0);
     });
 
@@ -864,7 +875,7 @@ describe('POST /events and /events/batch', () => {
 
       // Assess: the team's +1 is negated, the credit removed (no correction needed), the event un-claimed
       expect(result.statusCode).toBe(503);
-      expect(dailyOf('treatment').map(increments)).toEqual([{ clicks: 1 }, { clicks: -1 }]);
+      expect(dailyOf('treatment').map(increments)).toEqual([{ clicks: 1, clicks_pos_1: 1 }, { clicks: -1, clicks_pos_1: -1 }]);
       expect(impressionUpdates().map((c) => c.args[0].input.UpdateExpression)).toEqual([
         'ADD team_a_clicks :a, team_b_clicks :b, credited_items :items',
         'ADD team_a_clicks :a, team_b_clicks :b DELETE credited_items :items',

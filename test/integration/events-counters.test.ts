@@ -6,6 +6,7 @@ import { GetCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { TABLES } from '../../lib/resources.ts';
 import type { VariantEvent } from '../../lambdas/domain/events/counters.ts';
+import { DEFAULT_USER_CAPS } from '../../lambdas/domain/experiments/caps.ts';
 import { acceptEvent, type EventType } from '../../lambdas/domain/events/event.ts';
 import { DynamoAssignmentReader, assignmentRefKey } from '../../lambdas/storage/assignment-reader.ts';
 import { DynamoCounterRepository, DynamoEventRepository, type DailyCounter } from '../../lambdas/storage/event-repository.ts';
@@ -68,6 +69,44 @@ describe('DynamoEventRepository.recordBatch on dynalite', () => {
       user_clicks_sq_sum: 2 ** 2 + 1 ** 2,
       user_impressions_sq_sum: 3 ** 2 + 1 ** 2 + 2 ** 2,
       user_clicks_impressions_sum: 2 * 3 + 1 * 1,
+      user_purchases_sq_sum: 1,
+      // Revenue per user in cents, exact integers.
+      revenue_cents: 2000,
+      user_revenue_cents_sq_sum: 2000 ** 2,
+      // No user reaches a default cap: the capped sums equal the uncapped ones.
+      capped_clicks: 3,
+      capped_clicks_sq_sum: 2 ** 2 + 1 ** 2,
+      capped_impressions: 6,
+      capped_impressions_sq_sum: 3 ** 2 + 1 ** 2 + 2 ** 2,
+      capped_clicks_impressions_sum: 2 * 3 + 1 * 1,
+      capped_purchases: 1,
+      capped_purchases_sq_sum: 1,
+      capped_revenue_cents: 2000,
+      capped_revenue_cents_sq_sum: 2000 ** 2,
+    });
+  });
+
+  it('caps each user at the experiment caps: increments min(after, K) − min(before, K) and their squares, and counts the users at a cap', async () => {
+    // Prepare: caps of 2 clicks and 5.00 of revenue; u1 clicks 3 times over two batches and buys for 4.00 and 3.50.
+    const caps = { ...DEFAULT_USER_CAPS, clicks: 2, revenue_cents: 500 };
+    const of = (id: string, user: string, type: EventType, value?: number): VariantEvent => ({ event: event('exp-caps', id, user, type, value), variant: 'control', caps });
+
+    // Act
+    await events.recordBatch([of('k1', 'u1', 'click'), of('k2', 'u1', 'click'), of('k3', 'u1', 'purchase', 4), of('k4', 'u2', 'click')]);
+    await events.recordBatch([of('k5', 'u1', 'click'), of('k6', 'u1', 'purchase', 3.5)]);
+
+    // Assess: u1 counts 2 clicks and 500 cents; u2 1 click and nothing bought.
+    expect(total(await counters.dailyCounters('exp-caps', 'control'))).toMatchObject({
+      clicks: 4,
+      user_clicks_sq_sum: 3 ** 2 + 1,
+      capped_clicks: 2 + 1,
+      capped_clicks_sq_sum: 2 ** 2 + 1,
+      users_at_clicks_cap: 1,
+      revenue_cents: 750,
+      user_revenue_cents_sq_sum: 750 ** 2,
+      capped_revenue_cents: 500,
+      capped_revenue_cents_sq_sum: 500 ** 2,
+      users_at_revenue_cap: 1,
     });
   });
 
@@ -82,7 +121,8 @@ describe('DynamoEventRepository.recordBatch on dynalite', () => {
     const totals = total(await counters.dailyCounters('exp-stats', 'control'));
     expect(totals).toMatchObject({ clicks: 4, clickers: 2, user_clicks_sq_sum: 3 ** 2 + 1, user_clicks_impressions_sum: 3 * 3 + 1 });
     const { Item } = await aws.doc.send(new GetCommand({ TableName: TABLES.counters.localName, Key: { pk: 'EXP#exp-stats#USER#u1', sk: 'AGG' } }));
-    expect(Item).toMatchObject({ clicks: 3, impressions: 3, purchases: 0 });
+    expect(Item).toMatchObject({ clicks: 3, impressions: 3 });
+    expect(Item?.purchases ?? 0).toBe(0);
   });
 
   it('leaves every counter unchanged when the same batch arrives again', async () => {
@@ -105,8 +145,8 @@ describe('DynamoEventRepository.recordBatch on dynalite', () => {
     const click = event('exp-reclaim', 'x-1', 'u1', 'click');
     await events.recordBatch([{ event: click, variant: 'control' }]);
     await aws.doc.send(new UpdateCommand({ TableName: TABLES.events.localName, Key: { pk: 'EVENT#x-1', sk: 'E' }, UpdateExpression: 'SET counted = :f', ExpressionAttributeValues: { ':f': false } }));
-    await counters.add('exp-reclaim', 'control', '2026-11-23', { clicks: -1, clickers: -1, user_clicks_sq_sum: -1 });
-    await counters.addUserTotals('exp-reclaim', 'u1', { clicks: -1, impressions: 0, purchases: 0 });
+    await counters.add('exp-reclaim', 'control', '2026-11-23', { clicks: -1, clickers: -1, user_clicks_sq_sum: -1, capped_clicks: -1, capped_clicks_sq_sum: -1 });
+    await counters.addUserTotals('exp-reclaim', 'u1', { clicks: -1, impressions: 0, purchases: 0, revenue_cents: 0, watch_ms: 0 });
 
     // Act
     const retry = await events.recordBatch([{ event: click, variant: 'control' }]);

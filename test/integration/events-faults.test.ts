@@ -116,20 +116,33 @@ function eventPool(size: number): EventInput[] {
 
 const post = (events: EventInput[]) => handler(jsonPost('/events/batch', { events }, { resource: '/events/batch' }), lambdaContext('events'));
 
-/** What the counters must hold for a set of distinct events: event sums and the user-level sums. */
+/**
+ * Caps low enough that most users reach some of them (each user sends about 12 impressions, 7
+ * clicks, 2 purchases of 1 to 5 and 2 watch times): the capped sums written as increments
+ * min(after, K) − min(before, K), and undone the same way, must end at Σ min(total, K).
+ */
+const CAPS = { clicks: 4, impressions: 8, purchases: 1, revenue: 5, watch_time_seconds: 300 };
+
+/**
+ * What the counters must hold for a set of distinct events: event sums and the user-level sums,
+ * uncapped and capped, from each user's final totals (revenue in cents, watch time in ms).
+ */
 function expectedTotals(events: EventInput[]) {
   const out: Record<string, Record<string, number>> = { control: {}, treatment: {} };
-  const perUser = new Map<string, { c: number; m: number; p: number }>();
+  const perUser = new Map<string, { c: number; m: number; p: number; r: number; w: number }>();
   const add = (variant: string, metric: string, amount: number) => (out[variant][metric] = (out[variant][metric] ?? 0) + amount);
   for (const e of events) {
     const variant = variantOf(e.user_id);
-    const u = perUser.get(e.user_id) ?? { c: 0, m: 0, p: 0 };
+    const u = perUser.get(e.user_id) ?? { c: 0, m: 0, p: 0, r: 0, w: 0 };
     perUser.set(e.user_id, u);
     if (e.event_type === 'impression') (add(variant, 'impressions', 1), u.m++);
     if (e.event_type === 'click') (add(variant, 'clicks', 1), u.c++);
-    if (e.event_type === 'purchase') (add(variant, 'conversions', 1), add(variant, 'revenue_sum', e.value!), u.p++);
-    if (e.event_type === 'watch_time') (add(variant, 'watch_time_n', 1), add(variant, 'watch_time_sum', e.value!));
+    if (e.event_type === 'purchase') (add(variant, 'conversions', 1), add(variant, 'revenue_sum', e.value!), u.p++, (u.r += Math.round(e.value! * 100)));
+    if (e.event_type === 'watch_time') (add(variant, 'watch_time_n', 1), add(variant, 'watch_time_sum', e.value!), (u.w += e.value! * 1000));
   }
+  const capOf = { c: CAPS.clicks, m: CAPS.impressions, p: CAPS.purchases, r: CAPS.revenue * 100, w: CAPS.watch_time_seconds * 1000 };
+  const names = { c: 'clicks', m: 'impressions', p: 'purchases', r: 'revenue_cents', w: 'watch_ms' } as const;
+  const atCap = { c: 'clicks', m: 'impressions', p: 'purchases', r: 'revenue', w: 'watch' } as const;
   for (const [user, u] of perUser) {
     const variant = variantOf(user);
     add(variant, 'clickers', u.c > 0 ? 1 : 0);
@@ -137,6 +150,18 @@ function expectedTotals(events: EventInput[]) {
     add(variant, 'user_clicks_sq_sum', u.c * u.c);
     add(variant, 'user_impressions_sq_sum', u.m * u.m);
     add(variant, 'user_clicks_impressions_sum', u.c * u.m);
+    add(variant, 'user_purchases_sq_sum', u.p * u.p);
+    add(variant, 'revenue_cents', u.r);
+    add(variant, 'user_revenue_cents_sq_sum', u.r * u.r);
+    add(variant, 'watch_ms', u.w);
+    add(variant, 'user_watch_ms_sq_sum', u.w * u.w);
+    for (const key of ['c', 'm', 'p', 'r', 'w'] as const) {
+      const capped = Math.min(u[key], capOf[key]);
+      add(variant, `capped_${names[key]}`, capped);
+      add(variant, `capped_${names[key]}_sq_sum`, capped * capped);
+      add(variant, `users_at_${atCap[key]}_cap`, u[key] >= capOf[key] ? 1 : 0);
+    }
+    add(variant, 'capped_clicks_impressions_sum', Math.min(u.c, capOf.c) * Math.min(u.m, capOf.m));
   }
   return out;
 }
@@ -153,7 +178,7 @@ beforeAll(async () => {
   Object.assign(process.env, localEnvironment(aws.servers), { AWS_MAX_ATTEMPTS: '1', POWERTOOLS_LOG_LEVEL: 'SILENT' });
   const experiments = new DynamoExperimentRepository(aws.doc, TABLES.experiments.localName);
   // Events for experiments that do not exist are refused, so the experiment is created first.
-  await experiments.create(twoArmExperiment(EXPERIMENT, { now: new Date() }));
+  await experiments.create(twoArmExperiment(EXPERIMENT, { now: new Date(), caps: CAPS }));
   for (const [i, userId] of USERS.entries()) {
     await experiments.putAssignmentIfAbsent({ experimentId: EXPERIMENT, userId, variant: variantOf(userId), bucket: i, propensity: 0.5, assignedAt: new Date().toISOString() });
   }

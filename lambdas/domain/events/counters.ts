@@ -9,7 +9,9 @@
  */
 import { murmur3x86_32 } from '../experiments/hash.ts';
 import type { Team } from '../experiments/interleaving.ts';
+import { DEFAULT_USER_CAPS, type UserCaps } from '../experiments/caps.ts';
 import { analysisDay, counterIncrements, type AcceptedEvent } from './event.ts';
+import { exactAdd, exactMultiply, exactNegate, exactSubtract, isExactZero, toMinorUnits, type Exact } from './exact.ts';
 import { INTERLEAVED_IMPRESSIONS_FIELD, type InterleavingAttribution } from './interleaving-credit.ts';
 
 /**
@@ -30,76 +32,134 @@ export function counterShard(key: string): number {
   return murmur3x86_32(utf8.encode(key), 0x5eed) % COUNTER_SHARDS;
 }
 
-/** Additive counter increments, metric name → amount. */
-export type Increments = Record<string, number>;
+/** Additive counter increments, metric name → amount (exact: a BigInt beyond 2^53, see exact.ts). */
+export type Increments = Record<string, Exact>;
 
-/** A user's running totals in one experiment (the `EXP#<e>#USER#<u>` / `AGG` item). */
+/**
+ * A user's running totals in one experiment (the `EXP#<e>#USER#<u>` / `AGG` item): counts, and
+ * values in integer minor units (revenue in cents, watch time in milliseconds), so their sums
+ * and squares are exact integers. Each stays far below 2^53 under the event bounds and daily
+ * limits (a user's watch time would need 100,000 days at the limit).
+ */
 export interface UserTotals {
   clicks: number;
   impressions: number;
   purchases: number;
+  revenue_cents: number;
+  watch_ms: number;
 }
 
-export const ZERO_TOTALS: UserTotals = Object.freeze({ clicks: 0, impressions: 0, purchases: 0 });
+/** The user aggregate's total attributes, in a fixed order. */
+export const USER_TOTAL_FIELDS = ['clicks', 'impressions', 'purchases', 'revenue_cents', 'watch_ms'] as const satisfies readonly (keyof UserTotals)[];
 
-/** How one event changes its user's totals (rating and watch time change nothing). */
-export function userTotalsDelta(event: Pick<AcceptedEvent, 'event_type'>): UserTotals {
+export const ZERO_TOTALS: UserTotals = Object.freeze({ clicks: 0, impressions: 0, purchases: 0, revenue_cents: 0, watch_ms: 0 });
+
+/** How one event changes its user's totals (a rating changes nothing). */
+export function userTotalsDelta(event: Pick<AcceptedEvent, 'event_type' | 'value'>): UserTotals {
   switch (event.event_type) {
     case 'impression':
-      return { clicks: 0, impressions: 1, purchases: 0 };
+      return { ...ZERO_TOTALS, impressions: 1 };
     case 'click':
-      return { clicks: 1, impressions: 0, purchases: 0 };
+      return { ...ZERO_TOTALS, clicks: 1 };
     case 'purchase':
-      return { clicks: 0, impressions: 0, purchases: 1 };
-    case 'rating':
+      return { ...ZERO_TOTALS, purchases: 1, revenue_cents: toMinorUnits(event.value ?? 0, 100) };
     case 'watch_time':
+      return { ...ZERO_TOTALS, watch_ms: toMinorUnits(event.value ?? 0, 1000) };
+    case 'rating':
       return { ...ZERO_TOTALS };
   }
 }
 
+const mapTotals = (f: (field: keyof UserTotals) => number): UserTotals =>
+  Object.fromEntries(USER_TOTAL_FIELDS.map((field) => [field, f(field)])) as unknown as UserTotals;
+
 /** Whether a delta changes nothing (its user aggregate need not be written). */
-export const isZeroTotals = (t: UserTotals) => t.clicks === 0 && t.impressions === 0 && t.purchases === 0;
+export const isZeroTotals = (t: UserTotals) => USER_TOTAL_FIELDS.every((field) => t[field] === 0);
 
-export const addTotals = (a: UserTotals, b: UserTotals): UserTotals => ({ clicks: a.clicks + b.clicks, impressions: a.impressions + b.impressions, purchases: a.purchases + b.purchases });
+export const addTotals = (a: UserTotals, b: UserTotals): UserTotals => mapTotals((field) => a[field] + b[field]);
 
-export const subtractTotals = (a: UserTotals, b: UserTotals): UserTotals => ({ clicks: a.clicks - b.clicks, impressions: a.impressions - b.impressions, purchases: a.purchases - b.purchases });
+export const subtractTotals = (a: UserTotals, b: UserTotals): UserTotals => mapTotals((field) => a[field] - b[field]);
 
 /** The undo of a delta (0 stays 0, not −0). */
 export const negateTotals = (t: UserTotals): UserTotals => subtractTotals(ZERO_TOTALS, t);
 
 const indicator = (x: number) => (x > 0 ? 1 : 0);
 
+/** v² − u², exact. */
+const squareIncrement = (after: number, before: number): Exact => exactSubtract(exactMultiply(after, after), exactMultiply(before, before));
+
+/** a'·b' − a·b, exact. */
+const productIncrement = (a1: number, b1: number, a0: number, b0: number): Exact => exactSubtract(exactMultiply(a1, b1), exactMultiply(a0, b0));
+
+/** The capped metrics: the user total each caps, and the names of its counter fields. */
+export const CAPPED_METRICS = [
+  { metric: 'clicks', total: 'clicks', cap: 'clicks', sum: 'capped_clicks', sumSq: 'capped_clicks_sq_sum', atCap: 'users_at_clicks_cap', uncappedSum: 'clicks', uncappedSumSq: 'user_clicks_sq_sum' },
+  { metric: 'impressions', total: 'impressions', cap: 'impressions', sum: 'capped_impressions', sumSq: 'capped_impressions_sq_sum', atCap: 'users_at_impressions_cap', uncappedSum: 'impressions', uncappedSumSq: 'user_impressions_sq_sum' },
+  { metric: 'purchases', total: 'purchases', cap: 'purchases', sum: 'capped_purchases', sumSq: 'capped_purchases_sq_sum', atCap: 'users_at_purchases_cap', uncappedSum: 'conversions', uncappedSumSq: 'user_purchases_sq_sum' },
+  { metric: 'revenue', total: 'revenue_cents', cap: 'revenue_cents', sum: 'capped_revenue_cents', sumSq: 'capped_revenue_cents_sq_sum', atCap: 'users_at_revenue_cap', uncappedSum: 'revenue_cents', uncappedSumSq: 'user_revenue_cents_sq_sum' },
+  { metric: 'watch_time', total: 'watch_ms', cap: 'watch_ms', sum: 'capped_watch_ms', sumSq: 'capped_watch_ms_sq_sum', atCap: 'users_at_watch_cap', uncappedSum: 'watch_ms', uncappedSumSq: 'user_watch_ms_sq_sum' },
+] as const satisfies readonly { metric: string; total: keyof UserTotals; cap: keyof UserCaps; sum: string; sumSq: string; atCap: string; uncappedSum: string; uncappedSumSq: string }[];
+
+/** Σ over users of capped clicks × capped impressions: the cross moment of the capped click-through ratio. */
+export const CAPPED_CLICKS_IMPRESSIONS_FIELD = 'capped_clicks_impressions_sum';
+
 /**
  * The increments of the user-level sums when one user's totals go from `before` to `after`
- * (c → c+dc clicks, m → m+dm impressions): (c+dc)² − c², (m+dm)² − m², (c+dc)(m+dm) − c·m,
- * and ±1 to clickers / converters when the user starts (or, on an undo, stops) having any.
- * Summed over every change of every user, these give exactly Σc², Σm², Σc·m and the user counts,
- * whatever order the changes happened in.
+ * (c → c+dc clicks, m → m+dm impressions, ...), summed over every change of every user, give
+ * exactly the sums over users, whatever order the changes happened in:
+ * - uncapped: (c+dc)² − c², (m+dm)² − m², (c+dc)(m+dm) − c·m, p² for purchases, and the user
+ *   totals and squares of revenue (cents) and watch time (ms); ±1 to clickers / converters
+ *   when the user starts (or, on an undo, stops) having any;
+ * - capped at `caps` (the analysis's sums): min(after, K) − min(before, K) and its square's
+ *   increment for clicks, impressions, purchases, revenue and watch time, the capped
+ *   clicks × impressions cross moment, and ±1 to `users_at_<metric>_cap` when the user reaches
+ *   (or, on an undo, leaves) a cap.
+ * All exact (exact.ts): a square of a large cap or a sum over many users may pass 2^53.
  */
-export function userStatIncrements(before: UserTotals, after: UserTotals): Increments {
-  return {
+export function userStatIncrements(before: UserTotals, after: UserTotals, caps: UserCaps = DEFAULT_USER_CAPS): Increments {
+  const increments: Increments = {
     clickers: indicator(after.clicks) - indicator(before.clicks),
     converters: indicator(after.purchases) - indicator(before.purchases),
-    user_clicks_sq_sum: after.clicks * after.clicks - before.clicks * before.clicks,
-    user_impressions_sq_sum: after.impressions * after.impressions - before.impressions * before.impressions,
-    user_clicks_impressions_sum: after.clicks * after.impressions - before.clicks * before.impressions,
+    user_clicks_sq_sum: squareIncrement(after.clicks, before.clicks),
+    user_impressions_sq_sum: squareIncrement(after.impressions, before.impressions),
+    user_clicks_impressions_sum: productIncrement(after.clicks, after.impressions, before.clicks, before.impressions),
+    user_purchases_sq_sum: squareIncrement(after.purchases, before.purchases),
+    revenue_cents: after.revenue_cents - before.revenue_cents,
+    user_revenue_cents_sq_sum: squareIncrement(after.revenue_cents, before.revenue_cents),
+    watch_ms: after.watch_ms - before.watch_ms,
+    user_watch_ms_sq_sum: squareIncrement(after.watch_ms, before.watch_ms),
   };
+  for (const spec of CAPPED_METRICS) {
+    const cap = caps[spec.cap];
+    const cappedAfter = Math.min(after[spec.total], cap);
+    const cappedBefore = Math.min(before[spec.total], cap);
+    increments[spec.sum] = cappedAfter - cappedBefore;
+    increments[spec.sumSq] = squareIncrement(cappedAfter, cappedBefore);
+    increments[spec.atCap] = (after[spec.total] >= cap ? 1 : 0) - (before[spec.total] >= cap ? 1 : 0);
+  }
+  increments[CAPPED_CLICKS_IMPRESSIONS_FIELD] = productIncrement(
+    Math.min(after.clicks, caps.clicks),
+    Math.min(after.impressions, caps.impressions),
+    Math.min(before.clicks, caps.clicks),
+    Math.min(before.impressions, caps.impressions),
+  );
+  return increments;
 }
 
-/** Sums increments field by field into `into` (mutated and returned). */
+/** Sums increments field by field into `into` (mutated and returned), exactly. */
 export function addIncrements(into: Increments, more: Increments): Increments {
-  for (const [metric, amount] of Object.entries(more)) into[metric] = (into[metric] ?? 0) + amount;
+  for (const [metric, amount] of Object.entries(more)) into[metric] = exactAdd(into[metric] ?? 0, amount);
   return into;
 }
 
 /** The same increments with every sign flipped: the undo of an ADD. */
 export function negateIncrements(increments: Increments): Increments {
-  return Object.fromEntries(Object.entries(increments).map(([metric, amount]) => [metric, amount === 0 ? 0 : -amount]));
+  return Object.fromEntries(Object.entries(increments).map(([metric, amount]) => [metric, exactNegate(amount)]));
 }
 
 /** Drops zero increments (an ADD of 0 is a wasted attribute). */
 export function nonZero(increments: Increments): Increments {
-  return Object.fromEntries(Object.entries(increments).filter(([, amount]) => amount !== 0));
+  return Object.fromEntries(Object.entries(increments).filter(([, amount]) => !isExactZero(amount)));
 }
 
 /** One stored event and the variant it counts for. */
@@ -108,6 +168,8 @@ export interface VariantEvent {
   variant: string;
   /** Set for events of interleaving experiments: no user aggregates, maybe a preference credit. */
   interleaving?: InterleavingAttribution;
+  /** The experiment's per-user caps (DEFAULT_USER_CAPS when absent). */
+  caps?: UserCaps;
 }
 
 /** A click credited to a team, to be added once to its impression's team click counts. */
@@ -132,6 +194,8 @@ export interface CounterGroup {
   increments: Increments;
   /** Each user's change of totals, only for users whose totals change. */
   userDeltas: Map<string, UserTotals>;
+  /** The per-user caps of the experiment, for the capped user-level sums. */
+  caps: UserCaps;
   eventIds: string[];
   /** Interleaving clicks whose impression's preference they move (empty otherwise). */
   credits: PreferenceCredit[];
@@ -146,12 +210,12 @@ export const groupKey = (experimentId: string, variant: string, day: string) => 
  */
 export function planCounterGroups(events: readonly VariantEvent[]): CounterGroup[] {
   const groups = new Map<string, CounterGroup>();
-  for (const { event, variant, interleaving } of events) {
+  for (const { event, variant, interleaving, caps } of events) {
     const day = analysisDay(event.received_at_ms);
     const key = groupKey(event.experiment_id, variant, day);
     let group = groups.get(key);
     if (!group) {
-      group = { experimentId: event.experiment_id, variant, day, shard: counterShard(event.event_id), increments: {}, userDeltas: new Map(), eventIds: [], credits: [] };
+      group = { experimentId: event.experiment_id, variant, day, shard: counterShard(event.event_id), increments: {}, userDeltas: new Map(), caps: caps ?? DEFAULT_USER_CAPS, eventIds: [], credits: [] };
       groups.set(key, group);
     }
     addIncrements(group.increments, counterIncrements(event));

@@ -10,6 +10,7 @@ import { z } from 'zod';
 import type { FieldError } from './errors.ts';
 import { ExperimentValidationError } from './errors.ts';
 import { BUCKET_COUNT } from './hash.ts';
+import { capsSchema } from './caps.ts';
 
 /** Weights must sum to 1 within this absolute tolerance (floating-point slack, not a loophole). */
 export const WEIGHT_SUM_TOLERANCE = 1e-9;
@@ -245,6 +246,12 @@ const experimentFields = {
   /** Fraction of users kept on the control and out of the analysis, for long-term comparison. */
   holdout_share: storableNumber().min(0, 'must be >= 0').lt(1, 'must be < 1').default(0),
   bandit: banditSettingsSchema.optional(),
+  /**
+   * Per-user caps of the analysed counts and values (caps.ts); every field optional, defaults
+   * DEFAULT_CAPS. Fixed once the experiment has started: the capped sums are accumulated as
+   * events are written.
+   */
+  caps: capsSchema.prefault({}),
 };
 
 /** Fields of a create request, also the base of partial edits. */

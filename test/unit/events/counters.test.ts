@@ -19,7 +19,7 @@ import { acceptEvent, counterIncrements, type EventType } from '../../../lambdas
 const NOW = Date.parse('2026-11-23T10:00:00Z');
 const event = (id: string, userId: string, type: EventType, value?: number) =>
   acceptEvent({ event_id: id, event_type: type, user_id: userId, experiment_id: 'exp', item_id: type === 'click' || type === 'purchase' ? 'i1' : undefined, value }, NOW);
-const totals = (clicks: number, impressions: number, purchases = 0): UserTotals => ({ clicks, impressions, purchases });
+const totals = (clicks: number, impressions: number, purchases = 0): UserTotals => ({ ...ZERO_TOTALS, clicks, impressions, purchases });
 
 describe('userStatIncrements', () => {
   it('adds (c+dc)² − c², (m+dm)² − m² and (c+dc)(m+dm) − c·m when a user goes from 2 clicks, 5 impressions to 3 and 7', () => {
@@ -27,7 +27,7 @@ describe('userStatIncrements', () => {
     const increments = userStatIncrements(totals(2, 5), totals(3, 7));
 
     // Assess
-    expect(increments).toEqual({ clickers: 0, converters: 0, user_clicks_sq_sum: 9 - 4, user_impressions_sq_sum: 49 - 25, user_clicks_impressions_sum: 21 - 10 });
+    expect(increments).toMatchObject({ clickers: 0, converters: 0, user_clicks_sq_sum: 9 - 4, user_impressions_sq_sum: 49 - 25, user_clicks_impressions_sum: 21 - 10 });
   });
 
   it("counts a clicker and a converter on the user's first click and first purchase", () => {
@@ -172,13 +172,18 @@ describe('planCounterGroups', () => {
       { event: event('a', 'u1', 'click'), variant: 'control' },
       { event: event('b', 'u1', 'click'), variant: 'control' },
       { event: event('c', 'u1', 'impression'), variant: 'control' },
-      { event: event('d', 'u2', 'watch_time', 30), variant: 'control' },
+      { event: event('d', 'u2', 'rating', 4), variant: 'control' },
+      { event: event('e', 'u3', 'watch_time', 30.25), variant: 'control' },
+      { event: event('f', 'u3', 'purchase', 0.145), variant: 'control' },
     ];
 
     // Act
     const [group] = planCounterGroups(events);
 
-    // Assess
-    expect([...group.userDeltas]).toEqual([['u1', totals(2, 1)]]);
+    // Assess: a rating changes no total; watch time and revenue are kept in milliseconds and cents.
+    expect([...group.userDeltas]).toEqual([
+      ['u1', totals(2, 1)],
+      ['u3', { ...ZERO_TOTALS, purchases: 1, revenue_cents: 15, watch_ms: 30_250 }],
+    ]);
   });
 });

@@ -121,7 +121,7 @@ describe('interleaving analysis from counters', () => {
   it('reads the interleaving counter besides the variants', async () => {
     // Prepare
     const read: string[] = [];
-    const repository = { dailyCounters: async (_id: string, variant: string) => (read.push(variant), []) } as unknown as CounterRepository;
+    const repository = { exactDailyCounters: async (_id: string, variant: string) => (read.push(variant), []) } as unknown as CounterRepository;
 
     // Act
     await readVariantCounters(experiment(), repository);

@@ -13,8 +13,12 @@ function countersOf(days: Record<string, DailyCounter[]>): CounterRepository & {
     queries: 0,
     add: async () => {},
     countExposure: async () => {},
-    addUserTotals: async () => ({ clicks: 0, impressions: 0, purchases: 0 }),
+    addUserTotals: async () => ({ clicks: 0, impressions: 0, purchases: 0, revenue_cents: 0, watch_ms: 0 }),
     dailyCounters: async (_experimentId: string, variant: string) => {
+      repo.queries++;
+      return days[variant] ?? [];
+    },
+    exactDailyCounters: async (_experimentId: string, variant: string) => {
       repo.queries++;
       return days[variant] ?? [];
     },
