@@ -72,13 +72,14 @@ function ratioMomentsBroken(sums: Readonly<Record<string, number>>): boolean {
  * them. Cents round each purchase by at most half a cent.
  */
 function hasUserRevenue(sums: Readonly<Record<string, number>>): boolean {
-  if (!Object.hasOwn(sums, 'revenue_cents') || !Object.hasOwn(sums, 'user_revenue_cents_sq_sum')) return false;
+  // Zero increments are not written: a variant without a purchase has neither field, and its users' revenue is 0.
+  if (!Object.hasOwn(sums, 'revenue_cents') || !Object.hasOwn(sums, 'user_revenue_cents_sq_sum')) return get(sums, 'revenue_n') === 0;
   const cents = get(sums, 'revenue_cents');
   const centsSq = get(sums, 'user_revenue_cents_sq_sum');
   const users = get(sums, 'exposed_users');
   const matchesPurchases = Math.abs(cents / 100 - get(sums, 'revenue_sum')) <= 0.005 * get(sums, 'revenue_n') + 1e-9;
   // Σx² ≥ (Σx)²/n for any users: less is a counter written before the field existed.
-  return matchesPurchases && users > 0 && centsSq * users >= cents * cents * (1 - 1e-9);
+  return matchesPurchases && (users > 0 ? centsSq * users >= cents * cents * (1 - 1e-9) : cents === 0);
 }
 
 interface MetricSpec {

@@ -125,6 +125,20 @@ describe('metrics the counters cannot test', () => {
     expect(panel.family.metrics).not.toContain('revenue_per_user');
   });
 
+  it('tests revenue per user while a variant has no purchase yet: zero increments are never written, so its revenue fields are absent', () => {
+    // Prepare
+    const counters = {
+      control: [{ day: '2026-11-01', exposed_users: 50 }],
+      treatment: [{ day: '2026-11-01', exposed_users: 40, revenue_n: 3, revenue_sum: 30, revenue_sum_sq: 400, revenue_cents: 3000, user_revenue_cents_sq_sum: 5_000_000 }],
+    };
+
+    // Act
+    const revenue = panelMetricInputs({ target_metric: { kind: 'conversion' } as never }, ['control', 'treatment'], counters).find((metric) => metric.id === 'revenue_per_user');
+
+    // Assess: a mean over users, users without a purchase counting 0
+    expect(revenue?.measure).toEqual({ kind: 'mean', samples: [{ n: 50, sum: 0, sumSq: 0 }, { n: 40, sum: 30, sumSq: 500 }] });
+  });
+
   it('does not test click-through on counters without consistent user-level second moments', () => {
     // Prepare
     const counters = { control: [{ day: '2026-11-01', exposed_users: 10, impressions: 40, clicks: 4 }], treatment: [{ day: '2026-11-01', exposed_users: 10, impressions: 40, clicks: 6 }] };
