@@ -405,7 +405,7 @@ export async function runServeBench({ requests, artifactsDir, seed, rttMs = 0 }:
   const batch = batchEvents('bench-writes', batchUsers.slice(0, 100), 1000, 'w');
   const newBatch = await batchCost(h, batch);
   const again = await batchCost(h, batch);
-  const distinct = await batchCost(h, batchEvents('bench-writes', batchUsers, 1000, 'd'));
+  const distinct = await batchCost(h, batchEvents('bench-writes', batchUsers, 1000, 'distinct'));
 
   return {
     storage: 'in-memory DynamoDB and S3 behind the SDK request handler (full SDK stack, no network); DynamoDB semantics incl. ReturnValuesOnConditionCheckFailure',
