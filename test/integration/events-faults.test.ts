@@ -21,6 +21,7 @@ import { DynamoCounterRepository, type DailyCounter } from '../../lambdas/storag
 import { DynamoExperimentRepository } from '../../lambdas/storage/experiment-repository.ts';
 import { twoArmExperiment } from '../../lambdas/services/synthetic-counters.ts';
 import { startLocalAws, type LocalAws } from '../helpers/local-aws.ts';
+import { DynamoOutage } from './faults/support/faults.ts';
 import { jsonPost, lambdaContext } from '../handlers/support/api-gateway.ts';
 
 const EXPERIMENT = 'exp-faults';
@@ -46,56 +47,7 @@ function stepOf(commandName: string | undefined, input: Input): string {
   return commandName ?? 'unknown';
 }
 
-/**
- * Stops dynalite just before the n-th call of a given protocol step, one outage after the
- * other. New calls are held until the calls in flight have their answers, so none is lost in
- * flight; the held calls then meet a stopped dynalite (connection refused).
- */
-class Outage {
-  private inFlight = 0;
-  private gate: Promise<void> | undefined;
-  private plan: { step: string; nth: number; seen: number }[] = [];
-  readonly failedSteps: string[] = [];
-  outages = 0;
-  private down = false;
-
-  constructor(private readonly servers: LocalAws['servers']) {}
-
-  arm(plan: { step: string; nth: number }[]) {
-    this.plan = plan.map((p) => ({ ...p, seen: 0 }));
-  }
-
-  middleware = (next: (args: unknown) => Promise<unknown>, context: { commandName?: string }) => async (args: unknown) => {
-    while (this.gate) await this.gate;
-    const step = stepOf(context.commandName, (args as { input: Input }).input);
-    const due = this.down ? undefined : this.plan[0];
-    if (due && due.step === step && ++due.seen === due.nth) {
-      this.plan.shift();
-      this.gate = this.stop();
-      await this.gate;
-    }
-    this.inFlight++;
-    try {
-      return await next(args);
-    } catch (error) {
-      this.failedSteps.push(step);
-      throw error;
-    } finally {
-      this.inFlight--;
-    }
-  };
-
-  private async stop() {
-    while (this.inFlight > 0) await new Promise((r) => setTimeout(r, 1));
-    await this.servers.stopDynamo();
-    this.down = true;
-    this.outages++;
-    this.gate = undefined;
-    setTimeout(() => void this.servers.startDynamo().then(() => (this.down = false)), 50);
-  }
-}
-
-let outage: Outage;
+let outage: DynamoOutage;
 
 /** A deterministic pool of events; batches are overlapping slices, so some ids arrive in two batches at once. */
 function eventPool(size: number): EventInput[] {
@@ -184,7 +136,7 @@ beforeAll(async () => {
   }
   ({ handler } = await import('../../lambdas/events.ts'));
   const { dynamoClient } = await import('../../lambdas/common/clients.ts');
-  outage = new Outage(aws.servers);
+  outage = new DynamoOutage(aws.servers, stepOf);
   dynamoClient().middlewareStack.add(outage.middleware as never, { step: 'initialize', name: 'faultTestOutage' });
 });
 
