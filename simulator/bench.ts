@@ -12,6 +12,7 @@ import { MODELS, type ModelName } from '../lambdas/domain/recommenders/models/re
 import { prepareForServing, recommendTopN } from '../lambdas/domain/recommenders/top-n.ts';
 import { createExperiment } from '../lambdas/domain/experiments/lifecycle.ts';
 import type { Experiment } from '../lambdas/domain/experiments/model.ts';
+import { userProfileOf, type UserProfile } from '../lambdas/domain/experiments/user-profile.ts';
 import { DEFAULT_ANALYSIS_MDE } from '../lambdas/services/analysis-input.ts';
 import { analysisFromCounters, type ExperimentAnalysis } from '../lambdas/services/experiment-results.ts';
 import type { SlateItem } from './behaviour.ts';
@@ -23,6 +24,8 @@ export interface BenchWorld {
   population: Population;
   slates: Map<string, SlateItem[]>;
   users: number;
+  /** What the (control) model knows of each user before exposure: the CUPED covariate, as the service records it. */
+  profileOf: (userId: string) => UserProfile;
 }
 
 const FIRST_DAY_MS = Date.parse('2026-01-05T00:00:00Z');
@@ -37,7 +40,7 @@ export function buildWorld({ users, model = 'content', dataSeed = 7, topN = 10 }
   const population = buildPopulation(dataset);
   shuffleInPlace(population.users, mulberry32(dataSeed));
   const slates = new Map(population.users.map((user) => [user.userId, recommendTopN(serving, user.userId, topN).items.map((item) => ({ item_id: item.itemId, rank: item.rank }))]));
-  return { population, slates, users: population.users.length };
+  return { population, slates, users: population.users.length, profileOf: (userId) => userProfileOf(serving, userId) };
 }
 
 /**
@@ -74,7 +77,7 @@ export interface RunOutcome {
 
 /** One simulated experiment of `days` days over the world's first `users` users (default all), analysed at the end of its last day. */
 export async function simulateOnce({ world, experiment, seed, days, plantedLift, users }: { world: BenchWorld; experiment: Experiment; seed: number; days: number; plantedLift: number; users?: number }): Promise<RunOutcome> {
-  const target = createInProcessTarget({ experiment, firstDayMs: FIRST_DAY_MS, slateOf: (_, userId) => world.slates.get(userId) ?? [] });
+  const target = createInProcessTarget({ experiment, firstDayMs: FIRST_DAY_MS, slateOf: (_, userId) => world.slates.get(userId) ?? [], profileOf: world.profileOf });
   await runSimulation({
     population: users === undefined ? world.population : { ...world.population, users: world.population.users.slice(0, users) },
     target,

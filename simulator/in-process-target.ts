@@ -6,10 +6,11 @@
  * exactly once per event id. Many seeds of a large population then run in seconds, and the
  * counters it keeps are read by the same analysis (`analysisFromCounters`) as the service's.
  */
-import { addIncrements, addTotals, userStatIncrements, userTotalsDelta, ZERO_TOTALS, type Increments, type UserTotals } from '../lambdas/domain/events/counters.ts';
+import { addIncrements, addTotals, covariateExposureIncrements, userStatIncrements, userTotalsDelta, ZERO_TOTALS, type Increments, type UserTotals } from '../lambdas/domain/events/counters.ts';
 import { analysisDay, counterIncrements } from '../lambdas/domain/events/event.ts';
 import { resolveAssignment } from '../lambdas/domain/experiments/assignment.ts';
 import { userCapsOf } from '../lambdas/domain/experiments/caps.ts';
+import { UNKNOWN_PROFILE, type UserProfile } from '../lambdas/domain/experiments/user-profile.ts';
 import type { Experiment } from '../lambdas/domain/experiments/model.ts';
 import type { StoredDailyCounter } from '../lambdas/services/analysis-input.ts';
 import { DAY_MS } from '../local/clock.ts';
@@ -27,18 +28,23 @@ export function createInProcessTarget({
   experiment,
   slateOf,
   firstDayMs,
+  profileOf = () => UNKNOWN_PROFILE,
 }: {
   experiment: Experiment;
   /** The top-N list the variant's model serves this user (deterministic per user and model). */
   slateOf: (variant: string, userId: string) => SlateItem[];
   /** Midnight (UTC) of the first simulated day. */
   firstDayMs: number;
+  /** What the control model knows of a user before their first exposure (the service reads it from the control artifact); unknown by default. */
+  profileOf?: (userId: string) => UserProfile;
 }): InProcessTarget {
   const assigned = new Map<string, string>();
   const totals = new Map<string, UserTotals>();
   const seen = new Set<string>();
   const counters = new Map<string, Map<string, Increments>>();
   const caps = userCapsOf(experiment);
+  // Each assigned user's pre-exposure covariate, as their aggregate holds it (CUPED's cross moments).
+  const covariates = new Map<string, number>();
   let nowMs = firstDayMs;
   let requests = 0;
 
@@ -56,7 +62,7 @@ export function createInProcessTarget({
     const before = totals.get(userId) ?? ZERO_TOTALS;
     const after = addTotals(before, userTotalsDelta(event));
     totals.set(userId, after);
-    add(variant, { ...counterIncrements(event), ...userStatIncrements(before, after, caps) });
+    add(variant, { ...counterIncrements(event), ...userStatIncrements(before, after, caps, covariates.get(userId) ?? 0) });
   };
 
   return {
@@ -70,7 +76,9 @@ export function createInProcessTarget({
         variant = assignment.variant;
         if (assignment.should_store) {
           assigned.set(userId, variant);
-          add(variant, { exposed_users: 1 });
+          const { covariate } = profileOf(userId);
+          covariates.set(userId, covariate);
+          add(variant, { exposed_users: 1, ...covariateExposureIncrements(covariate) });
         }
       }
       const requestId = `req-${++requests}`;

@@ -9,6 +9,27 @@ import type { CliCommand } from '../command.ts';
 import { progressBar } from '../progress.ts';
 import { numberOption } from './evaluate.ts';
 
+const alphaOf = (experiment: { confidence_level: number }) => Number((1 - experiment.confidence_level).toPrecision(12));
+
+/**
+ * CUPED on the target over the runs (the report's varianceReduction section): the mean share of
+ * the difference's variance the covariate removed, and how often the single-look test of the plain
+ * and of the adjusted difference rejects at alpha (in A/A runs: false positives).
+ */
+function cupedSummary(outcomes: RunOutcome[], alpha: number) {
+  const comparisons = outcomes.flatMap((o) => {
+    const section = o.analysis.variance_reduction;
+    const target = section?.status === 'ok' ? section.metrics.find((m) => m.target) : undefined;
+    return target?.result.status === 'ok' ? [target.result.comparisons[0]] : [];
+  });
+  return {
+    runs: comparisons.length,
+    mean_variance_reduction: comparisons.reduce((sum, c) => sum + c.varianceReduction, 0) / Math.max(1, comparisons.length),
+    plain_rejections: comparisons.filter((c) => c.pValue < alpha).length,
+    cuped_rejections: comparisons.filter((c) => c.adjustedPValue < alpha).length,
+  };
+}
+
 export const benchSimulateCommand: CliCommand = {
   path: ['bench', 'simulate'],
   summary: 'Decision quality: A/A false-positive rate and MDE ship rate over many simulated experiments',
@@ -68,11 +89,12 @@ Example:
         decisions: Object.fromEntries([...new Set(outcomes.map((o) => o.analysis.decision))].map((d) => [d, outcomes.filter((o) => o.analysis.decision === d).length])),
         mean_exposed_per_variant: Math.round(outcomes.reduce((sum, o) => sum + o.exposedPerVariant, 0) / outcomes.length),
         mean_observed_lift: outcomes.reduce((sum, o) => sum + (o.analysis.report?.comparisons[0]?.status === 'ok' ? (o.analysis.report.comparisons[0].relativeLift ?? 0) : 0), 0) / outcomes.length,
+        cuped: cupedSummary(outcomes, alphaOf(experiment)),
       };
     };
     const aa = summary(runs.aa);
     const lift = summary(runs.lift);
-    const alpha = Number((1 - experiment.confidence_level).toPrecision(12));
+    const alpha = alphaOf(experiment);
     const result = {
       seeds,
       lift_seeds: liftSeeds,
@@ -95,6 +117,7 @@ Example:
           `planned users per variant (sequential plan of the report): ${planned}; population ${users}, ${days} days`,
           `A/A:                 ${aa.ships}/${seeds} shipped = ${pct(aa.ship_rate)} [${pct(aa.ship_rate_interval.low)}, ${pct(aa.ship_rate_interval.high)}]; binomial band at alpha ${alpha} allows up to ${result.aa.allowed_by_binomial_band}: ${result.aa.met ? 'met' : 'NOT met'}`,
           `planted lift ${mde}:    ${lift.ships}/${liftSeeds} shipped = ${pct(lift.ship_rate)} [${pct(lift.ship_rate_interval.low)}, ${pct(lift.ship_rate_interval.high)}]; goal >= 80 %: ${result.planted_lift.met ? 'met' : 'NOT met'}; mean observed lift ${pct(lift.mean_observed_lift)}`,
+          `CUPED (target, single look at alpha ${alpha}): variance removed ${pct(aa.cuped.mean_variance_reduction)} (A/A) / ${pct(lift.cuped.mean_variance_reduction)} (lift); A/A rejects ${aa.cuped.cuped_rejections}/${seeds} (plain ${aa.cuped.plain_rejections}); lift rejects ${lift.cuped.cuped_rejections}/${liftSeeds} (plain ${lift.cuped.plain_rejections})`,
           `in ${result.seconds} s`,
           '',
         ].join('\n'),

@@ -15,6 +15,7 @@ import type { Experiment, Guardrail, Variant } from '../domain/experiments/model
 import { panelMetricInputs, rankingPanelInput } from './metric-panel-input.ts';
 import type { Exact } from '../domain/events/exact.ts';
 import { CAPPED_COUNTER_FIELDS, cappedMetricPlan, cappedSlotsOf, hasCappedSums } from './capping.ts';
+import { CUPED_COUNTER_FIELDS } from './variance-reduction.ts';
 import type {
   DailyVariantCounters,
   ExperimentConfig,
@@ -56,6 +57,8 @@ export const COUNTER_FIELDS = [
   'user_clicks_impressions_sum',
   // Per-user capped sums (domain/experiments/caps.ts): what the analysis decides on.
   ...CAPPED_COUNTER_FIELDS,
+  // The pre-exposure covariate's sums and cross moments (CUPED, variance-reduction.ts).
+  ...CUPED_COUNTER_FIELDS,
 ] as const;
 export type CounterField = (typeof COUNTER_FIELDS)[number];
 

@@ -13,6 +13,7 @@ import { buildExperimentReport, isTerminalDecision, type Decision, type Experime
 import type { CounterRepository } from '../storage/event-repository.ts';
 import { INTERLEAVING_COUNTER_VARIANT } from '../domain/events/interleaving-credit.ts';
 import { cappingReport, type CappingReport } from './capping.ts';
+import { varianceReductionReport, type VarianceReductionReport } from './variance-reduction.ts';
 import { interleavingDecision, preferenceFromCounters, teamsOf, type InterleavingPreference } from './interleaving-results.ts';
 import {
   buildAnalysisInput,
@@ -57,6 +58,8 @@ export interface ExperimentAnalysis {
   preference: InterleavingPreference | null;
   /** Per-user caps (capping.ts): users at each cap, capped against uncapped estimates; null for interleaving. */
   capping: CappingReport | null;
+  /** CUPED with the pre-exposure covariate (variance-reduction.ts): adjusted estimates and the variance removed; null for interleaving. */
+  variance_reduction: VarianceReductionReport | null;
 }
 
 /** Options of {@link analyseExperiment}. */
@@ -121,6 +124,7 @@ function interleavingAnalysis(
     report: null,
     preference,
     capping: null,
+    variance_reduction: null,
   };
 }
 
@@ -156,6 +160,7 @@ export function analysisFromCounters(
     report,
     preference: null,
     capping: cappingReport(experiment, countersByVariant, { through: options.day }),
+    variance_reduction: varianceReductionReport(experiment, countersByVariant, { through: options.day }),
   };
 }
 

@@ -1,14 +1,17 @@
 /**
  * The HTML sections the analysis document adds beside the engine's page, one function each:
- * per-user capping (capping.ts). Each renders its own part of report.json, so the engine's page
- * and these sections can change apart. Self-contained markup (the page's own CSS), no scripts.
+ * per-user capping (capping.ts) and CUPED variance reduction (variance-reduction.ts). Each
+ * renders its own part of report.json, so the engine's page and these sections can change
+ * apart. Self-contained markup (the page's own CSS), no scripts.
  */
 import { escapeHtml, type Interval } from '../domain/stats/index.ts';
 import type { CappingReport } from './capping.ts';
+import type { VarianceReductionReport } from './variance-reduction.ts';
 
 /** The sections of an analysis document this module renders (all optional). */
 export interface AnalysisSections {
   capping?: CappingReport | null;
+  variance_reduction?: VarianceReductionReport | null;
 }
 
 const format = (value: number | null | undefined, digits = 4): string => {
@@ -48,9 +51,29 @@ export function cappingHtml(capping: CappingReport): string {
   return `<section class="capping"><h2>Per-user caps</h2>${intro}${influenceText}${tables.join('\n')}</section>`;
 }
 
+/** The CUPED section: per metric, plain and adjusted estimates, differences and p-values, and the variance removed. */
+export function varianceReductionHtml(report: VarianceReductionReport): string {
+  const intro = `<p>CUPED adjusts each user's outcome with a covariate measured before exposure: ${escapeHtml(report.covariate)}. θ is pooled across variants; the decision above still uses the plain test.</p>`;
+  if (report.status !== 'ok') return `<section class="variance-reduction"><h2>Variance reduction (CUPED)</h2>${intro}<p class="muted">${escapeHtml(report.reason)}.</p></section>`;
+  const tables = report.metrics.map((metric) => {
+    const title = `${escapeHtml(metric.definition)}${metric.target ? ' — target' : ''}`;
+    if (metric.result.status !== 'ok') return `<h3>${title}</h3><p class="muted">insufficient data: ${escapeHtml(metric.result.reason)}</p>`;
+    const result = metric.result;
+    const arms = result.arms.map((a) => `<tr><td>${escapeHtml(a.variant)}</td><td>${format(a.users)}</td><td>${format(a.estimate)} ${interval(a.interval)}</td><td>${format(a.adjustedEstimate)} ${interval(a.adjustedInterval)}</td><td></td></tr>`);
+    const comparisons = result.comparisons.map((c) => {
+      const sequential = metric.sequential?.find((s) => s.variant === c.variant);
+      const always = sequential ? `; always-valid p (Holm) ${pValue(sequential.alwaysValidPValue)} → ${pValue(sequential.adjustedAlwaysValidPValue)}` : '';
+      return `<tr><td>${escapeHtml(c.variant)} − control</td><td></td><td>${format(c.difference)} ${interval(c.differenceInterval)} p ${pValue(c.pValue)}</td><td>${format(c.adjustedDifference)} ${interval(c.adjustedDifferenceInterval)} p ${pValue(c.adjustedPValue)}${escapeHtml(always)}</td><td><strong>${percent(c.varianceReduction)}</strong></td></tr>`;
+    });
+    return `<h3>${title}</h3><p class="muted">θ = ${format(result.theta)}, correlation ${format(result.correlation, 3)}, covariate mean ${format(result.covariateMean)}</p><table><thead><tr><th>variant</th><th>users</th><th>plain [interval]</th><th>CUPED [interval]</th><th>variance removed</th></tr></thead><tbody>${[...arms, ...comparisons].join('')}</tbody></table>`;
+  });
+  return `<section class="variance-reduction"><h2>Variance reduction (CUPED)</h2>${intro}${tables.join('\n')}</section>`;
+}
+
 /** Every section the analysis document holds, in order (empty when it holds none). */
 export function analysisSectionsHtml(sections: AnalysisSections): string {
   const parts: string[] = [];
   if (sections.capping) parts.push(cappingHtml(sections.capping));
+  if (sections.variance_reduction) parts.push(varianceReductionHtml(sections.variance_reduction));
   return parts.join('\n');
 }

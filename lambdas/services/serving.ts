@@ -12,6 +12,8 @@ import { HttpError, notFound, serviceUnavailable } from '../common/errors.ts';
 import { logger, metrics } from '../common/observability.ts';
 import { interleavingTeams, resolveAssignment, type Assignment } from '../domain/experiments/assignment.ts';
 import { userCapsOf } from '../domain/experiments/caps.ts';
+import { UNKNOWN_PROFILE, userProfileOf, type UserProfile } from '../domain/experiments/user-profile.ts';
+import { covariateExposureIncrements } from '../domain/events/counters.ts';
 import { controlOf, type Experiment } from '../domain/experiments/model.ts';
 import { scheduleEndReached } from '../domain/experiments/schedule.ts';
 import type { AcceptedEvent } from '../domain/events/event.ts';
@@ -106,7 +108,9 @@ export function createRecommendationService({ experiments, counters, events, mod
     // `now` is the request's time: past its scheduled end, a running experiment serves as stopped.
     let assignment = resolveAssignment({ experiment, userId, stored, banditAllocation, now });
     if (assignment.should_store) {
-      const fresh = { experimentId, userId, variant: assignment.variant, bucket: assignment.bucket, propensity: assignment.propensity, assignedAt: new Date(now).toISOString() };
+      // What the control model knows of the user before this first exposure: the CUPED covariate.
+      const profile = await profileOf(experiment, userId);
+      const fresh: StoredAssignmentValue = { experimentId, userId, variant: assignment.variant, bucket: assignment.bucket, propensity: assignment.propensity, assignedAt: new Date(now).toISOString(), covariate: profile.covariate };
       const kept = await experiments.putAssignmentIfAbsent(fresh);
       if (kept === fresh) await countClaimedExposure(fresh);
       else {
@@ -117,6 +121,21 @@ export function createRecommendationService({ experiments, counters, events, mod
       await countPendingExposure(stored);
     }
     return { assignment, experiment };
+  }
+
+  /**
+   * The user's profile from the control model's artifact (user-profile.ts), the same for every
+   * variant. An artifact that cannot be loaded gives the unknown profile (its serving falls back
+   * and raises ArtifactFallback as well).
+   */
+  async function profileOf(experiment: Experiment, userId: string): Promise<UserProfile> {
+    const control = controlOf(experiment);
+    try {
+      return userProfileOf(await models.get(control.model_id, control.model_version), userId);
+    } catch (error) {
+      logger.warn('Control artifact unavailable for the user profile', { model: control.model_id, version: control.model_version, error });
+      return UNKNOWN_PROFILE;
+    }
   }
 
   /** The exposure of an assignment whose earlier count failed: claimed again, then counted (unless another request did). */
@@ -134,7 +153,10 @@ export function createRecommendationService({ experiments, counters, events, mod
   async function countClaimedExposure(stored: StoredAssignmentValue): Promise<void> {
     const { experimentId, userId, variant } = stored;
     try {
-      await counters.countExposure(experimentId, variant, Date.parse(stored.assignedAt), userId);
+      // The covariate goes on the user aggregate first (idempotent), so every later ADD returns it
+      // with the totals (ALL_NEW) for the cross moments Σx·y; then Σx, Σx² join the exposure's ADD.
+      if (stored.covariate) await counters.recordCovariate(experimentId, userId, stored.covariate);
+      await counters.countExposure(experimentId, variant, Date.parse(stored.assignedAt), userId, covariateExposureIncrements(stored.covariate));
     } catch (error) {
       for (let attempt = 1; ; attempt++) {
         try {

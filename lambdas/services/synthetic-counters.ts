@@ -108,6 +108,16 @@ export function cohortIncrements(users: number, ctr: number, conversionRate: num
     users_at_purchases_cap: 0,
     users_at_revenue_cap: 0,
     users_at_watch_cap: 0,
+    // Synthetic users have no pre-exposure covariate (CUPED has nothing to adjust with).
+    covariate_sum: 0,
+    covariate_sq_sum: 0,
+    covariate_clickers: 0,
+    covariate_converters: 0,
+    covariate_capped_clicks: 0,
+    covariate_capped_impressions: 0,
+    covariate_capped_purchases: 0,
+    covariate_capped_revenue_cents: 0,
+    covariate_capped_watch_ms: 0,
   };
   const heavy = Math.round(users * USER_TYPES[1].share);
   const typeUsers = [users - heavy, heavy];

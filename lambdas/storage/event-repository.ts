@@ -96,7 +96,7 @@ export interface CounterRepository {
   /** Adds increments to one shard of one variant's counter for one day. */
   add(experimentId: string, variant: string, day: string, increments: Increments, shard?: number): Promise<void>;
   /** Adds an exposure (a user's first assignment) to the day's counter, in the user's shard. */
-  countExposure(experimentId: string, variant: string, atMs: number, userId: string, extra?: Record<string, number>): Promise<void>;
+  countExposure(experimentId: string, variant: string, atMs: number, userId: string, extra?: Increments): Promise<void>;
   /** The daily counters of one variant (each day's shards summed exactly), oldest first, as doubles (a counter beyond 2^53 rounded). */
   dailyCounters(experimentId: string, variant: string): Promise<DailyCounter[]>;
   /** The same counters, exactly: BigInts beyond 2^53 (what the analysis reads). */
@@ -105,8 +105,18 @@ export interface CounterRepository {
 
 /** The per-user aggregates the user-level statistics are computed from (counters table, `AGG` items). */
 export interface UserAggregateRepository {
-  /** Adds `delta` to a user's totals in an experiment and returns the totals after the change (the whole item: ALL_NEW). */
-  addUserTotals(experimentId: string, userId: string, delta: UserTotals): Promise<UserTotals>;
+  /** Adds `delta` to a user's totals in an experiment and returns the totals after the change and the user's covariate (the whole item: ALL_NEW). */
+  addUserTotals(experimentId: string, userId: string, delta: UserTotals): Promise<UserAggregate>;
+  /** Records a user's pre-exposure covariate on their aggregate, once (the first value stays). */
+  recordCovariate(experimentId: string, userId: string, covariate: number): Promise<void>;
+}
+
+/**
+ * A user's aggregate as an update returns it: the running totals, and the pre-exposure covariate
+ * the exposure recorded (CUPED; 0 for a user never exposed, or exposed before covariates existed).
+ */
+export interface UserAggregate extends UserTotals {
+  covariate: number;
 }
 
 /** What a batch store did with each event id. */
@@ -217,11 +227,24 @@ export class DynamoCounterRepository implements CounterRepository, UserAggregate
     await this.db.send(new UpdateCommand({ TableName: this.countersTable, Key: counterKey(experimentId, variant, day, shard), ...addExpression(increments) }));
   }
 
-  async countExposure(experimentId: string, variant: string, atMs: number, userId: string, extra: Record<string, number> = {}): Promise<void> {
+  async countExposure(experimentId: string, variant: string, atMs: number, userId: string, extra: Increments = {}): Promise<void> {
     await this.add(experimentId, variant, analysisDay(atMs), { exposed_users: 1, ...extra }, counterShard(userId));
   }
 
-  async addUserTotals(experimentId: string, userId: string, delta: UserTotals): Promise<UserTotals> {
+  async recordCovariate(experimentId: string, userId: string, covariate: number): Promise<void> {
+    await this.db.send(
+      new UpdateCommand({
+        TableName: this.countersTable,
+        Key: userAggregateKey(experimentId, userId),
+        // Idempotent: a retry of the exposure, or a second container's, keeps the first value.
+        UpdateExpression: 'SET #covariate = if_not_exists(#covariate, :covariate)',
+        ExpressionAttributeNames: { '#covariate': 'covariate' },
+        ExpressionAttributeValues: { ':covariate': covariate },
+      }),
+    );
+  }
+
+  async addUserTotals(experimentId: string, userId: string, delta: UserTotals): Promise<UserAggregate> {
     // Only the totals that change are ADDed; ALL_NEW returns every total (an absent one is 0),
     // as the user-level sums need them all (c·m needs the clicks when only impressions change).
     const changed = Object.fromEntries(USER_TOTAL_FIELDS.filter((field) => delta[field] !== 0).map((field) => [field, delta[field]]));
@@ -236,7 +259,9 @@ export class DynamoCounterRepository implements CounterRepository, UserAggregate
     // ALL_NEW returns every attribute of the item; one missing from the answer was never ADDed
     // to, so its total is its delta (0), or, for a store that answers without the item, the ADD.
     const attributes = out?.Attributes ?? {};
-    return Object.fromEntries(USER_TOTAL_FIELDS.map((field) => [field, field in attributes ? userTotalValue(attributes[field]) : delta[field]])) as unknown as UserTotals;
+    const totals = Object.fromEntries(USER_TOTAL_FIELDS.map((field) => [field, field in attributes ? userTotalValue(attributes[field]) : delta[field]])) as unknown as UserTotals;
+    // The covariate the exposure recorded comes back with the totals: the cross moments Σx·y need it.
+    return { ...totals, covariate: userTotalValue(attributes.covariate) };
   }
 
   async dailyCounters(experimentId: string, variant: string): Promise<DailyCounter[]> {
@@ -415,7 +440,7 @@ type Claim = 'claimed' | 'duplicate' | 'conflict';
 
 /** The user-aggregate step of a group: the ADDs applied with the totals after them, their statistics, the first failure. */
 interface UserPhase {
-  done: { userId: string; delta: UserTotals; after: UserTotals }[];
+  done: { userId: string; delta: UserTotals; after: UserAggregate }[];
   userStats: Increments;
   failure?: { error: unknown };
 }
@@ -601,7 +626,7 @@ export class DynamoEventRepository implements EventRepository {
       if (outcome.status === 'rejected') phase.failure ??= { error: outcome.reason };
       else {
         phase.done.push({ userId, delta, after: outcome.value });
-        addIncrements(phase.userStats, userStatIncrements(subtractTotals(outcome.value, delta), outcome.value, group.caps));
+        addIncrements(phase.userStats, userStatIncrements(subtractTotals(outcome.value, delta), outcome.value, group.caps, outcome.value.covariate));
       }
     });
     return phase;
@@ -703,7 +728,7 @@ export class DynamoEventRepository implements EventRepository {
    * the undo's own statistics cancel them exactly unless another request changed the same user in
    * between, and the sum of both is then the correction the daily counter needs.
    */
-  private async undoUserTotals(group: CounterGroup, done: { userId: string; delta: UserTotals; after: UserTotals }[], forwardStats: Increments): Promise<void> {
+  private async undoUserTotals(group: CounterGroup, done: { userId: string; delta: UserTotals; after: UserAggregate }[], forwardStats: Increments): Promise<void> {
     if (done.length === 0) return;
     const correction: Increments = { ...forwardStats };
     const undone = await mapWithConcurrency(done, this.concurrency, ({ userId, delta }) =>
@@ -712,7 +737,7 @@ export class DynamoEventRepository implements EventRepository {
     undone.forEach((outcome, i) => {
       const { userId, delta } = done[i];
       if (outcome.status === 'fulfilled') {
-        addIncrements(correction, userStatIncrements(addTotals(outcome.value, delta), outcome.value, group.caps));
+        addIncrements(correction, userStatIncrements(addTotals(outcome.value, delta), outcome.value, group.caps, outcome.value.covariate));
       } else {
         // The aggregate keeps this delta, so its forward statistics stay in the correction and the
         // user-level sums match the aggregate; a retry will add the delta again (residual window).

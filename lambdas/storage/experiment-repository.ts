@@ -25,6 +25,8 @@ export interface StoredAssignment {
   variant: string;
   bucket: number;
   propensity: number;
+  /** The user's pre-exposure covariate (CUPED, domain/experiments/user-profile.ts); absent on assignments stored before it existed. */
+  covariate?: number;
   assignedAt: string;
   /** Set when the exposure of this assignment is not counted yet (its count failed and was released). */
   exposurePending?: true;

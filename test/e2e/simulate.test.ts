@@ -20,6 +20,7 @@ import { analysisFromCounters, type ExperimentAnalysis } from '../../lambdas/ser
 import { DirectoryModelArtifactStore } from '../../lambdas/storage/artifact-store.ts';
 import { DEFAULT_ARTIFACTS_DIR, startLocalRuntime, type LocalRuntime } from '../../local/runtime.ts';
 import { createInProcessTarget } from '../../simulator/in-process-target.ts';
+import { userProfileOf } from '../../lambdas/domain/experiments/user-profile.ts';
 import { buildPopulation } from '../../simulator/population.ts';
 import { runSimulation, type SimulationTarget } from '../../simulator/run.ts';
 import { DEFAULT_SIMULATION_DATA } from '../../simulator/session.ts';
@@ -259,6 +260,8 @@ describe('the benchmark target in process', () => {
       experiment,
       firstDayMs: first,
       slateOf: (variant, userId) => recommendTopN(serving.get(variant)!, userId, 10).items.map((item) => ({ item_id: item.itemId, rank: item.rank })),
+      // The service records each user's covariate from the control's artifact at exposure.
+      profileOf: (userId) => userProfileOf(serving.get(experiment.variants.find((v) => v.is_control)!.name), userId),
     });
     const target: SimulationTarget = inProcess;
     await runSimulation({ population, target, experimentId: 'parity', days: 2, seed: 21 });

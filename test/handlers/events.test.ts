@@ -177,6 +177,18 @@ describe('POST /events and /events/batch', () => {
       expect(addedBy(dailyUpdates()[0])).not.toHaveProperty('clickers');
     });
 
+    it("adds the cross moments Σx·y of the user's covariate, which the aggregate's ALL_NEW answer returns with the totals", async () => {
+      // Prepare: the exposure recorded covariate 12 on u1's aggregate; this is their first click.
+      ddb.on(UpdateCommand, { TableName: TABLE.counters, Key: { pk: 'EXP#default#USER#u1', sk: 'AGG' } }).resolves({ Attributes: { clicks: 1, impressions: 3, covariate: 12 } });
+
+      // Act
+      await postEvent(click());
+
+      // Assess: x times the change of each capped outcome and of the clicker indicator.
+      expect(addedBy(dailyUpdates()[0])).toMatchObject({ covariate_clickers: 12, covariate_capped_clicks: 12 });
+      expect(addedBy(dailyUpdates()[0])).not.toHaveProperty('covariate_sum');
+    });
+
     it("adds only the capped part of a click past the user's clicks cap, and counts the user at the cap once", async () => {
       // Prepare: the default clicks cap is 50; this click takes the user from 50 to 51.
       ddb.on(UpdateCommand, { TableName: TABLE.counters, Key: { pk: 'EXP#default#USER#u1', sk: 'AGG' } }).resolves({ Attributes: { clicks: 51, impressions: 10 } });

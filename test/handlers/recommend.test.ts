@@ -282,6 +282,24 @@ describe('GET /recommend', () => {
       });
     });
 
+    it("records the user's pre-exposure covariate from the control's artifact: on the assignment, on the user aggregate, and in the exposure's Σx, Σx²", async () => {
+      // Prepare: u1 has 2 items in the control model's training data.
+      serve();
+
+      // Act
+      const body = bodyOf<RecommendBody>(await recommend({ user_id: 'u1', top_n: '2' }));
+
+      // Assess
+      expect(ddb).toHaveReceivedCommandWith(PutCommand, { TableName: TABLE.experiments, Item: expect.objectContaining({ pk: 'ASSIGN#default#u1', assignment: expect.objectContaining({ covariate: KNOWN_USERS.u1.length }) }) });
+      const updates = ddb.commandCalls(UpdateCommand).map((c) => c.args[0].input);
+      const covariate = updates.findIndex((u) => u.Key?.pk === 'EXP#default#USER#u1' && u.UpdateExpression === 'SET #covariate = if_not_exists(#covariate, :covariate)');
+      const exposure = updates.findIndex((u) => u.Key?.sk === counterKey('default', body.variant, today, counterShard('u1')).sk && Object.values(u.ExpressionAttributeNames ?? {}).includes('exposed_users'));
+      expect(updates[covariate].ExpressionAttributeValues).toEqual({ ':covariate': 2 });
+      // The covariate is on the aggregate before the exposure is counted, so every later ADD returns it.
+      expect(covariate).toBeLessThan(exposure);
+      expect(addedOf(ddb.commandCalls(UpdateCommand)[exposure])).toEqual({ exposed_users: 1, covariate_sum: 2, covariate_sq_sum: 4 });
+    });
+
     it('stores, counts and answers the NFD form of a user id under its NFC form', async () => {
       // Prepare
       serve();

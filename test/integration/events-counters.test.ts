@@ -158,6 +158,31 @@ describe('DynamoEventRepository.recordBatch on dynalite', () => {
   });
 });
 
+describe('the CUPED covariate on dynalite', () => {
+  it('is recorded once on the user aggregate and returned with the totals, so each change adds x times its outcome', async () => {
+    // Prepare: the exposure records x = 9 (a second exposure's 5 is ignored); then u1 clicks twice and buys once.
+    await counters.recordCovariate('exp-cuped', 'u1', 9);
+    await counters.recordCovariate('exp-cuped', 'u1', 5);
+    const of = (id: string, type: EventType, value?: number): VariantEvent => ({ event: event('exp-cuped', id, 'u1', type, value), variant: 'control' });
+
+    // Act
+    await events.recordBatch([of('x1', 'impression'), of('x2', 'click')]);
+    await events.recordBatch([of('x3', 'click'), of('x4', 'purchase', 12.5)]);
+
+    // Assess: Σx·y over the one user is 9 × their final capped totals and indicators.
+    expect(total(await counters.dailyCounters('exp-cuped', 'control'))).toMatchObject({
+      covariate_clickers: 9,
+      covariate_converters: 9,
+      covariate_capped_clicks: 9 * 2,
+      covariate_capped_impressions: 9 * 1,
+      covariate_capped_purchases: 9,
+      covariate_capped_revenue_cents: 9 * 1250,
+    });
+    const { Item } = await aws.doc.send(new GetCommand({ TableName: TABLES.counters.localName, Key: { pk: 'EXP#exp-cuped#USER#u1', sk: 'AGG' } }));
+    expect(Item).toMatchObject({ covariate: 9, clicks: 2, impressions: 1, purchases: 1, revenue_cents: 1250 });
+  });
+});
+
 describe('DynamoEventRepository on dynalite, an event id reused with different content', () => {
   it('is a conflict, stored and counted as first sent, while the rest of the batch is counted; a retry gets duplicates and the same conflict', async () => {
     // Prepare: k-1 was stored as a click of u1.

@@ -75,6 +75,9 @@ const post = (events: EventInput[]) => handler(jsonPost('/events/batch', { event
  */
 const CAPS = { clicks: 4, impressions: 8, purchases: 1, revenue: 5, watch_time_seconds: 300 };
 
+/** Each user's pre-exposure covariate (CUPED), recorded on their aggregate as the exposure does: its cross moments Σx·y must reconcile too. */
+const covariateOf = (userId: string) => 7 + 3 * Number(userId.split('-').pop());
+
 /**
  * What the counters must hold for a set of distinct events: event sums and the user-level sums,
  * uncapped and capped, from each user's final totals (revenue in cents, watch time in ms).
@@ -97,7 +100,10 @@ function expectedTotals(events: EventInput[]) {
   const atCap = { c: 'clicks', m: 'impressions', p: 'purchases', r: 'revenue', w: 'watch' } as const;
   for (const [user, u] of perUser) {
     const variant = variantOf(user);
+    const x = covariateOf(user);
     add(variant, 'clickers', u.c > 0 ? 1 : 0);
+    add(variant, 'covariate_clickers', u.c > 0 ? x : 0);
+    add(variant, 'covariate_converters', u.p > 0 ? x : 0);
     add(variant, 'converters', u.p > 0 ? 1 : 0);
     add(variant, 'user_clicks_sq_sum', u.c * u.c);
     add(variant, 'user_impressions_sq_sum', u.m * u.m);
@@ -112,6 +118,7 @@ function expectedTotals(events: EventInput[]) {
       add(variant, `capped_${names[key]}`, capped);
       add(variant, `capped_${names[key]}_sq_sum`, capped * capped);
       add(variant, `users_at_${atCap[key]}_cap`, u[key] >= capOf[key] ? 1 : 0);
+      add(variant, `covariate_capped_${names[key]}`, x * capped);
     }
     add(variant, 'capped_clicks_impressions_sum', Math.min(u.c, capOf.c) * Math.min(u.m, capOf.m));
   }
@@ -132,7 +139,8 @@ beforeAll(async () => {
   // Events for experiments that do not exist are refused, so the experiment is created first.
   await experiments.create(twoArmExperiment(EXPERIMENT, { now: new Date(), caps: CAPS }));
   for (const [i, userId] of USERS.entries()) {
-    await experiments.putAssignmentIfAbsent({ experimentId: EXPERIMENT, userId, variant: variantOf(userId), bucket: i, propensity: 0.5, assignedAt: new Date().toISOString() });
+    await experiments.putAssignmentIfAbsent({ experimentId: EXPERIMENT, userId, variant: variantOf(userId), bucket: i, propensity: 0.5, assignedAt: new Date().toISOString(), covariate: covariateOf(userId) });
+    await new DynamoCounterRepository(aws.doc, TABLES.counters.localName).recordCovariate(EXPERIMENT, userId, covariateOf(userId));
   }
   ({ handler } = await import('../../lambdas/events.ts'));
   const { dynamoClient } = await import('../../lambdas/common/clients.ts');

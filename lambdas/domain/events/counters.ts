@@ -104,6 +104,30 @@ export const CAPPED_METRICS = [
 export const CAPPED_CLICKS_IMPRESSIONS_FIELD = 'capped_clicks_impressions_sum';
 
 /**
+ * The increments of a user's exposure (the first assignment): one exposed user, and the user's
+ * pre-exposure covariate x (CUPED: Σx and Σx² over exposed users; see user-profile.ts).
+ */
+export function exposureIncrements(covariate = 0): Increments {
+  return { exposed_users: 1, ...covariateExposureIncrements(covariate) };
+}
+
+/** The covariate's part of an exposure: Σx and Σx² (nothing for x = 0). */
+export function covariateExposureIncrements(covariate = 0): Increments {
+  return covariate === 0 ? {} : { covariate_sum: covariate, covariate_sq_sum: exactMultiply(covariate, covariate) };
+}
+
+/** The outcomes whose cross moment Σx·y with the covariate is kept, and their counter fields. */
+const COVARIATE_OUTCOMES = [
+  ['clickers', 'covariate_clickers'],
+  ['converters', 'covariate_converters'],
+  ['capped_clicks', 'covariate_capped_clicks'],
+  ['capped_impressions', 'covariate_capped_impressions'],
+  ['capped_purchases', 'covariate_capped_purchases'],
+  ['capped_revenue_cents', 'covariate_capped_revenue_cents'],
+  ['capped_watch_ms', 'covariate_capped_watch_ms'],
+] as const;
+
+/**
  * The increments of the user-level sums when one user's totals go from `before` to `after`
  * (c → c+dc clicks, m → m+dm impressions, ...), summed over every change of every user, give
  * exactly the sums over users, whatever order the changes happened in:
@@ -114,9 +138,11 @@ export const CAPPED_CLICKS_IMPRESSIONS_FIELD = 'capped_clicks_impressions_sum';
  *   increment for clicks, impressions, purchases, revenue and watch time, the capped
  *   clicks × impressions cross moment, and ±1 to `users_at_<metric>_cap` when the user reaches
  *   (or, on an undo, leaves) a cap.
+ * - with the user's pre-exposure `covariate` x (CUPED), x times the change of each outcome:
+ *   Σx·y for the clicker and converter indicators and every capped sum (`covariate_<y>`).
  * All exact (exact.ts): a square of a large cap or a sum over many users may pass 2^53.
  */
-export function userStatIncrements(before: UserTotals, after: UserTotals, caps: UserCaps = DEFAULT_USER_CAPS): Increments {
+export function userStatIncrements(before: UserTotals, after: UserTotals, caps: UserCaps = DEFAULT_USER_CAPS, covariate = 0): Increments {
   const increments: Increments = {
     clickers: indicator(after.clicks) - indicator(before.clicks),
     converters: indicator(after.purchases) - indicator(before.purchases),
@@ -143,6 +169,7 @@ export function userStatIncrements(before: UserTotals, after: UserTotals, caps: 
     Math.min(before.clicks, caps.clicks),
     Math.min(before.impressions, caps.impressions),
   );
+  for (const [outcome, crossField] of COVARIATE_OUTCOMES) increments[crossField] = exactMultiply(covariate, increments[outcome]);
   return increments;
 }
 
