@@ -1,5 +1,5 @@
 /**
- * GET /recommend?user_id=U&top_n=N[&experiment_id=E]
+ * GET /recommend?user_id=U&top_n=N[&experiment_id=E][&segment=S]
  * Assigns the user's variant (sticky once exposed), scores the variant's pinned model and
  * records the impression slate. Unknown users get the popularity list, flagged; an artifact
  * that cannot be loaded falls back to the control's model, flagged and counted.
@@ -47,6 +47,8 @@ const querySchema = z.strictObject({
     .pipe(z.number().min(1, 'must be >= 1').max(MAX_TOP_N, `must be <= ${MAX_TOP_N}`))
     .default(DEFAULT_TOP_N),
   experiment_id: idSchema.optional(),
+  /** The client's segment of this user (user-segments.ts), checked against the experiment's declared list by the service. */
+  segment: z.string().regex(/^[a-z0-9_-]{1,32}$/, 'must be 1 to 32 characters of a-z, 0-9, - and _').optional(),
 });
 
 export const handler = httpGetHandler(async (event: APIGatewayProxyEvent) => {
@@ -57,6 +59,7 @@ export const handler = httpGetHandler(async (event: APIGatewayProxyEvent) => {
     topN: query.top_n,
     now: requestTime(event),
     requestId: randomUUID(),
+    ...(query.segment === undefined ? {} : { segment: query.segment }),
   });
   return json(200, body);
 });

@@ -11,6 +11,7 @@ import type { ExperimentAnalysis } from '../../lambdas/services/experiment-resul
 import {
   compareVariants,
   StatsInputError,
+  type BanditReport,
   type ComparisonInput,
   type ExperimentReport,
   type MetricsPanel,
@@ -49,7 +50,10 @@ Options:
                      every metric (metrics: estimate, interval, lift, p and the Holm-adjusted p
                      over the secondary family), the recommendation metrics (ranking:
                      click-through by position, reciprocal rank, fallback shares) and the
-                     guardrails that are not checked (skipped_guardrails)
+                     guardrails that are not checked (skipped_guardrails); for a bandit,
+                     each arm from the logged propensities (bandit: users against the
+                     allocation in force, observed rate, IPS and SNIPS with intervals, the
+                     SNIPS comparisons its decision uses)
   --url URL          service base URL (default: $ABREC_URL or http://127.0.0.1:$PORT|3000)
   --admin-key KEY    admin key (default: $ABREC_ADMIN_KEY or keys.json in the data directory)
   --data-dir DIR     data directory of \`abrec serve\` (default: $ABREC_DATA_DIR or .abrec-data)
@@ -271,6 +275,7 @@ function printHuman(result: Record<string, unknown>, io: CliIO): void {
         `${r.test === 'fisher-exact' ? ' [Fisher exact]' : ''}\n`,
     );
   }
+  if (result.bandit !== undefined && result.bandit !== null) printBandit(result.bandit as BanditOutput, io);
   if (result.metrics !== undefined && result.metrics !== null) printMetrics(result.metrics as MetricsOutput, io);
   if (result.ranking !== undefined && result.ranking !== null) printRanking(result.ranking as RankingOutput, io);
   for (const skipped of (result.skipped_guardrails as { metric: string; reason: string }[] | undefined) ?? []) {
@@ -445,6 +450,128 @@ function printRanking(ranking: RankingOutput, io: CliIO): void {
   if (ranking.coverage.status === 'not-measured') io.stdout(`  catalogue coverage: ${ranking.coverage.reason}\n`);
 }
 
+/** `bandit` of the --experiment output: a bandit's arms from the logged propensities, snake_case. */
+export type BanditOutput =
+  | { status: 'not-recorded'; reason: string }
+  | {
+      status: 'ok';
+      reward: string;
+      /** The estimator the decision uses. */
+      decision_estimator: 'snips';
+      total_exposures: number;
+      /** Observed users against the allocation in force (the report's srm_p_value). */
+      srm_p_value: number | null;
+      srm_flagged: boolean;
+      arms: {
+        arm: string;
+        control: boolean;
+        users: number;
+        expected_users: number;
+        observed_rate: number | null;
+        observed_ci_low: number | null;
+        observed_ci_high: number | null;
+        ips: number | null;
+        ips_ci_low: number | null;
+        ips_ci_high: number | null;
+        snips: number | null;
+        snips_ci_low: number | null;
+        snips_ci_high: number | null;
+        effective_sample_size: number | null;
+      }[];
+      comparisons: {
+        variant: string;
+        status: 'ok' | 'insufficient-data';
+        reason?: string;
+        /** SNIPS treatment − control. */
+        difference: number | null;
+        ci_low: number | null;
+        ci_high: number | null;
+        lift: number | null;
+        lift_ci_low: number | null;
+        lift_ci_high: number | null;
+        p_value: number | null;
+        always_valid_p_value: number;
+        always_valid_p_value_adjusted: number;
+        ips_difference: number | null;
+        ips_ci_low: number | null;
+        ips_ci_high: number | null;
+      }[];
+    };
+
+/** The report's bandit section as the command prints it. */
+export function banditOutput(bandit: BanditReport): BanditOutput {
+  if (bandit.status !== 'ok') return { status: 'not-recorded', reason: bandit.reason };
+  return {
+    status: 'ok',
+    reward: bandit.reward,
+    decision_estimator: bandit.decisionEstimator,
+    total_exposures: bandit.totalExposures,
+    srm_p_value: bandit.srm.status === 'ok' ? bandit.srm.pValue : null,
+    srm_flagged: bandit.srm.status === 'ok' && bandit.srm.flagged,
+    arms: bandit.arms.map((arm) => ({
+      arm: arm.name,
+      control: arm.isControl,
+      users: arm.exposedUsers,
+      expected_users: arm.expectedExposures,
+      observed_rate: arm.observedRate,
+      observed_ci_low: arm.observedInterval?.low ?? null,
+      observed_ci_high: arm.observedInterval?.high ?? null,
+      ips: arm.ips,
+      ips_ci_low: arm.ipsInterval?.low ?? null,
+      ips_ci_high: arm.ipsInterval?.high ?? null,
+      snips: arm.snips,
+      snips_ci_low: arm.snipsInterval?.low ?? null,
+      snips_ci_high: arm.snipsInterval?.high ?? null,
+      effective_sample_size: arm.effectiveSampleSize,
+    })),
+    comparisons: bandit.comparisons.map((c) => {
+      const sequential = { variant: c.variant, always_valid_p_value: c.alwaysValidPValue, always_valid_p_value_adjusted: c.alwaysValidPValueAdjusted };
+      if (c.status !== 'ok') {
+        return { ...sequential, status: 'insufficient-data' as const, reason: c.reason, difference: null, ci_low: null, ci_high: null, lift: null, lift_ci_low: null, lift_ci_high: null, p_value: null, ips_difference: null, ips_ci_low: null, ips_ci_high: null };
+      }
+      return {
+        ...sequential,
+        status: 'ok' as const,
+        difference: c.difference,
+        ci_low: c.differenceInterval.low,
+        ci_high: c.differenceInterval.high,
+        lift: c.relativeLift,
+        lift_ci_low: c.relativeLiftInterval?.low ?? null,
+        lift_ci_high: c.relativeLiftInterval?.high ?? null,
+        p_value: c.pValue,
+        ips_difference: c.ipsDifference,
+        ips_ci_low: c.ipsDifferenceInterval?.low ?? null,
+        ips_ci_high: c.ipsDifferenceInterval?.high ?? null,
+      };
+    }),
+  };
+}
+
+function printBandit(bandit: BanditOutput, io: CliIO): void {
+  if (bandit.status !== 'ok') {
+    io.stdout(`\nbandit: analysed as a fixed split (${bandit.reason})\n`);
+    return;
+  }
+  const srm = bandit.srm_p_value === null ? 'n/a' : bandit.srm_p_value.toPrecision(4);
+  io.stdout(`\nbandit (reward: ${bandit.reward}): users against the allocation in force, p = ${srm}${bandit.srm_flagged ? '  ** SAMPLE RATIO MISMATCH **' : ''}; the decision uses SNIPS\n`);
+  const ci = (value: number | null, low: number | null, high: number | null) => (value === null ? '-' : `${fixed(value, 'rate')} [${fixed(low, 'rate')}, ${fixed(high, 'rate')}]`);
+  const rows = [['arm', 'users', 'expected', 'observed rate [CI]', 'IPS [CI]', 'SNIPS [CI]', 'eff. n']];
+  for (const arm of bandit.arms) {
+    rows.push([arm.arm, String(arm.users), arm.expected_users.toFixed(1), ci(arm.observed_rate, arm.observed_ci_low, arm.observed_ci_high), ci(arm.ips, arm.ips_ci_low, arm.ips_ci_high), ci(arm.snips, arm.snips_ci_low, arm.snips_ci_high), arm.effective_sample_size === null ? '-' : arm.effective_sample_size.toFixed(0)]);
+  }
+  printTable(rows, 1, io);
+  for (const c of bandit.comparisons) {
+    if (c.status !== 'ok') {
+      io.stdout(`  ${c.variant} vs control: insufficient data (${c.reason})\n`);
+      continue;
+    }
+    io.stdout(
+      `  ${c.variant} vs control: SNIPS difference ${ci(c.difference, c.ci_low, c.ci_high)}, lift ${ci(c.lift, c.lift_ci_low, c.lift_ci_high)}, ` +
+        `p = ${pText(c.p_value)}, always-valid p = ${pText(c.always_valid_p_value)} (Holm ${pText(c.always_valid_p_value_adjusted)}); IPS difference ${ci(c.ips_difference, c.ips_ci_low, c.ips_ci_high)}\n`,
+    );
+  }
+}
+
 /** Where `--experiment ID` finds the service: --url, --admin-key, --data-dir (all optional). */
 export interface AdminConnectionOptions {
   url?: string;
@@ -570,6 +697,8 @@ export function analysisOutput(analysis: ExperimentAnalysis): Record<string, unk
       progress: report.sampleSize.progress,
       reason: report.sampleSize.reason,
     },
+    // A bandit's arms from the logged propensities; null for a fixed split and in reports written before it existed.
+    bandit: report.bandit === null || report.bandit === undefined ? null : banditOutput(report.bandit),
     // Every metric (the target first) and the recommendation metrics; null in reports written before they existed.
     metrics: report.metrics === null || report.metrics === undefined ? null : metricsOutput(report.metrics),
     ranking: report.ranking === null || report.ranking === undefined ? null : rankingOutput(report.ranking),

@@ -8,14 +8,15 @@
  * PutItem (condition `attribute_not_exists(pk)`, ReturnValuesOnConditionCheckFailure as AWS
  * implements it), UpdateItem (`ADD a :x, ...`, `SET a = :x` or both; condition `a = :x` or the
  * daily limits' `(attribute_not_exists(a) OR a <= :x) AND ...`,
- * ReturnValues UPDATED_NEW) and Query on `pk` with an optional `begins_with(sk, ...)`; S3
- * GetObject. Write units are counted as DynamoDB bills them: ceil(KB) of the larger of the
+ * ReturnValues UPDATED_NEW or ALL_NEW, `SET a = if_not_exists(a, :v)`) and Query on `pk` with
+ * an optional `begins_with(sk, ...)`; S3 GetObject. Write units are counted as DynamoDB bills them: ceil(KB) of the larger of the
  * item before and after, failed conditional writes included.
  */
 import { marshall, unmarshall } from '@aws-sdk/util-dynamodb';
 import type { AttributeValue } from '@aws-sdk/client-dynamodb';
 import { Readable } from 'node:stream';
 import { itemBytes, writeUnits } from '../../lambdas/domain/events/item-size.ts';
+import { exactAdd, type Exact } from '../../lambdas/domain/events/exact.ts';
 
 type Item = Record<string, unknown>;
 type RawItem = Record<string, AttributeValue>;
@@ -162,21 +163,29 @@ export class InMemoryDynamo implements FakeRequestHandler {
     const updated: string[] = [];
     // `ADD a :x, b :y SET c = :z` or `SET c = :z`: one or two actions, each with its clauses.
     for (const [, action, clauses] of (input.UpdateExpression as string).matchAll(/(ADD|SET)\s+(.*?)(?=\s+(?:ADD|SET)\s|$)/g)) {
-      for (const clause of clauses.split(',').map((c) => c.trim())) {
+      // Commas inside a function call (if_not_exists(a, :v)) do not end a clause.
+      for (const clause of clauses.split(/,(?![^(]*\))/).map((c) => c.trim())) {
         if (action === 'ADD') {
           const [attribute, value] = clause.split(/\s+/);
-          next[name(attribute)] = ((next[name(attribute)] as number | undefined) ?? 0) + (values[value] as number);
+          next[name(attribute)] = exactAdd((next[name(attribute)] as Exact | undefined) ?? 0, values[value] as Exact);
           updated.push(name(attribute));
         } else {
           const [attribute, value] = clause.split('=').map((s) => s.trim());
-          next[name(attribute)] = values[value];
+          // `a = if_not_exists(a, :v)` keeps a's value when it has one (the CUPED covariate).
+          const ifNotExists = /^if_not_exists\(\s*([^,\s]+)\s*,\s*([^)\s]+)\s*\)$/.exec(value);
+          next[name(attribute)] = ifNotExists ? (next[name(ifNotExists[1])] ?? values[ifNotExists[2]]) : values[value];
           updated.push(name(attribute));
         }
       }
     }
     table.set(id, next);
     this.counts.writeUnits += writeUnits(Math.max(itemBytes(next), existing ? itemBytes(existing) : 0));
-    const attributes = input.ReturnValues === 'UPDATED_NEW' ? { Attributes: marshall(Object.fromEntries(updated.map((a) => [a, next[a]]))) } : {};
+    const attributes =
+      input.ReturnValues === 'UPDATED_NEW'
+        ? { Attributes: marshall(Object.fromEntries(updated.map((a) => [a, next[a]]))) }
+        : input.ReturnValues === 'ALL_NEW'
+          ? { Attributes: marshall(next, { removeUndefinedValues: true }) }
+          : {};
     return json(200, attributes);
   }
 

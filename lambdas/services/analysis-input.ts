@@ -12,12 +12,14 @@
  * writers add each user's contribution as a delta on the day it changes.
  */
 import type { Experiment, Guardrail, Variant } from '../domain/experiments/model.ts';
+import { banditAnalysisInput } from './bandit-input.ts';
 import { panelMetricInputs, rankingPanelInput } from './metric-panel-input.ts';
 import type { Exact } from '../domain/events/exact.ts';
 import { CAPPED_COUNTER_FIELDS, cappedMetricPlan, cappedSlotsOf, hasCappedSums } from './capping.ts';
 import { CUPED_COUNTER_FIELDS } from './variance-reduction.ts';
 import type {
   DailyVariantCounters,
+  BanditReportInput,
   ExperimentConfig,
   GuardrailConfig,
   MetricKind as StatsMetricKind,
@@ -110,6 +112,8 @@ export type AnalysisInput =
       metrics: PanelMetricInput[];
       /** The recommendation counters as of the last day (the report's ranking panel). */
       ranking: Omit<RankingPanelInput, 'confidenceLevel'>;
+      /** A bandit's logged allocation and inverse-propensity sums (bandit-input.ts); absent for a fixed split. */
+      bandit?: BanditReportInput;
       notes: AnalysisNotes;
     }
   | { status: 'insufficient-data'; reason: string; notes: AnalysisNotes };
@@ -387,9 +391,11 @@ export function buildAnalysisInput(
     exposed: names.reduce((sum, name) => sum + byDay[d][name].exposed_users - (d > 0 ? byDay[d - 1][name].exposed_users : 0), 0),
   }));
   const shares = expectedExposureShares(experiment.weight_history, dailyExposures, names, Object.fromEntries(kept.map((v) => [v.name, v.weight])));
+  // A bandit is expected to follow the allocation it logged, not its configured weights.
+  const bandit = experiment.mode === 'bandit' ? banditAnalysisInput(experiment, kept, countersByVariant, options.through) : undefined;
   const config: ExperimentConfig = {
     experiment_id: experiment.id,
-    variants: kept.map((variant) => ({ name: variant.name, weight: shares[variant.name], control: variant.is_control })),
+    variants: kept.map((variant) => ({ name: variant.name, weight: bandit?.expectedShares?.[variant.name] || shares[variant.name], control: variant.is_control })),
     target_metric: { kind: metric.kind },
     confidence_level: experiment.confidence_level,
     min_sample_size: experiment.min_sample_size,
@@ -400,5 +406,5 @@ export function buildAnalysisInput(
   // Every metric on its own counters (raw, through the same day), beside the target's rows.
   const metrics = panelMetricInputs(experiment, names, countersByVariant, options.through);
   const ranking = rankingPanelInput(kept.map((variant) => ({ name: variant.name, isControl: variant.is_control })), countersByVariant, options.through);
-  return { status: 'ok', config, counters, metrics, ranking, notes };
+  return { status: 'ok', config, counters, metrics, ranking, notes, ...(bandit === undefined ? {} : { bandit: bandit.input }) };
 }

@@ -14,6 +14,7 @@ import type { CounterRepository } from '../storage/event-repository.ts';
 import { INTERLEAVING_COUNTER_VARIANT } from '../domain/events/interleaving-credit.ts';
 import { cappingReport, type CappingReport } from './capping.ts';
 import { varianceReductionReport, type VarianceReductionReport } from './variance-reduction.ts';
+import { segmentsReport, type SegmentsReport } from './segment-breakdown.ts';
 import { interleavingDecision, preferenceFromCounters, teamsOf, type InterleavingPreference } from './interleaving-results.ts';
 import {
   buildAnalysisInput,
@@ -60,6 +61,8 @@ export interface ExperimentAnalysis {
   capping: CappingReport | null;
   /** CUPED with the pre-exposure covariate (variance-reduction.ts): adjusted estimates and the variance removed; null for interleaving. */
   variance_reduction: VarianceReductionReport | null;
+  /** The target per user segment (segment-breakdown.ts), Holm across segments; null for interleaving. */
+  segments: SegmentsReport | null;
 }
 
 /** Options of {@link analyseExperiment}. */
@@ -89,7 +92,9 @@ export function promotionFromReport(report: ExperimentReport | null): PromotionA
   if (report === null) return { significant: false, srm_flagged: false };
   const srmFlagged = report.srm.status === 'ok' && report.srm.flagged;
   const winner = report.decision.decision === 'ship' ? report.decision.winner : null;
-  return { significant: winner !== null, srm_flagged: srmFlagged, ...(winner === null ? {} : { winner }) };
+  // A bandit's split was checked against its allocation in force (report.srm is that check).
+  const reference = report.bandit?.status === 'ok' ? { srm_reference: 'allocation-in-force' as const } : {};
+  return { significant: winner !== null, srm_flagged: srmFlagged, ...reference, ...(winner === null ? {} : { winner }) };
 }
 
 /**
@@ -125,6 +130,7 @@ function interleavingAnalysis(
     preference,
     capping: null,
     variance_reduction: null,
+    segments: null,
   };
 }
 
@@ -136,7 +142,7 @@ export function analysisFromCounters(
 ): ExperimentAnalysis {
   if (experiment.mode === 'interleaving') return interleavingAnalysis(experiment, countersByVariant, options);
   const input = buildAnalysisInput(experiment, countersByVariant, { ...options, through: options.day });
-  const report = input.status === 'ok' ? buildExperimentReport({ config: input.config, counters: input.counters, metrics: input.metrics, ranking: input.ranking }) : null;
+  const report = input.status === 'ok' ? buildExperimentReport({ config: input.config, counters: input.counters, metrics: input.metrics, ranking: input.ranking, bandit: input.bandit }) : null;
   const itemsRead = experiment.variants.reduce((sum, variant) => sum + (countersByVariant[variant.name]?.length ?? 0), 0);
   return {
     experiment_id: experiment.id,
@@ -161,6 +167,7 @@ export function analysisFromCounters(
     preference: null,
     capping: cappingReport(experiment, countersByVariant, { through: options.day }),
     variance_reduction: varianceReductionReport(experiment, countersByVariant, { through: options.day }),
+    segments: segmentsReport(experiment, countersByVariant, { through: options.day }),
   };
 }
 

@@ -102,15 +102,15 @@ export function createIngestionService({ assignments, events, modes, quota, veri
    * never part of the test (holdout, coverage, a stopped experiment): their events are kept under
    * the unassigned pseudo-variant instead of being refused.
    */
-  async function resolveVariants(batch: AcceptedEvent[]): Promise<string[]> {
-    let found: Map<string, string>;
+  async function resolveVariants(batch: AcceptedEvent[]): Promise<{ variant: string; propensity?: number; segment?: string }[]> {
+    let found: Map<string, { variant: string; propensity: number; segment?: string }>;
     try {
-      found = await assignments.variants(batch.map((e) => ({ experimentId: e.experiment_id, userId: e.user_id })));
+      found = await assignments.assignments(batch.map((e) => ({ experimentId: e.experiment_id, userId: e.user_id })));
     } catch (error) {
       logger.error('Assignments could not be read', { error });
       throw notStored(batch.map((e) => e.event_id), batch.length);
     }
-    return batch.map((e) => found.get(assignmentRefKey(e.experiment_id, e.user_id)) ?? UNASSIGNED_VARIANT);
+    return batch.map((e) => found.get(assignmentRefKey(e.experiment_id, e.user_id)) ?? { variant: UNASSIGNED_VARIANT });
   }
 
   /** DynamoDB refuses items over 400 KB and keys over 2,048 bytes: refuse them here, by index. */
@@ -164,11 +164,22 @@ export function createIngestionService({ assignments, events, modes, quota, veri
     const named = verifyRequestIds ? batch : interleaved.map(({ e }) => e).filter((e) => e.event_type === 'click' || e.event_type === 'purchase');
     const requestIds = new Set(named.flatMap((e) => (e.request_id === undefined ? [] : [e.request_id])));
     // Independent reads, so one round trip instead of two.
-    const [variants, slates] = await Promise.all([assigned.length > 0 ? resolveVariants(assigned.map(({ e }) => e)) : Promise.resolve([]), slatesOf(requestIds, batch)]);
+    const [resolved, slates] = await Promise.all([assigned.length > 0 ? resolveVariants(assigned.map(({ e }) => e)) : Promise.resolve([]), slatesOf(requestIds, batch)]);
+    const variants = resolved.map((r) => r.variant);
     const slateOf = (e: AcceptedEvent) => (e.request_id === undefined ? undefined : slates.get(e.request_id));
     const out: VariantEvent[] = new Array(batch.length);
     // Each event carries its experiment's per-user caps: the capped sums are written with them.
     assigned.forEach(({ e, i }, j) => (out[i] = { event: e, variant: variants[j], caps: settings.get(e.experiment_id)?.caps }));
+    // And the user's segment from their assignment: the daily counters are kept per (variant, segment).
+    assigned.forEach(({ i }, j) => {
+      const { segment } = resolved[j];
+      if (segment !== undefined) out[i].segment = segment;
+    });
+    // A bandit user's events carry the assignment's propensity: the inverse-propensity sums of the reward are written with it.
+    assigned.forEach(({ e, i }, j) => {
+      const { propensity } = resolved[j];
+      if (experimentModes.get(e.experiment_id) === 'bandit' && propensity !== undefined) out[i].propensity = propensity;
+    });
     interleaved.forEach(({ e, i }) => (out[i] = { event: e, ...attributeInterleavedEvent(e, slateOf(e)) }));
     if (verifyRequestIds) {
       const mismatched = out.flatMap(({ event, variant }, i) => {

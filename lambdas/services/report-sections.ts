@@ -1,17 +1,20 @@
 /**
  * The HTML sections the analysis document adds beside the engine's page, one function each:
- * per-user capping (capping.ts) and CUPED variance reduction (variance-reduction.ts). Each
+ * per-user capping (capping.ts), CUPED variance reduction (variance-reduction.ts) and the
+ * breakdown by user segment (segment-breakdown.ts). Each
  * renders its own part of report.json, so the engine's page and these sections can change
  * apart. Self-contained markup (the page's own CSS), no scripts.
  */
 import { escapeHtml, type Interval } from '../domain/stats/index.ts';
 import type { CappingReport } from './capping.ts';
+import type { SegmentsReport } from './segment-breakdown.ts';
 import type { VarianceReductionReport } from './variance-reduction.ts';
 
 /** The sections of an analysis document this module renders (all optional). */
 export interface AnalysisSections {
   capping?: CappingReport | null;
   variance_reduction?: VarianceReductionReport | null;
+  segments?: SegmentsReport | null;
 }
 
 const format = (value: number | null | undefined, digits = 4): string => {
@@ -70,10 +73,43 @@ export function varianceReductionHtml(report: VarianceReductionReport): string {
   return `<section class="variance-reduction"><h2>Variance reduction (CUPED)</h2>${intro}${tables.join('\n')}</section>`;
 }
 
+const SEGMENT_PLOT = { width: 220, height: 18, pad: 6 };
+
+/**
+ * The segments section: per dimension, a table with a small-multiples column, each segment's
+ * relative lift and interval on one shared axis (0 marked), so the segments compare at a glance.
+ */
+export function segmentsHtml(report: SegmentsReport): string {
+  const dimensions = report.dimensions.map((dimension) => {
+    const lifts = dimension.segments.flatMap((s) => s.comparisons.flatMap((c) => (c.status === 'ok' && c.relativeLiftInterval ? [c.relativeLiftInterval.low, c.relativeLiftInterval.high] : c.relativeLift != null ? [c.relativeLift] : [])));
+    const low = Math.min(0, ...lifts.filter(Number.isFinite));
+    const high = Math.max(0, ...lifts.filter(Number.isFinite));
+    const span = high - low || 1;
+    const x = (v: number) => (SEGMENT_PLOT.pad + ((v - low) / span) * (SEGMENT_PLOT.width - 2 * SEGMENT_PLOT.pad)).toFixed(1);
+    const plot = (c: SegmentsReport['dimensions'][number]['segments'][number]['comparisons'][number]) => {
+      const zero = `<line x1="${x(0)}" x2="${x(0)}" y1="0" y2="${SEGMENT_PLOT.height}" class="reference"/>`;
+      if (c.status !== 'ok' || c.relativeLift == null) return `<svg viewBox="0 0 ${SEGMENT_PLOT.width} ${SEGMENT_PLOT.height}" width="${SEGMENT_PLOT.width}" height="${SEGMENT_PLOT.height}" role="img" aria-label="no estimate">${zero}</svg>`;
+      const band = c.relativeLiftInterval ? `<line x1="${x(c.relativeLiftInterval.low)}" x2="${x(c.relativeLiftInterval.high)}" y1="9" y2="9" stroke="#1f6feb" stroke-width="3"/>` : '';
+      return `<svg viewBox="0 0 ${SEGMENT_PLOT.width} ${SEGMENT_PLOT.height}" width="${SEGMENT_PLOT.width}" height="${SEGMENT_PLOT.height}" role="img" aria-label="lift ${percent(c.relativeLift)}">${zero}${band}<circle cx="${x(c.relativeLift)}" cy="9" r="4" fill="#1f6feb"/></svg>`;
+    };
+    const rows = dimension.segments.flatMap((segment) =>
+      segment.comparisons.map((c) => {
+        const users = Object.entries(segment.users).map(([variant, n]) => `${escapeHtml(variant)} ${format(n)}`).join(' / ');
+        if (c.status !== 'ok') return `<tr><td>${escapeHtml(segment.segment)}</td><td>${escapeHtml(c.variant)}</td><td>${users}</td><td colspan="4" class="muted">insufficient data: ${escapeHtml(c.reason ?? '')}</td><td>${plot(c)}</td></tr>`;
+        const lift = `${percent(c.relativeLift)} ${c.relativeLiftInterval ? `[${percent(c.relativeLiftInterval.low)}, ${percent(c.relativeLiftInterval.high)}]` : ''}`;
+        return `<tr><td>${escapeHtml(segment.segment)}</td><td>${escapeHtml(c.variant)}</td><td>${users}</td><td>${format(c.controlEstimate)} → ${format(c.treatmentEstimate)}</td><td>${lift}</td><td>${pValue(c.pValue)}</td><td>${pValue(c.pValueAdjustedAcrossSegments)}</td><td>${plot(c)}</td></tr>`;
+      }),
+    );
+    return `<h3>By ${escapeHtml(dimension.dimension.replace('_', ' '))}: ${escapeHtml(dimension.definition)}</h3><table><thead><tr><th>segment</th><th>variant</th><th>users</th><th>control → variant</th><th>lift [interval]</th><th>p</th><th>p (Holm across segments)</th><th>lift, shared axis (${percent(low)} to ${percent(high)})</th></tr></thead><tbody>${rows.join('')}</tbody></table>`;
+  });
+  return `<section class="segments"><h2>Segments</h2><p>${escapeHtml(report.metric)}, per user segment fixed at the first exposure. For understanding, not for the decision: only the Holm column across segments supports a claim about one segment.</p>${dimensions.join('\n')}</section>`;
+}
+
 /** Every section the analysis document holds, in order (empty when it holds none). */
 export function analysisSectionsHtml(sections: AnalysisSections): string {
   const parts: string[] = [];
   if (sections.capping) parts.push(cappingHtml(sections.capping));
   if (sections.variance_reduction) parts.push(varianceReductionHtml(sections.variance_reduction));
+  if (sections.segments) parts.push(segmentsHtml(sections.segments));
   return parts.join('\n');
 }

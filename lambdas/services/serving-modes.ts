@@ -16,21 +16,25 @@ import type { CounterRepository } from '../storage/event-repository.ts';
  * Beta-Bernoulli observation per user, as the posterior assumes.
  */
 export async function banditCounters(experiment: Experiment, counters: CounterRepository): Promise<ArmCounters> {
+  const active = experiment.variants.filter((v) => v.active);
+  const days = await Promise.all(active.map(async (variant) => [variant.name, await counters.dailyCounters(experiment.id, variant.name)] as const));
+  return armCountersOf(experiment, Object.fromEntries(days));
+}
+
+/** The arm counters of {@link banditCounters} from daily counter rows already read, by variant. */
+export function armCountersOf(experiment: Experiment, daysByVariant: Readonly<Record<string, readonly Readonly<Record<string, unknown>>[]>>): ArmCounters {
   const successField = experiment.target_metric.kind === 'conversion' ? 'converters' : 'clickers';
-  const entries = await Promise.all(
-    experiment.variants
-      .filter((v) => v.active)
-      .map(async (variant) => {
-        const days = await counters.dailyCounters(experiment.id, variant.name);
-        let successes = 0;
-        let trials = 0;
-        for (const day of days) {
-          successes += Number(day[successField] ?? 0);
-          trials += Number(day.exposed_users ?? 0);
-        }
-        return [variant.name, { successes: Math.min(successes, trials), trials }] as const;
-      }),
-  );
+  const entries = experiment.variants
+    .filter((v) => v.active)
+    .map((variant) => {
+      let successes = 0;
+      let trials = 0;
+      for (const day of daysByVariant[variant.name] ?? []) {
+        successes += Number(day[successField] ?? 0);
+        trials += Number(day.exposed_users ?? 0);
+      }
+      return [variant.name, { successes: Math.min(successes, trials), trials }] as const;
+    });
   return Object.fromEntries(entries);
 }
 

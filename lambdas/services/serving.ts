@@ -8,11 +8,13 @@
 import { MetricUnit } from '@aws-lambda-powertools/metrics';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { fullJitterDelay } from '../common/backoff.ts';
-import { HttpError, notFound, serviceUnavailable } from '../common/errors.ts';
+import { HttpError, notFound, serviceUnavailable, validationFailed } from '../common/errors.ts';
 import { logger, metrics } from '../common/observability.ts';
 import { interleavingTeams, resolveAssignment, type Assignment } from '../domain/experiments/assignment.ts';
+import { banditExposureIncrements, loggedAllocation } from '../domain/events/bandit-counters.ts';
 import { userCapsOf } from '../domain/experiments/caps.ts';
 import { UNKNOWN_PROFILE, userProfileOf, type UserProfile } from '../domain/experiments/user-profile.ts';
+import { clientSegmentProblem, segmentKey, userTypeOf } from '../domain/experiments/user-segments.ts';
 import { covariateExposureIncrements } from '../domain/events/counters.ts';
 import { controlOf, type Experiment } from '../domain/experiments/model.ts';
 import { scheduleEndReached } from '../domain/experiments/schedule.ts';
@@ -40,6 +42,8 @@ export interface RecommendRequest {
   topN: number;
   now: number;
   requestId: string;
+  /** The client's segment of the user (`segment`), kept only at the first exposure; must be one the experiment declares. */
+  segment?: string;
 }
 
 /** How many experiments (known or not) one container keeps cached; the oldest is evicted first. */
@@ -97,10 +101,14 @@ export function createRecommendationService({ experiments, counters, events, mod
   }
 
   /** Assigns, storing a fresh assignment with a conditional write so the first one sticks. */
-  async function assign(experimentId: string, userId: string, now: number): Promise<{ assignment: Assignment; experiment: Experiment }> {
+  async function assign(experimentId: string, userId: string, now: number, segment?: string): Promise<{ assignment: Assignment; experiment: Experiment; record?: StoredAssignmentValue }> {
     // Independent reads, so one round trip instead of two on the hot path.
     const [experiment, stored] = await Promise.all([experimentOf(experimentId, now), storedAssignment(experimentId, userId)]);
     if (!experiment) throw notFound(`experiment_id: experiment "${experimentId}" does not exist`, [{ field: 'experiment_id', message: `experiment "${experimentId}" does not exist` }]);
+    // Checked before anything is written, for every user (it is kept only at a first exposure).
+    const segmentProblem = segment === undefined ? undefined : clientSegmentProblem(experiment.segments, segment);
+    if (segmentProblem !== undefined) throw validationFailed([{ field: 'segment', message: segmentProblem }]);
+    let record = stored;
     // A bandit assigns new users by the current Thompson allocation (cached per container);
     // users already assigned stay sticky and need no counters read.
     const tested = experiment.status === 'running' && !scheduleEndReached(experiment, now);
@@ -110,8 +118,21 @@ export function createRecommendationService({ experiments, counters, events, mod
     if (assignment.should_store) {
       // What the control model knows of the user before this first exposure: the CUPED covariate.
       const profile = await profileOf(experiment, userId);
-      const fresh: StoredAssignmentValue = { experimentId, userId, variant: assignment.variant, bucket: assignment.bucket, propensity: assignment.propensity, assignedAt: new Date(now).toISOString(), covariate: profile.covariate };
+      const fresh: StoredAssignmentValue = {
+        experimentId,
+        userId,
+        variant: assignment.variant,
+        bucket: assignment.bucket,
+        propensity: assignment.propensity,
+        assignedAt: new Date(now).toISOString(),
+        covariate: profile.covariate,
+        // The user's segment for good: their type by the control model, and the client's segment if sent.
+        segment: segmentKey({ userType: userTypeOf(profile), ...(segment === undefined ? {} : { client: segment }) }),
+      };
+      // A bandit's assignment keeps the whole allocation it was drawn from: its exposure logs it.
+      if (assignment.source === 'bandit' && banditAllocation !== undefined) fresh.allocation = loggedAllocation(banditAllocation);
       const kept = await experiments.putAssignmentIfAbsent(fresh);
+      record = kept;
       if (kept === fresh) await countClaimedExposure(fresh);
       else {
         assignment = resolveAssignment({ experiment, userId, stored: kept, now });
@@ -120,7 +141,7 @@ export function createRecommendationService({ experiments, counters, events, mod
     } else if (stored?.exposurePending) {
       await countPendingExposure(stored);
     }
-    return { assignment, experiment };
+    return { assignment, experiment, ...(record !== undefined && record.variant === assignment.variant ? { record } : {}) };
   }
 
   /**
@@ -156,7 +177,7 @@ export function createRecommendationService({ experiments, counters, events, mod
       // The covariate goes on the user aggregate first (idempotent), so every later ADD returns it
       // with the totals (ALL_NEW) for the cross moments Σx·y; then Σx, Σx² join the exposure's ADD.
       if (stored.covariate) await counters.recordCovariate(experimentId, userId, stored.covariate);
-      await counters.countExposure(experimentId, variant, Date.parse(stored.assignedAt), userId, covariateExposureIncrements(stored.covariate));
+      await counters.countExposure(experimentId, variant, Date.parse(stored.assignedAt), userId, { ...banditExposureIncrements(stored), ...covariateExposureIncrements(stored.covariate) }, stored.segment);
     } catch (error) {
       for (let attempt = 1; ; attempt++) {
         try {
@@ -247,14 +268,14 @@ export function createRecommendationService({ experiments, counters, events, mod
     const query = { user_id: request.userId, top_n: request.topN };
     let assigned: Awaited<ReturnType<typeof assign>>;
     try {
-      assigned = await assign(experimentId, query.user_id, now);
+      assigned = await assign(experimentId, query.user_id, now, request.segment);
     } catch (error) {
       // The store could not be read or written while assigning: nothing was served, so a retry is safe.
       if (error instanceof HttpError || !isStoreError(error)) throw error;
       logger.error('Assignment store unavailable', { experimentId, error });
       throw serviceUnavailable('The experiment store is unavailable; retry later');
     }
-    const { assignment, experiment } = assigned;
+    const { assignment, experiment, record } = assigned;
     const served =
       assignment.source === 'interleaving'
         ? await serveInterleaved(assignment, experiment, query.user_id, query.top_n, requestId)
@@ -287,7 +308,9 @@ export function createRecommendationService({ experiments, counters, events, mod
       try {
         // The request id was generated for this request, so the slate cannot be a duplicate: the
         // counting starts with the claim instead of after it (two round trips, not three).
-        await events.recordNew(impression, served.counterVariant, served.attribution, { caps: userCapsOf(experiment) });
+        // The impression counts in the user's segment (a served interleaved list has none: its counter is the experiment's).
+        const segmentOf = served.attribution === undefined ? record?.segment : undefined;
+        await events.recordNew(impression, served.counterVariant, served.attribution, { caps: userCapsOf(experiment), ...(segmentOf === undefined ? {} : { segment: segmentOf }) });
         impressionRecorded = true;
       } catch (error) {
         logger.error('Impression could not be recorded', { requestId, error });

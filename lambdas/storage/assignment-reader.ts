@@ -30,10 +30,16 @@ export class DynamoAssignmentReader {
 
   /** Variants of the given users, by assignmentRefKey; users without an assignment are absent. */
   async variants(refs: readonly AssignmentRef[]): Promise<Map<string, string>> {
+    const found = await this.assignments(refs);
+    return new Map([...found].map(([key, assignment]) => [key, assignment.variant]));
+  }
+
+  /** The variant, propensity and segment of the given users' assignments, by assignmentRefKey; users without one are absent. */
+  async assignments(refs: readonly AssignmentRef[]): Promise<Map<string, Pick<StoredAssignment, 'variant' | 'propensity' | 'segment'>>> {
     const keys = [...new Map(refs.map((r) => [assignmentRefKey(r.experimentId, r.userId), { pk: `ASSIGN#${r.experimentId}#${r.userId}`, sk: 'A' }])).values()];
     const chunks: Key[][] = [];
     for (let i = 0; i < keys.length; i += BATCH_GET_LIMIT) chunks.push(keys.slice(i, i + BATCH_GET_LIMIT));
-    const found = new Map<string, string>();
+    const found = new Map<string, Pick<StoredAssignment, 'variant' | 'propensity' | 'segment'>>();
     const results = await mapWithConcurrency(chunks, 4, (chunk) =>
       drainWithBackoff(
         chunk,
@@ -41,7 +47,7 @@ export class DynamoAssignmentReader {
           const out = await this.db.send(new BatchGetCommand({ RequestItems: { [this.tableName]: { Keys: pending, ProjectionExpression: 'assignment' } } }));
           for (const item of out.Responses?.[this.tableName] ?? []) {
             const assignment = item.assignment as StoredAssignment | undefined;
-            if (assignment) found.set(assignmentRefKey(assignment.experimentId, assignment.userId), assignment.variant);
+            if (assignment) found.set(assignmentRefKey(assignment.experimentId, assignment.userId), { variant: assignment.variant, propensity: assignment.propensity, ...(assignment.segment === undefined ? {} : { segment: assignment.segment }) });
           }
           return (out.UnprocessedKeys?.[this.tableName]?.Keys ?? []) as Key[];
         },

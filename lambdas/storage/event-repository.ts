@@ -58,6 +58,7 @@ import {
   type UserTotals,
   type VariantEvent,
 } from '../domain/events/counters.ts';
+import { banditRewardIncrements } from '../domain/events/bandit-counters.ts';
 import { analysisDay, contentFingerprint, type AcceptedEvent } from '../domain/events/event.ts';
 import { exactAdd, normaliseExact, type Exact } from '../domain/events/exact.ts';
 import {
@@ -73,8 +74,8 @@ import {
 
 export type StoreOutcome = 'stored' | 'duplicate';
 
-/** What the counters need to know of an event's user besides the event: the experiment's caps. */
-export type UserContext = Pick<VariantEvent, 'caps'>;
+/** What the counters need to know of an event's user besides the event: the experiment's caps and the user's segment. */
+export type UserContext = Pick<VariantEvent, 'caps' | 'segment'>;
 
 /** One day of a variant's counters (its shards summed), as doubles: see {@link ExactDailyCounter} for the exact sums. */
 export interface DailyCounter {
@@ -89,17 +90,22 @@ export interface DailyCounter {
  */
 export interface ExactDailyCounter {
   day: string;
+  /** Also `segment`: the user segment of the row (user-segments.ts), a string; absent for counters of no segment. */
   [metric: string]: Exact | string;
 }
 
 export interface CounterRepository {
-  /** Adds increments to one shard of one variant's counter for one day. */
-  add(experimentId: string, variant: string, day: string, increments: Increments, shard?: number): Promise<void>;
-  /** Adds an exposure (a user's first assignment) to the day's counter, in the user's shard. */
-  countExposure(experimentId: string, variant: string, atMs: number, userId: string, extra?: Increments): Promise<void>;
+  /** Adds increments to one shard of one variant's counter for one day (of one segment, when given). */
+  add(experimentId: string, variant: string, day: string, increments: Increments, shard?: number, segment?: string): Promise<void>;
+  /** Adds an exposure (a user's first assignment) to the day's counter, in the user's shard and segment. */
+  countExposure(experimentId: string, variant: string, atMs: number, userId: string, extra?: Increments, segment?: string): Promise<void>;
   /** The daily counters of one variant (each day's shards summed exactly), oldest first, as doubles (a counter beyond 2^53 rounded). */
   dailyCounters(experimentId: string, variant: string): Promise<DailyCounter[]>;
-  /** The same counters, exactly: BigInts beyond 2^53 (what the analysis reads). */
+  /**
+   * The same counters exactly (BigInts beyond 2^53), one row per day and segment (`segment` set
+   * for a segment's items, absent for items of none): what the analysis reads. A day's rows sum
+   * to its dailyCounters row.
+   */
   exactDailyCounters(experimentId: string, variant: string): Promise<ExactDailyCounter[]>;
 }
 
@@ -149,10 +155,20 @@ export interface CounterInconsistency {
   error: unknown;
 }
 
-export const counterKey = (experimentId: string, variant: string, day: string, shard = 0) => ({
+/**
+ * A daily counter item: a variant's day in one shard, and (for a user's segment, user-segments.ts)
+ * one segment: `DAY#<day>#S<nn>#G<segment>`. A variant's day is the sum of all its items.
+ */
+export const counterKey = (experimentId: string, variant: string, day: string, shard = 0, segment?: string) => ({
   pk: `EXP#${experimentId}#VAR#${variant}`,
-  sk: `DAY#${day}#S${String(shard).padStart(2, '0')}`,
+  sk: `DAY#${day}#S${String(shard).padStart(2, '0')}${segment === undefined ? '' : `#G${segment}`}`,
 });
+
+/** The segment of a daily counter item's sort key (undefined for an item of no segment). */
+export const segmentOfSortKey = (sk: string): string | undefined => {
+  const at = sk.indexOf('#G');
+  return at < 0 ? undefined : sk.slice(at + 2);
+};
 
 export const userAggregateKey = (experimentId: string, userId: string) => ({
   pk: `EXP#${experimentId}#USER#${userId}`,
@@ -222,13 +238,13 @@ export class DynamoCounterRepository implements CounterRepository, UserAggregate
     private readonly countersTable: string,
   ) {}
 
-  async add(experimentId: string, variant: string, day: string, increments: Increments, shard = 0): Promise<void> {
+  async add(experimentId: string, variant: string, day: string, increments: Increments, shard = 0, segment?: string): Promise<void> {
     if (Object.keys(increments).length === 0) return;
-    await this.db.send(new UpdateCommand({ TableName: this.countersTable, Key: counterKey(experimentId, variant, day, shard), ...addExpression(increments) }));
+    await this.db.send(new UpdateCommand({ TableName: this.countersTable, Key: counterKey(experimentId, variant, day, shard, segment), ...addExpression(increments) }));
   }
 
-  async countExposure(experimentId: string, variant: string, atMs: number, userId: string, extra: Increments = {}): Promise<void> {
-    await this.add(experimentId, variant, analysisDay(atMs), { exposed_users: 1, ...extra }, counterShard(userId));
+  async countExposure(experimentId: string, variant: string, atMs: number, userId: string, extra: Increments = {}, segment?: string): Promise<void> {
+    await this.add(experimentId, variant, analysisDay(atMs), { exposed_users: 1, ...extra }, counterShard(userId), segment);
   }
 
   async recordCovariate(experimentId: string, userId: string, covariate: number): Promise<void> {
@@ -265,12 +281,17 @@ export class DynamoCounterRepository implements CounterRepository, UserAggregate
   }
 
   async dailyCounters(experimentId: string, variant: string): Promise<DailyCounter[]> {
-    const exact = await this.exactDailyCounters(experimentId, variant);
-    return exact.map((row) => Object.fromEntries(Object.entries(row).map(([key, value]) => [key, typeof value === 'bigint' ? Number(value) : value])) as DailyCounter);
+    // A day's segments summed exactly, then the nearest doubles.
+    const byDay = new Map<string, Record<string, Exact | string>>();
+    for (const row of await this.exactDailyCounters(experimentId, variant)) {
+      const day = byDay.get(row.day) ?? byDay.set(row.day, { day: row.day }).get(row.day)!;
+      for (const [metric, value] of Object.entries(row)) if (typeof value !== 'string') day[metric] = exactAdd((day[metric] as Exact | undefined) ?? 0, value);
+    }
+    return [...byDay.values()].map((row) => Object.fromEntries(Object.entries(row).map(([key, value]) => [key, typeof value === 'bigint' ? Number(value) : value])) as DailyCounter);
   }
 
   async exactDailyCounters(experimentId: string, variant: string): Promise<ExactDailyCounter[]> {
-    // Items come sorted by sk, so a day's shards are adjacent and the days oldest first.
+    // Items come sorted by sk: a day's shards (and their segments) are adjacent, the days oldest first.
     const byDay = new Map<string, ExactDailyCounter>();
     let start: Record<string, unknown> | undefined;
     do {
@@ -284,10 +305,12 @@ export class DynamoCounterRepository implements CounterRepository, UserAggregate
       );
       for (const item of page.Items ?? []) {
         const { pk: _pk, sk, ...metrics } = item;
-        // `DAY#<yyyy-mm-dd>#S<nn>`; items written before sharding have no suffix and read the same.
+        // `DAY#<yyyy-mm-dd>#S<nn>[#G<segment>]`; items written before sharding have no suffix and read the same.
         const day = String(sk).slice(4, 14);
-        let counter = byDay.get(day);
-        if (!counter) byDay.set(day, (counter = { day }));
+        const segment = segmentOfSortKey(String(sk));
+        const key = segment === undefined ? day : `${day}\u0000${segment}`;
+        let counter = byDay.get(key);
+        if (!counter) byDay.set(key, (counter = segment === undefined ? { day } : { day, segment }));
         for (const [metric, stored] of Object.entries(metrics)) {
           const value = exactCounterValue(stored);
           if (value !== undefined) counter[metric] = exactAdd((counter[metric] as Exact | undefined) ?? 0, value);
@@ -295,7 +318,9 @@ export class DynamoCounterRepository implements CounterRepository, UserAggregate
       }
       start = page.LastEvaluatedKey;
     } while (start);
-    return [...byDay.values()];
+    // By day, then the items of no segment before the segments in name order.
+    const segmentOf = (row: ExactDailyCounter) => (typeof row.segment === 'string' ? row.segment : '');
+    return [...byDay.values()].sort((a, b) => a.day.localeCompare(b.day) || segmentOf(a).localeCompare(segmentOf(b)));
   }
 }
 
@@ -627,6 +652,7 @@ export class DynamoEventRepository implements EventRepository {
       else {
         phase.done.push({ userId, delta, after: outcome.value });
         addIncrements(phase.userStats, userStatIncrements(subtractTotals(outcome.value, delta), outcome.value, group.caps, outcome.value.covariate));
+        addIncrements(phase.userStats, banditRewardIncrements(subtractTotals(outcome.value, delta), outcome.value, group.propensities?.get(userId)));
       }
     });
     return phase;
@@ -641,7 +667,7 @@ export class DynamoEventRepository implements EventRepository {
     if (!failure) {
       const daily = nonZero(addIncrements({ ...group.increments }, userStats));
       try {
-        await this.counters.add(group.experimentId, group.variant, group.day, daily, group.shard);
+        await this.counters.add(group.experimentId, group.variant, group.day, daily, group.shard, group.segment);
         dailyApplied = daily;
       } catch (error) {
         failure = { error };
@@ -688,7 +714,7 @@ export class DynamoEventRepository implements EventRepository {
   /** Negates a daily counter ADD that succeeded when a later write of its group failed. */
   private async undoDaily(group: CounterGroup, applied: Increments): Promise<void> {
     try {
-      await this.compensate(() => this.counters.add(group.experimentId, group.variant, group.day, negateIncrements(applied), group.shard));
+      await this.compensate(() => this.counters.add(group.experimentId, group.variant, group.day, negateIncrements(applied), group.shard, group.segment));
     } catch (error) {
       this.report({ reason: 'undo-failed', ...this.where(group), detail: { daily: applied }, error });
     }
@@ -738,6 +764,7 @@ export class DynamoEventRepository implements EventRepository {
       const { userId, delta } = done[i];
       if (outcome.status === 'fulfilled') {
         addIncrements(correction, userStatIncrements(addTotals(outcome.value, delta), outcome.value, group.caps, outcome.value.covariate));
+        addIncrements(correction, banditRewardIncrements(addTotals(outcome.value, delta), outcome.value, group.propensities?.get(userId)));
       } else {
         // The aggregate keeps this delta, so its forward statistics stay in the correction and the
         // user-level sums match the aggregate; a retry will add the delta again (residual window).
@@ -747,7 +774,7 @@ export class DynamoEventRepository implements EventRepository {
     const needed = nonZero(correction);
     if (Object.keys(needed).length === 0) return;
     try {
-      await this.compensate(() => this.counters.add(group.experimentId, group.variant, group.day, needed, group.shard));
+      await this.compensate(() => this.counters.add(group.experimentId, group.variant, group.day, needed, group.shard, group.segment));
     } catch (error) {
       this.report({ reason: 'correction-failed', ...this.where(group), detail: { correction: needed }, error });
     }

@@ -27,6 +27,13 @@ export interface StoredAssignment {
   propensity: number;
   /** The user's pre-exposure covariate (CUPED, domain/experiments/user-profile.ts); absent on assignments stored before it existed. */
   covariate?: number;
+  /** The user's segment key for good (user-segments.ts: `known`, `cold-start:mobile`, ...); absent on assignments stored before segments existed. */
+  segment?: string;
+  /**
+   * A bandit assignment's whole allocation in force when it was made (arm → share, summing to 1):
+   * its exposure adds it to the expected exposures of every arm (domain/events/bandit-counters.ts).
+   */
+  allocation?: Record<string, number>;
   assignedAt: string;
   /** Set when the exposure of this assignment is not counted yet (its count failed and was released). */
   exposurePending?: true;

@@ -44,6 +44,7 @@ const click = (overrides: Record<string, unknown> = {}) => ({
  */
 class FakeAssignments {
   private readonly variants = new Map<string, string>();
+  private readonly segments = new Map<string, string>();
   /** Impression slates in the events table, by pk, for interleaving credit. */
   readonly impressions = new Map<string, Record<string, unknown>>();
   unprocessedRounds = 0;
@@ -59,15 +60,17 @@ class FakeAssignments {
       const items = served.flatMap(({ pk }) => {
         const variant = this.variants.get(pk);
         const [, experimentId, userId] = pk.split('#');
-        return variant ? [{ assignment: { experimentId, userId, variant, bucket: 1, propensity: 0.5, assignedAt: NOW.toISOString() } }] : [];
+        const segment = this.segments.get(pk);
+        return variant ? [{ assignment: { experimentId, userId, variant, bucket: 1, propensity: 0.5, assignedAt: NOW.toISOString(), ...(segment === undefined ? {} : { segment }) } }] : [];
       });
       const unprocessed = keys.slice(served.length);
       return { Responses: { [TABLE.experiments]: items }, UnprocessedKeys: unprocessed.length ? { [TABLE.experiments]: { Keys: unprocessed } } : {} };
     });
   }
 
-  seed(experimentId: string, userId: string, variant: string): this {
+  seed(experimentId: string, userId: string, variant: string, segment?: string): this {
     this.variants.set(`ASSIGN#${experimentId}#${userId}`, variant);
+    if (segment !== undefined) this.segments.set(`ASSIGN#${experimentId}#${userId}`, segment);
     return this;
   }
 
@@ -667,6 +670,23 @@ describe('POST /events and /events/batch', () => {
       expect(ddb).toHaveReceivedCommandTimes(BatchGetCommand, 1);
       expect(userUpdates()).toHaveLength(20);
       expect(dailyUpdates().map((c) => c.args[0].input.Key?.pk).sort()).toEqual(['EXP#default#VAR#control', 'EXP#default#VAR#treatment']);
+    });
+
+    it("counts each user's events in their segment's daily item: one update per (variant, segment, day), every event once", async () => {
+      // Prepare: u1 (treatment) and u2 (control) are known users, u3 (control) a cold-start one.
+      assignments.seed('default', 'u1', 'treatment', 'known').seed('default', 'u2', 'control', 'known').seed('default', 'u3', 'control', 'cold-start');
+      const events = ['u1', 'u1', 'u2', 'u3', 'u3', 'u3'].map((user_id, i) => click({ event_id: `s-${i}`, user_id }));
+
+      // Act
+      await postBatch(events);
+
+      // Assess
+      const perItem = dailyUpdates().map((c) => [c.args[0].input.Key?.pk, String(c.args[0].input.Key?.sk).split('#G')[1], addedBy(c).clicks]);
+      expect(perItem.sort()).toEqual([
+        ['EXP#default#VAR#control', 'cold-start', 3],
+        ['EXP#default#VAR#control', 'known', 1],
+        ['EXP#default#VAR#treatment', 'known', 2],
+      ]);
     });
 
     it('adds exactly the events of each variant to its daily counter', async () => {

@@ -124,7 +124,8 @@ describe('GET /recommend', () => {
         }),
       });
       // The impression's group writes the shard its event id hashes to.
-      const daily = dailyUpdates().find((c) => c.args[0].input.Key?.sk === counterKey('default', body.variant, today, counterShard(impressionEventId(body.request_id))).sk);
+      // u2 is known to the control model: a new user's impression counts in the segment `known`.
+      const daily = dailyUpdates().find((c) => c.args[0].input.Key?.sk === counterKey('default', body.variant, today, counterShard(impressionEventId(body.request_id)), 'known').sk);
       expect(addedOf(daily!)).toMatchObject({ impressions: 1, user_impressions_sq_sum: 1, capped_impressions: 1, capped_impressions_sq_sum: 1 });
     });
 
@@ -259,6 +260,57 @@ describe('GET /recommend', () => {
     expect(body.items.map((i) => i.rank)).toEqual([1, 2, 3]);
   });
 
+  describe('segments', () => {
+    const segmented = { ...experiment, segments: ['mobile', 'web'] } as Experiment;
+    const exposureOf = (userId: string) =>
+      ddb.commandCalls(UpdateCommand).filter((c) => String(c.args[0].input.Key?.pk).includes('#VAR#') && Object.values(c.args[0].input.ExpressionAttributeNames ?? {}).includes('exposed_users') && c.args[0].input.Key?.sk?.startsWith(`DAY#${today}#S${String(counterShard(userId)).padStart(2, '0')}`));
+
+    it("fixes the user's segment at the first exposure: their type by the control model and the client's segment, on the assignment and every counter key", async () => {
+      // Prepare
+      serve({ experiments: [segmented] });
+
+      // Act
+      const body = bodyOf<RecommendBody>(await recommend({ user_id: 'u1', top_n: '2', segment: 'mobile' }));
+
+      // Assess
+      expect(ddb).toHaveReceivedCommandWith(PutCommand, { TableName: TABLE.experiments, Item: expect.objectContaining({ pk: 'ASSIGN#default#u1', assignment: expect.objectContaining({ segment: 'known:mobile' }) }) });
+      expect(exposureOf('u1').map((c) => c.args[0].input.Key)).toEqual([counterKey('default', body.variant, today, counterShard('u1'), 'known:mobile')]);
+      expect(dailyUpdates().map((c) => c.args[0].input.Key?.sk)).toContain(counterKey('default', body.variant, today, counterShard(impressionEventId(body.request_id)), 'known:mobile').sk);
+    });
+
+    it('keeps the segment of the first exposure: a later request naming another counts in the first one', async () => {
+      // Prepare
+      serve({ experiments: [segmented] });
+      tables.seedAssignment('default', 'u2', 'treatment', 0.5, { segment: 'known:web', covariate: 1 });
+
+      // Act
+      const body = bodyOf<RecommendBody>(await recommend({ user_id: 'u2', top_n: '2', segment: 'mobile' }));
+
+      // Assess
+      expect(body.variant).toBe('treatment');
+      expect(ddb.commandCalls(PutCommand).filter((c) => c.args[0].input.TableName === TABLE.experiments)).toHaveLength(0);
+      expect(dailyUpdates().map((c) => c.args[0].input.Key?.sk)).toEqual([counterKey('default', 'treatment', today, counterShard(impressionEventId(body.request_id)), 'known:web').sk]);
+    });
+
+    it.each([
+      ['an experiment that declares none', experiment, 'mobile', 'this experiment declares no segments'],
+      ['a value the experiment does not declare', segmented, 'tv', 'must be one of mobile, web'],
+      ['a malformed value', segmented, 'Mobile!', 'must be 1 to 32 characters of a-z, 0-9, - and _'],
+    ])('answers 400 naming segment for %s, writing nothing', async (_, subject, segment, message) => {
+      // Prepare
+      serve({ experiments: [subject] });
+
+      // Act
+      const result = await recommend({ user_id: 'u1', top_n: '2', segment });
+
+      // Assess
+      expect(result.statusCode).toBe(400);
+      expect(fieldsOf(result)).toEqual(['segment']);
+      expect(JSON.stringify(bodyOf(result))).toContain(message);
+      expect(writes()).toHaveLength(0);
+    });
+  });
+
   describe('assignment', () => {
     it('stores a fresh assignment with a conditional put and counts the exposure', async () => {
       // Prepare
@@ -275,8 +327,8 @@ describe('GET /recommend', () => {
       });
       expect(ddb).toHaveReceivedCommandWith(UpdateCommand, {
         TableName: TABLE.counters,
-        // An exposure goes to the shard of its user.
-        Key: counterKey('default', body.variant, today, counterShard('u3')),
+        // An exposure goes to the shard of its user, in the user's segment (u3 is known to the control model).
+        Key: counterKey('default', body.variant, today, counterShard('u3'), 'known'),
         ExpressionAttributeNames: { '#m0': 'exposed_users' },
         ExpressionAttributeValues: { ':v0': 1 },
       });
@@ -293,7 +345,7 @@ describe('GET /recommend', () => {
       expect(ddb).toHaveReceivedCommandWith(PutCommand, { TableName: TABLE.experiments, Item: expect.objectContaining({ pk: 'ASSIGN#default#u1', assignment: expect.objectContaining({ covariate: KNOWN_USERS.u1.length }) }) });
       const updates = ddb.commandCalls(UpdateCommand).map((c) => c.args[0].input);
       const covariate = updates.findIndex((u) => u.Key?.pk === 'EXP#default#USER#u1' && u.UpdateExpression === 'SET #covariate = if_not_exists(#covariate, :covariate)');
-      const exposure = updates.findIndex((u) => u.Key?.sk === counterKey('default', body.variant, today, counterShard('u1')).sk && Object.values(u.ExpressionAttributeNames ?? {}).includes('exposed_users'));
+      const exposure = updates.findIndex((u) => u.Key?.sk === counterKey('default', body.variant, today, counterShard('u1'), 'known').sk && Object.values(u.ExpressionAttributeNames ?? {}).includes('exposed_users'));
       expect(updates[covariate].ExpressionAttributeValues).toEqual({ ':covariate': 2 });
       // The covariate is on the aggregate before the exposure is counted, so every later ADD returns it.
       expect(covariate).toBeLessThan(exposure);
@@ -311,7 +363,8 @@ describe('GET /recommend', () => {
       // Assess
       expect(body.user_id).toBe(nfc);
       expect(ddb).toHaveReceivedCommandWith(PutCommand, { TableName: TABLE.experiments, Item: expect.objectContaining({ pk: `ASSIGN#default#${nfc}` }) });
-      expect(ddb).toHaveReceivedCommandWith(UpdateCommand, { TableName: TABLE.counters, Key: counterKey('default', body.variant, today, counterShard(nfc)) });
+      // The model does not know Amélie: her segment is cold-start.
+      expect(ddb).toHaveReceivedCommandWith(UpdateCommand, { TableName: TABLE.counters, Key: counterKey('default', body.variant, today, counterShard(nfc), 'cold-start') });
       expect(ddb).toHaveReceivedCommandWith(PutCommand, { TableName: TABLE.events, Item: expect.objectContaining({ user_id: nfc }) });
     });
 

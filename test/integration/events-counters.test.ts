@@ -158,6 +158,26 @@ describe('DynamoEventRepository.recordBatch on dynalite', () => {
   });
 });
 
+describe('counters per user segment on dynalite', () => {
+  it("keeps a (variant, segment) item per day and shard: the exact reader gives a row per segment, the plain one a day's sum", async () => {
+    // Prepare: u1 is known, u2 a cold-start user on mobile; u3's assignment predates segments.
+    const of = (id: string, user: string, type: EventType, segment?: string): VariantEvent => ({ event: event('exp-segments', id, user, type), variant: 'control', ...(segment === undefined ? {} : { segment }) });
+
+    // Act
+    await events.recordBatch([of('g1', 'u1', 'impression', 'known'), of('g2', 'u1', 'click', 'known'), of('g3', 'u2', 'impression', 'cold-start:mobile'), of('g4', 'u3', 'impression')]);
+    await counters.countExposure('exp-segments', 'control', NOW, 'u1', {}, 'known');
+
+    // Assess
+    const rows = await counters.exactDailyCounters('exp-segments', 'control');
+    expect(rows.map((row) => [row.segment ?? null, row.impressions, row.clicks ?? 0, row.exposed_users ?? 0])).toEqual([
+      [null, 1, 0, 0],
+      ['cold-start:mobile', 1, 0, 0],
+      ['known', 1, 1, 1],
+    ]);
+    expect(await counters.dailyCounters('exp-segments', 'control')).toEqual([expect.objectContaining({ day: '2026-11-23', impressions: 3, clicks: 1, exposed_users: 1 })]);
+  });
+});
+
 describe('the CUPED covariate on dynalite', () => {
   it('is recorded once on the user aggregate and returned with the totals, so each change adds x times its outcome', async () => {
     // Prepare: the exposure records x = 9 (a second exposure's 5 is ignored); then u1 clicks twice and buys once.

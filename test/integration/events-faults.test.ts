@@ -27,6 +27,8 @@ import { jsonPost, lambdaContext } from '../handlers/support/api-gateway.ts';
 const EXPERIMENT = 'exp-faults';
 const USERS = Array.from({ length: 24 }, (_, i) => `fault-user-${i}`);
 const variantOf = (userId: string) => (Number(userId.split('-').pop()) % 2 === 0 ? 'control' : 'treatment');
+/** Each user's segment (stored on the assignment): the daily counters are kept per (variant, segment). */
+const segmentOf = (userId: string) => ['known', 'cold-start', 'known:mobile'][Number(userId.split('-').pop()) % 3];
 
 type Handler = (typeof import('../../lambdas/events.ts'))['handler'];
 let aws: LocalAws;
@@ -82,12 +84,12 @@ const covariateOf = (userId: string) => 7 + 3 * Number(userId.split('-').pop());
  * What the counters must hold for a set of distinct events: event sums and the user-level sums,
  * uncapped and capped, from each user's final totals (revenue in cents, watch time in ms).
  */
-function expectedTotals(events: EventInput[]) {
-  const out: Record<string, Record<string, number>> = { control: {}, treatment: {} };
+function expectedTotals(events: EventInput[], groupOf: (userId: string) => string = variantOf) {
+  const out: Record<string, Record<string, number>> = {};
   const perUser = new Map<string, { c: number; m: number; p: number; r: number; w: number }>();
-  const add = (variant: string, metric: string, amount: number) => (out[variant][metric] = (out[variant][metric] ?? 0) + amount);
+  const add = (variant: string, metric: string, amount: number) => ((out[variant] ??= {})[metric] = (out[variant][metric] ?? 0) + amount);
   for (const e of events) {
-    const variant = variantOf(e.user_id);
+    const variant = groupOf(e.user_id);
     const u = perUser.get(e.user_id) ?? { c: 0, m: 0, p: 0, r: 0, w: 0 };
     perUser.set(e.user_id, u);
     if (e.event_type === 'impression') (add(variant, 'impressions', 1), u.m++);
@@ -99,7 +101,7 @@ function expectedTotals(events: EventInput[]) {
   const names = { c: 'clicks', m: 'impressions', p: 'purchases', r: 'revenue_cents', w: 'watch_ms' } as const;
   const atCap = { c: 'clicks', m: 'impressions', p: 'purchases', r: 'revenue', w: 'watch' } as const;
   for (const [user, u] of perUser) {
-    const variant = variantOf(user);
+    const variant = groupOf(user);
     const x = covariateOf(user);
     add(variant, 'clickers', u.c > 0 ? 1 : 0);
     add(variant, 'covariate_clickers', u.c > 0 ? x : 0);
@@ -139,7 +141,7 @@ beforeAll(async () => {
   // Events for experiments that do not exist are refused, so the experiment is created first.
   await experiments.create(twoArmExperiment(EXPERIMENT, { now: new Date(), caps: CAPS }));
   for (const [i, userId] of USERS.entries()) {
-    await experiments.putAssignmentIfAbsent({ experimentId: EXPERIMENT, userId, variant: variantOf(userId), bucket: i, propensity: 0.5, assignedAt: new Date().toISOString(), covariate: covariateOf(userId) });
+    await experiments.putAssignmentIfAbsent({ experimentId: EXPERIMENT, userId, variant: variantOf(userId), bucket: i, propensity: 0.5, assignedAt: new Date().toISOString(), covariate: covariateOf(userId), segment: segmentOf(userId) });
     await new DynamoCounterRepository(aws.doc, TABLES.counters.localName).recordCovariate(EXPERIMENT, userId, covariateOf(userId));
   }
   ({ handler } = await import('../../lambdas/events.ts'));
@@ -191,6 +193,16 @@ describe('POST /events/batch while dynalite stops and comes back', () => {
       const stored = sumDays(await counters.dailyCounters(EXPERIMENT, variant));
       const metrics = Object.keys(expected[variant]);
       expect({ variant, ...pick(stored, metrics) }).toEqual({ variant, ...expected[variant] });
+    }
+    // Each (variant, segment) item holds exactly its users' sums: the undo wrote the segment its forward write did.
+    const bySegment = expectedTotals(distinct, (userId) => `${variantOf(userId)}/${segmentOf(userId)}`);
+    for (const variant of ['control', 'treatment']) {
+      const rows = await counters.exactDailyCounters(EXPERIMENT, variant);
+      for (const segment of ['known', 'cold-start', 'known:mobile']) {
+        const group = `${variant}/${segment}`;
+        const stored = sumDays(rows.filter((row) => row.segment === segment).map((row) => Object.fromEntries(Object.entries(row).map(([k, v]) => [k, typeof v === 'bigint' ? Number(v) : v])) as DailyCounter));
+        expect({ group, ...pick(stored, Object.keys(bySegment[group])) }).toEqual({ group, ...bySegment[group] });
+      }
     }
   });
 });

@@ -140,36 +140,52 @@ const COVARIATE_OUTCOMES = [
  *   (or, on an undo, leaves) a cap.
  * - with the user's pre-exposure `covariate` x (CUPED), x times the change of each outcome:
  *   Σx·y for the clicker and converter indicators and every capped sum (`covariate_<y>`).
- * All exact (exact.ts): a square of a large cap or a sum over many users may pass 2^53.
+ * All exact (exact.ts): a square of a large cap or a sum over many users may pass 2^53. Fields
+ * that do not change are left out (an ADD of 0 changes nothing).
  */
 export function userStatIncrements(before: UserTotals, after: UserTotals, caps: UserCaps = DEFAULT_USER_CAPS, covariate = 0): Increments {
-  const increments: Increments = {
-    clickers: indicator(after.clicks) - indicator(before.clicks),
-    converters: indicator(after.purchases) - indicator(before.purchases),
-    user_clicks_sq_sum: squareIncrement(after.clicks, before.clicks),
-    user_impressions_sq_sum: squareIncrement(after.impressions, before.impressions),
-    user_clicks_impressions_sum: productIncrement(after.clicks, after.impressions, before.clicks, before.impressions),
-    user_purchases_sq_sum: squareIncrement(after.purchases, before.purchases),
-    revenue_cents: after.revenue_cents - before.revenue_cents,
-    user_revenue_cents_sq_sum: squareIncrement(after.revenue_cents, before.revenue_cents),
-    watch_ms: after.watch_ms - before.watch_ms,
-    user_watch_ms_sq_sum: squareIncrement(after.watch_ms, before.watch_ms),
+  // Only the fields that change: an event moves one or two totals, and this runs for every event.
+  const increments: Increments = {};
+  const put = (field: string, amount: Exact) => {
+    if (!isExactZero(amount)) increments[field] = amount;
   };
+  put('clickers', indicator(after.clicks) - indicator(before.clicks));
+  put('converters', indicator(after.purchases) - indicator(before.purchases));
+  const clicksMoved = after.clicks !== before.clicks;
+  const impressionsMoved = after.impressions !== before.impressions;
+  if (clicksMoved) put('user_clicks_sq_sum', squareIncrement(after.clicks, before.clicks));
+  if (impressionsMoved) put('user_impressions_sq_sum', squareIncrement(after.impressions, before.impressions));
+  if (clicksMoved || impressionsMoved) put('user_clicks_impressions_sum', productIncrement(after.clicks, after.impressions, before.clicks, before.impressions));
+  if (after.purchases !== before.purchases) put('user_purchases_sq_sum', squareIncrement(after.purchases, before.purchases));
+  if (after.revenue_cents !== before.revenue_cents) {
+    put('revenue_cents', after.revenue_cents - before.revenue_cents);
+    put('user_revenue_cents_sq_sum', squareIncrement(after.revenue_cents, before.revenue_cents));
+  }
+  if (after.watch_ms !== before.watch_ms) {
+    put('watch_ms', after.watch_ms - before.watch_ms);
+    put('user_watch_ms_sq_sum', squareIncrement(after.watch_ms, before.watch_ms));
+  }
   for (const spec of CAPPED_METRICS) {
+    if (after[spec.total] === before[spec.total]) continue;
     const cap = caps[spec.cap];
     const cappedAfter = Math.min(after[spec.total], cap);
     const cappedBefore = Math.min(before[spec.total], cap);
-    increments[spec.sum] = cappedAfter - cappedBefore;
-    increments[spec.sumSq] = squareIncrement(cappedAfter, cappedBefore);
-    increments[spec.atCap] = (after[spec.total] >= cap ? 1 : 0) - (before[spec.total] >= cap ? 1 : 0);
+    put(spec.sum, cappedAfter - cappedBefore);
+    put(spec.sumSq, squareIncrement(cappedAfter, cappedBefore));
+    put(spec.atCap, (after[spec.total] >= cap ? 1 : 0) - (before[spec.total] >= cap ? 1 : 0));
   }
-  increments[CAPPED_CLICKS_IMPRESSIONS_FIELD] = productIncrement(
-    Math.min(after.clicks, caps.clicks),
-    Math.min(after.impressions, caps.impressions),
-    Math.min(before.clicks, caps.clicks),
-    Math.min(before.impressions, caps.impressions),
-  );
-  for (const [outcome, crossField] of COVARIATE_OUTCOMES) increments[crossField] = exactMultiply(covariate, increments[outcome]);
+  if (clicksMoved || impressionsMoved) {
+    put(
+      CAPPED_CLICKS_IMPRESSIONS_FIELD,
+      productIncrement(Math.min(after.clicks, caps.clicks), Math.min(after.impressions, caps.impressions), Math.min(before.clicks, caps.clicks), Math.min(before.impressions, caps.impressions)),
+    );
+  }
+  if (covariate !== 0) {
+    for (const [outcome, crossField] of COVARIATE_OUTCOMES) {
+      const change = increments[outcome];
+      if (change !== undefined) increments[crossField] = exactMultiply(covariate, change);
+    }
+  }
   return increments;
 }
 
@@ -197,6 +213,10 @@ export interface VariantEvent {
   interleaving?: InterleavingAttribution;
   /** The experiment's per-user caps (DEFAULT_USER_CAPS when absent). */
   caps?: UserCaps;
+  /** The user's segment key (user-segments.ts), from their assignment; absent for none (unassigned users, interleaving). */
+  segment?: string;
+  /** A bandit user's assignment propensity: the reward's inverse-propensity sums (bandit-counters.ts). */
+  propensity?: number;
 }
 
 /** A click credited to a team, to be added once to its impression's team click counts. */
@@ -208,12 +228,14 @@ export interface PreferenceCredit {
 }
 
 /**
- * Everything one (experiment, variant, day) counter item receives from a set of events:
+ * Everything one (experiment, variant, segment, day) counter item receives from a set of events:
  * one UpdateItem for the day and one per user aggregate, whatever the number of events.
  */
 export interface CounterGroup {
   experimentId: string;
   variant: string;
+  /** The user segment whose counter item the group writes (user-segments.ts); undefined for none. */
+  segment?: string;
   day: string;
   /** The daily-counter shard the group's writes (and their undo) go to. */
   shard: number;
@@ -226,23 +248,26 @@ export interface CounterGroup {
   eventIds: string[];
   /** Interleaving clicks whose impression's preference they move (empty otherwise). */
   credits: PreferenceCredit[];
+  /** Bandit users' assignment propensities, by user id (absent for other experiments). */
+  propensities?: Map<string, number>;
 }
 
 /** The key a group is coalesced by. */
-export const groupKey = (experimentId: string, variant: string, day: string) => `${experimentId}\u0000${variant}\u0000${day}`;
+export const groupKey = (experimentId: string, variant: string, day: string, segment?: string) => `${experimentId}\u0000${variant}\u0000${day}\u0000${segment ?? ''}`;
 
 /**
  * Coalesces stored events into counter groups. A user's events fall in one group, since the
- * assignment is sticky per experiment and the day is the server's receive time.
+ * assignment (variant and segment) is sticky per experiment and the day is the server's receive
+ * time; so a request writes one daily item per (variant, segment, day), each event once.
  */
 export function planCounterGroups(events: readonly VariantEvent[]): CounterGroup[] {
   const groups = new Map<string, CounterGroup>();
-  for (const { event, variant, interleaving, caps } of events) {
+  for (const { event, variant, interleaving, caps, propensity, segment } of events) {
     const day = analysisDay(event.received_at_ms);
-    const key = groupKey(event.experiment_id, variant, day);
+    const key = groupKey(event.experiment_id, variant, day, segment);
     let group = groups.get(key);
     if (!group) {
-      group = { experimentId: event.experiment_id, variant, day, shard: counterShard(event.event_id), increments: {}, userDeltas: new Map(), caps: caps ?? DEFAULT_USER_CAPS, eventIds: [], credits: [] };
+      group = { experimentId: event.experiment_id, variant, ...(segment === undefined ? {} : { segment }), day, shard: counterShard(event.event_id), increments: {}, userDeltas: new Map(), caps: caps ?? DEFAULT_USER_CAPS, eventIds: [], credits: [] };
       groups.set(key, group);
     }
     addIncrements(group.increments, counterIncrements(event));
@@ -257,6 +282,7 @@ export function planCounterGroups(events: readonly VariantEvent[]): CounterGroup
     }
     const delta = userTotalsDelta(event);
     if (!isZeroTotals(delta)) group.userDeltas.set(event.user_id, addTotals(group.userDeltas.get(event.user_id) ?? ZERO_TOTALS, delta));
+    if (propensity !== undefined) (group.propensities ??= new Map()).set(event.user_id, propensity);
   }
   return [...groups.values()];
 }

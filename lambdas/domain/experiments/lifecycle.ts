@@ -27,6 +27,12 @@ export interface PromotionAnalysis {
   significant: boolean;
   /** Sample ratio mismatch detected: the split itself is suspect. */
   srm_flagged: boolean;
+  /**
+   * What the split was checked against: absent for the configured weights (and their ramps), or
+   * a bandit's allocation in force, logged at each assignment. A bandit's split moves with its
+   * allocation, so only the latter can clear it for promotion without `force`.
+   */
+  srm_reference?: 'allocation-in-force';
   /** The best variant according to the analysis. */
   winner?: string;
 }
@@ -213,7 +219,9 @@ export interface PromoteOptions extends TransitionOptions {
 /**
  * running | stopped → completed: the winner gets weight 1, every other variant weight 0
  * and inactive. Refused with 409 unless the analysis is significant without SRM and agrees
- * on the winner, or `force` is set.
+ * on the winner, or `force` is set. A bandit is judged by its own analysis: the split against
+ * the allocation in force and the inverse-propensity estimates (stats/bandit.ts), so one that
+ * found a better arm is promoted without `force`.
  */
 export function promoteExperiment(experiment: Experiment, options: PromoteOptions): Experiment {
   const { now, expectedRevision, analysis, force = false } = options;
@@ -230,7 +238,7 @@ export function promoteExperiment(experiment: Experiment, options: PromoteOption
     const refuse = (why: string) =>
       new ExperimentConflictError('promotion-refused', `cannot promote ${winner} in ${experiment.id}: ${why} (use force to override)`);
     if (!analysis) throw refuse('no analysis result');
-    if (analysis.srm_flagged) throw refuse('sample ratio mismatch is flagged');
+    if (analysis.srm_flagged) throw refuse(`sample ratio mismatch is flagged${analysis.srm_reference === 'allocation-in-force' ? ' against the allocation in force' : ''}`);
     if (!analysis.significant) throw refuse('the result is not significant');
     if (analysis.winner !== undefined && analysis.winner !== winner) throw refuse(`the analysis favours ${analysis.winner}`);
   }

@@ -11,6 +11,7 @@ import type { FieldError } from './errors.ts';
 import { ExperimentValidationError } from './errors.ts';
 import { BUCKET_COUNT } from './hash.ts';
 import { capsSchema } from './caps.ts';
+import { declaredSegmentsSchema } from './user-segments.ts';
 
 /** Weights must sum to 1 within this absolute tolerance (floating-point slack, not a loophole). */
 export const WEIGHT_SUM_TOLERANCE = 1e-9;
@@ -252,6 +253,11 @@ const experimentFields = {
    * events are written.
    */
   caps: capsSchema.prefault({}),
+  /**
+   * Client segments a report breaks results down by (user-segments.ts): at most 8 values the
+   * client may send as `GET /recommend?segment=`, fixed per user at the first exposure.
+   */
+  segments: declaredSegmentsSchema.optional(),
 };
 
 /** Fields of a create request, also the base of partial edits. */

@@ -2,6 +2,7 @@
  * Renders an {@link ExperimentReport} as one self-contained HTML page: inline CSS and SVG, no
  * scripts, no external resources, so it can be opened straight from S3 or attached to a mail.
  */
+import type { BanditReport } from './bandit.ts';
 import type { MetricsPanel, PanelComparison, PanelMetric } from './metrics-panel.ts';
 import type { RankingPanel } from './ranking-panel.ts';
 import type { ExperimentReport, TimelinePoint } from './report-types.ts';
@@ -169,7 +170,8 @@ function srmChart(report: ExperimentReport): string {
     { name: `${variant.name} expected`, value: srm.expectedShares[i], color: '#adb5bd', text: formatNumber(srm.expectedShares[i], 'percent') },
   ]);
   const verdict = srm.flagged ? '<strong class="bad">MISMATCH</strong>' : '<span class="good">ok</span>';
-  return `${barChart({ title: 'Sample ratio check: share of users, observed vs configured', bars })}<p>chi-square = ${formatNumber(srm.chiSquare, 'number')}, df = ${srm.degreesOfFreedom}, p = ${formatNumber(srm.pValue, 'p')} (flagged below ${srm.threshold}): ${verdict}</p>`;
+  const against = report.bandit?.status === 'ok' ? 'the allocation in force (logged at each assignment)' : 'configured';
+  return `${barChart({ title: `Sample ratio check: share of users, observed vs ${against}`, bars })}<p>chi-square = ${formatNumber(srm.chiSquare, 'number')}, df = ${srm.degreesOfFreedom}, p = ${formatNumber(srm.pValue, 'p')} (flagged below ${srm.threshold}): ${verdict}</p>`;
 }
 
 function comparisonTable(report: ExperimentReport): string {
@@ -320,6 +322,41 @@ function rankingSection(ranking: RankingPanel, colorOf: (name: string) => string
   );
 }
 
+/**
+ * A bandit's arms from the logged propensities: observed against expected users, the observed
+ * rate beside IPS and SNIPS with their intervals, the SNIPS comparisons the decision uses, and
+ * each arm's SNIPS over time.
+ */
+function banditSection(report: ExperimentReport, bandit: BanditReport, days: string[]): string {
+  if (bandit.status !== 'ok') return `<p class="muted">Analysed as a fixed split: ${escapeHtml(bandit.reason)}.</p>`;
+  const rate = (value: number | null) => formatNumber(value, 'percent');
+  const arms = bandit.arms.map(
+    (arm) =>
+      `<tr><td>${escapeHtml(arm.name)}${arm.isControl ? ' <span class="muted">(control)</span>' : ''}</td><td>${arm.exposedUsers.toLocaleString('en-US')}</td><td>${formatNumber(arm.expectedExposures, 'number')}</td>` +
+      `<td>${rate(arm.observedRate)}${intervalText(arm.observedInterval, 'percent')}</td><td>${rate(arm.ips)}${intervalText(arm.ipsInterval, 'percent')}</td><td><strong>${rate(arm.snips)}</strong>${intervalText(arm.snipsInterval, 'percent')}</td>` +
+      `<td>${formatNumber(arm.effectiveSampleSize, 'number')}${arm.reason === null ? '' : ` <span class="muted">${escapeHtml(arm.reason)}</span>`}</td></tr>`,
+  );
+  const comparisons = bandit.comparisons.map((c) =>
+    c.status !== 'ok'
+      ? `<tr><td>${escapeHtml(c.variant)}</td><td colspan="6" class="muted">insufficient data: ${escapeHtml(c.reason)}</td></tr>`
+      : `<tr><td>${escapeHtml(c.variant)}</td><td>${formatNumber(c.difference, 'percent')}${intervalText(c.differenceInterval, 'percent')}</td><td>${formatNumber(c.relativeLift, 'percent')}${intervalText(c.relativeLiftInterval, 'percent')}</td>` +
+        `<td>${formatNumber(c.pValue, 'p')}</td><td>${formatNumber(c.alwaysValidPValue, 'p')}</td><td><strong>${formatNumber(c.alwaysValidPValueAdjusted, 'p')}</strong></td><td>${formatNumber(c.ipsDifference, 'percent')}${intervalText(c.ipsDifferenceInterval, 'percent')}</td></tr>`,
+  );
+  const chart = lineChart({
+    title: 'Each arm over time (SNIPS, cumulative)',
+    days,
+    percent: true,
+    series: bandit.arms.map((arm, a) => ({ name: arm.name, color: colorOf(report, arm.name), points: bandit.timeline.map((point) => ({ y: point.snips[a], band: null })) })),
+  });
+  return (
+    `<p>Reward: ${escapeHtml(bandit.reward)}. The split moved with the Thompson allocation, so it is checked against the allocation in force when each user was assigned, and each arm's value is estimated from the logged propensities p: ` +
+    `IPS = Σ r/p over all ${bandit.totalExposures.toLocaleString('en-US')} exposed users, SNIPS = Σ r/p ÷ Σ 1/p. <strong>The decision uses the SNIPS comparisons.</strong></p>` +
+    `<table><thead><tr><th>arm</th><th>users</th><th>expected users</th><th>observed rate [interval]</th><th>IPS [interval]</th><th>SNIPS [interval]</th><th>effective sample size</th></tr></thead><tbody>${arms.join('')}</tbody></table>` +
+    `<table><thead><tr><th>against control</th><th>SNIPS difference [interval]</th><th>lift [interval]</th><th>p</th><th>always-valid p</th><th>always-valid p (Holm)</th><th>IPS difference [interval]</th></tr></thead><tbody>${comparisons.join('')}</tbody></table>` +
+    `<p class="muted">The observed rate weighs every user alike: when the allocation moved while the users changed (early, active users on a 50/50 split, later ones mostly on the leading arm), it mixes the arm's value with who came when. IPS is unbiased whatever the allocation did; SNIPS is its self-normalised, far steadier form, equal to the observed rate while the allocation is constant.</p>${chart}`
+  );
+}
+
 /** Options of {@link renderReportHtml}. */
 export interface ReportHtmlOptions {
   /** Guardrails of the experiment the report could not check, shown in the guardrail section. */
@@ -350,6 +387,7 @@ table{border-collapse:collapse;width:100%}td.metric{text-align:left;max-width:26
 <h2>Results</h2>
 ${comparisonTable(report)}
 <p class="muted">Decisions use the always-valid (mSPRT) p-values, which stay valid however often this report is read; the fixed-horizon p-values are valid only for a single planned look.</p>
+${report.bandit === null || report.bandit === undefined ? '' : `<h2>Bandit: each arm from the logged propensities</h2>\n${banditSection(report, report.bandit, days)}`}
 ${report.metrics === null ? '' : `<h2>All metrics</h2>\n${metricsTable(report.metrics)}\n${forestPlot(report.metrics, (name) => colorOf(report, name))}`}
 ${report.ranking === null ? '' : `<h2>Recommendation metrics</h2>\n${rankingSection(report.ranking, (name) => colorOf(report, name))}`}
 <h2>Over time</h2>

@@ -2,6 +2,7 @@
  * The statistics engine: pure functions, no I/O, no AWS. Every result that cannot be computed
  * is a `{ status: 'insufficient-data', reason }` value, never NaN or Infinity.
  */
+export * from './bandit.ts';
 export * from './bayes.ts';
 export * from './compare.ts';
 export * from './errors.ts';

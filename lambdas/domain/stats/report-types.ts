@@ -2,6 +2,7 @@
  * Inputs and output of the experiment report. Inputs use snake_case because they mirror the
  * stored counters and the experiment configuration JSON; the report itself is camelCase.
  */
+import type { BanditReport } from './bandit.ts';
 import type { MetricKind, VariantComparison } from './compare.ts';
 import type { MetricsPanel } from './metrics-panel.ts';
 import type { RankingPanel } from './ranking-panel.ts';
@@ -196,4 +197,10 @@ export interface ExperimentReport {
   metrics: MetricsPanel | null;
   /** Click-through by position, reciprocal rank, fallbacks, coverage (descriptive); null when not given. */
   ranking: RankingPanel | null;
+  /**
+   * A bandit analysed as a bandit (stats/bandit.ts): the split against the allocation in force,
+   * IPS and SNIPS per arm, the SNIPS comparisons its decision uses; null for a fixed split.
+   * When it is 'ok', `srm` above is its sample-ratio check and the timeline's too.
+   */
+  bandit: BanditReport | null;
 }

@@ -1,3 +1,4 @@
+import { buildBanditReport, type BanditReport, type BanditReportInput } from './bandit.ts';
 import { compareVariants, validateVariantMeta, type ComparisonInput, type MetricKind, type VariantComparison, type VariantMeta } from './compare.ts';
 import { requireCount, requireFinite, requireOpenUnit, StatsInputError } from './errors.ts';
 import { holmAdjust } from './holm.ts';
@@ -22,6 +23,7 @@ import type {
   VariantSnapshot,
 } from './report-types.ts';
 import { twoProportionZTest } from './proportion.ts';
+import type { Interval } from './result.ts';
 import { summarizeMeanSample, welchTTest, type MeanSample } from './welch.ts';
 
 const DAY_PATTERN = /^\d{4}-\d{2}-\d{2}$/;
@@ -310,6 +312,14 @@ function checkGuardrail(config: ExperimentConfig, guardrail: GuardrailConfig, co
 }
 
 /**
+ * What the decision reads of a comparison: the report's own (A/B) or a bandit's SNIPS ones.
+ */
+type DecisionComparison = { variant: string; alwaysValidPValueAdjusted: number; alwaysValidInterval: Interval | null } & (
+  | { status: 'ok'; difference: number }
+  | { status: 'insufficient-data' }
+);
+
+/**
  * The decision rule. Ship: a variant beats control on the Holm-adjusted always-valid p-value
  * and breaches no guardrail, at any look. Stop-no-effect: every variant is settled, where a
  * variant is settled when
@@ -332,44 +342,49 @@ function decide({
   guardrails,
   sampleSize,
   absoluteMde,
+  bandit = false,
 }: {
   config: ExperimentConfig;
   srmFlagged: boolean;
-  comparisons: ReportComparison[];
+  comparisons: DecisionComparison[];
   guardrails: GuardrailCheck[];
   sampleSize: SampleSizeProgress;
   /** mde x baseline, the effect the plan is for; null while the baseline is unknown. */
   absoluteMde: number | null;
+  /** The comparisons are a bandit's SNIPS ones and the split was checked against its allocation in force. */
+  bandit?: boolean;
 }): ExperimentReport['decision'] {
   // Rounded so 1 - 0.95 reads as 0.05 in the reason text.
   const alpha = Number((1 - config.confidence_level).toPrecision(12));
   if (srmFlagged) {
-    return { decision: 'investigate-srm', reason: 'sample ratio mismatch (p < 0.001): assignment or logging is broken; results are not trustworthy', winner: null };
+    const against = bandit ? ' against the allocation in force' : '';
+    return { decision: 'investigate-srm', reason: `sample ratio mismatch${against} (p < 0.001): assignment or logging is broken; results are not trustworthy`, winner: null };
   }
   if (!sampleSize.minSampleSizeReached) {
     return { decision: 'keep-running', reason: `min_sample_size of ${config.min_sample_size} users per variant not reached`, winner: null };
   }
   const breachedVariants = new Set(guardrails.filter((check) => check.breached).map((check) => check.variant));
   const significant = comparisons.filter(
-    (comparison): comparison is ReportComparison & { status: 'ok' } => comparison.status === 'ok' && comparison.alwaysValidPValueAdjusted <= alpha,
+    (comparison): comparison is DecisionComparison & { status: 'ok' } => comparison.status === 'ok' && comparison.alwaysValidPValueAdjusted <= alpha,
   );
   const winners = significant
     .filter((comparison) => comparison.difference > 0 && !breachedVariants.has(comparison.variant))
     .sort((a, b) => b.difference - a.difference);
   if (winners.length > 0) {
     const best = winners[0];
+    const estimate = bandit ? ' on the inverse-propensity-weighted (SNIPS) estimates' : '';
     return {
       decision: 'ship',
-      reason: `${best.variant} beats control (always-valid p = ${best.alwaysValidPValueAdjusted.toPrecision(3)} after Holm, alpha ${alpha})`,
+      reason: `${best.variant} beats control${estimate} (always-valid p = ${best.alwaysValidPValueAdjusted.toPrecision(3)} after Holm, alpha ${alpha})`,
       winner: best.variant,
     };
   }
   const required = sampleSize.requiredPerVariant;
   const planReached = required !== null && sampleSize.progress >= 1;
-  const worse = (comparison: ReportComparison): boolean => comparison.status === 'ok' && comparison.alwaysValidPValueAdjusted <= alpha && comparison.difference < 0;
-  const mdeRuledOut = (comparison: ReportComparison): boolean =>
+  const worse = (comparison: DecisionComparison): boolean => comparison.status === 'ok' && comparison.alwaysValidPValueAdjusted <= alpha && comparison.difference < 0;
+  const mdeRuledOut = (comparison: DecisionComparison): boolean =>
     comparison.status === 'ok' && absoluteMde !== null && comparison.alwaysValidInterval !== null && comparison.alwaysValidInterval.high < absoluteMde;
-  const settled = (comparison: ReportComparison): boolean =>
+  const settled = (comparison: DecisionComparison): boolean =>
     worse(comparison) || (planReached && comparison.status === 'ok' && (mdeRuledOut(comparison) || breachedVariants.has(comparison.variant)));
   if (comparisons.every(worse)) {
     return { decision: 'stop-no-effect', reason: `every variant is significantly worse than control (always-valid p after Holm <= ${alpha})`, winner: null };
@@ -404,6 +419,11 @@ export interface ReportInput {
   metrics?: PanelMetricInput[];
   /** The recommendation counters per variant as of the last day (descriptive, see buildRankingPanel). */
   ranking?: Omit<RankingPanelInput, 'confidenceLevel'>;
+  /**
+   * A bandit's logged allocation and inverse-propensity sums per day (stats/bandit.ts): then the
+   * split is checked against the allocation in force and the decision uses the SNIPS comparisons.
+   */
+  bandit?: BanditReportInput;
 }
 
 /**
@@ -411,7 +431,8 @@ export interface ReportInput {
  * day, Holm-adjusted fixed-horizon and always-valid (mSPRT) p-values, sample ratio mismatch,
  * progress to the sequential planned sample size (and the fixed-horizon one for reference),
  * guardrails, the per-day timeline, and the decision (see {@link decide}):
- *   investigate-srm  the split does not match the weights (p < 0.001);
+ *   investigate-srm  the split does not match the weights (p < 0.001), or for a bandit the
+ *                    allocation in force;
  *   keep-running     min_sample_size not reached, or no answer yet;
  *   ship             a variant beats control on the always-valid p-value (Holm-adjusted across
  *                    variants, higher is better) and breaches no guardrail;
@@ -419,7 +440,7 @@ export interface ReportInput {
  *                    reached and every variant's always-valid interval rules out +MDE.
  * The cost depends on days and variants only, never on the number of events.
  */
-export function buildExperimentReport({ config, counters, metrics, ranking }: ReportInput): ExperimentReport {
+export function buildExperimentReport({ config, counters, metrics, ranking, bandit: banditInput }: ReportInput): ExperimentReport {
   validateExperimentConfig(config);
   const controlIndex = config.variants.findIndex((variant) => variant.control);
   validateCounters(config, counters);
@@ -436,6 +457,7 @@ export function buildExperimentReport({ config, counters, metrics, ranking }: Re
   });
   const { days, byDay } = cumulativeSeries(config, counters);
   const alpha = 1 - config.confidence_level;
+  const bandit = banditInput === undefined ? null : banditSection(config, days, banditInput);
   const latestRows = byDay[byDay.length - 1];
   const latest = compareVariants(comparisonInput(config, latestRows));
   const timelineComparisons = byDay.map((rows) => compareVariants(comparisonInput(config, rows), { bayes: false }));
@@ -483,7 +505,7 @@ export function buildExperimentReport({ config, counters, metrics, ranking }: Re
         alwaysValidInterval: sequential.interval,
       };
     }),
-    srmPValue: timelineComparisons[d].srm.status === 'ok' ? timelineComparisons[d].srm.pValue : null,
+    srmPValue: bandit?.status === 'ok' ? bandit.timeline[d].srmPValue : timelineComparisons[d].srm.status === 'ok' ? timelineComparisons[d].srm.pValue : null,
   }));
 
   const { required, fixedHorizon, reason } = requiredSampleSize(config, latestRows[controlIndex]);
@@ -519,7 +541,23 @@ export function buildExperimentReport({ config, counters, metrics, ranking }: Re
         }
       }),
   );
-  const decision = decide({ config, srmFlagged: latest.srm.status === 'ok' && latest.srm.flagged, comparisons, guardrails, sampleSize, absoluteMde });
+  // A bandit whose allocation was logged is checked against it and decided on its SNIPS
+  // comparisons (mSPRT tau from the control's SNIPS); one without falls back to the fixed split.
+  const srm = bandit?.status === 'ok' ? bandit.srm : latest.srm;
+  const banditControl = bandit?.status === 'ok' ? bandit.arms.find((arm) => arm.isControl)?.snips ?? null : null;
+  const banditBaseline = config.baseline ?? banditControl;
+  const decision =
+    bandit?.status === 'ok'
+      ? decide({
+          config,
+          srmFlagged: srm.status === 'ok' && srm.flagged,
+          comparisons: bandit.comparisons,
+          guardrails,
+          sampleSize,
+          absoluteMde: banditBaseline !== null && banditBaseline > 0 ? config.mde * banditBaseline : null,
+          bandit: true,
+        })
+      : decide({ config, srmFlagged: latest.srm.status === 'ok' && latest.srm.flagged, comparisons, guardrails, sampleSize, absoluteMde });
 
   return {
     experimentId: config.experiment_id,
@@ -531,14 +569,32 @@ export function buildExperimentReport({ config, counters, metrics, ranking }: Re
     control: latest.control,
     variants: latestRows.map((row, i) => variantSnapshot(config, i, row)),
     comparisons,
-    srm: latest.srm,
+    srm,
     sampleSize,
     guardrails,
     timeline,
     decision,
     metrics: panel,
     ranking: ranking === undefined ? null : buildRankingPanel({ ...ranking, confidenceLevel: config.confidence_level }),
+    bandit,
   };
+}
+
+/**
+ * The bandit section from the bandit input, its looks checked against the report's days and
+ * variants (one look per day, arms in the variants' order).
+ */
+function banditSection(config: ExperimentConfig, days: string[], input: BanditReportInput): BanditReport {
+  if (input.status !== 'ok') return input;
+  if (input.looks.length !== days.length || input.looks.some((look, l) => look.day !== days[l])) {
+    throw new StatsInputError('bandit.looks', `must have one look per day of the counters (${days.join(', ')}), got ${input.looks.map((look) => look.day).join(', ')}`);
+  }
+  input.looks.forEach((look, l) => {
+    if (look.arms.length !== config.variants.length || look.arms.some((arm, a) => arm.name !== config.variants[a].name || arm.isControl !== config.variants[a].control)) {
+      throw new StatsInputError(`bandit.looks[${l}].arms`, `must be the variants ${config.variants.map((v) => v.name).join(', ')} in that order, the control flagged`);
+    }
+  });
+  return buildBanditReport({ looks: input.looks, reward: input.reward, confidenceLevel: config.confidence_level, mde: config.mde, baseline: config.baseline });
 }
 
 /** Decisions that should be announced (SNS) when reached. */

@@ -63,11 +63,11 @@ export class FakeTables {
   }
 
   /** A user's sticky assignment as DynamoExperimentRepository stores it. */
-  seedAssignment(experimentId: string, userId: string, variant: string, propensity = 0.5): this {
+  seedAssignment(experimentId: string, userId: string, variant: string, propensity = 0.5, extra: Record<string, unknown> = {}): this {
     return this.seed(TABLE.experiments, {
       pk: `ASSIGN#${experimentId}#${userId}`,
       sk: 'A',
-      assignment: { experimentId, userId, variant, bucket: 1234, propensity, assignedAt: '2026-01-15T10:00:00.000Z' },
+      assignment: { experimentId, userId, variant, bucket: 1234, propensity, assignedAt: '2026-01-15T10:00:00.000Z', ...extra },
     });
   }
 
