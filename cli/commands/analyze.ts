@@ -53,7 +53,10 @@ Options:
                      guardrails that are not checked (skipped_guardrails); for a bandit,
                      each arm from the logged propensities (bandit: users against the
                      allocation in force, observed rate, IPS and SNIPS with intervals, the
-                     SNIPS comparisons its decision uses)
+                     SNIPS comparisons its decision uses); CUPED (variance_reduction:
+                     plain and adjusted differences, the variance removed), per-user caps
+                     (capping) and the target per user segment (segments, Holm across the
+                     segments of each dimension)
   --url URL          service base URL (default: $ABREC_URL or http://127.0.0.1:$PORT|3000)
   --admin-key KEY    admin key (default: $ABREC_ADMIN_KEY or keys.json in the data directory)
   --data-dir DIR     data directory of \`abrec serve\` (default: $ABREC_DATA_DIR or .abrec-data)
@@ -278,6 +281,9 @@ function printHuman(result: Record<string, unknown>, io: CliIO): void {
   if (result.bandit !== undefined && result.bandit !== null) printBandit(result.bandit as BanditOutput, io);
   if (result.metrics !== undefined && result.metrics !== null) printMetrics(result.metrics as MetricsOutput, io);
   if (result.ranking !== undefined && result.ranking !== null) printRanking(result.ranking as RankingOutput, io);
+  if (result.variance_reduction !== undefined && result.variance_reduction !== null) printVarianceReduction(result.variance_reduction as VarianceReductionOutput, io);
+  if (result.capping !== undefined && result.capping !== null) printCapping(result.capping as CappingOutput, io);
+  if (result.segments !== undefined && result.segments !== null) printSegments(result.segments as SegmentsOutput, io);
   for (const skipped of (result.skipped_guardrails as { metric: string; reason: string }[] | undefined) ?? []) {
     io.stdout(`guardrail ${skipped.metric}: NOT CHECKED (${skipped.reason})\n`);
   }
@@ -702,7 +708,26 @@ export function analysisOutput(analysis: ExperimentAnalysis): Record<string, unk
     // Every metric (the target first) and the recommendation metrics; null in reports written before they existed.
     metrics: report.metrics === null || report.metrics === undefined ? null : metricsOutput(report.metrics),
     ranking: report.ranking === null || report.ranking === undefined ? null : rankingOutput(report.ranking),
+    // The service's sections beside the engine's report, snake_case; null in documents written before they existed.
+    capping: analysis.capping == null ? null : snakeCaseKeys(analysis.capping),
+    variance_reduction: analysis.variance_reduction == null ? null : snakeCaseKeys(analysis.variance_reduction),
+    segments: analysis.segments == null ? null : snakeCaseKeys(analysis.segments),
   };
+}
+
+/** Keys whose children are names (variants), not field names: kept as they are. */
+const NAME_KEYED = new Set(['users']);
+
+/**
+ * A report section with its field names in snake_case, as every other field of the output.
+ * Only keys change; the children of a name-keyed record (`users`: variant -> count) keep theirs.
+ */
+export function snakeCaseKeys(value: unknown, keepChildKeys = false): unknown {
+  if (Array.isArray(value)) return value.map((item) => snakeCaseKeys(item));
+  if (value === null || typeof value !== 'object') return value;
+  return Object.fromEntries(
+    Object.entries(value).map(([key, child]) => [keepChildKeys ? key : key.replace(/[A-Z]/g, (c) => `_${c.toLowerCase()}`), snakeCaseKeys(child, !keepChildKeys && NAME_KEYED.has(key))]),
+  );
 }
 
 /**
@@ -764,3 +789,82 @@ export function createAnalyzeCommand({ fetchAnalysis = fetchAnalysisFromAdminApi
 
 /** `abrec analyze`: aggregates from a file, or a stored experiment through the admin API. */
 export const analyzeCommand: CliCommand = createAnalyzeCommand();
+
+type IntervalOutput = { low: number; high: number };
+const pct = (value: number | null | undefined): string => (value == null ? 'n/a' : `${(value * 100).toFixed(2)}%`);
+const num = (value: number | null | undefined): string => (value == null ? 'n/a' : value.toPrecision(4));
+const range = (interval: IntervalOutput | null | undefined, format: (v: number) => string = num): string => (interval == null ? '' : ` [${format(interval.low)}, ${format(interval.high)}]`);
+
+/** `variance_reduction` of the --experiment output (services/variance-reduction.ts, snake_case). */
+interface VarianceReductionOutput {
+  metrics: {
+    metric: string;
+    target: boolean;
+    result:
+      | { status: 'ok'; comparisons: { variant: string; difference: number; difference_interval: IntervalOutput; p_value: number; adjusted_difference: number; adjusted_difference_interval: IntervalOutput; adjusted_p_value: number; variance_reduction: number }[] }
+      | { status: 'insufficient-data'; reason: string };
+  }[];
+}
+
+function printVarianceReduction(section: VarianceReductionOutput, io: CliIO): void {
+  io.stdout('\nvariance reduction (CUPED, pre-exposure covariate): plain -> adjusted difference against control\n');
+  for (const metric of section.metrics ?? []) {
+    if (metric.result.status !== 'ok') {
+      io.stdout(`  ${metric.metric}: not computed (${metric.result.reason})\n`);
+      continue;
+    }
+    for (const c of metric.result.comparisons) {
+      io.stdout(
+        `  ${metric.metric}${metric.target ? ' (target)' : ''}, ${c.variant}: ${num(c.difference)}${range(c.difference_interval)} p = ${num(c.p_value)} -> ` +
+          `${num(c.adjusted_difference)}${range(c.adjusted_difference_interval)} p = ${num(c.adjusted_p_value)}; variance removed ${pct(c.variance_reduction)}\n`,
+      );
+    }
+  }
+}
+
+/** `capping` of the --experiment output (services/capping.ts, snake_case). */
+interface CappingOutput {
+  used_by_decision: boolean;
+  caps: Record<string, number>;
+  metrics: { metric: string; cap: number | null; variants: { variant: string; users: number; users_at_cap: number | null }[] }[];
+  one_user_influence: { status: string; max_statistic_shift?: number } | null;
+}
+
+function printCapping(section: CappingOutput, io: CliIO): void {
+  const caps = Object.entries(section.caps ?? {}).map(([metric, cap]) => `${metric} ${cap}`).join(', ');
+  const influence = section.one_user_influence?.status === 'ok' ? `; one user at the caps moves the target's statistic by at most ${num(section.one_user_influence.max_statistic_shift)}` : '';
+  io.stdout(`\nper-user caps (${section.used_by_decision ? 'used by the decision' : 'not used: counters predate caps'}): ${caps}${influence}\n`);
+  for (const metric of section.metrics ?? []) {
+    const atCap = metric.variants.map((v) => `${v.variant} ${v.users_at_cap ?? 'n/a'} of ${v.users}`).join(', ');
+    if (metric.cap !== null) io.stdout(`  ${metric.metric} (cap ${metric.cap}): users at the cap ${atCap}\n`);
+  }
+}
+
+/** `segments` of the --experiment output (services/segment-breakdown.ts, snake_case). */
+interface SegmentsOutput {
+  metric: string;
+  dimensions: {
+    dimension: string;
+    segments: {
+      segment: string;
+      users: Record<string, number>;
+      comparisons: { variant: string; status: string; reason?: string; relative_lift?: number | null; relative_lift_interval?: IntervalOutput | null; p_value?: number; p_value_adjusted_across_segments: number | null }[];
+    }[];
+  }[];
+}
+
+function printSegments(section: SegmentsOutput, io: CliIO): void {
+  io.stdout(`\nsegments (${section.metric}; Holm across the segments of each dimension, for understanding, not the decision)\n`);
+  for (const dimension of section.dimensions) {
+    for (const segment of dimension.segments) {
+      const users = Object.entries(segment.users).map(([variant, n]) => `${variant} ${n}`).join(' / ');
+      for (const c of segment.comparisons) {
+        const result =
+          c.status === 'ok'
+            ? `lift ${pct(c.relative_lift)}${range(c.relative_lift_interval, (v) => pct(v))}, p = ${num(c.p_value)} (Holm ${num(c.p_value_adjusted_across_segments)})`
+            : `insufficient data (${c.reason ?? ''})`;
+        io.stdout(`  ${dimension.dimension} ${segment.segment}, ${c.variant} (users ${users}): ${result}\n`);
+      }
+    }
+  }
+}
