@@ -16,7 +16,7 @@ import { allocateLayerRange, rangesOverlap } from './assignment.ts';
 import type { LayerRange } from './assignment.ts';
 import { CURRENT_HASH_VERSION } from './hash.ts';
 import { ExperimentConflictError, ExperimentNotFoundError, ExperimentValidationError, fieldError } from './errors.ts';
-import type { CreateExperimentRequest, Experiment, ExperimentStatus, FinalReport, Layer } from './model.ts';
+import type { ArmVersions, CreateExperimentRequest, Experiment, ExperimentStatus, FinalReport, Layer, ModelHistoryEntry } from './model.ts';
 import { DEFAULT_MAX_DURATION_DAYS } from './model.ts';
 import { finalReportDay, scheduledEnd, scheduleEndReached, scheduleProblems } from './schedule.ts';
 import { createExperimentFields, createExperimentRequestSchema, parseExperiment, parseOrThrow, storableNumber, WEIGHT_SUM_TOLERANCE } from './model.ts';
@@ -133,14 +133,17 @@ export function createExperiment({
   const { layer: _requestedLayer, ...rest } = parsed;
   const problems = scheduleProblems({ experiment: parsed, sent: new Set(Object.keys(request as object)), now });
   if (problems.length > 0) throw new ExperimentValidationError(problems);
+  assertFollowable(parsed);
   const layer = resolveLayer(parsed, layerPeers);
   const timestamp = now.toISOString();
+  const startTime = parsed.status === 'running' ? (parsed.start_time ?? timestamp) : parsed.start_time;
   return parseExperiment({
     ...rest,
     ...(layer ? { layer } : {}),
+    ...(parsed.status === 'running' && parsed.follow_latest ? { model_history: [initialHistoryEntry(parsed, startTime!)] } : {}),
     salt: parsed.salt ?? parsed.id,
     hash_version: CURRENT_HASH_VERSION,
-    start_time: parsed.status === 'running' ? (parsed.start_time ?? timestamp) : parsed.start_time,
+    start_time: startTime,
     max_duration_days: parsed.max_duration_days ?? DEFAULT_MAX_DURATION_DAYS,
     revision: 0,
     created_at: timestamp,
@@ -166,7 +169,8 @@ export function startExperiment(experiment: Experiment, { now, expectedRevision 
       ended.field,
     );
   }
-  return nextVersion(experiment, { status: 'running', start_time: started.start_time }, now);
+  const history = experiment.follow_latest ? { model_history: [initialHistoryEntry(experiment, started.start_time)] } : {};
+  return nextVersion(experiment, { status: 'running', start_time: started.start_time, ...history }, now);
 }
 
 /** running → stopped by an operator: users fall back to the control; end_time becomes now. */
@@ -289,7 +293,7 @@ export function rampExperiment(experiment: Experiment, { request, now }: { reque
 }
 
 /** Fields an operator may change while the experiment is live (they do not affect the split). */
-const LIVE_EDITABLE = ['name', 'description', 'end_time', 'max_duration_days', 'guardrails', 'min_sample_size'] as const;
+const LIVE_EDITABLE = ['name', 'description', 'end_time', 'max_duration_days', 'guardrails', 'min_sample_size', 'follow_latest'] as const;
 /** The schedule's fields: editable until the experiment stops (then end_time is when it ended). */
 const SCHEDULE_FIELDS = ['end_time', 'max_duration_days'] as const;
 
@@ -345,5 +349,77 @@ export function updateExperiment(experiment: Experiment, { request, now }: { req
   if (variants && experiment.status === 'draft') changes.variants = variants;
   const problems = scheduleProblems({ experiment: { ...experiment, ...changes }, sent, now });
   if (problems.length > 0) throw new ExperimentValidationError(problems);
+  const edited = { ...experiment, ...changes };
+  assertFollowable(edited);
+  // A running experiment that starts following records the versions it serves now: its history starts complete.
+  if (edited.follow_latest && experiment.status === 'running' && !experiment.model_history) {
+    changes.model_history = [initialHistoryEntry(edited, now.toISOString())];
+  }
   return nextVersion(experiment, changes, now);
+}
+
+/** The model id and version each arm serves, by variant name. */
+export function armVersionsOf(experiment: Pick<Experiment, 'variants'>): ArmVersions {
+  return Object.fromEntries(experiment.variants.map((v) => [v.name, { model_id: v.model_id, model_version: v.model_version }]));
+}
+
+function initialHistoryEntry(experiment: Pick<Experiment, 'variants'>, at: string): ModelHistoryEntry {
+  return { at, versions: armVersionsOf(experiment) };
+}
+
+/**
+ * 400 naming `follow_latest` when a following experiment has two arms on the same model: both
+ * would switch to the one latest version, and the test would silently become an A/A.
+ */
+function assertFollowable(experiment: Pick<Experiment, 'variants' | 'follow_latest'>): void {
+  if (!experiment.follow_latest) return;
+  const seen = new Map<string, string>();
+  for (const variant of experiment.variants) {
+    const other = seen.get(variant.model_id);
+    if (other !== undefined) {
+      throw fieldError('follow_latest', `cannot be true: variants ${other} and ${variant.name} both serve model ${variant.model_id}, so following its latest version would serve both the same version`);
+    }
+    seen.set(variant.model_id, variant.name);
+  }
+}
+
+/** Why a retraining run leaves a following experiment as it is. */
+export type ModelSwitchSkip = 'not-running' | 'pinned' | 'partial-publish' | 'already-current';
+
+/** What a retraining run does to one experiment: switch every arm together, or skip, with the reason. */
+export type ModelSwitchPlan = { action: 'switch'; versions: ArmVersions } | { action: 'skip'; skip: ModelSwitchSkip; reason: string };
+
+/**
+ * The switch a retraining run that published `published` (model id → new version) makes to an
+ * experiment. Only a running experiment that follows latest switches, and only when the models of
+ * all of its arms were published in the run: arms never switch apart, so a comparison is always
+ * between versions trained on the same data.
+ */
+export function planModelSwitch(experiment: Experiment, published: Readonly<Record<string, string>>): ModelSwitchPlan {
+  if (experiment.status !== 'running') return { action: 'skip', skip: 'not-running', reason: `status is ${experiment.status}` };
+  if (!experiment.follow_latest) return { action: 'skip', skip: 'pinned', reason: 'pinned: follow_latest is not set' };
+  const missing = experiment.variants.filter((v) => !Object.hasOwn(published, v.model_id));
+  if (missing.length > 0) {
+    const models = [...new Set(missing.map((v) => v.model_id))].sort();
+    return {
+      action: 'skip',
+      skip: 'partial-publish',
+      reason: `arms switch together: no new version of ${models.join(', ')} (variants ${missing.map((v) => v.name).join(', ')}) was published in this run`,
+    };
+  }
+  const versions: ArmVersions = Object.fromEntries(experiment.variants.map((v) => [v.name, { model_id: v.model_id, model_version: published[v.model_id] }]));
+  if (experiment.variants.every((v) => v.model_version === published[v.model_id])) {
+    return { action: 'skip', skip: 'already-current', reason: 'every arm already serves the published version' };
+  }
+  return { action: 'switch', versions };
+}
+
+/**
+ * Moves every arm of an experiment to `versions` at once and appends the switch to its model
+ * history (starting the history with the versions it replaces when it has none). A new revision.
+ */
+export function switchModelVersions(experiment: Experiment, { versions, runId, now }: { versions: ArmVersions; runId: string; now: Date }): Experiment {
+  const history = experiment.model_history ?? [initialHistoryEntry(experiment, experiment.start_time ?? experiment.created_at)];
+  const variants = experiment.variants.map((v) => (Object.hasOwn(versions, v.name) ? { ...v, model_version: versions[v.name].model_version } : v));
+  return nextVersion(experiment, { variants, model_history: [...history, { at: now.toISOString(), run_id: runId, versions: armVersionsOf({ variants }) }] }, now);
 }

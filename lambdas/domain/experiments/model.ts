@@ -258,7 +258,29 @@ const experimentFields = {
    * client may send as `GET /recommend?segment=`, fixed per user at the first exposure.
    */
   segments: declaredSegmentsSchema.optional(),
+  /**
+   * Whether the experiment follows the latest published version of each arm's model (false or
+   * absent: pinned). A following experiment switches all of its arms together when the
+   * retraining run publishes every arm's model, and records the switch in `model_history`.
+   */
+  follow_latest: z.boolean('must be a boolean (true to follow the latest published versions, false to stay pinned)').optional(),
 };
+
+/** The versions an experiment serves, by variant name. */
+export const armVersionsSchema = z.record(z.string(), z.strictObject({ model_id: z.string(), model_version: z.string() }));
+export type ArmVersions = z.output<typeof armVersionsSchema>;
+
+/**
+ * One entry of an experiment's model history: the versions every arm served from `at` on. The
+ * first entry is written when a following experiment starts (or when a running one starts
+ * following), with no `run_id`; each switch by a retraining run appends one with the run's id.
+ */
+export const modelHistoryEntrySchema = z.strictObject({
+  at: isoDateTime,
+  run_id: z.string().optional(),
+  versions: armVersionsSchema,
+});
+export type ModelHistoryEntry = z.output<typeof modelHistoryEntrySchema>;
 
 /** Fields of a create request, also the base of partial edits. */
 export function createExperimentFields() {
@@ -312,6 +334,8 @@ export const experimentSchema = z
     stop_reason: z.enum(stopReasons).optional(),
     /** Set when the schedule stopped it. */
     final_report: finalReportSchema.optional(),
+    /** The versions served over time (read-only: written by start and by retraining switches). */
+    model_history: z.array(modelHistoryEntrySchema).optional(),
   })
   .superRefine((experiment, ctx) => checkConsistency(experiment, ctx));
 export type Experiment = z.output<typeof experimentSchema>;
