@@ -442,7 +442,7 @@ describe('admin API', () => {
   });
 
   it('answers a create request with any one field replaced or added without a 5xx; a refusal names a field and writes nothing', async () => {
-    const CREATE_FIELDS = ['id', 'name', 'description', 'status', 'variants', 'target_metric', 'guardrails', 'min_sample_size', 'minimum_detectable_effect', 'confidence_level', 'analysis_method', 'mode', 'start_time', 'end_time', 'max_duration_days', 'traffic_coverage', 'holdout_share', 'bandit', 'salt', 'layer'];
+    const CREATE_FIELDS = ['id', 'name', 'description', 'status', 'variants', 'target_metric', 'guardrails', 'min_sample_size', 'minimum_detectable_effect', 'confidence_level', 'analysis_method', 'mode', 'start_time', 'end_time', 'max_duration_days', 'traffic_coverage', 'holdout_share', 'bandit', 'salt', 'layer', 'follow_latest'];
     const field = fc.oneof(fc.constantFrom(...CREATE_FIELDS), extraKey);
     await fc.assert(
       fc.asyncProperty(validCreate, field, hostileJson, async (request, key, value) => {
