@@ -11,6 +11,7 @@ import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { encodeArtifact, parseManifest } from '../../../lambdas/domain/recommenders/artifact.ts';
 import { RatingsBuilder } from '../../../lambdas/domain/recommenders/data/dataset.ts';
+import { parseRatings } from '../../../lambdas/domain/recommenders/data/formats.ts';
 import { fingerprintRatings } from '../../../lambdas/domain/recommenders/models/common.ts';
 import { DirectoryModelArtifactStore } from '../../../lambdas/storage/artifact-store.ts';
 
@@ -123,5 +124,22 @@ describe('training/artifact_writer.py', () => {
     }).trim();
 
     expect(python).toBe(fingerprintRatings(builder.build([0.5, 5])));
+  });
+});
+
+describe('training/sagemaker_als.py, run locally', () => {
+  it('trains on the bundled ratings and writes an artifact the loader accepts, fingerprinted as the TypeScript trainers fingerprint it', async () => {
+    const dataDir = join(import.meta.dirname, '..', '..', '..', 'model-artifacts', 'data');
+    const out = execFileSync('python3', [join(TRAINING_DIR, 'sagemaker_als.py'), '--ratings-dir', dataDir, '--output-dir', root, '--model-id', 'als-sagemaker', '--iterations', '2'], { encoding: 'utf8' });
+    const candidate = JSON.parse(out.trim().split('\n').pop()!) as { model_id: string; model_version: string };
+
+    const model = await new DirectoryModelArtifactStore(root).loadModel(candidate.model_id, candidate.model_version);
+    const bundled = parseRatings(readFileSync(join(dataDir, 'u.data')), { fileName: 'u.data' });
+
+    expect(model.userIds.length).toBe(bundled.userIds.length);
+    expect(model.itemIds.length).toBe(bundled.itemIds.length);
+    expect(model.seenItems.length).toBe(bundled.rating.length);
+    expect(model.trainingData.fingerprint).toBe(fingerprintRatings(bundled));
+    expect(JSON.parse(readFileSync(join(root, 'candidate.json'), 'utf8'))).toEqual(candidate);
   });
 });
