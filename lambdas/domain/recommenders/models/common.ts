@@ -295,13 +295,30 @@ export function predictRating(model: FactorModel, user: number, item: number): n
   return Math.min(model.ratingScale[1], Math.max(model.ratingScale[0], score));
 }
 
-/** Scores of every item for one user into `out` (length = items). */
+/**
+ * Scores of every item for one user into `out` (length = items). A user vector that is
+ * mostly zeros (the 0/1 rows of the item-item models, item-count dimensions) is scored over
+ * its non-zero entries only: the same terms in the same order, so the same sums.
+ */
 export function scoreAllItems(model: FactorModel, user: number, out: Float64Array): Float64Array {
   const k = model.factors;
   const items = model.itemIds.length;
   const base = model.globalBias + model.userBias[user];
   const uf = user * k;
   const { userFactors, itemFactors, itemBias } = model;
+  if (k > 64) {
+    const nonZero: number[] = [];
+    for (let f = 0; f < k; f++) if (userFactors[uf + f] !== 0) nonZero.push(f);
+    if (nonZero.length * 2 < k) {
+      for (let i = 0; i < items; i++) {
+        let score = base + itemBias[i];
+        const itf = i * k;
+        for (const f of nonZero) score += userFactors[uf + f] * itemFactors[itf + f];
+        out[i] = score;
+      }
+      return out;
+    }
+  }
   for (let i = 0; i < items; i++) {
     let score = base + itemBias[i];
     const itf = i * k;

@@ -9,10 +9,24 @@ import { BASELINE_DEFAULTS, trainBaseline } from './baseline.ts';
 import { BPR_DEFAULTS, trainBpr } from './bpr.ts';
 import { HyperparameterError, type TrainOptions } from './common.ts';
 import { CONTENT_DEFAULTS, trainContent } from './content.ts';
+import { EASE_DEFAULTS, EASE_LOWRANK_DEFAULTS, trainEase } from './ease.ts';
+import { ITEM_KNN_DEFAULTS, trainItemKnn } from './item-knn.ts';
 import { POPULARITY_DEFAULTS, trainPopularity } from './popularity.ts';
 import { SVD_REFERENCE_DEFAULTS, SVD_TUNED_DEFAULTS, trainSvd } from './svd.ts';
+import { SVDPP_DEFAULTS, trainSvdpp } from './svdpp.ts';
 
-export type ModelName = 'popularity' | 'baseline' | 'svd' | 'svd-tuned' | 'als' | 'bpr' | 'content';
+export type ModelName =
+  | 'popularity'
+  | 'baseline'
+  | 'svd'
+  | 'svd-tuned'
+  | 'svdpp'
+  | 'als'
+  | 'bpr'
+  | 'ease'
+  | 'ease-lowrank'
+  | 'item-knn'
+  | 'content';
 
 /** What the model is built for; every model can be evaluated on both tasks. */
 export type ModelTask = 'rating' | 'ranking';
@@ -59,8 +73,24 @@ export const MODELS: Record<ModelName, ModelDefinition> = {
     SVD_TUNED_DEFAULTS,
     (dataset, params, options) => trainSvd(dataset, params, options, 'svd-tuned'),
   ),
+  svdpp: define('svdpp', 'SVD++: biased MF plus implicit feedback (which items each user rated), by SGD', 'rating', SVDPP_DEFAULTS, trainSvdpp),
   als: define('als', 'implicit-feedback ALS (Hu, Koren, Volinsky) with conjugate gradient, for top-N', 'ranking', ALS_DEFAULTS, trainImplicitAls),
   bpr: define('bpr', 'Bayesian personalised ranking (BPR-MF with item biases), for top-N', 'ranking', BPR_DEFAULTS, trainBpr),
+  ease: define(
+    'ease',
+    'EASE (Steck 2019): closed-form item-item weights; served exactly as item-count factors (user = 0/1 row, item = column of B)',
+    'ranking',
+    EASE_DEFAULTS,
+    (dataset, params, options) => trainEase(dataset, params, options, 'ease'),
+  ),
+  'ease-lowrank': define(
+    'ease-lowrank',
+    "EASE distilled to rank-k factors: the training users' EASE scores projected on their dominant k-dim row space",
+    'ranking',
+    EASE_LOWRANK_DEFAULTS,
+    (dataset, params, options) => trainEase(dataset, params, options, 'ease-lowrank'),
+  ),
+  'item-knn': define('item-knn', 'item-based kNN: cosine over the 0/1 columns, top-k neighbours per item, summed over the user\'s items', 'ranking', ITEM_KNN_DEFAULTS, trainItemKnn),
   content: define('content', 'TF-IDF over genres and title words, cosine to the liked-items profile', 'ranking', CONTENT_DEFAULTS, trainContent, true),
 };
 
