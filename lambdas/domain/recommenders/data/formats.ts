@@ -1,20 +1,37 @@
 /**
- * Parsers for the MovieLens files exactly as GroupLens ships them. Pure: they take the file
- * content (bytes or an already decoded string) and a file name used only for messages and
- * format detection. A malformed line throws a {@link DataFormatError} naming the file and the
- * 1-based line; no line is ever skipped silently (only trailing blank lines are ignored).
+ * Parsers for the MovieLens ratings and item files exactly as GroupLens ships them. Pure: they
+ * take the file content (a string, the bytes, or the bytes as a stream of chunks) and a file
+ * name used only for messages and format detection. A malformed line throws a
+ * {@link DataFormatError} naming the file and the 1-based line; no line is ever skipped
+ * silently (only trailing blank lines are ignored). The other files of the releases (users,
+ * tags, links, genome, genres, occupations) are read by ./catalog-files.ts.
  *
- * - ml-100k: `u.data`  user \t item \t rating \t timestamp           (ratings 1..5)
- *            `u.item`  id|title|release date|video release date|IMDb URL|19 genre flags, Latin-1
- * - ml-1m:   `ratings.dat` user::item::rating::timestamp               (ratings 1..5), Latin-1
- *            `movies.dat`  id::title::Genre|Genre
- * - ml-latest: `ratings.csv` header userId,movieId,rating,timestamp     (0.5..5 in half stars)
- *              `movies.csv`  header movieId,title,genres; RFC 4180 quoting; UTF-8
+ * - ml-100k: `u.data`, `u1.base` .. `u5.test`, `ua/ub.base/test`: user \t item \t rating \t timestamp (1..5)
+ *            `u.item`  id|title|release date|video release date|IMDb URL|19 genre flags
+ * - ml-1m:   `ratings.dat` user::item::rating::timestamp; also ML-10M's, whose ratings are
+ *            half stars (the scale is then [0.5, 5]); `movies.dat` id::title::Genre|Genre
+ * - ml-latest (ML-20M, ML-25M, ml-latest, ml-latest-small):
+ *            `ratings.csv` header userId,movieId,rating,timestamp (0.5..5 in half stars)
+ *            `movies.csv`  header movieId,title,genres; RFC 4180 quoting; UTF-8
  *
- * Users and items get dense indices in first-seen order of the rating rows.
+ * Text is UTF-8 when valid, else Latin-1, line by line, for ml-100k and `::` files (ML-100K and
+ * ML-1M titles are Latin-1); strict UTF-8 for the CSVs. A user rating the same item more than
+ * once keeps the latest rating by timestamp (the later line on a tie); the merge is counted,
+ * never an error. Users and items get dense indices in first-seen order of the rating rows.
  */
 import type { ItemMetadata, RatingsDataset } from '../types.ts';
-import { RatingsBuilder } from './dataset.ts';
+import { RatingsBuilder, subsetRatings } from './dataset.ts';
+import {
+  DataFormatError,
+  expectHeader,
+  failAt,
+  firstLineOf,
+  forEachCsvRecord,
+  forEachLine,
+  type FileContent,
+} from './text.ts';
+
+export { DataFormatError, decodeLatin1, encodeLatin1, formatCsvField, type FileContent } from './text.ts';
 
 /** The MovieLens distributions whose file layouts are supported. */
 export type MovieLensFormat = 'ml-100k' | 'ml-1m' | 'ml-latest';
@@ -47,18 +64,6 @@ const ML_LATEST_MOVIES_HEADER = 'movieId,title,genres';
 /** ml-latest writes this instead of an empty genre list. */
 export const ML_LATEST_NO_GENRES = '(no genres listed)';
 
-/** A malformed input file: the message names the file, the line and what is wrong. */
-export class DataFormatError extends Error {
-  override readonly name = 'DataFormatError';
-  constructor(
-    readonly fileName: string,
-    readonly line: number | undefined,
-    readonly problem: string,
-  ) {
-    super(line === undefined ? `${fileName}: ${problem}` : `${fileName} line ${line}: ${problem}`);
-  }
-}
-
 /** Where the content came from and, optionally, which format to assume. */
 export interface ParseOptions {
   /** Used in error messages and as a detection hint. Default `<input>`. */
@@ -70,50 +75,114 @@ export interface ParseOptions {
 // ---------------------------------------------------------------------------------------------
 // Ratings
 
-/**
- * Parses a ratings file (u.data, ratings.dat or ratings.csv). Bytes are decoded as Latin-1
- * for ml-100k / ml-1m and UTF-8 for ml-latest; a string is taken as already decoded.
- * Rejects duplicate (user, item) pairs, which would leak between train and test splits.
- */
-export function parseRatings(content: string | Uint8Array, options: ParseOptions = {}): RatingsDataset {
-  const fileName = options.fileName ?? '<input>';
-  const format = options.format ?? detectFormat('ratings', firstLineOf(content), fileName);
-  const builder = new RatingsBuilder();
-  const lineOfRow: number[] = [];
-  const parseLine = ratingsLineParser(format);
-  let sawHeader = false;
-  forEachLine(content, encodingOf(format), fileName, (line, lineNumber) => {
-    if (format === 'ml-latest' && !sawHeader) {
-      expectHeader(line, ML_LATEST_RATINGS_HEADER, fileName);
-      sawHeader = true;
-      return;
-    }
-    const fail = (problem: string): never => {
-      throw new DataFormatError(fileName, lineNumber, problem);
-    };
-    const [user, item, rating, timestamp] = parseLine(line, fail);
-    builder.add(user, item, rating, timestamp);
-    lineOfRow.push(lineNumber);
-  });
-  if (format === 'ml-latest' && !sawHeader) {
-    throw new DataFormatError(fileName, undefined, `empty file, expected header "${ML_LATEST_RATINGS_HEADER}"`);
-  }
-  const dataset = builder.build(MOVIELENS_RATING_SCALE[format]);
-  rejectDuplicatePairs(dataset, lineOfRow, fileName);
-  return dataset;
+/** What a ratings load found besides the rows. */
+export interface RatingsLoadReport {
+  /** Lines holding a rating (header and trailing blank lines excluded). */
+  lines: number;
+  /** Ratings dropped because the same user rated the same item again later (the latest is kept). */
+  duplicatesMerged: number;
+  format: MovieLensFormat;
 }
 
-type RatingsLineParser = (line: string, fail: (problem: string) => never) => [string, string, number, number];
+/**
+ * Parses a ratings file (u.data and its splits, ratings.dat or ratings.csv) and says what it
+ * merged. A string is taken as already decoded. See the module comment for the rules.
+ */
+export function parseRatingsWithReport(content: FileContent, options: ParseOptions = {}): { dataset: RatingsDataset; report: RatingsLoadReport } {
+  const fileName = options.fileName ?? '<input>';
+  const first = firstLineOf(content);
+  const format = options.format ?? detectFormat('ratings', first.line, fileName);
+  const builder = new RatingsBuilder();
+  const parseLine = ratingsLineParser(format);
+  let lines = 0;
+  let halfStars = false;
+  const onRecord = (fields: string[], lineNumber: number): void => {
+    const fail = failAt(fileName, lineNumber);
+    const [user, item, rating, timestamp] = parseLine(fields, fail);
+    if (!Number.isInteger(rating)) halfStars = true;
+    builder.add(user, item, rating, timestamp);
+    lines++;
+  };
+  if (format === 'ml-latest') {
+    let sawHeader = false;
+    forEachCsvRecord(first.content, fileName, (fields, lineNumber) => {
+      if (!sawHeader) {
+        expectHeader(fields, ML_LATEST_RATINGS_HEADER, fileName);
+        sawHeader = true;
+        return;
+      }
+      onRecord(fields, lineNumber);
+    });
+    if (!sawHeader) throw new DataFormatError(fileName, undefined, `empty file, expected header "${ML_LATEST_RATINGS_HEADER}"`);
+  } else {
+    const separator = format === 'ml-100k' ? '\t' : '::';
+    forEachLine(first.content, 'utf8-or-latin1', fileName, (line, lineNumber) => onRecord(line.split(separator), lineNumber));
+  }
+  // ML-10M's ratings.dat shares ML-1M's layout but has half stars.
+  const scale: [number, number] = format === 'ml-1m' && halfStars ? [0.5, 5] : MOVIELENS_RATING_SCALE[format];
+  const built = builder.build(scale);
+  const keep = latestOfEachPair(built);
+  const dataset = keep ? subsetRatings(built, keep) : built;
+  return { dataset, report: { lines, duplicatesMerged: keep ? built.rating.length - keep.length : 0, format } };
+}
+
+/** Parses a ratings file; {@link parseRatingsWithReport} also says how many repeated ratings were merged. */
+export function parseRatings(content: FileContent, options: ParseOptions = {}): RatingsDataset {
+  return parseRatingsWithReport(content, options).dataset;
+}
+
+/**
+ * The rows to keep when some user rated an item more than once: per (user, item) the row with
+ * the latest timestamp, the later row on a tie; undefined when every pair is unique. Linear:
+ * one pass per user over that user's rows with an item-indexed scratch array.
+ */
+function latestOfEachPair(dataset: RatingsDataset): Int32Array | undefined {
+  const n = dataset.rating.length;
+  const users = dataset.userIds.length;
+  // Rows of each user, in row order (counting sort).
+  const offsets = new Int32Array(users + 1);
+  for (let row = 0; row < n; row++) offsets[dataset.userIndex[row] + 1]++;
+  for (let u = 0; u < users; u++) offsets[u + 1] += offsets[u];
+  const cursor = offsets.slice(0, users);
+  const rowsByUser = new Int32Array(n);
+  for (let row = 0; row < n; row++) rowsByUser[cursor[dataset.userIndex[row]]++] = row;
+  const ownerOfItem = new Int32Array(dataset.itemIds.length).fill(-1);
+  const keptRowOfItem = new Int32Array(dataset.itemIds.length);
+  let dropped: Uint8Array | undefined;
+  for (let u = 0; u < users; u++) {
+    for (let k = offsets[u]; k < offsets[u + 1]; k++) {
+      const row = rowsByUser[k];
+      const item = dataset.itemIndex[row];
+      if (ownerOfItem[item] !== u) {
+        ownerOfItem[item] = u;
+        keptRowOfItem[item] = row;
+        continue;
+      }
+      dropped ??= new Uint8Array(n);
+      const kept = keptRowOfItem[item];
+      // Rows come in increasing order, so `row` is the later line: it wins unless older.
+      if (dataset.timestamp[row] >= dataset.timestamp[kept]) {
+        dropped[kept] = 1;
+        keptRowOfItem[item] = row;
+      } else {
+        dropped[row] = 1;
+      }
+    }
+  }
+  if (!dropped) return undefined;
+  let count = 0;
+  for (let row = 0; row < n; row++) if (!dropped[row]) count++;
+  const keep = new Int32Array(count);
+  let at = 0;
+  for (let row = 0; row < n; row++) if (!dropped[row]) keep[at++] = row;
+  return keep;
+}
+
+type RatingsLineParser = (fields: string[], fail: (problem: string) => never) => [string, string, number, number];
 
 function ratingsLineParser(format: MovieLensFormat): RatingsLineParser {
-  switch (format) {
-    case 'ml-100k':
-      return (line, fail) => ratingFields(line.split('\t'), 'tab-separated', format, fail);
-    case 'ml-1m':
-      return (line, fail) => ratingFields(line.split('::'), '"::"-separated', format, fail);
-    case 'ml-latest':
-      return (line, fail) => ratingFields(splitCsvLine(line, fail), 'comma-separated', format, fail);
-  }
+  const separator = format === 'ml-100k' ? 'tab-separated' : format === 'ml-1m' ? '"::"-separated' : 'comma-separated';
+  return (fields, fail) => ratingFields(fields, separator, format, fail);
 }
 
 function ratingFields(
@@ -139,7 +208,7 @@ function parseId(text: string, what: string, fail: (problem: string) => never): 
 }
 
 function parseRatingValue(text: string, format: MovieLensFormat, fail: (problem: string) => never): number {
-  if (format === 'ml-latest') {
+  if (format === 'ml-latest' || (format === 'ml-1m' && text.includes('.'))) {
     const value = /^[0-9]+(\.[0-9]+)?$/.test(text) ? Number(text) : NaN;
     if (!(value >= 0.5 && value <= 5 && Number.isInteger(value * 2))) {
       fail(`rating "${text}" is not a half-star value between 0.5 and 5`);
@@ -155,29 +224,6 @@ function parseTimestamp(text: string, fail: (problem: string) => never): number 
   return Number(text);
 }
 
-function rejectDuplicatePairs(dataset: RatingsDataset, lineOfRow: number[], fileName: string): void {
-  const items = dataset.itemIds.length;
-  const n = dataset.rating.length;
-  // Sort row numbers by the (user, item) key; equal neighbours are duplicates.
-  const keys = new Float64Array(n);
-  for (let row = 0; row < n; row++) keys[row] = dataset.userIndex[row] * items + dataset.itemIndex[row];
-  const order = new Int32Array(n);
-  for (let row = 0; row < n; row++) order[row] = row;
-  order.sort((a, b) => keys[a] - keys[b] || a - b);
-  for (let k = 1; k < n; k++) {
-    if (keys[order[k]] === keys[order[k - 1]]) {
-      const first = order[k - 1];
-      const second = order[k];
-      throw new DataFormatError(
-        fileName,
-        lineOfRow[second],
-        `duplicate rating of item ${dataset.itemIds[dataset.itemIndex[second]]} by user ` +
-          `${dataset.userIds[dataset.userIndex[second]]} (first given on line ${lineOfRow[first]})`,
-      );
-    }
-  }
-}
-
 // ---------------------------------------------------------------------------------------------
 // Items
 
@@ -186,9 +232,10 @@ function rejectDuplicatePairs(dataset: RatingsDataset, lineOfRow: number[], file
  * `year` comes from a trailing "(1995)" in the title, else from the ML-100K release date.
  * Rejects duplicate item ids.
  */
-export function parseItems(content: string | Uint8Array, options: ParseOptions = {}): ItemMetadata[] {
+export function parseItems(content: FileContent, options: ParseOptions = {}): ItemMetadata[] {
   const fileName = options.fileName ?? '<input>';
-  const format = options.format ?? detectFormat('items', firstLineOf(content), fileName);
+  const first = firstLineOf(content);
+  const format = options.format ?? detectFormat('items', first.line, fileName);
   const items: ItemMetadata[] = [];
   const lineOfId = new Map<string, number>();
   const add = (item: ItemMetadata, lineNumber: number): void => {
@@ -201,17 +248,16 @@ export function parseItems(content: string | Uint8Array, options: ParseOptions =
   };
   switch (format) {
     case 'ml-100k':
-      forEachLine(content, 'latin1', fileName, (line, lineNumber) => add(parseUItemLine(line, failAt(fileName, lineNumber)), lineNumber));
+      forEachLine(first.content, 'utf8-or-latin1', fileName, (line, lineNumber) => add(parseUItemLine(line, failAt(fileName, lineNumber)), lineNumber));
       break;
     case 'ml-1m':
-      forEachLine(content, 'latin1', fileName, (line, lineNumber) => add(parseMoviesDatLine(line, failAt(fileName, lineNumber)), lineNumber));
+      forEachLine(first.content, 'utf8-or-latin1', fileName, (line, lineNumber) => add(parseMoviesDatLine(line, failAt(fileName, lineNumber)), lineNumber));
       break;
     case 'ml-latest': {
-      const text = typeof content === 'string' ? content : decodeUtf8(content);
       let sawHeader = false;
-      forEachCsvRecord(stripBom(text), fileName, (fields, lineNumber) => {
+      forEachCsvRecord(first.content, fileName, (fields, lineNumber) => {
         if (!sawHeader) {
-          expectHeader(fields.join(','), ML_LATEST_MOVIES_HEADER, fileName);
+          expectHeader(fields, ML_LATEST_MOVIES_HEADER, fileName);
           sawHeader = true;
           return;
         }
@@ -224,13 +270,16 @@ export function parseItems(content: string | Uint8Array, options: ParseOptions =
   return items;
 }
 
-function failAt(fileName: string, lineNumber: number): (problem: string) => never {
-  return (problem) => {
-    throw new DataFormatError(fileName, lineNumber, problem);
-  };
-}
-
 const MONTHS = ['Jan', 'Feb', 'Mar', 'Apr', 'May', 'Jun', 'Jul', 'Aug', 'Sep', 'Oct', 'Nov', 'Dec'];
+
+/** An ML-100K release date: day of one or two digits (GroupLens wrote `4-Feb-1971`), month name, year. */
+function parseReleaseDate(text: string): { day: number; month: number; year: number } | undefined {
+  const match = /^(\d{1,2})-([A-Z][a-z]{2})-(\d{4})$/.exec(text);
+  if (!match) return undefined;
+  const day = Number(match[1]);
+  const month = MONTHS.indexOf(match[2]) + 1;
+  return month > 0 && day >= 1 && day <= 31 ? { day, month, year: Number(match[3]) } : undefined;
+}
 
 function parseUItemLine(line: string, fail: (problem: string) => never): ItemMetadata {
   const fields = line.split('|');
@@ -240,10 +289,8 @@ function parseUItemLine(line: string, fail: (problem: string) => never): ItemMet
   }
   const itemId = parseId(fields[0], 'item id', fail);
   const releaseDate = fields[2];
-  const dateMatch = /^(\d{2})-([A-Z][a-z]{2})-(\d{4})$/.exec(releaseDate);
-  if (releaseDate !== '' && (!dateMatch || !MONTHS.includes(dateMatch[2]))) {
-    fail(`release date "${releaseDate}" is not empty and not of the form 01-Jan-1995`);
-  }
+  const dateMatch = parseReleaseDate(releaseDate);
+  if (releaseDate !== '' && !dateMatch) fail(`release date "${releaseDate}" is not empty and not of the form 01-Jan-1995 or 4-Feb-1971`);
   const genres: string[] = [];
   for (let g = 0; g < ML_100K_GENRES.length; g++) {
     const flag = fields[5 + g];
@@ -251,7 +298,7 @@ function parseUItemLine(line: string, fail: (problem: string) => never): ItemMet
     if (flag === '1') genres.push(ML_100K_GENRES[g]);
   }
   const title = fields[1];
-  const year = yearOfTitle(title) ?? (dateMatch ? Number(dateMatch[3]) : undefined);
+  const year = yearOfTitle(title) ?? dateMatch?.year;
   return withYear({ itemId, title, genres }, year);
 }
 
@@ -259,7 +306,9 @@ function parseMoviesDatLine(line: string, fail: (problem: string) => never): Ite
   const fields = line.split('::');
   if (fields.length !== 3) fail(`expected 3 "::"-separated fields (id, title, genres), found ${fields.length}`);
   const itemId = parseId(fields[0], 'item id', fail);
-  return withYear({ itemId, title: fields[1], genres: splitGenres(fields[2], fail) }, yearOfTitle(fields[1]));
+  // ML-10M writes "(no genres listed)" as ml-latest does.
+  const genres = fields[2] === ML_LATEST_NO_GENRES ? [] : splitGenres(fields[2], fail);
+  return withYear({ itemId, title: fields[1], genres }, yearOfTitle(fields[1]));
 }
 
 function moviesCsvItem(fields: string[], fail: (problem: string) => never): ItemMetadata {
@@ -311,221 +360,4 @@ export function detectFormat(kind: 'ratings' | 'items', firstLine: string, fileN
     1,
     `cannot detect the MovieLens format from the first line "${line.slice(0, 60)}"; pass format ml-100k, ml-1m or ml-latest`,
   );
-}
-
-function firstLineOf(content: string | Uint8Array): string {
-  if (typeof content === 'string') {
-    const end = content.indexOf('\n');
-    return (end < 0 ? content : content.slice(0, end)).replace(/\r$/, '');
-  }
-  let end = content.indexOf(10);
-  if (end < 0) end = content.length;
-  // The separators and headers are ASCII, so Latin-1 decoding is enough to detect.
-  return decodeLatin1(content.subarray(0, Math.min(end, 4096))).replace(/\r$/, '');
-}
-
-function expectHeader(line: string, header: string, fileName: string): void {
-  if (line.replace(/^\uFEFF/, '') !== header) {
-    throw new DataFormatError(fileName, 1, `expected header "${header}", found "${line.slice(0, 80)}"`);
-  }
-}
-
-// ---------------------------------------------------------------------------------------------
-// Text decoding and line iteration
-
-type Encoding = 'latin1' | 'utf8';
-
-function encodingOf(format: MovieLensFormat): Encoding {
-  return format === 'ml-latest' ? 'utf8' : 'latin1';
-}
-
-/**
- * Decodes ISO-8859-1 bytes: each byte is the code point. (TextDecoder('latin1') would decode
- * windows-1252 instead, which maps 0x80–0x9F differently.)
- */
-export function decodeLatin1(bytes: Uint8Array): string {
-  const parts: string[] = [];
-  const step = 8192; // stays under the engine's argument-count limit
-  for (let at = 0; at < bytes.length; at += step) {
-    parts.push(String.fromCharCode.apply(null, bytes.subarray(at, at + step) as unknown as number[]));
-  }
-  return parts.join('');
-}
-
-/** Encodes text as ISO-8859-1; throws naming `what` when a character has no Latin-1 byte. */
-export function encodeLatin1(text: string, what = 'text'): Uint8Array {
-  const bytes = new Uint8Array(text.length);
-  for (let i = 0; i < text.length; i++) {
-    const code = text.charCodeAt(i);
-    if (code > 0xff) throw new Error(`${what}: character "${text[i]}" (U+${code.toString(16).toUpperCase().padStart(4, '0')}) cannot be written in Latin-1`);
-    bytes[i] = code;
-  }
-  return bytes;
-}
-
-const utf8Decoder = new TextDecoder('utf-8');
-
-function decodeUtf8(bytes: Uint8Array): string {
-  return utf8Decoder.decode(bytes);
-}
-
-function stripBom(text: string): string {
-  return text.charCodeAt(0) === 0xfeff ? text.slice(1) : text;
-}
-
-/** Decoded chunks of at most ~16 MB that end on a line boundary, so huge files never become one string. */
-function* textChunks(content: string | Uint8Array, encoding: Encoding): Generator<string> {
-  if (typeof content === 'string') {
-    yield stripBom(content);
-    return;
-  }
-  const chunkBytes = 1 << 24;
-  let start = 0;
-  while (start < content.length) {
-    let end = Math.min(start + chunkBytes, content.length);
-    if (end < content.length) {
-      const newline = content.lastIndexOf(10, end - 1);
-      if (newline >= start) end = newline + 1;
-      else {
-        const next = content.indexOf(10, end);
-        end = next < 0 ? content.length : next + 1;
-      }
-    }
-    const bytes = content.subarray(start, end);
-    const text = encoding === 'latin1' ? decodeLatin1(bytes) : decodeUtf8(bytes);
-    yield start === 0 ? stripBom(text) : text;
-    start = end;
-  }
-}
-
-/**
- * Calls `visit` for every non-empty line with its 1-based number; strips "\r" of CRLF files.
- * Blank lines are allowed only at the end of the file. Invalid UTF-8 (decoded as U+FFFD) is an error.
- */
-function forEachLine(
-  content: string | Uint8Array,
-  encoding: Encoding,
-  fileName: string,
-  visit: (line: string, lineNumber: number) => void,
-): void {
-  let lineNumber = 0;
-  let firstBlankLine = 0;
-  const checkUtf8 = encoding === 'utf8' && typeof content !== 'string';
-  for (const chunk of textChunks(content, encoding)) {
-    let start = 0;
-    while (start < chunk.length) {
-      const newline = chunk.indexOf('\n', start);
-      const end = newline < 0 ? chunk.length : newline;
-      let line = chunk.slice(start, end);
-      if (line.endsWith('\r')) line = line.slice(0, -1);
-      lineNumber++;
-      start = end + 1;
-      if (line.length === 0) {
-        if (firstBlankLine === 0) firstBlankLine = lineNumber;
-        continue;
-      }
-      if (firstBlankLine !== 0) throw new DataFormatError(fileName, firstBlankLine, 'empty line');
-      if (checkUtf8 && line.includes('\uFFFD')) throw new DataFormatError(fileName, lineNumber, 'invalid UTF-8 bytes');
-      visit(line, lineNumber);
-    }
-  }
-}
-
-// ---------------------------------------------------------------------------------------------
-// RFC 4180 CSV
-
-/** Splits one CSV line (no embedded newlines); quoted fields may contain commas and doubled quotes. */
-function splitCsvLine(line: string, fail: (problem: string) => never): string[] {
-  if (!line.includes('"')) return line.split(',');
-  const records: string[][] = [];
-  const failWithin = (problem: string, _line: number): never => fail(problem);
-  parseCsv(line, failWithin, (fields) => records.push(fields));
-  if (records.length !== 1) fail('a quoted field spans several lines');
-  return records[0];
-}
-
-/** Calls `visit` for every CSV record of `text` with the 1-based line it starts on. Blank lines only at the end. */
-function forEachCsvRecord(text: string, fileName: string, visit: (fields: string[], lineNumber: number) => void): void {
-  let firstBlankLine = 0;
-  parseCsv(
-    text,
-    (problem, line) => {
-      throw new DataFormatError(fileName, line, problem);
-    },
-    (fields, lineNumber) => {
-      if (fields.length === 1 && fields[0] === '') {
-        if (firstBlankLine === 0) firstBlankLine = lineNumber;
-        return;
-      }
-      if (firstBlankLine !== 0) throw new DataFormatError(fileName, firstBlankLine, 'empty line');
-      visit(fields, lineNumber);
-    },
-  );
-}
-
-/**
- * A strict RFC 4180 reader: a field is either unquoted (no quotes inside) or wholly quoted
- * with `""` for a quote; CRLF or LF ends a record; a final record needs no line break.
- */
-function parseCsv(
-  text: string,
-  fail: (problem: string, line: number) => never,
-  emit: (fields: string[], lineNumber: number) => void,
-): void {
-  let line = 1;
-  let at = 0;
-  const n = text.length;
-  while (at < n) {
-    const recordLine = line;
-    const fields: string[] = [];
-    for (;;) {
-      let field = '';
-      if (text[at] === '"') {
-        const quoteLine = line;
-        at++;
-        for (;;) {
-          const quote = text.indexOf('"', at);
-          if (quote < 0) fail('unterminated quoted field', quoteLine);
-          const piece = text.slice(at, quote);
-          for (let i = 0; i < piece.length; i++) if (piece.charCodeAt(i) === 10) line++;
-          field += piece;
-          if (text[quote + 1] === '"') {
-            field += '"';
-            at = quote + 2;
-            continue;
-          }
-          at = quote + 1;
-          break;
-        }
-        const next = text[at];
-        if (at < n && next !== ',' && next !== '\n' && !(next === '\r' && (at + 1 === n || text[at + 1] === '\n'))) {
-          fail(`unexpected character "${next}" after a closing quote`, line);
-        }
-      } else {
-        let end = at;
-        while (end < n && text[end] !== ',' && text[end] !== '\n') end++;
-        field = text.slice(at, end);
-        if (field.endsWith('\r') && (end === n || text[end] === '\n')) field = field.slice(0, -1);
-        if (field.includes('"')) fail(`field "${field}" contains a quote but is not quoted`, line);
-        at = end;
-      }
-      fields.push(field);
-      if (text[at] === ',') {
-        at++;
-        continue;
-      }
-      if (text[at] === '\r') at++;
-      if (text[at] === '\n') {
-        at++;
-        line++;
-      }
-      break;
-    }
-    emit(fields, recordLine);
-  }
-}
-
-/** Quotes a CSV field when it needs it (comma, quote, CR or LF), doubling inner quotes. */
-export function formatCsvField(value: string): string {
-  return /[",\r\n]/.test(value) ? `"${value.replace(/"/g, '""')}"` : value;
 }

@@ -28,9 +28,31 @@ export {
   formatCsvField,
   parseItems,
   parseRatings,
+  parseRatingsWithReport,
+  type FileContent,
   type MovieLensFormat,
   type ParseOptions,
+  type RatingsLoadReport,
 } from './formats.ts';
+export {
+  movieLensFileKind,
+  parseGenomeScores,
+  parseGenomeTags,
+  parseGenreList,
+  parseInfo,
+  parseLinks,
+  parseMovieLensFile,
+  parseOccupationList,
+  parseTagsCsv,
+  parseTagsDat,
+  parseUsers,
+  type GenomeScores,
+  type MovieLensFile,
+  type MovieLensFileKind,
+  type MovieLink,
+  type TagApplication,
+  type UserMetadata,
+} from './catalog-files.ts';
 export { deriveSeed, fillGaussian, mulberry32, normalStream, randomInt, randomPermutation, sfc32, shuffleInPlace, standardNormal, type Random } from './random.ts';
 export {
   filterMinRatings,

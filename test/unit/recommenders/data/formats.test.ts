@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { DataFormatError, detectFormat, parseItems, parseRatings } from '../../../../lambdas/domain/recommenders/data/formats.ts';
+import { DataFormatError, detectFormat, parseItems, parseRatings, parseRatingsWithReport } from '../../../../lambdas/domain/recommenders/data/formats.ts';
 
 const latin1 = (text: string): Uint8Array => Uint8Array.from(Buffer.from(text, 'latin1'));
 const utf8 = (text: string): Uint8Array => Uint8Array.from(Buffer.from(text, 'utf8'));
@@ -53,10 +53,9 @@ describe('parseRatings, ml-100k u.data', () => {
     expect(() => parseRatings('1\t2\t3\t4\n\n1\t3\t3\t4\n', { fileName: 'u.data' })).toThrow('u.data line 2: empty line');
   });
 
-  it('rejects a user rating the same item twice, naming both lines', () => {
-    expect(() => parseRatings('1\t2\t3\t4\n1\t3\t3\t4\n1\t2\t5\t9\n', { fileName: 'u.data' })).toThrow(
-      'u.data line 3: duplicate rating of item 2 by user 1 (first given on line 1)',
-    );
+  it('keeps the latest of a user\'s repeated ratings of an item and counts the merge', () => {
+    const { dataset, report } = parseRatingsWithReport('1\t2\t3\t4\n1\t3\t3\t4\n1\t2\t5\t9\n', { fileName: 'u.data' });
+    expect([Array.from(dataset.itemIndex), Array.from(dataset.rating), report.duplicatesMerged, report.lines]).toEqual([[1, 0], [3, 5], 1, 3]);
   });
 
   it('throws a DataFormatError carrying file and line', () => {
