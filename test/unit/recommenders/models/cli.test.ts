@@ -192,4 +192,30 @@ describe('abrec bench train', () => {
       ['baseline', 'rating'],
     ]);
   });
+
+  it("runs each row in its own process and prints its peak memory and the goals beside the best models", async () => {
+    // prepare
+    const io = fakeIo();
+    // act
+    const code = await benchTrainCommand.run(['--quick', '--models', 'ease-lowrank,ease,svd,svdpp', '--json'], io);
+    // assess
+    expect(code).toBe(0);
+    const text = io.out.join('');
+    expect(text).toMatch(/peak MB/);
+    const { results } = lastJson(io.out) as { results: { model: string; peak_rss_mb: number; data_rss_mb: number; precision_at_10?: number; rmse?: number }[] };
+    for (const row of results) expect(row.peak_rss_mb).toBeGreaterThanOrEqual(row.data_rss_mb);
+    const ease = results.find((row) => row.model === 'ease')?.precision_at_10 ?? 0;
+    const best = Math.max(...results.map((row) => row.precision_at_10 ?? 0));
+    const bestRating = results.filter((row) => row.rmse !== undefined).sort((a, b) => (a.rmse ?? 0) - (b.rmse ?? 0))[0];
+    expect(text).toContain(`best P@10 ${results.find((row) => row.precision_at_10 === best)?.model} ${best.toFixed(4)}`);
+    if (best > ease) expect(text).toContain(`vs ease ${ease.toFixed(4)}`);
+    expect(text).toMatch(/goal P@10 >= 0\.42/);
+    expect(text).toContain(`best RMSE ${bestRating.model} ${(bestRating.rmse ?? 0).toFixed(4)}`);
+    expect(text).toMatch(/goal RMSE <= 0\.905/);
+  });
+
+  it('refuses an unknown model, naming --models', async () => {
+    // act / assess
+    await expect(benchTrainCommand.run(['--quick', '--models', 'nonsense'], fakeIo())).rejects.toThrow(/--models/);
+  });
 });
