@@ -3,7 +3,7 @@
  * of Surprise SVD's". Surprise cannot be installed here, so bench/surprise-reference/svd.c
  * ports its SVD (trainset construction, SGD loop, clipped prediction) to C; this command
  * compiles it with gcc, runs it on the same k folds as `abrec evaluate --task rating`, runs our
- * `svd` and `svd-tuned` on those folds too, and prints RMSE and fit seconds per fold side by
+ * `svd`, `svd-tuned` and `svdpp` on those folds too, and prints RMSE and fit seconds per fold side by
  * side, with each model's fit time as a ratio to the reference.
  *
  * The C port skips the Python-level work Surprise does per rating (its `all_ratings()`
@@ -217,7 +217,7 @@ export interface BenchSurpriseResult {
 /** The name of the reference's row in the table and the JSON. */
 export const REFERENCE_ROW_NAME = 'surprise-svd-c';
 
-const COMPARED_MODELS: ModelName[] = ['svd', 'svd-tuned'];
+const COMPARED_MODELS: ModelName[] = ['svd', 'svd-tuned', 'svdpp'];
 
 /**
  * Runs the reference and our models on the same k folds of `dataset` and compares them.
@@ -300,7 +300,7 @@ const HELP = `Usage:
 Same-machine reference for Surprise's SVD, which cannot be installed here. Compiles
 bench/surprise-reference/svd.c (a C port of Surprise's SVD: trainset construction, SGD loop,
 clipped prediction; n_factors 100, n_epochs 20, lr_all 0.005, reg_all 0.02, init N(0, 0.1))
-with gcc, runs it on the k folds of \`abrec evaluate --task rating\`, runs our svd and svd-tuned
+with gcc, runs it on the k folds of \`abrec evaluate --task rating\`, runs our svd, svd-tuned and svdpp
 on the same folds, and prints mean RMSE, MAE, fit seconds per fold and each fit time as a ratio
 to the reference's. The port leaves out Surprise's per-rating Python overhead, so it fits at
 least as fast as Surprise: the ratios are upper bounds. Needs gcc on PATH.
@@ -319,7 +319,7 @@ Progress goes to stderr.`;
 /** The `bench surprise` command. */
 export const benchSurpriseCommand: CliCommand = {
   path: ['bench', 'surprise'],
-  summary: "compare svd / svd-tuned with a same-machine C port of Surprise's SVD (RMSE, fit time)",
+  summary: "compare svd / svd-tuned / svdpp with a same-machine C port of Surprise's SVD (RMSE, fit time)",
   help: HELP,
   run: async (argv: string[], io: CliIO): Promise<number> => {
     const values = parseCommandArgs(argv, {
