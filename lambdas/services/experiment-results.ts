@@ -15,6 +15,7 @@ import { INTERLEAVING_COUNTER_VARIANT } from '../domain/events/interleaving-cred
 import { cappingReport, type CappingReport } from './capping.ts';
 import { varianceReductionReport, type VarianceReductionReport } from './variance-reduction.ts';
 import { segmentsReport, type SegmentsReport } from './segment-breakdown.ts';
+import { modelSwitchesReport, switchMarks, type ModelSwitchesReport } from './model-switches.ts';
 import { interleavingDecision, preferenceFromCounters, teamsOf, type InterleavingPreference } from './interleaving-results.ts';
 import {
   buildAnalysisInput,
@@ -63,6 +64,12 @@ export interface ExperimentAnalysis {
   variance_reduction: VarianceReductionReport | null;
   /** The target per user segment (segment-breakdown.ts), Holm across segments; null for interleaving. */
   segments: SegmentsReport | null;
+  /**
+   * An experiment that follows the latest models and was switched by a retraining run
+   * (model-switches.ts): each switch, and the target since the last one beside the whole period.
+   * Absent when no run has switched it.
+   */
+  model_switches?: ModelSwitchesReport;
 }
 
 /** Options of {@link analyseExperiment}. */
@@ -131,7 +138,16 @@ function interleavingAnalysis(
     capping: null,
     variance_reduction: null,
     segments: null,
+    ...interleavingSwitches(experiment, options.day),
   };
+}
+
+/** An interleaving experiment's switches: both teams are in every list, so there is no per-period A/B comparison, only the marks. */
+function interleavingSwitches(experiment: Experiment, day: string): Pick<ExperimentAnalysis, 'model_switches'> {
+  const switches = switchMarks(experiment.model_history).filter((mark) => mark.day <= day);
+  if (switches.length === 0) return {};
+  const none = { from: null, through: null, result: 'insufficient-data' as const, reason: 'interleaving: the preference test decides, over the whole period', variants: [], comparisons: [] };
+  return { model_switches: { switches, whole_period: none, since_last_switch: none, note: 'Interleaving shows both teams in every list; the switches are marked only.' } };
 }
 
 /** Pure: the analysis document from an experiment and its stored counters. */
@@ -168,8 +184,11 @@ export function analysisFromCounters(
     capping: cappingReport(experiment, countersByVariant, { through: options.day }),
     variance_reduction: varianceReductionReport(experiment, countersByVariant, { through: options.day }),
     segments: segmentsReport(experiment, countersByVariant, { through: options.day }),
+    ...optionalSwitches(modelSwitchesReport(experiment, countersByVariant, { day: options.day, mde: options.mde, whole: report })),
   };
 }
+
+const optionalSwitches = (section: ModelSwitchesReport | null): Pick<ExperimentAnalysis, 'model_switches'> => (section === null ? {} : { model_switches: section });
 
 /** Reads the counters and analyses one experiment as of the end of `day`. */
 export async function analyseExperiment(experiment: Experiment, counters: CounterRepository, options: AnalyseOptions): Promise<ExperimentAnalysis> {

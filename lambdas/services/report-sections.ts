@@ -7,6 +7,7 @@
  */
 import { escapeHtml, type Interval } from '../domain/stats/index.ts';
 import type { CappingReport } from './capping.ts';
+import type { ModelSwitchesReport, PeriodComparison } from './model-switches.ts';
 import type { SegmentsReport } from './segment-breakdown.ts';
 import type { VarianceReductionReport } from './variance-reduction.ts';
 
@@ -15,6 +16,7 @@ export interface AnalysisSections {
   capping?: CappingReport | null;
   variance_reduction?: VarianceReductionReport | null;
   segments?: SegmentsReport | null;
+  model_switches?: ModelSwitchesReport;
 }
 
 const format = (value: number | null | undefined, digits = 4): string => {
@@ -105,11 +107,40 @@ export function segmentsHtml(report: SegmentsReport): string {
   return `<section class="segments"><h2>Segments</h2><p>${escapeHtml(report.metric)}, per user segment fixed at the first exposure. For understanding, not for the decision: only the Holm column across segments supports a claim about one segment.</p>${dimensions.join('\n')}</section>`;
 }
 
+/** One period's rows of the model switches table: each variant's estimate, and each treatment's lift and p. */
+function periodRows(label: string, period: PeriodComparison): string {
+  if (period.result !== 'ok') return `<tr><td>${escapeHtml(label)}</td><td colspan="5" class="muted">insufficient data: ${escapeHtml(period.reason ?? '')}</td></tr>`;
+  const estimates = period.variants.map((v) => `${escapeHtml(v.name)} ${format(v.estimate)} ${interval(v.interval)}`).join('<br>');
+  return period.comparisons
+    .map((c, i) => {
+      const lift = `${percent(c.lift)} ${c.lift_interval ? `[${percent(c.lift_interval.low)}, ${percent(c.lift_interval.high)}]` : ''}`;
+      const lead = i === 0 ? `<td rowspan="${period.comparisons.length}">${escapeHtml(label)}</td><td rowspan="${period.comparisons.length}">${estimates}</td>` : '';
+      return `<tr>${lead}<td>${escapeHtml(c.variant)}</td><td>${lift}</td><td>${format(c.difference)} ${interval(c.difference_interval)}</td><td>${pValue(c.p_value)}</td></tr>`;
+    })
+    .join('');
+}
+
+/** The model switches section: each switch (day, run, versions) and the target since the last one beside the whole period. */
+export function modelSwitchesHtml(section: ModelSwitchesReport): string {
+  const switches = section.switches
+    .map((s) => `<tr><td>${escapeHtml(s.day)}</td><td>${escapeHtml(s.at)}</td><td>${escapeHtml(s.run_id ?? '')}</td><td>${Object.entries(s.versions).map(([variant, v]) => `${escapeHtml(variant)}: ${escapeHtml(v.model_id)} ${escapeHtml(v.model_version)}`).join('<br>')}</td></tr>`)
+    .join('');
+  const since = section.since_last_switch;
+  return (
+    `<section class="model-switches"><h2>Model switches</h2><p>This experiment follows the latest models: a retraining run that published every arm's model switched all arms together (marked on the charts over time).</p>` +
+    `<table><thead><tr><th>day</th><th>at</th><th>run</th><th>versions from then on</th></tr></thead><tbody>${switches}</tbody></table>` +
+    `<table><thead><tr><th>period</th><th>estimate [interval]</th><th>variant</th><th>lift vs control [interval]</th><th>difference [interval]</th><th>p (this look)</th></tr></thead><tbody>` +
+    `${periodRows('Whole period', section.whole_period)}${periodRows(`Since the last switch (from ${since.from ?? 'the start'})`, since)}</tbody></table>` +
+    `<p class="muted">${escapeHtml(section.note)}</p></section>`
+  );
+}
+
 /** Every section the analysis document holds, in order (empty when it holds none). */
 export function analysisSectionsHtml(sections: AnalysisSections): string {
   const parts: string[] = [];
   if (sections.capping) parts.push(cappingHtml(sections.capping));
   if (sections.variance_reduction) parts.push(varianceReductionHtml(sections.variance_reduction));
   if (sections.segments) parts.push(segmentsHtml(sections.segments));
+  if (sections.model_switches) parts.push(modelSwitchesHtml(sections.model_switches));
   return parts.join('\n');
 }

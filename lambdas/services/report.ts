@@ -61,7 +61,12 @@ export function renderAnalysisReport(analysis: ExperimentAnalysis): RenderedRepo
   // The engine's page knows nothing of the experiment model: the mapping's choices (metric
   // definition, unchecked guardrails, excluded variants) are appended as a last section.
   // Unchecked guardrails (stored before the API refused them) are shown where the checked ones are, not only in the notes.
-  const html = renderReportHtml(analysis.report, { uncheckedGuardrails: analysis.skipped_guardrails }).replace('</body>', () => `<h2>Analysis notes</h2>\n${notesHtml(analysis)}\n</body>`);
+  const markers = (analysis.model_switches?.switches ?? []).map((s) => ({
+    day: s.day,
+    label: `switch ${s.day.slice(5)}`,
+    title: `${s.at} run ${s.run_id ?? ''}: ${Object.entries(s.versions).map(([variant, v]) => `${variant} ${v.model_id} ${v.model_version}`).join(', ')}`,
+  }));
+  const html = renderReportHtml(analysis.report, { uncheckedGuardrails: analysis.skipped_guardrails, markers }).replace('</body>', () => `<h2>Analysis notes</h2>\n${notesHtml(analysis)}\n</body>`);
   // The sections of the analysis document beside the engine's (capping, ...), each rendered apart.
   return { json: analysis, html: html.replace('<h2>Analysis notes</h2>', () => `${analysisSectionsHtml(analysis)}\n<h2>Analysis notes</h2>`) };
 }

@@ -47,6 +47,7 @@ function lineChart({
   percent,
   reference,
   xLabels,
+  markers = [],
 }: {
   title: string;
   days: string[];
@@ -54,6 +55,7 @@ function lineChart({
   percent: boolean;
   reference?: number;
   xLabels?: string[];
+  markers?: readonly TimelineMarker[];
 }): string {
   const values = series.flatMap((s) => s.points.flatMap((p) => [p.y, p.band?.low ?? null, p.band?.high ?? null])).filter((v): v is number => v !== null && Number.isFinite(v));
   if (reference !== undefined) values.push(reference);
@@ -80,6 +82,16 @@ function lineChart({
     if (i % tickEvery === 0 || i === days.length - 1) parts.push(`<text x="${x(i).toFixed(1)}" y="${HEIGHT - 10}" text-anchor="middle">${escapeHtml(xLabels?.[i] ?? day.slice(5))}</text>`);
   });
   if (reference !== undefined) parts.push(`<line x1="${MARGIN.left}" x2="${WIDTH - MARGIN.right}" y1="${y(reference).toFixed(1)}" y2="${y(reference).toFixed(1)}" class="reference"/>`);
+  for (const marker of markers) {
+    // At the marker's day, or where it would fall between two looks (a day without counters).
+    const at = days.findIndex((day) => day >= marker.day);
+    if (at < 0) continue;
+    const mx = days[at] === marker.day || at === 0 ? x(at) : (x(at - 1) + x(at)) / 2;
+    parts.push(
+      `<g class="switch-marker"><line x1="${mx.toFixed(1)}" x2="${mx.toFixed(1)}" y1="${MARGIN.top}" y2="${HEIGHT - MARGIN.bottom}" stroke="#7048e8" stroke-dasharray="2 2"/>` +
+        `<text x="${(mx + 3).toFixed(1)}" y="${MARGIN.top + 10}" fill="#7048e8">${escapeHtml(marker.label)}</text><title>${escapeHtml(marker.title ?? marker.label)}</title></g>`,
+    );
+  }
   for (const s of series) {
     const banded = s.points.map((p, i) => ({ i, band: p.band })).filter((p): p is { i: number; band: Interval } => p.band !== null);
     if (banded.length > 0) {
@@ -123,16 +135,16 @@ function colorOf(report: ExperimentReport, name: string): string {
   return PALETTE[Math.max(0, index) % PALETTE.length];
 }
 
-function rateChart(report: ExperimentReport, days: string[], timeline: TimelinePoint[]): string {
+function rateChart(report: ExperimentReport, days: string[], timeline: TimelinePoint[], markers: readonly TimelineMarker[] = []): string {
   const series = report.variants.map((variant, v) => ({
     name: variant.name,
     color: colorOf(report, variant.name),
     points: timeline.map((point) => ({ y: point.variants[v].estimate, band: point.variants[v].interval })),
   }));
-  return lineChart({ title: `Target metric per variant with ${report.confidenceLevel * 100}% intervals`, days, series, percent: report.metric !== 'mean' });
+  return lineChart({ title: `Target metric per variant with ${report.confidenceLevel * 100}% intervals`, days, series, percent: report.metric !== 'mean', markers });
 }
 
-function liftChart(report: ExperimentReport, days: string[], timeline: TimelinePoint[]): string {
+function liftChart(report: ExperimentReport, days: string[], timeline: TimelinePoint[], markers: readonly TimelineMarker[] = []): string {
   const series = report.comparisons.map((comparison) => ({
     name: `${comparison.variant} vs ${report.control}`,
     color: colorOf(report, comparison.variant),
@@ -141,7 +153,7 @@ function liftChart(report: ExperimentReport, days: string[], timeline: TimelineP
       return { y: c?.lift ?? null, band: c?.liftInterval ?? null };
     }),
   }));
-  return lineChart({ title: 'Cumulative relative lift (fixed-horizon interval)', days, series, percent: true, reference: 0 });
+  return lineChart({ title: 'Cumulative relative lift (fixed-horizon interval)', days, series, percent: true, reference: 0, markers });
 }
 
 /** Progress to the sequential plan: the size the always-valid decision needs, not the fixed-horizon one. */
@@ -361,6 +373,15 @@ function banditSection(report: ExperimentReport, bandit: BanditReport, days: str
 export interface ReportHtmlOptions {
   /** Guardrails of the experiment the report could not check, shown in the guardrail section. */
   uncheckedGuardrails?: readonly { metric: string; reason: string }[];
+  /** Events drawn as vertical lines on the charts over time (e.g. model switches). */
+  markers?: readonly TimelineMarker[];
+}
+
+/** A vertical line on the charts over time at `day` (YYYY-MM-DD), labelled; `title` is its tooltip. */
+export interface TimelineMarker {
+  day: string;
+  label: string;
+  title?: string;
 }
 
 /** The report as a self-contained HTML document. */
@@ -391,8 +412,8 @@ ${report.bandit === null || report.bandit === undefined ? '' : `<h2>Bandit: each
 ${report.metrics === null ? '' : `<h2>All metrics</h2>\n${metricsTable(report.metrics)}\n${forestPlot(report.metrics, (name) => colorOf(report, name))}`}
 ${report.ranking === null ? '' : `<h2>Recommendation metrics</h2>\n${rankingSection(report.ranking, (name) => colorOf(report, name))}`}
 <h2>Over time</h2>
-${rateChart(report, days, report.timeline)}
-${liftChart(report, days, report.timeline)}
+${rateChart(report, days, report.timeline, options.markers)}
+${liftChart(report, days, report.timeline, options.markers)}
 <h2>Sample size</h2>
 ${progressChart(report)}
 <h2>Sample ratio mismatch</h2>
