@@ -15,9 +15,11 @@ import { S3ObjectStore } from './storage/object-store.ts';
 import { ObjectReportStore } from './storage/report-store.ts';
 import { DynamoCounterRepository } from './storage/event-repository.ts';
 import { DynamoExperimentRepository } from './storage/experiment-repository.ts';
+import { DynamoShownItemRepository } from './storage/shown-items.ts';
 
 const experiments = new DynamoExperimentRepository(dynamoClient(), requiredEnv(TABLES.experiments.envVar));
 const counters = new DynamoCounterRepository(dynamoClient(), requiredEnv(TABLES.counters.envVar));
+const shownItems = new DynamoShownItemRepository(dynamoClient(), requiredEnv(TABLES.counters.envVar));
 const reports = new ObjectReportStore(new S3ObjectStore(s3Client(), requiredEnv(ARTIFACTS_BUCKET.envVar)));
 const alertsTopicArn = optionalEnv(ENV.alertsTopicArn, '');
 
@@ -66,6 +68,7 @@ async function analyse(event: AnalysisRequest): Promise<AnalysisRunSummary> {
   const summary = await analyzeRunningExperiments({
     experiments,
     counters,
+    shownItems,
     reports,
     now,
     experimentId: typeof event.experiment_id === 'string' ? event.experiment_id : undefined,

@@ -10,7 +10,7 @@ import { s3Client } from './common/clients.ts';
 import { requiredEnv } from './common/env.ts';
 import { HttpError, notFound } from './common/errors.ts';
 import { httpMixedHandler, json, parseOrThrow, requestTime, type JsonEvent } from './common/http.ts';
-import { counterRepositoryFromEnv, experimentRepositoryFromEnv } from './common/stores.ts';
+import { counterRepositoryFromEnv, experimentRepositoryFromEnv, shownItemRepositoryFromEnv } from './common/stores.ts';
 import { idSchema } from './domain/events/event.ts';
 import { ExperimentConflictError, ExperimentError, ExperimentValidationError, type ConflictReason, type ExperimentErrorCode, type FieldError } from './domain/experiments/errors.ts';
 import { createExperimentAdmin } from './services/experiment-admin.ts';
@@ -24,7 +24,7 @@ const bucket = requiredEnv(ARTIFACTS_BUCKET.envVar);
 const experiments = experimentRepositoryFromEnv();
 const artifacts = new S3ModelArtifactStore(s3Client(), bucket);
 const objects = new S3ObjectStore(s3Client(), bucket);
-const admin = createExperimentAdmin({ experiments, counters: counterRepositoryFromEnv(), artifacts });
+const admin = createExperimentAdmin({ experiments, counters: counterRepositoryFromEnv(), artifacts, shownItems: shownItemRepositoryFromEnv() });
 const reports = createReportHistory({ experiments, reports: new ObjectReportStore(objects) });
 const models = createModelCatalog({ artifacts, objects });
 

@@ -17,7 +17,7 @@ import { ARTIFACTS_BUCKET, ENV } from '../lib/resources.ts';
 import { s3Client } from './common/clients.ts';
 import { booleanEnv, optionalEnv, requiredEnv } from './common/env.ts';
 import { httpGetHandler, json, parseOrThrow, requestTime } from './common/http.ts';
-import { counterRepositoryFromEnv, eventRepositoryFromEnv, experimentRepositoryFromEnv } from './common/stores.ts';
+import { counterRepositoryFromEnv, eventRepositoryFromEnv, experimentRepositoryFromEnv, shownItemRepositoryFromEnv } from './common/stores.ts';
 import { idSchema, MAX_COUNTED_POSITION } from './domain/events/event.ts';
 import { createRecommendationService } from './services/serving.ts';
 import { S3ModelArtifactStore } from './storage/artifact-store.ts';
@@ -30,6 +30,7 @@ const service = createRecommendationService({
   events: eventRepositoryFromEnv(counters),
   models: new ModelCache(new S3ModelArtifactStore(s3Client(), requiredEnv(ARTIFACTS_BUCKET.envVar))),
   recordImpressions: booleanEnv(ENV.recordImpressions, true),
+  shownItems: shownItemRepositoryFromEnv(),
 });
 const defaultExperimentId = optionalEnv(ENV.defaultExperimentId, 'default');
 

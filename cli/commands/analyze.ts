@@ -454,6 +454,10 @@ function printRanking(ranking: RankingOutput, io: CliIO): void {
   }
   printTable(rows, 1, io);
   if (ranking.coverage.status === 'not-measured') io.stdout(`  catalogue coverage: ${ranking.coverage.reason}\n`);
+  else {
+    const shares = ranking.variants.map((v) => `${v.variant} ${fixed(v.coverage, 'rate')}`).join(', ');
+    io.stdout(`  catalogue coverage (distinct items shown / ${ranking.coverage.catalogue_size ?? 'n/a'} items): ${shares}\n`);
+  }
 }
 
 /** `bandit` of the --experiment output: a bandit's arms from the logged propensities, snake_case. */

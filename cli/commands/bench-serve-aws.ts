@@ -57,6 +57,9 @@ const json = (statusCode: number, body: unknown): { response: HttpResponseLike }
  * `(attribute_not_exists(a) OR a <= :x)` (the daily limits).
  */
 function conditionHolds(expression: string, existing: Item | undefined, name: (token: string) => string, values: Item): boolean {
+  // The catalogue size of the coverage markers, raised and never lowered.
+  const raise = /^attribute_not_exists\((#?\w+)\) OR (#?\w+) < (:\w+)$/.exec(expression);
+  if (raise) return existing?.[name(raise[1])] === undefined || (existing[name(raise[2])] as number) < (values[raise[3]] as number);
   const limits = [...expression.matchAll(/\(attribute_not_exists\((#?\w+)\) OR (#?\w+) <= (:\w+)\)/g)];
   if (limits.length > 0) return limits.every(([, attribute, , room]) => existing?.[name(attribute)] === undefined || (existing[name(attribute)] as number) <= (values[room] as number));
   const [attribute, value] = expression.split('=').map((s) => s.trim());
@@ -93,7 +96,10 @@ export class InMemoryDynamo implements FakeRequestHandler {
     // The daily limit items (`EXP#<e>#USER#<u>` / `DAY#<day>`) live in the counters table but are not counters.
     const key = input.Key ? unmarshall(input.Key as RawItem) : {};
     const limit = operation === 'UpdateItem' && String(key.pk).includes('#USER#') && String(key.sk).startsWith('DAY#');
-    const label = `${operation} ${table}${limit ? ' (daily limits)' : ''}`;
+    // So are the catalogue-coverage markers (`EXP#<e>#SHOWN#<variant>`), written once per item and container.
+    const batchPk = operation === 'BatchWriteItem' ? Object.values(input.RequestItems as Record<string, { PutRequest?: { Item: RawItem } }[]>)[0]?.[0]?.PutRequest?.Item : undefined;
+    const shown = String(batchPk ? unmarshall(batchPk).pk : key.pk).includes('#SHOWN#');
+    const label = `${operation} ${table}${limit ? ' (daily limits)' : shown ? ' (coverage markers)' : ''}`;
     this.counts.calls[label] = (this.counts.calls[label] ?? 0) + 1;
     switch (operation) {
       case 'GetItem':
@@ -102,6 +108,8 @@ export class InMemoryDynamo implements FakeRequestHandler {
         return this.batchGetItem(input);
       case 'PutItem':
         return this.putItem(input);
+      case 'BatchWriteItem':
+        return this.batchWriteItem(input);
       case 'UpdateItem':
         return this.updateItem(input);
       case 'Query':
@@ -144,6 +152,20 @@ export class InMemoryDynamo implements FakeRequestHandler {
     }
     table.set(key, item);
     return json(200, {});
+  }
+
+  /** Unconditional puts only (what the coverage markers write); everything processed. */
+  private batchWriteItem(input: Record<string, unknown>) {
+    for (const [name, requests] of Object.entries(input.RequestItems as Record<string, { PutRequest?: { Item: RawItem } }[]>)) {
+      for (const request of requests) {
+        if (!request.PutRequest) return json(400, { __type: 'com.amazon.coral.validate#ValidationException', message: 'only PutRequest is supported by the in-memory store' });
+        const item = unmarshall(request.PutRequest.Item);
+        const existing = this.table(name).get(`${item.pk}\u0000${item.sk}`);
+        this.counts.writeUnits += writeUnits(Math.max(itemBytes(item), existing ? itemBytes(existing) : 0));
+        this.table(name).set(`${item.pk}\u0000${item.sk}`, item);
+      }
+    }
+    return json(200, { UnprocessedItems: {} });
   }
 
   private updateItem(input: Record<string, unknown>) {

@@ -6,6 +6,7 @@ import { MetricUnit } from '@aws-lambda-powertools/metrics';
 import { ENV, TABLES } from '../../lib/resources.ts';
 import { DynamoCounterRepository, DynamoEventRepository } from '../storage/event-repository.ts';
 import { DynamoExperimentRepository } from '../storage/experiment-repository.ts';
+import { DynamoShownItemRepository } from '../storage/shown-items.ts';
 import { dynamoClient } from './clients.ts';
 import { requiredEnv } from './env.ts';
 import { logger, metrics } from './observability.ts';
@@ -13,6 +14,9 @@ import { logger, metrics } from './observability.ts';
 export const experimentRepositoryFromEnv = () => new DynamoExperimentRepository(dynamoClient(), requiredEnv(TABLES.experiments.envVar));
 
 export const counterRepositoryFromEnv = () => new DynamoCounterRepository(dynamoClient(), requiredEnv(TABLES.counters.envVar));
+
+/** The catalogue-coverage markers, in the counters table. */
+export const shownItemRepositoryFromEnv = () => new DynamoShownItemRepository(dynamoClient(), requiredEnv(TABLES.counters.envVar));
 
 /** The events store; a counter an undo could not restore is logged and raises CounterInconsistency (alarmed). */
 export function eventRepositoryFromEnv(counters: DynamoCounterRepository): DynamoEventRepository {

@@ -13,6 +13,7 @@
  */
 import type { Experiment, Guardrail, Variant } from '../domain/experiments/model.ts';
 import { banditAnalysisInput } from './bandit-input.ts';
+import type { ShownItems } from '../storage/shown-items.ts';
 import { panelMetricInputs, rankingPanelInput } from './metric-panel-input.ts';
 import type { Exact } from '../domain/events/exact.ts';
 import { CAPPED_COUNTER_FIELDS, cappedMetricPlan, cappedSlotsOf, hasCappedSums } from './capping.ts';
@@ -131,6 +132,8 @@ export interface AnalysisInputOptions {
   mde?: number;
   /** Target power; default the engine's 0.8. */
   power?: number;
+  /** Distinct items each variant showed through the analysis day (catalogue coverage); not measured without it. */
+  shown?: Readonly<Record<string, ShownItems>>;
 }
 
 type MeanField = 'watch_time' | 'rating';
@@ -442,6 +445,6 @@ export function buildAnalysisInput(
   };
   // Every metric on its own counters (raw, through the same day), beside the target's rows.
   const metrics = panelMetricInputs(experiment, names, countersByVariant, options.through);
-  const ranking = rankingPanelInput(kept.map((variant) => ({ name: variant.name, isControl: variant.is_control })), countersByVariant, options.through);
+  const ranking = rankingPanelInput(kept.map((variant) => ({ name: variant.name, isControl: variant.is_control })), countersByVariant, options.through, options.shown);
   return { status: 'ok', config, counters, metrics, ranking, notes, ...(bandit === undefined ? {} : { bandit: bandit.input }) };
 }

@@ -13,6 +13,7 @@ import type { CounterRepository } from '../storage/event-repository.ts';
 import type { ExperimentRepository } from '../storage/experiment-repository.ts';
 import type { AlertRecord, ReportStore } from '../storage/report-store.ts';
 import { analyseExperiment, shouldAlert, type ExperimentAnalysis } from './experiment-results.ts';
+import type { ShownItemRepository } from '../storage/shown-items.ts';
 import { renderAnalysisReport } from './report.ts';
 import { enforceSchedule, finalAlertOutstanding } from './schedule-end.ts';
 
@@ -42,6 +43,8 @@ export interface AnalysisRunSummary {
 export interface AnalysisRunInput {
   experiments: ExperimentRepository;
   counters: CounterRepository;
+  /** The shown-item markers (catalogue coverage); not measured without them. */
+  shownItems?: ShownItemRepository;
   reports: ReportStore;
   now: Date;
   /** Analyse this experiment only (whatever its status); default: every running experiment (and any stopped one whose final alert failed). */
@@ -125,7 +128,7 @@ export async function analyzeRunningExperiments(input: AnalysisRunInput): Promis
         summary.alerts += scheduled.filter((entry) => entry.alerted).length;
         continue;
       }
-      const analysis = await analyseExperiment(experiment, input.counters, { day, mde: input.mde });
+      const analysis = await analyseExperiment(experiment, input.counters, { day, mde: input.mde, shownItems: input.shownItems });
       // Counted every day it holds (alarmed in the stack), not only when the decision changes as the alert is.
       if (analysis.promotion.srm_flagged) metrics.addMetric('SampleRatioMismatch', MetricUnit.Count, 1);
       const rendered = renderAnalysisReport(analysis);

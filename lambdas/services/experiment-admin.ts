@@ -22,6 +22,7 @@ import { ArtifactNotFoundError, type ModelArtifactStore } from '../storage/artif
 import type { CounterRepository } from '../storage/event-repository.ts';
 import { ConcurrentModificationError, type ExperimentRepository } from '../storage/experiment-repository.ts';
 import { analyseExperiment, type ExperimentAnalysis } from './experiment-results.ts';
+import type { ShownItemRepository } from '../storage/shown-items.ts';
 import { analyseFinal, scheduleEndingOf, type FinalAnalysis } from './schedule-end.ts';
 
 const transitionSchema = z.strictObject({ expected_revision: z.int('must be an integer').min(0, 'must be >= 0').optional() });
@@ -31,10 +32,12 @@ export interface ExperimentAdminDeps {
   experiments: ExperimentRepository;
   counters: CounterRepository;
   artifacts: ModelArtifactStore;
+  /** The shown-item markers (catalogue coverage in the results); not measured without them. */
+  shownItems?: ShownItemRepository;
 }
 
 /** Builds the admin use cases over their storage. */
-export function createExperimentAdmin({ experiments, counters, artifacts }: ExperimentAdminDeps) {
+export function createExperimentAdmin({ experiments, counters, artifacts, shownItems }: ExperimentAdminDeps) {
   /** Every pinned model version must exist in the artifact store (400 naming each variant). */
   async function assertModelsExist(experiment: Experiment): Promise<void> {
     const problems = (
@@ -76,8 +79,8 @@ export function createExperimentAdmin({ experiments, counters, artifacts }: Expe
   async function analyse(experiment: Experiment, now: Date): Promise<ExperimentAnalysis | FinalAnalysis> {
     try {
       const ending = scheduleEndingOf(experiment, now.getTime());
-      if (ending) return await analyseFinal(experiment, counters, ending);
-      return await analyseExperiment(experiment, counters, { day: now.toISOString().slice(0, 10) });
+      if (ending) return await analyseFinal(experiment, counters, ending, undefined, shownItems);
+      return await analyseExperiment(experiment, counters, { day: now.toISOString().slice(0, 10), shownItems });
     } catch (error) {
       // Counters no data can produce (e.g. more converters than exposed users): name the problem.
       if (error instanceof StatsInputError) {

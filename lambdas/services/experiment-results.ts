@@ -11,6 +11,7 @@ import type { Experiment } from '../domain/experiments/model.ts';
 import type { PromotionAnalysis } from '../domain/experiments/lifecycle.ts';
 import { buildExperimentReport, isTerminalDecision, type Decision, type ExperimentReport } from '../domain/stats/index.ts';
 import type { CounterRepository } from '../storage/event-repository.ts';
+import type { ShownItemRepository, ShownItems } from '../storage/shown-items.ts';
 import { INTERLEAVING_COUNTER_VARIANT } from '../domain/events/interleaving-credit.ts';
 import { cappingReport, type CappingReport } from './capping.ts';
 import { varianceReductionReport, type VarianceReductionReport } from './variance-reduction.ts';
@@ -62,7 +63,7 @@ export interface ExperimentAnalysis {
   capping: CappingReport | null;
   /** CUPED with the pre-exposure covariate (variance-reduction.ts): adjusted estimates and the variance removed; null for interleaving. */
   variance_reduction: VarianceReductionReport | null;
-  /** The target per user segment (segment-breakdown.ts), Holm across segments; null for interleaving. */
+  /** The target per user segment (segment-breakdown.ts), Holm across segments; null for interleaving and without a report. */
   segments: SegmentsReport | null;
   /**
    * An experiment that follows the latest models and was switched by a retraining run
@@ -76,6 +77,11 @@ export interface ExperimentAnalysis {
 export interface AnalyseOptions extends Omit<AnalysisInputOptions, 'through'> {
   /** Analysis day (YYYY-MM-DD); counters after it are ignored. */
   day: string;
+}
+
+/** Options of {@link analyseExperiment}: also where the shown-item markers are (catalogue coverage). */
+export interface AnalyseStoredOptions extends AnalyseOptions {
+  shownItems?: ShownItemRepository;
 }
 
 /**
@@ -183,7 +189,8 @@ export function analysisFromCounters(
     preference: null,
     capping: cappingReport(experiment, countersByVariant, { through: options.day }),
     variance_reduction: varianceReductionReport(experiment, countersByVariant, { through: options.day }),
-    segments: segmentsReport(experiment, countersByVariant, { through: options.day }),
+    // Only beside a report: counters the report cannot analyse (its reason says why) cannot be split either.
+    segments: report === null ? null : segmentsReport(experiment, countersByVariant, { through: options.day }),
     ...optionalSwitches(modelSwitchesReport(experiment, countersByVariant, { day: options.day, mde: options.mde, whole: report })),
   };
 }
@@ -191,8 +198,16 @@ export function analysisFromCounters(
 const optionalSwitches = (section: ModelSwitchesReport | null): Pick<ExperimentAnalysis, 'model_switches'> => (section === null ? {} : { model_switches: section });
 
 /** Reads the counters and analyses one experiment as of the end of `day`. */
-export async function analyseExperiment(experiment: Experiment, counters: CounterRepository, options: AnalyseOptions): Promise<ExperimentAnalysis> {
-  return analysisFromCounters(experiment, await readVariantCounters(experiment, counters), options);
+export async function analyseExperiment(experiment: Experiment, counters: CounterRepository, { shownItems, ...options }: AnalyseStoredOptions): Promise<ExperimentAnalysis> {
+  const [countersByVariant, shown] = await Promise.all([readVariantCounters(experiment, counters), shownItems === undefined ? undefined : readShownItems(experiment, shownItems, options.day)]);
+  return analysisFromCounters(experiment, countersByVariant, { ...options, ...(shown === undefined ? {} : { shown }) });
+}
+
+/** The distinct items each variant showed through the day: one Query per variant, in parallel (interleaving has none). */
+async function readShownItems(experiment: Experiment, shownItems: ShownItemRepository, day: string): Promise<Record<string, ShownItems> | undefined> {
+  if (experiment.mode === 'interleaving') return undefined;
+  const entries = await Promise.all(experiment.variants.map(async (variant) => [variant.name, await shownItems.shown(experiment.id, variant.name, day)] as const));
+  return Object.fromEntries(entries);
 }
 
 /** True when the analysis should be announced: a terminal decision or a tripped guardrail. */

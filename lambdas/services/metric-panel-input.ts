@@ -10,6 +10,7 @@
 import { clickPositionField, MAX_COUNTED_POSITION, slateLengthField } from '../domain/events/event.ts';
 import type { Experiment, MetricKind as ExperimentMetricKind } from '../domain/experiments/model.ts';
 import type { PanelMeasure, PanelMetricInput, PanelRole, RankingPanelInput } from '../domain/stats/index.ts';
+import type { ShownItems } from '../storage/shown-items.ts';
 
 /** One stored daily counter item (the shape CounterRepository.dailyCounters returns). */
 interface CounterItem {
@@ -203,20 +204,32 @@ export function panelMetricInputs(
 }
 
 /**
- * Why catalogue coverage of what was shown is not measured online: it needs the set of distinct
- * items each variant showed, and a set does not add up in a bounded number of numeric counter
- * attributes (a catalogue of N items would need N). Offline coverage of each pinned model is in
- * its manifest's metrics (GET /models).
+ * Why catalogue coverage of what was shown is not measured: the distinct items come from the
+ * shown-item markers /recommend writes (storage/shown-items.ts), and a variant has none when its
+ * slates were not recorded or were served before the markers existed.
  */
 export const COVERAGE_NOT_MEASURED =
-  'not measured online: the distinct items each variant showed form a set, which additive daily counters cannot hold in a bounded number of attributes; ' +
+  'not measured: no shown-item markers for every variant (slates not recorded, or served before coverage was recorded); ' +
   "each pinned model's offline catalogue coverage is in its manifest (GET /models)";
+
+/**
+ * Coverage of what was shown: each variant's distinct items over the largest catalogue any
+ * variant served from (the variants of a test serve one catalogue, so that is the catalogue).
+ */
+export function coverageInput(names: readonly string[], shown: Readonly<Record<string, ShownItems>> | undefined): RankingPanelInput['coverage'] {
+  const rows = names.map((name) => shown?.[name]);
+  if (rows.some((row) => row === undefined || row.catalogueSize === 0)) return { status: 'not-measured', reason: COVERAGE_NOT_MEASURED };
+  const catalogueSize = Math.max(...rows.map((row) => row!.catalogueSize));
+  // A marker of an item no longer in any artifact cannot make the share exceed 1.
+  return { status: 'ok', catalogueSize, distinctItemsShown: rows.map((row) => Math.min(row!.distinctItems, catalogueSize)) };
+}
 
 /** The recommendation counters per analysed variant through `through`, for the ranking panel. */
 export function rankingPanelInput(
   variants: readonly { name: string; isControl: boolean }[],
   countersByVariant: Readonly<Record<string, readonly CounterItem[]>>,
   through?: string,
+  shown?: Readonly<Record<string, ShownItems>>,
 ): Omit<RankingPanelInput, 'confidenceLevel'> {
   const sums = latestSums(
     variants.map((variant) => variant.name),
@@ -242,6 +255,9 @@ export function rankingPanelInput(
         fallback: { total: get(s, 'fallback_impressions'), coldStart: get(s, 'fallback_cold_start_impressions'), artifact: get(s, 'fallback_artifact_impressions') },
       };
     }),
-    coverage: { status: 'not-measured', reason: COVERAGE_NOT_MEASURED },
+    coverage: coverageInput(
+      variants.map((variant) => variant.name),
+      shown,
+    ),
   };
 }

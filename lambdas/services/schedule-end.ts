@@ -23,6 +23,7 @@ import { ConcurrentModificationError, type ExperimentRepository } from '../stora
 import type { ReportStore } from '../storage/report-store.ts';
 import type { AnalysedExperiment } from './analysis-run.ts';
 import { analyseExperiment, type ExperimentAnalysis } from './experiment-results.ts';
+import type { ShownItemRepository } from '../storage/shown-items.ts';
 import { renderAnalysisReport, type RenderedReport } from './report.ts';
 
 /** Conditional writes one step of the protocol tries before giving up to the next run. */
@@ -61,8 +62,8 @@ export function finalAlertOutstanding(experiment: Experiment): boolean {
 }
 
 /** The final analysis: counters through the day the schedule ended in, marked final. */
-export async function analyseFinal(experiment: Experiment, counters: CounterRepository, ending: ScheduleEnding, mde?: number): Promise<FinalAnalysis> {
-  const analysis = await analyseExperiment(experiment, counters, { day: ending.day, mde });
+export async function analyseFinal(experiment: Experiment, counters: CounterRepository, ending: ScheduleEnding, mde?: number, shownItems?: ShownItemRepository): Promise<FinalAnalysis> {
+  const analysis = await analyseExperiment(experiment, counters, { day: ending.day, mde, shownItems });
   return { ...analysis, final: { ended_at: ending.ended_at, reason: ending.reason } };
 }
 
@@ -107,6 +108,7 @@ export function finalAlertFor(analysis: FinalAnalysis, htmlKey: string): { subje
 export interface ScheduleRunContext {
   experiments: ExperimentRepository;
   counters: CounterRepository;
+  shownItems?: ShownItemRepository;
   reports: ReportStore;
   /** The run's time: the trigger's (EventBridge's firing time). */
   now: Date;
@@ -146,7 +148,7 @@ async function deliverFinal(ctx: ScheduleRunContext, stopped: Experiment): Promi
   let htmlKey: string;
   let jsonKey: string;
   try {
-    analysis = await analyseFinal(stopped, ctx.counters, ending, ctx.mde);
+    analysis = await analyseFinal(stopped, ctx.counters, ending, ctx.mde, ctx.shownItems);
     ({ jsonKey, htmlKey } = await ctx.reports.put(stopped.id, ending.day, renderFinalReport(analysis)));
     const { subject, message } = finalAlertFor(analysis, htmlKey);
     await ctx.publishAlert(subject, message);
@@ -161,7 +163,7 @@ async function deliverFinal(ctx: ScheduleRunContext, stopped: Experiment): Promi
 
 /** Writes an ordinary daily report, without an alert (the final one follows in the same run). */
 async function dailyReport(ctx: ScheduleRunContext, experiment: Experiment, day: string): Promise<AnalysedExperiment> {
-  const analysis = await analyseExperiment(experiment, ctx.counters, { day, mde: ctx.mde });
+  const analysis = await analyseExperiment(experiment, ctx.counters, { day, mde: ctx.mde, shownItems: ctx.shownItems });
   const { jsonKey, htmlKey } = await ctx.reports.put(experiment.id, day, renderAnalysisReport(analysis));
   return { experiment_id: experiment.id, json_key: jsonKey, html_key: htmlKey, decision: analysis.decision, alerted: false };
 }
@@ -201,7 +203,7 @@ export async function enforceSchedule(ctx: ScheduleRunContext, experiment: Exper
   }
 
   if (day < ending.day) return undefined;
-  const analysis = await analyseFinal(experiment, ctx.counters, ending, ctx.mde);
+  const analysis = await analyseFinal(experiment, ctx.counters, ending, ctx.mde, ctx.shownItems);
   const { jsonKey, htmlKey } = await ctx.reports.put(experiment.id, ending.day, renderFinalReport(analysis));
   return [{ experiment_id: experiment.id, json_key: jsonKey, html_key: htmlKey, decision: analysis.decision, alerted: false, final: true, stop_reason: ending.reason }];
 }

@@ -17,6 +17,7 @@ import { UNKNOWN_PROFILE, userProfileOf, type UserProfile } from '../domain/expe
 import { clientSegmentProblem, segmentKey, userTypeOf } from '../domain/experiments/user-segments.ts';
 import { covariateExposureIncrements } from '../domain/events/counters.ts';
 import { controlOf, type Experiment } from '../domain/experiments/model.ts';
+import type { ShownItemRepository } from '../storage/shown-items.ts';
 import { scheduleEndReached } from '../domain/experiments/schedule.ts';
 import type { AcceptedEvent } from '../domain/events/event.ts';
 import { INTERLEAVED_RESPONSE_VARIANT, INTERLEAVING_COUNTER_VARIANT, impressionEventId, type InterleavingAttribution } from '../domain/events/interleaving-credit.ts';
@@ -34,7 +35,12 @@ export interface RecommendationServiceDeps {
   models: ModelCache;
   /** Record the impression slate of every request in the experiment (the RECORD_IMPRESSIONS switch). */
   recordImpressions: boolean;
+  /** Marks the distinct items each variant showed (catalogue coverage); not measured without it. */
+  shownItems?: ShownItemRepository;
 }
+
+/** How many (experiment, variant, item) markers one container remembers as written; past it the memory starts over. */
+const MAX_KNOWN_SHOWN = 200_000;
 
 export interface RecommendRequest {
   experimentId: string;
@@ -58,7 +64,9 @@ function isStoreError(error: unknown): boolean {
 }
 
 /** Builds the serving use case over its storage. */
-export function createRecommendationService({ experiments, counters, events, models, recordImpressions }: RecommendationServiceDeps) {
+export function createRecommendationService({ experiments, counters, events, models, recordImpressions, shownItems }: RecommendationServiceDeps) {
+  // The (experiment, variant, item) coverage markers this container has written.
+  const knownShown = new Set<string>();
   const banditAllocations = new BanditAllocationCache(counters);
   // A stored assignment never changes (sticky by design), so a warm container keeps the ones it
   // has read; the experiment definition is re-read at most once a second.
@@ -196,16 +204,39 @@ export function createRecommendationService({ experiments, counters, events, mod
     }
   }
 
+  /**
+   * Catalogue coverage: marks the items of a recorded slate this container has not marked yet for
+   * the variant (after a warm-up, almost never a write). Best effort: a failed write is logged and
+   * retried on a later request, never failing this one.
+   */
+  async function markShown(experimentId: string, variant: string, items: readonly { itemId: string }[], now: number, catalogueSize: number): Promise<void> {
+    if (shownItems === undefined) return;
+    const prefix = `${experimentId}\u0000${variant}\u0000`;
+    const fresh = items.map((item) => item.itemId).filter((itemId) => !knownShown.has(prefix + itemId));
+    const catalogueKey = `${prefix}\u0000catalogue:${catalogueSize}`;
+    const catalogueKnown = knownShown.has(catalogueKey);
+    if (fresh.length === 0 && catalogueKnown) return;
+    try {
+      await shownItems.markShown(experimentId, variant, fresh, new Date(now).toISOString().slice(0, 10), catalogueKnown ? undefined : catalogueSize);
+      if (knownShown.size + fresh.length + 1 > MAX_KNOWN_SHOWN) knownShown.clear();
+      for (const itemId of fresh) knownShown.add(prefix + itemId);
+      knownShown.add(catalogueKey);
+    } catch (error) {
+      logger.warn('Shown items could not be marked (catalogue coverage); retried on a later request', { experimentId, variant, error });
+      metrics.addMetric('ShownItemsWriteFailed', MetricUnit.Count, 1);
+    }
+  }
+
   async function recommendWithFallback(assignment: Assignment, controlModel: { model_id: string; model_version: string }, userId: string, topN: number) {
     try {
       const serving = await models.get(assignment.model_id, assignment.model_version);
-      return { recs: recommendTopN(serving, userId, topN), modelVersion: assignment.model_version };
+      return { recs: recommendTopN(serving, userId, topN), modelVersion: assignment.model_version, catalogueSize: serving.model.itemIds.length };
     } catch (error) {
       logger.error('Artifact unavailable, serving the control model\'s popularity list', { model: assignment.model_id, version: assignment.model_version, error });
       metrics.addMetric('ArtifactFallback', MetricUnit.Count, 1);
       try {
         const serving = await models.get(controlModel.model_id, controlModel.model_version);
-        return { recs: { items: popularItems(serving, topN), fallback: 'artifact-unavailable' } as Recommendations, modelVersion: controlModel.model_version };
+        return { recs: { items: popularItems(serving, topN), fallback: 'artifact-unavailable' } as Recommendations, modelVersion: controlModel.model_version, catalogueSize: serving.model.itemIds.length };
       } catch {
         throw serviceUnavailable('No model artifact could be loaded; retry later');
       }
@@ -224,11 +255,13 @@ export function createRecommendationService({ experiments, counters, events, mod
     counterVariant: string;
     attribution?: InterleavingAttribution;
     interleaving?: Record<Team, { variant: string; model_version: string }>;
+    /** Items in the artifact the list came from (catalogue coverage); absent for an interleaved list. */
+    catalogueSize?: number;
   }
 
   async function serveAssigned(assignment: Assignment, experiment: Experiment, userId: string, topN: number): Promise<Served> {
-    const { recs, modelVersion } = await recommendWithFallback(assignment, controlOf(experiment), userId, topN);
-    return { variant: assignment.variant, modelVersion, items: recs.items, fallback: recs.fallback, inExperiment: assignment.in_experiment, counterVariant: assignment.variant };
+    const { recs, modelVersion, catalogueSize } = await recommendWithFallback(assignment, controlOf(experiment), userId, topN);
+    return { variant: assignment.variant, modelVersion, items: recs.items, fallback: recs.fallback, inExperiment: assignment.in_experiment, counterVariant: assignment.variant, catalogueSize };
   }
 
   /**
@@ -316,6 +349,7 @@ export function createRecommendationService({ experiments, counters, events, mod
         logger.error('Impression could not be recorded', { requestId, error });
         metrics.addMetric('ImpressionWriteFailed', MetricUnit.Count, 1);
       }
+      if (impressionRecorded && served.catalogueSize !== undefined) await markShown(experimentId, served.counterVariant, served.items, now, served.catalogueSize);
     }
 
     return {

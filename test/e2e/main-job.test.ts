@@ -59,6 +59,12 @@ describe('npm start: the main job', () => {
     firstSummary = formatSummary(analysis);
     expect(output).toContain(firstSummary);
     expect(analysis.variants?.map((v) => v.variant)).toEqual(['control', 'treatment']);
+    // Catalogue coverage of what was shown, from the markers /recommend wrote in dynalite
+    const { ranking } = analysis as unknown as { ranking: { coverage: { status: string; catalogue_size?: number }; variants: { variant: string; coverage: number | null }[] } };
+    expect(ranking.coverage.status).toBe('ok');
+    expect(ranking.coverage.catalogue_size).toBeGreaterThan(0);
+    for (const variant of ranking.variants) expect(variant.coverage).toBeGreaterThan(0);
+    for (const variant of ranking.variants) expect(variant.coverage).toBeLessThanOrEqual(1);
     expect(output).toMatch(/lift \[CI\]\s+p fixed\s+p always-valid\s+P\(beats control\)/);
     expect(output).toMatch(/sample ratio check: p = /);
     expect(output).toContain(`decision: ${analysis.decision}`);

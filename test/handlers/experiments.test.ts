@@ -211,7 +211,7 @@ describe('admin API /experiments', () => {
       expect(bodyOf(result)).toMatchObject({ experiment_id: ID, result: 'ok', decision: 'ship', winner: 'treatment' });
     });
 
-    it('reads one Query per variant from the counters table', async () => {
+    it('reads one Query per variant from the counters table, and one of its shown-item markers', async () => {
       // Prepare
       tables.seedExperiment(stored('running'));
       seedCounters([arm('control'), arm('treatment')]);
@@ -221,7 +221,7 @@ describe('admin API /experiments', () => {
 
       // Assess
       const counterQueries = ddb.commandCalls(QueryCommand).filter((c) => c.args[0].input.TableName === TABLE.counters);
-      expect(counterQueries.map((c) => c.args[0].input.ExpressionAttributeValues?.[':pk']).sort()).toEqual([`EXP#${ID}#VAR#control`, `EXP#${ID}#VAR#treatment`]);
+      expect(counterQueries.map((c) => c.args[0].input.ExpressionAttributeValues?.[':pk']).sort()).toEqual([`EXP#${ID}#SHOWN#control`, `EXP#${ID}#SHOWN#treatment`, `EXP#${ID}#VAR#control`, `EXP#${ID}#VAR#treatment`]);
     });
 
     it('sums the daily counters of each variant into the totals', async () => {

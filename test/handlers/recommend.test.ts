@@ -1,5 +1,5 @@
 import { GetObjectCommand, S3Client } from '@aws-sdk/client-s3';
-import { DynamoDBDocumentClient, GetCommand, PutCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
+import { BatchWriteCommand, DynamoDBDocumentClient, GetCommand, PutCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import { mockClient } from 'aws-sdk-client-mock';
 import { afterAll, afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import type { Experiment } from '../../lambdas/domain/experiments/model.ts';
@@ -125,7 +125,8 @@ describe('GET /recommend', () => {
       });
       // The impression's group writes the shard its event id hashes to.
       // u2 is known to the control model: a new user's impression counts in the segment `known`.
-      const daily = dailyUpdates().find((c) => c.args[0].input.Key?.sk === counterKey('default', body.variant, today, counterShard(impressionEventId(body.request_id)), 'known').sk);
+      // (The exposure's update may share the shard, one time in 16: the impression's is the one adding impressions.)
+      const daily = dailyUpdates().find((c) => c.args[0].input.Key?.sk === counterKey('default', body.variant, today, counterShard(impressionEventId(body.request_id)), 'known').sk && 'impressions' in addedOf(c));
       expect(addedOf(daily!)).toMatchObject({ impressions: 1, user_impressions_sq_sum: 1, capped_impressions: 1, capped_impressions_sq_sum: 1 });
     });
 
@@ -180,6 +181,56 @@ describe('GET /recommend', () => {
     // Assess
     expect(result.statusCode).toBe(200);
     expect(bodyOf<{ impression_recorded: boolean }>(result).impression_recorded).toBe(false);
+  });
+
+  describe('catalogue coverage markers', () => {
+    const shownPuts = () =>
+      ddb
+        .commandCalls(BatchWriteCommand)
+        .flatMap((c) => (c.args[0].input.RequestItems?.[TABLE.counters] ?? []).map((request) => request.PutRequest?.Item as { pk: string; sk: string; first_shown: string }));
+    const catalogueUpdates = () => ddb.commandCalls(UpdateCommand).filter((c) => c.args[0].input.Key?.sk === 'CATALOGUE');
+
+    it('marks each item of a recorded slate once per variant, with its day, and the catalogue it came from', async () => {
+      // Prepare
+      serve();
+      tables.seedAssignment('default', 'u1', 'treatment');
+      tables.seedAssignment('default', 'u2', 'treatment');
+      ddb.on(BatchWriteCommand).resolves({});
+
+      // Act: two users of one variant, lists that overlap
+      const first = bodyOf<RecommendBody>(await recommend({ user_id: 'u1', top_n: '4' }));
+      const second = bodyOf<RecommendBody>(await recommend({ user_id: 'u2', top_n: '4' }));
+      await recommend({ user_id: 'u1', top_n: '4' });
+
+      // Assess: every item shown is marked exactly once, under the variant, dated today
+      const shown = new Set([...first.items, ...second.items].map((item) => item.item_id));
+      const puts = shownPuts();
+      expect(puts.map((put) => put.sk).sort()).toEqual([...shown].map((id) => `ITEM#${id}`).sort());
+      expect(new Set(puts.map((put) => put.pk))).toEqual(new Set(['EXP#default#SHOWN#treatment']));
+      expect(puts.every((put) => put.first_shown === today)).toBe(true);
+      expect(catalogueUpdates()).toHaveLength(1);
+      expect(catalogueUpdates()[0].args[0].input).toMatchObject({ Key: { pk: 'EXP#default#SHOWN#treatment', sk: 'CATALOGUE' }, ExpressionAttributeValues: { ':size': ITEM_IDS.length } });
+    });
+
+    it('answers 200 when the markers cannot be written, and writes them on a later request', async () => {
+      // Prepare
+      serve();
+      tables.seedAssignment('default', 'u1', 'control');
+      ddb.on(BatchWriteCommand).rejectsOnce(new Error('ProvisionedThroughputExceededException')).resolves({});
+
+      // Act
+      const failed = await recommend({ user_id: 'u1', top_n: '3' });
+      const later = await recommend({ user_id: 'u1', top_n: '3' });
+
+      // Assess
+      expect(failed.statusCode).toBe(200);
+      expect(bodyOf<RecommendBody>(failed).impression_recorded).toBe(true);
+      expect(later.statusCode).toBe(200);
+      const marked = bodyOf<RecommendBody>(later).items.map((item) => `ITEM#${item.item_id}`);
+      const calls = ddb.commandCalls(BatchWriteCommand);
+      expect(calls).toHaveLength(2);
+      expect((calls[1].args[0].input.RequestItems?.[TABLE.counters] ?? []).map((r) => r.PutRequest?.Item?.sk).sort()).toEqual(marked.sort());
+    });
   });
 
   describe('impression writes', () => {

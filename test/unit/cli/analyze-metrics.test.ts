@@ -99,7 +99,7 @@ describe('abrec analyze --experiment: every metric', () => {
     expect(text).toMatch(/variant\s+reciprocal rank\s+fallback\s+cold start\s+artifact\s+ctr@1\s+ctr@2/);
     // (2,660 + 1,330 / 2) / 133,312 lists
     expect(text).toMatch(/control\s+0\.0249\s+0\.00%\s+0\.00%\s+0\.00%\s+2\.00%\s+1\.00%/);
-    expect(text).toContain('catalogue coverage: not measured online');
+    expect(text).toContain('catalogue coverage: not measured: no shown-item markers');
     const ranking = json.ranking as RankingOutput;
     expect(ranking.positions).toBe(10);
     expect(ranking.variants[0]).toMatchObject({ variant: 'control', reciprocal_rank: (2660 + 1330 / 2) / 133_312, reciprocal_rank_lists: 133_312, fallback_share: 0 });
