@@ -6,6 +6,7 @@ import { AnalysisSchedule } from './constructs/analysis-schedule.ts';
 import { RecommendationApi } from './constructs/api.ts';
 import { ApiFirewall } from './constructs/api-firewall.ts';
 import { ArtifactStore } from './constructs/artifact-store.ts';
+import { DistributedTraining, parseTrainingEngine, type TrainingEngine } from './constructs/distributed-training.ts';
 import { OperationsDashboard } from './constructs/dashboard.ts';
 import { EventsStore } from './constructs/events-store.ts';
 import { RetrainingWorkflow } from './constructs/retraining-workflow.ts';
@@ -39,6 +40,13 @@ export interface AbrecStackProps extends StackProps {
   readonly rateLimitPerIp?: number;
   /** Alarm thresholds, merged over the defaults. @default DEFAULT_ALARM_THRESHOLDS */
   readonly alarmThresholds?: Partial<AlarmThresholds>;
+  /**
+   * Where ALS is trained past one Lambda: 'lambda' (the train function), 'emr-serverless' (Spark
+   * MLlib ALS, training/spark_als.py) or 'sagemaker' (a training job, training/sagemaker_als.py),
+   * each writing the same artifact (see DistributedTraining). Also `-c abrec:trainingEngine=...`.
+   * @default 'lambda'
+   */
+  readonly trainingEngine?: TrainingEngine;
 }
 
 /** The reservation of each function: the defaults, the overrides over them, or none at all. */
@@ -69,11 +77,18 @@ export class AbrecStack extends Stack {
   public readonly analysis: AnalysisSchedule;
   public readonly retraining: RetrainingWorkflow;
   public readonly alarms: OperationsAlarms;
+  /** The distributed train step (job, role, scripts) when trainingEngine is not 'lambda'. */
+  public readonly distributedTraining?: DistributedTraining;
 
   constructor(scope: Construct, id: string, props: AbrecStackProps = {}) {
     super(scope, id, props);
     const artifacts = (this.artifacts = new ArtifactStore(this, 'Artifacts', { defaultArtifactsDir: props.defaultArtifactsDir, retain: props.retainData }));
     const store = new EventsStore(this, 'Store', { retain: props.retainData });
+    const trainingEngine = parseTrainingEngine(
+      props.trainingEngine ?? this.node.tryGetContext('abrec:trainingEngine'),
+      props.trainingEngine === undefined ? 'context abrec:trainingEngine' : 'trainingEngine',
+    );
+    if (trainingEngine !== 'lambda') this.distributedTraining = new DistributedTraining(this, 'DistributedTraining', { engine: trainingEngine, bucket: artifacts.bucket });
     const reserved = resolveReservedConcurrency(props.reservedConcurrency);
 
     const functions = {} as Record<FunctionName, AbFunction>;

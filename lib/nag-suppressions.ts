@@ -2,6 +2,9 @@ import { Stack, type CfnElement } from 'aws-cdk-lib';
 import type { Method } from 'aws-cdk-lib/aws-apigateway';
 import type { IConstruct } from 'constructs';
 import type { AbrecStack } from './abrec-stack.ts';
+import type { IBucket } from 'aws-cdk-lib/aws-s3';
+import type { StateMachine } from 'aws-cdk-lib/aws-stepfunctions';
+import type { DistributedTraining } from './constructs/distributed-training.ts';
 import { NagSuppressions } from './cdk-nag.ts';
 import { FUNCTIONS, ROUTES, type BucketAccess, type FunctionName, type RouteAuth } from './resources.ts';
 
@@ -42,6 +45,7 @@ const METHOD_REASONS: Record<RouteAuth, { APIG4?: string; COG4: string }> = {
  */
 export function applyNagSuppressions(stack: AbrecStack): void {
   const bucket = stack.artifacts.bucket;
+  if (stack.distributedTraining) applyDistributedTrainingNagSuppressions(stack.distributedTraining, bucket);
 
   for (const [name, fn] of Object.entries(stack.functions) as [FunctionName, (typeof stack.functions)[FunctionName]][]) {
     NagSuppressions.addResourceSuppressions(fn, [
@@ -124,4 +128,59 @@ export function applyNagSuppressions(stack: AbrecStack): void {
       },
     ]);
   }
+}
+
+/**
+ * The findings of the distributed train step (trainingEngine 'emr-serverless' or 'sagemaker'):
+ * the job role's key-prefix wildcards and, for SageMaker, the two actions without resource-level
+ * permissions. Applied by applyNagSuppressions when the stack has the engine.
+ */
+export function applyDistributedTrainingNagSuppressions(training: DistributedTraining, bucket: IBucket): void {
+  NagSuppressions.addResourceSuppressions(childAt(training.jobRole, 'DefaultPolicy'), [
+    {
+      id: 'AwsSolutions-IAM5',
+      reason:
+        'The job role\'s wildcards are key prefixes of the artifacts bucket: s3:GetObject on the scripts (training/code/*), the training data (datasets/*) and existing manifests (models/*/*/manifest.json, to skip an existing version), ' +
+        's3:PutObject on artifact versions (models/*/*/*, which cannot match a models/<id>/latest.json pointer), its candidates (training-runs/*) and Spark logs (training-logs/*); never a delete. ' +
+        (training.engine === 'sagemaker'
+          ? 'Resource * is only ecr:GetAuthorizationToken and cloudwatch:PutMetricData (the latter limited to the /aws/sagemaker/TrainingJobs namespace), which have no resource-level permissions; the log-stream wildcard is the training jobs\' own log group.'
+          : ''),
+      appliesTo: trainingJobFindings(training, bucket),
+    },
+  ]);
+}
+
+function trainingJobFindings(training: DistributedTraining, bucket: IBucket): string[] {
+  const prefixes = ['training/code/*', 'datasets/*', 'models/*/*/manifest.json', 'models/*/*/*', 'training-runs/*'];
+  if (training.engine === 'emr-serverless') prefixes.push('training-logs/*');
+  return [
+    ...prefixes.map((pattern) => arnFinding(bucket, `/${pattern}`)),
+    ...(training.engine === 'sagemaker' ? ['Resource::*', 'Resource::arn:<AWS::Partition>:logs:<AWS::Region>:<AWS::AccountId>:log-group:/aws/sagemaker/TrainingJobs:*'] : []),
+  ];
+}
+
+/**
+ * The findings on a state machine whose definition holds DistributedTraining.trainStep(): the
+ * candidates it reads back (training-runs/*) and the job runs of the application (jobruns/*).
+ */
+export function applyTrainStepNagSuppressions(stateMachine: StateMachine, training: DistributedTraining, bucket: IBucket): void {
+  const spark = training.engine === 'emr-serverless';
+  NagSuppressions.addResourceSuppressions(childAt(stateMachine.role, 'DefaultPolicy'), [
+    {
+      id: 'AwsSolutions-IAM5',
+      reason:
+        'The train step reads back its job\'s candidate (s3:GetObject on training-runs/*, the key is a fresh id per run). ' +
+        (spark
+          ? 'The jobruns/* wildcard is the runs of the one EMR Serverless application (GetJobRun and CancelJobRun, to follow the .sync run). '
+          : 'The training-job/* wildcard and part of Resource * are what the SageMakerCreateTrainingJob .sync integration needs: create, describe and stop the jobs it names at run time, and its managed EventBridge rule for the job\'s end. ') +
+        'Resource * is otherwise the log-delivery actions and X-Ray of a state machine with logging and tracing, which have no resource-level permissions.',
+      appliesTo: [
+        arnFinding(bucket, `/training-runs/*`),
+        'Resource::*',
+        spark
+          ? `Resource::<${Stack.of(training).getLogicalId(training.application!)}.Arn>/jobruns/*`
+          : 'Resource::arn:<AWS::Partition>:sagemaker:<AWS::Region>:<AWS::AccountId>:training-job/*',
+      ],
+    },
+  ]);
 }

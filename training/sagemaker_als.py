@@ -3,8 +3,8 @@ on the run's snapshot ratings, written as an abrec-factors/1 artifact (artifact_
 
 Runs in the SageMaker scikit-learn container (numpy and boto3 included) in script mode: the
 state machine (lib/constructs/distributed-training.ts) passes this directory as the `code`
-channel, the snapshot prefix as the `ratings` channel, and the settings as hyperparameters
-(`--bucket`, `--model-id`, `--candidate-key`, `--factors`, ...). No 15-minute limit and up to
+channel and the settings as hyperparameters (`--bucket`, `--dataset-prefix`, `--model-id`,
+`--candidate-key`, `--factors`, ...); the script downloads the snapshot's ratings file itself. No 15-minute limit and up to
 hundreds of GB of memory on one instance: the step for data past one Lambda that still fits a
 machine. Writes models/<model_id>/<version>/ (binaries first, manifest last, skipped when the
 version exists) and the candidate JSON; never the latest.json pointer.
@@ -28,8 +28,9 @@ RATINGS_FILES = (("u.data", "\t", False), ("ratings.dat", "::", False), ("rating
 
 def parse_args() -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--ratings-dir", default=os.environ.get("SM_CHANNEL_RATINGS", "/opt/ml/input/data/ratings"))
-    parser.add_argument("--bucket", help="write the artifact and candidate to this bucket (else --output-dir)")
+    parser.add_argument("--ratings-dir", help="read the ratings from this directory (a local run)")
+    parser.add_argument("--bucket", help="read the ratings from --dataset-prefix and write the artifact and candidate in this bucket")
+    parser.add_argument("--dataset-prefix", help="key prefix of the run's snapshot in --bucket")
     parser.add_argument("--output-dir", help="write locally under this directory instead of S3")
     parser.add_argument("--model-id", required=True)
     parser.add_argument("--candidate-key", default="candidate.json")
@@ -41,7 +42,24 @@ def parse_args() -> argparse.Namespace:
     args, _unknown = parser.parse_known_args()  # SageMaker may add its own arguments
     if not args.bucket and not args.output_dir:
         parser.error("give --bucket or --output-dir")
+    if not args.ratings_dir and not (args.bucket and args.dataset_prefix):
+        parser.error("give --ratings-dir, or --bucket and --dataset-prefix")
     return args
+
+
+def download_ratings(bucket: str, prefix: str, directory: str) -> None:
+    """Copies the first ratings file present under the prefix (the role reads datasets/* only:
+    no input channel, which would copy a whole prefix or need a wildcard grant)."""
+    import boto3  # in the SageMaker container; not needed for a local run
+
+    s3 = boto3.client("s3")
+    for name, _, _ in RATINGS_FILES:
+        try:
+            s3.download_file(bucket, f"{prefix}{name}", os.path.join(directory, name))
+            return
+        except s3.exceptions.ClientError:
+            continue
+    raise SystemExit(f"no ratings file ({', '.join(n for n, _, _ in RATINGS_FILES)}) under s3://{bucket}/{prefix}")
 
 
 def read_ratings(directory: str):
@@ -90,7 +108,15 @@ def group(by: np.ndarray, other: np.ndarray, weight: np.ndarray, rows: int):
 def main() -> None:
     args = parse_args()
     started = time.time()
-    rows, source = read_ratings(args.ratings_dir)
+    if args.ratings_dir:
+        rows, source = read_ratings(args.ratings_dir)
+    else:
+        import tempfile
+
+        with tempfile.TemporaryDirectory() as directory:
+            download_ratings(args.bucket, args.dataset_prefix, directory)
+            rows, _ = read_ratings(directory)
+        source = f"s3://{args.bucket}/{args.dataset_prefix}"
     user_ids = sorted({r[0] for r in rows})
     item_ids = sorted({r[1] for r in rows})
     user_of = {u: n for n, u in enumerate(user_ids)}
