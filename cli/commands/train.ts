@@ -67,7 +67,7 @@ export const trainCommand: CliCommand = {
     if (definition.needsItems && !values.items) throw new UsageError(`model ${definition.name} needs item metadata: pass --items FILE`);
     const modelId = values['model-id'] ?? definition.name;
     if (!/^[a-z0-9][a-z0-9._-]{0,63}$/.test(modelId)) throw new UsageError(`--model-id must match [a-z0-9][a-z0-9._-]{0,63}, got '${modelId}'`);
-    const dataset = loadRatingsFiles(values.data, values.items, values.format);
+    const dataset = loadRatingsFiles(values.data, values.items, values.format, (line) => io.stderr(`${line}\n`));
     const started = performance.now();
     const model = asUsageErrors(() =>
       definition.train(dataset, params, {

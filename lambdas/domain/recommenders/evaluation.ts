@@ -11,7 +11,7 @@
  * Fit time is wall-clock around `train` only (performance.now), not around scoring.
  */
 import { ratingsByUser, subsetRatings } from './data/dataset.ts';
-import { kFoldSplits, stratifiedRatioSplit } from './data/splits.ts';
+import { kFoldSplits, stratifiedRatioSplit, type Split } from './data/splits.ts';
 import { evaluateRanking as rankingMetrics, mae as meanAbsoluteError, rmse as rootMeanSquaredError } from './metrics.ts';
 import { predictRating, scoreAllItems } from './models/common.ts';
 import { getModel, type ModelDefinition } from './models/registry.ts';
@@ -142,11 +142,41 @@ export function evaluateRating(options: RatingEvaluationOptions): RatingEvaluati
 
 /** The per-user ratio-split top-K protocol (see the module comment). */
 export function evaluateRanking(options: RankingEvaluationOptions): RankingEvaluation {
-  const definition = resolveModel(options.model);
   const { dataset, split, k, seed } = options;
   if (!(split > 0 && split < 1)) throw new EvaluationError(`split must be strictly between 0 and 1, got ${split}`);
+  const rows = stratifiedRatioSplit(dataset, { ratio: split, seed });
+  const result = evaluateRankingOnSplit({ dataset, model: options.model, params: options.params, split: rows, k, onProgress: options.onProgress });
+  return { task: 'ranking', model: result.model, split, k, seed, ...result.metrics, fit_seconds: result.fit_seconds, hyperparameters: result.hyperparameters };
+}
+
+/** Top-K metrics of a ranking evaluation, as reported. */
+export interface RankingMetricsReport {
+  users_evaluated: number;
+  precision_at_k: number;
+  recall_at_k: number;
+  f1_at_k: number;
+  ndcg_at_k: number;
+  map_at_k: number;
+  auc: number;
+  coverage: number;
+}
+
+/**
+ * Top-K ranking metrics on a given train/test split of `dataset` (row indices): the model is
+ * trained on the training rows, every test item is relevant, training items are not candidates.
+ */
+export function evaluateRankingOnSplit(options: {
+  dataset: RatingsDataset;
+  model: string | ModelDefinition;
+  params?: Hyperparameters;
+  split: Split;
+  k: number;
+  onProgress?: EvaluationProgress;
+}): { model: string; metrics: RankingMetricsReport; fit_seconds: number; hyperparameters: Hyperparameters } {
+  const definition = resolveModel(options.model);
+  const { dataset, k } = options;
+  const { train, test } = options.split;
   if (!Number.isInteger(k) || k < 1) throw new EvaluationError(`k must be a positive integer, got ${k}`);
-  const { train, test } = stratifiedRatioSplit(dataset, { ratio: split, seed });
   const { model, seconds } = timedTrain(definition, subsetRatings(dataset, train), options.params);
   options.onProgress?.(`${definition.name}: trained on ${train.length} ratings in ${seconds.toFixed(2)}s, scoring ${test.length} held-out`);
   const metrics = rankingMetrics({
@@ -157,22 +187,35 @@ export function evaluateRanking(options: RankingEvaluationOptions): RankingEvalu
     scoreUser: (user, out) => scoreAllItems(model, user, out),
   });
   return {
-    task: 'ranking',
     model: definition.name,
-    split,
-    k,
-    seed,
-    users_evaluated: metrics.users,
-    precision_at_k: metrics.precisionAtK,
-    recall_at_k: metrics.recallAtK,
-    f1_at_k: metrics.f1AtK,
-    ndcg_at_k: metrics.ndcgAtK,
-    map_at_k: metrics.mapAtK,
-    auc: metrics.auc,
-    coverage: metrics.coverage,
+    metrics: {
+      users_evaluated: metrics.users,
+      precision_at_k: metrics.precisionAtK,
+      recall_at_k: metrics.recallAtK,
+      f1_at_k: metrics.f1AtK,
+      ndcg_at_k: metrics.ndcgAtK,
+      map_at_k: metrics.mapAtK,
+      auc: metrics.auc,
+      coverage: metrics.coverage,
+    },
     fit_seconds: seconds,
     hyperparameters: model.hyperparameters,
   };
+}
+
+/** RMSE and MAE of a model trained on the training rows of a split and scored on its test rows. */
+export function evaluateRatingOnSplit(options: {
+  dataset: RatingsDataset;
+  model: string | ModelDefinition;
+  params?: Hyperparameters;
+  split: Split;
+}): { model: string; rmse: number; mae: number; fit_seconds: number; train: number; test: number; hyperparameters: Hyperparameters } {
+  const definition = resolveModel(options.model);
+  const { train, test } = options.split;
+  if (test.length === 0) throw new EvaluationError('the split leaves no rating to test');
+  const { model, seconds } = timedTrain(definition, subsetRatings(options.dataset, train), options.params);
+  const { rmse, mae } = ratingErrors(model, options.dataset, test);
+  return { model: definition.name, rmse, mae, fit_seconds: seconds, train: train.length, test: test.length, hyperparameters: model.hyperparameters };
 }
 
 /** The top-10 figures of the holdout protocol, as manifests record them. */

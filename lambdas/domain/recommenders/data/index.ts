@@ -58,6 +58,7 @@ export {
   filterMinRatings,
   kFoldSplits,
   leaveLastNSplit,
+  perUserTemporalSplit,
   splitDataset,
   stratifiedRatioSplit,
   temporalSplit,

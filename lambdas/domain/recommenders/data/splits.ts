@@ -195,6 +195,30 @@ export function temporalSplit(
 }
 
 /**
+ * Per-user temporal split: each user's ratings sorted by timestamp (later rows winning ties),
+ * the first `round(ratio * n)` train and the latest rest test, clamped so both sides get at
+ * least one; users with a single rating train only. The per-user counterpart of
+ * {@link stratifiedRatioSplit}: the same shares, but the future is what is predicted.
+ */
+export function perUserTemporalSplit(dataset: RatingsDataset, options: { ratio: number }): Split {
+  const { ratio } = options;
+  if (!(ratio > 0 && ratio < 1)) throw new Error(`ratio must be strictly between 0 and 1, got ${ratio}`);
+  const byUser = ratingsByUser(dataset);
+  const total = dataset.rating.length;
+  const inTest = new Uint8Array(total);
+  for (let user = 0; user < dataset.userIds.length; user++) {
+    const start = byUser.offsets[user];
+    const end = byUser.offsets[user + 1];
+    const count = end - start;
+    if (count < 2) continue;
+    const userRows = Array.from(byUser.rows.subarray(start, end)).sort((a, b) => dataset.timestamp[a] - dataset.timestamp[b] || a - b);
+    const trainCount = Math.min(count - 1, Math.max(1, Math.round(ratio * count)));
+    for (let k = trainCount; k < count; k++) inTest[userRows[k]] = 1;
+  }
+  return { train: rowsWhere(total, (row) => inTest[row] === 0), test: rowsWhere(total, (row) => inTest[row] === 1) };
+}
+
+/**
  * Leave-last-n: each user's `n` latest ratings (by timestamp, later rows winning ties) are
  * tested, keeping at least one rating in training, so users with `n` or fewer ratings test on
  * all but their first and single-rating users only train.
