@@ -8,6 +8,7 @@ import { z } from 'zod';
 import { adminRequest, resolveAdminTarget } from '../admin-client.ts';
 import { UsageError, type CliCommand, type CliIO } from '../command.ts';
 import type { ExperimentAnalysis } from '../../lambdas/services/experiment-results.ts';
+import type { ModelSwitchesReport, PeriodComparison } from '../../lambdas/services/model-switches.ts';
 import {
   compareVariants,
   StatsInputError,
@@ -56,7 +57,10 @@ Options:
                      SNIPS comparisons its decision uses); CUPED (variance_reduction:
                      plain and adjusted differences, the variance removed), per-user caps
                      (capping) and the target per user segment (segments, Holm across the
-                     segments of each dimension)
+                     segments of each dimension); for an experiment that follows the latest
+                     models and was switched by a retraining run, each switch (day, run,
+                     versions) and the target since the last switch beside the whole period
+                     (model_switches)
   --url URL          service base URL (default: $ABREC_URL or http://127.0.0.1:$PORT|3000)
   --admin-key KEY    admin key (default: $ABREC_ADMIN_KEY or keys.json in the data directory)
   --data-dir DIR     data directory of \`abrec serve\` (default: $ABREC_DATA_DIR or .abrec-data)
@@ -284,9 +288,28 @@ function printHuman(result: Record<string, unknown>, io: CliIO): void {
   if (result.variance_reduction !== undefined && result.variance_reduction !== null) printVarianceReduction(result.variance_reduction as VarianceReductionOutput, io);
   if (result.capping !== undefined && result.capping !== null) printCapping(result.capping as CappingOutput, io);
   if (result.segments !== undefined && result.segments !== null) printSegments(result.segments as SegmentsOutput, io);
+  if (result.model_switches !== undefined && result.model_switches !== null) printModelSwitches(result.model_switches as ModelSwitchesReport, io);
   for (const skipped of (result.skipped_guardrails as { metric: string; reason: string }[] | undefined) ?? []) {
     io.stdout(`guardrail ${skipped.metric}: NOT CHECKED (${skipped.reason})\n`);
   }
+}
+
+/** The model switches of an experiment that follows the latest models, and the target since the last one beside the whole period. */
+function printModelSwitches(section: ModelSwitchesReport, io: CliIO): void {
+  for (const s of section.switches) {
+    const versions = Object.entries(s.versions).map(([variant, v]) => `${variant} ${v.model_id} ${v.model_version}`).join(', ');
+    io.stdout(`model switch ${s.day} (run ${s.run_id ?? 'n/a'}): ${versions}\n`);
+  }
+  const line = (label: string, period: PeriodComparison) => {
+    if (period.result !== 'ok') return `  ${label}: insufficient data (${period.reason ?? ''})\n`;
+    const estimates = period.variants.map((v) => `${v.name} ${v.estimate === null ? 'n/a' : v.estimate.toPrecision(4)}`).join(', ');
+    const lifts = period.comparisons
+      .map((c) => `${c.variant} lift ${c.lift === null ? 'n/a' : `${(c.lift * 100).toFixed(2)}%`}${c.lift_interval ? ` [${(c.lift_interval.low * 100).toFixed(2)}%, ${(c.lift_interval.high * 100).toFixed(2)}%]` : ''}, p = ${c.p_value === null ? 'n/a' : c.p_value.toPrecision(4)}`)
+      .join('; ');
+    return `  ${label}: ${estimates}; ${lifts}\n`;
+  };
+  io.stdout(line('whole period', section.whole_period));
+  io.stdout(line(`since the last switch (from ${section.since_last_switch.from ?? 'the start'})`, section.since_last_switch));
 }
 
 /** `metrics` of the --experiment output: every metric of the report, snake_case. */
@@ -716,6 +739,8 @@ export function analysisOutput(analysis: ExperimentAnalysis): Record<string, unk
     capping: analysis.capping == null ? null : snakeCaseKeys(analysis.capping),
     variance_reduction: analysis.variance_reduction == null ? null : snakeCaseKeys(analysis.variance_reduction),
     segments: analysis.segments == null ? null : snakeCaseKeys(analysis.segments),
+    // An experiment switched by a retraining run (already snake_case); null otherwise.
+    model_switches: analysis.model_switches ?? null,
   };
 }
 
