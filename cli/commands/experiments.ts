@@ -3,7 +3,7 @@ import { parseArgs } from 'node:util';
 import { adminRequest, resolveAdminTarget } from '../admin-client.ts';
 import { UsageError, type CliCommand, type CliIO } from '../command.ts';
 
-const ACTIONS = ['list', 'get', 'create', 'start', 'stop', 'schedule', 'ramp', 'promote', 'results'] as const;
+const ACTIONS = ['list', 'get', 'create', 'start', 'stop', 'schedule', 'follow', 'ramp', 'promote', 'results'] as const;
 type Action = (typeof ACTIONS)[number];
 
 /** Parses `control=0.3,treatment=0.7`. */
@@ -29,7 +29,7 @@ async function readJsonInput(source: string, io: CliIO): Promise<unknown> {
 
 export const experimentsCommand: CliCommand = {
   path: ['experiments'],
-  summary: 'Administer experiments through the admin API (list, get, create, start, stop, schedule, ramp, promote, results)',
+  summary: 'Administer experiments through the admin API (list, get, create, start, stop, schedule, follow, ramp, promote, results)',
   help: `Usage: abrec experiments <action> [ID] [options]
 
 Actions:
@@ -42,6 +42,10 @@ Actions:
                                     analysis run after the end stops it, writes the final
                                     report and alerts the decision once (stop_reason and
                                     final_report show it in get)
+  follow ID [--off]                 follow the latest published versions of every arm's model
+                                    (PATCH follow_latest: true), or stay pinned (--off); a
+                                    retraining run that publishes every arm's model switches
+                                    them together (model_history in get)
   ramp ID --weights a=0.3,b=0.7     explicit weight change of a running experiment
   promote ID [--winner V] [--force] promote the winner (refused unless significant without SRM)
   results ID                        current results from the counters
@@ -65,6 +69,7 @@ Prints the JSON response; exits 1 on a 4xx/5xx answer.`,
         weights: { type: 'string' },
         winner: { type: 'string' },
         force: { type: 'boolean' },
+        off: { type: 'boolean' },
         revision: { type: 'string' },
         'end-time': { type: 'string' },
         'max-duration-days': { type: 'string' },
@@ -107,6 +112,9 @@ Prints the JSON response; exits 1 on a 4xx/5xx answer.`,
         response = await adminRequest(target, 'PATCH', path, body);
         break;
       }
+      case 'follow':
+        response = await adminRequest(target, 'PATCH', path, { follow_latest: values.off !== true });
+        break;
       case 'ramp':
         if (!values.weights) throw new UsageError('ramp needs --weights name=weight,...');
         response = await adminRequest(target, 'POST', `${path}/ramp`, { weights: parseWeights(values.weights), ...transition });
