@@ -1,6 +1,8 @@
 import { Duration, RemovalPolicy } from 'aws-cdk-lib';
 import { BlockPublicAccess, Bucket, BucketEncryption, ObjectOwnership, type IBucket } from 'aws-cdk-lib/aws-s3';
 import { BucketDeployment, Source } from 'aws-cdk-lib/aws-s3-deployment';
+import { PolicyStatement } from 'aws-cdk-lib/aws-iam';
+import { AwsCustomResource, AwsCustomResourcePolicy, PhysicalResourceId, type AwsSdkCall } from 'aws-cdk-lib/custom-resources';
 import { Construct } from 'constructs';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -66,11 +68,13 @@ export function defaultPointer(model: { model_id: string; model_version: string 
 }
 
 /**
- * Three deployments, none pruning (published versions and retrained pointers are never deleted):
- * the model files, the bundled ratings, and the default pointers. The pointers are their own
- * deployment, after the models, so a reader never finds a pointer to missing files, and a change of
- * the bundled models does not re-sync (and so roll back) pointers the retraining has moved since;
- * they are written again only when default-set.json itself changes.
+ * What local/provision.ts does on the local servers, done at deploy: the model files and the
+ * bundled ratings as two deployments (never pruning: published versions are never deleted), then
+ * each default pointer written only if absent, as provision's putIfAbsent does. A pointer is an
+ * S3 PutObject with If-None-Match: * (a conditional write: S3 answers 412 PreconditionFailed when
+ * the key exists, which the custom resource ignores), after the models, so a reader never finds a
+ * pointer to missing files, and no deployment, even one changing default-set.json, can roll back
+ * a pointer the retraining has moved.
  */
 function deployDefaultArtifacts(scope: Construct, bucket: IBucket, dir: string): void {
   const models = new BucketDeployment(scope, 'DefaultModels', {
@@ -86,11 +90,22 @@ function deployDefaultArtifacts(scope: Construct, bucket: IBucket, dir: string):
     prune: false,
   });
   const set = JSON.parse(readFileSync(join(dir, 'default-set.json'), 'utf8')) as DefaultModelSet;
-  const pointers = new BucketDeployment(scope, 'DefaultPointers', {
-    sources: set.models.map((model) => Source.jsonData(`${model.model_id}/latest.json`, defaultPointer(model))),
-    destinationBucket: bucket,
-    destinationKeyPrefix: 'models/',
-    prune: false,
-  });
-  pointers.node.addDependency(models);
+  for (const model of set.models) {
+    const key = `models/${model.model_id}/latest.json`;
+    const putIfAbsent: AwsSdkCall = {
+      service: 'S3',
+      action: 'putObject',
+      parameters: { Bucket: bucket.bucketName, Key: key, Body: JSON.stringify(defaultPointer(model)), ContentType: 'application/json', IfNoneMatch: '*' },
+      physicalResourceId: PhysicalResourceId.of(key),
+      ignoreErrorCodesMatching: 'PreconditionFailed',
+    };
+    const pointer = new AwsCustomResource(scope, `DefaultPointer-${model.model_id}`, {
+      onCreate: putIfAbsent,
+      onUpdate: putIfAbsent,
+      // No onDelete: like every pointer, it outlives the stack with the (retained) bucket.
+      policy: AwsCustomResourcePolicy.fromStatements([new PolicyStatement({ actions: ['s3:PutObject'], resources: [bucket.arnForObjects(key)] })]),
+      installLatestAwsSdk: false,
+    });
+    pointer.node.addDependency(models);
+  }
 }

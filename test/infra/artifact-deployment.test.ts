@@ -1,9 +1,11 @@
 /**
  * What the stack's bucket deployments put into the artifacts bucket, read from the synthesized
- * template (each Custom::CDKBucketDeployment's key prefix and source assets) and the staged
- * assets of the cloud assembly, then read back through the very readers the functions use.
+ * template (each Custom::CDKBucketDeployment's key prefix and source assets, each default
+ * pointer's conditional PutObject) and the staged assets of the cloud assembly, then read back
+ * through the very readers the functions use, and compared with what local/provision.ts writes
+ * on the local servers from the same directory.
  */
-import { GetObjectCommand, ListObjectsV2Command, type S3Client } from '@aws-sdk/client-s3';
+import { GetObjectCommand, HeadObjectCommand, ListObjectsV2Command, PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
 import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { join, relative, sep } from 'node:path';
 import type { App } from 'aws-cdk-lib';
@@ -15,6 +17,7 @@ import { S3ModelArtifactStore } from '../../lambdas/storage/artifact-store.ts';
 import { S3ObjectStore } from '../../lambdas/storage/object-store.ts';
 import { DEFAULT_RETRAINING_INPUT } from '../../lib/constructs/retraining-workflow.ts';
 import { ARTIFACTS_BUCKET } from '../../lib/resources.ts';
+import { ensureDatasetAndPointers } from '../../local/provision.ts';
 import { buildAbrecApp, childAt, DEFAULT_ARTIFACTS_DIR, logicalIdOf, removeAssembly, type CfnResource } from './support/synth.ts';
 
 interface DefaultModelSet {
@@ -30,6 +33,22 @@ let app: App;
 let deployments: CfnResource[];
 /** Every object key the deployments write, with its bytes. */
 let deployed: Map<string, Uint8Array>;
+/** The PutObject call of each default pointer's custom resource, by key. */
+let pointerCalls: Map<string, PutObjectCall>;
+
+interface PutObjectCall {
+  service: string;
+  action: string;
+  parameters: { Bucket: string; Key: string; Body: string; ContentType: string; IfNoneMatch?: string };
+  ignoreErrorCodesMatching?: string;
+}
+
+/** A Custom::AWS call (Fn::Join of JSON text and the bucket's Ref) parsed, the bucket written as <bucket>. */
+function parseSdkCall(value: unknown): PutObjectCall {
+  const join = (value as { 'Fn::Join'?: [string, unknown[]] })['Fn::Join'];
+  const text = join ? join[1].map((part) => (typeof part === 'string' ? part : '<bucket>')).join(join[0]) : (value as string);
+  return JSON.parse(text) as PutObjectCall;
+}
 
 function filesUnder(dir: string): string[] {
   return readdirSync(dir).flatMap((name) => {
@@ -60,6 +79,16 @@ beforeAll(() => {
         deployed.set(key, readFileSync(file));
       }
     }
+  }
+  pointerCalls = new Map();
+  for (const resource of Object.values(template.findResources('Custom::AWS') as Record<string, CfnResource>)) {
+    const properties = resource.Properties as { Create: unknown; Update: unknown; Delete?: unknown };
+    const create = parseSdkCall(properties.Create);
+    expect(parseSdkCall(properties.Update)).toEqual(create);
+    expect(properties.Delete).toBeUndefined();
+    pointerCalls.set(create.parameters.Key, create);
+    if (deployed.has(create.parameters.Key)) throw new Error(`${create.parameters.Key} is deployed twice`);
+    deployed.set(create.parameters.Key, Buffer.from(create.parameters.Body, 'utf8'));
   }
 });
 
@@ -110,5 +139,34 @@ describe('the default artifacts the stack deploys', () => {
   it('never prunes, so published versions and moved pointers survive a deployment', () => {
     expect(deployments.length).toBeGreaterThan(0);
     for (const deployment of deployments) expect(deployment.Properties?.Prune).toBe(false);
+  });
+
+  it('writes each pointer only if absent (If-None-Match: *, the 412 of an existing key ignored), so no deployment rolls back a retrained pointer', () => {
+    expect([...pointerCalls.keys()].sort()).toEqual(defaultSet.models.map((m) => latestKey(m.model_id)).sort());
+    for (const call of pointerCalls.values()) {
+      expect(call).toMatchObject({ service: 'S3', action: 'putObject', parameters: { Bucket: '<bucket>', IfNoneMatch: '*', ContentType: 'application/json' }, ignoreErrorCodesMatching: 'PreconditionFailed' });
+    }
+  });
+
+  it('deploys the pointers and the bundled ratings byte for byte as local/provision.ts writes them on the local servers', async () => {
+    const written = new Map<string, Uint8Array>();
+    const localS3 = {
+      send: async (command: unknown) => {
+        if (command instanceof HeadObjectCommand) {
+          throw Object.assign(new Error('NotFound'), { name: 'NotFound', $metadata: { httpStatusCode: 404 } });
+        }
+        if (command instanceof PutObjectCommand) {
+          const body = command.input.Body as Uint8Array | string;
+          written.set(command.input.Key!, typeof body === 'string' ? Buffer.from(body, 'utf8') : body);
+          return {};
+        }
+        throw new Error(`unexpected command ${(command as object).constructor.name}`);
+      },
+    } as unknown as S3Client;
+
+    await ensureDatasetAndPointers(localS3, DEFAULT_ARTIFACTS_DIR);
+
+    expect([...written.keys()].sort()).toEqual([...deployed.keys()].filter((key) => key.endsWith('/latest.json') || key.startsWith('datasets/')).sort());
+    for (const [key, bytes] of written) expect(Buffer.from(deployed.get(key)!).toString('utf8'), key).toBe(Buffer.from(bytes).toString('utf8'));
   });
 });
