@@ -5,9 +5,10 @@
 import { S3Client } from '@aws-sdk/client-s3';
 import { DynamoDBDocumentClient, PutCommand } from '@aws-sdk/lib-dynamodb';
 import { mockClient } from 'aws-sdk-client-mock';
-import { afterAll, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest';
-import { createExperiment, startExperiment } from '../../lambdas/domain/experiments/lifecycle.ts';
+import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest';
+import { createExperiment, startExperiment, switchModelVersions } from '../../lambdas/domain/experiments/lifecycle.ts';
 import type { Experiment } from '../../lambdas/domain/experiments/model.ts';
+import { addDays, syntheticDailyCounters } from '../../lambdas/services/synthetic-counters.ts';
 import { apiEvent, bodyOf, fieldsOf, jsonPost, lambdaContext } from './support/api-gateway.ts';
 import { FakeBucket, FakeTables } from './support/aws.ts';
 import { TABLE, stubHandlerEnv } from './support/env.ts';
@@ -169,5 +170,38 @@ describe('follow_latest in the admin API', () => {
     // Assess
     expect(result.statusCode).toBe(200);
     expect(bodyOf<Experiment>(result).model_history).toEqual([{ at: NOW.toISOString(), versions: initialVersions }]);
+  });
+
+  describe('GET /experiments/{id}/results of a switched experiment', () => {
+    // The analysis day is the UTC day of the request.
+    beforeEach(() => vi.useFakeTimers({ toFake: ['Date'], now: NOW }));
+    afterEach(() => vi.useRealTimers());
+
+    it('marks the switch and compares the target since it beside the whole period', async () => {
+      // Prepare: ten days of counters through today, a switch five days ago
+      const day = NOW.toISOString().slice(0, 10);
+      const switchedAt = `${addDays(day, -5)}T02:00:00.000Z`;
+      const following = stored({ status: 'running', follow_latest: true, start_time: `${addDays(day, -9)}T00:00:00.000Z`, min_sample_size: 100 });
+      tables.seedExperiment(switchModelVersions(following, {
+        versions: { control: { ...initialVersions.control, model_version: 'retrained-1' }, treatment: { ...initialVersions.treatment, model_version: 'retrained-1' } },
+        runId: 'run-1',
+        now: new Date(switchedAt),
+      }));
+      const arms = [
+        { variant: 'control', users: 4000, ctr: 0.05, conversionRate: 0.05 },
+        { variant: 'treatment', users: 4000, ctr: 0.06, conversionRate: 0.05 },
+      ];
+      for (const row of syntheticDailyCounters({ arms, days: 10, firstDay: addDays(day, -9) })) tables.seedCounter(ID, row.variant, row.day, row.increments as Record<string, number>);
+
+      // Act
+      const result = await handler(apiEvent({ path: `/experiments/${ID}/results`, resource: '/experiments/{id}/results', pathParameters: { id: ID } }), lambdaContext());
+
+      // Assess
+      expect(result.statusCode).toBe(200);
+      const body = bodyOf<{ model_switches: { switches: { day: string; run_id: string }[]; since_last_switch: { from: string; result: string }; whole_period: { result: string } } }>(result);
+      expect(body.model_switches.switches).toMatchObject([{ day: addDays(day, -5), run_id: 'run-1' }]);
+      expect(body.model_switches.since_last_switch).toMatchObject({ from: addDays(day, -4), result: 'ok' });
+      expect(body.model_switches.whole_period.result).toBe('ok');
+    });
   });
 });
