@@ -16,6 +16,7 @@ import { retrainCommand } from './commands/retrain.ts';
 import { serveCommand } from './commands/serve.ts';
 import { simulateCommand } from './commands/simulate.ts';
 import { trainCommand } from './commands/train.ts';
+import { tuneCommand } from './commands/tune.ts';
 
 export const COMMANDS: readonly CliCommand[] = [
   serveCommand,
@@ -26,6 +27,7 @@ export const COMMANDS: readonly CliCommand[] = [
   generateCommand,
   evaluateCommand,
   trainCommand,
+  tuneCommand,
   retrainCommand,
   benchTrainCommand,
   benchAnalysisCommand,

@@ -5,6 +5,7 @@
 import { closeSync, openSync } from 'node:fs';
 import { parseArgs, type ParseArgsConfig } from 'node:util';
 import { UsageError, type CliCommand, type CliIO } from '../command.ts';
+import { readTunedDefaults, tunedDefaultsPath } from '../tuned-defaults.ts';
 import { attachItems } from '../../lambdas/domain/recommenders/data/dataset.ts';
 import { readFileChunks } from '../../lambdas/domain/recommenders/data/files.ts';
 import { MOVIELENS_FORMATS, parseItems, parseRatingsWithReport, type MovieLensFormat } from '../../lambdas/domain/recommenders/data/formats.ts';
@@ -78,12 +79,33 @@ export function parseCommandArgs<T extends ParseArgsConfig['options']>(argv: str
   }
 }
 
-/** The model definition and checked hyperparameters, with problems as usage errors. */
-export function resolveModelOption(name: string | undefined, params: Hyperparameters): { definition: ModelDefinition; params: Hyperparameters } {
+/**
+ * The model definition and checked hyperparameters, with problems as usage errors. With
+ * `tunedDefaultsPath`, the model's entry of that file (written by `abrec tune --write-defaults`)
+ * is laid over the built-in defaults and under `params`, and said on `onNote`.
+ */
+export function resolveModelOption(
+  name: string | undefined,
+  params: Hyperparameters,
+  options: { tunedDefaultsPath?: string; onNote?: (line: string) => void } = {},
+): { definition: ModelDefinition; params: Hyperparameters } {
   if (!name) throw new UsageError(`--model is required: one of ${MODEL_NAMES.join(', ')}`);
+  let definition: ModelDefinition;
   try {
-    const definition = getModel(name);
-    return { definition, params: resolveHyperparameters(definition.name, definition.defaults, params) };
+    definition = getModel(name);
+  } catch (error) {
+    throw new UsageError((error as Error).message);
+  }
+  let tuned: Hyperparameters = {};
+  const entry = options.tunedDefaultsPath === undefined ? undefined : readTunedDefaults(options.tunedDefaultsPath)[definition.name];
+  if (entry) {
+    // A setting the model no longer has (the file is older than the model) is skipped, not fatal.
+    tuned = Object.fromEntries(Object.entries(entry.params).filter(([key]) => Object.hasOwn(definition.defaults, key)));
+    const shown = Object.entries(tuned).map(([key, value]) => `${key}=${String(value)}`).join(' ');
+    options.onNote?.(`tuned defaults for ${definition.name} from ${options.tunedDefaultsPath} (${entry.metric} ${typeof entry.test_score === 'number' ? entry.test_score.toFixed(4) : '?'} on its test split): ${shown}`);
+  }
+  try {
+    return { definition, params: resolveHyperparameters(definition.name, definition.defaults, { ...tuned, ...params }) };
   } catch (error) {
     throw new UsageError((error as Error).message);
   }
@@ -163,7 +185,9 @@ Options:
   --format FORMAT      ml-100k | ml-1m | ml-latest (default: detected from the file)
   --task TASK          rating | ranking (required)
   --model NAME         ${MODEL_NAMES.join(' | ')}
-  --param NAME=VALUE   override a hyperparameter (repeatable), e.g. --param factors=50
+  --param NAME=VALUE   override a hyperparameter (repeatable), e.g. --param factors=50; the
+                       defaults are the model's, or those abrec tune --write-defaults wrote to
+                       model-artifacts/tuned-defaults.json (or $ABREC_TUNED_DEFAULTS)
   --split KIND         random | temporal | leave-last-n (default random); a number R is the
                        older spelling of --split random --train-ratio R
   --train-ratio R      random / temporal: training share per user (default 0.75)
@@ -197,7 +221,8 @@ export const evaluateCommand: CliCommand = {
     });
     if (!values.data) throw new UsageError('--data FILE is required');
     if (values.task !== 'rating' && values.task !== 'ranking') throw new UsageError(`--task must be rating or ranking, got '${values.task ?? ''}'`);
-    const { definition, params } = resolveModelOption(values.model, parseParamOptions(values.param));
+    const note = (line: string): void => io.stderr(`${line}\n`);
+    const { definition, params } = resolveModelOption(values.model, parseParamOptions(values.param), { tunedDefaultsPath: tunedDefaultsPath(io.env), onNote: note });
     if (definition.needsItems && !values.items) throw new UsageError(`model ${definition.name} needs item metadata: pass --items FILE`);
     const folds = numberOption(values.folds, '--folds', 5, { integer: true, min: 2 });
     const k = numberOption(values.k, '--k', 10, { integer: true, min: 1 });
@@ -208,7 +233,6 @@ export const evaluateCommand: CliCommand = {
       throw new UsageError('--train-ratio does not apply to the rating task\'s random protocol, which is k-fold (--folds)');
     }
     if (values.folds !== undefined && !kFold) throw new UsageError(`--folds applies to the rating task with --split random only, not ${values.task} with --split ${holdout.kind}`);
-    const note = (line: string): void => io.stderr(`${line}\n`);
     const loaded = loadRatingsFiles(values.data, values.items, values.format, note);
     const { dataset, cleaning } = applyMinRatings(loaded, values['min-ratings'], note);
     const extra = cleaning ? { cleaning } : {};

@@ -9,6 +9,7 @@ import { artifactPrefix, encodeArtifact, type EncodedArtifact } from '../../lamb
 import { evaluateRating, holdoutEvaluation } from '../../lambdas/domain/recommenders/evaluation.ts';
 import { MODEL_NAMES } from '../../lambdas/domain/recommenders/models/registry.ts';
 import { DirectoryModelArtifactStore, S3ModelArtifactStore, type ModelArtifactStore } from '../../lambdas/storage/artifact-store.ts';
+import { tunedDefaultsPath } from '../tuned-defaults.ts';
 import { asUsageErrors, loadRatingsFiles, numberOption, parseCommandArgs, parseParamOptions, resolveModelOption } from './evaluate.ts';
 
 const HELP = `Usage:
@@ -25,7 +26,9 @@ Options:
   --format FORMAT      ml-100k | ml-1m | ml-latest (default: detected from the file)
   --model NAME         ${MODEL_NAMES.join(' | ')}
   --model-id ID        artifact model id (default: the model name); [a-z0-9][a-z0-9._-]*
-  --param NAME=VALUE   override a hyperparameter (repeatable)
+  --param NAME=VALUE   override a hyperparameter (repeatable); the defaults are the model's, or
+                       those of model-artifacts/tuned-defaults.json ($ABREC_TUNED_DEFAULTS) written
+                       by abrec tune --write-defaults
   --seed S             training seed (for models that take one)
   --out DIR|s3://BUCKET[/models]
                        output directory, or an S3 bucket: the artifact goes to
@@ -61,7 +64,7 @@ export const trainCommand: CliCommand = {
     const destination = parseOutDestination(values.out);
     const requested = parseParamOptions(values.param);
     const seed = values.seed === undefined ? undefined : numberOption(values.seed, '--seed', 0, { integer: true });
-    const { definition, params } = resolveModelOption(values.model, requested);
+    const { definition, params } = resolveModelOption(values.model, requested, { tunedDefaultsPath: tunedDefaultsPath(io.env), onNote: (line) => io.stderr(`${line}\n`) });
     // Models without randomness (popularity, baseline, content) ignore --seed.
     if (seed !== undefined && Object.hasOwn(definition.defaults, 'seed')) params.seed = seed;
     if (definition.needsItems && !values.items) throw new UsageError(`model ${definition.name} needs item metadata: pass --items FILE`);
