@@ -192,12 +192,18 @@ export function firstLineOf(content: FileContent): { line: string; content: File
   if (content instanceof Uint8Array) {
     head = content;
   } else {
-    // Peek at the first chunk of a stream and hand back a stream that still starts with it.
+    // Peek at the stream's first chunks (up to a line break or 4 KB) and hand back a stream that still starts with them.
     const iterator = content[Symbol.iterator]();
-    const next = iterator.next();
-    head = next.done ? new Uint8Array(0) : next.value;
+    const peeked: Uint8Array[] = [];
+    let size = 0;
+    for (let item = iterator.next(); !item.done; item = iterator.next()) {
+      peeked.push(item.value);
+      size += item.value.length;
+      if (item.value.includes(10) || size >= 4096) break;
+    }
+    head = peeked.length === 1 ? peeked[0] : peeked.reduce(concatBytes, new Uint8Array(0));
     rest = (function* replay(): Generator<Uint8Array> {
-      if (!next.done) yield next.value;
+      yield* peeked;
       for (let item = iterator.next(); !item.done; item = iterator.next()) yield item.value;
     })();
   }

@@ -60,6 +60,12 @@ describe('the hand-written corpus of every MovieLens release file', () => {
 });
 
 describe('quirks of the real files', () => {
+  it('a stream in small chunks is detected from its first line, not from only its first chunk', () => {
+    const bytes = bytesOf('ml-25m/movies.csv');
+    const chunks = Array.from({ length: Math.ceil(bytes.length / 3) }, (_, k) => bytes.subarray(3 * k, 3 * k + 3));
+    expect(parseItems(chunks, { fileName: 'no-extension' })).toEqual(parseItems(bytes, { fileName: 'movies.csv' }));
+  });
+
   it('ML-100K u.item: a release date with a one-digit day (4-Feb-1971) gives its year when the title has none', () => {
     const items = parseItems('1346|Carried Away|4-Feb-1971||http://x|0|0|0|0|0|0|0|0|1|0|0|0|0|0|1|0|0|0|0\n', { fileName: 'u.item' });
     expect(items[0]).toEqual({ itemId: '1346', title: 'Carried Away', genres: ['Drama', 'Romance'], year: 1971 });
