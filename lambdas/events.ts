@@ -22,6 +22,7 @@ import { createIngestionService } from './services/ingestion.ts';
 import { ExperimentModeCache } from './services/interleaving-credit.ts';
 import { DynamoAssignmentReader } from './storage/assignment-reader.ts';
 import { DynamoDailyQuota } from './storage/daily-quota.ts';
+import { DynamoInteractionLog } from './storage/interaction-log.ts';
 
 const service = createIngestionService({
   assignments: new DynamoAssignmentReader(dynamoClient(), requiredEnv(TABLES.experiments.envVar)),
@@ -29,6 +30,7 @@ const service = createIngestionService({
   modes: new ExperimentModeCache(experimentRepositoryFromEnv()),
   quota: new DynamoDailyQuota(dynamoClient(), requiredEnv(TABLES.counters.envVar)),
   verifyRequestIds: booleanEnv(ENV.recordImpressions, true),
+  interactions: new DynamoInteractionLog(dynamoClient(), requiredEnv(TABLES.events.envVar), { ttlDays: Number(process.env[ENV.eventsTtlDays]) || 400 }),
 });
 
 export const handler = httpJsonHandler(async (event: JsonEvent) => {

@@ -114,9 +114,13 @@ export class AbrecStack extends Stack {
     this.firewall = new ApiFirewall(this, 'Firewall', { stage: api.api.deploymentStage, rateLimitPerIp: props.rateLimitPerIp });
     const analysis = (this.analysis = new AnalysisSchedule(this, 'Analysis', { analysisFunction: functions.analysis }));
     const retraining = (this.retraining = new RetrainingWorkflow(this, 'Retraining', {
+      snapshotFunction: functions.retrainSnapshot,
       trainFunction: functions.retrainTrain,
       evaluateFunction: functions.retrainEvaluate,
       publishFunction: functions.retrainPublish,
+      switchFunction: functions.retrainSwitch,
+      restoreFunction: functions.retrainRestore,
+      notificationTopic: analysis.alertsTopic,
     }));
     new OperationsDashboard(this, 'Operations', { api: api.api, functions, stateMachine: retraining.stateMachine });
     this.alarms = new OperationsAlarms(this, 'Alarms', {

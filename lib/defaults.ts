@@ -9,7 +9,7 @@ import type { FunctionName } from './resources.ts';
  * jobs cannot overlap (analysis and each retraining step run one at a time) and the public
  * functions cannot take the account's whole regional pool however hard one client with the
  * shipped API key pushes (the usage plan and the WAF rate rule limit the rate; this limits the
- * concurrency that rate costs). Sum: 319 of the default regional limit of 1,000; Lambda refuses
+ * concurrency that rate costs). Sum: 322 of the default regional limit of 1,000; Lambda refuses
  * any reservation that leaves fewer than 100 unreserved, so accounts with a lower limit pass
  * `reservedConcurrency: false` (or lower these) to AbrecStack.
  */
@@ -24,9 +24,12 @@ export const DEFAULT_RESERVED_CONCURRENCY: Readonly<Record<FunctionName, number>
   // One daily run; a second, concurrent run would write the same report keys.
   analysis: 1,
   // The state machine runs the steps one after another; retries cover a throttled start.
+  retrainSnapshot: 1,
   retrainTrain: 1,
   retrainEvaluate: 1,
   retrainPublish: 1,
+  retrainSwitch: 1,
+  retrainRestore: 1,
 };
 
 /**

@@ -53,7 +53,8 @@ export function applyNagSuppressions(stack: AbrecStack): void {
       { id: 'AwsSolutions-L1', reason: 'The function pins nodejs22.x, the runtime the code is bundled (esbuild target node22) and tested for; moving runtime is a deliberate, tested change.' },
     ]);
     const access: BucketAccess = ('bucket' in FUNCTIONS[name] ? FUNCTIONS[name].bucket : undefined) ?? {};
-    const keyPatterns = [...new Set([...(access.read ?? []), ...(access.write ?? [])])];
+    // Only patterns with a wildcard are findings (a single key such as datasets/snapshots/latest.json is not).
+    const keyPatterns = [...new Set([...(access.read ?? []), ...(access.write ?? [])])].filter((pattern) => pattern.includes('*'));
     NagSuppressions.addResourceSuppressions(childAt(fn.role!, 'DefaultPolicy'), [
       {
         id: 'AwsSolutions-IAM5',
@@ -84,12 +85,19 @@ export function applyNagSuppressions(stack: AbrecStack): void {
     },
   ]);
 
-  const retrainingFunctions = [stack.functions.retrainTrain, stack.functions.retrainEvaluate, stack.functions.retrainPublish];
+  const retrainingFunctions = [
+    stack.functions.retrainSnapshot,
+    stack.functions.retrainTrain,
+    stack.functions.retrainEvaluate,
+    stack.functions.retrainPublish,
+    stack.functions.retrainSwitch,
+    stack.functions.retrainRestore,
+  ];
   NagSuppressions.addResourceSuppressions(childAt(stack.retraining.stateMachine.role, 'DefaultPolicy'), [
     {
       id: 'AwsSolutions-IAM5',
       reason:
-        'The :* wildcards are the versions and aliases of the three retraining functions the tasks invoke (CDK\'s LambdaInvoke grant). ' +
+        'The :* wildcards are the versions and aliases of the six retraining functions the tasks invoke (CDK\'s LambdaInvoke grant). ' +
         'Resource * is the log-delivery actions (logs:CreateLogDelivery and friends) and X-Ray, which have no resource-level permissions.',
       appliesTo: ['Resource::*', ...retrainingFunctions.map((fn) => arnFinding(fn, ':*'))],
     },

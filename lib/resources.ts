@@ -154,35 +154,64 @@ export const FUNCTIONS = {
     bucket: { read: ['reports/*'], write: ['reports/*'] },
     alerts: true,
   },
+  retrainSnapshot: {
+    id: 'RetrainSnapshotFunction',
+    entry: 'lambdas/retrain-snapshot.ts',
+    description: 'Retraining step: snapshots the training data (base + logged feedback) and lists the models to train',
+    memorySize: 1024,
+    timeoutSeconds: 300,
+    // The interaction log (events table, queried by day and shard) and the experiments (who follows latest).
+    tables: { events: 'read', experiments: 'read' },
+    // Reads the base data set, the last snapshot and the pointers; writes this run's snapshot.
+    bucket: { read: ['datasets/*', 'models/*'], write: ['datasets/snapshots/*/u.data', 'datasets/snapshots/*/u.item'] },
+  },
   retrainTrain: {
     id: 'RetrainTrainFunction',
     entry: 'lambdas/retrain-train.ts',
-    description: 'Retraining step: trains a candidate model from the ratings in S3',
+    description: 'Retraining step: trains a candidate model from the run\'s snapshot in S3',
     memorySize: 3008,
     timeoutSeconds: 900,
     tables: {},
-    // Reads the ratings under the input's dataset prefix, checks whether the version exists, writes it.
+    // Reads the snapshot, checks whether the version exists, writes it.
     bucket: { read: ['datasets/*', 'models/*'], write: ['models/*'] },
   },
   retrainEvaluate: {
     id: 'RetrainEvaluateFunction',
     entry: 'lambdas/retrain-evaluate.ts',
-    description: 'Retraining step: evaluates the candidate against the current model',
+    description: 'Retraining step: evaluates the candidate and the published version on the same held-out split',
     memorySize: 3008,
     timeoutSeconds: 900,
     tables: {},
-    // Reads the latest pointer and the published version's manifest.
-    bucket: { read: ['models/*'] },
+    // Reads the snapshot, the latest pointer and the published version.
+    bucket: { read: ['datasets/*', 'models/*'] },
   },
   retrainPublish: {
     id: 'RetrainPublishFunction',
     entry: 'lambdas/retrain-publish.ts',
-    description: 'Retraining step: publishes the accepted candidate as the latest version',
+    description: 'Retraining step: publishes the accepted candidates as the latest versions',
     memorySize: 512,
     timeoutSeconds: 60,
     tables: {},
-    // Moves the latest pointer, and writes nothing else.
-    bucket: { write: ['models/*/latest.json'] },
+    // Checks each candidate's manifest, moves the latest pointers and the snapshot marker, and writes nothing else.
+    bucket: { read: ['models/*'], write: ['models/*/latest.json', 'datasets/snapshots/latest.json'] },
+  },
+  retrainSwitch: {
+    id: 'RetrainSwitchFunction',
+    entry: 'lambdas/retrain-switch.ts',
+    description: 'Retraining step: switches the experiments that follow latest to the published versions',
+    memorySize: 512,
+    timeoutSeconds: 60,
+    tables: { experiments: 'readWrite' },
+  },
+  retrainRestore: {
+    id: 'RetrainRestoreFunction',
+    entry: 'lambdas/retrain-restore.ts',
+    description: 'Retraining failure path: puts every pointer back as it was before the run',
+    memorySize: 512,
+    timeoutSeconds: 60,
+    tables: {},
+    // The pointers only.
+    bucket: { read: ['models/*/latest.json', 'datasets/snapshots/latest.json'], write: ['models/*/latest.json', 'datasets/snapshots/latest.json'] },
   },
 } as const satisfies Record<string, FunctionDefinition>;
 

@@ -132,7 +132,7 @@ export function scheduledEvent(firedAt: Date): Record<string, unknown> {
  * the retraining state machine synthesized from the stack (loaded on its first firing: it needs
  * aws-cdk-lib, which the serving path never does).
  */
-function scheduledJobs(invoke: (name: FunctionName, event: unknown) => Promise<unknown>, log: (line: string) => void): ScheduledJob[] {
+function scheduledJobs(invoke: (name: FunctionName, event: unknown) => Promise<unknown>, log: (line: string) => void, dataDir: string): ScheduledJob[] {
   let definition: Record<string, unknown> | undefined;
   return [
     { name: 'analysis', schedule: SCHEDULES.analysis, run: (firedAt) => invoke('analysis', scheduledEvent(firedAt)) },
@@ -140,15 +140,18 @@ function scheduledJobs(invoke: (name: FunctionName, event: unknown) => Promise<u
       name: 'retraining',
       schedule: SCHEDULES.retraining,
       run: async (firedAt) => {
-        const [{ synthesizeRetrainingDefinition, runRetrainingLocally }, { DEFAULT_RETRAINING_INPUT }] = await Promise.all([
+        const [{ synthesizeRetrainingDefinition, runRetrainingLocally }, { DEFAULT_RETRAINING_INPUT }, { fileNotifier }] = await Promise.all([
           import('./state-machine.ts'),
           import('../lib/constructs/retraining-workflow.ts'),
+          import('./notifications.ts'),
         ]);
         definition ??= synthesizeRetrainingDefinition();
+        // As the EventBridge rule: run_id from the event, now = the rule time (the end of the log window).
         const run = await runRetrainingLocally({
           definition,
-          input: { ...DEFAULT_RETRAINING_INPUT, run_id: `scheduled-${firedAt.toISOString()}` },
+          input: { ...DEFAULT_RETRAINING_INPUT, models: DEFAULT_RETRAINING_INPUT.models.map((m) => ({ ...m })), run_id: `scheduled-${firedAt.toISOString()}`, now: firedAt.toISOString() },
           invoke,
+          notify: fileNotifier(dataDir),
           onEvent: (line) => log(`retraining: ${line}`),
         });
         return { status: run.status, path: run.path, output: run.output };
@@ -178,7 +181,7 @@ export async function startLocalRuntime(options: LocalRuntimeOptions): Promise<L
     const { keys, generated } = await resolveKeys(dataDir, { apiKey: options.apiKey, adminKey: options.adminKey });
     const handlers = await loadHandlers();
     const invoke = (name: FunctionName, event: unknown) => handlers[name](event, {});
-    const jobs = scheduledJobs(invoke, log);
+    const jobs = scheduledJobs(invoke, log, dataDir);
     const scheduler = createLocalScheduler({ clock, jobs, log });
     const gateway = await startGateway({
       handlers: handlers as Record<FunctionName, LambdaHttpHandler>,

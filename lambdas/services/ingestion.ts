@@ -34,6 +34,7 @@ import { planQuotaClaims, slateProblem, type DailyQuotaClaim } from '../domain/e
 import { assignmentRefKey, type DynamoAssignmentReader } from '../storage/assignment-reader.ts';
 import type { DailyQuota } from '../storage/daily-quota.ts';
 import type { DynamoEventRepository } from '../storage/event-repository.ts';
+import type { InteractionLog } from '../storage/interaction-log.ts';
 import type { ExperimentModeCache, ExperimentSettings } from './interleaving-credit.ts';
 
 export interface IngestionServiceDeps {
@@ -47,6 +48,11 @@ export interface IngestionServiceDeps {
    * event's request_id be checked against one. Default true.
    */
   verifyRequestIds?: boolean;
+  /**
+   * Where feedback is logged for the weekly retraining (interaction-log.ts), before it is
+   * counted: a failed log write fails the request (503) with nothing counted. @default none
+   */
+  interactions?: InteractionLog;
 }
 
 export interface IngestRequest {
@@ -57,7 +63,7 @@ export interface IngestRequest {
 }
 
 /** Builds the ingestion use case over its storage. */
-export function createIngestionService({ assignments, events, modes, quota, verifyRequestIds = true }: IngestionServiceDeps) {
+export function createIngestionService({ assignments, events, modes, quota, verifyRequestIds = true, interactions }: IngestionServiceDeps) {
   const batchSchema = z.strictObject({
     events: z.array(z.unknown(), { error: 'must be an array of events' }).min(1, 'must hold at least 1 event').max(MAX_BATCH_SIZE, `must hold at most ${MAX_BATCH_SIZE} events`),
   });
@@ -249,6 +255,20 @@ export function createIngestionService({ assignments, events, modes, quota, veri
     const { claims, granted, limited } = await takeQuota(batch);
     const refused = new Set(limited);
     const positions = batch.map((_, p) => p).filter((p) => !refused.has(p));
+    if (interactions) {
+      try {
+        await interactions.append(positions.map((p) => batch[p].event));
+      } catch (error) {
+        logger.error('Feedback could not be logged for retraining', { error });
+        metrics.addMetric('InteractionLogFailed', MetricUnit.Count, 1);
+        const all = new Set(positions);
+        await Promise.all(claims.map((claim, c) => giveBack(claim, all, [...new Set([...granted[c]].map((p) => batch[p].event.event_type))], batch)));
+        throw notStored(
+          positions.map((p) => batch[p].event.event_id),
+          batch.length,
+        );
+      }
+    }
     const result = await events.recordBatch(positions.map((p) => batch[p]));
     metrics.addMetric('EventsStored', MetricUnit.Count, result.stored.length);
     metrics.addMetric('EventsDuplicate', MetricUnit.Count, result.duplicates.length);

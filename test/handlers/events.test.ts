@@ -1,5 +1,5 @@
 import { ConditionalCheckFailedException } from '@aws-sdk/client-dynamodb';
-import { BatchGetCommand, DynamoDBDocumentClient, GetCommand, PutCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
+import { BatchGetCommand, BatchWriteCommand, DynamoDBDocumentClient, GetCommand, PutCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import { mockClient } from 'aws-sdk-client-mock';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest';
 import { apiEvent, bodyOf, fieldsOf, jsonPost, lambdaContext } from './support/api-gateway.ts';
@@ -11,6 +11,7 @@ import { defaultExperiment } from '../../lambdas/domain/experiments/defaults.ts'
 import type { Experiment } from '../../lambdas/domain/experiments/model.ts';
 import { counterShard } from '../../lambdas/domain/events/counters.ts';
 import { counterKey } from '../../lambdas/storage/event-repository.ts';
+import { interactionLogKey } from '../../lambdas/storage/interaction-log.ts';
 
 /** An interleaving experiment (control = team a, treatment = team b), seeded per test. */
 const INTERLEAVING_ID = 'il-exp';
@@ -1105,6 +1106,39 @@ describe('POST /events and /events/batch', () => {
       expect(result.statusCode).toBe(503);
       expect(fieldsOf(result)).toEqual(['event_id']);
       expect(ddb.commandCalls(PutCommand)).toHaveLength(0);
+    });
+  });
+
+  describe('the interaction log the weekly retraining reads', () => {
+    it('logs the feedback of a request (not its impressions) under the day and shard of each event, before claiming any event', async () => {
+      // Act
+      const result = await postBatch([click(), { event_id: 'evt-2', event_type: 'rating', user_id: 'u1', experiment_id: 'default', item_id: 'i9', value: 4 }, { event_id: 'evt-3', event_type: 'impression', user_id: 'u1', experiment_id: 'default' }]);
+
+      // Assess
+      expect(result.statusCode).toBe(200);
+      const [write] = ddb.commandCalls(BatchWriteCommand);
+      const items = write.args[0].input.RequestItems![TABLE.events].map((request) => request.PutRequest!.Item!);
+      expect(items).toEqual([
+        expect.objectContaining(interactionLogKey(NOW.getTime(), 'evt-1')),
+        expect.objectContaining({ ...interactionLogKey(NOW.getTime(), 'evt-2'), event_type: 'rating', user_id: 'u1', item_id: 'i9', value: 4 }),
+      ]);
+      expect(items[0].pk).toMatch(new RegExp(`^ILOG#${today}#S\\d{2}$`));
+      const order = ddb.calls().map((call) => call.args[0]);
+      const firstClaim = order.findIndex((command) => command instanceof PutCommand && String(command.input.Item?.pk).startsWith('EVENT#'));
+      expect(order.findIndex((command) => command instanceof BatchWriteCommand)).toBeLessThan(firstClaim);
+    });
+
+    it('answers 503 and claims and counts nothing when the log cannot be written, so the retry logs and counts the events once', async () => {
+      // Prepare
+      ddb.on(BatchWriteCommand).rejects(Object.assign(new Error('Throughput exceeds the current capacity'), { name: 'ProvisionedThroughputExceededException' }));
+
+      // Act
+      const result = await postEvent(click());
+
+      // Assess
+      expect(result.statusCode).toBe(503);
+      expect(ddb.commandCalls(PutCommand).filter((call) => String(call.args[0].input.Item?.pk).startsWith('EVENT#'))).toEqual([]);
+      expect(dailyUpdates()).toEqual([]);
     });
   });
 });

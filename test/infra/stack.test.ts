@@ -225,6 +225,8 @@ describe('least privilege', () => {
     pointer: 'models/als/latest.json',
     report: 'reports/default/2026-12-01/report.json',
     dataset: 'datasets/ratings/u.data',
+    snapshot: 'datasets/snapshots/run-1/u.data',
+    marker: 'datasets/snapshots/latest.json',
     elsewhere: 'exports/anything.json',
   } as const;
   type KeyKind = keyof typeof KEYS;
@@ -243,12 +245,18 @@ describe('least privilege', () => {
     experiments: { list: true, get: ['artifact', 'pointer', 'report'], put: [] },
     // Writes the day's reports, reads the day before's.
     analysis: { list: true, get: ['report'], put: ['report'] },
-    // Reads ratings, checks whether the candidate version exists, writes it.
-    retrainTrain: { list: true, get: ['artifact', 'pointer', 'dataset'], put: ['artifact', 'pointer'] },
-    // Reads latest.json and the published manifest.
-    retrainEvaluate: { list: true, get: ['artifact', 'pointer'], put: [] },
-    // Moves latest.json only.
-    retrainPublish: { list: false, get: [], put: ['pointer'] },
+    // Reads the base data set, the last snapshot (marker) and the pointers and manifests of followed models; writes this run's snapshot.
+    retrainSnapshot: { list: true, get: ['artifact', 'pointer', 'dataset', 'snapshot', 'marker'], put: ['snapshot'] },
+    // Reads the snapshot, checks whether the candidate version exists, writes it.
+    retrainTrain: { list: true, get: ['artifact', 'pointer', 'dataset', 'snapshot', 'marker'], put: ['artifact', 'pointer'] },
+    // Reads the snapshot, latest.json and the published version.
+    retrainEvaluate: { list: true, get: ['artifact', 'pointer', 'dataset', 'snapshot', 'marker'], put: [] },
+    // Checks each candidate's manifest, moves latest.json and the snapshot marker.
+    retrainPublish: { list: true, get: ['artifact', 'pointer'], put: ['pointer', 'marker'] },
+    // The experiments table only.
+    retrainSwitch: { list: false, get: [], put: [] },
+    // Reads and writes back the pointers only.
+    retrainRestore: { list: true, get: ['pointer', 'marker'], put: ['pointer', 'marker'] },
   };
   const can = (statements: PolicyStatement[], action: string): KeyKind[] => KEY_KINDS.filter((kind) => allowsOn(statements, action, objectArn(bucketId(), KEYS[kind])));
 
@@ -351,12 +359,13 @@ describe('least privilege', () => {
     }
   });
 
-  it('lets the state machine invoke the three retraining functions and no other', () => {
+  it('lets the state machine invoke the six retraining functions and no other, and publish to the alerts topic', () => {
     const { properties } = stateMachine();
     const statements = statementsOfRole(template, properties.RoleArn['Fn::GetAtt'][0]);
     const invocable = FUNCTION_NAMES.filter((name) => allows(statements, 'lambda:InvokeFunction', functionId(name)));
 
-    expect(invocable.sort()).toEqual(['retrainEvaluate', 'retrainPublish', 'retrainTrain']);
+    expect(invocable.sort()).toEqual(['retrainEvaluate', 'retrainPublish', 'retrainRestore', 'retrainSnapshot', 'retrainSwitch', 'retrainTrain']);
+    expect(allows(statements, 'sns:Publish', alertsTopicId())).toBe(true);
   });
 
   it('grants no service-wide wildcard action (dynamodb:*, s3:*, *) in any identity policy', () => {
@@ -482,48 +491,119 @@ describe('schedules', () => {
     expect(target.InputTransformer.InputTemplate).toContain(`"run_id":<${placeholder}>`);
     expect(target.InputTransformer.InputTemplate).toContain('"model_id":"als"');
   });
+
+  it('passes the rule time to the retraining run as now (the end of the feedback window)', () => {
+    const rules = template.findResources('AWS::Events::Rule', { Properties: { ScheduleExpression: SCHEDULES.retraining } });
+    const [target] = Object.values(rules)[0].Properties.Targets;
+    const paths = target.InputTransformer.InputPathsMap as Record<string, string>;
+    const [placeholder] = Object.entries(paths).find(([, path]) => path === '$.time')!;
+
+    expect(target.InputTransformer.InputTemplate).toContain(`"now":<${placeholder}>`);
+  });
 });
 
 describe('retraining state machine', () => {
-  it('runs Train → Evaluate → Gate and publishes only an accepted candidate', () => {
-    const { definition } = stateMachine();
-
-    expect(definition.StartAt).toBe('Train');
-    expect(definition.States.Train).toMatchObject({ Type: 'Task', Next: 'Evaluate', ResultPath: '$.candidate' });
-    expect(definition.States.Evaluate).toMatchObject({ Type: 'Task', Next: 'Gate', ResultPath: '$.evaluation' });
-    expect(definition.States.Gate).toEqual({
-      Type: 'Choice',
-      Choices: [{ Variable: '$.evaluation.accepted', BooleanEquals: true, Next: 'Publish' }],
-      Default: 'Rejected',
-    });
-    expect(definition.States.Publish).toMatchObject({ Type: 'Task', Next: 'Published', ResultPath: '$.published' });
-    expect(definition.States.Published.Type).toBe('Succeed');
-    expect(definition.States.Rejected.Type).toBe('Succeed');
-  });
-
-  it.each([
+  const TASKS = [
+    ['Snapshot', 'retrainSnapshot'],
     ['Train', 'retrainTrain'],
     ['Evaluate', 'retrainEvaluate'],
     ['Publish', 'retrainPublish'],
-  ] as const)('the %s task invokes the %s function', (state, name) => {
+    ['SwitchFollowers', 'retrainSwitch'],
+    ['RestorePointers', 'retrainRestore'],
+  ] as const;
+  /** Every state, the Map's own included, by name. */
+  const states = (): Record<string, any> => {
+    const { definition } = stateMachine();
+    return { ...definition.States, ...definition.States.TrainEach.ItemProcessor.States };
+  };
+
+  it('runs Snapshot → TrainEach (a Map over the snapshot\'s models, one at a time) → Publish → SwitchFollowers → Notify → Done', () => {
     const { definition } = stateMachine();
 
-    expect(definition.States[state].Resource).toBe(`\${GetAtt:${functionId(name)}.Arn}`);
+    expect(definition.StartAt).toBe('Snapshot');
+    expect(definition.States.Snapshot).toMatchObject({ Type: 'Task', Next: 'TrainEach', ResultPath: '$.snapshot' });
+    expect(definition.States.TrainEach).toMatchObject({ Type: 'Map', ItemsPath: '$.snapshot.models', MaxConcurrency: 1, ResultPath: '$.results', Next: 'Publish' });
+    expect(definition.States.TrainEach.ItemSelector).toEqual({
+      'model_id.$': '$$.Map.Item.Value.model_id',
+      'algorithm.$': '$$.Map.Item.Value.algorithm',
+      'dataset_prefix.$': '$.snapshot.dataset_prefix',
+      'max_regression.$': '$.max_regression',
+      'run_id.$': '$.run_id',
+    });
+    expect(definition.States.Publish).toMatchObject({ Type: 'Task', Next: 'SwitchFollowers', ResultPath: '$.published' });
+    expect(definition.States.SwitchFollowers).toMatchObject({ Type: 'Task', Next: 'Notify', ResultPath: '$.switched', Parameters: { 'run_id.$': '$.run_id', 'versions.$': '$.published.versions' } });
+    expect(definition.States.Notify.Next).toBe('Done');
+    expect(definition.States.Done.Type).toBe('Succeed');
   });
 
-  it.each(['Train', 'Evaluate', 'Publish'])('the %s task retries throttled Lambda calls and catches every error into the Fail state', (state) => {
-    const { definition } = stateMachine();
-    const task = definition.States[state];
+  it('trains, evaluates and gates each model inside the Map: Train → Evaluate → Gate (Choice) → Accept | Reject', () => {
+    const processor = stateMachine().definition.States.TrainEach.ItemProcessor;
 
-    expect(task.Retry).toEqual(
-      expect.arrayContaining([expect.objectContaining({ ErrorEquals: expect.arrayContaining(['Lambda.TooManyRequestsException']), MaxAttempts: 3, BackoffRate: 2 })]),
-    );
-    expect(task.Catch).toEqual([{ ErrorEquals: ['States.ALL'], ResultPath: '$.error', Next: 'StepFailed' }]);
-    expect(definition.States.StepFailed).toMatchObject({ Type: 'Fail', Error: 'RetrainingFailed' });
+    expect(processor.StartAt).toBe('Train');
+    expect(processor.States.Train).toMatchObject({ Type: 'Task', Next: 'Evaluate', ResultPath: '$.candidate' });
+    expect(processor.States.Evaluate).toMatchObject({ Type: 'Task', Next: 'Gate', ResultPath: '$.evaluation' });
+    expect(processor.States.Gate).toMatchObject({
+      Type: 'Choice',
+      Choices: [{ Variable: '$.evaluation.accepted', BooleanEquals: true, Next: 'Accept' }],
+      Default: 'Reject',
+    });
+    expect(processor.States.Accept).toMatchObject({ Type: 'Pass', End: true });
+    expect(processor.States.Reject).toMatchObject({ Type: 'Pass', End: true });
+  });
+
+  it.each(TASKS)('the %s task invokes the %s function and retries transient Lambda errors with exponential backoff', (state, name) => {
+    const task = states()[state];
+
+    expect(task.Resource).toBe(`\${GetAtt:${functionId(name)}.Arn}`);
+    expect(task.Retry).toEqual([
+      {
+        ErrorEquals: ['Lambda.ServiceException', 'Lambda.AWSLambdaException', 'Lambda.SdkClientException', 'Lambda.ClientExecutionTimeoutException', 'Lambda.TooManyRequestsException'],
+        IntervalSeconds: 5,
+        MaxAttempts: 3,
+        BackoffRate: 2,
+      },
+    ]);
+  });
+
+  it.each(['Snapshot', 'TrainEach', 'Publish', 'SwitchFollowers'])('a failure of %s is caught into RestorePointers → NotifyFailure → Failed', (state) => {
+    const { definition } = stateMachine();
+
+    expect(definition.States[state].Catch).toEqual([{ ErrorEquals: ['States.ALL'], ResultPath: '$.error', Next: 'RestorePointers' }]);
+    expect(definition.States.RestorePointers).toMatchObject({ Next: 'NotifyFailure', Catch: [{ ErrorEquals: ['States.ALL'], ResultPath: '$.restored', Next: 'NotifyFailure' }] });
+    expect(definition.States.NotifyFailure.Next).toBe('Failed');
+    expect(definition.States.Failed).toMatchObject({ Type: 'Fail', Error: 'RetrainingFailed' });
+  });
+
+  it('notifies every run on the alerts topic: each model\'s metrics, decision and reason, or the failure and what was restored', () => {
+    const { definition } = stateMachine();
+    const topic = { Ref: alertsTopicId() };
+
+    expect(definition.States.Notify).toMatchObject({ Type: 'Task', Resource: 'arn:${Ref:AWS::Partition}:states:::sns:publish', ResultPath: null });
+    expect(definition.States.Notify.Parameters).toMatchObject({
+      TopicArn: `\${Ref:${topic.Ref}}`,
+      Subject: 'abrec retraining: run finished',
+      Message: { outcome: 'succeeded', 'run_id.$': '$.run_id', 'models.$': '$.published.models', 'published.$': '$.published.versions', 'switched.$': '$.switched' },
+    });
+    expect(definition.States.NotifyFailure.Parameters).toMatchObject({
+      TopicArn: `\${Ref:${topic.Ref}}`,
+      Subject: 'abrec retraining: run FAILED',
+      Message: { outcome: 'failed', 'run_id.$': '$.run_id', 'error.$': '$.error', 'restored.$': '$.restored' },
+    });
+  });
+
+  it('alarms on a failed execution (ExecutionsFailed) to the alerts topic', () => {
+    const { logicalId } = stateMachine();
+
+    template.hasResourceProperties('AWS::CloudWatch::Alarm', {
+      Namespace: 'AWS/States',
+      MetricName: 'ExecutionsFailed',
+      Dimensions: [{ Name: 'StateMachineArn', Value: { Ref: logicalId } }],
+      AlarmActions: [{ Ref: alertsTopicId() }],
+    });
   });
 
   it('bounds a run with a timeout', () => {
-    expect(stateMachine().definition.TimeoutSeconds).toBe(7200);
+    expect(stateMachine().definition.TimeoutSeconds).toBe(14400);
   });
 
   it('logs every execution with its data to a log group and traces with X-Ray', () => {

@@ -6,7 +6,7 @@
  */
 import { ConditionalCheckFailedException } from '@aws-sdk/client-dynamodb';
 import { GetObjectCommand, HeadObjectCommand, NoSuchKey, PutObjectCommand, type GetObjectCommandOutput, type S3Client } from '@aws-sdk/client-s3';
-import { GetCommand, PutCommand, QueryCommand, UpdateCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import { BatchWriteCommand, type DynamoDBDocumentClient, GetCommand, PutCommand, QueryCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import type { AwsClientStub } from 'aws-sdk-client-mock';
 import { artifactPrefix, type EncodedArtifact } from '../../../lambdas/domain/recommenders/artifact.ts';
 import type { Experiment } from '../../../lambdas/domain/experiments/model.ts';
@@ -50,6 +50,8 @@ export class FakeTables {
     }));
     ddb.on(PutCommand).resolves({});
     ddb.on(UpdateCommand).resolves({});
+    // The interaction log's writes (interaction-log.ts): every item processed.
+    ddb.on(BatchWriteCommand).resolves({ UnprocessedItems: {} });
   }
 
   seed(table: string, item: Item): this {

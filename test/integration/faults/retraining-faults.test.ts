@@ -1,23 +1,25 @@
 /**
  * Fault: the weekly retraining fails halfway. The state machine synthesized from the stack runs
- * under aws-local-stepfunctions with the real retraining handlers against s3rver (the default
- * model set and pointers provisioned as `abrec retrain` does); faults are injected on the
- * handlers' own S3 client: a binary of the candidate cannot be written (Train), the published
- * version's manifest cannot be read (Evaluate), `latest.json` cannot be written (Publish), and a
- * `latest.json` write that applied but whose answer was lost.
+ * under aws-local-stepfunctions with the real retraining handlers against dynalite and s3rver
+ * (provisioned as `abrec retrain` does); faults are injected on the handlers' own S3 client: a
+ * binary of the candidate cannot be written (Train), the published version's manifest cannot be
+ * read (Evaluate), `latest.json` cannot be written (Publish), and a `latest.json` write that
+ * applied but whose answer was lost.
  *
  * Documented behaviour:
- * - every failed step ends the execution FAILED through `StepFailed` (error RetrainingFailed),
- *   visible in its status and path;
- * - every object that existed before the run, every `models/<id>/latest.json` pointer included,
- *   is byte for byte as before: a failed Train leaves at most some binaries of the candidate
- *   without a manifest (not a version: nothing lists, loads or points at it; the rerun completes
- *   it), a failed Evaluate or Publish leaves the candidate complete and unreferenced;
+ * - every failed step is caught: RestorePointers, NotifyFailure (a line in the notifications
+ *   file naming the error), then the execution ends FAILED through `Failed` (error
+ *   RetrainingFailed), visible in its status and path;
+ * - every object that existed before the run, every `models/<id>/latest.json` pointer and the
+ *   snapshot marker included, is byte for byte as before: a failed Train leaves at most some
+ *   binaries of the candidate without a manifest (not a version: nothing lists, loads or points
+ *   at it; the rerun completes it), a failed Evaluate or Publish leaves the candidate complete
+ *   and unreferenced; the run's own snapshot (`datasets/snapshots/<run>/`) stays, unreferenced;
  * - a pointer only ever names a complete artifact: the manifest is written after every binary,
- *   and Publish runs only after Train wrote the manifest. When Publish's write applied but its
- *   answer was lost, the execution fails while `latest.json` already names the candidate, a
- *   complete artifact that loads and verifies (the residual: the next run publishes the same
- *   pointer again, or a newer one);
+ *   and Publish checks it before moving the pointer. When Publish's write applied but its answer
+ *   was lost, RestorePointers puts the copy taken by Snapshot back (the residual is a restore
+ *   that fails too: then the pointer names the complete candidate, and the notification says
+ *   the restore failed);
  * - a rerun without the fault publishes.
  */
 import { GetObjectCommand, ListObjectsV2Command, S3Client } from '@aws-sdk/client-s3';
@@ -26,6 +28,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ARTIFACTS_BUCKET } from '../../../lib/resources.ts';
+import { readRetrainingNotifications } from '../../../local/notifications.ts';
 import { startLocalRetraining, type LocalRetraining } from '../../../local/retrain.ts';
 import { LOCAL_CREDENTIALS } from '../../../local/runtime.ts';
 import type { RetrainingRun } from '../../../local/state-machine.ts';
@@ -34,7 +37,8 @@ import { CALL_LEVEL, serviceError, type FaultMiddleware } from './support/faults
 
 const BUCKET = ARTIFACTS_BUCKET.localName;
 /** A candidate other than the published ALS (popularity), accepted by any gate (max_regression 1), so every run reaches Publish. */
-const INPUT = { model_id: 'als', algorithm: 'popularity', dataset_prefix: 'datasets/ratings/', max_regression: 1 };
+const INPUT = { dataset_prefix: 'datasets/ratings/', models: [{ model_id: 'als', algorithm: 'popularity' }], max_regression: 1 };
+let runs = 0;
 
 let dataDir: string;
 let session: LocalRetraining;
@@ -96,18 +100,23 @@ async function latestVersion(): Promise<string> {
 async function run(withFault: typeof fault): Promise<RetrainingRun> {
   fault = withFault;
   try {
-    return await session.run(INPUT, () => {});
+    return await session.run({ ...INPUT, run_id: `fault-run-${++runs}` }, () => {}, { retryIntervalMs: 0 });
   } finally {
     fault = undefined;
   }
 }
 
-const expectFailedAt = (outcome: RetrainingRun, path: string[]) => {
+const expectFailedAt = async (outcome: RetrainingRun, path: string[]) => {
   expect(outcome.status).toBe('FAILED');
-  expect(outcome.path).toEqual([...path, 'StepFailed']);
+  expect(outcome.path).toEqual(['Snapshot', 'TrainEach', ...path, 'RestorePointers', 'NotifyFailure', 'Failed']);
   // The Fail state's cause, as aws-local-stepfunctions reports a failed execution.
   expect(outcome.output).toEqual({ error: 'ExecutionError', cause: expect.stringContaining('A retraining step failed after retries') });
+  const [latest] = await readRetrainingNotifications(dataDir, 1);
+  expect(latest).toMatchObject({ state: 'NotifyFailure', message: { outcome: 'failed', run_id: `fault-run-${runs}`, error: { Error: expect.any(String) } } });
 };
+
+/** The keys of the run's own snapshot, which a failed run leaves (unreferenced). */
+const snapshotKeys = () => [`datasets/snapshots/fault-run-${runs}/u.data`, `datasets/snapshots/fault-run-${runs}/u.item`];
 
 let published: string;
 let candidate: string | undefined;
@@ -139,9 +148,11 @@ describe('the weekly retraining when a step fails halfway', () => {
     const after = await snapshot();
 
     // Assess
-    expectFailedAt(outcome, ['Train']);
-    const { changed, added } = changes(before, after);
+    await expectFailedAt(outcome, ['Train(als)']);
+    const { changed, added: all } = changes(before, after);
     expect(changed).toEqual([]);
+    expect(all.filter((key) => key.startsWith('datasets/'))).toEqual(snapshotKeys());
+    const added = all.filter((key) => !key.startsWith('datasets/'));
     // At most some binaries of one candidate, never its manifest: not a version.
     expect(added.every((key) => /^models\/als\/[0-9a-f]{16}\/[a-z_]+\.(f32|i32)$/.test(key))).toBe(true);
     expect(new Set(added.map((key) => key.split('/')[2])).size).toBeLessThanOrEqual(1);
@@ -159,9 +170,11 @@ describe('the weekly retraining when a step fails halfway', () => {
     const after = await snapshot();
 
     // Assess
-    expectFailedAt(outcome, ['Train', 'Evaluate']);
-    const { changed, added } = changes(before, after);
+    await expectFailedAt(outcome, ['Train(als)', 'Evaluate(als)']);
+    const { changed, added: all } = changes(before, after);
     expect(changed).toEqual([]);
+    expect(all.filter((key) => key.startsWith('datasets/'))).toEqual(snapshotKeys());
+    const added = all.filter((key) => !key.startsWith('datasets/'));
     candidate = (await store.listVersions('als')).find((version) => version !== published);
     expect(candidate).toBeDefined();
     // The candidate is complete (Train wrote its manifest last) and nothing points at it.
@@ -179,24 +192,31 @@ describe('the weekly retraining when a step fails halfway', () => {
     const after = await snapshot();
 
     // Assess
-    expectFailedAt(outcome, ['Train', 'Evaluate', 'Gate', 'Publish']);
-    expect(changes(before, after)).toEqual({ changed: [], added: [] });
+    await expectFailedAt(outcome, ['Train(als)', 'Evaluate(als)', 'Gate(als)', 'Accept(als)', 'Publish']);
+    const { changed, added } = changes(before, after);
+    expect(changed).toEqual([]);
+    // The candidate of this run (the same content as the last one's, so the same version: already there) and the snapshot.
+    expect(added).toEqual(snapshotKeys());
     expect(await latestVersion()).toBe(published);
   });
 
-  it('fails visibly when the answer to the pointer write is lost, the pointer then naming the complete candidate (the residual)', async () => {
+  it('fails visibly when the answer to the pointer write is lost, and the pointer is put back byte for byte', async () => {
     // Prepare
     const before = await snapshot();
 
     // Act
-    const outcome = await run((command, key) => (command === 'PutObjectCommand' && key === 'models/als/latest.json' ? 'lose-answer' : undefined));
+    let pointerWrites = 0;
+    // Publish's write loses its answer; the restore's write (the second) goes through.
+    const outcome = await run((command, key) => (command === 'PutObjectCommand' && key === 'models/als/latest.json' && ++pointerWrites === 1 ? 'lose-answer' : undefined));
     const after = await snapshot();
 
     // Assess
-    expectFailedAt(outcome, ['Train', 'Evaluate', 'Gate', 'Publish']);
-    expect(changes(before, after)).toEqual({ changed: ['models/als/latest.json'], added: [] });
-    expect(await latestVersion()).toBe(candidate);
-    await expect(store.loadModel('als', candidate!)).resolves.toMatchObject({ modelId: 'als', algorithm: 'popularity' });
+    await expectFailedAt(outcome, ['Train(als)', 'Evaluate(als)', 'Gate(als)', 'Accept(als)', 'Publish']);
+    expect(pointerWrites).toBe(2);
+    expect(changes(before, after)).toEqual({ changed: [], added: snapshotKeys() });
+    expect(await latestVersion()).toBe(published);
+    const [notification] = await readRetrainingNotifications(dataDir, 1);
+    expect(notification.message).toMatchObject({ restored: { restored: ['models/als/latest.json'], left: [] } });
   });
 
   it('publishes on a rerun without the fault', async () => {
@@ -205,8 +225,8 @@ describe('the weekly retraining when a step fails halfway', () => {
 
     // Assess
     expect(outcome.status).toBe('SUCCEEDED');
-    expect(outcome.path).toEqual(['Train', 'Evaluate', 'Gate', 'Publish', 'Published']);
-    expect(outcome.output).toMatchObject({ published: { model_id: 'als', model_version: candidate } });
+    expect(outcome.path).toEqual(['Snapshot', 'TrainEach', 'Train(als)', 'Evaluate(als)', 'Gate(als)', 'Accept(als)', 'Publish', 'SwitchFollowers', 'Notify', 'Done']);
+    expect(outcome.output).toMatchObject({ published: { versions: { als: candidate } } });
     expect(await latestVersion()).toBe(candidate);
   });
 });
