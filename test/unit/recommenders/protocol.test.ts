@@ -133,6 +133,26 @@ describe('abrec evaluate --split, --n, --min-ratings', () => {
     expect(io.err.join('')).toContain(`${path}: 1 repeated (user, item) ratings merged, the latest by timestamp kept (4 of 5 lines)`);
   });
 
+  it('loads every line of an ML-1M-format file with the real quirks (Latin-1 titles, CRLF, repeats, no final newline)', async () => {
+    // prepare: the synthetic data in ML-1M's layout, a Latin-1 title, CRLF line ends, two repeated ratings
+    const ml1m = join(dir, 'ml-1m');
+    const synthetic = generateSyntheticMovieLens({ users: 50, items: 60, ratings: 1_500, seed: 5 });
+    const items = synthetic.items.map((item, i) => (i === 0 ? { ...item, title: 'Mis\u00e9rables, Les (1995)' } : item));
+    const [ratingsPath, moviesPath] = writeMovieLensFiles(ml1m, synthetic.dataset, items, 'ml-1m').map((file) => file.path);
+    const lines = readFileSync(ratingsPath, 'latin1').trimEnd().split('\n');
+    const repeated = lines.slice(0, 2).map((line) => line.replace(/::(\d+)$/, (_, t: string) => `::${Number(t) + 1}`));
+    writeFileSync(ratingsPath, [...lines, ...repeated].join('\r\n'), 'latin1');
+    const io = fakeIo();
+    // act
+    const code = await evaluateCommand.run(['--data', ratingsPath, '--items', moviesPath, '--task', 'ranking', '--model', 'content', '--split', 'leave-last-n', '--json'], io);
+    // assess
+    expect([code, io.err.join('').includes(`2 repeated (user, item) ratings merged, the latest by timestamp kept (${lines.length} of ${lines.length + 2} lines)`), lastJson(io.out).train as number + (lastJson(io.out).test as number)]).toEqual([
+      0,
+      true,
+      lines.length,
+    ]);
+  });
+
   it.each([
     [['--split', 'weekly'], "--split must be one of random, temporal, leave-last-n, got 'weekly'"],
     [['--split', 'temporal', '--n', '2'], '--n applies to --split leave-last-n only, not temporal'],
