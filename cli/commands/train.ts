@@ -6,11 +6,12 @@
 import { S3Client } from '@aws-sdk/client-s3';
 import { UsageError, type CliCommand, type CliIO } from '../command.ts';
 import { artifactPrefix, encodeArtifact, type EncodedArtifact } from '../../lambdas/domain/recommenders/artifact.ts';
-import { evaluateRating, holdoutEvaluation } from '../../lambdas/domain/recommenders/evaluation.ts';
+import { evaluateRankingOnSplit, evaluateRating, evaluateRatingOnSplit, HOLDOUT_SPLIT, holdoutEvaluation } from '../../lambdas/domain/recommenders/evaluation.ts';
+import { describeHoldout, holdoutSplit } from '../../lambdas/domain/recommenders/protocol.ts';
 import { MODEL_NAMES } from '../../lambdas/domain/recommenders/models/registry.ts';
 import { DirectoryModelArtifactStore, S3ModelArtifactStore, type ModelArtifactStore } from '../../lambdas/storage/artifact-store.ts';
 import { tunedDefaultsPath } from '../tuned-defaults.ts';
-import { asUsageErrors, loadRatingsFiles, numberOption, parseCommandArgs, parseParamOptions, resolveModelOption } from './evaluate.ts';
+import { applyMinRatings, asUsageErrors, holdoutOption, loadRatingsFiles, numberOption, parseCommandArgs, parseParamOptions, PROTOCOL_OPTIONS, resolveModelOption } from './evaluate.ts';
 
 const HELP = `Usage:
   abrec train --data FILE [--items FILE] --model NAME --out DIR|s3://BUCKET[/models] [--model-id ID] [--param NAME=VALUE]... [--evaluate] [--json]
@@ -38,7 +39,11 @@ Options:
                        AWS_ENDPOINT_URL); S3_FORCE_PATH_STYLE=true selects path-style addressing
                        (s3rver, MinIO)
   --evaluate           also run the offline protocol of the model's task (5-fold rating, or the
-                       0.75 per-user split at k 10) and store the figures in the manifest metrics
+                       0.75 per-user split at k 10) and store the figures in the manifest metrics;
+                       --split temporal|leave-last-n [--n N] or --split random --train-ratio R
+                       evaluate on that held-out split instead, as abrec evaluate and abrec tune
+  --min-ratings K      train (and evaluate) on the data without users and items under K ratings,
+                       repeated to a fixed point, as abrec evaluate --min-ratings
   --json               print a summary JSON object on the last line of stdout`;
 
 /** The `train` command. */
@@ -57,9 +62,12 @@ export const trainCommand: CliCommand = {
       seed: { type: 'string' },
       out: { type: 'string' },
       evaluate: { type: 'boolean', default: false },
+      ...PROTOCOL_OPTIONS,
       json: { type: 'boolean', default: false },
     });
     if (!values.data) throw new UsageError('--data FILE is required');
+    const protocolGiven = (['split', 'train-ratio', 'n'] as const).find((name) => values[name] !== undefined);
+    if (protocolGiven && !values.evaluate) throw new UsageError(`--${protocolGiven} chooses the --evaluate protocol: add --evaluate`);
     if (!values.out) throw new UsageError('--out DIR or --out s3://BUCKET is required');
     const destination = parseOutDestination(values.out);
     const requested = parseParamOptions(values.param);
@@ -70,7 +78,8 @@ export const trainCommand: CliCommand = {
     if (definition.needsItems && !values.items) throw new UsageError(`model ${definition.name} needs item metadata: pass --items FILE`);
     const modelId = values['model-id'] ?? definition.name;
     if (!/^[a-z0-9][a-z0-9._-]{0,63}$/.test(modelId)) throw new UsageError(`--model-id must match [a-z0-9][a-z0-9._-]{0,63}, got '${modelId}'`);
-    const dataset = loadRatingsFiles(values.data, values.items, values.format, (line) => io.stderr(`${line}\n`));
+    const note = (line: string): void => io.stderr(`${line}\n`);
+    const { dataset } = applyMinRatings(loadRatingsFiles(values.data, values.items, values.format, note), values['min-ratings'], note);
     const started = performance.now();
     const model = asUsageErrors(() =>
       definition.train(dataset, params, {
@@ -83,11 +92,25 @@ export const trainCommand: CliCommand = {
     const metrics: Record<string, number> = { ...model.metrics, fit_seconds: fitSeconds };
     if (values.evaluate) {
       const onProgress = (message: string): void => io.stderr(`${message}\n`);
-      if (definition.task === 'rating') {
-        const result = evaluateRating({ dataset, model: definition, params, folds: 5, seed: 0, onProgress });
-        Object.assign(metrics, { rmse: result.rmse, mae: result.mae });
+      const holdout = holdoutOption(values, definition.task === 'rating' ? 0 : HOLDOUT_SPLIT.seed);
+      if (holdout.kind === 'random' && !protocolGiven) {
+        // The protocol every published manifest records: 5-fold rating, or the 75/25 per-user holdout at k 10.
+        if (definition.task === 'rating') {
+          const result = evaluateRating({ dataset, model: definition, params, folds: 5, seed: 0, onProgress });
+          Object.assign(metrics, { rmse: result.rmse, mae: result.mae });
+        } else {
+          Object.assign(metrics, holdoutEvaluation(dataset, definition, { params, onProgress }).metrics);
+        }
       } else {
-        Object.assign(metrics, holdoutEvaluation(dataset, definition, { params, onProgress }).metrics);
+        onProgress(`evaluating on the ${describeHoldout(holdout)}`);
+        const split = holdoutSplit(dataset, holdout);
+        if (definition.task === 'rating') {
+          const result = asUsageErrors(() => evaluateRatingOnSplit({ dataset, model: definition, params, split }));
+          Object.assign(metrics, { rmse: result.rmse, mae: result.mae });
+        } else {
+          const m = asUsageErrors(() => evaluateRankingOnSplit({ dataset, model: definition, params, split, k: 10, onProgress })).metrics;
+          Object.assign(metrics, { precision_at_10: m.precision_at_k, recall_at_10: m.recall_at_k, ndcg_at_10: m.ndcg_at_k, map_at_10: m.map_at_k, auc: m.auc, coverage: m.coverage });
+        }
       }
     }
     const artifact = encodeArtifact({ ...model, metrics });

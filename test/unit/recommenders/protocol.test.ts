@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { UsageError, type CliIO } from '../../../cli/command.ts';
 import { evaluateCommand } from '../../../cli/commands/evaluate.ts';
+import { trainCommand } from '../../../cli/commands/train.ts';
 import { parseRatings } from '../../../lambdas/domain/recommenders/data/formats.ts';
 import { writeMovieLensFiles } from '../../../lambdas/domain/recommenders/data/files.ts';
 import { generateSyntheticMovieLens } from '../../../lambdas/domain/recommenders/data/synthetic.ts';
@@ -151,6 +152,26 @@ describe('abrec evaluate --split, --n, --min-ratings', () => {
       true,
       lines.length,
     ]);
+  });
+
+  it('train --evaluate --split leave-last-n --min-ratings trains on the cleaned data and records that holdout\'s metrics', async () => {
+    // prepare
+    const io = fakeIo();
+    const { dataset: cleaned } = cleanMinRatings(dataset, 15);
+    // act
+    const code = await trainCommand.run(['--data', data, '--model', 'popularity', '--out', join(dir, 'artifacts'), '--evaluate', '--split', 'leave-last-n', '--min-ratings', '15', '--json'], io);
+    // assess
+    const summary = lastJson(io.out) as { dimensions: { users: number; items: number }; metrics: Record<string, number> };
+    expect([code, summary.dimensions.items, io.err.join('').includes('evaluating on the leave-last-1 per user'), summary.metrics.precision_at_10]).toEqual([
+      0,
+      cleaned.itemIds.length,
+      true,
+      expect.any(Number),
+    ]);
+  });
+
+  it('train refuses a protocol option without --evaluate, naming it', async () => {
+    await expect(trainCommand.run(['--data', data, '--model', 'popularity', '--out', dir, '--split', 'temporal'], fakeIo())).rejects.toThrow('--split chooses the --evaluate protocol: add --evaluate');
   });
 
   it.each([
