@@ -8,6 +8,9 @@
  *   training are removed from the candidates; mean P@K, R@K, F1@K, nDCG@K, MAP@K and AUC over
  *   users with held-out items, catalogue coverage of the top-K lists, and fit seconds.
  *
+ * The held-out splits of `--split temporal | leave-last-n` (./protocol.ts) are scored by
+ * evaluateRankingOnSplit and evaluateRatingOnSplit, which take any train/test rows.
+ *
  * Fit time is wall-clock around `train` only (performance.now), not around scoring.
  */
 import { ratingsByUser, subsetRatings } from './data/dataset.ts';
