@@ -86,7 +86,8 @@ describe('abrec evaluate with the new models', () => {
     const out: string[] = [];
     const io: CliIO = { stdout: (text) => out.push(text), stderr: () => undefined, readStdin: async () => '', env: {}, signal: new AbortController().signal };
     // act
-    const code = await evaluateCommand.run(['--data', data, '--task', task, '--model', model, '--folds', '2', '--json', ...(model === 'ease-lowrank' ? ['--param', 'rank=8'] : [])], io);
+    const options = task === 'rating' ? ['--folds', '2'] : model === 'ease-lowrank' ? ['--param', 'rank=8'] : [];
+    const code = await evaluateCommand.run(['--data', data, '--task', task, '--model', model, '--json', ...options], io);
     // assess
     expect(code).toBe(0);
     const lines = out.join('').trimEnd().split('\n');
