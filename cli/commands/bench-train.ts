@@ -14,6 +14,7 @@ import { subsetRatings } from '../../lambdas/domain/recommenders/data/dataset.ts
 import { numberOption, parseCommandArgs } from './evaluate.ts';
 import { spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
+import { runScaleMode } from './bench-train-scale.ts';
 
 /** One row of the benchmark table. */
 export interface BenchTrainRow {
@@ -69,6 +70,10 @@ Options:
   --json           print {"results": [...]} as the last line of stdout
   --in-process     run every row in this process (no per-row peak memory); by default each
                    (size, model) row runs in a child process of its own and reports its peak RSS
+  --scale LIST     instead of the table: the Lambda train step (ALS) on ml-1m, ml-10m, ml-25m sized
+                   data, fit time and peak memory against Lambda's 15 min / 10 GB, sizes above
+                   --partial-ratings measured on a share of their users and extrapolated
+  --partial-ratings N  ratings of a partial scale run (default 1100000: ml-1m is measured in full)
 Progress goes to stderr.`;
 
 /** Runs the benchmark rows for one data size. */
@@ -224,7 +229,10 @@ export const benchTrainCommand: CliCommand = {
       search: { type: 'boolean', default: false },
       json: { type: 'boolean', default: false },
       'in-process': { type: 'boolean', default: false },
+      scale: { type: 'string' },
+      'partial-ratings': { type: 'string' },
     });
+    if (values.scale !== undefined) return runScaleMode({ sizes: values.scale, partialRatings: values['partial-ratings'], seed: values.seed, json: values.json }, io);
     const sizes = (values.sizes ?? (values.quick ? 'small' : '100k,1m')).split(',').map((s) => s.trim()).filter(Boolean);
     for (const size of sizes) if (!Object.hasOwn(SIZES, size)) throw new UsageError(`--sizes: unknown size '${size}', expected 100k, 1m or small`);
     const models = (values.models ?? DEFAULT_MODELS.join(',')).split(',').map((s) => s.trim()).filter(Boolean);
