@@ -7,10 +7,12 @@
  * A metric whose counters hold no valid variance is given with its estimates and the reason,
  * never with an invented test.
  */
+import { CAPPED_CLICKS_IMPRESSIONS_FIELD } from '../domain/events/counters.ts';
 import { clickPositionField, MAX_COUNTED_POSITION, slateLengthField } from '../domain/events/event.ts';
 import type { Experiment, MetricKind as ExperimentMetricKind } from '../domain/experiments/model.ts';
 import type { PanelMeasure, PanelMetricInput, PanelRole, RankingPanelInput } from '../domain/stats/index.ts';
 import type { ShownItems } from '../storage/shown-items.ts';
+import { hasCappedSums } from './capping.ts';
 
 /** One stored daily counter item (the shape CounterRepository.dailyCounters returns). */
 interface CounterItem {
@@ -91,7 +93,54 @@ interface MetricSpec {
   /** The experiment's target metric this is, if any. */
   target: ExperimentMetricKind | null;
   measure: (sums: readonly Readonly<Record<string, number>>[]) => PanelMeasure;
+  /**
+   * The same metric on the per-user capped sums (caps.ts), used whenever every variant's counters
+   * hold them: one user, or one client holding the public key, cannot move it past the caps, and
+   * so neither a guardrail checked on it. Absent: the metric has no capped form.
+   */
+  capped?: { definition: string; measure: (sums: readonly Readonly<Record<string, number>>[]) => PanelMeasure; fields: readonly [capped: string, raw: string][] };
 }
+
+/** Every capped sum moved with its raw one: any activity has a positive capped sum (every cap is at least 1), else the counters predate the field. */
+const cappedFieldsPresent = (sums: Readonly<Record<string, number>>, fields: readonly [string, string][]) => fields.every(([capped, raw]) => get(sums, raw) === 0 || get(sums, capped) > 0);
+
+/** Σx² ≥ (Σx)²/n, as any users produce (capped sums written before a field existed fail it). */
+const momentsPossible = (n: number, sum: number, sumSq: number) => (n > 0 ? sumSq * n >= sum * sum * (1 - 1e-9) : sum === 0);
+
+/** Click-through on each user's capped clicks and impressions. */
+function cappedClickThrough(sums: readonly Readonly<Record<string, number>>[]): PanelMeasure {
+  const broken = sums.some((s) => !momentsPossible(get(s, 'exposed_users'), get(s, 'capped_clicks'), get(s, 'capped_clicks_sq_sum')) || !momentsPossible(get(s, 'exposed_users'), get(s, 'capped_impressions'), get(s, 'capped_impressions_sq_sum')));
+  if (broken) {
+    return {
+      kind: 'not-tested',
+      reason: 'the capped counters lack consistent user-level second moments (capped_clicks_sq_sum, capped_impressions_sq_sum) that the delta method needs',
+      estimates: sums.map((s) => (get(s, 'capped_impressions') > 0 ? get(s, 'capped_clicks') / get(s, 'capped_impressions') : null)),
+      units: sums.map((s) => get(s, 'exposed_users')),
+    };
+  }
+  return {
+    kind: 'ratio',
+    samples: sums.map((s) => ({
+      users: get(s, 'exposed_users'),
+      sumX: get(s, 'capped_clicks'),
+      sumY: get(s, 'capped_impressions'),
+      sumX2: get(s, 'capped_clicks_sq_sum'),
+      sumY2: get(s, 'capped_impressions_sq_sum'),
+      sumXY: get(s, CAPPED_CLICKS_IMPRESSIONS_FIELD),
+    })),
+  };
+}
+
+/** A per-exposed-user mean of a capped per-user total (`field`, with `field`_sq_sum), in units of `scale`. */
+const cappedPerUser = (field: string, scale: number, what: string) => (sums: readonly Readonly<Record<string, number>>[]): PanelMeasure =>
+  sums.every((s) => momentsPossible(get(s, 'exposed_users'), get(s, field), get(s, `${field}_sq_sum`)))
+    ? { kind: 'mean', samples: sums.map((s) => ({ n: get(s, 'exposed_users'), sum: get(s, field) / scale, sumSq: get(s, `${field}_sq_sum`) / (scale * scale) })) }
+    : {
+        kind: 'not-tested',
+        reason: `the capped counters lack a consistent ${field}_sq_sum (${what}), written before the caps existed`,
+        estimates: sums.map((s) => (get(s, 'exposed_users') > 0 ? get(s, field) / scale / get(s, 'exposed_users') : null)),
+        units: sums.map((s) => get(s, 'exposed_users')),
+      };
 
 const meanOf = (prefix: 'revenue' | 'watch_time' | 'rating') => (sums: readonly Readonly<Record<string, number>>[]): PanelMeasure => ({
   kind: 'mean',
@@ -125,6 +174,7 @@ const METRICS: readonly MetricSpec[] = [
               sumXY: get(s, 'user_clicks_impressions_sum'),
             })),
           },
+    capped: { definition: "clicks / impressions with the user as the unit (delta method z-test), each user's clicks and impressions capped (caps)", measure: cappedClickThrough, fields: [['capped_clicks', 'clicks'], ['capped_impressions', 'impressions']] },
   },
   {
     id: 'conversion',
@@ -157,6 +207,11 @@ const METRICS: readonly MetricSpec[] = [
             estimates: sums.map((s) => (get(s, 'exposed_users') > 0 ? get(s, 'revenue_sum') / get(s, 'exposed_users') : null)),
             units: sums.map((s) => get(s, 'exposed_users')),
           },
+    capped: {
+      definition: "revenue / exposed users, a mean over users, each user's revenue capped (caps.revenue; users without a purchase count as 0; Welch t-test over users)",
+      measure: cappedPerUser('capped_revenue_cents', 100, 'revenue per user'),
+      fields: [['capped_revenue_cents', 'revenue_sum']],
+    },
   },
   {
     id: 'revenue_per_purchase',
@@ -173,6 +228,11 @@ const METRICS: readonly MetricSpec[] = [
     scale: 'amount',
     target: 'watch_time',
     measure: meanOf('watch_time'),
+    capped: {
+      definition: "watch time per exposed user in seconds, each user's total capped (caps.watch_time_seconds; users without one count as 0; Welch t-test over users)",
+      measure: cappedPerUser('capped_watch_ms', 1000, 'watch time per user'),
+      fields: [['capped_watch_ms', 'watch_time_sum']],
+    },
   },
   {
     id: 'rating',
@@ -198,9 +258,14 @@ export function panelMetricInputs(
 ): PanelMetricInput[] {
   const sums = latestSums(names, countersByVariant, through);
   const perVariant = names.map((name) => sums[name]);
+  // The capped sums as soon as every variant's counters hold them (all written since caps exist), as the decision does.
+  const capped = perVariant.every((s) => hasCappedSums(s));
   const role = (spec: MetricSpec): PanelRole => (spec.target === experiment.target_metric.kind ? 'target' : 'secondary');
   const ordered = [...METRICS].sort((a, b) => Number(role(b) === 'target') - Number(role(a) === 'target'));
-  return ordered.map((spec) => ({ id: spec.id, label: spec.label, definition: spec.definition, role: role(spec), scale: spec.scale, measure: spec.measure(perVariant) }));
+  return ordered.map((spec) => {
+    const form = capped && spec.capped !== undefined && perVariant.every((s) => cappedFieldsPresent(s, spec.capped!.fields)) ? spec.capped : spec;
+    return { id: spec.id, label: spec.label, definition: form.definition, role: role(spec), scale: spec.scale, measure: form.measure(perVariant) };
+  });
 }
 
 /**

@@ -251,7 +251,7 @@ function metricsTable(panel: MetricsPanel): string {
   const family = panel.family.size === 0 ? 'no secondary metric is tested' : `${panel.family.size} tests (${panel.family.metrics.map(escapeHtml).join(', ')} × each non-control variant)`;
   return (
     `<table class="metrics"><thead><tr><th>metric</th><th>role</th><th>variant</th><th>estimate [${panel.confidenceLevel * 100}% interval]</th><th>lift vs ${escapeHtml(panel.control)} [interval]</th><th>difference [interval]</th><th>p (test)</th><th>p (Holm, secondary family)</th></tr></thead><tbody>${rows.join('')}</tbody></table>` +
-    `<p class="muted">Secondary metrics are for understanding, not for the decision: their p-values are fixed-horizon, and only the Holm-adjusted column, over one family of ${family}, supports a claim at alpha ${alpha}. The target's row shows its fixed-horizon test on the same raw counters as every row here (no per-user caps); the decision is the always-valid test above.</p>`
+    `<p class="muted">Secondary metrics are for understanding, not for the decision: their p-values are fixed-horizon, and only the Holm-adjusted column, over one family of ${family}, supports a claim at alpha ${alpha}. The target's row shows its fixed-horizon test on the same counters as every row here (each user's clicks, impressions, revenue and watch time capped where the row's definition says so, as in the decision); the decision is the always-valid test above.</p>`
   );
 }
 

@@ -25,7 +25,8 @@ function counters(): Record<string, StoredDailyCounter[]> {
   ];
   for (const row of syntheticDailyCounters({ arms, days: 14, firstDay: '2026-11-01' })) {
     const impressions = row.increments.impressions ?? 0;
-    const { revenue_cents: _cents, user_revenue_cents_sq_sum: _squares, ...fields } = row.increments as Record<string, number>;
+    // Written before the revenue sums existed: neither the raw nor the capped ones (the caps came later still).
+    const { revenue_cents: _cents, user_revenue_cents_sq_sum: _squares, capped_revenue_cents: _capped, capped_revenue_cents_sq_sum: _cappedSquares, ...fields } = row.increments as Record<string, number>;
     (out[row.variant] ??= []).push({ day: row.day, ...fields, slate_len_10: impressions, clicks_pos_1: Math.round(impressions * 0.02), clicks_pos_2: Math.round(impressions * 0.01) });
   }
   return out;
