@@ -5,11 +5,15 @@
  *   POST /local/clock   `{"now": ISO 8601 | epoch ms}` or `{"advance_ms": N}` moves it forward,
  *                       then fires every scheduled rule time passed (daily analysis, weekly
  *                       retraining) before answering `{now, day, offset_ms, runs: [...]}`.
+ *   GET  /local/notifications/retraining
+ *                       the retraining runs' notifications (what the stack publishes to SNS),
+ *                       newest first: `{notifications: [{at, state, subject, message}]}`.
  *
  * Nothing under /local/ is part of the deployed API: in AWS, time is AWS's.
  */
 import { z } from 'zod';
 import { utcDay, type VirtualClock } from './clock.ts';
+import { readRetrainingNotifications } from './notifications.ts';
 import type { JobRun, LocalScheduler, ScheduledJob } from './scheduler.ts';
 
 export interface LocalRouteRequest {
@@ -36,7 +40,7 @@ const fieldError = (field: string, message: string): LocalRouteResponse => ({
   body: { error: { code: 'validation_failed', message: `${field}: ${message}`, details: [{ field, message }] } },
 });
 
-export function localRoutes({ clock, scheduler, jobs }: { clock: VirtualClock; scheduler: LocalScheduler; jobs: ScheduledJob[] }): LocalRoutes {
+export function localRoutes({ clock, scheduler, jobs, dataDir }: { clock: VirtualClock; scheduler: LocalScheduler; jobs: ScheduledJob[]; dataDir?: string }): LocalRoutes {
   const state = (runs?: JobRun[]) => {
     const now = clock.now();
     return {
@@ -48,6 +52,10 @@ export function localRoutes({ clock, scheduler, jobs }: { clock: VirtualClock; s
     };
   };
   return async ({ method, pathname, body }) => {
+    if (dataDir !== undefined && (pathname === '/local/notifications/retraining' || pathname === '/local/notifications/retraining/')) {
+      if (method !== 'GET') return { status: 405, body: { error: { code: 'method_not_allowed', message: `${method} is not allowed on ${pathname}; use GET` } } };
+      return { status: 200, body: { notifications: await readRetrainingNotifications(dataDir) } };
+    }
     if (pathname !== '/local/clock' && pathname !== '/local/clock/') return undefined;
     if (method === 'GET') return { status: 200, body: state() };
     if (method !== 'POST') return { status: 405, body: { error: { code: 'method_not_allowed', message: `${method} is not allowed on /local/clock; use GET or POST` } } };

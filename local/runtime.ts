@@ -190,7 +190,7 @@ export async function startLocalRuntime(options: LocalRuntimeOptions): Promise<L
       port: options.port,
       log,
       clock: clock.now,
-      localRoutes: localRoutes({ clock, scheduler, jobs }),
+      localRoutes: localRoutes({ clock, scheduler, jobs, dataDir }),
     });
     if ((options.scheduleCheckMs ?? 30_000) > 0) scheduler.start(options.scheduleCheckMs ?? 30_000);
     // Where local tools (abrec simulate --train) publish artifacts: this run's S3 endpoint.

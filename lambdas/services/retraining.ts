@@ -22,7 +22,7 @@ import { mergeLoggedFeedback, type FeedbackType } from '../domain/recommenders/d
 import { encodeArtifact } from '../domain/recommenders/artifact.ts';
 import { holdoutEvaluation } from '../domain/recommenders/evaluation.ts';
 import { getModel, type ModelDefinition } from '../domain/recommenders/models/registry.ts';
-import { compareOnSameSplit, gateDecision, type SplitMetrics } from '../domain/recommenders/same-split.ts';
+import { compareOnSameSplit, gateDecision, type SplitKind, type SplitMetrics } from '../domain/recommenders/same-split.ts';
 import type { RatingsDataset } from '../domain/recommenders/types.ts';
 import type { Experiment } from '../domain/experiments/model.ts';
 import type { ModelArtifactStore } from '../storage/artifact-store.ts';
@@ -62,6 +62,8 @@ export interface SnapshotResult {
   dataset_prefix: string;
   base_prefix: string;
   since: string;
+  /** Epoch ms: the snapshot's rows stamped from here on are the feedback logged since the last run. */
+  since_ms: number;
   until: string;
   until_ms: number;
   base_ratings: number;
@@ -81,6 +83,8 @@ export interface ModelRunInput extends ModelConfig {
   dataset_prefix: string;
   max_regression?: number;
   run_id?: string;
+  /** The snapshot's since_ms: its newer rows are held out when there are any (same-split.ts). */
+  held_out_since_ms?: number;
 }
 
 export interface Candidate {
@@ -101,6 +105,7 @@ export interface EvaluationResult {
   candidate_metrics: SplitMetrics;
   current_metrics: SplitMetrics | null;
   held_out_ratings: number;
+  split: SplitKind;
 }
 
 /** A Map iteration's output. */
@@ -214,6 +219,7 @@ export async function snapshotTrainingData(
     dataset_prefix: prefix,
     base_prefix: basePrefix,
     since: new Date(sinceMs).toISOString(),
+    since_ms: sinceMs,
     until: new Date(untilMs).toISOString(),
     until_ms: untilMs,
     base_ratings: merged.summary.baseRatings,
@@ -246,9 +252,11 @@ export async function evaluateCandidate(input: ModelRunInput & { candidate: Cand
   const dataset = await loadDataset(deps.objects, input.dataset_prefix, definition);
   const latest = await readLatest(deps.objects, input.model_id);
   const current = latest ? await deps.artifacts.loadModel(input.model_id, latest.model_version) : undefined;
-  const compared = compareOnSameSplit(dataset, definition, current);
+  // Logged rows are stamped in whole seconds (u.data): the window starts at the second of since_ms.
+  const heldOutSince = input.held_out_since_ms === undefined ? undefined : Math.floor(input.held_out_since_ms / 1000);
+  const compared = compareOnSameSplit(dataset, definition, current, heldOutSince);
   const maxRegression = input.max_regression ?? 0.02;
-  const { accepted, reason } = gateDecision(compared.candidate, compared.current, maxRegression);
+  const { accepted, reason } = gateDecision(compared.candidate, compared.current, maxRegression, compared.split);
   return {
     accepted,
     reason,
@@ -259,6 +267,7 @@ export async function evaluateCandidate(input: ModelRunInput & { candidate: Cand
     candidate_metrics: compared.candidate,
     current_metrics: compared.current,
     held_out_ratings: compared.heldOutRatings,
+    split: compared.split,
   };
 }
 

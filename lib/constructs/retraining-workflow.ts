@@ -102,6 +102,7 @@ export class RetrainingWorkflow extends Construct {
         dataset_prefix: JsonPath.stringAt('$.snapshot.dataset_prefix'),
         max_regression: JsonPath.numberAt('$.max_regression'),
         run_id: JsonPath.stringAt('$.run_id'),
+        held_out_since_ms: JsonPath.numberAt('$.snapshot.since_ms'),
       },
       maxConcurrency: 1,
       resultPath: '$.results',

@@ -463,6 +463,50 @@ async function loadModels() {
   );
 }
 
+// ---------------------------------------------------------------- retraining notifications
+
+async function loadRetraining() {
+  const body = $('retraining-body');
+  let notifications;
+  try {
+    notifications = (await api('GET', '/local/notifications/retraining')).notifications;
+  } catch (error) {
+    return message(body, describeError(error));
+  }
+  if (notifications.length === 0) return replace(body, h('p', {}, 'No retraining run yet.'));
+  replace(
+    body,
+    h(
+      'ul',
+      { class: 'runs' },
+      notifications.map((n) => {
+        const m = n.message ?? {};
+        const failed = m.outcome === 'failed';
+        return h(
+          'li',
+          {},
+          h('strong', {}, formatDate(n.at)),
+          ' ',
+          badge('run', failed ? 'failed' : 'succeeded'),
+          ' ',
+          h('code', {}, m.run_id ?? ''),
+          failed
+            ? h('p', { class: 'error' }, `${m.error?.Error ?? 'error'}: ${typeof m.error?.Cause === 'string' ? m.error.Cause : JSON.stringify(m.error?.Cause ?? '')}`)
+            : h(
+                'ul',
+                {},
+                (m.models ?? []).map((model) =>
+                  h('li', {}, h('strong', {}, model.model_id), ` ${model.decision}`, model.decision === 'published' ? [' ', h('code', {}, model.candidate_version)] : null, ` — ${model.reason}`),
+                ),
+                m.snapshot ? h('li', {}, `snapshot: ${m.snapshot.ratings} ratings; logged since the last run: ${Object.entries(m.snapshot.logged ?? {}).map(([k, v]) => `${k} ${v}`).join(', ')}`) : null,
+                (m.switched ?? []).map((s) => h('li', {}, `experiment ${s.experiment_id}: ${s.switched ? 'switched to the new versions' : `not switched (${s.reason})`}`)),
+              ),
+        );
+      }),
+    ),
+  );
+}
+
 // ---------------------------------------------------------------- routing
 
 async function route() {
@@ -476,7 +520,7 @@ async function route() {
 function start() {
   $('sign-in-form').addEventListener('submit', signIn);
   $('sign-out').addEventListener('click', () => signOut());
-  $('refresh').addEventListener('click', () => Promise.all([loadExperiments(), loadModels(), loadClock(), current ? openExperiment(current.id) : undefined]));
+  $('refresh').addEventListener('click', () => Promise.all([loadExperiments(), loadModels(), loadClock(), loadRetraining(), current ? openExperiment(current.id) : undefined]));
   $('compute').addEventListener('click', async () => {
     try {
       renderResults(await api('GET', `/experiments/${encodeURIComponent(current.id)}/results`));
@@ -500,7 +544,7 @@ function start() {
 
   if (adminKey()) {
     showSignedIn(true);
-    Promise.all([loadExperiments(), loadModels(), loadClock(), route()]);
+    Promise.all([loadExperiments(), loadModels(), loadClock(), loadRetraining(), route()]);
   } else {
     showSignedIn(false);
     $('admin-key').focus();

@@ -119,7 +119,7 @@ describe('retraining workflow steps', () => {
       expect(result.accepted).toBe(false);
       expect(result.candidate_value).toBeLessThan(result.current_value!);
       expect(result.reason).toBe(
-        `worse than the published version: nDCG@10 ${result.candidate_value.toFixed(4)} vs current ${result.current_value!.toFixed(4)} on the same held-out split (floor ${result.current_value!.toFixed(4)}, max regression 0)`,
+        `worse than the published version: nDCG@10 ${result.candidate_value.toFixed(4)} vs current ${result.current_value!.toFixed(4)} on the same per-user 75/25 held-out split (floor ${result.current_value!.toFixed(4)}, max regression 0)`,
       );
     });
   });
@@ -135,7 +135,7 @@ describe('retraining workflow steps', () => {
     const result = (version: string, accepted: boolean): ModelRunResult => ({
       ...input,
       candidate: { ...candidate(0.5), model_version: version },
-      evaluation: { accepted, reason: accepted ? 'not worse' : 'worse', gate_metric: 'ndcg_at_10', candidate_value: 0.5, current_version: null, current_value: null, candidate_metrics: SPLIT, current_metrics: null, held_out_ratings: 10 },
+      evaluation: { accepted, reason: accepted ? 'not worse' : 'worse', gate_metric: 'ndcg_at_10', candidate_value: 0.5, current_version: null, current_value: null, candidate_metrics: SPLIT, current_metrics: null, held_out_ratings: 10, split: 'per-user-75-25' },
     });
 
     it('points latest.json at each accepted candidate whose artifact is complete, then moves the snapshot marker; a rejected one is reported, not published', async () => {

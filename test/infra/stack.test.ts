@@ -529,6 +529,7 @@ describe('retraining state machine', () => {
       'dataset_prefix.$': '$.snapshot.dataset_prefix',
       'max_regression.$': '$.max_regression',
       'run_id.$': '$.run_id',
+      'held_out_since_ms.$': '$.snapshot.since_ms',
     });
     expect(definition.States.Publish).toMatchObject({ Type: 'Task', Next: 'SwitchFollowers', ResultPath: '$.published' });
     expect(definition.States.SwitchFollowers).toMatchObject({ Type: 'Task', Next: 'Notify', ResultPath: '$.switched', Parameters: { 'run_id.$': '$.run_id', 'versions.$': '$.published.versions' } });

@@ -90,7 +90,7 @@ describe('the weekly retraining workflow, run locally', () => {
     const [notification] = await readRetrainingNotifications(dataDir, 1);
     const [decision] = (notification.message as { models: { decision: string; reason: string; candidate_metrics: { ndcg_at_10: number }; current_metrics: { ndcg_at_10: number } }[] }).models;
     expect(decision.decision).toBe('rejected');
-    expect(decision.reason).toMatch(/^worse than the published version: nDCG@10 0\.\d{4} vs current 0\.\d{4} on the same held-out split/);
+    expect(decision.reason).toMatch(/^worse than the published version: nDCG@10 0\.\d{4} vs current 0\.\d{4} on the same per-user 75\/25 held-out split/);
     expect(decision.candidate_metrics.ndcg_at_10).toBeLessThan(decision.current_metrics.ndcg_at_10);
     expect(notification.message).toMatchObject({ outcome: 'succeeded', published: {} });
   });

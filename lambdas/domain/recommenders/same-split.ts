@@ -3,14 +3,16 @@
  * would replace, measured on the same held-out split of the same training snapshot in the same
  * run (not against a figure in the old manifest, computed on other data).
  *
- * The split is the per-user 75/25 holdout of {@link HOLDOUT_SPLIT} over the snapshot. The
- * candidate configuration is trained on the training side; the published version is scored as
- * it is (its artifact). Both rank every item of the snapshot's catalogue for every user with a
- * held-out item, the user's training-side items excluded: a user the published version does
- * not know is ranked by its item popularity (what serving falls back to), and items it does not
- * know rank last. Caveat, stated in every reason: the published version may have been trained on
- * some of the held-out rows (the base data of an earlier run), which favours it: the gate errs
- * towards keeping what serves.
+ * The split: when the snapshot holds feedback logged since the last run (rows stamped at or
+ * after `heldOutSinceSeconds`), those rows are held out and everything older trains (a temporal
+ * split: the published version was trained before they arrived, so neither side has seen them);
+ * otherwise the per-user 75/25 holdout of {@link HOLDOUT_SPLIT}, where the published version may
+ * have been trained on held-out rows, which favours it (the reason says which split was used).
+ * The candidate configuration is trained on the training side; the published version is scored
+ * as it is (its artifact). Both rank every item of the snapshot's catalogue for every user with a
+ * held-out item, the user's training-side items excluded: a user the published version does not
+ * know is ranked by its item popularity (what serving falls back to), and items it does not know
+ * rank last.
  */
 import { ratingsByUser, subsetRatings } from './data/dataset.ts';
 import { stratifiedRatioSplit } from './data/splits.ts';
@@ -52,18 +54,35 @@ function measure(dataset: RatingsDataset, split: { train: Int32Array; test: Int3
   return { ndcg_at_10: metrics.ndcgAtK, precision_at_10: metrics.precisionAtK, recall_at_10: metrics.recallAtK, map_at_10: metrics.mapAtK, users_evaluated: metrics.users };
 }
 
+export type SplitKind = 'logged-since-last-run' | 'per-user-75-25';
+
+/** The split of {@link compareOnSameSplit} (see the module comment). */
+export function gateSplit(dataset: RatingsDataset, heldOutSinceSeconds?: number): { kind: SplitKind; train: Int32Array; test: Int32Array } {
+  if (heldOutSinceSeconds !== undefined) {
+    const train: number[] = [];
+    const test: number[] = [];
+    for (let row = 0; row < dataset.rating.length; row++) (dataset.timestamp[row] >= heldOutSinceSeconds ? test : train).push(row);
+    const trainUsers = new Set(train.map((row) => dataset.userIndex[row]));
+    // Usable only if some held-out row belongs to a user with training rows (else nothing can be ranked for them).
+    if (test.some((row) => trainUsers.has(dataset.userIndex[row]))) return { kind: 'logged-since-last-run', train: Int32Array.from(train), test: Int32Array.from(test) };
+  }
+  return { kind: 'per-user-75-25', ...stratifiedRatioSplit(dataset, HOLDOUT_SPLIT) };
+}
+
 /** The candidate configuration and the current version on one split of `dataset`. */
 export function compareOnSameSplit(
   dataset: RatingsDataset,
   candidate: ModelDefinition,
   current: FactorModel | undefined,
-): { candidate: SplitMetrics; current: SplitMetrics | null; heldOutRatings: number } {
-  const split = stratifiedRatioSplit(dataset, HOLDOUT_SPLIT);
+  heldOutSinceSeconds?: number,
+): { candidate: SplitMetrics; current: SplitMetrics | null; heldOutRatings: number; split: SplitKind } {
+  const split = gateSplit(dataset, heldOutSinceSeconds);
   const trained = candidate.train(subsetRatings(dataset, split.train));
   return {
     candidate: measure(dataset, split, (user, out) => scoreAllItems(trained, user, out)),
     current: current ? measure(dataset, split, scorerInDatasetSpace(current, dataset)) : null,
     heldOutRatings: split.test.length,
+    split: split.kind,
   };
 }
 
@@ -72,10 +91,12 @@ export function gateDecision(
   candidate: SplitMetrics,
   current: SplitMetrics | null,
   maxRegression: number,
+  split: SplitKind = 'per-user-75-25',
 ): { accepted: boolean; reason: string } {
   if (!current) return { accepted: true, reason: 'no published version yet' };
   const floor = current.ndcg_at_10 * (1 - maxRegression);
   const accepted = candidate.ndcg_at_10 >= floor;
-  const figures = `nDCG@10 ${candidate.ndcg_at_10.toFixed(4)} vs current ${current.ndcg_at_10.toFixed(4)} on the same held-out split (floor ${floor.toFixed(4)}, max regression ${maxRegression})`;
+  const on = split === 'logged-since-last-run' ? 'the feedback logged since the last run, held out' : 'the same per-user 75/25 held-out split';
+  const figures = `nDCG@10 ${candidate.ndcg_at_10.toFixed(4)} vs current ${current.ndcg_at_10.toFixed(4)} on ${on} (floor ${floor.toFixed(4)}, max regression ${maxRegression})`;
   return { accepted, reason: accepted ? `not worse: ${figures}` : `worse than the published version: ${figures}` };
 }
