@@ -23,7 +23,7 @@ export interface LocalServerOptions {
   dataDir: string;
   /** 0 picks a free port. */
   dynamoPort?: number;
-  /** Start dynalite too. @default true (false for S3-only work such as retraining). */
+  /** Start dynalite too. @default true (false for work that needs S3 only). */
   dynamo?: boolean;
   s3Port?: number;
 }
