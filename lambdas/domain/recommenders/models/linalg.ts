@@ -6,7 +6,7 @@
  */
 import type { RatingsDataset } from '../types.ts';
 import { normalStream, sfc32 } from '../data/random.ts';
-import { HyperparameterError } from './common.ts';
+import { buildSeenItems, HyperparameterError } from './common.ts';
 
 /** Each user's distinct items, CSR (users x items binary matrix X). */
 export interface BinaryInteractions {
@@ -14,30 +14,10 @@ export interface BinaryInteractions {
   items: Int32Array;
 }
 
-/** The binary user x item matrix of the ratings: a (user, item) pair is 1 however often it occurs. */
+/** The binary user x item matrix of the ratings: a (user, item) pair is 1 however often it occurs (each user's seen items). */
 export function binaryInteractions(dataset: RatingsDataset): BinaryInteractions {
-  const users = dataset.userIds.length;
-  const itemCount = dataset.itemIds.length;
-  const counts = new Int32Array(users + 1);
-  for (let r = 0; r < dataset.userIndex.length; r++) counts[dataset.userIndex[r] + 1]++;
-  for (let u = 0; u < users; u++) counts[u + 1] += counts[u];
-  const fill = counts.slice(0, users);
-  const raw = new Int32Array(dataset.userIndex.length);
-  for (let r = 0; r < dataset.userIndex.length; r++) raw[fill[dataset.userIndex[r]]++] = dataset.itemIndex[r];
-  const offsets = new Int32Array(users + 1);
-  const items: number[] = [];
-  const mark = new Int32Array(itemCount).fill(-1);
-  for (let u = 0; u < users; u++) {
-    const own = Array.from(raw.subarray(counts[u], counts[u + 1])).filter((item) => {
-      if (mark[item] === u) return false;
-      mark[item] = u;
-      return true;
-    });
-    own.sort((a, b) => a - b);
-    items.push(...own);
-    offsets[u + 1] = items.length;
-  }
-  return { offsets, items: Int32Array.from(items) };
+  const { seenOffsets, seenItems } = buildSeenItems(dataset);
+  return { offsets: seenOffsets, items: seenItems };
 }
 
 /** G = X^T X (items x items): co-occurrence counts, item popularity on the diagonal. */
