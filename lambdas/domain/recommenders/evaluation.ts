@@ -66,20 +66,12 @@ export interface RankingEvaluationOptions {
   onProgress?: EvaluationProgress;
 }
 
-export interface RankingEvaluation {
+export interface RankingEvaluation extends RankingMetricsReport {
   task: 'ranking';
   model: string;
   split: number;
   k: number;
   seed: number;
-  users_evaluated: number;
-  precision_at_k: number;
-  recall_at_k: number;
-  f1_at_k: number;
-  ndcg_at_k: number;
-  map_at_k: number;
-  auc: number;
-  coverage: number;
   fit_seconds: number;
   hyperparameters: Hyperparameters;
 }
