@@ -121,6 +121,7 @@ export class AbrecStack extends Stack {
       switchFunction: functions.retrainSwitch,
       restoreFunction: functions.retrainRestore,
       notificationTopic: analysis.alertsTopic,
+      ...(this.distributedTraining === undefined ? {} : { distributedTraining: this.distributedTraining }),
     }));
     new OperationsDashboard(this, 'Operations', { api: api.api, functions, stateMachine: retraining.stateMachine });
     this.alarms = new OperationsAlarms(this, 'Alarms', {

@@ -46,7 +46,11 @@ const METHOD_REASONS: Record<RouteAuth, { APIG4?: string; COG4: string }> = {
  */
 export function applyNagSuppressions(stack: AbrecStack): void {
   const bucket = stack.artifacts.bucket;
-  if (stack.distributedTraining) applyDistributedTrainingNagSuppressions(stack.distributedTraining, bucket);
+  if (stack.distributedTraining) {
+    applyDistributedTrainingNagSuppressions(stack.distributedTraining, bucket);
+    // The retraining state machine runs the distributed train step for ALS models.
+    applyTrainStepNagSuppressions(stack.retraining.stateMachine, stack.distributedTraining, bucket);
+  }
 
   for (const [name, fn] of Object.entries(stack.functions) as [FunctionName, (typeof stack.functions)[FunctionName]][]) {
     NagSuppressions.addResourceSuppressions(fn, [

@@ -24,6 +24,7 @@ import { LambdaInvoke, SnsPublish } from 'aws-cdk-lib/aws-stepfunctions-tasks';
 import { Construct } from 'constructs';
 import { SCHEDULES } from '../resources.ts';
 import { DeadLetterQueue } from './dead-letter-queue.ts';
+import type { DistributedTraining } from './distributed-training.ts';
 
 /** Props of {@link RetrainingWorkflow}. */
 export interface RetrainingWorkflowProps {
@@ -39,6 +40,11 @@ export interface RetrainingWorkflowProps {
   readonly scheduledInput?: Record<string, unknown>;
   /** Schedule expression. @default SCHEDULES.retraining (Sundays 04:00 UTC) */
   readonly scheduleExpression?: string;
+  /**
+   * The distributed engine (stack option `trainingEngine`): ALS models train on it, behind the
+   * same artifact contract, every other algorithm on the train Lambda. @default every model on the Lambda
+   */
+  readonly distributedTraining?: Pick<DistributedTraining, 'trainStep'>;
 }
 
 interface DefaultSetFile {
@@ -107,7 +113,15 @@ export class RetrainingWorkflow extends Construct {
       maxConcurrency: 1,
       resultPath: '$.results',
     });
-    trainEach.itemProcessor(train.next(evaluate).next(gate));
+    // ALS on the distributed engine when the stack has one (its job writes the same artifact and candidate), the rest on the Lambda.
+    const trainOn =
+      props.distributedTraining === undefined
+        ? train
+        : new Choice(this, 'TrainOn', { comment: 'ALS on the distributed training engine, every other algorithm on the train Lambda' })
+            .when(Condition.stringEquals('$.algorithm', 'als'), props.distributedTraining.trainStep('TrainOnEngine'))
+            .otherwise(train)
+            .afterwards();
+    trainEach.itemProcessor(trainOn.next(evaluate).next(gate));
     const publish = task(
       'Publish',
       props.publishFunction,

@@ -234,3 +234,32 @@ describe('trainingEngine sagemaker', () => {
     expect(job.Parameters.AlgorithmSpecification.TrainingImage).toContain('sagemaker-scikit-learn:1.2-1-cpu-py3');
   });
 });
+
+describe.each(ENGINES)('the retraining workflow with trainingEngine %s', (engine) => {
+  /** The retraining state machine's definition in the stack built with the engine. */
+  function retrainingDefinition(): { States: Record<string, { Type: string; ItemProcessor?: { StartAt: string; States: Record<string, Record<string, unknown>> } }> } {
+    const { stack, template } = built.get(engine)!;
+    const props = template.findResources('AWS::StepFunctions::StateMachine')[logicalIdOf(stack.retraining.stateMachine)].Properties as { DefinitionString: unknown };
+    return JSON.parse(renderDefinition(props.DefinitionString));
+  }
+
+  it('trains ALS models on the engine and every other algorithm on the train Lambda, then evaluates either the same way', () => {
+    // Act
+    const processor = retrainingDefinition().States.TrainEach.ItemProcessor!;
+
+    // Assess
+    expect(processor.StartAt).toBe('TrainOn');
+    expect(processor.States.TrainOn).toMatchObject({ Type: 'Choice', Choices: [{ Variable: '$.algorithm', StringEquals: 'als', Next: 'TrainOnEngine' }], Default: 'Train' });
+    expect(processor.States.TrainOnEngine).toMatchObject({ Type: 'Parallel', ResultPath: '$.candidate', Next: 'Evaluate' });
+    expect(processor.States.Train).toMatchObject({ Type: 'Task', ResultPath: '$.candidate', Next: 'Evaluate' });
+  });
+
+  it('reports no unsuppressed cdk-nag finding on the retraining state machine running the engine', () => {
+    // Act
+    const found = Annotations.fromStack(built.get(engine)!.stack);
+
+    // Assess
+    const messages = [...found.findError('*', Match.stringLikeRegexp('AwsSolutions-.*')), ...found.findWarning('*', Match.stringLikeRegexp('AwsSolutions-.*'))].filter((m) => m.id.startsWith('/AbrecStack/Retraining/'));
+    expect(messages.map((m) => `${m.id}: ${String(m.entry.data).trim()}`)).toEqual([]);
+  });
+});
