@@ -46,6 +46,38 @@ function close(server: Server | undefined): Promise<void> {
   });
 }
 
+/** The data directory's DynamoDB files are held by another process (LevelDB takes one). */
+export class DataDirectoryInUseError extends Error {
+  override readonly name = 'DataDirectoryInUseError';
+  constructor(readonly dataDir: string) {
+    super(
+      `the data directory ${dataDir} is in use by another abrec process (a running \`abrec serve\`?): its DynamoDB files take one process. ` +
+        'Stop that process first, use another --data-dir, or let the running runtime do the work (it runs the analysis and the weekly retraining on its own schedule; POST /local/clock moves its clock).',
+    );
+  }
+}
+
+/**
+ * Fails fast with {@link DataDirectoryInUseError} when another process holds the LevelDB files:
+ * dynalite would start anyway and crash on the first request with "Database is not open".
+ */
+async function assertDynamoDirFree(dataDir: string, dynamoDir: string): Promise<void> {
+  const { Level } = createRequire(require.resolve('dynalite'))('level') as { Level: new (path: string) => { open: () => Promise<void>; close: () => Promise<void> } };
+  // A server this process just closed releases the lock asynchronously: held for a second is held.
+  for (let attempt = 1; ; attempt++) {
+    const probe = new Level(dynamoDir);
+    try {
+      await probe.open();
+      await probe.close();
+      return;
+    } catch (error) {
+      if ((error as { cause?: { code?: string } }).cause?.code !== 'LEVEL_LOCKED') throw error;
+      if (attempt >= 10) throw new DataDirectoryInUseError(dataDir);
+      await new Promise((r) => setTimeout(r, 100));
+    }
+  }
+}
+
 /** Starts dynalite and s3rver on loopback, data under `dataDir/dynamodb` and `dataDir/s3`. */
 export async function startLocalServers(options: LocalServerOptions): Promise<LocalServers> {
   const dynamoDir = join(options.dataDir, 'dynamodb');
@@ -57,6 +89,7 @@ export async function startLocalServers(options: LocalServerOptions): Promise<Lo
   let dynamoServer: Server | undefined;
   let dynamoPort = options.dynamoPort ?? 0;
   const startDynamo = async () => {
+    await assertDynamoDirFree(options.dataDir, dynamoDir);
     // Table changes are instant locally; CloudFormation does the waiting in AWS.
     dynamoServer = dynalite({ path: dynamoDir, createTableMs: 0, deleteTableMs: 0, updateTableMs: 0 });
     dynamoPort = await listen(dynamoServer, dynamoPort);
