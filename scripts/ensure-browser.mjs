@@ -2,9 +2,10 @@
 /**
  * Makes sure the Chromium the dashboard's browser tests drive is present (run by `npm test`'s
  * pretest). The browser is the system's, never a download of our own: ABREC_CHROMIUM names it,
- * else /usr/bin/chromium. When it is missing and this runs as root on Debian (a fresh CI
- * machine or container), it is installed with apt-get; anywhere else this exits non-zero and
- * says how to install it, because the browser tests fail (never skip) without it.
+ * else /usr/bin/chromium. When it is missing on Debian or Ubuntu, it is installed with apt-get:
+ * directly as root (a fresh container), or through `sudo -n` when sudo needs no password (a
+ * GitHub-hosted runner, whose image also ships /usr/bin/chromium already); anywhere else this
+ * exits non-zero and says how to install it, because the browser tests fail (never skip) without it.
  *
  * Usage: node scripts/ensure-browser.mjs [--check]   (--check: report only, never install)
  */
@@ -39,6 +40,18 @@ function versionOf(path) {
   return result.status === 0 ? result.stdout.trim() : undefined;
 }
 
+/** True when `sudo -n` runs a command without asking for a password. */
+function hasPasswordlessSudo() {
+  const result = spawnSync('sudo', ['-n', 'true'], { stdio: 'ignore', timeout: 10_000 });
+  return !result.error && result.status === 0;
+}
+
+/** Runs apt-get as root: itself when root, else through `sudo -n` (env passes the frontend through sudo's reset environment). */
+function aptGet(asRoot, args) {
+  if (asRoot) return run('apt-get', args);
+  return run('sudo', ['-n', 'env', 'DEBIAN_FRONTEND=noninteractive', 'apt-get', ...args]);
+}
+
 function run(command, args) {
   log(`running: ${command} ${args.join(' ')}`);
   const result = spawnSync(command, args, { stdio: 'inherit', env: { ...process.env, DEBIAN_FRONTEND: 'noninteractive' } });
@@ -64,11 +77,13 @@ const isRoot = typeof process.getuid === 'function' && process.getuid() === 0;
 const isDebian = existsSync('/etc/debian_version') && isExecutable('/usr/bin/apt-get');
 if (checkOnly) fail(`no Chromium at ${DEFAULT_PATH} (check only, nothing installed)`);
 if (!isDebian) fail(`no Chromium at ${DEFAULT_PATH}, and this is not a Debian system this script can install it on`);
-if (!isRoot) fail(`no Chromium at ${DEFAULT_PATH}; installing it with apt-get needs root`);
+if (!isRoot && !hasPasswordlessSudo()) {
+  fail(`no Chromium at ${DEFAULT_PATH}; installing it with apt-get needs root or sudo without a password`);
+}
 
-log(`no Chromium at ${DEFAULT_PATH}: installing the Debian package (root, apt-get)`);
-run('apt-get', ['update']);
-run('apt-get', ['install', '-y', '--no-install-recommends', 'chromium']);
+log(`no Chromium at ${DEFAULT_PATH}: installing the Debian package (apt-get${isRoot ? ', as root' : ' through sudo -n'})`);
+aptGet(isRoot, ['update']);
+aptGet(isRoot, ['install', '-y', '--no-install-recommends', 'chromium']);
 
 if (!isExecutable(DEFAULT_PATH)) fail(`apt-get finished but ${DEFAULT_PATH} is still missing`);
 const version = versionOf(DEFAULT_PATH);
