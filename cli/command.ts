@@ -28,3 +28,11 @@ export interface CliCommand {
 export class UsageError extends Error {
   override readonly name = 'UsageError';
 }
+
+/** A command as the registry lists it: selected and summarized without loading its module. */
+export interface CommandEntry {
+  path: readonly string[];
+  summary: string;
+  /** Imports the command's module; its CliCommand has the same path and summary. */
+  load: () => Promise<CliCommand>;
+}

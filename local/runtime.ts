@@ -142,7 +142,7 @@ function scheduledJobs(invoke: (name: FunctionName, event: unknown) => Promise<u
       run: async (firedAt) => {
         const [{ synthesizeRetrainingDefinition, runRetrainingLocally }, { DEFAULT_RETRAINING_INPUT }, { fileNotifier }] = await Promise.all([
           import('./state-machine.ts'),
-          import('../lib/constructs/retraining-workflow.ts'),
+          import('../lib/retraining-input.ts'),
           import('./notifications.ts'),
         ]);
         definition ??= synthesizeRetrainingDefinition();

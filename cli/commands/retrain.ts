@@ -1,6 +1,5 @@
 import { parseArgs } from 'node:util';
-import { DEFAULT_RETRAINING_INPUT } from '../../lib/constructs/retraining-workflow.ts';
-import { runLocalRetraining } from '../../local/retrain.ts';
+import { DEFAULT_RETRAINING_INPUT } from '../../lib/retraining-input.ts';
 import { RETRAINING_NOTIFICATIONS } from '../../local/notifications.ts';
 import { UsageError, type CliCommand } from '../command.ts';
 
@@ -60,6 +59,8 @@ Options:
       max_regression: maxRegression,
       run_id: `local-${new Date().toISOString()}`,
     };
+    // Loaded here, not at the top: it synthesizes the CDK definition (aws-cdk-lib), which --help does not need.
+    const { runLocalRetraining } = await import('../../local/retrain.ts');
     const run = await runLocalRetraining({
       dataDir: values['data-dir'] ?? io.env.ABREC_DATA_DIR ?? '.abrec-data',
       input,

@@ -1,4 +1,3 @@
-import { readFileSync } from 'node:fs';
 import { Duration, RemovalPolicy } from 'aws-cdk-lib';
 import { EventField, Rule, RuleTargetInput, Schedule } from 'aws-cdk-lib/aws-events';
 import { SfnStateMachine } from 'aws-cdk-lib/aws-events-targets';
@@ -23,6 +22,7 @@ import {
 import { LambdaInvoke, SnsPublish } from 'aws-cdk-lib/aws-stepfunctions-tasks';
 import { Construct } from 'constructs';
 import { SCHEDULES } from '../resources.ts';
+import { DEFAULT_RETRAINING_INPUT } from '../retraining-input.ts';
 import { DeadLetterQueue } from './dead-letter-queue.ts';
 import type { DistributedTraining } from './distributed-training.ts';
 
@@ -47,23 +47,7 @@ export interface RetrainingWorkflowProps {
   readonly distributedTraining?: Pick<DistributedTraining, 'trainStep'>;
 }
 
-interface DefaultSetFile {
-  models: { model_id: string; algorithm: string }[];
-}
-
-/** The default model set shipped in model-artifacts/default-set.json: every run trains these. */
-export const DEFAULT_RETRAINING_MODELS: readonly { model_id: string; algorithm: string }[] = (
-  JSON.parse(readFileSync(new URL('../../model-artifacts/default-set.json', import.meta.url), 'utf8')) as DefaultSetFile
-).models.map(({ model_id, algorithm }) => ({ model_id, algorithm }));
-
-/** Default input of the weekly retraining run (EventBridge adds `run_id` and `now`). */
-export const DEFAULT_RETRAINING_INPUT = {
-  // The base data set, read until the first snapshot exists.
-  dataset_prefix: 'datasets/ratings/',
-  models: DEFAULT_RETRAINING_MODELS,
-  // A candidate is published unless its nDCG@10 is more than this share below the published version's on the same split.
-  max_regression: 0.02,
-} as const;
+export { DEFAULT_RETRAINING_INPUT, DEFAULT_RETRAINING_MODELS } from '../retraining-input.ts';
 
 /** Errors a task retries with backoff: Lambda's own transient failures and a throttled start (reserved concurrency 1). */
 export const TRANSIENT_ERRORS = ['Lambda.ServiceException', 'Lambda.AWSLambdaException', 'Lambda.SdkClientException', 'Lambda.ClientExecutionTimeoutException', 'Lambda.TooManyRequestsException'] as const;
