@@ -77,7 +77,8 @@ export async function adminRequest(target: AdminTarget, method: 'GET' | 'POST' |
   try {
     response = await fetch(`${target.url}${path}`, { method, headers, body: payload });
   } catch (error) {
-    throw new Error(`cannot reach ${target.url} (is \`abrec serve\` running?): ${(error as Error).message}`);
+    const reason = error instanceof Error ? error.message : String(error);
+    throw new Error(`cannot reach ${target.url} (${reason}); is the service running? Start the local one with \`abrec serve\` in another terminal, or pass --url of a running one`);
   }
   const text = await response.text();
   let parsed: unknown = text;

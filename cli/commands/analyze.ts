@@ -64,7 +64,14 @@ Options:
   --url URL          service base URL (default: $ABREC_URL or http://127.0.0.1:$PORT|3000)
   --admin-key KEY    admin key (default: $ABREC_ADMIN_KEY or keys.json in the data directory)
   --data-dir DIR     data directory of \`abrec serve\` (default: $ABREC_DATA_DIR or .abrec-data)
-  --json             print one JSON object on the last line of stdout`;
+  --json             print one JSON object on the last line of stdout
+
+--experiment needs a running service: start the local one with \`abrec serve\` in another
+terminal (or pass --url of a deployed API).
+
+Examples:
+  abrec analyze --input aggregates.json --json
+  abrec analyze --experiment default`;
 
 const name = z.string().min(1);
 const weight = z.number().positive();

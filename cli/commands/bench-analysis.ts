@@ -88,7 +88,7 @@ function countReads(client: DynamoDBClient): { items: number; requests: number; 
 const median = (values: number[]) => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)];
 
 const HELP = `Usage:
-  abrec bench analysis [--events 10000,10000000] [--days 14] [--runs 5] [--json]
+  abrec bench analysis [--events 10000,10000000] [--days 14] [--runs 20] [--json]
 
 Starts dynalite and s3rver in a temporary directory, seeds the daily counters that a 50/50
 click-through experiment of each event count would have (days x 2 variants; counters are
@@ -100,7 +100,9 @@ Options:
   --events LIST   comma-separated event counts (default 10000,10000000)
   --days N        days of counters (default 14)
   --runs N        timed runs per experiment, after 3 warm-up runs (default 20)
-  --json          print {"results": [...]} as the last line of stdout`;
+  --json          print {"results": [...]} as the last line of stdout
+
+Example: npm run bench:analysis -- --events 10000 --runs 5`;
 
 /** Runs the benchmark; the servers live only for its duration. */
 export async function benchAnalysis({ events, days, runs, log }: { events: number[]; days: number; runs: number; log: (line: string) => void }): Promise<BenchAnalysisRow[]> {

@@ -463,7 +463,9 @@ Options:
                    trip: the handler p50 then shows how many round trips a request waits
                    for (default 0)
   --json           also print one JSON object as the last line
-  -h, --help       show this help`,
+  -h, --help       show this help
+
+Example: npm run bench:serve -- --requests 2000 --rtt-ms 1`,
   run: async (argv, io) => {
     const { values } = parseArgs({ args: argv, options: { requests: { type: 'string' }, seed: { type: 'string' }, artifacts: { type: 'string' }, 'rtt-ms': { type: 'string' }, json: { type: 'boolean' } }, strict: true });
     const requests = Number(values.requests ?? '1000');

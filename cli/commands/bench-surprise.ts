@@ -314,7 +314,9 @@ Options:
   --format FORMAT  ml-100k | ml-1m | ml-latest, for --data (default: detected)
   --cflags=FLAGS   gcc flags for the reference, space-separated, given with = (default "${DEFAULT_REFERENCE_CFLAGS.join(' ')}")
   --json           print the result as one JSON object on the last line of stdout
-Progress goes to stderr.`;
+Progress goes to stderr.
+
+Example: abrec bench surprise --quick`;
 
 /** The `bench surprise` command. */
 export const benchSurpriseCommand: CliCommand = {

@@ -74,7 +74,9 @@ Options:
                    data, fit time and peak memory against Lambda's 15 min / 10 GB, sizes above
                    --partial-ratings measured on a share of their users and extrapolated
   --partial-ratings N  ratings of a partial scale run (default 1100000: ml-1m is measured in full)
-Progress goes to stderr.`;
+Progress goes to stderr.
+
+Example: npm run bench:train -- --quick`;
 
 /** Runs the benchmark rows for one data size. */
 export function benchTrainSize(

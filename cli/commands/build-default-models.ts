@@ -32,7 +32,9 @@ under DIR/models and records the pinned versions of the default experiment in
 DIR/default-set.json. Deterministic: the same code gives the same versions.
 
 Options:
-  --out DIR   output directory (default: model-artifacts/)`,
+  --out DIR   output directory (default: model-artifacts/)
+
+Example: abrec models build-defaults --out /tmp/default-models`,
   run: async (argv, io) => {
     const { values } = parseArgs({ args: argv, options: { out: { type: 'string' } }, strict: true });
     const out = resolve(values.out ?? DEFAULT_ARTIFACTS_DIR);

@@ -198,7 +198,9 @@ Options:
   --k K                ranking: list length (default 10)
   --seed S             shuffling seed (default 0 for rating, 42 for ranking)
   --json               print the result as one JSON object on the last line of stdout
-Progress goes to stderr.`;
+Progress goes to stderr.
+
+Example: abrec evaluate --data data/synthetic/u.data --task ranking --model als --k 10`;
 
 /** The `evaluate` command. */
 export const evaluateCommand: CliCommand = {

@@ -56,7 +56,14 @@ Options:
   --data-dir DIR     local data directory holding keys.json (default: .abrec-data)
   --revision N       expected revision (optimistic concurrency)
 
-Prints the JSON response; exits 1 on a 4xx/5xx answer.`,
+Needs a running service: start the local one with \`abrec serve\` in another terminal (or pass
+--url of a deployed API).
+
+Prints the JSON response; exits 1 on a 4xx/5xx answer.
+
+Examples:
+  abrec experiments list
+  abrec experiments ramp default --weights control=0.3,treatment=0.7`,
   run: async (argv, io) => {
     const { values, positionals } = parseArgs({
       args: argv,

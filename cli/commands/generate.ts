@@ -31,7 +31,9 @@ Options:
   --seed S                integer seed (default 1)
   --format F              file layout (default ml-100k)
   --min-user-ratings K    minimum ratings per user (default 20, as in ML-100K)
-  --json                  print the summary as one JSON object on the last line`;
+  --json                  print the summary as one JSON object on the last line
+
+Example: abrec generate --out data/synthetic --users 500 --seed 1`;
 
 /** What `abrec generate` reports. */
 export interface GenerateSummary {

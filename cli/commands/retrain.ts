@@ -34,7 +34,9 @@ Options:
   --max-regression R     allowed relative drop of nDCG@10 against the published version on
                          the same split, 0..1 (default: ${DEFAULT_RETRAINING_INPUT.max_regression})
   --data-dir DIR         local data directory (default: $ABREC_DATA_DIR or .abrec-data)
-  --json                 print the execution result as one JSON line`,
+  --json                 print the execution result as one JSON line
+
+Example: abrec retrain --model als=als --max-regression 0.05`,
   run: async (argv, io) => {
     const { values } = parseArgs({
       args: argv,

@@ -39,7 +39,9 @@ Environment:
   ABREC_API_KEY    public API key for /recommend and /events (generated and kept if unset)
   ABREC_ADMIN_KEY  admin key for /experiments (generated and kept if unset)
 
-Ctrl-C stops everything; a restart keeps all data.`,
+Ctrl-C stops everything; a restart keeps all data.
+
+Example: abrec serve --no-simulate --port 3000    (then abrec experiments list in another terminal)`,
   run: async (argv, io) => {
     const { values } = parseArgs({
       args: argv,

@@ -44,7 +44,9 @@ Options:
                        evaluate on that held-out split instead, as abrec evaluate and abrec tune
   --min-ratings K      train (and evaluate) on the data without users and items under K ratings,
                        repeated to a fixed point, as abrec evaluate --min-ratings
-  --json               print a summary JSON object on the last line of stdout`;
+  --json               print a summary JSON object on the last line of stdout
+
+Example: abrec train --data data/synthetic/u.data --model als --out model-out --evaluate`;
 
 /** The `train` command. */
 export const trainCommand: CliCommand = {

@@ -67,7 +67,9 @@ Options:
                        which abrec evaluate and abrec train read
   --seed S             split, folds and sampling seed (default 0)
   --json               print the summary as one JSON object on the last line of stdout
-Progress goes to stderr.`;
+Progress goes to stderr.
+
+Example: abrec tune --data data/synthetic/u.data --model svd --param reg=0.001..0.1:log --trials 10`;
 
 /** The first line of a results file: a trial may only be reused under the same settings. */
 interface ResultsHeader {

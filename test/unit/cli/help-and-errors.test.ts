@@ -56,3 +56,23 @@ describe('abrec help, version and mistakes', () => {
     expect(lines[2]).toBe("Run 'abrec power --help' for usage.");
   });
 });
+
+describe('commands that need a running service', () => {
+  it.each([['experiments'], ['simulate'], ['analyze']])('abrec %s says so in its help and how to start it', async (name) => {
+    const io = recordingIO();
+
+    expect(await runCli(['help', name], io)).toBe(0);
+
+    expect(io.stdoutText()).toMatch(/running (service|`abrec serve`)/);
+    expect(io.stdoutText()).toContain('abrec serve');
+  });
+
+  it('abrec experiments says how to start the service when it cannot connect', async () => {
+    const io = recordingIO();
+
+    // Port 9 (discard) has no listener on the test machine: the connection is refused.
+    expect(await runCli(['experiments', 'list', '--url', 'http://127.0.0.1:9', '--admin-key', 'ak_test'], io)).toBe(1);
+
+    expect(io.stderrText()).toMatch(/^abrec experiments: cannot reach http:\/\/127\.0\.0\.1:9 \(.+\); is the service running\? Start the local one with `abrec serve`/);
+  });
+});
