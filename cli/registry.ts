@@ -18,7 +18,7 @@ export const COMMANDS: readonly CommandEntry[] = [
   },
   {
     path: ['experiments'],
-    summary: 'Administer experiments through the admin API (list, get, create, start, stop, schedule, follow, ramp, promote, results)',
+    summary: 'Administer experiments through the admin API (list, get, create, patch, start, stop, schedule, follow, ramp, promote, results)',
     load: async () => (await import('./commands/experiments.ts')).experimentsCommand,
   },
   {

@@ -3,7 +3,7 @@ import { parseArgs } from 'node:util';
 import { adminRequest, resolveAdminTarget } from '../admin-client.ts';
 import { UsageError, type CliCommand, type CliIO } from '../command.ts';
 
-const ACTIONS = ['list', 'get', 'create', 'start', 'stop', 'schedule', 'follow', 'ramp', 'promote', 'results'] as const;
+const ACTIONS = ['list', 'get', 'create', 'patch', 'start', 'stop', 'schedule', 'follow', 'ramp', 'promote', 'results'] as const;
 type Action = (typeof ACTIONS)[number];
 
 /** Parses `control=0.3,treatment=0.7`. */
@@ -27,15 +27,37 @@ async function readJsonInput(source: string, io: CliIO): Promise<unknown> {
   }
 }
 
+/** The body of `patch`: --body JSON or --file FILE|-, exactly one, a JSON object. */
+async function patchBody(values: { body?: string; file?: string }, io: CliIO): Promise<unknown> {
+  if ((values.body === undefined) === (values.file === undefined)) throw new UsageError('patch needs the fields to change as --body JSON or --file FILE|- (one of them)');
+  let body: unknown;
+  if (values.body !== undefined) {
+    try {
+      body = JSON.parse(values.body);
+    } catch (error) {
+      throw new UsageError(`--body is not valid JSON: ${error instanceof Error ? error.message : String(error)}`);
+    }
+  } else {
+    body = await readJsonInput(values.file!, io);
+  }
+  if (typeof body !== 'object' || body === null || Array.isArray(body)) throw new UsageError('the patch body must be a JSON object of the fields to change, e.g. {"description": "..."}');
+  return body;
+}
+
 export const experimentsCommand: CliCommand = {
   path: ['experiments'],
-  summary: 'Administer experiments through the admin API (list, get, create, start, stop, schedule, follow, ramp, promote, results)',
+  summary: 'Administer experiments through the admin API (list, get, create, patch, start, stop, schedule, follow, ramp, promote, results)',
   help: `Usage: abrec experiments <action> [ID] [options]
 
 Actions:
   list                              all experiments
   get ID                            one experiment
   create --file FILE|-              create from a JSON body (see POST /experiments)
+  patch ID --body JSON | --file FILE|-
+                                    change fields (PATCH /experiments/{id}): a draft any
+                                    field but id and status; a started experiment only name,
+                                    description, end_time, max_duration_days, guardrails,
+                                    min_sample_size and follow_latest (weights: ramp)
   start ID | stop ID                lifecycle transitions
   schedule ID [--end-time ISO] [--max-duration-days N]
                                     when a draft or running experiment ends (PATCH); the
@@ -55,6 +77,8 @@ Options:
   --admin-key KEY    admin key (default: $ABREC_ADMIN_KEY or the local data directory's key)
   --data-dir DIR     local data directory holding keys.json (default: .abrec-data)
   --revision N       expected revision (optimistic concurrency)
+  --body JSON        patch: the fields to change, as a JSON object
+  --file FILE|-      create, patch: the JSON body from a file or standard input
 
 Needs a running service: start the local one with \`abrec serve\` in another terminal (or pass
 --url of a deployed API).
@@ -63,6 +87,7 @@ Prints the JSON response; exits 1 on a 4xx/5xx answer.
 
 Examples:
   abrec experiments list
+  abrec experiments patch default --body '{"description": "ALS against the popularity baseline"}'
   abrec experiments ramp default --weights control=0.3,treatment=0.7`,
   run: async (argv, io) => {
     const { values, positionals } = parseArgs({
@@ -73,6 +98,7 @@ Examples:
         'admin-key': { type: 'string' },
         'data-dir': { type: 'string' },
         file: { type: 'string' },
+        body: { type: 'string' },
         weights: { type: 'string' },
         winner: { type: 'string' },
         force: { type: 'boolean' },
@@ -105,6 +131,9 @@ Examples:
       case 'create':
         if (!values.file) throw new UsageError('create needs --file FILE (or - for standard input)');
         response = await adminRequest(target, 'POST', '/experiments', await readJsonInput(values.file, io));
+        break;
+      case 'patch':
+        response = await adminRequest(target, 'PATCH', path, await patchBody(values, io));
         break;
       case 'start':
       case 'stop':
