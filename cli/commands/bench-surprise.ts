@@ -295,7 +295,7 @@ export function formatBenchSurpriseTable(result: BenchSurpriseResult): string {
 }
 
 const HELP = `Usage:
-  abrec bench surprise [--quick] [--folds 5] [--seed 0] [--data-seed 1] [--data FILE] [--cflags="-O2"] [--json]
+  abrec bench surprise [--quick] [--folds 5] [--seed 0] [--data-seed 1] [--data FILE] [--format F] [--cflags="-O2"] [--json]
 
 Same-machine reference for Surprise's SVD, which cannot be installed here. Compiles
 bench/surprise-reference/svd.c (a C port of Surprise's SVD: trainset construction, SGD loop,

@@ -22,7 +22,7 @@ export const DEFAULT_MODELS: { name: ModelName; role?: 'control' | 'treatment' }
 export const buildDefaultModelsCommand: CliCommand = {
   path: ['models', 'build-defaults'],
   summary: 'Regenerate model-artifacts/: bundled synthetic data and the default model set',
-  help: `Usage: abrec models build-defaults [--out DIR]
+  help: `Usage: abrec models build-defaults [--out DIR] [--json]
 
 Generates the bundled synthetic MovieLens-like data (600 users, 1,000 items, 40,000 ratings,
 seed 42) into DIR/data as u.data / u.item, trains the default models (content, als,
@@ -33,10 +33,11 @@ DIR/default-set.json. Deterministic: the same code gives the same versions.
 
 Options:
   --out DIR   output directory (default: model-artifacts/)
+  --json      accepted for consistency: the summary is always one JSON line on stdout
 
 Example: abrec models build-defaults --out /tmp/default-models`,
   run: async (argv, io) => {
-    const { values } = parseArgs({ args: argv, options: { out: { type: 'string' } }, strict: true });
+    const { values } = parseArgs({ args: argv, options: { out: { type: 'string' }, json: { type: 'boolean' } }, strict: true });
     const out = resolve(values.out ?? DEFAULT_ARTIFACTS_DIR);
     const config = defaultSyntheticConfig();
     io.stderr(`generating ${config.ratings} ratings for ${config.users} users and ${config.items} items (seed ${config.seed})\n`);

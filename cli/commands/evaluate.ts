@@ -161,8 +161,8 @@ export function applyMinRatings(dataset: RatingsDataset, raw: string | undefined
 }
 
 const HELP = `Usage:
-  abrec evaluate --data FILE [--items FILE] --task rating  --model NAME [--split random|temporal|leave-last-n] [--folds 5] [--seed 0] [--json]
-  abrec evaluate --data FILE [--items FILE] --task ranking --model NAME [--split random|temporal|leave-last-n] [--train-ratio 0.75] [--k 10] [--seed 42] [--json]
+  abrec evaluate --data FILE [--items FILE] --task rating  --model NAME [--format F] [--split random|temporal|leave-last-n] [--folds 5] [--seed 0] [--json]
+  abrec evaluate --data FILE [--items FILE] --task ranking --model NAME [--format F] [--split random|temporal|leave-last-n] [--train-ratio 0.75] [--k 10] [--seed 42] [--json]
 
 Evaluates one model offline on a MovieLens ratings file (u.data, ratings.dat or ratings.csv).
 

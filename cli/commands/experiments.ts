@@ -78,6 +78,7 @@ Options:
   --data-dir DIR     local data directory holding keys.json (default: .abrec-data)
   --revision N       expected revision (optimistic concurrency)
   --body JSON        patch: the fields to change, as a JSON object
+  --json             accepted for consistency: the output is always the JSON response
   --file FILE|-      create, patch: the JSON body from a file or standard input
 
 Needs a running service: start the local one with \`abrec serve\` in another terminal (or pass
@@ -99,6 +100,8 @@ Examples:
         'data-dir': { type: 'string' },
         file: { type: 'string' },
         body: { type: 'string' },
+        // Every answer is printed as JSON; the flag is accepted as on every other command.
+        json: { type: 'boolean' },
         weights: { type: 'string' },
         winner: { type: 'string' },
         force: { type: 'boolean' },

@@ -14,7 +14,7 @@ import { tunedDefaultsPath } from '../tuned-defaults.ts';
 import { applyMinRatings, asUsageErrors, holdoutOption, loadRatingsFiles, numberOption, parseCommandArgs, parseParamOptions, PROTOCOL_OPTIONS, resolveModelOption } from './evaluate.ts';
 
 const HELP = `Usage:
-  abrec train --data FILE [--items FILE] --model NAME --out DIR|s3://BUCKET[/models] [--model-id ID] [--param NAME=VALUE]... [--evaluate] [--json]
+  abrec train --data FILE [--items FILE] [--format F] --model NAME --out DIR|s3://BUCKET[/models] [--model-id ID] [--param NAME=VALUE]... [--evaluate] [--json]
 
 Trains a model on all ratings of FILE and writes a versioned artifact (manifest.json plus
 float32 binaries) to DIR/models/<model id>/<version>/, or to the same keys in an S3 bucket.

@@ -34,7 +34,7 @@ const HELP = `Usage:
   abrec tune --data FILE --model NAME (--space FILE | --param NAME=SPEC ...) [--trials 20]
              [--search random|bayes] [--folds 3] [--metric rmse|mae|precision@K|ndcg@K|recall@K|map@K]
              [--split random|temporal|leave-last-n] [--train-ratio 0.75] [--n 1] [--min-ratings K]
-             [--results FILE] [--write-defaults] [--defaults-file FILE] [--seed 0] [--items FILE] [--json]
+             [--results FILE] [--write-defaults] [--defaults-file FILE] [--seed 0] [--items FILE] [--format F] [--json]
 
 Searches the model's hyperparameters. The data are split once by the evaluation protocol
 (--split, as abrec evaluate; default random 75/25 per user); every trial is cross-validated on

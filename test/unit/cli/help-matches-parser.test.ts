@@ -70,5 +70,9 @@ describe('every command documents exactly the options its parser accepts, and an
     expect(command.help).toMatch(/^Examples?:/m);
     for (const option of accepted) expect(command.help, `--${option} is accepted but not in the help`).toContain(`--${option}`);
     for (const option of documented) expect(accepted, `--${option} is in the help's Options but not accepted`).toContain(option);
+    // Consistent flags: --format in the usage lines of every command that reads it, and --json
+    // everywhere but serve (a long-running service that prints its log).
+    if (accepted.includes('format')) expect(command.help.split(/\n\s*\n/)[0], 'usage lines name --format').toContain('--format');
+    if (entry.path.join(' ') !== 'serve') expect(accepted).toContain('json');
   });
 });
