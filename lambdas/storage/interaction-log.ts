@@ -1,9 +1,11 @@
 /**
  * The interaction log the weekly retraining reads instead of scanning events: the events path
- * writes every feedback event (rating, click, purchase, watch time) a second time, as a small
- * item of the events table keyed by the day it was received,
+ * writes every feedback event (rating, click, purchase, watch time) a second time, packed with the
+ * other feedback of its request received at the same millisecond into one item of the events
+ * table (`events`: a list, at most PACK_BYTES of it per item), keyed by the time it was received
+ * and the first event of the pack,
  *
- *   pk = "ILOG#<yyyy-mm-dd>#S<nn>", sk = "<received_at_ms, 13 digits>#<event id>"
+ *   pk = "ILOG#<yyyy-mm-dd>#S<nn>", sk = "<received_at_ms, 13 digits>#<first event id>"
  *
  * before the event is claimed and counted, so every counted feedback event is in the log (a
  * failed log write fails the request before anything is counted, and the client's retry writes
@@ -12,10 +14,12 @@
  * for (since, until] with one Query per day and shard, a key condition on both keys: cost in
  * proportion to the interactions read, never to the table.
  *
- * What it costs: one BatchWriteItem per 25 feedback events of a request (one write unit each,
- * items well under 1 KB), expiring with the events' TTL. What it does not promise: an event
- * logged whose counting then failed and was never retried is in the log though not counted; an
- * event retried on another day is logged on both days (the reader drops the repeated event id).
+ * What it costs: one item per request (a write unit per KB of it: about 0.1 per event in a batch,
+ * 1 for a single event), expiring with the events' TTL; a write unit per feedback event would
+ * have raised the events path's cost by a third. What it does not promise: an event logged whose
+ * counting then failed and was never retried is in the log though not counted; an event retried
+ * in another request (another pack) or on another day is logged twice (the reader drops the
+ * repeated event id).
  */
 import { BatchWriteCommand, QueryCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { drainWithBackoff, type BackoffOptions } from '../common/backoff.ts';
@@ -26,6 +30,9 @@ import { isTrainingFeedback, type LoggedInteraction } from '../domain/recommende
 /** Partitions per day of the log (the counters' shard function, modulo this). */
 export const INTERACTION_LOG_SHARDS = 16;
 const DAY_MS = 86_400_000;
+
+/** Bytes of events (as JSON) one log item holds at most: far below DynamoDB's 400 KB item limit. */
+export const PACK_BYTES = 256 * 1024;
 
 export const interactionLogKey = (receivedAtMs: number, eventId: string) => ({
   pk: `ILOG#${analysisDay(receivedAtMs)}#S${String(counterShard(eventId) % INTERACTION_LOG_SHARDS).padStart(2, '0')}`,
@@ -49,22 +56,28 @@ export class DynamoInteractionLog implements InteractionLog {
 
   async append(events: readonly AcceptedEvent[]): Promise<void> {
     const ttlSeconds = (this.options.ttlDays ?? 400) * 86_400;
-    const items = events
-      .filter((e) => isTrainingFeedback(e.event_type))
-      .map((e) => ({
-        ...interactionLogKey(e.received_at_ms, e.event_id),
+    // One request may repeat an event id: each is logged once.
+    const feedback = [...new Map(events.filter((e) => isTrainingFeedback(e.event_type)).map((e) => [e.event_id, e])).values()];
+    // Packs of the events received at one millisecond (a request's), each at most PACK_BYTES.
+    const packs: { at: number; entries: Record<string, unknown>[]; bytes: number }[] = [];
+    for (const e of feedback) {
+      const entry = {
         event_id: e.event_id,
         event_type: e.event_type,
         user_id: e.user_id,
         ...(e.item_id === undefined ? {} : { item_id: e.item_id }),
         ...(e.value === undefined ? {} : { value: e.value }),
         received_at_ms: e.received_at_ms,
-        expires_at: Math.floor(e.received_at_ms / 1000) + ttlSeconds,
-      }));
-    // One request may repeat an event id; BatchWriteItem refuses two writes of one key.
-    const unique = [...new Map(items.map((item) => [`${item.pk}|${item.sk}`, item])).values()];
-    for (let start = 0; start < unique.length; start += 25) {
-      const chunk = unique.slice(start, start + 25).map((Item) => ({ PutRequest: { Item } }));
+      };
+      const bytes = Buffer.byteLength(JSON.stringify(entry));
+      let pack = packs.find((p) => p.at === e.received_at_ms && p.bytes + bytes <= PACK_BYTES);
+      if (pack === undefined) packs.push((pack = { at: e.received_at_ms, entries: [], bytes: 0 }));
+      pack.entries.push(entry);
+      pack.bytes += bytes;
+    }
+    const items = packs.map((pack) => ({ ...interactionLogKey(pack.at, String(pack.entries[0].event_id)), events: pack.entries, expires_at: Math.floor(pack.at / 1000) + ttlSeconds }));
+    for (let start = 0; start < items.length; start += 25) {
+      const chunk = items.slice(start, start + 25).map((Item) => ({ PutRequest: { Item } }));
       await drainWithBackoff(
         chunk,
         async (pending) => {
@@ -94,15 +107,20 @@ export class DynamoInteractionLog implements InteractionLog {
             }),
           );
           for (const item of page.Items ?? []) {
-            if (!isTrainingFeedback(String(item.event_type))) continue;
-            out.push({
-              eventId: String(item.event_id),
-              eventType: item.event_type as LoggedInteraction['eventType'],
-              userId: String(item.user_id),
-              ...(typeof item.item_id === 'string' ? { itemId: item.item_id } : {}),
-              ...(typeof item.value === 'number' ? { value: item.value } : {}),
-              receivedAtMs: Number(item.received_at_ms),
-            });
+            // A pack of events (or, written before packs, one event as the item itself).
+            const entries = (Array.isArray(item.events) ? item.events : [item]) as Record<string, unknown>[];
+            for (const entry of entries) {
+              const receivedAtMs = Number(entry.received_at_ms);
+              if (!isTrainingFeedback(String(entry.event_type)) || !(receivedAtMs > sinceMs && receivedAtMs <= untilMs)) continue;
+              out.push({
+                eventId: String(entry.event_id),
+                eventType: entry.event_type as LoggedInteraction['eventType'],
+                userId: String(entry.user_id),
+                ...(typeof entry.item_id === 'string' ? { itemId: entry.item_id } : {}),
+                ...(typeof entry.value === 'number' ? { value: entry.value } : {}),
+                receivedAtMs,
+              });
+            }
           }
           startKey = page.LastEvaluatedKey;
         } while (startKey);

@@ -1110,7 +1110,7 @@ describe('POST /events and /events/batch', () => {
   });
 
   describe('the interaction log the weekly retraining reads', () => {
-    it('logs the feedback of a request (not its impressions) under the day and shard of each event, before claiming any event', async () => {
+    it('logs the feedback of a request (not its impressions) as one item under the day, shard and time of its first event, before claiming any event', async () => {
       // Act
       const result = await postBatch([click(), { event_id: 'evt-2', event_type: 'rating', user_id: 'u1', experiment_id: 'default', item_id: 'i9', value: 4 }, { event_id: 'evt-3', event_type: 'impression', user_id: 'u1', experiment_id: 'default' }]);
 
@@ -1119,8 +1119,13 @@ describe('POST /events and /events/batch', () => {
       const [write] = ddb.commandCalls(BatchWriteCommand);
       const items = write.args[0].input.RequestItems![TABLE.events].map((request) => request.PutRequest!.Item!);
       expect(items).toEqual([
-        expect.objectContaining(interactionLogKey(NOW.getTime(), 'evt-1')),
-        expect.objectContaining({ ...interactionLogKey(NOW.getTime(), 'evt-2'), event_type: 'rating', user_id: 'u1', item_id: 'i9', value: 4 }),
+        expect.objectContaining({
+          ...interactionLogKey(NOW.getTime(), 'evt-1'),
+          events: [
+            expect.objectContaining({ event_id: 'evt-1', event_type: 'click', user_id: 'u1', received_at_ms: NOW.getTime() }),
+            { event_id: 'evt-2', event_type: 'rating', user_id: 'u1', item_id: 'i9', value: 4, received_at_ms: NOW.getTime() },
+          ],
+        }),
       ]);
       expect(items[0].pk).toMatch(new RegExp(`^ILOG#${today}#S\\d{2}$`));
       const order = ddb.calls().map((call) => call.args[0]);

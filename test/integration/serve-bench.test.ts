@@ -27,9 +27,11 @@ describe('abrec bench serve', () => {
     expect(fresh.write_units_per_event).toBeLessThanOrEqual(2);
     // One event per user: its claim, its user aggregate and its user's daily limit (one each).
     expect(distinct.write_units_per_event).toBeLessThanOrEqual(3);
-    // A resend touches no counter; each user's share of the daily limit is taken and given back.
+    // A resend touches no counter; each user's share of the daily limit is taken and given back,
+    // and the request's interaction-log item is written again under the same key (about 0.05 a event).
     expect(again.counter_updates).toBe(0);
     expect(again.calls['UpdateItem abrec-counters (daily limits)']).toBe(2 * 100);
-    expect(again.write_units_per_event).toBe(1.2);
+    expect(again.write_units_per_event).toBeGreaterThanOrEqual(1.2);
+    expect(again.write_units_per_event).toBeLessThanOrEqual(1.25);
   }, 120_000);
 });
