@@ -23,7 +23,7 @@ vi.mock('node:util', async (importOriginal) => {
 });
 
 /** The long options named at the start of the lines of the help's Options section(s). */
-export function documentedOptions(help: string): string[] {
+function documentedOptions(help: string): string[] {
   const names = new Set<string>();
   let inOptions = false;
   for (const line of help.split('\n')) {
