@@ -6,6 +6,7 @@ import { readFile } from 'node:fs/promises';
 import { parseArgs } from 'node:util';
 import { z } from 'zod';
 import { adminRequest, resolveAdminTarget } from '../admin-client.ts';
+import { formatFieldPath } from '../../lambdas/domain/field-error.ts';
 import { UsageError, type CliCommand, type CliIO } from '../command.ts';
 import type { ExperimentAnalysis } from '../../lambdas/services/experiment-results.ts';
 import type { ModelSwitchesReport, PeriodComparison } from '../../lambdas/services/model-switches.ts';
@@ -92,9 +93,7 @@ const header = z.object({
 /** The aggregates JSON of `abrec analyze --input`. */
 export type AnalyzeAggregates = z.input<typeof header> & { variants: unknown[] };
 
-function formatPath(path: readonly PropertyKey[]): string {
-  return path.reduce<string>((text, key) => (typeof key === 'number' ? `${text}[${key}]` : text ? `${text}.${String(key)}` : String(key)), '');
-}
+const formatPath = (path: readonly PropertyKey[]): string => formatFieldPath(path);
 
 function parseWith<T>(schema: z.ZodType<T>, value: unknown, prefix: string): T {
   const parsed = schema.safeParse(value);

@@ -3,13 +3,12 @@
  * that names the problem and, for validation, the offending fields. Everything else becomes a
  * generic 500 and is logged, never serialised back.
  */
-export interface FieldProblem {
-  field: string;
-  message: string;
-}
+import type { FieldError } from '../domain/field-error.ts';
+
+export type { FieldError } from '../domain/field-error.ts';
 
 export interface ErrorBody {
-  error: { code: string; message: string; details?: FieldProblem[] };
+  error: { code: string; message: string; details?: FieldError[] };
 }
 
 export class HttpError extends Error {
@@ -20,7 +19,7 @@ export class HttpError extends Error {
     readonly statusCode: number,
     readonly code: string,
     readonly publicMessage: string,
-    readonly details?: FieldProblem[],
+    readonly details?: FieldError[],
   ) {
     // middy's http-error-handler sends `message` as the body, as JSON when it parses as JSON.
     super(JSON.stringify({ error: { code, message: publicMessage, ...(details ? { details } : {}) } } satisfies ErrorBody));
@@ -31,7 +30,7 @@ export class HttpError extends Error {
   }
 }
 
-export const validationFailed = (details: FieldProblem[]) =>
+export const validationFailed = (details: FieldError[]) =>
   new HttpError(400, 'validation_failed', `Invalid request: ${details.map((d) => `${d.field}: ${d.message}`).join('; ')}`, details);
 /** A body that is not declared as JSON (middy's 415, or the admin handler's own check). */
 export const unsupportedMediaType = () =>
@@ -42,7 +41,7 @@ export const malformedJson = () => new HttpError(400, 'malformed_json', 'Request
 export const duplicateJsonKey = (field: string) =>
   new HttpError(400, 'malformed_json', `Request body sends the key ${field} more than once`, [{ field, message: 'duplicate key' }]);
 /** A 404; `details` names the field whose value was not found (an id, a day). */
-export const notFound = (message: string, details?: FieldProblem[]) => new HttpError(404, 'not_found', message, details);
+export const notFound = (message: string, details?: FieldError[]) => new HttpError(404, 'not_found', message, details);
 export const conflict = (message: string) => new HttpError(409, 'conflict', message);
 export const serviceUnavailable = (message: string) => new HttpError(503, 'service_unavailable', message);
 /** The function was about to reach its timeout: the client retries (every write is idempotent). */

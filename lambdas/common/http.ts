@@ -15,8 +15,9 @@ import httpJsonBodyParser from '@middy/http-json-body-parser';
 import httpSecurityHeaders from '@middy/http-security-headers';
 import type { APIGatewayProxyEvent, APIGatewayProxyResult, Context } from 'aws-lambda';
 import type { z } from 'zod';
-import { GENERIC_500_BODY, HttpError, duplicateJsonKey, malformedJson, requestTimedOut, unsupportedMediaType, validationFailed, type FieldProblem } from './errors.ts';
+import { GENERIC_500_BODY, HttpError, duplicateJsonKey, malformedJson, requestTimedOut, unsupportedMediaType, validationFailed, type FieldError } from './errors.ts';
 import { logger, metrics, tracer } from './observability.ts';
+import { formatFieldPath } from '../domain/field-error.ts';
 
 /** An API Gateway event whose body middy has parsed to JSON (unknown until validated). */
 export type JsonEvent = Omit<APIGatewayProxyEvent, 'body'> & { body: unknown };
@@ -188,7 +189,7 @@ export function json(statusCode: number, body: unknown, headers: Record<string, 
 }
 
 /** Converts zod issues into field problems: `variants[1].weight: must be >= 0`. */
-export function zodProblems(error: z.ZodError, prefix = ''): FieldProblem[] {
+export function zodProblems(error: z.ZodError, prefix = ''): FieldError[] {
   return error.issues.flatMap((issue) =>
     // zod reports unknown keys on their object (path []): name each key, not the body or the event.
     issue.code === 'unrecognized_keys' && issue.keys.length > 0
@@ -197,14 +198,7 @@ export function zodProblems(error: z.ZodError, prefix = ''): FieldProblem[] {
   );
 }
 
-function formatPath(prefix: string, path: PropertyKey[]): string {
-  let out = prefix;
-  for (const part of path) {
-    if (typeof part === 'number') out += `[${part}]`;
-    else out += out ? `.${String(part)}` : String(part);
-  }
-  return out;
-}
+const formatPath = (prefix: string, path: PropertyKey[]): string => formatFieldPath(path, prefix);
 
 /** Parses `value` with `schema` or throws a 400 naming every bad field. */
 export function parseOrThrow<T>(schema: z.ZodType<T>, value: unknown, prefix = ''): T {

@@ -21,7 +21,7 @@
  */
 import { MetricUnit } from '@aws-lambda-powertools/metrics';
 import { z } from 'zod';
-import { HttpError, validationFailed, type FieldProblem } from '../common/errors.ts';
+import { HttpError, validationFailed, type FieldError } from '../common/errors.ts';
 import { zodProblems } from '../common/http.ts';
 import { mapWithConcurrency } from '../common/concurrency.ts';
 import { logger, metrics } from '../common/observability.ts';
@@ -72,10 +72,10 @@ export function createIngestionService({ assignments, events, modes, quota, veri
   type FieldName = (index: number, field: string) => string;
 
   /** Validates every event, collecting all problems with their index. */
-  function validateAll(raw: unknown[], now: number, prefix: (i: number) => string): { accepted: AcceptedEvent[]; indices: number[]; problems: FieldProblem[] } {
+  function validateAll(raw: unknown[], now: number, prefix: (i: number) => string): { accepted: AcceptedEvent[]; indices: number[]; problems: FieldError[] } {
     const accepted: AcceptedEvent[] = [];
     const indices: number[] = [];
-    const problems: FieldProblem[] = [];
+    const problems: FieldError[] = [];
     raw.forEach((candidate, i) => {
       const parsed = eventSchema.safeParse(candidate);
       if (!parsed.success) {
@@ -121,7 +121,7 @@ export function createIngestionService({ assignments, events, modes, quota, veri
 
   /** DynamoDB refuses items over 400 KB and keys over 2,048 bytes: refuse them here, by index. */
   function checkItemSizes(batch: VariantEvent[], indices: number[], field: FieldName): void {
-    const problems: FieldProblem[] = [];
+    const problems: FieldError[] = [];
     batch.forEach(({ event, variant, interleaving }, i) => {
       const problem = itemProblem(events.itemFor(event, variant, interleaving));
       if (problem) problems.push({ field: field(indices[i], 'event'), message: `cannot be stored: ${problem}` });
@@ -295,7 +295,7 @@ export function createIngestionService({ assignments, events, modes, quota, veri
   }
 
   /** The 409 naming every event whose id was already used with different content. */
-  function conflicting(problems: FieldProblem[], summary: string, overLimit: FieldProblem[]): HttpError {
+  function conflicting(problems: FieldError[], summary: string, overLimit: FieldError[]): HttpError {
     const also = overLimit.length > 0 ? `; ${overLimit.length} event(s) exceed their user's daily limit and were not stored` : '';
     return new HttpError(409, 'conflict', `${problems.length} event id(s) were already used with different content and were not stored${also}; ${summary}`, [...problems, ...overLimit]);
   }

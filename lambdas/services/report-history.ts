@@ -4,7 +4,7 @@
  * and one day's report as JSON or as its self-contained HTML page. Storage is injected.
  */
 import { mapWithConcurrency } from '../common/concurrency.ts';
-import { notFound, validationFailed, type FieldProblem } from '../common/errors.ts';
+import { notFound, validationFailed, type FieldError } from '../common/errors.ts';
 import { requireExperiment } from '../domain/experiments/lifecycle.ts';
 import type { ExperimentRepository } from '../storage/experiment-repository.ts';
 import { reportKeys, type ReportStore } from '../storage/report-store.ts';
@@ -42,12 +42,12 @@ export interface ReportHistoryDeps {
 }
 
 /** The problem with an experiment id from a path, or undefined when it is one the API could have created. */
-function idProblem(id: string): FieldProblem | undefined {
+function idProblem(id: string): FieldError | undefined {
   return EXPERIMENT_ID.test(id) ? undefined : { field: 'id', message: "must be an experiment id of 1 to 64 characters a-z, 0-9, '-' and '_'" };
 }
 
 /** The problem with a report day from a path: the form YYYY-MM-DD and a real calendar date. */
-function dayProblem(day: string): FieldProblem | undefined {
+function dayProblem(day: string): FieldError | undefined {
   const time = DAY.test(day) ? Date.parse(`${day}T00:00:00Z`) : Number.NaN;
   // Date.parse rolls 2026-02-30 over to March; reading the date back refuses it.
   const valid = !Number.isNaN(time) && new Date(time).toISOString().slice(0, 10) === day;
@@ -57,13 +57,13 @@ function dayProblem(day: string): FieldProblem | undefined {
 /** The forms a report is stored in: `report.json` and `report.html`. */
 export type ReportFormat = 'json' | 'html';
 
-function formatProblem(format: string): FieldProblem | undefined {
+function formatProblem(format: string): FieldError | undefined {
   return format === 'json' || format === 'html' ? undefined : { field: 'format', message: "must be 'json' or 'html'" };
 }
 
 /** Checks path parameters before any store is asked (400 naming every bad one). */
-function assertValid(problems: (FieldProblem | undefined)[]): void {
-  const found = problems.filter((problem): problem is FieldProblem => problem !== undefined);
+function assertValid(problems: (FieldError | undefined)[]): void {
+  const found = problems.filter((problem): problem is FieldError => problem !== undefined);
   if (found.length > 0) throw validationFailed(found);
 }
 

@@ -4,11 +4,9 @@
  * follow the http-errors convention that @middy/http-error-handler understands.
  */
 
-/** One problem with one field of a request, e.g. `{ field: 'variants[1].weight', message: 'must be >= 0' }`. */
-export interface FieldError {
-  field: string;
-  message: string;
-}
+import type { FieldError } from '../field-error.ts';
+
+export type { FieldError } from '../field-error.ts';
 
 /** Machine-readable error kinds; `status` follows from the kind. */
 export type ExperimentErrorCode = 'validation' | 'not-found' | 'conflict';
