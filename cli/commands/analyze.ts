@@ -826,7 +826,7 @@ export function createAnalyzeCommand({ fetchAnalysis = fetchAnalysisFromAdminApi
 export const analyzeCommand: CliCommand = createAnalyzeCommand();
 
 type IntervalOutput = { low: number; high: number };
-const pct = (value: number | null | undefined): string => (value == null ? 'n/a' : `${(value * 100).toFixed(2)}%`);
+const pct = (value: number | null | undefined): string => fixed(value ?? null, 'rate');
 const num = (value: number | null | undefined): string => (value == null ? 'n/a' : value.toPrecision(4));
 const range = (interval: IntervalOutput | null | undefined, format: (v: number) => string = num): string => (interval == null ? '' : ` [${format(interval.low)}, ${format(interval.high)}]`);
 

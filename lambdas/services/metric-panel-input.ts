@@ -61,11 +61,16 @@ export function latestSums(
 
 const get = (sums: Readonly<Record<string, number>>, field: string): number => sums[field] ?? 0;
 
+/**
+ * Σx² ≥ (Σx)²/n, as real users' sums always are (within rounding): less is a counter written
+ * before its square field existed.
+ */
+const momentsPossible = (n: number, sum: number, sumSq: number) => (n > 0 ? sumSq * n >= sum * sum * (1 - 1e-9) : sum === 0);
+
 /** Σc² < (Σc)²/n: user-level moments no data can produce (counters written before they existed). */
 function ratioMomentsBroken(sums: Readonly<Record<string, number>>): boolean {
   const n = get(sums, 'exposed_users');
-  const below = (sumSq: number, sum: number) => sumSq * n < sum * sum * (1 - 1e-9);
-  return n > 0 && (below(get(sums, 'user_clicks_sq_sum'), get(sums, 'clicks')) || below(get(sums, 'user_impressions_sq_sum'), get(sums, 'impressions')));
+  return n > 0 && (!momentsPossible(n, get(sums, 'clicks'), get(sums, 'user_clicks_sq_sum')) || !momentsPossible(n, get(sums, 'impressions'), get(sums, 'user_impressions_sq_sum')));
 }
 
 /**
@@ -81,8 +86,7 @@ function hasUserRevenue(sums: Readonly<Record<string, number>>): boolean {
   const centsSq = get(sums, 'user_revenue_cents_sq_sum');
   const users = get(sums, 'exposed_users');
   const matchesPurchases = Math.abs(cents / 100 - get(sums, 'revenue_sum')) <= 0.005 * get(sums, 'revenue_n') + 1e-9;
-  // Σx² ≥ (Σx)²/n for any users: less is a counter written before the field existed.
-  return matchesPurchases && (users > 0 ? centsSq * users >= cents * cents * (1 - 1e-9) : cents === 0);
+  return matchesPurchases && momentsPossible(users, cents, centsSq);
 }
 
 interface MetricSpec {
@@ -101,11 +105,9 @@ interface MetricSpec {
   capped?: { definition: string; measure: (sums: readonly Readonly<Record<string, number>>[]) => PanelMeasure; fields: readonly [capped: string, raw: string][] };
 }
 
-/** Every capped sum moved with its raw one: any activity has a positive capped sum (every cap is at least 1), else the counters predate the field. */
+/** Every capped sum moved with its raw one: activity always has a positive capped sum (every cap is at least 1), else the counters predate the field. */
 const cappedFieldsPresent = (sums: Readonly<Record<string, number>>, fields: readonly [string, string][]) => fields.every(([capped, raw]) => get(sums, raw) === 0 || get(sums, capped) > 0);
 
-/** Σx² ≥ (Σx)²/n, as any users produce (capped sums written before a field existed fail it). */
-const momentsPossible = (n: number, sum: number, sumSq: number) => (n > 0 ? sumSq * n >= sum * sum * (1 - 1e-9) : sum === 0);
 
 /** Click-through on each user's capped clicks and impressions. */
 function cappedClickThrough(sums: readonly Readonly<Record<string, number>>[]): PanelMeasure {
