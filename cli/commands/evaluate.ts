@@ -122,6 +122,14 @@ export function asUsageErrors<T>(work: () => T): T {
 }
 
 /** The protocol options `evaluate` and `tune` share. */
+/** The options naming a ratings file, its item file, their format and the model (evaluate, train, tune). */
+export const DATASET_OPTIONS = {
+  data: { type: 'string' },
+  items: { type: 'string' },
+  format: { type: 'string' },
+  model: { type: 'string' },
+} as const;
+
 export const PROTOCOL_OPTIONS = {
   split: { type: 'string' },
   'train-ratio': { type: 'string' },
@@ -209,11 +217,8 @@ export const evaluateCommand: CliCommand = {
   help: HELP,
   run: async (argv: string[], io: CliIO): Promise<number> => {
     const values = parseCommandArgs(argv, {
-      data: { type: 'string' },
-      items: { type: 'string' },
-      format: { type: 'string' },
+      ...DATASET_OPTIONS,
       task: { type: 'string' },
-      model: { type: 'string' },
       param: { type: 'string', multiple: true },
       folds: { type: 'string' },
       ...PROTOCOL_OPTIONS,

@@ -11,7 +11,7 @@ import { describeHoldout, holdoutSplit } from '../../lambdas/domain/recommenders
 import { MODEL_NAMES } from '../../lambdas/domain/recommenders/models/registry.ts';
 import { DirectoryModelArtifactStore, S3ModelArtifactStore, type ModelArtifactStore } from '../../lambdas/storage/artifact-store.ts';
 import { tunedDefaultsPath } from '../tuned-defaults.ts';
-import { applyMinRatings, asUsageErrors, holdoutOption, loadRatingsFiles, numberOption, parseCommandArgs, parseParamOptions, PROTOCOL_OPTIONS, resolveModelOption } from './evaluate.ts';
+import { applyMinRatings, asUsageErrors, holdoutOption, loadRatingsFiles, numberOption, parseCommandArgs, parseParamOptions, DATASET_OPTIONS, PROTOCOL_OPTIONS, resolveModelOption } from './evaluate.ts';
 
 const HELP = `Usage:
   abrec train --data FILE [--items FILE] [--format F] --model NAME --out DIR|s3://BUCKET[/models] [--model-id ID] [--param NAME=VALUE]... [--evaluate] [--json]
@@ -55,10 +55,7 @@ export const trainCommand: CliCommand = {
   help: HELP,
   run: async (argv: string[], io: CliIO): Promise<number> => {
     const values = parseCommandArgs(argv, {
-      data: { type: 'string' },
-      items: { type: 'string' },
-      format: { type: 'string' },
-      model: { type: 'string' },
+      ...DATASET_OPTIONS,
       'model-id': { type: 'string' },
       param: { type: 'string', multiple: true },
       seed: { type: 'string' },

@@ -28,7 +28,7 @@ import {
   type TuningMetric,
 } from '../../lambdas/domain/recommenders/tuning.ts';
 import type { Hyperparameters } from '../../lambdas/domain/recommenders/types.ts';
-import { applyMinRatings, asUsageErrors, holdoutOption, loadRatingsFiles, numberOption, parseCommandArgs, PROTOCOL_OPTIONS } from './evaluate.ts';
+import { applyMinRatings, asUsageErrors, holdoutOption, loadRatingsFiles, numberOption, parseCommandArgs, DATASET_OPTIONS, PROTOCOL_OPTIONS } from './evaluate.ts';
 
 const HELP = `Usage:
   abrec tune --data FILE --model NAME (--space FILE | --param NAME=SPEC ...) [--trials 20]
@@ -170,10 +170,7 @@ export const tuneCommand: CliCommand = {
   help: HELP,
   run: async (argv: string[], io: CliIO): Promise<number> => {
     const values = parseCommandArgs(argv, {
-      data: { type: 'string' },
-      items: { type: 'string' },
-      format: { type: 'string' },
-      model: { type: 'string' },
+      ...DATASET_OPTIONS,
       space: { type: 'string' },
       param: { type: 'string', multiple: true },
       trials: { type: 'string' },
