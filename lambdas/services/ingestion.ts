@@ -171,19 +171,15 @@ export function createIngestionService({ assignments, events, modes, quota, veri
     const requestIds = new Set(named.flatMap((e) => (e.request_id === undefined ? [] : [e.request_id])));
     // Independent reads, so one round trip instead of two.
     const [resolved, slates] = await Promise.all([assigned.length > 0 ? resolveVariants(assigned.map(({ e }) => e)) : Promise.resolve([]), slatesOf(requestIds, batch)]);
-    const variants = resolved.map((r) => r.variant);
     const slateOf = (e: AcceptedEvent) => (e.request_id === undefined ? undefined : slates.get(e.request_id));
     const out: VariantEvent[] = new Array(batch.length);
-    // Each event carries its experiment's per-user caps: the capped sums are written with them.
-    assigned.forEach(({ e, i }, j) => (out[i] = { event: e, variant: variants[j], caps: settings.get(e.experiment_id)?.caps }));
-    // And the user's segment from their assignment: the daily counters are kept per (variant, segment).
-    assigned.forEach(({ i }, j) => {
-      const { segment } = resolved[j];
-      if (segment !== undefined) out[i].segment = segment;
-    });
-    // A bandit user's events carry the assignment's propensity: the inverse-propensity sums of the reward are written with it.
     assigned.forEach(({ e, i }, j) => {
-      const { propensity } = resolved[j];
+      const { variant, segment, propensity } = resolved[j];
+      // Each event carries its experiment's per-user caps (the capped sums are written with them),
+      // the user's segment from their assignment (counters are kept per variant and segment), and
+      // for a bandit the assignment's propensity (the reward's inverse-propensity sums).
+      out[i] = { event: e, variant, caps: settings.get(e.experiment_id)?.caps };
+      if (segment !== undefined) out[i].segment = segment;
       if (experimentModes.get(e.experiment_id) === 'bandit' && propensity !== undefined) out[i].propensity = propensity;
     });
     interleaved.forEach(({ e, i }) => (out[i] = { event: e, ...attributeInterleavedEvent(e, slateOf(e)) }));

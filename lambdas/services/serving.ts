@@ -19,7 +19,7 @@ import { covariateExposureIncrements } from '../domain/events/counters.ts';
 import { controlOf, type Experiment } from '../domain/experiments/model.ts';
 import type { ShownItemRepository } from '../storage/shown-items.ts';
 import { scheduleEndReached } from '../domain/experiments/schedule.ts';
-import type { AcceptedEvent } from '../domain/events/event.ts';
+import { analysisDay, type AcceptedEvent } from '../domain/events/event.ts';
 import { INTERLEAVED_RESPONSE_VARIANT, INTERLEAVING_COUNTER_VARIANT, impressionEventId, type InterleavingAttribution } from '../domain/events/interleaving-credit.ts';
 import type { Team } from '../domain/experiments/interleaving.ts';
 import { popularItems, recommendTopN, type Recommendations } from '../domain/recommenders/top-n.ts';
@@ -217,7 +217,7 @@ export function createRecommendationService({ experiments, counters, events, mod
     const catalogueKnown = knownShown.has(catalogueKey);
     if (fresh.length === 0 && catalogueKnown) return;
     try {
-      await shownItems.markShown(experimentId, variant, fresh, new Date(now).toISOString().slice(0, 10), catalogueKnown ? undefined : catalogueSize);
+      await shownItems.markShown(experimentId, variant, fresh, analysisDay(now), catalogueKnown ? undefined : catalogueSize);
       if (knownShown.size + fresh.length + 1 > MAX_KNOWN_SHOWN) knownShown.clear();
       for (const itemId of fresh) knownShown.add(prefix + itemId);
       knownShown.add(catalogueKey);
