@@ -45,7 +45,13 @@ export async function resolveAdminTarget(options: { url?: string; adminKey?: str
 }
 
 /** Signs a request for API Gateway (service execute-api) with SigV4. */
-export async function signedHeaders(target: { url: string; region: string }, method: string, path: string, body: string | undefined, headers: Record<string, string>): Promise<Record<string, string>> {
+export async function signedHeaders(
+  target: { url: string; region: string },
+  method: string,
+  path: string,
+  body: string | undefined,
+  headers: Record<string, string>,
+): Promise<Record<string, string>> {
   const url = new URL(`${target.url}${path}`);
   const signer = new SignatureV4({ service: 'execute-api', region: target.region, credentials: defaultProvider(), sha256: Hash.bind(null, 'sha256') });
   const signed = await signer.sign({
@@ -72,13 +78,14 @@ export async function adminRequest(target: AdminTarget, method: 'GET' | 'POST' |
   let response: Response;
   const payload = body === undefined ? undefined : JSON.stringify(body);
   const baseHeaders: Record<string, string> = payload === undefined ? {} : { 'content-type': 'application/json' };
-  const headers =
-    target.auth === 'iam' ? await signedHeaders(target, method, path, payload, baseHeaders) : { ...baseHeaders, 'x-admin-key': target.adminKey };
+  const headers = target.auth === 'iam' ? await signedHeaders(target, method, path, payload, baseHeaders) : { ...baseHeaders, 'x-admin-key': target.adminKey };
   try {
     response = await fetch(`${target.url}${path}`, { method, headers, body: payload });
   } catch (error) {
     const reason = error instanceof Error ? error.message : String(error);
-    throw new Error(`cannot reach ${target.url} (${reason}); is the service running? Start the local one with \`abrec serve\` in another terminal, or pass --url of a running one`);
+    throw new Error(
+      `cannot reach ${target.url} (${reason}); is the service running? Start the local one with \`abrec serve\` in another terminal, or pass --url of a running one`,
+    );
   }
   const text = await response.text();
   let parsed: unknown = text;

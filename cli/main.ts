@@ -82,7 +82,8 @@ function usageLine(command: CliCommand): string {
 function unknownCommand(commands: readonly CommandEntry[], argv: string[], io: CliIO): number {
   const words = argv.slice(0, argv.findIndex((a) => a.startsWith('-')) === -1 ? argv.length : argv.findIndex((a) => a.startsWith('-')));
   const suggestions = suggestCommands(commands, words);
-  const guess = suggestions.length === 0 ? '' : suggestions.length === 1 ? `; did you mean "${suggestions[0]}"?` : `; did you mean one of: ${suggestions.join(', ')}?`;
+  const guess =
+    suggestions.length === 0 ? '' : suggestions.length === 1 ? `; did you mean "${suggestions[0]}"?` : `; did you mean one of: ${suggestions.join(', ')}?`;
   io.stderr(`abrec: unknown command "${words.join(' ') || argv[0]}"${guess}\nRun 'abrec --help' for the list of commands.\n`);
   return 2;
 }

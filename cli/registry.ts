@@ -91,5 +91,4 @@ export const COMMANDS: readonly CommandEntry[] = [
     summary: 'Regenerate model-artifacts/: bundled synthetic data and the default model set',
     load: async () => (await import('./commands/build-default-models.ts')).buildDefaultModelsCommand,
   },
-
 ];

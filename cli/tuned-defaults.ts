@@ -44,10 +44,12 @@ export function readTunedDefaults(path: string): TunedDefaultsFile {
   } catch (error) {
     throw new UsageError(`tuned defaults ${path}: not JSON (${(error as Error).message})`);
   }
-  if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) throw new UsageError(`tuned defaults ${path}: expected an object keyed by model name`);
+  if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed))
+    throw new UsageError(`tuned defaults ${path}: expected an object keyed by model name`);
   for (const [model, entry] of Object.entries(parsed)) {
     const params = (entry as { params?: unknown } | null)?.params;
-    if (typeof params !== 'object' || params === null || Array.isArray(params)) throw new UsageError(`tuned defaults ${path}: ${model}.params must be an object`);
+    if (typeof params !== 'object' || params === null || Array.isArray(params))
+      throw new UsageError(`tuned defaults ${path}: ${model}.params must be an object`);
   }
   return parsed as TunedDefaultsFile;
 }

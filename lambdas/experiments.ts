@@ -12,7 +12,14 @@ import { HttpError, notFound } from './common/errors.ts';
 import { httpMixedHandler, json, parseOrThrow, requestTime, type JsonEvent } from './common/http.ts';
 import { counterRepositoryFromEnv, experimentRepositoryFromEnv, shownItemRepositoryFromEnv } from './common/stores.ts';
 import { idSchema } from './domain/events/event.ts';
-import { ExperimentConflictError, ExperimentError, ExperimentValidationError, type ConflictReason, type ExperimentErrorCode, type FieldError } from './domain/experiments/errors.ts';
+import {
+  ExperimentConflictError,
+  ExperimentError,
+  ExperimentValidationError,
+  type ConflictReason,
+  type ExperimentErrorCode,
+  type FieldError,
+} from './domain/experiments/errors.ts';
 import { createExperimentAdmin } from './services/experiment-admin.ts';
 import { createModelCatalog } from './services/model-catalog.ts';
 import { createReportHistory } from './services/report-history.ts';

@@ -49,7 +49,10 @@ const querySchema = z.strictObject({
     .default(DEFAULT_TOP_N),
   experiment_id: idSchema.optional(),
   /** The client's segment of this user (user-segments.ts), checked against the experiment's declared list by the service. */
-  segment: z.string().regex(/^[a-z0-9_-]{1,32}$/, 'must be 1 to 32 characters of a-z, 0-9, - and _').optional(),
+  segment: z
+    .string()
+    .regex(/^[a-z0-9_-]{1,32}$/, 'must be 1 to 32 characters of a-z, 0-9, - and _')
+    .optional(),
 });
 
 export const handler = httpGetHandler(async (event: APIGatewayProxyEvent) => {

@@ -10,5 +10,8 @@ const bucket = requiredEnv(ARTIFACTS_BUCKET.envVar);
 const objects = new S3ObjectStore(s3Client(), bucket);
 const artifacts = new S3ModelArtifactStore(s3Client(), bucket);
 
-export const handler = async (input: { run_id: string; results: ModelRunResult[]; snapshot: Pick<SnapshotResult, 'dataset_prefix' | 'until_ms'> }): Promise<PublishResult> =>
-  publishAccepted(input, { objects, artifacts, now: new Date() });
+export const handler = async (input: {
+  run_id: string;
+  results: ModelRunResult[];
+  snapshot: Pick<SnapshotResult, 'dataset_prefix' | 'until_ms'>;
+}): Promise<PublishResult> => publishAccepted(input, { objects, artifacts, now: new Date() });

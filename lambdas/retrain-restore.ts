@@ -8,4 +8,5 @@ import { S3ObjectStore } from './storage/object-store.ts';
 const objects = new S3ObjectStore(s3Client(), requiredEnv(ARTIFACTS_BUCKET.envVar));
 
 /** The whole state of the failed run: `snapshot` is absent when the Snapshot step itself failed. */
-export const handler = async (input: { snapshot?: Pick<SnapshotResult, 'pointers_before'> }): Promise<{ restored: string[]; left: string[] }> => restorePointers(input, { objects });
+export const handler = async (input: { snapshot?: Pick<SnapshotResult, 'pointers_before'> }): Promise<{ restored: string[]; left: string[] }> =>
+  restorePointers(input, { objects });

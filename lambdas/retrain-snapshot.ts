@@ -11,4 +11,5 @@ const objects = new S3ObjectStore(s3Client(), requiredEnv(ARTIFACTS_BUCKET.envVa
 const interactions = new DynamoInteractionLog(dynamoClient(), requiredEnv(TABLES.events.envVar));
 const experiments = experimentRepositoryFromEnv();
 
-export const handler = async (input: RetrainingRunInput): Promise<SnapshotResult> => snapshotTrainingData(input, { objects, interactions, experiments, now: new Date() });
+export const handler = async (input: RetrainingRunInput): Promise<SnapshotResult> =>
+  snapshotTrainingData(input, { objects, interactions, experiments, now: new Date() });

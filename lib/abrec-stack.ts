@@ -88,7 +88,8 @@ export class AbrecStack extends Stack {
       props.trainingEngine ?? this.node.tryGetContext('abrec:trainingEngine'),
       props.trainingEngine === undefined ? 'context abrec:trainingEngine' : 'trainingEngine',
     );
-    if (trainingEngine !== 'lambda') this.distributedTraining = new DistributedTraining(this, 'DistributedTraining', { engine: trainingEngine, bucket: artifacts.bucket });
+    if (trainingEngine !== 'lambda')
+      this.distributedTraining = new DistributedTraining(this, 'DistributedTraining', { engine: trainingEngine, bucket: artifacts.bucket });
     const reserved = resolveReservedConcurrency(props.reservedConcurrency);
 
     const functions = {} as Record<FunctionName, AbFunction>;

@@ -26,14 +26,16 @@ function childAt(scope: IConstruct, path: string): IConstruct {
 
 const METHOD_REASONS: Record<RouteAuth, { APIG4?: string; COG4: string }> = {
   apiKey: {
-    APIG4: 'A public route: callers present the API key of a throttled usage plan (the product\'s client model: the key ships in client apps), and the WAF limits each IP; there is no end-user identity to authorize.',
+    APIG4:
+      "A public route: callers present the API key of a throttled usage plan (the product's client model: the key ships in client apps), and the WAF limits each IP; there is no end-user identity to authorize.",
     COG4: 'A public route for client apps holding the API key; there is no end-user identity, so no Cognito user pool.',
   },
   admin: {
     COG4: 'An admin route authorized by IAM (SigV4), which is the stronger control here; operators are IAM principals, not Cognito users.',
   },
   none: {
-    APIG4: 'GET /health is intentionally open so load balancers and uptime checks can call it; it reveals only ok/unavailable per dependency, and the WAF rate rule limits it.',
+    APIG4:
+      'GET /health is intentionally open so load balancers and uptime checks can call it; it reveals only ok/unavailable per dependency, and the WAF rate rule limits it.',
     COG4: 'GET /health is intentionally open (liveness and dependency check); there is no identity to check.',
   },
 };
@@ -54,7 +56,11 @@ export function applyNagSuppressions(stack: AbrecStack): void {
 
   for (const [name, fn] of Object.entries(stack.functions) as [FunctionName, (typeof stack.functions)[FunctionName]][]) {
     NagSuppressions.addResourceSuppressions(fn, [
-      { id: 'AwsSolutions-L1', reason: 'The function pins nodejs22.x, the runtime the code is bundled (esbuild target node22) and tested for; moving runtime is a deliberate, tested change.' },
+      {
+        id: 'AwsSolutions-L1',
+        reason:
+          'The function pins nodejs22.x, the runtime the code is bundled (esbuild target node22) and tested for; moving runtime is a deliberate, tested change.',
+      },
     ]);
     const access: BucketAccess = ('bucket' in FUNCTIONS[name] ? FUNCTIONS[name].bucket : undefined) ?? {};
     // Only patterns with a wildcard are findings (a single key such as datasets/snapshots/latest.json is not).
@@ -84,7 +90,7 @@ export function applyNagSuppressions(stack: AbrecStack): void {
   NagSuppressions.addResourceSuppressions(childAt(stack.api.api, 'CloudWatchRole'), [
     {
       id: 'AwsSolutions-IAM4',
-      reason: 'AmazonAPIGatewayPushToCloudWatchLogs is the AWS-managed policy API Gateway\'s account-level logging role is designed for; it only writes logs.',
+      reason: "AmazonAPIGatewayPushToCloudWatchLogs is the AWS-managed policy API Gateway's account-level logging role is designed for; it only writes logs.",
       appliesTo: ['Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/AmazonAPIGatewayPushToCloudWatchLogs'],
     },
   ]);
@@ -101,7 +107,7 @@ export function applyNagSuppressions(stack: AbrecStack): void {
     {
       id: 'AwsSolutions-IAM5',
       reason:
-        'The :* wildcards are the versions and aliases of the six retraining functions the tasks invoke (CDK\'s LambdaInvoke grant). ' +
+        "The :* wildcards are the versions and aliases of the six retraining functions the tasks invoke (CDK's LambdaInvoke grant). " +
         'Resource * is the log-delivery actions (logs:CreateLogDelivery and friends) and X-Ray, which have no resource-level permissions.',
       appliesTo: ['Resource::*', ...retrainingFunctions.map((fn) => arnFinding(fn, ':*'))],
     },
@@ -114,7 +120,8 @@ export function applyNagSuppressions(stack: AbrecStack): void {
     NagSuppressions.addResourceSuppressions(childAt(sdkCalls, 'ServiceRole'), [
       {
         id: 'AwsSolutions-IAM4',
-        reason: 'The AwsCustomResource provider role is created by aws-cdk-lib with AWSLambdaBasicExecutionRole for its logs; it runs only during deployments, and its own policy allows s3:PutObject on the default pointer keys only.',
+        reason:
+          'The AwsCustomResource provider role is created by aws-cdk-lib with AWSLambdaBasicExecutionRole for its logs; it runs only during deployments, and its own policy allows s3:PutObject on the default pointer keys only.',
         appliesTo: ['Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/AWSLambdaBasicExecutionRole'],
       },
     ]);
@@ -138,7 +145,7 @@ export function applyNagSuppressions(stack: AbrecStack): void {
       {
         id: 'AwsSolutions-IAM5',
         reason:
-          'aws-cdk-lib\'s BucketDeployment grant: it reads the staged assets from the CDK assets bucket (cdk-*-assets-*/*) and copies them into the artifacts bucket (bucket/*). ' +
+          "aws-cdk-lib's BucketDeployment grant: it reads the staged assets from the CDK assets bucket (cdk-*-assets-*/*) and copies them into the artifacts bucket (bucket/*). " +
           'Its s3:DeleteObject* is part of that grant even without pruning (prune is false here, so it deletes nothing).',
         appliesTo: [
           'Action::s3:GetObject*',
@@ -166,10 +173,10 @@ export function applyDistributedTrainingNagSuppressions(training: DistributedTra
     {
       id: 'AwsSolutions-IAM5',
       reason:
-        'The job role\'s wildcards are key prefixes of the artifacts bucket: s3:GetObject on the scripts (training/code/*), the training data (datasets/*) and existing manifests (models/*/*/manifest.json, to skip an existing version), ' +
+        "The job role's wildcards are key prefixes of the artifacts bucket: s3:GetObject on the scripts (training/code/*), the training data (datasets/*) and existing manifests (models/*/*/manifest.json, to skip an existing version), " +
         's3:PutObject on artifact versions (models/*/*/*, which cannot match a models/<id>/latest.json pointer), its candidates (training-runs/*) and Spark logs (training-logs/*); never a delete. ' +
         (training.engine === 'sagemaker'
-          ? 'Resource * is only ecr:GetAuthorizationToken and cloudwatch:PutMetricData (the latter limited to the /aws/sagemaker/TrainingJobs namespace), which have no resource-level permissions; the log-stream wildcard is the training jobs\' own log group.'
+          ? "Resource * is only ecr:GetAuthorizationToken and cloudwatch:PutMetricData (the latter limited to the /aws/sagemaker/TrainingJobs namespace), which have no resource-level permissions; the log-stream wildcard is the training jobs' own log group."
           : ''),
       appliesTo: trainingJobFindings(training, bucket),
     },
@@ -181,7 +188,9 @@ function trainingJobFindings(training: DistributedTraining, bucket: IBucket): st
   if (training.engine === 'emr-serverless') prefixes.push('training-logs/*');
   return [
     ...prefixes.map((pattern) => arnFinding(bucket, `/${pattern}`)),
-    ...(training.engine === 'sagemaker' ? ['Resource::*', 'Resource::arn:<AWS::Partition>:logs:<AWS::Region>:<AWS::AccountId>:log-group:/aws/sagemaker/TrainingJobs:*'] : []),
+    ...(training.engine === 'sagemaker'
+      ? ['Resource::*', 'Resource::arn:<AWS::Partition>:logs:<AWS::Region>:<AWS::AccountId>:log-group:/aws/sagemaker/TrainingJobs:*']
+      : []),
   ];
 }
 
@@ -195,10 +204,10 @@ export function applyTrainStepNagSuppressions(stateMachine: StateMachine, traini
     {
       id: 'AwsSolutions-IAM5',
       reason:
-        'The train step reads back its job\'s candidate (s3:GetObject on training-runs/*, the key is a fresh id per run). ' +
+        "The train step reads back its job's candidate (s3:GetObject on training-runs/*, the key is a fresh id per run). " +
         (spark
           ? 'The jobruns/* wildcard is the runs of the one EMR Serverless application (GetJobRun and CancelJobRun, to follow the .sync run). '
-          : 'The training-job/* wildcard and part of Resource * are what the SageMakerCreateTrainingJob .sync integration needs: create, describe and stop the jobs it names at run time, and its managed EventBridge rule for the job\'s end. ') +
+          : "The training-job/* wildcard and part of Resource * are what the SageMakerCreateTrainingJob .sync integration needs: create, describe and stop the jobs it names at run time, and its managed EventBridge rule for the job's end. ") +
         'Resource * is otherwise the log-delivery actions and X-Ray of a state machine with logging and tracing, which have no resource-level permissions.',
       appliesTo: [
         arnFinding(bucket, `/training-runs/*`),

@@ -51,7 +51,8 @@ export const TABLES = {
     partitionKey: { name: 'pk', type: 'S' },
     sortKey: { name: 'sk', type: 'S' },
     timeToLiveAttribute: 'expires_at',
-    description: 'Per experiment, variant and day aggregates the analysis reads instead of raw events; per-user running totals and daily limits (these expire).',
+    description:
+      'Per experiment, variant and day aggregates the analysis reads instead of raw events; per-user running totals and daily limits (these expire).',
   },
 } as const satisfies Record<string, TableDefinition>;
 
@@ -168,7 +169,7 @@ export const FUNCTIONS = {
   retrainTrain: {
     id: 'RetrainTrainFunction',
     entry: 'lambdas/retrain-train.ts',
-    description: 'Retraining step: trains a candidate model from the run\'s snapshot in S3',
+    description: "Retraining step: trains a candidate model from the run's snapshot in S3",
     memorySize: 3008,
     timeoutSeconds: 900,
     tables: {},

@@ -38,7 +38,8 @@ export async function openVirtualClock(dataDir: string, realNow: () => number = 
     set: async (epochMs) => {
       const current = realNow() + offset;
       if (!Number.isFinite(epochMs)) throw new RangeError('the clock can only be set to a finite time');
-      if (epochMs < current) throw new RangeError(`the clock only moves forward: ${new Date(epochMs).toISOString()} is before ${new Date(current).toISOString()}`);
+      if (epochMs < current)
+        throw new RangeError(`the clock only moves forward: ${new Date(epochMs).toISOString()} is before ${new Date(current).toISOString()}`);
       offset = epochMs - realNow();
       await writeFile(path, `${JSON.stringify({ offset_ms: offset } satisfies ClockState)}\n`, { mode: 0o600 });
     },

@@ -76,10 +76,18 @@ export async function dashboardResponse(method: string, pathname: string): Promi
   const json = { ...DASHBOARD_HEADERS, 'content-type': 'application/json' };
   if (!entry) return { status: 404, headers: json, body: JSON.stringify({ error: { code: 'not_found', message: `No dashboard file ${pathname}` } }) };
   if (method !== 'GET' && method !== 'HEAD') {
-    return { status: 405, headers: { ...json, allow: 'GET, HEAD' }, body: JSON.stringify({ error: { code: 'method_not_allowed', message: `${method} is not allowed on ${pathname}; use GET` } }) };
+    return {
+      status: 405,
+      headers: { ...json, allow: 'GET, HEAD' },
+      body: JSON.stringify({ error: { code: 'method_not_allowed', message: `${method} is not allowed on ${pathname}; use GET` } }),
+    };
   }
   const bytes = await load(entry.file);
-  return { status: 200, headers: { ...DASHBOARD_HEADERS, 'content-type': entry.type, 'content-length': String(bytes.byteLength) }, body: method === 'HEAD' ? '' : bytes };
+  return {
+    status: 200,
+    headers: { ...DASHBOARD_HEADERS, 'content-type': entry.type, 'content-length': String(bytes.byteLength) },
+    body: method === 'HEAD' ? '' : bytes,
+  };
 }
 
 /** Answers a dashboard request on `res`; false (nothing written) for any other path. */

@@ -90,7 +90,10 @@ export function sameSecret(given: string, expected: string): boolean {
  * (`%E0%A4%A`, `%FF`) is refused, never replaced by U+FFFD, so two different ids cannot collapse
  * into one. API Gateway refuses such paths before the function is called.
  */
-export function decodePathParameters(names: string[], raw: string[]): { parameters: Record<string, string> } | { problems: { field: string; message: string }[] } {
+export function decodePathParameters(
+  names: string[],
+  raw: string[],
+): { parameters: Record<string, string> } | { problems: { field: string; message: string }[] } {
   const parameters: Record<string, string> = {};
   const problems: { field: string; message: string }[] = [];
   names.forEach((name, i) => {
@@ -128,7 +131,11 @@ export function malformedQueryFields(search: string): { field: string; message: 
 }
 
 /** The auth decision for one request: undefined when allowed, else status and body. */
-export function authorize(route: RouteDefinition, headers: Record<string, string>, keys: { apiKey: string; adminKey: string }): { status: number; body: string } | undefined {
+export function authorize(
+  route: RouteDefinition,
+  headers: Record<string, string>,
+  keys: { apiKey: string; adminKey: string },
+): { status: number; body: string } | undefined {
   if (route.auth === 'none') return undefined;
   const apiKey = headers['x-api-key'];
   if (route.auth === 'apiKey') {
@@ -192,7 +199,11 @@ function notUtf8Json(contentType: string | undefined, body: Buffer): boolean {
 
 /** Every answer the gateway makes itself (never a handler's) carries the middy security headers. */
 function send(res: ServerResponse, status: number, body: string, headers: Record<string, string | number | boolean> = {}) {
-  res.writeHead(status, { ...GATEWAY_SECURITY_HEADERS, 'content-type': 'application/json', ...Object.fromEntries(Object.entries(headers).map(([k, v]) => [k, String(v)])) });
+  res.writeHead(status, {
+    ...GATEWAY_SECURITY_HEADERS,
+    'content-type': 'application/json',
+    ...Object.fromEntries(Object.entries(headers).map(([k, v]) => [k, String(v)])),
+  });
   res.end(body);
 }
 
@@ -218,7 +229,15 @@ function lambdaContext(functionName: FunctionName, requestId: string): Context {
 /** Builds the REST API proxy event API Gateway would send for this request. */
 export function toProxyEvent(
   route: CompiledRoute | RouteDefinition,
-  req: { method: string; url: URL; headers: Record<string, string>; body: Buffer; pathParameters: Record<string, string> | null; requestId: string; receivedAt?: number },
+  req: {
+    method: string;
+    url: URL;
+    headers: Record<string, string>;
+    body: Buffer;
+    pathParameters: Record<string, string> | null;
+    requestId: string;
+    receivedAt?: number;
+  },
 ): APIGatewayProxyEvent {
   const query: Record<string, string> = {};
   const multiQuery: Record<string, string[]> = {};
@@ -283,7 +302,12 @@ async function handle(options: GatewayOptions, req: IncomingMessage, res: Server
     });
   }
   const route = candidates.find((r) => r.method === method);
-  if (!route) return send(res, 405, errorBody('method_not_allowed', `${method} is not allowed on ${url.pathname}; use ${candidates.map((r) => r.method).join(' or ')}`, 'method'));
+  if (!route)
+    return send(
+      res,
+      405,
+      errorBody('method_not_allowed', `${method} is not allowed on ${url.pathname}; use ${candidates.map((r) => r.method).join(' or ')}`, 'method'),
+    );
   const denied = authorize(route, headers, options);
   if (denied) return send(res, denied.status, denied.body);
   const body = await readBody(req, options.maxBodyBytes ?? 6 * 1024 * 1024);

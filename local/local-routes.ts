@@ -32,7 +32,13 @@ export type LocalRoutes = (request: LocalRouteRequest) => Promise<LocalRouteResp
 
 const setClockSchema = z.union([
   z.strictObject({ now: z.union([z.iso.datetime({ offset: true, error: 'must be ISO 8601 or epoch milliseconds' }), z.number().int().positive()]) }),
-  z.strictObject({ advance_ms: z.number().int('must be an integer').min(0, 'must be >= 0').max(366 * 86_400_000, 'must be at most a year') }),
+  z.strictObject({
+    advance_ms: z
+      .number()
+      .int('must be an integer')
+      .min(0, 'must be >= 0')
+      .max(366 * 86_400_000, 'must be at most a year'),
+  }),
 ]);
 
 const fieldError = (field: string, message: string): LocalRouteResponse => ({
@@ -40,7 +46,17 @@ const fieldError = (field: string, message: string): LocalRouteResponse => ({
   body: { error: { code: 'validation_failed', message: `${field}: ${message}`, details: [{ field, message }] } },
 });
 
-export function localRoutes({ clock, scheduler, jobs, dataDir }: { clock: VirtualClock; scheduler: LocalScheduler; jobs: ScheduledJob[]; dataDir?: string }): LocalRoutes {
+export function localRoutes({
+  clock,
+  scheduler,
+  jobs,
+  dataDir,
+}: {
+  clock: VirtualClock;
+  scheduler: LocalScheduler;
+  jobs: ScheduledJob[];
+  dataDir?: string;
+}): LocalRoutes {
   const state = (runs?: JobRun[]) => {
     const now = clock.now();
     return {
@@ -53,12 +69,14 @@ export function localRoutes({ clock, scheduler, jobs, dataDir }: { clock: Virtua
   };
   return async ({ method, pathname, body }) => {
     if (dataDir !== undefined && (pathname === '/local/notifications/retraining' || pathname === '/local/notifications/retraining/')) {
-      if (method !== 'GET') return { status: 405, body: { error: { code: 'method_not_allowed', message: `${method} is not allowed on ${pathname}; use GET` } } };
+      if (method !== 'GET')
+        return { status: 405, body: { error: { code: 'method_not_allowed', message: `${method} is not allowed on ${pathname}; use GET` } } };
       return { status: 200, body: { notifications: await readRetrainingNotifications(dataDir) } };
     }
     if (pathname !== '/local/clock' && pathname !== '/local/clock/') return undefined;
     if (method === 'GET') return { status: 200, body: state() };
-    if (method !== 'POST') return { status: 405, body: { error: { code: 'method_not_allowed', message: `${method} is not allowed on /local/clock; use GET or POST` } } };
+    if (method !== 'POST')
+      return { status: 405, body: { error: { code: 'method_not_allowed', message: `${method} is not allowed on /local/clock; use GET or POST` } } };
     let parsedJson: unknown;
     try {
       parsedJson = JSON.parse(body.toString('utf8'));
@@ -71,7 +89,8 @@ export function localRoutes({ clock, scheduler, jobs, dataDir }: { clock: Virtua
       const field = issue.path.length > 0 ? String(issue.path[0]) : 'body';
       return fieldError(field, field === 'body' ? 'must be {"now": "<ISO 8601>"} or {"advance_ms": N}' : issue.message);
     }
-    const target = 'now' in parsed.data ? (typeof parsed.data.now === 'number' ? parsed.data.now : Date.parse(parsed.data.now)) : clock.now() + parsed.data.advance_ms;
+    const target =
+      'now' in parsed.data ? (typeof parsed.data.now === 'number' ? parsed.data.now : Date.parse(parsed.data.now)) : clock.now() + parsed.data.advance_ms;
     try {
       await clock.set(target);
     } catch (error) {

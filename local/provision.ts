@@ -54,7 +54,9 @@ export async function ensureTables(dynamo: DynamoDBClient): Promise<string[]> {
     );
     if ('timeToLiveAttribute' in table) {
       // dynalite does not implement TTL; the attribute is still written so AWS can expire items.
-      await dynamo.send(new UpdateTimeToLiveCommand({ TableName: table.localName, TimeToLiveSpecification: { AttributeName: table.timeToLiveAttribute, Enabled: true } })).catch(() => undefined);
+      await dynamo
+        .send(new UpdateTimeToLiveCommand({ TableName: table.localName, TimeToLiveSpecification: { AttributeName: table.timeToLiveAttribute, Enabled: true } }))
+        .catch(() => undefined);
     }
     created.push(table.localName);
   }
@@ -101,7 +103,6 @@ export async function uploadDefaultArtifacts(s3: S3Client, artifactsDir: string)
   return uploaded;
 }
 
-
 /**
  * Uploads the bundled ratings to `datasets/ratings/` (the weekly retraining's input) and marks
  * the default versions as the published ones (`models/<id>/latest.json`), unless present.
@@ -122,7 +123,10 @@ export async function ensureDatasetAndPointers(s3: S3Client, artifactsDir: strin
 
 /** Creates the running default experiment unless it exists. */
 export async function ensureDefaultExperiment(dynamo: DynamoDBClient, artifactsDir: string, now: Date = new Date()): Promise<boolean> {
-  const repository = new DynamoExperimentRepository(DynamoDBDocumentClient.from(dynamo, { marshallOptions: { removeUndefinedValues: true } }), TABLES.experiments.localName);
+  const repository = new DynamoExperimentRepository(
+    DynamoDBDocumentClient.from(dynamo, { marshallOptions: { removeUndefinedValues: true } }),
+    TABLES.experiments.localName,
+  );
   if (await repository.get(DEFAULT_EXPERIMENT_ID)) return false;
   const set = await readDefaultModelSet(artifactsDir);
   await repository.create(defaultExperiment({ controlModel: set.control, treatmentModel: set.treatment, now }));

@@ -149,7 +149,12 @@ function scheduledJobs(invoke: (name: FunctionName, event: unknown) => Promise<u
         // As the EventBridge rule: run_id from the event, now = the rule time (the end of the log window).
         const run = await runRetrainingLocally({
           definition,
-          input: { ...DEFAULT_RETRAINING_INPUT, models: DEFAULT_RETRAINING_INPUT.models.map((m) => ({ ...m })), run_id: `scheduled-${firedAt.toISOString()}`, now: firedAt.toISOString() },
+          input: {
+            ...DEFAULT_RETRAINING_INPUT,
+            models: DEFAULT_RETRAINING_INPUT.models.map((m) => ({ ...m })),
+            run_id: `scheduled-${firedAt.toISOString()}`,
+            now: firedAt.toISOString(),
+          },
           invoke,
           notify: fileNotifier(dataDir),
           onEvent: (line) => log(`retraining: ${line}`),

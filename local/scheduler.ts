@@ -43,7 +43,11 @@ const cronBody = (schedule: string) => schedule.replace(/^cron\((.*)\)$/, '$1');
 export function firingsBetween(schedule: string, from: Date, to: Date, limit = MAX_FIRINGS_PER_CHECK): Date[] {
   const parsed = AWSCronParser.parse(cronBody(schedule));
   const out: Date[] = [];
-  for (let next = AWSCronParser.next(parsed, from); next !== null && next.getTime() <= to.getTime() && out.length < limit; next = AWSCronParser.next(parsed, next)) {
+  for (
+    let next = AWSCronParser.next(parsed, from);
+    next !== null && next.getTime() <= to.getTime() && out.length < limit;
+    next = AWSCronParser.next(parsed, next)
+  ) {
     out.push(next);
   }
   return out;

@@ -62,7 +62,9 @@ export class DataDirectoryInUseError extends Error {
  * dynalite would start anyway and crash on the first request with "Database is not open".
  */
 async function assertDynamoDirFree(dataDir: string, dynamoDir: string): Promise<void> {
-  const { Level } = createRequire(require.resolve('dynalite'))('level') as { Level: new (path: string) => { open: () => Promise<void>; close: () => Promise<void> } };
+  const { Level } = createRequire(require.resolve('dynalite'))('level') as {
+    Level: new (path: string) => { open: () => Promise<void>; close: () => Promise<void> };
+  };
   // A server this process just closed releases the lock asynchronously: held for a second is held.
   for (let attempt = 1; ; attempt++) {
     const probe = new Level(dynamoDir);

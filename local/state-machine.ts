@@ -100,7 +100,8 @@ export async function runRetrainingLocally({
       return { MessageId: `local-${Date.now()}` };
     };
   }
-  const retryIntervalOverrides = retryIntervalMs === undefined ? undefined : Object.fromEntries([...Object.keys(TASK_FUNCTIONS), ...NOTIFY_STATES].map((state) => [state, retryIntervalMs]));
+  const retryIntervalOverrides =
+    retryIntervalMs === undefined ? undefined : Object.fromEntries([...Object.keys(TASK_FUNCTIONS), ...NOTIFY_STATES].map((state) => [state, retryIntervalMs]));
   const execution = machine.run(input, { overrides: { taskResourceLocalHandlers, ...(retryIntervalOverrides ? { retryIntervalOverrides } : {}) } });
   const path: string[] = [];
   const started = Date.now();
@@ -113,7 +114,12 @@ export async function runRetrainingLocally({
         const fn = TASK_FUNCTIONS[event.state.name];
         onEvent(`[${seconds} s] entered ${name}${fn ? ` (${FUNCTIONS[fn].description})` : ''}`);
       } else if (event.type === 'StateRetried' || event.type === 'StateFailed' || event.type === 'StateCaught') {
-        const detail = event.type === 'StateFailed' ? `: ${event.Error} ${typeof event.Cause === 'string' ? event.Cause : JSON.stringify(event.Cause ?? '')}`.trimEnd() : event.type === 'StateRetried' ? ` (retry ${event.retry.attempt})` : '';
+        const detail =
+          event.type === 'StateFailed'
+            ? `: ${event.Error} ${typeof event.Cause === 'string' ? event.Cause : JSON.stringify(event.Cause ?? '')}`.trimEnd()
+            : event.type === 'StateRetried'
+              ? ` (retry ${event.retry.attempt})`
+              : '';
         onEvent(`[${seconds} s] ${event.type} ${stateLabel(event.state.name, event.index, event.state.input)}${detail}`);
       }
     }

@@ -119,7 +119,14 @@ export function respondToSlate({
     const id = `${requestId}:${rank}`;
     events.push({ ...base, event_id: `${id}:click`, event_type: 'click', item_id: itemId, position: rank });
     if (random() < params.purchaseRate * like) {
-      events.push({ ...base, event_id: `${id}:purchase`, event_type: 'purchase', item_id: itemId, position: rank, value: Math.round((2 + 18 * random()) * 100) / 100 });
+      events.push({
+        ...base,
+        event_id: `${id}:purchase`,
+        event_type: 'purchase',
+        item_id: itemId,
+        position: rank,
+        value: Math.round((2 + 18 * random()) * 100) / 100,
+      });
     }
     if (random() < params.rateProbability) {
       const rating = user.taste.get(itemId) ?? user.meanRating;

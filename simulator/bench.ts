@@ -31,7 +31,17 @@ export interface BenchWorld {
 const FIRST_DAY_MS = Date.parse('2026-01-05T00:00:00Z');
 
 /** MovieLens-like users (the bundled set's shape: ~67 ratings each over 1,000 items), a model trained on their 75 % part, and each user's slate. */
-export function buildWorld({ users, model = 'content', dataSeed = 7, topN = 10 }: { users: number; model?: ModelName; dataSeed?: number; topN?: number }): BenchWorld {
+export function buildWorld({
+  users,
+  model = 'content',
+  dataSeed = 7,
+  topN = 10,
+}: {
+  users: number;
+  model?: ModelName;
+  dataSeed?: number;
+  topN?: number;
+}): BenchWorld {
   const { dataset } = generateSyntheticMovieLens({ users, items: 1000, ratings: Math.round(users * 66.7), seed: dataSeed });
   const trained = MODELS[model].train(tasteTrainingPart(dataset));
   const serving = prepareForServing(trained);
@@ -39,7 +49,9 @@ export function buildWorld({ users, model = 'content', dataSeed = 7, topN = 10 }
   // puts the most active users first, and the runs take the first n.
   const population = buildPopulation(dataset);
   shuffleInPlace(population.users, mulberry32(dataSeed));
-  const slates = new Map(population.users.map((user) => [user.userId, recommendTopN(serving, user.userId, topN).items.map((item) => ({ item_id: item.itemId, rank: item.rank }))]));
+  const slates = new Map(
+    population.users.map((user) => [user.userId, recommendTopN(serving, user.userId, topN).items.map((item) => ({ item_id: item.itemId, rank: item.rank }))]),
+  );
   return { population, slates, users: population.users.length, profileOf: (userId) => userProfileOf(serving, userId) };
 }
 
@@ -48,7 +60,15 @@ export function buildWorld({ users, model = 'content', dataSeed = 7, topN = 10 }
  * seed gets its own salt: which users land in which arm is the main source of an A/A test's
  * variance, so seeds that shared one split would not be independent trials.
  */
-export function aaExperiment({ mde = DEFAULT_ANALYSIS_MDE, minSampleSize = 250, seed = 0 }: { mde?: number; minSampleSize?: number; seed?: number } = {}): Experiment {
+export function aaExperiment({
+  mde = DEFAULT_ANALYSIS_MDE,
+  minSampleSize = 250,
+  seed = 0,
+}: {
+  mde?: number;
+  minSampleSize?: number;
+  seed?: number;
+} = {}): Experiment {
   return createExperiment({
     now: new Date(FIRST_DAY_MS - 3_600_000),
     request: {
@@ -76,8 +96,27 @@ export interface RunOutcome {
 }
 
 /** One simulated experiment of `days` days over the world's first `users` users (default all), analysed at the end of its last day. */
-export async function simulateOnce({ world, experiment, seed, days, plantedLift, users }: { world: BenchWorld; experiment: Experiment; seed: number; days: number; plantedLift: number; users?: number }): Promise<RunOutcome> {
-  const target = createInProcessTarget({ experiment, firstDayMs: FIRST_DAY_MS, slateOf: (_, userId) => world.slates.get(userId) ?? [], profileOf: world.profileOf });
+export async function simulateOnce({
+  world,
+  experiment,
+  seed,
+  days,
+  plantedLift,
+  users,
+}: {
+  world: BenchWorld;
+  experiment: Experiment;
+  seed: number;
+  days: number;
+  plantedLift: number;
+  users?: number;
+}): Promise<RunOutcome> {
+  const target = createInProcessTarget({
+    experiment,
+    firstDayMs: FIRST_DAY_MS,
+    slateOf: (_, userId) => world.slates.get(userId) ?? [],
+    profileOf: world.profileOf,
+  });
   await runSimulation({
     population: users === undefined ? world.population : { ...world.population, users: world.population.users.slice(0, users) },
     target,
@@ -109,7 +148,17 @@ export interface BenchPlan {
  * variance, not on its size); the runs then take as many users as expose the planned number
  * per arm. A population too small for the plan is regenerated larger.
  */
-export async function planRuns({ experiment, days, initialUsers = 24_000, onStep }: { experiment: Experiment; days: number; initialUsers?: number; onStep?: (line: string) => void }): Promise<BenchPlan> {
+export async function planRuns({
+  experiment,
+  days,
+  initialUsers = 24_000,
+  onStep,
+}: {
+  experiment: Experiment;
+  days: number;
+  initialUsers?: number;
+  onStep?: (line: string) => void;
+}): Promise<BenchPlan> {
   let size = initialUsers;
   for (let attempt = 0; attempt < 4; attempt++) {
     const world = buildWorld({ users: size });

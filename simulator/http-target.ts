@@ -56,7 +56,9 @@ export async function readLocalClock(admin: AdminTarget | undefined): Promise<Lo
   return answer.status === 200 ? (answer.body as LocalClockState) : undefined;
 }
 
-export async function createHttpTarget(options: HttpTargetOptions): Promise<SimulationTarget & { firstDay: () => string | undefined; lastDay: () => string | undefined }> {
+export async function createHttpTarget(
+  options: HttpTargetOptions,
+): Promise<SimulationTarget & { firstDay: () => string | undefined; lastDay: () => string | undefined }> {
   const base = options.url.replace(/\/$/, '');
   const attempts = options.attempts ?? 6;
   const clock = await readLocalClock(options.admin);
@@ -87,7 +89,8 @@ export async function createHttpTarget(options: HttpTargetOptions): Promise<Simu
   async function moveClock(toMs: number): Promise<void> {
     if (!options.admin) return;
     const answer = await adminRequest(options.admin, 'POST', '/local/clock', { now: new Date(toMs).toISOString() });
-    if (answer.status !== 200) throw new Error(`moving the local clock to ${new Date(toMs).toISOString()} answered ${answer.status}: ${JSON.stringify(answer.body)}`);
+    if (answer.status !== 200)
+      throw new Error(`moving the local clock to ${new Date(toMs).toISOString()} answered ${answer.status}: ${JSON.stringify(answer.body)}`);
     for (const run of (answer.body as LocalClockState).runs ?? []) options.onScheduledRun?.(run);
   }
 
@@ -114,7 +117,12 @@ export async function createHttpTarget(options: HttpTargetOptions): Promise<Simu
         () => fetch(`${base}/recommend?${query}`, { headers }),
         async (response) => {
           const body = (await response.json()) as Recommendation & { items: { item_id: string; rank: number }[] };
-          return { variant: body.variant, request_id: body.request_id, impression_recorded: body.impression_recorded, items: body.items.map(({ item_id, rank }) => ({ item_id, rank })) };
+          return {
+            variant: body.variant,
+            request_id: body.request_id,
+            impression_recorded: body.impression_recorded,
+            items: body.items.map(({ item_id, rank }) => ({ item_id, rank })),
+          };
         },
       );
     },

@@ -6,7 +6,16 @@
  * exactly once per event id. Many seeds of a large population then run in seconds, and the
  * counters it keeps are read by the same analysis (`analysisFromCounters`) as the service's.
  */
-import { addIncrements, addTotals, covariateExposureIncrements, userStatIncrements, userTotalsDelta, ZERO_TOTALS, type Increments, type UserTotals } from '../lambdas/domain/events/counters.ts';
+import {
+  addIncrements,
+  addTotals,
+  covariateExposureIncrements,
+  userStatIncrements,
+  userTotalsDelta,
+  ZERO_TOTALS,
+  type Increments,
+  type UserTotals,
+} from '../lambdas/domain/events/counters.ts';
 import { analysisDay, counterIncrements } from '../lambdas/domain/events/event.ts';
 import { userCapsOf } from '../lambdas/domain/experiments/caps.ts';
 import { UNKNOWN_PROFILE, type UserProfile } from '../lambdas/domain/experiments/user-profile.ts';
@@ -115,7 +124,15 @@ export function createInProcessTarget({
           const client = clientSegmentOf(userId);
           covariates.set(userId, profile.covariate);
           segments.set(userId, segmentKey({ userType: userTypeOf(profile), ...(client === undefined ? {} : { client }) }));
-          add(variant, { exposed_users: 1, ...covariateExposureIncrements(profile.covariate), ...banditExposureIncrements({ allocation: logged, propensity: assignment.propensity }) }, segments.get(userId));
+          add(
+            variant,
+            {
+              exposed_users: 1,
+              ...covariateExposureIncrements(profile.covariate),
+              ...banditExposureIncrements({ allocation: logged, propensity: assignment.propensity }),
+            },
+            segments.get(userId),
+          );
           if (logged !== undefined) {
             propensities.set(userId, assignment.propensity);
             sinceRefresh++;
@@ -125,7 +142,11 @@ export function createInProcessTarget({
       const requestId = `req-${++requests}`;
       const items = slateOf(variant, userId);
       // With its slate, as /recommend records it: the counters keep lists by length (per-position click-through).
-      count(variant, userId, { event_type: 'impression', fallback: null, slate: items.map((item) => ({ item_id: item.item_id, position: item.rank, score: 0 })) });
+      count(variant, userId, {
+        event_type: 'impression',
+        fallback: null,
+        slate: items.map((item) => ({ item_id: item.item_id, position: item.rank, score: 0 })),
+      });
       return { variant, request_id: requestId, items };
     },
     sendEvents: async (events) => {

@@ -68,7 +68,9 @@ export async function runMainJob(options: MainJobOptions): Promise<MainJobResult
     });
     await writeFile(join(options.dataDir, SIMULATION_RECORD), `${JSON.stringify(simulation, null, 1)}\n`, { mode: 0o600 });
   } else if (recorded) {
-    options.log?.(`reusing the simulation recorded in ${join(options.dataDir, SIMULATION_RECORD)} (${recorded.first_day} .. ${recorded.last_day}); --resimulate runs another`);
+    options.log?.(
+      `reusing the simulation recorded in ${join(options.dataDir, SIMULATION_RECORD)} (${recorded.first_day} .. ${recorded.last_day}); --resimulate runs another`,
+    );
   }
   const results = await adminRequest(admin, 'GET', `/experiments/${encodeURIComponent(options.experimentId)}/results`);
   if (results.status !== 200) throw new Error(`GET /experiments/${options.experimentId}/results answered ${results.status}: ${JSON.stringify(results.body)}`);

@@ -54,13 +54,19 @@ export async function trainModelsUnderTest({
   const published: PublishedModel[] = [];
   for (const name of algorithms) {
     const definition = getModel(name);
-    if (definition.needsItems && !dataset.items) throw new Error(`model ${name} needs item metadata: put the item file GroupLens ships (u.item, movies.dat or movies.csv) beside the ratings file`);
+    if (definition.needsItems && !dataset.items)
+      throw new Error(`model ${name} needs item metadata: put the item file GroupLens ships (u.item, movies.dat or movies.csv) beside the ratings file`);
     const started = performance.now();
     const model = definition.train(training, undefined, { modelId: definition.name, source: `${source} (75 % per-user training part, holdout seed 42)` });
     // A fixed creation time: the version is a hash of the manifest, so a rerun gives the same one.
     const artifact = encodeArtifact(model, new Date('2026-01-01T00:00:00Z'));
     await store.putArtifact(artifact);
-    const entry = { model_id: artifact.manifest.model_id, model_version: artifact.manifest.version, algorithm: artifact.manifest.algorithm, fit_seconds: (performance.now() - started) / 1000 };
+    const entry = {
+      model_id: artifact.manifest.model_id,
+      model_version: artifact.manifest.version,
+      algorithm: artifact.manifest.algorithm,
+      fit_seconds: (performance.now() - started) / 1000,
+    };
     onModel?.(entry);
     published.push(entry);
   }

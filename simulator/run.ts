@@ -78,7 +78,17 @@ async function forEachLimited<T>(items: readonly T[], limit: number, work: (item
   await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
 }
 
-export async function runSimulation({ population, target, experimentId, days, seed, liftByVariant = {}, concurrency = 8, behaviour, onProgress }: SimulationOptions): Promise<SimulationResult> {
+export async function runSimulation({
+  population,
+  target,
+  experimentId,
+  days,
+  seed,
+  liftByVariant = {},
+  concurrency = 8,
+  behaviour,
+  onProgress,
+}: SimulationOptions): Promise<SimulationResult> {
   const shown = new Map<string, Set<string>>();
   const tallies = new Map<string, { users: Set<string>; impressions: number; clicks: number }>();
   let requests = 0;
@@ -135,7 +145,10 @@ export async function runSimulation({ population, target, experimentId, days, se
   const byVariant = Object.fromEntries(
     [...tallies.entries()]
       .sort(([a], [b]) => a.localeCompare(b))
-      .map(([variant, t]) => [variant, { users: t.users.size, impressions: t.impressions, clicks: t.clicks, ctr: t.impressions > 0 ? t.clicks / t.impressions : null }]),
+      .map(([variant, t]) => [
+        variant,
+        { users: t.users.size, impressions: t.impressions, clicks: t.clicks, ctr: t.impressions > 0 ? t.clicks / t.impressions : null },
+      ]),
   );
   const users = new Set([...tallies.values()].flatMap((t) => [...t.users])).size;
   return { experiment_id: experimentId, days, users, requests, events, by_variant: byVariant };

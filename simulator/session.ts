@@ -106,7 +106,12 @@ export async function ensureAaExperiment(admin: AdminTarget, id: string, templat
  * The experiment `id` pinning the two trained models as control and treatment, with the default
  * experiment's plan; created running unless it exists. An existing one must pin the same versions.
  */
-async function ensureTrainedExperiment(admin: AdminTarget, id: string, [control, treatment]: PublishedModel[], template: ExperimentBody | undefined): Promise<ExperimentBody> {
+async function ensureTrainedExperiment(
+  admin: AdminTarget,
+  id: string,
+  [control, treatment]: PublishedModel[],
+  template: ExperimentBody | undefined,
+): Promise<ExperimentBody> {
   const existing = await getExperiment(admin, id);
   const pins = (e: ExperimentBody) => e.variants.map((v) => `${v.model_id}@${v.model_version}`).join(',');
   const wanted = `${control.model_id}@${control.model_version},${treatment.model_id}@${treatment.model_version}`;
@@ -139,7 +144,9 @@ export async function runSimulationSession(options: SimulationSessionOptions): P
   const itemsPath = options.train ? itemsFileBeside(data) : undefined;
   const dataset = loadMovieLens({ ratingsPath: data, itemsPath });
   const population = buildPopulation(dataset, { maxUsers: options.users });
-  options.log?.(`${population.users.length} users from ${data}; their held-out 25 % (${population.heldOutRatings} ratings) is the taste that drives their clicks`);
+  options.log?.(
+    `${population.users.length} users from ${data}; their held-out 25 % (${population.heldOutRatings} ratings) is the taste that drives their clicks`,
+  );
   const aa = options.aa ?? false;
   if (aa && options.train) throw new Error('--aa and --train contradict each other: an A/A test serves one model in both arms');
   let trained: PublishedModel[] = [];
@@ -150,12 +157,17 @@ export async function runSimulationSession(options: SimulationSessionOptions): P
       algorithms: options.train.algorithms,
       store: options.train.artifacts,
       source: data,
-      onModel: (model) => options.log?.(`trained ${model.algorithm} on the 75 % part in ${model.fit_seconds.toFixed(1)} s: ${model.model_id}@${model.model_version}`),
+      onModel: (model) =>
+        options.log?.(`trained ${model.algorithm} on the 75 % part in ${model.fit_seconds.toFixed(1)} s: ${model.model_id}@${model.model_version}`),
     });
   }
   // One A/A experiment per seed: which users land in which arm is most of an A/A test's
   // variance, so runs of different seeds must not share one split (nor one experiment's counters).
-  const trainedId = () => `sim-${trained.map((m) => m.model_id).join('-vs-')}-${createHash('sha256').update(trained.map((m) => m.model_version).join(',')).digest('hex').slice(0, 8)}`;
+  const trainedId = () =>
+    `sim-${trained.map((m) => m.model_id).join('-vs-')}-${createHash('sha256')
+      .update(trained.map((m) => m.model_version).join(','))
+      .digest('hex')
+      .slice(0, 8)}`;
   const experimentId = options.experimentId ?? (aa ? `default-aa-${options.seed}` : options.train ? trainedId() : 'default');
   let controlName = 'control';
   let variantNames: string[] | undefined;
@@ -170,12 +182,20 @@ export async function runSimulationSession(options: SimulationSessionOptions): P
         experiment = await getExperiment(options.admin, experimentId);
       } catch (error) {
         // The public API is enough to simulate; the admin API only names the control.
-        options.log?.(`cannot read experiment ${experimentId} through the admin API (${error instanceof Error ? error.message : String(error)}): taking "control" as the control`);
-        experiment = { id: experimentId, status: 'running', variants: [{ name: 'control', model_id: '', model_version: '', weight: 0.5, is_control: true }], target_metric: null };
+        options.log?.(
+          `cannot read experiment ${experimentId} through the admin API (${error instanceof Error ? error.message : String(error)}): taking "control" as the control`,
+        );
+        experiment = {
+          id: experimentId,
+          status: 'running',
+          variants: [{ name: 'control', model_id: '', model_version: '', weight: 0.5, is_control: true }],
+          target_metric: null,
+        };
       }
     }
     if (!experiment) throw new Error(`experiment ${experimentId} does not exist: create it first (abrec experiments create --file ...)`);
-    if (experiment.status !== 'running') options.log?.(`experiment ${experimentId} is ${experiment.status}: its users are served the control and counted outside the test`);
+    if (experiment.status !== 'running')
+      options.log?.(`experiment ${experimentId} is ${experiment.status}: its users are served the control and counted outside the test`);
     controlName = experiment.variants.find((variant) => variant.is_control)?.name ?? controlName;
     variantNames = experiment.variants.length > 1 ? experiment.variants.map((variant) => variant.name) : undefined;
   } else if (aa) {

@@ -17,7 +17,15 @@ export interface AnalyzeOutput extends ExperimentOutputCore {
   srm_p_value?: number | null;
   srm_flagged?: boolean;
   results?: (AnalyzeVariantOutput & { always_valid_p_value?: number })[];
-  variants?: { variant: string; control: boolean; users: number; impressions: number; estimate: number | null; ci_low: number | null; ci_high: number | null }[];
+  variants?: {
+    variant: string;
+    control: boolean;
+    users: number;
+    impressions: number;
+    estimate: number | null;
+    ci_low: number | null;
+    ci_high: number | null;
+  }[];
   sample_size?: { required_per_variant: number | null; smallest_variant_users: number; progress: number; reason: string | null };
   metrics?: MetricsOutput | null;
 }
@@ -30,7 +38,12 @@ const pValue = (p: number | null | undefined) => (!finite(p) ? '-' : p < 0.0001 
 /** Pads a text table: the first column left-aligned, the others right-aligned, a rule under the header. */
 function tableLines(table: string[][]): string[] {
   const widths = table[0].map((_, c) => Math.max(...table.map((row) => row[c].length)));
-  const lines = table.map((row) => row.map((cell, c) => (c === 0 ? cell.padEnd(widths[c]) : cell.padStart(widths[c]))).join('  ').trimEnd());
+  const lines = table.map((row) =>
+    row
+      .map((cell, c) => (c === 0 ? cell.padEnd(widths[c]) : cell.padStart(widths[c])))
+      .join('  ')
+      .trimEnd(),
+  );
   lines.splice(1, 0, widths.map((w) => '-'.repeat(w)).join('  '));
   return lines;
 }
@@ -45,8 +58,16 @@ function secondaryLines(metrics: MetricsOutput): string[] {
     const control = row.variants.find((v) => v.control);
     for (const v of row.variants.filter((entry) => !entry.control)) {
       const c = row.comparisons.find((entry) => entry.variant === v.variant);
-      const lift = row.not_tested !== null ? 'not tested' : c?.status === 'ok' ? `${pct(c.lift)} [${pct(c.lift_ci_low)}, ${pct(c.lift_ci_high)}]` : 'not enough data';
-      table.push([row.label, v.variant, value(control?.estimate ?? null, row.scale), value(v.estimate, row.scale), lift, c?.status === 'ok' ? pValue(c.p_value_holm) : '']);
+      const lift =
+        row.not_tested !== null ? 'not tested' : c?.status === 'ok' ? `${pct(c.lift)} [${pct(c.lift_ci_low)}, ${pct(c.lift_ci_high)}]` : 'not enough data';
+      table.push([
+        row.label,
+        v.variant,
+        value(control?.estimate ?? null, row.scale),
+        value(v.estimate, row.scale),
+        lift,
+        c?.status === 'ok' ? pValue(c.p_value_holm) : '',
+      ]);
     }
   }
   return ['', ...tableLines(table), `(secondary: Holm-adjusted over ${metrics.family.size} tests; they inform, the target decides)`];
@@ -75,11 +96,23 @@ export function formatSummary(output: AnalyzeOutput): string {
     ]);
   }
   const lines = tableLines(table);
-  const srm = finite(output.srm_p_value) ? `sample ratio check: p = ${pValue(output.srm_p_value)} ${output.srm_flagged ? '(MISMATCH: do not trust the results)' : '(ok)'}` : 'sample ratio check: not enough data';
+  const srm = finite(output.srm_p_value)
+    ? `sample ratio check: p = ${pValue(output.srm_p_value)} ${output.srm_flagged ? '(MISMATCH: do not trust the results)' : '(ok)'}`
+    : 'sample ratio check: not enough data';
   const plan = output.sample_size;
   const planLine = plan?.required_per_variant
     ? `users per variant: ${plan.smallest_variant_users} of the ${plan.required_per_variant} planned (${Math.round(plan.progress * 100)}%)`
     : `users per variant: ${plan?.smallest_variant_users ?? 0} (no plan yet${plan?.reason ? `: ${plan.reason}` : ''})`;
   const secondary = output.metrics ? secondaryLines(output.metrics) : [];
-  return [head, '', ...lines, ...secondary, '', srm, planLine, `decision: ${output.decision}${output.winner ? ` (${output.winner})` : ''} - ${output.decision_reason}`, ''].join('\n');
+  return [
+    head,
+    '',
+    ...lines,
+    ...secondary,
+    '',
+    srm,
+    planLine,
+    `decision: ${output.decision}${output.winner ? ` (${output.winner})` : ''} - ${output.decision_reason}`,
+    '',
+  ].join('\n');
 }

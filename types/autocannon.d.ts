@@ -81,7 +81,10 @@ declare module 'autocannon' {
     }
   }
 
-  function autocannon<Context extends object>(options: autocannon.Options<Context>, callback: (error: Error | null, result: autocannon.Result) => void): autocannon.Instance;
+  function autocannon<Context extends object>(
+    options: autocannon.Options<Context>,
+    callback: (error: Error | null, result: autocannon.Result) => void,
+  ): autocannon.Instance;
 
   export default autocannon;
 }

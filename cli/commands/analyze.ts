@@ -122,7 +122,13 @@ export function parseAggregates(json: unknown): ComparisonInput {
       return {
         metric: 'proportion',
         confidenceLevel,
-        variants: variants.map((v, i) => ({ name: v.name, weight: v.weight, isControl: i === control, users: v.users, sample: { users: v.users, conversions: v.conversions } })),
+        variants: variants.map((v, i) => ({
+          name: v.name,
+          weight: v.weight,
+          isControl: i === control,
+          users: v.users,
+          sample: { users: v.users, conversions: v.conversions },
+        })),
       };
     }
     case 'mean': {
@@ -131,7 +137,13 @@ export function parseAggregates(json: unknown): ComparisonInput {
       return {
         metric: 'mean',
         confidenceLevel,
-        variants: variants.map((v, i) => ({ name: v.name, weight: v.weight, isControl: i === control, users: v.users ?? v.n, sample: { n: v.n, sum: v.sum, sumSq: v.sum_sq } })),
+        variants: variants.map((v, i) => ({
+          name: v.name,
+          weight: v.weight,
+          isControl: i === control,
+          users: v.users ?? v.n,
+          sample: { n: v.n, sum: v.sum, sumSq: v.sum_sq },
+        })),
       };
     }
     case 'ratio': {
@@ -252,7 +264,6 @@ export function analyzeAggregates(json: unknown): Record<string, unknown> {
   }
 }
 
-
 async function readInputText(path: string, io: CliIO): Promise<string> {
   if (path === '-') return io.readStdin();
   try {
@@ -291,7 +302,8 @@ function printHuman(result: Record<string, unknown>, io: CliIO): void {
   if (result.bandit !== undefined && result.bandit !== null) printBandit(result.bandit as BanditOutput, io);
   if (result.metrics !== undefined && result.metrics !== null) printMetrics(result.metrics as MetricsOutput, io);
   if (result.ranking !== undefined && result.ranking !== null) printRanking(result.ranking as RankingOutput, io);
-  if (result.variance_reduction !== undefined && result.variance_reduction !== null) printVarianceReduction(result.variance_reduction as VarianceReductionOutput, io);
+  if (result.variance_reduction !== undefined && result.variance_reduction !== null)
+    printVarianceReduction(result.variance_reduction as VarianceReductionOutput, io);
   if (result.capping !== undefined && result.capping !== null) printCapping(result.capping as CappingOutput, io);
   if (result.segments !== undefined && result.segments !== null) printSegments(result.segments as SegmentsOutput, io);
   if (result.model_switches !== undefined && result.model_switches !== null) printModelSwitches(result.model_switches as ModelSwitchesReport, io);
@@ -303,14 +315,19 @@ function printHuman(result: Record<string, unknown>, io: CliIO): void {
 /** The model switches of an experiment that follows the latest models, and the target since the last one beside the whole period. */
 function printModelSwitches(section: ModelSwitchesReport, io: CliIO): void {
   for (const s of section.switches) {
-    const versions = Object.entries(s.versions).map(([variant, v]) => `${variant} ${v.model_id} ${v.model_version}`).join(', ');
+    const versions = Object.entries(s.versions)
+      .map(([variant, v]) => `${variant} ${v.model_id} ${v.model_version}`)
+      .join(', ');
     io.stdout(`model switch ${s.day} (run ${s.run_id ?? 'n/a'}): ${versions}\n`);
   }
   const line = (label: string, period: PeriodComparison) => {
     if (period.result !== 'ok') return `  ${label}: insufficient data (${period.reason ?? ''})\n`;
     const estimates = period.variants.map((v) => `${v.name} ${v.estimate === null ? 'n/a' : v.estimate.toPrecision(4)}`).join(', ');
     const lifts = period.comparisons
-      .map((c) => `${c.variant} lift ${c.lift === null ? 'n/a' : `${(c.lift * 100).toFixed(2)}%`}${c.lift_interval ? ` [${(c.lift_interval.low * 100).toFixed(2)}%, ${(c.lift_interval.high * 100).toFixed(2)}%]` : ''}, p = ${c.p_value === null ? 'n/a' : c.p_value.toPrecision(4)}`)
+      .map(
+        (c) =>
+          `${c.variant} lift ${c.lift === null ? 'n/a' : `${(c.lift * 100).toFixed(2)}%`}${c.lift_interval ? ` [${(c.lift_interval.low * 100).toFixed(2)}%, ${(c.lift_interval.high * 100).toFixed(2)}%]` : ''}, p = ${c.p_value === null ? 'n/a' : c.p_value.toPrecision(4)}`,
+      )
       .join('; ');
     return `  ${label}: ${estimates}; ${lifts}\n`;
   };
@@ -363,7 +380,14 @@ export function metricsOutput(panel: MetricsPanel): MetricsOutput {
       role: metric.role,
       scale: metric.scale,
       not_tested: metric.notTested,
-      variants: metric.variants.map((v) => ({ variant: v.name, control: v.isControl, n: v.n, estimate: v.estimate, ci_low: v.interval?.low ?? null, ci_high: v.interval?.high ?? null })),
+      variants: metric.variants.map((v) => ({
+        variant: v.name,
+        control: v.isControl,
+        n: v.n,
+        estimate: v.estimate,
+        ci_low: v.interval?.low ?? null,
+        ci_high: v.interval?.high ?? null,
+      })),
       comparisons: metric.comparisons.map((c) =>
         c.status === 'ok'
           ? {
@@ -379,7 +403,20 @@ export function metricsOutput(panel: MetricsPanel): MetricsOutput {
               p_value: c.pValue,
               p_value_holm: c.pValueAdjusted,
             }
-          : { variant: c.variant, status: 'insufficient-data' as const, reason: c.reason, test: null, lift: null, lift_ci_low: null, lift_ci_high: null, difference: null, ci_low: null, ci_high: null, p_value: null, p_value_holm: null },
+          : {
+              variant: c.variant,
+              status: 'insufficient-data' as const,
+              reason: c.reason,
+              test: null,
+              lift: null,
+              lift_ci_low: null,
+              lift_ci_high: null,
+              difference: null,
+              ci_low: null,
+              ci_high: null,
+              p_value: null,
+              p_value_holm: null,
+            },
       ),
     })),
   };
@@ -394,7 +431,15 @@ export interface RankingOutput {
   variants: {
     variant: string;
     control: boolean;
-    ctr_by_position: { position: number; impressions: number | null; clicks: number | null; ctr: number | null; ci_low: number | null; ci_high: number | null; reason?: string }[];
+    ctr_by_position: {
+      position: number;
+      impressions: number | null;
+      clicks: number | null;
+      ctr: number | null;
+      ci_low: number | null;
+      ci_high: number | null;
+      reason?: string;
+    }[];
     clicks_beyond_lists: number;
     reciprocal_rank: number | null;
     reciprocal_rank_lists: number | null;
@@ -414,7 +459,10 @@ export function rankingOutput(ranking: RankingPanel): RankingOutput {
     note: ranking.note,
     reciprocal_rank_definition: ranking.reciprocalRankDefinition,
     positions: ranking.positions,
-    coverage: ranking.coverage.status === 'ok' ? { status: 'ok', catalogue_size: ranking.coverage.catalogueSize } : { status: 'not-measured', reason: ranking.coverage.reason },
+    coverage:
+      ranking.coverage.status === 'ok'
+        ? { status: 'ok', catalogue_size: ranking.coverage.catalogueSize }
+        : { status: 'not-measured', reason: ranking.coverage.reason },
     variants: ranking.variants.map((v) => ({
       variant: v.name,
       control: v.isControl,
@@ -437,14 +485,20 @@ export function rankingOutput(ranking: RankingPanel): RankingOutput {
   };
 }
 
-const fixed = (value: number | null, scale: 'rate' | 'amount') => (value === null ? '-' : scale === 'rate' ? `${(value * 100).toFixed(2)}%` : value.toPrecision(4));
+const fixed = (value: number | null, scale: 'rate' | 'amount') =>
+  value === null ? '-' : scale === 'rate' ? `${(value * 100).toFixed(2)}%` : value.toPrecision(4);
 const pText = (p: number | null) => (p === null ? '-' : p < 1e-4 ? '<0.0001' : p.toFixed(4));
 
 /** A text table: the first `textColumns` columns left-aligned, the numbers right-aligned. */
 function printTable(rows: string[][], textColumns: number, io: CliIO): void {
   const widths = rows[0].map((_, c) => Math.max(...rows.map((row) => row[c].length)));
   rows.forEach((row, r) => {
-    io.stdout(`  ${row.map((cell, c) => (c < textColumns ? cell.padEnd(widths[c]) : cell.padStart(widths[c]))).join('  ').trimEnd()}\n`);
+    io.stdout(
+      `  ${row
+        .map((cell, c) => (c < textColumns ? cell.padEnd(widths[c]) : cell.padStart(widths[c])))
+        .join('  ')
+        .trimEnd()}\n`,
+    );
     if (r === 0) io.stdout(`  ${widths.map((w) => '-'.repeat(w)).join('  ')}\n`);
   });
 }
@@ -456,8 +510,18 @@ function printMetrics(metrics: MetricsOutput, io: CliIO): void {
   for (const metric of metrics.rows) {
     for (const v of metric.variants) {
       const c = metric.comparisons.find((entry) => entry.variant === v.variant);
-      const estimate = v.estimate === null ? '-' : `${fixed(v.estimate, metric.scale)}${v.ci_low === null ? '' : ` [${fixed(v.ci_low, metric.scale)}, ${fixed(v.ci_high, metric.scale)}]`}`;
-      const lift = c === undefined ? '' : c.status !== 'ok' ? 'insufficient data' : c.lift === null ? '-' : `${fixed(c.lift, 'rate')} [${fixed(c.lift_ci_low, 'rate')}, ${fixed(c.lift_ci_high, 'rate')}]`;
+      const estimate =
+        v.estimate === null
+          ? '-'
+          : `${fixed(v.estimate, metric.scale)}${v.ci_low === null ? '' : ` [${fixed(v.ci_low, metric.scale)}, ${fixed(v.ci_high, metric.scale)}]`}`;
+      const lift =
+        c === undefined
+          ? ''
+          : c.status !== 'ok'
+            ? 'insufficient data'
+            : c.lift === null
+              ? '-'
+              : `${fixed(c.lift, 'rate')} [${fixed(c.lift_ci_low, 'rate')}, ${fixed(c.lift_ci_high, 'rate')}]`;
       const p = c === undefined || c.status !== 'ok' ? '' : pText(c.p_value);
       const holm = c === undefined || c.status !== 'ok' ? '' : metric.role === 'target' ? 'target' : pText(c.p_value_holm);
       rows.push([metric.label, metric.role, v.variant, estimate, metric.not_tested !== null && !v.control ? 'not tested' : lift, p, holm]);
@@ -566,7 +630,21 @@ export function banditOutput(bandit: BanditReport): BanditOutput {
     comparisons: bandit.comparisons.map((c) => {
       const sequential = { variant: c.variant, always_valid_p_value: c.alwaysValidPValue, always_valid_p_value_adjusted: c.alwaysValidPValueAdjusted };
       if (c.status !== 'ok') {
-        return { ...sequential, status: 'insufficient-data' as const, reason: c.reason, difference: null, ci_low: null, ci_high: null, lift: null, lift_ci_low: null, lift_ci_high: null, p_value: null, ips_difference: null, ips_ci_low: null, ips_ci_high: null };
+        return {
+          ...sequential,
+          status: 'insufficient-data' as const,
+          reason: c.reason,
+          difference: null,
+          ci_low: null,
+          ci_high: null,
+          lift: null,
+          lift_ci_low: null,
+          lift_ci_high: null,
+          p_value: null,
+          ips_difference: null,
+          ips_ci_low: null,
+          ips_ci_high: null,
+        };
       }
       return {
         ...sequential,
@@ -592,11 +670,22 @@ function printBandit(bandit: BanditOutput, io: CliIO): void {
     return;
   }
   const srm = bandit.srm_p_value === null ? 'n/a' : bandit.srm_p_value.toPrecision(4);
-  io.stdout(`\nbandit (reward: ${bandit.reward}): users against the allocation in force, p = ${srm}${bandit.srm_flagged ? '  ** SAMPLE RATIO MISMATCH **' : ''}; the decision uses SNIPS\n`);
-  const ci = (value: number | null, low: number | null, high: number | null) => (value === null ? '-' : `${fixed(value, 'rate')} [${fixed(low, 'rate')}, ${fixed(high, 'rate')}]`);
+  io.stdout(
+    `\nbandit (reward: ${bandit.reward}): users against the allocation in force, p = ${srm}${bandit.srm_flagged ? '  ** SAMPLE RATIO MISMATCH **' : ''}; the decision uses SNIPS\n`,
+  );
+  const ci = (value: number | null, low: number | null, high: number | null) =>
+    value === null ? '-' : `${fixed(value, 'rate')} [${fixed(low, 'rate')}, ${fixed(high, 'rate')}]`;
   const rows = [['arm', 'users', 'expected', 'observed rate [CI]', 'IPS [CI]', 'SNIPS [CI]', 'eff. n']];
   for (const arm of bandit.arms) {
-    rows.push([arm.arm, String(arm.users), arm.expected_users.toFixed(1), ci(arm.observed_rate, arm.observed_ci_low, arm.observed_ci_high), ci(arm.ips, arm.ips_ci_low, arm.ips_ci_high), ci(arm.snips, arm.snips_ci_low, arm.snips_ci_high), arm.effective_sample_size === null ? '-' : arm.effective_sample_size.toFixed(0)]);
+    rows.push([
+      arm.arm,
+      String(arm.users),
+      arm.expected_users.toFixed(1),
+      ci(arm.observed_rate, arm.observed_ci_low, arm.observed_ci_high),
+      ci(arm.ips, arm.ips_ci_low, arm.ips_ci_high),
+      ci(arm.snips, arm.snips_ci_low, arm.snips_ci_high),
+      arm.effective_sample_size === null ? '-' : arm.effective_sample_size.toFixed(0),
+    ]);
   }
   printTable(rows, 1, io);
   for (const c of bandit.comparisons) {
@@ -623,7 +712,7 @@ export type AnalysisFetcher = (experimentId: string, connection: AdminConnection
 
 function errorMessageOf(body: unknown): string {
   const error = (body as { error?: { message?: unknown } } | null)?.error;
-  return typeof error?.message === 'string' ? error.message : typeof body === 'string' ? body.slice(0, 200) : JSON.stringify(body)?.slice(0, 200) ?? '';
+  return typeof error?.message === 'string' ? error.message : typeof body === 'string' ? body.slice(0, 200) : (JSON.stringify(body)?.slice(0, 200) ?? '');
 }
 
 /**
@@ -653,7 +742,9 @@ export interface ExperimentOutputCore {
   winner: string | null;
 }
 
-export function reportOutput(report: ExperimentReport): Record<string, unknown> & ExperimentOutputCore & { srm_p_value: number | null; srm_flagged: boolean; results: AnalyzeVariantOutput[] } {
+export function reportOutput(
+  report: ExperimentReport,
+): Record<string, unknown> & ExperimentOutputCore & { srm_p_value: number | null; srm_flagged: boolean; results: AnalyzeVariantOutput[] } {
   return {
     experiment_id: report.experimentId,
     result: 'ok',
@@ -761,7 +852,10 @@ export function snakeCaseKeys(value: unknown, keepChildKeys = false): unknown {
   if (Array.isArray(value)) return value.map((item) => snakeCaseKeys(item));
   if (value === null || typeof value !== 'object') return value;
   return Object.fromEntries(
-    Object.entries(value).map(([key, child]) => [keepChildKeys ? key : key.replace(/[A-Z]/g, (c) => `_${c.toLowerCase()}`), snakeCaseKeys(child, !keepChildKeys && NAME_KEYED.has(key))]),
+    Object.entries(value).map(([key, child]) => [
+      keepChildKeys ? key : key.replace(/[A-Z]/g, (c) => `_${c.toLowerCase()}`),
+      snakeCaseKeys(child, !keepChildKeys && NAME_KEYED.has(key)),
+    ]),
   );
 }
 
@@ -828,7 +922,8 @@ export const analyzeCommand: CliCommand = createAnalyzeCommand();
 type IntervalOutput = { low: number; high: number };
 const pct = (value: number | null | undefined): string => fixed(value ?? null, 'rate');
 const num = (value: number | null | undefined): string => (value == null ? 'n/a' : value.toPrecision(4));
-const range = (interval: IntervalOutput | null | undefined, format: (v: number) => string = num): string => (interval == null ? '' : ` [${format(interval.low)}, ${format(interval.high)}]`);
+const range = (interval: IntervalOutput | null | undefined, format: (v: number) => string = num): string =>
+  interval == null ? '' : ` [${format(interval.low)}, ${format(interval.high)}]`;
 
 /** `variance_reduction` of the --experiment output (services/variance-reduction.ts, snake_case). */
 interface VarianceReductionOutput {
@@ -836,7 +931,19 @@ interface VarianceReductionOutput {
     metric: string;
     target: boolean;
     result:
-      | { status: 'ok'; comparisons: { variant: string; difference: number; difference_interval: IntervalOutput; p_value: number; adjusted_difference: number; adjusted_difference_interval: IntervalOutput; adjusted_p_value: number; variance_reduction: number }[] }
+      | {
+          status: 'ok';
+          comparisons: {
+            variant: string;
+            difference: number;
+            difference_interval: IntervalOutput;
+            p_value: number;
+            adjusted_difference: number;
+            adjusted_difference_interval: IntervalOutput;
+            adjusted_p_value: number;
+            variance_reduction: number;
+          }[];
+        }
       | { status: 'insufficient-data'; reason: string };
   }[];
 }
@@ -866,8 +973,13 @@ interface CappingOutput {
 }
 
 function printCapping(section: CappingOutput, io: CliIO): void {
-  const caps = Object.entries(section.caps ?? {}).map(([metric, cap]) => `${metric} ${cap}`).join(', ');
-  const influence = section.one_user_influence?.status === 'ok' ? `; one user at the caps moves the target's statistic by at most ${num(section.one_user_influence.max_statistic_shift)}` : '';
+  const caps = Object.entries(section.caps ?? {})
+    .map(([metric, cap]) => `${metric} ${cap}`)
+    .join(', ');
+  const influence =
+    section.one_user_influence?.status === 'ok'
+      ? `; one user at the caps moves the target's statistic by at most ${num(section.one_user_influence.max_statistic_shift)}`
+      : '';
   io.stdout(`\nper-user caps (${section.used_by_decision ? 'used by the decision' : 'not used: counters predate caps'}): ${caps}${influence}\n`);
   for (const metric of section.metrics ?? []) {
     const atCap = metric.variants.map((v) => `${v.variant} ${v.users_at_cap ?? 'n/a'} of ${v.users}`).join(', ');
@@ -883,7 +995,15 @@ interface SegmentsOutput {
     segments: {
       segment: string;
       users: Record<string, number>;
-      comparisons: { variant: string; status: string; reason?: string; relative_lift?: number | null; relative_lift_interval?: IntervalOutput | null; p_value?: number; p_value_adjusted_across_segments: number | null }[];
+      comparisons: {
+        variant: string;
+        status: string;
+        reason?: string;
+        relative_lift?: number | null;
+        relative_lift_interval?: IntervalOutput | null;
+        p_value?: number;
+        p_value_adjusted_across_segments: number | null;
+      }[];
     }[];
   }[];
 }
@@ -892,7 +1012,9 @@ function printSegments(section: SegmentsOutput, io: CliIO): void {
   io.stdout(`\nsegments (${section.metric}; Holm across the segments of each dimension, for understanding, not the decision)\n`);
   for (const dimension of section.dimensions) {
     for (const segment of dimension.segments) {
-      const users = Object.entries(segment.users).map(([variant, n]) => `${variant} ${n}`).join(' / ');
+      const users = Object.entries(segment.users)
+        .map(([variant, n]) => `${variant} ${n}`)
+        .join(' / ');
       for (const c of segment.comparisons) {
         const result =
           c.status === 'ok'

@@ -105,7 +105,17 @@ Options:
 Example: npm run bench:analysis -- --events 10000 --runs 5`;
 
 /** Runs the benchmark; the servers live only for its duration. */
-export async function benchAnalysis({ events, days, runs, log }: { events: number[]; days: number; runs: number; log: (line: string) => void }): Promise<BenchAnalysisRow[]> {
+export async function benchAnalysis({
+  events,
+  days,
+  runs,
+  log,
+}: {
+  events: number[];
+  days: number;
+  runs: number;
+  log: (line: string) => void;
+}): Promise<BenchAnalysisRow[]> {
   const dataDir = await mkdtemp(join(tmpdir(), 'abrec-bench-analysis-'));
   const servers = await startLocalServers({ dataDir });
   const config = { region: 'us-east-1', credentials: LOCAL_CREDENTIALS, maxAttempts: 1 };
@@ -135,11 +145,14 @@ export async function benchAnalysis({ events, days, runs, log }: { events: numbe
         days,
         firstDay,
       });
-      log(`seeding ${id}: ${seeded.length * COUNTER_SHARDS} counter items for ${seeded.reduce((sum, row) => sum + eventsOf(row.increments), 0).toLocaleString('en-US')} events`);
+      log(
+        `seeding ${id}: ${seeded.length * COUNTER_SHARDS} counter items for ${seeded.reduce((sum, row) => sum + eventsOf(row.increments), 0).toLocaleString('en-US')} events`,
+      );
       await experiments.create(benchExperiment(id, new Date(`${firstDay}T00:00:00Z`)));
       // Spread over the shards as live traffic writes them, so the reads are what production reads.
       for (const row of seeded) {
-        for (const [shard, increments] of splitAcrossShards(row.increments as Record<string, number>).entries()) await counters.add(id, row.variant, row.day, increments, shard);
+        for (const [shard, increments] of splitAcrossShards(row.increments as Record<string, number>).entries())
+          await counters.add(id, row.variant, row.day, increments, shard);
       }
 
       const run = () => analyzeRunningExperiments({ experiments, counters, reports, now, experimentId: id, publishAlert: async () => {} });
@@ -196,7 +209,8 @@ export function formatBenchAnalysisTable(rows: BenchAnalysisRow[]): string {
 function integerOption(raw: string | undefined, name: string, fallback: number, { min, max }: { min: number; max: number }): number {
   if (raw === undefined) return fallback;
   const value = Number(raw);
-  if (raw.trim() === '' || !Number.isInteger(value) || value < min || value > max) throw new UsageError(`${name} must be an integer between ${min} and ${max}, got '${raw}'`);
+  if (raw.trim() === '' || !Number.isInteger(value) || value < min || value > max)
+    throw new UsageError(`${name} must be an integer between ${min} and ${max}, got '${raw}'`);
   return value;
 }
 

@@ -145,7 +145,10 @@ export interface Reconciliation {
 
 /** The type and user books together. */
 export function reconcile(types: Record<EventType, TypeEvidence>, users: UsersReconciliation): Reconciliation {
-  const reconciled = Object.fromEntries(Object.entries(types).map(([type, evidence]) => [type, reconcileType(evidence)])) as Record<EventType, TypeReconciliation>;
+  const reconciled = Object.fromEntries(Object.entries(types).map(([type, evidence]) => [type, reconcileType(evidence)])) as Record<
+    EventType,
+    TypeReconciliation
+  >;
   const sum = (field: 'lost' | 'duplicated') => Object.values(reconciled).reduce((total, t) => total + t[field], 0);
   return { types: reconciled, users, lost: Math.max(sum('lost'), users.lost), duplicated: Math.max(sum('duplicated'), users.duplicated) };
 }

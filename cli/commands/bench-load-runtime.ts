@@ -31,7 +31,13 @@ export interface OwnRuntime extends LoadTarget {
 const OUTPUT_KEPT = 16_000;
 
 /** Starts `abrec serve --no-simulate` on a free loopback port with fresh keys and a temporary data directory. */
-export async function startOwnRuntime({ keepData = false, startTimeoutMs = 60_000 }: { keepData?: boolean; startTimeoutMs?: number } = {}): Promise<OwnRuntime> {
+export async function startOwnRuntime({
+  keepData = false,
+  startTimeoutMs = 60_000,
+}: {
+  keepData?: boolean;
+  startTimeoutMs?: number;
+} = {}): Promise<OwnRuntime> {
   const dataDir = await mkdtemp(join(tmpdir(), 'abrec-bench-load-'));
   const apiKey = `pk_${randomBytes(16).toString('hex')}`;
   const adminKey = `ak_${randomBytes(24).toString('hex')}`;

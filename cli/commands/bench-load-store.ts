@@ -29,7 +29,13 @@ type Key = Record<string, string>;
  * Every key's item (projected), by position; BatchGetItem with 100 keys a call, unprocessed keys
  * asked again until none is left. Strongly consistent: the reads follow the last writes.
  */
-async function batchGet(db: DynamoDBDocumentClient, table: string, keys: Key[], projection: string[], onProgress?: (done: number) => void): Promise<Map<string, Record<string, unknown>>> {
+async function batchGet(
+  db: DynamoDBDocumentClient,
+  table: string,
+  keys: Key[],
+  projection: string[],
+  onProgress?: (done: number) => void,
+): Promise<Map<string, Record<string, unknown>>> {
   const names = Object.fromEntries(projection.map((attribute, i) => [`#p${i}`, attribute]));
   const chunks: Key[][] = [];
   for (let i = 0; i < keys.length; i += BATCH_GET_LIMIT) chunks.push(keys.slice(i, i + BATCH_GET_LIMIT));
@@ -41,7 +47,11 @@ async function batchGet(db: DynamoDBDocumentClient, table: string, keys: Key[], 
       if (attempt >= 20) throw new Error(`BatchGetItem on ${table} left ${pending.length} keys unprocessed after 20 attempts`);
       if (attempt > 0) await new Promise((resolve) => setTimeout(resolve, Math.min(1000, 25 * 2 ** attempt)));
       const out = await db.send(
-        new BatchGetCommand({ RequestItems: { [table]: { Keys: pending, ConsistentRead: true, ProjectionExpression: Object.keys(names).join(', '), ExpressionAttributeNames: names } } }),
+        new BatchGetCommand({
+          RequestItems: {
+            [table]: { Keys: pending, ConsistentRead: true, ProjectionExpression: Object.keys(names).join(', '), ExpressionAttributeNames: names },
+          },
+        }),
       );
       for (const item of out.Responses?.[table] ?? []) found.set(String(item.pk), item);
       pending = (out.UnprocessedKeys?.[table]?.Keys as Key[] | undefined) ?? [];
@@ -62,7 +72,11 @@ export interface StoredEventState {
 }
 
 /** The stored state of each event id (absent: no item). */
-export async function readEventStates(db: DynamoDBDocumentClient, eventIds: readonly string[], onProgress?: (done: number) => void): Promise<Map<string, StoredEventState>> {
+export async function readEventStates(
+  db: DynamoDBDocumentClient,
+  eventIds: readonly string[],
+  onProgress?: (done: number) => void,
+): Promise<Map<string, StoredEventState>> {
   const items = await batchGet(db, TABLES.events.localName, eventIds.map(eventKey), ['pk', 'event_type', 'counted'], onProgress);
   const states = new Map<string, StoredEventState>();
   for (const [pk, item] of items) states.set(pk.slice('EVENT#'.length), { type: item.event_type as EventType, counted: item.counted === true });
@@ -83,7 +97,12 @@ export async function readCounterTotals(db: DynamoDBDocumentClient, experimentId
 
 /** Each user's aggregate in the experiment (absent: no aggregate item). */
 export async function readUserTotals(db: DynamoDBDocumentClient, experimentId: string, userIds: readonly string[]): Promise<Map<string, UserTotals>> {
-  const items = await batchGet(db, TABLES.counters.localName, userIds.map((userId) => userAggregateKey(experimentId, userId)), ['pk', 'clicks', 'impressions', 'purchases']);
+  const items = await batchGet(
+    db,
+    TABLES.counters.localName,
+    userIds.map((userId) => userAggregateKey(experimentId, userId)),
+    ['pk', 'clicks', 'impressions', 'purchases'],
+  );
   const prefix = `EXP#${experimentId}#USER#`;
   const totals = new Map<string, UserTotals>();
   for (const [pk, item] of items) {

@@ -351,7 +351,17 @@ const round1 = (x: number) => Math.round(x * 10) / 10;
  * phase measures a warm service (both variants' artifacts loaded, caches filled) rather than
  * its start. The answers go to the ledger like any other: their impressions are events too.
  */
-export async function warmUp(ledger: LoadLedger, { url, apiKey, experimentId, users, topN, requests = 20 }: { url: string; apiKey: string; experimentId: string; users: readonly string[]; topN: number; requests?: number }): Promise<void> {
+export async function warmUp(
+  ledger: LoadLedger,
+  {
+    url,
+    apiKey,
+    experimentId,
+    users,
+    topN,
+    requests = 20,
+  }: { url: string; apiKey: string; experimentId: string; users: readonly string[]; topN: number; requests?: number },
+): Promise<void> {
   const calls = Array.from({ length: requests }, (_, i): RecommendCall => ({ user: users[i % users.length] }));
   ledger.recommends.push(...calls);
   await Promise.all(
@@ -371,7 +381,10 @@ export async function warmUp(ledger: LoadLedger, { url, apiKey, experimentId, us
     }),
   );
   const failed = calls.filter((c) => c.status !== 200);
-  if (failed.length > 0) throw new Error(`the warm-up's /recommend requests failed (${failed.length} of ${requests}; first status ${failed[0].status ?? 'none'}): is the service healthy?`);
+  if (failed.length > 0)
+    throw new Error(
+      `the warm-up's /recommend requests failed (${failed.length} of ${requests}; first status ${failed[0].status ?? 'none'}): is the service healthy?`,
+    );
 }
 
 /** Notes a 200 answer of /recommend: its impression (when recorded) and its slate. */
@@ -412,7 +425,10 @@ export interface ResendOutcome {
  * is answered 2xx (or `attempts` are spent). The service stores each event id once, so a batch
  * that was stored before its answer was lost is answered as duplicates.
  */
-export async function resendUnacknowledged(ledger: LoadLedger, { url, apiKey, attempts = 8 }: { url: string; apiKey: string; attempts?: number }): Promise<ResendOutcome> {
+export async function resendUnacknowledged(
+  ledger: LoadLedger,
+  { url, apiKey, attempts = 8 }: { url: string; apiKey: string; attempts?: number },
+): Promise<ResendOutcome> {
   const outcome: ResendOutcome = { resent: 0, acknowledged: 0, refused: 0, unresolved: 0, refused_statuses: {} };
   for (const batch of ledger.batches) {
     if (batch.acknowledged) continue;
@@ -421,7 +437,11 @@ export async function resendUnacknowledged(ledger: LoadLedger, { url, apiKey, at
       for (let attempt = 0; attempt < attempts && !batch.acknowledged && !batch.refused; attempt++) {
         if (attempt > 0) await new Promise((resolve) => setTimeout(resolve, Math.min(2000, 100 * 2 ** attempt)));
         try {
-          const response = await fetch(`${url}/events/batch`, { method: 'POST', headers: { 'x-api-key': apiKey, 'content-type': 'application/json' }, body: batch.body });
+          const response = await fetch(`${url}/events/batch`, {
+            method: 'POST',
+            headers: { 'x-api-key': apiKey, 'content-type': 'application/json' },
+            body: batch.body,
+          });
           await response.arrayBuffer();
           settleBatch(batch, response.status);
         } catch {

@@ -20,7 +20,18 @@ import { numberOption } from './evaluate.ts';
 import { reconcile, reconcileUsers, type Reconciliation, type TypeEvidence, type UserEvidence } from './bench-load-reconcile.ts';
 import { createLoadExperiment, startOwnRuntime, type LoadExperiment, type LoadTarget, type OwnRuntime } from './bench-load-runtime.ts';
 import { readCounterTotals, readEventStates, readUserTotals, storeClient } from './bench-load-store.ts';
-import { eventGenerator, LoadLedger, PHASES, resendUnacknowledged, runPhase, seededRandom, warmUp, type PhaseName, type PhaseResult, type ResendOutcome } from './bench-load-traffic.ts';
+import {
+  eventGenerator,
+  LoadLedger,
+  PHASES,
+  resendUnacknowledged,
+  runPhase,
+  seededRandom,
+  warmUp,
+  type PhaseName,
+  type PhaseResult,
+  type ResendOutcome,
+} from './bench-load-traffic.ts';
 
 export const LOAD_DEFAULTS = { durationS: 20, connections: 10, users: 5000, batchSize: 25, topN: 10, seed: 42 } as const;
 
@@ -59,7 +70,12 @@ export interface LoadBenchResult {
 }
 
 /** The books of a finished run, read from the store and reconciled. */
-async function reconcileRun(target: LoadTarget, experiment: LoadExperiment, ledger: LoadLedger, progress: ProgressBar | undefined): Promise<{ reconciliation: Reconciliation; eventsRead: number }> {
+async function reconcileRun(
+  target: LoadTarget,
+  experiment: LoadExperiment,
+  ledger: LoadLedger,
+  progress: ProgressBar | undefined,
+): Promise<{ reconciliation: Reconciliation; eventsRead: number }> {
   const db = storeClient(target.dynamoEndpoint);
   try {
     const acknowledged = new Map<string, { type: EventType; user: string }>();
@@ -72,7 +88,9 @@ async function reconcileRun(target: LoadTarget, experiment: LoadExperiment, ledg
     const states = await readEventStates(db, ids, (done) => progress?.update(done, ids.length, `reading ${ids.length} event items`));
     progress?.finish(`bench load: read ${ids.length} event items (${states.size} found)`);
 
-    const types = Object.fromEntries(eventTypes.map((type) => [type, { acknowledged: 0, acknowledgedStored: 0, unacknowledgedStored: 0, counted: 0 }])) as Record<EventType, TypeEvidence>;
+    const types = Object.fromEntries(
+      eventTypes.map((type) => [type, { acknowledged: 0, acknowledgedStored: 0, unacknowledgedStored: 0, counted: 0 }]),
+    ) as Record<EventType, TypeEvidence>;
     const expected = new Map<string, UserTotals>();
     const expect = (user: string, type: EventType) => expected.set(user, addTotals(expected.get(user) ?? ZERO_TOTALS, userTotalsDelta({ event_type: type })));
     const storedAsCounted = (id: string, type: EventType) => {
@@ -107,7 +125,14 @@ async function reconcileRun(target: LoadTarget, experiment: LoadExperiment, ledg
       actual = await readUserTotals(db, experiment.id, userIds);
     }
     const users = reconcileUsers(
-      userIds.map((userId): UserEvidence => ({ userId, expected: expected.get(userId) ?? ZERO_TOTALS, unansweredRecommends: unanswered.get(userId) ?? 0, actual: actual.get(userId) })),
+      userIds.map(
+        (userId): UserEvidence => ({
+          userId,
+          expected: expected.get(userId) ?? ZERO_TOTALS,
+          unansweredRecommends: unanswered.get(userId) ?? 0,
+          actual: actual.get(userId),
+        }),
+      ),
     );
     types.impression.unacknowledgedStored += users.unacknowledgedImpressions;
     for (const type of eventTypes) types[type].counted = counted[type];
@@ -133,7 +158,13 @@ export async function runLoadBench(options: LoadBenchOptions): Promise<LoadBench
     log(`experiment ${experiment.id} created (running, 50/50)`);
     const ledger = new LoadLedger();
     const users = Array.from({ length: options.users }, (_, i) => String(i + 1));
-    const generator = eventGenerator({ experimentId: experiment.id, idPrefix: `load-${randomBytes(4).toString('hex')}`, users, random: seededRandom(options.seed), ledger });
+    const generator = eventGenerator({
+      experimentId: experiment.id,
+      idPrefix: `load-${randomBytes(4).toString('hex')}`,
+      users,
+      random: seededRandom(options.seed),
+      ledger,
+    });
     await warmUp(ledger, { url: target.url, apiKey: target.apiKey, experimentId: experiment.id, users, topN: options.topN });
     log('warm-up: 20 recommendations answered (artifacts loaded)');
     const phases: PhaseResult[] = [];
@@ -153,7 +184,8 @@ export async function runLoadBench(options: LoadBenchOptions): Promise<LoadBench
         batchSize: options.batchSize,
         topN: options.topN,
         signal: options.signal,
-        onTick: (elapsed, answered, non2xx) => options.progress?.update(Math.min(elapsed, options.durationS), options.durationS, `${phase}: ${answered} answered, ${non2xx} non-2xx`),
+        onTick: (elapsed, answered, non2xx) =>
+          options.progress?.update(Math.min(elapsed, options.durationS), options.durationS, `${phase}: ${answered} answered, ${non2xx} non-2xx`),
       });
       phases.push(result);
       options.progress?.finish(
@@ -164,7 +196,8 @@ export async function runLoadBench(options: LoadBenchOptions): Promise<LoadBench
     // them as long as the slowest answer took (at most autocannon's 10 s timeout) before resending.
     await new Promise((resolve) => setTimeout(resolve, Math.min(10_000, 1000 + Math.max(0, ...phases.map((p) => p.latency_max_ms)))));
     const resent = await resendUnacknowledged(ledger, { url: target.url, apiKey: target.apiKey });
-    if (resent.resent > 0) log(`resent ${resent.resent} unacknowledged batches: ${resent.acknowledged} acknowledged, ${resent.refused} refused, ${resent.unresolved} unresolved`);
+    if (resent.resent > 0)
+      log(`resent ${resent.resent} unacknowledged batches: ${resent.acknowledged} acknowledged, ${resent.refused} refused, ${resent.unresolved} unresolved`);
     if (options.signal?.aborted) throw new Error('stopped by Ctrl-C');
     const { reconciliation, eventsRead } = await reconcileRun(target, experiment, ledger, options.progress);
     return {
@@ -213,7 +246,20 @@ export function formatLoadBench(result: LoadBenchResult, connections: number, du
     '',
     ...table(
       ['phase', 'requests', 'req/s', 'events/s', 'p50 ms', 'p99 ms', 'max ms', 'non-2xx', 'errors', 'timeouts', 'unanswered', 'non-2xx codes'],
-      result.phases.map((p) => [p.phase, p.requests, p.requests_per_s, p.events_per_s, p.latency_p50_ms, p.latency_p99_ms, p.latency_max_ms, p.non_2xx, p.errors, p.timeouts, p.unanswered, statuses(p.status_codes)]),
+      result.phases.map((p) => [
+        p.phase,
+        p.requests,
+        p.requests_per_s,
+        p.events_per_s,
+        p.latency_p50_ms,
+        p.latency_p99_ms,
+        p.latency_max_ms,
+        p.non_2xx,
+        p.errors,
+        p.timeouts,
+        p.unanswered,
+        statuses(p.status_codes),
+      ]),
     ),
     `cold-start lists (users the models do not know): ${result.phases.map((p) => `${p.phase} ${p.fallback_lists}`).join(', ')}`,
     `resent after the phases: ${result.resent.resent} batches, ${result.resent.acknowledged} then acknowledged; refused ${result.resent.refused}${result.resent.refused ? ` (${statuses(result.resent.refused_statuses)})` : ''}, unresolved ${result.resent.unresolved}`,
@@ -227,7 +273,9 @@ export function formatLoadBench(result: LoadBenchResult, connections: number, du
       }),
     ),
     `user aggregates: ${r.users.users} users, ${r.users.mismatched} mismatched (lost ${r.users.lost}, duplicated ${r.users.duplicated}); impressions of abandoned /recommend requests recorded: ${r.users.unacknowledgedImpressions}`,
-    ...r.users.mismatches.slice(0, 5).map((m) => `  user ${m.userId}: ${m.metric} expected ${m.expected}${m.allowance ? ` (+${m.allowance} unanswered)` : ''}, stored ${m.actual}`),
+    ...r.users.mismatches
+      .slice(0, 5)
+      .map((m) => `  user ${m.userId}: ${m.metric} expected ${m.expected}${m.allowance ? ` (+${m.allowance} unanswered)` : ''}, stored ${m.actual}`),
     '',
     `lost ${result.lost}`,
     `duplicated ${result.duplicated}`,
@@ -237,7 +285,10 @@ export function formatLoadBench(result: LoadBenchResult, connections: number, du
 
 /** `--phases recommend,events`: known names, each once, in the order given. */
 export function parsePhases(text: string): PhaseName[] {
-  const names = text.split(',').map((s) => s.trim()).filter(Boolean);
+  const names = text
+    .split(',')
+    .map((s) => s.trim())
+    .filter(Boolean);
   for (const name of names) if (!(PHASES as readonly string[]).includes(name)) throw new UsageError(`--phases takes ${PHASES.join(', ')}; got "${name}"`);
   if (names.length === 0 || new Set(names).size !== names.length) throw new UsageError(`--phases must name each phase at most once, got "${text}"`);
   return names as PhaseName[];
@@ -324,7 +375,8 @@ Example:
     let target: LoadTarget | undefined;
     if (values.url !== undefined) {
       const dynamoEndpoint = values['dynamo-endpoint'];
-      if (!dynamoEndpoint) throw new UsageError('--url needs --dynamo-endpoint: the reconciliation reads the service\'s DynamoDB (abrec serve prints its endpoint)');
+      if (!dynamoEndpoint)
+        throw new UsageError("--url needs --dynamo-endpoint: the reconciliation reads the service's DynamoDB (abrec serve prints its endpoint)");
       const url = values.url.replace(/\/$/, '');
       const dataDir = values['data-dir'] ?? io.env.ABREC_DATA_DIR ?? '.abrec-data';
       const apiKey = values['api-key'] || io.env.ABREC_API_KEY || (await readStoredKeys(dataDir)).apiKey;

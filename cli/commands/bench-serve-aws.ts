@@ -61,12 +61,20 @@ function conditionHolds(expression: string, existing: Item | undefined, name: (t
   const raise = /^attribute_not_exists\((#?\w+)\) OR (#?\w+) < (:\w+)$/.exec(expression);
   if (raise) return existing?.[name(raise[1])] === undefined || (existing[name(raise[2])] as number) < (values[raise[3]] as number);
   const limits = [...expression.matchAll(/\(attribute_not_exists\((#?\w+)\) OR (#?\w+) <= (:\w+)\)/g)];
-  if (limits.length > 0) return limits.every(([, attribute, , room]) => existing?.[name(attribute)] === undefined || (existing[name(attribute)] as number) <= (values[room] as number));
+  if (limits.length > 0)
+    return limits.every(
+      ([, attribute, , room]) => existing?.[name(attribute)] === undefined || (existing[name(attribute)] as number) <= (values[room] as number),
+    );
   const [attribute, value] = expression.split('=').map((s) => s.trim());
   return existing !== undefined && existing[name(attribute)] === values[value];
 }
 
-const conditionFailed = (existing?: RawItem) => json(400, { __type: 'com.amazonaws.dynamodb.v20120810#ConditionalCheckFailedException', message: 'The conditional request failed', ...(existing ? { Item: existing } : {}) });
+const conditionFailed = (existing?: RawItem) =>
+  json(400, {
+    __type: 'com.amazonaws.dynamodb.v20120810#ConditionalCheckFailedException',
+    message: 'The conditional request failed',
+    ...(existing ? { Item: existing } : {}),
+  });
 
 const bodyText = (body: unknown) => (typeof body === 'string' ? body : body instanceof Uint8Array ? new TextDecoder().decode(body) : '');
 
@@ -97,7 +105,10 @@ export class InMemoryDynamo implements FakeRequestHandler {
     const key = input.Key ? unmarshall(input.Key as RawItem) : {};
     const limit = operation === 'UpdateItem' && String(key.pk).includes('#USER#') && String(key.sk).startsWith('DAY#');
     // So are the catalogue-coverage markers (`EXP#<e>#SHOWN#<variant>`), written once per item and container.
-    const batchPk = operation === 'BatchWriteItem' ? Object.values(input.RequestItems as Record<string, { PutRequest?: { Item: RawItem } }[]>)[0]?.[0]?.PutRequest?.Item : undefined;
+    const batchPk =
+      operation === 'BatchWriteItem'
+        ? Object.values(input.RequestItems as Record<string, { PutRequest?: { Item: RawItem } }[]>)[0]?.[0]?.PutRequest?.Item
+        : undefined;
     const shown = String(batchPk ? unmarshall(batchPk).pk : key.pk).includes('#SHOWN#');
     const label = `${operation} ${table}${limit ? ' (daily limits)' : shown ? ' (coverage markers)' : ''}`;
     this.counts.calls[label] = (this.counts.calls[label] ?? 0) + 1;
@@ -158,7 +169,8 @@ export class InMemoryDynamo implements FakeRequestHandler {
   private batchWriteItem(input: Record<string, unknown>) {
     for (const [name, requests] of Object.entries(input.RequestItems as Record<string, { PutRequest?: { Item: RawItem } }[]>)) {
       for (const request of requests) {
-        if (!request.PutRequest) return json(400, { __type: 'com.amazon.coral.validate#ValidationException', message: 'only PutRequest is supported by the in-memory store' });
+        if (!request.PutRequest)
+          return json(400, { __type: 'com.amazon.coral.validate#ValidationException', message: 'only PutRequest is supported by the in-memory store' });
         const item = unmarshall(request.PutRequest.Item);
         const existing = this.table(name).get(`${item.pk}\u0000${item.sk}`);
         this.counts.writeUnits += writeUnits(Math.max(itemBytes(item), existing ? itemBytes(existing) : 0));
@@ -235,6 +247,12 @@ export class InMemoryS3 implements FakeRequestHandler {
       const xml = '<?xml version="1.0" encoding="UTF-8"?><Error><Code>NoSuchKey</Code><Message>The specified key does not exist.</Message></Error>';
       return { response: { statusCode: 404, headers: { 'content-type': 'application/xml' }, body: Readable.from([Buffer.from(xml)]) } };
     }
-    return { response: { statusCode: 200, headers: { 'content-type': 'application/octet-stream', 'content-length': String(bytes.byteLength) }, body: Readable.from([Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength)]) } };
+    return {
+      response: {
+        statusCode: 200,
+        headers: { 'content-type': 'application/octet-stream', 'content-length': String(bytes.byteLength) },
+        body: Readable.from([Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength)]),
+      },
+    };
   }
 }

@@ -83,7 +83,7 @@ const TOP_N = 10;
 /** Deterministic uniform numbers in [-0.5, 0.5) (a 32-bit LCG is plenty for factor values). */
 function lcg(seed: number): () => number {
   let state = seed >>> 0;
-  return () => ((state = (Math.imul(state, 1_664_525) + 1_013_904_223) >>> 0) / 2 ** 32) - 0.5;
+  return () => (state = (Math.imul(state, 1_664_525) + 1_013_904_223) >>> 0) / 2 ** 32 - 0.5;
 }
 
 /** A synthetic factor model of catalogue size: random factors, a few seen items per user. */
@@ -98,7 +98,10 @@ export function syntheticModel({ items, factors, users, seenPerUser }: typeof SY
   for (let u = 0; u < users; u++) {
     const picked = new Set<number>();
     while (picked.size < seenPerUser) picked.add(Math.floor((random() + 0.5) * items));
-    seenItems.set([...picked].sort((a, b) => a - b), u * seenPerUser);
+    seenItems.set(
+      [...picked].sort((a, b) => a - b),
+      u * seenPerUser,
+    );
     seenOffsets[u + 1] = (u + 1) * seenPerUser;
   }
   const itemPopularity = new Float32Array(items);
@@ -255,7 +258,8 @@ function seedAssignment(dynamo: InMemoryDynamo, experimentId: string, userId: st
  * top-N computation and the factor read on the same users.
  */
 async function measure(h: Harness, name: string, serving: ServingModel, experimentId: string, users: string[], requests: number): Promise<ServeBenchRow> {
-  const request = (user: string) => h.recommend(proxyEvent('GET', '/recommend', { user_id: user, top_n: String(TOP_N), experiment_id: experimentId }), lambdaContext());
+  const request = (user: string) =>
+    h.recommend(proxyEvent('GET', '/recommend', { user_id: user, top_n: String(TOP_N), experiment_id: experimentId }), lambdaContext());
   for (let i = 0; i < Math.min(200, requests); i++) {
     const response = await request(users[i % users.length]);
     if (response.statusCode !== 200) throw new Error(`warm-up request for ${name} answered ${response.statusCode}: ${response.body}`);
@@ -313,9 +317,33 @@ async function sdkFloor(h: Harness, requests: number): Promise<SdkFloor> {
   const slate = Array.from({ length: TOP_N }, (_, i) => ({ item_id: `item-${i}`, position: i + 1, score: 4.2 - i / 10 }));
   const writes = async (i: number) => {
     const id = `imp-floor-${i}`;
-    await h.doc.send(new PutCommand({ TableName: TABLES.events.localName, Item: { pk: `EVENT#${id}`, sk: 'E', event_id: id, event_type: 'impression', user_id: 'floor', slate, counted: true }, ConditionExpression: 'attribute_not_exists(pk)', ReturnValuesOnConditionCheckFailure: 'ALL_OLD' }));
-    await h.doc.send(new UpdateCommand({ TableName: TABLES.counters.localName, Key: { pk: 'EXP#floor#USER#floor', sk: 'AGG' }, UpdateExpression: 'ADD #c :c, #m :m, #p :p', ExpressionAttributeNames: { '#c': 'clicks', '#m': 'impressions', '#p': 'purchases' }, ExpressionAttributeValues: { ':c': 0, ':m': 1, ':p': 0 }, ReturnValues: 'UPDATED_NEW' }));
-    await h.doc.send(new UpdateCommand({ TableName: TABLES.counters.localName, Key: { pk: 'EXP#floor#VAR#control', sk: 'DAY#2026-01-01#S00' }, UpdateExpression: 'ADD #m :m, #s :s', ExpressionAttributeNames: { '#m': 'impressions', '#s': 'user_impressions_sq_sum' }, ExpressionAttributeValues: { ':m': 1, ':s': 2 * i + 1 } }));
+    await h.doc.send(
+      new PutCommand({
+        TableName: TABLES.events.localName,
+        Item: { pk: `EVENT#${id}`, sk: 'E', event_id: id, event_type: 'impression', user_id: 'floor', slate, counted: true },
+        ConditionExpression: 'attribute_not_exists(pk)',
+        ReturnValuesOnConditionCheckFailure: 'ALL_OLD',
+      }),
+    );
+    await h.doc.send(
+      new UpdateCommand({
+        TableName: TABLES.counters.localName,
+        Key: { pk: 'EXP#floor#USER#floor', sk: 'AGG' },
+        UpdateExpression: 'ADD #c :c, #m :m, #p :p',
+        ExpressionAttributeNames: { '#c': 'clicks', '#m': 'impressions', '#p': 'purchases' },
+        ExpressionAttributeValues: { ':c': 0, ':m': 1, ':p': 0 },
+        ReturnValues: 'UPDATED_NEW',
+      }),
+    );
+    await h.doc.send(
+      new UpdateCommand({
+        TableName: TABLES.counters.localName,
+        Key: { pk: 'EXP#floor#VAR#control', sk: 'DAY#2026-01-01#S00' },
+        UpdateExpression: 'ADD #m :m, #s :s',
+        ExpressionAttributeNames: { '#m': 'impressions', '#s': 'user_impressions_sq_sum' },
+        ExpressionAttributeValues: { ':m': 1, ':s': 2 * i + 1 },
+      }),
+    );
   };
   for (let i = 0; i < 200; i++) await writes(-1 - i);
   const total: number[] = [];
@@ -365,7 +393,17 @@ function batchEvents(experimentId: string, users: string[], size: number, prefix
 }
 
 /** Runs the whole benchmark. */
-export async function runServeBench({ requests, artifactsDir, seed, rttMs = 0 }: { requests: number; artifactsDir: string; seed: number; rttMs?: number }): Promise<ServeBenchResult> {
+export async function runServeBench({
+  requests,
+  artifactsDir,
+  seed,
+  rttMs = 0,
+}: {
+  requests: number;
+  artifactsDir: string;
+  seed: number;
+  rttMs?: number;
+}): Promise<ServeBenchResult> {
   const h = await harness(rttMs);
   const rows: ServeBenchRow[] = [];
 
@@ -375,7 +413,10 @@ export async function runServeBench({ requests, artifactsDir, seed, rttMs = 0 }:
   const experiment = defaultExperiment({ controlModel: set.control, treatmentModel: set.treatment });
   seedExperiment(h.dynamo, experiment);
   const store = new DirectoryModelArtifactStore(artifactsDir);
-  for (const [variant, ref] of [['treatment', set.treatment], ['control', set.control]] as const) {
+  for (const [variant, ref] of [
+    ['treatment', set.treatment],
+    ['control', set.control],
+  ] as const) {
     const serving = prepareForServing(await store.loadModel(ref.model_id, ref.model_version));
     const users = serving.model.userIds.slice(0, 200);
     for (const user of users) seedAssignment(h.dynamo, experiment.id, user, variant);
@@ -408,7 +449,8 @@ export async function runServeBench({ requests, artifactsDir, seed, rttMs = 0 }:
   const distinct = await batchCost(h, batchEvents('bench-writes', batchUsers, 1000, 'distinct'));
 
   return {
-    storage: 'in-memory DynamoDB and S3 behind the SDK request handler (full SDK stack, no network); DynamoDB semantics incl. ReturnValuesOnConditionCheckFailure',
+    storage:
+      'in-memory DynamoDB and S3 behind the SDK request handler (full SDK stack, no network); DynamoDB semantics incl. ReturnValuesOnConditionCheckFailure',
     rtt_ms: rttMs,
     sdk_floor: floor,
     requests,
@@ -418,14 +460,42 @@ export async function runServeBench({ requests, artifactsDir, seed, rttMs = 0 }:
 }
 
 function table(result: ServeBenchResult): string {
-  const header = ['artifact', 'items', 'k', 'handler p50', 'handler p99', 'top-N p50', 'top-N p99', 'floor', 'top-N/floor', 'overhead p99', 'service p50', 'overhead p99 excl. service'];
+  const header = [
+    'artifact',
+    'items',
+    'k',
+    'handler p50',
+    'handler p99',
+    'top-N p50',
+    'top-N p99',
+    'floor',
+    'top-N/floor',
+    'overhead p99',
+    'service p50',
+    'overhead p99 excl. service',
+  ];
   const lines = result.rows.map((r) =>
-    [r.artifact, r.items, r.factors, r.handler_p50_ms, r.handler_p99_ms, r.topn_p50_ms, r.topn_p99_ms, r.floor_ms, r.topn_over_floor, r.handler_overhead_p99_ms, r.service_p50_ms, r.handler_overhead_excl_service_p99_ms].map(String),
+    [
+      r.artifact,
+      r.items,
+      r.factors,
+      r.handler_p50_ms,
+      r.handler_p99_ms,
+      r.topn_p50_ms,
+      r.topn_p99_ms,
+      r.floor_ms,
+      r.topn_over_floor,
+      r.handler_overhead_p99_ms,
+      r.service_p50_ms,
+      r.handler_overhead_excl_service_p99_ms,
+    ].map(String),
   );
   const widths = header.map((h, i) => Math.max(h.length, ...lines.map((l) => l[i].length)));
   const fmt = (cells: string[]) => cells.map((c, i) => (i === 0 ? c.padEnd(widths[i]) : c.padStart(widths[i]))).join('  ');
   const batchLine = (name: string, b: BatchCost) =>
-    `  ${name.padEnd(26)} status ${b.status}, ${Object.entries(b.calls).map(([op, n]) => `${op} ${n}`).join(', ')}; ${b.write_units} WCU (${b.write_units_per_event}/event), ${b.counter_updates} counter updates`;
+    `  ${name.padEnd(26)} status ${b.status}, ${Object.entries(b.calls)
+      .map(([op, n]) => `${op} ${n}`)
+      .join(', ')}; ${b.write_units} WCU (${b.write_units_per_event}/event), ${b.counter_updates} counter updates`;
   return [
     `Serving, in process (${result.requests} warm requests per artifact, times in ms; storage: ${result.storage}${result.rtt_ms > 0 ? `; every answer delayed by an emulated ${result.rtt_ms} ms round trip, so the handler columns include the waits` : ''})`,
     fmt(header),
@@ -467,13 +537,24 @@ Options:
 
 Example: npm run bench:serve -- --requests 2000 --rtt-ms 1`,
   run: async (argv, io) => {
-    const { values } = parseArgs({ args: argv, options: { requests: { type: 'string' }, seed: { type: 'string' }, artifacts: { type: 'string' }, 'rtt-ms': { type: 'string' }, json: { type: 'boolean' } }, strict: true });
+    const { values } = parseArgs({
+      args: argv,
+      options: {
+        requests: { type: 'string' },
+        seed: { type: 'string' },
+        artifacts: { type: 'string' },
+        'rtt-ms': { type: 'string' },
+        json: { type: 'boolean' },
+      },
+      strict: true,
+    });
     const requests = Number(values.requests ?? '1000');
     if (!Number.isInteger(requests) || requests < 10) throw new UsageError(`--requests must be an integer of at least 10, got "${values.requests}"`);
     const seed = Number(values.seed ?? '42');
     if (!Number.isInteger(seed)) throw new UsageError(`--seed must be an integer, got "${values.seed}"`);
     const rttMs = Number(values['rtt-ms'] ?? '0');
-    if (!Number.isFinite(rttMs) || rttMs < 0 || rttMs > 1000) throw new UsageError(`--rtt-ms must be a number of milliseconds from 0 to 1000, got "${values['rtt-ms']}"`);
+    if (!Number.isFinite(rttMs) || rttMs < 0 || rttMs > 1000)
+      throw new UsageError(`--rtt-ms must be a number of milliseconds from 0 to 1000, got "${values['rtt-ms']}"`);
     const result = await runServeBench({ requests, seed, rttMs, artifactsDir: values.artifacts ?? DEFAULT_ARTIFACTS_DIR });
     io.stdout(table(result));
     if (values.json) io.stdout(`${JSON.stringify(result)}\n`);

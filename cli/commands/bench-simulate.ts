@@ -56,7 +56,11 @@ Options:
 Example:
   npm run bench:simulate -- --json`,
   run: async (argv, io) => {
-    const { values } = parseArgs({ args: argv, options: { seeds: { type: 'string' }, 'lift-seeds': { type: 'string' }, days: { type: 'string' }, mde: { type: 'string' }, json: { type: 'boolean' } }, strict: true });
+    const { values } = parseArgs({
+      args: argv,
+      options: { seeds: { type: 'string' }, 'lift-seeds': { type: 'string' }, days: { type: 'string' }, mde: { type: 'string' }, json: { type: 'boolean' } },
+      strict: true,
+    });
     const seeds = numberOption(values.seeds, '--seeds', 40, { integer: true, min: 1 });
     const liftSeeds = numberOption(values['lift-seeds'], '--lift-seeds', 100, { integer: true, min: 1 });
     const days = numberOption(values.days, '--days', 14, { integer: true, min: 1 });
@@ -70,7 +74,10 @@ Example:
 
     const runs: Record<'aa' | 'lift', RunOutcome[]> = { aa: [], lift: [] };
     const progress = progressBar(io.stderr, { interactive: Boolean(process.stderr.isTTY) && !values.json });
-    for (const [scenario, lift, count] of [['aa', 0, seeds], ['lift', mde, liftSeeds]] as const) {
+    for (const [scenario, lift, count] of [
+      ['aa', 0, seeds],
+      ['lift', mde, liftSeeds],
+    ] as const) {
       for (let seed = 1; seed <= count; seed++) {
         runs[scenario].push(await simulateOnce({ world, experiment: aaExperiment({ mde, seed }), seed, days, plantedLift: lift, users }));
         progress.update(seed, count, `${scenario === 'aa' ? 'A/A' : `lift ${lift}`}: seed ${seed}/${count}`);
@@ -86,9 +93,15 @@ Example:
         ships,
         ship_rate: ships / outcomes.length,
         ship_rate_interval: interval,
-        decisions: Object.fromEntries([...new Set(outcomes.map((o) => o.analysis.decision))].map((d) => [d, outcomes.filter((o) => o.analysis.decision === d).length])),
+        decisions: Object.fromEntries(
+          [...new Set(outcomes.map((o) => o.analysis.decision))].map((d) => [d, outcomes.filter((o) => o.analysis.decision === d).length]),
+        ),
         mean_exposed_per_variant: Math.round(outcomes.reduce((sum, o) => sum + o.exposedPerVariant, 0) / outcomes.length),
-        mean_observed_lift: outcomes.reduce((sum, o) => sum + (o.analysis.report?.comparisons[0]?.status === 'ok' ? (o.analysis.report.comparisons[0].relativeLift ?? 0) : 0), 0) / outcomes.length,
+        mean_observed_lift:
+          outcomes.reduce(
+            (sum, o) => sum + (o.analysis.report?.comparisons[0]?.status === 'ok' ? (o.analysis.report.comparisons[0].relativeLift ?? 0) : 0),
+            0,
+          ) / outcomes.length,
         cuped: cupedSummary(outcomes, alphaOf(experiment)),
       };
     };
@@ -104,7 +117,12 @@ Example:
       target_power: 0.8,
       planned_users_per_variant: planned,
       population: users,
-      aa: { ...aa, allowed_by_binomial_band: binomialUpper(seeds, alpha), goal: `ships in at most ${alpha * 100} % (within the binomial band)`, met: aa.ships <= binomialUpper(seeds, alpha) },
+      aa: {
+        ...aa,
+        allowed_by_binomial_band: binomialUpper(seeds, alpha),
+        goal: `ships in at most ${alpha * 100} % (within the binomial band)`,
+        met: aa.ships <= binomialUpper(seeds, alpha),
+      },
       planted_lift: { ...lift, lift: mde, goal: 'ships in at least 80 %', met: lift.ship_rate >= 0.8 },
       seconds: Math.round((performance.now() - started) / 100) / 10,
     };

@@ -114,7 +114,8 @@ export function surpriseTrainOrder(shuffled: ArrayLike<number>, train: ArrayLike
   const ordered = new Int32Array(train.length);
   let next = 0;
   for (let k = 0; k < shuffled.length; k++) if (inTrain[shuffled[k]]) ordered[next++] = shuffled[k];
-  if (next !== train.length) throw new SurpriseReferenceError(`the shuffled order holds ${next} of the ${train.length} training rows: it is not a permutation of the data set's rows`);
+  if (next !== train.length)
+    throw new SurpriseReferenceError(`the shuffled order holds ${next} of the ${train.length} training rows: it is not a permutation of the data set's rows`);
   return ordered;
 }
 
@@ -136,7 +137,8 @@ export function formatReferenceRatings(dataset: RatingsDataset): string {
   for (let row = 0; row < dataset.rating.length; row++) {
     const user = dataset.userIds[dataset.userIndex[row]];
     const item = dataset.itemIds[dataset.itemIndex[row]];
-    if (!/^[0-9]+$/.test(user) || !/^[0-9]+$/.test(item)) throw new SurpriseReferenceError(`row ${row}: the reference needs non-negative integer ids, got user '${user}' item '${item}'`);
+    if (!/^[0-9]+$/.test(user) || !/^[0-9]+$/.test(item))
+      throw new SurpriseReferenceError(`row ${row}: the reference needs non-negative integer ids, got user '${user}' item '${item}'`);
     lines[row] = `${user}\t${item}\t${dataset.rating[row]}\t${dataset.timestamp[row]}`;
   }
   return lines.join('\n') + '\n';
@@ -187,7 +189,8 @@ export function parseReferenceOutput(stdout: string): ReferenceRun {
   const run = {} as ReferenceRun;
   for (const key of keys) {
     const value = parsed[key];
-    if (typeof value !== 'number' || !Number.isFinite(value)) throw new SurpriseReferenceError(`the Surprise SVD reference printed ${key} = ${String(value)}, expected a finite number`);
+    if (typeof value !== 'number' || !Number.isFinite(value))
+      throw new SurpriseReferenceError(`the Surprise SVD reference printed ${key} = ${String(value)}, expected a finite number`);
     run[key] = value;
   }
   return run;
@@ -250,7 +253,9 @@ export function benchSurprise(options: {
       writeFileSync(train, formatRowList(surpriseTrainOrder(shuffled, split.train, dataset.rating.length)));
       writeFileSync(test, formatRowList(split.test));
       const run = runSurpriseReference(binary, { data, train, test }, { ratingScale: dataset.ratingScale });
-      options.onProgress?.(`${REFERENCE_ROW_NAME} fold ${f + 1}/${folds}: rmse ${run.rmse.toFixed(4)} mae ${run.mae.toFixed(4)} fit ${run.fit_seconds.toFixed(2)}s`);
+      options.onProgress?.(
+        `${REFERENCE_ROW_NAME} fold ${f + 1}/${folds}: rmse ${run.rmse.toFixed(4)} mae ${run.mae.toFixed(4)} fit ${run.fit_seconds.toFixed(2)}s`,
+      );
       return { fold: f + 1, train: split.train.length, test: split.test.length, rmse: run.rmse, mae: run.mae, fit_seconds: run.fit_seconds };
     });
     const reference = summariseFolds(REFERENCE_ROW_NAME, referenceFolds, undefined);
@@ -259,7 +264,13 @@ export function benchSurprise(options: {
       return summariseFolds(model, evaluation.per_fold, reference.fit_seconds);
     });
     return {
-      data: { source: options.source, users: dataset.userIds.length, items: dataset.itemIds.length, ratings: dataset.rating.length, ...(options.dataSeed === undefined ? {} : { seed: options.dataSeed }) },
+      data: {
+        source: options.source,
+        users: dataset.userIds.length,
+        items: dataset.itemIds.length,
+        ratings: dataset.rating.length,
+        ...(options.dataSeed === undefined ? {} : { seed: options.dataSeed }),
+      },
       folds,
       seed,
       cflags,
@@ -288,9 +299,19 @@ function summariseFolds(model: string, folds: FoldResult[], referenceFitSeconds:
 /** The printed table: the reference first, then our models. */
 export function formatBenchSurpriseTable(result: BenchSurpriseResult): string {
   const header = ['model', 'rmse', 'mae', 'fit s/fold', 'fit ratio to reference'];
-  const lines = [result.reference, ...result.results].map((row) => [row.model, row.rmse.toFixed(4), row.mae.toFixed(4), row.fit_seconds.toFixed(3), row.fit_ratio.toFixed(3)]);
+  const lines = [result.reference, ...result.results].map((row) => [
+    row.model,
+    row.rmse.toFixed(4),
+    row.mae.toFixed(4),
+    row.fit_seconds.toFixed(3),
+    row.fit_ratio.toFixed(3),
+  ]);
   const widths = header.map((title, c) => Math.max(title.length, ...lines.map((line) => line[c].length)));
-  const render = (line: string[]): string => line.map((value, c) => value.padEnd(widths[c])).join('  ').trimEnd();
+  const render = (line: string[]): string =>
+    line
+      .map((value, c) => value.padEnd(widths[c]))
+      .join('  ')
+      .trimEnd();
   return [render(header), render(widths.map((w) => '-'.repeat(w))), ...lines.map(render)].join('\n');
 }
 

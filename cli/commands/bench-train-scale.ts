@@ -259,8 +259,17 @@ export function formatScaleTable(result: ScaleResult): string {
     row.fits_lambda ? 'yes' : 'NO',
   ]);
   const widths = header.map((title, c) => Math.max(title.length, ...lines.map((line) => line[c].length)));
-  const render = (line: string[]): string => line.map((value, c) => value.padEnd(widths[c])).join('  ').trimEnd();
-  const out = ['times are CPU seconds of the train step process (single-threaded), so a busy machine does not inflate them', render(header), render(widths.map((w) => '-'.repeat(w))), ...lines.map(render)];
+  const render = (line: string[]): string =>
+    line
+      .map((value, c) => value.padEnd(widths[c]))
+      .join('  ')
+      .trimEnd();
+  const out = [
+    'times are CPU seconds of the train step process (single-threaded), so a busy machine does not inflate them',
+    render(header),
+    render(widths.map((w) => '-'.repeat(w))),
+    ...lines.map(render),
+  ];
   for (const row of result.rows) if (row.basis) out.push(`${row.size}: EXTRAPOLATED from ${row.basis}`);
   for (const { size, share, measurement: m } of result.measurements) {
     out.push(
@@ -285,7 +294,10 @@ export async function runScaleMode(
   raw: { sizes: string; partialRatings?: string; seed?: string; json: boolean },
   io: { stdout: (text: string) => void; stderr: (text: string) => void },
 ): Promise<number> {
-  const sizes = raw.sizes.split(',').map((s) => s.trim()).filter(Boolean);
+  const sizes = raw.sizes
+    .split(',')
+    .map((s) => s.trim())
+    .filter(Boolean);
   const known = Object.keys(SCALE_SIZES);
   for (const size of sizes) if (!known.includes(size)) throw new UsageError(`--scale: unknown size '${size}', expected ${known.join(', ')}`);
   if (sizes.length === 0) throw new UsageError(`--scale: name at least one of ${known.join(', ')}`);

@@ -88,7 +88,13 @@ export function benchTrainSize(
   const { dataset } = generateSyntheticMovieLens({ ...size, seed: options.seed });
   const rows: BenchTrainRow[] = [];
   const dataRss = options.onDataReady?.();
-  const shape = { size: sizeName, users: dataset.userIds.length, items: dataset.itemIds.length, ratings: dataset.rating.length, ...(dataRss === undefined ? {} : { data_rss_mb: dataRss }) };
+  const shape = {
+    size: sizeName,
+    users: dataset.userIds.length,
+    items: dataset.itemIds.length,
+    ratings: dataset.rating.length,
+    ...(dataRss === undefined ? {} : { data_rss_mb: dataRss }),
+  };
   for (const name of models) {
     const definition = getModel(name);
     if (definition.task === 'rating') {
@@ -137,11 +143,17 @@ export function benchSearch(sizeName: string, options: { seed: number; onProgres
  * Runs one (size, model) row in a child process (bench-train-row-worker.ts), so the peak
  * memory it reports is that row's alone. The rows run one after another, never competing.
  */
-export function benchTrainRowIsolated(sizeName: string, model: ModelName, options: { folds: number; seed: number; onProgress?: (message: string) => void }): Promise<BenchTrainRow> {
+export function benchTrainRowIsolated(
+  sizeName: string,
+  model: ModelName,
+  options: { folds: number; seed: number; onProgress?: (message: string) => void },
+): Promise<BenchTrainRow> {
   const worker = fileURLToPath(new URL('./bench-train-row-worker.ts', import.meta.url));
   const tsx = import.meta.resolve('tsx');
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, ['--import', tsx, worker, sizeName, model, String(options.folds), String(options.seed)], { stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(process.execPath, ['--import', tsx, worker, sizeName, model, String(options.folds), String(options.seed)], {
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
     let out = '';
     child.stdout.on('data', (chunk: Buffer) => (out += chunk.toString('utf8')));
     let pending = '';
@@ -178,15 +190,25 @@ export function formatBenchTrainGoals(rows: BenchTrainRow[]): string {
     if (ranking.length > 0) {
       const best = ranking.reduce((a, b) => ((b.precision_at_10 ?? 0) > (a.precision_at_10 ?? 0) ? b : a));
       const ease = ranking.find((row) => row.model === BENCH_TRAIN_GOALS.ranking.baseline);
-      const versus = ease && ease !== best ? `, ${((best.precision_at_10 ?? 0) - (ease.precision_at_10 ?? 0)).toFixed(4)} vs ease ${(ease.precision_at_10 ?? 0).toFixed(4)} on this split` : '';
-      lines.push(`${size} ranking: best P@10 ${best.model} ${(best.precision_at_10 ?? 0).toFixed(4)}${versus}; goal P@10 >= ${BENCH_TRAIN_GOALS.ranking.goal} (${BENCH_TRAIN_GOALS.ranking.note})`);
+      const versus =
+        ease && ease !== best
+          ? `, ${((best.precision_at_10 ?? 0) - (ease.precision_at_10 ?? 0)).toFixed(4)} vs ease ${(ease.precision_at_10 ?? 0).toFixed(4)} on this split`
+          : '';
+      lines.push(
+        `${size} ranking: best P@10 ${best.model} ${(best.precision_at_10 ?? 0).toFixed(4)}${versus}; goal P@10 >= ${BENCH_TRAIN_GOALS.ranking.goal} (${BENCH_TRAIN_GOALS.ranking.note})`,
+      );
     }
     const rating = ofSize.filter((row) => row.task === 'rating' && row.rmse !== undefined);
     if (rating.length > 0) {
       const best = rating.reduce((a, b) => ((b.rmse ?? Infinity) < (a.rmse ?? Infinity) ? b : a));
       const svd = rating.find((row) => row.model === BENCH_TRAIN_GOALS.rating.baseline);
-      const versus = svd && svd !== best ? `, ${((best.rmse ?? 0) - (svd.rmse ?? 0)).toFixed(4)} vs svd ${(svd.rmse ?? 0).toFixed(4)} (fit ${best.fit_seconds.toFixed(3)} vs ${svd.fit_seconds.toFixed(3)} s/fold)` : '';
-      lines.push(`${size} rating: best RMSE ${best.model} ${(best.rmse ?? 0).toFixed(4)}${versus}; goal RMSE <= ${BENCH_TRAIN_GOALS.rating.goal} (${BENCH_TRAIN_GOALS.rating.note}); fit time goal: at most the C reference's (abrec bench surprise)`);
+      const versus =
+        svd && svd !== best
+          ? `, ${((best.rmse ?? 0) - (svd.rmse ?? 0)).toFixed(4)} vs svd ${(svd.rmse ?? 0).toFixed(4)} (fit ${best.fit_seconds.toFixed(3)} vs ${svd.fit_seconds.toFixed(3)} s/fold)`
+          : '';
+      lines.push(
+        `${size} rating: best RMSE ${best.model} ${(best.rmse ?? 0).toFixed(4)}${versus}; goal RMSE <= ${BENCH_TRAIN_GOALS.rating.goal} (${BENCH_TRAIN_GOALS.rating.note}); fit time goal: at most the C reference's (abrec bench surprise)`,
+      );
     }
   }
   return lines.join('\n');
@@ -212,7 +234,11 @@ export function formatBenchTrainTable(rows: BenchTrainRow[]): string {
     cell(row.coverage),
   ]);
   const widths = header.map((title, c) => Math.max(title.length, ...lines.map((line) => line[c].length)));
-  const render = (line: string[]): string => line.map((value, c) => value.padEnd(widths[c])).join('  ').trimEnd();
+  const render = (line: string[]): string =>
+    line
+      .map((value, c) => value.padEnd(widths[c]))
+      .join('  ')
+      .trimEnd();
   return [render(header), render(widths.map((w) => '-'.repeat(w))), ...lines.map(render)].join('\n');
 }
 
@@ -234,11 +260,19 @@ export const benchTrainCommand: CliCommand = {
       scale: { type: 'string' },
       'partial-ratings': { type: 'string' },
     });
-    if (values.scale !== undefined) return runScaleMode({ sizes: values.scale, partialRatings: values['partial-ratings'], seed: values.seed, json: values.json }, io);
-    const sizes = (values.sizes ?? (values.quick ? 'small' : '100k,1m')).split(',').map((s) => s.trim()).filter(Boolean);
+    if (values.scale !== undefined)
+      return runScaleMode({ sizes: values.scale, partialRatings: values['partial-ratings'], seed: values.seed, json: values.json }, io);
+    const sizes = (values.sizes ?? (values.quick ? 'small' : '100k,1m'))
+      .split(',')
+      .map((s) => s.trim())
+      .filter(Boolean);
     for (const size of sizes) if (!Object.hasOwn(SIZES, size)) throw new UsageError(`--sizes: unknown size '${size}', expected 100k, 1m or small`);
-    const models = (values.models ?? DEFAULT_MODELS.join(',')).split(',').map((s) => s.trim()).filter(Boolean);
-    for (const model of models) if (!(MODEL_NAMES as string[]).includes(model)) throw new UsageError(`--models: unknown model '${model}', expected ${MODEL_NAMES.join(', ')}`);
+    const models = (values.models ?? DEFAULT_MODELS.join(','))
+      .split(',')
+      .map((s) => s.trim())
+      .filter(Boolean);
+    for (const model of models)
+      if (!(MODEL_NAMES as string[]).includes(model)) throw new UsageError(`--models: unknown model '${model}', expected ${MODEL_NAMES.join(', ')}`);
     const folds = numberOption(values.folds, '--folds', values.quick ? 2 : 5, { integer: true, min: 2 });
     const seed = numberOption(values.seed, '--seed', 1, { integer: true });
     const onProgress = (message: string): void => io.stderr(`${message}\n`);

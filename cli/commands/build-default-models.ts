@@ -64,7 +64,9 @@ Example: abrec models build-defaults --out /tmp/default-models`,
       // A fixed creation time keeps the committed files byte-identical across rebuilds.
       const artifact = encodeArtifact(model, new Date('2026-01-01T00:00:00Z'));
       await store.putArtifact(artifact);
-      io.stderr(`nDCG@10 ${metrics.ndcg_at_10.toFixed(3)}, P@10 ${metrics.precision_at_10.toFixed(3)}: trained ${name} in ${((Date.now() - started) / 1000).toFixed(1)} s -> models/${artifact.manifest.model_id}/${artifact.manifest.version}\n`);
+      io.stderr(
+        `nDCG@10 ${metrics.ndcg_at_10.toFixed(3)}, P@10 ${metrics.precision_at_10.toFixed(3)}: trained ${name} in ${((Date.now() - started) / 1000).toFixed(1)} s -> models/${artifact.manifest.model_id}/${artifact.manifest.version}\n`,
+      );
       models.push({ model_id: artifact.manifest.model_id, model_version: artifact.manifest.version, algorithm: artifact.manifest.algorithm });
       if (role) set[role] = { model_id: artifact.manifest.model_id, model_version: artifact.manifest.version };
     }

@@ -10,7 +10,15 @@ import { attachItems } from '../../lambdas/domain/recommenders/data/dataset.ts';
 import { readFileChunks } from '../../lambdas/domain/recommenders/data/files.ts';
 import { MOVIELENS_FORMATS, parseItems, parseRatingsWithReport, type MovieLensFormat } from '../../lambdas/domain/recommenders/data/formats.ts';
 import { evaluateRanking, evaluateRankingOnSplit, evaluateRating, evaluateRatingOnSplit } from '../../lambdas/domain/recommenders/evaluation.ts';
-import { cleanMinRatings, describeCleaning, describeHoldout, HOLDOUT_KINDS, holdoutSplit, type CleaningReport, type HoldoutOptions } from '../../lambdas/domain/recommenders/protocol.ts';
+import {
+  cleanMinRatings,
+  describeCleaning,
+  describeHoldout,
+  HOLDOUT_KINDS,
+  holdoutSplit,
+  type CleaningReport,
+  type HoldoutOptions,
+} from '../../lambdas/domain/recommenders/protocol.ts';
 import { HyperparameterError } from '../../lambdas/domain/recommenders/models/common.ts';
 import { getModel, MODEL_NAMES, resolveHyperparameters, type ModelDefinition } from '../../lambdas/domain/recommenders/models/registry.ts';
 import type { Hyperparameters, RatingsDataset } from '../../lambdas/domain/recommenders/types.ts';
@@ -31,7 +39,9 @@ export function loadRatingsFiles(
   const known = format as MovieLensFormat | undefined;
   const { dataset, report } = parseRatingsWithReport(readInput(dataPath, '--data'), { fileName: dataPath, format: known });
   if (report.duplicatesMerged > 0) {
-    onNote(`${dataPath}: ${report.duplicatesMerged} repeated (user, item) ratings merged, the latest by timestamp kept (${dataset.rating.length} of ${report.lines} lines)`);
+    onNote(
+      `${dataPath}: ${report.duplicatesMerged} repeated (user, item) ratings merged, the latest by timestamp kept (${dataset.rating.length} of ${report.lines} lines)`,
+    );
   }
   if (itemsPath === undefined) return dataset;
   return attachItems(dataset, parseItems(readInput(itemsPath, '--items'), { fileName: itemsPath, format: known }));
@@ -71,7 +81,10 @@ export function numberOption(raw: string | undefined, name: string, fallback: nu
 }
 
 /** node:util parseArgs, with its unknown-option errors turned into usage errors. */
-export function parseCommandArgs<T extends ParseArgsConfig['options']>(argv: string[], options: T): ReturnType<typeof parseArgs<{ args: string[]; options: T; strict: true; allowPositionals: false }>>['values'] {
+export function parseCommandArgs<T extends ParseArgsConfig['options']>(
+  argv: string[],
+  options: T,
+): ReturnType<typeof parseArgs<{ args: string[]; options: T; strict: true; allowPositionals: false }>>['values'] {
   try {
     return parseArgs({ args: argv, options, strict: true, allowPositionals: false }).values;
   } catch (error) {
@@ -101,8 +114,12 @@ export function resolveModelOption(
   if (entry) {
     // A setting the model no longer has (the file is older than the model) is skipped, not fatal.
     tuned = Object.fromEntries(Object.entries(entry.params).filter(([key]) => Object.hasOwn(definition.defaults, key)));
-    const shown = Object.entries(tuned).map(([key, value]) => `${key}=${String(value)}`).join(' ');
-    options.onNote?.(`tuned defaults for ${definition.name} from ${options.tunedDefaultsPath} (${entry.metric} ${typeof entry.test_score === 'number' ? entry.test_score.toFixed(4) : '?'} on its test split): ${shown}`);
+    const shown = Object.entries(tuned)
+      .map(([key, value]) => `${key}=${String(value)}`)
+      .join(' ');
+    options.onNote?.(
+      `tuned defaults for ${definition.name} from ${options.tunedDefaultsPath} (${entry.metric} ${typeof entry.test_score === 'number' ? entry.test_score.toFixed(4) : '?'} on its test split): ${shown}`,
+    );
   }
   try {
     return { definition, params: resolveHyperparameters(definition.name, definition.defaults, { ...tuned, ...params }) };
@@ -138,10 +155,7 @@ export const PROTOCOL_OPTIONS = {
 } as const;
 
 /** The held-out split chosen by `--split`, `--train-ratio`, `--n` and `--seed` (checked, naming the option). */
-export function holdoutOption(
-  values: { split?: string; 'train-ratio'?: string; n?: string },
-  seed: number,
-): HoldoutOptions {
+export function holdoutOption(values: { split?: string; 'train-ratio'?: string; n?: string }, seed: number): HoldoutOptions {
   let kind: string = values.split ?? 'random';
   let trainRatio = numberOption(values['train-ratio'], '--train-ratio', 0.75);
   // Before --split named the protocol it was the training share; a number still means that.
@@ -151,7 +165,8 @@ export function holdoutOption(
     kind = 'random';
   }
   if (!(HOLDOUT_KINDS as readonly string[]).includes(kind)) throw new UsageError(`--split must be one of ${HOLDOUT_KINDS.join(', ')}, got '${kind}'`);
-  if (!(trainRatio > 0 && trainRatio < 1)) throw new UsageError(`--train-ratio must be strictly between 0 and 1, got '${values['train-ratio'] ?? values.split}'`);
+  if (!(trainRatio > 0 && trainRatio < 1))
+    throw new UsageError(`--train-ratio must be strictly between 0 and 1, got '${values['train-ratio'] ?? values.split}'`);
   if (kind === 'leave-last-n' && values['train-ratio'] !== undefined) throw new UsageError('--train-ratio does not apply to --split leave-last-n (use --n)');
   if (kind !== 'leave-last-n' && values.n !== undefined) throw new UsageError(`--n applies to --split leave-last-n only, not ${kind}`);
   const n = numberOption(values.n, '--n', 1, { integer: true, min: 1 });
@@ -159,7 +174,11 @@ export function holdoutOption(
 }
 
 /** `--min-ratings K` cleaning (K >= 1; 1 keeps everything), reported on `onNote`. */
-export function applyMinRatings(dataset: RatingsDataset, raw: string | undefined, onNote: (line: string) => void): { dataset: RatingsDataset; cleaning?: CleaningReport } {
+export function applyMinRatings(
+  dataset: RatingsDataset,
+  raw: string | undefined,
+  onNote: (line: string) => void,
+): { dataset: RatingsDataset; cleaning?: CleaningReport } {
   const minRatings = numberOption(raw, '--min-ratings', 1, { integer: true, min: 1 });
   if (minRatings === 1) return { dataset };
   const cleaned = cleanMinRatings(dataset, minRatings);
@@ -229,7 +248,10 @@ export const evaluateCommand: CliCommand = {
     if (!values.data) throw new UsageError('--data FILE is required');
     if (values.task !== 'rating' && values.task !== 'ranking') throw new UsageError(`--task must be rating or ranking, got '${values.task ?? ''}'`);
     const note = (line: string): void => io.stderr(`${line}\n`);
-    const { definition, params } = resolveModelOption(values.model, parseParamOptions(values.param), { tunedDefaultsPath: tunedDefaultsPath(io.env), onNote: note });
+    const { definition, params } = resolveModelOption(values.model, parseParamOptions(values.param), {
+      tunedDefaultsPath: tunedDefaultsPath(io.env),
+      onNote: note,
+    });
     if (definition.needsItems && !values.items) throw new UsageError(`model ${definition.name} needs item metadata: pass --items FILE`);
     const folds = numberOption(values.folds, '--folds', 5, { integer: true, min: 2 });
     const k = numberOption(values.k, '--k', 10, { integer: true, min: 1 });
@@ -237,16 +259,19 @@ export const evaluateCommand: CliCommand = {
     const holdout = holdoutOption(values, seed);
     const kFold = values.task === 'rating' && holdout.kind === 'random';
     if (values.task === 'rating' && holdout.kind === 'random' && (values['train-ratio'] !== undefined || values.split?.match(/^[0-9.]+$/))) {
-      throw new UsageError('--train-ratio does not apply to the rating task\'s random protocol, which is k-fold (--folds)');
+      throw new UsageError("--train-ratio does not apply to the rating task's random protocol, which is k-fold (--folds)");
     }
-    if (values.folds !== undefined && !kFold) throw new UsageError(`--folds applies to the rating task with --split random only, not ${values.task} with --split ${holdout.kind}`);
+    if (values.folds !== undefined && !kFold)
+      throw new UsageError(`--folds applies to the rating task with --split random only, not ${values.task} with --split ${holdout.kind}`);
     const loaded = loadRatingsFiles(values.data, values.items, values.format, note);
     const { dataset, cleaning } = applyMinRatings(loaded, values['min-ratings'], note);
     const extra = cleaning ? { cleaning } : {};
     const onProgress = note;
     if (kFold) {
       const result = asUsageErrors(() => evaluateRating({ dataset, model: definition, params, folds, seed, onProgress }));
-      io.stdout(`${definition.name} rating ${folds}-fold: rmse ${result.rmse.toFixed(4)}  mae ${result.mae.toFixed(4)}  fit ${result.fit_seconds.toFixed(3)} s/fold\n`);
+      io.stdout(
+        `${definition.name} rating ${folds}-fold: rmse ${result.rmse.toFixed(4)}  mae ${result.mae.toFixed(4)}  fit ${result.fit_seconds.toFixed(3)} s/fold\n`,
+      );
       if (values.json) io.stdout(`${JSON.stringify({ ...result, protocol: 'random', ...extra })}\n`);
       return 0;
     }
@@ -261,10 +286,17 @@ export const evaluateCommand: CliCommand = {
       return 0;
     }
     const rows = holdoutSplit(dataset, holdout);
-    const protocol = { protocol: holdout.kind, ...(holdout.kind === 'leave-last-n' ? { n: holdout.n } : { train_ratio: holdout.trainRatio }), train: rows.train.length, test: rows.test.length };
+    const protocol = {
+      protocol: holdout.kind,
+      ...(holdout.kind === 'leave-last-n' ? { n: holdout.n } : { train_ratio: holdout.trainRatio }),
+      train: rows.train.length,
+      test: rows.test.length,
+    };
     if (values.task === 'rating') {
       const result = asUsageErrors(() => evaluateRatingOnSplit({ dataset, model: definition, params, split: rows }));
-      io.stdout(`${definition.name} rating ${describeHoldout(holdout)}: rmse ${result.rmse.toFixed(4)}  mae ${result.mae.toFixed(4)}  fit ${result.fit_seconds.toFixed(3)} s\n`);
+      io.stdout(
+        `${definition.name} rating ${describeHoldout(holdout)}: rmse ${result.rmse.toFixed(4)}  mae ${result.mae.toFixed(4)}  fit ${result.fit_seconds.toFixed(3)} s\n`,
+      );
       if (values.json) io.stdout(`${JSON.stringify({ task: 'rating', ...result, ...protocol, ...extra })}\n`);
       return 0;
     }
@@ -275,7 +307,9 @@ export const evaluateCommand: CliCommand = {
         `nDCG@${k} ${m.ndcg_at_k.toFixed(4)}  MAP@${k} ${m.map_at_k.toFixed(4)}  AUC ${m.auc.toFixed(4)}  coverage ${m.coverage.toFixed(4)}  fit ${result.fit_seconds.toFixed(3)} s\n`,
     );
     if (values.json) {
-      io.stdout(`${JSON.stringify({ task: 'ranking', model: result.model, k, seed, ...m, fit_seconds: result.fit_seconds, hyperparameters: result.hyperparameters, ...protocol, ...extra })}\n`);
+      io.stdout(
+        `${JSON.stringify({ task: 'ranking', model: result.model, k, seed, ...m, fit_seconds: result.fit_seconds, hyperparameters: result.hyperparameters, ...protocol, ...extra })}\n`,
+      );
     }
     return 0;
   },

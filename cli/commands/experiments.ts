@@ -12,7 +12,8 @@ export function parseWeights(text: string): Record<string, number> {
   for (const part of text.split(',')) {
     const [name, value] = part.split('=');
     const weight = Number(value);
-    if (!name || value === undefined || !Number.isFinite(weight)) throw new UsageError(`--weights must look like control=0.5,treatment=0.5 (bad part "${part}")`);
+    if (!name || value === undefined || !Number.isFinite(weight))
+      throw new UsageError(`--weights must look like control=0.5,treatment=0.5 (bad part "${part}")`);
     weights[name.trim()] = weight;
   }
   return weights;
@@ -29,7 +30,8 @@ async function readJsonInput(source: string, io: CliIO): Promise<unknown> {
 
 /** The body of `patch`: --body JSON or --file FILE|-, exactly one, a JSON object. */
 async function patchBody(values: { body?: string; file?: string }, io: CliIO): Promise<unknown> {
-  if ((values.body === undefined) === (values.file === undefined)) throw new UsageError('patch needs the fields to change as --body JSON or --file FILE|- (one of them)');
+  if ((values.body === undefined) === (values.file === undefined))
+    throw new UsageError('patch needs the fields to change as --body JSON or --file FILE|- (one of them)');
   let body: unknown;
   if (values.body !== undefined) {
     try {
@@ -40,7 +42,8 @@ async function patchBody(values: { body?: string; file?: string }, io: CliIO): P
   } else {
     body = await readJsonInput(values.file!, io);
   }
-  if (typeof body !== 'object' || body === null || Array.isArray(body)) throw new UsageError('the patch body must be a JSON object of the fields to change, e.g. {"description": "..."}');
+  if (typeof body !== 'object' || body === null || Array.isArray(body))
+    throw new UsageError('the patch body must be a JSON object of the fields to change, e.g. {"description": "..."}');
   return body;
 }
 
@@ -159,7 +162,11 @@ Examples:
         response = await adminRequest(target, 'POST', `${path}/ramp`, { weights: parseWeights(values.weights), ...transition });
         break;
       case 'promote':
-        response = await adminRequest(target, 'POST', `${path}/promote`, { ...(values.winner ? { winner: values.winner } : {}), ...(values.force ? { force: true } : {}), ...transition });
+        response = await adminRequest(target, 'POST', `${path}/promote`, {
+          ...(values.winner ? { winner: values.winner } : {}),
+          ...(values.force ? { force: true } : {}),
+          ...transition,
+        });
         break;
     }
     io.stdout(`${JSON.stringify(response.body)}\n`);

@@ -72,11 +72,22 @@ Example: abrec retrain --model als=als --max-regression 0.05`,
       io.stdout(`${JSON.stringify(run)}\n`);
     } else {
       io.stdout(`${run.status}: ${run.path.join(' -> ')}\n`);
-      const output = run.output as { published?: { versions?: Record<string, string>; models?: { model_id: string; decision: string; reason: string }[] }; snapshot?: { logged?: Record<string, number>; ratings?: number } };
+      const output = run.output as {
+        published?: { versions?: Record<string, string>; models?: { model_id: string; decision: string; reason: string }[] };
+        snapshot?: { logged?: Record<string, number>; ratings?: number };
+      };
       if (output.snapshot) io.stdout(`snapshot: ${output.snapshot.ratings} ratings; logged since the last run: ${JSON.stringify(output.snapshot.logged)}\n`);
       for (const model of output.published?.models ?? []) io.stdout(`${model.model_id}: ${model.decision} (${model.reason})\n`);
       const versions = output.published?.versions ?? {};
-      io.stdout(`published versions: ${Object.keys(versions).length === 0 ? 'none' : Object.entries(versions).map(([id, v]) => `${id}@${v}`).join(', ')}\n`);
+      io.stdout(
+        `published versions: ${
+          Object.keys(versions).length === 0
+            ? 'none'
+            : Object.entries(versions)
+                .map(([id, v]) => `${id}@${v}`)
+                .join(', ')
+        }\n`,
+      );
       if (run.status !== 'SUCCEEDED') io.stdout(`${JSON.stringify(run.output, null, 2)}\n`);
     }
     return run.status === 'SUCCEEDED' ? 0 : 1;

@@ -136,7 +136,9 @@ Example: abrec serve --no-simulate --port 3000    (then abrec experiments list i
           ].join('\n'),
         );
       } catch (error) {
-        io.stderr(`abrec: the simulation did not finish: ${error instanceof Error ? error.message : String(error)}\nabrec: still serving; \`abrec simulate\` can run it again.\n`);
+        io.stderr(
+          `abrec: the simulation did not finish: ${error instanceof Error ? error.message : String(error)}\nabrec: still serving; \`abrec simulate\` can run it again.\n`,
+        );
       }
     }
     io.stdout('Press Ctrl-C to stop.\n');

@@ -46,9 +46,14 @@ async function artifactBucket(bucket: string | undefined, dataDir: string, env: 
   try {
     record = JSON.parse(await readFile(join(dataDir, RUNTIME_RECORD), 'utf8')) as typeof record;
   } catch {
-    throw new UsageError(`--train publishes the models where the service reads them: run next to the data directory of a running \`abrec serve\` (no ${join(dataDir, RUNTIME_RECORD)}), or give --bucket for a deployed stack`);
+    throw new UsageError(
+      `--train publishes the models where the service reads them: run next to the data directory of a running \`abrec serve\` (no ${join(dataDir, RUNTIME_RECORD)}), or give --bucket for a deployed stack`,
+    );
   }
-  return { client: new S3Client({ endpoint: record.s3_endpoint, region: record.region, credentials: LOCAL_CREDENTIALS, forcePathStyle: true }), bucket: record.bucket };
+  return {
+    client: new S3Client({ endpoint: record.s3_endpoint, region: record.region, credentials: LOCAL_CREDENTIALS, forcePathStyle: true }),
+    bucket: record.bucket,
+  };
 }
 
 /** Day lines with a progress bar, and a line per daily report the local scheduler wrote. */
@@ -73,7 +78,9 @@ export function formatSimulation(result: SimulationSessionResult): string {
     `${'variant'.padEnd(14)}${'users'.padStart(8)}${'impressions'.padStart(13)}${'clicks'.padStart(9)}${'observed CTR'.padStart(14)}`,
   ];
   for (const [name, tally] of Object.entries(result.by_variant)) {
-    lines.push(`${name.padEnd(14)}${String(tally.users).padStart(8)}${String(tally.impressions).padStart(13)}${String(tally.clicks).padStart(9)}${(tally.ctr === null ? '-' : tally.ctr.toFixed(4)).padStart(14)}`);
+    lines.push(
+      `${name.padEnd(14)}${String(tally.users).padStart(8)}${String(tally.impressions).padStart(13)}${String(tally.clicks).padStart(9)}${(tally.ctr === null ? '-' : tally.ctr.toFixed(4)).padStart(14)}`,
+    );
   }
   return `${lines.join('\n')}\n`;
 }
@@ -143,7 +150,8 @@ Examples:
       },
       strict: true,
     });
-    const count = (flag: 'users' | 'days' | 'top-n' | 'concurrency', fallback: number) => numberOption(values[flag], `--${flag}`, fallback, { integer: true, min: 1 });
+    const count = (flag: 'users' | 'days' | 'top-n' | 'concurrency', fallback: number) =>
+      numberOption(values[flag], `--${flag}`, fallback, { integer: true, min: 1 });
     const plantedLift = numberOption(values['planted-lift'], '--planted-lift', 0, { min: 0, max: 10 });
     const seed = numberOption(values.seed, '--seed', SIMULATE_DEFAULTS.seed, { integer: true });
     // Every flag is checked before any key is looked for or any server asked.
@@ -154,7 +162,8 @@ Examples:
       concurrency: count('concurrency', SIMULATE_DEFAULTS.concurrency),
     };
     const algorithms = values.train?.split(',').map((name) => name.trim());
-    if (algorithms !== undefined && (algorithms.length !== 2 || algorithms.some((name) => name === ''))) throw new UsageError(`--train takes two algorithms, control then treatment (e.g. content,als), got "${values.train}"`);
+    if (algorithms !== undefined && (algorithms.length !== 2 || algorithms.some((name) => name === '')))
+      throw new UsageError(`--train takes two algorithms, control then treatment (e.g. content,als), got "${values.train}"`);
     for (const name of algorithms ?? []) {
       try {
         getModel(name);
@@ -179,7 +188,8 @@ Examples:
         seed,
         experimentId: values.experiment,
         aa: values.aa ?? false,
-        train: algorithms && bucket ? { algorithms: [algorithms[0], algorithms[1]], artifacts: new S3ModelArtifactStore(bucket.client, bucket.bucket) } : undefined,
+        train:
+          algorithms && bucket ? { algorithms: [algorithms[0], algorithms[1]], artifacts: new S3ModelArtifactStore(bucket.client, bucket.bucket) } : undefined,
         plantedLift,
         ...progress,
         log: (line) => io.stderr(`simulate: ${line}\n`),

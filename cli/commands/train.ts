@@ -6,12 +6,29 @@
 import { S3Client } from '@aws-sdk/client-s3';
 import { UsageError, type CliCommand, type CliIO } from '../command.ts';
 import { artifactPrefix, encodeArtifact, type EncodedArtifact } from '../../lambdas/domain/recommenders/artifact.ts';
-import { evaluateRankingOnSplit, evaluateRating, evaluateRatingOnSplit, HOLDOUT_SPLIT, holdoutEvaluation } from '../../lambdas/domain/recommenders/evaluation.ts';
+import {
+  evaluateRankingOnSplit,
+  evaluateRating,
+  evaluateRatingOnSplit,
+  HOLDOUT_SPLIT,
+  holdoutEvaluation,
+} from '../../lambdas/domain/recommenders/evaluation.ts';
 import { describeHoldout, holdoutSplit } from '../../lambdas/domain/recommenders/protocol.ts';
 import { MODEL_NAMES } from '../../lambdas/domain/recommenders/models/registry.ts';
 import { DirectoryModelArtifactStore, S3ModelArtifactStore, type ModelArtifactStore } from '../../lambdas/storage/artifact-store.ts';
 import { tunedDefaultsPath } from '../tuned-defaults.ts';
-import { applyMinRatings, asUsageErrors, holdoutOption, loadRatingsFiles, numberOption, parseCommandArgs, parseParamOptions, DATASET_OPTIONS, PROTOCOL_OPTIONS, resolveModelOption } from './evaluate.ts';
+import {
+  applyMinRatings,
+  asUsageErrors,
+  holdoutOption,
+  loadRatingsFiles,
+  numberOption,
+  parseCommandArgs,
+  parseParamOptions,
+  DATASET_OPTIONS,
+  PROTOCOL_OPTIONS,
+  resolveModelOption,
+} from './evaluate.ts';
 
 const HELP = `Usage:
   abrec train --data FILE [--items FILE] [--format F] --model NAME --out DIR|s3://BUCKET[/models] [--model-id ID] [--param NAME=VALUE]... [--evaluate] [--json]
@@ -71,7 +88,10 @@ export const trainCommand: CliCommand = {
     const destination = parseOutDestination(values.out);
     const requested = parseParamOptions(values.param);
     const seed = values.seed === undefined ? undefined : numberOption(values.seed, '--seed', 0, { integer: true });
-    const { definition, params } = resolveModelOption(values.model, requested, { tunedDefaultsPath: tunedDefaultsPath(io.env), onNote: (line) => io.stderr(`${line}\n`) });
+    const { definition, params } = resolveModelOption(values.model, requested, {
+      tunedDefaultsPath: tunedDefaultsPath(io.env),
+      onNote: (line) => io.stderr(`${line}\n`),
+    });
     // Models without randomness (popularity, baseline, content) ignore --seed.
     if (seed !== undefined && Object.hasOwn(definition.defaults, 'seed')) params.seed = seed;
     if (definition.needsItems && !values.items) throw new UsageError(`model ${definition.name} needs item metadata: pass --items FILE`);
@@ -108,7 +128,14 @@ export const trainCommand: CliCommand = {
           Object.assign(metrics, { rmse: result.rmse, mae: result.mae });
         } else {
           const m = asUsageErrors(() => evaluateRankingOnSplit({ dataset, model: definition, params, split, k: 10, onProgress })).metrics;
-          Object.assign(metrics, { precision_at_10: m.precision_at_k, recall_at_10: m.recall_at_k, ndcg_at_10: m.ndcg_at_k, map_at_10: m.map_at_k, auc: m.auc, coverage: m.coverage });
+          Object.assign(metrics, {
+            precision_at_10: m.precision_at_k,
+            recall_at_10: m.recall_at_k,
+            ndcg_at_10: m.ndcg_at_k,
+            map_at_10: m.map_at_k,
+            auc: m.auc,
+            coverage: m.coverage,
+          });
         }
       }
     }
@@ -116,7 +143,9 @@ export const trainCommand: CliCommand = {
     await publishArtifact(destination, artifact, io.env);
     const { manifest } = artifact;
     const location = `${destination.kind === 's3' ? `s3://${destination.bucket}` : destination.directory.replace(/\/$/, '')}/${artifactPrefix(manifest.model_id, manifest.version)}`;
-    io.stdout(`trained ${definition.name} (${manifest.dimensions.users} users, ${manifest.dimensions.items} items, ${manifest.dimensions.factors} factors) in ${fitSeconds.toFixed(2)} s -> ${location}\n`);
+    io.stdout(
+      `trained ${definition.name} (${manifest.dimensions.users} users, ${manifest.dimensions.items} items, ${manifest.dimensions.factors} factors) in ${fitSeconds.toFixed(2)} s -> ${location}\n`,
+    );
     if (values.json) {
       io.stdout(
         `${JSON.stringify({
@@ -152,7 +181,9 @@ export function parseOutDestination(out: string): OutDestination {
   if (!BUCKET_NAME.test(bucket)) throw new UsageError(`--out ${out}: '${bucket}' is not a valid S3 bucket name`);
   const prefix = rest.join('/').replace(/\/+$/, '');
   if (prefix !== '' && prefix !== 'models') {
-    throw new UsageError(`--out ${out}: artifacts are written under s3://${bucket}/models/<model id>/<version>/, so PREFIX must be empty or 'models', got '${prefix}'`);
+    throw new UsageError(
+      `--out ${out}: artifacts are written under s3://${bucket}/models/<model id>/<version>/, so PREFIX must be empty or 'models', got '${prefix}'`,
+    );
   }
   return { kind: 's3', bucket };
 }

@@ -28,7 +28,16 @@ import {
   type TuningMetric,
 } from '../../lambdas/domain/recommenders/tuning.ts';
 import type { Hyperparameters } from '../../lambdas/domain/recommenders/types.ts';
-import { applyMinRatings, asUsageErrors, holdoutOption, loadRatingsFiles, numberOption, parseCommandArgs, DATASET_OPTIONS, PROTOCOL_OPTIONS } from './evaluate.ts';
+import {
+  applyMinRatings,
+  asUsageErrors,
+  holdoutOption,
+  loadRatingsFiles,
+  numberOption,
+  parseCommandArgs,
+  DATASET_OPTIONS,
+  PROTOCOL_OPTIONS,
+} from './evaluate.ts';
 
 const HELP = `Usage:
   abrec tune --data FILE --model NAME (--space FILE | --param NAME=SPEC ...) [--trials 20]
@@ -97,7 +106,9 @@ interface TrialLine {
 /** The trials a results file already holds (those numbered 0, 1, ... without a gap), checked against `header`. */
 export function readResults(path: string, header: ResultsHeader, onNote: (line: string) => void): TrialRecord[] {
   if (!existsSync(path)) return [];
-  const lines = readFileSync(path, 'utf8').split('\n').filter((line) => line.trim() !== '');
+  const lines = readFileSync(path, 'utf8')
+    .split('\n')
+    .filter((line) => line.trim() !== '');
   if (lines.length === 0) return [];
   let stored: unknown;
   try {
@@ -105,7 +116,9 @@ export function readResults(path: string, header: ResultsHeader, onNote: (line: 
   } catch {
     throw new UsageError(`--results ${path}: line 1 is not a tune header; use another file`);
   }
-  const differs = (Object.keys(header) as (keyof ResultsHeader)[]).filter((key) => JSON.stringify((stored as Record<string, unknown>)[key]) !== JSON.stringify(header[key]));
+  const differs = (Object.keys(header) as (keyof ResultsHeader)[]).filter(
+    (key) => JSON.stringify((stored as Record<string, unknown>)[key]) !== JSON.stringify(header[key]),
+  );
   if (differs.length > 0) {
     throw new UsageError(`--results ${path} was written by a different search (${differs.join(', ')} differ); use another file or the same settings`);
   }
@@ -122,7 +135,8 @@ export function readResults(path: string, header: ResultsHeader, onNote: (line: 
       }
       throw new UsageError(`--results ${path} line ${at + 2}: not JSON`);
     }
-    if (trial.type !== 'trial' || !Number.isInteger(trial.index) || typeof trial.score !== 'number') throw new UsageError(`--results ${path} line ${at + 2}: not a trial record`);
+    if (trial.type !== 'trial' || !Number.isInteger(trial.index) || typeof trial.score !== 'number')
+      throw new UsageError(`--results ${path} line ${at + 2}: not a trial record`);
     byIndex.set(trial.index, { index: trial.index, params: trial.params, score: trial.score, foldScores: trial.fold_scores, fitSeconds: trial.fit_seconds });
   }
   const trials: TrialRecord[] = [];
@@ -161,7 +175,10 @@ function asTuningUsage<T>(work: () => T): T {
 }
 
 const format = (value: number): string => value.toFixed(4);
-const showParams = (params: Hyperparameters): string => Object.entries(params).map(([key, value]) => `${key}=${String(value)}`).join(' ');
+const showParams = (params: Hyperparameters): string =>
+  Object.entries(params)
+    .map(([key, value]) => `${key}=${String(value)}`)
+    .join(' ');
 
 /** The `tune` command. */
 export const tuneCommand: CliCommand = {
@@ -210,7 +227,9 @@ export const tuneCommand: CliCommand = {
     const { dataset } = applyMinRatings(loaded, values['min-ratings'], note);
     const data = asTuningUsage(() => tuningSplit(dataset, holdout));
     const inner = validationSplits(data.train, metric, holdout, folds);
-    note(`tune ${definition.name}: ${metric.name} over ${Object.keys(space).join(', ')}; ${describeHoldout(holdout)}: ${data.split.train.length} ratings searched, ${data.split.test.length} held out; ${inner.length} validation split(s) each`);
+    note(
+      `tune ${definition.name}: ${metric.name} over ${Object.keys(space).join(', ')}; ${describeHoldout(holdout)}: ${data.split.train.length} ratings searched, ${data.split.test.length} held out; ${inner.length} validation split(s) each`,
+    );
 
     const header: ResultsHeader = {
       type: 'tune',
@@ -241,14 +260,22 @@ export const tuneCommand: CliCommand = {
         foldScores.push(result.score);
         fitSeconds += result.fitSeconds;
       }
-      const trial: TrialRecord = { index, params: candidate, score: foldScores.reduce((a, b) => a + b, 0) / foldScores.length, foldScores, fitSeconds: fitSeconds / inner.length };
+      const trial: TrialRecord = {
+        index,
+        params: candidate,
+        score: foldScores.reduce((a, b) => a + b, 0) / foldScores.length,
+        foldScores,
+        fitSeconds: fitSeconds / inner.length,
+      };
       history.push(trial);
       if (values.results) {
         const line: TrialLine = { type: 'trial', index, params: candidate, score: trial.score, fold_scores: foldScores, fit_seconds: trial.fitSeconds };
         appendFileSync(values.results, `${JSON.stringify(line)}\n`);
       }
       const best = bestTrial(history, metric)!;
-      progress.finish(`trial ${index + 1}/${trials} ${showParams(candidate)}: ${metric.name} ${format(trial.score)} (best ${format(best.score)}, trial ${best.index + 1})`);
+      progress.finish(
+        `trial ${index + 1}/${trials} ${showParams(candidate)}: ${metric.name} ${format(trial.score)} (best ${format(best.score)}, trial ${best.index + 1})`,
+      );
     }
 
     const best = bestTrial(history, metric)!;

@@ -23,7 +23,10 @@ export interface BackoffOptions {
 const cryptoRandom = () => randomInt(0, 2 ** 47) / 2 ** 47;
 
 /** The full-jitter delay before retry number `retry` (0 for the first retry). */
-export function fullJitterDelay(retry: number, { baseMs = 25, capMs = 1000, random = cryptoRandom }: Pick<BackoffOptions, 'baseMs' | 'capMs' | 'random'> = {}): number {
+export function fullJitterDelay(
+  retry: number,
+  { baseMs = 25, capMs = 1000, random = cryptoRandom }: Pick<BackoffOptions, 'baseMs' | 'capMs' | 'random'> = {},
+): number {
   const ceiling = Math.min(capMs, baseMs * 2 ** retry);
   return Math.floor(random() * ceiling);
 }

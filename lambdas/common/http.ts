@@ -15,7 +15,16 @@ import httpJsonBodyParser from '@middy/http-json-body-parser';
 import httpSecurityHeaders from '@middy/http-security-headers';
 import type { APIGatewayProxyEvent, APIGatewayProxyResult, Context } from 'aws-lambda';
 import type { z } from 'zod';
-import { GENERIC_500_BODY, HttpError, duplicateJsonKey, malformedJson, requestTimedOut, unsupportedMediaType, validationFailed, type FieldError } from './errors.ts';
+import {
+  GENERIC_500_BODY,
+  HttpError,
+  duplicateJsonKey,
+  malformedJson,
+  requestTimedOut,
+  unsupportedMediaType,
+  validationFailed,
+  type FieldError,
+} from './errors.ts';
 import { logger, metrics, tracer } from './observability.ts';
 import { formatFieldPath } from '../domain/field-error.ts';
 
@@ -206,4 +215,3 @@ export function parseOrThrow<T>(schema: z.ZodType<T>, value: unknown, prefix = '
   if (!result.success) throw validationFailed(zodProblems(result.error, prefix));
   return result.data;
 }
-

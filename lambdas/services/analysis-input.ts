@@ -207,7 +207,9 @@ export function planGuardrails(
       const measuredElsewhere = guardrail.metric === 'latency_p95_ms' || guardrail.metric === 'error_rate';
       skipped.push({
         metric: guardrail.metric,
-        reason: measuredElsewhere ? 'not measured by the daily counters (see the CloudWatch dashboard and alarms); the API no longer accepts it' : 'unknown guardrail metric',
+        reason: measuredElsewhere
+          ? 'not measured by the daily counters (see the CloudWatch dashboard and alarms); the API no longer accepts it'
+          : 'unknown guardrail metric',
       });
     } else if (!(guardrail.max_relative_degradation < 1)) {
       skipped.push({ metric: guardrail.metric, reason: 'a 100% degradation limit can never be exceeded; the API no longer accepts it' });
@@ -357,10 +359,7 @@ export function expectedExposureShares(
  * per-user indicators (clickers, converters) count the users whose first click or purchase falls
  * in the period.
  */
-export function countersFrom(
-  countersByVariant: Readonly<Record<string, readonly StoredDailyCounter[]>>,
-  from: string,
-): Record<string, StoredDailyCounter[]> {
+export function countersFrom(countersByVariant: Readonly<Record<string, readonly StoredDailyCounter[]>>, from: string): Record<string, StoredDailyCounter[]> {
   return Object.fromEntries(
     Object.entries(countersByVariant).map(([variant, items]) => {
       let carried = 0;
@@ -435,7 +434,11 @@ export function buildAnalysisInput(
   const bandit = experiment.mode === 'bandit' ? banditAnalysisInput(experiment, kept, countersByVariant, options.through) : undefined;
   const config: ExperimentConfig = {
     experiment_id: experiment.id,
-    variants: kept.map((variant) => ({ name: variant.name, weight: bandit?.expectedShares?.[variant.name] || shares[variant.name], control: variant.is_control })),
+    variants: kept.map((variant) => ({
+      name: variant.name,
+      weight: bandit?.expectedShares?.[variant.name] || shares[variant.name],
+      control: variant.is_control,
+    })),
     target_metric: { kind: metric.kind },
     confidence_level: experiment.confidence_level,
     min_sample_size: experiment.min_sample_size,
@@ -445,6 +448,11 @@ export function buildAnalysisInput(
   };
   // Every metric on its own counters (raw, through the same day), beside the target's rows.
   const metrics = panelMetricInputs(experiment, names, countersByVariant, options.through);
-  const ranking = rankingPanelInput(kept.map((variant) => ({ name: variant.name, isControl: variant.is_control })), countersByVariant, options.through, options.shown);
+  const ranking = rankingPanelInput(
+    kept.map((variant) => ({ name: variant.name, isControl: variant.is_control })),
+    countersByVariant,
+    options.through,
+    options.shown,
+  );
   return { status: 'ok', config, counters, metrics, ranking, notes, ...(bandit === undefined ? {} : { bandit: bandit.input }) };
 }

@@ -77,7 +77,8 @@ export function alertFor(analysis: ExperimentAnalysis, htmlKey: string): { subje
 }
 
 async function targetsOf(input: AnalysisRunInput): Promise<Experiment[]> {
-  if (input.experimentId === undefined) return (await input.experiments.list()).filter((experiment) => experiment.status === 'running' || finalAlertOutstanding(experiment));
+  if (input.experimentId === undefined)
+    return (await input.experiments.list()).filter((experiment) => experiment.status === 'running' || finalAlertOutstanding(experiment));
   const experiment = await input.experiments.get(input.experimentId);
   if (experiment === undefined) throw new Error(`experiment ${input.experimentId} not found`);
   return [experiment];
@@ -105,7 +106,11 @@ async function sameAsDayBefore(reports: ReportStore, analysis: ExperimentAnalysi
  */
 async function sentEarlierToday(reports: ReportStore, analysis: ExperimentAnalysis, day: string): Promise<boolean> {
   const sent = await reports.getAlert(analysis.experiment_id, day).catch(() => undefined);
-  return sent !== undefined && sent.decision === analysis.decision && JSON.stringify(sent.guardrails_breached) === JSON.stringify(breachesOf(analysis.guardrails_breached));
+  return (
+    sent !== undefined &&
+    sent.decision === analysis.decision &&
+    JSON.stringify(sent.guardrails_breached) === JSON.stringify(breachesOf(analysis.guardrails_breached))
+  );
 }
 
 /**
@@ -133,14 +138,23 @@ export async function analyzeRunningExperiments(input: AnalysisRunInput): Promis
       if (analysis.promotion.srm_flagged) metrics.addMetric('SampleRatioMismatch', MetricUnit.Count, 1);
       const rendered = renderAnalysisReport(analysis);
       const keys = await input.reports.put(experiment.id, day, rendered);
-      const alerted = shouldAlert(analysis) && !(await sameAsDayBefore(input.reports, analysis, day)) && !(await sentEarlierToday(input.reports, analysis, day));
+      const alerted =
+        shouldAlert(analysis) && !(await sameAsDayBefore(input.reports, analysis, day)) && !(await sentEarlierToday(input.reports, analysis, day));
       if (alerted) {
         const { subject, message } = alertFor(analysis, keys.htmlKey);
         await input.publishAlert(subject, message);
         summary.alerts++;
-        const record: AlertRecord = { decision: analysis.decision, guardrails_breached: breachesOf(analysis.guardrails_breached), sent_at: input.now.toISOString() };
+        const record: AlertRecord = {
+          decision: analysis.decision,
+          guardrails_breached: breachesOf(analysis.guardrails_breached),
+          sent_at: input.now.toISOString(),
+        };
         // Sent already: a record that cannot be written only means a rerun of the day may send it again.
-        await input.reports.putAlert(experiment.id, day, record).catch((error: unknown) => logger.warn('Alert sent but not recorded; a rerun of the day may send it again', { experimentId: experiment.id, day, error }));
+        await input.reports
+          .putAlert(experiment.id, day, record)
+          .catch((error: unknown) =>
+            logger.warn('Alert sent but not recorded; a rerun of the day may send it again', { experimentId: experiment.id, day, error }),
+          );
       }
       summary.analysed.push({ experiment_id: experiment.id, json_key: keys.jsonKey, html_key: keys.htmlKey, decision: analysis.decision, alerted });
     } catch (error) {

@@ -79,8 +79,10 @@ export function cappedSlotsOf(totals: Totals, mean: 'watch_time' | 'rating' | nu
  * clicks and impressions per user, watch time per exposed user (capped) instead of per event.
  */
 export function cappedMetricPlan<P extends { kind: string; definition: string }>(plan: P, targetKind: string): P {
-  if (targetKind === 'watch_time' && plan.kind === 'mean') return { ...plan, definition: 'watch time per exposed user, each user\'s total capped (caps.watch_time_seconds), Welch over users' };
-  if (targetKind === 'click_through' && plan.kind === 'ratio') return { ...plan, definition: `${plan.definition}, each user's clicks and impressions capped (caps)` };
+  if (targetKind === 'watch_time' && plan.kind === 'mean')
+    return { ...plan, definition: "watch time per exposed user, each user's total capped (caps.watch_time_seconds), Welch over users" };
+  if (targetKind === 'click_through' && plan.kind === 'ratio')
+    return { ...plan, definition: `${plan.definition}, each user's clicks and impressions capped (caps)` };
   return plan;
 }
 
@@ -150,8 +152,17 @@ const DISPLAY = {
   watch_time: { scale: 1000, definition: 'watch time per exposed user (seconds; summed in milliseconds)' },
 } as const;
 
-const comparisonOf = (result: { status: string } & Partial<{ difference: number; differenceInterval: Interval; relativeLift: number | null; pValue: number }>): CappedComparison | null =>
-  result.status === 'ok' ? { difference: result.difference as number, differenceInterval: result.differenceInterval as Interval, relativeLift: result.relativeLift ?? null, pValue: result.pValue as number } : null;
+const comparisonOf = (
+  result: { status: string } & Partial<{ difference: number; differenceInterval: Interval; relativeLift: number | null; pValue: number }>,
+): CappedComparison | null =>
+  result.status === 'ok'
+    ? {
+        difference: result.difference as number,
+        differenceInterval: result.differenceInterval as Interval,
+        relativeLift: result.relativeLift ?? null,
+        pValue: result.pValue as number,
+      }
+    : null;
 
 /**
  * The `capping` section from the experiment and its variants' counters through `through`: the
@@ -167,12 +178,22 @@ export function cappingReport(
   const field = (sums: Record<string, Exact>, name: string): Exact => sums[name] ?? 0;
   const doubles = (sums: Record<string, Exact>) => Object.fromEntries(Object.entries(sums).map(([k, v]) => [k, toDouble(v)]));
   const caps = userCapsOf(experiment);
-  const declared = { clicks: caps.clicks, impressions: caps.impressions, purchases: caps.purchases, revenue: caps.revenue_cents / 100, watch_time_seconds: caps.watch_ms / 1000 };
+  const declared = {
+    clicks: caps.clicks,
+    impressions: caps.impressions,
+    purchases: caps.purchases,
+    revenue: caps.revenue_cents / 100,
+    watch_time_seconds: caps.watch_ms / 1000,
+  };
   const [control, ...treatments] = totals;
 
   const metrics: CappedMetricReport[] = CAPPED_METRICS.map((spec) => {
     const { scale, definition } = DISPLAY[spec.metric];
-    const uncapped = (sums: Record<string, Exact>): UserSums => ({ n: field(sums, 'exposed_users'), sum: field(sums, spec.uncappedSum), sumSq: field(sums, spec.uncappedSumSq) });
+    const uncapped = (sums: Record<string, Exact>): UserSums => ({
+      n: field(sums, 'exposed_users'),
+      sum: field(sums, spec.uncappedSum),
+      sumSq: field(sums, spec.uncappedSumSq),
+    });
     const capped = (sums: Record<string, Exact>): UserSums => ({ n: field(sums, 'exposed_users'), sum: field(sums, spec.sum), sumSq: field(sums, spec.sumSq) });
     return {
       metric: spec.metric,
@@ -196,8 +217,22 @@ export function cappingReport(
   const z = zCriticalFor(confidenceLevel);
   const ratioSample = (sums: Record<string, number>, isCapped: boolean): RatioSample =>
     isCapped
-      ? { users: sums.exposed_users ?? 0, sumX: sums.capped_clicks ?? 0, sumY: sums.capped_impressions ?? 0, sumX2: sums.capped_clicks_sq_sum ?? 0, sumY2: sums.capped_impressions_sq_sum ?? 0, sumXY: sums[CAPPED_CLICKS_IMPRESSIONS_FIELD] ?? 0 }
-      : { users: sums.exposed_users ?? 0, sumX: sums.clicks ?? 0, sumY: sums.impressions ?? 0, sumX2: sums.user_clicks_sq_sum ?? 0, sumY2: sums.user_impressions_sq_sum ?? 0, sumXY: sums.user_clicks_impressions_sum ?? 0 };
+      ? {
+          users: sums.exposed_users ?? 0,
+          sumX: sums.capped_clicks ?? 0,
+          sumY: sums.capped_impressions ?? 0,
+          sumX2: sums.capped_clicks_sq_sum ?? 0,
+          sumY2: sums.capped_impressions_sq_sum ?? 0,
+          sumXY: sums[CAPPED_CLICKS_IMPRESSIONS_FIELD] ?? 0,
+        }
+      : {
+          users: sums.exposed_users ?? 0,
+          sumX: sums.clicks ?? 0,
+          sumY: sums.impressions ?? 0,
+          sumX2: sums.user_clicks_sq_sum ?? 0,
+          sumY2: sums.user_impressions_sq_sum ?? 0,
+          sumXY: sums.user_clicks_impressions_sum ?? 0,
+        };
   const ratioEstimateOf = (sample: RatioSample): EstimateWithInterval | null => {
     const estimate = ratioEstimate(sample);
     if (estimate.status !== 'ok') return sample.sumY > 0 ? { estimate: sample.sumX / sample.sumY, interval: null } : null;
@@ -214,20 +249,40 @@ export function cappingReport(
   const controlDoubles = control ? doubles(control.sums) : {};
   metrics.push({
     metric: 'click_through',
-    definition: 'clicks / impressions with the user as the unit (delta method); capped: each user\'s clicks and impressions capped',
+    definition: "clicks / impressions with the user as the unit (delta method); capped: each user's clicks and impressions capped",
     cap: null,
     variants: totals.map(({ variant, sums }) => {
       const d = doubles(sums);
-      return { variant, users: d.exposed_users ?? 0, usersAtCap: null, uncapped: ratioEstimateOf(ratioSample(d, false)), capped: ratioEstimateOf(ratioSample(d, true)) };
+      return {
+        variant,
+        users: d.exposed_users ?? 0,
+        usersAtCap: null,
+        uncapped: ratioEstimateOf(ratioSample(d, false)),
+        capped: ratioEstimateOf(ratioSample(d, true)),
+      };
     }),
     comparisons: treatments.map(({ variant, sums }) => {
       const d = doubles(sums);
-      return { variant, uncapped: ratioComparison(ratioSample(controlDoubles, false), ratioSample(d, false)), capped: ratioComparison(ratioSample(controlDoubles, true), ratioSample(d, true)) };
+      return {
+        variant,
+        uncapped: ratioComparison(ratioSample(controlDoubles, false), ratioSample(d, false)),
+        capped: ratioComparison(ratioSample(controlDoubles, true), ratioSample(d, true)),
+      };
     }),
   });
 
   const usedByDecision = totals.every(({ sums }) => hasCappedSums(doubles(sums)));
-  const oneUserInfluence = control === undefined ? null : targetInfluence(experiment, control.variant, doubles(control.sums), treatments.map(({ variant, sums }) => ({ variant, sums: doubles(sums) })), confidenceLevel, usedByDecision);
+  const oneUserInfluence =
+    control === undefined
+      ? null
+      : targetInfluence(
+          experiment,
+          control.variant,
+          doubles(control.sums),
+          treatments.map(({ variant, sums }) => ({ variant, sums: doubles(sums) })),
+          confidenceLevel,
+          usedByDecision,
+        );
   return { caps: declared, usedByDecision, metrics, oneUserInfluence };
 }
 
@@ -267,7 +322,11 @@ function targetStatistic(experiment: Experiment, confidenceLevel: number): Targe
     const field = kind === 'conversion' ? 'converters' : 'clickers';
     return {
       statistic: (a, b) => {
-        const test = twoProportionZTest({ control: { users: a.exposed_users ?? 0, conversions: a[field] ?? 0 }, treatment: { users: b.exposed_users ?? 0, conversions: b[field] ?? 0 }, confidenceLevel });
+        const test = twoProportionZTest({
+          control: { users: a.exposed_users ?? 0, conversions: a[field] ?? 0 },
+          treatment: { users: b.exposed_users ?? 0, conversions: b[field] ?? 0 },
+          confidenceLevel,
+        });
         return test.status === 'ok' ? test.zScore : null;
       },
       candidates: [{ success: 0 }, { success: 1 }],
@@ -275,7 +334,14 @@ function targetStatistic(experiment: Experiment, confidenceLevel: number): Targe
       fields: ['exposed_users', field],
     };
   }
-  const sample = (t: Record<string, number>): RatioSample => ({ users: t.exposed_users ?? 0, sumX: t.capped_clicks ?? 0, sumY: t.capped_impressions ?? 0, sumX2: t.capped_clicks_sq_sum ?? 0, sumY2: t.capped_impressions_sq_sum ?? 0, sumXY: t[CAPPED_CLICKS_IMPRESSIONS_FIELD] ?? 0 });
+  const sample = (t: Record<string, number>): RatioSample => ({
+    users: t.exposed_users ?? 0,
+    sumX: t.capped_clicks ?? 0,
+    sumY: t.capped_impressions ?? 0,
+    sumX2: t.capped_clicks_sq_sum ?? 0,
+    sumY2: t.capped_impressions_sq_sum ?? 0,
+    sumXY: t[CAPPED_CLICKS_IMPRESSIONS_FIELD] ?? 0,
+  });
   const candidates = candidateCounts(caps.clicks).flatMap((clicks) => candidateCounts(caps.impressions).map((impressions) => ({ clicks, impressions })));
   return {
     // The delta-method z of ratioMetricTest, without its validation: thousands of candidates per report.
@@ -288,7 +354,13 @@ function targetStatistic(experiment: Experiment, confidenceLevel: number): Targe
     },
     candidates,
     withUser: (t, { clicks, impressions }) =>
-      plusOne(t, { capped_clicks: clicks, capped_impressions: impressions, capped_clicks_sq_sum: clicks ** 2, capped_impressions_sq_sum: impressions ** 2, [CAPPED_CLICKS_IMPRESSIONS_FIELD]: clicks * impressions }),
+      plusOne(t, {
+        capped_clicks: clicks,
+        capped_impressions: impressions,
+        capped_clicks_sq_sum: clicks ** 2,
+        capped_impressions_sq_sum: impressions ** 2,
+        [CAPPED_CLICKS_IMPRESSIONS_FIELD]: clicks * impressions,
+      }),
     fields: ['exposed_users', 'capped_clicks', 'capped_impressions', 'capped_clicks_sq_sum', 'capped_impressions_sq_sum', CAPPED_CLICKS_IMPRESSIONS_FIELD],
   };
 }
@@ -300,7 +372,8 @@ function ratioMoments(sample: RatioSample): { ratio: number; variance: number } 
   const meanX = sample.sumX / n;
   const meanY = sample.sumY / n;
   const ratio = meanX / meanY;
-  const linearised = (sample.sumX2 - n * meanX * meanX - 2 * ratio * (sample.sumXY - n * meanX * meanY) + ratio * ratio * (sample.sumY2 - n * meanY * meanY)) / (n - 1);
+  const linearised =
+    (sample.sumX2 - n * meanX * meanX - 2 * ratio * (sample.sumXY - n * meanX * meanY) + ratio * ratio * (sample.sumY2 - n * meanY * meanY)) / (n - 1);
   const scale = (sample.sumX2 + ratio * ratio * sample.sumY2) / (n - 1);
   return { ratio, variance: linearised <= CANCELLATION_TOLERANCE * scale ? 0 : linearised / (n * meanY * meanY) };
 }
@@ -341,7 +414,8 @@ function targetInfluence(
         const shifted = arm === controlName ? target.statistic(target.withUser(control, user), sums) : target.statistic(control, target.withUser(sums, user));
         if (shifted === null) continue;
         const shift = Math.abs(shifted - now);
-        if (best === null || (best.status === 'ok' && shift > best.maxStatisticShift)) best = { status: 'ok', maxStatisticShift: shift, worst: { comparison: variant, arm, user } };
+        if (best === null || (best.status === 'ok' && shift > best.maxStatisticShift))
+          best = { status: 'ok', maxStatisticShift: shift, worst: { comparison: variant, arm, user } };
       }
     }
   }

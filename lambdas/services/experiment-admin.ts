@@ -26,7 +26,10 @@ import type { ShownItemRepository } from '../storage/shown-items.ts';
 import { analyseFinal, scheduleEndingOf, type FinalAnalysis } from './schedule-end.ts';
 
 const transitionSchema = z.strictObject({ expected_revision: z.int('must be an integer').min(0, 'must be >= 0').optional() });
-const promoteSchema = transitionSchema.extend({ winner: z.string().min(1, 'must not be empty').optional(), force: z.boolean({ error: 'must be true or false' }).optional() });
+const promoteSchema = transitionSchema.extend({
+  winner: z.string().min(1, 'must not be empty').optional(),
+  force: z.boolean({ error: 'must be true or false' }).optional(),
+});
 
 export interface ExperimentAdminDeps {
   experiments: ExperimentRepository;
@@ -66,7 +69,8 @@ export function createExperimentAdmin({ experiments, counters, artifacts, shownI
     try {
       await experiments.update(next, expectedRevision);
     } catch (error) {
-      if (error instanceof ConcurrentModificationError) throw new HttpError(409, 'conflict', error.message, [{ field: 'expected_revision', message: error.message }]);
+      if (error instanceof ConcurrentModificationError)
+        throw new HttpError(409, 'conflict', error.message, [{ field: 'expected_revision', message: error.message }]);
       throw error;
     }
     return next;
@@ -146,7 +150,13 @@ export function createExperimentAdmin({ experiments, counters, artifacts, shownI
         if (request.force === true && error instanceof HttpError && error.code === 'inconsistent_counters') return undefined;
         throw error;
       });
-      const next = promoteExperiment(current, { now, expectedRevision: request.expected_revision, winner: request.winner, force: request.force, analysis: analysis?.promotion });
+      const next = promoteExperiment(current, {
+        now,
+        expectedRevision: request.expected_revision,
+        winner: request.winner,
+        force: request.force,
+        analysis: analysis?.promotion,
+      });
       return save(next, current.revision);
     },
   };

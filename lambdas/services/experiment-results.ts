@@ -124,7 +124,9 @@ function interleavingAnalysis(
   const { days, byDay } = cumulativeTotals(names, countersByVariant, options.day);
   const preference = preferenceFromCounters(experiment, countersByVariant, options.day);
   const decided = interleavingDecision(preference);
-  const itemsRead = names.concat(experiment.variants.map((v) => v.name).filter((name) => !names.includes(name))).reduce((sum, name) => sum + (countersByVariant[name]?.length ?? 0), 0);
+  const itemsRead = names
+    .concat(experiment.variants.map((v) => v.name).filter((name) => !names.includes(name)))
+    .reduce((sum, name) => sum + (countersByVariant[name]?.length ?? 0), 0);
   return {
     experiment_id: experiment.id,
     experiment_name: experiment.name,
@@ -132,9 +134,15 @@ function interleavingAnalysis(
     day: options.day,
     through: days.length > 0 ? days[days.length - 1] : null,
     target_metric: experiment.target_metric.kind,
-    metric: { kind: 'proportion', definition: 'share of interleaved impressions won by each team (more distinct clicked items); two-sided exact sign test, ties excluded' },
+    metric: {
+      kind: 'proportion',
+      definition: 'share of interleaved impressions won by each team (more distinct clicked items); two-sided exact sign test, ties excluded',
+    },
     excluded_variants: experiment.variants.filter((v) => v !== teams.a && v !== teams.b).map((v) => v.name),
-    skipped_guardrails: experiment.guardrails.map((guardrail) => ({ metric: guardrail.metric, reason: 'interleaving shows both models in every list: guardrails need an A/B split' })),
+    skipped_guardrails: experiment.guardrails.map((guardrail) => ({
+      metric: guardrail.metric,
+      reason: 'interleaving shows both models in every list: guardrails need an A/B split',
+    })),
     counter_items_read: itemsRead,
     totals: byDay.length > 0 ? byDay[byDay.length - 1] : {},
     ...decided,
@@ -152,8 +160,22 @@ function interleavingAnalysis(
 function interleavingSwitches(experiment: Experiment, day: string): Pick<ExperimentAnalysis, 'model_switches'> {
   const switches = switchMarks(experiment.model_history).filter((mark) => mark.day <= day);
   if (switches.length === 0) return {};
-  const none = { from: null, through: null, result: 'insufficient-data' as const, reason: 'interleaving: the preference test decides, over the whole period', variants: [], comparisons: [] };
-  return { model_switches: { switches, whole_period: none, since_last_switch: none, note: 'Interleaving shows both teams in every list; the switches are marked only.' } };
+  const none = {
+    from: null,
+    through: null,
+    result: 'insufficient-data' as const,
+    reason: 'interleaving: the preference test decides, over the whole period',
+    variants: [],
+    comparisons: [],
+  };
+  return {
+    model_switches: {
+      switches,
+      whole_period: none,
+      since_last_switch: none,
+      note: 'Interleaving shows both teams in every list; the switches are marked only.',
+    },
+  };
 }
 
 /** Pure: the analysis document from an experiment and its stored counters. */
@@ -164,7 +186,10 @@ export function analysisFromCounters(
 ): ExperimentAnalysis {
   if (experiment.mode === 'interleaving') return interleavingAnalysis(experiment, countersByVariant, options);
   const input = buildAnalysisInput(experiment, countersByVariant, { ...options, through: options.day });
-  const report = input.status === 'ok' ? buildExperimentReport({ config: input.config, counters: input.counters, metrics: input.metrics, ranking: input.ranking, bandit: input.bandit }) : null;
+  const report =
+    input.status === 'ok'
+      ? buildExperimentReport({ config: input.config, counters: input.counters, metrics: input.metrics, ranking: input.ranking, bandit: input.bandit })
+      : null;
   const itemsRead = experiment.variants.reduce((sum, variant) => sum + (countersByVariant[variant.name]?.length ?? 0), 0);
   return {
     experiment_id: experiment.id,
@@ -195,18 +220,28 @@ export function analysisFromCounters(
   };
 }
 
-const optionalSwitches = (section: ModelSwitchesReport | null): Pick<ExperimentAnalysis, 'model_switches'> => (section === null ? {} : { model_switches: section });
+const optionalSwitches = (section: ModelSwitchesReport | null): Pick<ExperimentAnalysis, 'model_switches'> =>
+  section === null ? {} : { model_switches: section };
 
 /** Reads the counters and analyses one experiment as of the end of `day`. */
-export async function analyseExperiment(experiment: Experiment, counters: CounterRepository, { shownItems, ...options }: AnalyseStoredOptions): Promise<ExperimentAnalysis> {
-  const [countersByVariant, shown] = await Promise.all([readVariantCounters(experiment, counters), shownItems === undefined ? undefined : readShownItems(experiment, shownItems, options.day)]);
+export async function analyseExperiment(
+  experiment: Experiment,
+  counters: CounterRepository,
+  { shownItems, ...options }: AnalyseStoredOptions,
+): Promise<ExperimentAnalysis> {
+  const [countersByVariant, shown] = await Promise.all([
+    readVariantCounters(experiment, counters),
+    shownItems === undefined ? undefined : readShownItems(experiment, shownItems, options.day),
+  ]);
   return analysisFromCounters(experiment, countersByVariant, { ...options, ...(shown === undefined ? {} : { shown }) });
 }
 
 /** The distinct items each variant showed through the day: one Query per variant, in parallel (interleaving has none). */
 async function readShownItems(experiment: Experiment, shownItems: ShownItemRepository, day: string): Promise<Record<string, ShownItems> | undefined> {
   if (experiment.mode === 'interleaving') return undefined;
-  const entries = await Promise.all(experiment.variants.map(async (variant) => [variant.name, await shownItems.shown(experiment.id, variant.name, day)] as const));
+  const entries = await Promise.all(
+    experiment.variants.map(async (variant) => [variant.name, await shownItems.shown(experiment.id, variant.name, day)] as const),
+  );
   return Object.fromEntries(entries);
 }
 

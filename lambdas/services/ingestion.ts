@@ -26,7 +26,15 @@ import { zodProblems } from '../common/http.ts';
 import { mapWithConcurrency } from '../common/concurrency.ts';
 import { logger, metrics } from '../common/observability.ts';
 import type { VariantEvent } from '../domain/events/counters.ts';
-import { MAX_BATCH_SIZE, UNASSIGNED_VARIANT, acceptEvent, contentFingerprint, eventSchema, timestampProblem, type AcceptedEvent } from '../domain/events/event.ts';
+import {
+  MAX_BATCH_SIZE,
+  UNASSIGNED_VARIANT,
+  acceptEvent,
+  contentFingerprint,
+  eventSchema,
+  timestampProblem,
+  type AcceptedEvent,
+} from '../domain/events/event.ts';
 import type { Attributed } from '../domain/events/interleaving-credit.ts';
 import { attributeInterleavedEvent, type StoredImpression } from '../domain/events/interleaving-credit.ts';
 import { itemProblem } from '../domain/events/item-size.ts';
@@ -65,7 +73,10 @@ export interface IngestRequest {
 /** Builds the ingestion use case over its storage. */
 export function createIngestionService({ assignments, events, modes, quota, verifyRequestIds = true, interactions }: IngestionServiceDeps) {
   const batchSchema = z.strictObject({
-    events: z.array(z.unknown(), { error: 'must be an array of events' }).min(1, 'must hold at least 1 event').max(MAX_BATCH_SIZE, `must hold at most ${MAX_BATCH_SIZE} events`),
+    events: z
+      .array(z.unknown(), { error: 'must be an array of events' })
+      .min(1, 'must hold at least 1 event')
+      .max(MAX_BATCH_SIZE, `must hold at most ${MAX_BATCH_SIZE} events`),
   });
 
   /** `events[3].user_id` in a batch, `user_id` for a single event. */
@@ -114,7 +125,10 @@ export function createIngestionService({ assignments, events, modes, quota, veri
       found = await assignments.assignments(batch.map((e) => ({ experimentId: e.experiment_id, userId: e.user_id })));
     } catch (error) {
       logger.error('Assignments could not be read', { error });
-      throw notStored(batch.map((e) => e.event_id), batch.length);
+      throw notStored(
+        batch.map((e) => e.event_id),
+        batch.length,
+      );
     }
     return batch.map((e) => found.get(assignmentRefKey(e.experiment_id, e.user_id)) ?? { variant: UNASSIGNED_VARIANT });
   }
@@ -136,7 +150,10 @@ export function createIngestionService({ assignments, events, modes, quota, veri
       return await events.impressions.byRequestIds(requestIds);
     } catch (error) {
       logger.error('Impression slates could not be read', { error });
-      throw notStored(batch.map((e) => e.event_id), batch.length);
+      throw notStored(
+        batch.map((e) => e.event_id),
+        batch.length,
+      );
     }
   }
 
@@ -151,13 +168,23 @@ export function createIngestionService({ assignments, events, modes, quota, veri
   async function attribute(batch: AcceptedEvent[], indices: number[], field: FieldName, now: number): Promise<VariantEvent[]> {
     let settings: Map<string, ExperimentSettings | undefined>;
     try {
-      settings = await modes.settings(batch.map((e) => e.experiment_id), now);
+      settings = await modes.settings(
+        batch.map((e) => e.experiment_id),
+        now,
+      );
     } catch (error) {
       logger.error('Experiments could not be read', { error });
-      throw notStored(batch.map((e) => e.event_id), batch.length);
+      throw notStored(
+        batch.map((e) => e.event_id),
+        batch.length,
+      );
     }
     const experimentModes = new Map([...settings].map(([id, s]) => [id, s?.mode]));
-    const unknown = batch.flatMap((e, i) => (experimentModes.get(e.experiment_id) === undefined ? [{ field: field(indices[i], 'experiment_id'), message: `experiment ${e.experiment_id} does not exist` }] : []));
+    const unknown = batch.flatMap((e, i) =>
+      experimentModes.get(e.experiment_id) === undefined
+        ? [{ field: field(indices[i], 'experiment_id'), message: `experiment ${e.experiment_id} does not exist` }]
+        : [],
+    );
     if (unknown.length > 0) {
       metrics.addMetric('EventsUnknownExperiment', MetricUnit.Count, unknown.length);
       throw new HttpError(404, 'not_found', `Invalid request: ${unknown.map((d) => `${d.field}: ${d.message}`).join('; ')}`, unknown);
@@ -170,7 +197,10 @@ export function createIngestionService({ assignments, events, modes, quota, veri
     const named = verifyRequestIds ? batch : interleaved.map(({ e }) => e).filter((e) => e.event_type === 'click' || e.event_type === 'purchase');
     const requestIds = new Set(named.flatMap((e) => (e.request_id === undefined ? [] : [e.request_id])));
     // Independent reads, so one round trip instead of two.
-    const [resolved, slates] = await Promise.all([assigned.length > 0 ? resolveVariants(assigned.map(({ e }) => e)) : Promise.resolve([]), slatesOf(requestIds, batch)]);
+    const [resolved, slates] = await Promise.all([
+      assigned.length > 0 ? resolveVariants(assigned.map(({ e }) => e)) : Promise.resolve([]),
+      slatesOf(requestIds, batch),
+    ]);
     const slateOf = (e: AcceptedEvent) => (e.request_id === undefined ? undefined : slates.get(e.request_id));
     const out: VariantEvent[] = new Array(batch.length);
     assigned.forEach(({ e, i }, j) => {
@@ -212,8 +242,13 @@ export function createIngestionService({ assignments, events, modes, quota, veri
     const failed = results.find((r) => r.status === 'rejected');
     if (failed) {
       logger.error('Daily limits could not be read', { error: failed.reason });
-      await Promise.all(results.map((r, c) => (r.status === 'fulfilled' ? giveBack(claims[c], new Set(claims[c].positions), r.value.granted, batch) : undefined)));
-      throw notStored(batch.map(({ event }) => event.event_id), batch.length);
+      await Promise.all(
+        results.map((r, c) => (r.status === 'fulfilled' ? giveBack(claims[c], new Set(claims[c].positions), r.value.granted, batch) : undefined)),
+      );
+      throw notStored(
+        batch.map(({ event }) => event.event_id),
+        batch.length,
+      );
     }
     const granted: Set<number>[] = [];
     const limited: number[] = [];
@@ -293,60 +328,71 @@ export function createIngestionService({ assignments, events, modes, quota, veri
   /** The 409 naming every event whose id was already used with different content. */
   function conflicting(problems: FieldError[], summary: string, overLimit: FieldError[]): HttpError {
     const also = overLimit.length > 0 ? `; ${overLimit.length} event(s) exceed their user's daily limit and were not stored` : '';
-    return new HttpError(409, 'conflict', `${problems.length} event id(s) were already used with different content and were not stored${also}; ${summary}`, [...problems, ...overLimit]);
+    return new HttpError(409, 'conflict', `${problems.length} event id(s) were already used with different content and were not stored${also}; ${summary}`, [
+      ...problems,
+      ...overLimit,
+    ]);
   }
 
   /** Ingests one request; the result is the status and body of the response. */
   async function ingest(request: IngestRequest): Promise<{ statusCode: number; body: unknown }> {
-      const { now, isBatch, body } = request;
-      let raw: unknown[];
-      let prefix: (i: number) => string;
-      if (isBatch) {
-        const parsed = batchSchema.safeParse(body);
-        if (!parsed.success) throw validationFailed(zodProblems(parsed.error));
-        raw = parsed.data.events;
-        prefix = (i) => `events[${i}]`;
-      } else {
-        raw = [body];
-        prefix = () => '';
-      }
-      const field: FieldName = (i, name) => (isBatch ? `${prefix(i)}.${name}` : name);
-      const { accepted, indices, problems } = validateAll(raw, now, prefix);
-      if (problems.length > 0) {
-        metrics.addMetric('EventsRejected', MetricUnit.Count, raw.length);
-        throw validationFailed(problems);
-      }
-      // Duplicates inside one batch are stored once; the rest are reported as duplicates, or as
-      // conflicts when their content differs from the first event with their id.
-      const firstById = new Map<string, number>();
-      const inBatchConflicts: number[] = [];
-      accepted.forEach((e, i) => {
-        const first = firstById.get(e.event_id);
-        if (first === undefined) firstById.set(e.event_id, i);
-        else if (contentFingerprint(accepted[first]) !== contentFingerprint(e)) inBatchConflicts.push(i);
-      });
-      const uniquePositions = [...firstById.values()];
-      const unique = uniquePositions.map((i) => accepted[i]);
-      const uniqueIndices = uniquePositions.map((i) => indices[i]);
-      const batch = await attribute(unique, uniqueIndices, field, now);
-      checkItemSizes(batch, uniqueIndices, field);
-      const { stored, duplicates, conflicts, limited } = await store(batch);
-      const inBatchDuplicates = accepted.length - unique.length - inBatchConflicts.length;
-      const conflictPositions = [...uniquePositions.filter((i) => conflicts.has(accepted[i].event_id)), ...inBatchConflicts].sort((a, b) => a - b);
-      if (inBatchConflicts.length > 0) metrics.addMetric('EventsConflict', MetricUnit.Count, inBatchConflicts.length);
-      const summary = isBatch ? `received ${accepted.length}, stored ${stored}, duplicates ${duplicates + inBatchDuplicates}` : 'resend it with a new event_id';
-      const overLimit = limited.map((p) => ({ field: field(uniqueIndices[p], 'user_id'), message: overLimitMessage(unique[p]) }));
-      if (conflictPositions.length > 0) {
-        const problems = conflictPositions.map((i) => ({ field: field(indices[i], 'event_id'), message: `${accepted[i].event_id} was already used with different content` }));
-        throw conflicting(problems, summary, overLimit);
-      }
-      if (overLimit.length > 0) {
-        throw new HttpError(429, 'daily_limit_exceeded', `${overLimit.length} event(s) exceed their user's daily limit and were not stored${isBatch ? `; ${summary}` : ''}`, overLimit);
-      }
-      if (!isBatch) {
-        return { statusCode: stored === 1 ? 201 : 200, body: { event_id: unique[0].event_id, status: stored === 1 ? 'stored' : 'duplicate' } };
-      }
-      return { statusCode: 200, body: { received: accepted.length, stored, duplicates: duplicates + inBatchDuplicates } };
+    const { now, isBatch, body } = request;
+    let raw: unknown[];
+    let prefix: (i: number) => string;
+    if (isBatch) {
+      const parsed = batchSchema.safeParse(body);
+      if (!parsed.success) throw validationFailed(zodProblems(parsed.error));
+      raw = parsed.data.events;
+      prefix = (i) => `events[${i}]`;
+    } else {
+      raw = [body];
+      prefix = () => '';
+    }
+    const field: FieldName = (i, name) => (isBatch ? `${prefix(i)}.${name}` : name);
+    const { accepted, indices, problems } = validateAll(raw, now, prefix);
+    if (problems.length > 0) {
+      metrics.addMetric('EventsRejected', MetricUnit.Count, raw.length);
+      throw validationFailed(problems);
+    }
+    // Duplicates inside one batch are stored once; the rest are reported as duplicates, or as
+    // conflicts when their content differs from the first event with their id.
+    const firstById = new Map<string, number>();
+    const inBatchConflicts: number[] = [];
+    accepted.forEach((e, i) => {
+      const first = firstById.get(e.event_id);
+      if (first === undefined) firstById.set(e.event_id, i);
+      else if (contentFingerprint(accepted[first]) !== contentFingerprint(e)) inBatchConflicts.push(i);
+    });
+    const uniquePositions = [...firstById.values()];
+    const unique = uniquePositions.map((i) => accepted[i]);
+    const uniqueIndices = uniquePositions.map((i) => indices[i]);
+    const batch = await attribute(unique, uniqueIndices, field, now);
+    checkItemSizes(batch, uniqueIndices, field);
+    const { stored, duplicates, conflicts, limited } = await store(batch);
+    const inBatchDuplicates = accepted.length - unique.length - inBatchConflicts.length;
+    const conflictPositions = [...uniquePositions.filter((i) => conflicts.has(accepted[i].event_id)), ...inBatchConflicts].sort((a, b) => a - b);
+    if (inBatchConflicts.length > 0) metrics.addMetric('EventsConflict', MetricUnit.Count, inBatchConflicts.length);
+    const summary = isBatch ? `received ${accepted.length}, stored ${stored}, duplicates ${duplicates + inBatchDuplicates}` : 'resend it with a new event_id';
+    const overLimit = limited.map((p) => ({ field: field(uniqueIndices[p], 'user_id'), message: overLimitMessage(unique[p]) }));
+    if (conflictPositions.length > 0) {
+      const problems = conflictPositions.map((i) => ({
+        field: field(indices[i], 'event_id'),
+        message: `${accepted[i].event_id} was already used with different content`,
+      }));
+      throw conflicting(problems, summary, overLimit);
+    }
+    if (overLimit.length > 0) {
+      throw new HttpError(
+        429,
+        'daily_limit_exceeded',
+        `${overLimit.length} event(s) exceed their user's daily limit and were not stored${isBatch ? `; ${summary}` : ''}`,
+        overLimit,
+      );
+    }
+    if (!isBatch) {
+      return { statusCode: stored === 1 ? 201 : 200, body: { event_id: unique[0].event_id, status: stored === 1 ? 'stored' : 'duplicate' } };
+    }
+    return { statusCode: 200, body: { received: accepted.length, stored, duplicates: duplicates + inBatchDuplicates } };
   }
 
   return { ingest };

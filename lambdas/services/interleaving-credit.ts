@@ -100,7 +100,9 @@ export class ExperimentModeCache {
  * clicks and purchases with a request id are looked up in their impression slates.
  */
 export async function attributeInterleavingEvents(events: readonly AcceptedEvent[], impressions: ImpressionReader): Promise<Attributed[]> {
-  const requestIds = new Set(events.filter((e) => (e.event_type === 'click' || e.event_type === 'purchase') && e.request_id !== undefined).map((e) => e.request_id as string));
+  const requestIds = new Set(
+    events.filter((e) => (e.event_type === 'click' || e.event_type === 'purchase') && e.request_id !== undefined).map((e) => e.request_id as string),
+  );
   const slates = requestIds.size > 0 ? await impressions.byRequestIds(requestIds) : new Map<string, StoredImpression>();
   return events.map((event) => attributeInterleavedEvent(event, event.request_id === undefined ? undefined : slates.get(event.request_id)));
 }

@@ -89,7 +89,10 @@ export function preferenceFromCounters(
 ): InterleavingPreference {
   const teams = teamsOf(experiment);
   const pseudo = sumThrough(countersByVariant[INTERLEAVING_COUNTER_VARIANT], [INTERLEAVED_IMPRESSIONS_FIELD, WIN_FIELDS.a, WIN_FIELDS.b, 'clicks'], day);
-  const team = (name: string): TeamSummary => ({ variant: name, ...(sumThrough(countersByVariant[name], ['clicks', 'conversions'], day) as { clicks: number; conversions: number }) });
+  const team = (name: string): TeamSummary => ({
+    variant: name,
+    ...(sumThrough(countersByVariant[name], ['clicks', 'conversions'], day) as { clicks: number; conversions: number }),
+  });
   // Counters only go negative through a half-applied undo (reported as CounterInconsistency); clamp so the test stays defined.
   const wins_a = Math.max(0, pseudo[WIN_FIELDS.a]);
   const wins_b = Math.max(0, pseudo[WIN_FIELDS.b]);
@@ -138,7 +141,14 @@ export function interleavingDecision(preference: InterleavingPreference): Interl
   const score = `${preference.wins_a} impressions won by ${preference.team_a.variant}, ${preference.wins_b} by ${preference.team_b.variant}, ${preference.ties} ties`;
   if (preference.impressions === 0) {
     const reason = 'no interleaved impressions yet';
-    return { result: 'insufficient-data', reason, decision: 'keep-running', decision_reason: `insufficient data: ${reason}`, winner: null, promotion: { significant: false, srm_flagged: false } };
+    return {
+      result: 'insufficient-data',
+      reason,
+      decision: 'keep-running',
+      decision_reason: `insufficient data: ${reason}`,
+      winner: null,
+      promotion: { significant: false, srm_flagged: false },
+    };
   }
   const ok = (decision: Decision, decision_reason: string, winner: string | null): InterleavingDecision => ({
     result: 'ok',
@@ -149,11 +159,20 @@ export function interleavingDecision(preference: InterleavingPreference): Interl
     promotion: winner === null ? { significant: false, srm_flagged: false } : { significant: true, srm_flagged: false, winner },
   });
   if (preference.impressions < preference.min_impressions) {
-    return ok('keep-running', `min_sample_size of ${preference.min_impressions} interleaved impressions not reached (${preference.impressions}; ${score}; sign test p = ${p})`, null);
+    return ok(
+      'keep-running',
+      `min_sample_size of ${preference.min_impressions} interleaved impressions not reached (${preference.impressions}; ${score}; sign test p = ${p})`,
+      null,
+    );
   }
-  if (preference.preferred === 'b') return ok('ship', `${preference.team_b.variant} is preferred (${score}; sign test p = ${p}, alpha ${preference.alpha})`, preference.team_b.variant);
+  if (preference.preferred === 'b')
+    return ok('ship', `${preference.team_b.variant} is preferred (${score}; sign test p = ${p}, alpha ${preference.alpha})`, preference.team_b.variant);
   if (preference.preferred === 'a') {
-    return ok('stop-no-effect', `the control ${preference.team_a.variant} is preferred over ${preference.team_b.variant} (${score}; sign test p = ${p}, alpha ${preference.alpha})`, preference.team_a.variant);
+    return ok(
+      'stop-no-effect',
+      `the control ${preference.team_a.variant} is preferred over ${preference.team_b.variant} (${score}; sign test p = ${p}, alpha ${preference.alpha})`,
+      preference.team_a.variant,
+    );
   }
   return ok('keep-running', `no significant preference yet (${score}; sign test p = ${p}, alpha ${preference.alpha})`, null);
 }

@@ -21,7 +21,10 @@ interface CounterItem {
 }
 
 /** The per-position counter fields (counterIncrements), for p and k from 1 to MAX_COUNTED_POSITION. */
-export const POSITION_COUNTER_FIELDS: readonly string[] = Array.from({ length: MAX_COUNTED_POSITION }, (_, i) => [clickPositionField(i + 1), slateLengthField(i + 1)]).flat();
+export const POSITION_COUNTER_FIELDS: readonly string[] = Array.from({ length: MAX_COUNTED_POSITION }, (_, i) => [
+  clickPositionField(i + 1),
+  slateLengthField(i + 1),
+]).flat();
 
 /** The counters of the impression fallbacks: every reason, cold start (unknown user), unavailable artifact. */
 export const FALLBACK_COUNTER_FIELDS = ['fallback_impressions', 'fallback_cold_start_impressions', 'fallback_artifact_impressions'] as const;
@@ -70,7 +73,11 @@ const momentsPossible = (n: number, sum: number, sumSq: number) => (n > 0 ? sumS
 /** Σc² < (Σc)²/n: user-level moments no data can produce (counters written before they existed). */
 function ratioMomentsBroken(sums: Readonly<Record<string, number>>): boolean {
   const n = get(sums, 'exposed_users');
-  return n > 0 && (!momentsPossible(n, get(sums, 'clicks'), get(sums, 'user_clicks_sq_sum')) || !momentsPossible(n, get(sums, 'impressions'), get(sums, 'user_impressions_sq_sum')));
+  return (
+    n > 0 &&
+    (!momentsPossible(n, get(sums, 'clicks'), get(sums, 'user_clicks_sq_sum')) ||
+      !momentsPossible(n, get(sums, 'impressions'), get(sums, 'user_impressions_sq_sum')))
+  );
 }
 
 /**
@@ -102,16 +109,24 @@ interface MetricSpec {
    * hold them: one user, or one client holding the public key, cannot move it past the caps, and
    * so neither a guardrail checked on it. Absent: the metric has no capped form.
    */
-  capped?: { definition: string; measure: (sums: readonly Readonly<Record<string, number>>[]) => PanelMeasure; fields: readonly [capped: string, raw: string][] };
+  capped?: {
+    definition: string;
+    measure: (sums: readonly Readonly<Record<string, number>>[]) => PanelMeasure;
+    fields: readonly [capped: string, raw: string][];
+  };
 }
 
 /** Every capped sum moved with its raw one: activity always has a positive capped sum (every cap is at least 1), else the counters predate the field. */
-const cappedFieldsPresent = (sums: Readonly<Record<string, number>>, fields: readonly [string, string][]) => fields.every(([capped, raw]) => get(sums, raw) === 0 || get(sums, capped) > 0);
-
+const cappedFieldsPresent = (sums: Readonly<Record<string, number>>, fields: readonly [string, string][]) =>
+  fields.every(([capped, raw]) => get(sums, raw) === 0 || get(sums, capped) > 0);
 
 /** Click-through on each user's capped clicks and impressions. */
 function cappedClickThrough(sums: readonly Readonly<Record<string, number>>[]): PanelMeasure {
-  const broken = sums.some((s) => !momentsPossible(get(s, 'exposed_users'), get(s, 'capped_clicks'), get(s, 'capped_clicks_sq_sum')) || !momentsPossible(get(s, 'exposed_users'), get(s, 'capped_impressions'), get(s, 'capped_impressions_sq_sum')));
+  const broken = sums.some(
+    (s) =>
+      !momentsPossible(get(s, 'exposed_users'), get(s, 'capped_clicks'), get(s, 'capped_clicks_sq_sum')) ||
+      !momentsPossible(get(s, 'exposed_users'), get(s, 'capped_impressions'), get(s, 'capped_impressions_sq_sum')),
+  );
   if (broken) {
     return {
       kind: 'not-tested',
@@ -134,20 +149,27 @@ function cappedClickThrough(sums: readonly Readonly<Record<string, number>>[]): 
 }
 
 /** A per-exposed-user mean of a capped per-user total (`field`, with `field`_sq_sum), in units of `scale`. */
-const cappedPerUser = (field: string, scale: number, what: string) => (sums: readonly Readonly<Record<string, number>>[]): PanelMeasure =>
-  sums.every((s) => momentsPossible(get(s, 'exposed_users'), get(s, field), get(s, `${field}_sq_sum`)))
-    ? { kind: 'mean', samples: sums.map((s) => ({ n: get(s, 'exposed_users'), sum: get(s, field) / scale, sumSq: get(s, `${field}_sq_sum`) / (scale * scale) })) }
-    : {
-        kind: 'not-tested',
-        reason: `the capped counters lack a consistent ${field}_sq_sum (${what}), written before the caps existed`,
-        estimates: sums.map((s) => (get(s, 'exposed_users') > 0 ? get(s, field) / scale / get(s, 'exposed_users') : null)),
-        units: sums.map((s) => get(s, 'exposed_users')),
-      };
+const cappedPerUser =
+  (field: string, scale: number, what: string) =>
+  (sums: readonly Readonly<Record<string, number>>[]): PanelMeasure =>
+    sums.every((s) => momentsPossible(get(s, 'exposed_users'), get(s, field), get(s, `${field}_sq_sum`)))
+      ? {
+          kind: 'mean',
+          samples: sums.map((s) => ({ n: get(s, 'exposed_users'), sum: get(s, field) / scale, sumSq: get(s, `${field}_sq_sum`) / (scale * scale) })),
+        }
+      : {
+          kind: 'not-tested',
+          reason: `the capped counters lack a consistent ${field}_sq_sum (${what}), written before the caps existed`,
+          estimates: sums.map((s) => (get(s, 'exposed_users') > 0 ? get(s, field) / scale / get(s, 'exposed_users') : null)),
+          units: sums.map((s) => get(s, 'exposed_users')),
+        };
 
-const meanOf = (prefix: 'revenue' | 'watch_time' | 'rating') => (sums: readonly Readonly<Record<string, number>>[]): PanelMeasure => ({
-  kind: 'mean',
-  samples: sums.map((s) => ({ n: get(s, `${prefix}_n`), sum: get(s, `${prefix}_sum`), sumSq: get(s, `${prefix}_sum_sq`) })),
-});
+const meanOf =
+  (prefix: 'revenue' | 'watch_time' | 'rating') =>
+  (sums: readonly Readonly<Record<string, number>>[]): PanelMeasure => ({
+    kind: 'mean',
+    samples: sums.map((s) => ({ n: get(s, `${prefix}_n`), sum: get(s, `${prefix}_sum`), sumSq: get(s, `${prefix}_sum_sq`) })),
+  });
 
 /** The metrics of every report, in the order they are shown (the target is moved first). */
 const METRICS: readonly MetricSpec[] = [
@@ -176,7 +198,14 @@ const METRICS: readonly MetricSpec[] = [
               sumXY: get(s, 'user_clicks_impressions_sum'),
             })),
           },
-    capped: { definition: "clicks / impressions with the user as the unit (delta method z-test), each user's clicks and impressions capped (caps)", measure: cappedClickThrough, fields: [['capped_clicks', 'clicks'], ['capped_impressions', 'impressions']] },
+    capped: {
+      definition: "clicks / impressions with the user as the unit (delta method z-test), each user's clicks and impressions capped (caps)",
+      measure: cappedClickThrough,
+      fields: [
+        ['capped_clicks', 'clicks'],
+        ['capped_impressions', 'impressions'],
+      ],
+    },
   },
   {
     id: 'conversion',
@@ -202,7 +231,10 @@ const METRICS: readonly MetricSpec[] = [
     target: null,
     measure: (sums) =>
       sums.every(hasUserRevenue)
-        ? { kind: 'mean', samples: sums.map((s) => ({ n: get(s, 'exposed_users'), sum: get(s, 'revenue_cents') / 100, sumSq: get(s, 'user_revenue_cents_sq_sum') / 10_000 })) }
+        ? {
+            kind: 'mean',
+            samples: sums.map((s) => ({ n: get(s, 'exposed_users'), sum: get(s, 'revenue_cents') / 100, sumSq: get(s, 'user_revenue_cents_sq_sum') / 10_000 })),
+          }
         : {
             kind: 'not-tested',
             reason: REVENUE_PER_USER_UNTESTED,
@@ -210,7 +242,8 @@ const METRICS: readonly MetricSpec[] = [
             units: sums.map((s) => get(s, 'exposed_users')),
           },
     capped: {
-      definition: "revenue / exposed users, a mean over users, each user's revenue capped (caps.revenue; users without a purchase count as 0; Welch t-test over users)",
+      definition:
+        "revenue / exposed users, a mean over users, each user's revenue capped (caps.revenue; users without a purchase count as 0; Welch t-test over users)",
       measure: cappedPerUser('capped_revenue_cents', 100, 'revenue per user'),
       fields: [['capped_revenue_cents', 'revenue_sum']],
     },
@@ -231,7 +264,8 @@ const METRICS: readonly MetricSpec[] = [
     target: 'watch_time',
     measure: meanOf('watch_time'),
     capped: {
-      definition: "watch time per exposed user in seconds, each user's total capped (caps.watch_time_seconds; users without one count as 0; Welch t-test over users)",
+      definition:
+        "watch time per exposed user in seconds, each user's total capped (caps.watch_time_seconds; users without one count as 0; Welch t-test over users)",
       measure: cappedPerUser('capped_watch_ms', 1000, 'watch time per user'),
       fields: [['capped_watch_ms', 'watch_time_sum']],
     },
@@ -319,7 +353,11 @@ export function rankingPanelInput(
         impressions: get(s, 'impressions'),
         slatesByLength: series(s, slateLengthField),
         clicksByPosition: series(s, clickPositionField),
-        fallback: { total: get(s, 'fallback_impressions'), coldStart: get(s, 'fallback_cold_start_impressions'), artifact: get(s, 'fallback_artifact_impressions') },
+        fallback: {
+          total: get(s, 'fallback_impressions'),
+          coldStart: get(s, 'fallback_cold_start_impressions'),
+          artifact: get(s, 'fallback_artifact_impressions'),
+        },
       };
     }),
     coverage: coverageInput(

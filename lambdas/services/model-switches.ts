@@ -68,7 +68,9 @@ export function periodStartAfter(at: string): string {
 
 /** The switches made by retraining runs (entries with a run id), as the report marks them. */
 export function switchMarks(history: readonly ModelHistoryEntry[] | undefined): ModelSwitchMark[] {
-  return (history ?? []).filter((entry) => entry.run_id !== undefined).map((entry) => ({ at: entry.at, day: entry.at.slice(0, 10), run_id: entry.run_id ?? null, versions: entry.versions }));
+  return (history ?? [])
+    .filter((entry) => entry.run_id !== undefined)
+    .map((entry) => ({ at: entry.at, day: entry.at.slice(0, 10), run_id: entry.run_id ?? null, versions: entry.versions }));
 }
 
 /** The period figures of an engine report. */
@@ -81,13 +83,27 @@ export function periodOf(report: ExperimentReport, from: string | null): PeriodC
     variants: report.variants.map((v) => ({ name: v.name, users: v.users, estimate: v.estimate, interval: v.interval })),
     comparisons: report.comparisons.map((c) =>
       c.status === 'ok'
-        ? { variant: c.variant, difference: c.difference, difference_interval: c.differenceInterval, lift: c.relativeLift, lift_interval: c.relativeLiftInterval, p_value: c.pValue }
+        ? {
+            variant: c.variant,
+            difference: c.difference,
+            difference_interval: c.differenceInterval,
+            lift: c.relativeLift,
+            lift_interval: c.relativeLiftInterval,
+            p_value: c.pValue,
+          }
         : { variant: c.variant, difference: null, difference_interval: null, lift: null, lift_interval: null, p_value: null },
     ),
   };
 }
 
-const insufficient = (from: string | null, reason: string): PeriodComparison => ({ from, through: null, result: 'insufficient-data', reason, variants: [], comparisons: [] });
+const insufficient = (from: string | null, reason: string): PeriodComparison => ({
+  from,
+  through: null,
+  result: 'insufficient-data',
+  reason,
+  variants: [],
+  comparisons: [],
+});
 
 /** The target over the counters from `from` through `through`. */
 export function periodComparison(

@@ -24,7 +24,8 @@ const format = (value: number | null | undefined, digits = 4): string => {
   if (Math.abs(value) >= 1000) return Math.round(value).toLocaleString('en-US');
   return Number(value.toPrecision(digits)).toString();
 };
-const percent = (value: number | null | undefined): string => (value === null || value === undefined || !Number.isFinite(value) ? '–' : `${(value * 100).toFixed(1)}%`);
+const percent = (value: number | null | undefined): string =>
+  value === null || value === undefined || !Number.isFinite(value) ? '–' : `${(value * 100).toFixed(1)}%`;
 const interval = (i: Interval | null | undefined): string => (i ? `[${format(i.low)}, ${format(i.high)}]` : '');
 const pValue = (p: number | null | undefined): string => (p === null || p === undefined ? '–' : p < 1e-4 ? p.toExponential(1) : p.toFixed(4));
 
@@ -39,7 +40,11 @@ export function cappingHtml(capping: CappingReport): string {
     influence === null
       ? ''
       : influence.status === 'ok'
-        ? `<p>One more user at the caps moves the target's test statistic by at most <strong>${format(influence.maxStatisticShift, 3)}</strong> (worst: ${escapeHtml(Object.entries(influence.worst.user).map(([k, v]) => `${k} ${format(v)}`).join(', '))} in ${escapeHtml(influence.worst.arm)}): a decision whose statistic is farther than that from its threshold cannot be moved by one user.</p>`
+        ? `<p>One more user at the caps moves the target's test statistic by at most <strong>${format(influence.maxStatisticShift, 3)}</strong> (worst: ${escapeHtml(
+            Object.entries(influence.worst.user)
+              .map(([k, v]) => `${k} ${format(v)}`)
+              .join(', '),
+          )} in ${escapeHtml(influence.worst.arm)}): a decision whose statistic is farther than that from its threshold cannot be moved by one user.</p>`
         : `<p class="muted">One user is not bounded by the caps here: ${escapeHtml(influence.reason)}.</p>`;
   const tables = capping.metrics.map((metric) => {
     const rows = metric.variants.map(
@@ -59,12 +64,16 @@ export function cappingHtml(capping: CappingReport): string {
 /** The CUPED section: per metric, plain and adjusted estimates, differences and p-values, and the variance removed. */
 export function varianceReductionHtml(report: VarianceReductionReport): string {
   const intro = `<p>CUPED adjusts each user's outcome with a covariate measured before exposure: ${escapeHtml(report.covariate)}. θ is pooled across variants; the decision above still uses the plain test.</p>`;
-  if (report.status !== 'ok') return `<section class="variance-reduction"><h2>Variance reduction (CUPED)</h2>${intro}<p class="muted">${escapeHtml(report.reason)}.</p></section>`;
+  if (report.status !== 'ok')
+    return `<section class="variance-reduction"><h2>Variance reduction (CUPED)</h2>${intro}<p class="muted">${escapeHtml(report.reason)}.</p></section>`;
   const tables = report.metrics.map((metric) => {
     const title = `${escapeHtml(metric.definition)}${metric.target ? ' — target' : ''}`;
     if (metric.result.status !== 'ok') return `<h3>${title}</h3><p class="muted">insufficient data: ${escapeHtml(metric.result.reason)}</p>`;
     const result = metric.result;
-    const arms = result.arms.map((a) => `<tr><td>${escapeHtml(a.variant)}</td><td>${format(a.users)}</td><td>${format(a.estimate)} ${interval(a.interval)}</td><td>${format(a.adjustedEstimate)} ${interval(a.adjustedInterval)}</td><td></td></tr>`);
+    const arms = result.arms.map(
+      (a) =>
+        `<tr><td>${escapeHtml(a.variant)}</td><td>${format(a.users)}</td><td>${format(a.estimate)} ${interval(a.interval)}</td><td>${format(a.adjustedEstimate)} ${interval(a.adjustedInterval)}</td><td></td></tr>`,
+    );
     const comparisons = result.comparisons.map((c) => {
       const sequential = metric.sequential?.find((s) => s.variant === c.variant);
       const always = sequential ? `; always-valid p (Holm) ${pValue(sequential.alwaysValidPValue)} → ${pValue(sequential.adjustedAlwaysValidPValue)}` : '';
@@ -83,21 +92,35 @@ const SEGMENT_PLOT = { width: 220, height: 18, pad: 6 };
  */
 export function segmentsHtml(report: SegmentsReport): string {
   const dimensions = report.dimensions.map((dimension) => {
-    const lifts = dimension.segments.flatMap((s) => s.comparisons.flatMap((c) => (c.status === 'ok' && c.relativeLiftInterval ? [c.relativeLiftInterval.low, c.relativeLiftInterval.high] : c.relativeLift != null ? [c.relativeLift] : [])));
+    const lifts = dimension.segments.flatMap((s) =>
+      s.comparisons.flatMap((c) =>
+        c.status === 'ok' && c.relativeLiftInterval
+          ? [c.relativeLiftInterval.low, c.relativeLiftInterval.high]
+          : c.relativeLift != null
+            ? [c.relativeLift]
+            : [],
+      ),
+    );
     const low = Math.min(0, ...lifts.filter(Number.isFinite));
     const high = Math.max(0, ...lifts.filter(Number.isFinite));
     const span = high - low || 1;
     const x = (v: number) => (SEGMENT_PLOT.pad + ((v - low) / span) * (SEGMENT_PLOT.width - 2 * SEGMENT_PLOT.pad)).toFixed(1);
     const plot = (c: SegmentsReport['dimensions'][number]['segments'][number]['comparisons'][number]) => {
       const zero = `<line x1="${x(0)}" x2="${x(0)}" y1="0" y2="${SEGMENT_PLOT.height}" class="reference"/>`;
-      if (c.status !== 'ok' || c.relativeLift == null) return `<svg viewBox="0 0 ${SEGMENT_PLOT.width} ${SEGMENT_PLOT.height}" width="${SEGMENT_PLOT.width}" height="${SEGMENT_PLOT.height}" role="img" aria-label="no estimate">${zero}</svg>`;
-      const band = c.relativeLiftInterval ? `<line x1="${x(c.relativeLiftInterval.low)}" x2="${x(c.relativeLiftInterval.high)}" y1="9" y2="9" stroke="#1f6feb" stroke-width="3"/>` : '';
+      if (c.status !== 'ok' || c.relativeLift == null)
+        return `<svg viewBox="0 0 ${SEGMENT_PLOT.width} ${SEGMENT_PLOT.height}" width="${SEGMENT_PLOT.width}" height="${SEGMENT_PLOT.height}" role="img" aria-label="no estimate">${zero}</svg>`;
+      const band = c.relativeLiftInterval
+        ? `<line x1="${x(c.relativeLiftInterval.low)}" x2="${x(c.relativeLiftInterval.high)}" y1="9" y2="9" stroke="#1f6feb" stroke-width="3"/>`
+        : '';
       return `<svg viewBox="0 0 ${SEGMENT_PLOT.width} ${SEGMENT_PLOT.height}" width="${SEGMENT_PLOT.width}" height="${SEGMENT_PLOT.height}" role="img" aria-label="lift ${percent(c.relativeLift)}">${zero}${band}<circle cx="${x(c.relativeLift)}" cy="9" r="4" fill="#1f6feb"/></svg>`;
     };
     const rows = dimension.segments.flatMap((segment) =>
       segment.comparisons.map((c) => {
-        const users = Object.entries(segment.users).map(([variant, n]) => `${escapeHtml(variant)} ${format(n)}`).join(' / ');
-        if (c.status !== 'ok') return `<tr><td>${escapeHtml(segment.segment)}</td><td>${escapeHtml(c.variant)}</td><td>${users}</td><td colspan="4" class="muted">insufficient data: ${escapeHtml(c.reason ?? '')}</td><td>${plot(c)}</td></tr>`;
+        const users = Object.entries(segment.users)
+          .map(([variant, n]) => `${escapeHtml(variant)} ${format(n)}`)
+          .join(' / ');
+        if (c.status !== 'ok')
+          return `<tr><td>${escapeHtml(segment.segment)}</td><td>${escapeHtml(c.variant)}</td><td>${users}</td><td colspan="4" class="muted">insufficient data: ${escapeHtml(c.reason ?? '')}</td><td>${plot(c)}</td></tr>`;
         const lift = `${percent(c.relativeLift)} ${c.relativeLiftInterval ? `[${percent(c.relativeLiftInterval.low)}, ${percent(c.relativeLiftInterval.high)}]` : ''}`;
         return `<tr><td>${escapeHtml(segment.segment)}</td><td>${escapeHtml(c.variant)}</td><td>${users}</td><td>${format(c.controlEstimate)} → ${format(c.treatmentEstimate)}</td><td>${lift}</td><td>${pValue(c.pValue)}</td><td>${pValue(c.pValueAdjustedAcrossSegments)}</td><td>${plot(c)}</td></tr>`;
       }),
@@ -109,12 +132,14 @@ export function segmentsHtml(report: SegmentsReport): string {
 
 /** One period's rows of the model switches table: each variant's estimate, and each treatment's lift and p. */
 function periodRows(label: string, period: PeriodComparison): string {
-  if (period.result !== 'ok') return `<tr><td>${escapeHtml(label)}</td><td colspan="5" class="muted">insufficient data: ${escapeHtml(period.reason ?? '')}</td></tr>`;
+  if (period.result !== 'ok')
+    return `<tr><td>${escapeHtml(label)}</td><td colspan="5" class="muted">insufficient data: ${escapeHtml(period.reason ?? '')}</td></tr>`;
   const estimates = period.variants.map((v) => `${escapeHtml(v.name)} ${format(v.estimate)} ${interval(v.interval)}`).join('<br>');
   return period.comparisons
     .map((c, i) => {
       const lift = `${percent(c.lift)} ${c.lift_interval ? `[${percent(c.lift_interval.low)}, ${percent(c.lift_interval.high)}]` : ''}`;
-      const lead = i === 0 ? `<td rowspan="${period.comparisons.length}">${escapeHtml(label)}</td><td rowspan="${period.comparisons.length}">${estimates}</td>` : '';
+      const lead =
+        i === 0 ? `<td rowspan="${period.comparisons.length}">${escapeHtml(label)}</td><td rowspan="${period.comparisons.length}">${estimates}</td>` : '';
       return `<tr>${lead}<td>${escapeHtml(c.variant)}</td><td>${lift}</td><td>${format(c.difference)} ${interval(c.difference_interval)}</td><td>${pValue(c.p_value)}</td></tr>`;
     })
     .join('');
@@ -123,7 +148,12 @@ function periodRows(label: string, period: PeriodComparison): string {
 /** The model switches section: each switch (day, run, versions) and the target since the last one beside the whole period. */
 export function modelSwitchesHtml(section: ModelSwitchesReport): string {
   const switches = section.switches
-    .map((s) => `<tr><td>${escapeHtml(s.day)}</td><td>${escapeHtml(s.at)}</td><td>${escapeHtml(s.run_id ?? '')}</td><td>${Object.entries(s.versions).map(([variant, v]) => `${escapeHtml(variant)}: ${escapeHtml(v.model_id)} ${escapeHtml(v.model_version)}`).join('<br>')}</td></tr>`)
+    .map(
+      (s) =>
+        `<tr><td>${escapeHtml(s.day)}</td><td>${escapeHtml(s.at)}</td><td>${escapeHtml(s.run_id ?? '')}</td><td>${Object.entries(s.versions)
+          .map(([variant, v]) => `${escapeHtml(variant)}: ${escapeHtml(v.model_id)} ${escapeHtml(v.model_version)}`)
+          .join('<br>')}</td></tr>`,
+    )
     .join('');
   const since = section.since_last_switch;
   return (

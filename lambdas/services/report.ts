@@ -64,9 +64,14 @@ export function renderAnalysisReport(analysis: ExperimentAnalysis): RenderedRepo
   const markers = (analysis.model_switches?.switches ?? []).map((s) => ({
     day: s.day,
     label: `switch ${s.day.slice(5)}`,
-    title: `${s.at} run ${s.run_id ?? ''}: ${Object.entries(s.versions).map(([variant, v]) => `${variant} ${v.model_id} ${v.model_version}`).join(', ')}`,
+    title: `${s.at} run ${s.run_id ?? ''}: ${Object.entries(s.versions)
+      .map(([variant, v]) => `${variant} ${v.model_id} ${v.model_version}`)
+      .join(', ')}`,
   }));
-  const html = renderReportHtml(analysis.report, { uncheckedGuardrails: analysis.skipped_guardrails, markers }).replace('</body>', () => `<h2>Analysis notes</h2>\n${notesHtml(analysis)}\n</body>`);
+  const html = renderReportHtml(analysis.report, { uncheckedGuardrails: analysis.skipped_guardrails, markers }).replace(
+    '</body>',
+    () => `<h2>Analysis notes</h2>\n${notesHtml(analysis)}\n</body>`,
+  );
   // The sections of the analysis document beside the engine's (capping, ...), each rendered apart.
   return { json: analysis, html: html.replace('<h2>Analysis notes</h2>', () => `${analysisSectionsHtml(analysis)}\n<h2>Analysis notes</h2>`) };
 }

@@ -247,7 +247,10 @@ export async function trainCandidate(input: ModelRunInput, deps: { objects: Obje
 }
 
 /** Step 2b: the candidate's configuration and the published version on the same held-out split of the snapshot, and the decision. */
-export async function evaluateCandidate(input: ModelRunInput & { candidate: Candidate }, deps: { objects: ObjectStore; artifacts: ModelArtifactStore }): Promise<EvaluationResult> {
+export async function evaluateCandidate(
+  input: ModelRunInput & { candidate: Candidate },
+  deps: { objects: ObjectStore; artifacts: ModelArtifactStore },
+): Promise<EvaluationResult> {
   const definition = getModel(input.algorithm);
   const dataset = await loadDataset(deps.objects, input.dataset_prefix, definition);
   const latest = await readLatest(deps.objects, input.model_id);
@@ -283,7 +286,12 @@ export async function publishAccepted(
     if (evaluation.accepted) {
       // The artifact first: a pointer only ever names a complete version (its manifest is written last).
       await deps.artifacts.getManifest(result.model_id, candidate.model_version);
-      const pointer: LatestPointer = { model_id: result.model_id, model_version: candidate.model_version, published_at: deps.now.toISOString(), run_id: input.run_id };
+      const pointer: LatestPointer = {
+        model_id: result.model_id,
+        model_version: candidate.model_version,
+        published_at: deps.now.toISOString(),
+        run_id: input.run_id,
+      };
       await deps.objects.put(latestKey(result.model_id), JSON.stringify(pointer), 'application/json');
       versions[result.model_id] = candidate.model_version;
     }

@@ -62,7 +62,13 @@ export function finalAlertOutstanding(experiment: Experiment): boolean {
 }
 
 /** The final analysis: counters through the day the schedule ended in, marked final. */
-export async function analyseFinal(experiment: Experiment, counters: CounterRepository, ending: ScheduleEnding, mde?: number, shownItems?: ShownItemRepository): Promise<FinalAnalysis> {
+export async function analyseFinal(
+  experiment: Experiment,
+  counters: CounterRepository,
+  ending: ScheduleEnding,
+  mde?: number,
+  shownItems?: ShownItemRepository,
+): Promise<FinalAnalysis> {
   const analysis = await analyseExperiment(experiment, counters, { day: ending.day, mde, shownItems });
   return { ...analysis, final: { ended_at: ending.ended_at, reason: ending.reason } };
 }
@@ -120,7 +126,11 @@ export interface ScheduleRunContext {
  * Applies `change` to the freshest revision of an experiment, with a conditional write, retried
  * when an operator's edit got in between; undefined when `change` says there is nothing to do.
  */
-async function writeFresh(ctx: ScheduleRunContext, experiment: Experiment, change: (current: Experiment) => Experiment | undefined): Promise<Experiment | undefined> {
+async function writeFresh(
+  ctx: ScheduleRunContext,
+  experiment: Experiment,
+  change: (current: Experiment) => Experiment | undefined,
+): Promise<Experiment | undefined> {
   let current: Experiment | undefined = experiment;
   for (let attempt = 1; current !== undefined; attempt++) {
     const next = change(current);
@@ -158,7 +168,15 @@ async function deliverFinal(ctx: ScheduleRunContext, stopped: Experiment): Promi
     throw error;
   }
   await recordAlert(ctx, stopped, { alert: 'sent', alerted_at: ctx.now.toISOString(), decision: analysis.decision, winner: analysis.winner });
-  return { experiment_id: stopped.id, json_key: jsonKey, html_key: htmlKey, decision: analysis.decision, alerted: true, final: true, stop_reason: ending.reason };
+  return {
+    experiment_id: stopped.id,
+    json_key: jsonKey,
+    html_key: htmlKey,
+    decision: analysis.decision,
+    alerted: true,
+    final: true,
+    stop_reason: ending.reason,
+  };
 }
 
 /** Writes an ordinary daily report, without an alert (the final one follows in the same run). */
@@ -186,7 +204,9 @@ export async function enforceSchedule(ctx: ScheduleRunContext, experiment: Exper
   if (experiment.status === 'running') {
     const ranOnDay = experiment.start_time === undefined || day >= experiment.start_time.slice(0, 10);
     const entries = day < ending.day && ranOnDay ? [await dailyReport(ctx, experiment, day)] : [];
-    const stopped = await writeFresh(ctx, experiment, (current) => (scheduleEndReached(current, ctx.now.getTime()) ? endExperimentOnSchedule(current, { now: ctx.now }) : undefined));
+    const stopped = await writeFresh(ctx, experiment, (current) =>
+      scheduleEndReached(current, ctx.now.getTime()) ? endExperimentOnSchedule(current, { now: ctx.now }) : undefined,
+    );
     return stopped ? [...entries, await deliverFinal(ctx, stopped)] : entries;
   }
 
@@ -205,5 +225,15 @@ export async function enforceSchedule(ctx: ScheduleRunContext, experiment: Exper
   if (day < ending.day) return undefined;
   const analysis = await analyseFinal(experiment, ctx.counters, ending, ctx.mde, ctx.shownItems);
   const { jsonKey, htmlKey } = await ctx.reports.put(experiment.id, ending.day, renderFinalReport(analysis));
-  return [{ experiment_id: experiment.id, json_key: jsonKey, html_key: htmlKey, decision: analysis.decision, alerted: false, final: true, stop_reason: ending.reason }];
+  return [
+    {
+      experiment_id: experiment.id,
+      json_key: jsonKey,
+      html_key: htmlKey,
+      decision: analysis.decision,
+      alerted: false,
+      final: true,
+      stop_reason: ending.reason,
+    },
+  ];
 }

@@ -73,7 +73,11 @@ function segmentAlong(dimension: SegmentDimension, row: ExactCounterRow): string
 }
 
 /** The engine's input for one segment: the target's samples from each variant's totals there. */
-function comparisonInput(experiment: Experiment, variants: { name: string; weight: number; isControl: boolean; sums: Sums }[], capped: boolean): ComparisonInput {
+function comparisonInput(
+  experiment: Experiment,
+  variants: { name: string; weight: number; isControl: boolean; sums: Sums }[],
+  capped: boolean,
+): ComparisonInput {
   const plan = metricPlanFor(experiment);
   const confidenceLevel = experiment.confidence_level;
   const doubles = (sums: Sums) => Object.fromEntries(Object.entries(sums).map(([k, v]) => [k, toDouble(v)]));
@@ -85,7 +89,11 @@ function comparisonInput(experiment: Experiment, variants: { name: string; weigh
   switch (plan.kind) {
     case 'proportion': {
       const field = kind === 'conversion' ? 'converters' : 'clickers';
-      return { metric: 'proportion', confidenceLevel, variants: meta.map(({ totals, ...m }) => ({ ...m, sample: { users: m.users, conversions: Math.min(totals[field] ?? 0, m.users) } })) };
+      return {
+        metric: 'proportion',
+        confidenceLevel,
+        variants: meta.map(({ totals, ...m }) => ({ ...m, sample: { users: m.users, conversions: Math.min(totals[field] ?? 0, m.users) } })),
+      };
     }
     case 'ratio':
       return {
@@ -93,8 +101,19 @@ function comparisonInput(experiment: Experiment, variants: { name: string; weigh
         confidenceLevel,
         variants: meta.map(({ totals, ...m }) => {
           const slots = capped ? cappedSlotsOf(totals, null) : {};
-          const pick = (name: 'clicks' | 'impressions' | 'user_clicks_sq_sum' | 'user_impressions_sq_sum' | 'user_clicks_impressions_sum') => (slots[name] as number | undefined) ?? totals[name] ?? 0;
-          return { ...m, sample: { users: m.users, sumX: pick('clicks'), sumY: pick('impressions'), sumX2: pick('user_clicks_sq_sum'), sumY2: pick('user_impressions_sq_sum'), sumXY: pick('user_clicks_impressions_sum') } };
+          const pick = (name: 'clicks' | 'impressions' | 'user_clicks_sq_sum' | 'user_impressions_sq_sum' | 'user_clicks_impressions_sum') =>
+            (slots[name] as number | undefined) ?? totals[name] ?? 0;
+          return {
+            ...m,
+            sample: {
+              users: m.users,
+              sumX: pick('clicks'),
+              sumY: pick('impressions'),
+              sumX2: pick('user_clicks_sq_sum'),
+              sumY2: pick('user_impressions_sq_sum'),
+              sumXY: pick('user_clicks_impressions_sum'),
+            },
+          };
         }),
       };
     case 'mean':
@@ -127,12 +146,22 @@ export function segmentsReport(
   { through }: { through?: string } = {},
 ): SegmentsReport {
   const analysed = experiment.variants.filter((v) => v.active && v.weight > 0).sort((a, b) => Number(b.is_control) - Number(a.is_control));
-  const capped = analysed.every((v) => hasCappedSums(Object.fromEntries(Object.entries(exactTotalsThrough(countersByVariant[v.name] ?? [], through)).map(([k, x]) => [k, toDouble(x)]))));
+  const capped = analysed.every((v) =>
+    hasCappedSums(Object.fromEntries(Object.entries(exactTotalsThrough(countersByVariant[v.name] ?? [], through)).map(([k, x]) => [k, toDouble(x)]))),
+  );
   const dimensions: { dimension: SegmentDimension; definition: string; order: string[] }[] = [
-    { dimension: 'user_type', definition: "known to the control model at the first exposure, or cold-start (served the popularity list)", order: ['known', 'cold-start'] },
+    {
+      dimension: 'user_type',
+      definition: 'known to the control model at the first exposure, or cold-start (served the popularity list)',
+      order: ['known', 'cold-start'],
+    },
   ];
   if (experiment.segments !== undefined && experiment.segments.length > 0) {
-    dimensions.push({ dimension: 'client_segment', definition: 'the segment the client sent with the first request (GET /recommend?segment=)', order: [...experiment.segments, NO_CLIENT_SEGMENT] });
+    dimensions.push({
+      dimension: 'client_segment',
+      definition: 'the segment the client sent with the first request (GET /recommend?segment=)',
+      order: [...experiment.segments, NO_CLIENT_SEGMENT],
+    });
   }
   return {
     metric: metricPlanFor(experiment).definition,
@@ -154,7 +183,12 @@ export function segmentsReport(
         segment,
         input: comparisonInput(
           experiment,
-          analysed.map((v) => ({ name: v.name, weight: v.weight, isControl: v.is_control, sums: exactTotalsThrough(bySegment.get(segment)!.get(v.name) ?? [], through) })),
+          analysed.map((v) => ({
+            name: v.name,
+            weight: v.weight,
+            isControl: v.is_control,
+            sums: exactTotalsThrough(bySegment.get(segment)!.get(v.name) ?? [], through),
+          })),
           capped,
         ),
       }));

@@ -20,7 +20,12 @@ import { controlOf, type Experiment } from '../domain/experiments/model.ts';
 import type { ShownItemRepository } from '../storage/shown-items.ts';
 import { scheduleEndReached } from '../domain/experiments/schedule.ts';
 import { analysisDay, type AcceptedEvent } from '../domain/events/event.ts';
-import { INTERLEAVED_RESPONSE_VARIANT, INTERLEAVING_COUNTER_VARIANT, impressionEventId, type InterleavingAttribution } from '../domain/events/interleaving-credit.ts';
+import {
+  INTERLEAVED_RESPONSE_VARIANT,
+  INTERLEAVING_COUNTER_VARIANT,
+  impressionEventId,
+  type InterleavingAttribution,
+} from '../domain/events/interleaving-credit.ts';
 import type { Team } from '../domain/experiments/interleaving.ts';
 import { popularItems, recommendTopN, type Recommendations } from '../domain/recommenders/top-n.ts';
 import { provesNotApplied, type DynamoCounterRepository, type DynamoEventRepository } from '../storage/event-repository.ts';
@@ -109,10 +114,18 @@ export function createRecommendationService({ experiments, counters, events, mod
   }
 
   /** Assigns, storing a fresh assignment with a conditional write so the first one sticks. */
-  async function assign(experimentId: string, userId: string, now: number, segment?: string): Promise<{ assignment: Assignment; experiment: Experiment; record?: StoredAssignmentValue }> {
+  async function assign(
+    experimentId: string,
+    userId: string,
+    now: number,
+    segment?: string,
+  ): Promise<{ assignment: Assignment; experiment: Experiment; record?: StoredAssignmentValue }> {
     // Independent reads, so one round trip instead of two on the hot path.
     const [experiment, stored] = await Promise.all([experimentOf(experimentId, now), storedAssignment(experimentId, userId)]);
-    if (!experiment) throw notFound(`experiment_id: experiment "${experimentId}" does not exist`, [{ field: 'experiment_id', message: `experiment "${experimentId}" does not exist` }]);
+    if (!experiment)
+      throw notFound(`experiment_id: experiment "${experimentId}" does not exist`, [
+        { field: 'experiment_id', message: `experiment "${experimentId}" does not exist` },
+      ]);
     // Checked before anything is written, for every user (it is kept only at a first exposure).
     const segmentProblem = segment === undefined ? undefined : clientSegmentProblem(experiment.segments, segment);
     if (segmentProblem !== undefined) throw validationFailed([{ field: 'segment', message: segmentProblem }]);
@@ -185,7 +198,14 @@ export function createRecommendationService({ experiments, counters, events, mod
       // The covariate goes on the user aggregate first (idempotent), so every later ADD returns it
       // with the totals (ALL_NEW) for the cross moments Σx·y; then Σx, Σx² join the exposure's ADD.
       if (stored.covariate) await counters.recordCovariate(experimentId, userId, stored.covariate);
-      await counters.countExposure(experimentId, variant, Date.parse(stored.assignedAt), userId, { ...banditExposureIncrements(stored), ...covariateExposureIncrements(stored.covariate) }, stored.segment);
+      await counters.countExposure(
+        experimentId,
+        variant,
+        Date.parse(stored.assignedAt),
+        userId,
+        { ...banditExposureIncrements(stored), ...covariateExposureIncrements(stored.covariate) },
+        stored.segment,
+      );
     } catch (error) {
       for (let attempt = 1; ; attempt++) {
         try {
@@ -193,7 +213,13 @@ export function createRecommendationService({ experiments, counters, events, mod
           break;
         } catch (releaseError) {
           if (attempt >= EXPOSURE_RELEASE_ATTEMPTS || !provesNotApplied(releaseError)) {
-            logger.error('Counter undo incomplete: an exposure is claimed but not counted', { reason: 'unclaim-failed', experimentId, variant, userId, error: releaseError });
+            logger.error('Counter undo incomplete: an exposure is claimed but not counted', {
+              reason: 'unclaim-failed',
+              experimentId,
+              variant,
+              userId,
+              error: releaseError,
+            });
             metrics.addMetric('CounterInconsistency', MetricUnit.Count, 1);
             break;
           }
@@ -232,11 +258,19 @@ export function createRecommendationService({ experiments, counters, events, mod
       const serving = await models.get(assignment.model_id, assignment.model_version);
       return { recs: recommendTopN(serving, userId, topN), modelVersion: assignment.model_version, catalogueSize: serving.model.itemIds.length };
     } catch (error) {
-      logger.error('Artifact unavailable, serving the control model\'s popularity list', { model: assignment.model_id, version: assignment.model_version, error });
+      logger.error("Artifact unavailable, serving the control model's popularity list", {
+        model: assignment.model_id,
+        version: assignment.model_version,
+        error,
+      });
       metrics.addMetric('ArtifactFallback', MetricUnit.Count, 1);
       try {
         const serving = await models.get(controlModel.model_id, controlModel.model_version);
-        return { recs: { items: popularItems(serving, topN), fallback: 'artifact-unavailable' } as Recommendations, modelVersion: controlModel.model_version, catalogueSize: serving.model.itemIds.length };
+        return {
+          recs: { items: popularItems(serving, topN), fallback: 'artifact-unavailable' } as Recommendations,
+          modelVersion: controlModel.model_version,
+          catalogueSize: serving.model.itemIds.length,
+        };
       } catch {
         throw serviceUnavailable('No model artifact could be loaded; retry later');
       }
@@ -261,7 +295,15 @@ export function createRecommendationService({ experiments, counters, events, mod
 
   async function serveAssigned(assignment: Assignment, experiment: Experiment, userId: string, topN: number): Promise<Served> {
     const { recs, modelVersion, catalogueSize } = await recommendWithFallback(assignment, controlOf(experiment), userId, topN);
-    return { variant: assignment.variant, modelVersion, items: recs.items, fallback: recs.fallback, inExperiment: assignment.in_experiment, counterVariant: assignment.variant, catalogueSize };
+    return {
+      variant: assignment.variant,
+      modelVersion,
+      items: recs.items,
+      fallback: recs.fallback,
+      inExperiment: assignment.in_experiment,
+      counterVariant: assignment.variant,
+      catalogueSize,
+    };
   }
 
   /**
@@ -274,7 +316,12 @@ export function createRecommendationService({ experiments, counters, events, mod
     const [a, b] = await Promise.allSettled([models.get(teams.a.model_id, teams.a.model_version), models.get(teams.b.model_id, teams.b.model_version)]);
     if (a.status === 'rejected' || b.status === 'rejected') {
       const failed = a.status === 'rejected' ? teams.a : teams.b;
-      const { recs, modelVersion } = await recommendWithFallback({ ...assignment, model_id: failed.model_id, model_version: failed.model_version }, teams.a, userId, topN);
+      const { recs, modelVersion } = await recommendWithFallback(
+        { ...assignment, model_id: failed.model_id, model_version: failed.model_version },
+        teams.a,
+        userId,
+        topN,
+      );
       // A retry inside recommendWithFallback may load the failed team after all: then its list is served, still outside the test.
       const variant = recs.fallback === 'artifact-unavailable' ? teams.a.name : failed.name;
       return { variant, modelVersion, items: recs.items, fallback: recs.fallback, inExperiment: false, counterVariant: INTERLEAVING_COUNTER_VARIANT };
@@ -343,13 +390,17 @@ export function createRecommendationService({ experiments, counters, events, mod
         // counting starts with the claim instead of after it (two round trips, not three).
         // The impression counts in the user's segment (a served interleaved list has none: its counter is the experiment's).
         const segmentOf = served.attribution === undefined ? record?.segment : undefined;
-        await events.recordNew(impression, served.counterVariant, served.attribution, { caps: userCapsOf(experiment), ...(segmentOf === undefined ? {} : { segment: segmentOf }) });
+        await events.recordNew(impression, served.counterVariant, served.attribution, {
+          caps: userCapsOf(experiment),
+          ...(segmentOf === undefined ? {} : { segment: segmentOf }),
+        });
         impressionRecorded = true;
       } catch (error) {
         logger.error('Impression could not be recorded', { requestId, error });
         metrics.addMetric('ImpressionWriteFailed', MetricUnit.Count, 1);
       }
-      if (impressionRecorded && served.catalogueSize !== undefined) await markShown(experimentId, served.counterVariant, served.items, now, served.catalogueSize);
+      if (impressionRecorded && served.catalogueSize !== undefined)
+        await markShown(experimentId, served.counterVariant, served.items, now, served.catalogueSize);
     }
 
     return {

@@ -187,7 +187,11 @@ export function addDays(day: string, offset: number): string {
  */
 export function syntheticDailyCounters({ arms, days, firstDay }: { arms: SyntheticArm[]; days: number; firstDay: string }): SyntheticDay[] {
   return arms.flatMap((arm) =>
-    split(arm.users, days).map((users, d) => ({ variant: arm.variant, day: addDays(firstDay, d), increments: cohortIncrements(users, arm.ctr, arm.conversionRate) })),
+    split(arm.users, days).map((users, d) => ({
+      variant: arm.variant,
+      day: addDays(firstDay, d),
+      increments: cohortIncrements(users, arm.ctr, arm.conversionRate),
+    })),
   );
 }
 

@@ -31,7 +31,8 @@ export const CUPED_COUNTER_FIELDS = [
 ] as const;
 
 /** What the covariate is, in words for the report. */
-export const COVARIATE_DEFINITION = "the number of items the user has in the training data of the control model's artifact, recorded at exposure (0 for a user the model does not know)";
+export const COVARIATE_DEFINITION =
+  "the number of items the user has in the training data of the control model's artifact, recorded at exposure (0 for a user the model does not know)";
 
 export type CupedMetric = 'click_through' | 'clickers' | 'converters' | 'clicks' | 'revenue' | 'watch_time';
 
@@ -56,12 +57,60 @@ type Sums = Record<string, Exact>;
 const field = (sums: Sums, name: string): Exact => sums[name] ?? 0;
 
 /** How each metric's arms are read from a variant's totals. */
-const MEAN_METRICS: { metric: Exclude<CupedMetric, 'click_through'>; kind: 'proportion' | 'mean'; y: string; ySq: string; xy: string; scale: number; definition: string }[] = [
-  { metric: 'clickers', kind: 'proportion', y: 'clickers', ySq: 'clickers', xy: 'covariate_clickers', scale: 1, definition: 'share of exposed users with a click' },
-  { metric: 'converters', kind: 'proportion', y: 'converters', ySq: 'converters', xy: 'covariate_converters', scale: 1, definition: 'share of exposed users with a purchase' },
-  { metric: 'clicks', kind: 'mean', y: 'capped_clicks', ySq: 'capped_clicks_sq_sum', xy: 'covariate_capped_clicks', scale: 1, definition: 'clicks per exposed user (capped)' },
-  { metric: 'revenue', kind: 'mean', y: 'capped_revenue_cents', ySq: 'capped_revenue_cents_sq_sum', xy: 'covariate_capped_revenue_cents', scale: 100, definition: 'revenue per exposed user (capped)' },
-  { metric: 'watch_time', kind: 'mean', y: 'capped_watch_ms', ySq: 'capped_watch_ms_sq_sum', xy: 'covariate_capped_watch_ms', scale: 1000, definition: 'watch time per exposed user in seconds (capped)' },
+const MEAN_METRICS: {
+  metric: Exclude<CupedMetric, 'click_through'>;
+  kind: 'proportion' | 'mean';
+  y: string;
+  ySq: string;
+  xy: string;
+  scale: number;
+  definition: string;
+}[] = [
+  {
+    metric: 'clickers',
+    kind: 'proportion',
+    y: 'clickers',
+    ySq: 'clickers',
+    xy: 'covariate_clickers',
+    scale: 1,
+    definition: 'share of exposed users with a click',
+  },
+  {
+    metric: 'converters',
+    kind: 'proportion',
+    y: 'converters',
+    ySq: 'converters',
+    xy: 'covariate_converters',
+    scale: 1,
+    definition: 'share of exposed users with a purchase',
+  },
+  {
+    metric: 'clicks',
+    kind: 'mean',
+    y: 'capped_clicks',
+    ySq: 'capped_clicks_sq_sum',
+    xy: 'covariate_capped_clicks',
+    scale: 1,
+    definition: 'clicks per exposed user (capped)',
+  },
+  {
+    metric: 'revenue',
+    kind: 'mean',
+    y: 'capped_revenue_cents',
+    ySq: 'capped_revenue_cents_sq_sum',
+    xy: 'covariate_capped_revenue_cents',
+    scale: 100,
+    definition: 'revenue per exposed user (capped)',
+  },
+  {
+    metric: 'watch_time',
+    kind: 'mean',
+    y: 'capped_watch_ms',
+    ySq: 'capped_watch_ms_sq_sum',
+    xy: 'covariate_capped_watch_ms',
+    scale: 1000,
+    definition: 'watch time per exposed user in seconds (capped)',
+  },
 ];
 
 /** The CUPED metric the decision's target corresponds to, or null (a rating is averaged per event). */
@@ -97,13 +146,25 @@ function analyseMetric(metric: CupedMetric, arms: { name: string; sums: Sums }[]
     });
   }
   const spec = MEAN_METRICS.find((m) => m.metric === metric)!;
-  const meanArms: CupedMeanArm[] = arms.map(({ name, sums }) => ({ name, ...covariate(sums), sumY: field(sums, spec.y), sumY2: field(sums, spec.ySq), sumXY: field(sums, spec.xy) }));
+  const meanArms: CupedMeanArm[] = arms.map(({ name, sums }) => ({
+    name,
+    ...covariate(sums),
+    sumY: field(sums, spec.y),
+    sumY2: field(sums, spec.ySq),
+    sumXY: field(sums, spec.xy),
+  }));
   return cupedMeans({ arms: meanArms, confidenceLevel, scale: spec.scale });
 }
 
 /** Cumulative exact totals of each variant at the end of every day any variant has counters (through `through`). */
-function dailyTotals(names: string[], countersByVariant: Readonly<Record<string, readonly ExactCounterRow[]>>, through?: string): { day: string; totals: Sums[] }[] {
-  const days = [...new Set(names.flatMap((name) => (countersByVariant[name] ?? []).map((row) => row.day)))].filter((day) => through === undefined || day <= through).sort();
+function dailyTotals(
+  names: string[],
+  countersByVariant: Readonly<Record<string, readonly ExactCounterRow[]>>,
+  through?: string,
+): { day: string; totals: Sums[] }[] {
+  const days = [...new Set(names.flatMap((name) => (countersByVariant[name] ?? []).map((row) => row.day)))]
+    .filter((day) => through === undefined || day <= through)
+    .sort();
   const running = names.map((): Sums => ({}));
   const byVariantDay = names.map((name) => {
     const byDay = new Map<string, ExactCounterRow[]>();
@@ -113,7 +174,8 @@ function dailyTotals(names: string[], countersByVariant: Readonly<Record<string,
   return days.map((day) => {
     names.forEach((_, i) => {
       for (const row of byVariantDay[i].get(day) ?? []) {
-        for (const [key, value] of Object.entries(row)) if (typeof value === 'number' || typeof value === 'bigint') running[i][key] = exactAdd(running[i][key] ?? 0, value);
+        for (const [key, value] of Object.entries(row))
+          if (typeof value === 'number' || typeof value === 'bigint') running[i][key] = exactAdd(running[i][key] ?? 0, value);
       }
     });
     return { day, totals: running.map((sums) => ({ ...sums })) };
@@ -125,13 +187,26 @@ function dailyTotals(names: string[], countersByVariant: Readonly<Record<string,
  * looks, with the decision's mixture (τ = MDE × the control's estimate at the last look) and
  * Holm's adjustment across variants.
  */
-function targetSequential(metric: CupedMetric, names: string[], looks: { day: string; totals: Sums[] }[], experiment: Experiment, confidenceLevel: number, final: CupedResult): VarianceReductionMetric['sequential'] {
+function targetSequential(
+  metric: CupedMetric,
+  names: string[],
+  looks: { day: string; totals: Sums[] }[],
+  experiment: Experiment,
+  confidenceLevel: number,
+  final: CupedResult,
+): VarianceReductionMetric['sequential'] {
   const alpha = 1 - confidenceLevel;
   const baseline = final.arms[0].estimate;
   const mde = experiment.minimum_detectable_effect ?? 0.1;
   if (!(baseline > 0)) return undefined;
   const mixture = defaultMixtureVariance(mde * baseline);
-  const perLook = looks.map(({ totals }) => analyseMetric(metric, names.map((name, i) => ({ name, sums: totals[i] })), confidenceLevel));
+  const perLook = looks.map(({ totals }) =>
+    analyseMetric(
+      metric,
+      names.map((name, i) => ({ name, sums: totals[i] })),
+      confidenceLevel,
+    ),
+  );
   const sequence = (pick: (c: CupedComparison) => { difference: number; variance: number }, variant: string) =>
     alwaysValidSequence(
       perLook.map((look) => {
@@ -161,7 +236,12 @@ export function varianceReductionReport(
   const names = analysed.map((v) => v.name);
   const arms = names.map((name) => ({ name, sums: exactTotalsThrough(countersByVariant[name] ?? [], through) }));
   const recorded = arms.some(({ sums }) => Number(field(sums, 'covariate_sq_sum')) > 0);
-  if (!recorded) return { status: 'no-covariate', covariate: COVARIATE_DEFINITION, reason: 'no exposure has a covariate recorded yet (counters written before covariates existed, or only users the control model does not know)' };
+  if (!recorded)
+    return {
+      status: 'no-covariate',
+      covariate: COVARIATE_DEFINITION,
+      reason: 'no exposure has a covariate recorded yet (counters written before covariates existed, or only users the control model does not know)',
+    };
   const capped = arms.every(({ sums }) => hasCappedSums(Object.fromEntries(Object.entries(sums).map(([k, v]) => [k, Number(v)]))));
   const target = cupedTargetOf(experiment);
   const metrics: VarianceReductionMetric[] = (['click_through', ...MEAN_METRICS.map((m) => m.metric)] as CupedMetric[])
@@ -173,11 +253,12 @@ export function varianceReductionReport(
       const entry: VarianceReductionMetric = {
         metric,
         kind: spec?.kind ?? 'ratio',
-        definition: spec?.definition ?? "clicks / impressions with the user as the unit (capped; delta method, linearised)",
+        definition: spec?.definition ?? 'clicks / impressions with the user as the unit (capped; delta method, linearised)',
         target: metric === target,
         result,
       };
-      if (metric === target && result.status === 'ok') entry.sequential = targetSequential(metric, names, dailyTotals(names, countersByVariant, through), experiment, confidenceLevel, result);
+      if (metric === target && result.status === 'ok')
+        entry.sequential = targetSequential(metric, names, dailyTotals(names, countersByVariant, through), experiment, confidenceLevel, result);
       return entry;
     });
   return { status: 'ok', covariate: COVARIATE_DEFINITION, metrics };

@@ -5,14 +5,7 @@
 import { GetObjectCommand, ListObjectsV2Command, PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
 import { mkdir, readFile, readdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import {
-  ArtifactError,
-  artifactPrefix,
-  decodeArtifact,
-  parseManifest,
-  type EncodedArtifact,
-  type ModelManifest,
-} from '../domain/recommenders/artifact.ts';
+import { ArtifactError, artifactPrefix, decodeArtifact, parseManifest, type EncodedArtifact, type ModelManifest } from '../domain/recommenders/artifact.ts';
 import type { FactorModel } from '../domain/recommenders/types.ts';
 import { isNotFound } from './object-store.ts';
 
@@ -34,7 +27,6 @@ export interface ModelArtifactStore {
   /** Model ids that have anything under `models/<id>/`, sorted. */
   listModels(): Promise<string[]>;
 }
-
 
 /** Artifacts in an S3 bucket. */
 export class S3ModelArtifactStore implements ModelArtifactStore {
@@ -85,7 +77,13 @@ export class S3ModelArtifactStore implements ModelArtifactStore {
   async putArtifact({ manifest, files }: EncodedArtifact): Promise<void> {
     const prefix = artifactPrefix(manifest.model_id, manifest.version);
     // A version is its content: if it is already published, publishing again changes nothing.
-    if (await this.getManifest(manifest.model_id, manifest.version).then(() => true, () => false)) return;
+    if (
+      await this.getManifest(manifest.model_id, manifest.version).then(
+        () => true,
+        () => false,
+      )
+    )
+      return;
     await Promise.all(
       [...files].map(([path, bytes]) =>
         this.s3.send(new PutObjectCommand({ Bucket: this.bucket, Key: prefix + path, Body: bytes, ContentType: 'application/octet-stream' })),
@@ -100,9 +98,7 @@ export class S3ModelArtifactStore implements ModelArtifactStore {
     const versions = new Set<string>();
     let token: string | undefined;
     do {
-      const page = await this.s3.send(
-        new ListObjectsV2Command({ Bucket: this.bucket, Prefix: `models/${modelId}/`, ContinuationToken: token }),
-      );
+      const page = await this.s3.send(new ListObjectsV2Command({ Bucket: this.bucket, Prefix: `models/${modelId}/`, ContinuationToken: token }));
       for (const object of page.Contents ?? []) {
         const match = object.Key?.match(/^models\/[^/]+\/([0-9a-f]{16})\/manifest\.json$/);
         if (match) versions.add(match[1]);
@@ -161,7 +157,13 @@ export class DirectoryModelArtifactStore implements ModelArtifactStore {
   }
 
   async putArtifact({ manifest, files }: EncodedArtifact): Promise<void> {
-    if (await this.getManifest(manifest.model_id, manifest.version).then(() => true, () => false)) return;
+    if (
+      await this.getManifest(manifest.model_id, manifest.version).then(
+        () => true,
+        () => false,
+      )
+    )
+      return;
     const dir = join(this.root, artifactPrefix(manifest.model_id, manifest.version));
     await mkdir(dir, { recursive: true });
     for (const [path, bytes] of files) await writeFile(join(dir, path), bytes);
@@ -171,7 +173,10 @@ export class DirectoryModelArtifactStore implements ModelArtifactStore {
   async listVersions(modelId: string): Promise<string[]> {
     try {
       const entries = await readdir(join(this.root, 'models', modelId), { withFileTypes: true });
-      return entries.filter((e) => e.isDirectory() && /^[0-9a-f]{16}$/.test(e.name)).map((e) => e.name).sort();
+      return entries
+        .filter((e) => e.isDirectory() && /^[0-9a-f]{16}$/.test(e.name))
+        .map((e) => e.name)
+        .sort();
     } catch (error) {
       if (isNotFound(error)) return [];
       throw error;
@@ -181,7 +186,10 @@ export class DirectoryModelArtifactStore implements ModelArtifactStore {
   async listModels(): Promise<string[]> {
     try {
       const entries = await readdir(join(this.root, 'models'), { withFileTypes: true });
-      return entries.filter((e) => e.isDirectory()).map((e) => e.name).sort();
+      return entries
+        .filter((e) => e.isDirectory())
+        .map((e) => e.name)
+        .sort();
     } catch (error) {
       if (isNotFound(error)) return [];
       throw error;

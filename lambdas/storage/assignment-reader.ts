@@ -47,7 +47,12 @@ export class DynamoAssignmentReader {
           const out = await this.db.send(new BatchGetCommand({ RequestItems: { [this.tableName]: { Keys: pending, ProjectionExpression: 'assignment' } } }));
           for (const item of out.Responses?.[this.tableName] ?? []) {
             const assignment = item.assignment as StoredAssignment | undefined;
-            if (assignment) found.set(assignmentRefKey(assignment.experimentId, assignment.userId), { variant: assignment.variant, propensity: assignment.propensity, ...(assignment.segment === undefined ? {} : { segment: assignment.segment }) });
+            if (assignment)
+              found.set(assignmentRefKey(assignment.experimentId, assignment.userId), {
+                variant: assignment.variant,
+                propensity: assignment.propensity,
+                ...(assignment.segment === undefined ? {} : { segment: assignment.segment }),
+              });
           }
           return (out.UnprocessedKeys?.[this.tableName]?.Keys ?? []) as Key[];
         },

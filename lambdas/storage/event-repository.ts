@@ -185,7 +185,12 @@ function attributionFields(interleaving: InterleavingAttribution | undefined): R
 }
 
 /** The item an event is stored as: what the handlers size-check before writing. */
-export function storedEventItem(event: AcceptedEvent, variant: string, ttlDays: number, interleaving?: InterleavingAttribution): Record<string, unknown> & { pk: string; sk: string } {
+export function storedEventItem(
+  event: AcceptedEvent,
+  variant: string,
+  ttlDays: number,
+  interleaving?: InterleavingAttribution,
+): Record<string, unknown> & { pk: string; sk: string } {
   return {
     ...eventKey(event.event_id),
     ...event,
@@ -240,7 +245,9 @@ export class DynamoCounterRepository implements CounterRepository, UserAggregate
 
   async add(experimentId: string, variant: string, day: string, increments: Increments, shard = 0, segment?: string): Promise<void> {
     if (Object.keys(increments).length === 0) return;
-    await this.db.send(new UpdateCommand({ TableName: this.countersTable, Key: counterKey(experimentId, variant, day, shard, segment), ...addExpression(increments) }));
+    await this.db.send(
+      new UpdateCommand({ TableName: this.countersTable, Key: counterKey(experimentId, variant, day, shard, segment), ...addExpression(increments) }),
+    );
   }
 
   async countExposure(experimentId: string, variant: string, atMs: number, userId: string, extra: Increments = {}, segment?: string): Promise<void> {
@@ -275,7 +282,9 @@ export class DynamoCounterRepository implements CounterRepository, UserAggregate
     // ALL_NEW returns every attribute of the item; one missing from the answer was never ADDed
     // to, so its total is its delta (0), or, for a store that answers without the item, the ADD.
     const attributes = out?.Attributes ?? {};
-    const totals = Object.fromEntries(USER_TOTAL_FIELDS.map((field) => [field, field in attributes ? userTotalValue(attributes[field]) : delta[field]])) as unknown as UserTotals;
+    const totals = Object.fromEntries(
+      USER_TOTAL_FIELDS.map((field) => [field, field in attributes ? userTotalValue(attributes[field]) : delta[field]]),
+    ) as unknown as UserTotals;
     // The covariate the exposure recorded comes back with the totals: the cross moments Σx·y need it.
     return { ...totals, covariate: userTotalValue(attributes.covariate) };
   }
@@ -287,7 +296,9 @@ export class DynamoCounterRepository implements CounterRepository, UserAggregate
       const day = byDay.get(row.day) ?? byDay.set(row.day, { day: row.day }).get(row.day)!;
       for (const [metric, value] of Object.entries(row)) if (typeof value !== 'string') day[metric] = exactAdd((day[metric] as Exact | undefined) ?? 0, value);
     }
-    return [...byDay.values()].map((row) => Object.fromEntries(Object.entries(row).map(([key, value]) => [key, typeof value === 'bigint' ? Number(value) : value])) as DailyCounter);
+    return [...byDay.values()].map(
+      (row) => Object.fromEntries(Object.entries(row).map(([key, value]) => [key, typeof value === 'bigint' ? Number(value) : value])) as DailyCounter,
+    );
   }
 
   async exactDailyCounters(experimentId: string, variant: string): Promise<ExactDailyCounter[]> {
@@ -361,7 +372,14 @@ export class DynamoImpressionStore {
                 [this.eventsTable]: {
                   Keys: pending,
                   ProjectionExpression: '#id, #user, #experiment, #request, #counted, #slate',
-                  ExpressionAttributeNames: { '#id': 'event_id', '#user': 'user_id', '#experiment': 'experiment_id', '#request': 'request_id', '#counted': 'counted', '#slate': 'slate' },
+                  ExpressionAttributeNames: {
+                    '#id': 'event_id',
+                    '#user': 'user_id',
+                    '#experiment': 'experiment_id',
+                    '#request': 'request_id',
+                    '#counted': 'counted',
+                    '#slate': 'slate',
+                  },
                 },
               },
             }),
@@ -737,7 +755,12 @@ export class DynamoEventRepository implements EventRepository {
         // The impression keeps the credit: its forward transition stays in the correction, so the
         // win counters match the impression; a retry finds the item credited and adds nothing.
         const error = outcome.status === 'rejected' ? outcome.reason : new Error('credit vanished before its undo');
-        this.report({ reason: 'undo-failed', ...this.where(group), detail: { impressionId: credit.impressionId, itemId: credit.itemId, team: credit.team }, error });
+        this.report({
+          reason: 'undo-failed',
+          ...this.where(group),
+          detail: { impressionId: credit.impressionId, itemId: credit.itemId, team: credit.team },
+          error,
+        });
       }
     });
     const needed = nonZero(correction);
@@ -754,7 +777,11 @@ export class DynamoEventRepository implements EventRepository {
    * the undo's own statistics cancel them exactly unless another request changed the same user in
    * between, and the sum of both is then the correction the daily counter needs.
    */
-  private async undoUserTotals(group: CounterGroup, done: { userId: string; delta: UserTotals; after: UserAggregate }[], forwardStats: Increments): Promise<void> {
+  private async undoUserTotals(
+    group: CounterGroup,
+    done: { userId: string; delta: UserTotals; after: UserAggregate }[],
+    forwardStats: Increments,
+  ): Promise<void> {
     if (done.length === 0) return;
     const correction: Increments = { ...forwardStats };
     const undone = await mapWithConcurrency(done, this.concurrency, ({ userId, delta }) =>
@@ -784,11 +811,19 @@ export class DynamoEventRepository implements EventRepository {
   private async unclaim(group: CounterGroup): Promise<void> {
     const results = await mapWithConcurrency(group.eventIds, this.concurrency, (eventId) =>
       this.compensate(() =>
-        this.db.send(new UpdateCommand({ TableName: this.eventsTable, Key: eventKey(eventId), UpdateExpression: 'SET counted = :false', ExpressionAttributeValues: { ':false': false } })),
+        this.db.send(
+          new UpdateCommand({
+            TableName: this.eventsTable,
+            Key: eventKey(eventId),
+            UpdateExpression: 'SET counted = :false',
+            ExpressionAttributeValues: { ':false': false },
+          }),
+        ),
       ),
     );
     results.forEach((outcome, i) => {
-      if (outcome.status === 'rejected') this.report({ reason: 'unclaim-failed', ...this.where(group), detail: { eventId: group.eventIds[i] }, error: outcome.reason });
+      if (outcome.status === 'rejected')
+        this.report({ reason: 'unclaim-failed', ...this.where(group), detail: { eventId: group.eventIds[i] }, error: outcome.reason });
     });
   }
 

@@ -75,7 +75,11 @@ export class DynamoInteractionLog implements InteractionLog {
       pack.entries.push(entry);
       pack.bytes += bytes;
     }
-    const items = packs.map((pack) => ({ ...interactionLogKey(pack.at, String(pack.entries[0].event_id)), events: pack.entries, expires_at: Math.floor(pack.at / 1000) + ttlSeconds }));
+    const items = packs.map((pack) => ({
+      ...interactionLogKey(pack.at, String(pack.entries[0].event_id)),
+      events: pack.entries,
+      expires_at: Math.floor(pack.at / 1000) + ttlSeconds,
+    }));
     for (let start = 0; start < items.length; start += 25) {
       const chunk = items.slice(start, start + 25).map((Item) => ({ PutRequest: { Item } }));
       await drainWithBackoff(

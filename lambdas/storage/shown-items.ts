@@ -47,7 +47,9 @@ export class DynamoShownItemRepository implements ShownItemRepository {
     // A plain put of the same key is idempotent; first_shown may move to a later day only when two
     // containers mark the same item on different days, which costs at most one day of precision.
     const writes = Array.from({ length: Math.ceil(unique.length / BATCH_WRITE_LIMIT) }, (_, b) =>
-      unique.slice(b * BATCH_WRITE_LIMIT, (b + 1) * BATCH_WRITE_LIMIT).map((itemId) => ({ PutRequest: { Item: { pk, sk: `ITEM#${itemId}`, first_shown: day } } })),
+      unique
+        .slice(b * BATCH_WRITE_LIMIT, (b + 1) * BATCH_WRITE_LIMIT)
+        .map((itemId) => ({ PutRequest: { Item: { pk, sk: `ITEM#${itemId}`, first_shown: day } } })),
     );
     await Promise.all([
       ...writes.map((requests) =>

@@ -87,12 +87,15 @@ export class AbFunction extends NodejsFunction {
     }
     for (const pattern of [...read, ...write]) {
       // A pattern is a key under a prefix; '*' alone would be the whole bucket again.
-      if (!/^[a-z0-9-]+\/.+$/.test(pattern)) throw new Error(`AbFunction ${this.node.id}: bucket key pattern "${pattern}" must start with a prefix such as models/`);
+      if (!/^[a-z0-9-]+\/.+$/.test(pattern))
+        throw new Error(`AbFunction ${this.node.id}: bucket key pattern "${pattern}" must start with a prefix such as models/`);
     }
     this.addEnvironment(ARTIFACTS_BUCKET.envVar, bucket.bucketName);
     if (access.listOnly || read.length > 0) this.addToRolePolicy(new PolicyStatement({ actions: ['s3:ListBucket'], resources: [bucket.bucketArn] }));
-    if (read.length > 0) this.addToRolePolicy(new PolicyStatement({ actions: ['s3:GetObject'], resources: read.map((pattern) => bucket.arnForObjects(pattern)) }));
-    if (write.length > 0) this.addToRolePolicy(new PolicyStatement({ actions: ['s3:PutObject'], resources: write.map((pattern) => bucket.arnForObjects(pattern)) }));
+    if (read.length > 0)
+      this.addToRolePolicy(new PolicyStatement({ actions: ['s3:GetObject'], resources: read.map((pattern) => bucket.arnForObjects(pattern)) }));
+    if (write.length > 0)
+      this.addToRolePolicy(new PolicyStatement({ actions: ['s3:PutObject'], resources: write.map((pattern) => bucket.arnForObjects(pattern)) }));
     return this;
   }
 }

@@ -52,7 +52,12 @@ export class OperationsAlarms extends Construct {
     const namespace = props.namespace ?? 'Abrec';
     const action = new SnsAction(props.alertsTopic);
     const alarms: Record<string, Alarm> = {};
-    const alarm = (alarmId: string, alarmDescription: string, metric: IMetric, options: { threshold?: number; evaluationPeriods?: number; datapointsToAlarm?: number } = {}) => {
+    const alarm = (
+      alarmId: string,
+      alarmDescription: string,
+      metric: IMetric,
+      options: { threshold?: number; evaluationPeriods?: number; datapointsToAlarm?: number } = {},
+    ) => {
       const created = new Alarm(this, alarmId, {
         alarmDescription,
         metric,
@@ -75,7 +80,10 @@ export class OperationsAlarms extends Construct {
       `${thresholds.api5xxRatePercent} % or more of API requests answered 5XX in 2 of 3 five-minute periods`,
       new MathExpression({
         expression: 'IF(requests > 0, 100 * errors / requests, 0)',
-        usingMetrics: { errors: props.api.metricServerError({ period: PERIOD, statistic: 'Sum' }), requests: props.api.metricCount({ period: PERIOD, statistic: 'Sum' }) },
+        usingMetrics: {
+          errors: props.api.metricServerError({ period: PERIOD, statistic: 'Sum' }),
+          requests: props.api.metricCount({ period: PERIOD, statistic: 'Sum' }),
+        },
         label: 'API 5XX rate (%)',
         period: PERIOD,
       }),
@@ -89,7 +97,11 @@ export class OperationsAlarms extends Construct {
     );
 
     for (const [name, fn] of Object.entries(props.functions)) {
-      alarm(`${pascal(name)}ErrorsAlarm`, `The ${name} function failed (an uncaught error or a timeout)`, fn.metricErrors({ period: PERIOD, statistic: 'Sum' }));
+      alarm(
+        `${pascal(name)}ErrorsAlarm`,
+        `The ${name} function failed (an uncaught error or a timeout)`,
+        fn.metricErrors({ period: PERIOD, statistic: 'Sum' }),
+      );
       alarm(
         `${pascal(name)}ThrottlesAlarm`,
         `The ${name} function was throttled: it reached its reserved concurrency or the account's limit`,
@@ -105,13 +117,25 @@ export class OperationsAlarms extends Construct {
       );
     }
 
-    alarm('RetrainingFailedAlarm', 'A retraining run failed (a step failed after its retries)', props.stateMachine.metricFailed({ period: PERIOD, statistic: 'Sum' }));
+    alarm(
+      'RetrainingFailedAlarm',
+      'A retraining run failed (a step failed after its retries)',
+      props.stateMachine.metricFailed({ period: PERIOD, statistic: 'Sum' }),
+    );
     alarm('RetrainingTimedOutAlarm', 'A retraining run timed out', props.stateMachine.metricTimedOut({ period: PERIOD, statistic: 'Sum' }));
 
     const productSignals: [string, string, string][] = [
-      ['SampleRatioMismatchAlarm', 'SampleRatioMismatch', "An experiment's daily report found a sample ratio mismatch: assignment or logging is broken and its results are not trustworthy"],
+      [
+        'SampleRatioMismatchAlarm',
+        'SampleRatioMismatch',
+        "An experiment's daily report found a sample ratio mismatch: assignment or logging is broken and its results are not trustworthy",
+      ],
       ['ArtifactFallbackAlarm', 'ArtifactFallback', 'Recommendations are served from the popularity fallback because an artifact failed to load'],
-      ['CounterInconsistencyAlarm', 'CounterInconsistency', 'An event counter could not be restored after a failed write; the counters need a manual correction (see the logs)'],
+      [
+        'CounterInconsistencyAlarm',
+        'CounterInconsistency',
+        'An event counter could not be restored after a failed write; the counters need a manual correction (see the logs)',
+      ],
       ['ImpressionWriteFailedAlarm', 'ImpressionWriteFailed', 'Impressions could not be recorded; exposure counts in the analysis are short'],
     ];
     for (const [alarmId, metricName, description] of productSignals) alarm(alarmId, description, custom(metricName));

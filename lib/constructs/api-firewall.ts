@@ -31,7 +31,9 @@ export class ApiFirewall extends Construct {
     super(scope, id);
     const limit = props.rateLimitPerIp ?? DEFAULT_RATE_LIMIT_PER_IP;
     if (!Number.isInteger(limit) || limit < RATE_LIMIT_BOUNDS.min || limit > RATE_LIMIT_BOUNDS.max) {
-      throw new Error(`ApiFirewall: rateLimitPerIp must be an integer from ${RATE_LIMIT_BOUNDS.min} to ${RATE_LIMIT_BOUNDS.max} (requests per IP per 5 minutes), got ${limit}`);
+      throw new Error(
+        `ApiFirewall: rateLimitPerIp must be an integer from ${RATE_LIMIT_BOUNDS.min} to ${RATE_LIMIT_BOUNDS.max} (requests per IP per 5 minutes), got ${limit}`,
+      );
     }
     this.rateLimitPerIp = limit;
     const visibility = (metricName: string): CfnWebACL.VisibilityConfigProperty => ({

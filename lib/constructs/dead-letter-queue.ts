@@ -21,7 +21,10 @@ export class DeadLetterQueue extends Queue {
       retentionPeriod: Duration.days(14),
     });
     NagSuppressions.addResourceSuppressions(this, [
-      { id: 'AwsSolutions-SQS3', reason: `This queue is itself a dead-letter queue (${props.holds}); a dead-letter queue of a dead-letter queue adds nothing.` },
+      {
+        id: 'AwsSolutions-SQS3',
+        reason: `This queue is itself a dead-letter queue (${props.holds}); a dead-letter queue of a dead-letter queue adds nothing.`,
+      },
     ]);
   }
 }

@@ -156,7 +156,11 @@ export class DistributedTraining extends Construct {
         sid: 'ListOwnPrefixes',
         actions: ['s3:ListBucket'],
         resources: [props.bucket.bucketArn],
-        conditions: { StringLike: { 's3:prefix': [TRAINING_PREFIXES.code, ...dataPrefixes, 'models/', ...dataPrefixes.map((p) => `${p}*`), `${TRAINING_PREFIXES.code}*`, 'models/*'] } },
+        conditions: {
+          StringLike: {
+            's3:prefix': [TRAINING_PREFIXES.code, ...dataPrefixes, 'models/', ...dataPrefixes.map((p) => `${p}*`), `${TRAINING_PREFIXES.code}*`, 'models/*'],
+          },
+        },
       }),
     );
     this.jobRole.addToPolicy(

@@ -50,7 +50,13 @@ export interface RetrainingWorkflowProps {
 export { DEFAULT_RETRAINING_INPUT, DEFAULT_RETRAINING_MODELS } from '../retraining-input.ts';
 
 /** Errors a task retries with backoff: Lambda's own transient failures and a throttled start (reserved concurrency 1). */
-export const TRANSIENT_ERRORS = ['Lambda.ServiceException', 'Lambda.AWSLambdaException', 'Lambda.SdkClientException', 'Lambda.ClientExecutionTimeoutException', 'Lambda.TooManyRequestsException'] as const;
+export const TRANSIENT_ERRORS = [
+  'Lambda.ServiceException',
+  'Lambda.AWSLambdaException',
+  'Lambda.SdkClientException',
+  'Lambda.ClientExecutionTimeoutException',
+  'Lambda.TooManyRequestsException',
+] as const;
 
 /**
  * Weekly retraining, started by an EventBridge rule (or on demand with StartExecution):
@@ -73,7 +79,13 @@ export class RetrainingWorkflow extends Construct {
     super(scope, id);
     const task = (name: string, fn: IFunction, resultPath: string, payload?: TaskInput): LambdaInvoke => {
       // One retrier of our own (retryOnServiceExceptions off): the transient errors, throttling included, with backoff.
-      const invoke = new LambdaInvoke(this, name, { lambdaFunction: fn, payloadResponseOnly: true, retryOnServiceExceptions: false, resultPath, ...(payload ? { payload } : {}) });
+      const invoke = new LambdaInvoke(this, name, {
+        lambdaFunction: fn,
+        payloadResponseOnly: true,
+        retryOnServiceExceptions: false,
+        resultPath,
+        ...(payload ? { payload } : {}),
+      });
       invoke.addRetry({ errors: [...TRANSIENT_ERRORS], maxAttempts: 3, backoffRate: 2, interval: Duration.seconds(5) });
       return invoke;
     };
@@ -137,7 +149,12 @@ export class RetrainingWorkflow extends Construct {
       }),
       resultPath: JsonPath.DISCARD,
     });
-    notify.addRetry({ errors: ['SNS.SdkClientException', 'SNS.InternalErrorException', 'SNS.ThrottledException'], maxAttempts: 3, backoffRate: 2, interval: Duration.seconds(5) });
+    notify.addRetry({
+      errors: ['SNS.SdkClientException', 'SNS.InternalErrorException', 'SNS.ThrottledException'],
+      maxAttempts: 3,
+      backoffRate: 2,
+      interval: Duration.seconds(5),
+    });
 
     // The failure path: every pointer back to its bytes before the run, then the notification.
     const restore = task('RestorePointers', props.restoreFunction, '$.restored');
@@ -153,7 +170,10 @@ export class RetrainingWorkflow extends Construct {
       resultPath: JsonPath.DISCARD,
     });
     notifyFailure.addRetry({ errors: ['States.TaskFailed'], maxAttempts: 3, backoffRate: 2, interval: Duration.seconds(5) });
-    const failed = new Fail(this, 'Failed', { error: 'RetrainingFailed', cause: 'A retraining step failed after retries; the pointers were put back as they were' });
+    const failed = new Fail(this, 'Failed', {
+      error: 'RetrainingFailed',
+      cause: 'A retraining step failed after retries; the pointers were put back as they were',
+    });
     // A failed restore is still notified (its error in `restored`), and the run still fails.
     restore.addCatch(notifyFailure, { resultPath: '$.restored' });
     const onFailure = restore.next(notifyFailure).next(failed);
@@ -176,7 +196,11 @@ export class RetrainingWorkflow extends Construct {
         new SfnStateMachine(this.stateMachine, {
           // EventField (an input transformer), not JsonPath: JsonPath tokens only mean something
           // inside a state machine definition and would reach the run as the literal text "$.id".
-          input: RuleTargetInput.fromObject({ ...(props.scheduledInput ?? DEFAULT_RETRAINING_INPUT), run_id: EventField.fromPath('$.id'), now: EventField.fromPath('$.time') }),
+          input: RuleTargetInput.fromObject({
+            ...(props.scheduledInput ?? DEFAULT_RETRAINING_INPUT),
+            run_id: EventField.fromPath('$.id'),
+            now: EventField.fromPath('$.time'),
+          }),
           retryAttempts: 2,
           maxEventAge: Duration.hours(2),
           deadLetterQueue: this.scheduleDeadLetters,

@@ -71,7 +71,8 @@ function h(tag, attributes = {}, ...children) {
     else if (name.startsWith('on')) element.addEventListener(name.slice(2), value);
     else element.setAttribute(name, value === true ? '' : String(value));
   }
-  for (const child of children.flat()) if (child !== undefined && child !== null && child !== false) element.append(child instanceof Node ? child : String(child));
+  for (const child of children.flat())
+    if (child !== undefined && child !== null && child !== false) element.append(child instanceof Node ? child : String(child));
   return element;
 }
 
@@ -82,7 +83,8 @@ const percent = new Intl.NumberFormat('en', { style: 'percent', maximumFractionD
 const decimal = new Intl.NumberFormat('en', { maximumSignificantDigits: 4 });
 const dateTime = new Intl.DateTimeFormat('en', { dateStyle: 'medium', timeStyle: 'short', timeZone: 'UTC' });
 
-const formatMetric = (name, value) => (typeof value !== 'number' ? '–' : /^(n_|count)/.test(name) || Number.isInteger(value) ? integer.format(value) : decimal.format(value));
+const formatMetric = (name, value) =>
+  typeof value !== 'number' ? '–' : /^(n_|count)/.test(name) || Number.isInteger(value) ? integer.format(value) : decimal.format(value);
 const formatDate = (iso) => (iso ? `${dateTime.format(new Date(iso))} UTC` : '–');
 
 function badge(kind, value) {
@@ -108,7 +110,8 @@ function showSignedIn(signedIn) {
 function signOut(reason) {
   sessionStorage.removeItem(KEY_STORAGE);
   showSignedIn(false);
-  for (const id of ['experiments-body', 'models-body', 'detail-summary', 'report-summary', 'history', 'results', 'action-result', 'create-result']) replace($(id));
+  for (const id of ['experiments-body', 'models-body', 'detail-summary', 'report-summary', 'history', 'results', 'action-result', 'create-result'])
+    replace($(id));
   $('report-frame').removeAttribute('srcdoc');
   $('report-frame').hidden = true;
   $('detail').hidden = true;
@@ -148,7 +151,11 @@ async function loadClock() {
   try {
     const clock = await api('GET', '/local/clock');
     const element = $('clock');
-    element.replaceChildren('Virtual date ', h('strong', {}, clock.day), clock.offset_ms ? ` (clock moved ${decimal.format(clock.offset_ms / 86_400_000)} days ahead)` : '');
+    element.replaceChildren(
+      'Virtual date ',
+      h('strong', {}, clock.day),
+      clock.offset_ms ? ` (clock moved ${decimal.format(clock.offset_ms / 86_400_000)} days ahead)` : '',
+    );
     element.title = clock.now;
     element.hidden = false;
   } catch {
@@ -190,7 +197,12 @@ function scheduleNote(e) {
 /** A line saying a report is the final one, or nothing. */
 function finalNote(document) {
   if (!document?.final) return null;
-  return h('p', { class: 'final-report' }, h('strong', {}, 'Final report'), `: the experiment ended ${formatDate(document.final.ended_at)} (${document.final.reason}).`);
+  return h(
+    'p',
+    { class: 'final-report' },
+    h('strong', {}, 'Final report'),
+    `: the experiment ended ${formatDate(document.final.ended_at)} (${document.final.reason}).`,
+  );
 }
 
 function renderExperiments(list) {
@@ -203,7 +215,15 @@ function renderExperiments(list) {
       'table',
       {},
       h('caption', { class: 'visually-hidden' }, 'Experiments with status, mode, variants, weights and pinned model versions'),
-      h('thead', {}, h('tr', {}, ['Experiment', 'Status', 'Mode', 'Variants (weight · pinned model)', 'Winner', 'Updated'].map((t) => h('th', { scope: 'col' }, t)))),
+      h(
+        'thead',
+        {},
+        h(
+          'tr',
+          {},
+          ['Experiment', 'Status', 'Mode', 'Variants (weight · pinned model)', 'Winner', 'Updated'].map((t) => h('th', { scope: 'col' }, t)),
+        ),
+      ),
       h(
         'tbody',
         {},
@@ -211,7 +231,12 @@ function renderExperiments(list) {
           h(
             'tr',
             {},
-            h('th', { scope: 'row' }, h('a', { href: `#/experiments/${encodeURIComponent(e.id)}`, 'data-experiment': e.id }, e.id), h('div', { class: 'muted' }, e.name)),
+            h(
+              'th',
+              { scope: 'row' },
+              h('a', { href: `#/experiments/${encodeURIComponent(e.id)}`, 'data-experiment': e.id }, e.id),
+              h('div', { class: 'muted' }, e.name),
+            ),
             h('td', {}, badge('status', e.status), e.final_report ? h('span', { class: 'tag final' }, 'final') : null, scheduleNote(e)),
             h('td', {}, e.mode ?? 'ab'),
             h('td', {}, variantList(e)),
@@ -240,18 +265,29 @@ function renderDetail(experiment) {
     h(
       'dl',
       { class: 'facts' },
-      h('dt', {}, 'Status'), h('dd', {}, badge('status', experiment.status)),
-      h('dt', {}, 'Mode'), h('dd', {}, experiment.mode ?? 'ab'),
-      h('dt', {}, 'Target metric'), h('dd', {}, experiment.target_metric?.kind ?? '–'),
-      h('dt', {}, 'Minimum sample'), h('dd', {}, `${integer.format(experiment.min_sample_size)} users per variant`),
-      h('dt', {}, 'Confidence'), h('dd', {}, percent.format(experiment.confidence_level)),
-      h('dt', {}, 'Ends'), h('dd', {}, experiment.end_time ? formatDate(experiment.end_time) : 'no end_time'),
-      h('dt', {}, 'Max duration'), h('dd', {}, experiment.max_duration_days ? `${integer.format(experiment.max_duration_days)} days from the start` : 'none'),
+      h('dt', {}, 'Status'),
+      h('dd', {}, badge('status', experiment.status)),
+      h('dt', {}, 'Mode'),
+      h('dd', {}, experiment.mode ?? 'ab'),
+      h('dt', {}, 'Target metric'),
+      h('dd', {}, experiment.target_metric?.kind ?? '–'),
+      h('dt', {}, 'Minimum sample'),
+      h('dd', {}, `${integer.format(experiment.min_sample_size)} users per variant`),
+      h('dt', {}, 'Confidence'),
+      h('dd', {}, percent.format(experiment.confidence_level)),
+      h('dt', {}, 'Ends'),
+      h('dd', {}, experiment.end_time ? formatDate(experiment.end_time) : 'no end_time'),
+      h('dt', {}, 'Max duration'),
+      h('dd', {}, experiment.max_duration_days ? `${integer.format(experiment.max_duration_days)} days from the start` : 'none'),
       experiment.stop_reason ? [h('dt', {}, 'Stopped'), h('dd', {}, experiment.stop_reason)] : null,
       experiment.final_report
-        ? [h('dt', {}, 'Final report'), h('dd', {}, `${experiment.final_report.day} · ${experiment.final_report.decision ?? 'being written'} · alert ${experiment.final_report.alert}`)]
+        ? [
+            h('dt', {}, 'Final report'),
+            h('dd', {}, `${experiment.final_report.day} · ${experiment.final_report.decision ?? 'being written'} · alert ${experiment.final_report.alert}`),
+          ]
         : null,
-      h('dt', {}, 'Revision'), h('dd', {}, String(experiment.revision)),
+      h('dt', {}, 'Revision'),
+      h('dd', {}, String(experiment.revision)),
       experiment.winner ? [h('dt', {}, 'Winner'), h('dd', {}, experiment.winner)] : null,
     ),
     variantList(experiment),
@@ -259,11 +295,20 @@ function renderDetail(experiment) {
   replace(
     $('ramp-fields'),
     experiment.variants.map((v) =>
-      h('div', { class: 'field' }, h('label', { for: `ramp-${v.name}` }, v.name), h('input', { id: `ramp-${v.name}`, name: v.name, type: 'number', min: 0, max: 1, step: 'any', value: v.weight, required: true })),
+      h(
+        'div',
+        { class: 'field' },
+        h('label', { for: `ramp-${v.name}` }, v.name),
+        h('input', { id: `ramp-${v.name}`, name: v.name, type: 'number', min: 0, max: 1, step: 'any', value: v.weight, required: true }),
+      ),
     ),
   );
   const winner = $('promote-winner');
-  replace(winner, h('option', { value: '' }, 'the report\'s winner'), experiment.variants.map((v) => h('option', { value: v.name }, v.name)));
+  replace(
+    winner,
+    h('option', { value: '' }, "the report's winner"),
+    experiment.variants.map((v) => h('option', { value: v.name }, v.name)),
+  );
 }
 
 async function openExperiment(id) {
@@ -331,7 +376,14 @@ async function showReport(id, day) {
     const [json, html] = await Promise.all([api('GET', base), api('GET', `${base}?format=html`, { accept: 'text' })]);
     replace(
       $('report-summary'),
-      h('p', { class: 'decision' }, 'Decision ', badge('decision', json.decision), json.winner ? ` · winner ${json.winner}` : '', ` · data through ${json.through ?? '–'}`),
+      h(
+        'p',
+        { class: 'decision' },
+        'Decision ',
+        badge('decision', json.decision),
+        json.winner ? ` · winner ${json.winner}` : '',
+        ` · data through ${json.through ?? '–'}`,
+      ),
       h('p', {}, json.decision_reason ?? json.reason ?? ''),
       finalNote(json),
     );
@@ -348,7 +400,14 @@ function renderResults(analysis) {
   const columns = ['exposed_users', 'impressions', 'clicks', 'conversions'];
   replace(
     $('results'),
-    h('p', { class: 'decision' }, 'Decision ', badge('decision', analysis.decision), analysis.winner ? ` · winner ${analysis.winner}` : '', ` · day ${analysis.day}`),
+    h(
+      'p',
+      { class: 'decision' },
+      'Decision ',
+      badge('decision', analysis.decision),
+      analysis.winner ? ` · winner ${analysis.winner}` : '',
+      ` · day ${analysis.day}`,
+    ),
     h('p', {}, analysis.decision_reason ?? analysis.reason ?? ''),
     finalNote(analysis),
     totals.length
@@ -356,8 +415,28 @@ function renderResults(analysis) {
           'table',
           {},
           h('caption', {}, 'Totals per variant'),
-          h('thead', {}, h('tr', {}, h('th', { scope: 'col' }, 'Variant'), columns.map((c) => h('th', { scope: 'col', class: 'number' }, c.replace('_', ' '))))),
-          h('tbody', {}, totals.map(([variant, t]) => h('tr', {}, h('th', { scope: 'row' }, variant), columns.map((c) => h('td', { class: 'number' }, integer.format(t[c] ?? 0)))))),
+          h(
+            'thead',
+            {},
+            h(
+              'tr',
+              {},
+              h('th', { scope: 'col' }, 'Variant'),
+              columns.map((c) => h('th', { scope: 'col', class: 'number' }, c.replace('_', ' '))),
+            ),
+          ),
+          h(
+            'tbody',
+            {},
+            totals.map(([variant, t]) =>
+              h(
+                'tr',
+                {},
+                h('th', { scope: 'row' }, variant),
+                columns.map((c) => h('td', { class: 'number' }, integer.format(t[c] ?? 0))),
+              ),
+            ),
+          ),
         )
       : null,
   );
@@ -440,7 +519,19 @@ async function loadModels() {
         'table',
         {},
         h('caption', { class: 'visually-hidden' }, 'Model versions with their offline metrics'),
-        h('thead', {}, h('tr', {}, h('th', { scope: 'col' }, 'Model'), h('th', { scope: 'col' }, 'Version'), h('th', { scope: 'col' }, 'Algorithm'), h('th', { scope: 'col' }, 'Created'), metricNames.map((n) => h('th', { scope: 'col', class: 'number' }, n)))),
+        h(
+          'thead',
+          {},
+          h(
+            'tr',
+            {},
+            h('th', { scope: 'col' }, 'Model'),
+            h('th', { scope: 'col' }, 'Version'),
+            h('th', { scope: 'col' }, 'Algorithm'),
+            h('th', { scope: 'col' }, 'Created'),
+            metricNames.map((n) => h('th', { scope: 'col', class: 'number' }, n)),
+          ),
+        ),
         h(
           'tbody',
           {},
@@ -451,7 +542,7 @@ async function loadModels() {
                 {},
                 h('th', { scope: 'row' }, m.model_id),
                 h('td', {}, h('code', {}, v.version), v.latest ? h('span', { class: 'tag latest' }, 'latest') : null),
-                h('td', {}, v.error ? h('span', { class: 'error' }, v.error) : v.algorithm ?? '–'),
+                h('td', {}, v.error ? h('span', { class: 'error' }, v.error) : (v.algorithm ?? '–')),
                 h('td', {}, formatDate(v.created_at)),
                 metricNames.map((n) => h('td', { class: 'number' }, formatMetric(n, v.metrics?.[n]))),
               ),
@@ -491,15 +582,36 @@ async function loadRetraining() {
           ' ',
           h('code', {}, m.run_id ?? ''),
           failed
-            ? h('p', { class: 'error' }, `${m.error?.Error ?? 'error'}: ${typeof m.error?.Cause === 'string' ? m.error.Cause : JSON.stringify(m.error?.Cause ?? '')}`)
+            ? h(
+                'p',
+                { class: 'error' },
+                `${m.error?.Error ?? 'error'}: ${typeof m.error?.Cause === 'string' ? m.error.Cause : JSON.stringify(m.error?.Cause ?? '')}`,
+              )
             : h(
                 'ul',
                 {},
                 (m.models ?? []).map((model) =>
-                  h('li', {}, h('strong', {}, model.model_id), ` ${model.decision}`, model.decision === 'published' ? [' ', h('code', {}, model.candidate_version)] : null, ` — ${model.reason}`),
+                  h(
+                    'li',
+                    {},
+                    h('strong', {}, model.model_id),
+                    ` ${model.decision}`,
+                    model.decision === 'published' ? [' ', h('code', {}, model.candidate_version)] : null,
+                    ` — ${model.reason}`,
+                  ),
                 ),
-                m.snapshot ? h('li', {}, `snapshot: ${m.snapshot.ratings} ratings; logged since the last run: ${Object.entries(m.snapshot.logged ?? {}).map(([k, v]) => `${k} ${v}`).join(', ')}`) : null,
-                (m.switched ?? []).map((s) => h('li', {}, `experiment ${s.experiment_id}: ${s.switched ? 'switched to the new versions' : `not switched (${s.reason})`}`)),
+                m.snapshot
+                  ? h(
+                      'li',
+                      {},
+                      `snapshot: ${m.snapshot.ratings} ratings; logged since the last run: ${Object.entries(m.snapshot.logged ?? {})
+                        .map(([k, v]) => `${k} ${v}`)
+                        .join(', ')}`,
+                    )
+                  : null,
+                (m.switched ?? []).map((s) =>
+                  h('li', {}, `experiment ${s.experiment_id}: ${s.switched ? 'switched to the new versions' : `not switched (${s.reason})`}`),
+                ),
               ),
         );
       }),
@@ -520,7 +632,9 @@ async function route() {
 function start() {
   $('sign-in-form').addEventListener('submit', signIn);
   $('sign-out').addEventListener('click', () => signOut());
-  $('refresh').addEventListener('click', () => Promise.all([loadExperiments(), loadModels(), loadClock(), loadRetraining(), current ? openExperiment(current.id) : undefined]));
+  $('refresh').addEventListener('click', () =>
+    Promise.all([loadExperiments(), loadModels(), loadClock(), loadRetraining(), current ? openExperiment(current.id) : undefined]),
+  );
   $('compute').addEventListener('click', async () => {
     try {
       renderResults(await api('GET', `/experiments/${encodeURIComponent(current.id)}/results`));

@@ -14,7 +14,12 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runCli } from '../../cli/main.ts';
 import { TABLES } from '../../lib/resources.ts';
-import { BANDIT_INVERSE_PROPENSITY_FIELD, BANDIT_LOGGED_EXPOSURES_FIELD, expectedExposuresField, rewardInversePropensityFields } from '../../lambdas/domain/events/bandit-counters.ts';
+import {
+  BANDIT_INVERSE_PROPENSITY_FIELD,
+  BANDIT_LOGGED_EXPOSURES_FIELD,
+  expectedExposuresField,
+  rewardInversePropensityFields,
+} from '../../lambdas/domain/events/bandit-counters.ts';
 import type { Experiment } from '../../lambdas/domain/experiments/model.ts';
 import type { ExperimentAnalysis } from '../../lambdas/services/experiment-results.ts';
 import { DynamoCounterRepository } from '../../lambdas/storage/event-repository.ts';
@@ -28,13 +33,16 @@ let dataDir: string;
 let runtime: LocalRuntime;
 let doc: DynamoDBDocumentClient;
 
-const admin = (path: string, init: RequestInit = {}) => fetch(`${runtime.url}${path}`, { ...init, headers: { 'x-admin-key': runtime.adminKey, 'content-type': 'application/json', ...(init.headers ?? {}) } });
+const admin = (path: string, init: RequestInit = {}) =>
+  fetch(`${runtime.url}${path}`, { ...init, headers: { 'x-admin-key': runtime.adminKey, 'content-type': 'application/json', ...(init.headers ?? {}) } });
 
 async function scanAll(table: string, prefix: string): Promise<Record<string, unknown>[]> {
   const items: Record<string, unknown>[] = [];
   let start: Record<string, unknown> | undefined;
   do {
-    const page = await doc.send(new ScanCommand({ TableName: table, FilterExpression: 'begins_with(pk, :p)', ExpressionAttributeValues: { ':p': prefix }, ExclusiveStartKey: start }));
+    const page = await doc.send(
+      new ScanCommand({ TableName: table, FilterExpression: 'begins_with(pk, :p)', ExpressionAttributeValues: { ':p': prefix }, ExclusiveStartKey: start }),
+    );
     items.push(...(page.Items ?? []));
     start = page.LastEvaluatedKey;
   } while (start);
@@ -104,7 +112,9 @@ describe('a bandit on the local runtime', () => {
     // ... and the counters it read are what the raw log says: every stored assignment's
     // allocation and propensity, and which of those users clicked
     const assignments = (await scanAll(TABLES.experiments.localName, `ASSIGN#${ID}#`)).map((item) => item.assignment as StoredAssignment);
-    const clicked = new Set((await scanAll(TABLES.events.localName, 'EVENT#')).filter((e) => e.experiment_id === ID && e.event_type === 'click').map((e) => e.user_id as string));
+    const clicked = new Set(
+      (await scanAll(TABLES.events.localName, 'EVENT#')).filter((e) => e.experiment_id === ID && e.event_type === 'click').map((e) => e.user_id as string),
+    );
     const counters = new DynamoCounterRepository(doc, TABLES.counters.localName);
     const totals = Object.fromEntries(
       await Promise.all(
@@ -120,12 +130,24 @@ describe('a bandit on the local runtime', () => {
       const own = assignments.filter((a) => a.variant === arm);
       const near = (actual: number, expected: number) => expect(Math.abs(actual - expected)).toBeLessThanOrEqual(1e-9 * Math.max(1, expected));
       expect(totals[arm].sum(BANDIT_LOGGED_EXPOSURES_FIELD)).toBe(own.length);
-      near(totals[arm].sum(BANDIT_INVERSE_PROPENSITY_FIELD), own.reduce((s, a) => s + 1 / a.propensity, 0));
-      near(totals[arm].sum(rewardInversePropensityFields('clickers').sum), own.filter((a) => clicked.has(a.userId)).reduce((s, a) => s + 1 / a.propensity, 0));
+      near(
+        totals[arm].sum(BANDIT_INVERSE_PROPENSITY_FIELD),
+        own.reduce((s, a) => s + 1 / a.propensity, 0),
+      );
+      near(
+        totals[arm].sum(rewardInversePropensityFields('clickers').sum),
+        own.filter((a) => clicked.has(a.userId)).reduce((s, a) => s + 1 / a.propensity, 0),
+      );
       // The expected users of an arm: its share in every stored allocation, whatever arm the user got.
-      near(bandit.arms.find((a) => a.name === arm)!.expectedExposures, assignments.reduce((s, a) => s + (a.allocation?.[arm] ?? Number.NaN), 0));
+      near(
+        bandit.arms.find((a) => a.name === arm)!.expectedExposures,
+        assignments.reduce((s, a) => s + (a.allocation?.[arm] ?? Number.NaN), 0),
+      );
       for (const a of own) expect(a.allocation?.[arm]).toBe(a.propensity);
-      near(totals.control.sum(expectedExposuresField(arm)) + totals.treatment.sum(expectedExposuresField(arm)), bandit.arms.find((a) => a.name === arm)!.expectedExposures);
+      near(
+        totals.control.sum(expectedExposuresField(arm)) + totals.treatment.sum(expectedExposuresField(arm)),
+        bandit.arms.find((a) => a.name === arm)!.expectedExposures,
+      );
     }
   }, 240_000);
 });

@@ -15,7 +15,15 @@ import { PROJECT_ROOT, startLocalRuntime, type LocalRuntime } from '../../local/
 import { DASHBOARD_CSP } from '../../local/dashboard.ts';
 
 const CHROMIUM = process.env.ABREC_CHROMIUM || '/usr/bin/chromium';
-const CHROMIUM_ARGS = ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'];
+const CHROMIUM_ARGS = [
+  '--no-sandbox',
+  '--disable-gpu',
+  '--disable-quic',
+  '--no-first-run',
+  '--disable-background-networking',
+  '--disable-component-update',
+  '--disable-sync',
+];
 const ARTIFACTS_DIR = join(PROJECT_ROOT, 'test-artifacts');
 const KEY_STORAGE = 'abrec.adminKey';
 const dayBefore = (days: number) => new Date(Date.now() - days * 86_400_000).toISOString().slice(0, 10);
@@ -45,7 +53,8 @@ async function putTraffic(): Promise<void> {
     const response = await fetch(`${runtime.url}/recommend?user_id=${user}&top_n=5`, { headers: { 'x-api-key': runtime.apiKey } });
     expect(response.status).toBe(200);
     const body = (await response.json()) as RecommendResponse;
-    if (user % 3 === 0) clicks.push({ event_type: 'click', user_id: String(user), experiment_id: 'default', item_id: body.items[0].item_id, request_id: body.request_id });
+    if (user % 3 === 0)
+      clicks.push({ event_type: 'click', user_id: String(user), experiment_id: 'default', item_id: body.items[0].item_id, request_id: body.request_id });
   }
   const batch = await fetch(`${runtime.url}/events/batch`, {
     method: 'POST',
@@ -145,7 +154,7 @@ describe('the dashboard in Chromium', () => {
     await page.context().close();
   });
 
-  it('creates, starts and ramps an experiment, showing the API\'s reason for each refusal', async () => {
+  it("creates, starts and ramps an experiment, showing the API's reason for each refusal", async () => {
     // Prepare: the create form starts from a valid request pinned to the published versions
     const { page } = await openDashboard();
     await signIn(page, runtime.adminKey);
@@ -187,7 +196,7 @@ describe('the dashboard in Chromium', () => {
     await page.context().close();
   });
 
-  it('shows the API\'s 403 message for a wrong key and keeps nothing', async () => {
+  it("shows the API's 403 message for a wrong key and keeps nothing", async () => {
     // Prepare
     const { page } = await openDashboard();
 
@@ -227,7 +236,8 @@ describe('the dashboard in Chromium', () => {
     await page.keyboard.press('Enter');
     await page.getByRole('link', { name: 'default', exact: true }).waitFor();
     // Tab from the top of the content to the experiment's link (past Refresh), then Enter.
-    for (let presses = 0; presses < 10 && (await page.evaluate('document.activeElement?.textContent')) !== 'default'; presses++) await page.keyboard.press('Tab');
+    for (let presses = 0; presses < 10 && (await page.evaluate('document.activeElement?.textContent')) !== 'default'; presses++)
+      await page.keyboard.press('Tab');
     expect(await page.evaluate('document.activeElement?.textContent')).toBe('default');
     await page.keyboard.press('Enter');
     await page.locator('#history li').first().waitFor();
@@ -241,7 +251,9 @@ describe('the dashboard in Chromium', () => {
   it('shows an experiment its schedule stopped: the reason, its final report and the banner of the page', async () => {
     // Prepare: an experiment that ends in an hour, stopped by the analysis EventBridge fires two hours later
     const adminHeaders = { 'x-admin-key': runtime.adminKey, 'content-type': 'application/json' };
-    const base = (await (await fetch(`${runtime.url}/experiments/default`, { headers: adminHeaders })).json()) as { variants: { name: string; model_id: string; model_version: string; is_control: boolean }[] };
+    const base = (await (await fetch(`${runtime.url}/experiments/default`, { headers: adminHeaders })).json()) as {
+      variants: { name: string; model_id: string; model_version: string; is_control: boolean }[];
+    };
     const now = runtime.clock.now();
     const created = await fetch(`${runtime.url}/experiments`, {
       method: 'POST',
@@ -298,12 +310,15 @@ describe('the dashboard files', () => {
     }
   });
 
-  it.each(['/dashboard/%2e%2e/package.json', '/dashboard/..%2fpackage.json', '/dashboard/keys.json', '/dashboard/../../etc/passwd'])('serve nothing outside the fixed file list (%s is 404)', async (path) => {
-    const response = await fetch(`${runtime.url}${path}`);
+  it.each(['/dashboard/%2e%2e/package.json', '/dashboard/..%2fpackage.json', '/dashboard/keys.json', '/dashboard/../../etc/passwd'])(
+    'serve nothing outside the fixed file list (%s is 404)',
+    async (path) => {
+      const response = await fetch(`${runtime.url}${path}`);
 
-    expect(response.status).toBe(404);
-    expect(await response.text()).not.toContain('"dependencies"');
-  });
+      expect(response.status).toBe(404);
+      expect(await response.text()).not.toContain('"dependencies"');
+    },
+  );
 
   it('answer 405 to anything but GET', async () => {
     const response = await fetch(`${runtime.url}/`, { method: 'POST', body: '{}' });

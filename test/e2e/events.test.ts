@@ -8,7 +8,6 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { serveProcess as serve, stopProcess as stop, type ServedProcess as Served } from '../helpers/serve-process.ts';
 
-
 interface RecommendResponse {
   user_id: string;
   variant: string;
@@ -28,8 +27,13 @@ const USERS = Array.from({ length: 20 }, (_, i) => `e2e-batch-user-${i}`);
 
 const get = (path: string, headers: Record<string, string> = {}) => fetch(`${served.url}${path}`, { headers: { 'x-api-key': served.apiKey, ...headers } });
 const post = (path: string, body: unknown, headers: Record<string, string> = {}) =>
-  fetch(`${served.url}${path}`, { method: 'POST', headers: { 'content-type': 'application/json', 'x-api-key': served.apiKey, ...headers }, body: typeof body === 'string' ? body : JSON.stringify(body) });
-const results = async () => (await (await fetch(`${served.url}/experiments/default/results`, { headers: { 'x-admin-key': served.adminKey } })).json()) as ResultsResponse;
+  fetch(`${served.url}${path}`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', 'x-api-key': served.apiKey, ...headers },
+    body: typeof body === 'string' ? body : JSON.stringify(body),
+  });
+const results = async () =>
+  (await (await fetch(`${served.url}/experiments/default/results`, { headers: { 'x-admin-key': served.adminKey } })).json()) as ResultsResponse;
 /** Every counter summed over the variants. */
 const counted = (r: ResultsResponse) =>
   Object.values(r.totals).reduce<Record<string, number>>((sum, t) => {

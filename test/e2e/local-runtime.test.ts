@@ -9,8 +9,6 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runCli } from '../../cli/main.ts';
 import { serveProcess as serve, stopProcess as stop, type ServedProcess as Served } from '../helpers/serve-process.ts';
 
-
-
 interface ErrorResponse {
   error: { code: string; message: string; details: { field: string; message: string }[] };
 }
@@ -27,7 +25,11 @@ let served: Served;
 
 const get = (path: string, headers: Record<string, string> = {}) => fetch(`${served.url}${path}`, { headers });
 const post = (path: string, body: unknown, headers: Record<string, string> = {}) =>
-  fetch(`${served.url}${path}`, { method: 'POST', headers: { 'content-type': 'application/json', ...headers }, body: typeof body === 'string' ? body : JSON.stringify(body) });
+  fetch(`${served.url}${path}`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', ...headers },
+    body: typeof body === 'string' ? body : JSON.stringify(body),
+  });
 
 beforeAll(async () => {
   dataDir = await mkdtemp(join(tmpdir(), 'abrec-e2e-'));
@@ -57,7 +59,14 @@ describe('the local runtime over HTTP', () => {
     const body = (await response.json()) as RecommendResponse;
 
     expect(response.status).toBe(200);
-    expect(body).toMatchObject({ user_id: '1', experiment_id: 'default', variant: expect.stringMatching(/^(control|treatment)$/), model_version: expect.stringMatching(/^[0-9a-f]{16}$/), request_id: expect.any(String), fallback: null });
+    expect(body).toMatchObject({
+      user_id: '1',
+      experiment_id: 'default',
+      variant: expect.stringMatching(/^(control|treatment)$/),
+      model_version: expect.stringMatching(/^[0-9a-f]{16}$/),
+      request_id: expect.any(String),
+      fallback: null,
+    });
     expect(body.items.map((i: { rank: number }) => i.rank)).toEqual([1, 2, 3, 4, 5]);
     expect(body.items[0]).toEqual({ item_id: expect.any(String), score: expect.any(Number), rank: 1 });
   });
@@ -96,7 +105,13 @@ describe('the local runtime over HTTP', () => {
 
   it('is administered from the command line through the admin API', async () => {
     const out: string[] = [];
-    const io = { stdout: (t: string) => void out.push(t), stderr: () => {}, readStdin: async () => '', env: { ABREC_URL: served.url, ABREC_ADMIN_KEY: served.adminKey }, signal: new AbortController().signal };
+    const io = {
+      stdout: (t: string) => void out.push(t),
+      stderr: () => {},
+      readStdin: async () => '',
+      env: { ABREC_URL: served.url, ABREC_ADMIN_KEY: served.adminKey },
+      signal: new AbortController().signal,
+    };
 
     expect(await runCli(['experiments', 'list'], io)).toBe(0);
     expect((JSON.parse(out.pop()!) as { experiments: { id: string }[] }).experiments.map((e) => e.id)).toContain('default');
@@ -108,7 +123,10 @@ describe('the local runtime over HTTP', () => {
 
   it('stops on Ctrl-C and keeps every piece of data across a restart', async () => {
     const users = Array.from({ length: 20 }, (_, i) => `sticky-${i}`);
-    const variantsOf = async () => Promise.all(users.map(async (u) => ((await (await get(`/recommend?user_id=${u}&top_n=1`, { 'x-api-key': served.apiKey })).json()) as RecommendResponse).variant));
+    const variantsOf = async () =>
+      Promise.all(
+        users.map(async (u) => ((await (await get(`/recommend?user_id=${u}&top_n=1`, { 'x-api-key': served.apiKey })).json()) as RecommendResponse).variant),
+      );
     const variantsBefore = await variantsOf();
     const before = (await (await get('/recommend?user_id=1&top_n=5', { 'x-api-key': served.apiKey })).json()) as RecommendResponse;
     const resultsBefore = (await (await get('/experiments/default/results', { 'x-admin-key': served.adminKey })).json()) as ResultsResponse;
@@ -126,7 +144,11 @@ describe('the local runtime over HTTP', () => {
     const clicks = (r: ResultsResponse) => Object.values(r.totals).reduce((s, t) => s + (t.clicks ?? 0), 0);
     expect(clicks(resultsAfter)).toBe(clicks(resultsBefore));
     expect(clicks(resultsAfter)).toBe(1);
-    const retry = await post('/events', { event_id: 'e2e-click-1', event_type: 'click', user_id: '1', experiment_id: 'default', item_id: '42' }, { 'x-api-key': served.apiKey });
+    const retry = await post(
+      '/events',
+      { event_id: 'e2e-click-1', event_type: 'click', user_id: '1', experiment_id: 'default', item_id: '42' },
+      { 'x-api-key': served.apiKey },
+    );
     expect(await retry.json()).toMatchObject({ status: 'duplicate' });
   });
 });

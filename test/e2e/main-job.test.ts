@@ -50,30 +50,32 @@ describe('npm start: the main job', () => {
 
   it('simulates the workload, then prints the summary that abrec analyze gives for the same day, the dashboard and the report', async () => {
     await withServe(WORKLOAD, 110_000, async (served) => {
-    // Act
-    const output = served.output();
-    const analysis = await analyzeJson(served.url);
+      // Act
+      const output = served.output();
+      const analysis = await analyzeJson(served.url);
 
-    // Assess
-    expect(output).toMatch(/Simulated \d+ users, \d+ requests, \d+ events over 3 days \(\d{4}-\d{2}-\d{2} \.\. \d{4}-\d{2}-\d{2} on the virtual clock\)/);
-    firstSummary = formatSummary(analysis);
-    expect(output).toContain(firstSummary);
-    expect(analysis.variants?.map((v) => v.variant)).toEqual(['control', 'treatment']);
-    // Catalogue coverage of what was shown, from the markers /recommend wrote in dynalite
-    const { ranking } = analysis as unknown as { ranking: { coverage: { status: string; catalogue_size?: number }; variants: { variant: string; coverage: number | null }[] } };
-    expect(ranking.coverage.status).toBe('ok');
-    expect(ranking.coverage.catalogue_size).toBeGreaterThan(0);
-    for (const variant of ranking.variants) expect(variant.coverage).toBeGreaterThan(0);
-    for (const variant of ranking.variants) expect(variant.coverage).toBeLessThanOrEqual(1);
-    expect(output).toMatch(/lift \[CI\]\s+p fixed\s+p always-valid\s+P\(beats control\)/);
-    expect(output).toMatch(/sample ratio check: p = /);
-    expect(output).toContain(`decision: ${analysis.decision}`);
-    expect(output).toContain(`dashboard:  ${served.url}/`);
-    const reportPath = output.match(/report:\s+(\S+\.html)/)?.[1];
-    expect(reportPath).toBe(join(dataDir, 'reports', 'default', `${analysis.through}.html`));
-    expect(await readFile(reportPath!, 'utf8')).toMatch(/^<!doctype html>/i);
-    // The dashboard is served at the printed address.
-    expect((await fetch(`${served.url}/`)).headers.get('content-type')).toMatch(/text\/html/);
+      // Assess
+      expect(output).toMatch(/Simulated \d+ users, \d+ requests, \d+ events over 3 days \(\d{4}-\d{2}-\d{2} \.\. \d{4}-\d{2}-\d{2} on the virtual clock\)/);
+      firstSummary = formatSummary(analysis);
+      expect(output).toContain(firstSummary);
+      expect(analysis.variants?.map((v) => v.variant)).toEqual(['control', 'treatment']);
+      // Catalogue coverage of what was shown, from the markers /recommend wrote in dynalite
+      const { ranking } = analysis as unknown as {
+        ranking: { coverage: { status: string; catalogue_size?: number }; variants: { variant: string; coverage: number | null }[] };
+      };
+      expect(ranking.coverage.status).toBe('ok');
+      expect(ranking.coverage.catalogue_size).toBeGreaterThan(0);
+      for (const variant of ranking.variants) expect(variant.coverage).toBeGreaterThan(0);
+      for (const variant of ranking.variants) expect(variant.coverage).toBeLessThanOrEqual(1);
+      expect(output).toMatch(/lift \[CI\]\s+p fixed\s+p always-valid\s+P\(beats control\)/);
+      expect(output).toMatch(/sample ratio check: p = /);
+      expect(output).toContain(`decision: ${analysis.decision}`);
+      expect(output).toContain(`dashboard:  ${served.url}/`);
+      const reportPath = output.match(/report:\s+(\S+\.html)/)?.[1];
+      expect(reportPath).toBe(join(dataDir, 'reports', 'default', `${analysis.through}.html`));
+      expect(await readFile(reportPath!, 'utf8')).toMatch(/^<!doctype html>/i);
+      // The dashboard is served at the printed address.
+      expect((await fetch(`${served.url}/`)).headers.get('content-type')).toMatch(/text\/html/);
     });
   });
 
@@ -82,22 +84,22 @@ describe('npm start: the main job', () => {
     const recorded = await stat(join(dataDir, SIMULATION_RECORD));
 
     await withServe(WORKLOAD, 60_000, async (served) => {
-    // Act
-    const output = served.output();
+      // Act
+      const output = served.output();
 
-    // Assess: the same summary from the same counters, and the record untouched
-    expect(output).toContain('Recorded simulation:');
-    expect(output).not.toContain('simulate: day 1/3 done');
-    expect(output).toContain(firstSummary);
-    expect((await stat(join(dataDir, SIMULATION_RECORD))).mtimeMs).toBe(recorded.mtimeMs);
+      // Assess: the same summary from the same counters, and the record untouched
+      expect(output).toContain('Recorded simulation:');
+      expect(output).not.toContain('simulate: day 1/3 done');
+      expect(output).toContain(firstSummary);
+      expect((await stat(join(dataDir, SIMULATION_RECORD))).mtimeMs).toBe(recorded.mtimeMs);
     });
   });
 
   it('only serves with --no-simulate', async () => {
     await withServe(['--no-simulate'], 30_000, async (served) => {
-    // Assess
-    expect(served.output()).not.toContain('decision:');
-    expect((await fetch(`${served.url}/health`)).status).toBe(200);
+      // Assess
+      expect(served.output()).not.toContain('decision:');
+      expect((await fetch(`${served.url}/health`)).status).toBe(200);
     });
   });
 });

@@ -45,13 +45,16 @@ const admin = async <T>(path: string, init: { method?: string; body?: unknown } 
   return { status: response.status, body: (await response.json()) as T };
 };
 const recommend = async (experimentId: string, userId: string) =>
-  (await (await fetch(`${served!.url}/recommend?user_id=${userId}&experiment_id=${experimentId}&top_n=3`, { headers: { 'x-api-key': served!.apiKey } })).json()) as { variant: string; model_version: string; fallback: string | null };
+  (await (
+    await fetch(`${served!.url}/recommend?user_id=${userId}&experiment_id=${experimentId}&top_n=3`, { headers: { 'x-api-key': served!.apiKey } })
+  ).json()) as { variant: string; model_version: string; fallback: string | null };
 
 /** A week of feedback: two new users (9001, 9002) and three users of the base data set, every kind of feedback. */
 function weekOfFeedback(now: number) {
   const events: Record<string, unknown>[] = [];
   let n = 0;
-  const add = (event: Record<string, unknown>) => events.push({ event_id: `e2e-${++n}`, experiment_id: FOLLOWS, timestamp: now - (n % 6) * 86_400_000, ...event });
+  const add = (event: Record<string, unknown>) =>
+    events.push({ event_id: `e2e-${++n}`, experiment_id: FOLLOWS, timestamp: now - (n % 6) * 86_400_000, ...event });
   for (const user of ['9001', '9002']) {
     for (let item = 1; item <= 12; item++) add({ event_type: 'rating', user_id: user, item_id: String(item), value: 5 });
     for (let item = 13; item <= 16; item++) add({ event_type: 'click', user_id: user, item_id: String(item) });
@@ -94,19 +97,29 @@ describe('abrec retrain on a fresh local runtime', () => {
     expect(created.status).toBe(201);
     expect((await admin(`/experiments/${FOLLOWS}/start`, { method: 'POST', body: {} })).status).toBe(200);
     const events = weekOfFeedback(Date.now());
-    const posted = await fetch(`${served!.url}/events/batch`, { method: 'POST', headers: { 'x-api-key': served!.apiKey, 'content-type': 'application/json' }, body: JSON.stringify({ events }) });
+    const posted = await fetch(`${served!.url}/events/batch`, {
+      method: 'POST',
+      headers: { 'x-api-key': served!.apiKey, 'content-type': 'application/json' },
+      body: JSON.stringify({ events }),
+    });
     expect(posted.status).toBe(200);
     // The DynamoDB files take one process: the runtime stops while `abrec retrain` runs.
     await stop(served!);
     served = undefined;
 
     // Act
-    const { stdout, stderr } = await run(join(ROOT, 'node_modules', '.bin', 'node'), [join(ROOT, 'bin', 'abrec.mjs'), 'retrain', '--data-dir', dataDir], { cwd: ROOT, maxBuffer: 1 << 24 });
+    const { stdout, stderr } = await run(join(ROOT, 'node_modules', '.bin', 'node'), [join(ROOT, 'bin', 'abrec.mjs'), 'retrain', '--data-dir', dataDir], {
+      cwd: ROOT,
+      maxBuffer: 1 << 24,
+    });
 
     // Assess: each state printed as it ran, the published versions at the end.
-    for (const state of ['Snapshot', 'TrainEach', 'Train(content)', 'Evaluate(als)', 'Gate(popularity)', 'Publish', 'SwitchFollowers', 'Notify']) expect(stderr).toContain(`entered ${state}`);
+    for (const state of ['Snapshot', 'TrainEach', 'Train(content)', 'Evaluate(als)', 'Gate(popularity)', 'Publish', 'SwitchFollowers', 'Notify'])
+      expect(stderr).toContain(`entered ${state}`);
     expect(stdout).toMatch(/^SUCCEEDED: Snapshot -> TrainEach -> /);
-    const published = Object.fromEntries([...stdout.match(/published versions: (.*)/)![1].matchAll(/(\w+)@([0-9a-f]{16})/g)].map(([, id, version]) => [id, version]));
+    const published = Object.fromEntries(
+      [...stdout.match(/published versions: (.*)/)![1].matchAll(/(\w+)@([0-9a-f]{16})/g)].map(([, id, version]) => [id, version]),
+    );
     expect(Object.keys(published).sort()).toEqual(['als', 'content', 'popularity']);
     for (const [id, version] of Object.entries(published)) expect(version).not.toBe(versionOf(id));
 
@@ -118,7 +131,9 @@ describe('abrec retrain on a fresh local runtime', () => {
     expect(notification.message.snapshot.ratings).toBeGreaterThanOrEqual(notification.message.snapshot.base_ratings + 36);
     expect(notification.message.published).toEqual(published);
     expect(notification.message.models.map((m) => m.decision)).toEqual(['published', 'published', 'published']);
-    expect(notification.message.switched).toEqual([{ experiment_id: FOLLOWS, switched: true, versions: { control: published.popularity, treatment: published.als } }]);
+    expect(notification.message.switched).toEqual([
+      { experiment_id: FOLLOWS, switched: true, versions: { control: published.popularity, treatment: published.als } },
+    ]);
   });
 
   it('serves the new versions to the experiment that follows latest, the pinned default experiment keeping its own, and the new users are known to the new model', async () => {
@@ -141,7 +156,7 @@ describe('abrec retrain on a fresh local runtime', () => {
     expect(experiment.body.variants.map((v) => v.model_version)).toEqual([published.popularity, published.als]);
   });
 
-  it('retrains on the weekly rule of the runtime\'s scheduler in simulated time, and the dashboard route lists both runs, newest first', async () => {
+  it("retrains on the weekly rule of the runtime's scheduler in simulated time, and the dashboard route lists both runs, newest first", async () => {
     // Prepare: the next Sunday 04:00 UTC after the clock's now.
     const clock = await admin<{ now: string }>('/local/clock');
     const sunday = new Date(clock.body.now);

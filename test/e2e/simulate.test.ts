@@ -30,7 +30,8 @@ import { recordingIO } from '../helpers/cli-io.ts';
 let dataDir: string;
 let runtime: LocalRuntime;
 
-const admin = (path: string, init: RequestInit = {}) => fetch(`${runtime.url}${path}`, { ...init, headers: { 'x-admin-key': runtime.adminKey, 'content-type': 'application/json', ...(init.headers ?? {}) } });
+const admin = (path: string, init: RequestInit = {}) =>
+  fetch(`${runtime.url}${path}`, { ...init, headers: { 'x-admin-key': runtime.adminKey, 'content-type': 'application/json', ...(init.headers ?? {}) } });
 
 async function simulate(args: string[], url = runtime.url): Promise<SimulationSessionResult> {
   const io = recordingIO({ env: { ABREC_URL: url, ABREC_DATA_DIR: dataDir } });
@@ -40,7 +41,9 @@ async function simulate(args: string[], url = runtime.url): Promise<SimulationSe
 }
 
 async function defaultVersion(modelId: string): Promise<string> {
-  const set = (await import('../../model-artifacts/default-set.json', { with: { type: 'json' } })).default as { models: { model_id: string; model_version: string }[] };
+  const set = (await import('../../model-artifacts/default-set.json', { with: { type: 'json' } })).default as {
+    models: { model_id: string; model_version: string }[];
+  };
   return set.models.find((m) => m.model_id === modelId)!.model_version;
 }
 
@@ -101,18 +104,31 @@ describe('abrec simulate on the local runtime', () => {
     await new Promise<void>((resolve) => proxy.listen(0, '127.0.0.1', resolve));
     const created = await admin('/experiments', {
       method: 'POST',
-      body: JSON.stringify({ id: 'lossy', name: 'lossy network', status: 'running', variants: [{ name: 'control', model_id: 'popularity', model_version: (await defaultVersion('popularity')), weight: 0.5, is_control: true }, { name: 'treatment', model_id: 'popularity', model_version: (await defaultVersion('popularity')), weight: 0.5 }], target_metric: { kind: 'click_through' } }),
+      body: JSON.stringify({
+        id: 'lossy',
+        name: 'lossy network',
+        status: 'running',
+        variants: [
+          { name: 'control', model_id: 'popularity', model_version: await defaultVersion('popularity'), weight: 0.5, is_control: true },
+          { name: 'treatment', model_id: 'popularity', model_version: await defaultVersion('popularity'), weight: 0.5 },
+        ],
+        target_metric: { kind: 'click_through' },
+      }),
     });
     expect(created.status).toBe(201);
 
     try {
       // Act: enough users for several batches a day
-      const result = await simulate(['--experiment', 'lossy', '--users', '600', '--days', '2', '--top-n', '40', '--seed', '2'], `http://127.0.0.1:${(proxy.address() as AddressInfo).port}`);
+      const result = await simulate(
+        ['--experiment', 'lossy', '--users', '600', '--days', '2', '--top-n', '40', '--seed', '2'],
+        `http://127.0.0.1:${(proxy.address() as AddressInfo).port}`,
+      );
 
       // Assess: answers were lost, yet every click is counted exactly once
       expect(dropped).toBeGreaterThan(0);
       const analysis = (await (await admin('/experiments/lossy/results')).json()) as ExperimentAnalysis;
-      for (const [variant, tally] of Object.entries(result.by_variant)) expect(analysis.totals[variant]).toMatchObject({ clicks: tally.clicks, impressions: tally.impressions });
+      for (const [variant, tally] of Object.entries(result.by_variant))
+        expect(analysis.totals[variant]).toMatchObject({ clicks: tally.clicks, impressions: tally.impressions });
     } finally {
       await new Promise((resolve) => proxy.close(resolve));
     }
@@ -163,7 +179,9 @@ describe('abrec simulate on the local runtime', () => {
       ['control', 'content', result.trained[0].model_version, true],
       ['treatment', 'als', result.trained[1].model_version, false],
     ]);
-    const served = await fetch(`${runtime.url}/recommend?user_id=${dataset.userIds[0]}&experiment_id=${result.experiment_id}`, { headers: { 'x-api-key': runtime.apiKey } });
+    const served = await fetch(`${runtime.url}/recommend?user_id=${dataset.userIds[0]}&experiment_id=${result.experiment_id}`, {
+      headers: { 'x-api-key': runtime.apiKey },
+    });
     const body = (await served.json()) as { model_version: string; fallback?: string | null; items: unknown[] };
     expect(body.fallback ?? null).toBeNull();
     expect(body.items).toHaveLength(10);
@@ -223,7 +241,7 @@ describe('the local clock routes', () => {
     // Prepare: the next Sunday after the clock's now, at 05:00 UTC
     const before = (await (await admin('/local/clock')).json()) as ClockAnswer;
     const now = new Date(before.now);
-    const daysToSunday = ((7 - now.getUTCDay()) % 7) || 7;
+    const daysToSunday = (7 - now.getUTCDay()) % 7 || 7;
     const sunday = new Date(Date.UTC(now.getUTCFullYear(), now.getUTCMonth(), now.getUTCDate() + daysToSunday, 5));
 
     // Act
@@ -245,13 +263,22 @@ describe('the benchmark target in process', () => {
     const base = (await (await admin('/experiments/default')).json()) as Experiment;
     const created = await admin('/experiments', {
       method: 'POST',
-      body: JSON.stringify({ id: 'parity', name: 'parity', status: 'running', variants: base.variants.map(({ name, model_id, model_version, weight, is_control }) => ({ name, model_id, model_version, weight, is_control })), target_metric: base.target_metric, min_sample_size: 50 }),
+      body: JSON.stringify({
+        id: 'parity',
+        name: 'parity',
+        status: 'running',
+        variants: base.variants.map(({ name, model_id, model_version, weight, is_control }) => ({ name, model_id, model_version, weight, is_control })),
+        target_metric: base.target_metric,
+        min_sample_size: 50,
+      }),
     });
     expect(created.status).toBe(201);
     const experiment = (await created.json()) as Experiment;
     const population = buildPopulation(loadRatingsFile(DEFAULT_SIMULATION_DATA), { maxUsers: 120 });
     const store = new DirectoryModelArtifactStore(DEFAULT_ARTIFACTS_DIR);
-    const serving = new Map(await Promise.all(experiment.variants.map(async (v) => [v.name, prepareForServing(await store.loadModel(v.model_id, v.model_version))] as const)));
+    const serving = new Map(
+      await Promise.all(experiment.variants.map(async (v) => [v.name, prepareForServing(await store.loadModel(v.model_id, v.model_version))] as const)),
+    );
 
     // Act: the HTTP path (two simulated days), then the in-process target with the same seed
     const overHttp = await simulate(['--experiment', 'parity', '--users', '120', '--days', '2', '--seed', '21']);

@@ -19,10 +19,14 @@ let handler: typeof import('../../lambdas/analysis.ts').handler;
 let tables: FakeTables;
 
 function experiment(id: string, overrides: Partial<CreateExperimentInput> = {}): Experiment {
-  return twoArmExperiment(id, { now: NOW, variants: [
-    { name: 'control', model_id: 'popularity', model_version: 'v1', weight: 0.5, is_control: true },
-    { name: 'treatment', model_id: 'als', model_version: 'v1', weight: 0.5 },
-  ], ...overrides });
+  return twoArmExperiment(id, {
+    now: NOW,
+    variants: [
+      { name: 'control', model_id: 'popularity', model_version: 'v1', weight: 0.5, is_control: true },
+      { name: 'treatment', model_id: 'als', model_version: 'v1', weight: 0.5 },
+    ],
+    ...overrides,
+  });
 }
 
 /** Seven days of counters ending on DAY, as the events path writes them. */
@@ -36,12 +40,20 @@ const arm = (variant: string, overrides: Partial<SyntheticArm> = {}): SyntheticA
 
 /** exp-clear: treatment clicks 7% vs 5% (ship); exp-early: no data yet; exp-draft: not running. */
 function seedTwoRunningExperiments() {
-  tables.seedExperiment(experiment('exp-clear')).seedExperiment(experiment('exp-early')).seedExperiment(experiment('exp-draft', { status: 'draft' }));
+  tables
+    .seedExperiment(experiment('exp-clear'))
+    .seedExperiment(experiment('exp-early'))
+    .seedExperiment(experiment('exp-draft', { status: 'draft' }));
   seedCounters('exp-clear', [arm('control'), arm('treatment', { ctr: 0.07 })]);
 }
 
-const reportKeys = () => s3.commandCalls(PutObjectCommand).map((c) => c.args[0].input.Key).sort();
-const writtenJson = (key: string) => JSON.parse(String(s3.commandCalls(PutObjectCommand).find((c) => c.args[0].input.Key === key)?.args[0].input.Body)) as ExperimentAnalysis;
+const reportKeys = () =>
+  s3
+    .commandCalls(PutObjectCommand)
+    .map((c) => c.args[0].input.Key)
+    .sort();
+const writtenJson = (key: string) =>
+  JSON.parse(String(s3.commandCalls(PutObjectCommand).find((c) => c.args[0].input.Key === key)?.args[0].input.Body)) as ExperimentAnalysis;
 
 describe('scheduled analysis', () => {
   beforeAll(async () => {
@@ -77,7 +89,11 @@ describe('scheduled analysis', () => {
       `reports/exp-early/${DAY}/report.json`,
     ]);
     expect(s3).toHaveReceivedCommandWith(PutObjectCommand, { Bucket: BUCKET, Key: `reports/exp-clear/${DAY}/report.json`, ContentType: 'application/json' });
-    expect(s3).toHaveReceivedCommandWith(PutObjectCommand, { Bucket: BUCKET, Key: `reports/exp-clear/${DAY}/report.html`, ContentType: 'text/html; charset=utf-8' });
+    expect(s3).toHaveReceivedCommandWith(PutObjectCommand, {
+      Bucket: BUCKET,
+      Key: `reports/exp-clear/${DAY}/report.html`,
+      ContentType: 'text/html; charset=utf-8',
+    });
     expect(summary.analysed.map((a) => a.experiment_id).sort()).toEqual(['exp-clear', 'exp-early']);
     expect(summary.failed).toEqual([]);
   });
@@ -90,8 +106,18 @@ describe('scheduled analysis', () => {
     await handler({});
 
     // Assess
-    expect(writtenJson(`reports/exp-clear/${DAY}/report.json`)).toMatchObject({ result: 'ok', decision: 'ship', winner: 'treatment', report: { through: DAY, days: 7 } });
-    expect(writtenJson(`reports/exp-early/${DAY}/report.json`)).toMatchObject({ result: 'insufficient-data', reason: 'no counters yet', decision: 'keep-running', report: null });
+    expect(writtenJson(`reports/exp-clear/${DAY}/report.json`)).toMatchObject({
+      result: 'ok',
+      decision: 'ship',
+      winner: 'treatment',
+      report: { through: DAY, days: 7 },
+    });
+    expect(writtenJson(`reports/exp-early/${DAY}/report.json`)).toMatchObject({
+      result: 'insufficient-data',
+      reason: 'no counters yet',
+      decision: 'keep-running',
+      report: null,
+    });
   });
 
   it('reports the last complete day when started by the daily schedule', async () => {
@@ -136,7 +162,7 @@ describe('scheduled analysis', () => {
     expect(reportKeys()).toEqual(firstRun);
   });
 
-  it('leaves counters after the requested day out of that day\'s report', async () => {
+  it("leaves counters after the requested day out of that day's report", async () => {
     // Prepare
     seedTwoRunningExperiments();
     const earlier = addDays(DAY, -3);
@@ -145,11 +171,15 @@ describe('scheduled analysis', () => {
     await handler({ day: earlier, experiment_id: 'exp-clear' });
 
     // Assess
-    expect(reportKeys()).toEqual([`reports/exp-clear/${earlier}/alert.json`, `reports/exp-clear/${earlier}/report.html`, `reports/exp-clear/${earlier}/report.json`]);
+    expect(reportKeys()).toEqual([
+      `reports/exp-clear/${earlier}/alert.json`,
+      `reports/exp-clear/${earlier}/report.html`,
+      `reports/exp-clear/${earlier}/report.json`,
+    ]);
     expect(writtenJson(`reports/exp-clear/${earlier}/report.json`)).toMatchObject({ through: earlier, report: { days: 4 } });
   });
 
-  it('does not repeat an alert the previous day\'s report already carried', async () => {
+  it("does not repeat an alert the previous day's report already carried", async () => {
     // Prepare: yesterday's report already says ship
     seedTwoRunningExperiments();
     const yesterday = addDays(DAY, -1);
@@ -189,7 +219,10 @@ describe('scheduled analysis', () => {
 
     // Assess
     expect(summary.analysed).toMatchObject([{ experiment_id: 'exp-guard', decision: 'keep-running', alerted: true }]);
-    expect(sns).toHaveReceivedCommandWith(PublishCommand, { TopicArn: ALERTS_TOPIC_ARN, Subject: 'abrec: exp-guard guardrail breached (conversion_rate@treatment)' });
+    expect(sns).toHaveReceivedCommandWith(PublishCommand, {
+      TopicArn: ALERTS_TOPIC_ARN,
+      Subject: 'abrec: exp-guard guardrail breached (conversion_rate@treatment)',
+    });
   });
 
   it('publishes an alert to investigate a sample ratio mismatch', async () => {
@@ -233,7 +266,9 @@ describe('scheduled analysis', () => {
   it('reports a single failing experiment in the summary and still writes the others', async () => {
     // Prepare
     seedTwoRunningExperiments();
-    ddb.on(QueryCommand, { TableName: TABLE.counters, ExpressionAttributeValues: { ':pk': 'EXP#exp-early#VAR#control', ':day': 'DAY#' } }).rejects(new Error('throttled'));
+    ddb
+      .on(QueryCommand, { TableName: TABLE.counters, ExpressionAttributeValues: { ':pk': 'EXP#exp-early#VAR#control', ':day': 'DAY#' } })
+      .rejects(new Error('throttled'));
 
     // Act
     const summary = await handler({});

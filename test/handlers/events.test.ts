@@ -22,7 +22,10 @@ const interleavingExperiment = {
 } as Experiment;
 
 /** The A/B experiment most tests post to: events for experiments that do not exist are refused. */
-const abExperiment = { ...defaultExperiment({ controlModel: { model_id: 'm-a', model_version: 'aaaa' }, treatmentModel: { model_id: 'm-b', model_version: 'bbbb' }, now: NOW }), id: 'default' } as Experiment;
+const abExperiment = {
+  ...defaultExperiment({ controlModel: { model_id: 'm-a', model_version: 'aaaa' }, treatmentModel: { model_id: 'm-b', model_version: 'bbbb' }, now: NOW }),
+  id: 'default',
+} as Experiment;
 
 const ddb = mockClient(DynamoDBDocumentClient);
 const today = NOW.toISOString().slice(0, 10);
@@ -62,7 +65,21 @@ class FakeAssignments {
         const variant = this.variants.get(pk);
         const [, experimentId, userId] = pk.split('#');
         const segment = this.segments.get(pk);
-        return variant ? [{ assignment: { experimentId, userId, variant, bucket: 1, propensity: 0.5, assignedAt: NOW.toISOString(), ...(segment === undefined ? {} : { segment }) } }] : [];
+        return variant
+          ? [
+              {
+                assignment: {
+                  experimentId,
+                  userId,
+                  variant,
+                  bucket: 1,
+                  propensity: 0.5,
+                  assignedAt: NOW.toISOString(),
+                  ...(segment === undefined ? {} : { segment }),
+                },
+              },
+            ]
+          : [];
       });
       const unprocessed = keys.slice(served.length);
       return { Responses: { [TABLE.experiments]: items }, UnprocessedKeys: unprocessed.length ? { [TABLE.experiments]: { Keys: unprocessed } } : {} };
@@ -90,14 +107,30 @@ class FakeAssignments {
   }
 
   /** A slate as /recommend stores it for an A/B experiment (default: user u1 in `default`, items i4 and i5). */
-  seedSlate(requestId: string, { userId = 'u1', experimentId = 'default', counted = true, slate = [{ item_id: 'i4', position: 1, score: 2 } as Record<string, unknown>, { item_id: 'i5', position: 2, score: 1 }] } = {}): this {
-    this.impressions.set(`EVENT#imp-${requestId}`, { event_id: `imp-${requestId}`, user_id: userId, experiment_id: experimentId, request_id: requestId, counted, slate });
+  seedSlate(
+    requestId: string,
+    {
+      userId = 'u1',
+      experimentId = 'default',
+      counted = true,
+      slate = [{ item_id: 'i4', position: 1, score: 2 } as Record<string, unknown>, { item_id: 'i5', position: 2, score: 1 }],
+    } = {},
+  ): this {
+    this.impressions.set(`EVENT#imp-${requestId}`, {
+      event_id: `imp-${requestId}`,
+      user_id: userId,
+      experiment_id: experimentId,
+      request_id: requestId,
+      counted,
+      slate,
+    });
     return this;
   }
 }
 
 /** A conditional-check failure carrying the existing item, as DynamoDB returns it with ReturnValuesOnConditionCheckFailure. */
-const alreadyCounted = () => new ConditionalCheckFailedException({ message: 'The conditional request failed', $metadata: { httpStatusCode: 400 }, Item: { counted: { BOOL: true } } });
+const alreadyCounted = () =>
+  new ConditionalCheckFailedException({ message: 'The conditional request failed', $metadata: { httpStatusCode: 400 }, Item: { counted: { BOOL: true } } });
 
 const postEvent = (body: unknown) => handler(jsonPost('/events', body), lambdaContext());
 const postBatch = (events: unknown[]) => handler(jsonPost('/events/batch', { events }, { resource: '/events/batch' }), lambdaContext());
@@ -141,7 +174,10 @@ describe('POST /events and /events/batch', () => {
         ConditionExpression: 'attribute_not_exists(pk)',
         Item: expect.objectContaining({ pk: 'EVENT#evt-1', variant: 'treatment', counted: true, received_at_ms: NOW.getTime() }),
       });
-      expect(ddb).toHaveReceivedCommandWith(UpdateCommand, { TableName: TABLE.counters, Key: counterKey('default', 'treatment', today, counterShard('evt-1')) });
+      expect(ddb).toHaveReceivedCommandWith(UpdateCommand, {
+        TableName: TABLE.counters,
+        Key: counterKey('default', 'treatment', today, counterShard('evt-1')),
+      });
       // The user's first click: its own count and, capped at caps.clicks, the user-level sums.
       expect(addedBy(dailyUpdates()[0])).toMatchObject({ clicks: 1, clickers: 1, user_clicks_sq_sum: 1, capped_clicks: 1, capped_clicks_sq_sum: 1 });
     });
@@ -157,13 +193,21 @@ describe('POST /events and /events/batch', () => {
 
       // Assess
       expect(result.statusCode).toBe(201);
-      expect(ddb).toHaveReceivedCommandWith(PutCommand, { TableName: TABLE.events, Item: expect.objectContaining({ pk: 'EVENT#evt-1', received_at_ms: received }) });
-      expect(ddb).toHaveReceivedCommandWith(UpdateCommand, { TableName: TABLE.counters, Key: counterKey('default', 'treatment', new Date(received).toISOString().slice(0, 10), counterShard('evt-1')) });
+      expect(ddb).toHaveReceivedCommandWith(PutCommand, {
+        TableName: TABLE.events,
+        Item: expect.objectContaining({ pk: 'EVENT#evt-1', received_at_ms: received }),
+      });
+      expect(ddb).toHaveReceivedCommandWith(UpdateCommand, {
+        TableName: TABLE.counters,
+        Key: counterKey('default', 'treatment', new Date(received).toISOString().slice(0, 10), counterShard('evt-1')),
+      });
     });
 
     it("adds a click to the user's aggregate and returns its new totals for the user-level statistics", async () => {
       // Prepare
-      ddb.on(UpdateCommand, { TableName: TABLE.counters, Key: { pk: 'EXP#default#USER#u1', sk: 'AGG' } }).resolves({ Attributes: { clicks: 3, impressions: 10, purchases: 1 } });
+      ddb
+        .on(UpdateCommand, { TableName: TABLE.counters, Key: { pk: 'EXP#default#USER#u1', sk: 'AGG' } })
+        .resolves({ Attributes: { clicks: 3, impressions: 10, purchases: 1 } });
 
       // Act
       await postEvent(click());
@@ -177,13 +221,22 @@ describe('POST /events and /events/batch', () => {
         ExpressionAttributeValues: { ':v0': 1 },
         ReturnValues: 'ALL_NEW',
       });
-      expect(addedBy(dailyUpdates()[0])).toMatchObject({ clicks: 1, user_clicks_sq_sum: 9 - 4, user_clicks_impressions_sum: 30 - 20, capped_clicks: 1, capped_clicks_sq_sum: 9 - 4, capped_clicks_impressions_sum: 30 - 20 });
+      expect(addedBy(dailyUpdates()[0])).toMatchObject({
+        clicks: 1,
+        user_clicks_sq_sum: 9 - 4,
+        user_clicks_impressions_sum: 30 - 20,
+        capped_clicks: 1,
+        capped_clicks_sq_sum: 9 - 4,
+        capped_clicks_impressions_sum: 30 - 20,
+      });
       expect(addedBy(dailyUpdates()[0])).not.toHaveProperty('clickers');
     });
 
     it("adds the cross moments Σx·y of the user's covariate, which the aggregate's ALL_NEW answer returns with the totals", async () => {
       // Prepare: the exposure recorded covariate 12 on u1's aggregate; this is their first click.
-      ddb.on(UpdateCommand, { TableName: TABLE.counters, Key: { pk: 'EXP#default#USER#u1', sk: 'AGG' } }).resolves({ Attributes: { clicks: 1, impressions: 3, covariate: 12 } });
+      ddb
+        .on(UpdateCommand, { TableName: TABLE.counters, Key: { pk: 'EXP#default#USER#u1', sk: 'AGG' } })
+        .resolves({ Attributes: { clicks: 1, impressions: 3, covariate: 12 } });
 
       // Act
       await postEvent(click());
@@ -195,7 +248,9 @@ describe('POST /events and /events/batch', () => {
 
     it("adds only the capped part of a click past the user's clicks cap, and counts the user at the cap once", async () => {
       // Prepare: the default clicks cap is 50; this click takes the user from 50 to 51.
-      ddb.on(UpdateCommand, { TableName: TABLE.counters, Key: { pk: 'EXP#default#USER#u1', sk: 'AGG' } }).resolves({ Attributes: { clicks: 51, impressions: 10 } });
+      ddb
+        .on(UpdateCommand, { TableName: TABLE.counters, Key: { pk: 'EXP#default#USER#u1', sk: 'AGG' } })
+        .resolves({ Attributes: { clicks: 51, impressions: 10 } });
 
       // Act
       await postEvent(click());
@@ -228,7 +283,11 @@ describe('POST /events and /events/batch', () => {
         return String(item.content_sha256);
       };
       const storedAs = (fingerprint: string, counted = true) =>
-        new ConditionalCheckFailedException({ message: 'The conditional request failed', $metadata: { httpStatusCode: 400 }, Item: { counted: { BOOL: counted }, content_sha256: { S: fingerprint } } });
+        new ConditionalCheckFailedException({
+          message: 'The conditional request failed',
+          $metadata: { httpStatusCode: 400 },
+          Item: { counted: { BOOL: counted }, content_sha256: { S: fingerprint } },
+        });
 
       it('with different content answers 409 conflict naming event_id, and counts nothing', async () => {
         // Prepare: evt-1 was stored as a click on i4; now it comes back as a purchase.
@@ -349,10 +408,13 @@ describe('POST /events and /events/batch', () => {
 
     it('undoes the user aggregate with a negative ADD when the daily counter update fails', async () => {
       // Prepare
-      ddb.on(UpdateCommand, { TableName: TABLE.counters, Key: { pk: 'EXP#default#USER#u1', sk: 'AGG' } })
+      ddb
+        .on(UpdateCommand, { TableName: TABLE.counters, Key: { pk: 'EXP#default#USER#u1', sk: 'AGG' } })
         .resolvesOnce({ Attributes: { clicks: 1, impressions: 0, purchases: 0 } })
         .resolvesOnce({ Attributes: { clicks: 0, impressions: 0, purchases: 0 } });
-      ddb.on(UpdateCommand, { TableName: TABLE.counters, Key: counterKey('default', 'treatment', today, counterShard('evt-1')) }).rejects(new Error('ProvisionedThroughputExceededException'));
+      ddb
+        .on(UpdateCommand, { TableName: TABLE.counters, Key: counterKey('default', 'treatment', today, counterShard('evt-1')) })
+        .rejects(new Error('ProvisionedThroughputExceededException'));
 
       // Act
       const result = await postEvent(click());
@@ -365,10 +427,12 @@ describe('POST /events and /events/batch', () => {
 
     it('records the correction when another request changed the same user between the ADD and its undo', async () => {
       // Prepare: our click took clicks 0 → 1, another request's click took it to 2 before our undo (2 → 1).
-      ddb.on(UpdateCommand, { TableName: TABLE.counters, Key: { pk: 'EXP#default#USER#u1', sk: 'AGG' } })
+      ddb
+        .on(UpdateCommand, { TableName: TABLE.counters, Key: { pk: 'EXP#default#USER#u1', sk: 'AGG' } })
         .resolvesOnce({ Attributes: { clicks: 1, impressions: 0, purchases: 0 } })
         .resolvesOnce({ Attributes: { clicks: 1, impressions: 0, purchases: 0 } });
-      ddb.on(UpdateCommand, { TableName: TABLE.counters, Key: counterKey('default', 'treatment', today, counterShard('evt-1')) })
+      ddb
+        .on(UpdateCommand, { TableName: TABLE.counters, Key: counterKey('default', 'treatment', today, counterShard('evt-1')) })
         .rejectsOnce(new Error('ProvisionedThroughputExceededException'))
         .resolves({});
 
@@ -389,7 +453,10 @@ describe('POST /events and /events/batch', () => {
 
       // Assess
       expect(result.statusCode).toBe(503);
-      expect(bodyOf<{ error: { code: string; details: { message: string }[] } }>(result).error).toMatchObject({ code: 'store_unavailable', details: [{ message: 'evt-1' }] });
+      expect(bodyOf<{ error: { code: string; details: { message: string }[] } }>(result).error).toMatchObject({
+        code: 'store_unavailable',
+        details: [{ message: 'evt-1' }],
+      });
       expect(counterUpdates()).toHaveLength(0);
     });
 
@@ -471,7 +538,9 @@ describe('POST /events and /events/batch', () => {
 
     it('answers 400 naming a key sent twice, instead of keeping the last value, and writes nothing', async () => {
       // Act
-      const result = await postEvent('{"event_id":"evt-1","event_type":"click","event_type":"purchase","user_id":"u1","experiment_id":"default","item_id":"i4","value":10}');
+      const result = await postEvent(
+        '{"event_id":"evt-1","event_type":"click","event_type":"purchase","user_id":"u1","experiment_id":"default","item_id":"i4","value":10}',
+      );
 
       // Assess
       expect(result.statusCode).toBe(400);
@@ -493,13 +562,19 @@ describe('POST /events and /events/batch', () => {
 
         // Assess
         expect(results.map((r) => r.statusCode)).toEqual([201, 201]);
-        const stored = ddb.commandCalls(PutCommand).filter((c) => c.args[0].input.TableName === TABLE.events).map((c) => c.args[0].input.Item?.user_id);
+        const stored = ddb
+          .commandCalls(PutCommand)
+          .filter((c) => c.args[0].input.TableName === TABLE.events)
+          .map((c) => c.args[0].input.Item?.user_id);
         expect(stored).toEqual([NFC, NFC]);
         expect(userUpdates().map((c) => c.args[0].input.Key)).toEqual([
           { pk: `EXP#default#USER#${NFC}`, sk: 'AGG' },
           { pk: `EXP#default#USER#${NFC}`, sk: 'AGG' },
         ]);
-        expect(dailyUpdates().map((c) => String(c.args[0].input.Key?.pk))).toEqual([expect.stringContaining('#VAR#treatment'), expect.stringContaining('#VAR#treatment')]);
+        expect(dailyUpdates().map((c) => String(c.args[0].input.Key?.pk))).toEqual([
+          expect.stringContaining('#VAR#treatment'),
+          expect.stringContaining('#VAR#treatment'),
+        ]);
       });
 
       it('normalises every id of an event (experiment, item, request and event ids too)', async () => {
@@ -576,11 +651,7 @@ describe('POST /events and /events/batch', () => {
 
     it('is refused whole with 400 listing every bad index and field, and nothing is written', async () => {
       // Prepare
-      const events = [
-        click({ event_id: 'a' }),
-        click({ event_id: 'b', event_type: 'rating', value: 7 }),
-        click({ event_id: 'c', item_id: undefined }),
-      ];
+      const events = [click({ event_id: 'a' }), click({ event_id: 'b', event_type: 'rating', value: 7 }), click({ event_id: 'c', item_id: undefined })];
 
       // Act
       const result = await postBatch(events);
@@ -594,7 +665,11 @@ describe('POST /events and /events/batch', () => {
 
     it('with one poison-pill value (a purchase of 1e200) is refused whole with 400 naming it, and nothing is written', async () => {
       // Prepare
-      const events = [click({ event_id: 'a' }), click({ event_id: 'b', event_type: 'purchase', value: 1e200 }), click({ event_id: 'c', event_type: 'purchase', value: 99.99 })];
+      const events = [
+        click({ event_id: 'a' }),
+        click({ event_id: 'b', event_type: 'purchase', value: 1e200 }),
+        click({ event_id: 'c', event_type: 'purchase', value: 99.99 }),
+      ];
 
       // Act
       const result = await postBatch(events);
@@ -607,7 +682,12 @@ describe('POST /events and /events/batch', () => {
 
     it('naming an experiment that does not exist is refused whole with 404 naming events[i].experiment_id, and nothing is written', async () => {
       // Act
-      const result = await postBatch([click({ event_id: 'a' }), click({ event_id: 'b', experiment_id: 'ghost-1' }), click({ event_id: 'c' }), click({ event_id: 'd', experiment_id: 'ghost-1' })]);
+      const result = await postBatch([
+        click({ event_id: 'a' }),
+        click({ event_id: 'b', experiment_id: 'ghost-1' }),
+        click({ event_id: 'c' }),
+        click({ event_id: 'd', experiment_id: 'ghost-1' }),
+      ]);
 
       // Assess
       expect(result.statusCode).toBe(404);
@@ -618,7 +698,11 @@ describe('POST /events and /events/batch', () => {
     it('reads each distinct experiment id once per batch, and an unknown one not again while it is cached', async () => {
       // Prepare
       const events = Array.from({ length: 300 }, (_, i) => click({ event_id: `g-${i}`, experiment_id: ['ghost-2', 'ghost-3', 'ghost-2'][i % 3] }));
-      const experimentReads = () => ddb.commandCalls(GetCommand).filter((c) => c.args[0].input.TableName === TABLE.experiments).map((c) => c.args[0].input.Key?.sk);
+      const experimentReads = () =>
+        ddb
+          .commandCalls(GetCommand)
+          .filter((c) => c.args[0].input.TableName === TABLE.experiments)
+          .map((c) => c.args[0].input.Key?.sk);
 
       // Act
       const first = await postBatch(events);
@@ -659,7 +743,9 @@ describe('POST /events and /events/batch', () => {
       // Prepare: 1,000 events of 20 users, 10 per variant.
       const users = Array.from({ length: 20 }, (_, u) => `user-${u}`);
       users.forEach((user, u) => assignments.seed('default', user, u % 2 === 0 ? 'control' : 'treatment'));
-      const events = Array.from({ length: 1000 }, (_, i) => click({ event_id: `e-${i}`, user_id: users[i % 20], event_type: i % 4 === 0 ? 'impression' : 'click' }));
+      const events = Array.from({ length: 1000 }, (_, i) =>
+        click({ event_id: `e-${i}`, user_id: users[i % 20], event_type: i % 4 === 0 ? 'impression' : 'click' }),
+      );
 
       // Act
       const result = await postBatch(events);
@@ -670,7 +756,11 @@ describe('POST /events and /events/batch', () => {
       expect(ddb).toHaveReceivedCommandTimes(PutCommand, 1000);
       expect(ddb).toHaveReceivedCommandTimes(BatchGetCommand, 1);
       expect(userUpdates()).toHaveLength(20);
-      expect(dailyUpdates().map((c) => c.args[0].input.Key?.pk).sort()).toEqual(['EXP#default#VAR#control', 'EXP#default#VAR#treatment']);
+      expect(
+        dailyUpdates()
+          .map((c) => c.args[0].input.Key?.pk)
+          .sort(),
+      ).toEqual(['EXP#default#VAR#control', 'EXP#default#VAR#treatment']);
     });
 
     it("counts each user's events in their segment's daily item: one update per (variant, segment, day), every event once", async () => {
@@ -693,17 +783,38 @@ describe('POST /events and /events/batch', () => {
     it('adds exactly the events of each variant to its daily counter', async () => {
       // Prepare
       assignments.seed('default', 'u2', 'control');
-      const events = [click({ event_id: 'a' }), click({ event_id: 'b', user_id: 'u2' }), click({ event_id: 'c', user_id: 'u2', event_type: 'purchase', value: 3 })];
+      const events = [
+        click({ event_id: 'a' }),
+        click({ event_id: 'b', user_id: 'u2' }),
+        click({ event_id: 'c', user_id: 'u2', event_type: 'purchase', value: 3 }),
+      ];
 
       // Act
       await postBatch(events);
 
       // Assess
       const control = dailyUpdates().find((c) => c.args[0].input.Key?.pk === 'EXP#default#VAR#control')!.args[0].input;
-      const added = Object.fromEntries(Object.entries(control.ExpressionAttributeNames!).map(([alias, name]) => [name, control.ExpressionAttributeValues![alias.replace('#m', ':v')]]));
-      expect(added).toMatchObject({ clicks: 1, conversions: 1, revenue_n: 1, revenue_sum: 3, revenue_sum_sq: 9, clickers: 1, converters: 1, user_clicks_sq_sum: 1 });
+      const added = Object.fromEntries(
+        Object.entries(control.ExpressionAttributeNames!).map(([alias, name]) => [name, control.ExpressionAttributeValues![alias.replace('#m', ':v')]]),
+      );
+      expect(added).toMatchObject({
+        clicks: 1,
+        conversions: 1,
+        revenue_n: 1,
+        revenue_sum: 3,
+        revenue_sum_sq: 9,
+        clickers: 1,
+        converters: 1,
+        user_clicks_sq_sum: 1,
+      });
       // Revenue per user in cents, capped at the default 1,000 units.
-      expect(added).toMatchObject({ revenue_cents: 300, user_revenue_cents_sq_sum: 90_000, capped_revenue_cents: 300, capped_revenue_cents_sq_sum: 90_000, capped_purchases: 1 });
+      expect(added).toMatchObject({
+        revenue_cents: 300,
+        user_revenue_cents_sq_sum: 90_000,
+        capped_revenue_cents: 300,
+        capped_revenue_cents_sq_sum: 90_000,
+        capped_purchases: 1,
+      });
     });
 
     it('costs no counter update for a batch sent again', async () => {
@@ -721,8 +832,12 @@ describe('POST /events and /events/batch', () => {
 
     it('answers 503 listing exactly the events whose put failed, and counts the others', async () => {
       // Prepare
-      ddb.on(PutCommand, { TableName: TABLE.events, Item: { pk: 'EVENT#b' } }).rejects(Object.assign(new Error('Rate exceeded'), { name: 'ThrottlingException' }));
-      ddb.on(PutCommand, { TableName: TABLE.events, Item: { pk: 'EVENT#d' } }).rejects(Object.assign(new Error('Rate exceeded'), { name: 'ThrottlingException' }));
+      ddb
+        .on(PutCommand, { TableName: TABLE.events, Item: { pk: 'EVENT#b' } })
+        .rejects(Object.assign(new Error('Rate exceeded'), { name: 'ThrottlingException' }));
+      ddb
+        .on(PutCommand, { TableName: TABLE.events, Item: { pk: 'EVENT#d' } })
+        .rejects(Object.assign(new Error('Rate exceeded'), { name: 'ThrottlingException' }));
       const events = ['a', 'b', 'c', 'd'].map((id) => click({ event_id: id }));
 
       // Act
@@ -730,7 +845,11 @@ describe('POST /events and /events/batch', () => {
 
       // Assess
       expect(result.statusCode).toBe(503);
-      expect(bodyOf<{ error: { details: { message: string }[] } }>(result).error.details.map((d) => d.message).sort()).toEqual(['b', 'd']);
+      expect(
+        bodyOf<{ error: { details: { message: string }[] } }>(result)
+          .error.details.map((d) => d.message)
+          .sort(),
+      ).toEqual(['b', 'd']);
       expect(dailyUpdates()[0].args[0].input.ExpressionAttributeValues?.[':v0']).toBe(2);
     });
 
@@ -781,7 +900,8 @@ describe('POST /events and /events/batch', () => {
 
   describe('in an interleaving experiment', () => {
     const ilClick = (overrides: Record<string, unknown> = {}) => click({ experiment_id: INTERLEAVING_ID, request_id: 'req-1', item_id: 'i7', ...overrides });
-    const impressionUpdates = () => ddb.commandCalls(UpdateCommand).filter((c) => c.args[0].input.TableName === TABLE.events && String(c.args[0].input.Key?.pk).startsWith('EVENT#imp-'));
+    const impressionUpdates = () =>
+      ddb.commandCalls(UpdateCommand).filter((c) => c.args[0].input.TableName === TABLE.events && String(c.args[0].input.Key?.pk).startsWith('EVENT#imp-'));
     const dailyOf = (variant: string) => dailyUpdates().filter((c) => c.args[0].input.Key?.pk === `EXP#${INTERLEAVING_ID}#VAR#${variant}`);
     const increments = (call: ReturnType<typeof dailyUpdates>[number]) => {
       const { ExpressionAttributeNames: names = {}, ExpressionAttributeValues: values = {} } = call.args[0].input;
@@ -791,14 +911,19 @@ describe('POST /events and /events/batch', () => {
     it("credits a click to the team whose item was clicked, under that team's variant, without an assignment", async () => {
       // Prepare: i7 was placed by team b (treatment); the user has no stored assignment
       assignments.seedImpression('req-1');
-      ddb.on(UpdateCommand, { TableName: TABLE.events, Key: { pk: 'EVENT#imp-req-1', sk: 'E' } }).resolves({ Attributes: { team_a_clicks: 0, team_b_clicks: 1 } });
+      ddb
+        .on(UpdateCommand, { TableName: TABLE.events, Key: { pk: 'EVENT#imp-req-1', sk: 'E' } })
+        .resolves({ Attributes: { team_a_clicks: 0, team_b_clicks: 1 } });
 
       // Act
       const result = await postEvent(ilClick());
 
       // Assess
       expect(result.statusCode).toBe(201);
-      expect(ddb).toHaveReceivedCommandWith(PutCommand, { TableName: TABLE.events, Item: expect.objectContaining({ pk: 'EVENT#evt-1', variant: 'treatment', team: 'b' }) });
+      expect(ddb).toHaveReceivedCommandWith(PutCommand, {
+        TableName: TABLE.events,
+        Item: expect.objectContaining({ pk: 'EVENT#evt-1', variant: 'treatment', team: 'b' }),
+      });
       expect(dailyOf('treatment').map(increments)).toEqual([{ clicks: 1, clicks_pos_1: 1 }]);
       expect(userUpdates()).toHaveLength(0);
     });
@@ -806,7 +931,9 @@ describe('POST /events and /events/batch', () => {
     it('adds the click once to the impression, and the tie → b transition to the interleaving counter', async () => {
       // Prepare
       assignments.seedImpression('req-1');
-      ddb.on(UpdateCommand, { TableName: TABLE.events, Key: { pk: 'EVENT#imp-req-1', sk: 'E' } }).resolves({ Attributes: { team_a_clicks: 0, team_b_clicks: 1 } });
+      ddb
+        .on(UpdateCommand, { TableName: TABLE.events, Key: { pk: 'EVENT#imp-req-1', sk: 'E' } })
+        .resolves({ Attributes: { team_a_clicks: 0, team_b_clicks: 1 } });
 
       // Act
       await postEvent(ilClick());
@@ -826,7 +953,9 @@ describe('POST /events and /events/batch', () => {
     it('moves a win from b back to a tie when team a catches up', async () => {
       // Prepare: the impression had one b-click; this a-click makes it 1–1
       assignments.seedImpression('req-1');
-      ddb.on(UpdateCommand, { TableName: TABLE.events, Key: { pk: 'EVENT#imp-req-1', sk: 'E' } }).resolves({ Attributes: { team_a_clicks: 1, team_b_clicks: 1 } });
+      ddb
+        .on(UpdateCommand, { TableName: TABLE.events, Key: { pk: 'EVENT#imp-req-1', sk: 'E' } })
+        .resolves({ Attributes: { team_a_clicks: 1, team_b_clicks: 1 } });
 
       // Act
       await postEvent(ilClick({ item_id: 'i4' }));
@@ -881,40 +1010,56 @@ describe('POST /events and /events/batch', () => {
       expect(writes()).toHaveLength(0);
     });
 
-    it.each([['no request_id', { request_id: undefined }, 'no-request-id']])('stores a click with %s, credited to nobody under the interleaving counter', async (_case, overrides, reason) => {
-      // Prepare
-      assignments.seedImpression('req-1');
+    it.each([['no request_id', { request_id: undefined }, 'no-request-id']])(
+      'stores a click with %s, credited to nobody under the interleaving counter',
+      async (_case, overrides, reason) => {
+        // Prepare
+        assignments.seedImpression('req-1');
 
-      // Act
-      const result = await postEvent(ilClick(overrides));
+        // Act
+        const result = await postEvent(ilClick(overrides));
 
-      // Assess
-      expect(result.statusCode).toBe(201);
-      expect(ddb).toHaveReceivedCommandWith(PutCommand, { TableName: TABLE.events, Item: expect.objectContaining({ variant: '~interleaving', no_credit_reason: reason }) });
-      expect(dailyOf('~interleaving').map(increments)).toEqual([{ clicks: 1, clicks_pos_1: 1 }]);
-      expect(impressionUpdates()).toHaveLength(0);
-    });
+        // Assess
+        expect(result.statusCode).toBe(201);
+        expect(ddb).toHaveReceivedCommandWith(PutCommand, {
+          TableName: TABLE.events,
+          Item: expect.objectContaining({ variant: '~interleaving', no_credit_reason: reason }),
+        });
+        expect(dailyOf('~interleaving').map(increments)).toEqual([{ clicks: 1, clicks_pos_1: 1 }]);
+        expect(impressionUpdates()).toHaveLength(0);
+      },
+    );
 
     it('undoes the team count and the impression credit, and answers 503, when the win counter update fails', async () => {
       // Prepare
       assignments.seedImpression('req-1');
-      ddb.on(UpdateCommand, { TableName: TABLE.events, Key: { pk: 'EVENT#imp-req-1', sk: 'E' } })
+      ddb
+        .on(UpdateCommand, { TableName: TABLE.events, Key: { pk: 'EVENT#imp-req-1', sk: 'E' } })
         .resolvesOnce({ Attributes: { team_a_clicks: 0, team_b_clicks: 1 } })
         .resolvesOnce({ Attributes: { team_a_clicks: 0, team_b_clicks: 0 } });
-      ddb.on(UpdateCommand, { TableName: TABLE.counters, Key: counterKey(INTERLEAVING_ID, '~interleaving', today, counterShard('evt-1')) }).rejects(new Error('ProvisionedThroughputExceededException'));
+      ddb
+        .on(UpdateCommand, { TableName: TABLE.counters, Key: counterKey(INTERLEAVING_ID, '~interleaving', today, counterShard('evt-1')) })
+        .rejects(new Error('ProvisionedThroughputExceededException'));
 
       // Act
       const result = await postEvent(ilClick());
 
       // Assess: the team's +1 is negated, the credit removed (no correction needed), the event un-claimed
       expect(result.statusCode).toBe(503);
-      expect(dailyOf('treatment').map(increments)).toEqual([{ clicks: 1, clicks_pos_1: 1 }, { clicks: -1, clicks_pos_1: -1 }]);
+      expect(dailyOf('treatment').map(increments)).toEqual([
+        { clicks: 1, clicks_pos_1: 1 },
+        { clicks: -1, clicks_pos_1: -1 },
+      ]);
       expect(impressionUpdates().map((c) => c.args[0].input.UpdateExpression)).toEqual([
         'ADD team_a_clicks :a, team_b_clicks :b, credited_items :items',
         'ADD team_a_clicks :a, team_b_clicks :b DELETE credited_items :items',
       ]);
       expect(dailyOf('~interleaving')).toHaveLength(1);
-      expect(ddb).toHaveReceivedCommandWith(UpdateCommand, { TableName: TABLE.events, Key: { pk: 'EVENT#evt-1', sk: 'E' }, UpdateExpression: 'SET counted = :false' });
+      expect(ddb).toHaveReceivedCommandWith(UpdateCommand, {
+        TableName: TABLE.events,
+        Key: { pk: 'EVENT#evt-1', sk: 'E' },
+        UpdateExpression: 'SET counted = :false',
+      });
     });
 
     it('reads the impression slates of a batch with one BatchGetItem per 100 request ids', async () => {
@@ -935,7 +1080,7 @@ describe('POST /events and /events/batch', () => {
   describe('abuse checks', () => {
     const quotaKey = (userId: string) => ({ pk: `EXP#default#USER#${userId}`, sk: `DAY#${today}` });
 
-    it('stores a click that names an item of its user\'s recorded slate', async () => {
+    it("stores a click that names an item of its user's recorded slate", async () => {
       // Prepare
       assignments.seedSlate('req-ab');
 
@@ -970,7 +1115,11 @@ describe('POST /events and /events/batch', () => {
       assignments.seedSlate('req-ab');
 
       // Act
-      const result = await postBatch([click({ event_id: 'e0', request_id: 'req-ab' }), click({ event_id: 'e1', request_id: 'req-x' }), click({ event_id: 'e2', request_id: 'req-ab', item_id: 'i9' })]);
+      const result = await postBatch([
+        click({ event_id: 'e0', request_id: 'req-ab' }),
+        click({ event_id: 'e1', request_id: 'req-x' }),
+        click({ event_id: 'e2', request_id: 'req-ab', item_id: 'i9' }),
+      ]);
 
       // Assess
       expect(result.statusCode).toBe(422);
@@ -1014,9 +1163,13 @@ describe('POST /events and /events/batch', () => {
       expect(reads.sort()).toEqual([TABLE.events, TABLE.experiments].sort());
     });
 
-    it('takes each user\'s events from their daily limit with one conditional ADD per user and type', async () => {
+    it("takes each user's events from their daily limit with one conditional ADD per user and type", async () => {
       // Act
-      const result = await postBatch([click({ event_id: 'e0' }), click({ event_id: 'e1', item_id: 'i5' }), { event_id: 'r1', event_type: 'rating', user_id: 'u1', experiment_id: 'default', item_id: 'i4', value: 4 }]);
+      const result = await postBatch([
+        click({ event_id: 'e0' }),
+        click({ event_id: 'e1', item_id: 'i5' }),
+        { event_id: 'r1', event_type: 'rating', user_id: 'u1', experiment_id: 'default', item_id: 'i4', value: 4 },
+      ]);
 
       // Assess
       expect(result.statusCode).toBe(200);
@@ -1032,7 +1185,10 @@ describe('POST /events and /events/batch', () => {
 
     it('refuses with a 429 naming user_id the events over the limit, and stores the rest of the batch', async () => {
       // Prepare: u1 already sent 1,000 clicks and 3 ratings today; the first ADD (click and rating) fails its condition
-      ddb.on(UpdateCommand, { TableName: TABLE.counters, Key: quotaKey('u1') }).rejectsOnce(conditionalCheckFailed()).resolves({});
+      ddb
+        .on(UpdateCommand, { TableName: TABLE.counters, Key: quotaKey('u1') })
+        .rejectsOnce(conditionalCheckFailed())
+        .resolves({});
       ddb.on(GetCommand, { TableName: TABLE.counters, Key: quotaKey('u1') }).resolves({ Item: { ...quotaKey('u1'), click: 1000, rating: 3 } });
       assignments.seed('default', 'u2', 'control');
 
@@ -1047,7 +1203,10 @@ describe('POST /events and /events/batch', () => {
       expect(result.statusCode).toBe(429);
       expect(bodyOf(result)).toMatchObject({ error: { code: 'daily_limit_exceeded' } });
       expect(fieldsOf(result)).toEqual(['events[0].user_id']);
-      const stored = ddb.commandCalls(PutCommand).filter((c) => c.args[0].input.TableName === TABLE.events).map((c) => c.args[0].input.Item!.event_id);
+      const stored = ddb
+        .commandCalls(PutCommand)
+        .filter((c) => c.args[0].input.TableName === TABLE.events)
+        .map((c) => c.args[0].input.Item!.event_id);
       expect(stored.sort()).toEqual(['other-user', 'r1']);
       const u1Takes = quotaUpdates().filter((c) => c.args[0].input.Key!.pk === quotaKey('u1').pk);
       expect(u1Takes.map((c) => c.args[0].input.ExpressionAttributeNames)).toEqual([
@@ -1073,7 +1232,14 @@ describe('POST /events and /events/batch', () => {
 
     it('refuses at once a batch holding more events of one type than a day allows, without a write', async () => {
       // Act: 201 purchases of one user (the limit is 200)
-      const purchases = Array.from({ length: 201 }, (_, i) => ({ event_id: `p${i}`, event_type: 'purchase', user_id: 'u1', experiment_id: 'default', item_id: 'i4', value: 1 }));
+      const purchases = Array.from({ length: 201 }, (_, i) => ({
+        event_id: `p${i}`,
+        event_type: 'purchase',
+        user_id: 'u1',
+        experiment_id: 'default',
+        item_id: 'i4',
+        value: 1,
+      }));
       const result = await postBatch(purchases);
 
       // Assess
@@ -1112,7 +1278,11 @@ describe('POST /events and /events/batch', () => {
   describe('the interaction log the weekly retraining reads', () => {
     it('logs the feedback of a request (not its impressions) as one item under the day, shard and time of its first event, before claiming any event', async () => {
       // Act
-      const result = await postBatch([click(), { event_id: 'evt-2', event_type: 'rating', user_id: 'u1', experiment_id: 'default', item_id: 'i9', value: 4 }, { event_id: 'evt-3', event_type: 'impression', user_id: 'u1', experiment_id: 'default' }]);
+      const result = await postBatch([
+        click(),
+        { event_id: 'evt-2', event_type: 'rating', user_id: 'u1', experiment_id: 'default', item_id: 'i9', value: 4 },
+        { event_id: 'evt-3', event_type: 'impression', user_id: 'u1', experiment_id: 'default' },
+      ]);
 
       // Assess
       expect(result.statusCode).toBe(200);
@@ -1135,7 +1305,9 @@ describe('POST /events and /events/batch', () => {
 
     it('answers 503 and claims and counts nothing when the log cannot be written, so the retry logs and counts the events once', async () => {
       // Prepare
-      ddb.on(BatchWriteCommand).rejects(Object.assign(new Error('Throughput exceeds the current capacity'), { name: 'ProvisionedThroughputExceededException' }));
+      ddb
+        .on(BatchWriteCommand)
+        .rejects(Object.assign(new Error('Throughput exceeds the current capacity'), { name: 'ProvisionedThroughputExceededException' }));
 
       // Act
       const result = await postEvent(click());

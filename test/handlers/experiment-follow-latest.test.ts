@@ -43,7 +43,14 @@ const initialVersions = {
 };
 const patch = (body: unknown) =>
   handler(
-    apiEvent({ method: 'PATCH', path: `/experiments/${ID}`, resource: '/experiments/{id}', pathParameters: { id: ID }, headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) }),
+    apiEvent({
+      method: 'PATCH',
+      path: `/experiments/${ID}`,
+      resource: '/experiments/{id}',
+      pathParameters: { id: ID },
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify(body),
+    }),
     lambdaContext(),
   );
 const experimentPuts = () => ddb.commandCalls(PutCommand).filter((c) => c.args[0].input.TableName === TABLE.experiments);
@@ -94,7 +101,11 @@ describe('follow_latest in the admin API', () => {
 
   it('answers 400 naming follow_latest when two arms serve the same model, storing nothing', async () => {
     // Prepare: both arms on the factors model, two versions of it
-    const sameModel = createRequest({ follow_latest: true }).variants.map((v) => ({ ...v, model_id: treatment.manifest.model_id, model_version: treatment.manifest.version }));
+    const sameModel = createRequest({ follow_latest: true }).variants.map((v) => ({
+      ...v,
+      model_id: treatment.manifest.model_id,
+      model_version: treatment.manifest.version,
+    }));
 
     // Act
     const result = await handler(jsonPost('/experiments', createRequest({ follow_latest: true, variants: sameModel })), lambdaContext());
@@ -130,7 +141,11 @@ describe('follow_latest in the admin API', () => {
     // Assess
     expect(result.statusCode).toBe(200);
     expect(bodyOf<Experiment>(result)).toMatchObject({ follow_latest: true, revision: 1, model_history: [{ versions: initialVersions }] });
-    expect(ddb).toHaveReceivedCommandWith(PutCommand, { TableName: TABLE.experiments, ConditionExpression: 'revision = :expected', ExpressionAttributeValues: { ':expected': 0 } });
+    expect(ddb).toHaveReceivedCommandWith(PutCommand, {
+      TableName: TABLE.experiments,
+      ConditionExpression: 'revision = :expected',
+      ExpressionAttributeValues: { ':expected': 0 },
+    });
   });
 
   it('lets a running experiment go back to pinned, keeping its history', async () => {
@@ -182,23 +197,34 @@ describe('follow_latest in the admin API', () => {
       const day = NOW.toISOString().slice(0, 10);
       const switchedAt = `${addDays(day, -5)}T02:00:00.000Z`;
       const following = stored({ status: 'running', follow_latest: true, start_time: `${addDays(day, -9)}T00:00:00.000Z`, min_sample_size: 100 });
-      tables.seedExperiment(switchModelVersions(following, {
-        versions: { control: { ...initialVersions.control, model_version: 'retrained-1' }, treatment: { ...initialVersions.treatment, model_version: 'retrained-1' } },
-        runId: 'run-1',
-        now: new Date(switchedAt),
-      }));
+      tables.seedExperiment(
+        switchModelVersions(following, {
+          versions: {
+            control: { ...initialVersions.control, model_version: 'retrained-1' },
+            treatment: { ...initialVersions.treatment, model_version: 'retrained-1' },
+          },
+          runId: 'run-1',
+          now: new Date(switchedAt),
+        }),
+      );
       const arms = [
         { variant: 'control', users: 4000, ctr: 0.05, conversionRate: 0.05 },
         { variant: 'treatment', users: 4000, ctr: 0.06, conversionRate: 0.05 },
       ];
-      for (const row of syntheticDailyCounters({ arms, days: 10, firstDay: addDays(day, -9) })) tables.seedCounter(ID, row.variant, row.day, row.increments as Record<string, number>);
+      for (const row of syntheticDailyCounters({ arms, days: 10, firstDay: addDays(day, -9) }))
+        tables.seedCounter(ID, row.variant, row.day, row.increments as Record<string, number>);
 
       // Act
-      const result = await handler(apiEvent({ path: `/experiments/${ID}/results`, resource: '/experiments/{id}/results', pathParameters: { id: ID } }), lambdaContext());
+      const result = await handler(
+        apiEvent({ path: `/experiments/${ID}/results`, resource: '/experiments/{id}/results', pathParameters: { id: ID } }),
+        lambdaContext(),
+      );
 
       // Assess
       expect(result.statusCode).toBe(200);
-      const body = bodyOf<{ model_switches: { switches: { day: string; run_id: string }[]; since_last_switch: { from: string; result: string }; whole_period: { result: string } } }>(result);
+      const body = bodyOf<{
+        model_switches: { switches: { day: string; run_id: string }[]; since_last_switch: { from: string; result: string }; whole_period: { result: string } };
+      }>(result);
       expect(body.model_switches.switches).toMatchObject([{ day: addDays(day, -5), run_id: 'run-1' }]);
       expect(body.model_switches.since_last_switch).toMatchObject({ from: addDays(day, -4), result: 'ok' });
       expect(body.model_switches.whole_period.result).toBe('ok');

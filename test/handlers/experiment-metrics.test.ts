@@ -41,9 +41,11 @@ function createRequest(overrides: Record<string, unknown> = {}) {
   };
 }
 
-const running = (overrides: Record<string, unknown> = {}): Experiment => createExperiment({ request: createRequest({ status: 'running', ...overrides }), now: NOW });
+const running = (overrides: Record<string, unknown> = {}): Experiment =>
+  createExperiment({ request: createRequest({ status: 'running', ...overrides }), now: NOW });
 const experimentPuts = () => ddb.commandCalls(PutCommand).filter((c) => c.args[0].input.TableName === TABLE.experiments);
-const results = () => handler(apiEvent({ path: `/experiments/${ID}/results`, resource: '/experiments/{id}/results', pathParameters: { id: ID } }), lambdaContext());
+const results = () =>
+  handler(apiEvent({ path: `/experiments/${ID}/results`, resource: '/experiments/{id}/results', pathParameters: { id: ID } }), lambdaContext());
 
 /**
  * Seven days of counters ending on DAY, with the per-position and fallback counters the events
@@ -59,7 +61,14 @@ function seedCounters(): Record<string, { day: string; [field: string]: number |
     const impressions = row.increments.impressions ?? 0;
     const top = row.variant === 'control' ? 0.02 : 0.03;
     const positional = Object.fromEntries(Array.from({ length: 10 }, (_, p) => [`clicks_pos_${p + 1}`, Math.round((impressions * top) / (p + 1))]));
-    const fields = { ...(row.increments as Record<string, number>), slate_len_10: impressions, ...positional, fallback_impressions: 12, fallback_cold_start_impressions: 9, fallback_artifact_impressions: 2 };
+    const fields = {
+      ...(row.increments as Record<string, number>),
+      slate_len_10: impressions,
+      ...positional,
+      fallback_impressions: 12,
+      fallback_cold_start_impressions: 9,
+      fallback_artifact_impressions: 2,
+    };
     tables.seedCounter(ID, row.variant, row.day, fields);
     (out[row.variant] ??= []).push({ day: row.day, ...fields });
   }
@@ -110,14 +119,26 @@ describe('admin API: every metric', () => {
       expect(ranking?.positions).toBe(10);
       const [controlRanking, treatmentRanking] = ranking?.variants ?? [];
       expect(controlRanking.byPosition[0]).toMatchObject({ status: 'ok', position: 1 });
-      expect(treatmentRanking.byPosition[0].status === 'ok' && controlRanking.byPosition[0].status === 'ok' && treatmentRanking.byPosition[0].ctr > controlRanking.byPosition[0].ctr).toBe(true);
+      expect(
+        treatmentRanking.byPosition[0].status === 'ok' &&
+          controlRanking.byPosition[0].status === 'ok' &&
+          treatmentRanking.byPosition[0].ctr > controlRanking.byPosition[0].ctr,
+      ).toBe(true);
       expect(controlRanking.fallback).toMatchObject({ fallbackImpressions: 84, coldStartImpressions: 63, artifactImpressions: 14, unclassifiedImpressions: 7 });
       expect(ranking?.coverage).toMatchObject({ status: 'not-measured' });
     });
 
     it('answers for an experiment stored with a latency guardrail, naming it as not checked', async () => {
       // Prepare: stored before the API refused such guardrails
-      tables.seedExperiment(parseExperiment({ ...running(), guardrails: [{ metric: 'latency_p95_ms', max_relative_degradation: 0.2 }, { metric: 'conversion', max_relative_degradation: 0.1 }] }));
+      tables.seedExperiment(
+        parseExperiment({
+          ...running(),
+          guardrails: [
+            { metric: 'latency_p95_ms', max_relative_degradation: 0.2 },
+            { metric: 'conversion', max_relative_degradation: 0.1 },
+          ],
+        }),
+      );
       seedCounters();
 
       // Act
@@ -135,7 +156,15 @@ describe('admin API: every metric', () => {
     it('POST answers 400 naming guardrails[1].metric for a latency guardrail, and stores nothing', async () => {
       // Act
       const result = await handler(
-        jsonPost('/experiments', createRequest({ guardrails: [{ metric: 'conversion', max_relative_degradation: 0.1 }, { metric: 'latency_p95_ms', max_relative_degradation: 0.2 }] })),
+        jsonPost(
+          '/experiments',
+          createRequest({
+            guardrails: [
+              { metric: 'conversion', max_relative_degradation: 0.1 },
+              { metric: 'latency_p95_ms', max_relative_degradation: 0.2 },
+            ],
+          }),
+        ),
         lambdaContext(),
       );
 
@@ -172,7 +201,10 @@ describe('admin API: every metric', () => {
     it('POST accepts a guardrail on each measured metric (201)', async () => {
       // Act
       const result = await handler(
-        jsonPost('/experiments', createRequest({ guardrails: ['click_through', 'conversion', 'watch_time', 'rating'].map((metric) => ({ metric, max_relative_degradation: 0.1 })) })),
+        jsonPost(
+          '/experiments',
+          createRequest({ guardrails: ['click_through', 'conversion', 'watch_time', 'rating'].map((metric) => ({ metric, max_relative_degradation: 0.1 })) }),
+        ),
         lambdaContext(),
       );
 

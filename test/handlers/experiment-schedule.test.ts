@@ -69,7 +69,17 @@ describe('admin API: the schedule fields', () => {
     ({ handler } = await import('../../lambdas/experiments.ts'));
   };
   const patch = (body: unknown) =>
-    handler(apiEvent({ method: 'PATCH', path: `/experiments/${ID}`, resource: '/experiments/{id}', pathParameters: { id: ID }, headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) }), lambdaContext());
+    handler(
+      apiEvent({
+        method: 'PATCH',
+        path: `/experiments/${ID}`,
+        resource: '/experiments/{id}',
+        pathParameters: { id: ID },
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify(body),
+      }),
+      lambdaContext(),
+    );
   const get = (suffix = '') =>
     handler(apiEvent({ path: `/experiments/${ID}${suffix}`, resource: `/experiments/{id}${suffix}`, pathParameters: { id: ID } }), lambdaContext());
 
@@ -147,13 +157,16 @@ describe('admin API: the schedule fields', () => {
     expect(fieldsOf(result)).toEqual(['max_duration_days']);
   });
 
-  it('start answers 409 naming end_time when the draft\'s end has passed', async () => {
+  it("start answers 409 naming end_time when the draft's end has passed", async () => {
     // Prepare
     await at(2 * DAY_MS);
     tables.seedExperiment(createExperiment({ request: createRequest({ end_time: iso(DAY_MS) }), now: NOW }));
 
     // Act
-    const result = await handler(jsonPost(`/experiments/${ID}/start`, {}, { resource: '/experiments/{id}/start', pathParameters: { id: ID } }), lambdaContext());
+    const result = await handler(
+      jsonPost(`/experiments/${ID}/start`, {}, { resource: '/experiments/{id}/start', pathParameters: { id: ID } }),
+      lambdaContext(),
+    );
 
     // Assess
     expect(result.statusCode).toBe(409);
@@ -164,7 +177,12 @@ describe('admin API: the schedule fields', () => {
     // Prepare
     await at(3 * DAY_MS);
     const stopped = endExperimentOnSchedule(endsSoon(), { now: new Date(NOW.getTime() + 2 * DAY_MS) });
-    tables.seedExperiment(recordFinalReport(stopped, { now: new Date(NOW.getTime() + 2 * DAY_MS), changes: { decision: 'keep-running', winner: null, alert: 'sent', alerted_at: iso(2 * DAY_MS) } }));
+    tables.seedExperiment(
+      recordFinalReport(stopped, {
+        now: new Date(NOW.getTime() + 2 * DAY_MS),
+        changes: { decision: 'keep-running', winner: null, alert: 'sent', alerted_at: iso(2 * DAY_MS) },
+      }),
+    );
 
     // Act
     const body = bodyOf(await get());
@@ -183,7 +201,11 @@ describe('admin API: the schedule fields', () => {
     // Prepare
     await at(3 * DAY_MS);
     tables.seedExperiment(endsSoon());
-    for (const row of syntheticDailyCounters({ arms: ['control', 'treatment'].map((variant) => ({ variant, users: 500, ctr: 0.05, conversionRate: 0.05 })), days: 4, firstDay: '2026-01-15' })) {
+    for (const row of syntheticDailyCounters({
+      arms: ['control', 'treatment'].map((variant) => ({ variant, users: 500, ctr: 0.05, conversionRate: 0.05 })),
+      days: 4,
+      firstDay: '2026-01-15',
+    })) {
       tables.seedCounter(ID, row.variant, row.day, row.increments as Record<string, number>);
     }
 
@@ -200,7 +222,9 @@ describe('GET /recommend past the end', () => {
   const experiment: Experiment = { ...experimentPinning(control, treatment), end_time: iso(HOUR) };
   const recommend = async (offsetMs: number, userId: string) => {
     vi.useFakeTimers({ toFake: ['Date'], now: NOW.getTime() + offsetMs });
-    return bodyOf<{ variant: string; in_experiment: boolean; impression_recorded: boolean }>(await handler(apiEvent({ path: '/recommend', query: { user_id: userId } }), lambdaContext()));
+    return bodyOf<{ variant: string; in_experiment: boolean; impression_recorded: boolean }>(
+      await handler(apiEvent({ path: '/recommend', query: { user_id: userId } }), lambdaContext()),
+    );
   };
 
   beforeEach(async () => {
@@ -245,12 +269,25 @@ describe('the scheduled analysis at the end', () => {
     const summary = await handler(scheduled);
 
     // Assess
-    expect(ddb).toHaveReceivedCommandWith(PutCommand, { TableName: TABLE.experiments, ConditionExpression: 'revision = :expected', ExpressionAttributeValues: { ':expected': experiment.revision } });
-    expect(putData(0)).toMatchObject({ status: 'stopped', stop_reason: 'schedule: end_time reached', end_time: iso(30 * HOUR), final_report: { day: '2026-01-16', alert: 'pending' }, updated_at: '2026-01-17T03:00:00.000Z' });
+    expect(ddb).toHaveReceivedCommandWith(PutCommand, {
+      TableName: TABLE.experiments,
+      ConditionExpression: 'revision = :expected',
+      ExpressionAttributeValues: { ':expected': experiment.revision },
+    });
+    expect(putData(0)).toMatchObject({
+      status: 'stopped',
+      stop_reason: 'schedule: end_time reached',
+      end_time: iso(30 * HOUR),
+      final_report: { day: '2026-01-16', alert: 'pending' },
+      updated_at: '2026-01-17T03:00:00.000Z',
+    });
     expect(putData(1)).toMatchObject({ final_report: { alert: 'sent', alerted_at: '2026-01-17T03:00:00.000Z' }, revision: experiment.revision + 2 });
     expect(s3).toHaveReceivedCommandWith(PutObjectCommand, { Key: `reports/${ID}/2026-01-16/report.json` });
     expect(sns).toHaveReceivedCommandTimes(PublishCommand, 1);
-    expect(sns).toHaveReceivedCommandWith(PublishCommand, { TopicArn: ALERTS_TOPIC_ARN, Subject: expect.stringMatching(new RegExp(`^abrec: ${ID} final: .*schedule: end_time reached$`)) });
+    expect(sns).toHaveReceivedCommandWith(PublishCommand, {
+      TopicArn: ALERTS_TOPIC_ARN,
+      Subject: expect.stringMatching(new RegExp(`^abrec: ${ID} final: .*schedule: end_time reached$`)),
+    });
     expect(summary).toMatchObject({ day: '2026-01-16', alerts: 1, analysed: [{ experiment_id: ID, final: true, alerted: true }] });
   });
 
@@ -259,7 +296,9 @@ describe('the scheduled analysis at the end', () => {
     const experiment = endsSoon();
     tables.seedExperiment(experiment);
     ddb.on(PutCommand, { TableName: TABLE.experiments }).rejects(conditionalCheckFailed());
-    ddb.on(GetCommand, { TableName: TABLE.experiments, Key: { pk: 'EXPERIMENT', sk: ID } }).resolves({ Item: { data: endExperimentOnSchedule(experiment, { now: new Date('2026-01-17T03:00:00Z') }) } });
+    ddb
+      .on(GetCommand, { TableName: TABLE.experiments, Key: { pk: 'EXPERIMENT', sk: ID } })
+      .resolves({ Item: { data: endExperimentOnSchedule(experiment, { now: new Date('2026-01-17T03:00:00Z') }) } });
 
     // Act
     const summary = await handler(scheduled);

@@ -59,7 +59,11 @@ function listing(keys: string[], pageSize = 1000) {
   s3.on(ListObjectsV2Command).callsFake((input: ListObjectsV2CommandInput) => {
     const matching = keys.filter((key) => key.startsWith(input.Prefix ?? '')).sort();
     if (input.Delimiter) {
-      const prefixes = [...new Set(matching.map((key) => key.slice(0, key.indexOf(input.Delimiter!, (input.Prefix ?? '').length) + 1)).filter((p) => p.endsWith(input.Delimiter!)))];
+      const prefixes = [
+        ...new Set(
+          matching.map((key) => key.slice(0, key.indexOf(input.Delimiter!, (input.Prefix ?? '').length) + 1)).filter((p) => p.endsWith(input.Delimiter!)),
+        ),
+      ];
       return { CommonPrefixes: prefixes.map((Prefix) => ({ Prefix })) };
     }
     const start = Number(input.ContinuationToken ?? 0);
@@ -165,7 +169,10 @@ describe('admin API /experiments', () => {
 
     it('answers 400 naming content-type for a body that is not declared as JSON, writing nothing', async () => {
       // Act
-      const result = await handler(apiEvent({ method: 'POST', path: '/experiments', headers: { 'content-type': 'text/plain' }, body: JSON.stringify(createRequest()) }), lambdaContext());
+      const result = await handler(
+        apiEvent({ method: 'POST', path: '/experiments', headers: { 'content-type': 'text/plain' }, body: JSON.stringify(createRequest()) }),
+        lambdaContext(),
+      );
 
       // Assess
       expect(result.statusCode).toBe(400);
@@ -221,7 +228,12 @@ describe('admin API /experiments', () => {
 
       // Assess
       const counterQueries = ddb.commandCalls(QueryCommand).filter((c) => c.args[0].input.TableName === TABLE.counters);
-      expect(counterQueries.map((c) => c.args[0].input.ExpressionAttributeValues?.[':pk']).sort()).toEqual([`EXP#${ID}#SHOWN#control`, `EXP#${ID}#SHOWN#treatment`, `EXP#${ID}#VAR#control`, `EXP#${ID}#VAR#treatment`]);
+      expect(counterQueries.map((c) => c.args[0].input.ExpressionAttributeValues?.[':pk']).sort()).toEqual([
+        `EXP#${ID}#SHOWN#control`,
+        `EXP#${ID}#SHOWN#treatment`,
+        `EXP#${ID}#VAR#control`,
+        `EXP#${ID}#VAR#treatment`,
+      ]);
     });
 
     it('sums the daily counters of each variant into the totals', async () => {
@@ -264,7 +276,10 @@ describe('admin API /experiments', () => {
 
       // Assess
       expect(result.statusCode).toBe(422);
-      expect(bodyOf<{ error: { code: string; message: string } }>(result).error).toMatchObject({ code: 'inconsistent_counters', message: expect.stringContaining('exposed_users') });
+      expect(bodyOf<{ error: { code: string; message: string } }>(result).error).toMatchObject({
+        code: 'inconsistent_counters',
+        message: expect.stringContaining('exposed_users'),
+      });
     });
   });
 
@@ -315,7 +330,7 @@ describe('admin API /experiments', () => {
       );
     const storesAsked = () => ddb.calls().length + s3.calls().length;
 
-    it.each(routes)('over DynamoDB\'s key limit (3,000 characters) answers 400 naming id on %s %s, before any store is asked', async (method, resource) => {
+    it.each(routes)("over DynamoDB's key limit (3,000 characters) answers 400 naming id on %s %s, before any store is asked", async (method, resource) => {
       // Act
       const result = await request(method, resource, 'x'.repeat(3000));
 
@@ -440,7 +455,14 @@ describe('admin API /experiments', () => {
   describe('PATCH /experiments/{id}', () => {
     const patch = (body: unknown) =>
       handler(
-        apiEvent({ method: 'PATCH', path: `/experiments/${ID}`, resource: '/experiments/{id}', pathParameters: { id: ID }, headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) }),
+        apiEvent({
+          method: 'PATCH',
+          path: `/experiments/${ID}`,
+          resource: '/experiments/{id}',
+          pathParameters: { id: ID },
+          headers: { 'content-type': 'application/json' },
+          body: JSON.stringify(body),
+        }),
         lambdaContext(),
       );
     const reweighted = (control: number, treatment: number) =>
@@ -559,23 +581,39 @@ describe('admin API /experiments', () => {
   });
 
   describe('daily reports', () => {
-    const report = (day: string, decision: string, winner: string | null = null) => ({ experiment_id: ID, day, result: 'ok', decision, decision_reason: `because ${day}`, winner });
+    const report = (day: string, decision: string, winner: string | null = null) => ({
+      experiment_id: ID,
+      day,
+      result: 'ok',
+      decision,
+      decision_reason: `because ${day}`,
+      winner,
+    });
     /** Stores both forms of a report in the fake bucket and returns their keys. */
     function storeReport(day: string, decision: string, winner: string | null = null): string[] {
       const base = `reports/${ID}/${day}/report`;
       bucket.put(`${base}.json`, JSON.stringify(report(day, decision, winner))).put(`${base}.html`, `<!doctype html><title>${day}</title>`);
       return [`${base}.json`, `${base}.html`];
     }
-    const history = (id = ID) => handler(apiEvent({ path: `/experiments/${id}/reports`, resource: '/experiments/{id}/reports', pathParameters: { id } }), lambdaContext());
+    const history = (id = ID) =>
+      handler(apiEvent({ path: `/experiments/${id}/reports`, resource: '/experiments/{id}/reports', pathParameters: { id } }), lambdaContext());
     const oneDay = (day: string, query?: Record<string, string>, id = ID) =>
-      handler(apiEvent({ path: `/experiments/${id}/reports/${day}`, resource: '/experiments/{id}/reports/{day}', pathParameters: { id, day }, query }), lambdaContext());
+      handler(
+        apiEvent({ path: `/experiments/${id}/reports/${day}`, resource: '/experiments/{id}/reports/{day}', pathParameters: { id, day }, query }),
+        lambdaContext(),
+      );
     const storesAsked = () => ddb.calls().length + s3.calls().length;
 
-    it('lists the report days newest first with their decisions, reading every page of the experiment\'s prefix', async () => {
+    it("lists the report days newest first with their decisions, reading every page of the experiment's prefix", async () => {
       // Prepare
       tables.seedExperiment(stored('running'));
       listing(
-        [...storeReport('2026-01-13', 'keep-running'), ...storeReport('2026-01-15', 'ship', 'treatment'), ...storeReport('2026-01-14', 'keep-running'), 'reports/other/2026-01-15/report.json'],
+        [
+          ...storeReport('2026-01-13', 'keep-running'),
+          ...storeReport('2026-01-15', 'ship', 'treatment'),
+          ...storeReport('2026-01-14', 'keep-running'),
+          'reports/other/2026-01-15/report.json',
+        ],
         2,
       );
 
@@ -587,7 +625,15 @@ describe('admin API /experiments', () => {
       expect(bodyOf(result)).toEqual({
         experiment_id: ID,
         reports: [
-          { day: '2026-01-15', decision: 'ship', decision_reason: 'because 2026-01-15', winner: 'treatment', result: 'ok', json_key: `reports/${ID}/2026-01-15/report.json`, html_key: `reports/${ID}/2026-01-15/report.html` },
+          {
+            day: '2026-01-15',
+            decision: 'ship',
+            decision_reason: 'because 2026-01-15',
+            winner: 'treatment',
+            result: 'ok',
+            json_key: `reports/${ID}/2026-01-15/report.json`,
+            html_key: `reports/${ID}/2026-01-15/report.html`,
+          },
           expect.objectContaining({ day: '2026-01-14', decision: 'keep-running', winner: null }),
           expect.objectContaining({ day: '2026-01-13', decision: 'keep-running' }),
         ],
@@ -645,7 +691,7 @@ describe('admin API /experiments', () => {
       expect(storesAsked()).toBe(0);
     });
 
-    it('returns one day\'s report JSON', async () => {
+    it("returns one day's report JSON", async () => {
       // Prepare
       storeReport('2026-01-15', 'ship', 'treatment');
 
@@ -673,7 +719,10 @@ describe('admin API /experiments', () => {
       expect(s3).toHaveReceivedCommandWith(GetObjectCommand, { Key: `reports/${ID}/2026-01-15/report.html` });
     });
 
-    it.each([['json', undefined], ['html', { format: 'html' }]] as const)('answers 404 for a day without a report (%s)', async (_, query) => {
+    it.each([
+      ['json', undefined],
+      ['html', { format: 'html' }],
+    ] as const)('answers 404 for a day without a report (%s)', async (_, query) => {
       // Act
       const result = await oneDay('2026-01-10', query);
 
@@ -719,10 +768,19 @@ describe('admin API /experiments', () => {
     it('lists every model with its versions, their offline metrics and the published latest version', async () => {
       // Prepare
       const older = tinyArtifact({ modelId: 'factors-test', shift: 1, metrics: { ndcg_at_10: 0.2 } });
-      const newer = encodeArtifact(tinyModel({ modelId: 'factors-test', shift: 5, metrics: { ndcg_at_10: 0.3, precision_at_10: 0.25 } }), new Date('2026-01-16T00:00:00Z'));
+      const newer = encodeArtifact(
+        tinyModel({ modelId: 'factors-test', shift: 5, metrics: { ndcg_at_10: 0.3, precision_at_10: 0.25 } }),
+        new Date('2026-01-16T00:00:00Z'),
+      );
       bucket.putArtifact(older).putArtifact(newer);
-      bucket.put('models/factors-test/latest.json', JSON.stringify({ model_id: 'factors-test', model_version: older.manifest.version, published_at: '2026-01-15T04:00:00.000Z', run_id: null }));
-      const keys = [control, treatment, older, newer].flatMap(({ manifest }) => [`models/${manifest.model_id}/${manifest.version}/manifest.json`, `models/${manifest.model_id}/${manifest.version}/item_factors.f32`]);
+      bucket.put(
+        'models/factors-test/latest.json',
+        JSON.stringify({ model_id: 'factors-test', model_version: older.manifest.version, published_at: '2026-01-15T04:00:00.000Z', run_id: null }),
+      );
+      const keys = [control, treatment, older, newer].flatMap(({ manifest }) => [
+        `models/${manifest.model_id}/${manifest.version}/manifest.json`,
+        `models/${manifest.model_id}/${manifest.version}/item_factors.f32`,
+      ]);
       listing([...keys, 'models/factors-test/latest.json']);
 
       // Act
@@ -730,7 +788,9 @@ describe('admin API /experiments', () => {
 
       // Assess
       expect(result.statusCode).toBe(200);
-      const body = bodyOf<{ models: { model_id: string; latest_version: string | null; versions: { version: string; latest: boolean; metrics?: Record<string, number> }[] }[] }>(result);
+      const body = bodyOf<{
+        models: { model_id: string; latest_version: string | null; versions: { version: string; latest: boolean; metrics?: Record<string, number> }[] }[];
+      }>(result);
       expect(body.models.map((m) => m.model_id)).toEqual(['factors-test', 'popularity-test']);
       const factors = body.models[0];
       expect(factors).toMatchObject({ latest_version: older.manifest.version, published_at: '2026-01-15T04:00:00.000Z' });
@@ -759,7 +819,14 @@ describe('admin API /experiments', () => {
       // Assess
       expect(result.statusCode).toBe(200);
       expect(bodyOf(result)).toEqual({
-        models: [{ model_id: 'broken', latest_version: null, published_at: null, versions: [{ version: '0123456789abcdef', latest: false, error: expect.any(String) }] }],
+        models: [
+          {
+            model_id: 'broken',
+            latest_version: null,
+            published_at: null,
+            versions: [{ version: '0123456789abcdef', latest: false, error: expect.any(String) }],
+          },
+        ],
       });
     });
   });

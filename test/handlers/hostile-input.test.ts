@@ -35,12 +35,29 @@ const pin = (artifact: typeof control) => ({ model_id: artifact.manifest.model_i
 const running = experimentPinning(control, treatment);
 /** `draft-exp`: a draft over the same artifacts. */
 const draft: Experiment = createExperiment({
-  request: { id: 'draft-exp', name: 'Draft', variants: [{ name: 'control', ...pin(control), weight: 0.5, is_control: true }, { name: 'treatment', ...pin(treatment), weight: 0.5 }], target_metric: { kind: 'click_through' } },
+  request: {
+    id: 'draft-exp',
+    name: 'Draft',
+    variants: [
+      { name: 'control', ...pin(control), weight: 0.5, is_control: true },
+      { name: 'treatment', ...pin(treatment), weight: 0.5 },
+    ],
+    target_metric: { kind: 'click_through' },
+  },
   now: NOW,
 });
 /** `ctor-exp`: running, its control named like an Object.prototype key. */
 const ctorNamed: Experiment = createExperiment({
-  request: { id: 'ctor-exp', name: 'Ctor', status: 'running', variants: [{ name: 'constructor', ...pin(control), weight: 0.5, is_control: true }, { name: 'treatment', ...pin(treatment), weight: 0.5 }], target_metric: { kind: 'click_through' } },
+  request: {
+    id: 'ctor-exp',
+    name: 'Ctor',
+    status: 'running',
+    variants: [
+      { name: 'constructor', ...pin(control), weight: 0.5, is_control: true },
+      { name: 'treatment', ...pin(treatment), weight: 0.5 },
+    ],
+    target_metric: { kind: 'click_through' },
+  },
   now: NOW,
 });
 
@@ -80,8 +97,22 @@ interface HostileRow {
 
 const json = (value: unknown) => JSON.stringify(value);
 const click = (overrides: Record<string, unknown> = {}) => ({ event_type: 'click', user_id: 'u1', experiment_id: 'default', item_id: 'i1', ...overrides });
-const postEvent = (body: string | Buffer, extra: Partial<HostileRow> = {}) => ({ via: 'handler' as const, method: 'POST', path: '/events', headers: JSON_CT, body, ...extra });
-const postBatch = (body: string, extra: Partial<HostileRow> = {}) => ({ via: 'handler' as const, method: 'POST', path: '/events/batch', headers: JSON_CT, body, ...extra });
+const postEvent = (body: string | Buffer, extra: Partial<HostileRow> = {}) => ({
+  via: 'handler' as const,
+  method: 'POST',
+  path: '/events',
+  headers: JSON_CT,
+  body,
+  ...extra,
+});
+const postBatch = (body: string, extra: Partial<HostileRow> = {}) => ({
+  via: 'handler' as const,
+  method: 'POST',
+  path: '/events/batch',
+  headers: JSON_CT,
+  body,
+  ...extra,
+});
 const recommend = (query: Record<string, string>) => ({ via: 'handler' as const, method: 'GET', path: '/recommend', query });
 const createBody = (overrides: Record<string, unknown> = {}) => ({
   id: 'new-exp',
@@ -93,22 +124,47 @@ const createBody = (overrides: Record<string, unknown> = {}) => ({
   target_metric: { kind: 'click_through' },
   ...overrides,
 });
-const create = (body: string, extra: Partial<HostileRow> = {}) => ({ via: 'handler' as const, method: 'POST', path: '/experiments', headers: JSON_CT, body, ...extra });
-const action = (id: string, name: string, body: string, extra: Partial<HostileRow> = {}) => ({ via: 'handler' as const, method: 'POST', path: `/experiments/${id}/${name}`, headers: JSON_CT, body, ...extra });
+const create = (body: string, extra: Partial<HostileRow> = {}) => ({
+  via: 'handler' as const,
+  method: 'POST',
+  path: '/experiments',
+  headers: JSON_CT,
+  body,
+  ...extra,
+});
+const action = (id: string, name: string, body: string, extra: Partial<HostileRow> = {}) => ({
+  via: 'handler' as const,
+  method: 'POST',
+  path: `/experiments/${id}/${name}`,
+  headers: JSON_CT,
+  body,
+  ...extra,
+});
 const patch = (id: string, body: string) => ({ via: 'handler' as const, method: 'PATCH', path: `/experiments/${id}`, headers: JSON_CT, body });
 const adminGet = (path: string, extra: Partial<HostileRow> = {}) => ({ via: 'handler' as const, method: 'GET', path, ...extra });
 const viaGateway = (method: string, path: string, extra: Partial<HostileRow> = {}) => ({ via: 'gateway' as const, method, path, ...extra });
 
 /** The stored item of an event id, reported by DynamoDB with the failed conditional put. */
 const storedWith = (fingerprint: string) => () =>
-  void ddb.on(PutCommand, { TableName: TABLE.events }).rejects(
-    new ConditionalCheckFailedException({ message: 'The conditional request failed', $metadata: { httpStatusCode: 400 }, Item: { counted: { BOOL: true }, content_sha256: { S: fingerprint } } }),
-  );
+  void ddb
+    .on(PutCommand, { TableName: TABLE.events })
+    .rejects(
+      new ConditionalCheckFailedException({
+        message: 'The conditional request failed',
+        $metadata: { httpStatusCode: 400 },
+        Item: { counted: { BOOL: true }, content_sha256: { S: fingerprint } },
+      }),
+    );
 /** `userId` holds a stored assignment to the treatment of `default` (so a request_id must name a slate of theirs). */
 const assigned = (userId: string) => () =>
   void ddb.on(BatchGetCommand).callsFake((input: { RequestItems: Record<string, unknown> }) => ({
     Responses: Object.fromEntries(
-      Object.keys(input.RequestItems).map((table) => [table, table === TABLE.experiments ? [{ assignment: { experimentId: 'default', userId, variant: 'treatment', bucket: 1, propensity: 0.5, assignedAt: NOW.toISOString() } }] : []]),
+      Object.keys(input.RequestItems).map((table) => [
+        table,
+        table === TABLE.experiments
+          ? [{ assignment: { experimentId: 'default', userId, variant: 'treatment', bucket: 1, propensity: 0.5, assignedAt: NOW.toISOString() } }]
+          : [],
+      ]),
     ),
     UnprocessedKeys: {},
   }));
@@ -137,7 +193,13 @@ const ROWS: HostileRow[] = [
   { name: 'user_id with NUL', ...recommend({ user_id: 'a\u0000b' }), status: 400, field: 'user_id' },
   { name: 'user_id with DEL', ...recommend({ user_id: '\u007f' }), status: 400, field: 'user_id' },
   { name: 'user_id in NFD is served as its NFC form', ...recommend({ user_id: 'e\u0301' }), status: 200, field: null, answer: { user_id: '\u00e9' } },
-  { name: 'user_id of 384 bytes in NFD but 256 in NFC (limit after NFC)', ...recommend({ user_id: 'e\u0301'.repeat(128) }), status: 200, field: null, answer: { user_id: '\u00e9'.repeat(128) } },
+  {
+    name: 'user_id of 384 bytes in NFD but 256 in NFC (limit after NFC)',
+    ...recommend({ user_id: 'e\u0301'.repeat(128) }),
+    status: 200,
+    field: null,
+    answer: { user_id: '\u00e9'.repeat(128) },
+  },
   { name: 'user_id of 258 bytes in NFC', ...recommend({ user_id: 'A\u030a'.repeat(129) }), status: 400, field: 'user_id' },
   // GET /recommend: top_n
   { name: 'top_n hexadecimal 0x10', ...recommend({ user_id: 'u1', top_n: '0x10' }), status: 400, field: 'top_n' },
@@ -180,9 +242,25 @@ const ROWS: HostileRow[] = [
   { name: 'user_id escaped in NFD', ...viaGateway('GET', '/recommend?user_id=e%CC%81'), status: 200, field: null, answer: { user_id: '\u00e9' } },
   { name: 'user_id sent twice, the second not UTF-8', ...viaGateway('GET', '/recommend?user_id=u1&user_id=%FF'), status: 400, field: 'user_id' },
   { name: 'no API key', ...viaGateway('GET', '/recommend?user_id=u1', { auth: false }), status: 401, field: 'x-api-key', code: 'unauthorized' },
-  { name: 'a wrong API key', ...viaGateway('GET', '/recommend?user_id=u1', { auth: false, headers: { 'x-api-key': 'pk_wrong' } }), status: 403, field: 'x-api-key', code: 'forbidden' },
-  { name: 'the admin key instead of the API key', ...viaGateway('GET', '/recommend?user_id=u1', { auth: false, headers: { 'x-admin-key': KEYS.adminKey } }), status: 401, field: 'x-api-key' },
-  { name: 'the API key sent twice (joined)', ...viaGateway('GET', '/recommend?user_id=u1', { headers: { 'x-api-key': [KEYS.apiKey, KEYS.apiKey] } }), status: 403, field: 'x-api-key' },
+  {
+    name: 'a wrong API key',
+    ...viaGateway('GET', '/recommend?user_id=u1', { auth: false, headers: { 'x-api-key': 'pk_wrong' } }),
+    status: 403,
+    field: 'x-api-key',
+    code: 'forbidden',
+  },
+  {
+    name: 'the admin key instead of the API key',
+    ...viaGateway('GET', '/recommend?user_id=u1', { auth: false, headers: { 'x-admin-key': KEYS.adminKey } }),
+    status: 401,
+    field: 'x-api-key',
+  },
+  {
+    name: 'the API key sent twice (joined)',
+    ...viaGateway('GET', '/recommend?user_id=u1', { headers: { 'x-api-key': [KEYS.apiKey, KEYS.apiKey] } }),
+    status: 403,
+    field: 'x-api-key',
+  },
   { name: 'a method the route does not have', ...viaGateway('DELETE', '/recommend?user_id=u1'), status: 405, field: 'method', code: 'method_not_allowed' },
   { name: 'an escaped dot-dot segment climbing to the admin API', ...viaGateway('GET', '/recommend/%2e%2e/experiments'), status: 400, field: 'path' },
   { name: 'a protocol-relative target naming another host', ...viaGateway('GET', '//evil.example/health', { auth: false }), status: 404, field: 'path' },
@@ -204,14 +282,46 @@ const ROWS: HostileRow[] = [
   { name: 'two JSON documents', ...postEvent(`${json(click())}${json(click())}`), status: 400, field: 'body', code: 'malformed_json' },
   { name: 'JSON nested 100,000 deep', ...postEvent(deep(100_000)), status: 400, field: 'body' },
   { name: 'JSON nested 1,000 deep in an extra field', ...postEvent(json(click()).replace(/}$/, `,"x":${deep(1000)}}`)), status: 400, field: 'x' },
-  { name: 'content-type text/plain', ...postEvent(json(click()), { headers: { 'content-type': 'text/plain' } }), status: 400, field: 'content-type', code: 'unsupported_media_type' },
+  {
+    name: 'content-type text/plain',
+    ...postEvent(json(click()), { headers: { 'content-type': 'text/plain' } }),
+    status: 400,
+    field: 'content-type',
+    code: 'unsupported_media_type',
+  },
   { name: 'no content-type', ...postEvent(json(click()), { headers: {} }), status: 400, field: 'content-type' },
-  { name: 'content-type form-urlencoded', ...postEvent(json(click()), { headers: { 'content-type': 'application/x-www-form-urlencoded' } }), status: 400, field: 'content-type' },
-  { name: 'content-type application/jsonx', ...postEvent(json(click()), { headers: { 'content-type': 'application/jsonx' } }), status: 400, field: 'content-type' },
-  { name: 'content-type JSON with a charset', ...postEvent(json(click()), { headers: { 'content-type': 'application/json; charset=utf-8' } }), status: 201, field: null },
+  {
+    name: 'content-type form-urlencoded',
+    ...postEvent(json(click()), { headers: { 'content-type': 'application/x-www-form-urlencoded' } }),
+    status: 400,
+    field: 'content-type',
+  },
+  {
+    name: 'content-type application/jsonx',
+    ...postEvent(json(click()), { headers: { 'content-type': 'application/jsonx' } }),
+    status: 400,
+    field: 'content-type',
+  },
+  {
+    name: 'content-type JSON with a charset',
+    ...postEvent(json(click()), { headers: { 'content-type': 'application/json; charset=utf-8' } }),
+    status: 201,
+    field: null,
+  },
   // POST /events: keys
-  { name: 'a key sent twice', ...postEvent('{"event_type":"click","event_type":"purchase","user_id":"u1","experiment_id":"default","item_id":"i1"}'), status: 400, field: 'event_type', code: 'malformed_json' },
-  { name: 'a key sent twice, once escaped', ...postEvent('{"event_type":"click","user_id":"u1","\\u0075ser_id":"u2","experiment_id":"default","item_id":"i1"}'), status: 400, field: 'user_id' },
+  {
+    name: 'a key sent twice',
+    ...postEvent('{"event_type":"click","event_type":"purchase","user_id":"u1","experiment_id":"default","item_id":"i1"}'),
+    status: 400,
+    field: 'event_type',
+    code: 'malformed_json',
+  },
+  {
+    name: 'a key sent twice, once escaped',
+    ...postEvent('{"event_type":"click","user_id":"u1","\\u0075ser_id":"u2","experiment_id":"default","item_id":"i1"}'),
+    status: 400,
+    field: 'user_id',
+  },
   { name: 'a __proto__ key', ...postEvent(json(click()).replace(/}$/, ',"__proto__":{"counted":false}}')), status: 400, field: 'body' },
   { name: 'a constructor.prototype key', ...postEvent(json(click()).replace(/}$/, ',"constructor":{"prototype":{"x":1}}}')), status: 400, field: 'body' },
   { name: 'a constructor key', ...postEvent(json(click({ constructor: 1 }))), status: 400, field: 'constructor' },
@@ -220,12 +330,22 @@ const ROWS: HostileRow[] = [
   // POST /events: values and bounds
   { name: "value the string 'NaN'", ...postEvent(json(click({ event_type: 'purchase', value: 'NaN' }))), status: 400, field: 'value' },
   { name: "value the string 'Infinity'", ...postEvent(json(click({ event_type: 'purchase', value: 'Infinity' }))), status: 400, field: 'value' },
-  { name: 'value 1e309 (Infinity once parsed)', ...postEvent(json(click({ event_type: 'purchase' })).replace(/}$/, ',"value":1e309}')), status: 400, field: 'value' },
+  {
+    name: 'value 1e309 (Infinity once parsed)',
+    ...postEvent(json(click({ event_type: 'purchase' })).replace(/}$/, ',"value":1e309}')),
+    status: 400,
+    field: 'value',
+  },
   { name: 'value -1', ...postEvent(json(click({ event_type: 'purchase', value: -1 }))), status: 400, field: 'value' },
   { name: 'purchase value just over 100,000', ...postEvent(json(click({ event_type: 'purchase', value: 100_000.01 }))), status: 400, field: 'value' },
   { name: 'purchase value 100,000 (the bound)', ...postEvent(json(click({ event_type: 'purchase', value: 100_000 }))), status: 201, field: null },
   { name: 'value 2^53', ...postEvent(json(click({ event_type: 'purchase', value: 2 ** 53 }))), status: 400, field: 'value' },
-  { name: 'value 1e-70 (its square underflows a DynamoDB number)', ...postEvent(json(click({ event_type: 'purchase', value: 1e-70 }))), status: 400, field: 'value' },
+  {
+    name: 'value 1e-70 (its square underflows a DynamoDB number)',
+    ...postEvent(json(click({ event_type: 'purchase', value: 1e-70 }))),
+    status: 400,
+    field: 'value',
+  },
   { name: 'value 5e-324 (the smallest double)', ...postEvent(json(click({ event_type: 'watch_time', value: 5e-324 }))), status: 400, field: 'value' },
   { name: 'value 0.000001 (the smallest above 0)', ...postEvent(json(click({ event_type: 'purchase', value: 0.000001 }))), status: 201, field: null },
   { name: 'watch time one second over a day', ...postEvent(json(click({ event_type: 'watch_time', value: 86_401 }))), status: 400, field: 'value' },
@@ -257,8 +377,19 @@ const ROWS: HostileRow[] = [
     field: null,
     written: () => expect(putItems()).toContainEqual(expect.objectContaining({ pk: 'EVENT#nfd-1', user_id: 'Jos\u00e9' })),
   },
-  { name: 'a request_id naming no slate of an assigned user', ...postEvent(json(click({ request_id: 'req-never-served' })), { prepare: assigned('u1') }), status: 422, field: 'request_id', code: 'slate_mismatch' },
-  { name: "an event_id claiming another user's derived id", ...postEvent(json(click({ user_id: 'attacker', event_type: 'impression', event_id: derivedId(click({ user_id: 'victim' })) }))), status: 400, field: 'event_id' },
+  {
+    name: 'a request_id naming no slate of an assigned user',
+    ...postEvent(json(click({ request_id: 'req-never-served' })), { prepare: assigned('u1') }),
+    status: 422,
+    field: 'request_id',
+    code: 'slate_mismatch',
+  },
+  {
+    name: "an event_id claiming another user's derived id",
+    ...postEvent(json(click({ user_id: 'attacker', event_type: 'impression', event_id: derivedId(click({ user_id: 'victim' })) }))),
+    status: 400,
+    field: 'event_id',
+  },
   {
     name: 'an event_id that is its own derived id (a resend)',
     ...postEvent(json(click({ event_id: derivedId(click()) }))),
@@ -266,30 +397,114 @@ const ROWS: HostileRow[] = [
     field: null,
     written: () => expect(putItems()).toContainEqual(expect.objectContaining({ pk: `EVENT#${derivedId(click())}` })),
   },
-  { name: 'an event id reused with different content', ...postEvent(json(click({ event_id: 'evt-reused' })), { prepare: storedWith('0'.repeat(64)) }), status: 409, field: 'event_id', code: 'conflict' },
-  { name: 'an event id resent with the same content', ...postEvent(json(click({ event_id: 'evt-same' })), { prepare: storedWith(fingerprintOf(click({ event_id: 'evt-same' }))) }), status: 200, field: null, answer: { status: 'duplicate' } },
+  {
+    name: 'an event id reused with different content',
+    ...postEvent(json(click({ event_id: 'evt-reused' })), { prepare: storedWith('0'.repeat(64)) }),
+    status: 409,
+    field: 'event_id',
+    code: 'conflict',
+  },
+  {
+    name: 'an event id resent with the same content',
+    ...postEvent(json(click({ event_id: 'evt-same' })), { prepare: storedWith(fingerprintOf(click({ event_id: 'evt-same' }))) }),
+    status: 200,
+    field: null,
+    answer: { status: 'duplicate' },
+  },
   // POST /events over HTTP: bytes the gateway turns into the body
-  { name: 'a JSON body that is not UTF-8', ...viaGateway('POST', '/events', { headers: JSON_CT, body: Buffer.concat([Buffer.from('{"event_type":"click","user_id":"'), Buffer.from([0xff, 0xfe]), Buffer.from('","experiment_id":"default","item_id":"i1"}')]) }), status: 400, field: 'body', code: 'malformed_json' },
-  { name: 'a body over 6 MB', ...viaGateway('POST', '/events', { headers: JSON_CT, body: `{"x":"${'a'.repeat(6 * 1024 * 1024)}"}` }), status: 413, field: 'body', code: 'payload_too_large' },
+  {
+    name: 'a JSON body that is not UTF-8',
+    ...viaGateway('POST', '/events', {
+      headers: JSON_CT,
+      body: Buffer.concat([
+        Buffer.from('{"event_type":"click","user_id":"'),
+        Buffer.from([0xff, 0xfe]),
+        Buffer.from('","experiment_id":"default","item_id":"i1"}'),
+      ]),
+    }),
+    status: 400,
+    field: 'body',
+    code: 'malformed_json',
+  },
+  {
+    name: 'a body over 6 MB',
+    ...viaGateway('POST', '/events', { headers: JSON_CT, body: `{"x":"${'a'.repeat(6 * 1024 * 1024)}"}` }),
+    status: 413,
+    field: 'body',
+    code: 'payload_too_large',
+  },
 
   // POST /events/batch
   { name: 'an empty batch', ...postBatch(json({ events: [] })), status: 400, field: 'events' },
-  { name: 'a batch of 1,001 events', ...postBatch(json({ events: Array.from({ length: 1001 }, (_, i) => click({ event_id: `e${i}` })) })), status: 400, field: 'events' },
-  { name: 'a batch of 1,000 valid events (the bound)', ...postBatch(json({ events: Array.from({ length: 1000 }, (_, i) => click({ event_type: 'impression', event_id: `imp${i}`, user_id: `u${i % 50}` })) })), status: 200, field: null, answer: { received: 1000, stored: 1000 } },
+  {
+    name: 'a batch of 1,001 events',
+    ...postBatch(json({ events: Array.from({ length: 1001 }, (_, i) => click({ event_id: `e${i}` })) })),
+    status: 400,
+    field: 'events',
+  },
+  {
+    name: 'a batch of 1,000 valid events (the bound)',
+    ...postBatch(json({ events: Array.from({ length: 1000 }, (_, i) => click({ event_type: 'impression', event_id: `imp${i}`, user_id: `u${i % 50}` })) })),
+    status: 200,
+    field: null,
+    answer: { received: 1000, stored: 1000 },
+  },
   { name: 'a batch of a million numbers', ...postBatch(`{"events":[${Array(1_000_000).fill('0').join(',')}]}`), status: 400, field: 'events' },
   { name: 'events an object', ...postBatch(json({ events: {} })), status: 400, field: 'events' },
   { name: 'events missing', ...postBatch(json({})), status: 400, field: 'events' },
   { name: 'a top-level array', ...postBatch(json([click()])), status: 400, field: 'body' },
   { name: 'an extra top-level field', ...postBatch(json({ events: [click()], dry_run: true })), status: 400, field: 'dry_run' },
-  { name: 'a lone surrogate in the second event', ...postBatch(json({ events: [click(), click({ user_id: '\udfff' })] })), status: 400, field: 'events[1].user_id' },
-  { name: "value 'NaN' in the third event", ...postBatch(json({ events: [click(), click(), click({ event_type: 'purchase', value: 'NaN' })] })), status: 400, field: 'events[2].value' },
+  {
+    name: 'a lone surrogate in the second event',
+    ...postBatch(json({ events: [click(), click({ user_id: '\udfff' })] })),
+    status: 400,
+    field: 'events[1].user_id',
+  },
+  {
+    name: "value 'NaN' in the third event",
+    ...postBatch(json({ events: [click(), click(), click({ event_type: 'purchase', value: 'NaN' })] })),
+    status: 400,
+    field: 'events[2].value',
+  },
   { name: 'an unknown field in the first event', ...postBatch(json({ events: [click({ debug: 1 })] })), status: 400, field: 'events[0].debug' },
-  { name: 'a key sent twice in the second event', ...postBatch('{"events":[{"event_type":"click","user_id":"u1","experiment_id":"default","item_id":"i1"},{"event_type":"click","user_id":"u1","user_id":"u2","experiment_id":"default","item_id":"i1"}]}'), status: 400, field: 'events[1].user_id', code: 'malformed_json' },
+  {
+    name: 'a key sent twice in the second event',
+    ...postBatch(
+      '{"events":[{"event_type":"click","user_id":"u1","experiment_id":"default","item_id":"i1"},{"event_type":"click","user_id":"u1","user_id":"u2","experiment_id":"default","item_id":"i1"}]}',
+    ),
+    status: 400,
+    field: 'events[1].user_id',
+    code: 'malformed_json',
+  },
   { name: 'an event that is null', ...postBatch(json({ events: [click(), null] })), status: 400, field: 'events[1]' },
-  { name: 'an unknown experiment in the second event', ...postBatch(json({ events: [click(), click({ experiment_id: 'nope' })] })), status: 404, field: 'events[1].experiment_id', code: 'not_found' },
-  { name: 'a request_id naming no slate in the second event of a batch', ...postBatch(json({ events: [click(), click({ request_id: 'req-never-served' })] }), { prepare: assigned('u1') }), status: 422, field: 'events[1].request_id', code: 'slate_mismatch' },
-  { name: 'an event id reused with different content in a batch', ...postBatch(json({ events: [click({ event_id: 'evt-reused' })] }), { prepare: storedWith('0'.repeat(64)) }), status: 409, field: 'events[0].event_id', code: 'conflict' },
-  { name: 'one id twice in a batch with different content', ...postBatch(json({ events: [click({ event_id: 'twice' }), click({ event_id: 'twice', item_id: 'i2' })] })), status: 409, field: 'events[1].event_id', code: 'conflict' },
+  {
+    name: 'an unknown experiment in the second event',
+    ...postBatch(json({ events: [click(), click({ experiment_id: 'nope' })] })),
+    status: 404,
+    field: 'events[1].experiment_id',
+    code: 'not_found',
+  },
+  {
+    name: 'a request_id naming no slate in the second event of a batch',
+    ...postBatch(json({ events: [click(), click({ request_id: 'req-never-served' })] }), { prepare: assigned('u1') }),
+    status: 422,
+    field: 'events[1].request_id',
+    code: 'slate_mismatch',
+  },
+  {
+    name: 'an event id reused with different content in a batch',
+    ...postBatch(json({ events: [click({ event_id: 'evt-reused' })] }), { prepare: storedWith('0'.repeat(64)) }),
+    status: 409,
+    field: 'events[0].event_id',
+    code: 'conflict',
+  },
+  {
+    name: 'one id twice in a batch with different content',
+    ...postBatch(json({ events: [click({ event_id: 'twice' }), click({ event_id: 'twice', item_id: 'i2' })] })),
+    status: 409,
+    field: 'events[1].event_id',
+    code: 'conflict',
+  },
 
   // Admin API: path ids
   { name: 'an unknown experiment', ...adminGet('/experiments/nope'), status: 404, field: 'id', code: 'not_found' },
@@ -303,37 +518,165 @@ const ROWS: HostileRow[] = [
   { name: 'a report day 30 February', ...adminGet('/experiments/default/reports/2026-02-30'), status: 400, field: 'day' },
   { name: 'a report day without zero padding', ...adminGet('/experiments/default/reports/2026-1-5'), status: 400, field: 'day' },
   { name: 'a report format pdf', ...adminGet('/experiments/default/reports/2026-01-14', { query: { format: 'pdf' } }), status: 400, field: 'format' },
-  { name: 'a bad day and a bad format at once', ...adminGet('/experiments/default/reports/yesterday', { query: { format: 'HTML' } }), status: 400, field: ['day', 'format'] },
-  { name: 'a report that does not exist', ...adminGet('/experiments/default/reports/2026-01-14', { query: { format: 'html' } }), status: 404, field: 'day', code: 'not_found' },
+  {
+    name: 'a bad day and a bad format at once',
+    ...adminGet('/experiments/default/reports/yesterday', { query: { format: 'HTML' } }),
+    status: 400,
+    field: ['day', 'format'],
+  },
+  {
+    name: 'a report that does not exist',
+    ...adminGet('/experiments/default/reports/2026-01-14', { query: { format: 'html' } }),
+    status: 404,
+    field: 'day',
+    code: 'not_found',
+  },
   // Admin API: create
   { name: 'create with the body null', ...create('null'), status: 400, field: 'body' },
   { name: 'create with an array body', ...create('[]'), status: 400, field: 'body' },
   { name: 'create with an empty object', ...create('{}'), status: 400, field: ['id', 'name', 'variants', 'target_metric'] },
   { name: 'create with an id that is no slug', ...create(json(createBody({ id: 'Bad Id' }))), status: 400, field: 'id' },
   { name: 'create with an id of the reserved prefix and no salt', ...create(json(createBody({ id: '__internal' }))), status: 400, field: 'id' },
-  { name: 'create with a variant named __proto__', ...create(json(createBody({ variants: [{ name: '__proto__', ...pin(control), weight: 0.5, is_control: true }, { name: 'treatment', ...pin(treatment), weight: 0.5 }] }))), status: 400, field: 'variants[0].name' },
-  { name: 'create with weights summing to 0.9', ...create(json(createBody({ variants: [{ name: 'control', ...pin(control), weight: 0.5, is_control: true }, { name: 'treatment', ...pin(treatment), weight: 0.4 }] }))), status: 400, field: 'variants' },
-  { name: "create with the weight 'NaN'", ...create(json(createBody({ variants: [{ name: 'control', ...pin(control), weight: 0.5, is_control: true }, { name: 'treatment', ...pin(treatment), weight: 'NaN' }] }))), status: 400, field: 'variants[1].weight' },
-  { name: 'create with the weight 1e309', ...create(json(createBody()).replace('"weight":0.5}]', '"weight":1e309}]')), status: 400, field: 'variants[1].weight' },
+  {
+    name: 'create with a variant named __proto__',
+    ...create(
+      json(
+        createBody({
+          variants: [
+            { name: '__proto__', ...pin(control), weight: 0.5, is_control: true },
+            { name: 'treatment', ...pin(treatment), weight: 0.5 },
+          ],
+        }),
+      ),
+    ),
+    status: 400,
+    field: 'variants[0].name',
+  },
+  {
+    name: 'create with weights summing to 0.9',
+    ...create(
+      json(
+        createBody({
+          variants: [
+            { name: 'control', ...pin(control), weight: 0.5, is_control: true },
+            { name: 'treatment', ...pin(treatment), weight: 0.4 },
+          ],
+        }),
+      ),
+    ),
+    status: 400,
+    field: 'variants',
+  },
+  {
+    name: "create with the weight 'NaN'",
+    ...create(
+      json(
+        createBody({
+          variants: [
+            { name: 'control', ...pin(control), weight: 0.5, is_control: true },
+            { name: 'treatment', ...pin(treatment), weight: 'NaN' },
+          ],
+        }),
+      ),
+    ),
+    status: 400,
+    field: 'variants[1].weight',
+  },
+  {
+    name: 'create with the weight 1e309',
+    ...create(json(createBody()).replace('"weight":0.5}]', '"weight":1e309}]')),
+    status: 400,
+    field: 'variants[1].weight',
+  },
   { name: 'create with min_sample_size 1.5', ...create(json(createBody({ min_sample_size: 1.5 }))), status: 400, field: 'min_sample_size' },
-  { name: 'create with a weight of 1e-200 (below what DynamoDB holds)', ...create(json(createBody({ variants: [{ name: 'control', ...pin(control), weight: 1, is_control: true }, { name: 'treatment', ...pin(treatment), weight: 1e-200 }] }))), status: 400, field: 'variants[1].weight' },
-  { name: 'create with a rating bound of 1e300', ...create(json(createBody({ target_metric: { kind: 'rating', min: 1, max: 1e300 } }))), status: 400, field: 'target_metric.max' },
-  { name: 'create with a watch-time cap past 2^53', ...create(json(createBody({ target_metric: { kind: 'watch_time', cap_seconds: 1e16 } }))), status: 400, field: 'target_metric.cap_seconds' },
+  {
+    name: 'create with a weight of 1e-200 (below what DynamoDB holds)',
+    ...create(
+      json(
+        createBody({
+          variants: [
+            { name: 'control', ...pin(control), weight: 1, is_control: true },
+            { name: 'treatment', ...pin(treatment), weight: 1e-200 },
+          ],
+        }),
+      ),
+    ),
+    status: 400,
+    field: 'variants[1].weight',
+  },
+  {
+    name: 'create with a rating bound of 1e300',
+    ...create(json(createBody({ target_metric: { kind: 'rating', min: 1, max: 1e300 } }))),
+    status: 400,
+    field: 'target_metric.max',
+  },
+  {
+    name: 'create with a watch-time cap past 2^53',
+    ...create(json(createBody({ target_metric: { kind: 'watch_time', cap_seconds: 1e16 } }))),
+    status: 400,
+    field: 'target_metric.cap_seconds',
+  },
   { name: 'create with a traffic coverage of 5e-324', ...create(json(createBody({ traffic_coverage: 5e-324 }))), status: 400, field: 'traffic_coverage' },
-  { name: 'create with a guardrail degradation of 1e-131', ...create(json(createBody({ guardrails: [{ metric: 'conversion', max_relative_degradation: 1e-131 }] }))), status: 400, field: 'guardrails[0].max_relative_degradation' },
+  {
+    name: 'create with a guardrail degradation of 1e-131',
+    ...create(json(createBody({ guardrails: [{ metric: 'conversion', max_relative_degradation: 1e-131 }] }))),
+    status: 400,
+    field: 'guardrails[0].max_relative_degradation',
+  },
   { name: 'create with confidence_level 1', ...create(json(createBody({ confidence_level: 1 }))), status: 400, field: 'confidence_level' },
   { name: 'create with a salt of the reserved prefix', ...create(json(createBody({ salt: '__layer:x' }))), status: 400, field: 'salt' },
   { name: 'create with an unknown field', ...create(json(createBody({ admin: true }))), status: 400, field: 'admin' },
   { name: 'create with a __proto__ key', ...create(json(createBody()).replace(/}$/, ',"__proto__":{"status":"completed"}}')), status: 400, field: 'body' },
-  { name: 'create with a key sent twice', ...create(json(createBody()).replace('"name":', '"name":"first","name":')), status: 400, field: 'name', code: 'malformed_json' },
+  {
+    name: 'create with a key sent twice',
+    ...create(json(createBody()).replace('"name":', '"name":"first","name":')),
+    status: 400,
+    field: 'name',
+    code: 'malformed_json',
+  },
   { name: 'create as text/plain', ...create(json(createBody()), { headers: { 'content-type': 'text/plain' } }), status: 400, field: 'content-type' },
-  { name: 'create pinning a version that does not exist', ...create(json(createBody({ variants: [{ name: 'control', ...pin(control), weight: 0.5, is_control: true }, { name: 'treatment', model_id: 'factors-test', model_version: '0123456789abcdef', weight: 0.5 }] }))), status: 400, field: 'variants[1].model_version' },
-  { name: 'create an id that exists', ...create(json(createBody({ id: 'default' })), { prepare: () => void ddb.on(PutCommand, { TableName: TABLE.experiments }).rejects(conditionalCheckFailed()) }), status: 409, field: 'id', code: 'conflict' },
+  {
+    name: 'create pinning a version that does not exist',
+    ...create(
+      json(
+        createBody({
+          variants: [
+            { name: 'control', ...pin(control), weight: 0.5, is_control: true },
+            { name: 'treatment', model_id: 'factors-test', model_version: '0123456789abcdef', weight: 0.5 },
+          ],
+        }),
+      ),
+    ),
+    status: 400,
+    field: 'variants[1].model_version',
+  },
+  {
+    name: 'create an id that exists',
+    ...create(json(createBody({ id: 'default' })), {
+      prepare: () => void ddb.on(PutCommand, { TableName: TABLE.experiments }).rejects(conditionalCheckFailed()),
+    }),
+    status: 409,
+    field: 'id',
+    code: 'conflict',
+  },
   // Admin API: changes
   { name: 'PATCH with the body null', ...patch('draft-exp', 'null'), status: 400, field: 'body' },
   { name: 'PATCH with a string body', ...patch('draft-exp', '"x"'), status: 400, field: 'body' },
   { name: 'PATCH the status', ...patch('draft-exp', json({ status: 'running' })), status: 400, field: 'status' },
-  { name: 'PATCH the weights of a running experiment', ...patch('default', json({ variants: [{ name: 'control', ...pin(control), weight: 0.9, is_control: true }, { name: 'treatment', ...pin(treatment), weight: 0.1 }] })), status: 409, field: 'variants' },
+  {
+    name: 'PATCH the weights of a running experiment',
+    ...patch(
+      'default',
+      json({
+        variants: [
+          { name: 'control', ...pin(control), weight: 0.9, is_control: true },
+          { name: 'treatment', ...pin(treatment), weight: 0.1 },
+        ],
+      }),
+    ),
+    status: 409,
+    field: 'variants',
+  },
   { name: 'PATCH an unknown experiment', ...patch('nope', json({ name: 'x' })), status: 404, field: 'id' },
   { name: 'start a running experiment', ...action('default', 'start', '{}'), status: 409, field: 'status', code: 'conflict' },
   { name: 'start with the body null', ...action('draft-exp', 'start', 'null'), status: 400, field: 'body' },
@@ -342,15 +685,31 @@ const ROWS: HostileRow[] = [
   { name: "stop at revision '0' (a string)", ...action('default', 'stop', json({ expected_revision: '0' })), status: 400, field: 'expected_revision' },
   { name: 'ramp a constructor weight', ...action('default', 'ramp', json({ weights: { constructor: 0.5 } })), status: 400, field: 'weights.constructor' },
   { name: 'ramp to weights summing to 0.9', ...action('default', 'ramp', json({ weights: { control: 0.5, treatment: 0.4 } })), status: 400, field: 'weights' },
-  { name: 'ramp a weight of 1e-200', ...action('default', 'ramp', json({ weights: { control: 1, treatment: 1e-200 } })), status: 400, field: 'weights.treatment' },
-  { name: 'ramp the treatment of an experiment whose control is named constructor', ...action('ctor-exp', 'ramp', json({ weights: { treatment: 0.5 } })), status: 200, field: null, answer: { revision: 1 } },
+  {
+    name: 'ramp a weight of 1e-200',
+    ...action('default', 'ramp', json({ weights: { control: 1, treatment: 1e-200 } })),
+    status: 400,
+    field: 'weights.treatment',
+  },
+  {
+    name: 'ramp the treatment of an experiment whose control is named constructor',
+    ...action('ctor-exp', 'ramp', json({ weights: { treatment: 0.5 } })),
+    status: 200,
+    field: null,
+    answer: { revision: 1 },
+  },
   { name: 'promote an unknown variant', ...action('default', 'promote', json({ winner: 'nope', force: true })), status: 400, field: 'winner' },
   { name: "promote with force 'yes'", ...action('default', 'promote', json({ winner: 'treatment', force: 'yes' })), status: 400, field: 'force' },
 
   // Admin API over HTTP: escapes in path ids, keys, the request line
   { name: 'an id %FF', ...viaGateway('GET', '/experiments/%FF'), status: 400, field: 'id' },
   { name: 'an id with a truncated escape', ...viaGateway('GET', '/experiments/%E0%A4%A'), status: 400, field: 'id' },
-  { name: 'an id an escaped UTF-8 surrogate', ...viaGateway('POST', '/experiments/%ED%A0%80/start', { headers: JSON_CT, body: '{}' }), status: 400, field: 'id' },
+  {
+    name: 'an id an escaped UTF-8 surrogate',
+    ...viaGateway('POST', '/experiments/%ED%A0%80/start', { headers: JSON_CT, body: '{}' }),
+    status: 400,
+    field: 'id',
+  },
   { name: 'an id ending in a lone %', ...viaGateway('GET', '/experiments/a%/results'), status: 400, field: 'id' },
   { name: 'an id with an escaped NUL', ...viaGateway('GET', '/experiments/a%00b'), status: 400, field: 'id' },
   { name: 'an id of 3,000 characters over HTTP', ...viaGateway('GET', `/experiments/${'y'.repeat(3000)}`), status: 400, field: 'id' },
@@ -359,19 +718,62 @@ const ROWS: HostileRow[] = [
   { name: 'a report day with a lone %', ...viaGateway('GET', '/experiments/default/reports/2026-01-1%'), status: 400, field: 'day' },
   { name: 'a query value %FF on an admin route', ...viaGateway('GET', '/experiments/default/reports/2026-01-14?format=%FF'), status: 400, field: 'format' },
   { name: 'an escaped dot segment as the id', ...viaGateway('GET', '/experiments/%2e'), status: 400, field: 'path' },
-  { name: 'an escaped dot-dot after an action', ...viaGateway('POST', '/experiments/default/start/%2E%2E', { headers: JSON_CT, body: '{}' }), status: 400, field: 'path' },
+  {
+    name: 'an escaped dot-dot after an action',
+    ...viaGateway('POST', '/experiments/default/start/%2E%2E', { headers: JSON_CT, body: '{}' }),
+    status: 400,
+    field: 'path',
+  },
   { name: 'no admin key', ...viaGateway('GET', '/experiments', { auth: false }), status: 401, field: 'x-admin-key', code: 'unauthorized' },
-  { name: 'the public API key on an admin route', ...viaGateway('GET', '/experiments', { auth: false, headers: { 'x-api-key': KEYS.apiKey } }), status: 403, field: 'x-api-key', code: 'forbidden' },
-  { name: 'a wrong admin key', ...viaGateway('GET', '/experiments', { auth: false, headers: { 'x-admin-key': 'ak_wrong' } }), status: 403, field: 'x-admin-key' },
-  { name: 'a wrong bearer token', ...viaGateway('GET', '/experiments', { auth: false, headers: { authorization: 'Bearer ak_wrong' } }), status: 403, field: 'authorization' },
+  {
+    name: 'the public API key on an admin route',
+    ...viaGateway('GET', '/experiments', { auth: false, headers: { 'x-api-key': KEYS.apiKey } }),
+    status: 403,
+    field: 'x-api-key',
+    code: 'forbidden',
+  },
+  {
+    name: 'a wrong admin key',
+    ...viaGateway('GET', '/experiments', { auth: false, headers: { 'x-admin-key': 'ak_wrong' } }),
+    status: 403,
+    field: 'x-admin-key',
+  },
+  {
+    name: 'a wrong bearer token',
+    ...viaGateway('GET', '/experiments', { auth: false, headers: { authorization: 'Bearer ak_wrong' } }),
+    status: 403,
+    field: 'authorization',
+  },
   { name: 'DELETE an experiment', ...viaGateway('DELETE', '/experiments/default'), status: 405, field: 'method' },
-  { name: 'a create body that is not UTF-8', ...viaGateway('POST', '/experiments', { headers: JSON_CT, body: Buffer.concat([Buffer.from('{"id":"'), Buffer.from([0xc3, 0x28]), Buffer.from('"}')]) }), status: 400, field: 'body' },
+  {
+    name: 'a create body that is not UTF-8',
+    ...viaGateway('POST', '/experiments', { headers: JSON_CT, body: Buffer.concat([Buffer.from('{"id":"'), Buffer.from([0xc3, 0x28]), Buffer.from('"}')]) }),
+    status: 400,
+    field: 'body',
+  },
 
   // GET /models
-  { name: 'models with an unknown query and a body', ...adminGet('/models', { query: { page: '-1', constructor: 'x' }, headers: { 'content-type': 'application/json' }, body: '{}' }), status: 200, field: null, answer: { models: [] } },
+  {
+    name: 'models with an unknown query and a body',
+    ...adminGet('/models', { query: { page: '-1', constructor: 'x' }, headers: { 'content-type': 'application/json' }, body: '{}' }),
+    status: 200,
+    field: null,
+    answer: { models: [] },
+  },
 
   // GET /health
-  { name: 'health with a body and a query', via: 'handler', method: 'GET', path: '/health', query: { '\ud800': '%FF' }, headers: { 'content-type': 'text/plain' }, body: '{{{', status: 200, field: null, answer: { status: 'ok' } },
+  {
+    name: 'health with a body and a query',
+    via: 'handler',
+    method: 'GET',
+    path: '/health',
+    query: { '\ud800': '%FF' },
+    headers: { 'content-type': 'text/plain' },
+    body: '{{{',
+    status: 200,
+    field: null,
+    answer: { status: 'ok' },
+  },
   { name: 'health with a malformed escape in the query', ...viaGateway('GET', '/health?%FF', { auth: false }), status: 400, field: 'query' },
 ];
 
@@ -402,19 +804,35 @@ function handlerEvent(row: HostileRow): { function: FunctionName; event: APIGate
   const route = candidates.find((r) => r.method === row.method) ?? candidates[0];
   if (!route) throw new Error(`no route for ${row.path}`);
   const match = route.pattern.exec(row.path)!;
-  const pathParameters = row.pathParameters ?? (route.params.length ? Object.fromEntries(route.params.map((name, i) => [name, decodeOrKeep(match[i + 1])])) : undefined);
-  const event = apiEvent({ method: row.method as 'GET', path: row.path, resource: route.path, query: row.query, pathParameters, headers: row.headers as Record<string, string> | undefined, body: typeof row.body === 'string' ? row.body : undefined });
+  const pathParameters =
+    row.pathParameters ?? (route.params.length ? Object.fromEntries(route.params.map((name, i) => [name, decodeOrKeep(match[i + 1])])) : undefined);
+  const event = apiEvent({
+    method: row.method as 'GET',
+    path: row.path,
+    resource: route.path,
+    query: row.query,
+    pathParameters,
+    headers: row.headers as Record<string, string> | undefined,
+    body: typeof row.body === 'string' ? row.body : undefined,
+  });
   return { function: route.function, event };
 }
 
 /** Sends a gateway row over HTTP exactly as written (the target is not re-encoded). */
 function overHttp(row: HostileRow): Promise<{ statusCode: number; body: string }> {
   const route = compiled.find((r) => r.pattern.test(row.path.split('?')[0]));
-  const key = row.auth === false || !route || route.auth === 'none' ? {} : route.auth === 'apiKey' ? { 'x-api-key': KEYS.apiKey } : { 'x-admin-key': KEYS.adminKey };
+  const key =
+    row.auth === false || !route || route.auth === 'none' ? {} : route.auth === 'apiKey' ? { 'x-api-key': KEYS.apiKey } : { 'x-admin-key': KEYS.adminKey };
   const body = row.body === undefined ? undefined : Buffer.isBuffer(row.body) ? row.body : Buffer.from(row.body);
   return new Promise((resolve, reject) => {
     const req = httpRequest(
-      { host: '127.0.0.1', port: gateway.port, method: row.method, path: row.path, headers: { ...key, ...row.headers, ...(body ? { 'content-length': body.length } : {}) } },
+      {
+        host: '127.0.0.1',
+        port: gateway.port,
+        method: row.method,
+        path: row.path,
+        headers: { ...key, ...row.headers, ...(body ? { 'content-length': body.length } : {}) },
+      },
       (res) => {
         const chunks: Buffer[] = [];
         res.on('data', (chunk: Buffer) => chunks.push(chunk));
@@ -452,7 +870,12 @@ describe('hostile input', () => {
     refuseUnstorable(ddb);
     new FakeBucket(s3).putArtifact(control).putArtifact(treatment);
     // No stored assignments (events count as unassigned), no reports yet, a reachable bucket.
-    ddb.on(BatchGetCommand).callsFake((input: { RequestItems: Record<string, unknown> }) => ({ Responses: Object.fromEntries(Object.keys(input.RequestItems).map((table) => [table, []])), UnprocessedKeys: {} }));
+    ddb
+      .on(BatchGetCommand)
+      .callsFake((input: { RequestItems: Record<string, unknown> }) => ({
+        Responses: Object.fromEntries(Object.keys(input.RequestItems).map((table) => [table, []])),
+        UnprocessedKeys: {},
+      }));
     s3.on(ListObjectsV2Command).resolves({});
     s3.on(HeadBucketCommand).resolves({});
   });
@@ -469,7 +892,13 @@ describe('hostile input', () => {
     expect(ROWS.length).toBeGreaterThanOrEqual(100);
   });
 
-  const titled = ROWS.map((row) => [`${row.via}: ${row.method} ${row.path.length > 60 ? `${row.path.slice(0, 57)}...` : row.path} (${row.name}) → ${row.status}${row.field ? ` naming ${[row.field].flat().join(', ')}` : ''}`, row] as const);
+  const titled = ROWS.map(
+    (row) =>
+      [
+        `${row.via}: ${row.method} ${row.path.length > 60 ? `${row.path.slice(0, 57)}...` : row.path} (${row.name}) → ${row.status}${row.field ? ` naming ${[row.field].flat().join(', ')}` : ''}`,
+        row,
+      ] as const,
+  );
 
   it.each(titled)('%s', async (_title, row) => {
     row.prepare?.();

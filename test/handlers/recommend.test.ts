@@ -126,7 +126,11 @@ describe('GET /recommend', () => {
       // The impression's group writes the shard its event id hashes to.
       // u2 is known to the control model: a new user's impression counts in the segment `known`.
       // (The exposure's update may share the shard, one time in 16: the impression's is the one adding impressions.)
-      const daily = dailyUpdates().find((c) => c.args[0].input.Key?.sk === counterKey('default', body.variant, today, counterShard(impressionEventId(body.request_id)), 'known').sk && 'impressions' in addedOf(c));
+      const daily = dailyUpdates().find(
+        (c) =>
+          c.args[0].input.Key?.sk === counterKey('default', body.variant, today, counterShard(impressionEventId(body.request_id)), 'known').sk &&
+          'impressions' in addedOf(c),
+      );
       expect(addedOf(daily!)).toMatchObject({ impressions: 1, user_impressions_sq_sum: 1, capped_impressions: 1, capped_impressions_sq_sum: 1 });
     });
 
@@ -134,7 +138,9 @@ describe('GET /recommend', () => {
       // Prepare
       serve();
       tables.seedAssignment('default', 'u2', 'treatment');
-      ddb.on(UpdateCommand, { TableName: TABLE.counters, Key: { pk: 'EXP#default#USER#u2', sk: 'AGG' } }).resolves({ Attributes: { clicks: 1, impressions: 3, purchases: 0 } });
+      ddb
+        .on(UpdateCommand, { TableName: TABLE.counters, Key: { pk: 'EXP#default#USER#u2', sk: 'AGG' } })
+        .resolves({ Attributes: { clicks: 1, impressions: 3, purchases: 0 } });
 
       // Act
       const body = bodyOf<RecommendBody>(await recommend({ user_id: 'u2', top_n: '3' }));
@@ -147,8 +153,18 @@ describe('GET /recommend', () => {
         ExpressionAttributeValues: { ':v0': 1 },
         ReturnValues: 'ALL_NEW',
       });
-      const daily = dailyUpdates().find((c) => c.args[0].input.Key?.pk === 'EXP#default#VAR#treatment' && c.args[0].input.Key?.sk === counterKey('default', 'treatment', today, counterShard(impressionEventId(body.request_id))).sk);
-      expect(addedOf(daily!)).toMatchObject({ impressions: 1, user_impressions_sq_sum: 9 - 4, user_clicks_impressions_sum: 3 - 2, capped_impressions_sq_sum: 9 - 4, capped_clicks_impressions_sum: 3 - 2 });
+      const daily = dailyUpdates().find(
+        (c) =>
+          c.args[0].input.Key?.pk === 'EXP#default#VAR#treatment' &&
+          c.args[0].input.Key?.sk === counterKey('default', 'treatment', today, counterShard(impressionEventId(body.request_id))).sk,
+      );
+      expect(addedOf(daily!)).toMatchObject({
+        impressions: 1,
+        user_impressions_sq_sum: 9 - 4,
+        user_clicks_impressions_sum: 3 - 2,
+        capped_impressions_sq_sum: 9 - 4,
+        capped_clicks_impressions_sum: 3 - 2,
+      });
     });
   });
 
@@ -187,7 +203,9 @@ describe('GET /recommend', () => {
     const shownPuts = () =>
       ddb
         .commandCalls(BatchWriteCommand)
-        .flatMap((c) => (c.args[0].input.RequestItems?.[TABLE.counters] ?? []).map((request) => request.PutRequest?.Item as { pk: string; sk: string; first_shown: string }));
+        .flatMap((c) =>
+          (c.args[0].input.RequestItems?.[TABLE.counters] ?? []).map((request) => request.PutRequest?.Item as { pk: string; sk: string; first_shown: string }),
+        );
     const catalogueUpdates = () => ddb.commandCalls(UpdateCommand).filter((c) => c.args[0].input.Key?.sk === 'CATALOGUE');
 
     it('marks each item of a recorded slate once per variant, with its day, and the catalogue it came from', async () => {
@@ -209,7 +227,10 @@ describe('GET /recommend', () => {
       expect(new Set(puts.map((put) => put.pk))).toEqual(new Set(['EXP#default#SHOWN#treatment']));
       expect(puts.every((put) => put.first_shown === today)).toBe(true);
       expect(catalogueUpdates()).toHaveLength(1);
-      expect(catalogueUpdates()[0].args[0].input).toMatchObject({ Key: { pk: 'EXP#default#SHOWN#treatment', sk: 'CATALOGUE' }, ExpressionAttributeValues: { ':size': ITEM_IDS.length } });
+      expect(catalogueUpdates()[0].args[0].input).toMatchObject({
+        Key: { pk: 'EXP#default#SHOWN#treatment', sk: 'CATALOGUE' },
+        ExpressionAttributeValues: { ':size': ITEM_IDS.length },
+      });
     });
 
     it('answers 200 when the markers cannot be written, and writes them on a later request', async () => {
@@ -263,7 +284,8 @@ describe('GET /recommend', () => {
       serve();
       tables.seedAssignment('default', 'u1', 'treatment');
       ddb.on(PutCommand, { TableName: TABLE.events }).rejects(new Error('ProvisionedThroughputExceededException'));
-      ddb.on(UpdateCommand, userAggregate)
+      ddb
+        .on(UpdateCommand, userAggregate)
         .resolvesOnce({ Attributes: { clicks: 0, impressions: 1, purchases: 0 } })
         .resolvesOnce({ Attributes: { clicks: 0, impressions: 0, purchases: 0 } });
 
@@ -314,7 +336,14 @@ describe('GET /recommend', () => {
   describe('segments', () => {
     const segmented = { ...experiment, segments: ['mobile', 'web'] } as Experiment;
     const exposureOf = (userId: string) =>
-      ddb.commandCalls(UpdateCommand).filter((c) => String(c.args[0].input.Key?.pk).includes('#VAR#') && Object.values(c.args[0].input.ExpressionAttributeNames ?? {}).includes('exposed_users') && c.args[0].input.Key?.sk?.startsWith(`DAY#${today}#S${String(counterShard(userId)).padStart(2, '0')}`));
+      ddb
+        .commandCalls(UpdateCommand)
+        .filter(
+          (c) =>
+            String(c.args[0].input.Key?.pk).includes('#VAR#') &&
+            Object.values(c.args[0].input.ExpressionAttributeNames ?? {}).includes('exposed_users') &&
+            c.args[0].input.Key?.sk?.startsWith(`DAY#${today}#S${String(counterShard(userId)).padStart(2, '0')}`),
+        );
 
     it("fixes the user's segment at the first exposure: their type by the control model and the client's segment, on the assignment and every counter key", async () => {
       // Prepare
@@ -324,9 +353,14 @@ describe('GET /recommend', () => {
       const body = bodyOf<RecommendBody>(await recommend({ user_id: 'u1', top_n: '2', segment: 'mobile' }));
 
       // Assess
-      expect(ddb).toHaveReceivedCommandWith(PutCommand, { TableName: TABLE.experiments, Item: expect.objectContaining({ pk: 'ASSIGN#default#u1', assignment: expect.objectContaining({ segment: 'known:mobile' }) }) });
+      expect(ddb).toHaveReceivedCommandWith(PutCommand, {
+        TableName: TABLE.experiments,
+        Item: expect.objectContaining({ pk: 'ASSIGN#default#u1', assignment: expect.objectContaining({ segment: 'known:mobile' }) }),
+      });
       expect(exposureOf('u1').map((c) => c.args[0].input.Key)).toEqual([counterKey('default', body.variant, today, counterShard('u1'), 'known:mobile')]);
-      expect(dailyUpdates().map((c) => c.args[0].input.Key?.sk)).toContain(counterKey('default', body.variant, today, counterShard(impressionEventId(body.request_id)), 'known:mobile').sk);
+      expect(dailyUpdates().map((c) => c.args[0].input.Key?.sk)).toContain(
+        counterKey('default', body.variant, today, counterShard(impressionEventId(body.request_id)), 'known:mobile').sk,
+      );
     });
 
     it('keeps the segment of the first exposure: a later request naming another counts in the first one', async () => {
@@ -340,7 +374,9 @@ describe('GET /recommend', () => {
       // Assess
       expect(body.variant).toBe('treatment');
       expect(ddb.commandCalls(PutCommand).filter((c) => c.args[0].input.TableName === TABLE.experiments)).toHaveLength(0);
-      expect(dailyUpdates().map((c) => c.args[0].input.Key?.sk)).toEqual([counterKey('default', 'treatment', today, counterShard(impressionEventId(body.request_id)), 'known:web').sk]);
+      expect(dailyUpdates().map((c) => c.args[0].input.Key?.sk)).toEqual([
+        counterKey('default', 'treatment', today, counterShard(impressionEventId(body.request_id)), 'known:web').sk,
+      ]);
     });
 
     it.each([
@@ -393,10 +429,19 @@ describe('GET /recommend', () => {
       const body = bodyOf<RecommendBody>(await recommend({ user_id: 'u1', top_n: '2' }));
 
       // Assess
-      expect(ddb).toHaveReceivedCommandWith(PutCommand, { TableName: TABLE.experiments, Item: expect.objectContaining({ pk: 'ASSIGN#default#u1', assignment: expect.objectContaining({ covariate: KNOWN_USERS.u1.length }) }) });
+      expect(ddb).toHaveReceivedCommandWith(PutCommand, {
+        TableName: TABLE.experiments,
+        Item: expect.objectContaining({ pk: 'ASSIGN#default#u1', assignment: expect.objectContaining({ covariate: KNOWN_USERS.u1.length }) }),
+      });
       const updates = ddb.commandCalls(UpdateCommand).map((c) => c.args[0].input);
-      const covariate = updates.findIndex((u) => u.Key?.pk === 'EXP#default#USER#u1' && u.UpdateExpression === 'SET #covariate = if_not_exists(#covariate, :covariate)');
-      const exposure = updates.findIndex((u) => u.Key?.sk === counterKey('default', body.variant, today, counterShard('u1'), 'known').sk && Object.values(u.ExpressionAttributeNames ?? {}).includes('exposed_users'));
+      const covariate = updates.findIndex(
+        (u) => u.Key?.pk === 'EXP#default#USER#u1' && u.UpdateExpression === 'SET #covariate = if_not_exists(#covariate, :covariate)',
+      );
+      const exposure = updates.findIndex(
+        (u) =>
+          u.Key?.sk === counterKey('default', body.variant, today, counterShard('u1'), 'known').sk &&
+          Object.values(u.ExpressionAttributeNames ?? {}).includes('exposed_users'),
+      );
       expect(updates[covariate].ExpressionAttributeValues).toEqual({ ':covariate': 2 });
       // The covariate is on the aggregate before the exposure is counted, so every later ADD returns it.
       expect(covariate).toBeLessThan(exposure);
@@ -415,7 +460,10 @@ describe('GET /recommend', () => {
       expect(body.user_id).toBe(nfc);
       expect(ddb).toHaveReceivedCommandWith(PutCommand, { TableName: TABLE.experiments, Item: expect.objectContaining({ pk: `ASSIGN#default#${nfc}` }) });
       // The model does not know Amélie: her segment is cold-start.
-      expect(ddb).toHaveReceivedCommandWith(UpdateCommand, { TableName: TABLE.counters, Key: counterKey('default', body.variant, today, counterShard(nfc), 'cold-start') });
+      expect(ddb).toHaveReceivedCommandWith(UpdateCommand, {
+        TableName: TABLE.counters,
+        Key: counterKey('default', body.variant, today, counterShard(nfc), 'cold-start'),
+      });
       expect(ddb).toHaveReceivedCommandWith(PutCommand, { TableName: TABLE.events, Item: expect.objectContaining({ user_id: nfc }) });
     });
 
@@ -523,7 +571,7 @@ describe('GET /recommend', () => {
     });
   });
 
-  it('reads a known user\'s sticky assignment once, and the experiment at most once a second', async () => {
+  it("reads a known user's sticky assignment once, and the experiment at most once a second", async () => {
     // Prepare
     serve();
     tables.seedAssignment('default', 'u1', 'treatment');
@@ -535,7 +583,10 @@ describe('GET /recommend', () => {
     const readsWithinSecond = ddb.commandCalls(GetCommand).length - readsAfterFirst;
     vi.setSystemTime(new Date(NOW.getTime() + 1500));
     await recommend({ user_id: 'u1', top_n: '2' });
-    const getKeys = ddb.commandCalls(GetCommand).slice(readsAfterFirst).map((c) => String(c.args[0].input.Key?.pk));
+    const getKeys = ddb
+      .commandCalls(GetCommand)
+      .slice(readsAfterFirst)
+      .map((c) => String(c.args[0].input.Key?.pk));
 
     // Assess
     expect(readsWithinSecond).toBe(0);
@@ -598,7 +649,10 @@ describe('GET /recommend', () => {
       expect(body).toMatchObject({
         variant: 'interleaved',
         model_version: null,
-        interleaving: { a: { variant: 'control', model_version: control.manifest.version }, b: { variant: 'treatment', model_version: treatment.manifest.version } },
+        interleaving: {
+          a: { variant: 'control', model_version: control.manifest.version },
+          b: { variant: 'treatment', model_version: treatment.manifest.version },
+        },
         in_experiment: true,
       });
       expect(body.items.map((i) => i.rank)).toEqual([1, 2, 3, 4]);
@@ -621,7 +675,7 @@ describe('GET /recommend', () => {
       expect(body.items.map((i) => [i.item_id, i.team])).toEqual(again.items.map((i) => [i.itemId, i.team]));
     });
 
-    it('records the slate with each item\'s team and variant and counts it on the interleaving counter, with no assignment or user aggregate', async () => {
+    it("records the slate with each item's team and variant and counts it on the interleaving counter, with no assignment or user aggregate", async () => {
       // Prepare
       serve({ experiments: [interleaving] });
 
@@ -638,7 +692,9 @@ describe('GET /recommend', () => {
           slate: body.items.map((i) => ({ item_id: i.item_id, position: i.rank, score: i.score, team: i.team, variant: i.variant })),
         }),
       });
-      const daily = dailyUpdates().find((c) => c.args[0].input.Key?.sk === counterKey('default', '~interleaving', today, counterShard(impressionEventId(body.request_id))).sk);
+      const daily = dailyUpdates().find(
+        (c) => c.args[0].input.Key?.sk === counterKey('default', '~interleaving', today, counterShard(impressionEventId(body.request_id))).sk,
+      );
       expect(daily?.args[0].input.Key?.pk).toBe('EXP#default#VAR#~interleaving');
       expect(addedOf(daily!)).toEqual({ impressions: 1, [`slate_len_${body.items.length}`]: 1, interleaved_impressions: 1 });
       expect(ddb.commandCalls(PutCommand).filter((c) => c.args[0].input.TableName === TABLE.experiments)).toHaveLength(0);

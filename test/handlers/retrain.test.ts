@@ -23,7 +23,12 @@ const files = formatMovieLensFiles(synthetic.dataset, synthetic.items, 'ml-100k'
 /** The published version, with the gate metric the candidate is compared against. */
 const published = tinyArtifact({ modelId: MODEL_ID, metrics: { ndcg_at_10: 0.5 } });
 
-const candidate = (ndcg: number): Candidate => ({ model_id: MODEL_ID, model_version: 'abcdef0123456789', algorithm: 'popularity', metrics: { ndcg_at_10: ndcg } });
+const candidate = (ndcg: number): Candidate => ({
+  model_id: MODEL_ID,
+  model_version: 'abcdef0123456789',
+  algorithm: 'popularity',
+  metrics: { ndcg_at_10: ndcg },
+});
 const input = { model_id: MODEL_ID, algorithm: 'popularity', dataset_prefix: DATASET_PREFIX, run_id: 'run-1' };
 const SPLIT = { ndcg_at_10: 0.5, precision_at_10: 0.1, recall_at_10: 0.1, map_at_10: 0.1, users_evaluated: 40 };
 const putKeys = () => s3.commandCalls(PutObjectCommand).map((c) => c.args[0].input.Key);
@@ -135,7 +140,18 @@ describe('retraining workflow steps', () => {
     const result = (version: string, accepted: boolean): ModelRunResult => ({
       ...input,
       candidate: { ...candidate(0.5), model_version: version },
-      evaluation: { accepted, reason: accepted ? 'not worse' : 'worse', gate_metric: 'ndcg_at_10', candidate_value: 0.5, current_version: null, current_value: null, candidate_metrics: SPLIT, current_metrics: null, held_out_ratings: 10, split: 'per-user-75-25' },
+      evaluation: {
+        accepted,
+        reason: accepted ? 'not worse' : 'worse',
+        gate_metric: 'ndcg_at_10',
+        candidate_value: 0.5,
+        current_version: null,
+        current_value: null,
+        candidate_metrics: SPLIT,
+        current_metrics: null,
+        held_out_ratings: 10,
+        split: 'per-user-75-25',
+      },
     });
 
     it('points latest.json at each accepted candidate whose artifact is complete, then moves the snapshot marker; a rejected one is reported, not published', async () => {
@@ -143,7 +159,11 @@ describe('retraining workflow steps', () => {
       bucket.putArtifact(published);
 
       // Act
-      const out = await publish({ run_id: 'run-1', results: [result(published.manifest.version, true), { ...result('0000000000000000', false), model_id: 'other' }], snapshot: { dataset_prefix: 'datasets/snapshots/run-1/', until_ms: NOW.getTime() } });
+      const out = await publish({
+        run_id: 'run-1',
+        results: [result(published.manifest.version, true), { ...result('0000000000000000', false), model_id: 'other' }],
+        snapshot: { dataset_prefix: 'datasets/snapshots/run-1/', until_ms: NOW.getTime() },
+      });
 
       // Assess
       expect(out.versions).toEqual({ [MODEL_ID]: published.manifest.version });
@@ -160,7 +180,11 @@ describe('retraining workflow steps', () => {
 
     it('moves no pointer when an accepted candidate has no manifest (an incomplete artifact)', async () => {
       // Act
-      const run = publish({ run_id: 'run-1', results: [result('abcdef0123456789', true)], snapshot: { dataset_prefix: 'datasets/snapshots/run-1/', until_ms: 0 } });
+      const run = publish({
+        run_id: 'run-1',
+        results: [result('abcdef0123456789', true)],
+        snapshot: { dataset_prefix: 'datasets/snapshots/run-1/', until_ms: 0 },
+      });
 
       // Assess
       await expect(run).rejects.toThrow();
@@ -177,10 +201,17 @@ describe('retraining workflow steps', () => {
     it('writes back the exact bytes of every pointer that changed, and reports one that did not exist before', async () => {
       // Prepare
       const before = '{"model_id":"ranker","model_version":"1111111111111111","published_at":"2026-01-01T00:00:00.000Z","run_id":null}';
-      bucket.put(`models/${MODEL_ID}/latest.json`, '{"model_id":"ranker","model_version":"2222222222222222"}').put('models/same/latest.json', 'same').put('datasets/snapshots/latest.json', '{}');
+      bucket
+        .put(`models/${MODEL_ID}/latest.json`, '{"model_id":"ranker","model_version":"2222222222222222"}')
+        .put('models/same/latest.json', 'same')
+        .put('datasets/snapshots/latest.json', '{}');
 
       // Act
-      const out = await restore({ snapshot: { pointers_before: { [`models/${MODEL_ID}/latest.json`]: before, 'models/same/latest.json': 'same', 'datasets/snapshots/latest.json': null } } });
+      const out = await restore({
+        snapshot: {
+          pointers_before: { [`models/${MODEL_ID}/latest.json`]: before, 'models/same/latest.json': 'same', 'datasets/snapshots/latest.json': null },
+        },
+      });
 
       // Assess
       expect(out).toEqual({ restored: [`models/${MODEL_ID}/latest.json`], left: ['datasets/snapshots/latest.json'] });

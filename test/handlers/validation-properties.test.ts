@@ -18,7 +18,19 @@ import { MAX_EVENT_AGE_MS, eventTypes } from '../../lambdas/domain/events/event.
 import { apiEvent, bodyOf, jsonPost, lambdaContext } from './support/api-gateway.ts';
 import { FakeBucket, FakeTables } from './support/aws.ts';
 import { stubHandlerEnv } from './support/env.ts';
-import { NUMBER_LIKE, breaksIdRules, expectWellFormed, extraKey, hostileJson, hostileString, parserRefuses, refuseUnstorable, topField, validId, writesSent } from './support/hostile.ts';
+import {
+  NUMBER_LIKE,
+  breaksIdRules,
+  expectWellFormed,
+  extraKey,
+  hostileJson,
+  hostileString,
+  parserRefuses,
+  refuseUnstorable,
+  topField,
+  validId,
+  writesSent,
+} from './support/hostile.ts';
 import './support/matchers.ts';
 import { NOW, experimentPinning, tinyArtifact } from './support/models.ts';
 
@@ -99,7 +111,12 @@ beforeEach(() => {
   refuseUnstorable(ddb);
   new FakeBucket(s3).putArtifact(control).putArtifact(treatment);
   // No user has a stored assignment (their events count as unassigned); no report exists yet.
-  ddb.on(BatchGetCommand).callsFake((input: { RequestItems: Record<string, unknown> }) => ({ Responses: Object.fromEntries(Object.keys(input.RequestItems).map((table) => [table, []])), UnprocessedKeys: {} }));
+  ddb
+    .on(BatchGetCommand)
+    .callsFake((input: { RequestItems: Record<string, unknown> }) => ({
+      Responses: Object.fromEntries(Object.keys(input.RequestItems).map((table) => [table, []])),
+      UnprocessedKeys: {},
+    }));
   s3.on(ListObjectsV2Command).resolves({});
 });
 
@@ -111,7 +128,9 @@ describe('GET /recommend', () => {
 
   /** What the API must answer for a query: 400 with exactly these fields, 404 naming experiment_id, or 200. */
   function expected(query: Record<string, string>): { status: 200 } | { status: 400 | 404; fields: string[] } {
-    const fields = Object.keys(query).filter((key) => !QUERY_KEYS.includes(key)).map(keyField);
+    const fields = Object.keys(query)
+      .filter((key) => !QUERY_KEYS.includes(key))
+      .map(keyField);
     if (!('user_id' in query) || breaksIdRules(query.user_id)) fields.push('user_id');
     if ('top_n' in query && !(/^[0-9]+$/.test(query.top_n) && Number(query.top_n) >= 1 && Number(query.top_n) <= 100)) fields.push('top_n');
     if ('experiment_id' in query && breaksIdRules(query.experiment_id)) fields.push('experiment_id');
@@ -121,7 +140,9 @@ describe('GET /recommend', () => {
   }
 
   it('answers any query with 200, or a 400 / 404 naming exactly the offending parameters, writing nothing when it refuses', async () => {
-    const query = fc.dictionary(fc.oneof(fc.constantFrom(...QUERY_KEYS), extraKey), fc.oneof(hostileString, fc.constantFrom(...NUMBER_LIKE), validId), { maxKeys: 4 });
+    const query = fc.dictionary(fc.oneof(fc.constantFrom(...QUERY_KEYS), extraKey), fc.oneof(hostileString, fc.constantFrom(...NUMBER_LIKE), validId), {
+      maxKeys: 4,
+    });
     await fc.assert(
       fc.asyncProperty(query, async (q) => {
         const result = await get(q);
@@ -135,7 +156,9 @@ describe('GET /recommend', () => {
   });
 
   it('refuses every top_n that is not a decimal integer from 1 to 100, naming top_n', async () => {
-    const topN = fc.oneof(fc.constantFrom(...NUMBER_LIKE), hostileString, fc.integer({ min: -1000, max: 100_000 }).map(String)).filter((s) => !(/^[0-9]+$/.test(s) && Number(s) >= 1 && Number(s) <= 100));
+    const topN = fc
+      .oneof(fc.constantFrom(...NUMBER_LIKE), hostileString, fc.integer({ min: -1000, max: 100_000 }).map(String))
+      .filter((s) => !(/^[0-9]+$/.test(s) && Number(s) >= 1 && Number(s) <= 100));
     await fc.assert(
       fc.asyncProperty(topN, async (top_n) => {
         const result = await get({ user_id: 'u1', top_n });
@@ -164,14 +187,23 @@ describe('GET /recommend', () => {
 
   it('gives the NFC and NFD spellings of a user the same variant and the same stored assignment key', async () => {
     // Letters with combining marks and Hangul syllables: their NFD forms differ from their NFC forms.
-    const composable = fc.string({ unit: fc.constantFrom('a', 'e', 'o', 'u', 'n', 'c', 'é', 'ñ', 'ö', 'ç', 'Å', 'ệ', '한', '글', '\u0301', '\u0308', '\u0323'), minLength: 1, maxLength: 20 }).filter((s) => !breaksIdRules(s));
+    const composable = fc
+      .string({
+        unit: fc.constantFrom('a', 'e', 'o', 'u', 'n', 'c', 'é', 'ñ', 'ö', 'ç', 'Å', 'ệ', '한', '글', '\u0301', '\u0308', '\u0323'),
+        minLength: 1,
+        maxLength: 20,
+      })
+      .filter((s) => !breaksIdRules(s));
     await fc.assert(
       fc.asyncProperty(composable, async (name) => {
         const answers = [];
         for (const form of ['NFC', 'NFD'] as const) {
           const result = await get({ user_id: name.normalize(form) });
           expect(result.statusCode).toBe(200);
-          const assignmentKeys = ddb.commandCalls(PutCommand).filter((c) => String(c.args[0].input.Item?.pk).startsWith('ASSIGN#')).map((c) => c.args[0].input.Item!.pk);
+          const assignmentKeys = ddb
+            .commandCalls(PutCommand)
+            .filter((c) => String(c.args[0].input.Item?.pk).startsWith('ASSIGN#'))
+            .map((c) => c.args[0].input.Item!.pk);
           answers.push({ variant: bodyOf<{ variant: string }>(result).variant, assignmentKeys });
         }
         expect(answers[1]).toEqual(answers[0]);
@@ -194,12 +226,18 @@ describe('POST /events and /events/batch', () => {
   const validEvent = fc
     .record({
       // Ids of the derived form (d-...) are the server's, accepted only as the event's own.
-      event_id: fc.option(validId.filter((id) => !id.startsWith('d-')), { nil: undefined }),
+      event_id: fc.option(
+        validId.filter((id) => !id.startsWith('d-')),
+        { nil: undefined },
+      ),
       event_type: fc.constantFrom(...eventTypes),
       user_id: validId,
       item_id: validId,
       position: fc.option(fc.integer({ min: 1, max: 1000 }), { nil: undefined }),
-      timestamp: fc.option(fc.oneof(fc.integer({ min: NOW.getTime() - MAX_EVENT_AGE_MS + 60_000, max: NOW.getTime() + 60_000 }), fc.constant(NOW.toISOString())), { nil: undefined }),
+      timestamp: fc.option(
+        fc.oneof(fc.integer({ min: NOW.getTime() - MAX_EVENT_AGE_MS + 60_000, max: NOW.getTime() + 60_000 }), fc.constant(NOW.toISOString())),
+        { nil: undefined },
+      ),
       rating: fc.integer({ min: 1, max: 5 }),
       // 0, or from a millionth: DynamoDB cannot hold a number (or its square in a counter) below 1e-130.
       seconds: fc.oneof(fc.constant(0), fc.double({ min: 1e-6, max: 86_400, noNaN: true })),
@@ -212,12 +250,40 @@ describe('POST /events and /events/batch', () => {
 
   /** A value each field must refuse, whatever the rest of the event says. */
   const invalidFor: Record<string, fc.Arbitrary<unknown>> = {
-    ...Object.fromEntries(ID_FIELDS.map((field) => [field, fc.oneof(hostileJson.filter((v) => typeof v !== 'string' && v !== undefined), hostileString.filter(breaksIdRules))])),
+    ...Object.fromEntries(
+      ID_FIELDS.map((field) => [
+        field,
+        fc.oneof(
+          hostileJson.filter((v) => typeof v !== 'string' && v !== undefined),
+          hostileString.filter(breaksIdRules),
+        ),
+      ]),
+    ),
     event_type: hostileJson.filter((v) => !(eventTypes as readonly unknown[]).includes(v)),
     position: fc.oneof(fc.constantFrom(0, -1, 1001, 1.5, 2 ** 53, -0.5, 1e308), hostileString, fc.constantFrom(null, true, [], {})),
-    value: fc.oneof(fc.constantFrom(-1, -0.001, 100_000.001, 1e21, 1e308, -1e308, 2 ** 53), fc.double({ min: Number.MIN_VALUE, max: 1e-6, maxExcluded: true, noNaN: true }), hostileString, fc.constantFrom(null, true, [], {})),
+    value: fc.oneof(
+      fc.constantFrom(-1, -0.001, 100_000.001, 1e21, 1e308, -1e308, 2 ** 53),
+      fc.double({ min: Number.MIN_VALUE, max: 1e-6, maxExcluded: true, noNaN: true }),
+      hostileString,
+      fc.constantFrom(null, true, [], {}),
+    ),
     timestamp: fc.oneof(
-      fc.constantFrom(0, -1, 1.5, NOW.getTime() + 3_600_000, NOW.getTime() - MAX_EVENT_AGE_MS - 1, 2 ** 53 + 2, '2026-02-30T00:00:00Z', '2026-01-15', '2026-01-15T10:00:00', 'yesterday', '1768471200000', null, true, {}),
+      fc.constantFrom(
+        0,
+        -1,
+        1.5,
+        NOW.getTime() + 3_600_000,
+        NOW.getTime() - MAX_EVENT_AGE_MS - 1,
+        2 ** 53 + 2,
+        '2026-02-30T00:00:00Z',
+        '2026-01-15',
+        '2026-01-15T10:00:00',
+        'yesterday',
+        '1768471200000',
+        null,
+        true,
+        {},
+      ),
       hostileString.filter((s) => Number.isNaN(Date.parse(s))),
     ),
   };
@@ -236,7 +302,26 @@ describe('POST /events and /events/batch', () => {
   });
 
   it('answers arbitrary text bodies declared as JSON with 400 malformed_json naming body when they do not parse', async () => {
-    const text = fc.oneof(fc.string({ unit: 'binary', maxLength: 60 }), fc.constantFrom('', ' ', '{', '{"a":', 'NaN', 'Infinity', "{'a':1}", '{"a":1,}', '[1,]', '\ufeff{}', '{"a":1}{"b":2}', '{"a":01}', '{"a":.5}', '{"a":"\\x41"}', '{"a":"\\ud800"}'));
+    const text = fc.oneof(
+      fc.string({ unit: 'binary', maxLength: 60 }),
+      fc.constantFrom(
+        '',
+        ' ',
+        '{',
+        '{"a":',
+        'NaN',
+        'Infinity',
+        "{'a':1}",
+        '{"a":1,}',
+        '[1,]',
+        '\ufeff{}',
+        '{"a":1}{"b":2}',
+        '{"a":01}',
+        '{"a":.5}',
+        '{"a":"\\x41"}',
+        '{"a":"\\ud800"}',
+      ),
+    );
     await fc.assert(
       fc.asyncProperty(text, async (body) => {
         const result = await postEvent(body);
@@ -299,7 +384,9 @@ describe('POST /events and /events/batch', () => {
     // Valid events without an explicit id: an id shared by two events with different content is a 409 conflict by design.
     const item = fc.oneof(
       validEvent.map(({ event_id: _id, ...event }) => ({ event: event as Record<string, unknown>, bad: undefined as string | undefined })),
-      fc.constantFrom(...Object.keys(invalidFor)).chain((field) => fc.tuple(validEvent, invalidFor[field]).map(([event, bad]) => ({ event: { ...event, [field]: bad }, bad: field }))),
+      fc
+        .constantFrom(...Object.keys(invalidFor))
+        .chain((field) => fc.tuple(validEvent, invalidFor[field]).map(([event, bad]) => ({ event: { ...event, [field]: bad }, bad: field }))),
     );
     await fc.assert(
       fc.asyncProperty(fc.array(item, { minLength: 1, maxLength: 12 }), async (items) => {
@@ -327,7 +414,12 @@ describe('POST /events and /events/batch', () => {
   });
 
   it('answers arbitrary batch bodies without a 5xx, refusing with a named field and writing nothing', async () => {
-    const body = fc.oneof(hostileJson, fc.record({ events: hostileJson }), fc.record({ events: fc.array(hostileJson, { maxLength: 5 }) }), fc.dictionary(extraKey, hostileJson, { maxKeys: 3 }));
+    const body = fc.oneof(
+      hostileJson,
+      fc.record({ events: hostileJson }),
+      fc.record({ events: fc.array(hostileJson, { maxLength: 5 }) }),
+      fc.dictionary(extraKey, hostileJson, { maxKeys: 3 }),
+    );
     await fc.assert(
       fc.asyncProperty(body, async (b) => {
         const result = await postBatch(b);
@@ -344,7 +436,13 @@ describe('POST /events and /events/batch', () => {
 // ---------------------------------------------------------------------------------------------
 
 describe('admin API', () => {
-  const admin = (method: 'GET' | 'POST' | 'PATCH', resource: string, pathParameters: Record<string, string> | undefined, body?: unknown, query?: Record<string, string>) =>
+  const admin = (
+    method: 'GET' | 'POST' | 'PATCH',
+    resource: string,
+    pathParameters: Record<string, string> | undefined,
+    body?: unknown,
+    query?: Record<string, string>,
+  ) =>
     call(
       experiments,
       apiEvent({
@@ -386,11 +484,21 @@ describe('admin API', () => {
   });
 
   it('refuses a report day that is not a calendar date, or a format other than json and html, naming each; 404 naming day when there is no report', async () => {
-    const day = fc.oneof(hostileString, fc.date({ min: new Date('1970-01-01'), max: new Date('2100-01-01'), noInvalidDate: true }).map((d) => d.toISOString().slice(0, 10)), fc.constantFrom('2026-02-29', '2024-02-29', '2026-13-01', '2026-00-10', '2026-01-32', '2026-1-5', '20260115', '2026-01-15T00:00:00Z', '٢٠٢٦-٠١-١٥'));
+    const day = fc.oneof(
+      hostileString,
+      fc.date({ min: new Date('1970-01-01'), max: new Date('2100-01-01'), noInvalidDate: true }).map((d) => d.toISOString().slice(0, 10)),
+      fc.constantFrom('2026-02-29', '2024-02-29', '2026-13-01', '2026-00-10', '2026-01-32', '2026-1-5', '20260115', '2026-01-15T00:00:00Z', '٢٠٢٦-٠١-١٥'),
+    );
     const format = fc.option(fc.oneof(fc.constantFrom('json', 'html', 'JSON', 'pdf', 'html '), hostileString), { nil: undefined });
     await fc.assert(
       fc.asyncProperty(day, format, async (d, f) => {
-        const result = await admin('GET', '/experiments/{id}/reports/{day}', { id: running.id, day: d }, undefined, f === undefined ? undefined : { format: f });
+        const result = await admin(
+          'GET',
+          '/experiments/{id}/reports/{day}',
+          { id: running.id, day: d },
+          undefined,
+          f === undefined ? undefined : { format: f },
+        );
         const fields = assess(result, `reports/${describeInput(d)}?format=${describeInput(f)}`);
         const time = /^\d{4}-\d{2}-\d{2}$/.test(d) ? Date.parse(`${d}T00:00:00Z`) : Number.NaN;
         const dayOk = !Number.isNaN(time) && new Date(time).toISOString().slice(0, 10) === d;
@@ -424,7 +532,13 @@ describe('admin API', () => {
         name,
         status,
         mode,
-        variants: bp.map((w, i) => ({ name: `v${i}`, model_id: (i === 0 ? control : treatment).manifest.model_id, model_version: (i === 0 ? control : treatment).manifest.version, weight: w / 10_000, is_control: i === 0 })),
+        variants: bp.map((w, i) => ({
+          name: `v${i}`,
+          model_id: (i === 0 ? control : treatment).manifest.model_id,
+          model_version: (i === 0 ? control : treatment).manifest.version,
+          weight: w / 10_000,
+          is_control: i === 0,
+        })),
         target_metric: { kind: 'click_through' },
       } as Record<string, unknown>;
     });
@@ -442,7 +556,29 @@ describe('admin API', () => {
   });
 
   it('answers a create request with any one field replaced or added without a 5xx; a refusal names a field and writes nothing', async () => {
-    const CREATE_FIELDS = ['id', 'name', 'description', 'status', 'variants', 'target_metric', 'guardrails', 'min_sample_size', 'minimum_detectable_effect', 'confidence_level', 'analysis_method', 'mode', 'start_time', 'end_time', 'max_duration_days', 'traffic_coverage', 'holdout_share', 'bandit', 'salt', 'layer', 'follow_latest'];
+    const CREATE_FIELDS = [
+      'id',
+      'name',
+      'description',
+      'status',
+      'variants',
+      'target_metric',
+      'guardrails',
+      'min_sample_size',
+      'minimum_detectable_effect',
+      'confidence_level',
+      'analysis_method',
+      'mode',
+      'start_time',
+      'end_time',
+      'max_duration_days',
+      'traffic_coverage',
+      'holdout_share',
+      'bandit',
+      'salt',
+      'layer',
+      'follow_latest',
+    ];
     const field = fc.oneof(fc.constantFrom(...CREATE_FIELDS), extraKey);
     await fc.assert(
       fc.asyncProperty(validCreate, field, hostileJson, async (request, key, value) => {
@@ -455,7 +591,8 @@ describe('admin API', () => {
           expect(fields).toEqual(expectedFields(body, [keyField(key)]));
         }
         // A refusal names fields of the request (or the cross-field rules' variants), never something else.
-        for (const named of fields) expect(Object.keys(body).includes(named) || [...Object.keys(body), 'variants', 'body'].includes(topField(named)), named).toBe(true);
+        for (const named of fields)
+          expect(Object.keys(body).includes(named) || [...Object.keys(body), 'variants', 'body'].includes(topField(named)), named).toBe(true);
       }),
       RUNS,
     );
@@ -469,7 +606,12 @@ describe('admin API', () => {
       ['POST', '/experiments/{id}/ramp', running],
       ['POST', '/experiments/{id}/promote', running],
     ];
-    const body = fc.oneof(hostileJson, fc.dictionary(fc.oneof(extraKey, fc.constantFrom('expected_revision', 'weights', 'winner', 'force', 'name', 'variants', 'salt', 'status')), hostileJson, { maxKeys: 3 }));
+    const body = fc.oneof(
+      hostileJson,
+      fc.dictionary(fc.oneof(extraKey, fc.constantFrom('expected_revision', 'weights', 'winner', 'force', 'name', 'variants', 'salt', 'status')), hostileJson, {
+        maxKeys: 3,
+      }),
+    );
     await fc.assert(
       fc.asyncProperty(fc.constantFrom(...routes), body, async ([method, resource, experiment], b) => {
         const result = await admin(method, resource, { id: experiment.id }, b);
@@ -491,7 +633,13 @@ describe('GET /experiments and GET /models', () => {
     const request = fc.record({
       resource: fc.constantFrom('/experiments', '/models'),
       query: fc.option(fc.dictionary(fc.oneof(extraKey, hostileString), hostileString, { maxKeys: 3 }), { nil: undefined }),
-      body: fc.option(fc.oneof(hostileString, hostileJson.map((v) => JSON.stringify(v) ?? '')), { nil: undefined }),
+      body: fc.option(
+        fc.oneof(
+          hostileString,
+          hostileJson.map((v) => JSON.stringify(v) ?? ''),
+        ),
+        { nil: undefined },
+      ),
       contentType: fc.constantFrom(undefined, 'application/json', 'text/plain'),
     });
     await fc.assert(
@@ -513,8 +661,16 @@ describe('GET /health', () => {
   it('answers 200 whatever query, headers and body come with it, when its dependencies answer', async () => {
     const request = fc.record({
       query: fc.option(fc.dictionary(hostileString, hostileString, { maxKeys: 3 }), { nil: undefined }),
-      headers: fc.dictionary(fc.oneof(fc.constantFrom('content-type', 'x-api-key', 'accept', 'origin'), fc.stringMatching(/^[a-z-]{1,20}$/)), hostileString, { maxKeys: 4 }),
-      body: fc.option(fc.oneof(hostileString, hostileJson.map((v) => JSON.stringify(v) ?? '')), { nil: undefined }),
+      headers: fc.dictionary(fc.oneof(fc.constantFrom('content-type', 'x-api-key', 'accept', 'origin'), fc.stringMatching(/^[a-z-]{1,20}$/)), hostileString, {
+        maxKeys: 4,
+      }),
+      body: fc.option(
+        fc.oneof(
+          hostileString,
+          hostileJson.map((v) => JSON.stringify(v) ?? ''),
+        ),
+        { nil: undefined },
+      ),
     });
     const { GetCommand } = await import('@aws-sdk/lib-dynamodb');
     const { HeadBucketCommand } = await import('@aws-sdk/client-s3');

@@ -25,7 +25,10 @@ export interface ServeOptions {
 }
 
 /** Starts `abrec serve`; keys supplied through `env` are returned as given (serve does not print them). */
-export async function serveProcess(dataDir: string, { args = ['--no-simulate'], startTimeoutMs = 30_000, env = {} }: ServeOptions = {}): Promise<ServedProcess> {
+export async function serveProcess(
+  dataDir: string,
+  { args = ['--no-simulate'], startTimeoutMs = 30_000, env = {} }: ServeOptions = {},
+): Promise<ServedProcess> {
   const childEnv = { ...process.env, ABREC_API_KEY: '', ABREC_ADMIN_KEY: '', ...env };
   const child = spawn(NODE, [join(ROOT, 'bin', 'abrec.mjs'), 'serve', '--port', '0', '--data-dir', dataDir, ...args], {
     cwd: ROOT,

@@ -105,7 +105,13 @@ const deployedBucket = {
       return { Body: { transformToByteArray: async () => new Uint8Array(bytes), transformToString: async () => Buffer.from(bytes).toString('utf8') } };
     }
     if (command instanceof ListObjectsV2Command) {
-      return { Contents: [...deployed.keys()].filter((key) => key.startsWith(command.input.Prefix ?? '')).sort().map((Key) => ({ Key })), IsTruncated: false };
+      return {
+        Contents: [...deployed.keys()]
+          .filter((key) => key.startsWith(command.input.Prefix ?? ''))
+          .sort()
+          .map((Key) => ({ Key })),
+        IsTruncated: false,
+      };
     }
     throw new Error(`unexpected command ${(command as object).constructor.name}`);
   },
@@ -119,10 +125,13 @@ describe('the default artifacts the stack deploys', () => {
     await expect(store.loadModel(modelId, version)).resolves.toBeDefined();
   });
 
-  it.each(defaultSet.models.map((m) => [m.model_id, m.model_version]))('points models/%s/latest.json at %s, as retraining reads it', async (modelId, version) => {
-    expect(deployed.has(latestKey(modelId))).toBe(true);
-    expect(await readLatest(new S3ObjectStore(deployedBucket, 'bucket'), modelId)).toMatchObject({ model_id: modelId, model_version: version });
-  });
+  it.each(defaultSet.models.map((m) => [m.model_id, m.model_version]))(
+    'points models/%s/latest.json at %s, as retraining reads it',
+    async (modelId, version) => {
+      expect(deployed.has(latestKey(modelId))).toBe(true);
+      expect(await readLatest(new S3ObjectStore(deployedBucket, 'bucket'), modelId)).toMatchObject({ model_id: modelId, model_version: version });
+    },
+  );
 
   it('puts the bundled ratings under the retraining input prefix', () => {
     expect(DEFAULT_RETRAINING_INPUT.dataset_prefix).toBe('datasets/ratings/');
@@ -144,7 +153,12 @@ describe('the default artifacts the stack deploys', () => {
   it('writes each pointer only if absent (If-None-Match: *, the 412 of an existing key ignored), so no deployment rolls back a retrained pointer', () => {
     expect([...pointerCalls.keys()].sort()).toEqual(defaultSet.models.map((m) => latestKey(m.model_id)).sort());
     for (const call of pointerCalls.values()) {
-      expect(call).toMatchObject({ service: 'S3', action: 'putObject', parameters: { Bucket: '<bucket>', IfNoneMatch: '*', ContentType: 'application/json' }, ignoreErrorCodesMatching: 'PreconditionFailed' });
+      expect(call).toMatchObject({
+        service: 'S3',
+        action: 'putObject',
+        parameters: { Bucket: '<bucket>', IfNoneMatch: '*', ContentType: 'application/json' },
+        ignoreErrorCodesMatching: 'PreconditionFailed',
+      });
     }
   });
 

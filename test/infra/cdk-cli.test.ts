@@ -18,7 +18,12 @@ describe('npx cdk synth', () => {
     const env = Object.fromEntries(Object.entries(process.env).filter(([key]) => !key.startsWith('AWS_') && !key.startsWith('CDK_')));
     env.PATH = `${join(ROOT, 'node_modules', '.bin')}:${process.env.PATH}`;
 
-    const result = spawnSync(join(ROOT, 'node_modules', '.bin', 'cdk'), ['synth', '--quiet', '--no-notices', '--no-version-reporting', '--output', out], { cwd: ROOT, env, encoding: 'utf8', timeout: 240_000 });
+    const result = spawnSync(join(ROOT, 'node_modules', '.bin', 'cdk'), ['synth', '--quiet', '--no-notices', '--no-version-reporting', '--output', out], {
+      cwd: ROOT,
+      env,
+      encoding: 'utf8',
+      timeout: 240_000,
+    });
 
     expect(result.status, result.stderr).toBe(0);
     expect(existsSync(join(out, 'AbrecStack.template.json'))).toBe(true);

@@ -15,7 +15,17 @@ import { AwsSolutionsChecks } from '../../lib/cdk-nag.ts';
 import { parseTrainingEngine, TRAINING_CODE_DIR } from '../../lib/constructs/distributed-training.ts';
 import { applyNagSuppressions, applyTrainStepNagSuppressions } from '../../lib/nag-suppressions.ts';
 import { ARTIFACTS_BUCKET } from '../../lib/resources.ts';
-import { allowsOn, buildAbrecApp, childAt, DEFAULT_ARTIFACTS_DIR, logicalIdOf, objectArn, removeAssembly, statementsOfRole, type PolicyStatement } from './support/synth.ts';
+import {
+  allowsOn,
+  buildAbrecApp,
+  childAt,
+  DEFAULT_ARTIFACTS_DIR,
+  logicalIdOf,
+  objectArn,
+  removeAssembly,
+  statementsOfRole,
+  type PolicyStatement,
+} from './support/synth.ts';
 
 type Engine = 'emr-serverless' | 'sagemaker';
 
@@ -167,8 +177,12 @@ describe.each(ENGINES)('trainingEngine %s', (engine) => {
     const { stack } = built.get(engine)!;
     const found = Annotations.fromStack(stack);
     // The rest of the stack is nag.test.ts's; here only what the option adds.
-    const ours = (id: string) => ['/AbrecStack/DistributedTraining/', '/AbrecStack/TrainStepProbe', '/AbrecStack/Custom::CDKBucketDeployment'].some((prefix) => id.startsWith(prefix));
-    const messages = [...found.findError('*', Match.stringLikeRegexp('AwsSolutions-.*')), ...found.findWarning('*', Match.stringLikeRegexp('AwsSolutions-.*'))].filter((m) => ours(m.id));
+    const ours = (id: string) =>
+      ['/AbrecStack/DistributedTraining/', '/AbrecStack/TrainStepProbe', '/AbrecStack/Custom::CDKBucketDeployment'].some((prefix) => id.startsWith(prefix));
+    const messages = [
+      ...found.findError('*', Match.stringLikeRegexp('AwsSolutions-.*')),
+      ...found.findWarning('*', Match.stringLikeRegexp('AwsSolutions-.*')),
+    ].filter((m) => ours(m.id));
 
     expect(messages.map((m) => `${m.id}: ${String(m.entry.data).trim()}`)).toEqual([]);
   });
@@ -207,7 +221,10 @@ describe('trainingEngine emr-serverless', () => {
 
     expect(statement('emr-serverless:StartJobRun')?.Resource).toEqual({ 'Fn::GetAtt': [appId, 'Arn'] });
     expect(statement('emr-serverless:GetJobRun')?.Resource).toEqual({ 'Fn::Join': ['', [{ 'Fn::GetAtt': [appId, 'Arn'] }, '/jobruns/*']] });
-    expect(statement('iam:PassRole')).toMatchObject({ Resource: { 'Fn::GetAtt': [roleId, 'Arn'] }, Condition: { StringEquals: { 'iam:PassedToService': 'emr-serverless.amazonaws.com' } } });
+    expect(statement('iam:PassRole')).toMatchObject({
+      Resource: { 'Fn::GetAtt': [roleId, 'Arn'] },
+      Condition: { StringEquals: { 'iam:PassedToService': 'emr-serverless.amazonaws.com' } },
+    });
     template.hasResourceProperties('AWS::IAM::Role', {
       AssumeRolePolicyDocument: { Statement: [Match.objectLike({ Principal: { Service: 'emr-serverless.amazonaws.com' } })] },
     });
@@ -228,7 +245,12 @@ describe('trainingEngine sagemaker', () => {
       'model-id.$': '$.model_id',
       'candidate-key.$': "States.Format('training-runs/{}/candidate.json', $.training_run.id)",
     });
-    expect(job.Parameters.InputDataConfig).toEqual([expect.objectContaining({ ChannelName: 'code', DataSource: { S3DataSource: expect.objectContaining({ S3Uri: expect.stringMatching(/\/training\/code\/$/) }) } })]);
+    expect(job.Parameters.InputDataConfig).toEqual([
+      expect.objectContaining({
+        ChannelName: 'code',
+        DataSource: { S3DataSource: expect.objectContaining({ S3Uri: expect.stringMatching(/\/training\/code\/$/) }) },
+      }),
+    ]);
     expect(job.Parameters.ResourceConfig).toMatchObject({ InstanceCount: 1, InstanceType: 'ml.m5.4xlarge', VolumeSizeInGB: 50 });
     expect(job.Parameters.RoleArn).toContain(logicalIdOf(stack.distributedTraining!.jobRole));
     expect(job.Parameters.AlgorithmSpecification.TrainingImage).toContain('sagemaker-scikit-learn:1.2-1-cpu-py3');
@@ -237,9 +259,13 @@ describe('trainingEngine sagemaker', () => {
 
 describe.each(ENGINES)('the retraining workflow with trainingEngine %s', (engine) => {
   /** The retraining state machine's definition in the stack built with the engine. */
-  function retrainingDefinition(): { States: Record<string, { Type: string; ItemProcessor?: { StartAt: string; States: Record<string, Record<string, unknown>> } }> } {
+  function retrainingDefinition(): {
+    States: Record<string, { Type: string; ItemProcessor?: { StartAt: string; States: Record<string, Record<string, unknown>> } }>;
+  } {
     const { stack, template } = built.get(engine)!;
-    const props = template.findResources('AWS::StepFunctions::StateMachine')[logicalIdOf(stack.retraining.stateMachine)].Properties as { DefinitionString: unknown };
+    const props = template.findResources('AWS::StepFunctions::StateMachine')[logicalIdOf(stack.retraining.stateMachine)].Properties as {
+      DefinitionString: unknown;
+    };
     return JSON.parse(renderDefinition(props.DefinitionString));
   }
 
@@ -249,7 +275,11 @@ describe.each(ENGINES)('the retraining workflow with trainingEngine %s', (engine
 
     // Assess
     expect(processor.StartAt).toBe('TrainOn');
-    expect(processor.States.TrainOn).toMatchObject({ Type: 'Choice', Choices: [{ Variable: '$.algorithm', StringEquals: 'als', Next: 'TrainOnEngine' }], Default: 'Train' });
+    expect(processor.States.TrainOn).toMatchObject({
+      Type: 'Choice',
+      Choices: [{ Variable: '$.algorithm', StringEquals: 'als', Next: 'TrainOnEngine' }],
+      Default: 'Train',
+    });
     expect(processor.States.TrainOnEngine).toMatchObject({ Type: 'Parallel', ResultPath: '$.candidate', Next: 'Evaluate' });
     expect(processor.States.Train).toMatchObject({ Type: 'Task', ResultPath: '$.candidate', Next: 'Evaluate' });
   });
@@ -259,7 +289,10 @@ describe.each(ENGINES)('the retraining workflow with trainingEngine %s', (engine
     const found = Annotations.fromStack(built.get(engine)!.stack);
 
     // Assess
-    const messages = [...found.findError('*', Match.stringLikeRegexp('AwsSolutions-.*')), ...found.findWarning('*', Match.stringLikeRegexp('AwsSolutions-.*'))].filter((m) => m.id.startsWith('/AbrecStack/Retraining/'));
+    const messages = [
+      ...found.findError('*', Match.stringLikeRegexp('AwsSolutions-.*')),
+      ...found.findWarning('*', Match.stringLikeRegexp('AwsSolutions-.*')),
+    ].filter((m) => m.id.startsWith('/AbrecStack/Retraining/'));
     expect(messages.map((m) => `${m.id}: ${String(m.entry.data).trim()}`)).toEqual([]);
   });
 });

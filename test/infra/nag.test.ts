@@ -146,7 +146,9 @@ describe('suppressions', () => {
       });
     const stale = suppressionsInTemplate().flatMap((suppression) => [
       ...(firesHere(suppression) ? [] : [`${suppression.on} ${suppression.id}`]),
-      ...(suppression.applies_to ?? []).filter((finding) => !firesHere(suppression, finding)).map((finding) => `${suppression.on} ${suppression.id} ${JSON.stringify(finding)}`),
+      ...(suppression.applies_to ?? [])
+        .filter((finding) => !firesHere(suppression, finding))
+        .map((finding) => `${suppression.on} ${suppression.id} ${JSON.stringify(finding)}`),
     ]);
 
     expect(stale).toEqual([]);
@@ -158,7 +160,9 @@ describe('suppressions', () => {
   });
 
   it('accept wildcard and managed-policy findings (IAM4, IAM5) only by name (appliesTo), never the whole rule', () => {
-    const unnamed = suppressionsInTemplate().filter((suppression) => ['AwsSolutions-IAM4', 'AwsSolutions-IAM5'].includes(suppression.id) && !(suppression.applies_to?.length));
+    const unnamed = suppressionsInTemplate().filter(
+      (suppression) => ['AwsSolutions-IAM4', 'AwsSolutions-IAM5'].includes(suppression.id) && !suppression.applies_to?.length,
+    );
 
     expect(unnamed).toEqual([]);
   });

@@ -72,7 +72,11 @@ describe('alarms', () => {
   });
 
   it('never alarms on missing data: no traffic is not an incident', () => {
-    expect(alarms().filter((alarm) => alarm.TreatMissingData !== 'notBreaching').map((alarm) => alarm.AlarmDescription)).toEqual([]);
+    expect(
+      alarms()
+        .filter((alarm) => alarm.TreatMissingData !== 'notBreaching')
+        .map((alarm) => alarm.AlarmDescription),
+    ).toEqual([]);
   });
 
   it('alarms on the API 5XX rate as a metric-math ratio of 5XXError to Count, not on the raw 5XX count', () => {
@@ -92,7 +96,12 @@ describe('alarms', () => {
       Period: 300,
       Stat: 'Sum',
     });
-    expect(rate).toMatchObject({ Threshold: DEFAULT_ALARM_THRESHOLDS.api5xxRatePercent, ComparisonOperator: 'GreaterThanOrEqualToThreshold', EvaluationPeriods: 3, DatapointsToAlarm: 2 });
+    expect(rate).toMatchObject({
+      Threshold: DEFAULT_ALARM_THRESHOLDS.api5xxRatePercent,
+      ComparisonOperator: 'GreaterThanOrEqualToThreshold',
+      EvaluationPeriods: 3,
+      DatapointsToAlarm: 2,
+    });
     expect(alarmsOn('AWS/ApiGateway', '5XXError')).toEqual([]);
   });
 
@@ -114,9 +123,13 @@ describe('alarms', () => {
   });
 
   it.each(FUNCTION_NAMES.flatMap((name) => [[name, 'Errors'] as const, [name, 'Throttles'] as const]))('alarms on the first %s %s', (name, metricName) => {
-    const watching = alarmsOn('AWS/Lambda', metricName).filter((alarm) => JSON.stringify(alarm.Dimensions) === JSON.stringify([{ Name: 'FunctionName', Value: { Ref: functionId(name) } }]));
+    const watching = alarmsOn('AWS/Lambda', metricName).filter(
+      (alarm) => JSON.stringify(alarm.Dimensions) === JSON.stringify([{ Name: 'FunctionName', Value: { Ref: functionId(name) } }]),
+    );
 
-    expect(watching).toEqual([expect.objectContaining({ Statistic: 'Sum', Period: 300, Threshold: 1, EvaluationPeriods: 1, ComparisonOperator: 'GreaterThanOrEqualToThreshold' })]);
+    expect(watching).toEqual([
+      expect.objectContaining({ Statistic: 'Sum', Period: 300, Threshold: 1, EvaluationPeriods: 1, ComparisonOperator: 'GreaterThanOrEqualToThreshold' }),
+    ]);
   });
 
   it('has three dead-letter queues, and they are every SQS queue of the stack', () => {
@@ -184,7 +197,9 @@ describe('dead-letter queues of the scheduled targets', () => {
 
   it.each(rules)('the %s dead-letter queue accepts messages only from its rule', (_, rulePath, queuePath) => {
     const queueId = logicalIdOf(childAt(stack, queuePath));
-    const [policy] = Object.values(template.findResources('AWS::SQS::QueuePolicy')).filter((candidate) => JSON.stringify(candidate.Properties.Queues) === JSON.stringify([{ Ref: queueId }]));
+    const [policy] = Object.values(template.findResources('AWS::SQS::QueuePolicy')).filter(
+      (candidate) => JSON.stringify(candidate.Properties.Queues) === JSON.stringify([{ Ref: queueId }]),
+    );
 
     expect(policy.Properties.PolicyDocument.Statement).toContainEqual(
       expect.objectContaining({
@@ -196,19 +211,24 @@ describe('dead-letter queues of the scheduled targets', () => {
     );
   });
 
-  it.each(['Analysis/Failures', 'Analysis/ScheduleDeadLetters', 'Retraining/ScheduleDeadLetters'])('%s is encrypted, keeps messages 14 days and refuses requests without TLS', (queuePath) => {
-    const queueId = logicalIdOf(childAt(stack, queuePath));
-    const [policy] = Object.values(template.findResources('AWS::SQS::QueuePolicy')).filter((candidate) => JSON.stringify(candidate.Properties.Queues) === JSON.stringify([{ Ref: queueId }]));
+  it.each(['Analysis/Failures', 'Analysis/ScheduleDeadLetters', 'Retraining/ScheduleDeadLetters'])(
+    '%s is encrypted, keeps messages 14 days and refuses requests without TLS',
+    (queuePath) => {
+      const queueId = logicalIdOf(childAt(stack, queuePath));
+      const [policy] = Object.values(template.findResources('AWS::SQS::QueuePolicy')).filter(
+        (candidate) => JSON.stringify(candidate.Properties.Queues) === JSON.stringify([{ Ref: queueId }]),
+      );
 
-    expect(propertiesOf(template, queueId, 'AWS::SQS::Queue')).toMatchObject({ SqsManagedSseEnabled: true, MessageRetentionPeriod: 14 * 86_400 });
-    expect(policy.Properties.PolicyDocument.Statement).toContainEqual({
-      Effect: 'Deny',
-      Action: 'sqs:*',
-      Principal: { AWS: '*' },
-      Condition: { Bool: { 'aws:SecureTransport': 'false' } },
-      Resource: getAttArn(queueId),
-    });
-  });
+      expect(propertiesOf(template, queueId, 'AWS::SQS::Queue')).toMatchObject({ SqsManagedSseEnabled: true, MessageRetentionPeriod: 14 * 86_400 });
+      expect(policy.Properties.PolicyDocument.Statement).toContainEqual({
+        Effect: 'Deny',
+        Action: 'sqs:*',
+        Principal: { AWS: '*' },
+        Condition: { Bool: { 'aws:SecureTransport': 'false' } },
+        Resource: getAttArn(queueId),
+      });
+    },
+  );
 });
 
 describe('reserved concurrency', () => {
@@ -223,7 +243,7 @@ describe('reserved concurrency', () => {
     expect([reserved.analysis, reserved.retrainTrain, reserved.retrainEvaluate, reserved.retrainPublish]).toEqual([1, 1, 1, 1]);
   });
 
-  it('bounds the public functions by default, so one client cannot take the account\'s concurrency', () => {
+  it("bounds the public functions by default, so one client cannot take the account's concurrency", () => {
     const reserved = reservedIn(template, idOf);
 
     expect(reserved).toEqual({ ...DEFAULT_RESERVED_CONCURRENCY });
@@ -250,7 +270,9 @@ describe('reserved concurrency', () => {
   });
 
   it.each([0, -3, 1.5])('refuses a reservation of %s, naming the function', (value) => {
-    expect(() => templateWith({ reservedConcurrency: { events: value } })).toThrow(`reservedConcurrency.events must be a whole number of at least 1, or null for unreserved, got ${value}`);
+    expect(() => templateWith({ reservedConcurrency: { events: value } })).toThrow(
+      `reservedConcurrency.events must be a whole number of at least 1, or null for unreserved, got ${value}`,
+    );
   });
 });
 
@@ -268,7 +290,9 @@ describe('WAF', () => {
 
     expect(associations).toHaveLength(1);
     expect(associations[0].WebACLArn).toEqual(getAttArn(webAclId()));
-    expect(renderIntrinsic(associations[0].ResourceArn)).toBe(`arn:\${Ref:AWS::Partition}:apigateway:\${Ref:AWS::Region}::/restapis/\${Ref:${restApiId()}}/stages/\${Ref:${stageId}}`);
+    expect(renderIntrinsic(associations[0].ResourceArn)).toBe(
+      `arn:\${Ref:AWS::Partition}:apigateway:\${Ref:AWS::Region}::/restapis/\${Ref:${restApiId()}}/stages/\${Ref:${stageId}}`,
+    );
   });
 
   it('blocks an IP past the per-IP rate with 429, before any other rule', () => {
@@ -289,7 +313,7 @@ describe('WAF', () => {
     expect(rule).toMatchObject({ OverrideAction: { None: {} }, Statement: { ManagedRuleGroupStatement: { VendorName: 'AWS', Name: name } } });
   });
 
-  it('only counts the common rule set\'s 8 KB body limit, which POST /events/batch exceeds by design', () => {
+  it("only counts the common rule set's 8 KB body limit, which POST /events/batch exceeds by design", () => {
     const common = rulesOf(template).find((candidate) => candidate.Name === 'AWSManagedRulesCommonRuleSet')!;
 
     expect(common.Statement.ManagedRuleGroupStatement.RuleActionOverrides).toEqual([{ Name: 'SizeRestrictions_BODY', ActionToUse: { Count: {} } }]);
@@ -307,7 +331,9 @@ describe('WAF', () => {
     expect(first.Statement.RateBasedStatement.Limit).toBe(600);
   });
 
-  it.each([5, 2_500.5, 3_000_000_000])('refuses a rateLimitPerIp of %s, naming WAF\'s bounds', (rateLimitPerIp) => {
-    expect(() => templateWith({ rateLimitPerIp })).toThrow(`rateLimitPerIp must be an integer from 10 to 2000000000 (requests per IP per 5 minutes), got ${rateLimitPerIp}`);
+  it.each([5, 2_500.5, 3_000_000_000])("refuses a rateLimitPerIp of %s, naming WAF's bounds", (rateLimitPerIp) => {
+    expect(() => templateWith({ rateLimitPerIp })).toThrow(
+      `rateLimitPerIp must be an integer from 10 to 2000000000 (requests per IP per 5 minutes), got ${rateLimitPerIp}`,
+    );
   });
 });

@@ -22,13 +22,20 @@ function layoutPaths(): string[] {
 function pathExists(listed: string): boolean {
   if (!listed.includes('*')) return existsSync(join(ROOT, listed));
   const dir = dirname(listed);
-  const pattern = new RegExp(`^${listed.slice(dir.length + 1).replace(/[.]/g, '\\.').replace(/\*/g, '[^/]*')}$`);
+  const pattern = new RegExp(
+    `^${listed
+      .slice(dir.length + 1)
+      .replace(/[.]/g, '\\.')
+      .replace(/\*/g, '[^/]*')}$`,
+  );
   return existsSync(join(ROOT, dir)) && readdirSync(join(ROOT, dir)).some((name) => pattern.test(name));
 }
 
 /** Top-level directory names `.gitignore` ignores (lines like `node_modules/` or `cdk.out/`). */
 function ignoredTopLevelDirectories(): Set<string> {
-  const lines = readFileSync(join(ROOT, '.gitignore'), 'utf8').split('\n').map((l) => l.trim());
+  const lines = readFileSync(join(ROOT, '.gitignore'), 'utf8')
+    .split('\n')
+    .map((l) => l.trim());
   return new Set(lines.filter((l) => /^\/?[^/*#!][^/*]*\/$/.test(l)).map((l) => l.replace(/^\//, '').replace(/\/$/, '')));
 }
 

@@ -258,7 +258,8 @@ describe('least privilege', () => {
     // Reads and writes back the pointers only.
     retrainRestore: { list: true, get: ['pointer', 'marker'], put: ['pointer', 'marker'] },
   };
-  const can = (statements: PolicyStatement[], action: string): KeyKind[] => KEY_KINDS.filter((kind) => allowsOn(statements, action, objectArn(bucketId(), KEYS[kind])));
+  const can = (statements: PolicyStatement[], action: string): KeyKind[] =>
+    KEY_KINDS.filter((kind) => allowsOn(statements, action, objectArn(bucketId(), KEYS[kind])));
 
   const statementsOf = (name: FunctionName): PolicyStatement[] => statementsOfRole(template, roleOfFunction(template, functionId(name)));
   const allowed = (statements: PolicyStatement[], actions: string[], logicalId: string): string[] =>
@@ -422,7 +423,11 @@ describe('artifacts bucket', () => {
     expect(propertiesOf(template, bucketId(), 'AWS::S3::Bucket')).toMatchObject({
       PublicAccessBlockConfiguration: { BlockPublicAcls: true, BlockPublicPolicy: true, IgnorePublicAcls: true, RestrictPublicBuckets: true },
       VersioningConfiguration: { Status: 'Enabled' },
-      BucketEncryption: { ServerSideEncryptionConfiguration: [expect.objectContaining({ ServerSideEncryptionByDefault: expect.objectContaining({ SSEAlgorithm: expect.any(String) }) })] },
+      BucketEncryption: {
+        ServerSideEncryptionConfiguration: [
+          expect.objectContaining({ ServerSideEncryptionByDefault: expect.objectContaining({ SSEAlgorithm: expect.any(String) }) }),
+        ],
+      },
       LoggingConfiguration: expect.objectContaining({ DestinationBucketName: expect.anything() }),
     });
   });
@@ -517,12 +522,18 @@ describe('retraining state machine', () => {
     return { ...definition.States, ...definition.States.TrainEach.ItemProcessor.States };
   };
 
-  it('runs Snapshot → TrainEach (a Map over the snapshot\'s models, one at a time) → Publish → SwitchFollowers → Notify → Done', () => {
+  it("runs Snapshot → TrainEach (a Map over the snapshot's models, one at a time) → Publish → SwitchFollowers → Notify → Done", () => {
     const { definition } = stateMachine();
 
     expect(definition.StartAt).toBe('Snapshot');
     expect(definition.States.Snapshot).toMatchObject({ Type: 'Task', Next: 'TrainEach', ResultPath: '$.snapshot' });
-    expect(definition.States.TrainEach).toMatchObject({ Type: 'Map', ItemsPath: '$.snapshot.models', MaxConcurrency: 1, ResultPath: '$.results', Next: 'Publish' });
+    expect(definition.States.TrainEach).toMatchObject({
+      Type: 'Map',
+      ItemsPath: '$.snapshot.models',
+      MaxConcurrency: 1,
+      ResultPath: '$.results',
+      Next: 'Publish',
+    });
     expect(definition.States.TrainEach.ItemSelector).toEqual({
       'model_id.$': '$$.Map.Item.Value.model_id',
       'algorithm.$': '$$.Map.Item.Value.algorithm',
@@ -532,7 +543,12 @@ describe('retraining state machine', () => {
       'held_out_since_ms.$': '$.snapshot.since_ms',
     });
     expect(definition.States.Publish).toMatchObject({ Type: 'Task', Next: 'SwitchFollowers', ResultPath: '$.published' });
-    expect(definition.States.SwitchFollowers).toMatchObject({ Type: 'Task', Next: 'Notify', ResultPath: '$.switched', Parameters: { 'run_id.$': '$.run_id', 'versions.$': '$.published.versions' } });
+    expect(definition.States.SwitchFollowers).toMatchObject({
+      Type: 'Task',
+      Next: 'Notify',
+      ResultPath: '$.switched',
+      Parameters: { 'run_id.$': '$.run_id', 'versions.$': '$.published.versions' },
+    });
     expect(definition.States.Notify.Next).toBe('Done');
     expect(definition.States.Done.Type).toBe('Succeed');
   });
@@ -558,7 +574,13 @@ describe('retraining state machine', () => {
     expect(task.Resource).toBe(`\${GetAtt:${functionId(name)}.Arn}`);
     expect(task.Retry).toEqual([
       {
-        ErrorEquals: ['Lambda.ServiceException', 'Lambda.AWSLambdaException', 'Lambda.SdkClientException', 'Lambda.ClientExecutionTimeoutException', 'Lambda.TooManyRequestsException'],
+        ErrorEquals: [
+          'Lambda.ServiceException',
+          'Lambda.AWSLambdaException',
+          'Lambda.SdkClientException',
+          'Lambda.ClientExecutionTimeoutException',
+          'Lambda.TooManyRequestsException',
+        ],
         IntervalSeconds: 5,
         MaxAttempts: 3,
         BackoffRate: 2,
@@ -570,12 +592,15 @@ describe('retraining state machine', () => {
     const { definition } = stateMachine();
 
     expect(definition.States[state].Catch).toEqual([{ ErrorEquals: ['States.ALL'], ResultPath: '$.error', Next: 'RestorePointers' }]);
-    expect(definition.States.RestorePointers).toMatchObject({ Next: 'NotifyFailure', Catch: [{ ErrorEquals: ['States.ALL'], ResultPath: '$.restored', Next: 'NotifyFailure' }] });
+    expect(definition.States.RestorePointers).toMatchObject({
+      Next: 'NotifyFailure',
+      Catch: [{ ErrorEquals: ['States.ALL'], ResultPath: '$.restored', Next: 'NotifyFailure' }],
+    });
     expect(definition.States.NotifyFailure.Next).toBe('Failed');
     expect(definition.States.Failed).toMatchObject({ Type: 'Fail', Error: 'RetrainingFailed' });
   });
 
-  it('notifies every run on the alerts topic: each model\'s metrics, decision and reason, or the failure and what was restored', () => {
+  it("notifies every run on the alerts topic: each model's metrics, decision and reason, or the failure and what was restored", () => {
     const { definition } = stateMachine();
     const topic = { Ref: alertsTopicId() };
 
@@ -583,7 +608,13 @@ describe('retraining state machine', () => {
     expect(definition.States.Notify.Parameters).toMatchObject({
       TopicArn: `\${Ref:${topic.Ref}}`,
       Subject: 'abrec retraining: run finished',
-      Message: { outcome: 'succeeded', 'run_id.$': '$.run_id', 'models.$': '$.published.models', 'published.$': '$.published.versions', 'switched.$': '$.switched' },
+      Message: {
+        outcome: 'succeeded',
+        'run_id.$': '$.run_id',
+        'models.$': '$.published.models',
+        'published.$': '$.published.versions',
+        'switched.$': '$.switched',
+      },
     });
     expect(definition.States.NotifyFailure.Parameters).toMatchObject({
       TopicArn: `\${Ref:${topic.Ref}}`,

@@ -62,7 +62,12 @@ describe('abrec analyze --experiment against abrec serve', () => {
     await analyzeCommand.run(['--experiment', DEFAULT_EXPERIMENT_ID, '--url', runtime.url, '--data-dir', dataDir, '--json'], io);
 
     // Assess
-    expect(io.lastJson()).toMatchObject({ experiment_id: DEFAULT_EXPERIMENT_ID, result: 'insufficient-data', reason: 'no counters yet', decision: 'keep-running' });
+    expect(io.lastJson()).toMatchObject({
+      experiment_id: DEFAULT_EXPERIMENT_ID,
+      result: 'insufficient-data',
+      reason: 'no counters yet',
+      decision: 'keep-running',
+    });
   });
 
   it('prints the same decision the analysis Lambda writes to S3 for the same counters', async () => {
@@ -86,7 +91,13 @@ describe('abrec analyze --experiment against abrec serve', () => {
     // Assess
     const printed = io.lastJson();
     expect(written).toMatchObject({ decision: 'ship', winner: 'treatment' });
-    expect(printed).toMatchObject({ experiment_id: DEFAULT_EXPERIMENT_ID, result: 'ok', decision: written.decision, decision_reason: written.decision_reason, winner: 'treatment' });
+    expect(printed).toMatchObject({
+      experiment_id: DEFAULT_EXPERIMENT_ID,
+      result: 'ok',
+      decision: written.decision,
+      decision_reason: written.decision_reason,
+      winner: 'treatment',
+    });
     const treatment = (printed.results as { variant: string; always_valid_p_value: number }[])[0];
     expect(treatment.always_valid_p_value).toBe(written.report?.comparisons[0].alwaysValidPValue);
   });

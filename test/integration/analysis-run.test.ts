@@ -41,7 +41,16 @@ async function seed(id: string, arms: SyntheticArm[]): Promise<void> {
 const arm = (variant: string, overrides: Partial<SyntheticArm> = {}): SyntheticArm => ({ variant, users: 5000, ctr: 0.05, conversionRate: 0.05, ...overrides });
 
 const run = async (day?: string) => {
-  runs.push(await analyzeRunningExperiments({ experiments, counters, reports, now: NOW, day, publishAlert: async (subject, message) => void alerts.push({ subject, message }) }));
+  runs.push(
+    await analyzeRunningExperiments({
+      experiments,
+      counters,
+      reports,
+      now: NOW,
+      day,
+      publishAlert: async (subject, message) => void alerts.push({ subject, message }),
+    }),
+  );
 };
 
 async function listReportKeys(): Promise<string[]> {
@@ -141,6 +150,11 @@ describe('scheduled analysis on dynalite and s3rver', () => {
     // Assess
     expect(runs.map((summary) => summary.failed)).toEqual([[], [], []]);
     expect(runs.map((summary) => summary.alerts)).toEqual([2, 0, 2]);
-    expect(alerts.map((alert) => alert.subject)).toEqual(['abrec: exp-ship ship', 'abrec: exp-srm investigate-srm', 'abrec: exp-ship ship', 'abrec: exp-srm investigate-srm']);
+    expect(alerts.map((alert) => alert.subject)).toEqual([
+      'abrec: exp-ship ship',
+      'abrec: exp-srm investigate-srm',
+      'abrec: exp-ship ship',
+      'abrec: exp-srm investigate-srm',
+    ]);
   });
 });

@@ -36,7 +36,9 @@ describe('S3ModelArtifactStore on s3rver', () => {
     await store.putArtifact(artifact);
     const bytes = new Uint8Array(artifact.files.get('item_factors.f32')!);
     bytes[0] ^= 0x55;
-    await aws.s3.send(new PutObjectCommand({ Bucket: ARTIFACTS_BUCKET.localName, Key: `${artifactPrefix('corrupt', artifact.manifest.version)}item_factors.f32`, Body: bytes }));
+    await aws.s3.send(
+      new PutObjectCommand({ Bucket: ARTIFACTS_BUCKET.localName, Key: `${artifactPrefix('corrupt', artifact.manifest.version)}item_factors.f32`, Body: bytes }),
+    );
 
     await expect(store.loadModel('corrupt', artifact.manifest.version)).rejects.toThrow(ArtifactError);
   });

@@ -19,7 +19,17 @@ let counters: DynamoCounterRepository;
 let events: DynamoEventRepository;
 
 const event = (experimentId: string, id: string, userId: string, type: EventType, value?: number) =>
-  acceptEvent({ event_id: id, event_type: type, user_id: userId, experiment_id: experimentId, item_id: type === 'click' || type === 'purchase' ? 'i1' : undefined, value }, NOW);
+  acceptEvent(
+    {
+      event_id: id,
+      event_type: type,
+      user_id: userId,
+      experiment_id: experimentId,
+      item_id: type === 'click' || type === 'purchase' ? 'i1' : undefined,
+      value,
+    },
+    NOW,
+  );
 
 /** Sums daily counters over days into one object of totals. */
 const total = (days: DailyCounter[]) =>
@@ -89,7 +99,11 @@ describe('DynamoEventRepository.recordBatch on dynalite', () => {
   it('caps each user at the experiment caps: increments min(after, K) − min(before, K) and their squares, and counts the users at a cap', async () => {
     // Prepare: caps of 2 clicks and 5.00 of revenue; u1 clicks 3 times over two batches and buys for 4.00 and 3.50.
     const caps = { ...DEFAULT_USER_CAPS, clicks: 2, revenue_cents: 500 };
-    const of = (id: string, user: string, type: EventType, value?: number): VariantEvent => ({ event: event('exp-caps', id, user, type, value), variant: 'control', caps });
+    const of = (id: string, user: string, type: EventType, value?: number): VariantEvent => ({
+      event: event('exp-caps', id, user, type, value),
+      variant: 'control',
+      caps,
+    });
 
     // Act
     await events.recordBatch([of('k1', 'u1', 'click'), of('k2', 'u1', 'click'), of('k3', 'u1', 'purchase', 4), of('k4', 'u2', 'click')]);
@@ -127,7 +141,10 @@ describe('DynamoEventRepository.recordBatch on dynalite', () => {
 
   it('leaves every counter unchanged when the same batch arrives again', async () => {
     // Prepare
-    const batch = Array.from({ length: 30 }, (_, i) => ({ event: event('exp-again', `r-${i}`, `u${i % 5}`, i % 3 ? 'click' : 'impression'), variant: 'treatment' }));
+    const batch = Array.from({ length: 30 }, (_, i) => ({
+      event: event('exp-again', `r-${i}`, `u${i % 5}`, i % 3 ? 'click' : 'impression'),
+      variant: 'treatment',
+    }));
     await events.recordBatch(batch);
     const before = await counters.dailyCounters('exp-again', 'treatment');
 
@@ -144,8 +161,21 @@ describe('DynamoEventRepository.recordBatch on dynalite', () => {
     // Prepare: an attempt stored the event, its counters failed and it was set back to counted = false.
     const click = event('exp-reclaim', 'x-1', 'u1', 'click');
     await events.recordBatch([{ event: click, variant: 'control' }]);
-    await aws.doc.send(new UpdateCommand({ TableName: TABLES.events.localName, Key: { pk: 'EVENT#x-1', sk: 'E' }, UpdateExpression: 'SET counted = :f', ExpressionAttributeValues: { ':f': false } }));
-    await counters.add('exp-reclaim', 'control', '2026-11-23', { clicks: -1, clickers: -1, user_clicks_sq_sum: -1, capped_clicks: -1, capped_clicks_sq_sum: -1 });
+    await aws.doc.send(
+      new UpdateCommand({
+        TableName: TABLES.events.localName,
+        Key: { pk: 'EVENT#x-1', sk: 'E' },
+        UpdateExpression: 'SET counted = :f',
+        ExpressionAttributeValues: { ':f': false },
+      }),
+    );
+    await counters.add('exp-reclaim', 'control', '2026-11-23', {
+      clicks: -1,
+      clickers: -1,
+      user_clicks_sq_sum: -1,
+      capped_clicks: -1,
+      capped_clicks_sq_sum: -1,
+    });
     await counters.addUserTotals('exp-reclaim', 'u1', { clicks: -1, impressions: 0, purchases: 0, revenue_cents: 0, watch_ms: 0 });
 
     // Act
@@ -161,10 +191,19 @@ describe('DynamoEventRepository.recordBatch on dynalite', () => {
 describe('counters per user segment on dynalite', () => {
   it("keeps a (variant, segment) item per day and shard: the exact reader gives a row per segment, the plain one a day's sum", async () => {
     // Prepare: u1 is known, u2 a cold-start user on mobile; u3's assignment predates segments.
-    const of = (id: string, user: string, type: EventType, segment?: string): VariantEvent => ({ event: event('exp-segments', id, user, type), variant: 'control', ...(segment === undefined ? {} : { segment }) });
+    const of = (id: string, user: string, type: EventType, segment?: string): VariantEvent => ({
+      event: event('exp-segments', id, user, type),
+      variant: 'control',
+      ...(segment === undefined ? {} : { segment }),
+    });
 
     // Act
-    await events.recordBatch([of('g1', 'u1', 'impression', 'known'), of('g2', 'u1', 'click', 'known'), of('g3', 'u2', 'impression', 'cold-start:mobile'), of('g4', 'u3', 'impression')]);
+    await events.recordBatch([
+      of('g1', 'u1', 'impression', 'known'),
+      of('g2', 'u1', 'click', 'known'),
+      of('g3', 'u2', 'impression', 'cold-start:mobile'),
+      of('g4', 'u3', 'impression'),
+    ]);
     await counters.countExposure('exp-segments', 'control', NOW, 'u1', {}, 'known');
 
     // Assess
@@ -174,7 +213,9 @@ describe('counters per user segment on dynalite', () => {
       ['cold-start:mobile', 1, 0, 0],
       ['known', 1, 1, 1],
     ]);
-    expect(await counters.dailyCounters('exp-segments', 'control')).toEqual([expect.objectContaining({ day: '2026-11-23', impressions: 3, clicks: 1, exposed_users: 1 })]);
+    expect(await counters.dailyCounters('exp-segments', 'control')).toEqual([
+      expect.objectContaining({ day: '2026-11-23', impressions: 3, clicks: 1, exposed_users: 1 }),
+    ]);
   });
 });
 
@@ -247,7 +288,14 @@ describe('DynamoAssignmentReader on dynalite', () => {
     const users = Array.from({ length: 250 }, (_, i) => `reader-${i}`);
     for (const [i, userId] of users.entries()) {
       if (i % 50 === 7) continue;
-      await experiments.putAssignmentIfAbsent({ experimentId: 'exp-read', userId, variant: i % 2 ? 'treatment' : 'control', bucket: i, propensity: 0.5, assignedAt: new Date(NOW).toISOString() });
+      await experiments.putAssignmentIfAbsent({
+        experimentId: 'exp-read',
+        userId,
+        variant: i % 2 ? 'treatment' : 'control',
+        bucket: i,
+        propensity: 0.5,
+        assignedAt: new Date(NOW).toISOString(),
+      });
     }
     const reader = new DynamoAssignmentReader(aws.doc, TABLES.experiments.localName);
 

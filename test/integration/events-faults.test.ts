@@ -30,7 +30,7 @@ const variantOf = (userId: string) => (Number(userId.split('-').pop()) % 2 === 0
 /** Each user's segment (stored on the assignment): the daily counters are kept per (variant, segment). */
 const segmentOf = (userId: string) => ['known', 'cold-start', 'known:mobile'][Number(userId.split('-').pop()) % 3];
 
-type Handler = (typeof import('../../lambdas/events.ts'))['handler'];
+type Handler = typeof import('../../lambdas/events.ts')['handler'];
 let aws: LocalAws;
 let handler: Handler;
 
@@ -92,10 +92,10 @@ function expectedTotals(events: EventInput[], groupOf: (userId: string) => strin
     const variant = groupOf(e.user_id);
     const u = perUser.get(e.user_id) ?? { c: 0, m: 0, p: 0, r: 0, w: 0 };
     perUser.set(e.user_id, u);
-    if (e.event_type === 'impression') (add(variant, 'impressions', 1), u.m++);
-    if (e.event_type === 'click') (add(variant, 'clicks', 1), u.c++);
-    if (e.event_type === 'purchase') (add(variant, 'conversions', 1), add(variant, 'revenue_sum', e.value!), u.p++, (u.r += Math.round(e.value! * 100)));
-    if (e.event_type === 'watch_time') (add(variant, 'watch_time_n', 1), add(variant, 'watch_time_sum', e.value!), (u.w += e.value! * 1000));
+    if (e.event_type === 'impression') add(variant, 'impressions', 1), u.m++;
+    if (e.event_type === 'click') add(variant, 'clicks', 1), u.c++;
+    if (e.event_type === 'purchase') add(variant, 'conversions', 1), add(variant, 'revenue_sum', e.value!), u.p++, (u.r += Math.round(e.value! * 100));
+    if (e.event_type === 'watch_time') add(variant, 'watch_time_n', 1), add(variant, 'watch_time_sum', e.value!), (u.w += e.value! * 1000);
   }
   const capOf = { c: CAPS.clicks, m: CAPS.impressions, p: CAPS.purchases, r: CAPS.revenue * 100, w: CAPS.watch_time_seconds * 1000 };
   const names = { c: 'clicks', m: 'impressions', p: 'purchases', r: 'revenue_cents', w: 'watch_ms' } as const;
@@ -141,7 +141,16 @@ beforeAll(async () => {
   // Events for experiments that do not exist are refused, so the experiment is created first.
   await experiments.create(twoArmExperiment(EXPERIMENT, { now: new Date(), caps: CAPS }));
   for (const [i, userId] of USERS.entries()) {
-    await experiments.putAssignmentIfAbsent({ experimentId: EXPERIMENT, userId, variant: variantOf(userId), bucket: i, propensity: 0.5, assignedAt: new Date().toISOString(), covariate: covariateOf(userId), segment: segmentOf(userId) });
+    await experiments.putAssignmentIfAbsent({
+      experimentId: EXPERIMENT,
+      userId,
+      variant: variantOf(userId),
+      bucket: i,
+      propensity: 0.5,
+      assignedAt: new Date().toISOString(),
+      covariate: covariateOf(userId),
+      segment: segmentOf(userId),
+    });
     await new DynamoCounterRepository(aws.doc, TABLES.counters.localName).recordCovariate(EXPERIMENT, userId, covariateOf(userId));
   }
   ({ handler } = await import('../../lambdas/events.ts'));
@@ -184,7 +193,12 @@ describe('POST /events/batch while dynalite stops and comes back', () => {
     expect(outage.failedSteps).toEqual(expect.arrayContaining(['limit-take', 'claim', 'user-add', 'daily-add', 'user-undo', 'unclaim']));
     expect(statuses.every((s) => s === 200 || s === 503)).toBe(true);
     expect(statuses).toContain(503);
-    expect(retries.flat().filter((r) => r.statusCode !== 200 && r.statusCode !== 503).map((r) => r.body)).toEqual([]);
+    expect(
+      retries
+        .flat()
+        .filter((r) => r.statusCode !== 200 && r.statusCode !== 503)
+        .map((r) => r.body),
+    ).toEqual([]);
     expect(pending).toHaveLength(0);
     const distinct = [...new Map(batches.flat().map((e) => [e.event_id, e])).values()];
     const expected = expectedTotals(distinct);
@@ -200,7 +214,11 @@ describe('POST /events/batch while dynalite stops and comes back', () => {
       const rows = await counters.exactDailyCounters(EXPERIMENT, variant);
       for (const segment of ['known', 'cold-start', 'known:mobile']) {
         const group = `${variant}/${segment}`;
-        const stored = sumDays(rows.filter((row) => row.segment === segment).map((row) => Object.fromEntries(Object.entries(row).map(([k, v]) => [k, typeof v === 'bigint' ? Number(v) : v])) as DailyCounter));
+        const stored = sumDays(
+          rows
+            .filter((row) => row.segment === segment)
+            .map((row) => Object.fromEntries(Object.entries(row).map(([k, v]) => [k, typeof v === 'bigint' ? Number(v) : v])) as DailyCounter),
+        );
         expect({ group, ...pick(stored, Object.keys(bySegment[group])) }).toEqual({ group, ...bySegment[group] });
       }
     }

@@ -96,12 +96,18 @@ describe('GET /recommend after a retraining switch', () => {
     // Act: the run published both models; requests come after the serving cache's bound
     const outcomes = await switchFollowingExperiments(
       { experiments: repository },
-      { published: { 'popularity-test': v2.control.manifest.version, 'factors-test': v2.treatment.manifest.version }, runId: 'run-1', now: new Date(started + 2_000) },
+      {
+        published: { 'popularity-test': v2.control.manifest.version, 'factors-test': v2.treatment.manifest.version },
+        runId: 'run-1',
+        now: new Date(started + 2_000),
+      },
     );
     const after = { follows: await servedVersions('follows', started + 3_100), pinned: await servedVersions('pinned', started + 3_100) };
 
     // Assess
-    expect(outcomes).toEqual([{ experiment_id: 'follows', switched: true, versions: { control: v2.control.manifest.version, treatment: v2.treatment.manifest.version } }]);
+    expect(outcomes).toEqual([
+      { experiment_id: 'follows', switched: true, versions: { control: v2.control.manifest.version, treatment: v2.treatment.manifest.version } },
+    ]);
     expect(after.follows.versions).toEqual({ control: [v2.control.manifest.version], treatment: [v2.treatment.manifest.version] });
     expect(after.follows.byUser).toEqual(before.follows.byUser);
     expect(after.pinned.versions).toEqual(pinnedV1);

@@ -59,7 +59,10 @@ let likedBy: (userId: string) => Set<string>;
 let users: string[];
 
 const recommend = async (experimentId: string, userId: string): Promise<RecommendBody> => {
-  const result = await recommendHandler(apiEvent({ path: '/recommend', query: { user_id: userId, top_n: String(TOP_N), experiment_id: experimentId } }) as never, lambdaContext('recommend') as never);
+  const result = await recommendHandler(
+    apiEvent({ path: '/recommend', query: { user_id: userId, top_n: String(TOP_N), experiment_id: experimentId } }) as never,
+    lambdaContext('recommend') as never,
+  );
   expect(result.statusCode).toBe(200);
   return JSON.parse(result.body) as RecommendBody;
 };
@@ -108,7 +111,15 @@ async function simulate(experimentId: string): Promise<{ impressions: number; cl
       const p = ((activity.get(userId) as number) * (liked.has(item.item_id) ? CLICK.liked : CLICK.other)) / Math.sqrt(item.rank);
       if (random() < p) {
         clicks++;
-        pending.push({ event_id: `${experimentId}-${body.request_id}-${item.item_id}`, event_type: 'click', user_id: userId, experiment_id: experimentId, item_id: item.item_id, request_id: body.request_id, position: item.rank });
+        pending.push({
+          event_id: `${experimentId}-${body.request_id}-${item.item_id}`,
+          event_type: 'click',
+          user_id: userId,
+          experiment_id: experimentId,
+          item_id: item.item_id,
+          request_id: body.request_id,
+          position: item.rank,
+        });
       }
     }
     if (pending.length >= 50) {
@@ -190,7 +201,14 @@ describe('interleaving end to end on dynalite', () => {
     const body = await recommend(experiments.interleaving.id, userId);
     const itemA = body.items.find((item) => item.team === 'a')!;
     const itemB = body.items.find((item) => item.team === 'b')!;
-    const click = (itemId: string, eventId: string) => ({ event_id: eventId, event_type: 'click', user_id: userId, experiment_id: experiments.interleaving.id, item_id: itemId, request_id: body.request_id });
+    const click = (itemId: string, eventId: string) => ({
+      event_id: eventId,
+      event_type: 'click',
+      user_id: userId,
+      experiment_id: experiments.interleaving.id,
+      item_id: itemId,
+      request_id: body.request_id,
+    });
 
     // Act: one click on team a's item, two on team b's item (different event ids), one resent
     await postBatch([click(itemA.item_id, 'pref-1'), click(itemB.item_id, 'pref-2')]);
@@ -217,9 +235,26 @@ describe('interleaving end to end on dynalite', () => {
     const before = (await analyseExperiment(experiments.interleaving, counters, { day })).preference!;
 
     // Act
-    const stored = await postBatch([{ event_id: 'nobody-1', event_type: 'click', user_id: userId, experiment_id: experiments.interleaving.id, item_id: body.items[0].item_id }]);
+    const stored = await postBatch([
+      { event_id: 'nobody-1', event_type: 'click', user_id: userId, experiment_id: experiments.interleaving.id, item_id: body.items[0].item_id },
+    ]);
     const refused = await eventsHandler(
-      jsonPost('/events/batch', { events: [{ event_id: 'nobody-2', event_type: 'click', user_id: userId, experiment_id: experiments.interleaving.id, item_id: notShown, request_id: body.request_id }] }, { resource: '/events/batch' }) as never,
+      jsonPost(
+        '/events/batch',
+        {
+          events: [
+            {
+              event_id: 'nobody-2',
+              event_type: 'click',
+              user_id: userId,
+              experiment_id: experiments.interleaving.id,
+              item_id: notShown,
+              request_id: body.request_id,
+            },
+          ],
+        },
+        { resource: '/events/batch' },
+      ) as never,
       lambdaContext('events') as never,
     );
 
@@ -228,9 +263,13 @@ describe('interleaving end to end on dynalite', () => {
     expect(refused.statusCode).toBe(422);
     const after = (await analyseExperiment(experiments.interleaving, counters, { day })).preference!;
     expect(after.uncredited_clicks - before.uncredited_clicks).toBe(1);
-    expect([after.team_a.clicks, after.team_b.clicks, after.wins_a, after.wins_b]).toEqual([before.team_a.clicks, before.team_b.clicks, before.wins_a, before.wins_b]);
+    expect([after.team_a.clicks, after.team_b.clicks, after.wins_a, after.wins_b]).toEqual([
+      before.team_a.clicks,
+      before.team_b.clicks,
+      before.wins_a,
+      before.wins_b,
+    ]);
     const item = await aws.doc.send(new GetCommand({ TableName: TABLES.events.localName, Key: { pk: 'EVENT#nobody-2', sk: 'E' } }));
     expect(item.Item).toBeUndefined();
   });
-
 });

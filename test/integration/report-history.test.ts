@@ -38,7 +38,8 @@ beforeAll(async () => {
     { variant: 'control', users: 5000, ctr: 0.05, conversionRate: 0.05 },
     { variant: 'treatment', users: 5000, ctr: 0.07, conversionRate: 0.05 },
   ];
-  for (const row of syntheticDailyCounters({ arms, days: 14, firstDay: FIRST_DAY })) await counters.add(ID, row.variant, row.day, row.increments as Record<string, number>);
+  for (const row of syntheticDailyCounters({ arms, days: 14, firstDay: FIRST_DAY }))
+    await counters.add(ID, row.variant, row.day, row.increments as Record<string, number>);
   for (const day of REPORT_DAYS) {
     await analyzeRunningExperiments({ experiments, counters, reports, now: new Date(`${day}T03:00:00Z`), day, publishAlert: async () => {} });
   }
@@ -63,7 +64,7 @@ describe('report history on s3rver', () => {
     }
   });
 
-  it('returns the day\'s self-contained HTML page', async () => {
+  it("returns the day's self-contained HTML page", async () => {
     // Act
     const html = await history.getHtml(ID, REPORT_DAYS[2]);
 
@@ -79,7 +80,7 @@ describe('report history on s3rver', () => {
 });
 
 describe('model catalogue on s3rver', () => {
-  it('lists the default models, each with its manifest\'s offline metrics and the version latest.json publishes', async () => {
+  it("lists the default models, each with its manifest's offline metrics and the version latest.json publishes", async () => {
     // Prepare
     const defaults = await readDefaultModelSet(DEFAULT_ARTIFACTS_DIR);
 

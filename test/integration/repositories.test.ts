@@ -14,7 +14,11 @@ let counters: DynamoCounterRepository;
 let events: DynamoEventRepository;
 
 const experiment = (id: string) => ({
-  ...defaultExperiment({ controlModel: { model_id: 'a', model_version: '1111111111111111' }, treatmentModel: { model_id: 'b', model_version: '2222222222222222' }, now: new Date('2026-11-01T00:00:00Z') }),
+  ...defaultExperiment({
+    controlModel: { model_id: 'a', model_version: '1111111111111111' },
+    treatmentModel: { model_id: 'b', model_version: '2222222222222222' },
+    now: new Date('2026-11-01T00:00:00Z'),
+  }),
   id,
   salt: id,
 });
@@ -95,12 +99,17 @@ describe('DynamoEventRepository on dynalite', () => {
     expect(day.clicks).toBe(1);
   });
 
-  it("reads a day as the sum of its counter shards, and an unsharded item of an older version with them", async () => {
+  it('reads a day as the sum of its counter shards, and an unsharded item of an older version with them', async () => {
     // Prepare: two shards of one day, another day, and an item written before sharding.
     await counters.add('exp-shards', 'control', '2026-11-22', { impressions: 3, clicks: 1 }, 0);
     await counters.add('exp-shards', 'control', '2026-11-22', { impressions: 4 }, 9);
     await counters.add('exp-shards', 'control', '2026-11-23', { impressions: 2 }, 15);
-    await aws.doc.send(new PutCommand({ TableName: TABLES.counters.localName, Item: { pk: 'EXP#exp-shards#VAR#control', sk: 'DAY#2026-11-22', impressions: 10, exposed_users: 5 } }));
+    await aws.doc.send(
+      new PutCommand({
+        TableName: TABLES.counters.localName,
+        Item: { pk: 'EXP#exp-shards#VAR#control', sk: 'DAY#2026-11-22', impressions: 10, exposed_users: 5 },
+      }),
+    );
 
     // Act
     const days = await counters.dailyCounters('exp-shards', 'control');
@@ -114,10 +123,17 @@ describe('DynamoEventRepository on dynalite', () => {
 
   it('spreads the daily-counter writes of many single events over the shards', async () => {
     // Act: 64 clicks, each its own request, as /events receives them.
-    for (let i = 0; i < 64; i++) await record(acceptEvent({ event_id: `spread-${i}`, event_type: 'click', user_id: `u${i}`, experiment_id: 'exp-spread', item_id: 'i1' }, now), 'control');
+    for (let i = 0; i < 64; i++)
+      await record(acceptEvent({ event_id: `spread-${i}`, event_type: 'click', user_id: `u${i}`, experiment_id: 'exp-spread', item_id: 'i1' }, now), 'control');
 
     // Assess: the day's items are several shards, which together hold every click.
-    const { Items = [] } = await aws.doc.send(new QueryCommand({ TableName: TABLES.counters.localName, KeyConditionExpression: 'pk = :pk', ExpressionAttributeValues: { ':pk': 'EXP#exp-spread#VAR#control' } }));
+    const { Items = [] } = await aws.doc.send(
+      new QueryCommand({
+        TableName: TABLES.counters.localName,
+        KeyConditionExpression: 'pk = :pk',
+        ExpressionAttributeValues: { ':pk': 'EXP#exp-spread#VAR#control' },
+      }),
+    );
     expect(Items.length).toBeGreaterThan(8);
     expect(Items.every((item) => /^DAY#2026-11-23#S\d\d$/.test(String(item.sk)))).toBe(true);
     expect(await counters.dailyCounters('exp-spread', 'control')).toEqual([expect.objectContaining({ day: '2026-11-23', clicks: 64, clickers: 64 })]);
@@ -143,7 +159,10 @@ describe('DynamoEventRepository on dynalite', () => {
   });
 
   it('sums value metrics with their squares for the t-test', async () => {
-    for (const [id, value] of [['w1', 10], ['w2', 20]] as const) {
+    for (const [id, value] of [
+      ['w1', 10],
+      ['w2', 20],
+    ] as const) {
       await record(acceptEvent({ event_id: id, event_type: 'watch_time', user_id: 'u1', experiment_id: 'exp-values', value }, now), 'control');
     }
 

@@ -85,10 +85,25 @@ describe('the weekly retraining workflow, run locally', () => {
 
     // Assess
     expect(run.status).toBe('SUCCEEDED');
-    expect(run.path).toEqual(['Snapshot', 'TrainEach', 'Train(als)', 'Evaluate(als)', 'Gate(als)', 'Reject(als)', 'Publish', 'SwitchFollowers', 'Notify', 'Done']);
+    expect(run.path).toEqual([
+      'Snapshot',
+      'TrainEach',
+      'Train(als)',
+      'Evaluate(als)',
+      'Gate(als)',
+      'Reject(als)',
+      'Publish',
+      'SwitchFollowers',
+      'Notify',
+      'Done',
+    ]);
     expect(await pointer('als')).toBe(before);
     const [notification] = await readRetrainingNotifications(dataDir, 1);
-    const [decision] = (notification.message as { models: { decision: string; reason: string; candidate_metrics: { ndcg_at_10: number }; current_metrics: { ndcg_at_10: number } }[] }).models;
+    const [decision] = (
+      notification.message as {
+        models: { decision: string; reason: string; candidate_metrics: { ndcg_at_10: number }; current_metrics: { ndcg_at_10: number } }[];
+      }
+    ).models;
     expect(decision.decision).toBe('rejected');
     expect(decision.reason).toMatch(/^worse than the published version: nDCG@10 0\.\d{4} vs current 0\.\d{4} on the same per-user 75\/25 held-out split/);
     expect(decision.candidate_metrics.ndcg_at_10).toBeLessThan(decision.current_metrics.ndcg_at_10);
@@ -117,14 +132,28 @@ describe('the weekly retraining workflow, run locally', () => {
     const before = { content: await pointer('content'), als: await pointer('als') };
 
     // Act
-    const run = await session.run(input([{ model_id: 'content', algorithm: 'popularity' }, { model_id: 'als', algorithm: 'no-such-algorithm' }], 1), () => {}, { retryIntervalMs: 0 });
+    const run = await session.run(
+      input(
+        [
+          { model_id: 'content', algorithm: 'popularity' },
+          { model_id: 'als', algorithm: 'no-such-algorithm' },
+        ],
+        1,
+      ),
+      () => {},
+      { retryIntervalMs: 0 },
+    );
 
     // Assess
     expect(run.status).toBe('FAILED');
     expect(run.path.slice(-4)).toEqual(['Train(als)', 'RestorePointers', 'NotifyFailure', 'Failed']);
     expect({ content: await pointer('content'), als: await pointer('als') }).toEqual(before);
     const [notification] = await readRetrainingNotifications(dataDir, 1);
-    expect(notification).toMatchObject({ state: 'NotifyFailure', subject: 'abrec retraining: run FAILED', message: { outcome: 'failed', run_id: `workflow-run-${runs}` } });
+    expect(notification).toMatchObject({
+      state: 'NotifyFailure',
+      subject: 'abrec retraining: run FAILED',
+      message: { outcome: 'failed', run_id: `workflow-run-${runs}` },
+    });
     expect(JSON.stringify(notification.message)).toContain('no-such-algorithm');
   });
 });

@@ -40,7 +40,10 @@ async function seed(id: string, schedule: Partial<CreateExperimentInput>): Promi
 }
 
 /** One run of the analysis, as the daily rule starts it, with an alert sink that may fail. */
-function run({ now, day }: { now: Date; day: string }, publish: (subject: string, message: string) => Promise<void> = async (subject, message) => void alerts.push({ subject, message })) {
+function run(
+  { now, day }: { now: Date; day: string },
+  publish: (subject: string, message: string) => Promise<void> = async (subject, message) => void alerts.push({ subject, message }),
+) {
   return analyzeRunningExperiments({ experiments, counters, reports, now, day, publishAlert: publish });
 }
 
@@ -75,14 +78,36 @@ describe('the analysis run at the end of a schedule', () => {
     });
     // The final report: counters through the day it ended, marked final, a banner on the page
     const report = (await reports.getJson('ends-on-time', '2026-05-08')) as FinalAnalysis;
-    expect(report).toMatchObject({ final: { ended_at: '2026-05-08T12:00:00.000Z', reason: 'schedule: end_time reached' }, status: 'stopped', day: '2026-05-08', through: '2026-05-08', decision: 'ship' });
+    expect(report).toMatchObject({
+      final: { ended_at: '2026-05-08T12:00:00.000Z', reason: 'schedule: end_time reached' },
+      status: 'stopped',
+      day: '2026-05-08',
+      through: '2026-05-08',
+      decision: 'ship',
+    });
     expect(report.report?.days).toBe(8);
-    expect(await reports.getHtml('ends-on-time', '2026-05-08')).toContain('<strong>Final report</strong>: the experiment ended at 2026-05-08T12:00:00.000Z (schedule: end_time reached)');
+    expect(await reports.getHtml('ends-on-time', '2026-05-08')).toContain(
+      '<strong>Final report</strong>: the experiment ended at 2026-05-08T12:00:00.000Z (schedule: end_time reached)',
+    );
     // One alert, the final one
     expect(alertsOf('ends-on-time').map((alert) => alert.subject)).toEqual(['abrec: ends-on-time final: ship (treatment), schedule: end_time reached']);
-    expect(JSON.parse(alertsOf('ends-on-time')[0].message)).toMatchObject({ final: true, decision: 'ship', day: '2026-05-08', end_reason: 'schedule: end_time reached', report: 'reports/ends-on-time/2026-05-08/report.html' });
+    expect(JSON.parse(alertsOf('ends-on-time')[0].message)).toMatchObject({
+      final: true,
+      decision: 'ship',
+      day: '2026-05-08',
+      end_reason: 'schedule: end_time reached',
+      report: 'reports/ends-on-time/2026-05-08/report.html',
+    });
     expect(entriesOf(summary, 'ends-on-time')).toEqual([
-      { experiment_id: 'ends-on-time', json_key: 'reports/ends-on-time/2026-05-08/report.json', html_key: 'reports/ends-on-time/2026-05-08/report.html', decision: 'ship', alerted: true, final: true, stop_reason: 'schedule: end_time reached' },
+      {
+        experiment_id: 'ends-on-time',
+        json_key: 'reports/ends-on-time/2026-05-08/report.json',
+        html_key: 'reports/ends-on-time/2026-05-08/report.html',
+        decision: 'ship',
+        alerted: true,
+        final: true,
+        stop_reason: 'schedule: end_time reached',
+      },
     ]);
   });
 
@@ -114,7 +139,11 @@ describe('the analysis run at the end of a schedule', () => {
     expect([...entriesOf(first, 'fires-twice'), ...entriesOf(second, 'fires-twice')].filter((entry) => entry.alerted)).toHaveLength(1);
     expect([first, second].flatMap((summary) => summary.failed)).toEqual([]);
     // An end at midnight: the last day it ran is the day before
-    expect(await stored('fires-twice')).toMatchObject({ status: 'stopped', revision: created.revision + 2, final_report: { day: '2026-05-05', alert: 'sent' } });
+    expect(await stored('fires-twice')).toMatchObject({
+      status: 'stopped',
+      revision: created.revision + 2,
+      final_report: { day: '2026-05-05', alert: 'sent' },
+    });
   });
 
   it('stops at the maximum duration when it comes before the end_time', async () => {
@@ -125,7 +154,12 @@ describe('the analysis run at the end of a schedule', () => {
     await run(firing('2026-05-05'));
 
     // Assess
-    expect(await stored('runs-too-long')).toMatchObject({ status: 'stopped', stop_reason: 'max duration reached', end_time: '2026-05-04T00:00:00.000Z', final_report: { day: '2026-05-03', alert: 'sent' } });
+    expect(await stored('runs-too-long')).toMatchObject({
+      status: 'stopped',
+      stop_reason: 'max duration reached',
+      end_time: '2026-05-04T00:00:00.000Z',
+      final_report: { day: '2026-05-03', alert: 'sent' },
+    });
     expect(alertsOf('runs-too-long').map((alert) => alert.subject)).toEqual([expect.stringMatching(/^abrec: runs-too-long final: .*, max duration reached$/)]);
   });
 
@@ -194,7 +228,15 @@ describe('the analysis run at the end of a schedule', () => {
 
   it('rewrites the final report, not an ordinary one, when a stopped experiment is analysed on demand for its last day', async () => {
     // Act
-    const summary = await analyzeRunningExperiments({ experiments, counters, reports, now: new Date('2026-05-12T10:00:00Z'), experimentId: 'ends-on-time', day: '2026-05-08', publishAlert: async (subject, message) => void alerts.push({ subject, message }) });
+    const summary = await analyzeRunningExperiments({
+      experiments,
+      counters,
+      reports,
+      now: new Date('2026-05-12T10:00:00Z'),
+      experimentId: 'ends-on-time',
+      day: '2026-05-08',
+      publishAlert: async (subject, message) => void alerts.push({ subject, message }),
+    });
 
     // Assess
     expect(summary.analysed).toMatchObject([{ final: true, alerted: false }]);

@@ -30,7 +30,10 @@ const analysisRuns: AnalysisRunSummary[] = [];
 const loggedAlerts: string[] = [];
 
 const admin = async <T>(path: string, init: RequestInit = {}): Promise<{ status: number; body: T }> => {
-  const response = await fetch(`${runtime.url}${path}`, { ...init, headers: { 'x-admin-key': runtime.adminKey, 'content-type': 'application/json', ...(init.headers ?? {}) } });
+  const response = await fetch(`${runtime.url}${path}`, {
+    ...init,
+    headers: { 'x-admin-key': runtime.adminKey, 'content-type': 'application/json', ...(init.headers ?? {}) },
+  });
   const text = await response.text();
   return { status: response.status, body: (text.startsWith('{') ? JSON.parse(text) : text) as T };
 };
@@ -48,7 +51,10 @@ async function moveClockTo(at: number): Promise<JobRun[]> {
 
 const entriesFor = (runs: AnalysisRunSummary[]) => runs.flatMap((run) => run.analysed.filter((entry) => entry.experiment_id === ID));
 const recommend = async (userId: string) =>
-  (await (await fetch(`${runtime.url}/recommend?user_id=${userId}&experiment_id=${ID}&top_n=3`, { headers: { 'x-api-key': runtime.apiKey } })).json()) as { variant: string; in_experiment: boolean };
+  (await (await fetch(`${runtime.url}/recommend?user_id=${userId}&experiment_id=${ID}&top_n=3`, { headers: { 'x-api-key': runtime.apiKey } })).json()) as {
+    variant: string;
+    in_experiment: boolean;
+  };
 
 beforeAll(async () => {
   dataDir = await mkdtemp(join(tmpdir(), 'abrec-schedule-'));
@@ -112,7 +118,12 @@ describe('the schedule on the virtual clock', () => {
     // Assess: the experiment, as GET and the CLI show it
     const { body: experiment } = await admin<Experiment>(`/experiments/${ID}`);
     const finalDay = new Date(Date.parse(endTime) - 1).toISOString().slice(0, 10);
-    expect(experiment).toMatchObject({ status: 'stopped', stop_reason: 'schedule: end_time reached', end_time: endTime, final_report: { day: finalDay, alert: 'sent' } });
+    expect(experiment).toMatchObject({
+      status: 'stopped',
+      stop_reason: 'schedule: end_time reached',
+      end_time: endTime,
+      final_report: { day: finalDay, alert: 'sent' },
+    });
     // One final report, marked final, listed in the history and openable as a page with its banner
     const finals = entriesFor(analysisRuns).filter((entry) => entry.final);
     expect(finals).toMatchObject([{ json_key: `reports/${ID}/${finalDay}/report.json`, alerted: true, stop_reason: 'schedule: end_time reached' }]);
@@ -142,7 +153,10 @@ describe('the schedule on the virtual clock', () => {
     const firedAt = new Date(`${new Date(runtime.clock.now()).toISOString().slice(0, 10)}T03:00:00Z`);
 
     // Act
-    const duplicates = (await Promise.all([runtime.invoke('analysis', scheduledEvent(firedAt)), runtime.invoke('analysis', scheduledEvent(firedAt))])) as AnalysisRunSummary[];
+    const duplicates = (await Promise.all([
+      runtime.invoke('analysis', scheduledEvent(firedAt)),
+      runtime.invoke('analysis', scheduledEvent(firedAt)),
+    ])) as AnalysisRunSummary[];
     await moveClockTo(runtime.clock.now() + 2 * 24 * HOUR);
 
     // Assess

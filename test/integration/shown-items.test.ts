@@ -37,7 +37,11 @@ describe('DynamoShownItemRepository on dynalite', () => {
     await shown.markShown('cov-days', 'treatment', items(10, 15), '2026-03-02', 50);
 
     // Act
-    const [first, second, all] = await Promise.all([shown.shown('cov-days', 'treatment', '2026-03-01'), shown.shown('cov-days', 'treatment', '2026-03-02'), shown.shown('cov-days', 'treatment')]);
+    const [first, second, all] = await Promise.all([
+      shown.shown('cov-days', 'treatment', '2026-03-01'),
+      shown.shown('cov-days', 'treatment', '2026-03-02'),
+      shown.shown('cov-days', 'treatment'),
+    ]);
 
     // Assess
     expect([first.distinctItems, second.distinctItems, all.distinctItems]).toEqual([10, 15, 15]);

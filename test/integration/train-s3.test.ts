@@ -65,7 +65,10 @@ describe('abrec train --out s3://BUCKET', () => {
     const io = processIo();
     const bucket = ARTIFACTS_BUCKET.localName;
     // act
-    const code = await trainCommand.run(['--data', data, '--model', 'als', '--model-id', 'als-s3', '--param', 'factors=4', '--out', `s3://${bucket}`, '--json'], io);
+    const code = await trainCommand.run(
+      ['--data', data, '--model', 'als', '--model-id', 'als-s3', '--param', 'factors=4', '--out', `s3://${bucket}`, '--json'],
+      io,
+    );
     // assess
     expect(code).toBe(0);
     const summary = lastJson(io.out);

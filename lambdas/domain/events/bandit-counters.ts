@@ -80,7 +80,13 @@ export function loggedAllocation(allocation: BanditAllocation): Record<string, n
  * and 1/p, 1/p² of the user's propensity p. Empty without an allocation (A/B assignments,
  * assignments stored before the allocation was logged).
  */
-export function banditExposureIncrements({ allocation, propensity }: { allocation?: Readonly<Record<string, number>>; propensity: number }): Record<string, number> {
+export function banditExposureIncrements({
+  allocation,
+  propensity,
+}: {
+  allocation?: Readonly<Record<string, number>>;
+  propensity: number;
+}): Record<string, number> {
   if (allocation === undefined || !(propensity > 0 && propensity <= 1)) return {};
   const increments: Record<string, number> = { [BANDIT_LOGGED_EXPOSURES_FIELD]: 1 };
   for (const [arm, share] of Object.entries(allocation)) if (counterAmount(share) > 0) increments[expectedExposuresField(arm)] = counterAmount(share);
@@ -96,7 +102,11 @@ const indicator = (x: number) => (x > 0 ? 1 : 0);
  * ±1/p² for each 0/1 reward (clicked, bought) that the change turns on or (an undo) off.
  * Empty without a propensity (users of A/B experiments, events with no assignment).
  */
-export function banditRewardIncrements(before: Pick<UserTotals, 'clicks' | 'purchases'>, after: Pick<UserTotals, 'clicks' | 'purchases'>, propensity: number | undefined): Increments {
+export function banditRewardIncrements(
+  before: Pick<UserTotals, 'clicks' | 'purchases'>,
+  after: Pick<UserTotals, 'clicks' | 'purchases'>,
+  propensity: number | undefined,
+): Increments {
   if (propensity === undefined || !(propensity > 0 && propensity <= 1)) return {};
   const increments: Increments = {};
   const changes: [BanditReward, number][] = [

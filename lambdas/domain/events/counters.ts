@@ -93,12 +93,66 @@ const productIncrement = (a1: number, b1: number, a0: number, b0: number): Exact
 
 /** The capped metrics: the user total each caps, and the names of its counter fields. */
 export const CAPPED_METRICS = [
-  { metric: 'clicks', total: 'clicks', cap: 'clicks', sum: 'capped_clicks', sumSq: 'capped_clicks_sq_sum', atCap: 'users_at_clicks_cap', uncappedSum: 'clicks', uncappedSumSq: 'user_clicks_sq_sum' },
-  { metric: 'impressions', total: 'impressions', cap: 'impressions', sum: 'capped_impressions', sumSq: 'capped_impressions_sq_sum', atCap: 'users_at_impressions_cap', uncappedSum: 'impressions', uncappedSumSq: 'user_impressions_sq_sum' },
-  { metric: 'purchases', total: 'purchases', cap: 'purchases', sum: 'capped_purchases', sumSq: 'capped_purchases_sq_sum', atCap: 'users_at_purchases_cap', uncappedSum: 'conversions', uncappedSumSq: 'user_purchases_sq_sum' },
-  { metric: 'revenue', total: 'revenue_cents', cap: 'revenue_cents', sum: 'capped_revenue_cents', sumSq: 'capped_revenue_cents_sq_sum', atCap: 'users_at_revenue_cap', uncappedSum: 'revenue_cents', uncappedSumSq: 'user_revenue_cents_sq_sum' },
-  { metric: 'watch_time', total: 'watch_ms', cap: 'watch_ms', sum: 'capped_watch_ms', sumSq: 'capped_watch_ms_sq_sum', atCap: 'users_at_watch_cap', uncappedSum: 'watch_ms', uncappedSumSq: 'user_watch_ms_sq_sum' },
-] as const satisfies readonly { metric: string; total: keyof UserTotals; cap: keyof UserCaps; sum: string; sumSq: string; atCap: string; uncappedSum: string; uncappedSumSq: string }[];
+  {
+    metric: 'clicks',
+    total: 'clicks',
+    cap: 'clicks',
+    sum: 'capped_clicks',
+    sumSq: 'capped_clicks_sq_sum',
+    atCap: 'users_at_clicks_cap',
+    uncappedSum: 'clicks',
+    uncappedSumSq: 'user_clicks_sq_sum',
+  },
+  {
+    metric: 'impressions',
+    total: 'impressions',
+    cap: 'impressions',
+    sum: 'capped_impressions',
+    sumSq: 'capped_impressions_sq_sum',
+    atCap: 'users_at_impressions_cap',
+    uncappedSum: 'impressions',
+    uncappedSumSq: 'user_impressions_sq_sum',
+  },
+  {
+    metric: 'purchases',
+    total: 'purchases',
+    cap: 'purchases',
+    sum: 'capped_purchases',
+    sumSq: 'capped_purchases_sq_sum',
+    atCap: 'users_at_purchases_cap',
+    uncappedSum: 'conversions',
+    uncappedSumSq: 'user_purchases_sq_sum',
+  },
+  {
+    metric: 'revenue',
+    total: 'revenue_cents',
+    cap: 'revenue_cents',
+    sum: 'capped_revenue_cents',
+    sumSq: 'capped_revenue_cents_sq_sum',
+    atCap: 'users_at_revenue_cap',
+    uncappedSum: 'revenue_cents',
+    uncappedSumSq: 'user_revenue_cents_sq_sum',
+  },
+  {
+    metric: 'watch_time',
+    total: 'watch_ms',
+    cap: 'watch_ms',
+    sum: 'capped_watch_ms',
+    sumSq: 'capped_watch_ms_sq_sum',
+    atCap: 'users_at_watch_cap',
+    uncappedSum: 'watch_ms',
+    uncappedSumSq: 'user_watch_ms_sq_sum',
+  },
+] as const satisfies readonly {
+  metric: string;
+  total: keyof UserTotals;
+  cap: keyof UserCaps;
+  sum: string;
+  sumSq: string;
+  atCap: string;
+  uncappedSum: string;
+  uncappedSumSq: string;
+}[];
 
 /** Σ over users of capped clicks × capped impressions: the cross moment of the capped click-through ratio. */
 export const CAPPED_CLICKS_IMPRESSIONS_FIELD = 'capped_clicks_impressions_sum';
@@ -177,7 +231,12 @@ export function userStatIncrements(before: UserTotals, after: UserTotals, caps: 
   if (clicksMoved || impressionsMoved) {
     put(
       CAPPED_CLICKS_IMPRESSIONS_FIELD,
-      productIncrement(Math.min(after.clicks, caps.clicks), Math.min(after.impressions, caps.impressions), Math.min(before.clicks, caps.clicks), Math.min(before.impressions, caps.impressions)),
+      productIncrement(
+        Math.min(after.clicks, caps.clicks),
+        Math.min(after.impressions, caps.impressions),
+        Math.min(before.clicks, caps.clicks),
+        Math.min(before.impressions, caps.impressions),
+      ),
     );
   }
   if (covariate !== 0) {
@@ -253,7 +312,8 @@ export interface CounterGroup {
 }
 
 /** The key a group is coalesced by. */
-export const groupKey = (experimentId: string, variant: string, day: string, segment?: string) => `${experimentId}\u0000${variant}\u0000${day}\u0000${segment ?? ''}`;
+export const groupKey = (experimentId: string, variant: string, day: string, segment?: string) =>
+  `${experimentId}\u0000${variant}\u0000${day}\u0000${segment ?? ''}`;
 
 /**
  * Coalesces stored events into counter groups. A user's events fall in one group, since the
@@ -267,7 +327,18 @@ export function planCounterGroups(events: readonly VariantEvent[]): CounterGroup
     const key = groupKey(event.experiment_id, variant, day, segment);
     let group = groups.get(key);
     if (!group) {
-      group = { experimentId: event.experiment_id, variant, ...(segment === undefined ? {} : { segment }), day, shard: counterShard(event.event_id), increments: {}, userDeltas: new Map(), caps: caps ?? DEFAULT_USER_CAPS, eventIds: [], credits: [] };
+      group = {
+        experimentId: event.experiment_id,
+        variant,
+        ...(segment === undefined ? {} : { segment }),
+        day,
+        shard: counterShard(event.event_id),
+        increments: {},
+        userDeltas: new Map(),
+        caps: caps ?? DEFAULT_USER_CAPS,
+        eventIds: [],
+        credits: [],
+      };
       groups.set(key, group);
     }
     addIncrements(group.increments, counterIncrements(event));

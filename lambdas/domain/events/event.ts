@@ -109,7 +109,11 @@ export const eventSchema = z
     // id of another user's id-less event with other content, and that event would be refused as a
     // conflict. An id of that form is accepted only as the event's own (a client resending the id it was given).
     if (typeof event.event_id === 'string' && event.event_id.startsWith(DERIVED_ID_PREFIX) && event.event_id !== deriveEventId(event)) {
-      ctx.addIssue({ code: 'custom', path: ['event_id'], message: `must not start with '${DERIVED_ID_PREFIX}' (reserved for ids derived from the content) unless it is this event's own derived id` });
+      ctx.addIssue({
+        code: 'custom',
+        path: ['event_id'],
+        message: `must not start with '${DERIVED_ID_PREFIX}' (reserved for ids derived from the content) unless it is this event's own derived id`,
+      });
     }
   });
 
@@ -130,8 +134,20 @@ export interface AcceptedEvent extends Omit<EventInput, 'timestamp' | 'event_id'
 }
 
 /** What a client said in an event, in a fixed order, with its client time as given. */
-function contentFields(event: Pick<EventInput, 'event_type' | 'user_id' | 'experiment_id' | 'item_id' | 'request_id' | 'position' | 'value'>, clientTime: string | number | undefined): unknown[] {
-  return [event.event_type, event.user_id, event.experiment_id, event.item_id ?? null, event.request_id ?? null, event.position ?? null, event.value ?? null, clientTime ?? null];
+function contentFields(
+  event: Pick<EventInput, 'event_type' | 'user_id' | 'experiment_id' | 'item_id' | 'request_id' | 'position' | 'value'>,
+  clientTime: string | number | undefined,
+): unknown[] {
+  return [
+    event.event_type,
+    event.user_id,
+    event.experiment_id,
+    event.item_id ?? null,
+    event.request_id ?? null,
+    event.position ?? null,
+    event.value ?? null,
+    clientTime ?? null,
+  ];
 }
 
 const sha256Hex = (fields: unknown[]) => createHash('sha256').update(JSON.stringify(fields)).digest('hex');
@@ -154,7 +170,9 @@ export function deriveEventId(event: EventInput): string {
  * server adds (variant, receive time, attribution) is left out, so a retry is recognised even
  * when it arrives on another day or after the user was assigned.
  */
-export function contentFingerprint(event: Pick<AcceptedEvent, 'event_type' | 'user_id' | 'experiment_id' | 'item_id' | 'request_id' | 'position' | 'value' | 'client_time_ms'>): string {
+export function contentFingerprint(
+  event: Pick<AcceptedEvent, 'event_type' | 'user_id' | 'experiment_id' | 'item_id' | 'request_id' | 'position' | 'value' | 'client_time_ms'>,
+): string {
   return sha256Hex(contentFields(event, event.client_time_ms));
 }
 
@@ -211,7 +229,9 @@ const FALLBACK_FIELDS: Readonly<Record<string, string>> = {
  * `clicks_pos_<p>`. Together they give click-through by position and the reciprocal rank of
  * clicks; clicks without a position are counted in `clicks` only.
  */
-export function counterIncrements(event: Pick<AcceptedEvent, 'event_type' | 'value' | 'fallback'> & Partial<Pick<AcceptedEvent, 'slate' | 'position'>>): Record<string, number> {
+export function counterIncrements(
+  event: Pick<AcceptedEvent, 'event_type' | 'value' | 'fallback'> & Partial<Pick<AcceptedEvent, 'slate' | 'position'>>,
+): Record<string, number> {
   switch (event.event_type) {
     case 'impression': {
       const increments: Record<string, number> = { impressions: 1 };
@@ -227,7 +247,9 @@ export function counterIncrements(event: Pick<AcceptedEvent, 'event_type' | 'val
     }
     case 'click': {
       const position = event.position;
-      return position !== undefined && Number.isInteger(position) && position >= 1 && position <= MAX_COUNTED_POSITION ? { clicks: 1, [clickPositionField(position)]: 1 } : { clicks: 1 };
+      return position !== undefined && Number.isInteger(position) && position >= 1 && position <= MAX_COUNTED_POSITION
+        ? { clicks: 1, [clickPositionField(position)]: 1 }
+        : { clicks: 1 };
     }
     case 'purchase': {
       const value = event.value ?? 0;

@@ -89,7 +89,10 @@ const uncredited = (reason: NoCreditReason): Attributed => ({ variant: INTERLEAV
  * impression must be counted, interleaved, and belong to the same user and experiment, so a
  * client cannot credit clicks to someone else's list.
  */
-export function attributeInterleavedEvent(event: Pick<AcceptedEvent, 'event_type' | 'request_id' | 'item_id' | 'user_id' | 'experiment_id'>, impression: StoredImpression | undefined): Attributed {
+export function attributeInterleavedEvent(
+  event: Pick<AcceptedEvent, 'event_type' | 'request_id' | 'item_id' | 'user_id' | 'experiment_id'>,
+  impression: StoredImpression | undefined,
+): Attributed {
   if (event.event_type !== 'click' && event.event_type !== 'purchase') return uncredited('not-a-click');
   if (event.request_id === undefined) return uncredited('no-request-id');
   if (impression === undefined) return uncredited('impression-not-found');
@@ -100,7 +103,13 @@ export function attributeInterleavedEvent(event: Pick<AcceptedEvent, 'event_type
   if (item.team === undefined || item.variant === undefined) return uncredited('not-interleaved');
   return {
     variant: item.variant,
-    interleaving: { kind: 'credited', team: item.team, impressionId: impression.event_id, itemId: item.item_id, countsForPreference: event.event_type === 'click' },
+    interleaving: {
+      kind: 'credited',
+      team: item.team,
+      impressionId: impression.event_id,
+      itemId: item.item_id,
+      countsForPreference: event.event_type === 'click',
+    },
   };
 }
 

@@ -19,11 +19,7 @@ const utf8 = (s: string) => Buffer.byteLength(s, 'utf8');
 /** Bytes of a number as DynamoDB stores it (up to 38 significant digits). */
 export function numberBytes(n: number): number {
   if (n === 0) return 1;
-  const digits = Math.abs(n)
-    .toExponential()
-    .replace(/e.*$/, '')
-    .replace('.', '')
-    .replace(/0+$/, '');
+  const digits = Math.abs(n).toExponential().replace(/e.*$/, '').replace('.', '').replace(/0+$/, '');
   return 1 + Math.ceil(digits.length / 2) + (n < 0 ? 1 : 0);
 }
 

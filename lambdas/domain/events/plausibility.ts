@@ -34,13 +34,20 @@ export interface RecordedSlate {
  * impression recorded for the request id (undefined when there is none); `inTest` says whether the
  * user has a slate to expect (assigned to a variant, or an interleaving experiment).
  */
-export function slateProblem(event: Pick<AcceptedEvent, 'event_type' | 'user_id' | 'experiment_id' | 'item_id' | 'request_id'>, slate: RecordedSlate | undefined, inTest: boolean): string | undefined {
+export function slateProblem(
+  event: Pick<AcceptedEvent, 'event_type' | 'user_id' | 'experiment_id' | 'item_id' | 'request_id'>,
+  slate: RecordedSlate | undefined,
+  inTest: boolean,
+): string | undefined {
   if (event.request_id === undefined) return undefined;
   if (slate === undefined) {
-    return inTest ? 'names no recommendation recorded for this user (send events without request_id when /recommend answered impression_recorded: false)' : undefined;
+    return inTest
+      ? 'names no recommendation recorded for this user (send events without request_id when /recommend answered impression_recorded: false)'
+      : undefined;
   }
   if (slate.user_id !== event.user_id || slate.experiment_id !== event.experiment_id) return 'names a recommendation served to another user or experiment';
-  if (event.event_type === 'click' && !slate.slate.some((item) => item.item_id === event.item_id)) return `does not hold item ${event.item_id} (a click must name an item of its slate)`;
+  if (event.event_type === 'click' && !slate.slate.some((item) => item.item_id === event.item_id))
+    return `does not hold item ${event.item_id} (a click must name an item of its slate)`;
   return undefined;
 }
 
@@ -75,7 +82,11 @@ export function planQuotaClaims(events: readonly Pick<AcceptedEvent, 'event_type
  * The event types of a claim that fit under the limits given what the user already used today
  * (`used`, by type), and the ones that do not.
  */
-export function splitByLimit(counts: Partial<Record<EventType, number>>, used: Partial<Record<EventType, number>>, limits: Readonly<Record<EventType, number>> = DAILY_EVENT_LIMITS): { fits: EventType[]; over: EventType[] } {
+export function splitByLimit(
+  counts: Partial<Record<EventType, number>>,
+  used: Partial<Record<EventType, number>>,
+  limits: Readonly<Record<EventType, number>> = DAILY_EVENT_LIMITS,
+): { fits: EventType[]; over: EventType[] } {
   const fits: EventType[] = [];
   const over: EventType[] = [];
   for (const [type, n] of Object.entries(counts) as [EventType, number][]) {

@@ -93,15 +93,7 @@ export function bucketV1(salt: string, userId: string): number {
 }
 
 /** Bucket of a user under the given hash version. */
-export function bucketFor({
-  version,
-  salt,
-  userId,
-}: {
-  version: HashVersion;
-  salt: string;
-  userId: string;
-}): number {
+export function bucketFor({ version, salt, userId }: { version: HashVersion; salt: string; userId: string }): number {
   switch (version) {
     case 'v1':
       return bucketV1(salt, userId);

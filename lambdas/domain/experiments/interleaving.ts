@@ -65,7 +65,7 @@ export function teamDraftInterleave({
     // The coin is flipped on every tie, even if one list is exhausted, so the random stream
     // (and therefore the result) depends only on the round, not on list contents.
     const coin = picks.a === picks.b ? random() < 0.5 : undefined;
-    let team: Team = picks.a < picks.b || (coin === true) ? 'a' : 'b';
+    let team: Team = picks.a < picks.b || coin === true ? 'a' : 'b';
     if (team === 'a' && candidateA === undefined) team = 'b';
     if (team === 'b' && candidateB === undefined) team = 'a';
     const item = team === 'a' ? candidateA! : candidateB!;
@@ -89,13 +89,7 @@ export interface ImpressionCredit {
  * Credits each clicked item to the team that placed it (clicks on items not shown are
  * ignored, repeated clicks count once) and calls the impression for the team with more.
  */
-export function creditClicks({
-  interleaved,
-  clickedItemIds,
-}: {
-  interleaved: readonly InterleavedItem[];
-  clickedItemIds: Iterable<string>;
-}): ImpressionCredit {
+export function creditClicks({ interleaved, clickedItemIds }: { interleaved: readonly InterleavedItem[]; clickedItemIds: Iterable<string> }): ImpressionCredit {
   const teamOf = new Map(interleaved.map((item) => [item.item_id, item.team]));
   const counts = { a: 0, b: 0 };
   for (const id of new Set(clickedItemIds)) {

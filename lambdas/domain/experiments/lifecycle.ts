@@ -207,7 +207,8 @@ export function endExperimentOnSchedule(experiment: Experiment, { now }: { now: 
  * report is written, the alert's state (see `finalReportSchema`). A new revision, as every change.
  */
 export function recordFinalReport(experiment: Experiment, { now, changes }: { now: Date; changes: Partial<FinalReport> }): Experiment {
-  if (!experiment.final_report) throw new ExperimentConflictError('illegal-transition', `experiment ${experiment.id} has no final report: its schedule did not stop it`);
+  if (!experiment.final_report)
+    throw new ExperimentConflictError('illegal-transition', `experiment ${experiment.id} has no final report: its schedule did not stop it`);
   return nextVersion(experiment, { final_report: { ...experiment.final_report, ...changes } }, now);
 }
 
@@ -242,7 +243,8 @@ export function promoteExperiment(experiment: Experiment, options: PromoteOption
     const refuse = (why: string) =>
       new ExperimentConflictError('promotion-refused', `cannot promote ${winner} in ${experiment.id}: ${why} (use force to override)`);
     if (!analysis) throw refuse('no analysis result');
-    if (analysis.srm_flagged) throw refuse(`sample ratio mismatch is flagged${analysis.srm_reference === 'allocation-in-force' ? ' against the allocation in force' : ''}`);
+    if (analysis.srm_flagged)
+      throw refuse(`sample ratio mismatch is flagged${analysis.srm_reference === 'allocation-in-force' ? ' against the allocation in force' : ''}`);
     if (!analysis.significant) throw refuse('the result is not significant');
     if (analysis.winner !== undefined && analysis.winner !== winner) throw refuse(`the analysis favours ${analysis.winner}`);
   }
@@ -340,7 +342,11 @@ export function updateExperiment(experiment: Experiment, { request, now }: { req
     }
     const schedule = SCHEDULE_FIELDS.find((key) => key in patch);
     if (schedule && experiment.status !== 'running') {
-      throw new ExperimentConflictError('illegal-transition', `experiment ${experiment.id} is ${experiment.status}: ${schedule} can only change while draft or running`, schedule);
+      throw new ExperimentConflictError(
+        'illegal-transition',
+        `experiment ${experiment.id} is ${experiment.status}: ${schedule} can only change while draft or running`,
+        schedule,
+      );
     }
   }
   const { layer, variants, ...rest } = patch;
@@ -377,7 +383,10 @@ function assertFollowable(experiment: Pick<Experiment, 'variants' | 'follow_late
   for (const variant of experiment.variants) {
     const other = seen.get(variant.model_id);
     if (other !== undefined) {
-      throw fieldError('follow_latest', `cannot be true: variants ${other} and ${variant.name} both serve model ${variant.model_id}, so following its latest version would serve both the same version`);
+      throw fieldError(
+        'follow_latest',
+        `cannot be true: variants ${other} and ${variant.name} both serve model ${variant.model_id}, so following its latest version would serve both the same version`,
+      );
     }
     seen.set(variant.model_id, variant.name);
   }
@@ -421,5 +430,9 @@ export function planModelSwitch(experiment: Experiment, published: Readonly<Reco
 export function switchModelVersions(experiment: Experiment, { versions, runId, now }: { versions: ArmVersions; runId: string; now: Date }): Experiment {
   const history = experiment.model_history ?? [initialHistoryEntry(experiment, experiment.start_time ?? experiment.created_at)];
   const variants = experiment.variants.map((v) => (Object.hasOwn(versions, v.name) ? { ...v, model_version: versions[v.name].model_version } : v));
-  return nextVersion(experiment, { variants, model_history: [...history, { at: now.toISOString(), run_id: runId, versions: armVersionsOf({ variants }) }] }, now);
+  return nextVersion(
+    experiment,
+    { variants, model_history: [...history, { at: now.toISOString(), run_id: runId, versions: armVersionsOf({ variants }) }] },
+    now,
+  );
 }

@@ -40,14 +40,9 @@ export type MetricKind = (typeof metricKinds)[number];
 export const binaryMetricKinds: readonly MetricKind[] = ['click_through', 'conversion'];
 
 const slug = (what: string) =>
-  z
-    .string()
-    .min(1, 'must not be empty')
-    .max(64, 'must be at most 64 characters')
-    .regex(SLUG, `must be a ${what} of a-z, 0-9, '-' and '_'`);
+  z.string().min(1, 'must not be empty').max(64, 'must be at most 64 characters').regex(SLUG, `must be a ${what} of a-z, 0-9, '-' and '_'`);
 
-const nonEmptyText = (max: number) =>
-  z.string().trim().min(1, 'must not be empty').max(max, `must be at most ${max} characters`);
+const nonEmptyText = (max: number) => z.string().trim().min(1, 'must not be empty').max(max, `must be at most ${max} characters`);
 
 /**
  * A number the experiments table can hold: DynamoDB refuses magnitudes below 1e-130 (and above
@@ -172,7 +167,11 @@ export const guardrailRequestSchema = guardrailSchema
 export const layerRequestSchema = z
   .strictObject({
     name: slug('layer name'),
-    bucket_start: z.int('must be an integer').min(0, 'must be >= 0').max(BUCKET_COUNT - 1, `must be < ${BUCKET_COUNT}`).optional(),
+    bucket_start: z
+      .int('must be an integer')
+      .min(0, 'must be >= 0')
+      .max(BUCKET_COUNT - 1, `must be < ${BUCKET_COUNT}`)
+      .optional(),
     bucket_end: z.int('must be an integer').min(1, 'must be >= 1').max(BUCKET_COUNT, `must be <= ${BUCKET_COUNT}`).optional(),
     share: z.number().gt(0, 'must be > 0').max(1, 'must be <= 1').optional(),
   })
@@ -194,7 +193,10 @@ export type LayerRequest = z.output<typeof layerRequestSchema>;
 /** A layer with its resolved range, as stored: users whose layer bucket is in [start, end). */
 export const layerSchema = z.strictObject({
   name: slug('layer name'),
-  bucket_start: z.int('must be an integer').min(0, 'must be >= 0').max(BUCKET_COUNT - 1, `must be < ${BUCKET_COUNT}`),
+  bucket_start: z
+    .int('must be an integer')
+    .min(0, 'must be >= 0')
+    .max(BUCKET_COUNT - 1, `must be < ${BUCKET_COUNT}`),
   bucket_end: z.int('must be an integer').min(1, 'must be >= 1').max(BUCKET_COUNT, `must be <= ${BUCKET_COUNT}`),
 });
 export type Layer = z.output<typeof layerSchema>;
@@ -237,11 +239,7 @@ const experimentFields = {
    */
   end_time: isoDateTime.optional(),
   /** Longest run in days, counted from `start_time` (1..365); {@link DEFAULT_MAX_DURATION_DAYS} when created without one. */
-  max_duration_days: z
-    .int('must be an integer')
-    .min(1, 'must be >= 1')
-    .max(MAX_DURATION_DAYS_LIMIT, `must be <= ${MAX_DURATION_DAYS_LIMIT}`)
-    .optional(),
+  max_duration_days: z.int('must be an integer').min(1, 'must be >= 1').max(MAX_DURATION_DAYS_LIMIT, `must be <= ${MAX_DURATION_DAYS_LIMIT}`).optional(),
   /** Fraction of (non-holdout) users who enter the experiment at all. */
   traffic_coverage: storableNumber().gt(0, 'must be > 0').max(1, 'must be <= 1').default(1),
   /** Fraction of users kept on the control and out of the analysis, for long-term comparison. */
@@ -296,15 +294,13 @@ export function createExperimentFields() {
  * Body of `POST /experiments`. `salt` defaults to the id; `layer` may give a share instead
  * of a range. Creation accepts status 'draft' (default) or 'running'.
  */
-export const createExperimentRequestSchema = z
-  .strictObject(createExperimentFields())
-  .superRefine((experiment, ctx) => {
-    // The salt defaults to the id, and salts with the reserved prefix are refused: name the id the client sent, not a salt it did not.
-    if (experiment.salt === undefined && typeof experiment.id === 'string' && experiment.id.startsWith(RESERVED_SALT_PREFIX)) {
-      ctx.addIssue({ code: 'custom', path: ['id'], message: `must not start with '${RESERVED_SALT_PREFIX}' (reserved) unless a salt is given` });
-    }
-    checkConsistency(experiment, ctx);
-  });
+export const createExperimentRequestSchema = z.strictObject(createExperimentFields()).superRefine((experiment, ctx) => {
+  // The salt defaults to the id, and salts with the reserved prefix are refused: name the id the client sent, not a salt it did not.
+  if (experiment.salt === undefined && typeof experiment.id === 'string' && experiment.id.startsWith(RESERVED_SALT_PREFIX)) {
+    ctx.addIssue({ code: 'custom', path: ['id'], message: `must not start with '${RESERVED_SALT_PREFIX}' (reserved) unless a salt is given` });
+  }
+  checkConsistency(experiment, ctx);
+});
 export type CreateExperimentRequest = z.output<typeof createExperimentRequestSchema>;
 /** What a client may send (defaults not yet applied). */
 export type CreateExperimentInput = z.input<typeof createExperimentRequestSchema>;

@@ -34,7 +34,9 @@ export interface ScheduledEnd {
 export function scheduledEnd(experiment: ScheduleFields): ScheduledEnd | undefined {
   const byEndTime = experiment.end_time === undefined ? undefined : Date.parse(experiment.end_time);
   const byDuration =
-    experiment.start_time === undefined || experiment.max_duration_days === undefined ? undefined : Date.parse(experiment.start_time) + experiment.max_duration_days * DAY_MS;
+    experiment.start_time === undefined || experiment.max_duration_days === undefined
+      ? undefined
+      : Date.parse(experiment.start_time) + experiment.max_duration_days * DAY_MS;
   if (byEndTime !== undefined && (byDuration === undefined || byEndTime <= byDuration)) {
     return { atMs: byEndTime, at: new Date(byEndTime).toISOString(), reason: 'schedule: end_time reached', field: 'end_time' };
   }
@@ -69,7 +71,15 @@ export function isScheduleStop(reason: string | undefined): reason is ScheduleEn
  * `sent` holds the request's field names; a schedule the request did not touch is not judged,
  * so an edit of the name of an experiment past its end still succeeds.
  */
-export function scheduleProblems({ experiment, sent, now }: { experiment: ScheduleFields & Pick<Experiment, 'status'>; sent: ReadonlySet<string>; now: Date }): FieldError[] {
+export function scheduleProblems({
+  experiment,
+  sent,
+  now,
+}: {
+  experiment: ScheduleFields & Pick<Experiment, 'status'>;
+  sent: ReadonlySet<string>;
+  now: Date;
+}): FieldError[] {
   if (experiment.status !== 'draft' && experiment.status !== 'running') return [];
   const problems: FieldError[] = [];
   // A running experiment created without a start_time starts now.
@@ -78,7 +88,10 @@ export function scheduleProblems({ experiment, sent, now }: { experiment: Schedu
   if (experiment.end_time !== undefined && (sent.has('end_time') || sent.has('start_time'))) {
     const field = sent.has('end_time') ? 'end_time' : 'start_time';
     if (experiment.start_time !== undefined && Date.parse(experiment.end_time) <= Date.parse(experiment.start_time)) {
-      problems.push({ field, message: field === 'end_time' ? `must be after start_time (${experiment.start_time})` : `must be before end_time (${experiment.end_time})` });
+      problems.push({
+        field,
+        message: field === 'end_time' ? `must be after start_time (${experiment.start_time})` : `must be before end_time (${experiment.end_time})`,
+      });
     } else if (sent.has('end_time') && Date.parse(experiment.end_time) <= now.getTime()) {
       problems.push({ field: 'end_time', message: `must be in the future (now ${nowIso}); stop a running experiment with POST /experiments/{id}/stop` });
     }

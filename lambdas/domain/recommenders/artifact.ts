@@ -256,9 +256,7 @@ function view(bytes: Uint8Array, dtype: 'float32' | 'int32'): Float32Array | Int
   // small buffers may not be, and then one copy is the only correct option.
   const aligned = bytes.byteOffset % 4 === 0 ? bytes : new Uint8Array(bytes);
   const length = aligned.byteLength / 4;
-  return dtype === 'float32'
-    ? new Float32Array(aligned.buffer, aligned.byteOffset, length)
-    : new Int32Array(aligned.buffer, aligned.byteOffset, length);
+  return dtype === 'float32' ? new Float32Array(aligned.buffer, aligned.byteOffset, length) : new Int32Array(aligned.buffer, aligned.byteOffset, length);
 }
 
 /**

@@ -199,12 +199,15 @@ export function evaluateRankingOnSplit(options: {
 }
 
 /** RMSE and MAE of a model trained on the training rows of a split and scored on its test rows. */
-export function evaluateRatingOnSplit(options: {
-  dataset: RatingsDataset;
-  model: string | ModelDefinition;
-  params?: Hyperparameters;
-  split: Split;
-}): { model: string; rmse: number; mae: number; fit_seconds: number; train: number; test: number; hyperparameters: Hyperparameters } {
+export function evaluateRatingOnSplit(options: { dataset: RatingsDataset; model: string | ModelDefinition; params?: Hyperparameters; split: Split }): {
+  model: string;
+  rmse: number;
+  mae: number;
+  fit_seconds: number;
+  train: number;
+  test: number;
+  hyperparameters: Hyperparameters;
+} {
   const definition = resolveModel(options.model);
   const { train, test } = options.split;
   if (test.length === 0) throw new EvaluationError('the split leaves no rating to test');

@@ -114,11 +114,7 @@ export function averagePrecisionAtK(recommended: ArrayLike<number>, relevant: Re
  * the candidate items (every item index not in `excluded`, e.g. the training items), ties
  * counting one half. Undefined when there is no positive or no negative candidate.
  */
-export function userAuc(
-  scores: ArrayLike<number>,
-  relevant: ReadonlySet<number>,
-  excluded?: ArrayLike<number>,
-): number | undefined {
+export function userAuc(scores: ArrayLike<number>, relevant: ReadonlySet<number>, excluded?: ArrayLike<number>): number | undefined {
   const skip = new Uint8Array(scores.length);
   if (excluded) for (let k = 0; k < excluded.length; k++) skip[excluded[k]] = 1;
   const candidates: number[] = [];

@@ -50,8 +50,20 @@ export function scorerInDatasetSpace(model: FactorModel, dataset: RatingsDataset
 
 /** The top-10 figures of one scorer on one split. */
 function measure(dataset: RatingsDataset, split: { train: Int32Array; test: Int32Array }, scoreUser: (user: number, out: Float64Array) => void): SplitMetrics {
-  const metrics = evaluateRanking({ train: ratingsByUser(dataset, split.train), test: ratingsByUser(dataset, split.test), itemCount: dataset.itemIds.length, k: GATE_K, scoreUser });
-  return { ndcg_at_10: metrics.ndcgAtK, precision_at_10: metrics.precisionAtK, recall_at_10: metrics.recallAtK, map_at_10: metrics.mapAtK, users_evaluated: metrics.users };
+  const metrics = evaluateRanking({
+    train: ratingsByUser(dataset, split.train),
+    test: ratingsByUser(dataset, split.test),
+    itemCount: dataset.itemIds.length,
+    k: GATE_K,
+    scoreUser,
+  });
+  return {
+    ndcg_at_10: metrics.ndcgAtK,
+    precision_at_10: metrics.precisionAtK,
+    recall_at_10: metrics.recallAtK,
+    map_at_10: metrics.mapAtK,
+    users_evaluated: metrics.users,
+  };
 }
 
 export type SplitKind = 'logged-since-last-run' | 'per-user-75-25';
@@ -64,7 +76,8 @@ export function gateSplit(dataset: RatingsDataset, heldOutSinceSeconds?: number)
     for (let row = 0; row < dataset.rating.length; row++) (dataset.timestamp[row] >= heldOutSinceSeconds ? test : train).push(row);
     const trainUsers = new Set(train.map((row) => dataset.userIndex[row]));
     // Usable only if some held-out row belongs to a user with training rows (else nothing can be ranked for them).
-    if (test.some((row) => trainUsers.has(dataset.userIndex[row]))) return { kind: 'logged-since-last-run', train: Int32Array.from(train), test: Int32Array.from(test) };
+    if (test.some((row) => trainUsers.has(dataset.userIndex[row])))
+      return { kind: 'logged-since-last-run', train: Int32Array.from(train), test: Int32Array.from(test) };
   }
   return { kind: 'per-user-75-25', ...stratifiedRatioSplit(dataset, HOLDOUT_SPLIT) };
 }

@@ -74,7 +74,14 @@ export function scoreAllItems(model: FactorModel, userIndex: number, out: Float3
     const b1 = b0 + k;
     const b2 = b1 + k;
     const b3 = b2 + k;
-    let a0 = 0, a1 = 0, a2 = 0, a3 = 0, c0 = 0, c1 = 0, c2 = 0, c3 = 0; // prettier-ignore
+    let a0 = 0,
+      a1 = 0,
+      a2 = 0,
+      a3 = 0,
+      c0 = 0,
+      c1 = 0,
+      c2 = 0,
+      c3 = 0; // prettier-ignore
     let f = 0;
     for (; f < even; f += 2) {
       const x = u[f];

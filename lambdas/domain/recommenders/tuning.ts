@@ -32,9 +32,7 @@ import type { Hyperparameters, RatingsDataset } from './types.ts';
 export type ParamValue = number | string | boolean;
 
 /** How one hyperparameter is searched. */
-export type ParamSpec =
-  | { kind: 'choice'; values: ParamValue[] }
-  | { kind: 'range'; min: number; max: number; log: boolean; integer: boolean };
+export type ParamSpec = { kind: 'choice'; values: ParamValue[] } | { kind: 'range'; min: number; max: number; log: boolean; integer: boolean };
 
 export type SearchSpace = Record<string, ParamSpec>;
 
@@ -97,7 +95,12 @@ export function parseSpaceJson(text: string, fileName: string): SearchSpace {
         throw new TuningError(`${fileName}: ${name} must be a non-empty list of numbers, strings or booleans`);
       }
       space[name] = { kind: 'choice', values: value as ParamValue[] };
-    } else if (typeof value === 'object' && value !== null && typeof (value as { min?: unknown }).min === 'number' && typeof (value as { max?: unknown }).max === 'number') {
+    } else if (
+      typeof value === 'object' &&
+      value !== null &&
+      typeof (value as { min?: unknown }).min === 'number' &&
+      typeof (value as { max?: unknown }).max === 'number'
+    ) {
       const { min, max, log, integer } = value as { min: number; max: number; log?: unknown; integer?: unknown };
       space[name] = rangeSpec(`${fileName}: ${name}`, min, max, log === true, integer === true);
     } else {
@@ -117,7 +120,8 @@ export function checkSpace(space: SearchSpace, definition: ModelDefinition): voi
     const expected = typeof definition.defaults[name];
     const values = spec.kind === 'choice' ? spec.values : [spec.min];
     for (const value of values) {
-      if (typeof value !== expected) throw new TuningError(`hyperparameter '${name}' of model ${definition.name} takes ${expected} values, got ${JSON.stringify(value)}`);
+      if (typeof value !== expected)
+        throw new TuningError(`hyperparameter '${name}' of model ${definition.name} takes ${expected} values, got ${JSON.stringify(value)}`);
     }
   }
 }
@@ -242,7 +246,15 @@ function drawTpe(space: SearchSpace, history: TrialRecord[], metric: TuningMetri
           }
         }
         candidate[name] = value;
-        logRatio += Math.log(choiceDensity(spec.values, goodValues, value)) - Math.log(choiceDensity(spec.values, bad.map((trial) => trial.params[name]), value));
+        logRatio +=
+          Math.log(choiceDensity(spec.values, goodValues, value)) -
+          Math.log(
+            choiceDensity(
+              spec.values,
+              bad.map((trial) => trial.params[name]),
+              value,
+            ),
+          );
       } else {
         const goodPoints = good.map((trial) => toUnit(spec, Number(trial.params[name])));
         const bandwidth = Math.max(0.05, 1 / Math.pow(goodPoints.length + 1, 0.2) / 4);
@@ -254,7 +266,14 @@ function drawTpe(space: SearchSpace, history: TrialRecord[], metric: TuningMetri
         const value = fromUnit(spec, centre + bandwidth * gaussian);
         candidate[name] = value;
         const x = toUnit(spec, value);
-        logRatio += Math.log(parzen(goodPoints, x)) - Math.log(parzen(bad.map((trial) => toUnit(spec, Number(trial.params[name]))), x));
+        logRatio +=
+          Math.log(parzen(goodPoints, x)) -
+          Math.log(
+            parzen(
+              bad.map((trial) => toUnit(spec, Number(trial.params[name]))),
+              x,
+            ),
+          );
       }
     }
     if (logRatio > bestRatio) {

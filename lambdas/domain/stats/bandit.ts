@@ -156,7 +156,13 @@ export function validateBanditLook(look: BanditLook, index: number): void {
     requireCount(field('successes'), arm.successes);
     if (arm.successes > arm.exposedUsers) throw new StatsInputError(field('successes'), `${arm.successes} exceeds exposedUsers ${arm.exposedUsers}`);
     // Float sums of 1/p: a rounding residue just below zero is zero.
-    for (const name of ['expectedExposures', 'inversePropensitySum', 'inversePropensitySqSum', 'rewardInversePropensitySum', 'rewardInversePropensitySqSum'] as const) {
+    for (const name of [
+      'expectedExposures',
+      'inversePropensitySum',
+      'inversePropensitySqSum',
+      'rewardInversePropensitySum',
+      'rewardInversePropensitySqSum',
+    ] as const) {
       requireFinite(field(name), arm[name]);
       if (arm[name] < -1e-9) throw new StatsInputError(field(name), `must be >= 0, got ${arm[name]}`);
     }
@@ -219,7 +225,8 @@ function armEstimate(arm: BanditArmSums, totalExposures: number, totalExpected: 
     observedInterval: arm.exposedUsers > 0 ? wilsonInterval(arm.successes, arm.exposedUsers, z) : null,
   };
   const estimate = inversePropensityEstimate(armIpsStatistics(arm, totalExposures), confidenceLevel);
-  if (estimate.status !== 'ok') return { ...base, ips: null, ipsInterval: null, snips: null, snipsInterval: null, effectiveSampleSize: null, reason: estimate.reason };
+  if (estimate.status !== 'ok')
+    return { ...base, ips: null, ipsInterval: null, snips: null, snipsInterval: null, effectiveSampleSize: null, reason: estimate.reason };
   return {
     ...base,
     ips: estimate.ips,
@@ -232,7 +239,11 @@ function armEstimate(arm: BanditArmSums, totalExposures: number, totalExpected: 
 }
 
 /** SNIPS treatment − control at one look, with its variance (for the mSPRT). */
-function snipsDifference(control: BanditArmSums, treatment: BanditArmSums, n: number): StatResult<{ control: { estimate: number; variance: number }; treatment: { estimate: number; variance: number }; difference: number; variance: number }> {
+function snipsDifference(
+  control: BanditArmSums,
+  treatment: BanditArmSums,
+  n: number,
+): StatResult<{ control: { estimate: number; variance: number }; treatment: { estimate: number; variance: number }; difference: number; variance: number }> {
   if (n < 2) return insufficientData('needs at least 2 exposed users');
   const c = snipsOf(control, n);
   if (c.status !== 'ok') return c;
@@ -272,7 +283,8 @@ export function buildBanditReport({
     }
   });
   const controlIndex = looks[0].arms.findIndex((arm) => arm.isControl);
-  if (controlIndex < 0 || looks[0].arms.filter((arm) => arm.isControl).length !== 1) throw new StatsInputError('bandit.looks[0].arms', 'needs exactly one control arm');
+  if (controlIndex < 0 || looks[0].arms.filter((arm) => arm.isControl).length !== 1)
+    throw new StatsInputError('bandit.looks[0].arms', 'needs exactly one control arm');
   const z = zCriticalFor(confidenceLevel);
   const alpha = 1 - confidenceLevel;
   const latest = looks[looks.length - 1];

@@ -50,10 +50,8 @@ export function betaPosterior(sample: ProportionSample, prior: BetaDistribution 
  * 20 standard deviations of the posterior in terms, instead of x.alpha.
  */
 function probabilityGreaterBySum(x: BetaDistribution, y: BetaDistribution): number {
-  const exactLogTerm = (i: number): number =>
-    logBeta(y.alpha + i, y.beta + x.beta) - Math.log(x.beta + i) - logBeta(1 + i, x.beta) - logBeta(y.alpha, y.beta);
-  const logRatio = (i: number): number =>
-    Math.log(((y.alpha + i) * (x.beta + i)) / ((y.alpha + y.beta + x.beta + i) * (1 + i)));
+  const exactLogTerm = (i: number): number => logBeta(y.alpha + i, y.beta + x.beta) - Math.log(x.beta + i) - logBeta(1 + i, x.beta) - logBeta(y.alpha, y.beta);
+  const logRatio = (i: number): number => Math.log(((y.alpha + i) * (x.beta + i)) / ((y.alpha + y.beta + x.beta + i) * (1 + i)));
   const last = x.alpha - 1;
   // r(i) = 1 where (y.alpha + i)(x.beta + i) = (y.alpha + y.beta + x.beta + i)(1 + i).
   const c = y.alpha + y.beta + x.beta;

@@ -163,9 +163,7 @@ function compareOne(input: ComparisonInput, controlIndex: number, treatmentIndex
       if (control.conversions === 0 && treatment.conversions === 0) return { ...insufficientData('no conversions in either variant yet'), variant };
       const test = twoProportionZTest({ control, treatment, confidenceLevel });
       if (test.status !== 'ok') return { ...test, variant };
-      const posterior = bayes
-        ? betaBinomialComparison({ control, treatment, credibility: confidenceLevel })
-        : null;
+      const posterior = bayes ? betaBinomialComparison({ control, treatment, credibility: confidenceLevel }) : null;
       if (posterior !== null && posterior.status !== 'ok') return { ...posterior, variant };
       const degenerate = [control, treatment].some((arm) => arm.conversions === 0 || arm.conversions === arm.users);
       return {
@@ -262,8 +260,6 @@ export function compareVariants(input: ComparisonInput, { bayes = true }: { baye
   });
   const raw = input.variants.flatMap((_, index) => (index === controlIndex ? [] : [compareOne(input, controlIndex, index, bayes)]));
   const adjusted = holmAdjust(raw.map((result) => (result.status === 'ok' ? result.pValue : 1)));
-  const comparisons = raw.map((result, i): VariantComparison =>
-    result.status === 'ok' ? { ...result, pValueAdjusted: adjusted[i] } : result,
-  );
+  const comparisons = raw.map((result, i): VariantComparison => (result.status === 'ok' ? { ...result, pValueAdjusted: adjusted[i] } : result));
   return { control: input.variants[controlIndex].name, srm, comparisons };
 }

@@ -57,7 +57,9 @@ function lineChart({
   xLabels?: string[];
   markers?: readonly TimelineMarker[];
 }): string {
-  const values = series.flatMap((s) => s.points.flatMap((p) => [p.y, p.band?.low ?? null, p.band?.high ?? null])).filter((v): v is number => v !== null && Number.isFinite(v));
+  const values = series
+    .flatMap((s) => s.points.flatMap((p) => [p.y, p.band?.low ?? null, p.band?.high ?? null]))
+    .filter((v): v is number => v !== null && Number.isFinite(v));
   if (reference !== undefined) values.push(reference);
   if (values.length === 0) return `<figure><figcaption>${escapeHtml(title)}</figcaption><p class="muted">Not enough data yet.</p></figure>`;
   let min = Math.min(...values);
@@ -79,9 +81,11 @@ function lineChart({
   }
   const tickEvery = Math.max(1, Math.ceil(days.length / 6));
   days.forEach((day, i) => {
-    if (i % tickEvery === 0 || i === days.length - 1) parts.push(`<text x="${x(i).toFixed(1)}" y="${HEIGHT - 10}" text-anchor="middle">${escapeHtml(xLabels?.[i] ?? day.slice(5))}</text>`);
+    if (i % tickEvery === 0 || i === days.length - 1)
+      parts.push(`<text x="${x(i).toFixed(1)}" y="${HEIGHT - 10}" text-anchor="middle">${escapeHtml(xLabels?.[i] ?? day.slice(5))}</text>`);
   });
-  if (reference !== undefined) parts.push(`<line x1="${MARGIN.left}" x2="${WIDTH - MARGIN.right}" y1="${y(reference).toFixed(1)}" y2="${y(reference).toFixed(1)}" class="reference"/>`);
+  if (reference !== undefined)
+    parts.push(`<line x1="${MARGIN.left}" x2="${WIDTH - MARGIN.right}" y1="${y(reference).toFixed(1)}" y2="${y(reference).toFixed(1)}" class="reference"/>`);
   for (const marker of markers) {
     // At the marker's day, or where it would fall between two looks (a day without counters).
     const at = days.findIndex((day) => day >= marker.day);
@@ -141,7 +145,13 @@ function rateChart(report: ExperimentReport, days: string[], timeline: TimelineP
     color: colorOf(report, variant.name),
     points: timeline.map((point) => ({ y: point.variants[v].estimate, band: point.variants[v].interval })),
   }));
-  return lineChart({ title: `Target metric per variant with ${report.confidenceLevel * 100}% intervals`, days, series, percent: report.metric !== 'mean', markers });
+  return lineChart({
+    title: `Target metric per variant with ${report.confidenceLevel * 100}% intervals`,
+    days,
+    series,
+    percent: report.metric !== 'mean',
+    markers,
+  });
 }
 
 function liftChart(report: ExperimentReport, days: string[], timeline: TimelinePoint[], markers: readonly TimelineMarker[] = []): string {
@@ -159,7 +169,8 @@ function liftChart(report: ExperimentReport, days: string[], timeline: TimelineP
 /** Progress to the sequential plan: the size the always-valid decision needs, not the fixed-horizon one. */
 function progressChart(report: ExperimentReport): string {
   const required = report.sampleSize.requiredPerVariant;
-  if (required === null) return `<figure><figcaption>Progress to the planned sample size</figcaption><p class="muted">${escapeHtml(report.sampleSize.reason ?? 'not estimable yet')}</p></figure>`;
+  if (required === null)
+    return `<figure><figcaption>Progress to the planned sample size</figcaption><p class="muted">${escapeHtml(report.sampleSize.reason ?? 'not estimable yet')}</p></figure>`;
   const fixedHorizon = report.sampleSize.fixedHorizonPerVariant;
   const chart = barChart({
     title: `Progress to the sequential plan (${required.toLocaleString('en-US')} per variant)`,
@@ -170,7 +181,8 @@ function progressChart(report: ExperimentReport): string {
       text: `${variant.users.toLocaleString('en-US')} (${Math.min(999, (100 * variant.users) / required).toFixed(0)}%)`,
     })),
   });
-  const reference = fixedHorizon === null ? '' : ` A single fixed-horizon test would need ${fixedHorizon.toLocaleString('en-US')}, but only if read once, at that size.`;
+  const reference =
+    fixedHorizon === null ? '' : ` A single fixed-horizon test would need ${fixedHorizon.toLocaleString('en-US')}, but only if read once, at that size.`;
   return `${chart}<p class="muted">The plan is the size at which the always-valid test reaches the planned power against the MDE, however often this report is read.${escapeHtml(reference)} Without a winner, the experiment stops for no effect only past the plan, once the always-valid interval rules out the MDE.</p>`;
 }
 
@@ -178,7 +190,12 @@ function srmChart(report: ExperimentReport): string {
   if (report.srm.status !== 'ok') return `<figure><figcaption>Sample ratio check</figcaption><p class="muted">${escapeHtml(report.srm.reason)}</p></figure>`;
   const srm = report.srm;
   const bars = report.variants.flatMap((variant, i) => [
-    { name: `${variant.name} observed`, value: srm.observedShares[i], color: colorOf(report, variant.name), text: formatNumber(srm.observedShares[i], 'percent') },
+    {
+      name: `${variant.name} observed`,
+      value: srm.observedShares[i],
+      color: colorOf(report, variant.name),
+      text: formatNumber(srm.observedShares[i], 'percent'),
+    },
     { name: `${variant.name} expected`, value: srm.expectedShares[i], color: '#adb5bd', text: formatNumber(srm.expectedShares[i], 'percent') },
   ]);
   const verdict = srm.flagged ? '<strong class="bad">MISMATCH</strong>' : '<span class="good">ok</span>';
@@ -191,7 +208,8 @@ function comparisonTable(report: ExperimentReport): string {
   const rows = report.comparisons.map((c) => {
     if (c.status !== 'ok') return `<tr><td>${escapeHtml(c.variant)}</td><td colspan="10" class="muted">insufficient data: ${escapeHtml(c.reason)}</td></tr>`;
     const unit = percent ? 'percent' : 'number';
-    const interval = (i: { low: number; high: number } | null, as: 'percent' | 'number') => `[${formatNumber(i?.low ?? null, as)}, ${formatNumber(i?.high ?? null, as)}]`;
+    const interval = (i: { low: number; high: number } | null, as: 'percent' | 'number') =>
+      `[${formatNumber(i?.low ?? null, as)}, ${formatNumber(i?.high ?? null, as)}]`;
     return `<tr><td>${escapeHtml(c.variant)}</td><td>${formatNumber(c.treatmentEstimate, unit)}</td><td>${formatNumber(c.relativeLift, 'percent')} ${interval(c.relativeLiftInterval, 'percent')}</td><td>${interval(c.credibleInterval, unit)}</td><td>${formatNumber(c.pValue, 'p')} <span class="muted">${escapeHtml(c.test)}</span></td><td>${formatNumber(c.pValueAdjusted, 'p')}</td><td>${formatNumber(c.alwaysValidPValue, 'p')}</td><td>${formatNumber(c.alwaysValidPValueAdjusted, 'p')}</td><td>${formatNumber(c.chanceToWin.absolute, 'percent')}</td><td>${formatNumber(c.chanceToWin.relative, 'percent')}</td><td>${formatNumber(c.expectedLoss, 'number')}</td></tr>`;
   });
   return `<table><thead><tr><th>variant</th><th>estimate</th><th>lift [interval]</th><th>difference, credible interval</th><th>p (test)</th><th>p (Holm)</th><th>always-valid p</th><th>always-valid p (Holm)</th><th>chance to win, absolute (difference &gt; 0)</th><th>chance to win, relative (lift &gt; 0)</th><th>expected loss</th></tr></thead><tbody>${rows.join('')}</tbody></table>`;
@@ -201,14 +219,16 @@ function guardrailList(report: ExperimentReport, unchecked: readonly { metric: s
   if (report.guardrails.length === 0 && unchecked.length === 0) return '<p class="muted">No guardrails configured.</p>';
   const notChecked = unchecked.map((g) => `<li>${escapeHtml(g.metric)}: <strong class="bad">NOT CHECKED</strong> — ${escapeHtml(g.reason)}</li>`);
   const items = report.guardrails.map((g) => {
-    const state = g.status !== 'ok' ? `insufficient data (${escapeHtml(g.reason)})` : g.breached ? '<strong class="bad">BREACHED</strong>' : '<span class="good">ok</span>';
+    const state =
+      g.status !== 'ok' ? `insufficient data (${escapeHtml(g.reason)})` : g.breached ? '<strong class="bad">BREACHED</strong>' : '<span class="good">ok</span>';
     const change = g.status === 'ok' ? formatNumber(g.relativeChange, 'percent') : '–';
     return `<li>${escapeHtml(g.metric)} · ${escapeHtml(g.variant)}: change ${change} (limit −${formatNumber(g.maxRelativeDrop, 'percent')}) — ${state}</li>`;
   });
   return `<ul>${items.join('')}${notChecked.join('')}</ul>`;
 }
 
-const intervalText = (interval: Interval | null, as: 'percent' | 'number') => (interval === null ? '' : ` [${formatNumber(interval.low, as)}, ${formatNumber(interval.high, as)}]`);
+const intervalText = (interval: Interval | null, as: 'percent' | 'number') =>
+  interval === null ? '' : ` [${formatNumber(interval.low, as)}, ${formatNumber(interval.high, as)}]`;
 
 function roleText(metric: PanelMetric): string {
   return metric.role === 'target' ? '<strong>target</strong> <span class="muted">(decided above)</span>' : 'secondary';
@@ -243,12 +263,18 @@ function metricsTable(panel: MetricsPanel): string {
         ? '<td colspan="4" class="muted">control</td>'
         : metric.notTested !== null
           ? `<td colspan="4" class="muted">${escapeHtml(metric.notTested)}</td>`
-          : comparisonCells(metric, metric.comparisons.find((c) => c.variant === variant.name));
+          : comparisonCells(
+              metric,
+              metric.comparisons.find((c) => c.variant === variant.name),
+            );
       return `<tr>${head}<td>${escapeHtml(variant.name)}</td>${estimate}${rest}</tr>`;
     });
   });
   const alpha = Number((1 - panel.confidenceLevel).toPrecision(12));
-  const family = panel.family.size === 0 ? 'no secondary metric is tested' : `${panel.family.size} tests (${panel.family.metrics.map(escapeHtml).join(', ')} × each non-control variant)`;
+  const family =
+    panel.family.size === 0
+      ? 'no secondary metric is tested'
+      : `${panel.family.size} tests (${panel.family.metrics.map(escapeHtml).join(', ')} × each non-control variant)`;
   return (
     `<table class="metrics"><thead><tr><th>metric</th><th>role</th><th>variant</th><th>estimate [${panel.confidenceLevel * 100}% interval]</th><th>lift vs ${escapeHtml(panel.control)} [interval]</th><th>difference [interval]</th><th>p (test)</th><th>p (Holm, secondary family)</th></tr></thead><tbody>${rows.join('')}</tbody></table>` +
     `<p class="muted">Secondary metrics are for understanding, not for the decision: their p-values are fixed-horizon, and only the Holm-adjusted column, over one family of ${family}, supports a claim at alpha ${alpha}. The target's row shows its fixed-horizon test on the same counters as every row here (each user's clicks, impressions, revenue and watch time capped where the row's definition says so, as in the decision); the decision is the always-valid test above.</p>`
@@ -260,10 +286,16 @@ function forestPlot(panel: MetricsPanel, colorOf: (name: string) => string): str
   const rows = panel.metrics.flatMap((metric) =>
     metric.comparisons.map((comparison) => ({ metric, comparison, label: `${metric.label} · ${comparison.variant}` })),
   );
-  const drawable = rows.filter((row): row is typeof row & { comparison: PanelComparison & { status: 'ok' } } => row.comparison.status === 'ok' && row.comparison.relativeLift !== null);
+  const drawable = rows.filter(
+    (row): row is typeof row & { comparison: PanelComparison & { status: 'ok' } } => row.comparison.status === 'ok' && row.comparison.relativeLift !== null,
+  );
   const title = `Relative lift against ${panel.control} per metric, with ${panel.confidenceLevel * 100}% intervals`;
   if (drawable.length === 0) return `<figure><figcaption>${escapeHtml(title)}</figcaption><p class="muted">No metric has a lift to show yet.</p></figure>`;
-  const values = drawable.flatMap((row) => [row.comparison.relativeLift as number, row.comparison.relativeLiftInterval?.low ?? (row.comparison.relativeLift as number), row.comparison.relativeLiftInterval?.high ?? (row.comparison.relativeLift as number)]);
+  const values = drawable.flatMap((row) => [
+    row.comparison.relativeLift as number,
+    row.comparison.relativeLiftInterval?.low ?? (row.comparison.relativeLift as number),
+    row.comparison.relativeLiftInterval?.high ?? (row.comparison.relativeLift as number),
+  ]);
   values.push(0);
   let min = Math.min(...values);
   let max = Math.max(...values);
@@ -291,7 +323,10 @@ function forestPlot(panel: MetricsPanel, colorOf: (name: string) => string): str
     const interval = row.comparison.relativeLiftInterval;
     const target = row.metric.role === 'target';
     parts.push(`<text x="${left - 8}" y="${(cy + 4).toFixed(1)}" text-anchor="end"${target ? ' font-weight="bold"' : ''}>${escapeHtml(row.label)}</text>`);
-    if (interval !== null) parts.push(`<line x1="${x(interval.low).toFixed(1)}" x2="${x(interval.high).toFixed(1)}" y1="${cy.toFixed(1)}" y2="${cy.toFixed(1)}" stroke="${color}" stroke-width="2"/>`);
+    if (interval !== null)
+      parts.push(
+        `<line x1="${x(interval.low).toFixed(1)}" x2="${x(interval.high).toFixed(1)}" y1="${cy.toFixed(1)}" y2="${cy.toFixed(1)}" stroke="${color}" stroke-width="2"/>`,
+      );
     parts.push(`<circle cx="${x(lift).toFixed(1)}" cy="${cy.toFixed(1)}" r="4" fill="${color}"/>`);
     const p = row.comparison.pValueAdjusted === null ? 'target' : `Holm p ${formatNumber(row.comparison.pValueAdjusted, 'p')}`;
     parts.push(`<text x="${WIDTH - right + 6}" y="${(cy + 4).toFixed(1)}">${escapeHtml(p)}</text>`);
@@ -320,10 +355,14 @@ function rankingSection(ranking: RankingPanel, colorOf: (name: string) => string
         });
   const percent = (value: number | null) => formatNumber(value, 'percent');
   const rows = ranking.variants.map((variant) => {
-    const rr = variant.reciprocalRank.status === 'ok' ? `${variant.reciprocalRank.value.toFixed(4)} <span class="muted">(${variant.reciprocalRank.clicks.toLocaleString('en-US')} clicks, ${variant.reciprocalRank.lists.toLocaleString('en-US')} lists)</span>` : `<span class="muted">${escapeHtml(variant.reciprocalRank.reason)}</span>`;
+    const rr =
+      variant.reciprocalRank.status === 'ok'
+        ? `${variant.reciprocalRank.value.toFixed(4)} <span class="muted">(${variant.reciprocalRank.clicks.toLocaleString('en-US')} clicks, ${variant.reciprocalRank.lists.toLocaleString('en-US')} lists)</span>`
+        : `<span class="muted">${escapeHtml(variant.reciprocalRank.reason)}</span>`;
     const f = variant.fallback;
     const fallback = `${percent(f.share)} <span class="muted">(${f.fallbackImpressions.toLocaleString('en-US')} of ${f.impressions.toLocaleString('en-US')})</span>`;
-    const unclassified = f.unclassifiedImpressions > 0 ? ` <span class="muted">+ ${f.unclassifiedImpressions.toLocaleString('en-US')} counted before the reasons were</span>` : '';
+    const unclassified =
+      f.unclassifiedImpressions > 0 ? ` <span class="muted">+ ${f.unclassifiedImpressions.toLocaleString('en-US')} counted before the reasons were</span>` : '';
     const coverage = variant.coverage === null ? '<span class="muted">not measured</span>' : percent(variant.coverage);
     return `<tr><td>${escapeHtml(variant.name)}</td><td>${rr}</td><td>${fallback}</td><td>${percent(f.coldStartShare)}</td><td>${percent(f.artifactShare)}${unclassified}</td><td>${coverage}</td></tr>`;
   });
@@ -358,7 +397,11 @@ function banditSection(report: ExperimentReport, bandit: BanditReport, days: str
     title: 'Each arm over time (SNIPS, cumulative)',
     days,
     percent: true,
-    series: bandit.arms.map((arm, a) => ({ name: arm.name, color: colorOf(report, arm.name), points: bandit.timeline.map((point) => ({ y: point.snips[a], band: null })) })),
+    series: bandit.arms.map((arm, a) => ({
+      name: arm.name,
+      color: colorOf(report, arm.name),
+      points: bandit.timeline.map((point) => ({ y: point.snips[a], band: null })),
+    })),
   });
   return (
     `<p>Reward: ${escapeHtml(bandit.reward)}. The split moved with the Thompson allocation, so it is checked against the allocation in force when each user was assigned, and each arm's value is estimated from the logged propensities p: ` +

@@ -27,10 +27,7 @@ export function relativeLiftLogDelta(
   const ratio = treatment.estimate / control.estimate;
   const lift = ratio - 1;
   if (!(treatment.estimate > 0)) return { lift, interval: null };
-  const seLog = Math.sqrt(
-    control.variance / (control.estimate * control.estimate) +
-      treatment.variance / (treatment.estimate * treatment.estimate),
-  );
+  const seLog = Math.sqrt(control.variance / (control.estimate * control.estimate) + treatment.variance / (treatment.estimate * treatment.estimate));
   const logRatio = Math.log(ratio);
   return {
     lift,

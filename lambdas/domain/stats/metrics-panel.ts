@@ -116,7 +116,11 @@ export interface PanelVariantConfig {
   control: boolean;
 }
 
-function comparisonInputOf(variants: readonly PanelVariantConfig[], confidenceLevel: number, measure: Exclude<PanelMeasure, { kind: 'not-tested' }>): ComparisonInput {
+function comparisonInputOf(
+  variants: readonly PanelVariantConfig[],
+  confidenceLevel: number,
+  measure: Exclude<PanelMeasure, { kind: 'not-tested' }>,
+): ComparisonInput {
   // The weights only feed the sample ratio check, which the panel does not report (the report's own does).
   const meta = (i: number) => ({ name: variants[i].name, weight: variants[i].weight, isControl: variants[i].control, users: 0 });
   switch (measure.kind) {
@@ -138,7 +142,9 @@ function variantEstimate(measure: PanelMeasure, index: number, z: number): { n: 
   switch (measure.kind) {
     case 'proportion': {
       const { users, conversions } = measure.samples[index];
-      return users === 0 ? { n: 0, estimate: null, interval: null } : { n: users, estimate: conversions / users, interval: wilsonInterval(conversions, users, z) };
+      return users === 0
+        ? { n: 0, estimate: null, interval: null }
+        : { n: users, estimate: conversions / users, interval: wilsonInterval(conversions, users, z) };
     }
     case 'mean': {
       const sample = measure.samples[index];
@@ -152,7 +158,11 @@ function variantEstimate(measure: PanelMeasure, index: number, z: number): { n: 
       const sample = measure.samples[index];
       const estimate = ratioEstimate(sample);
       if (estimate.status !== 'ok') return { n: sample.users, estimate: sample.sumY > 0 ? sample.sumX / sample.sumY : null, interval: null };
-      return { n: sample.users, estimate: estimate.ratio, interval: { low: estimate.ratio - z * estimate.standardError, high: estimate.ratio + z * estimate.standardError } };
+      return {
+        n: sample.users,
+        estimate: estimate.ratio,
+        interval: { low: estimate.ratio - z * estimate.standardError, high: estimate.ratio + z * estimate.standardError },
+      };
     }
     case 'not-tested': {
       const estimate = measure.estimates[index];
@@ -171,11 +181,13 @@ function validatePanelInput(variants: readonly PanelVariantConfig[], metrics: re
     if (typeof metric.id !== 'string' || metric.id.length === 0) throw new StatsInputError(`metrics[${m}].id`, 'must be a non-empty string');
     if (ids.has(metric.id)) throw new StatsInputError(`metrics[${m}].id`, `duplicate metric '${metric.id}'`);
     ids.add(metric.id);
-    if (metric.role !== 'target' && metric.role !== 'secondary') throw new StatsInputError(`metrics[${m}].role`, `must be 'target' or 'secondary', got ${JSON.stringify(metric.role)}`);
+    if (metric.role !== 'target' && metric.role !== 'secondary')
+      throw new StatsInputError(`metrics[${m}].role`, `must be 'target' or 'secondary', got ${JSON.stringify(metric.role)}`);
     const length = metric.measure.kind === 'not-tested' ? metric.measure.estimates.length : metric.measure.samples.length;
     if (length !== variants.length) throw new StatsInputError(`metrics[${m}].measure`, `needs one sample per variant (${variants.length}), got ${length}`);
     if (metric.measure.kind === 'not-tested') {
-      if (metric.measure.units.length !== variants.length) throw new StatsInputError(`metrics[${m}].measure.units`, `needs one count per variant (${variants.length}), got ${metric.measure.units.length}`);
+      if (metric.measure.units.length !== variants.length)
+        throw new StatsInputError(`metrics[${m}].measure.units`, `needs one count per variant (${variants.length}), got ${metric.measure.units.length}`);
       metric.measure.units.forEach((units, i) => requireCount(`metrics[${m}].measure.units[${i}]`, units));
     }
   });
@@ -208,10 +220,15 @@ export function buildMetricsPanel({
     if (input.measure.kind === 'not-tested') return { input, variants: perVariant, comparisons: [] };
     try {
       // Bayes off: the panel reports tests, and the exact Beta-Binomial sums would only cost time.
-      return { input, variants: perVariant, comparisons: compareVariants(comparisonInputOf(variants, confidenceLevel, input.measure), { bayes: false }).comparisons };
+      return {
+        input,
+        variants: perVariant,
+        comparisons: compareVariants(comparisonInputOf(variants, confidenceLevel, input.measure), { bayes: false }).comparisons,
+      };
     } catch (error) {
       // Name the metric: 'variants[1].sum_sq' alone would not say which of the panel's samples is corrupt.
-      if (error instanceof StatsInputError) throw new StatsInputError(`metrics[${m}] (${input.id}): ${error.field}`, error.message.slice(error.field.length + 2));
+      if (error instanceof StatsInputError)
+        throw new StatsInputError(`metrics[${m}] (${input.id}): ${error.field}`, error.message.slice(error.field.length + 2));
       throw error;
     }
   });

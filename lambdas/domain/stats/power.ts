@@ -55,8 +55,7 @@ export function sampleSizeForProportions(input: ProportionPowerInput): SampleSiz
   const meanRate = (baselineRate + treatmentRate) / 2;
   const absoluteMde = treatmentRate - baselineRate;
   const n =
-    (zAlpha * Math.sqrt(2 * meanRate * (1 - meanRate)) +
-      zBeta * Math.sqrt(baselineRate * (1 - baselineRate) + treatmentRate * (1 - treatmentRate))) ** 2 /
+    (zAlpha * Math.sqrt(2 * meanRate * (1 - meanRate)) + zBeta * Math.sqrt(baselineRate * (1 - baselineRate) + treatmentRate * (1 - treatmentRate))) ** 2 /
     absoluteMde ** 2;
   // The guard keeps an exact integer that floating point nudged up from rounding to n + 1.
   return { usersPerVariant: Math.ceil(n - 1e-9), baselineRate, treatmentRate, absoluteMde };
@@ -83,9 +82,7 @@ export function achievedPowerForProportions({
   // Users are split as observed, so the pooled rate is weighted by them.
   const pooledRate = (baselineRate * controlUsers + treatmentRate * treatmentUsers) / (controlUsers + treatmentUsers);
   const nullSe = Math.sqrt(pooledRate * (1 - pooledRate) * (1 / controlUsers + 1 / treatmentUsers));
-  const alternativeSe = Math.sqrt(
-    (baselineRate * (1 - baselineRate)) / controlUsers + (treatmentRate * (1 - treatmentRate)) / treatmentUsers,
-  );
+  const alternativeSe = Math.sqrt((baselineRate * (1 - baselineRate)) / controlUsers + (treatmentRate * (1 - treatmentRate)) / treatmentUsers);
   const effect = Math.abs(treatmentRate - baselineRate);
   return normalCdf((effect - zAlpha * nullSe) / alternativeSe) + normalCdf((-effect - zAlpha * nullSe) / alternativeSe);
 }
@@ -119,15 +116,7 @@ export function sampleSizeForMeans({
 }
 
 /** Power against `absoluteMde` of a two-sided z-test whose difference has standard error `standardError`. */
-export function achievedPowerForStandardError({
-  absoluteMde,
-  standardError,
-  alpha,
-}: {
-  absoluteMde: number;
-  standardError: number;
-  alpha: number;
-}): number {
+export function achievedPowerForStandardError({ absoluteMde, standardError, alpha }: { absoluteMde: number; standardError: number; alpha: number }): number {
   requireOpenUnit('alpha', alpha);
   if (!(standardError > 0) || !Number.isFinite(standardError)) return 0;
   const zAlpha = normalQuantile(1 - alpha / 2);

@@ -67,11 +67,7 @@ export function twoProportionZTest({
   const difference = treatmentRate - controlRate;
   const zScore = difference / standardErrorPooled;
   const zCritical = zCriticalFor(confidenceLevel);
-  const lift = relativeLiftLogDelta(
-    { estimate: controlRate, variance: controlVariance },
-    { estimate: treatmentRate, variance: treatmentVariance },
-    zCritical,
-  );
+  const lift = relativeLiftLogDelta({ estimate: controlRate, variance: controlVariance }, { estimate: treatmentRate, variance: treatmentVariance }, zCritical);
   return okIfFinite({
     controlRate,
     treatmentRate,

@@ -113,7 +113,11 @@ function validateVariant(variant: RankingVariantInput, v: number): void {
 }
 
 /** Click-through at each position from 1 to `positions`, with the impressions shown there. */
-function byPosition(variant: RankingVariantInput, positions: number, z: number): { byPosition: PositionCtr[]; clicksBeyondLists: number; reciprocalRankSum: number; clicksInLists: number } {
+function byPosition(
+  variant: RankingVariantInput,
+  positions: number,
+  z: number,
+): { byPosition: PositionCtr[]; clicksBeyondLists: number; reciprocalRankSum: number; clicksInLists: number } {
   // Impressions at position p: every list of length k >= p showed it.
   const shownAt = new Array<number>(positions).fill(0);
   let running = 0;
@@ -137,7 +141,8 @@ function byPosition(variant: RankingVariantInput, positions: number, z: number):
     const clicks = variant.clicksByPosition[index] ?? 0;
     if (impressions === 0) return { position, ...insufficientData('no list of this variant reached this position') };
     // Repeated clicks on one item, or clients naming positions freely, can outnumber the lists.
-    if (clicks > impressions) return { position, ...insufficientData(`${clicks} clicks named this position, more than the ${impressions} lists that showed it`) };
+    if (clicks > impressions)
+      return { position, ...insufficientData(`${clicks} clicks named this position, more than the ${impressions} lists that showed it`) };
     return { position, ...ok({ impressions, clicks, ctr: clicks / impressions, interval: wilsonInterval(clicks, impressions, z) }) };
   });
   return { byPosition: rows, clicksBeyondLists, reciprocalRankSum, clicksInLists };
@@ -154,7 +159,8 @@ export function buildRankingPanel(input: RankingPanelInput): RankingPanel {
   if (input.coverage.status === 'ok') {
     const { catalogueSize, distinctItemsShown } = input.coverage;
     requireCount('coverage.catalogueSize', catalogueSize);
-    if (distinctItemsShown.length !== input.variants.length) throw new StatsInputError('coverage.distinctItemsShown', `needs one count per variant (${input.variants.length})`);
+    if (distinctItemsShown.length !== input.variants.length)
+      throw new StatsInputError('coverage.distinctItemsShown', `needs one count per variant (${input.variants.length})`);
     distinctItemsShown.forEach((count, v) => {
       requireCount(`coverage.distinctItemsShown[${v}]`, count);
       if (count > catalogueSize) throw new StatsInputError(`coverage.distinctItemsShown[${v}]`, `${count} exceeds the catalogue size ${catalogueSize}`);

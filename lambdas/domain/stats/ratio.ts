@@ -100,11 +100,7 @@ export function ratioMetricTest({
   const difference = b.ratio - a.ratio;
   const zScore = difference / standardError;
   const zCritical = zCriticalFor(confidenceLevel);
-  const lift = relativeLiftLogDelta(
-    { estimate: a.ratio, variance: a.variance },
-    { estimate: b.ratio, variance: b.variance },
-    zCritical,
-  );
+  const lift = relativeLiftLogDelta({ estimate: a.ratio, variance: a.variance }, { estimate: b.ratio, variance: b.variance }, zCritical);
   return okIfFinite({
     controlRatio: a.ratio,
     treatmentRatio: b.ratio,

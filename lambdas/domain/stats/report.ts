@@ -65,7 +65,12 @@ export function validateExperimentConfig(config: ExperimentConfig): void {
   if (!Array.isArray(config.guardrails)) throw new StatsInputError('guardrails', 'must be an array (empty for none)');
   config.guardrails.forEach((guardrail, i) => {
     if (!Object.hasOwn(GUARDRAIL_PANEL_METRIC, guardrail.metric)) {
-      throw new StatsInputError(`guardrails[${i}].metric`, `must be one of ${Object.keys(GUARDRAIL_PANEL_METRIC).map((m) => `'${m}'`).join(', ')}, got ${JSON.stringify(guardrail.metric)}`);
+      throw new StatsInputError(
+        `guardrails[${i}].metric`,
+        `must be one of ${Object.keys(GUARDRAIL_PANEL_METRIC)
+          .map((m) => `'${m}'`)
+          .join(', ')}, got ${JSON.stringify(guardrail.metric)}`,
+      );
     }
     if (!(guardrail.max_relative_drop > 0 && guardrail.max_relative_drop < 1)) {
       throw new StatsInputError(`guardrails[${i}].max_relative_drop`, `must be strictly between 0 and 1, got ${String(guardrail.max_relative_drop)}`);
@@ -158,7 +163,11 @@ function comparisonInput(config: ExperimentConfig, rows: DailyVariantCounters[],
   });
   switch (kind) {
     case 'proportion':
-      return { metric: kind, confidenceLevel: config.confidence_level, variants: rows.map((row, i) => ({ ...meta(i), sample: { users: row.exposed_users, conversions: row.conversions } })) };
+      return {
+        metric: kind,
+        confidenceLevel: config.confidence_level,
+        variants: rows.map((row, i) => ({ ...meta(i), sample: { users: row.exposed_users, conversions: row.conversions } })),
+      };
     case 'mean':
       return { metric: kind, confidenceLevel: config.confidence_level, variants: rows.map((row, i) => ({ ...meta(i), sample: meanSampleOf(row) })) };
     case 'ratio':
@@ -196,7 +205,11 @@ function variantSnapshot(config: ExperimentConfig, index: number, row: DailyVari
       if (estimate.status !== 'ok') {
         return { ...base, estimate: row.impressions > 0 ? row.clicks / row.impressions : null, interval: null };
       }
-      return { ...base, estimate: estimate.ratio, interval: { low: estimate.ratio - z * estimate.standardError, high: estimate.ratio + z * estimate.standardError } };
+      return {
+        ...base,
+        estimate: estimate.ratio,
+        interval: { low: estimate.ratio - z * estimate.standardError, high: estimate.ratio + z * estimate.standardError },
+      };
     }
     default: {
       const unknown: never = kind;
@@ -304,7 +317,11 @@ function checkGuardrail(config: ExperimentConfig, guardrail: GuardrailConfig, co
     kind === 'ratio'
       ? ratioMetricTest({ control: ratioSampleOf(control), treatment: ratioSampleOf(treatment), confidenceLevel })
       : kind === 'proportion'
-        ? twoProportionZTest({ control: { users: control.exposed_users, conversions: control.conversions }, treatment: { users: treatment.exposed_users, conversions: treatment.conversions }, confidenceLevel })
+        ? twoProportionZTest({
+            control: { users: control.exposed_users, conversions: control.conversions },
+            treatment: { users: treatment.exposed_users, conversions: treatment.conversions },
+            confidenceLevel,
+          })
         : welchTTest({ control: meanSampleOf(control), treatment: meanSampleOf(treatment), confidenceLevel });
   if (result.status !== 'ok') return { ...base, status: 'insufficient-data', reason: result.reason, breached: false };
   const breached = result.relativeLift !== null && result.relativeLift < -guardrail.max_relative_drop && result.differenceInterval.high < 0;
@@ -358,7 +375,11 @@ function decide({
   const alpha = Number((1 - config.confidence_level).toPrecision(12));
   if (srmFlagged) {
     const against = bandit ? ' against the allocation in force' : '';
-    return { decision: 'investigate-srm', reason: `sample ratio mismatch${against} (p < 0.001): assignment or logging is broken; results are not trustworthy`, winner: null };
+    return {
+      decision: 'investigate-srm',
+      reason: `sample ratio mismatch${against} (p < 0.001): assignment or logging is broken; results are not trustworthy`,
+      winner: null,
+    };
   }
   if (!sampleSize.minSampleSizeReached) {
     return { decision: 'keep-running', reason: `min_sample_size of ${config.min_sample_size} users per variant not reached`, winner: null };
@@ -381,7 +402,8 @@ function decide({
   }
   const required = sampleSize.requiredPerVariant;
   const planReached = required !== null && sampleSize.progress >= 1;
-  const worse = (comparison: DecisionComparison): boolean => comparison.status === 'ok' && comparison.alwaysValidPValueAdjusted <= alpha && comparison.difference < 0;
+  const worse = (comparison: DecisionComparison): boolean =>
+    comparison.status === 'ok' && comparison.alwaysValidPValueAdjusted <= alpha && comparison.difference < 0;
   const mdeRuledOut = (comparison: DecisionComparison): boolean =>
     comparison.status === 'ok' && absoluteMde !== null && comparison.alwaysValidInterval !== null && comparison.alwaysValidInterval.high < absoluteMde;
   const settled = (comparison: DecisionComparison): boolean =>
@@ -398,7 +420,10 @@ function decide({
     };
   }
   if (!planReached) {
-    const plan = required === null ? 'the planned sample size is not known yet' : `${sampleSize.smallestVariantUsers.toLocaleString('en-US')} of the planned ${required.toLocaleString('en-US')} users per variant`;
+    const plan =
+      required === null
+        ? 'the planned sample size is not known yet'
+        : `${sampleSize.smallestVariantUsers.toLocaleString('en-US')} of the planned ${required.toLocaleString('en-US')} users per variant`;
     return { decision: 'keep-running', reason: `no significant winner yet; ${plan}`, winner: null };
   }
   return {
@@ -449,7 +474,10 @@ export function buildExperimentReport({ config, counters, metrics, ranking, band
   config.guardrails.forEach((guardrail, g) => {
     const panelMetric = GUARDRAIL_PANEL_METRIC[guardrail.metric];
     if (panelMetric !== null && panel !== null && !panel.metrics.some((m) => m.id === panelMetric)) {
-      throw new StatsInputError(`guardrails[${g}].metric`, `'${guardrail.metric}' is checked on the metrics panel's '${panelMetric}', which the report was not given`);
+      throw new StatsInputError(
+        `guardrails[${g}].metric`,
+        `'${guardrail.metric}' is checked on the metrics panel's '${panelMetric}', which the report was not given`,
+      );
     }
     if (panel === null && (guardrail.metric === 'watch_time' || guardrail.metric === 'rating')) {
       throw new StatsInputError(`guardrails[${g}].metric`, `'${guardrail.metric}' needs the metrics panel (ReportInput.metrics)`);
@@ -536,7 +564,11 @@ export function buildExperimentReport({ config, counters, metrics, ranking, band
           return checkGuardrail(config, guardrail, latestRows[controlIndex], row);
         } catch (error) {
           // Name the guardrail and variant: 'control.sum_x2' alone would not say where.
-          if (error instanceof StatsInputError) throw new StatsInputError(`guardrails[${g}] (${guardrail.metric}, ${row.variant} on ${row.day}): ${error.field}`, error.message.slice(error.field.length + 2));
+          if (error instanceof StatsInputError)
+            throw new StatsInputError(
+              `guardrails[${g}] (${guardrail.metric}, ${row.variant} on ${row.day}): ${error.field}`,
+              error.message.slice(error.field.length + 2),
+            );
           throw error;
         }
       }),
@@ -544,7 +576,7 @@ export function buildExperimentReport({ config, counters, metrics, ranking, band
   // A bandit whose allocation was logged is checked against it and decided on its SNIPS
   // comparisons (mSPRT tau from the control's SNIPS); one without falls back to the fixed split.
   const srm = bandit?.status === 'ok' ? bandit.srm : latest.srm;
-  const banditControl = bandit?.status === 'ok' ? bandit.arms.find((arm) => arm.isControl)?.snips ?? null : null;
+  const banditControl = bandit?.status === 'ok' ? (bandit.arms.find((arm) => arm.isControl)?.snips ?? null) : null;
   const banditBaseline = config.baseline ?? banditControl;
   const decision =
     bandit?.status === 'ok'
@@ -587,11 +619,20 @@ export function buildExperimentReport({ config, counters, metrics, ranking, band
 function banditSection(config: ExperimentConfig, days: string[], input: BanditReportInput): BanditReport {
   if (input.status !== 'ok') return input;
   if (input.looks.length !== days.length || input.looks.some((look, l) => look.day !== days[l])) {
-    throw new StatsInputError('bandit.looks', `must have one look per day of the counters (${days.join(', ')}), got ${input.looks.map((look) => look.day).join(', ')}`);
+    throw new StatsInputError(
+      'bandit.looks',
+      `must have one look per day of the counters (${days.join(', ')}), got ${input.looks.map((look) => look.day).join(', ')}`,
+    );
   }
   input.looks.forEach((look, l) => {
-    if (look.arms.length !== config.variants.length || look.arms.some((arm, a) => arm.name !== config.variants[a].name || arm.isControl !== config.variants[a].control)) {
-      throw new StatsInputError(`bandit.looks[${l}].arms`, `must be the variants ${config.variants.map((v) => v.name).join(', ')} in that order, the control flagged`);
+    if (
+      look.arms.length !== config.variants.length ||
+      look.arms.some((arm, a) => arm.name !== config.variants[a].name || arm.isControl !== config.variants[a].control)
+    ) {
+      throw new StatsInputError(
+        `bandit.looks[${l}].arms`,
+        `must be the variants ${config.variants.map((v) => v.name).join(', ')} in that order, the control flagged`,
+      );
     }
   });
   return buildBanditReport({ looks: input.looks, reward: input.reward, confidenceLevel: config.confidence_level, mde: config.mde, baseline: config.baseline });
@@ -601,4 +642,3 @@ function banditSection(config: ExperimentConfig, days: string[], input: BanditRe
 export function isTerminalDecision(decision: Decision): boolean {
   return decision !== 'keep-running';
 }
-

@@ -42,8 +42,7 @@ export function mixtureSprtLook(look: SequentialLook, mixtureVariance: number, a
     return insufficientData('the difference has no positive finite variance yet');
   }
   const total = variance + mixtureVariance;
-  const logLikelihoodRatio =
-    0.5 * Math.log(variance / total) + (mixtureVariance * difference * difference) / (2 * variance * total);
+  const logLikelihoodRatio = 0.5 * Math.log(variance / total) + (mixtureVariance * difference * difference) / (2 * variance * total);
   const pValueAtLook = Math.min(1, Math.exp(-logLikelihoodRatio));
   const halfWidth = mixtureSprtHalfWidth(variance, mixtureVariance, alpha);
   return ok({ logLikelihoodRatio, pValueAtLook, interval: { low: difference - halfWidth, high: difference + halfWidth } });
@@ -81,9 +80,7 @@ export function alwaysValidSequence(looks: SequentialLook[], mixtureVariance: nu
     if (result.status === 'ok') {
       pValue = Math.min(pValue, result.pValueAtLook);
       interval =
-        interval === null
-          ? result.interval
-          : { low: Math.max(interval.low, result.interval.low), high: Math.min(interval.high, result.interval.high) };
+        interval === null ? result.interval : { low: Math.max(interval.low, result.interval.low), high: Math.min(interval.high, result.interval.high) };
       // An empty intersection can only happen by chance under a drifting plug-in variance;
       // collapse it to the latest point estimate rather than report low > high.
       if (interval.low > interval.high) interval = { low: look.difference, high: look.difference };

@@ -170,9 +170,9 @@ export function incompleteBeta(x: number, a: number, b: number, y: number = 1 - 
   if (y <= 0) return 1;
   const logFront = a * Math.log(x) + b * Math.log(y) - logBeta(a, b);
   if (x < (a + 1) / (a + b + 2)) {
-    return Math.exp(logFront) * betaContinuedFraction(x, a, b) / a;
+    return (Math.exp(logFront) * betaContinuedFraction(x, a, b)) / a;
   }
-  return 1 - Math.exp(logFront) * betaContinuedFraction(y, b, a) / b;
+  return 1 - (Math.exp(logFront) * betaContinuedFraction(y, b, a)) / b;
 }
 
 /** Student t cumulative distribution function. */
@@ -188,8 +188,7 @@ export function studentTTwoSidedPValue(t: number, df: number): number {
 }
 
 function studentTPdf(t: number, df: number): number {
-  const logDensity =
-    logGamma((df + 1) / 2) - logGamma(df / 2) - 0.5 * Math.log(df * Math.PI) - ((df + 1) / 2) * Math.log1p((t * t) / df);
+  const logDensity = logGamma((df + 1) / 2) - logGamma(df / 2) - 0.5 * Math.log(df * Math.PI) - ((df + 1) / 2) * Math.log1p((t * t) / df);
   return Math.exp(logDensity);
 }
 

@@ -73,7 +73,17 @@ export interface UserMeanComparison {
 }
 
 /** Welch's t-test of two user-level means from their exact sums. */
-export function userMeanTest({ control, treatment, confidenceLevel, scale = 1 }: { control: UserSums; treatment: UserSums; confidenceLevel: number; scale?: number }): StatResult<UserMeanComparison> {
+export function userMeanTest({
+  control,
+  treatment,
+  confidenceLevel,
+  scale = 1,
+}: {
+  control: UserSums;
+  treatment: UserSums;
+  confidenceLevel: number;
+  scale?: number;
+}): StatResult<UserMeanComparison> {
   const a = userMeanSummary(control, scale);
   const b = userMeanSummary(treatment, scale);
   if (a.n < 2 || b.n < 2) return insufficientData('each variant needs at least 2 users');

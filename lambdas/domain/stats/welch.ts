@@ -45,7 +45,10 @@ export function validateMeanSample(field: string, sample: MeanSample): void {
   // (Below 1e-290 the squares are subnormal and carry too few digits to tell.)
   const squaredMean = sample.n > 0 ? (sample.sum * sample.sum) / sample.n : 0;
   if (squaredMean > 1e-290 && sample.sumSq < squaredMean * (1 - 1e-9)) {
-    throw new StatsInputError(`${field}.sum_sq`, `${sample.sumSq} is less than sum²/n = ${(sample.sum * sample.sum) / sample.n}: no data has that (a corrupt counter)`);
+    throw new StatsInputError(
+      `${field}.sum_sq`,
+      `${sample.sumSq} is less than sum²/n = ${(sample.sum * sample.sum) / sample.n}: no data has that (a corrupt counter)`,
+    );
   }
   if (sample.n === 0 && (sample.sum !== 0 || sample.sumSq !== 0)) throw new StatsInputError(`${field}.n`, 'is 0 while the sums are not');
 }
@@ -88,9 +91,7 @@ export function welchTTest({
   const varianceOfMeanB = b.variance / b.n;
   const standardError = Math.sqrt(varianceOfMeanA + varianceOfMeanB);
   if (!(standardError > 0)) return insufficientData('zero variance in both variants');
-  const degreesOfFreedom =
-    (varianceOfMeanA + varianceOfMeanB) ** 2 /
-    (varianceOfMeanA ** 2 / (a.n - 1) + varianceOfMeanB ** 2 / (b.n - 1));
+  const degreesOfFreedom = (varianceOfMeanA + varianceOfMeanB) ** 2 / (varianceOfMeanA ** 2 / (a.n - 1) + varianceOfMeanB ** 2 / (b.n - 1));
   const difference = b.mean - a.mean;
   const tStatistic = difference / standardError;
   const tCritical = studentTQuantile(1 - (1 - confidenceLevel) / 2, degreesOfFreedom);

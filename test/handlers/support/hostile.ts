@@ -15,7 +15,15 @@ import { expect } from 'vitest';
 import type { ErrorResponseBody } from './api-gateway.ts';
 
 /** Commands that only read; anything else sent to a mocked client counts as a write. */
-const READ_COMMANDS = new Set(['GetCommand', 'QueryCommand', 'BatchGetCommand', 'GetObjectCommand', 'HeadObjectCommand', 'HeadBucketCommand', 'ListObjectsV2Command']);
+const READ_COMMANDS = new Set([
+  'GetCommand',
+  'QueryCommand',
+  'BatchGetCommand',
+  'GetObjectCommand',
+  'HeadObjectCommand',
+  'HeadBucketCommand',
+  'ListObjectsV2Command',
+]);
 
 /** Names of the write commands a mocked client received since its history was last reset. */
 export function writesSent(...clients: (AwsClientStub<DynamoDBDocumentClient> | AwsClientStub<S3Client>)[]): string[] {
@@ -23,7 +31,9 @@ export function writesSent(...clients: (AwsClientStub<DynamoDBDocumentClient> | 
 }
 
 /** The parsed error of a 4xx, after checking its shape: a code, a message and at least one named field. */
-export function errorOf(result: Pick<APIGatewayProxyResult, 'statusCode' | 'body'>): ErrorResponseBody['error'] & { details: { field: string; message: string }[] } {
+export function errorOf(
+  result: Pick<APIGatewayProxyResult, 'statusCode' | 'body'>,
+): ErrorResponseBody['error'] & { details: { field: string; message: string }[] } {
   let parsed: unknown;
   try {
     parsed = JSON.parse(result.body);
@@ -64,21 +74,90 @@ export const topField = (field: string) => field.split(/[.[]/)[0];
 // Arbitraries
 
 /** C0, DEL and C1 control characters: refused in every id. */
-export const CONTROL_CHARACTERS = [...Array.from({ length: 0x20 }, (_, i) => String.fromCharCode(i)), ...Array.from({ length: 0x21 }, (_, i) => String.fromCharCode(0x7f + i))];
+export const CONTROL_CHARACTERS = [
+  ...Array.from({ length: 0x20 }, (_, i) => String.fromCharCode(i)),
+  ...Array.from({ length: 0x21 }, (_, i) => String.fromCharCode(0x7f + i)),
+];
 
 /** Lone UTF-16 surrogates (high and low), alone and next to ordinary text. */
 export const LONE_SURROGATES = ['\ud800', '\udbff', '\udc00', '\udfff', 'a\ud83d', '\ude00b', 'x\ud800y', '\udc00\ud800'];
 
 /** Strings that look like numbers to a lenient parser. */
-export const NUMBER_LIKE = ['NaN', 'Infinity', '-Infinity', '1e309', '-1e309', '0x10', '0b11', '0o7', '1e1', '+5', '-1', '-0', ' 5', '5 ', '5.0', '5.', '.5', '1_000', '٥', '５', '0', '00', '101', '10000', '9'.repeat(400)];
+export const NUMBER_LIKE = [
+  'NaN',
+  'Infinity',
+  '-Infinity',
+  '1e309',
+  '-1e309',
+  '0x10',
+  '0b11',
+  '0o7',
+  '1e1',
+  '+5',
+  '-1',
+  '-0',
+  ' 5',
+  '5 ',
+  '5.0',
+  '5.',
+  '.5',
+  '1_000',
+  '٥',
+  '５',
+  '0',
+  '00',
+  '101',
+  '10000',
+  '9'.repeat(400),
+];
 
 /** Object keys that a careless merge turns into prototype pollution. */
 export const PROTOTYPE_KEYS = ['__proto__', 'constructor', 'prototype', 'toString', 'hasOwnProperty', '__defineGetter__', 'valueOf'];
 
 /** Numbers at and around every bound the API has. */
 export const BOUNDARY_NUMBERS = [
-  0, -0, 1, -1, 0.5, 1.5, 4.999999, 5, 5.000001, 6, 99, 100, 101, 255, 256, 257, 999, 1000, 1001, 2048, 9999, 10000, 86_399, 86_400, 86_401, 99_999, 100_000, 100_000.5, 100_001, 2 ** 31, 2 ** 32,
-  2 ** 53 - 1, 2 ** 53, 2 ** 53 + 2, -(2 ** 53), 1e21, 1e308, -1e308, Number.MIN_VALUE, -Number.MIN_VALUE, Number.MAX_VALUE, Number.EPSILON,
+  0,
+  -0,
+  1,
+  -1,
+  0.5,
+  1.5,
+  4.999999,
+  5,
+  5.000001,
+  6,
+  99,
+  100,
+  101,
+  255,
+  256,
+  257,
+  999,
+  1000,
+  1001,
+  2048,
+  9999,
+  10000,
+  86_399,
+  86_400,
+  86_401,
+  99_999,
+  100_000,
+  100_000.5,
+  100_001,
+  2 ** 31,
+  2 ** 32,
+  2 ** 53 - 1,
+  2 ** 53,
+  2 ** 53 + 2,
+  -(2 ** 53),
+  1e21,
+  1e308,
+  -1e308,
+  Number.MIN_VALUE,
+  -Number.MIN_VALUE,
+  Number.MAX_VALUE,
+  Number.EPSILON,
 ];
 
 /** Strings a hostile client may send where an id or a name is expected. */
@@ -86,7 +165,27 @@ export const hostileString: fc.Arbitrary<string> = fc.oneof(
   fc.string({ unit: 'binary', maxLength: 40 }),
   fc.string({ unit: 'grapheme', maxLength: 20 }),
   fc.string({ unit: fc.constantFrom(...CONTROL_CHARACTERS, 'a', 'é', '\u00a0'), minLength: 1, maxLength: 8 }),
-  fc.constantFrom(...LONE_SURROGATES, ...NUMBER_LIKE, ...PROTOTYPE_KEYS, '', ' ', '\t', '\u3000', '\u200b', '\ufeff', '\ufffd', 'e\u0301', '\u00e9', '%FF', '%E0%A4%A', '%00', '../..', '${x}', "'; DROP TABLE", '<script>'),
+  fc.constantFrom(
+    ...LONE_SURROGATES,
+    ...NUMBER_LIKE,
+    ...PROTOTYPE_KEYS,
+    '',
+    ' ',
+    '\t',
+    '\u3000',
+    '\u200b',
+    '\ufeff',
+    '\ufffd',
+    'e\u0301',
+    '\u00e9',
+    '%FF',
+    '%E0%A4%A',
+    '%00',
+    '../..',
+    '${x}',
+    "'; DROP TABLE",
+    '<script>',
+  ),
   fc.integer({ min: 250, max: 3000 }).map((n) => 'x'.repeat(n)),
   fc.integer({ min: 60, max: 800 }).map((n) => '€'.repeat(n)),
   fc.integer({ min: 30, max: 300 }).map((n) => '😀'.repeat(n)),
@@ -102,7 +201,10 @@ export const hostileJson: fc.Arbitrary<unknown> = fc.oneof(
 );
 
 /** A key a client might add to an object besides the known ones. */
-export const extraKey: fc.Arbitrary<string> = fc.oneof(fc.constantFrom(...PROTOTYPE_KEYS.filter((k) => k !== '__proto__'), 'admin', 'variant', 'counted', 'pk', 'is_control', ''), fc.string({ minLength: 1, maxLength: 12 }));
+export const extraKey: fc.Arbitrary<string> = fc.oneof(
+  fc.constantFrom(...PROTOTYPE_KEYS.filter((k) => k !== '__proto__'), 'admin', 'variant', 'counted', 'pk', 'is_control', ''),
+  fc.string({ minLength: 1, maxLength: 12 }),
+);
 
 /** Ids the API must accept: well-formed, no control characters, not blank, at most 256 UTF-8 bytes in NFC. */
 export const validId: fc.Arbitrary<string> = fc
@@ -127,7 +229,8 @@ export function parserRefuses(value: unknown): boolean {
   if (typeof value !== 'object' || value === null) return false;
   if (Array.isArray(value)) return value.some(parserRefuses);
   return Object.entries(value).some(
-    ([key, v]) => key === '__proto__' || (key === 'constructor' && Boolean(v) && typeof v === 'object' && Object.hasOwn(v as object, 'prototype')) || parserRefuses(v),
+    ([key, v]) =>
+      key === '__proto__' || (key === 'constructor' && Boolean(v) && typeof v === 'object' && Object.hasOwn(v as object, 'prototype')) || parserRefuses(v),
   );
 }
 

@@ -142,7 +142,13 @@ function mentions(value: unknown, logicalId: string): boolean {
 
 /** IAM action patterns (`s3:GetObject*`) match case-insensitively with `*` and `?` wildcards. */
 function actionMatches(pattern: string, action: string): boolean {
-  const regex = new RegExp(`^${pattern.replace(/[.+^${}()|[\]\\]/g, '\\$&').replace(/\*/g, '.*').replace(/\?/g, '.')}$`, 'i');
+  const regex = new RegExp(
+    `^${pattern
+      .replace(/[.+^${}()|[\]\\]/g, '\\$&')
+      .replace(/\*/g, '.*')
+      .replace(/\?/g, '.')}$`,
+    'i',
+  );
   return regex.test(action);
 }
 
@@ -165,7 +171,12 @@ export function allows(statements: readonly PolicyStatement[], action: string, l
 
 /** IAM ARN patterns match case-sensitively, `*` and `?` spanning any characters (slashes too). */
 function arnMatches(pattern: string, arn: string): boolean {
-  return new RegExp(`^${pattern.replace(/[.+^${}()|[\]\\]/g, '\\$&').replace(/\*/g, '.*').replace(/\?/g, '.')}$`).test(arn);
+  return new RegExp(
+    `^${pattern
+      .replace(/[.+^${}()|[\]\\]/g, '\\$&')
+      .replace(/\*/g, '.*')
+      .replace(/\?/g, '.')}$`,
+  ).test(arn);
 }
 
 /**

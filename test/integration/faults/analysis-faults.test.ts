@@ -102,8 +102,10 @@ beforeAll(async () => {
   for (const id of IDS) {
     await experiments.create(twoArmExperiment(id, { now: new Date(`${FIRST_DAY}T00:00:00Z`) }));
     // Every one ships the treatment, except exp-counters whose 5,200 / 4,800 split is a sample ratio mismatch.
-    const arms = id === 'exp-counters' ? [arm('control', { users: 5200 }), arm('treatment', { users: 4800 })] : [arm('control'), arm('treatment', { ctr: 0.07 })];
-    for (const row of syntheticDailyCounters({ arms, days: 14, firstDay: FIRST_DAY })) await counters.add(id, row.variant, row.day, row.increments as Record<string, number>);
+    const arms =
+      id === 'exp-counters' ? [arm('control', { users: 5200 }), arm('treatment', { users: 4800 })] : [arm('control'), arm('treatment', { ctr: 0.07 })];
+    for (const row of syntheticDailyCounters({ arms, days: 14, firstDay: FIRST_DAY }))
+      await counters.add(id, row.variant, row.day, row.increments as Record<string, number>);
   }
   ({ handler: analysisHandler } = (await import('../../../lambdas/analysis.ts')) as unknown as { handler: Handler });
   const { dynamoClient, s3Client, snsClient } = await import('../../../lambdas/common/clients.ts');
@@ -117,7 +119,7 @@ afterAll(async () => {
 });
 
 describe('the daily analysis when it fails halfway', () => {
-  it('writes the other experiments\' reports, shows no partial report as the latest, and a rerun completes the day without doubling an alert', async () => {
+  it("writes the other experiments' reports, shows no partial report as the latest, and a rerun completes the day without doubling an alert", async () => {
     // Prepare: exp-json already has the previous day's report (and its alert).
     const previous = await handler({ experiment_id: 'exp-json', day: PREVIOUS_DAY });
 
@@ -143,7 +145,8 @@ describe('the daily analysis when it fails halfway', () => {
     // The rerun writes every report of the day, complete.
     expect(rerun.failed).toEqual([]);
     expect(rerun.analysed.map((a) => a.experiment_id).sort()).toEqual([...IDS].sort());
-    for (const id of IDS) expect({ id, latest: (await reports.listDays(id))[0], ...(await readable(id, DAY)) }).toEqual({ id, latest: DAY, json: true, html: true });
+    for (const id of IDS)
+      expect({ id, latest: (await reports.listDays(id))[0], ...(await readable(id, DAY)) }).toEqual({ id, latest: DAY, json: true, html: true });
     // Each experiment alerted exactly once over all the runs; the second rerun sends nothing.
     expect(Object.fromEntries(IDS.map((id) => [id, alertsOf(id)]))).toEqual({
       'exp-ok': [`${DAY} ship`],
@@ -171,7 +174,8 @@ describe('the daily analysis when it fails halfway', () => {
     faulty = false;
 
     // Assess
-    for (const id of ['exp-json', 'exp-html']) expect({ id, days: await reports.listDays(id) }).toEqual({ id, days: id === 'exp-json' ? [DAY, PREVIOUS_DAY] : [DAY] });
+    for (const id of ['exp-json', 'exp-html'])
+      expect({ id, days: await reports.listDays(id) }).toEqual({ id, days: id === 'exp-json' ? [DAY, PREVIOUS_DAY] : [DAY] });
     expect(published.length).toBe(alertsBefore);
   });
 });

@@ -78,7 +78,13 @@ interface Scenario {
 let scenarios = 0;
 
 /** A running 50/50 experiment over two fresh artifacts (never loaded by this container), its users assigned by parity. */
-async function scenario({ mode = 'ab', treatment }: { mode?: 'ab' | 'interleaving'; treatment?: (model: FactorModel) => EncodedArtifact } = {}): Promise<Scenario> {
+async function scenario({
+  mode = 'ab',
+  treatment,
+}: {
+  mode?: 'ab' | 'interleaving';
+  treatment?: (model: FactorModel) => EncodedArtifact;
+} = {}): Promise<Scenario> {
   const n = ++scenarios;
   const experimentId = `exp-artifact-${n}`;
   const models = {
@@ -98,7 +104,14 @@ async function scenario({ mode = 'ab', treatment }: { mode?: 'ab' | 'interleavin
   await experiments.create(twoArmExperiment(experimentId, { now: new Date(), mode, variants }));
   if (mode === 'ab') {
     for (const [i, userId] of USERS.entries()) {
-      await experiments.putAssignmentIfAbsent({ experimentId, userId, variant: variantOf(userId), bucket: i, propensity: 0.5, assignedAt: new Date().toISOString() });
+      await experiments.putAssignmentIfAbsent({
+        experimentId,
+        userId,
+        variant: variantOf(userId),
+        bucket: i,
+        propensity: 0.5,
+        assignedAt: new Date().toISOString(),
+      });
     }
   }
   return { experimentId, models, artifacts, answers: [] };
@@ -109,7 +122,9 @@ async function ask(s: Scenario, users: string[] = USERS): Promise<APIGatewayProx
   const answers: APIGatewayProxyResult[] = [];
   for (const userId of users) {
     const event = apiEvent({ path: '/recommend', query: { user_id: userId, top_n: String(TOP_N), experiment_id: s.experimentId } });
-    answers.push(await handler(event as never, { ...lambdaContext('recommend'), getRemainingTimeInMillis: () => FUNCTIONS.recommend.timeoutSeconds * 1000 } as never));
+    answers.push(
+      await handler(event as never, { ...lambdaContext('recommend'), getRemainingTimeInMillis: () => FUNCTIONS.recommend.timeoutSeconds * 1000 } as never),
+    );
   }
   s.answers.push(...answers);
   return answers;
@@ -148,7 +163,8 @@ const DAMAGES: { name: string; damage: (artifact: EncodedArtifact) => Promise<un
 /** The ids of the control's popularity list: what a fallback serves. */
 const fallbackIds = (s: Scenario) => popularItems(prepareForServing(s.models.control), TOP_N).map((item) => item.itemId);
 /** The ids of a variant's own recommendations for a user. */
-const ownIds = (s: Scenario, variant: 'control' | 'treatment', userId: string) => recommendTopN(prepareForServing(s.models[variant]), userId, TOP_N).items.map((item) => item.itemId);
+const ownIds = (s: Scenario, variant: 'control' | 'treatment', userId: string) =>
+  recommendTopN(prepareForServing(s.models[variant]), userId, TOP_N).items.map((item) => item.itemId);
 const fallbacksRaised = () => addMetric.mock.calls.filter(([name]) => name === 'ArtifactFallback').length;
 
 /**
@@ -158,7 +174,9 @@ const fallbacksRaised = () => addMetric.mock.calls.filter(([name]) => name === '
 async function expectImpressionsReconciled(s: Scenario): Promise<void> {
   const served = s.answers.filter((a) => a.statusCode === 200).map((a) => bodyOf<RecommendBody>(a));
   for (const body of served) {
-    const { Item } = await aws.doc.send(new GetCommand({ TableName: TABLES.events.localName, Key: { pk: `EVENT#imp-${body.request_id}`, sk: 'E' }, ConsistentRead: true }));
+    const { Item } = await aws.doc.send(
+      new GetCommand({ TableName: TABLES.events.localName, Key: { pk: `EVENT#imp-${body.request_id}`, sk: 'E' }, ConsistentRead: true }),
+    );
     expect({ request: body.request_id, counted: Item?.counted === true, model_version: Item?.model_version ?? null, fallback: Item?.fallback ?? null }).toEqual(
       body.impression_recorded
         ? { request: body.request_id, counted: true, model_version: body.model_version, fallback: body.fallback }
@@ -213,7 +231,12 @@ describe('GET /recommend when the treatment artifact is damaged in S3', () => {
     for (const { status, body } of bodies) {
       expect(status).toBe(200);
       if (variantOf(body.user_id) === 'treatment') {
-        expect(body).toMatchObject({ variant: 'treatment', fallback: 'artifact-unavailable', model_version: s.artifacts.control.manifest.version, impression_recorded: true });
+        expect(body).toMatchObject({
+          variant: 'treatment',
+          fallback: 'artifact-unavailable',
+          model_version: s.artifacts.control.manifest.version,
+          impression_recorded: true,
+        });
         expect(body.items.map((item) => item.item_id)).toEqual(fallbackIds(s));
       } else {
         expect(body).toMatchObject({ variant: 'control', fallback: null, model_version: s.artifacts.control.manifest.version });
@@ -253,7 +276,11 @@ describe('GET /recommend when the treatment artifact is damaged in S3', () => {
     // Assess
     for (const answer of [...first, ...again]) {
       expect(answer.statusCode).toBe(200);
-      expect(bodyOf<RecommendBody>(answer)).toMatchObject({ variant: 'treatment', fallback: 'artifact-unavailable', model_version: s.artifacts.control.manifest.version });
+      expect(bodyOf<RecommendBody>(answer)).toMatchObject({
+        variant: 'treatment',
+        fallback: 'artifact-unavailable',
+        model_version: s.artifacts.control.manifest.version,
+      });
     }
     expect(fallbacksRaised()).toBe(2 * treatmentUsers.length);
     await expectImpressionsReconciled(s);
@@ -312,7 +339,12 @@ describe('GET /recommend when the treatment artifact is damaged in S3', () => {
 
     // Assess
     for (const answer of during) {
-      expect(bodyOf<RecommendBody>(answer)).toMatchObject({ variant: 'control', fallback: 'artifact-unavailable', in_experiment: false, impression_recorded: false });
+      expect(bodyOf<RecommendBody>(answer)).toMatchObject({
+        variant: 'control',
+        fallback: 'artifact-unavailable',
+        in_experiment: false,
+        impression_recorded: false,
+      });
     }
     expect(fallbacksRaised()).toBe(USERS.length);
     for (const answer of after) expect(bodyOf<RecommendBody>(answer)).toMatchObject({ variant: 'interleaved', in_experiment: true, impression_recorded: true });

@@ -55,7 +55,13 @@ import {
 
 const USERS = Array.from({ length: 24 }, (_, i) => `throttle-user-${i}`);
 const variantOf = (userId: string) => (Number(userId.split('-').pop()) % 2 === 0 ? 'control' : 'treatment');
-const EXPERIMENTS = { retried: 'exp-throttle-retried', exhausted: 'exp-throttle-exhausted', unprocessed: 'exp-unprocessed', stuck: 'exp-unprocessed-stuck', interleaving: 'exp-unprocessed-interleaving' };
+const EXPERIMENTS = {
+  retried: 'exp-throttle-retried',
+  exhausted: 'exp-throttle-exhausted',
+  unprocessed: 'exp-unprocessed',
+  stuck: 'exp-unprocessed-stuck',
+  interleaving: 'exp-unprocessed-interleaving',
+};
 
 type Handler = (event: never, context: never) => Promise<APIGatewayProxyResult>;
 let aws: LocalAws;
@@ -71,7 +77,8 @@ function stepOf(commandName: string | undefined, input: DynamoInput): string {
   if (pk === 'EXPERIMENT') return 'experiment-get';
   if (commandName === 'PutItemCommand') return pk.startsWith('ASSIGN#') ? 'assignment-put' : 'claim';
   const sk = input.Key?.sk ?? '';
-  if (pk.includes('#USER#') && sk.startsWith('DAY#')) return commandName === 'GetItemCommand' ? 'quota-get' : isNegative(input) ? 'quota-give-back' : 'quota-take';
+  if (pk.includes('#USER#') && sk.startsWith('DAY#'))
+    return commandName === 'GetItemCommand' ? 'quota-get' : isNegative(input) ? 'quota-give-back' : 'quota-take';
   if (commandName === 'GetItemCommand') return 'get';
   if (pk.includes('#USER#')) return isNegative(input) ? 'user-undo' : 'user-add';
   if (pk.includes('#VAR#')) return isNegative(input) ? 'daily-undo' : 'daily-add';
@@ -83,7 +90,8 @@ function stepOf(commandName: string | undefined, input: DynamoInput): string {
 /** A Lambda context with the function's own timeout left (middy answers early when it runs out). */
 const contextOf = (name: 'events' | 'recommend') => ({ ...lambdaContext(name), getRemainingTimeInMillis: () => FUNCTIONS[name].timeoutSeconds * 1000 });
 
-const post = (events: EventInput[]) => eventsHandler(jsonPost('/events/batch', { events }, { resource: '/events/batch' }) as never, contextOf('events') as never);
+const post = (events: EventInput[]) =>
+  eventsHandler(jsonPost('/events/batch', { events }, { resource: '/events/batch' }) as never, contextOf('events') as never);
 
 /** Posts the batches at once, then retries every one not answered 200 (at most 5 rounds); returns the first answers and the batches left. */
 async function postAndRetry(batches: EventInput[][]): Promise<{ first: APIGatewayProxyResult[]; left: EventInput[][] }> {
@@ -99,7 +107,8 @@ async function postAndRetry(batches: EventInput[][]): Promise<{ first: APIGatewa
 /** Each variant's counters summed over days, for the metrics `expected` names (and `~unassigned`, which must stay empty). */
 async function storedTotals(experimentId: string, expected: Record<string, Record<string, number>>) {
   const out: Record<string, Record<string, number>> = {};
-  for (const [variant, metrics] of Object.entries(expected)) out[variant] = pick(sumDays(await counters.dailyCounters(experimentId, variant)), Object.keys(metrics));
+  for (const [variant, metrics] of Object.entries(expected))
+    out[variant] = pick(sumDays(await counters.dailyCounters(experimentId, variant)), Object.keys(metrics));
   return { ...out, [UNASSIGNED_VARIANT]: sumDays(await counters.dailyCounters(experimentId, UNASSIGNED_VARIANT)) };
 }
 
@@ -130,7 +139,14 @@ beforeAll(async () => {
   for (const id of [EXPERIMENTS.retried, EXPERIMENTS.exhausted, EXPERIMENTS.unprocessed, EXPERIMENTS.stuck]) {
     await experiments.create(twoArmExperiment(id, { now }));
     for (const [i, userId] of USERS.entries()) {
-      await experiments.putAssignmentIfAbsent({ experimentId: id, userId, variant: variantOf(userId), bucket: i, propensity: 0.5, assignedAt: now.toISOString() });
+      await experiments.putAssignmentIfAbsent({
+        experimentId: id,
+        userId,
+        variant: variantOf(userId),
+        bucket: i,
+        propensity: 0.5,
+        assignedAt: now.toISOString(),
+      });
     }
   }
   const store = new S3ModelArtifactStore(aws.s3, ARTIFACTS_BUCKET.localName);
@@ -181,7 +197,14 @@ describe('POST /events/batch while DynamoDB throttles', () => {
 
     // Assess
     expect(faults.throttled.length).toBeGreaterThan(100);
-    expect(faults.throttled).toEqual(expect.arrayContaining([expect.stringMatching(/^claim#/), expect.stringMatching(/^user-add#\d+@2$/), expect.stringMatching(/^daily-add#/), expect.stringMatching(/^assignment-batch-get#/)]));
+    expect(faults.throttled).toEqual(
+      expect.arrayContaining([
+        expect.stringMatching(/^claim#/),
+        expect.stringMatching(/^user-add#\d+@2$/),
+        expect.stringMatching(/^daily-add#/),
+        expect.stringMatching(/^assignment-batch-get#/),
+      ]),
+    );
     expect(first.map((r) => r.statusCode)).toEqual([200, 200, 200, 200, 200]);
     expect(left).toEqual([]);
     const expected = expectedTotals(distinctOf(batches), variantOf);
@@ -195,7 +218,10 @@ describe('POST /events/batch while DynamoDB throttles', () => {
     faults.reset();
     faults.throttle = (step, nth, attempt) => {
       const exhausted =
-        (step === 'claim' && (nth === 30 || nth === 230)) || (step === 'user-add' && nth === 5) || (step === 'daily-add' && (nth === 3 || nth === 8)) || (step === 'quota-take' && nth === 40);
+        (step === 'claim' && (nth === 30 || nth === 230)) ||
+        (step === 'user-add' && nth === 5) ||
+        (step === 'daily-add' && (nth === 3 || nth === 8)) ||
+        (step === 'quota-take' && nth === 40);
       const undo = (step === 'user-undo' || step === 'unclaim' || step === 'daily-undo') && nth <= 4;
       return exhausted || undo ? errorOf(nth + attempt) : undefined;
     };
@@ -203,7 +229,9 @@ describe('POST /events/batch while DynamoDB throttles', () => {
 
     // Act
     const first = await Promise.all(batches.map(post));
-    const named = first.map((r) => (r.statusCode === 503 ? bodyOf<{ error: { details: { field: string; message: string }[] } }>(r).error.details.map((d) => d.message) : []));
+    const named = first.map((r) =>
+      r.statusCode === 503 ? bodyOf<{ error: { details: { field: string; message: string }[] } }>(r).error.details.map((d) => d.message) : [],
+    );
     const countedAfterFirst = await Promise.all(batches.map((batch) => Promise.all(batch.map(async (e) => (await eventItem(e.event_id))?.counted === true))));
     faults.throttle = () => undefined;
     const retried = await Promise.all(batches.map((batch, i) => (first[i].statusCode === 200 ? undefined : post(batch))));
@@ -217,7 +245,9 @@ describe('POST /events/batch while DynamoDB throttles', () => {
     batches.forEach((batch, i) => {
       // Acknowledged = counted: an event is counted after the first answer exactly when the answer did not name it.
       const notStored = new Set<string | undefined>(named[i]);
-      expect(batch.filter((_, j) => !countedAfterFirst[i][j]).map((e) => e.event_id)).toEqual(batch.filter((e) => notStored.has(e.event_id)).map((e) => e.event_id));
+      expect(batch.filter((_, j) => !countedAfterFirst[i][j]).map((e) => e.event_id)).toEqual(
+        batch.filter((e) => notStored.has(e.event_id)).map((e) => e.event_id),
+      );
     });
     expect(retried.map((r) => r?.statusCode ?? 200)).toEqual([200, 200, 200, 200]);
     const expected = expectedTotals(distinctOf(batches), variantOf);
@@ -256,7 +286,11 @@ describe('POST /events/batch while BatchGetItem leaves keys unprocessed', () => 
 
     // Assess
     expect(first.statusCode).toBe(503);
-    expect(bodyOf<{ error: { details: { message: string }[] } }>(first).error.details.map((d) => d.message).sort()).toEqual(batch.map((e) => e.event_id).sort());
+    expect(
+      bodyOf<{ error: { details: { message: string }[] } }>(first)
+        .error.details.map((d) => d.message)
+        .sort(),
+    ).toEqual(batch.map((e) => e.event_id).sort());
     expect(storedAfterFirst.filter((item) => item !== undefined)).toEqual([]);
     expect(retry.statusCode).toBe(200);
     const expected = expectedTotals(distinctOf([batch]), variantOf);
@@ -269,13 +303,29 @@ describe('POST /events/batch while BatchGetItem leaves keys unprocessed', () => 
     const slates: { request_id: string; user_id: string; items: { item_id: string; variant: string }[] }[] = [];
     for (let i = 0; i < 30; i++) {
       const userId = USERS[i % USERS.length];
-      const answer = await recommendHandler(apiEvent({ path: '/recommend', query: { user_id: userId, top_n: '6', experiment_id: EXPERIMENTS.interleaving } }) as never, contextOf('recommend') as never);
+      const answer = await recommendHandler(
+        apiEvent({ path: '/recommend', query: { user_id: userId, top_n: '6', experiment_id: EXPERIMENTS.interleaving } }) as never,
+        contextOf('recommend') as never,
+      );
       const body = bodyOf<{ request_id: string; impression_recorded: boolean; items: { item_id: string; variant: string }[] }>(answer);
       expect(body.impression_recorded).toBe(true);
       slates.push({ request_id: body.request_id, user_id: userId, items: body.items });
     }
     const clicks = slates.flatMap((slate) =>
-      slate.items.slice(0, 4).map((item, rank) => ({ event_id: `ilv-${slate.request_id}-${rank}`, event_type: 'click', user_id: slate.user_id, experiment_id: EXPERIMENTS.interleaving, item_id: item.item_id, request_id: slate.request_id, position: rank + 1 }) as EventInput),
+      slate.items
+        .slice(0, 4)
+        .map(
+          (item, rank) =>
+            ({
+              event_id: `ilv-${slate.request_id}-${rank}`,
+              event_type: 'click',
+              user_id: slate.user_id,
+              experiment_id: EXPERIMENTS.interleaving,
+              item_id: item.item_id,
+              request_id: slate.request_id,
+              position: rank + 1,
+            }) as EventInput,
+        ),
     );
     faults.processKeys = (step, _nth, keys) => (step === 'impression-batch-get' ? Math.ceil(keys / 2) : keys);
 
@@ -287,7 +337,10 @@ describe('POST /events/batch while BatchGetItem leaves keys unprocessed', () => 
     expect(faults.unprocessed.filter((n) => n > 0).length).toBeGreaterThan(2);
     const byVariant = (variant: string) => slates.flatMap((slate) => slate.items.slice(0, 4)).filter((item) => item.variant === variant).length;
     for (const variant of ['control', 'treatment']) {
-      expect({ variant, clicks: sumDays(await counters.dailyCounters(EXPERIMENTS.interleaving, variant)).clicks ?? 0 }).toEqual({ variant, clicks: byVariant(variant) });
+      expect({ variant, clicks: sumDays(await counters.dailyCounters(EXPERIMENTS.interleaving, variant)).clicks ?? 0 }).toEqual({
+        variant,
+        clicks: byVariant(variant),
+      });
     }
     const uncredited = await Promise.all(clicks.map(async (click) => (await eventItem(click.event_id))?.no_credit_reason));
     expect(uncredited.filter((reason) => reason !== undefined)).toEqual([]);

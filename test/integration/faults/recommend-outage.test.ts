@@ -41,7 +41,7 @@ const EXPERIMENT = 'exp-recommend-outage';
 const USERS = Array.from({ length: 40 }, (_, i) => `outage-user-${i}`);
 const MODEL_USERS = USERS.slice(0, 36);
 
-type Handler = (typeof import('../../../lambdas/recommend.ts'))['handler'];
+type Handler = typeof import('../../../lambdas/recommend.ts')['handler'];
 interface RecommendBody {
   user_id: string;
   variant: string;
@@ -155,11 +155,14 @@ describe('GET /recommend while dynalite stops and comes back', () => {
     // Assess
     expect(firstPhaseOutages).toBe(3);
     expect(outage.outages).toBe(7);
-    expect(outage.failedSteps).toEqual(expect.arrayContaining(['assignment-get', 'assignment-put', 'exposure-add', 'impression-claim', 'user-add', 'daily-add', 'experiment-get']));
+    expect(outage.failedSteps).toEqual(
+      expect.arrayContaining(['assignment-get', 'assignment-put', 'exposure-add', 'impression-claim', 'user-add', 'daily-add', 'experiment-get']),
+    );
     // Exposures whose ADD failed were released, then claimed and counted by a later request.
     expect(outage.calls).toEqual(expect.arrayContaining(['exposure-release', 'exposure-claim']));
     expect([...new Set(answers.map((a) => a.statusCode))].sort()).toEqual([200, 503]);
-    for (const answer of answers.filter((a) => a.statusCode !== 200)) expect(bodyOf<{ error: { code: string } }>(answer).error.code).toBe('service_unavailable');
+    for (const answer of answers.filter((a) => a.statusCode !== 200))
+      expect(bodyOf<{ error: { code: string } }>(answer).error.code).toBe('service_unavailable');
     expect(unservedFirst).toEqual([]);
     expect(unservedReturning).toEqual([]);
 
@@ -171,7 +174,9 @@ describe('GET /recommend while dynalite stops and comes back', () => {
 
     // Every impression answered as recorded is stored and counted; no other one is.
     for (const body of served) {
-      const { Item } = await aws.doc.send(new GetCommand({ TableName: TABLES.events.localName, Key: { pk: `EVENT#imp-${body.request_id}`, sk: 'E' }, ConsistentRead: true }));
+      const { Item } = await aws.doc.send(
+        new GetCommand({ TableName: TABLES.events.localName, Key: { pk: `EVENT#imp-${body.request_id}`, sk: 'E' }, ConsistentRead: true }),
+      );
       expect({ request: body.request_id, counted: Item?.counted === true }).toEqual({ request: body.request_id, counted: body.impression_recorded });
     }
 
@@ -188,7 +193,13 @@ describe('GET /recommend while dynalite stops and comes back', () => {
         user_impressions_sq_sum: [...perUser.values()].reduce((sum, m) => sum + m * m, 0),
       };
       const stored = sumDays(await counters.dailyCounters(EXPERIMENT, variant));
-      expect({ variant, exposed_users: stored.exposed_users, impressions: stored.impressions, fallback_impressions: stored.fallback_impressions ?? 0, user_impressions_sq_sum: stored.user_impressions_sq_sum }).toEqual(expected);
+      expect({
+        variant,
+        exposed_users: stored.exposed_users,
+        impressions: stored.impressions,
+        fallback_impressions: stored.fallback_impressions ?? 0,
+        user_impressions_sq_sum: stored.user_impressions_sq_sum,
+      }).toEqual(expected);
     }
   });
 });

@@ -56,7 +56,8 @@ const faultMiddleware: FaultMiddleware = (next, context) => async (args) => {
   inFlight++;
   try {
     const result = await next(args);
-    if (what === 'lose-answer') throw Object.assign(new Error(`Injected: the answer to ${context.commandName} ${key} was lost`), { name: 'TimeoutError', $metadata: {} });
+    if (what === 'lose-answer')
+      throw Object.assign(new Error(`Injected: the answer to ${context.commandName} ${key} was lost`), { name: 'TimeoutError', $metadata: {} });
     return result;
   } finally {
     inFlight--;
@@ -144,7 +145,9 @@ describe('the weekly retraining when a step fails halfway', () => {
     const versionsBefore = await store.listVersions('als');
 
     // Act
-    const outcome = await run((command, key) => (command === 'PutObjectCommand' && /^models\/als\/[0-9a-f]{16}\/item_factors\.f32$/.test(key) ? 'fail' : undefined));
+    const outcome = await run((command, key) =>
+      command === 'PutObjectCommand' && /^models\/als\/[0-9a-f]{16}\/item_factors\.f32$/.test(key) ? 'fail' : undefined,
+    );
     const after = await snapshot();
 
     // Assess
@@ -207,7 +210,9 @@ describe('the weekly retraining when a step fails halfway', () => {
     // Act
     let pointerWrites = 0;
     // Publish's write loses its answer; the restore's write (the second) goes through.
-    const outcome = await run((command, key) => (command === 'PutObjectCommand' && key === 'models/als/latest.json' && ++pointerWrites === 1 ? 'lose-answer' : undefined));
+    const outcome = await run((command, key) =>
+      command === 'PutObjectCommand' && key === 'models/als/latest.json' && ++pointerWrites === 1 ? 'lose-answer' : undefined,
+    );
     const after = await snapshot();
 
     // Assess
@@ -225,7 +230,18 @@ describe('the weekly retraining when a step fails halfway', () => {
 
     // Assess
     expect(outcome.status).toBe('SUCCEEDED');
-    expect(outcome.path).toEqual(['Snapshot', 'TrainEach', 'Train(als)', 'Evaluate(als)', 'Gate(als)', 'Accept(als)', 'Publish', 'SwitchFollowers', 'Notify', 'Done']);
+    expect(outcome.path).toEqual([
+      'Snapshot',
+      'TrainEach',
+      'Train(als)',
+      'Evaluate(als)',
+      'Gate(als)',
+      'Accept(als)',
+      'Publish',
+      'SwitchFollowers',
+      'Notify',
+      'Done',
+    ]);
     expect(outcome.output).toMatchObject({ published: { versions: { als: candidate } } });
     expect(await latestVersion()).toBe(candidate);
   });

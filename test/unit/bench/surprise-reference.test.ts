@@ -47,7 +47,12 @@ function globalMeanRmse(dataset: RatingsDataset, train: ArrayLike<number>, test:
  * transliterated statement by statement, with the constant initialisation init_mean = 0.1,
  * init_std_dev = 0 so that no random stream is involved.
  */
-function surpriseSvdRmse(dataset: RatingsDataset, trainRows: ArrayLike<number>, testRows: ArrayLike<number>, s: { factors: number; epochs: number; lr: number; reg: number }): number {
+function surpriseSvdRmse(
+  dataset: RatingsDataset,
+  trainRows: ArrayLike<number>,
+  testRows: ArrayLike<number>,
+  s: { factors: number; epochs: number; lr: number; reg: number },
+): number {
   const innerUser = new Map<string, number>();
   const innerItem = new Map<string, number>();
   const ur = new Map<number, [number, number][]>();
@@ -117,7 +122,17 @@ describe('surpriseTrainOrder', () => {
 describe('parseReferenceOutput', () => {
   it('rejects a result with a non-finite number, naming the field', () => {
     // prepare
-    const line = JSON.stringify({ fit_seconds: 0.1, rmse: null, mae: 1, global_mean: 3, train_ratings: 4, test_ratings: 1, test_unknown: 0, users: 2, items: 2 });
+    const line = JSON.stringify({
+      fit_seconds: 0.1,
+      rmse: null,
+      mae: 1,
+      global_mean: 3,
+      train_ratings: 4,
+      test_ratings: 1,
+      test_unknown: 0,
+      users: 2,
+      items: 2,
+    });
     // act / assess
     expect(() => parseReferenceOutput(`${line}\n`)).toThrow(/rmse = null/);
   });
@@ -130,7 +145,9 @@ describe('compileSurpriseReference', () => {
     try {
       // act / assess
       expect(() => compileSurpriseReference({ outDir: dir, compiler: 'abrec-no-such-compiler' })).toThrow(
-        new SurpriseReferenceError('abrec-no-such-compiler was not found on PATH: the Surprise SVD reference is C and needs gcc to build (Debian/Ubuntu: apt-get install gcc)'),
+        new SurpriseReferenceError(
+          'abrec-no-such-compiler was not found on PATH: the Surprise SVD reference is C and needs gcc to build (Debian/Ubuntu: apt-get install gcc)',
+        ),
       );
     } finally {
       rmSync(dir, { recursive: true, force: true });

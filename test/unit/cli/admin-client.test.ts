@@ -12,7 +12,11 @@ describe('admin API client', () => {
   });
 
   it('uses IAM for a deployed API and the admin key for the local runtime', async () => {
-    expect(await resolveAdminTarget({ url: 'https://abc.execute-api.us-east-2.amazonaws.com/v1' }, {})).toEqual({ url: 'https://abc.execute-api.us-east-2.amazonaws.com/v1', auth: 'iam', region: 'us-east-2' });
+    expect(await resolveAdminTarget({ url: 'https://abc.execute-api.us-east-2.amazonaws.com/v1' }, {})).toEqual({
+      url: 'https://abc.execute-api.us-east-2.amazonaws.com/v1',
+      auth: 'iam',
+      region: 'us-east-2',
+    });
     expect(await resolveAdminTarget({ url: 'http://127.0.0.1:3000' }, { ABREC_ADMIN_KEY: 'ak_1' })).toMatchObject({ auth: 'admin-key', adminKey: 'ak_1' });
   });
 
@@ -25,9 +29,17 @@ describe('admin API client', () => {
     vi.stubEnv('AWS_SECRET_ACCESS_KEY', 'secret');
     vi.stubEnv('AWS_SESSION_TOKEN', '');
 
-    const headers = await signedHeaders({ url: 'https://abc.execute-api.us-east-2.amazonaws.com/v1', region: 'us-east-2' }, 'POST', '/experiments/x/start', '{}', { 'content-type': 'application/json' });
+    const headers = await signedHeaders(
+      { url: 'https://abc.execute-api.us-east-2.amazonaws.com/v1', region: 'us-east-2' },
+      'POST',
+      '/experiments/x/start',
+      '{}',
+      { 'content-type': 'application/json' },
+    );
 
-    expect(headers.authorization).toMatch(/^AWS4-HMAC-SHA256 Credential=AKIDEXAMPLE\/\d{8}\/us-east-2\/execute-api\/aws4_request, SignedHeaders=[a-z0-9;-]*host[a-z0-9;-]*, Signature=[0-9a-f]{64}$/);
+    expect(headers.authorization).toMatch(
+      /^AWS4-HMAC-SHA256 Credential=AKIDEXAMPLE\/\d{8}\/us-east-2\/execute-api\/aws4_request, SignedHeaders=[a-z0-9;-]*host[a-z0-9;-]*, Signature=[0-9a-f]{64}$/,
+    );
     expect(headers['x-amz-date']).toMatch(/^\d{8}T\d{6}Z$/);
   });
 

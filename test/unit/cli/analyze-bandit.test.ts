@@ -57,8 +57,14 @@ describe('a bandit in abrec analyze --experiment and the HTML report', () => {
     const report = analysis.report!.bandit!;
     if (report.status !== 'ok') throw new Error(report.reason);
     expect(bandit).toMatchObject({ decision_estimator: 'snips', total_exposures: report.totalExposures, srm_flagged: false });
-    expect(bandit.arms.map((arm) => [arm.arm, arm.users, arm.snips, arm.ips, arm.observed_rate])).toEqual(report.arms.map((arm) => [arm.name, arm.exposedUsers, arm.snips, arm.ips, arm.observedRate]));
-    expect(bandit.comparisons[0]).toMatchObject({ variant: 'treatment', status: 'ok', always_valid_p_value_adjusted: report.comparisons[0].alwaysValidPValueAdjusted });
+    expect(bandit.arms.map((arm) => [arm.arm, arm.users, arm.snips, arm.ips, arm.observed_rate])).toEqual(
+      report.arms.map((arm) => [arm.name, arm.exposedUsers, arm.snips, arm.ips, arm.observedRate]),
+    );
+    expect(bandit.comparisons[0]).toMatchObject({
+      variant: 'treatment',
+      status: 'ok',
+      always_valid_p_value_adjusted: report.comparisons[0].alwaysValidPValueAdjusted,
+    });
     expect(io.lastJson().srm_p_value).toBe(bandit.srm_p_value);
   });
 

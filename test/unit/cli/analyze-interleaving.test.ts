@@ -8,7 +8,11 @@ describe('abrec analyze --experiment for an interleaving experiment', () => {
     const experiment = twoArmExperiment('il', { now: new Date('2026-11-20T12:00:00Z'), mode: 'interleaving', min_sample_size: 200 });
     const analysis = analysisFromCounters(
       experiment,
-      { '~interleaving': [{ day: '2026-11-20', impressions: 400, interleaved_impressions: 400, interleaving_wins_a: 20, interleaving_wins_b: 44 }], control: [], treatment: [] },
+      {
+        '~interleaving': [{ day: '2026-11-20', impressions: 400, interleaved_impressions: 400, interleaving_wins_a: 20, interleaving_wins_b: 44 }],
+        control: [],
+        treatment: [],
+      },
       { day: '2026-11-20' },
     );
 

@@ -26,8 +26,20 @@ function counters(): Record<string, StoredDailyCounter[]> {
   for (const row of syntheticDailyCounters({ arms, days: 14, firstDay: '2026-11-01' })) {
     const impressions = row.increments.impressions ?? 0;
     // Written before the revenue sums existed: neither the raw nor the capped ones (the caps came later still).
-    const { revenue_cents: _cents, user_revenue_cents_sq_sum: _squares, capped_revenue_cents: _capped, capped_revenue_cents_sq_sum: _cappedSquares, ...fields } = row.increments as Record<string, number>;
-    (out[row.variant] ??= []).push({ day: row.day, ...fields, slate_len_10: impressions, clicks_pos_1: Math.round(impressions * 0.02), clicks_pos_2: Math.round(impressions * 0.01) });
+    const {
+      revenue_cents: _cents,
+      user_revenue_cents_sq_sum: _squares,
+      capped_revenue_cents: _capped,
+      capped_revenue_cents_sq_sum: _cappedSquares,
+      ...fields
+    } = row.increments as Record<string, number>;
+    (out[row.variant] ??= []).push({
+      day: row.day,
+      ...fields,
+      slate_len_10: impressions,
+      clicks_pos_1: Math.round(impressions * 0.02),
+      clicks_pos_2: Math.round(impressions * 0.01),
+    });
   }
   return out;
 }
@@ -103,7 +115,12 @@ describe('abrec analyze --experiment: every metric', () => {
     expect(text).toContain('catalogue coverage: not measured: no shown-item markers');
     const ranking = json.ranking as RankingOutput;
     expect(ranking.positions).toBe(10);
-    expect(ranking.variants[0]).toMatchObject({ variant: 'control', reciprocal_rank: (2660 + 1330 / 2) / 133_312, reciprocal_rank_lists: 133_312, fallback_share: 0 });
+    expect(ranking.variants[0]).toMatchObject({
+      variant: 'control',
+      reciprocal_rank: (2660 + 1330 / 2) / 133_312,
+      reciprocal_rank_lists: 133_312,
+      fallback_share: 0,
+    });
     expect(ranking.variants[0].ctr_by_position[0]).toMatchObject({ position: 1, ctr: expect.closeTo(0.02, 4) });
     expect(ranking.variants[0].ctr_by_position[2]).toMatchObject({ position: 3, ctr: 0 });
   });

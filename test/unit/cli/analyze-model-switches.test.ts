@@ -40,7 +40,15 @@ async function switchedAnalysis() {
   });
   const world = buildWorld({ users: 1500 });
   const target = createInProcessTarget({ experiment, firstDayMs: FIRST_DAY_MS, slateOf: (_, userId) => world.slates.get(userId) ?? [] });
-  await runSimulation({ population: world.population, target, experimentId: experiment.id, days: 7, seed: 11, liftByVariant: { treatment: 0.3 }, concurrency: 1 });
+  await runSimulation({
+    population: world.population,
+    target,
+    experimentId: experiment.id,
+    days: 7,
+    seed: 11,
+    liftByVariant: { treatment: 0.3 },
+    concurrency: 1,
+  });
   // The second week: the same target from day 7 on, both arms alike.
   const secondWeek = { ...target, startDay: (day: number) => target.startDay(day + 7) };
   await runSimulation({ population: world.population, target: secondWeek, experimentId: experiment.id, days: 7, seed: 12, concurrency: 1 });

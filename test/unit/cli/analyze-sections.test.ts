@@ -41,7 +41,15 @@ async function segmentedAnalysis() {
     profileOf: (userId) => (userNumber(userId) % 3 === 0 ? { covariate: 0, known: false } : { covariate: 5 + (userNumber(userId) % 20), known: true }),
     clientSegmentOf: (userId) => (userNumber(userId) % 2 === 0 ? 'mobile' : 'web'),
   });
-  await runSimulation({ population: world.population, target, experimentId: experiment.id, days: 5, seed: 7, liftByVariant: { treatment: 0.3 }, concurrency: 1 });
+  await runSimulation({
+    population: world.population,
+    target,
+    experimentId: experiment.id,
+    days: 5,
+    seed: 7,
+    liftByVariant: { treatment: 0.3 },
+    concurrency: 1,
+  });
   return analysisFromCounters(experiment, target.countersByVariant(), { day: target.lastDay() });
 }
 
@@ -60,14 +68,21 @@ describe('abrec analyze --experiment: CUPED, caps and segments', () => {
     expect(line.segments).toEqual(snakeCaseKeys(analysis.segments));
     expect(line.variance_reduction).toEqual(snakeCaseKeys(analysis.variance_reduction));
     expect(line.capping).toEqual(snakeCaseKeys(analysis.capping));
-    const segments = line.segments as { dimensions: { dimension: string; segments: { segment: string; users: Record<string, number>; comparisons: { p_value_adjusted_across_segments: number | null }[] }[] }[] };
+    const segments = line.segments as {
+      dimensions: {
+        dimension: string;
+        segments: { segment: string; users: Record<string, number>; comparisons: { p_value_adjusted_across_segments: number | null }[] }[];
+      }[];
+    };
     expect(segments.dimensions.map((d) => d.dimension)).toEqual(['user_type', 'client_segment']);
     const userTypes = segments.dimensions[0].segments.map((s) => s.segment).sort();
     expect(userTypes).toEqual(['cold-start', 'known']);
     // A name-keyed record keeps the variants' names as keys.
     expect(Object.keys(segments.dimensions[0].segments[0].users).sort()).toEqual(['control', 'treatment']);
     expect(segments.dimensions[1].segments.map((s) => s.segment).sort()).toEqual(['mobile', 'web']);
-    const cuped = line.variance_reduction as { metrics: { metric: string; target: boolean; result: { status: string; comparisons?: { variance_reduction: number }[] } }[] };
+    const cuped = line.variance_reduction as {
+      metrics: { metric: string; target: boolean; result: { status: string; comparisons?: { variance_reduction: number }[] } }[];
+    };
     const targetRow = cuped.metrics.find((m) => m.target)!;
     expect(targetRow.result.status).toBe('ok');
     expect(Number.isFinite(targetRow.result.comparisons![0].variance_reduction)).toBe(true);
@@ -85,10 +100,14 @@ describe('abrec analyze --experiment: CUPED, caps and segments', () => {
     // Assess
     const text = io.stdoutText();
     expect(text).toMatch(/variance reduction \(CUPED, pre-exposure covariate\)/);
-    expect(text).toMatch(/click_through \(target\), treatment: [-\d.e]+ \[[-\d.e]+, [-\d.e]+\] p = [\d.e-]+ -> [-\d.e]+ \[[-\d.e]+, [-\d.e]+\] p = [\d.e-]+; variance removed -?[\d.]+%/);
+    expect(text).toMatch(
+      /click_through \(target\), treatment: [-\d.e]+ \[[-\d.e]+, [-\d.e]+\] p = [\d.e-]+ -> [-\d.e]+ \[[-\d.e]+, [-\d.e]+\] p = [\d.e-]+; variance removed -?[\d.]+%/,
+    );
     expect(text).toMatch(/per-user caps \(used by the decision\): clicks \d+/);
     expect(text).toMatch(/segments \(.*Holm across the segments of each dimension/);
-    expect(text).toMatch(/user_type known, treatment \(users control \d+ \/ treatment \d+\): lift -?[\d.]+% \[-?[\d.]+%, -?[\d.]+%\], p = [\d.e-]+ \(Holm [\d.e-]+\)/);
+    expect(text).toMatch(
+      /user_type known, treatment \(users control \d+ \/ treatment \d+\): lift -?[\d.]+% \[-?[\d.]+%, -?[\d.]+%\], p = [\d.e-]+ \(Holm [\d.e-]+\)/,
+    );
     expect(text).toMatch(/client_segment mobile, treatment/);
   });
 });

@@ -17,12 +17,36 @@ const noUsers = reconcileUsers([]);
 describe('bench load reconciliation of one event type', () => {
   it.each<[string, TypeEvidence, { lost: number; duplicated: number; notStored: number; notCounted: number }]>([
     ['every acknowledged event stored and counted once', clean(1000), { lost: 0, duplicated: 0, notStored: 0, notCounted: 0 }],
-    ['an acknowledged event with no item (and no count)', { acknowledged: 1000, acknowledgedStored: 999, unacknowledgedStored: 0, counted: 999 }, { lost: 1, duplicated: 0, notStored: 1, notCounted: 0 }],
-    ['an event stored as counted that the counter misses', { acknowledged: 1000, acknowledgedStored: 1000, unacknowledgedStored: 0, counted: 999 }, { lost: 1, duplicated: 0, notStored: 0, notCounted: 1 }],
-    ['an event counted twice', { acknowledged: 1000, acknowledgedStored: 1000, unacknowledgedStored: 0, counted: 1001 }, { lost: 0, duplicated: 1, notStored: 0, notCounted: 0 }],
-    ['a lost event and a double count of another cancelling in the counter (or a counted event whose item is gone): the loss shows', { acknowledged: 1000, acknowledgedStored: 999, unacknowledgedStored: 0, counted: 1000 }, { lost: 1, duplicated: 0, notStored: 1, notCounted: 0 }],
-    ['an unacknowledged event stored and counted (its answer was lost)', { acknowledged: 1000, acknowledgedStored: 1000, unacknowledgedStored: 3, counted: 1003 }, { lost: 0, duplicated: 0, notStored: 0, notCounted: 0 }],
-    ['an unacknowledged stored event the counter misses', { acknowledged: 1000, acknowledgedStored: 1000, unacknowledgedStored: 3, counted: 1002 }, { lost: 1, duplicated: 0, notStored: 0, notCounted: 1 }],
+    [
+      'an acknowledged event with no item (and no count)',
+      { acknowledged: 1000, acknowledgedStored: 999, unacknowledgedStored: 0, counted: 999 },
+      { lost: 1, duplicated: 0, notStored: 1, notCounted: 0 },
+    ],
+    [
+      'an event stored as counted that the counter misses',
+      { acknowledged: 1000, acknowledgedStored: 1000, unacknowledgedStored: 0, counted: 999 },
+      { lost: 1, duplicated: 0, notStored: 0, notCounted: 1 },
+    ],
+    [
+      'an event counted twice',
+      { acknowledged: 1000, acknowledgedStored: 1000, unacknowledgedStored: 0, counted: 1001 },
+      { lost: 0, duplicated: 1, notStored: 0, notCounted: 0 },
+    ],
+    [
+      'a lost event and a double count of another cancelling in the counter (or a counted event whose item is gone): the loss shows',
+      { acknowledged: 1000, acknowledgedStored: 999, unacknowledgedStored: 0, counted: 1000 },
+      { lost: 1, duplicated: 0, notStored: 1, notCounted: 0 },
+    ],
+    [
+      'an unacknowledged event stored and counted (its answer was lost)',
+      { acknowledged: 1000, acknowledgedStored: 1000, unacknowledgedStored: 3, counted: 1003 },
+      { lost: 0, duplicated: 0, notStored: 0, notCounted: 0 },
+    ],
+    [
+      'an unacknowledged stored event the counter misses',
+      { acknowledged: 1000, acknowledgedStored: 1000, unacknowledgedStored: 3, counted: 1002 },
+      { lost: 1, duplicated: 0, notStored: 0, notCounted: 1 },
+    ],
   ])('%s', (_name, evidence, expected) => {
     // Act
     const result = reconcileType(evidence);
@@ -58,7 +82,11 @@ describe('bench load reconciliation of the user aggregates', () => {
 
   it('reports impressions beyond the unanswered requests as duplicated, and a missing click as lost', () => {
     // Act
-    const result = reconcileUsers([user('1', { impressions: 3 }, { impressions: 6 }, 2), user('2', { clicks: 2, purchases: 1 }, { clicks: 1, purchases: 1 }), user('3', { clicks: 1 }, undefined)]);
+    const result = reconcileUsers([
+      user('1', { impressions: 3 }, { impressions: 6 }, 2),
+      user('2', { clicks: 2, purchases: 1 }, { clicks: 1, purchases: 1 }),
+      user('3', { clicks: 1 }, undefined),
+    ]);
 
     // Assess
     expect(result).toMatchObject({ users: 3, mismatched: 3, lost: 2, duplicated: 1, unacknowledgedImpressions: 2 });
@@ -89,7 +117,10 @@ describe('bench load reconciliation of a run', () => {
 
   it('sums the types, and takes the user view when it sees more lost or duplicated events', () => {
     // Arrange
-    const types = allTypes({ click: { acknowledged: 10, acknowledgedStored: 9, unacknowledgedStored: 0, counted: 9 }, rating: { acknowledged: 5, acknowledgedStored: 5, unacknowledgedStored: 0, counted: 7 } });
+    const types = allTypes({
+      click: { acknowledged: 10, acknowledgedStored: 9, unacknowledgedStored: 0, counted: 9 },
+      rating: { acknowledged: 5, acknowledgedStored: 5, unacknowledgedStored: 0, counted: 7 },
+    });
     const users = reconcileUsers([{ userId: '1', expected: totals({ clicks: 4 }), actual: totals({ clicks: 1 }), unansweredRecommends: 0 }]);
 
     // Act

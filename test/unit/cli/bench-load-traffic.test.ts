@@ -9,7 +9,13 @@ import { eventSchema } from '../../../lambdas/domain/events/event.ts';
 
 function setUp() {
   const ledger = new LoadLedger();
-  ledger.noteSlate('1', { requestId: 'r-1', items: [{ item_id: 'a', rank: 1 }, { item_id: 'b', rank: 2 }] });
+  ledger.noteSlate('1', {
+    requestId: 'r-1',
+    items: [
+      { item_id: 'a', rank: 1 },
+      { item_id: 'b', rank: 2 },
+    ],
+  });
   ledger.noteSlate('2', { requestId: 'r-2', items: [{ item_id: 'c', rank: 1 }] });
   const users = Array.from({ length: 50 }, (_, i) => String(i + 1));
   const generator = eventGenerator({ experimentId: 'bench-load-x', idPrefix: 'load-t', users, random: seededRandom(7), ledger });

@@ -50,7 +50,10 @@ describe('abrec experiments patch', () => {
     writeFileSync(file, '{"min_sample_size": 500}');
 
     const fromFile = await experimentsCommand.run(['patch', 'exp', '--file', file, '--url', url, '--admin-key', 'k'], recordingIO());
-    const fromStdin = await experimentsCommand.run(['patch', 'exp', '--file', '-', '--url', url, '--admin-key', 'k'], recordingIO({ stdin: '{"name": "renamed"}' }));
+    const fromStdin = await experimentsCommand.run(
+      ['patch', 'exp', '--file', '-', '--url', url, '--admin-key', 'k'],
+      recordingIO({ stdin: '{"name": "renamed"}' }),
+    );
 
     expect([fromFile, fromStdin]).toEqual([0, 0]);
     expect(received.map((r) => JSON.parse(r.body) as unknown)).toEqual([{ min_sample_size: 500 }, { name: 'renamed' }]);

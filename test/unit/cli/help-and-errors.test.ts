@@ -73,6 +73,8 @@ describe('commands that need a running service', () => {
     // Port 9 (discard) has no listener on the test machine: the connection is refused.
     expect(await runCli(['experiments', 'list', '--url', 'http://127.0.0.1:9', '--admin-key', 'ak_test'], io)).toBe(1);
 
-    expect(io.stderrText()).toMatch(/^abrec experiments: cannot reach http:\/\/127\.0\.0\.1:9 \(.+\); is the service running\? Start the local one with `abrec serve`/);
+    expect(io.stderrText()).toMatch(
+      /^abrec experiments: cannot reach http:\/\/127\.0\.0\.1:9 \(.+\); is the service running\? Start the local one with `abrec serve`/,
+    );
   });
 });

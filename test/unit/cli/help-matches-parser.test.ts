@@ -38,7 +38,10 @@ function documentedOptions(help: string): string[] {
 }
 
 /** Runs the command just far enough to record its parseArgs options. */
-async function parserOptions(argv: string[], load: () => Promise<{ run: (argv: string[], io: ReturnType<typeof recordingIO>) => Promise<number> }>): Promise<string[]> {
+async function parserOptions(
+  argv: string[],
+  load: () => Promise<{ run: (argv: string[], io: ReturnType<typeof recordingIO>) => Promise<number> }>,
+): Promise<string[]> {
   recorded.options = [];
   const command = await load();
   await command.run(argv, recordingIO()).catch(() => undefined);

@@ -59,7 +59,10 @@ describe('the progress bar', () => {
   it('redraws in place on a terminal and writes only finished steps elsewhere', () => {
     const tty: string[] = [];
     const log: string[] = [];
-    for (const [out, interactive] of [[tty, true], [log, false]] as const) {
+    for (const [out, interactive] of [
+      [tty, true],
+      [log, false],
+    ] as const) {
       const progress = progressBar((text) => void out.push(text), { interactive });
       progress.update(10, 10, 'day 1');
       progress.finish('day 1 done');

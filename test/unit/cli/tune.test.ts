@@ -68,10 +68,13 @@ describe('abrec tune, usage errors', () => {
     [['--model', 'baseline', '--param', 'regUser=5..1'], 'regUser: range needs finite min < max, got 5..1'],
     [['--model', 'baseline', '--param', 'regUser=0..1:log'], 'regUser: a log range needs min > 0, got 0'],
     [['--model', 'baseline', '--param', 'factors=1,2'], "unknown hyperparameter 'factors' for model baseline"],
-    [['--model', 'baseline', '--param', 'regUser=a,b'], "hyperparameter 'regUser' of model baseline takes number values, got \"a\""],
+    [['--model', 'baseline', '--param', 'regUser=a,b'], 'hyperparameter \'regUser\' of model baseline takes number values, got "a"'],
     [['--model', 'baseline', '--param', 'regUser=1,2', '--param', 'regUser=3'], '--param regUser is given twice'],
     [['--model', 'baseline', '--param', 'regUser=1,2', '--search', 'grid'], "--search must be random or bayes, got 'grid'"],
-    [['--model', 'baseline', '--param', 'regUser=1,2', '--metric', 'hit@10'], "--metric must be rmse, mae, precision@K, recall@K, ndcg@K or map@K, got 'hit@10'"],
+    [
+      ['--model', 'baseline', '--param', 'regUser=1,2', '--metric', 'hit@10'],
+      "--metric must be rmse, mae, precision@K, recall@K, ndcg@K or map@K, got 'hit@10'",
+    ],
     [['--model', 'baseline', '--param', 'regUser=1,2', '--trials', '0'], "--trials must be an integer >= 1, got '0'"],
     [['--model', 'baseline', '--param', 'regUser=1,2', '--folds', '1'], "--folds must be an integer >= 2, got '1'"],
     [['--model', 'baseline', '--param', 'regUser=1,2', '--defaults-file', 'x.json'], '--defaults-file is only used with --write-defaults'],
@@ -84,7 +87,9 @@ describe('abrec tune, usage errors', () => {
   it('a space file that is not valid is refused naming the file and the parameter', async () => {
     const space = join(dir, 'bad-space.json');
     writeFileSync(space, JSON.stringify({ regUser: { min: 1 } }));
-    await expect(tuneCommand.run(['--data', data, '--model', 'baseline', '--space', space], fakeIo())).rejects.toThrow(`--space ${space}: regUser must be a list of values or {"min": number, "max": number`);
+    await expect(tuneCommand.run(['--data', data, '--model', 'baseline', '--space', space], fakeIo())).rejects.toThrow(
+      `--space ${space}: regUser must be a list of values or {"min": number, "max": number`,
+    );
   });
 
   it('is listed among the commands', () => {
@@ -104,13 +109,13 @@ describe('abrec tune, results file', () => {
     // assess
     const after = readFileSync(results, 'utf8');
     const stderr = io.err.join('');
-    expect([after.startsWith(firstRun), trialLines(results).map((t) => t.index), stderr.includes('3 of 5 trials already done'), /trial [123]\/5/.test(stderr), /trial 4\/5[\s\S]*trial 5\/5/.test(stderr)]).toEqual([
-      true,
-      [0, 1, 2, 3, 4],
-      true,
-      false,
-      true,
-    ]);
+    expect([
+      after.startsWith(firstRun),
+      trialLines(results).map((t) => t.index),
+      stderr.includes('3 of 5 trials already done'),
+      /trial [123]\/5/.test(stderr),
+      /trial 4\/5[\s\S]*trial 5\/5/.test(stderr),
+    ]).toEqual([true, [0, 1, 2, 3, 4], true, false, true]);
   });
 
   it('resumed trials are those a fresh run would have drawn (random search)', async () => {
@@ -155,15 +160,42 @@ describe('abrec tune end to end on tiny synthetic data', () => {
     await evaluateCommand.run(['--data', data, '--task', 'rating', '--model', 'baseline', '--folds', '2', '--param', 'epochs=3', '--json'], evaluated);
     // assess
     const written = JSON.parse(readFileSync(defaults, 'utf8')) as Record<string, { params: unknown; test_score: number; metric: string }>;
-    expect([code, written.baseline.params, written.baseline.test_score, written.baseline.metric]).toEqual([0, summary.best.params, summary.best.test_score, 'rmse']);
+    expect([code, written.baseline.params, written.baseline.test_score, written.baseline.metric]).toEqual([
+      0,
+      summary.best.params,
+      summary.best.test_score,
+      'rmse',
+    ]);
     expect(lastJson(evaluated.out).hyperparameters).toEqual({ ...getModel('baseline').defaults, ...summary.best.params, epochs: 3 });
     expect(evaluated.err.join('')).toContain(`tuned defaults for baseline from ${defaults}`);
   });
 
   it('tunes a ranking model on ndcg@5 with the temporal protocol', async () => {
     const io = fakeIo();
-    const code = await tuneCommand.run(['--data', data, '--model', 'als', '--param', 'factors=2,4', '--param', 'iterations=2', '--metric', 'ndcg@5', '--split', 'temporal', '--trials', '2', '--json'], io);
-    expect([code, lastJson(io.out)]).toEqual([0, expect.objectContaining({ metric: 'ndcg@5', protocol: { kind: 'temporal', trainRatio: 0.75, n: 1, seed: 0 }, trials: 2 })]);
+    const code = await tuneCommand.run(
+      [
+        '--data',
+        data,
+        '--model',
+        'als',
+        '--param',
+        'factors=2,4',
+        '--param',
+        'iterations=2',
+        '--metric',
+        'ndcg@5',
+        '--split',
+        'temporal',
+        '--trials',
+        '2',
+        '--json',
+      ],
+      io,
+    );
+    expect([code, lastJson(io.out)]).toEqual([
+      0,
+      expect.objectContaining({ metric: 'ndcg@5', protocol: { kind: 'temporal', trainRatio: 0.75, n: 1, seed: 0 }, trials: 2 }),
+    ]);
     expect(io.err.join('')).toContain('1 validation split(s) each');
   });
 });
@@ -187,8 +219,19 @@ describe('tuning domain', () => {
   it('random trial i does not depend on the trials before it; every draw is inside the space', () => {
     const metric = parseMetric('rmse');
     const draws = Array.from({ length: 50 }, (_, index) => proposeTrial({ space, search: 'random', seed: 3, index, history: [], metric, startupTrials: 5 }));
-    const again = proposeTrial({ space, search: 'random', seed: 3, index: 7, history: [{ index: 0, params: draws[0], score: 1, foldScores: [1], fitSeconds: 0 }], metric, startupTrials: 5 });
-    const inside = draws.every((p) => Number(p.a) >= 0.001 && Number(p.a) <= 1 && Number.isInteger(p.b) && Number(p.b) >= 1 && Number(p.b) <= 100 && ['x', 'y', 'z'].includes(String(p.c)));
+    const again = proposeTrial({
+      space,
+      search: 'random',
+      seed: 3,
+      index: 7,
+      history: [{ index: 0, params: draws[0], score: 1, foldScores: [1], fitSeconds: 0 }],
+      metric,
+      startupTrials: 5,
+    });
+    const inside = draws.every(
+      (p) =>
+        Number(p.a) >= 0.001 && Number(p.a) <= 1 && Number.isInteger(p.b) && Number(p.b) >= 1 && Number(p.b) <= 100 && ['x', 'y', 'z'].includes(String(p.c)),
+    );
     expect([again, inside]).toEqual([draws[7], true]);
   });
 

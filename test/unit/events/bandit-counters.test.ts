@@ -30,7 +30,7 @@ describe('loggedAllocation', () => {
 });
 
 describe('banditExposureIncrements', () => {
-  it('adds one logged exposure, every arm\'s share into its expected exposures, and 1/p, 1/p²', () => {
+  it("adds one logged exposure, every arm's share into its expected exposures, and 1/p, 1/p²", () => {
     // Act
     const increments = banditExposureIncrements({ allocation: { control: 0.25, treatment: 0.75 }, propensity: 0.25 });
 
@@ -72,7 +72,12 @@ describe('banditRewardIncrements', () => {
   });
 
   it('counts a first purchase as the conversion reward, at the same time as a first click', () => {
-    expect(banditRewardIncrements(totals(0, 0), totals(1, 1), 0.5)).toEqual({ [clickers.sum]: 2, [clickers.sumSq]: 4, [converters.sum]: 2, [converters.sumSq]: 4 });
+    expect(banditRewardIncrements(totals(0, 0), totals(1, 1), 0.5)).toEqual({
+      [clickers.sum]: 2,
+      [clickers.sumSq]: 4,
+      [converters.sum]: 2,
+      [converters.sumSq]: 4,
+    });
     expect(banditRewardIncrements(totals(1, 0), totals(1, 1), 0.5)).toEqual({ [converters.sum]: 2, [converters.sumSq]: 4 });
   });
 
@@ -90,9 +95,10 @@ describe('banditRewardIncrements', () => {
 });
 
 describe('planCounterGroups', () => {
-  it('keeps each bandit user\'s propensity with the group, and none for other users', () => {
+  it("keeps each bandit user's propensity with the group, and none for other users", () => {
     // Prepare
-    const event = (id: string, user: string) => acceptEvent({ event_id: id, event_type: 'click', user_id: user, experiment_id: 'b', item_id: 'i1' }, Date.parse('2026-03-02T10:00:00Z'));
+    const event = (id: string, user: string) =>
+      acceptEvent({ event_id: id, event_type: 'click', user_id: user, experiment_id: 'b', item_id: 'i1' }, Date.parse('2026-03-02T10:00:00Z'));
 
     // Act
     const [group] = planCounterGroups([

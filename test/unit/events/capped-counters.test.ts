@@ -5,7 +5,15 @@
  */
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { addIncrements, addTotals, negateTotals, userStatIncrements, ZERO_TOTALS, type Increments, type UserTotals } from '../../../lambdas/domain/events/counters.ts';
+import {
+  addIncrements,
+  addTotals,
+  negateTotals,
+  userStatIncrements,
+  ZERO_TOTALS,
+  type Increments,
+  type UserTotals,
+} from '../../../lambdas/domain/events/counters.ts';
 import { exactAdd, exactMultiply, exactNegate, exactSubtract, normaliseExact, toMinorUnits } from '../../../lambdas/domain/events/exact.ts';
 import { DEFAULT_USER_CAPS, type UserCaps } from '../../../lambdas/domain/experiments/caps.ts';
 
@@ -125,7 +133,13 @@ describe('capped user-level sums', () => {
           addIncrements(recorded, userStatIncrements(before, after, caps));
         };
         for (const c of changes) {
-          const delta = { clicks: c.clicks, impressions: c.impressions, purchases: c.purchases, revenue_cents: c.purchases > 0 ? c.revenue_cents : 0, watch_ms: c.watch_ms };
+          const delta = {
+            clicks: c.clicks,
+            impressions: c.impressions,
+            purchases: c.purchases,
+            revenue_cents: c.purchases > 0 ? c.revenue_cents : 0,
+            watch_ms: c.watch_ms,
+          };
           apply(c.user, delta);
           if (c.undo) pendingUndos.push({ user: c.user, delta });
         }
@@ -136,7 +150,13 @@ describe('capped user-level sums', () => {
         const sum = (f: (t: UserTotals) => bigint) => users.reduce((s, t) => s + f(t), 0n);
         const min = (a: number, b: number) => big(Math.min(a, b));
         const recordedOf = (field: string) => big(recorded[field] ?? 0);
-        for (const [field, cap] of [['clicks', caps.clicks], ['impressions', caps.impressions], ['purchases', caps.purchases], ['revenue_cents', caps.revenue_cents], ['watch_ms', caps.watch_ms]] as const) {
+        for (const [field, cap] of [
+          ['clicks', caps.clicks],
+          ['impressions', caps.impressions],
+          ['purchases', caps.purchases],
+          ['revenue_cents', caps.revenue_cents],
+          ['watch_ms', caps.watch_ms],
+        ] as const) {
           expect(recordedOf(`capped_${field}`)).toBe(sum((t) => min(t[field], cap)));
           expect(recordedOf(`capped_${field}_sq_sum`)).toBe(sum((t) => min(t[field], cap) ** 2n));
         }

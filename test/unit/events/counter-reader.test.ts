@@ -35,11 +35,15 @@ describe('DynamoCounterRepository.exactDailyCounters, for counters beyond 2^53',
   it('reads NumberValue (wrapNumbers) the same way: integers exact, fractions as the nearest double', async () => {
     // Prepare
     ddb.on(QueryCommand).resolves({
-      Items: [shard(0, { clicks: NumberValue.from('42'), revenue_sum: NumberValue.from('12.5'), watch_ms_sq: NumberValue.from('123456789012345678901234567') })],
+      Items: [
+        shard(0, { clicks: NumberValue.from('42'), revenue_sum: NumberValue.from('12.5'), watch_ms_sq: NumberValue.from('123456789012345678901234567') }),
+      ],
     });
 
     // Act / Assess
-    expect(await counters.exactDailyCounters('e1', 'control')).toEqual([{ day: '2026-11-23', clicks: 42, revenue_sum: 12.5, watch_ms_sq: 123456789012345678901234567n }]);
+    expect(await counters.exactDailyCounters('e1', 'control')).toEqual([
+      { day: '2026-11-23', clicks: 42, revenue_sum: 12.5, watch_ms_sq: 123456789012345678901234567n },
+    ]);
   });
 
   it('gives the doubles of dailyCounters for readers that need no exactness, never dropping a counter', async () => {

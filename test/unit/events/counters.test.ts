@@ -18,7 +18,10 @@ import { acceptEvent, counterIncrements, type EventType } from '../../../lambdas
 
 const NOW = Date.parse('2026-11-23T10:00:00Z');
 const event = (id: string, userId: string, type: EventType, value?: number) =>
-  acceptEvent({ event_id: id, event_type: type, user_id: userId, experiment_id: 'exp', item_id: type === 'click' || type === 'purchase' ? 'i1' : undefined, value }, NOW);
+  acceptEvent(
+    { event_id: id, event_type: type, user_id: userId, experiment_id: 'exp', item_id: type === 'click' || type === 'purchase' ? 'i1' : undefined, value },
+    NOW,
+  );
 const totals = (clicks: number, impressions: number, purchases = 0): UserTotals => ({ ...ZERO_TOTALS, clicks, impressions, purchases });
 
 describe('userStatIncrements', () => {
@@ -62,7 +65,13 @@ describe('userStatIncrements', () => {
 
   it('sums to Σc², Σm², Σc·m and the user counts over any interleaving of changes and undos', () => {
     // Prepare
-    const change = fc.record({ user: fc.integer({ min: 0, max: 4 }), clicks: fc.integer({ min: 0, max: 3 }), impressions: fc.integer({ min: 0, max: 5 }), purchases: fc.integer({ min: 0, max: 1 }), undo: fc.boolean() });
+    const change = fc.record({
+      user: fc.integer({ min: 0, max: 4 }),
+      clicks: fc.integer({ min: 0, max: 3 }),
+      impressions: fc.integer({ min: 0, max: 5 }),
+      purchases: fc.integer({ min: 0, max: 1 }),
+      undo: fc.boolean(),
+    });
 
     fc.assert(
       fc.property(fc.array(change, { maxLength: 40 }), (changes) => {
@@ -111,7 +120,11 @@ describe('userTotalsDelta', () => {
 
 describe('counterIncrements', () => {
   it('counts an impression served from a fallback as a fallback impression too, and a cold-start one apart', () => {
-    expect(counterIncrements({ event_type: 'impression', fallback: 'unknown-user' })).toEqual({ impressions: 1, fallback_impressions: 1, fallback_cold_start_impressions: 1 });
+    expect(counterIncrements({ event_type: 'impression', fallback: 'unknown-user' })).toEqual({
+      impressions: 1,
+      fallback_impressions: 1,
+      fallback_cold_start_impressions: 1,
+    });
   });
 
   it('counts a personalised impression only as an impression', () => {

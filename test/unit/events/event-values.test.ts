@@ -1,6 +1,14 @@
 import { describe, expect, it } from 'vitest';
 import { planCounterGroups } from '../../../lambdas/domain/events/counters.ts';
-import { MAX_BATCH_SIZE, MAX_PURCHASE_VALUE, MAX_WATCH_TIME_SECONDS, acceptEvent, counterIncrements, eventSchema, type EventType } from '../../../lambdas/domain/events/event.ts';
+import {
+  MAX_BATCH_SIZE,
+  MAX_PURCHASE_VALUE,
+  MAX_WATCH_TIME_SECONDS,
+  acceptEvent,
+  counterIncrements,
+  eventSchema,
+  type EventType,
+} from '../../../lambdas/domain/events/event.ts';
 
 const NOW = Date.parse('2026-11-23T10:00:00Z');
 const base = { user_id: 'u1', experiment_id: 'e1', item_id: 'i1' };

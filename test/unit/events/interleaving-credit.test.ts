@@ -22,7 +22,14 @@ const impression: StoredImpression = {
     { item_id: 'y', position: 2, score: 2, team: 'b', variant: 'treatment' },
   ],
 };
-const input = (overrides: Partial<EventInput> = {}): EventInput => ({ event_type: 'click', user_id: 'u1', experiment_id: 'il', item_id: 'y', request_id: 'r1', ...overrides });
+const input = (overrides: Partial<EventInput> = {}): EventInput => ({
+  event_type: 'click',
+  user_id: 'u1',
+  experiment_id: 'il',
+  item_id: 'y',
+  request_id: 'r1',
+  ...overrides,
+});
 const accepted = (overrides: Partial<EventInput> = {}) => acceptEvent(input(overrides), NOW);
 
 describe('attributeInterleavedEvent', () => {
@@ -31,7 +38,10 @@ describe('attributeInterleavedEvent', () => {
     const attributed = attributeInterleavedEvent(input(), impression);
 
     // Assess
-    expect(attributed).toEqual({ variant: 'treatment', interleaving: { kind: 'credited', team: 'b', impressionId: 'imp-r1', itemId: 'y', countsForPreference: true } });
+    expect(attributed).toEqual({
+      variant: 'treatment',
+      interleaving: { kind: 'credited', team: 'b', impressionId: 'imp-r1', itemId: 'y', countsForPreference: true },
+    });
   });
 
   it('credits a purchase to its team without moving the preference (its click already did)', () => {
@@ -101,7 +111,9 @@ describe('preferenceTransition', () => {
 describe('planCounterGroups for interleaving events', () => {
   it('counts an interleaved slate as an interleaved impression, with no user aggregate', () => {
     // Act
-    const [group] = planCounterGroups([{ event: accepted({ event_type: 'impression', item_id: undefined }), variant: '~interleaving', interleaving: { kind: 'impression' } }]);
+    const [group] = planCounterGroups([
+      { event: accepted({ event_type: 'impression', item_id: undefined }), variant: '~interleaving', interleaving: { kind: 'impression' } },
+    ]);
 
     // Assess
     expect(group.increments).toEqual({ impressions: 1, interleaved_impressions: 1 });
@@ -111,9 +123,21 @@ describe('planCounterGroups for interleaving events', () => {
   it('lists the clicks that move a preference, and leaves purchases and uncredited clicks out', () => {
     // Prepare
     const events = [
-      { event: accepted({ event_id: 'c1' }), variant: 'treatment', interleaving: { kind: 'credited', team: 'b', impressionId: 'imp-r1', itemId: 'y', countsForPreference: true } as const },
-      { event: accepted({ event_id: 'p1', event_type: 'purchase' }), variant: 'treatment', interleaving: { kind: 'credited', team: 'b', impressionId: 'imp-r1', itemId: 'y', countsForPreference: false } as const },
-      { event: accepted({ event_id: 'c2', request_id: undefined }), variant: '~interleaving', interleaving: { kind: 'uncredited', reason: 'no-request-id' } as const },
+      {
+        event: accepted({ event_id: 'c1' }),
+        variant: 'treatment',
+        interleaving: { kind: 'credited', team: 'b', impressionId: 'imp-r1', itemId: 'y', countsForPreference: true } as const,
+      },
+      {
+        event: accepted({ event_id: 'p1', event_type: 'purchase' }),
+        variant: 'treatment',
+        interleaving: { kind: 'credited', team: 'b', impressionId: 'imp-r1', itemId: 'y', countsForPreference: false } as const,
+      },
+      {
+        event: accepted({ event_id: 'c2', request_id: undefined }),
+        variant: '~interleaving',
+        interleaving: { kind: 'uncredited', reason: 'no-request-id' } as const,
+      },
     ];
 
     // Act

@@ -2,7 +2,14 @@ import { describe, expect, it } from 'vitest';
 import { DAILY_EVENT_LIMITS, planQuotaClaims, slateProblem, splitByLimit } from '../../../lambdas/domain/events/plausibility.ts';
 
 const slate = { user_id: 'u1', experiment_id: 'e', slate: [{ item_id: 'a' }, { item_id: 'b' }] };
-const click = (overrides: Record<string, unknown> = {}) => ({ event_type: 'click' as const, user_id: 'u1', experiment_id: 'e', item_id: 'a', request_id: 'r1', ...overrides });
+const click = (overrides: Record<string, unknown> = {}) => ({
+  event_type: 'click' as const,
+  user_id: 'u1',
+  experiment_id: 'e',
+  item_id: 'a',
+  request_id: 'r1',
+  ...overrides,
+});
 
 describe('slateProblem', () => {
   it.each([
@@ -47,6 +54,9 @@ describe('planQuotaClaims', () => {
 
 describe('splitByLimit', () => {
   it('lets a type reach its limit exactly, and refuses one event more', () => {
-    expect(splitByLimit({ click: 1, purchase: 1 }, { click: DAILY_EVENT_LIMITS.click - 1, purchase: DAILY_EVENT_LIMITS.purchase })).toEqual({ fits: ['click'], over: ['purchase'] });
+    expect(splitByLimit({ click: 1, purchase: 1 }, { click: DAILY_EVENT_LIMITS.click - 1, purchase: DAILY_EVENT_LIMITS.purchase })).toEqual({
+      fits: ['click'],
+      over: ['purchase'],
+    });
   });
 });

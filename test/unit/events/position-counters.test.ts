@@ -7,12 +7,16 @@ import { describe, expect, it } from 'vitest';
 import { clickPositionField, counterIncrements, MAX_COUNTED_POSITION, slateLengthField, type AcceptedEvent } from '../../../lambdas/domain/events/event.ts';
 import { planCounterGroups } from '../../../lambdas/domain/events/counters.ts';
 
-const slate = (length: number): NonNullable<AcceptedEvent['slate']> => Array.from({ length }, (_, i) => ({ item_id: `i${i}`, position: i + 1, score: 1 - i / 100 }));
+const slate = (length: number): NonNullable<AcceptedEvent['slate']> =>
+  Array.from({ length }, (_, i) => ({ item_id: `i${i}`, position: i + 1, score: 1 - i / 100 }));
 
 describe('impressions', () => {
   it('count their list once, by its length, however long it is', () => {
     expect(counterIncrements({ event_type: 'impression', fallback: null, slate: slate(10) })).toEqual({ impressions: 1, slate_len_10: 1 });
-    expect(counterIncrements({ event_type: 'impression', fallback: null, slate: slate(MAX_COUNTED_POSITION) })).toEqual({ impressions: 1, [slateLengthField(MAX_COUNTED_POSITION)]: 1 });
+    expect(counterIncrements({ event_type: 'impression', fallback: null, slate: slate(MAX_COUNTED_POSITION) })).toEqual({
+      impressions: 1,
+      [slateLengthField(MAX_COUNTED_POSITION)]: 1,
+    });
   });
 
   it('count an empty or missing slate as an impression only', () => {
@@ -30,7 +34,12 @@ describe('impressions', () => {
     ['a reason recorded by an older version', {}],
     ['constructor', {}],
   ])('keep the fallback reason %s apart, with fallback_impressions the total of every reason', (fallback, apart) => {
-    expect(counterIncrements({ event_type: 'impression', fallback, slate: slate(5) })).toEqual({ impressions: 1, fallback_impressions: 1, slate_len_5: 1, ...apart });
+    expect(counterIncrements({ event_type: 'impression', fallback, slate: slate(5) })).toEqual({
+      impressions: 1,
+      fallback_impressions: 1,
+      slate_len_5: 1,
+      ...apart,
+    });
   });
 });
 
@@ -61,7 +70,15 @@ describe('a group of events', () => {
     const [group] = planCounterGroups(events.map((event) => ({ event, variant: 'treatment' })));
 
     // Assess
-    expect(group.increments).toMatchObject({ impressions: 2, slate_len_10: 2, fallback_impressions: 1, fallback_cold_start_impressions: 1, clicks: 3, clicks_pos_1: 2, clicks_pos_3: 1 });
+    expect(group.increments).toMatchObject({
+      impressions: 2,
+      slate_len_10: 2,
+      fallback_impressions: 1,
+      fallback_cold_start_impressions: 1,
+      clicks: 3,
+      clicks_pos_1: 2,
+      clicks_pos_3: 1,
+    });
     // Bounded: every per-position attribute names a position the counters keep.
     const positional = Object.keys(group.increments).filter((field) => /^(clicks_pos|slate_len)_/.test(field));
     expect(positional.every((field) => Number(field.split('_').at(-1)) <= MAX_COUNTED_POSITION)).toBe(true);

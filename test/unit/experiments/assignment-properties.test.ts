@@ -7,7 +7,15 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import type { Experiment, StoredAssignment } from '../../../lambdas/domain/experiments/index.ts';
-import { BUCKET_COUNT, bucketV1, experimentBucket, getBucketRanges, hashV1, rampExperiment, resolveAssignment } from '../../../lambdas/domain/experiments/index.ts';
+import {
+  BUCKET_COUNT,
+  bucketV1,
+  experimentBucket,
+  getBucketRanges,
+  hashV1,
+  rampExperiment,
+  resolveAssignment,
+} from '../../../lambdas/domain/experiments/index.ts';
 import { mulberry32 } from '../../../lambdas/domain/recommenders/data/random.ts';
 import { LATER, runningExperiment } from './fixtures/experiments.ts';
 
@@ -32,10 +40,24 @@ const saltArb = fc.stringMatching(/^[a-z0-9_-]{1,32}$/).filter((s) => !s.startsW
 /** Any user id, well-formed (ids with lone surrogates are refused at the edge). */
 const userArb = fc.oneof(fc.string({ unit: 'binary', minLength: 1, maxLength: 40 }), fc.string({ unit: 'grapheme', minLength: 1, maxLength: 12 }), fc.uuid());
 /** Ids whose NFC and NFD spellings differ: letters with combining marks, precomposed letters, Hangul syllables. */
-const composableArb = fc.string({ unit: fc.constantFrom('a', 'e', 'o', 'n', 'A', 'é', 'ñ', 'ö', 'Å', 'ệ', 'ǖ', '한', '글', 'ﬁ', '\u0301', '\u0308', '\u0323', '\u030a', '-', '1'), minLength: 1, maxLength: 24 });
+const composableArb = fc.string({
+  unit: fc.constantFrom('a', 'e', 'o', 'n', 'A', 'é', 'ñ', 'ö', 'Å', 'ệ', 'ǖ', '한', '글', 'ﬁ', '\u0301', '\u0308', '\u0323', '\u030a', '-', '1'),
+  minLength: 1,
+  maxLength: 24,
+});
 
 /** A running A/B experiment with these weights, salt, holdout and coverage. */
-function experimentWith({ weights, salt, holdout = 0, coverage = 1 }: { weights: readonly number[]; salt: string; holdout?: number; coverage?: number }): Experiment {
+function experimentWith({
+  weights,
+  salt,
+  holdout = 0,
+  coverage = 1,
+}: {
+  weights: readonly number[];
+  salt: string;
+  holdout?: number;
+  coverage?: number;
+}): Experiment {
   return runningExperiment(weights, { salt, holdout_share: holdout, traffic_coverage: coverage });
 }
 
@@ -90,12 +112,19 @@ describe('getBucketRanges (properties)', () => {
 describe('resolveAssignment (properties)', () => {
   it('is deterministic: the same experiment (or a copy of it) and user give the same assignment', () => {
     fc.assert(
-      fc.property(weightsArb, saltArb, userArb, fc.integer({ min: 0, max: 5000 }), fc.integer({ min: 5, max: 100 }), (weights, salt, user, holdoutBp, coveragePct) => {
-        const experiment = experimentWith({ weights, salt, holdout: holdoutBp / BUCKET_COUNT, coverage: coveragePct / 100 });
-        const first = resolveAssignment({ experiment, userId: user });
-        expect(resolveAssignment({ experiment, userId: user })).toEqual(first);
-        expect(resolveAssignment({ experiment: structuredClone(experiment), userId: user })).toEqual(first);
-      }),
+      fc.property(
+        weightsArb,
+        saltArb,
+        userArb,
+        fc.integer({ min: 0, max: 5000 }),
+        fc.integer({ min: 5, max: 100 }),
+        (weights, salt, user, holdoutBp, coveragePct) => {
+          const experiment = experimentWith({ weights, salt, holdout: holdoutBp / BUCKET_COUNT, coverage: coveragePct / 100 });
+          const first = resolveAssignment({ experiment, userId: user });
+          expect(resolveAssignment({ experiment, userId: user })).toEqual(first);
+          expect(resolveAssignment({ experiment: structuredClone(experiment), userId: user })).toEqual(first);
+        },
+      ),
       { numRuns: 300 },
     );
   });
@@ -121,43 +150,66 @@ describe('resolveAssignment (properties)', () => {
 
   it('sends the holdout buckets and the uncovered positions to the control, outside the test and unstored', () => {
     fc.assert(
-      fc.property(weightsArb, saltArb, userArb, fc.integer({ min: 0, max: 9000 }), fc.integer({ min: 1, max: 100 }), (weights, salt, user, holdoutBp, coveragePct) => {
-        const holdout = holdoutBp / BUCKET_COUNT;
-        const coverage = coveragePct / 100;
-        const experiment = experimentWith({ weights, salt, holdout, coverage });
-        const assignment = resolveAssignment({ experiment, userId: user });
-        const unit = assignment.bucket / BUCKET_COUNT;
-        if (unit < holdout) {
-          expect(assignment).toMatchObject({ source: 'holdout', variant: 'control', in_experiment: false, should_store: false });
-          return;
-        }
-        const position = (unit - holdout) / (1 - holdout);
-        const index = rangesOf(experiment).findIndex(([start, end]) => position >= start && position < end);
-        if (index < 0) expect(assignment).toMatchObject({ source: 'not-covered', variant: 'control', in_experiment: false, should_store: false });
-        else expect(assignment).toMatchObject({ source: 'hash', variant: experiment.variants[index].name, in_experiment: true });
-      }),
+      fc.property(
+        weightsArb,
+        saltArb,
+        userArb,
+        fc.integer({ min: 0, max: 9000 }),
+        fc.integer({ min: 1, max: 100 }),
+        (weights, salt, user, holdoutBp, coveragePct) => {
+          const holdout = holdoutBp / BUCKET_COUNT;
+          const coverage = coveragePct / 100;
+          const experiment = experimentWith({ weights, salt, holdout, coverage });
+          const assignment = resolveAssignment({ experiment, userId: user });
+          const unit = assignment.bucket / BUCKET_COUNT;
+          if (unit < holdout) {
+            expect(assignment).toMatchObject({ source: 'holdout', variant: 'control', in_experiment: false, should_store: false });
+            return;
+          }
+          const position = (unit - holdout) / (1 - holdout);
+          const index = rangesOf(experiment).findIndex(([start, end]) => position >= start && position < end);
+          if (index < 0) expect(assignment).toMatchObject({ source: 'not-covered', variant: 'control', in_experiment: false, should_store: false });
+          else expect(assignment).toMatchObject({ source: 'hash', variant: experiment.variants[index].name, in_experiment: true });
+        },
+      ),
       { numRuns: 500 },
     );
   });
 
   it('is sticky: a stored assignment to an active variant wins over any weights, also after a ramp; one to an unknown variant is recomputed', () => {
     fc.assert(
-      fc.property(weightsArb, weightsArb, saltArb, userArb, fc.nat(), fc.integer({ min: 0, max: BUCKET_COUNT - 1 }), fc.double({ min: 0.01, max: 1, noNaN: true }), (weights, later, salt, user, pick, bucket, propensity) => {
-        const experiment = experimentWith({ weights, salt });
-        const variant = experiment.variants[pick % experiment.variants.length].name;
-        const stored: StoredAssignment = { variant, bucket, propensity };
-        expect(resolveAssignment({ experiment, userId: user, stored })).toMatchObject({ source: 'sticky', variant, bucket, propensity, should_store: false, in_experiment: true });
-        // A ramp to any other split (same variants) leaves the stored user where they were.
-        const rampTo = Object.fromEntries(experiment.variants.map((v, i) => [v.name, later[i] ?? 0]));
-        const total = Object.values(rampTo).reduce((a, b) => a + b, 0);
-        rampTo.control += 1 - total;
-        const ramped = rampExperiment(experiment, { request: { weights: rampTo }, now: LATER });
-        expect(resolveAssignment({ experiment: ramped, userId: user, stored }).variant).toBe(variant);
-        // A stored variant the experiment no longer has is not honoured.
-        const gone = resolveAssignment({ experiment, userId: user, stored: { ...stored, variant: 'no-such-variant' } });
-        expect(gone.source).toBe('hash');
-        expect(gone).toEqual(resolveAssignment({ experiment, userId: user }));
-      }),
+      fc.property(
+        weightsArb,
+        weightsArb,
+        saltArb,
+        userArb,
+        fc.nat(),
+        fc.integer({ min: 0, max: BUCKET_COUNT - 1 }),
+        fc.double({ min: 0.01, max: 1, noNaN: true }),
+        (weights, later, salt, user, pick, bucket, propensity) => {
+          const experiment = experimentWith({ weights, salt });
+          const variant = experiment.variants[pick % experiment.variants.length].name;
+          const stored: StoredAssignment = { variant, bucket, propensity };
+          expect(resolveAssignment({ experiment, userId: user, stored })).toMatchObject({
+            source: 'sticky',
+            variant,
+            bucket,
+            propensity,
+            should_store: false,
+            in_experiment: true,
+          });
+          // A ramp to any other split (same variants) leaves the stored user where they were.
+          const rampTo = Object.fromEntries(experiment.variants.map((v, i) => [v.name, later[i] ?? 0]));
+          const total = Object.values(rampTo).reduce((a, b) => a + b, 0);
+          rampTo.control += 1 - total;
+          const ramped = rampExperiment(experiment, { request: { weights: rampTo }, now: LATER });
+          expect(resolveAssignment({ experiment: ramped, userId: user, stored }).variant).toBe(variant);
+          // A stored variant the experiment no longer has is not honoured.
+          const gone = resolveAssignment({ experiment, userId: user, stored: { ...stored, variant: 'no-such-variant' } });
+          expect(gone.source).toBe('hash');
+          expect(gone).toEqual(resolveAssignment({ experiment, userId: user }));
+        },
+      ),
       { numRuns: 300 },
     );
   });
@@ -189,7 +241,9 @@ describe('resolveAssignment (properties)', () => {
         experiment.variants.forEach((v) => {
           const expected = USERS * v.weight;
           const sigma = Math.sqrt(USERS * v.weight * (1 - v.weight));
-          expect(Math.abs(counts.get(v.name)! - expected), `${v.name} (weight ${v.weight}): ${counts.get(v.name)} of ${USERS}`).toBeLessThanOrEqual(5 * sigma + 1);
+          expect(Math.abs(counts.get(v.name)! - expected), `${v.name} (weight ${v.weight}): ${counts.get(v.name)} of ${USERS}`).toBeLessThanOrEqual(
+            5 * sigma + 1,
+          );
         });
       }),
       // A fixed seed: the band is statistical, so the run that passed is the run that is checked.

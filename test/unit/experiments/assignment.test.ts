@@ -33,7 +33,10 @@ function chiSquareBound(degreesOfFreedom: number, level = 0.999): number {
 /** Random-looking hex ids from a seeded generator (UUID-like, unlike the sequential ones). */
 function randomIds(count: number, seed: number): string[] {
   const random = mulberry32(seed);
-  const hex = () => Math.floor(random() * 2 ** 32).toString(16).padStart(8, '0');
+  const hex = () =>
+    Math.floor(random() * 2 ** 32)
+      .toString(16)
+      .padStart(8, '0');
   return Array.from({ length: count }, () => `${hex()}-${hex()}-${hex()}`);
 }
 
@@ -78,7 +81,10 @@ describe('resolveAssignment: balance', () => {
     const counts = countVariants(experiment, ids);
 
     // Assess
-    const statistic = chiSquare(counts, [0.5, 0.3, 0.2].map((w) => w * ids.length));
+    const statistic = chiSquare(
+      counts,
+      [0.5, 0.3, 0.2].map((w) => w * ids.length),
+    );
     expect(statistic).toBeLessThan(chiSquareBound(2));
   });
 
@@ -197,7 +203,12 @@ describe('resolveAssignment: layers', () => {
     // Assess
     expect(Math.max(...memberships)).toBe(1);
     expect(memberships.every((m) => m === 1)).toBe(true);
-    expect(chiSquare(perExperiment, [0.2, 0.3, 0.5].map((s) => s * ids.length))).toBeLessThan(chiSquareBound(2));
+    expect(
+      chiSquare(
+        perExperiment,
+        [0.2, 0.3, 0.5].map((s) => s * ids.length),
+      ),
+    ).toBeLessThan(chiSquareBound(2));
   });
 
   it('keeps disjoint layer ranges exclusive for any users and any split point', () => {
@@ -226,7 +237,15 @@ describe('resolveAssignment: layers', () => {
 
 describe('allocateLayerRange', () => {
   it('finds a gap between taken ranges', () => {
-    expect(allocateLayerRange({ share: 0.1, taken: [{ bucket_start: 0, bucket_end: 1000 }, { bucket_start: 3000, bucket_end: 10000 }] })).toEqual({
+    expect(
+      allocateLayerRange({
+        share: 0.1,
+        taken: [
+          { bucket_start: 0, bucket_end: 1000 },
+          { bucket_start: 3000, bucket_end: 10000 },
+        ],
+      }),
+    ).toEqual({
       bucket_start: 1000,
       bucket_end: 2000,
     });
@@ -263,7 +282,8 @@ describe('resolveAssignment: lifecycle and stickiness', () => {
 
   it.each(['draft', 'stopped'] as const)('serves the control of a %s experiment', (status) => {
     // Prepare
-    const experiment = status === 'draft' ? makeExperiment({ variants: variantsWithWeights([0, 1]) }) : stopExperiment(runningExperiment([0, 1]), { now: LATER });
+    const experiment =
+      status === 'draft' ? makeExperiment({ variants: variantsWithWeights([0, 1]) }) : stopExperiment(runningExperiment([0, 1]), { now: LATER });
 
     // Act
     const assignments = userIds(50).map((userId) => resolveAssignment({ experiment, userId, stored: { variant: 'treatment-1', bucket: 1, propensity: 1 } }));
@@ -344,4 +364,3 @@ describe('resolveAssignment: bandit and interleaving modes', () => {
     expect(assignment).toMatchObject({ source: 'interleaving', in_experiment: true, should_store: false, propensity: 1 });
   });
 });
-

@@ -18,11 +18,47 @@ const round = (x: number, digits = 4) => Number(x.toFixed(digits));
 describe('probabilityOfBeingBest', () => {
   it.each([
     // Reference values: 4,000,000 NumPy Beta draws per case (reference only, not run here).
-    ['equal flat priors', [[1, 1], [1, 1]], [0.5, 0.5]],
-    ['Beta(2,1) vs Beta(1,2), exactly 5/6', [[2, 1], [1, 2]], [0.8333, 0.1667]],
-    ['10% vs 20% of 100', [[11, 91], [21, 81]], [0.0247, 0.9753]],
-    ['three close arms', [[50, 950], [60, 940], [55, 945]], [0.1002, 0.622, 0.2777]],
-    ['large counters', [[1001, 99001], [1101, 98901]], [0.0141, 0.9859]],
+    [
+      'equal flat priors',
+      [
+        [1, 1],
+        [1, 1],
+      ],
+      [0.5, 0.5],
+    ],
+    [
+      'Beta(2,1) vs Beta(1,2), exactly 5/6',
+      [
+        [2, 1],
+        [1, 2],
+      ],
+      [0.8333, 0.1667],
+    ],
+    [
+      '10% vs 20% of 100',
+      [
+        [11, 91],
+        [21, 81],
+      ],
+      [0.0247, 0.9753],
+    ],
+    [
+      'three close arms',
+      [
+        [50, 950],
+        [60, 940],
+        [55, 945],
+      ],
+      [0.1002, 0.622, 0.2777],
+    ],
+    [
+      'large counters',
+      [
+        [1001, 99001],
+        [1101, 98901],
+      ],
+      [0.0141, 0.9859],
+    ],
   ])('matches Monte Carlo for %s', (_, parameters, expected) => {
     // Act
     const probabilities = probabilityOfBeingBest(parameters.map(([alpha, beta]) => ({ alpha, beta })));
@@ -33,14 +69,11 @@ describe('probabilityOfBeingBest', () => {
 
   it('returns probabilities that sum to 1', () => {
     fc.assert(
-      fc.property(
-        fc.array(fc.tuple(fc.integer({ min: 0, max: 5000 }), fc.integer({ min: 0, max: 5000 })), { minLength: 2, maxLength: 5 }),
-        (arms) => {
-          const probabilities = probabilityOfBeingBest(arms.map(([s, f]) => ({ alpha: 1 + s, beta: 1 + f })));
-          const sum = probabilities.reduce((a, b) => a + b, 0);
-          return Math.abs(sum - 1) < 1e-12 && probabilities.every((p) => Number.isFinite(p) && p >= 0);
-        },
-      ),
+      fc.property(fc.array(fc.tuple(fc.integer({ min: 0, max: 5000 }), fc.integer({ min: 0, max: 5000 })), { minLength: 2, maxLength: 5 }), (arms) => {
+        const probabilities = probabilityOfBeingBest(arms.map(([s, f]) => ({ alpha: 1 + s, beta: 1 + f })));
+        const sum = probabilities.reduce((a, b) => a + b, 0);
+        return Math.abs(sum - 1) < 1e-12 && probabilities.every((p) => Number.isFinite(p) && p >= 0);
+      }),
       { seed: 71, numRuns: 60 },
     );
   });
@@ -134,7 +167,10 @@ describe('banditAllocationFor', () => {
     const experiment = runningExperiment([0.5, 0.5], { mode: 'bandit', bandit: { min_share: 0.1 } });
 
     // Act
-    const allocation = banditAllocationFor({ experiment, counters: { control: { successes: 0, trials: 1000 }, 'treatment-1': { successes: 500, trials: 1000 } } });
+    const allocation = banditAllocationFor({
+      experiment,
+      counters: { control: { successes: 0, trials: 1000 }, 'treatment-1': { successes: 500, trials: 1000 } },
+    });
 
     // Assess
     expect(Object.keys(allocation)).toEqual(['control', 'treatment-1']);
@@ -161,7 +197,10 @@ describe('chooseFromAllocation', () => {
 
   it('never picks an arm of probability 0', () => {
     fc.assert(
-      fc.property(fc.double({ min: 0, max: 1, maxExcluded: true, noNaN: true }), (draw) => chooseFromAllocation({ allocation: { a: 0, b: 1, c: 0 }, draw }).arm === 'b'),
+      fc.property(
+        fc.double({ min: 0, max: 1, maxExcluded: true, noNaN: true }),
+        (draw) => chooseFromAllocation({ allocation: { a: 0, b: 1, c: 0 }, draw }).arm === 'b',
+      ),
       { seed: 91, numRuns: 200 },
     );
   });

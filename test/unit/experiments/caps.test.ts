@@ -5,7 +5,13 @@
  */
 import { describe, expect, it } from 'vitest';
 import { DEFAULT_CAPS, DEFAULT_USER_CAPS, userCapsOf } from '../../../lambdas/domain/experiments/caps.ts';
-import { createExperiment, ExperimentConflictError, ExperimentValidationError, startExperiment, updateExperiment } from '../../../lambdas/domain/experiments/index.ts';
+import {
+  createExperiment,
+  ExperimentConflictError,
+  ExperimentValidationError,
+  startExperiment,
+  updateExperiment,
+} from '../../../lambdas/domain/experiments/index.ts';
 import { LATER, NOW, makeExperiment, validRequest } from './fixtures/experiments.ts';
 
 /** The fields a validation error names. */

@@ -63,11 +63,19 @@ describe('the model history', () => {
   it('starts from the versions replaced when an experiment without one is switched', () => {
     const running = { ...startExperiment(experiment(), { now: CREATED }), follow_latest: true };
 
-    const switched = switchModelVersions(running, { versions: { control: { model_id: 'popularity', model_version: 'p2' }, treatment: { model_id: 'als', model_version: 'a2' } }, runId: 'r', now: LATER });
+    const switched = switchModelVersions(running, {
+      versions: { control: { model_id: 'popularity', model_version: 'p2' }, treatment: { model_id: 'als', model_version: 'a2' } },
+      runId: 'r',
+      now: LATER,
+    });
 
     expect(switched.model_history).toEqual([
       { at: CREATED.toISOString(), versions: first },
-      { at: LATER.toISOString(), run_id: 'r', versions: { control: { model_id: 'popularity', model_version: 'p2' }, treatment: { model_id: 'als', model_version: 'a2' } } },
+      {
+        at: LATER.toISOString(),
+        run_id: 'r',
+        versions: { control: { model_id: 'popularity', model_version: 'p2' }, treatment: { model_id: 'als', model_version: 'a2' } },
+      },
     ]);
     expect(switched.variants.map((v) => v.model_version)).toEqual(['p2', 'a2']);
     expect(switched.revision).toBe(running.revision + 1);
@@ -85,7 +93,9 @@ describe('follow_latest with two arms on one model', () => {
   });
 
   it('is refused when a draft that follows moves both arms onto one model', () => {
-    expect(refusedFields(() => updateExperiment(experiment({ follow_latest: true }), { request: { variants: sameModel }, now: LATER }))).toEqual(['follow_latest']);
+    expect(refusedFields(() => updateExperiment(experiment({ follow_latest: true }), { request: { variants: sameModel }, now: LATER }))).toEqual([
+      'follow_latest',
+    ]);
   });
 
   it('is allowed while pinned: comparing two versions of one model is an ordinary test', () => {
@@ -105,7 +115,7 @@ describe('planModelSwitch', () => {
     expect(planModelSwitch(subject, published)).toMatchObject({ action: 'skip', skip });
   });
 
-  it('switches every arm when every arm\'s model was published, even if one arm\'s version is unchanged', () => {
+  it("switches every arm when every arm's model was published, even if one arm's version is unchanged", () => {
     expect(planModelSwitch(following, { popularity: 'p1', als: 'a2', other: 'x' })).toEqual({
       action: 'switch',
       versions: { control: { model_id: 'popularity', model_version: 'p1' }, treatment: { model_id: 'als', model_version: 'a2' } },

@@ -3,13 +3,7 @@
  * measure and a limit a drop can exceed. Experiments stored before that rule still load.
  */
 import { describe, expect, it } from 'vitest';
-import {
-  createExperiment,
-  ExperimentValidationError,
-  parseExperiment,
-  updateExperiment,
-  type Experiment,
-} from '../../../lambdas/domain/experiments/index.ts';
+import { createExperiment, ExperimentValidationError, parseExperiment, updateExperiment, type Experiment } from '../../../lambdas/domain/experiments/index.ts';
 import { LATER, makeExperiment, NOW, runningExperiment, validRequest } from './fixtures/experiments.ts';
 
 /** The fields a validation error names, or fails the test when something else is thrown. */
@@ -28,7 +22,12 @@ describe('creating an experiment with guardrails', () => {
     // Act
     const fields = fieldsRefused(() =>
       createExperiment({
-        request: validRequest({ guardrails: [{ metric: 'conversion', max_relative_degradation: 0.1 }, { metric, max_relative_degradation: 0.2 }] }),
+        request: validRequest({
+          guardrails: [
+            { metric: 'conversion', max_relative_degradation: 0.1 },
+            { metric, max_relative_degradation: 0.2 },
+          ],
+        }),
         now: NOW,
       }),
     );
@@ -40,7 +39,9 @@ describe('creating an experiment with guardrails', () => {
 
   it('refuses a 100% degradation limit, which no drop can exceed, naming the field', () => {
     // Act
-    const fields = fieldsRefused(() => createExperiment({ request: validRequest({ guardrails: [{ metric: 'rating', max_relative_degradation: 1 }] }), now: NOW }));
+    const fields = fieldsRefused(() =>
+      createExperiment({ request: validRequest({ guardrails: [{ metric: 'rating', max_relative_degradation: 1 }] }), now: NOW }),
+    );
 
     // Assess
     expect(fields).toEqual([{ field: 'guardrails[0].max_relative_degradation', message: 'must be < 1: a degradation of 100% can never be exceeded' }]);
@@ -64,7 +65,9 @@ describe('creating an experiment with guardrails', () => {
 describe('patching guardrails', () => {
   it('refuses a latency guardrail on a running experiment with a 400 naming guardrails[0].metric', () => {
     // Act
-    const fields = fieldsRefused(() => updateExperiment(runningExperiment([0.5, 0.5]), { request: { guardrails: [{ metric: 'latency_p95_ms', max_relative_degradation: 0.2 }] }, now: LATER }));
+    const fields = fieldsRefused(() =>
+      updateExperiment(runningExperiment([0.5, 0.5]), { request: { guardrails: [{ metric: 'latency_p95_ms', max_relative_degradation: 0.2 }] }, now: LATER }),
+    );
 
     // Assess
     expect(fields.map((f) => f.field)).toEqual(['guardrails[0].metric']);
@@ -72,7 +75,10 @@ describe('patching guardrails', () => {
 
   it('accepts a measured guardrail on a running experiment', () => {
     // Act
-    const updated = updateExperiment(runningExperiment([0.5, 0.5]), { request: { guardrails: [{ metric: 'watch_time', max_relative_degradation: 0.2 }] }, now: LATER });
+    const updated = updateExperiment(runningExperiment([0.5, 0.5]), {
+      request: { guardrails: [{ metric: 'watch_time', max_relative_degradation: 0.2 }] },
+      now: LATER,
+    });
 
     // Assess
     expect(updated.guardrails).toEqual([{ metric: 'watch_time', max_relative_degradation: 0.2 }]);
@@ -80,7 +86,14 @@ describe('patching guardrails', () => {
 });
 
 describe('experiments stored before the rule', () => {
-  const legacy = (): Experiment => parseExperiment({ ...makeExperiment(), guardrails: [{ metric: 'latency_p95_ms', max_relative_degradation: 0.2 }, { metric: 'error_rate', max_relative_degradation: 1 }] });
+  const legacy = (): Experiment =>
+    parseExperiment({
+      ...makeExperiment(),
+      guardrails: [
+        { metric: 'latency_p95_ms', max_relative_degradation: 0.2 },
+        { metric: 'error_rate', max_relative_degradation: 1 },
+      ],
+    });
 
   it('still load with their unmeasured guardrails', () => {
     expect(legacy().guardrails.map((g) => g.metric)).toEqual(['latency_p95_ms', 'error_rate']);

@@ -317,9 +317,7 @@ describe('rampExperiment', () => {
 
   it('answers 409 when expected_revision is stale', () => {
     // Act
-    const error = thrownBy(() =>
-      rampExperiment(runningExperiment([0.5, 0.5]), { request: { weights: { control: 0.5 }, expected_revision: 7 }, now: LATER }),
-    );
+    const error = thrownBy(() => rampExperiment(runningExperiment([0.5, 0.5]), { request: { weights: { control: 0.5 }, expected_revision: 7 }, now: LATER }));
 
     // Assess
     expect(error).toMatchObject({ status: 409, reason: 'revision-mismatch' });
@@ -337,9 +335,7 @@ describe('updateExperiment', () => {
 
   it('answers 409 for a weight change on a running experiment outside ramp', () => {
     // Act
-    const error = thrownBy(() =>
-      updateExperiment(runningExperiment([0.5, 0.5]), { request: { variants: variantsWithWeights([0.7, 0.3]) }, now: LATER }),
-    );
+    const error = thrownBy(() => updateExperiment(runningExperiment([0.5, 0.5]), { request: { variants: variantsWithWeights([0.7, 0.3]) }, now: LATER }));
 
     // Assess
     expect(error).toBeInstanceOf(ExperimentConflictError);

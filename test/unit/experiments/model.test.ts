@@ -160,9 +160,7 @@ describe('create experiment request', () => {
     const errors = fieldErrorsOf(validRequest({ target_metric: { kind: 'revenue' } as never }));
 
     // Assess
-    expect(errors).toEqual([
-      { field: 'target_metric.kind', message: 'must be one of "click_through", "conversion", "watch_time", "rating"' },
-    ]);
+    expect(errors).toEqual([{ field: 'target_metric.kind', message: 'must be one of "click_through", "conversion", "watch_time", "rating"' }]);
   });
 
   it.each([
@@ -193,9 +191,7 @@ describe('create experiment request', () => {
     const errors = fieldErrorsOf(validRequest({ mode: 'bandit', target_metric: { kind: 'watch_time' } }));
 
     // Assess
-    expect(errors).toEqual([
-      { field: 'target_metric.kind', message: 'bandit mode needs a binary metric (click_through or conversion), got watch_time' },
-    ]);
+    expect(errors).toEqual([{ field: 'target_metric.kind', message: 'bandit mode needs a binary metric (click_through or conversion), got watch_time' }]);
   });
 
   it('rejects interleaving with three active variants', () => {

@@ -132,7 +132,9 @@ describe('schedule fields at creation', () => {
 
   it('refuses a running experiment whose maximum has already passed since its given start', () => {
     // Act
-    const error = thrownBy(() => createExperiment({ request: validRequest({ status: 'running', start_time: iso(-10 * DAY), max_duration_days: 7 }), now: NOW }));
+    const error = thrownBy(() =>
+      createExperiment({ request: validRequest({ status: 'running', start_time: iso(-10 * DAY), max_duration_days: 7 }), now: NOW }),
+    );
 
     // Assess
     expect(fieldsOf(error)).toEqual(['max_duration_days']);
@@ -290,10 +292,14 @@ describe('serving past the end', () => {
 
   it('serves the control to everybody from the end on, sticky users included, storing nothing', () => {
     // Act
-    const assignments = users.map((userId) => resolveAssignment({ experiment, userId, now: NOW.getTime() + DAY, stored: { variant: 'treatment', bucket: 1, propensity: 0.5 } }));
+    const assignments = users.map((userId) =>
+      resolveAssignment({ experiment, userId, now: NOW.getTime() + DAY, stored: { variant: 'treatment', bucket: 1, propensity: 0.5 } }),
+    );
 
     // Assess
-    expect(new Set(assignments.map((a) => `${a.variant}/${a.source}/${a.in_experiment}/${a.should_store}`))).toEqual(new Set(['control/schedule-ended/false/false']));
+    expect(new Set(assignments.map((a) => `${a.variant}/${a.source}/${a.in_experiment}/${a.should_store}`))).toEqual(
+      new Set(['control/schedule-ended/false/false']),
+    );
   });
 
   it('serves as a stopped experiment does', () => {
@@ -301,7 +307,9 @@ describe('serving past the end', () => {
     const stopped = stopExperiment(experiment, { now: at(DAY) });
 
     // Act
-    const pairs = users.map((userId) => [resolveAssignment({ experiment, userId, now: NOW.getTime() + DAY }), resolveAssignment({ experiment: stopped, userId })] as const);
+    const pairs = users.map(
+      (userId) => [resolveAssignment({ experiment, userId, now: NOW.getTime() + DAY }), resolveAssignment({ experiment: stopped, userId })] as const,
+    );
 
     // Assess
     for (const [ended, whenStopped] of pairs) expect({ ...ended, source: 'x' }).toEqual({ ...whenStopped, source: 'x' });

@@ -3,7 +3,13 @@
  * a user keeps from their first exposure, and the checks of the `segment` query parameter.
  */
 import { describe, expect, it } from 'vitest';
-import { createExperiment, ExperimentConflictError, ExperimentValidationError, startExperiment, updateExperiment } from '../../../lambdas/domain/experiments/index.ts';
+import {
+  createExperiment,
+  ExperimentConflictError,
+  ExperimentValidationError,
+  startExperiment,
+  updateExperiment,
+} from '../../../lambdas/domain/experiments/index.ts';
 import { clientSegmentProblem, MAX_DECLARED_SEGMENTS, parseSegmentKey, segmentKey, userTypeOf } from '../../../lambdas/domain/experiments/user-segments.ts';
 import { LATER, NOW, makeExperiment, validRequest } from './fixtures/experiments.ts';
 

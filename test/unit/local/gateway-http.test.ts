@@ -31,18 +31,21 @@ afterAll(() => gateway.close());
 const request = (path: string, init: RequestInit = {}) => fetch(`${gateway.url}${path}`, init);
 
 describe('path parameters with malformed percent-escapes', () => {
-  it.each(['/experiments/%E0%A4%A', '/experiments/%FF', '/experiments/%ED%A0%80/start', '/experiments/a%/results'])('answers 400 naming id for %s, without calling the function', async (path) => {
-    calls.length = 0;
-    const method = path.endsWith('/start') ? 'POST' : 'GET';
+  it.each(['/experiments/%E0%A4%A', '/experiments/%FF', '/experiments/%ED%A0%80/start', '/experiments/a%/results'])(
+    'answers 400 naming id for %s, without calling the function',
+    async (path) => {
+      calls.length = 0;
+      const method = path.endsWith('/start') ? 'POST' : 'GET';
 
-    const response = await request(path, { method, headers: admin });
+      const response = await request(path, { method, headers: admin });
 
-    expect(response.status).toBe(400);
-    const body = (await response.json()) as { error: { code: string; message: string; details: { field: string; message: string }[] } };
-    expect(body.error.code).toBe('validation_failed');
-    expect(body.error.details).toEqual([{ field: 'id', message: expect.any(String) }]);
-    expect(calls).toHaveLength(0);
-  });
+      expect(response.status).toBe(400);
+      const body = (await response.json()) as { error: { code: string; message: string; details: { field: string; message: string }[] } };
+      expect(body.error.code).toBe('validation_failed');
+      expect(body.error.details).toEqual([{ field: 'id', message: expect.any(String) }]);
+      expect(calls).toHaveLength(0);
+    },
+  );
 
   it('refuses a non-UTF-8 escape in a query value rather than passing U+FFFD, naming the parameter', async () => {
     calls.length = 0;
@@ -72,7 +75,11 @@ describe('security headers on the answers the gateway makes itself', () => {
     ['403', '/experiments', { headers: { 'x-admin-key': 'wrong' } }],
     ['404', '/nowhere', {}],
     ['405', '/health', { method: 'DELETE' }],
-    ['413', '/experiments', { method: 'POST', headers: { ...admin, 'content-type': 'application/json' }, body: JSON.stringify({ much: 'more than sixteen bytes' }) }],
+    [
+      '413',
+      '/experiments',
+      { method: 'POST', headers: { ...admin, 'content-type': 'application/json' }, body: JSON.stringify({ much: 'more than sixteen bytes' }) },
+    ],
     ['502', '/recommend', { headers: { 'x-api-key': keys.apiKey } }],
     ['502', '/health', {}],
     ['200', '/local/clock', { method: 'POST', headers: admin, body: '{}' }],
@@ -97,9 +104,12 @@ describe('key comparison', () => {
     expect(sameSecret('ak_0123456789abcdef', 'ak_0123456789abcdef')).toBe(true);
   });
 
-  it.each(['', 'ak_0123456789abcde', 'ak_0123456789abcdef0', 'ak_0123456789abcdeF', 'ak_0123456789abcdef'.repeat(10)])('refuses %j, whatever its length', (given) => {
-    expect(sameSecret(given, 'ak_0123456789abcdef')).toBe(false);
-  });
+  it.each(['', 'ak_0123456789abcde', 'ak_0123456789abcdef0', 'ak_0123456789abcdeF', 'ak_0123456789abcdef'.repeat(10)])(
+    'refuses %j, whatever its length',
+    (given) => {
+      expect(sameSecret(given, 'ak_0123456789abcdef')).toBe(false);
+    },
+  );
 
   it('refuses a wrong key of another length over HTTP with 403', async () => {
     expect((await request('/experiments', { headers: { 'x-admin-key': `${keys.adminKey}-longer` } })).status).toBe(403);

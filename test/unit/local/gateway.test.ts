@@ -54,7 +54,14 @@ describe('API Gateway proxy events', () => {
   });
 
   it('sends null query parameters and body when there are none', () => {
-    const event = toProxyEvent(route('/health'), { method: 'GET', url: new URL('http://localhost/health'), headers: {}, body: Buffer.alloc(0), pathParameters: null, requestId: 'r' });
+    const event = toProxyEvent(route('/health'), {
+      method: 'GET',
+      url: new URL('http://localhost/health'),
+      headers: {},
+      body: Buffer.alloc(0),
+      pathParameters: null,
+      requestId: 'r',
+    });
 
     expect(event.queryStringParameters).toBeNull();
     expect(event.body).toBeNull();

@@ -106,7 +106,16 @@ describe('the local scheduler', () => {
     // Prepare
     const scheduler = createLocalScheduler({
       clock,
-      jobs: [{ name: 'analysis', schedule: SCHEDULES.analysis, run: async (firedAt) => { if (firedAt.getUTCDate() === 5) throw new Error('store down'); return 'ok'; } }],
+      jobs: [
+        {
+          name: 'analysis',
+          schedule: SCHEDULES.analysis,
+          run: async (firedAt) => {
+            if (firedAt.getUTCDate() === 5) throw new Error('store down');
+            return 'ok';
+          },
+        },
+      ],
     });
 
     // Act

@@ -160,7 +160,7 @@ describe('topK', () => {
   });
 
   it('agrees with a full sort on random scores', () => {
-    const scores = Array.from({ length: 500 }, (_, i) => Math.sin(i * 12.9898) * 43758.5453 % 1);
+    const scores = Array.from({ length: 500 }, (_, i) => (Math.sin(i * 12.9898) * 43758.5453) % 1);
     const expected = Array.from(scores.keys())
       .sort((a, b) => scores[b] - scores[a] || a - b)
       .slice(0, 20);
@@ -170,7 +170,16 @@ describe('topK', () => {
 
 describe('catalogueCoverage', () => {
   it('is the share of items recommended to at least one user', () => {
-    expect(catalogueCoverage([[0, 1], [1, 2], [2, 0]], 10)).toBeCloseTo(0.3, 12);
+    expect(
+      catalogueCoverage(
+        [
+          [0, 1],
+          [1, 2],
+          [2, 0],
+        ],
+        10,
+      ),
+    ).toBeCloseTo(0.3, 12);
   });
 });
 

@@ -36,12 +36,12 @@ describe('held-out splits', () => {
   ];
   const dataset = parseRatings(`${lines.join('\n')}\n`, { fileName: 'u.data' });
 
-  it('temporal tests each user\'s latest quarter, whatever the line order', () => {
+  it("temporal tests each user's latest quarter, whatever the line order", () => {
     const split = holdoutSplit(dataset, { kind: 'temporal', trainRatio: 0.75, n: 1, seed: 0 });
     expect(testPairs(dataset, split.test)).toEqual(['1:1', '1:2', '2:4']);
   });
 
-  it('leave-last-n tests each user\'s n latest and keeps one in training', () => {
+  it("leave-last-n tests each user's n latest and keeps one in training", () => {
     const split = holdoutSplit(dataset, { kind: 'leave-last-n', trainRatio: 0.75, n: 3, seed: 0 });
     expect(testPairs(dataset, split.test)).toEqual(['1:1', '1:2', '1:3', '2:2', '2:3', '2:4']);
   });
@@ -57,9 +57,15 @@ describe('min-ratings cleaning', () => {
   it('repeats to a fixed point: dropping a rare item takes a user under K', () => {
     // Item c has one rating (by user 3): pass 1 drops it, pass 2 user 3 (now one rating), pass 3 item b
     // (now one rating, by user 2); pass 4 finds nothing under K = 2.
-    const dataset = parseRatings('1\ta\t1\t1\n2\ta\t1\t1\n2\tb\t1\t1\n3\tb\t1\t1\n3\tc\t1\t1\n1\td\t1\t1\n2\td\t1\t1\n'.replace(/\t([a-d])\t/g, (_, c: string) => `\t${c.charCodeAt(0)}\t`), {
-      fileName: 'u.data',
-    });
+    const dataset = parseRatings(
+      '1\ta\t1\t1\n2\ta\t1\t1\n2\tb\t1\t1\n3\tb\t1\t1\n3\tc\t1\t1\n1\td\t1\t1\n2\td\t1\t1\n'.replace(
+        /\t([a-d])\t/g,
+        (_, c: string) => `\t${c.charCodeAt(0)}\t`,
+      ),
+      {
+        fileName: 'u.data',
+      },
+    );
     const { dataset: cleaned, report } = cleanMinRatings(dataset, 2);
     expect([cleaned.userIds, cleaned.itemIds.map((id) => String.fromCharCode(Number(id))), report]).toEqual([
       ['1', '2'],
@@ -90,16 +96,28 @@ describe('abrec evaluate --split, --n, --min-ratings', () => {
     // act
     const code = await evaluateCommand.run(['--data', data, '--task', 'ranking', '--model', 'popularity', '--split', 'temporal', '--json'], io);
     // assess
-    expect([code, lastJson(io.out)]).toEqual([0, expect.objectContaining({ protocol: 'temporal', train_ratio: 0.75, train: expected.train.length, test: expected.test.length, precision_at_k: expect.any(Number) })]);
+    expect([code, lastJson(io.out)]).toEqual([
+      0,
+      expect.objectContaining({
+        protocol: 'temporal',
+        train_ratio: 0.75,
+        train: expected.train.length,
+        test: expected.test.length,
+        precision_at_k: expect.any(Number),
+      }),
+    ]);
   });
 
-  it('rating with --split leave-last-n --n 2 is one holdout of each user\'s 2 latest', async () => {
+  it("rating with --split leave-last-n --n 2 is one holdout of each user's 2 latest", async () => {
     // prepare
     const io = fakeIo();
     // act
     const code = await evaluateCommand.run(['--data', data, '--task', 'rating', '--model', 'baseline', '--split', 'leave-last-n', '--n', '2', '--json'], io);
     // assess
-    expect([code, lastJson(io.out)]).toEqual([0, expect.objectContaining({ task: 'rating', protocol: 'leave-last-n', n: 2, test: 2 * dataset.userIds.length, rmse: expect.any(Number) })]);
+    expect([code, lastJson(io.out)]).toEqual([
+      0,
+      expect.objectContaining({ task: 'rating', protocol: 'leave-last-n', n: 2, test: 2 * dataset.userIds.length, rmse: expect.any(Number) }),
+    ]);
   });
 
   it('--min-ratings prints what it dropped and evaluates the cleaned data', async () => {
@@ -145,21 +163,27 @@ describe('abrec evaluate --split, --n, --min-ratings', () => {
     writeFileSync(ratingsPath, [...lines, ...repeated].join('\r\n'), 'latin1');
     const io = fakeIo();
     // act
-    const code = await evaluateCommand.run(['--data', ratingsPath, '--items', moviesPath, '--task', 'ranking', '--model', 'content', '--split', 'leave-last-n', '--json'], io);
+    const code = await evaluateCommand.run(
+      ['--data', ratingsPath, '--items', moviesPath, '--task', 'ranking', '--model', 'content', '--split', 'leave-last-n', '--json'],
+      io,
+    );
     // assess
-    expect([code, io.err.join('').includes(`2 repeated (user, item) ratings merged, the latest by timestamp kept (${lines.length} of ${lines.length + 2} lines)`), lastJson(io.out).train as number + (lastJson(io.out).test as number)]).toEqual([
-      0,
-      true,
-      lines.length,
-    ]);
+    expect([
+      code,
+      io.err.join('').includes(`2 repeated (user, item) ratings merged, the latest by timestamp kept (${lines.length} of ${lines.length + 2} lines)`),
+      (lastJson(io.out).train as number) + (lastJson(io.out).test as number),
+    ]).toEqual([0, true, lines.length]);
   });
 
-  it('train --evaluate --split leave-last-n --min-ratings trains on the cleaned data and records that holdout\'s metrics', async () => {
+  it("train --evaluate --split leave-last-n --min-ratings trains on the cleaned data and records that holdout's metrics", async () => {
     // prepare
     const io = fakeIo();
     const { dataset: cleaned } = cleanMinRatings(dataset, 15);
     // act
-    const code = await trainCommand.run(['--data', data, '--model', 'popularity', '--out', join(dir, 'artifacts'), '--evaluate', '--split', 'leave-last-n', '--min-ratings', '15', '--json'], io);
+    const code = await trainCommand.run(
+      ['--data', data, '--model', 'popularity', '--out', join(dir, 'artifacts'), '--evaluate', '--split', 'leave-last-n', '--min-ratings', '15', '--json'],
+      io,
+    );
     // assess
     const summary = lastJson(io.out) as { dimensions: { users: number; items: number }; metrics: Record<string, number> };
     expect([code, summary.dimensions.items, io.err.join('').includes('evaluating on the leave-last-1 per user'), summary.metrics.precision_at_10]).toEqual([
@@ -171,7 +195,9 @@ describe('abrec evaluate --split, --n, --min-ratings', () => {
   });
 
   it('train refuses a protocol option without --evaluate, naming it', async () => {
-    await expect(trainCommand.run(['--data', data, '--model', 'popularity', '--out', dir, '--split', 'temporal'], fakeIo())).rejects.toThrow('--split chooses the --evaluate protocol: add --evaluate');
+    await expect(trainCommand.run(['--data', data, '--model', 'popularity', '--out', dir, '--split', 'temporal'], fakeIo())).rejects.toThrow(
+      '--split chooses the --evaluate protocol: add --evaluate',
+    );
   });
 
   it.each([
@@ -184,6 +210,8 @@ describe('abrec evaluate --split, --n, --min-ratings', () => {
     [['--min-ratings', '100000'], '--min-ratings 100000 drops every rating'],
     [['--split', 'temporal', '--folds', '3'], '--folds applies to the rating task with --split random only'],
   ])('usage error for %j names the option', async (extra, message) => {
-    await expect(evaluateCommand.run(['--data', data, '--task', 'rating', '--model', 'baseline', ...extra], fakeIo())).rejects.toThrow(new UsageError(message).message);
+    await expect(evaluateCommand.run(['--data', data, '--task', 'rating', '--model', 'baseline', ...extra], fakeIo())).rejects.toThrow(
+      new UsageError(message).message,
+    );
   });
 });

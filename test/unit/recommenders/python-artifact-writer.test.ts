@@ -90,7 +90,17 @@ describe('training/artifact_writer.py', () => {
   });
 
   it.each([
-    ['user_factors', { user_factors: [[0.5, Number.NaN], [0, 0], [0, 0]] }, 'user_factors has a value that is not finite'],
+    [
+      'user_factors',
+      {
+        user_factors: [
+          [0.5, Number.NaN],
+          [0, 0],
+          [0, 0],
+        ],
+      },
+      'user_factors has a value that is not finite',
+    ],
     ['item_factors', { item_factors: [[1, 0]] }, 'item_factors has 2 elements, expected 8'],
     ['seen_offsets', { seen_offsets: [0, 2, 1, 3] }, 'seen_offsets must rise from 0 to the number of seen_items'],
     ['seen_items', { seen_items: [0, 9, 1] }, 'seen_items holds an index outside the item ids'],
@@ -117,11 +127,15 @@ describe('training/artifact_writer.py', () => {
     const builder = new RatingsBuilder();
     for (const [user, item, rating, timestamp] of rows) builder.add(user, item, rating, timestamp);
 
-    const python = execFileSync('python3', ['-c', 'import json,sys; from artifact_writer import ratings_fingerprint; print(ratings_fingerprint(json.load(sys.stdin)))'], {
-      cwd: TRAINING_DIR,
-      input: JSON.stringify([...rows].reverse()),
-      encoding: 'utf8',
-    }).trim();
+    const python = execFileSync(
+      'python3',
+      ['-c', 'import json,sys; from artifact_writer import ratings_fingerprint; print(ratings_fingerprint(json.load(sys.stdin)))'],
+      {
+        cwd: TRAINING_DIR,
+        input: JSON.stringify([...rows].reverse()),
+        encoding: 'utf8',
+      },
+    ).trim();
 
     expect(python).toBe(fingerprintRatings(builder.build([0.5, 5])));
   });
@@ -130,7 +144,11 @@ describe('training/artifact_writer.py', () => {
 describe('training/sagemaker_als.py, run locally', () => {
   it('trains on the bundled ratings and writes an artifact the loader accepts, fingerprinted as the TypeScript trainers fingerprint it', async () => {
     const dataDir = join(import.meta.dirname, '..', '..', '..', 'model-artifacts', 'data');
-    const out = execFileSync('python3', [join(TRAINING_DIR, 'sagemaker_als.py'), '--ratings-dir', dataDir, '--output-dir', root, '--model-id', 'als-sagemaker', '--iterations', '2'], { encoding: 'utf8' });
+    const out = execFileSync(
+      'python3',
+      [join(TRAINING_DIR, 'sagemaker_als.py'), '--ratings-dir', dataDir, '--output-dir', root, '--model-id', 'als-sagemaker', '--iterations', '2'],
+      { encoding: 'utf8' },
+    );
     const candidate = JSON.parse(out.trim().split('\n').pop()!) as { model_id: string; model_version: string };
 
     const model = await new DirectoryModelArtifactStore(root).loadModel(candidate.model_id, candidate.model_version);

@@ -6,7 +6,7 @@ import type { FactorModel } from '../../../lambdas/domain/recommenders/types.ts'
 /** Seeded values in [-0.5, 0.5). */
 function lcg(seed: number) {
   let state = seed >>> 0;
-  return () => ((state = (Math.imul(state, 1_664_525) + 1_013_904_223) >>> 0) / 2 ** 32) - 0.5;
+  return () => (state = (Math.imul(state, 1_664_525) + 1_013_904_223) >>> 0) / 2 ** 32 - 0.5;
 }
 
 function randomModel(items: number, factors: number, seed = 11): FactorModel {

@@ -63,7 +63,10 @@ describe('cumulative counters', () => {
 
   it('keeps the previous totals of a variant with no item on a day', () => {
     // Prepare
-    const counters = { control: [item('2026-01-15', { impressions: 4 })], treatment: [item('2026-01-15', { impressions: 3 }), item('2026-01-16', { impressions: 6 })] };
+    const counters = {
+      control: [item('2026-01-15', { impressions: 4 })],
+      treatment: [item('2026-01-15', { impressions: 3 }), item('2026-01-16', { impressions: 6 })],
+    };
 
     // Act
     const { byDay } = cumulativeTotals(['control', 'treatment'], counters);
@@ -92,7 +95,20 @@ describe('cumulative counters', () => {
 describe('target metric', () => {
   it('analyses click-through as a user-level ratio: n = exposed users, sums of clicks and impressions, user second moments', () => {
     // Prepare
-    const counters = { control: [item('2026-01-15', { exposed_users: 10, impressions: 40, clicks: 4, clickers: 3, user_clicks_sq_sum: 6, user_impressions_sq_sum: 200, user_clicks_impressions_sum: 20 })], treatment: [] };
+    const counters = {
+      control: [
+        item('2026-01-15', {
+          exposed_users: 10,
+          impressions: 40,
+          clicks: 4,
+          clickers: 3,
+          user_clicks_sq_sum: 6,
+          user_impressions_sq_sum: 200,
+          user_clicks_impressions_sum: 20,
+        }),
+      ],
+      treatment: [],
+    };
 
     // Act
     const input = ok(buildAnalysisInput(experiment(), counters));
@@ -114,7 +130,10 @@ describe('target metric', () => {
     ['the Bayesian method', { analysis_method: 'bayesian' as const }],
   ])('analyses click-through under %s as the share of exposed users who clicked (clickers)', (_, overrides) => {
     // Prepare
-    const counters = { control: [item('2026-01-15', { exposed_users: 10, clicks: 9, clickers: 3 })], treatment: [item('2026-01-15', { exposed_users: 10, clicks: 2, clickers: 2 })] };
+    const counters = {
+      control: [item('2026-01-15', { exposed_users: 10, clicks: 9, clickers: 3 })],
+      treatment: [item('2026-01-15', { exposed_users: 10, clicks: 2, clickers: 2 })],
+    };
 
     // Act
     const input = ok(buildAnalysisInput(experiment(overrides), counters));
@@ -129,7 +148,10 @@ describe('target metric', () => {
 
   it('analyses conversion as converters / exposed users, not purchase events', () => {
     // Prepare
-    const counters = { control: [item('2026-01-15', { exposed_users: 50, conversions: 9, converters: 4 })], treatment: [item('2026-01-15', { exposed_users: 50 })] };
+    const counters = {
+      control: [item('2026-01-15', { exposed_users: 50, conversions: 9, converters: 4 })],
+      treatment: [item('2026-01-15', { exposed_users: 50 })],
+    };
 
     // Act
     const input = ok(buildAnalysisInput(experiment({ target_metric: { kind: 'conversion' } }), counters));
@@ -178,7 +200,7 @@ describe('configuration', () => {
     });
   });
 
-  it('uses the experiment\'s own minimum detectable effect when it sets one', () => {
+  it("uses the experiment's own minimum detectable effect when it sets one", () => {
     // Act
     const input = ok(buildAnalysisInput(experiment({ minimum_detectable_effect: 0.05 }), twoDays()));
 
@@ -237,7 +259,7 @@ describe('guardrails', () => {
     expect(input.notes.skippedGuardrails).toEqual([{ metric: 'rating', reason: expect.stringContaining('100%') }]);
   });
 
-  it('checks a watch-time guardrail on its own metric, leaving the target\'s slots alone', () => {
+  it("checks a watch-time guardrail on its own metric, leaving the target's slots alone", () => {
     // Act
     const input = ok(buildAnalysisInput(experiment({ guardrails: [{ metric: 'watch_time', max_relative_degradation: 0.1 }] }), twoDays()));
 
@@ -279,7 +301,9 @@ describe('guardrails', () => {
 
   it('checks the conversion guardrail while click-through is analysed on clickers in the proportion slot', () => {
     // Act
-    const input = ok(buildAnalysisInput(experiment({ analysis_method: 'bayesian', guardrails: [{ metric: 'conversion', max_relative_degradation: 0.1 }] }), twoDays()));
+    const input = ok(
+      buildAnalysisInput(experiment({ analysis_method: 'bayesian', guardrails: [{ metric: 'conversion', max_relative_degradation: 0.1 }] }), twoDays()),
+    );
 
     // Assess
     expect(input.config.guardrails).toEqual([{ metric: 'conversion_rate', max_relative_drop: 0.1 }]);
@@ -309,7 +333,10 @@ describe('insufficient data', () => {
 
   it('refuses the delta method on counters without user-level second moments, naming the fields', () => {
     // Prepare
-    const counters = { control: [item('2026-01-15', { exposed_users: 10, impressions: 40, clicks: 4 })], treatment: [item('2026-01-15', { exposed_users: 10, impressions: 40, clicks: 6 })] };
+    const counters = {
+      control: [item('2026-01-15', { exposed_users: 10, impressions: 40, clicks: 4 })],
+      treatment: [item('2026-01-15', { exposed_users: 10, impressions: 40, clicks: 6 })],
+    };
 
     // Act
     const input = buildAnalysisInput(experiment(), counters);
@@ -320,7 +347,10 @@ describe('insufficient data', () => {
 
   it('skips only the click-through guardrail when the target does not need those moments', () => {
     // Prepare
-    const counters = { control: [item('2026-01-15', { exposed_users: 10, impressions: 40, clicks: 4, converters: 1 })], treatment: [item('2026-01-15', { exposed_users: 10, impressions: 40, clicks: 6 })] };
+    const counters = {
+      control: [item('2026-01-15', { exposed_users: 10, impressions: 40, clicks: 4, converters: 1 })],
+      treatment: [item('2026-01-15', { exposed_users: 10, impressions: 40, clicks: 6 })],
+    };
     const exp = experiment({ target_metric: { kind: 'conversion' }, guardrails: [{ metric: 'click_through', max_relative_degradation: 0.05 }] });
 
     // Act

@@ -6,7 +6,16 @@
  * the caps applied directly.
  */
 import { describe, expect, it } from 'vitest';
-import { addIncrements, addTotals, exposureIncrements, userStatIncrements, userTotalsDelta, ZERO_TOTALS, type Increments, type UserTotals } from '../../../lambdas/domain/events/counters.ts';
+import {
+  addIncrements,
+  addTotals,
+  exposureIncrements,
+  userStatIncrements,
+  userTotalsDelta,
+  ZERO_TOTALS,
+  type Increments,
+  type UserTotals,
+} from '../../../lambdas/domain/events/counters.ts';
 import { counterIncrements, type EventType } from '../../../lambdas/domain/events/event.ts';
 import { userCapsOf } from '../../../lambdas/domain/experiments/caps.ts';
 import { buildMetricsPanel, type PanelMetric } from '../../../lambdas/domain/stats/index.ts';
@@ -32,9 +41,21 @@ function users(): RawUser[] {
   for (let i = 0; i < 600; i++) {
     const variant = i % 2 === 0 ? 'control' : 'treatment';
     const impressions = 4 + (i % 9);
-    out.push({ variant, impressions, clicks: (i * 7) % 5 === 0 ? 2 : i % 3 === 0 ? 1 : 0, purchases: i % 10 < 2 ? [20 + (i % 30)] : [], watchSeconds: i % 4 < 2 ? [300 + (i % 200)] : [] });
+    out.push({
+      variant,
+      impressions,
+      clicks: (i * 7) % 5 === 0 ? 2 : i % 3 === 0 ? 1 : 0,
+      purchases: i % 10 < 2 ? [20 + (i % 30)] : [],
+      watchSeconds: i % 4 < 2 ? [300 + (i % 200)] : [],
+    });
   }
-  out.push({ variant: 'control', impressions: 900, clicks: 600, purchases: Array.from({ length: 40 }, () => 90_000), watchSeconds: Array.from({ length: 30 }, () => 20_000) });
+  out.push({
+    variant: 'control',
+    impressions: 900,
+    clicks: 600,
+    purchases: Array.from({ length: 40 }, () => 90_000),
+    watchSeconds: Array.from({ length: 30 }, () => 20_000),
+  });
   return out;
 }
 
@@ -71,7 +92,14 @@ describe('the metrics panel on the capped sums', () => {
     const n = (variant: string) => raw.filter((u) => u.variant === variant).length;
 
     // Act
-    const panel = buildMetricsPanel({ confidenceLevel: 0.95, variants: [{ name: 'control', weight: 0.5, control: true }, { name: 'treatment', weight: 0.5, control: false }], metrics: panelMetricInputs(experiment, ['control', 'treatment'], counters(raw), DAY) });
+    const panel = buildMetricsPanel({
+      confidenceLevel: 0.95,
+      variants: [
+        { name: 'control', weight: 0.5, control: true },
+        { name: 'treatment', weight: 0.5, control: false },
+      ],
+      metrics: panelMetricInputs(experiment, ['control', 'treatment'], counters(raw), DAY),
+    });
 
     // Assess
     const ctr = metricOf(panel, 'click_through');
@@ -79,9 +107,21 @@ describe('the metrics panel on the capped sums', () => {
     for (const variant of ['control', 'treatment']) {
       const expected = capped(variant, (u) => Math.min(u.clicks, caps.clicks)) / capped(variant, (u) => Math.min(u.impressions, caps.impressions));
       expect(estimateOf(ctr, variant)).toBeCloseTo(expected, 12);
-      const revenue = capped(variant, (u) => Math.min(u.purchases.reduce((a, b) => a + b, 0), caps.revenue_cents / 100)) / n(variant);
+      const revenue =
+        capped(variant, (u) =>
+          Math.min(
+            u.purchases.reduce((a, b) => a + b, 0),
+            caps.revenue_cents / 100,
+          ),
+        ) / n(variant);
       expect(estimateOf(metricOf(panel, 'revenue_per_user'), variant)).toBeCloseTo(revenue, 9);
-      const watch = capped(variant, (u) => Math.min(u.watchSeconds.reduce((a, b) => a + b, 0), caps.watch_ms / 1000)) / n(variant);
+      const watch =
+        capped(variant, (u) =>
+          Math.min(
+            u.watchSeconds.reduce((a, b) => a + b, 0),
+            caps.watch_ms / 1000,
+          ),
+        ) / n(variant);
       expect(estimateOf(metricOf(panel, 'watch_time'), variant)).toBeCloseTo(watch, 9);
     }
     expect(metricOf(panel, 'revenue_per_user').definition).toMatch(/capped \(caps\.revenue/);
@@ -91,8 +131,20 @@ describe('the metrics panel on the capped sums', () => {
   it('is moved by a user far past the caps no more than by a user at the caps', () => {
     // Prepare: the same population with the outlier cut down to exactly the caps
     const raw = users();
-    const atCaps = raw.map((u) => (u.impressions === 900 ? { ...u, impressions: caps.impressions, clicks: caps.clicks, purchases: [caps.revenue_cents / 100], watchSeconds: [caps.watch_ms / 1000] } : u));
-    const panelOf = (population: RawUser[]) => buildMetricsPanel({ confidenceLevel: 0.95, variants: [{ name: 'control', weight: 0.5, control: true }, { name: 'treatment', weight: 0.5, control: false }], metrics: panelMetricInputs(experiment, ['control', 'treatment'], counters(population), DAY) });
+    const atCaps = raw.map((u) =>
+      u.impressions === 900
+        ? { ...u, impressions: caps.impressions, clicks: caps.clicks, purchases: [caps.revenue_cents / 100], watchSeconds: [caps.watch_ms / 1000] }
+        : u,
+    );
+    const panelOf = (population: RawUser[]) =>
+      buildMetricsPanel({
+        confidenceLevel: 0.95,
+        variants: [
+          { name: 'control', weight: 0.5, control: true },
+          { name: 'treatment', weight: 0.5, control: false },
+        ],
+        metrics: panelMetricInputs(experiment, ['control', 'treatment'], counters(population), DAY),
+      });
 
     // Act
     const [far, capped] = [panelOf(raw), panelOf(atCaps)];
@@ -109,7 +161,12 @@ describe('the metrics panel on the capped sums', () => {
 
   it('stays on the raw counters while a variant has counters written before the caps existed', () => {
     // Prepare: a variant with uncapped activity and no capped sums
-    const stored = { control: [{ day: DAY, exposed_users: 100, impressions: 500, clicks: 50, user_clicks_sq_sum: 80, user_impressions_sq_sum: 3000, user_clicks_impressions_sum: 300 }], treatment: counters(users()).treatment };
+    const stored = {
+      control: [
+        { day: DAY, exposed_users: 100, impressions: 500, clicks: 50, user_clicks_sq_sum: 80, user_impressions_sq_sum: 3000, user_clicks_impressions_sum: 300 },
+      ],
+      treatment: counters(users()).treatment,
+    };
 
     // Act
     const metrics = panelMetricInputs(experiment, ['control', 'treatment'], stored, DAY);

@@ -3,7 +3,15 @@
  * and the counters written before caps existed.
  */
 import { describe, expect, it } from 'vitest';
-import { addIncrements, addTotals, userStatIncrements, userTotalsDelta, ZERO_TOTALS, type Increments, type UserTotals } from '../../../lambdas/domain/events/counters.ts';
+import {
+  addIncrements,
+  addTotals,
+  userStatIncrements,
+  userTotalsDelta,
+  ZERO_TOTALS,
+  type Increments,
+  type UserTotals,
+} from '../../../lambdas/domain/events/counters.ts';
 import { counterIncrements, type EventType } from '../../../lambdas/domain/events/event.ts';
 import { userCapsOf } from '../../../lambdas/domain/experiments/caps.ts';
 import { buildAnalysisInput, type StoredDailyCounter } from '../../../lambdas/services/analysis-input.ts';
@@ -38,9 +46,18 @@ describe('the capping section of the analysis', () => {
   const caps = userCapsOf(experiment);
   // Four users per arm; the treatment's last user clicks 50 times and buys for 500.
   const users = [
-    ...[1, 2, 0, 1].map((clicks) => ({ variant: 'control', events: [['impression'] as [EventType], ['impression'] as [EventType], ...repeat(clicks, ['click'])] })),
-    ...[1, 2, 1].map((clicks) => ({ variant: 'treatment', events: [['impression'] as [EventType], ['impression'] as [EventType], ...repeat(clicks, ['click'])] })),
-    { variant: 'treatment', events: [['impression'] as [EventType], ['impression'] as [EventType], ...repeat(50, ['click']), ['purchase', 500] as [EventType, number]] },
+    ...[1, 2, 0, 1].map((clicks) => ({
+      variant: 'control',
+      events: [['impression'] as [EventType], ['impression'] as [EventType], ...repeat(clicks, ['click'])],
+    })),
+    ...[1, 2, 1].map((clicks) => ({
+      variant: 'treatment',
+      events: [['impression'] as [EventType], ['impression'] as [EventType], ...repeat(clicks, ['click'])],
+    })),
+    {
+      variant: 'treatment',
+      events: [['impression'] as [EventType], ['impression'] as [EventType], ...repeat(50, ['click']), ['purchase', 500] as [EventType, number]],
+    },
   ];
   const counters = countersOf(caps, users);
 
@@ -101,7 +118,13 @@ describe('the capping section of the analysis', () => {
   it('runs on the uncapped sums, and says so, for counters written before caps existed', () => {
     // Prepare
     const legacy = Object.fromEntries(
-      Object.entries(counters).map(([variant, rows]) => [variant, rows.map((row) => Object.fromEntries(Object.entries(row).filter(([field]) => !field.startsWith('capped_') && !field.startsWith('users_at_'))) as StoredDailyCounter)]),
+      Object.entries(counters).map(([variant, rows]) => [
+        variant,
+        rows.map(
+          (row) =>
+            Object.fromEntries(Object.entries(row).filter(([field]) => !field.startsWith('capped_') && !field.startsWith('users_at_'))) as StoredDailyCounter,
+        ),
+      ]),
     );
 
     // Act

@@ -8,7 +8,10 @@ import { COVERAGE_NOT_MEASURED, coverageInput } from '../../../lambdas/services/
 describe('coverageInput', () => {
   it('divides by the largest catalogue any variant served from', () => {
     // Act
-    const coverage = coverageInput(['control', 'treatment'], { control: { distinctItems: 40, catalogueSize: 100 }, treatment: { distinctItems: 90, catalogueSize: 120 } });
+    const coverage = coverageInput(['control', 'treatment'], {
+      control: { distinctItems: 40, catalogueSize: 100 },
+      treatment: { distinctItems: 90, catalogueSize: 120 },
+    });
 
     // Assess
     expect(coverage).toEqual({ status: 'ok', catalogueSize: 120, distinctItemsShown: [40, 90] });
@@ -16,7 +19,10 @@ describe('coverageInput', () => {
 
   it('is not measured while a variant has no markers, or without the markers at all', () => {
     // Act
-    const partly = coverageInput(['control', 'treatment'], { control: { distinctItems: 40, catalogueSize: 100 }, treatment: { distinctItems: 0, catalogueSize: 0 } });
+    const partly = coverageInput(['control', 'treatment'], {
+      control: { distinctItems: 40, catalogueSize: 100 },
+      treatment: { distinctItems: 0, catalogueSize: 0 },
+    });
     const none = coverageInput(['control', 'treatment'], undefined);
 
     // Assess

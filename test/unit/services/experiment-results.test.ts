@@ -41,7 +41,9 @@ describe('analysis from counters', () => {
 
   it('asks to investigate a 5,200 / 4,800 split on 50/50 weights, and blocks promotion', () => {
     // Act
-    const analysis = analysisFromCounters(experiment(), counters([arm('control', { users: 5200 }), arm('treatment', { users: 4800, ctr: 0.07 })]), { day: DAY });
+    const analysis = analysisFromCounters(experiment(), counters([arm('control', { users: 5200 }), arm('treatment', { users: 4800, ctr: 0.07 })]), {
+      day: DAY,
+    });
 
     // Assess
     expect(analysis.decision).toBe('investigate-srm');
@@ -111,7 +113,9 @@ describe('every metric in the report', () => {
     // The panel's click-through is the target's own test, at its fixed horizon.
     const target = analysis.report?.comparisons[0];
     const panelTarget = metrics?.metrics[0].comparisons[0];
-    expect(target?.status === 'ok' && panelTarget?.status === 'ok' && [panelTarget.pValue, panelTarget.difference]).toEqual(target?.status === 'ok' && [target.pValue, target.difference]);
+    expect(target?.status === 'ok' && panelTarget?.status === 'ok' && [panelTarget.pValue, panelTarget.difference]).toEqual(
+      target?.status === 'ok' && [target.pValue, target.difference],
+    );
     expect(panelTarget).toMatchObject({ pValueAdjusted: null });
     expect(analysis.report?.ranking?.coverage).toMatchObject({ status: 'not-measured' });
   });
@@ -165,7 +169,12 @@ describe('alerts', () => {
 
     // Assess
     expect(alert.subject).toBe('abrec: exp-doc guardrail breached (conversion_rate@treatment)');
-    expect(JSON.parse(alert.message)).toMatchObject({ experiment_id: 'exp-doc', day: DAY, decision: 'keep-running', report: `reports/exp-doc/${DAY}/report.html` });
+    expect(JSON.parse(alert.message)).toMatchObject({
+      experiment_id: 'exp-doc',
+      day: DAY,
+      decision: 'keep-running',
+      report: `reports/exp-doc/${DAY}/report.html`,
+    });
   });
 });
 
@@ -183,7 +192,9 @@ describe('rendered report', () => {
     expect(rendered.html).toContain('<svg');
     expect(rendered.html).toContain('Guardrail latency_p95_ms not checked');
     // ...and visibly where the guardrails are, not only in the notes.
-    expect(rendered.html).toMatch(/<h2>Guardrails<\/h2>\n<ul><li>latency_p95_ms: <strong class="bad">NOT CHECKED<\/strong> — not measured by the daily counters/);
+    expect(rendered.html).toMatch(
+      /<h2>Guardrails<\/h2>\n<ul><li>latency_p95_ms: <strong class="bad">NOT CHECKED<\/strong> — not measured by the daily counters/,
+    );
     expect(analysis.skipped_guardrails).toEqual([{ metric: 'latency_p95_ms', reason: expect.stringContaining('not measured by the daily counters') }]);
   });
 

@@ -28,12 +28,39 @@ function experiment(overrides: Partial<CreateExperimentInput> = {}): Experiment 
 }
 
 /** Two days of interleaving counters that add up to the given totals. */
-function counters({ impressions, winsA, winsB, clicksA = winsA, clicksB = winsB, uncredited = 0 }: { impressions: number; winsA: number; winsB: number; clicksA?: number; clicksB?: number; uncredited?: number }): Record<string, StoredDailyCounter[]> {
+function counters({
+  impressions,
+  winsA,
+  winsB,
+  clicksA = winsA,
+  clicksB = winsB,
+  uncredited = 0,
+}: {
+  impressions: number;
+  winsA: number;
+  winsB: number;
+  clicksA?: number;
+  clicksB?: number;
+  uncredited?: number;
+}): Record<string, StoredDailyCounter[]> {
   const half = (n: number) => Math.floor(n / 2);
   return {
     '~interleaving': [
-      { day: '2026-11-19', impressions: half(impressions), interleaved_impressions: half(impressions), interleaving_wins_a: half(winsA), interleaving_wins_b: half(winsB) },
-      { day: DAY, impressions: impressions - half(impressions), interleaved_impressions: impressions - half(impressions), interleaving_wins_a: winsA - half(winsA), interleaving_wins_b: winsB - half(winsB), clicks: uncredited },
+      {
+        day: '2026-11-19',
+        impressions: half(impressions),
+        interleaved_impressions: half(impressions),
+        interleaving_wins_a: half(winsA),
+        interleaving_wins_b: half(winsB),
+      },
+      {
+        day: DAY,
+        impressions: impressions - half(impressions),
+        interleaved_impressions: impressions - half(impressions),
+        interleaving_wins_a: winsA - half(winsA),
+        interleaving_wins_b: winsB - half(winsB),
+        clicks: uncredited,
+      },
       { day: '2026-11-21', interleaved_impressions: 1000, interleaving_wins_b: 900 },
     ],
     control: [{ day: DAY, clicks: clicksA }],
@@ -48,7 +75,15 @@ describe('interleaving analysis from counters', () => {
 
     // Assess
     const expected = signTest({ wins_a: 20, wins_b: 44, ties: 336, alpha: 0.05 });
-    expect(analysis.preference).toMatchObject({ wins_a: 20, wins_b: 44, ties: 336, impressions: 400, uncredited_clicks: 3, team_a: { variant: 'control', clicks: 20 }, team_b: { variant: 'treatment', clicks: 44 } });
+    expect(analysis.preference).toMatchObject({
+      wins_a: 20,
+      wins_b: 44,
+      ties: 336,
+      impressions: 400,
+      uncredited_clicks: 3,
+      team_a: { variant: 'control', clicks: 20 },
+      team_b: { variant: 'treatment', clicks: 44 },
+    });
     expect(analysis.preference!.p_value).toBeCloseTo(expected.p_value, 12);
     expect(analysis.report).toBeNull();
   });
@@ -102,7 +137,9 @@ describe('interleaving analysis from counters', () => {
     const analysis = analysisFromCounters(experiment(), counters({ impressions: 10, winsA: 1, winsB: 1 }), { day: DAY });
 
     // Assess
-    expect(analysis.skipped_guardrails).toEqual([{ metric: 'click_through', reason: 'interleaving shows both models in every list: guardrails need an A/B split' }]);
+    expect(analysis.skipped_guardrails).toEqual([
+      { metric: 'click_through', reason: 'interleaving shows both models in every list: guardrails need an A/B split' },
+    ]);
   });
 
   it('renders a report page with the preference test instead of the A/B engine page', () => {
@@ -139,7 +176,13 @@ describe('ExperimentModeCache', () => {
     const cache = new ExperimentModeCache({ get: async (id) => (reads.push(id), stored[id]) }, 1000);
 
     // Act
-    const modes = [await cache.modeOf('il', 0), await cache.modeOf('il', 500), await cache.modeOf('draft', 0), await cache.modeOf('draft', 1), await cache.modeOf('il', 1500)];
+    const modes = [
+      await cache.modeOf('il', 0),
+      await cache.modeOf('il', 500),
+      await cache.modeOf('draft', 0),
+      await cache.modeOf('draft', 1),
+      await cache.modeOf('il', 1500),
+    ];
 
     // Assess
     expect(modes).toEqual(['interleaving', 'interleaving', 'interleaving', 'interleaving', 'interleaving']);
@@ -167,7 +210,13 @@ describe('attributeInterleavingEvents', () => {
   it('reads slates only for the request ids of clicks and purchases, once each', async () => {
     // Prepare
     const asked: string[][] = [];
-    const slate: StoredImpression = { event_id: 'imp-r1', user_id: 'u1', experiment_id: 'il', counted: true, slate: [{ item_id: 'x', position: 1, score: 1, team: 'a', variant: 'control' }] };
+    const slate: StoredImpression = {
+      event_id: 'imp-r1',
+      user_id: 'u1',
+      experiment_id: 'il',
+      counted: true,
+      slate: [{ item_id: 'x', position: 1, score: 1, team: 'a', variant: 'control' }],
+    };
     const reader = { byRequestIds: async (ids: Iterable<string>) => (asked.push([...ids]), new Map([['r1', slate]])) };
     const events = [
       acceptEvent({ event_type: 'click', user_id: 'u1', experiment_id: 'il', item_id: 'x', request_id: 'r1' }, NOW.getTime()),

@@ -49,7 +49,9 @@ type StoredItems = Record<string, { day: string; [field: string]: number | strin
 function stored(counters: PanelCase['counters']): StoredItems {
   return Object.fromEntries(
     Object.entries(counters).map(([variant, fields]) => {
-      const first = Object.fromEntries(Object.entries(fields).map(([field, value]) => [field, Number.isInteger(value) ? Math.floor(value * 0.4) : value * 0.4]));
+      const first = Object.fromEntries(
+        Object.entries(fields).map(([field, value]) => [field, Number.isInteger(value) ? Math.floor(value * 0.4) : value * 0.4]),
+      );
       const second = Object.fromEntries(Object.entries(fields).map(([field, value]) => [field, value - first[field]]));
       // A day after the analysis day, which the mapping must leave out.
       const later: StoredItems[string][number] = { day: '2026-11-03', clicks: 999 };
@@ -60,7 +62,11 @@ function stored(counters: PanelCase['counters']): StoredItems {
 
 function panelOf(testCase: PanelCase): MetricsPanel {
   const metrics = panelMetricInputs({ target_metric: { kind: testCase.target } as never }, testCase.variants, stored(testCase.counters), '2026-11-02');
-  return buildMetricsPanel({ variants: testCase.variants.map((name, i) => ({ name, weight: 1, control: i === 0 })), confidenceLevel: testCase.confidenceLevel, metrics });
+  return buildMetricsPanel({
+    variants: testCase.variants.map((name, i) => ({ name, weight: 1, control: i === 0 })),
+    confidenceLevel: testCase.confidenceLevel,
+    metrics,
+  });
 }
 
 describe.each(cases.panels)('the metrics panel of "$name" against scipy', (testCase) => {
@@ -69,8 +75,21 @@ describe.each(cases.panels)('the metrics panel of "$name" against scipy', (testC
 
   it('puts the target first, outside the family, and every other metric x non-control variant in one Holm family', () => {
     expect(panel.metrics[0]).toMatchObject({ id: testCase.target, role: 'target' });
-    expect(panel.metrics.filter((m) => m.role === 'secondary').map((m) => m.id).sort()).toEqual(Object.keys(testCase.expected.metrics).filter((id) => id !== testCase.target).sort());
-    expect(panel.family).toEqual({ method: 'holm', size: testCase.expected.familySize, metrics: panel.metrics.filter((m) => m.role === 'secondary').map((m) => m.id) });
+    expect(
+      panel.metrics
+        .filter((m) => m.role === 'secondary')
+        .map((m) => m.id)
+        .sort(),
+    ).toEqual(
+      Object.keys(testCase.expected.metrics)
+        .filter((id) => id !== testCase.target)
+        .sort(),
+    );
+    expect(panel.family).toEqual({
+      method: 'holm',
+      size: testCase.expected.familySize,
+      metrics: panel.metrics.filter((m) => m.role === 'secondary').map((m) => m.id),
+    });
   });
 
   it.each(Object.keys(cases.panels[0].expected.metrics))('matches %s: estimates, intervals, differences, lifts, p and Holm p', (id) => {
@@ -106,7 +125,10 @@ describe('metrics the counters cannot test', () => {
   const base = cases.panels[1];
   const withoutUserRevenue = () =>
     Object.fromEntries(
-      Object.entries(stored(base.counters)).map(([variant, items]) => [variant, items.map(({ revenue_cents: _cents, user_revenue_cents_sq_sum: _squares, ...rest }) => rest)]),
+      Object.entries(stored(base.counters)).map(([variant, items]) => [
+        variant,
+        items.map(({ revenue_cents: _cents, user_revenue_cents_sq_sum: _squares, ...rest }) => rest),
+      ]),
     );
 
   it('shows revenue per user without a test, saying why, when the counters lack the user-level revenue sums', () => {
@@ -129,19 +151,32 @@ describe('metrics the counters cannot test', () => {
     // Prepare
     const counters = {
       control: [{ day: '2026-11-01', exposed_users: 50 }],
-      treatment: [{ day: '2026-11-01', exposed_users: 40, revenue_n: 3, revenue_sum: 30, revenue_sum_sq: 400, revenue_cents: 3000, user_revenue_cents_sq_sum: 5_000_000 }],
+      treatment: [
+        { day: '2026-11-01', exposed_users: 40, revenue_n: 3, revenue_sum: 30, revenue_sum_sq: 400, revenue_cents: 3000, user_revenue_cents_sq_sum: 5_000_000 },
+      ],
     };
 
     // Act
-    const revenue = panelMetricInputs({ target_metric: { kind: 'conversion' } as never }, ['control', 'treatment'], counters).find((metric) => metric.id === 'revenue_per_user');
+    const revenue = panelMetricInputs({ target_metric: { kind: 'conversion' } as never }, ['control', 'treatment'], counters).find(
+      (metric) => metric.id === 'revenue_per_user',
+    );
 
     // Assess: a mean over users, users without a purchase counting 0
-    expect(revenue?.measure).toEqual({ kind: 'mean', samples: [{ n: 50, sum: 0, sumSq: 0 }, { n: 40, sum: 30, sumSq: 500 }] });
+    expect(revenue?.measure).toEqual({
+      kind: 'mean',
+      samples: [
+        { n: 50, sum: 0, sumSq: 0 },
+        { n: 40, sum: 30, sumSq: 500 },
+      ],
+    });
   });
 
   it('does not test click-through on counters without consistent user-level second moments', () => {
     // Prepare
-    const counters = { control: [{ day: '2026-11-01', exposed_users: 10, impressions: 40, clicks: 4 }], treatment: [{ day: '2026-11-01', exposed_users: 10, impressions: 40, clicks: 6 }] };
+    const counters = {
+      control: [{ day: '2026-11-01', exposed_users: 10, impressions: 40, clicks: 4 }],
+      treatment: [{ day: '2026-11-01', exposed_users: 10, impressions: 40, clicks: 6 }],
+    };
 
     // Act
     const [clickThrough] = panelMetricInputs({ target_metric: { kind: 'click_through' } as never }, ['control', 'treatment'], counters);
@@ -156,7 +191,17 @@ describe('the ranking counters', () => {
     // Prepare
     const counters = {
       control: [
-        { day: '2026-11-01', impressions: 30, slate_len_10: 20, slate_len_5: 10, clicks_pos_1: 6, clicks_pos_3: 2, fallback_impressions: 4, fallback_cold_start_impressions: 3, fallback_artifact_impressions: 1 },
+        {
+          day: '2026-11-01',
+          impressions: 30,
+          slate_len_10: 20,
+          slate_len_5: 10,
+          clicks_pos_1: 6,
+          clicks_pos_3: 2,
+          fallback_impressions: 4,
+          fallback_cold_start_impressions: 3,
+          fallback_artifact_impressions: 1,
+        },
         { day: '2026-11-02', impressions: 10, slate_len_10: 10, clicks_pos_1: 1, fallback_impressions: 2 },
         { day: '2026-11-03', impressions: 99, slate_len_10: 99 },
       ],

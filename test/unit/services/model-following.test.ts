@@ -78,8 +78,20 @@ describe('followedModelIds', () => {
           { name: 'treatment', model_id: 'content', model_version: 'v1', weight: 0.5 },
         ],
       }),
-      experiment('pinned', { variants: [{ name: 'control', model_id: 'pinned-only', model_version: 'v1', weight: 0.5, is_control: true }, { name: 'b', model_id: 'x', model_version: 'v1', weight: 0.5 }] }),
-      experiment('draft', { status: 'draft', follow_latest: true, variants: [{ name: 'control', model_id: 'draft-only', model_version: 'v1', weight: 0.5, is_control: true }, { name: 'b', model_id: 'y', model_version: 'v1', weight: 0.5 }] }),
+      experiment('pinned', {
+        variants: [
+          { name: 'control', model_id: 'pinned-only', model_version: 'v1', weight: 0.5, is_control: true },
+          { name: 'b', model_id: 'x', model_version: 'v1', weight: 0.5 },
+        ],
+      }),
+      experiment('draft', {
+        status: 'draft',
+        follow_latest: true,
+        variants: [
+          { name: 'control', model_id: 'draft-only', model_version: 'v1', weight: 0.5, is_control: true },
+          { name: 'b', model_id: 'y', model_version: 'v1', weight: 0.5 },
+        ],
+      }),
     ];
 
     expect(followedModelIds(experiments)).toEqual(['als', 'content', 'popularity']);
@@ -90,7 +102,10 @@ describe('switchFollowingExperiments', () => {
   it('switches every arm together in one write and records the switch after the initial versions', async () => {
     const repository = new MemoryExperiments([experiment('follows', { follow_latest: true })]);
 
-    const outcomes = await switchFollowingExperiments({ experiments: repository }, { published: { popularity: 'v2', als: 'v7', unrelated: 'v3' }, runId: 'run-1', now: RUN_AT });
+    const outcomes = await switchFollowingExperiments(
+      { experiments: repository },
+      { published: { popularity: 'v2', als: 'v7', unrelated: 'v3' }, runId: 'run-1', now: RUN_AT },
+    );
 
     expect(outcomes).toEqual([{ experiment_id: 'follows', switched: true, versions: { control: 'v2', treatment: 'v7' } }]);
     expect(repository.updates).toBe(1);
@@ -98,8 +113,15 @@ describe('switchFollowingExperiments', () => {
     expect(versionsOf(stored)).toEqual({ control: 'v2', treatment: 'v7' });
     expect(stored.revision).toBe(1);
     expect(stored.model_history).toEqual([
-      { at: CREATED.toISOString(), versions: { control: { model_id: 'popularity', model_version: 'v1' }, treatment: { model_id: 'als', model_version: 'v1' } } },
-      { at: RUN_AT.toISOString(), run_id: 'run-1', versions: { control: { model_id: 'popularity', model_version: 'v2' }, treatment: { model_id: 'als', model_version: 'v7' } } },
+      {
+        at: CREATED.toISOString(),
+        versions: { control: { model_id: 'popularity', model_version: 'v1' }, treatment: { model_id: 'als', model_version: 'v1' } },
+      },
+      {
+        at: RUN_AT.toISOString(),
+        run_id: 'run-1',
+        versions: { control: { model_id: 'popularity', model_version: 'v2' }, treatment: { model_id: 'als', model_version: 'v7' } },
+      },
     ]);
   });
 
@@ -134,7 +156,10 @@ describe('switchFollowingExperiments', () => {
       repository.items.set(id, { ...current, name: 'renamed', revision: current.revision + 1 });
     };
 
-    const [outcome] = await switchFollowingExperiments({ experiments: repository }, { published: { popularity: 'v2', als: 'v7' }, runId: 'run-1', now: RUN_AT });
+    const [outcome] = await switchFollowingExperiments(
+      { experiments: repository },
+      { published: { popularity: 'v2', als: 'v7' }, runId: 'run-1', now: RUN_AT },
+    );
 
     expect(outcome).toEqual({ experiment_id: 'follows', switched: true, versions: { control: 'v2', treatment: 'v7' } });
     expect(repository.updates).toBe(2);
@@ -151,7 +176,10 @@ describe('switchFollowingExperiments', () => {
       repository.items.set(id, { ...current, revision: current.revision + 1 });
     };
 
-    const [outcome] = await switchFollowingExperiments({ experiments: repository }, { published: { popularity: 'v2', als: 'v7' }, runId: 'run-1', now: RUN_AT });
+    const [outcome] = await switchFollowingExperiments(
+      { experiments: repository },
+      { published: { popularity: 'v2', als: 'v7' }, runId: 'run-1', now: RUN_AT },
+    );
 
     expect(outcome.switched).toBe(false);
     expect(outcome.reason).toMatch(/changed concurrently 4 times/);
@@ -159,10 +187,16 @@ describe('switchFollowingExperiments', () => {
   });
 
   it('skips a following experiment stopped by an operator before its write, and one already on the published versions', async () => {
-    const repository = new MemoryExperiments([experiment('follows', { follow_latest: true }), experiment('current', { follow_latest: true, variants: [
-      { name: 'control', model_id: 'popularity', model_version: 'v2', weight: 0.5, is_control: true },
-      { name: 'treatment', model_id: 'als', model_version: 'v7', weight: 0.5 },
-    ] })]);
+    const repository = new MemoryExperiments([
+      experiment('follows', { follow_latest: true }),
+      experiment('current', {
+        follow_latest: true,
+        variants: [
+          { name: 'control', model_id: 'popularity', model_version: 'v2', weight: 0.5, is_control: true },
+          { name: 'treatment', model_id: 'als', model_version: 'v7', weight: 0.5 },
+        ],
+      }),
+    ]);
     repository.beforeUpdate = (id) => {
       const current = repository.items.get(id)!;
       repository.items.set(id, { ...current, status: 'stopped', revision: current.revision + 1 });
@@ -182,6 +216,8 @@ describe('switchFollowingExperiments', () => {
       throw new Error('throttled');
     };
 
-    await expect(switchFollowingExperiments({ experiments: repository }, { published: { popularity: 'v2', als: 'v7' }, runId: 'run-1', now: RUN_AT })).rejects.toThrow('throttled');
+    await expect(
+      switchFollowingExperiments({ experiments: repository }, { published: { popularity: 'v2', als: 'v7' }, runId: 'run-1', now: RUN_AT }),
+    ).rejects.toThrow('throttled');
   });
 });

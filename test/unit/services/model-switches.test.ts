@@ -85,7 +85,11 @@ function countersOf(activity: readonly Activity[]): Record<string, StoredDailyCo
   const rows = new Map<string, Record<string, number>>();
   for (const a of [...activity].sort((x, y) => (x.day < y.day ? -1 : x.day > y.day ? 1 : 0))) {
     const before = totals.get(a.user);
-    const after = { clicks: (before?.clicks ?? 0) + a.clicks, impressions: (before?.impressions ?? 0) + a.impressions, purchases: (before?.purchases ?? 0) + a.purchases };
+    const after = {
+      clicks: (before?.clicks ?? 0) + a.clicks,
+      impressions: (before?.impressions ?? 0) + a.impressions,
+      purchases: (before?.purchases ?? 0) + a.purchases,
+    };
     totals.set(a.user, after);
     const key = `${a.variant}|${a.day}`;
     const row = rows.get(key) ?? {};
@@ -120,15 +124,28 @@ describe('periodStartAfter', () => {
 });
 
 describe('countersFrom', () => {
-  it('keeps the increments from the day on and carries earlier exposures onto the period\'s first day', () => {
+  it("keeps the increments from the day on and carries earlier exposures onto the period's first day", () => {
     // Prepare
-    const counters = { a: [{ day: '2026-11-01', exposed_users: 5, clicks: 3 }, { day: '2026-11-03', exposed_users: 2, clicks: 4 }, { day: '2026-11-02', exposed_users: 1, clicks: 1 }], b: [{ day: '2026-11-01', exposed_users: 4 }] };
+    const counters = {
+      a: [
+        { day: '2026-11-01', exposed_users: 5, clicks: 3 },
+        { day: '2026-11-03', exposed_users: 2, clicks: 4 },
+        { day: '2026-11-02', exposed_users: 1, clicks: 1 },
+      ],
+      b: [{ day: '2026-11-01', exposed_users: 4 }],
+    };
 
     // Act
     const period = countersFrom(counters, '2026-11-02');
 
     // Assess
-    expect(period).toEqual({ a: [{ day: '2026-11-02', exposed_users: 6, clicks: 1 }, { day: '2026-11-03', exposed_users: 2, clicks: 4 }], b: [{ day: '2026-11-02', exposed_users: 4 }] });
+    expect(period).toEqual({
+      a: [
+        { day: '2026-11-02', exposed_users: 6, clicks: 1 },
+        { day: '2026-11-03', exposed_users: 2, clicks: 4 },
+      ],
+      b: [{ day: '2026-11-02', exposed_users: 4 }],
+    });
   });
 });
 
@@ -145,20 +162,31 @@ describe('the analysis of an experiment switched by a retraining run', () => {
 
     // Assess
     expect(analysis.model_switches?.switches).toEqual([
-      { at: SWITCH_AT, day: '2026-11-08', run_id: 'run-7', versions: { control: { model_id: 'popularity', model_version: 'v2' }, treatment: { model_id: 'als', model_version: 'v2' } } },
+      {
+        at: SWITCH_AT,
+        day: '2026-11-08',
+        run_id: 'run-7',
+        versions: { control: { model_id: 'popularity', model_version: 'v2' }, treatment: { model_id: 'als', model_version: 'v2' } },
+      },
     ]);
     expect(analysis.model_switches?.since_last_switch.from).toBe('2026-11-09');
   });
 
-  it('gives click-through since the switch from the period\'s clicks and impressions beside the whole period\'s, and the whole period still decides', () => {
+  it("gives click-through since the switch from the period's clicks and impressions beside the whole period's, and the whole period still decides", () => {
     // Act
     const analysis = analysisFromCounters(following('click_through'), counters, { day: LAST_DAY });
     const section = analysis.model_switches!;
 
     // Assess: estimates are the raw data's pooled rates over each period
     for (const variant of ['control', 'treatment']) {
-      expect(section.since_last_switch.variants.find((v) => v.name === variant)?.estimate).toBeCloseTo(sum(inPeriod(variant), 'clicks') / sum(inPeriod(variant), 'impressions'), 12);
-      expect(section.whole_period.variants.find((v) => v.name === variant)?.estimate).toBeCloseTo(sum(whole(variant), 'clicks') / sum(whole(variant), 'impressions'), 12);
+      expect(section.since_last_switch.variants.find((v) => v.name === variant)?.estimate).toBeCloseTo(
+        sum(inPeriod(variant), 'clicks') / sum(inPeriod(variant), 'impressions'),
+        12,
+      );
+      expect(section.whole_period.variants.find((v) => v.name === variant)?.estimate).toBeCloseTo(
+        sum(whole(variant), 'clicks') / sum(whole(variant), 'impressions'),
+        12,
+      );
     }
     expect(section.since_last_switch.result).toBe('ok');
     expect(section.since_last_switch.through).toBe(LAST_DAY);
@@ -173,7 +201,7 @@ describe('the analysis of an experiment switched by a retraining run', () => {
     expect(section.whole_period.comparisons[0].p_value).toBe(analysis.report!.comparisons[0].status === 'ok' ? analysis.report!.comparisons[0].pValue : null);
   });
 
-  it('gives an approximate click-through interval since the switch: 0.99 and 0.85 of the width the period\'s own per-user sums give', () => {
+  it("gives an approximate click-through interval since the switch: 0.99 and 0.85 of the width the period's own per-user sums give", () => {
     // Prepare: the delta-method interval of each arm from each user's clicks and impressions in the period (0 for a user who did not return)
     const trueStandardError = (variant: string) => {
       const perUser = new Map<string, { x: number; y: number }>();
@@ -213,8 +241,16 @@ describe('the analysis of an experiment switched by a retraining run', () => {
 
     // Assess
     const firstPurchases = (variant: string) => {
-      const bought = new Set(whole(variant).filter((a) => a.day < periodFrom && a.purchases > 0).map((a) => a.user));
-      return new Set(inPeriod(variant).filter((a) => a.purchases > 0 && !bought.has(a.user)).map((a) => a.user)).size;
+      const bought = new Set(
+        whole(variant)
+          .filter((a) => a.day < periodFrom && a.purchases > 0)
+          .map((a) => a.user),
+      );
+      return new Set(
+        inPeriod(variant)
+          .filter((a) => a.purchases > 0 && !bought.has(a.user))
+          .map((a) => a.user),
+      ).size;
     };
     for (const variant of ['control', 'treatment']) {
       const estimate = section.since_last_switch.variants.find((v) => v.name === variant)?.estimate;

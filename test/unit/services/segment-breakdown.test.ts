@@ -3,7 +3,16 @@
  * per (variant, segment), with Holm's correction across the segments of a dimension.
  */
 import { describe, expect, it } from 'vitest';
-import { addIncrements, addTotals, exposureIncrements, userStatIncrements, userTotalsDelta, ZERO_TOTALS, type Increments, type UserTotals } from '../../../lambdas/domain/events/counters.ts';
+import {
+  addIncrements,
+  addTotals,
+  exposureIncrements,
+  userStatIncrements,
+  userTotalsDelta,
+  ZERO_TOTALS,
+  type Increments,
+  type UserTotals,
+} from '../../../lambdas/domain/events/counters.ts';
 import { counterIncrements, type EventType } from '../../../lambdas/domain/events/event.ts';
 import { userCapsOf } from '../../../lambdas/domain/experiments/caps.ts';
 import type { Experiment } from '../../../lambdas/domain/experiments/model.ts';
@@ -48,7 +57,10 @@ function countersOf(experiment: Experiment, users: SimUser[]): Record<string, St
     const row = rows.get(key) ?? rows.set(key, {}).get(key)!;
     addIncrements(row, exposureIncrements());
     let totals: UserTotals = ZERO_TOTALS;
-    const events: EventType[] = [...Array.from({ length: user.impressions }, (): EventType => 'impression'), ...Array.from({ length: user.clicks }, (): EventType => 'click')];
+    const events: EventType[] = [
+      ...Array.from({ length: user.impressions }, (): EventType => 'impression'),
+      ...Array.from({ length: user.clicks }, (): EventType => 'click'),
+    ];
     for (const event_type of events) {
       const after = addTotals(totals, userTotalsDelta({ event_type }));
       addIncrements(row, { ...counterIncrements({ event_type, fallback: null }), ...userStatIncrements(totals, after, caps) });

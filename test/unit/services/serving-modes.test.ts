@@ -6,7 +6,11 @@ import { BanditAllocationCache, banditCounters, interleaveSlates } from '../../.
 import type { CounterRepository, DailyCounter } from '../../../lambdas/storage/event-repository.ts';
 import { tinyModel } from '../../helpers/models.ts';
 
-const base = defaultExperiment({ controlModel: { model_id: 'a', model_version: '1111111111111111' }, treatmentModel: { model_id: 'b', model_version: '2222222222222222' }, now: new Date('2026-11-01T00:00:00Z') });
+const base = defaultExperiment({
+  controlModel: { model_id: 'a', model_version: '1111111111111111' },
+  treatmentModel: { model_id: 'b', model_version: '2222222222222222' },
+  now: new Date('2026-11-01T00:00:00Z'),
+});
 
 function countersOf(days: Record<string, DailyCounter[]>): CounterRepository & { queries: number } {
   const repo = {
@@ -29,7 +33,10 @@ function countersOf(days: Record<string, DailyCounter[]>): CounterRepository & {
 describe('bandit counters', () => {
   it('sums users who clicked and exposed users per arm over the days', async () => {
     const repo = countersOf({
-      control: [{ day: '2026-11-01', exposed_users: 100, clickers: 10 }, { day: '2026-11-02', exposed_users: 50, clickers: 5 }],
+      control: [
+        { day: '2026-11-01', exposed_users: 100, clickers: 10 },
+        { day: '2026-11-02', exposed_users: 50, clickers: 5 },
+      ],
       treatment: [{ day: '2026-11-01', exposed_users: 120, clickers: 30 }],
     });
 

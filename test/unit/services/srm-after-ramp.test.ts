@@ -20,16 +20,24 @@ const day = (d: number) => new Date(START.getTime() + d * 86_400_000).toISOStrin
 
 describe('expected exposure shares', () => {
   it('are the current weights without a history', () => {
-    expect(expectedExposureShares(undefined, [{ day: day(0), exposed: 100 }], NAMES, { control: 0.3, treatment: 0.7 })).toEqual({ control: 0.3, treatment: 0.7 });
+    expect(expectedExposureShares(undefined, [{ day: day(0), exposed: 100 }], NAMES, { control: 0.3, treatment: 0.7 })).toEqual({
+      control: 0.3,
+      treatment: 0.7,
+    });
   });
 
-  it('weigh each day\'s exposures by the split in effect, splitting the day of a ramp by time', () => {
+  it("weigh each day's exposures by the split in effect, splitting the day of a ramp by time", () => {
     const history = [
       { effective_from: START.toISOString(), weights: { control: 0.5, treatment: 0.5 } },
       { effective_from: `${day(1)}T12:00:00.000Z`, weights: { control: 0.8, treatment: 0.2 } },
     ];
 
-    const shares = expectedExposureShares(history, [0, 1, 2].map((d) => ({ day: day(d), exposed: 1000 })), NAMES, { control: 0.8, treatment: 0.2 });
+    const shares = expectedExposureShares(
+      history,
+      [0, 1, 2].map((d) => ({ day: day(d), exposed: 1000 })),
+      NAMES,
+      { control: 0.8, treatment: 0.2 },
+    );
 
     // day 0: 500 control; day 1: half a day at 0.5 and half at 0.8 = 650; day 2: 800
     expect(shares.control).toBeCloseTo((500 + 650 + 800) / 3000, 12);

@@ -16,7 +16,14 @@ describe('synthetic counters', () => {
 
   it('spreads each arm over the days with one item per variant and day', () => {
     // Act
-    const rows = syntheticDailyCounters({ arms: [{ variant: 'a', users: 100, ctr: 0.05, conversionRate: 0 }, { variant: 'b', users: 101, ctr: 0.05, conversionRate: 0 }], days: 14, firstDay: '2026-12-25' });
+    const rows = syntheticDailyCounters({
+      arms: [
+        { variant: 'a', users: 100, ctr: 0.05, conversionRate: 0 },
+        { variant: 'b', users: 101, ctr: 0.05, conversionRate: 0 },
+      ],
+      days: 14,
+      firstDay: '2026-12-25',
+    });
 
     // Assess
     expect(rows).toHaveLength(28);
@@ -29,7 +36,11 @@ describe('synthetic counters', () => {
     const users = usersForEvents(10_000_000, 2, 0.05, 0.03);
 
     // Act
-    const rows = syntheticDailyCounters({ arms: ['a', 'b'].map((variant) => ({ variant, users, ctr: 0.05, conversionRate: 0.03 })), days: 14, firstDay: '2026-01-01' });
+    const rows = syntheticDailyCounters({
+      arms: ['a', 'b'].map((variant) => ({ variant, users, ctr: 0.05, conversionRate: 0.03 })),
+      days: 14,
+      firstDay: '2026-01-01',
+    });
 
     // Assess
     const events = rows.reduce((sum, row) => sum + eventsOf(row.increments), 0);

@@ -93,7 +93,12 @@ describe('a Thompson-sampling bandit run of the simulator', () => {
       const { analysis } = await simulateOnce({ world, experiment: banditExperiment(`bandit-aa-${seed}`), seed, days: 7, plantedLift: 0, users: 1000 });
       const srm = analysis.report!.srm;
       if (srm.status !== 'ok') throw new Error(srm.reason);
-      runs.push({ pValue: srm.pValue, flagged: srm.flagged, configuredFlagged: configuredWeightsSrm(analysis.totals).flagged, shipped: analysis.decision === 'ship' });
+      runs.push({
+        pValue: srm.pValue,
+        flagged: srm.flagged,
+        configuredFlagged: configuredWeightsSrm(analysis.totals).flagged,
+        shipped: analysis.decision === 'ship',
+      });
     }
 
     // Assess: within the upper end of the binomial band of the level, at the alarm's 0.001 and at 0.05

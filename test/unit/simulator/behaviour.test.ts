@@ -3,7 +3,17 @@ import { sfc32 } from '../../../lambdas/domain/recommenders/data/random.ts';
 import { attractiveness, DEFAULT_BEHAVIOUR, examination, liking, respondToSlate } from '../../../simulator/behaviour.ts';
 import type { SimulatedUser } from '../../../simulator/population.ts';
 
-const user: SimulatedUser = { userId: 'u1', taste: new Map([['loved', 5], ['liked', 4], ['meh', 3], ['hated', 1]]), meanRating: 3.5, returnProbability: 0.5 };
+const user: SimulatedUser = {
+  userId: 'u1',
+  taste: new Map([
+    ['loved', 5],
+    ['liked', 4],
+    ['meh', 3],
+    ['hated', 1],
+  ]),
+  meanRating: 3.5,
+  returnProbability: 0.5,
+};
 const slate = ['loved', 'liked', 'meh', 'hated', 'unrated'].map((item_id, i) => ({ item_id, rank: i + 1 }));
 
 describe('the position-based click model', () => {
@@ -25,7 +35,14 @@ describe('the position-based click model', () => {
   });
 
   it('reads half-star scales (ml-latest, 0.5 to 5) onto the same liking', () => {
-    const halfStars: SimulatedUser = { ...user, taste: new Map([['a', 0.5], ['b', 5], ['c', 2.75]]) };
+    const halfStars: SimulatedUser = {
+      ...user,
+      taste: new Map([
+        ['a', 0.5],
+        ['b', 5],
+        ['c', 2.75],
+      ]),
+    };
     expect(['a', 'b', 'c'].map((item) => liking(halfStars, item, [0.5, 5]))).toEqual([0, 1, 0.5]);
   });
 });
@@ -49,7 +66,17 @@ describe('respondToSlate', () => {
     // Act
     const recorded = Array.from({ length: 50 }, (_, seed) => respond(seed)).flat();
     const unrecorded = Array.from({ length: 50 }, (_, seed) =>
-      respondToSlate({ user, experimentId: 'exp', requestId: `req-${seed}`, slateRecorded: false, slate, shown: new Set(), lift: 0, ratingScale: [1, 5], random: sfc32(seed) }),
+      respondToSlate({
+        user,
+        experimentId: 'exp',
+        requestId: `req-${seed}`,
+        slateRecorded: false,
+        slate,
+        shown: new Set(),
+        lift: 0,
+        ratingScale: [1, 5],
+        random: sfc32(seed),
+      }),
     ).flat();
 
     // Assess
@@ -86,7 +113,10 @@ describe('respondToSlate', () => {
     respond(1, 0, shown);
     expect([...shown].sort()).toEqual(['hated', 'liked', 'loved', 'meh', 'unrated']);
     const fresh = Array.from({ length: 3000 }, (_, seed) => respond(seed).filter((e) => e.event_type === 'click').length).reduce((a, b) => a + b, 0);
-    const again = Array.from({ length: 3000 }, (_, seed) => respond(seed, 0, new Set(shown)).filter((e) => e.event_type === 'click').length).reduce((a, b) => a + b, 0);
+    const again = Array.from({ length: 3000 }, (_, seed) => respond(seed, 0, new Set(shown)).filter((e) => e.event_type === 'click').length).reduce(
+      (a, b) => a + b,
+      0,
+    );
     expect(again / fresh).toBeGreaterThan(0.4);
     expect(again / fresh).toBeLessThan(0.6);
   });

@@ -10,7 +10,7 @@ import { join } from 'node:path';
 const dataset = loadRatingsFile(DEFAULT_SIMULATION_DATA);
 
 describe('the simulated population of the bundled data', () => {
-  it('hides about a quarter of every user\'s ratings as their taste and keeps the rest for training', () => {
+  it("hides about a quarter of every user's ratings as their taste and keeps the rest for training", () => {
     const population = buildPopulation(dataset);
     expect(population.users).toHaveLength(dataset.userIds.length);
     expect(population.heldOutRatings + population.training.rating.length).toBe(dataset.rating.length);
@@ -32,13 +32,19 @@ describe('the simulated population of the bundled data', () => {
   });
 
   it('caps the users at --users, in file order', () => {
-    expect(buildPopulation(dataset, { maxUsers: 25 }).users.map((u) => u.userId)).toEqual(buildPopulation(dataset).users.slice(0, 25).map((u) => u.userId));
+    expect(buildPopulation(dataset, { maxUsers: 25 }).users.map((u) => u.userId)).toEqual(
+      buildPopulation(dataset)
+        .users.slice(0, 25)
+        .map((u) => u.userId),
+    );
   });
 
-  it('drives clicks with preferences no default model was trained on: no held-out item is among a user\'s training items', async () => {
+  it("drives clicks with preferences no default model was trained on: no held-out item is among a user's training items", async () => {
     // Prepare
     const population = buildPopulation(dataset);
-    const set = JSON.parse(await readFile(join(DEFAULT_ARTIFACTS_DIR, 'default-set.json'), 'utf8')) as { models: { model_id: string; model_version: string }[] };
+    const set = JSON.parse(await readFile(join(DEFAULT_ARTIFACTS_DIR, 'default-set.json'), 'utf8')) as {
+      models: { model_id: string; model_version: string }[];
+    };
     const store = new DirectoryModelArtifactStore(DEFAULT_ARTIFACTS_DIR);
 
     for (const ref of set.models) {

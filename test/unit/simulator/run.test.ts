@@ -6,7 +6,12 @@ import { MAX_EVENTS_PER_BATCH, runSimulation, type SimulationTarget } from '../.
 /** Users who love every item they are shown, so days produce thousands of events. */
 function population(users: number): Population {
   const items = Array.from({ length: 10 }, (_, i) => `i${i}`);
-  const list: SimulatedUser[] = Array.from({ length: users }, (_, u) => ({ userId: `u${u}`, taste: new Map(items.map((item) => [item, 5])), meanRating: 4, returnProbability: u % 2 === 0 ? 0.9 : 0.3 }));
+  const list: SimulatedUser[] = Array.from({ length: users }, (_, u) => ({
+    userId: `u${u}`,
+    taste: new Map(items.map((item) => [item, 5])),
+    meanRating: 4,
+    returnProbability: u % 2 === 0 ? 0.9 : 0.3,
+  }));
   return { users: list, training: undefined as never, ratingScale: [1, 5], heldOutRatings: 0 };
 }
 
@@ -18,7 +23,11 @@ function recordingTarget() {
     startDay: async (day) => void days.push(`start ${day}`),
     recommend: async (userId) => {
       await new Promise((resolve) => setTimeout(resolve, Number(userId.slice(1)) % 3));
-      return { variant: Number(userId.slice(1)) % 2 === 0 ? 'control' : 'treatment', request_id: `r-${userId}-${++n}`, items: Array.from({ length: 10 }, (_, i) => ({ item_id: `i${i}`, rank: i + 1 })) };
+      return {
+        variant: Number(userId.slice(1)) % 2 === 0 ? 'control' : 'treatment',
+        request_id: `r-${userId}-${++n}`,
+        items: Array.from({ length: 10 }, (_, i) => ({ item_id: `i${i}`, rank: i + 1 })),
+      };
     },
     sendEvents: async (events) => void batches.push(events),
     finish: async () => void days.push('finish'),

@@ -9,7 +9,15 @@
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { banditExposureIncrements, banditRewardIncrements } from '../../../lambdas/domain/events/bandit-counters.ts';
-import { addIncrements, addTotals, userStatIncrements, userTotalsDelta, ZERO_TOTALS, type Increments, type UserTotals } from '../../../lambdas/domain/events/counters.ts';
+import {
+  addIncrements,
+  addTotals,
+  userStatIncrements,
+  userTotalsDelta,
+  ZERO_TOTALS,
+  type Increments,
+  type UserTotals,
+} from '../../../lambdas/domain/events/counters.ts';
 import { counterIncrements, type AcceptedEvent } from '../../../lambdas/domain/events/event.ts';
 import { createExperiment } from '../../../lambdas/domain/experiments/lifecycle.ts';
 import type { BanditReport, Interval } from '../../../lambdas/domain/stats/index.ts';
@@ -30,7 +38,18 @@ interface ReferenceCase {
   expected: {
     totalExposures: number;
     srm: { chiSquare: number; pValue: number; degreesOfFreedom: number };
-    arms: { name: string; exposedUsers: number; expectedExposures: number; successes: number; observedRate: number; ips: number; ipsInterval: Interval; snips: number; snipsInterval: Interval; effectiveSampleSize: number }[];
+    arms: {
+      name: string;
+      exposedUsers: number;
+      expectedExposures: number;
+      successes: number;
+      observedRate: number;
+      ips: number;
+      ipsInterval: Interval;
+      snips: number;
+      snipsInterval: Interval;
+      effectiveSampleSize: number;
+    }[];
     comparisons: {
       variant: string;
       controlEstimate: number;
@@ -86,7 +105,9 @@ function countersFromLog(c: ReferenceCase): Record<string, StoredDailyCounter[]>
       for (let i = 0; i < purchases; i++) count(visitDay, { event_type: 'purchase', value: 10 });
     }
   });
-  return Object.fromEntries([...counters].map(([variant, days]) => [variant, [...days].sort(([a], [b]) => a.localeCompare(b)).map(([day, row]) => ({ day, ...row }))]));
+  return Object.fromEntries(
+    [...counters].map(([variant, days]) => [variant, [...days].sort(([a], [b]) => a.localeCompare(b)).map(([day, row]) => ({ day, ...row }))]),
+  );
 }
 
 /** |actual − expected| within a relative 1e-7 (absolute 1e-12 near zero). */
@@ -149,15 +170,29 @@ describe.each(reference.cases)('a bandit from raw logged data: $name', (c) => {
       const comparison = bandit.comparisons[k];
       if (comparison.status !== 'ok') throw new Error(comparison.reason);
       expect(comparison.variant).toBe(want.variant);
-      for (const key of ['controlEstimate', 'treatmentEstimate', 'difference', 'standardError', 'zScore', 'pValue', 'relativeLift', 'ipsDifference', 'alwaysValidPValue', 'alwaysValidPValueAdjusted'] as const) {
+      for (const key of [
+        'controlEstimate',
+        'treatmentEstimate',
+        'difference',
+        'standardError',
+        'zScore',
+        'pValue',
+        'relativeLift',
+        'ipsDifference',
+        'alwaysValidPValue',
+        'alwaysValidPValueAdjusted',
+      ] as const) {
         close(comparison[key], want[key], `${want.variant}.${key}`);
       }
-      for (const key of ['differenceInterval', 'relativeLiftInterval', 'ipsDifferenceInterval', 'alwaysValidInterval'] as const) closeInterval(comparison[key], want[key], `${want.variant}.${key}`);
+      for (const key of ['differenceInterval', 'relativeLiftInterval', 'ipsDifferenceInterval', 'alwaysValidInterval'] as const)
+        closeInterval(comparison[key], want[key], `${want.variant}.${key}`);
     });
   });
 
   it('decides on the SNIPS comparisons, with no sample-ratio alarm', () => {
-    const best = expected.comparisons.filter((cmp) => cmp.alwaysValidPValueAdjusted <= 1 - c.confidenceLevel && cmp.difference > 0).sort((a, b) => b.difference - a.difference)[0];
+    const best = expected.comparisons
+      .filter((cmp) => cmp.alwaysValidPValueAdjusted <= 1 - c.confidenceLevel && cmp.difference > 0)
+      .sort((a, b) => b.difference - a.difference)[0];
     expect(analysis.promotion.srm_flagged).toBe(false);
     if (best === undefined) expect(analysis.decision).toBe('keep-running');
     else expect({ decision: analysis.decision, winner: analysis.winner }).toEqual({ decision: 'ship', winner: best.variant });

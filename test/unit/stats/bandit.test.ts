@@ -133,7 +133,10 @@ describe('a bandit configured 50/50 that moved its users to 3,000 / 7,000', () =
     const analysis = analysisFromCounters(bandit, counters, { day: '2026-03-03' });
 
     // Assess: the configured 50/50 is the reference, and 3,000 / 7,000 is flagged against it, as before
-    expect(analysis.report!.bandit).toEqual({ status: 'not-recorded', reason: expect.stringContaining('only 8000 of 10000 exposures logged their allocation') });
+    expect(analysis.report!.bandit).toEqual({
+      status: 'not-recorded',
+      reason: expect.stringContaining('only 8000 of 10000 exposures logged their allocation'),
+    });
     expect(analysis.report!.srm).toMatchObject({ status: 'ok', flagged: true, expectedShares: [0.5, 0.5] });
     expect(analysis.promotion).toEqual({ significant: false, srm_flagged: true });
   });
@@ -178,7 +181,12 @@ describe('buildBanditReport', () => {
     });
 
     // Act
-    const report = buildBanditReport({ looks: [{ day: '2026-03-02', arms: [sums('control', 400, 48, 0.4), sums('treatment', 600, 90, 0.6)] }], reward: 'clicked', confidenceLevel: 0.95, mde: 0.1 });
+    const report = buildBanditReport({
+      looks: [{ day: '2026-03-02', arms: [sums('control', 400, 48, 0.4), sums('treatment', 600, 90, 0.6)] }],
+      reward: 'clicked',
+      confidenceLevel: 0.95,
+      mde: 0.1,
+    });
 
     // Assess
     if (report.status !== 'ok') throw new Error(report.reason);
@@ -186,13 +194,50 @@ describe('buildBanditReport', () => {
     expect(report.arms[1].snips).toBeCloseTo(0.15, 12);
   });
 
-  it('refuses looks that do not match the report\'s days, naming the field', () => {
+  it("refuses looks that do not match the report's days, naming the field", () => {
     expect(() =>
       buildExperimentReport({
-        config: { experiment_id: 'x', variants: [{ name: 'control', weight: 0.5, control: true }, { name: 'treatment', weight: 0.5, control: false }], target_metric: { kind: 'proportion' }, confidence_level: 0.95, min_sample_size: 1, mde: 0.1, guardrails: [] },
+        config: {
+          experiment_id: 'x',
+          variants: [
+            { name: 'control', weight: 0.5, control: true },
+            { name: 'treatment', weight: 0.5, control: false },
+          ],
+          target_metric: { kind: 'proportion' },
+          confidence_level: 0.95,
+          min_sample_size: 1,
+          mde: 0.1,
+          guardrails: [],
+        },
         counters: [
-          { day: '2026-03-02', variant: 'control', exposed_users: 10, impressions: 0, clicks: 0, conversions: 1, value_n: 0, value_sum: 0, value_sum_sq: 0, user_clicks_sq_sum: 0, user_impressions_sq_sum: 0, user_clicks_impressions_sum: 0 },
-          { day: '2026-03-02', variant: 'treatment', exposed_users: 10, impressions: 0, clicks: 0, conversions: 1, value_n: 0, value_sum: 0, value_sum_sq: 0, user_clicks_sq_sum: 0, user_impressions_sq_sum: 0, user_clicks_impressions_sum: 0 },
+          {
+            day: '2026-03-02',
+            variant: 'control',
+            exposed_users: 10,
+            impressions: 0,
+            clicks: 0,
+            conversions: 1,
+            value_n: 0,
+            value_sum: 0,
+            value_sum_sq: 0,
+            user_clicks_sq_sum: 0,
+            user_impressions_sq_sum: 0,
+            user_clicks_impressions_sum: 0,
+          },
+          {
+            day: '2026-03-02',
+            variant: 'treatment',
+            exposed_users: 10,
+            impressions: 0,
+            clicks: 0,
+            conversions: 1,
+            value_n: 0,
+            value_sum: 0,
+            value_sum_sq: 0,
+            user_clicks_sq_sum: 0,
+            user_impressions_sq_sum: 0,
+            user_clicks_impressions_sum: 0,
+          },
         ],
         bandit: { status: 'ok', reward: 'clicked', looks: [] },
       }),

@@ -51,7 +51,16 @@ describe('abrec analyze --input', () => {
   it('reads a file and reports t_stat and df for a mean metric', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'abrec-analyze-'));
     const file = join(dir, 'mean.json');
-    writeFileSync(file, JSON.stringify({ metric: { type: 'mean' }, variants: [{ name: 'control', weight: 1, n: 40, sum: 140, sum_sq: 530 }, { name: 'b', weight: 1, n: 44, sum: 170, sum_sq: 700 }] }));
+    writeFileSync(
+      file,
+      JSON.stringify({
+        metric: { type: 'mean' },
+        variants: [
+          { name: 'control', weight: 1, n: 40, sum: 140, sum_sq: 530 },
+          { name: 'b', weight: 1, n: 44, sum: 170, sum_sq: 700 },
+        ],
+      }),
+    );
     const io = fakeIo();
 
     await analyzeCommand.run(['--input', file, '--json'], io);
@@ -64,7 +73,15 @@ describe('abrec analyze --input', () => {
   });
 
   it('prints nulls with a reason, never NaN, when a variant has one observation', async () => {
-    const io = fakeIo(JSON.stringify({ metric: { type: 'mean' }, variants: [{ name: 'control', weight: 1, n: 1, sum: 3, sum_sq: 9 }, { name: 'b', weight: 1, n: 10, sum: 30, sum_sq: 100 }] }));
+    const io = fakeIo(
+      JSON.stringify({
+        metric: { type: 'mean' },
+        variants: [
+          { name: 'control', weight: 1, n: 1, sum: 3, sum_sq: 9 },
+          { name: 'b', weight: 1, n: 10, sum: 30, sum_sq: 100 },
+        ],
+      }),
+    );
 
     await analyzeCommand.run(['--input', '-', '--json'], io);
 
@@ -82,7 +99,10 @@ describe('abrec analyze --input', () => {
 
   it.each([
     [{ ...ISSUE_EXAMPLE, variants: [ISSUE_EXAMPLE.variants[0], { ...ISSUE_EXAMPLE.variants[1], conversions: -1 }] }, /variants\[1\]\.conversions/],
-    [{ ...ISSUE_EXAMPLE, variants: [ISSUE_EXAMPLE.variants[0], { ...ISSUE_EXAMPLE.variants[1], conversions: 6000 }] }, /variants\[1\]\.conversions: 6000 exceeds users/],
+    [
+      { ...ISSUE_EXAMPLE, variants: [ISSUE_EXAMPLE.variants[0], { ...ISSUE_EXAMPLE.variants[1], conversions: 6000 }] },
+      /variants\[1\]\.conversions: 6000 exceeds users/,
+    ],
     [{ ...ISSUE_EXAMPLE, metric: { type: 'median' } }, /metric\.type/],
     [{ ...ISSUE_EXAMPLE, confidence_level: 95 }, /confidence_level/],
     [{ ...ISSUE_EXAMPLE, variants: [ISSUE_EXAMPLE.variants[0], { ...ISSUE_EXAMPLE.variants[1], weight: 0 }] }, /variants\[1\]\.weight/],

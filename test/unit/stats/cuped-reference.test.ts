@@ -8,7 +8,16 @@
  */
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
-import { addIncrements, addTotals, exposureIncrements, userStatIncrements, userTotalsDelta, ZERO_TOTALS, type Increments, type UserTotals } from '../../../lambdas/domain/events/counters.ts';
+import {
+  addIncrements,
+  addTotals,
+  exposureIncrements,
+  userStatIncrements,
+  userTotalsDelta,
+  ZERO_TOTALS,
+  type Increments,
+  type UserTotals,
+} from '../../../lambdas/domain/events/counters.ts';
 import { counterIncrements, type EventType } from '../../../lambdas/domain/events/event.ts';
 import { userCapsOf } from '../../../lambdas/domain/experiments/caps.ts';
 import { createExperiment } from '../../../lambdas/domain/experiments/lifecycle.ts';
@@ -27,7 +36,16 @@ interface Expected {
   covariateMean: number;
   correlation: number;
   arms: { variant: string; estimate: number; intervalLow: number; adjustedEstimate: number; adjustedIntervalHigh: number }[];
-  comparisons: { variant: string; difference: number; standardError: number; pValue: number; adjustedDifference: number; adjustedStandardError: number; adjustedPValue: number; varianceReduction: number }[];
+  comparisons: {
+    variant: string;
+    difference: number;
+    standardError: number;
+    pValue: number;
+    adjustedDifference: number;
+    adjustedStandardError: number;
+    adjustedPValue: number;
+    varianceReduction: number;
+  }[];
 }
 interface Case {
   seed: number;
@@ -50,7 +68,13 @@ function experimentOf(c: Case): Experiment {
       status: 'running',
       variants: c.arms.map((arm, i) => ({ name: arm.name, model_id: 'm', model_version: 'v', weight: weights[i], is_control: i === 0 })),
       target_metric: { kind: 'click_through' },
-      caps: { clicks: c.caps.clicks, impressions: c.caps.impressions, purchases: c.caps.purchases, revenue: c.caps.revenue_cents / 100, watch_time_seconds: c.caps.watch_ms / 1000 },
+      caps: {
+        clicks: c.caps.clicks,
+        impressions: c.caps.impressions,
+        purchases: c.caps.purchases,
+        revenue: c.caps.revenue_cents / 100,
+        watch_time_seconds: c.caps.watch_ms / 1000,
+      },
     },
   });
 }

@@ -63,7 +63,10 @@ describe("Fisher's exact test", () => {
       { name: 'control', weight: 1, isControl: true, users: 800, sample: { users: 800, conversions: 0 } },
       { name: 'treatment', weight: 1, isControl: false, users: 800, sample: { users: 800, conversions: 0 } },
     ];
-    expect(compareVariants({ metric: 'proportion', confidenceLevel: 0.95, variants }).comparisons[0]).toMatchObject({ status: 'insufficient-data', reason: expect.stringContaining('no conversions') });
+    expect(compareVariants({ metric: 'proportion', confidenceLevel: 0.95, variants }).comparisons[0]).toMatchObject({
+      status: 'insufficient-data',
+      reason: expect.stringContaining('no conversions'),
+    });
   });
 });
 
@@ -129,6 +132,8 @@ describe('inputs no data can produce', () => {
   });
 
   it('refuses a mean sample with no observations but non-zero sums', () => {
-    expect(() => welchTTest({ control: { n: 0, sum: 5, sumSq: 25 }, treatment: { n: 10, sum: 100, sumSq: 1100 }, confidenceLevel: 0.95 })).toThrow(/control\.n/);
+    expect(() => welchTTest({ control: { n: 0, sum: 5, sumSq: 25 }, treatment: { n: 10, sum: 100, sumSq: 1100 }, confidenceLevel: 0.95 })).toThrow(
+      /control\.n/,
+    );
   });
 });

@@ -56,14 +56,17 @@ describe('two-proportion z-test', () => {
   });
 
   it('rejects conversions above users, naming the field', () => {
-    const run = (): unknown => twoProportionZTest({ control: { users: 10, conversions: 11 }, treatment: { users: 10, conversions: 1 }, confidenceLevel: CONFIDENCE });
+    const run = (): unknown =>
+      twoProportionZTest({ control: { users: 10, conversions: 11 }, treatment: { users: 10, conversions: 1 }, confidenceLevel: CONFIDENCE });
 
     expect(run).toThrow(StatsInputError);
     expect(run).toThrow(/control\.conversions/);
   });
 
   it('rejects a confidence level outside (0, 1), naming it', () => {
-    expect(() => twoProportionZTest({ control: { users: 10, conversions: 1 }, treatment: { users: 10, conversions: 2 }, confidenceLevel: 95 })).toThrow(/confidence_level/);
+    expect(() => twoProportionZTest({ control: { users: 10, conversions: 1 }, treatment: { users: 10, conversions: 2 }, confidenceLevel: 95 })).toThrow(
+      /confidence_level/,
+    );
   });
 });
 
@@ -110,11 +113,17 @@ describe('Beta-Binomial', () => {
 
   it('makes P(X > Y) and P(Y > X) sum to one whichever closed form is chosen', () => {
     fc.assert(
-      fc.property(fc.integer({ min: 1, max: 400 }), fc.integer({ min: 1, max: 400 }), fc.integer({ min: 1, max: 400 }), fc.integer({ min: 1, max: 400 }), (a1, b1, a2, b2) => {
-        const x = { alpha: a1, beta: b1 };
-        const y = { alpha: a2, beta: b2 };
-        return Math.abs(probabilityBetaGreater(x, y) + probabilityBetaGreater(y, x) - 1) < 1e-9;
-      }),
+      fc.property(
+        fc.integer({ min: 1, max: 400 }),
+        fc.integer({ min: 1, max: 400 }),
+        fc.integer({ min: 1, max: 400 }),
+        fc.integer({ min: 1, max: 400 }),
+        (a1, b1, a2, b2) => {
+          const x = { alpha: a1, beta: b1 };
+          const y = { alpha: a2, beta: b2 };
+          return Math.abs(probabilityBetaGreater(x, y) + probabilityBetaGreater(y, x) - 1) < 1e-9;
+        },
+      ),
       { seed: 42, numRuns: 300 },
     );
   });
@@ -126,7 +135,11 @@ describe('Beta-Binomial', () => {
   });
 
   it('stays exact and finite at a hundred million users per variant', () => {
-    const result = betaBinomialComparison({ control: { users: 1e8, conversions: 9e6 }, treatment: { users: 1e8, conversions: 9.01e6 }, credibility: CONFIDENCE });
+    const result = betaBinomialComparison({
+      control: { users: 1e8, conversions: 9e6 },
+      treatment: { users: 1e8, conversions: 9.01e6 },
+      credibility: CONFIDENCE,
+    });
 
     expect(result.status).toBe('ok');
     expect(allFinite(result)).toBe(true);
@@ -140,7 +153,10 @@ describe('user-level ratio metric', () => {
     const empty = { users: 50, sumX: 0, sumY: 0, sumX2: 0, sumY2: 0, sumXY: 0 };
     const some = { users: 50, sumX: 10, sumY: 400, sumX2: 14, sumY2: 3400, sumXY: 90 };
 
-    expect(ratioMetricTest({ control: empty, treatment: some, confidenceLevel: CONFIDENCE })).toMatchObject({ status: 'insufficient-data', reason: expect.stringContaining('impressions') });
+    expect(ratioMetricTest({ control: empty, treatment: some, confidenceLevel: CONFIDENCE })).toMatchObject({
+      status: 'insufficient-data',
+      reason: expect.stringContaining('impressions'),
+    });
   });
 
   it('returns insufficient-data for a single user', () => {
@@ -222,7 +238,13 @@ describe('Holm correction', () => {
 
 describe('online ranking metrics', () => {
   it('reports insufficient-data for a position without impressions and a rate elsewhere', () => {
-    const [top, second] = ctrByPosition([{ impressions: 1000, clicks: 80 }, { impressions: 0, clicks: 0 }], CONFIDENCE);
+    const [top, second] = ctrByPosition(
+      [
+        { impressions: 1000, clicks: 80 },
+        { impressions: 0, clicks: 0 },
+      ],
+      CONFIDENCE,
+    );
 
     expect(top).toMatchObject({ position: 1, status: 'ok', ctr: 0.08 });
     expect(second).toMatchObject({ position: 2, status: 'insufficient-data' });
@@ -250,7 +272,12 @@ describe('online ranking metrics', () => {
 });
 
 describe('compareVariants', () => {
-  const variant = (name: string, users: number, conversions: number, isControl = false): ComparisonInput['variants'][number] & { sample: { users: number; conversions: number } } => ({
+  const variant = (
+    name: string,
+    users: number,
+    conversions: number,
+    isControl = false,
+  ): ComparisonInput['variants'][number] & { sample: { users: number; conversions: number } } => ({
     name,
     weight: 1,
     isControl,
@@ -291,31 +318,34 @@ describe('compareVariants', () => {
 
   it('never produces NaN or Infinity, whatever the counts', () => {
     fc.assert(
-      fc.property(
-        fc.array(fc.tuple(fc.integer({ min: 0, max: 5000 }), fc.double({ min: 0, max: 1, noNaN: true })), { minLength: 2, maxLength: 4 }),
-        (arms) => {
-          const variants = arms.map(([users, rate], i) => variant(`v${i}`, users, Math.floor(users * rate), i === 0));
-          const output = compareVariants({ metric: 'proportion', confidenceLevel: CONFIDENCE, variants });
-          return allFinite(output) && JSON.stringify(output).match(/NaN|Infinity/) === null;
-        },
-      ),
+      fc.property(fc.array(fc.tuple(fc.integer({ min: 0, max: 5000 }), fc.double({ min: 0, max: 1, noNaN: true })), { minLength: 2, maxLength: 4 }), (arms) => {
+        const variants = arms.map(([users, rate], i) => variant(`v${i}`, users, Math.floor(users * rate), i === 0));
+        const output = compareVariants({ metric: 'proportion', confidenceLevel: CONFIDENCE, variants });
+        return allFinite(output) && JSON.stringify(output).match(/NaN|Infinity/) === null;
+      }),
       { seed: 11, numRuns: 200 },
     );
   });
 
   it('never produces NaN or Infinity for means, including n of 0 and 1 and constant values', () => {
     fc.assert(
-      fc.property(fc.array(fc.tuple(fc.integer({ min: 0, max: 50 }), fc.double({ min: -100, max: 100, noNaN: true }), fc.double({ min: 0, max: 20, noNaN: true })), { minLength: 2, maxLength: 3 }), (arms) => {
-        const variants = arms.map(([n, mean, spread], i) => ({
-          name: `v${i}`,
-          weight: 1,
-          isControl: i === 0,
-          users: n,
-          // Half the values at mean - spread, half at mean + spread.
-          sample: { n, sum: n * mean, sumSq: n * (mean * mean + spread * spread) },
-        }));
-        return allFinite(compareVariants({ metric: 'mean', confidenceLevel: CONFIDENCE, variants }));
-      }),
+      fc.property(
+        fc.array(fc.tuple(fc.integer({ min: 0, max: 50 }), fc.double({ min: -100, max: 100, noNaN: true }), fc.double({ min: 0, max: 20, noNaN: true })), {
+          minLength: 2,
+          maxLength: 3,
+        }),
+        (arms) => {
+          const variants = arms.map(([n, mean, spread], i) => ({
+            name: `v${i}`,
+            weight: 1,
+            isControl: i === 0,
+            users: n,
+            // Half the values at mean - spread, half at mean + spread.
+            sample: { n, sum: n * mean, sumSq: n * (mean * mean + spread * spread) },
+          }));
+          return allFinite(compareVariants({ metric: 'mean', confidenceLevel: CONFIDENCE, variants }));
+        },
+      ),
       { seed: 12, numRuns: 200 },
     );
   });

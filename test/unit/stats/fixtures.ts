@@ -39,14 +39,25 @@ export function simulateCounters(arms: ArmPlan[], days: number, seed: number): D
   const totals = new Map(
     arms.map((arm) => [
       arm.variant,
-      { exposed_users: 0, impressions: 0, clicks: 0, conversions: 0, value_n: 0, value_sum: 0, value_sum_sq: 0, user_clicks_sq_sum: 0, user_impressions_sq_sum: 0, user_clicks_impressions_sum: 0 },
+      {
+        exposed_users: 0,
+        impressions: 0,
+        clicks: 0,
+        conversions: 0,
+        value_n: 0,
+        value_sum: 0,
+        value_sum_sq: 0,
+        user_clicks_sq_sum: 0,
+        user_impressions_sq_sum: 0,
+        user_clicks_impressions_sum: 0,
+      },
     ]),
   );
   const rows: DailyVariantCounters[] = [];
   for (let d = 0; d < days; d++) {
     const day = new Date(Date.UTC(2026, 10, 1 + d)).toISOString().slice(0, 10);
     for (const arm of arms) {
-      const t = totals.get(arm.variant) as (typeof totals extends Map<string, infer V> ? V : never);
+      const t = totals.get(arm.variant) as typeof totals extends Map<string, infer V> ? V : never;
       for (let u = 0; u < arm.usersPerDay; u++) {
         const impressions = 1 + random.poisson(9);
         const clicks = random.binomial(impressions, arm.ctr);

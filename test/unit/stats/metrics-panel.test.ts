@@ -29,7 +29,13 @@ const proportion = (id: string, role: 'target' | 'secondary', control: [number, 
   definition: `${id} definition`,
   role,
   scale: 'rate',
-  measure: { kind: 'proportion', samples: [{ users: control[0], conversions: control[1] }, { users: treatment[0], conversions: treatment[1] }] },
+  measure: {
+    kind: 'proportion',
+    samples: [
+      { users: control[0], conversions: control[1] },
+      { users: treatment[0], conversions: treatment[1] },
+    ],
+  },
 });
 
 const mean = (id: string, control: [number, number, number], treatment: [number, number, number]): PanelMetricInput => ({
@@ -44,7 +50,11 @@ const mean = (id: string, control: [number, number, number], treatment: [number,
 describe('the metrics panel', () => {
   it('keeps the target out of the family and adjusts the secondary p-values over all of them together', () => {
     // Prepare
-    const metrics = [proportion('conversion', 'target', [5000, 450], [5000, 520]), proportion('a', 'secondary', [4000, 400], [4000, 470]), proportion('b', 'secondary', [4000, 400], [4000, 430])];
+    const metrics = [
+      proportion('conversion', 'target', [5000, 450], [5000, 520]),
+      proportion('a', 'secondary', [4000, 400], [4000, 470]),
+      proportion('b', 'secondary', [4000, 400], [4000, 430]),
+    ];
 
     // Act
     const panel = buildMetricsPanel({ variants: VARIANTS, confidenceLevel: 0.95, metrics });
@@ -73,19 +83,39 @@ describe('the metrics panel', () => {
 
   it('shows a metric it cannot test with its estimates and reason, without a comparison', () => {
     // Prepare
-    const metrics: PanelMetricInput[] = [{ id: 'revenue_per_user', label: 'revenue per user', definition: 'd', role: 'secondary', scale: 'amount', measure: { kind: 'not-tested', reason: 'no user-level squares', estimates: [1.5, null], units: [100, 0] } }];
+    const metrics: PanelMetricInput[] = [
+      {
+        id: 'revenue_per_user',
+        label: 'revenue per user',
+        definition: 'd',
+        role: 'secondary',
+        scale: 'amount',
+        measure: { kind: 'not-tested', reason: 'no user-level squares', estimates: [1.5, null], units: [100, 0] },
+      },
+    ];
 
     // Act
     const panel = buildMetricsPanel({ variants: VARIANTS, confidenceLevel: 0.95, metrics });
 
     // Assess
-    expect(panel.metrics[0]).toMatchObject({ notTested: 'no user-level squares', comparisons: [], variants: [{ n: 100, estimate: 1.5, interval: null }, { n: 0, estimate: null, interval: null }] });
+    expect(panel.metrics[0]).toMatchObject({
+      notTested: 'no user-level squares',
+      comparisons: [],
+      variants: [
+        { n: 100, estimate: 1.5, interval: null },
+        { n: 0, estimate: null, interval: null },
+      ],
+    });
     expect(panel.family.size).toBe(0);
   });
 
   it.each([
     ['a duplicate metric id', [proportion('a', 'secondary', [10, 1], [10, 2]), proportion('a', 'secondary', [10, 1], [10, 2])], /metrics\[1\]\.id/],
-    ['one sample for two variants', [{ ...proportion('a', 'secondary', [10, 1], [10, 2]), measure: { kind: 'proportion' as const, samples: [{ users: 10, conversions: 1 }] } }], /metrics\[0\]\.measure/],
+    [
+      'one sample for two variants',
+      [{ ...proportion('a', 'secondary', [10, 1], [10, 2]), measure: { kind: 'proportion' as const, samples: [{ users: 10, conversions: 1 }] } }],
+      /metrics\[0\]\.measure/,
+    ],
     ['a corrupt mean sample, named by metric', [mean('watch', [10, 100, 5], [10, 30, 100])], /metrics\[0\] \(watch\): variants\[0\]\.sum_sq/],
   ])('refuses %s, naming the field', (_, metrics, message) => {
     expect(() => buildMetricsPanel({ variants: VARIANTS, confidenceLevel: 0.95, metrics })).toThrow(StatsInputError);
@@ -96,9 +126,14 @@ describe('the metrics panel', () => {
 interface PositionCase {
   slatesByLength: number[];
   clicksByPosition: number[];
-  expected: { byPosition: { position: number; impressions: number; clicks: number; ctr: number; interval: [number, number] }[]; reciprocalRank: number; lists: number };
+  expected: {
+    byPosition: { position: number; impressions: number; clicks: number; ctr: number; interval: [number, number] }[];
+    reciprocalRank: number;
+    lists: number;
+  };
 }
-const positionCases = (JSON.parse(readFileSync(new URL('../../reference/stats/metrics_panel.json', import.meta.url), 'utf8')) as { positions: PositionCase[] }).positions;
+const positionCases = (JSON.parse(readFileSync(new URL('../../reference/stats/metrics_panel.json', import.meta.url), 'utf8')) as { positions: PositionCase[] })
+  .positions;
 
 const rankingVariant = (overrides: Partial<RankingVariantInput> = {}): RankingVariantInput => ({
   name: 'control',
@@ -111,30 +146,40 @@ const rankingVariant = (overrides: Partial<RankingVariantInput> = {}): RankingVa
 });
 
 describe('the ranking panel', () => {
-  it.each(positionCases)('gives click-through by position with scipy Wilson intervals and the reciprocal rank of clicks (case %#)', ({ slatesByLength, clicksByPosition, expected }) => {
-    // Act
-    const panel = buildRankingPanel({ confidenceLevel: 0.95, variants: [rankingVariant({ slatesByLength, clicksByPosition })], coverage: { status: 'not-measured', reason: 'r' } });
+  it.each(positionCases)(
+    'gives click-through by position with scipy Wilson intervals and the reciprocal rank of clicks (case %#)',
+    ({ slatesByLength, clicksByPosition, expected }) => {
+      // Act
+      const panel = buildRankingPanel({
+        confidenceLevel: 0.95,
+        variants: [rankingVariant({ slatesByLength, clicksByPosition })],
+        coverage: { status: 'not-measured', reason: 'r' },
+      });
 
-    // Assess
-    const [variant] = panel.variants;
-    expect(panel.positions).toBe(expected.byPosition.length);
-    variant.byPosition.forEach((row, p) => {
-      const e = expected.byPosition[p];
-      expect(row).toMatchObject({ status: 'ok', position: e.position, impressions: e.impressions, clicks: e.clicks });
-      if (row.status !== 'ok') return;
-      expect(row.ctr).toBeCloseTo(e.ctr, 12);
-      expect(row.interval.low).toBeCloseTo(e.interval[0], 9);
-      expect(row.interval.high).toBeCloseTo(e.interval[1], 9);
-    });
-    expect(variant.reciprocalRank).toMatchObject({ status: 'ok', lists: expected.lists });
-    expect(variant.reciprocalRank.status === 'ok' && variant.reciprocalRank.value).toBeCloseTo(expected.reciprocalRank, 12);
-  });
+      // Assess
+      const [variant] = panel.variants;
+      expect(panel.positions).toBe(expected.byPosition.length);
+      variant.byPosition.forEach((row, p) => {
+        const e = expected.byPosition[p];
+        expect(row).toMatchObject({ status: 'ok', position: e.position, impressions: e.impressions, clicks: e.clicks });
+        if (row.status !== 'ok') return;
+        expect(row.ctr).toBeCloseTo(e.ctr, 12);
+        expect(row.interval.low).toBeCloseTo(e.interval[0], 9);
+        expect(row.interval.high).toBeCloseTo(e.interval[1], 9);
+      });
+      expect(variant.reciprocalRank).toMatchObject({ status: 'ok', lists: expected.lists });
+      expect(variant.reciprocalRank.status === 'ok' && variant.reciprocalRank.value).toBeCloseTo(expected.reciprocalRank, 12);
+    },
+  );
 
   it('lines every variant up on the longest list, and names positions no list of a variant reached', () => {
     // Act
     const panel = buildRankingPanel({
       confidenceLevel: 0.95,
-      variants: [rankingVariant({ slatesByLength: [0, 0, 10], clicksByPosition: [2, 1, 0, 0, 4] }), rankingVariant({ name: 'treatment', isControl: false, slatesByLength: [0, 0, 0, 8] })],
+      variants: [
+        rankingVariant({ slatesByLength: [0, 0, 10], clicksByPosition: [2, 1, 0, 0, 4] }),
+        rankingVariant({ name: 'treatment', isControl: false, slatesByLength: [0, 0, 0, 8] }),
+      ],
       coverage: { status: 'not-measured', reason: 'r' },
     });
 
@@ -149,18 +194,38 @@ describe('the ranking panel', () => {
 
   it('does not divide clicks by fewer lists than they name: more clicks than impressions at a position is no rate', () => {
     // Act
-    const panel = buildRankingPanel({ confidenceLevel: 0.95, variants: [rankingVariant({ slatesByLength: [3], clicksByPosition: [5] })], coverage: { status: 'not-measured', reason: 'r' } });
+    const panel = buildRankingPanel({
+      confidenceLevel: 0.95,
+      variants: [rankingVariant({ slatesByLength: [3], clicksByPosition: [5] })],
+      coverage: { status: 'not-measured', reason: 'r' },
+    });
 
     // Assess
-    expect(panel.variants[0].byPosition[0]).toMatchObject({ status: 'insufficient-data', reason: '5 clicks named this position, more than the 3 lists that showed it' });
+    expect(panel.variants[0].byPosition[0]).toMatchObject({
+      status: 'insufficient-data',
+      reason: '5 clicks named this position, more than the 3 lists that showed it',
+    });
   });
 
   it('keeps cold-start and artifact fallbacks apart, and what was counted before the split', () => {
     // Act
-    const panel = buildRankingPanel({ confidenceLevel: 0.95, variants: [rankingVariant({ impressions: 200, fallback: { total: 50, coldStart: 30, artifact: 5 } })], coverage: { status: 'ok', distinctItemsShown: [40], catalogueSize: 160 } });
+    const panel = buildRankingPanel({
+      confidenceLevel: 0.95,
+      variants: [rankingVariant({ impressions: 200, fallback: { total: 50, coldStart: 30, artifact: 5 } })],
+      coverage: { status: 'ok', distinctItemsShown: [40], catalogueSize: 160 },
+    });
 
     // Assess
-    expect(panel.variants[0].fallback).toEqual({ impressions: 200, fallbackImpressions: 50, coldStartImpressions: 30, artifactImpressions: 5, unclassifiedImpressions: 15, share: 0.25, coldStartShare: 0.15, artifactShare: 0.025 });
+    expect(panel.variants[0].fallback).toEqual({
+      impressions: 200,
+      fallbackImpressions: 50,
+      coldStartImpressions: 30,
+      artifactImpressions: 5,
+      unclassifiedImpressions: 15,
+      share: 0.25,
+      coldStartShare: 0.15,
+      artifactShare: 0.025,
+    });
     expect(panel.variants[0].coverage).toBe(0.25);
     expect(panel.variants[0].reciprocalRank).toMatchObject({ status: 'insufficient-data' });
     expect(panel.coverage).toEqual({ status: 'ok', catalogueSize: 160 });
@@ -184,8 +249,20 @@ describe('the report with its panels', () => {
     return { n, sum: n * m, sumSq: n * (m * m + 200 * 200) };
   };
   const metrics: PanelMetricInput[] = [
-    proportion('conversion', 'target', [last('control').exposed_users, last('control').conversions], [last('treatment').exposed_users, last('treatment').conversions]),
-    { id: 'watch_time', label: 'watch time', definition: 'd', role: 'secondary', scale: 'amount', measure: { kind: 'mean', samples: [watch(1), watch(2 / 3)] } },
+    proportion(
+      'conversion',
+      'target',
+      [last('control').exposed_users, last('control').conversions],
+      [last('treatment').exposed_users, last('treatment').conversions],
+    ),
+    {
+      id: 'watch_time',
+      label: 'watch time',
+      definition: 'd',
+      role: 'secondary',
+      scale: 'amount',
+      measure: { kind: 'mean', samples: [watch(1), watch(2 / 3)] },
+    },
     {
       id: 'click_through',
       label: 'click-through',
@@ -194,21 +271,52 @@ describe('the report with its panels', () => {
       scale: 'rate',
       measure: {
         kind: 'ratio',
-        samples: ['control', 'treatment'].map((v) => ({ users: last(v).exposed_users, sumX: last(v).clicks, sumY: last(v).impressions, sumX2: last(v).user_clicks_sq_sum, sumY2: last(v).user_impressions_sq_sum, sumXY: last(v).user_clicks_impressions_sum })),
+        samples: ['control', 'treatment'].map((v) => ({
+          users: last(v).exposed_users,
+          sumX: last(v).clicks,
+          sumY: last(v).impressions,
+          sumX2: last(v).user_clicks_sq_sum,
+          sumY2: last(v).user_impressions_sq_sum,
+          sumXY: last(v).user_clicks_impressions_sum,
+        })),
       },
     },
   ];
   const ranking = {
     variants: [
-      { name: 'control', isControl: true, impressions: 100, slatesByLength: [0, 0, 0, 0, 100], clicksByPosition: [10, 6, 4, 2, 1], fallback: { total: 10, coldStart: 10, artifact: 0 } },
-      { name: 'treatment', isControl: false, impressions: 100, slatesByLength: [0, 0, 0, 0, 100], clicksByPosition: [14, 7, 3, 2, 2], fallback: { total: 12, coldStart: 8, artifact: 4 } },
+      {
+        name: 'control',
+        isControl: true,
+        impressions: 100,
+        slatesByLength: [0, 0, 0, 0, 100],
+        clicksByPosition: [10, 6, 4, 2, 1],
+        fallback: { total: 10, coldStart: 10, artifact: 0 },
+      },
+      {
+        name: 'treatment',
+        isControl: false,
+        impressions: 100,
+        slatesByLength: [0, 0, 0, 0, 100],
+        clicksByPosition: [14, 7, 3, 2, 2],
+        fallback: { total: 12, coldStart: 8, artifact: 4 },
+      },
     ],
     coverage: { status: 'not-measured' as const, reason: 'a set' },
   };
 
   it('checks every guardrail on its own metric of the panel: a watch-time drop blocks the conversion winner', () => {
     // Act
-    const report = buildExperimentReport({ config: twoArmConfig({ guardrails: [{ metric: 'watch_time', max_relative_drop: 0.1 }, { metric: 'ctr', max_relative_drop: 0.05 }] }), counters, metrics, ranking });
+    const report = buildExperimentReport({
+      config: twoArmConfig({
+        guardrails: [
+          { metric: 'watch_time', max_relative_drop: 0.1 },
+          { metric: 'ctr', max_relative_drop: 0.05 },
+        ],
+      }),
+      counters,
+      metrics,
+      ranking,
+    });
 
     // Assess
     expect(report.guardrails).toEqual([
@@ -233,7 +341,9 @@ describe('the report with its panels', () => {
   });
 
   it('refuses a watch-time guardrail without the panel it is checked on, naming the field', () => {
-    expect(() => buildExperimentReport({ config: twoArmConfig({ guardrails: [{ metric: 'watch_time', max_relative_drop: 0.1 }] }), counters })).toThrow(/guardrails\[0\]\.metric/);
+    expect(() => buildExperimentReport({ config: twoArmConfig({ guardrails: [{ metric: 'watch_time', max_relative_drop: 0.1 }] }), counters })).toThrow(
+      /guardrails\[0\]\.metric/,
+    );
   });
 
   it('renders every metric in a table, a forest plot of the lifts, click-through by position and the unchecked guardrails', () => {

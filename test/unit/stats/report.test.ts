@@ -3,13 +3,7 @@
  * daily counters.
  */
 import { describe, expect, it } from 'vitest';
-import {
-  buildExperimentReport,
-  isAllFinite,
-  renderReportHtml,
-  StatsInputError,
-  type DailyVariantCounters,
-} from '../../../lambdas/domain/stats/index.ts';
+import { buildExperimentReport, isAllFinite, renderReportHtml, StatsInputError, type DailyVariantCounters } from '../../../lambdas/domain/stats/index.ts';
 import { simulateCounters, twoArmConfig, type ArmPlan } from './fixtures.ts';
 
 const control = (overrides: Partial<ArmPlan> = {}): ArmPlan => ({ variant: 'control', usersPerDay: 1500, conversionRate: 0.09, ctr: 0.05, ...overrides });
@@ -50,7 +44,9 @@ describe('decision', () => {
 
     expect(report.sampleSize.progress).toBe(1);
     const comparison = report.comparisons[0];
-    expect(comparison.status === 'ok' && comparison.alwaysValidInterval !== null && comparison.alwaysValidInterval.high < 0.1 * comparison.controlEstimate).toBe(true);
+    expect(
+      comparison.status === 'ok' && comparison.alwaysValidInterval !== null && comparison.alwaysValidInterval.high < 0.1 * comparison.controlEstimate,
+    ).toBe(true);
     expect(report.decision.decision).toBe('stop-no-effect');
   });
 
@@ -155,7 +151,9 @@ describe('input errors name the field', () => {
   const counters = simulateCounters([control(), treatment()], 2, 17);
 
   it('rejects daily increments passed as if they were cumulative', () => {
-    const shrinking: DailyVariantCounters[] = counters.map((row) => (row.day === '2026-11-02' && row.variant === 'control' ? { ...row, exposed_users: counters[0].exposed_users - 1 } : row));
+    const shrinking: DailyVariantCounters[] = counters.map((row) =>
+      row.day === '2026-11-02' && row.variant === 'control' ? { ...row, exposed_users: counters[0].exposed_users - 1 } : row,
+    );
 
     expect(() => buildExperimentReport({ config: twoArmConfig(), counters: shrinking })).toThrow(/counters\[2\]\.exposed_users.*cumulative/);
   });
@@ -169,12 +167,19 @@ describe('input errors name the field', () => {
   });
 
   it('rejects a configuration without a control', () => {
-    const config = twoArmConfig({ variants: [{ name: 'a', weight: 1, control: false }, { name: 'b', weight: 1, control: false }] });
+    const config = twoArmConfig({
+      variants: [
+        { name: 'a', weight: 1, control: false },
+        { name: 'b', weight: 1, control: false },
+      ],
+    });
 
     expect(() => buildExperimentReport({ config, counters })).toThrow(StatsInputError);
   });
 
   it('rejects an out-of-range guardrail', () => {
-    expect(() => buildExperimentReport({ config: twoArmConfig({ guardrails: [{ metric: 'ctr', max_relative_drop: 5 }] }), counters })).toThrow(/guardrails\[0\]\.max_relative_drop/);
+    expect(() => buildExperimentReport({ config: twoArmConfig({ guardrails: [{ metric: 'ctr', max_relative_drop: 5 }] }), counters })).toThrow(
+      /guardrails\[0\]\.max_relative_drop/,
+    );
   });
 });

@@ -39,7 +39,12 @@ describe('segmentBreakdown', () => {
   it('rejects duplicate segment names', () => {
     const input = proportionInput([100, 10], [100, 12]);
 
-    expect(() => segmentBreakdown([{ segment: 'new', input }, { segment: 'new', input }])).toThrow(/segments\[1\]\.segment/);
+    expect(() =>
+      segmentBreakdown([
+        { segment: 'new', input },
+        { segment: 'new', input },
+      ]),
+    ).toThrow(/segments\[1\]\.segment/);
   });
 });
 

@@ -19,7 +19,16 @@ import {
 } from '../../../lambdas/domain/stats/index.ts';
 import { simulateCounters, twoArmConfig } from './fixtures.ts';
 
-const UNUSED = { impressions: 0, clicks: 0, value_n: 0, value_sum: 0, value_sum_sq: 0, user_clicks_sq_sum: 0, user_impressions_sq_sum: 0, user_clicks_impressions_sum: 0 };
+const UNUSED = {
+  impressions: 0,
+  clicks: 0,
+  value_n: 0,
+  value_sum: 0,
+  value_sum_sq: 0,
+  user_clicks_sq_sum: 0,
+  user_impressions_sq_sum: 0,
+  user_clicks_impressions_sum: 0,
+};
 
 /** Cumulative counters growing in a straight line over `days` to the given totals per arm. */
 function straightLine(days: number, users: number, conversions: Record<string, number>): DailyVariantCounters[] {
@@ -37,12 +46,18 @@ function straightLine(days: number, users: number, conversions: Record<string, n
 
 interface ReferenceCases {
   genzAbsoluteError: number;
-  sequentialSampleSize: { input: { baselineRate: number; relativeMde: number; alpha: number; power: number; looks: number }; expected: { users: number; usersPerVariant: number; powerAtPlan: number } }[];
+  sequentialSampleSize: {
+    input: { baselineRate: number; relativeMde: number; alpha: number; power: number; looks: number };
+    expected: { users: number; usersPerVariant: number; powerAtPlan: number };
+  }[];
   sequentialSampleSizeForDifference: {
     input: { differenceVariancePerUser: number; absoluteMde: number; mixtureVariance?: number; alpha: number; power: number; looks: number };
     expected: { users: number; usersPerVariant: number };
   }[];
-  sequentialPower: { input: { differenceVariancePerUser: number; absoluteMde: number; alpha: number; usersPerVariant: number; looks: number }; expected: { power: number } }[];
+  sequentialPower: {
+    input: { differenceVariancePerUser: number; absoluteMde: number; alpha: number; usersPerVariant: number; looks: number };
+    expected: { power: number };
+  }[];
 }
 
 const reference = JSON.parse(readFileSync(new URL('../../reference/stats/sequential_cases.json', import.meta.url), 'utf8')) as ReferenceCases;
@@ -66,7 +81,9 @@ describe('reference values (scipy, test/reference/stats/make_sequential_cases.py
     };
 
     expect(Math.abs(plan.usersPerVariant - expected.usersPerVariant)).toBeLessThanOrEqual(usersTolerance(input.looks));
-    expect(Math.abs(sequentialPower({ ...design, usersPerVariant: expected.usersPerVariant }) - expected.powerAtPlan)).toBeLessThanOrEqual(powerTolerance(input.looks));
+    expect(Math.abs(sequentialPower({ ...design, usersPerVariant: expected.usersPerVariant }) - expected.powerAtPlan)).toBeLessThanOrEqual(
+      powerTolerance(input.looks),
+    );
     expect(sequentialPower({ ...design, usersPerVariant: plan.usersPerVariant })).toBeGreaterThanOrEqual(input.power);
     expect(sequentialPower({ ...design, usersPerVariant: plan.usersPerVariant - 1 })).toBeLessThan(input.power);
   });
@@ -121,10 +138,14 @@ describe('the planned sample size in the report', () => {
   });
 
   it.each(['mean', 'ratio'] as const)('plans a %s metric from its per-user variance, at the sequential/fixed ratio of the z scale', (kind) => {
-    const counters = simulateCounters([
-      { variant: 'control', usersPerDay: 400, conversionRate: 0.09, ctr: 0.05 },
-      { variant: 'treatment', usersPerDay: 400, conversionRate: 0.09, ctr: 0.05 },
-    ], 3, 31);
+    const counters = simulateCounters(
+      [
+        { variant: 'control', usersPerDay: 400, conversionRate: 0.09, ctr: 0.05 },
+        { variant: 'treatment', usersPerDay: 400, conversionRate: 0.09, ctr: 0.05 },
+      ],
+      3,
+      31,
+    );
 
     const { sampleSize } = buildExperimentReport({ config: twoArmConfig({ target_metric: { kind }, guardrails: [] }), counters });
 
@@ -194,7 +215,12 @@ describe('the stop rule', () => {
 
   it('stops at the plan when the only variant that could win breaches a guardrail', () => {
     const config = twoArmConfig({ baseline: 0.09, guardrails: [{ metric: 'conversion_rate', max_relative_drop: 0.05 }], target_metric: { kind: 'mean' } });
-    const counters = straightLine(14, 40_000, { control: 3600, treatment: 3100 }).map((row) => ({ ...row, value_n: row.exposed_users, value_sum: row.exposed_users * (row.variant === 'control' ? 0.09 : 0.1), value_sum_sq: row.exposed_users * 0.1 }));
+    const counters = straightLine(14, 40_000, { control: 3600, treatment: 3100 }).map((row) => ({
+      ...row,
+      value_n: row.exposed_users,
+      value_sum: row.exposed_users * (row.variant === 'control' ? 0.09 : 0.1),
+      value_sum_sq: row.exposed_users * 0.1,
+    }));
 
     const report = buildExperimentReport({ config, counters });
 

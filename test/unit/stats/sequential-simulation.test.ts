@@ -25,7 +25,16 @@ const RUNS = 400;
 const CONFIG = twoArmConfig({ guardrails: [], baseline: BASELINE, confidence_level: 1 - ALPHA, power: POWER, mde: MDE });
 const PLANNED = sequentialSampleSize({ baselineRate: BASELINE, relativeMde: MDE, alpha: ALPHA, power: POWER }).usersPerVariant;
 
-const UNUSED = { impressions: 0, clicks: 0, value_n: 0, value_sum: 0, value_sum_sq: 0, user_clicks_sq_sum: 0, user_impressions_sq_sum: 0, user_clicks_impressions_sum: 0 };
+const UNUSED = {
+  impressions: 0,
+  clicks: 0,
+  value_n: 0,
+  value_sum: 0,
+  value_sum_sq: 0,
+  user_clicks_sq_sum: 0,
+  user_impressions_sq_sum: 0,
+  user_clicks_impressions_sum: 0,
+};
 
 /** One experiment read daily; returns its first terminal decision (or keep-running at day 14). */
 function runExperiment(random: SeededRandom, treatmentRate: number): Decision {
@@ -39,7 +48,10 @@ function runExperiment(random: SeededRandom, treatmentRate: number): Decision {
     control += random.binomial(arriving, BASELINE);
     treatment += random.binomial(arriving, treatmentRate);
     const day = `2026-11-${String(d).padStart(2, '0')}`;
-    rows.push({ day, variant: 'control', exposed_users: users, conversions: control, ...UNUSED }, { day, variant: 'treatment', exposed_users: users, conversions: treatment, ...UNUSED });
+    rows.push(
+      { day, variant: 'control', exposed_users: users, conversions: control, ...UNUSED },
+      { day, variant: 'treatment', exposed_users: users, conversions: treatment, ...UNUSED },
+    );
     const decision = buildExperimentReport({ config: CONFIG, counters: rows }).decision.decision;
     if (isTerminalDecision(decision)) return decision;
   }
@@ -55,9 +67,19 @@ function tally(seed: number, treatmentRate: number): Record<Decision, number> {
 
 describe(`the sequential plan (${RUNS} runs, ${DAYS} daily looks, baseline ${BASELINE}, MDE +${MDE * 100}%)`, () => {
   it('plans the size the report uses', () => {
-    const last = Array.from({ length: 2 }, (_, i) => ({ day: '2026-11-14', variant: i === 0 ? 'control' : 'treatment', exposed_users: PLANNED, conversions: 2900, ...UNUSED }));
+    const last = Array.from({ length: 2 }, (_, i) => ({
+      day: '2026-11-14',
+      variant: i === 0 ? 'control' : 'treatment',
+      exposed_users: PLANNED,
+      conversions: 2900,
+      ...UNUSED,
+    }));
 
-    expect(buildExperimentReport({ config: CONFIG, counters: last }).sampleSize).toMatchObject({ requiredPerVariant: PLANNED, fixedHorizonPerVariant: 16583, progress: 1 });
+    expect(buildExperimentReport({ config: CONFIG, counters: last }).sampleSize).toMatchObject({
+      requiredPerVariant: PLANNED,
+      fixedHorizonPerVariant: 16583,
+      progress: 1,
+    });
     expect(PLANNED).toBe(32130);
   });
 
@@ -74,7 +96,9 @@ describe(`the sequential plan (${RUNS} runs, ${DAYS} daily looks, baseline ${BAS
       looks: DAYS,
     });
     const band = binomialBand(RUNS, predicted, 0.999);
-    console.info(`sequential plan ${PLANNED}/variant, lift = MDE: ship ${counts.ship}/${RUNS} = ${shipRate.toFixed(3)} (model ${predicted.toFixed(3)}); stop-no-effect ${counts['stop-no-effect']}; still running ${counts['keep-running']}`);
+    console.info(
+      `sequential plan ${PLANNED}/variant, lift = MDE: ship ${counts.ship}/${RUNS} = ${shipRate.toFixed(3)} (model ${predicted.toFixed(3)}); stop-no-effect ${counts['stop-no-effect']}; still running ${counts['keep-running']}`,
+    );
 
     it('ships in at least 80% of runs at the planned size', () => {
       expect(shipRate).toBeGreaterThanOrEqual(POWER);
@@ -92,7 +116,9 @@ describe(`the sequential plan (${RUNS} runs, ${DAYS} daily looks, baseline ${BAS
 
   describe('A/A (no lift)', () => {
     const counts = tally(7002, BASELINE);
-    console.info(`A/A: ship ${counts.ship}/${RUNS} = ${(counts.ship / RUNS).toFixed(3)}; stop-no-effect ${counts['stop-no-effect']}; still running ${counts['keep-running']}`);
+    console.info(
+      `A/A: ship ${counts.ship}/${RUNS} = ${(counts.ship / RUNS).toFixed(3)}; stop-no-effect ${counts['stop-no-effect']}; still running ${counts['keep-running']}`,
+    );
 
     it('ships in at most alpha of runs (within the binomial band)', () => {
       expect(counts.ship).toBeLessThanOrEqual(binomialBand(RUNS, ALPHA, 0.999).high);

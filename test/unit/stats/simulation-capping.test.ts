@@ -55,7 +55,15 @@ function experiment(): Experiment {
 /** The counters of an honest run of the whole population, with `lift` planted in the treatment. */
 async function honestRun(world: BenchWorld, subject: Experiment, lift: number): Promise<{ rows: Rows; lastDay: string }> {
   const target = createInProcessTarget({ experiment: subject, firstDayMs: FIRST_DAY_MS, slateOf: (_, userId) => world.slates.get(userId) ?? [] });
-  await runSimulation({ population: world.population, target, experimentId: subject.id, days: DAYS, seed: 11, liftByVariant: lift === 0 ? {} : { treatment: lift }, concurrency: 1 });
+  await runSimulation({
+    population: world.population,
+    target,
+    experimentId: subject.id,
+    days: DAYS,
+    seed: 11,
+    liftByVariant: lift === 0 ? {} : { treatment: lift },
+    concurrency: 1,
+  });
   return { rows: target.countersByVariant(), lastDay: target.lastDay() };
 }
 
@@ -70,7 +78,18 @@ function userIn(subject: Experiment, arm: string): string {
 /** The daily maximum of each event type one user may send, by strategy. */
 function attackEvents(subject: Experiment, userId: string, day: number, strategy: Strategy): SimulatedEvent[] {
   const many = (type: SimulatedEvent['event_type'] | 'impression', count: number, value?: number) =>
-    Array.from({ length: count }, (_, i) => ({ event_id: `${userId}:${day}:${type}:${i}`, event_type: type, user_id: userId, experiment_id: subject.id, item_id: 'item-1', ...(value === undefined ? {} : { value }) }) as SimulatedEvent);
+    Array.from(
+      { length: count },
+      (_, i) =>
+        ({
+          event_id: `${userId}:${day}:${type}:${i}`,
+          event_type: type,
+          user_id: userId,
+          experiment_id: subject.id,
+          item_id: 'item-1',
+          ...(value === undefined ? {} : { value }),
+        }) as SimulatedEvent,
+    );
   const impressions = many('impression', DAILY_EVENT_LIMITS.impression);
   const rest = [
     ...many('click', DAILY_EVENT_LIMITS.click),
@@ -96,11 +115,20 @@ async function attackerRows(subject: Experiment, arm: string, strategy: Strategy
 }
 
 /** Both sets of rows: the analysis adds rows of the same variant and day. */
-const merged = (a: Rows, b: Rows): Rows => Object.fromEntries([...new Set([...Object.keys(a), ...Object.keys(b)])].map((variant) => [variant, [...(a[variant] ?? []), ...(b[variant] ?? [])]]));
+const merged = (a: Rows, b: Rows): Rows =>
+  Object.fromEntries([...new Set([...Object.keys(a), ...Object.keys(b)])].map((variant) => [variant, [...(a[variant] ?? []), ...(b[variant] ?? [])]]));
 
 /** The same counters as written before caps existed: the analysis then decides on the uncapped sums. */
 const uncapped = (rows: Rows): Rows =>
-  Object.fromEntries(Object.entries(rows).map(([variant, days]) => [variant, days.map((row) => Object.fromEntries(Object.entries(row).filter(([field]) => !field.startsWith('capped_') && !field.startsWith('users_at_'))) as StoredDailyCounter)]));
+  Object.fromEntries(
+    Object.entries(rows).map(([variant, days]) => [
+      variant,
+      days.map(
+        (row) =>
+          Object.fromEntries(Object.entries(row).filter(([field]) => !field.startsWith('capped_') && !field.startsWith('users_at_'))) as StoredDailyCounter,
+      ),
+    ]),
+  );
 
 const zOf = (analysis: ExperimentAnalysis): number => {
   const comparison = analysis.report?.comparisons[0];
@@ -138,22 +166,29 @@ describe('one user at the daily limits, every day, against the capped analysis',
     expect(zOf(capped)).toBeCloseTo(zOf(plain), 12);
   });
 
-  it.each(ATTACKS)('keeps the A/A decision (no ship) with the attacker in $arm sending $strategy, moving z by no more than the reported bound', ({ arm, strategy }) => {
-    // Prepare
-    const honest = analyse(aa.rows, aa.lastDay);
-    const bound = honest.capping?.oneUserInfluence;
+  it.each(ATTACKS)(
+    'keeps the A/A decision (no ship) with the attacker in $arm sending $strategy, moving z by no more than the reported bound',
+    ({ arm, strategy }) => {
+      // Prepare
+      const honest = analyse(aa.rows, aa.lastDay);
+      const bound = honest.capping?.oneUserInfluence;
 
-    // Act
-    const attacked = analyse(merged(aa.rows, attackers.get(`${arm}/${strategy}`)!), aa.lastDay);
+      // Act
+      const attacked = analyse(merged(aa.rows, attackers.get(`${arm}/${strategy}`)!), aa.lastDay);
 
-    // Assess
-    console.log(`capping A/A, attacker in ${arm} sending ${strategy}: z ${zOf(honest).toFixed(3)} -> ${zOf(attacked).toFixed(3)} capped, ${zOf(analyse(uncapped(merged(aa.rows, attackers.get(`${arm}/${strategy}`)!)), aa.lastDay)).toFixed(3)} uncapped; one-user bound ${(bound as { maxStatisticShift: number }).maxStatisticShift.toFixed(3)}`);
-    expect(honest.decision).toBe('keep-running');
-    expect(attacked.decision).toBe(honest.decision);
-    expect(bound?.status).toBe('ok');
-    expect(Math.abs(zOf(attacked) - zOf(honest))).toBeLessThanOrEqual((bound as { maxStatisticShift: number }).maxStatisticShift + 1e-9);
-    expect(attacked.capping?.metrics.find((m) => m.metric === 'clicks')?.variants.find((v) => v.variant === arm)?.usersAtCap).toBe(strategy === 'impressions' ? 0 : 1);
-  });
+      // Assess
+      console.log(
+        `capping A/A, attacker in ${arm} sending ${strategy}: z ${zOf(honest).toFixed(3)} -> ${zOf(attacked).toFixed(3)} capped, ${zOf(analyse(uncapped(merged(aa.rows, attackers.get(`${arm}/${strategy}`)!)), aa.lastDay)).toFixed(3)} uncapped; one-user bound ${(bound as { maxStatisticShift: number }).maxStatisticShift.toFixed(3)}`,
+      );
+      expect(honest.decision).toBe('keep-running');
+      expect(attacked.decision).toBe(honest.decision);
+      expect(bound?.status).toBe('ok');
+      expect(Math.abs(zOf(attacked) - zOf(honest))).toBeLessThanOrEqual((bound as { maxStatisticShift: number }).maxStatisticShift + 1e-9);
+      expect(attacked.capping?.metrics.find((m) => m.metric === 'clicks')?.variants.find((v) => v.variant === arm)?.usersAtCap).toBe(
+        strategy === 'impressions' ? 0 : 1,
+      );
+    },
+  );
 
   it.each(ATTACKS)('keeps the planted lift shipping with the attacker in $arm sending $strategy', ({ arm, strategy }) => {
     // Prepare
@@ -163,7 +198,9 @@ describe('one user at the daily limits, every day, against the capped analysis',
     const attacked = analyse(merged(planted.rows, attackers.get(`${arm}/${strategy}`)!), planted.lastDay);
 
     // Assess
-    console.log(`capping planted +30%, attacker in ${arm} sending ${strategy}: z ${zOf(honest).toFixed(3)} -> ${zOf(attacked).toFixed(3)} capped (${attacked.decision}), uncapped ${analyse(uncapped(merged(planted.rows, attackers.get(`${arm}/${strategy}`)!)), planted.lastDay).decision}`);
+    console.log(
+      `capping planted +30%, attacker in ${arm} sending ${strategy}: z ${zOf(honest).toFixed(3)} -> ${zOf(attacked).toFixed(3)} capped (${attacked.decision}), uncapped ${analyse(uncapped(merged(planted.rows, attackers.get(`${arm}/${strategy}`)!)), planted.lastDay).decision}`,
+    );
     expect(honest.decision).toBe('ship');
     expect(attacked.decision).toBe('ship');
     expect(attacked.winner).toBe('treatment');
@@ -171,7 +208,9 @@ describe('one user at the daily limits, every day, against the capped analysis',
 
   it('is flipped by the same user when the analysis runs on uncapped sums: the planted lift no longer ships', () => {
     // Act
-    const blocked = ATTACKS.filter(({ arm, strategy }) => analyse(uncapped(merged(planted.rows, attackers.get(`${arm}/${strategy}`)!)), planted.lastDay).decision !== 'ship');
+    const blocked = ATTACKS.filter(
+      ({ arm, strategy }) => analyse(uncapped(merged(planted.rows, attackers.get(`${arm}/${strategy}`)!)), planted.lastDay).decision !== 'ship',
+    );
 
     // Assess: an attacker's clicks or impressions move an arm's click-through and blow up its variance.
     expect(analyse(uncapped(planted.rows), planted.lastDay).decision).toBe('ship');

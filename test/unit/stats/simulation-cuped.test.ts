@@ -69,7 +69,16 @@ async function countPerUser(world: BenchWorld, users: number, seed: number): Pro
   const targets = new Map<string, ReturnType<typeof createInProcessTarget>>();
   const targetOf = (userId: string) => {
     let target = targets.get(userId);
-    if (!target) targets.set(userId, (target = createInProcessTarget({ experiment: base, firstDayMs: FIRST_DAY_MS, slateOf: (_, id) => world.slates.get(id) ?? [], profileOf: world.profileOf })));
+    if (!target)
+      targets.set(
+        userId,
+        (target = createInProcessTarget({
+          experiment: base,
+          firstDayMs: FIRST_DAY_MS,
+          slateOf: (_, id) => world.slates.get(id) ?? [],
+          profileOf: world.profileOf,
+        })),
+      );
     return target;
   };
   let day = 0;
@@ -89,7 +98,14 @@ async function countPerUser(world: BenchWorld, users: number, seed: number): Pro
     },
     finish: async () => {},
   };
-  await runSimulation({ population: { ...world.population, users: world.population.users.slice(0, users) }, target: router, experimentId: base.id, days: DAYS, seed, concurrency: 1 });
+  await runSimulation({
+    population: { ...world.population, users: world.population.users.slice(0, users) },
+    target: router,
+    experimentId: base.id,
+    days: DAYS,
+    seed,
+    concurrency: 1,
+  });
   // The A/A test reads the last day only, so each user's days are summed into one row.
   const counters: UserCounters = new Map();
   for (const [userId, target] of targets) {
@@ -111,7 +127,10 @@ function splitCounters(subject: Experiment, users: UserCounters): Record<string,
 }
 
 /** The CUPED result of the target metric in a variance-reduction section. */
-function targetCuped(section: VarianceReductionReport | null | undefined): { result: CupedResult; sequential: { alwaysValidPValue: number; adjustedAlwaysValidPValue: number }[] } {
+function targetCuped(section: VarianceReductionReport | null | undefined): {
+  result: CupedResult;
+  sequential: { alwaysValidPValue: number; adjustedAlwaysValidPValue: number }[];
+} {
   if (section?.status !== 'ok') throw new Error(`no variance reduction: ${JSON.stringify(section)}`);
   const target = section.metrics.find((m) => m.target);
   if (target?.result.status !== 'ok') throw new Error('no CUPED result for the target');
@@ -130,10 +149,23 @@ describe('CUPED on simulated experiments', () => {
     const reductions: number[] = [];
     for (const seed of [1, 2, 3]) {
       const subject = experiment(`planted-${seed}`);
-      const target = createInProcessTarget({ experiment: subject, firstDayMs: FIRST_DAY_MS, slateOf: (_, userId) => world.slates.get(userId) ?? [], profileOf: world.profileOf });
+      const target = createInProcessTarget({
+        experiment: subject,
+        firstDayMs: FIRST_DAY_MS,
+        slateOf: (_, userId) => world.slates.get(userId) ?? [],
+        profileOf: world.profileOf,
+      });
 
       // Act
-      await runSimulation({ population: world.population, target, experimentId: subject.id, days: DAYS, seed, liftByVariant: { treatment: 0.1 }, concurrency: 1 });
+      await runSimulation({
+        population: world.population,
+        target,
+        experimentId: subject.id,
+        days: DAYS,
+        seed,
+        liftByVariant: { treatment: 0.1 },
+        concurrency: 1,
+      });
       const analysis: ExperimentAnalysis = analysisFromCounters(subject, target.countersByVariant(), { day: target.lastDay() });
       const { result, sequential } = targetCuped(analysis.variance_reduction);
 
@@ -145,8 +177,15 @@ describe('CUPED on simulated experiments', () => {
       expect(comparison.adjustedDifference).toBeGreaterThan(comparison.differenceInterval.low);
       expect(comparison.adjustedDifference).toBeLessThan(comparison.differenceInterval.high);
       reductions.push(comparison.varianceReduction);
-      const others = analysis.variance_reduction?.status === 'ok' ? analysis.variance_reduction.metrics.map((m) => `${m.metric} ${m.result.status === 'ok' ? (100 * m.result.comparisons[0].varianceReduction).toFixed(1) : '-'}%`).join(', ') : '';
-      console.log(`CUPED planted +10% seed ${seed}: click-through variance removed ${(100 * comparison.varianceReduction).toFixed(1)}% (θ ${result.theta.toPrecision(3)}, ρ ${result.correlation.toFixed(3)}); p ${comparison.pValue.toPrecision(3)} -> ${comparison.adjustedPValue.toPrecision(3)}; always-valid ${sequential[0].alwaysValidPValue.toPrecision(3)} -> ${sequential[0].adjustedAlwaysValidPValue.toPrecision(3)}; ${others}`);
+      const others =
+        analysis.variance_reduction?.status === 'ok'
+          ? analysis.variance_reduction.metrics
+              .map((m) => `${m.metric} ${m.result.status === 'ok' ? (100 * m.result.comparisons[0].varianceReduction).toFixed(1) : '-'}%`)
+              .join(', ')
+          : '';
+      console.log(
+        `CUPED planted +10% seed ${seed}: click-through variance removed ${(100 * comparison.varianceReduction).toFixed(1)}% (θ ${result.theta.toPrecision(3)}, ρ ${result.correlation.toFixed(3)}); p ${comparison.pValue.toPrecision(3)} -> ${comparison.adjustedPValue.toPrecision(3)}; always-valid ${sequential[0].alwaysValidPValue.toPrecision(3)} -> ${sequential[0].adjustedAlwaysValidPValue.toPrecision(3)}; ${others}`,
+      );
     }
     expect(Math.min(...reductions)).toBeGreaterThan(0);
   }, 60_000);
@@ -173,7 +212,9 @@ describe('CUPED on simulated experiments', () => {
 
     // Assess
     const mean = reductions.reduce((s, r) => s + r, 0) / reductions.length;
-    console.log(`CUPED A/A: ${cupedRejections} of ${TRAFFIC_SEEDS * SPLITS_PER_SEED} rejected at alpha ${ALPHA} (plain ${plainRejections}; band ${band.low}..${band.high}); mean variance removed ${(100 * mean).toFixed(1)}%`);
+    console.log(
+      `CUPED A/A: ${cupedRejections} of ${TRAFFIC_SEEDS * SPLITS_PER_SEED} rejected at alpha ${ALPHA} (plain ${plainRejections}; band ${band.low}..${band.high}); mean variance removed ${(100 * mean).toFixed(1)}%`,
+    );
     expect(cupedRejections).toBeGreaterThanOrEqual(band.low);
     expect(cupedRejections).toBeLessThanOrEqual(band.high);
   }, 90_000);

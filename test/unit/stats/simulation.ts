@@ -87,8 +87,7 @@ export function seededRandom(seed: number): SeededRandom {
  * band a false-positive count must fall in when the true rate is p.
  */
 export function binomialBand(n: number, p: number, coverage: number): { low: number; high: number } {
-  const pmf = (k: number): number =>
-    Math.exp(logGamma(n + 1) - logGamma(k + 1) - logGamma(n - k + 1) + k * Math.log(p) + (n - k) * Math.log1p(-p));
+  const pmf = (k: number): number => Math.exp(logGamma(n + 1) - logGamma(k + 1) - logGamma(n - k + 1) + k * Math.log(p) + (n - k) * Math.log1p(-p));
   const tail = (1 - coverage) / 2;
   let cumulative = 0;
   let low = 0;

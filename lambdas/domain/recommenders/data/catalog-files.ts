@@ -81,7 +81,12 @@ export function parseUsers(content: FileContent, options: { fileName?: string } 
   forEachLine(first.content, 'utf8-or-latin1', fileName, (line, lineNumber) => {
     const fail = failAt(fileName, lineNumber);
     const fields = line.split(dat ? '::' : '|');
-    fieldCount(fields, 5, dat ? '"::"-separated fields (UserID, Gender, Age, Occupation, Zip-code)' : '"|"-separated fields (user id, age, gender, occupation, zip code)', fail);
+    fieldCount(
+      fields,
+      5,
+      dat ? '"::"-separated fields (UserID, Gender, Age, Occupation, Zip-code)' : '"|"-separated fields (user id, age, gender, occupation, zip code)',
+      fail,
+    );
     if (dat) nonNegativeInteger(fields[3], 'occupation code', fail);
     // users.dat puts gender before age; u.user age before gender.
     users.push(user(dat ? [fields[0], fields[2], fields[1], fields[3], fields[4]] : fields, fail));
@@ -226,17 +231,7 @@ export function parseInfo(content: FileContent, options: { fileName?: string } =
 // Any file of a release
 
 /** What a MovieLens file holds, by its GroupLens name. */
-export type MovieLensFileKind =
-  | 'ratings'
-  | 'items'
-  | 'users'
-  | 'tags'
-  | 'links'
-  | 'genome-tags'
-  | 'genome-scores'
-  | 'genres'
-  | 'occupations'
-  | 'info';
+export type MovieLensFileKind = 'ratings' | 'items' | 'users' | 'tags' | 'links' | 'genome-tags' | 'genome-scores' | 'genres' | 'occupations' | 'info';
 
 /**
  * The kind of a MovieLens file from its base name (u.data, u1.base, ua.test, ratings.dat,
@@ -296,6 +291,10 @@ export function parseMovieLensFile(content: FileContent, options: { fileName: st
     case 'info':
       return { kind, info: parseInfo(content, options) };
     case undefined:
-      throw new DataFormatError(fileName, undefined, 'not a MovieLens data file name (u.data, u.item, u.user, ratings.dat, movies.csv, tags.csv, links.csv, genome-scores.csv ...)');
+      throw new DataFormatError(
+        fileName,
+        undefined,
+        'not a MovieLens data file name (u.data, u.item, u.user, ratings.dat, movies.csv, tags.csv, links.csv, genome-scores.csv ...)',
+      );
   }
 }

@@ -120,12 +120,7 @@ export function ratingsByItem(dataset: RatingsDataset, rows?: ArrayLike<number>)
   return groupRows(dataset.itemIndex, dataset.userIndex, dataset.itemIds.length, rows);
 }
 
-function groupRows(
-  keys: Int32Array,
-  values: Int32Array,
-  keyCount: number,
-  rows: ArrayLike<number> | undefined,
-): Csr {
+function groupRows(keys: Int32Array, values: Int32Array, keyCount: number, rows: ArrayLike<number> | undefined): Csr {
   const n = rows ? rows.length : keys.length;
   const offsets = new Int32Array(keyCount + 1);
   for (let k = 0; k < n; k++) offsets[keys[rows ? rows[k] : k] + 1]++;
@@ -155,11 +150,7 @@ export interface AttachItemsOptions {
  * Returns `dataset` with `items` set: metadata aligned to item indices (undefined for a rated
  * item the metadata does not describe).
  */
-export function attachItems(
-  dataset: RatingsDataset,
-  metadata: readonly ItemMetadata[],
-  options: AttachItemsOptions = {},
-): RatingsDataset {
+export function attachItems(dataset: RatingsDataset, metadata: readonly ItemMetadata[], options: AttachItemsOptions = {}): RatingsDataset {
   const byId = new Map(metadata.map((item) => [item.itemId, item]));
   const itemIds = [...dataset.itemIds];
   if (options.includeUnratedItems) {

@@ -50,12 +50,7 @@ export function loadMovieLensFile(path: string, options: { format?: MovieLensFor
 }
 
 /** Reads ratings and, when `itemsPath` is given, attaches the item metadata. */
-export function loadMovieLens(options: {
-  ratingsPath: string;
-  itemsPath?: string;
-  format?: MovieLensFormat;
-  includeUnratedItems?: boolean;
-}): RatingsDataset {
+export function loadMovieLens(options: { ratingsPath: string; itemsPath?: string; format?: MovieLensFormat; includeUnratedItems?: boolean }): RatingsDataset {
   const dataset = loadRatingsFile(options.ratingsPath, { format: options.format });
   if (!options.itemsPath) return dataset;
   const items = loadItemsFile(options.itemsPath, { format: options.format });
@@ -69,12 +64,7 @@ export interface WrittenFile {
 }
 
 /** Writes the ratings and item files of `format` into `directory` (created if missing). */
-export function writeMovieLensFiles(
-  directory: string,
-  dataset: RatingsDataset,
-  items: readonly ItemMetadata[],
-  format: MovieLensFormat,
-): WrittenFile[] {
+export function writeMovieLensFiles(directory: string, dataset: RatingsDataset, items: readonly ItemMetadata[], format: MovieLensFormat): WrittenFile[] {
   const files = formatMovieLensFiles(dataset, items, format);
   mkdirSync(directory, { recursive: true });
   return [files.ratings, files.items].map((file) => {

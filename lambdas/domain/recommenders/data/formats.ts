@@ -21,15 +21,7 @@
  */
 import type { ItemMetadata, RatingsDataset } from '../types.ts';
 import { RatingsBuilder, subsetRatings } from './dataset.ts';
-import {
-  DataFormatError,
-  expectHeader,
-  failAt,
-  firstLineOf,
-  forEachCsvRecord,
-  forEachLine,
-  type FileContent,
-} from './text.ts';
+import { DataFormatError, expectHeader, failAt, firstLineOf, forEachCsvRecord, forEachLine, type FileContent } from './text.ts';
 
 export { DataFormatError, decodeLatin1, encodeLatin1, formatCsvField, type FileContent } from './text.ts';
 
@@ -40,9 +32,25 @@ export const MOVIELENS_FORMATS: readonly MovieLensFormat[] = ['ml-100k', 'ml-1m'
 
 /** The 19 genre flags of ML-100K `u.item`, in file order. ML-1M and ml-latest use the same names minus "unknown". */
 export const ML_100K_GENRES = [
-  'unknown', 'Action', 'Adventure', 'Animation', "Children's", 'Comedy', 'Crime', 'Documentary',
-  'Drama', 'Fantasy', 'Film-Noir', 'Horror', 'Musical', 'Mystery', 'Romance', 'Sci-Fi',
-  'Thriller', 'War', 'Western',
+  'unknown',
+  'Action',
+  'Adventure',
+  'Animation',
+  "Children's",
+  'Comedy',
+  'Crime',
+  'Documentary',
+  'Drama',
+  'Fantasy',
+  'Film-Noir',
+  'Horror',
+  'Musical',
+  'Mystery',
+  'Romance',
+  'Sci-Fi',
+  'Thriller',
+  'War',
+  'Western',
 ] as const;
 
 /** The file names GroupLens uses for each format. */
@@ -211,21 +219,11 @@ function ratingsLineParser(format: MovieLensFormat): RatingsLineParser {
   return (fields, fail) => ratingFields(fields, separator, format, fail);
 }
 
-function ratingFields(
-  fields: string[],
-  separator: string,
-  format: MovieLensFormat,
-  fail: (problem: string) => never,
-): [string, string, number, number] {
+function ratingFields(fields: string[], separator: string, format: MovieLensFormat, fail: (problem: string) => never): [string, string, number, number] {
   if (fields.length !== 4) {
     fail(`expected 4 ${separator} fields (user id, item id, rating, timestamp), found ${fields.length}`);
   }
-  return [
-    parseId(fields[0], 'user id', fail),
-    parseId(fields[1], 'item id', fail),
-    parseRatingValue(fields[2], format, fail),
-    parseTimestamp(fields[3], fail),
-  ];
+  return [parseId(fields[0], 'user id', fail), parseId(fields[1], 'item id', fail), parseRatingValue(fields[2], format, fail), parseTimestamp(fields[3], fail)];
 }
 
 function parseId(text: string, what: string, fail: (problem: string) => never): string {

@@ -53,7 +53,18 @@ export {
   type TagApplication,
   type UserMetadata,
 } from './catalog-files.ts';
-export { deriveSeed, fillGaussian, mulberry32, normalStream, randomInt, randomPermutation, sfc32, shuffleInPlace, standardNormal, type Random } from './random.ts';
+export {
+  deriveSeed,
+  fillGaussian,
+  mulberry32,
+  normalStream,
+  randomInt,
+  randomPermutation,
+  sfc32,
+  shuffleInPlace,
+  standardNormal,
+  type Random,
+} from './random.ts';
 export {
   filterMinRatings,
   kFoldSplits,

@@ -54,12 +54,7 @@ export function standardNormal(rng: Random): number {
 }
 
 /** In-place Fisher–Yates shuffle of `values[start, end)`; returns `values`. */
-export function shuffleInPlace<T extends { length: number; [index: number]: unknown }>(
-  values: T,
-  rng: Random,
-  start = 0,
-  end = values.length,
-): T {
+export function shuffleInPlace<T extends { length: number; [index: number]: unknown }>(values: T, rng: Random, start = 0, end = values.length): T {
   for (let i = end - 1; i > start; i--) {
     const j = start + randomInt(rng, i - start + 1);
     const tmp = values[i];

@@ -171,10 +171,7 @@ export function stratifiedRatioSplit(dataset: RatingsDataset, options: { ratio: 
  * (Unix seconds) or `trainRatio`, which puts the cutoff at that quantile of the timestamps
  * (rows sharing the cutoff timestamp all go to test, so the ratio is approximate).
  */
-export function temporalSplit(
-  dataset: RatingsDataset,
-  options: { cutoff: number } | { trainRatio: number },
-): Split & { cutoff: number } {
+export function temporalSplit(dataset: RatingsDataset, options: { cutoff: number } | { trainRatio: number }): Split & { cutoff: number } {
   const n = dataset.rating.length;
   let cutoff: number;
   if ('cutoff' in options) {
@@ -233,9 +230,7 @@ export function leaveLastNSplit(dataset: RatingsDataset, options: { n?: number }
   for (let user = 0; user < dataset.userIds.length; user++) {
     const start = byUser.offsets[user];
     const end = byUser.offsets[user + 1];
-    const userRows = Array.from(rows.subarray(start, end)).sort(
-      (a, b) => dataset.timestamp[a] - dataset.timestamp[b] || a - b,
-    );
+    const userRows = Array.from(rows.subarray(start, end)).sort((a, b) => dataset.timestamp[a] - dataset.timestamp[b] || a - b);
     const testCount = Math.min(last, userRows.length - 1);
     for (let k = userRows.length - testCount; k < userRows.length; k++) inTest[userRows[k]] = 1;
   }

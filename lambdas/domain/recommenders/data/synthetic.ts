@@ -228,8 +228,63 @@ function drawYear(rng: Random): number {
   return Math.max(1922, 1997 - Math.floor(-Math.log(1 - rng()) * 6));
 }
 
-const ADJECTIVES = ['Silent', 'Last', 'Crimson', 'Lost', 'Wild', 'Dark', 'Golden', 'Secret', 'Broken', 'Endless', 'Frozen', 'Hidden', 'Little', 'Midnight', 'Perfect', 'Quiet', 'Restless', 'Savage', 'Sweet', 'Twisted', 'Blue', 'Eternal', 'Fatal', 'Lonely', 'Strange'];
-const NOUNS = ['River', 'Heart', 'City', 'Night', 'Summer', 'Stranger', 'Kingdom', 'Dream', 'Garden', 'Highway', 'Island', 'Mirror', 'Promise', 'Shadow', 'Storm', 'Voyage', 'Witness', 'Empire', 'Frontier', 'Harbor', 'Legend', 'Mountain', 'Paradise', 'Planet', 'Café', 'Señorita', 'Château', 'Fiancée'];
+const ADJECTIVES = [
+  'Silent',
+  'Last',
+  'Crimson',
+  'Lost',
+  'Wild',
+  'Dark',
+  'Golden',
+  'Secret',
+  'Broken',
+  'Endless',
+  'Frozen',
+  'Hidden',
+  'Little',
+  'Midnight',
+  'Perfect',
+  'Quiet',
+  'Restless',
+  'Savage',
+  'Sweet',
+  'Twisted',
+  'Blue',
+  'Eternal',
+  'Fatal',
+  'Lonely',
+  'Strange',
+];
+const NOUNS = [
+  'River',
+  'Heart',
+  'City',
+  'Night',
+  'Summer',
+  'Stranger',
+  'Kingdom',
+  'Dream',
+  'Garden',
+  'Highway',
+  'Island',
+  'Mirror',
+  'Promise',
+  'Shadow',
+  'Storm',
+  'Voyage',
+  'Witness',
+  'Empire',
+  'Frontier',
+  'Harbor',
+  'Legend',
+  'Mountain',
+  'Paradise',
+  'Planet',
+  'Café',
+  'Señorita',
+  'Château',
+  'Fiancée',
+];
 const NAMES = ['Harry', 'Sally', 'Jack', 'Rosa', 'Amélie', 'Max', 'Lola', 'Hans', 'Zoë', 'Frank'];
 
 /** A plausible title; some take MovieLens's "Noun, The" form, a few carry Latin-1 letters or quotes. */
@@ -388,8 +443,7 @@ function scoreRatings(
     for (const i of chosen[u]) {
       user[row] = u;
       item[row] = i;
-      latent[row] =
-        userBias[u] + catalogue.bias[i] + scale * dot(userVectors, u, catalogue.vectors, i, factors) + noiseStd * standardNormal(rng);
+      latent[row] = userBias[u] + catalogue.bias[i] + scale * dot(userVectors, u, catalogue.vectors, i, factors) + noiseStd * standardNormal(rng);
       row++;
     }
   }
@@ -422,7 +476,10 @@ function assignTimestamps(chosen: Int32Array[], config: SyntheticConfig, rng: Ra
   for (const list of chosen) {
     const joined = start + Math.floor(rng() * span * 0.9);
     const meanGap = 3_600 * Math.exp(2.5 * rng()); // one hour to about half a day on average
-    const order = shuffleInPlace(Array.from({ length: list.length }, (_, k) => k), rng);
+    const order = shuffleInPlace(
+      Array.from({ length: list.length }, (_, k) => k),
+      rng,
+    );
     const times = new Float64Array(list.length);
     let t = joined;
     for (let k = 0; k < list.length; k++) {

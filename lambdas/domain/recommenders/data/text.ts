@@ -109,12 +109,7 @@ function* lineBlocks(content: Uint8Array | Iterable<Uint8Array>): Generator<Uint
 }
 
 /** Decodes one block of whole lines; on invalid UTF-8 decodes line by line to apply the rule or name the line. */
-function decodeBlock(
-  block: Uint8Array,
-  encoding: TextEncoding,
-  fileName: string,
-  firstLineNumber: number,
-): string {
+function decodeBlock(block: Uint8Array, encoding: TextEncoding, fileName: string, firstLineNumber: number): string {
   const whole = tryUtf8(block);
   if (whole !== undefined) return whole;
   const lines: string[] = [];
@@ -151,12 +146,7 @@ function* textBlocks(content: FileContent, encoding: TextEncoding, fileName: str
  * mark and the "\r" of CRLF line ends; a final line needs no line break. Blank lines are
  * allowed only at the end of the file (GroupLens' u.genre ends with one).
  */
-export function forEachLine(
-  content: FileContent,
-  encoding: TextEncoding,
-  fileName: string,
-  visit: (line: string, lineNumber: number) => void,
-): void {
+export function forEachLine(content: FileContent, encoding: TextEncoding, fileName: string, visit: (line: string, lineNumber: number) => void): void {
   let lineNumber = 0;
   let firstBlankLine = 0;
   let first = true;
@@ -209,7 +199,9 @@ export function firstLineOf(content: FileContent): { line: string; content: File
   }
   let end = head.indexOf(10);
   if (end < 0) end = head.length;
-  const line = decodeLatin1(head.subarray(0, Math.min(end, 4096))).replace(/\r$/, '').replace(/^\u00EF\u00BB\u00BF/, '');
+  const line = decodeLatin1(head.subarray(0, Math.min(end, 4096)))
+    .replace(/\r$/, '')
+    .replace(/^\u00EF\u00BB\u00BF/, '');
   return { line, content: rest };
 }
 
@@ -220,11 +212,7 @@ export function firstLineOf(content: FileContent): { line: string; content: File
  * Calls `visit` for every CSV record with the 1-based line it starts on. Works line by line:
  * a line with an open quoted field is joined with the next one (a quoted field may span lines).
  */
-export function forEachCsvRecord(
-  content: FileContent,
-  fileName: string,
-  visit: (fields: string[], lineNumber: number) => void,
-): void {
+export function forEachCsvRecord(content: FileContent, fileName: string, visit: (fields: string[], lineNumber: number) => void): void {
   let pending = '';
   let pendingLine = 0;
   forEachLine(content, 'utf8', fileName, (line, lineNumber) => {

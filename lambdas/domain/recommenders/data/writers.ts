@@ -5,14 +5,7 @@
  * bytes, and ./files.ts puts them on disk.
  */
 import type { ItemMetadata, RatingsDataset } from '../types.ts';
-import {
-  ML_100K_GENRES,
-  ML_LATEST_NO_GENRES,
-  MOVIELENS_FILE_NAMES,
-  type MovieLensFormat,
-  encodeLatin1,
-  formatCsvField,
-} from './formats.ts';
+import { ML_100K_GENRES, ML_LATEST_NO_GENRES, MOVIELENS_FILE_NAMES, type MovieLensFormat, encodeLatin1, formatCsvField } from './formats.ts';
 
 /** The two files of a format: names as GroupLens uses them and their content. */
 export interface MovieLensFiles {
@@ -21,11 +14,7 @@ export interface MovieLensFiles {
 }
 
 /** Both files of `format` for a data set and its catalogue. */
-export function formatMovieLensFiles(
-  dataset: RatingsDataset,
-  items: readonly ItemMetadata[],
-  format: MovieLensFormat,
-): MovieLensFiles {
+export function formatMovieLensFiles(dataset: RatingsDataset, items: readonly ItemMetadata[], format: MovieLensFormat): MovieLensFiles {
   const names = MOVIELENS_FILE_NAMES[format];
   return {
     ratings: { name: names.ratings, bytes: formatRatings(dataset, format) },

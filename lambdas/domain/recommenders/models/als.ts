@@ -10,7 +10,16 @@
  * dot(x_u, y_i) plus an optional popularity prior in the item bias.
  */
 import type { FactorModel, RatingsDataset } from '../types.ts';
-import { assembleModel, assertIntegerSeed, assertNonNegativeIntegers, assertNonNegativeNumbers, initialFactors, summariseTraining, toFloat32, type TrainOptions } from './common.ts';
+import {
+  assembleModel,
+  assertIntegerSeed,
+  assertNonNegativeIntegers,
+  assertNonNegativeNumbers,
+  initialFactors,
+  summariseTraining,
+  toFloat32,
+  type TrainOptions,
+} from './common.ts';
 import { normalStream, sfc32 } from '../data/random.ts';
 
 export interface AlsParams {
@@ -293,11 +302,7 @@ function frequencyScaledRegs(groups: Interactions, settings: AlsParams, missingT
 }
 
 /** Trains implicit ALS; `onProgress` receives the objective after every full iteration. */
-export function trainImplicitAls(
-  dataset: RatingsDataset,
-  params: Partial<AlsParams> = {},
-  options: TrainOptions & { trackLoss?: boolean } = {},
-): FactorModel {
+export function trainImplicitAls(dataset: RatingsDataset, params: Partial<AlsParams> = {}, options: TrainOptions & { trackLoss?: boolean } = {}): FactorModel {
   const settings: AlsParams = { ...ALS_DEFAULTS, ...params };
   assertNonNegativeIntegers(settings, ['factors', 'iterations', 'cgSteps']);
   assertNonNegativeNumbers(settings, ['reg', 'alpha', 'initStd', 'popularityWeight', 'missingExponent', 'regExponent']);

@@ -18,11 +18,7 @@ export interface BaselineParams {
 export const BASELINE_DEFAULTS: BaselineParams = { epochs: 10, regUser: 15, regItem: 10 };
 
 /** Fits user and item biases around the global mean by alternating least squares. */
-export function fitBiases(
-  dataset: RatingsDataset,
-  globalMean: number,
-  settings: BaselineParams,
-): { userBias: Float64Array; itemBias: Float64Array } {
+export function fitBiases(dataset: RatingsDataset, globalMean: number, settings: BaselineParams): { userBias: Float64Array; itemBias: Float64Array } {
   const userBias = new Float64Array(dataset.userIds.length);
   const itemBias = new Float64Array(dataset.itemIds.length);
   const sums = new Float64Array(Math.max(userBias.length, itemBias.length));

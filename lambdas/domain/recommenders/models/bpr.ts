@@ -6,7 +6,17 @@
  * the user has not rated).
  */
 import type { FactorModel, RatingsDataset } from '../types.ts';
-import { assembleModel, assertIntegerSeed, assertNonNegativeIntegers, assertNonNegativeNumbers, assertTrainingConverged, initialFactors, summariseTraining, toFloat32, type TrainOptions } from './common.ts';
+import {
+  assembleModel,
+  assertIntegerSeed,
+  assertNonNegativeIntegers,
+  assertNonNegativeNumbers,
+  assertTrainingConverged,
+  initialFactors,
+  summariseTraining,
+  toFloat32,
+  type TrainOptions,
+} from './common.ts';
 import { normalStream, randomInt, sfc32 } from '../data/random.ts';
 
 export interface BprParams {

@@ -360,7 +360,13 @@ export function assertNonNegativeNumbers<T extends object>(settings: T, names: r
  * Gaussian N(0, initStd) starting factors for users then items, drawn from one seeded stream
  * (the draw order fixes every model's output for a seed).
  */
-export function initialFactors(normal: () => number, users: number, items: number, factors: number, initStd: number): { userFactors: Float64Array; itemFactors: Float64Array } {
+export function initialFactors(
+  normal: () => number,
+  users: number,
+  items: number,
+  factors: number,
+  initStd: number,
+): { userFactors: Float64Array; itemFactors: Float64Array } {
   const userFactors = fillGaussian(new Float64Array(users * factors), normal, 0, initStd);
   const itemFactors = fillGaussian(new Float64Array(items * factors), normal, 0, initStd);
   return { userFactors, itemFactors };

@@ -88,7 +88,8 @@ export function tfidfMatrix(items: (ItemMetadata | undefined)[], itemCount: numb
 /** Trains the content model. Needs item metadata (an item file). */
 export function trainContent(dataset: RatingsDataset, params: Partial<ContentParams> = {}, options: TrainOptions = {}): FactorModel {
   const settings: ContentParams = { ...CONTENT_DEFAULTS, ...params };
-  if (!Number.isInteger(settings.maxTerms) || settings.maxTerms < 1) throw new HyperparameterError(`hyperparameter maxTerms must be a positive integer, got ${settings.maxTerms}`);
+  if (!Number.isInteger(settings.maxTerms) || settings.maxTerms < 1)
+    throw new HyperparameterError(`hyperparameter maxTerms must be a positive integer, got ${settings.maxTerms}`);
   const items = dataset.items;
   if (!items || !items.some((item) => item !== undefined)) {
     throw new Error('the content model needs item metadata (genres and titles): load an item file (--items)');

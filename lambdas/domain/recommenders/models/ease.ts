@@ -127,7 +127,8 @@ export function lowRankFactors(
 /** Trains EASE (see the module comment for the two serving forms). */
 export function trainEase(dataset: RatingsDataset, params: Partial<EaseParams> = {}, options: TrainOptions = {}, algorithm = 'ease'): FactorModel {
   const settings: EaseParams = { ...EASE_DEFAULTS, ...params };
-  if (!Number.isFinite(settings.lambda) || settings.lambda <= 0) throw new HyperparameterError(`hyperparameter lambda must be a finite number > 0, got ${settings.lambda}`);
+  if (!Number.isFinite(settings.lambda) || settings.lambda <= 0)
+    throw new HyperparameterError(`hyperparameter lambda must be a finite number > 0, got ${settings.lambda}`);
   assertNonNegativeIntegers(settings, ['rank', 'powerIterations']);
   assertIntegerSeed(settings.seed);
   const itemCount = dataset.itemIds.length;
@@ -137,9 +138,7 @@ export function trainEase(dataset: RatingsDataset, params: Partial<EaseParams> =
   const B = easeWeights(x, itemCount, settings.lambda);
   options.onProgress?.({ algorithm, step: 1, totalSteps: 2 });
   const exact = settings.rank === 0;
-  const factors = exact
-    ? itemItemFactors(x, B, itemCount)
-    : lowRankFactors(x, B, itemCount, settings.rank, settings.powerIterations, settings.seed);
+  const factors = exact ? itemItemFactors(x, B, itemCount) : lowRankFactors(x, B, itemCount, settings.rank, settings.powerIterations, settings.seed);
   options.onProgress?.({ algorithm, step: 2, totalSteps: 2 });
   return assembleModel(
     dataset,

@@ -15,18 +15,7 @@ import { POPULARITY_DEFAULTS, trainPopularity } from './popularity.ts';
 import { SVD_REFERENCE_DEFAULTS, SVD_TUNED_DEFAULTS, trainSvd } from './svd.ts';
 import { SVDPP_DEFAULTS, trainSvdpp } from './svdpp.ts';
 
-export type ModelName =
-  | 'popularity'
-  | 'baseline'
-  | 'svd'
-  | 'svd-tuned'
-  | 'svdpp'
-  | 'als'
-  | 'bpr'
-  | 'ease'
-  | 'ease-lowrank'
-  | 'item-knn'
-  | 'content';
+export type ModelName = 'popularity' | 'baseline' | 'svd' | 'svd-tuned' | 'svdpp' | 'als' | 'bpr' | 'ease' | 'ease-lowrank' | 'item-knn' | 'content';
 
 /** What the model is built for; every model can be evaluated on both tasks. */
 export type ModelTask = 'rating' | 'ranking';
@@ -90,7 +79,13 @@ export const MODELS: Record<ModelName, ModelDefinition> = {
     EASE_LOWRANK_DEFAULTS,
     (dataset, params, options) => trainEase(dataset, params, options, 'ease-lowrank'),
   ),
-  'item-knn': define('item-knn', 'item-based kNN: cosine over the 0/1 columns, top-k neighbours per item, summed over the user\'s items', 'ranking', ITEM_KNN_DEFAULTS, trainItemKnn),
+  'item-knn': define(
+    'item-knn',
+    "item-based kNN: cosine over the 0/1 columns, top-k neighbours per item, summed over the user's items",
+    'ranking',
+    ITEM_KNN_DEFAULTS,
+    trainItemKnn,
+  ),
   content: define('content', 'TF-IDF over genres and title words, cosine to the liked-items profile', 'ranking', CONTENT_DEFAULTS, trainContent, true),
 };
 
@@ -115,7 +110,8 @@ export function resolveHyperparameters(model: string, defaults: Hyperparameters,
     const expected = typeof defaults[name];
     if (expected === 'number') {
       const number = typeof value === 'string' ? Number(value) : value;
-      if (typeof number !== 'number' || !Number.isFinite(number)) throw new HyperparameterError(`hyperparameter '${name}' of model ${model} must be a number, got ${String(value)}`);
+      if (typeof number !== 'number' || !Number.isFinite(number))
+        throw new HyperparameterError(`hyperparameter '${name}' of model ${model} must be a number, got ${String(value)}`);
       resolved[name] = number;
     } else if (expected === 'boolean') {
       if (typeof value === 'boolean') resolved[name] = value;

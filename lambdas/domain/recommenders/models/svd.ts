@@ -15,7 +15,18 @@
  */
 import type { FactorModel, RatingsDataset } from '../types.ts';
 import { fitBiases } from './baseline.ts';
-import { assembleModel, assertIntegerSeed, assertNonNegativeIntegers, assertNonNegativeNumbers, assertTrainingConverged, HyperparameterError, initialFactors, summariseTraining, toFloat32, type TrainOptions } from './common.ts';
+import {
+  assembleModel,
+  assertIntegerSeed,
+  assertNonNegativeIntegers,
+  assertNonNegativeNumbers,
+  assertTrainingConverged,
+  HyperparameterError,
+  initialFactors,
+  summariseTraining,
+  toFloat32,
+  type TrainOptions,
+} from './common.ts';
 import { normalStream, randomInt, randomPermutation, sfc32, type Random } from '../data/random.ts';
 
 export interface SvdParams {
@@ -92,12 +103,7 @@ export function validateSvdParams(settings: SvdParams): void {
 }
 
 /** Trains biased MF by SGD (defaults: Surprise's SVD reference settings). */
-export function trainSvd(
-  dataset: RatingsDataset,
-  params: Partial<SvdParams> = {},
-  options: TrainOptions = {},
-  algorithm = 'svd',
-): FactorModel {
+export function trainSvd(dataset: RatingsDataset, params: Partial<SvdParams> = {}, options: TrainOptions = {}, algorithm = 'svd'): FactorModel {
   const settings: SvdParams = { ...SVD_REFERENCE_DEFAULTS, ...params };
   validateSvdParams(settings);
   const summary = summariseTraining(dataset, options.source);

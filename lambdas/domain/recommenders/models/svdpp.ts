@@ -15,7 +15,17 @@
  */
 import type { FactorModel, RatingsDataset } from '../types.ts';
 import { fitBiases } from './baseline.ts';
-import { assembleModel, assertIntegerSeed, assertNonNegativeIntegers, assertNonNegativeNumbers, assertTrainingConverged, initialFactors, summariseTraining, toFloat32, type TrainOptions } from './common.ts';
+import {
+  assembleModel,
+  assertIntegerSeed,
+  assertNonNegativeIntegers,
+  assertNonNegativeNumbers,
+  assertTrainingConverged,
+  initialFactors,
+  summariseTraining,
+  toFloat32,
+  type TrainOptions,
+} from './common.ts';
 import { normalStream, randomPermutation, sfc32 } from '../data/random.ts';
 
 export interface SvdppParams {

@@ -13,7 +13,10 @@ const bytesOf = (file: string): Uint8Array => new Uint8Array(readFileSync(join(C
 
 /** Data lines of a corpus file (header and trailing blank lines excluded). */
 function dataLines(file: string): number {
-  const lines = Buffer.from(bytesOf(file)).toString('latin1').split('\n').filter((line) => line.replace(/\r$/, '') !== '');
+  const lines = Buffer.from(bytesOf(file))
+    .toString('latin1')
+    .split('\n')
+    .filter((line) => line.replace(/\r$/, '') !== '');
   return file.endsWith('.csv') ? lines.length - 1 : lines.length;
 }
 
@@ -89,7 +92,10 @@ describe('quirks of the real files', () => {
 
   it('ML-10M ratings.dat: half stars load on the 0.5..5 scale', () => {
     const { dataset } = loadRatingsFileWithReport(join(CORPUS, 'ml-10m/ratings.dat'));
-    expect([dataset.ratingScale, Array.from(dataset.rating).filter((r) => !Number.isInteger(r))]).toEqual([[0.5, 5], [4.5, 0.5, 3.5]]);
+    expect([dataset.ratingScale, Array.from(dataset.rating).filter((r) => !Number.isInteger(r))]).toEqual([
+      [0.5, 5],
+      [4.5, 0.5, 3.5],
+    ]);
   });
 
   it('ML-1M ratings.dat keeps the 1..5 scale', () => {
@@ -114,14 +120,21 @@ describe('quirks of the real files', () => {
 
   it('repeated (user, item) rows keep the latest rating by timestamp and are counted, not refused', () => {
     const { dataset, report } = loadRatingsFileWithReport(join(CORPUS, 'ml-25m/ratings.csv'));
-    const user2item11 = Array.from(dataset.rating).filter((_, row) => dataset.userIds[dataset.userIndex[row]] === '2' && dataset.itemIds[dataset.itemIndex[row]] === '11');
+    const user2item11 = Array.from(dataset.rating).filter(
+      (_, row) => dataset.userIds[dataset.userIndex[row]] === '2' && dataset.itemIds[dataset.itemIndex[row]] === '11',
+    );
     expect([report.lines, report.duplicatesMerged, dataset.rating.length, user2item11]).toEqual([7, 1, 6, [4.5]]);
   });
 
   it('repeated rows: an earlier timestamp on a later line loses; equal timestamps keep the later line', () => {
     const older = parseRatingsWithReport('1\t2\t5\t900\n1\t2\t1\t800\n', { fileName: 'u.data' });
     const tie = parseRatingsWithReport('1\t2\t5\t900\n1\t2\t1\t900\n1\t2\t3\t900\n', { fileName: 'u.data' });
-    expect([Array.from(older.dataset.rating), older.report.duplicatesMerged, Array.from(tie.dataset.rating), tie.report.duplicatesMerged]).toEqual([[5], 1, [3], 2]);
+    expect([Array.from(older.dataset.rating), older.report.duplicatesMerged, Array.from(tie.dataset.rating), tie.report.duplicatesMerged]).toEqual([
+      [5],
+      1,
+      [3],
+      2,
+    ]);
   });
 
   it('tags: a tag with a comma or quotes (tags.csv) and a tag containing "::" (tags.dat) are kept whole', () => {
@@ -135,7 +148,10 @@ describe('quirks of the real files', () => {
 
   it('links.csv: an empty tmdbId is absent and IMDb ids keep their zeros', () => {
     const links = (load('ml-25m/links.csv') as Extract<MovieLensFile, { kind: 'links' }>).links;
-    expect([links[0], links[3]]).toEqual([{ itemId: '1', imdbId: '0114709', tmdbId: '862' }, { itemId: '791', imdbId: '0113610' }]);
+    expect([links[0], links[3]]).toEqual([
+      { itemId: '1', imdbId: '0114709', tmdbId: '862' },
+      { itemId: '791', imdbId: '0113610' },
+    ]);
   });
 
   it('u.user and users.dat give the same fields (users.dat has gender before age)', () => {

@@ -53,7 +53,7 @@ describe('parseRatings, ml-100k u.data', () => {
     expect(() => parseRatings('1\t2\t3\t4\n\n1\t3\t3\t4\n', { fileName: 'u.data' })).toThrow('u.data line 2: empty line');
   });
 
-  it('keeps the latest of a user\'s repeated ratings of an item and counts the merge', () => {
+  it("keeps the latest of a user's repeated ratings of an item and counts the merge", () => {
     const { dataset, report } = parseRatingsWithReport('1\t2\t3\t4\n1\t3\t3\t4\n1\t2\t5\t9\n', { fileName: 'u.data' });
     expect([Array.from(dataset.itemIndex), Array.from(dataset.rating), report.duplicatesMerged, report.lines]).toEqual([[1, 0], [3, 5], 1, 3]);
   });
@@ -124,7 +124,7 @@ describe('ml-1m ratings.dat and movies.dat', () => {
   });
 
   it('parses movies with "|"-joined genres from Latin-1 bytes', () => {
-    const items = parseItems(latin1('1::Toy Story (1995)::Animation|Children\'s|Comedy\n73::Mis\u00e9rables, Les (1995)::Drama|Musical\n'), {
+    const items = parseItems(latin1("1::Toy Story (1995)::Animation|Children's|Comedy\n73::Mis\u00e9rables, Les (1995)::Drama|Musical\n"), {
       fileName: 'movies.dat',
     });
     expect(items).toEqual([
@@ -143,7 +143,10 @@ describe('ml-1m ratings.dat and movies.dat', () => {
 describe('ml-latest ratings.csv and movies.csv', () => {
   it('parses half-star ratings after the header with the 0.5..5 scale', () => {
     const dataset = parseRatings('userId,movieId,rating,timestamp\n1,1,4.0,964982703\n1,3,3.5,964981247\n', { fileName: 'ratings.csv' });
-    expect([Array.from(dataset.rating), dataset.ratingScale]).toEqual([[4, 3.5], [0.5, 5]]);
+    expect([Array.from(dataset.rating), dataset.ratingScale]).toEqual([
+      [4, 3.5],
+      [0.5, 5],
+    ]);
   });
 
   it('rejects a rating that is not a half star', () => {

@@ -24,7 +24,14 @@ describe('abrec generate', () => {
     const code = await generateCommand.run(['--users', '30', '--items', '80', '--ratings', '900', '--seed', '3', '--out', out, '--json'], io);
     expect([code, lastJson(io)]).toEqual([
       0,
-      expect.objectContaining({ format: 'ml-100k', users: 30, items: 80, ratings: 900, seed: 3, files: [expect.objectContaining({ path: join(out, 'u.data') }), expect.objectContaining({ path: join(out, 'u.item') })] }),
+      expect.objectContaining({
+        format: 'ml-100k',
+        users: 30,
+        items: 80,
+        ratings: 900,
+        seed: 3,
+        files: [expect.objectContaining({ path: join(out, 'u.data') }), expect.objectContaining({ path: join(out, 'u.item') })],
+      }),
     ]);
   });
 
@@ -59,7 +66,9 @@ describe('abrec generate', () => {
   });
 
   it('rejects an unknown format', async () => {
-    await expect(generateCommand.run(['--out', directory, '--format', 'ml-20m'], fakeIO())).rejects.toThrow("--format must be one of ml-100k, ml-1m, ml-latest, got 'ml-20m'");
+    await expect(generateCommand.run(['--out', directory, '--format', 'ml-20m'], fakeIO())).rejects.toThrow(
+      "--format must be one of ml-100k, ml-1m, ml-latest, got 'ml-20m'",
+    );
   });
 
   it('rejects a non-integer count', async () => {

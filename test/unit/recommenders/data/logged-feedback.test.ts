@@ -3,7 +3,12 @@ import { feedbackStrength, mergeLoggedFeedback, type LoggedInteraction } from '.
 
 const BASE = '1\t10\t3\t881250949\n1\t11\t2\t881250950\n2\t10\t5\t881250951\n';
 const at = (day: number) => Date.UTC(2026, 11, day);
-const event = (overrides: Partial<LoggedInteraction> & Pick<LoggedInteraction, 'eventId' | 'eventType'>): LoggedInteraction => ({ userId: '1', itemId: '12', receivedAtMs: at(1), ...overrides });
+const event = (overrides: Partial<LoggedInteraction> & Pick<LoggedInteraction, 'eventId' | 'eventType'>): LoggedInteraction => ({
+  userId: '1',
+  itemId: '12',
+  receivedAtMs: at(1),
+  ...overrides,
+});
 
 describe('logged feedback as training data', () => {
   it.each([
@@ -20,11 +25,21 @@ describe('logged feedback as training data', () => {
 
   it('adds a pair the base does not have, replaces the base line of a pair it has, and keeps the rest verbatim', () => {
     // Act
-    const { text, summary } = mergeLoggedFeedback(BASE, [event({ eventId: 'a', eventType: 'click', itemId: '12' }), event({ eventId: 'b', eventType: 'rating', itemId: '11', value: 5, receivedAtMs: at(2) })]);
+    const { text, summary } = mergeLoggedFeedback(BASE, [
+      event({ eventId: 'a', eventType: 'click', itemId: '12' }),
+      event({ eventId: 'b', eventType: 'rating', itemId: '11', value: 5, receivedAtMs: at(2) }),
+    ]);
 
     // Assess
     expect(text.split('\n').filter(Boolean)).toEqual(['1\t10\t3\t881250949', '2\t10\t5\t881250951', `1\t12\t4\t${at(1) / 1000}`, `1\t11\t5\t${at(2) / 1000}`]);
-    expect(summary).toEqual({ baseRatings: 3, logged: { rating: 1, click: 1, purchase: 0, watch_time: 0 }, skipped: 0, loggedPairs: 2, replacedBaseLines: 1, ratings: 4 });
+    expect(summary).toEqual({
+      baseRatings: 3,
+      logged: { rating: 1, click: 1, purchase: 0, watch_time: 0 },
+      skipped: 0,
+      loggedPairs: 2,
+      replacedBaseLines: 1,
+      ratings: 4,
+    });
   });
 
   it('lets the latest explicit rating win over implicit signals of the same pair, and the strongest implicit signal win among them', () => {

@@ -1,5 +1,12 @@
 import { describe, expect, it } from 'vitest';
-import { RatingsBuilder, attachItems, ratingsByItem, ratingsByUser, subsetRatings, summarizeDataset } from '../../../../lambdas/domain/recommenders/data/dataset.ts';
+import {
+  RatingsBuilder,
+  attachItems,
+  ratingsByItem,
+  ratingsByUser,
+  subsetRatings,
+  summarizeDataset,
+} from '../../../../lambdas/domain/recommenders/data/dataset.ts';
 import { parseRatings } from '../../../../lambdas/domain/recommenders/data/formats.ts';
 import { deriveSeed, mulberry32, randomPermutation, shuffleInPlace, standardNormal } from '../../../../lambdas/domain/recommenders/data/random.ts';
 
@@ -33,7 +40,11 @@ describe('random helpers', () => {
   it('shuffleInPlace only touches the given range', () => {
     const values = [0, 1, 2, 3, 4, 5, 6, 7];
     shuffleInPlace(values, mulberry32(3), 2, 6);
-    expect([values.slice(0, 2), values.slice(6), values.slice(2, 6).sort()]).toEqual([[0, 1], [6, 7], [2, 3, 4, 5]]);
+    expect([values.slice(0, 2), values.slice(6), values.slice(2, 6).sort()]).toEqual([
+      [0, 1],
+      [6, 7],
+      [2, 3, 4, 5],
+    ]);
   });
 
   it('standardNormal has mean about 0 and variance about 1', () => {
@@ -50,7 +61,11 @@ describe('dataset helpers', () => {
 
   it('ratingsByUser groups item indices by user in row order', () => {
     const csr = ratingsByUser(dataset);
-    expect([Array.from(csr.offsets), Array.from(csr.indices), Array.from(csr.rows)]).toEqual([[0, 2, 3], [0, 2, 1], [0, 2, 1]]);
+    expect([Array.from(csr.offsets), Array.from(csr.indices), Array.from(csr.rows)]).toEqual([
+      [0, 2, 3],
+      [0, 2, 1],
+      [0, 2, 1],
+    ]);
   });
 
   it('ratingsByItem groups user indices by item', () => {
@@ -74,7 +89,13 @@ describe('dataset helpers', () => {
 
   it('summarizeDataset reports counts, mean and shares', () => {
     const summary = summarizeDataset(dataset);
-    expect([summary.ratings, summary.users, summary.items, summary.meanRating, summary.ratingShares]).toEqual([3, 2, 3, 4, { '3': 1 / 3, '4': 1 / 3, '5': 1 / 3 }]);
+    expect([summary.ratings, summary.users, summary.items, summary.meanRating, summary.ratingShares]).toEqual([
+      3,
+      2,
+      3,
+      4,
+      { '3': 1 / 3, '4': 1 / 3, '5': 1 / 3 },
+    ]);
   });
 
   it('summarizeDataset of an empty data set has no NaN', () => {

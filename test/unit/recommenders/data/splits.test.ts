@@ -34,12 +34,19 @@ describe('filterMinRatings', () => {
 
   it('iterates to a fixed point', () => {
     const result = filterMinRatings(dataset, { minUserRatings: 2, minItemRatings: 2 });
-    expect([Array.from(result.keptRows), result.dataset.userIds, result.dataset.itemIds]).toEqual([[0, 1, 3, 4], ['u1', 'u2'], ['a', 'b']]);
+    expect([Array.from(result.keptRows), result.dataset.userIds, result.dataset.itemIds]).toEqual([
+      [0, 1, 3, 4],
+      ['u1', 'u2'],
+      ['a', 'b'],
+    ]);
   });
 
   it('re-indexes the survivors compactly', () => {
     const result = filterMinRatings(dataset, { minUserRatings: 2, minItemRatings: 2 });
-    expect([Array.from(result.dataset.userIndex), Array.from(result.dataset.itemIndex)]).toEqual([[0, 0, 1, 1], [0, 1, 0, 1]]);
+    expect([Array.from(result.dataset.userIndex), Array.from(result.dataset.itemIndex)]).toEqual([
+      [0, 0, 1, 1],
+      [0, 1, 0, 1],
+    ]);
   });
 
   it('reports what it removed', () => {
@@ -139,7 +146,10 @@ describe('temporalSplit', () => {
 
   it('trains on ratings before the cutoff and tests on the rest', () => {
     const split = temporalSplit(dataset, { cutoff: 30 });
-    expect([Array.from(split.train), Array.from(split.test)]).toEqual([[0, 1], [2, 3]]);
+    expect([Array.from(split.train), Array.from(split.test)]).toEqual([
+      [0, 1],
+      [2, 3],
+    ]);
   });
 
   it('places the cutoff at the timestamp quantile of trainRatio', () => {

@@ -54,7 +54,9 @@ describe('generateSyntheticMovieLens at ML-100K size', () => {
   });
 
   it('gives every item 1 to 3 of the 19 ML-100K genres', () => {
-    const valid = items.every((item) => item.genres.length >= 1 && item.genres.length <= 3 && item.genres.every((g) => (ML_100K_GENRES as readonly string[]).includes(g)));
+    const valid = items.every(
+      (item) => item.genres.length >= 1 && item.genres.length <= 3 && item.genres.every((g) => (ML_100K_GENRES as readonly string[]).includes(g)),
+    );
     expect(valid).toBe(true);
   });
 
@@ -91,7 +93,8 @@ describe('generateSyntheticMovieLens at ML-100K size', () => {
       const rows = Array.from(byUser.rows.subarray(byUser.offsets[user], byUser.offsets[user + 1]));
       const mean = rows.reduce((sum, row) => sum + dataset.rating[row], 0) / rows.length;
       const byGenre = new Map<string, number[]>();
-      for (const row of rows) for (const genre of dataset.items![dataset.itemIndex[row]]!.genres) byGenre.set(genre, [...(byGenre.get(genre) ?? []), dataset.rating[row] - mean]);
+      for (const row of rows)
+        for (const genre of dataset.items![dataset.itemIndex[row]]!.genres) byGenre.set(genre, [...(byGenre.get(genre) ?? []), dataset.rating[row] - mean]);
       const means = [...byGenre.values()].filter((v) => v.length >= 5).map((v) => v.reduce((a, b) => a + b, 0) / v.length);
       if (means.length >= 2) spread += Math.max(...means) - Math.min(...means);
     }

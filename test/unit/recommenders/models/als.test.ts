@@ -24,7 +24,11 @@ describe('trainImplicitAls', () => {
     const dataset = makePlantedRatings({ users: 80, items: 60, ratingsPerUser: 12, seed: 3 });
     const losses: number[] = [];
     // act
-    trainImplicitAls(dataset, { factors: 6, iterations: 8, cgSteps: 6, missingExponent: 0.5, seed: 1 }, { trackLoss: true, onProgress: (p) => losses.push(p.loss ?? Number.NaN) });
+    trainImplicitAls(
+      dataset,
+      { factors: 6, iterations: 8, cgSteps: 6, missingExponent: 0.5, seed: 1 },
+      { trackLoss: true, onProgress: (p) => losses.push(p.loss ?? Number.NaN) },
+    );
     // assess
     for (let step = 1; step < losses.length; step++) expect(losses[step]).toBeLessThanOrEqual(losses[step - 1] * (1 + 1e-9));
     expect(losses[7]).toBeLessThan(losses[0]);
@@ -101,7 +105,11 @@ describe('trainImplicitAls', () => {
     const dataset = makePlantedRatings({ users: 80, items: 60, ratingsPerUser: 12, seed: 3 });
     const losses: number[] = [];
     // act
-    trainImplicitAls(dataset, { factors: 6, iterations: 8, cgSteps: 6, regExponent: 1, seed: 1 }, { trackLoss: true, onProgress: (p) => losses.push(p.loss ?? Number.NaN) });
+    trainImplicitAls(
+      dataset,
+      { factors: 6, iterations: 8, cgSteps: 6, regExponent: 1, seed: 1 },
+      { trackLoss: true, onProgress: (p) => losses.push(p.loss ?? Number.NaN) },
+    );
     // assess
     for (let step = 1; step < losses.length; step++) expect(losses[step]).toBeLessThanOrEqual(losses[step - 1] * (1 + 1e-9));
     expect(losses[7]).toBeLessThan(losses[0]);
@@ -125,7 +133,10 @@ describe('trainImplicitAls', () => {
     for (let u = 0; u < 80; u++) {
       scoreAllItems(model, u, scores);
       const seen = new Set(model.seenItems.subarray(model.seenOffsets[u], model.seenOffsets[u + 1]));
-      const top = Array.from(scores.keys()).filter((i) => !seen.has(i)).sort((x, y) => scores[y] - scores[x]).slice(0, 5);
+      const top = Array.from(scores.keys())
+        .filter((i) => !seen.has(i))
+        .sort((x, y) => scores[y] - scores[x])
+        .slice(0, 5);
       inBlock += top.filter((i) => blockOf(i) === Number(dataset.userIds[u].slice(1)) % 4).length;
     }
     // assess: 7 unseen items are left in each block, so a perfect model puts all 5 there

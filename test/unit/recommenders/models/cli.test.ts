@@ -51,7 +51,14 @@ describe('abrec evaluate', () => {
     const code = await evaluateCommand.run(['--data', data, '--task', 'rating', '--model', 'baseline', '--folds', '3', '--seed', '0', '--json'], io);
     // assess
     expect(code).toBe(0);
-    expect(lastJson(io.out)).toMatchObject({ task: 'rating', model: 'baseline', folds: 3, rmse: expect.any(Number), mae: expect.any(Number), fit_seconds: expect.any(Number) });
+    expect(lastJson(io.out)).toMatchObject({
+      task: 'rating',
+      model: 'baseline',
+      folds: 3,
+      rmse: expect.any(Number),
+      mae: expect.any(Number),
+      fit_seconds: expect.any(Number),
+    });
     expect(io.err.join('')).toMatch(/fold 3\/3/);
   });
 
@@ -59,11 +66,15 @@ describe('abrec evaluate', () => {
     // prepare
     const io = fakeIo();
     // act
-    const code = await evaluateCommand.run(['--data', data, '--items', items, '--task', 'ranking', '--model', 'content', '--split', '0.75', '--k', '5', '--json'], io);
+    const code = await evaluateCommand.run(
+      ['--data', data, '--items', items, '--task', 'ranking', '--model', 'content', '--split', '0.75', '--k', '5', '--json'],
+      io,
+    );
     // assess
     expect(code).toBe(0);
     const result = lastJson(io.out);
-    for (const key of ['precision_at_k', 'recall_at_k', 'ndcg_at_k', 'map_at_k', 'auc', 'coverage', 'fit_seconds']) expect(result[key]).toEqual(expect.any(Number));
+    for (const key of ['precision_at_k', 'recall_at_k', 'ndcg_at_k', 'map_at_k', 'auc', 'coverage', 'fit_seconds'])
+      expect(result[key]).toEqual(expect.any(Number));
     expect(result).toMatchObject({ k: 5, seed: 42 });
   });
 
@@ -71,7 +82,10 @@ describe('abrec evaluate', () => {
     // prepare
     const io = fakeIo();
     // act
-    await evaluateCommand.run(['--data', data, '--task', 'rating', '--model', 'svd', '--param', 'factors=3', '--param', 'epochs=2', '--folds', '2', '--json'], io);
+    await evaluateCommand.run(
+      ['--data', data, '--task', 'rating', '--model', 'svd', '--param', 'factors=3', '--param', 'epochs=2', '--folds', '2', '--json'],
+      io,
+    );
     // assess
     expect(lastJson(io.out).hyperparameters).toMatchObject({ factors: 3, epochs: 2 });
   });
@@ -193,7 +207,7 @@ describe('abrec bench train', () => {
     ]);
   });
 
-  it("runs each row in its own process and prints its peak memory and the goals beside the best models", async () => {
+  it('runs each row in its own process and prints its peak memory and the goals beside the best models', async () => {
     // prepare
     const io = fakeIo();
     // act

@@ -41,19 +41,21 @@ describe('invertSymmetricPositiveDefinite', () => {
     const n = 4;
     const m = [1, 2, 0, -1, 0.5, 1, 3, 0, 2, -1, 1, 1, 0, 0, 2, 1];
     const A = new Float64Array(n * n);
-    for (let a = 0; a < n; a++) for (let b = 0; b < n; b++) {
-      for (let k = 0; k < n; k++) A[a * n + b] += m[a * n + k] * m[b * n + k];
-      if (a === b) A[a * n + b] += 1;
-    }
+    for (let a = 0; a < n; a++)
+      for (let b = 0; b < n; b++) {
+        for (let k = 0; k < n; k++) A[a * n + b] += m[a * n + k] * m[b * n + k];
+        if (a === b) A[a * n + b] += 1;
+      }
     const inverse = Float64Array.from(A);
     // act
     invertSymmetricPositiveDefinite(inverse, n);
     // assess
-    for (let a = 0; a < n; a++) for (let b = 0; b < n; b++) {
-      let product = 0;
-      for (let k = 0; k < n; k++) product += A[a * n + k] * inverse[k * n + b];
-      expect(product).toBeCloseTo(a === b ? 1 : 0, 12);
-    }
+    for (let a = 0; a < n; a++)
+      for (let b = 0; b < n; b++) {
+        let product = 0;
+        for (let k = 0; k < n; k++) product += A[a * n + k] * inverse[k * n + b];
+        expect(product).toBeCloseTo(a === b ? 1 : 0, 12);
+      }
   });
 
   it('refuses a matrix that is not positive definite', () => {

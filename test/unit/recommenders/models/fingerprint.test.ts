@@ -25,7 +25,11 @@ describe('fingerprintRatings', () => {
     // act
     const fingerprint = fingerprintRatings(dataset);
     // assess
-    expect(fingerprint).toBe(createHash('sha256').update(ordered.map((line) => `${line}\n`).join(''), 'utf8').digest('hex'));
+    expect(fingerprint).toBe(
+      createHash('sha256')
+        .update(ordered.map((line) => `${line}\n`).join(''), 'utf8')
+        .digest('hex'),
+    );
   });
 
   it('hashes rows that span several internal chunks like one text', () => {
@@ -41,7 +45,8 @@ describe('fingerprintRatings', () => {
       ratingScale: [1, 5],
     };
     const lines: string[] = [];
-    for (let u = 0; u < 7; u++) for (let r = u; r < rows; r += 7) lines.push(`user-${u}\titem-${String(r).padStart(6, '0')}\t${1 + (r % 5)}\t${880_000_000 + r}\n`);
+    for (let u = 0; u < 7; u++)
+      for (let r = u; r < rows; r += 7) lines.push(`user-${u}\titem-${String(r).padStart(6, '0')}\t${1 + (r % 5)}\t${880_000_000 + r}\n`);
     // act
     const fingerprint = fingerprintRatings(dataset);
     // assess

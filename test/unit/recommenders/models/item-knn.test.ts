@@ -16,7 +16,17 @@ import { precisionAt10 } from './helpers.ts';
  */
 function handCase(): RatingsDataset {
   const builder = new RatingsBuilder();
-  const rows: [string, string][] = [['u1', 'a'], ['u1', 'b'], ['u2', 'a'], ['u2', 'b'], ['u2', 'c'], ['u3', 'b'], ['u3', 'c'], ['u4', 'd'], ['u4', 'a']];
+  const rows: [string, string][] = [
+    ['u1', 'a'],
+    ['u1', 'b'],
+    ['u2', 'a'],
+    ['u2', 'b'],
+    ['u2', 'c'],
+    ['u3', 'b'],
+    ['u3', 'c'],
+    ['u4', 'd'],
+    ['u4', 'a'],
+  ];
   for (const [user, item] of rows) builder.add(user, item, 5, 0);
   return builder.build([1, 5]);
 }

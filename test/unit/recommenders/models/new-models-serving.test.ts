@@ -61,7 +61,12 @@ describe('the EASE, item-kNN and SVD++ models in the registry', () => {
     expect(Array.from(decoded.itemFactors)).toEqual(Array.from(model.itemFactors));
     // Scores of float32 factors may tie where the float64 ones differ in the last bits; compare sets of the top 5.
     [0, 7, 31].forEach((user, j) => {
-      expect(served[j].map((item) => item.itemId).slice(0, 5).sort()).toEqual(expectedTop10(model, user).slice(0, 5).sort());
+      expect(
+        served[j]
+          .map((item) => item.itemId)
+          .slice(0, 5)
+          .sort(),
+      ).toEqual(expectedTop10(model, user).slice(0, 5).sort());
     });
   });
 });

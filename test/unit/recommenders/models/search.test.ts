@@ -47,7 +47,15 @@ describe('searchHyperparameters', () => {
     // prepare
     const dataset = makePlantedRatings({ users: 60, items: 50, ratingsPerUser: 10, seed: 2 });
     // act
-    const result = searchHyperparameters({ dataset, model: 'als', space: { iterations: [0, 5] }, base: { factors: 4 }, folds: 2, metric: 'precision_at_k', seed: 0 });
+    const result = searchHyperparameters({
+      dataset,
+      model: 'als',
+      space: { iterations: [0, 5] },
+      base: { factors: 4 },
+      folds: 2,
+      metric: 'precision_at_k',
+      seed: 0,
+    });
     // assess
     expect(result.bestScore).toBe(Math.max(...result.trials.map((t) => t.score)));
   });

@@ -153,7 +153,18 @@ describe('trainSvdTuned', () => {
     // assess
     expect(model.algorithm).toBe('svd-tuned');
     expect(model.factors).toBe(16);
-    expect(model.hyperparameters).toMatchObject({ factors: 16, epochs: 20, lr: 0.1, reg: 0.12, lrBias: 0.01, regBias: 0.02, initStd: 0.05, lrDecay: 0.93, baselineInit: 1, reshuffle: 0 });
+    expect(model.hyperparameters).toMatchObject({
+      factors: 16,
+      epochs: 20,
+      lr: 0.1,
+      reg: 0.12,
+      lrBias: 0.01,
+      regBias: 0.02,
+      initStd: 0.05,
+      lrDecay: 0.93,
+      baselineInit: 1,
+      reshuffle: 0,
+    });
   });
 
   it('gives identical models for the same seed', () => {
