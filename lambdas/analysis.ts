@@ -13,7 +13,7 @@ import { logger, metrics } from './common/observability.ts';
 import { analyzeRunningExperiments, type AnalysisRunSummary } from './services/analysis-run.ts';
 import { S3ObjectStore } from './storage/object-store.ts';
 import { ObjectReportStore } from './storage/report-store.ts';
-import { DynamoCounterRepository } from './storage/event-repository.ts';
+import { DynamoCounterRepository } from './storage/counter-store.ts';
 import { DynamoExperimentRepository } from './storage/experiment-repository.ts';
 import { DynamoShownItemRepository } from './storage/shown-items.ts';
 

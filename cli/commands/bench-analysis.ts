@@ -18,7 +18,7 @@ import type { Experiment } from '../../lambdas/domain/experiments/model.ts';
 import { COUNTER_SHARDS } from '../../lambdas/domain/events/counters.ts';
 import { analyzeRunningExperiments } from '../../lambdas/services/analysis-run.ts';
 import { addDays, twoArmExperiment, eventsOf, syntheticDailyCounters, usersForEvents } from '../../lambdas/services/synthetic-counters.ts';
-import { DynamoCounterRepository } from '../../lambdas/storage/event-repository.ts';
+import { DynamoCounterRepository } from '../../lambdas/storage/counter-store.ts';
 import { DynamoExperimentRepository } from '../../lambdas/storage/experiment-repository.ts';
 import { S3ObjectStore } from '../../lambdas/storage/object-store.ts';
 import { ObjectReportStore } from '../../lambdas/storage/report-store.ts';

@@ -9,7 +9,8 @@ import { TABLES } from '../../lib/resources.ts';
 import { mapWithConcurrency } from '../../lambdas/common/concurrency.ts';
 import { ZERO_TOTALS, type UserTotals } from '../../lambdas/domain/events/counters.ts';
 import { eventTypes, type EventType } from '../../lambdas/domain/events/event.ts';
-import { DynamoCounterRepository, eventKey, userAggregateKey } from '../../lambdas/storage/event-repository.ts';
+import { DynamoCounterRepository, userAggregateKey } from '../../lambdas/storage/counter-store.ts';
+import { eventKey } from '../../lambdas/storage/event-store.ts';
 import { LOCAL_CREDENTIALS } from '../../local/runtime.ts';
 import { COUNT_FIELD } from './bench-load-reconcile.ts';
 

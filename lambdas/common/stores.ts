@@ -4,7 +4,8 @@
  */
 import { MetricUnit } from '@aws-lambda-powertools/metrics';
 import { ENV, TABLES } from '../../lib/resources.ts';
-import { DynamoCounterRepository, DynamoEventRepository } from '../storage/event-repository.ts';
+import { DynamoCounterRepository } from '../storage/counter-store.ts';
+import { DynamoEventRepository } from '../storage/event-store.ts';
 import { DynamoExperimentRepository } from '../storage/experiment-repository.ts';
 import { DynamoShownItemRepository } from '../storage/shown-items.ts';
 import { dynamoClient } from './clients.ts';

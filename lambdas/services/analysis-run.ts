@@ -9,7 +9,7 @@
 import { MetricUnit } from '@aws-lambda-powertools/metrics';
 import { logger, metrics } from '../common/observability.ts';
 import type { Experiment } from '../domain/experiments/model.ts';
-import type { CounterRepository } from '../storage/event-repository.ts';
+import type { CounterRepository } from '../storage/counter-store.ts';
 import type { ExperimentRepository } from '../storage/experiment-repository.ts';
 import type { AlertRecord, ReportStore } from '../storage/report-store.ts';
 import { analyseExperiment, shouldAlert, type ExperimentAnalysis } from './experiment-results.ts';

@@ -19,7 +19,7 @@ import {
 import type { Experiment } from '../domain/experiments/model.ts';
 import { StatsInputError } from '../domain/stats/errors.ts';
 import { ArtifactNotFoundError, type ModelArtifactStore } from '../storage/artifact-store.ts';
-import type { CounterRepository } from '../storage/event-repository.ts';
+import type { CounterRepository } from '../storage/counter-store.ts';
 import { ConcurrentModificationError, type ExperimentRepository } from '../storage/experiment-repository.ts';
 import { analyseExperiment, type ExperimentAnalysis } from './experiment-results.ts';
 import type { ShownItemRepository } from '../storage/shown-items.ts';

@@ -10,7 +10,7 @@
 import type { Experiment } from '../domain/experiments/model.ts';
 import type { PromotionAnalysis } from '../domain/experiments/lifecycle.ts';
 import { buildExperimentReport, isTerminalDecision, type Decision, type ExperimentReport } from '../domain/stats/index.ts';
-import type { CounterRepository } from '../storage/event-repository.ts';
+import type { CounterRepository } from '../storage/counter-store.ts';
 import type { ShownItemRepository, ShownItems } from '../storage/shown-items.ts';
 import { INTERLEAVING_COUNTER_VARIANT } from '../domain/events/interleaving-credit.ts';
 import { cappingReport, type CappingReport } from './capping.ts';

@@ -41,7 +41,7 @@ import { itemProblem } from '../domain/events/item-size.ts';
 import { planQuotaClaims, slateProblem, type DailyQuotaClaim } from '../domain/events/plausibility.ts';
 import { assignmentRefKey, type DynamoAssignmentReader } from '../storage/assignment-reader.ts';
 import type { DailyQuota } from '../storage/daily-quota.ts';
-import type { DynamoEventRepository } from '../storage/event-repository.ts';
+import type { DynamoEventRepository } from '../storage/event-store.ts';
 import type { InteractionLog } from '../storage/interaction-log.ts';
 import type { ExperimentModeCache, ExperimentSettings } from './interleaving-credit.ts';
 

@@ -18,7 +18,7 @@ import { escapeHtml } from '../domain/stats/index.ts';
 import { endExperimentOnSchedule, recordFinalReport } from '../domain/experiments/lifecycle.ts';
 import type { Experiment, FinalReport, ScheduleEndReason } from '../domain/experiments/model.ts';
 import { finalReportDay, isScheduleStop, scheduleEndReached } from '../domain/experiments/schedule.ts';
-import type { CounterRepository } from '../storage/event-repository.ts';
+import type { CounterRepository } from '../storage/counter-store.ts';
 import { ConcurrentModificationError, type ExperimentRepository } from '../storage/experiment-repository.ts';
 import type { ReportStore } from '../storage/report-store.ts';
 import type { AnalysedExperiment } from './analysis-run.ts';

@@ -8,7 +8,7 @@ import { interleavingTeams } from '../domain/experiments/assignment.ts';
 import type { Experiment } from '../domain/experiments/model.ts';
 import { teamDraftInterleave, type Team } from '../domain/experiments/interleaving.ts';
 import { recommendTopN, type Recommendations, type ServingModel } from '../domain/recommenders/top-n.ts';
-import type { CounterRepository } from '../storage/event-repository.ts';
+import type { CounterRepository } from '../storage/counter-store.ts';
 
 /**
  * The bandit's arm counters: successes are users who converted on the target metric

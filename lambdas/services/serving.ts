@@ -28,7 +28,8 @@ import {
 } from '../domain/events/interleaving-credit.ts';
 import type { Team } from '../domain/experiments/interleaving.ts';
 import { popularItems, recommendTopN, type Recommendations } from '../domain/recommenders/top-n.ts';
-import { provesNotApplied, type DynamoCounterRepository, type DynamoEventRepository } from '../storage/event-repository.ts';
+import type { DynamoCounterRepository } from '../storage/counter-store.ts';
+import { provesNotApplied, type DynamoEventRepository } from '../storage/event-store.ts';
 import type { DynamoExperimentRepository, StoredAssignment as StoredAssignmentValue } from '../storage/experiment-repository.ts';
 import type { ModelCache } from '../storage/model-cache.ts';
 import { BanditAllocationCache, interleaveSlates } from './serving-modes.ts';

@@ -22,7 +22,7 @@ import {
 } from '../../lambdas/domain/events/bandit-counters.ts';
 import type { Experiment } from '../../lambdas/domain/experiments/model.ts';
 import type { ExperimentAnalysis } from '../../lambdas/services/experiment-results.ts';
-import { DynamoCounterRepository } from '../../lambdas/storage/event-repository.ts';
+import { DynamoCounterRepository } from '../../lambdas/storage/counter-store.ts';
 import type { StoredAssignment } from '../../lambdas/storage/experiment-repository.ts';
 import { LOCAL_CREDENTIALS, startLocalRuntime, type LocalRuntime } from '../../local/runtime.ts';
 import type { SimulationSessionResult } from '../../simulator/session.ts';

@@ -10,7 +10,7 @@ import { NOW } from './support/models.ts';
 import { defaultExperiment } from '../../lambdas/domain/experiments/defaults.ts';
 import type { Experiment } from '../../lambdas/domain/experiments/model.ts';
 import { counterShard } from '../../lambdas/domain/events/counters.ts';
-import { counterKey } from '../../lambdas/storage/event-repository.ts';
+import { counterKey } from '../../lambdas/storage/counter-store.ts';
 import { interactionLogKey } from '../../lambdas/storage/interaction-log.ts';
 
 /** An interleaving experiment (control = team a, treatment = team b), seeded per test. */

@@ -13,7 +13,7 @@ import { prepareForServing } from '../../lambdas/domain/recommenders/top-n.ts';
 import { interleaveSlates } from '../../lambdas/services/serving-modes.ts';
 import { counterShard } from '../../lambdas/domain/events/counters.ts';
 import { impressionEventId } from '../../lambdas/domain/events/interleaving-credit.ts';
-import { counterKey } from '../../lambdas/storage/event-repository.ts';
+import { counterKey } from '../../lambdas/storage/counter-store.ts';
 
 interface RecommendBody {
   user_id: string;

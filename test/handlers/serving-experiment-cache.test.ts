@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
-import type { DynamoCounterRepository, DynamoEventRepository } from '../../lambdas/storage/event-repository.ts';
+import type { DynamoCounterRepository } from '../../lambdas/storage/counter-store.ts';
+import type { DynamoEventRepository } from '../../lambdas/storage/event-store.ts';
 import type { DynamoExperimentRepository } from '../../lambdas/storage/experiment-repository.ts';
 import type { ModelCache } from '../../lambdas/storage/model-cache.ts';
 import { stubHandlerEnv } from './support/env.ts';

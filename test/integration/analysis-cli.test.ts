@@ -16,7 +16,7 @@ import { ARTIFACTS_BUCKET, TABLES } from '../../lib/resources.ts';
 import { DEFAULT_EXPERIMENT_ID } from '../../lambdas/domain/experiments/defaults.ts';
 import type { ExperimentAnalysis } from '../../lambdas/services/experiment-results.ts';
 import { addDays, syntheticDailyCounters } from '../../lambdas/services/synthetic-counters.ts';
-import { DynamoCounterRepository } from '../../lambdas/storage/event-repository.ts';
+import { DynamoCounterRepository } from '../../lambdas/storage/counter-store.ts';
 import { LOCAL_CREDENTIALS, startLocalRuntime, type LocalRuntime } from '../../local/runtime.ts';
 
 let runtime: LocalRuntime;

@@ -9,7 +9,7 @@ import type { Experiment } from '../../lambdas/domain/experiments/model.ts';
 import { analyzeRunningExperiments, type AnalysisRunSummary } from '../../lambdas/services/analysis-run.ts';
 import { analyseExperiment, type ExperimentAnalysis } from '../../lambdas/services/experiment-results.ts';
 import { addDays, twoArmExperiment, syntheticDailyCounters, type SyntheticArm } from '../../lambdas/services/synthetic-counters.ts';
-import { DynamoCounterRepository } from '../../lambdas/storage/event-repository.ts';
+import { DynamoCounterRepository } from '../../lambdas/storage/counter-store.ts';
 import { DynamoExperimentRepository } from '../../lambdas/storage/experiment-repository.ts';
 import { S3ObjectStore } from '../../lambdas/storage/object-store.ts';
 import { ObjectReportStore } from '../../lambdas/storage/report-store.ts';

@@ -9,7 +9,8 @@ import type { VariantEvent } from '../../lambdas/domain/events/counters.ts';
 import { DEFAULT_USER_CAPS } from '../../lambdas/domain/experiments/caps.ts';
 import { acceptEvent, type EventType } from '../../lambdas/domain/events/event.ts';
 import { DynamoAssignmentReader, assignmentRefKey } from '../../lambdas/storage/assignment-reader.ts';
-import { DynamoCounterRepository, DynamoEventRepository, type DailyCounter } from '../../lambdas/storage/event-repository.ts';
+import { DynamoCounterRepository, type DailyCounter } from '../../lambdas/storage/counter-store.ts';
+import { DynamoEventRepository } from '../../lambdas/storage/event-store.ts';
 import { DynamoExperimentRepository } from '../../lambdas/storage/experiment-repository.ts';
 import { startLocalAws, type LocalAws } from '../helpers/local-aws.ts';
 

@@ -17,7 +17,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { TABLES } from '../../lib/resources.ts';
 import { localEnvironment } from '../../local/runtime.ts';
 import type { EventInput } from '../../lambdas/domain/events/event.ts';
-import { DynamoCounterRepository, type DailyCounter } from '../../lambdas/storage/event-repository.ts';
+import { DynamoCounterRepository, type DailyCounter } from '../../lambdas/storage/counter-store.ts';
 import { DynamoExperimentRepository } from '../../lambdas/storage/experiment-repository.ts';
 import { twoArmExperiment } from '../../lambdas/services/synthetic-counters.ts';
 import { startLocalAws, type LocalAws } from '../helpers/local-aws.ts';

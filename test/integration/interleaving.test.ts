@@ -24,7 +24,7 @@ import { mulberry32 } from '../../lambdas/domain/recommenders/data/random.ts';
 import { prepareForServing, recommendTopN } from '../../lambdas/domain/recommenders/top-n.ts';
 import { analyseExperiment } from '../../lambdas/services/experiment-results.ts';
 import { DirectoryModelArtifactStore } from '../../lambdas/storage/artifact-store.ts';
-import { DynamoCounterRepository } from '../../lambdas/storage/event-repository.ts';
+import { DynamoCounterRepository } from '../../lambdas/storage/counter-store.ts';
 import { DynamoExperimentRepository } from '../../lambdas/storage/experiment-repository.ts';
 import { apiEvent, jsonPost, lambdaContext } from '../handlers/support/api-gateway.ts';
 import { startLocalAws, type LocalAws } from '../helpers/local-aws.ts';

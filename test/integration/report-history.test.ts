@@ -12,7 +12,7 @@ import { createModelCatalog } from '../../lambdas/services/model-catalog.ts';
 import { createReportHistory } from '../../lambdas/services/report-history.ts';
 import { addDays, syntheticDailyCounters, twoArmExperiment } from '../../lambdas/services/synthetic-counters.ts';
 import { S3ModelArtifactStore } from '../../lambdas/storage/artifact-store.ts';
-import { DynamoCounterRepository } from '../../lambdas/storage/event-repository.ts';
+import { DynamoCounterRepository } from '../../lambdas/storage/counter-store.ts';
 import { DynamoExperimentRepository } from '../../lambdas/storage/experiment-repository.ts';
 import { S3ObjectStore } from '../../lambdas/storage/object-store.ts';
 import { ObjectReportStore } from '../../lambdas/storage/report-store.ts';

@@ -4,7 +4,8 @@ import { TABLES } from '../../lib/resources.ts';
 import { defaultExperiment } from '../../lambdas/domain/experiments/defaults.ts';
 import { promoteExperiment } from '../../lambdas/domain/experiments/lifecycle.ts';
 import { acceptEvent, type AcceptedEvent } from '../../lambdas/domain/events/event.ts';
-import { DynamoCounterRepository, DynamoEventRepository } from '../../lambdas/storage/event-repository.ts';
+import { DynamoCounterRepository } from '../../lambdas/storage/counter-store.ts';
+import { DynamoEventRepository } from '../../lambdas/storage/event-store.ts';
 import { ConcurrentModificationError, DynamoExperimentRepository } from '../../lambdas/storage/experiment-repository.ts';
 import { startLocalAws, type LocalAws } from '../helpers/local-aws.ts';
 

@@ -10,7 +10,7 @@ import type { CreateExperimentInput, Experiment } from '../../lambdas/domain/exp
 import { analyzeRunningExperiments, type AnalysisRunSummary } from '../../lambdas/services/analysis-run.ts';
 import type { FinalAnalysis } from '../../lambdas/services/schedule-end.ts';
 import { addDays, syntheticDailyCounters, twoArmExperiment, type SyntheticArm } from '../../lambdas/services/synthetic-counters.ts';
-import { DynamoCounterRepository } from '../../lambdas/storage/event-repository.ts';
+import { DynamoCounterRepository } from '../../lambdas/storage/counter-store.ts';
 import { DynamoExperimentRepository } from '../../lambdas/storage/experiment-repository.ts';
 import { S3ObjectStore } from '../../lambdas/storage/object-store.ts';
 import { ObjectReportStore } from '../../lambdas/storage/report-store.ts';

@@ -27,7 +27,7 @@ import { localEnvironment } from '../../../local/runtime.ts';
 import type { AnalysisRunSummary } from '../../../lambdas/services/analysis-run.ts';
 import { createReportHistory } from '../../../lambdas/services/report-history.ts';
 import { addDays, syntheticDailyCounters, twoArmExperiment, type SyntheticArm } from '../../../lambdas/services/synthetic-counters.ts';
-import { DynamoCounterRepository } from '../../../lambdas/storage/event-repository.ts';
+import { DynamoCounterRepository } from '../../../lambdas/storage/counter-store.ts';
 import { DynamoExperimentRepository } from '../../../lambdas/storage/experiment-repository.ts';
 import { S3ObjectStore } from '../../../lambdas/storage/object-store.ts';
 import { ObjectReportStore } from '../../../lambdas/storage/report-store.ts';

@@ -37,7 +37,7 @@ import { popularItems, prepareForServing, recommendTopN } from '../../../lambdas
 import type { FactorModel } from '../../../lambdas/domain/recommenders/types.ts';
 import { twoArmExperiment } from '../../../lambdas/services/synthetic-counters.ts';
 import { S3ModelArtifactStore } from '../../../lambdas/storage/artifact-store.ts';
-import { DynamoCounterRepository } from '../../../lambdas/storage/event-repository.ts';
+import { DynamoCounterRepository } from '../../../lambdas/storage/counter-store.ts';
 import { DynamoExperimentRepository } from '../../../lambdas/storage/experiment-repository.ts';
 import { startLocalAws, type LocalAws } from '../../helpers/local-aws.ts';
 import { apiEvent, bodyOf, lambdaContext } from '../../handlers/support/api-gateway.ts';

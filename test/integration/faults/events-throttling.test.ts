@@ -34,7 +34,7 @@ import { INTERLEAVING_COUNTER_VARIANT } from '../../../lambdas/domain/events/int
 import { encodeArtifact } from '../../../lambdas/domain/recommenders/artifact.ts';
 import { twoArmExperiment } from '../../../lambdas/services/synthetic-counters.ts';
 import { S3ModelArtifactStore } from '../../../lambdas/storage/artifact-store.ts';
-import { DynamoCounterRepository } from '../../../lambdas/storage/event-repository.ts';
+import { DynamoCounterRepository } from '../../../lambdas/storage/counter-store.ts';
 import { DynamoExperimentRepository } from '../../../lambdas/storage/experiment-repository.ts';
 import { startLocalAws, type LocalAws } from '../../helpers/local-aws.ts';
 import { apiEvent, bodyOf, jsonPost, lambdaContext } from '../../handlers/support/api-gateway.ts';

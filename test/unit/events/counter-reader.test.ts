@@ -1,7 +1,7 @@
 import { DynamoDBDocumentClient, NumberValue, QueryCommand } from '@aws-sdk/lib-dynamodb';
 import { mockClient } from 'aws-sdk-client-mock';
 import { beforeEach, describe, expect, it } from 'vitest';
-import { DynamoCounterRepository } from '../../../lambdas/storage/event-repository.ts';
+import { DynamoCounterRepository } from '../../../lambdas/storage/counter-store.ts';
 
 const ddb = mockClient(DynamoDBDocumentClient);
 const counters = new DynamoCounterRepository(ddb as unknown as DynamoDBDocumentClient, 'counters');

@@ -12,7 +12,7 @@ import type { StoredDailyCounter } from '../../../lambdas/services/analysis-inpu
 import { analysisFromCounters, readVariantCounters } from '../../../lambdas/services/experiment-results.ts';
 import { ExperimentModeCache, attributeInterleavingEvents } from '../../../lambdas/services/interleaving-credit.ts';
 import { renderAnalysisReport } from '../../../lambdas/services/report.ts';
-import type { CounterRepository } from '../../../lambdas/storage/event-repository.ts';
+import type { CounterRepository } from '../../../lambdas/storage/counter-store.ts';
 
 const NOW = new Date('2026-11-20T12:00:00Z');
 const DAY = '2026-11-20';

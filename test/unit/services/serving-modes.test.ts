@@ -3,7 +3,7 @@ import { defaultExperiment } from '../../../lambdas/domain/experiments/defaults.
 import type { Experiment } from '../../../lambdas/domain/experiments/model.ts';
 import { prepareForServing } from '../../../lambdas/domain/recommenders/top-n.ts';
 import { BanditAllocationCache, banditCounters, interleaveSlates } from '../../../lambdas/services/serving-modes.ts';
-import type { CounterRepository, DailyCounter } from '../../../lambdas/storage/event-repository.ts';
+import type { CounterRepository, DailyCounter } from '../../../lambdas/storage/counter-store.ts';
 import { tinyModel } from '../../helpers/models.ts';
 
 const base = defaultExperiment({
