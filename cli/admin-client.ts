@@ -8,6 +8,7 @@ import { Hash } from '@smithy/hash-node';
 import { SignatureV4 } from '@smithy/signature-v4';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import { errorMessage } from '../lambdas/domain/assert-error.ts';
 import { UsageError } from './command.ts';
 
 /**
@@ -82,7 +83,7 @@ export async function adminRequest(target: AdminTarget, method: 'GET' | 'POST' |
   try {
     response = await fetch(`${target.url}${path}`, { method, headers, body: payload });
   } catch (error) {
-    const reason = error instanceof Error ? error.message : String(error);
+    const reason = errorMessage(error);
     throw new Error(
       `cannot reach ${target.url} (${reason}); is the service running? Start the local one with \`abrec serve\` in another terminal, or pass --url of a running one`,
     );

@@ -4,6 +4,7 @@
  * with one line and a hint.
  */
 import { readFileSync } from 'node:fs';
+import { toError } from '../lambdas/domain/assert-error.ts';
 import { UsageError, type CliCommand, type CliIO, type CommandEntry } from './command.ts';
 import { COMMANDS } from './registry.ts';
 
@@ -110,7 +111,7 @@ export async function runCli(argv: string[], io: CliIO, commands: readonly Comma
   try {
     return await command.run(rest, io);
   } catch (error) {
-    const e: Error & { code?: string } = error instanceof Error ? error : new Error(String(error));
+    const e: Error & { code?: string } = toError(error);
     if (error instanceof UsageError || e.code?.startsWith('ERR_PARSE_ARGS')) {
       io.stderr(`${name}: ${e.message}\n${usageLine(command)}\nRun '${name} --help' for usage.\n`);
       return 2;

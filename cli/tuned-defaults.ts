@@ -9,6 +9,7 @@ import { existsSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { UsageError } from './command.ts';
 import type { Hyperparameters } from '../lambdas/domain/recommenders/types.ts';
+import { errorMessage } from '../lambdas/domain/assert-error.ts';
 
 /** Where tuned defaults live unless ABREC_TUNED_DEFAULTS says otherwise. */
 export const DEFAULT_TUNED_DEFAULTS_PATH = join(import.meta.dirname, '..', 'model-artifacts', 'tuned-defaults.json');
@@ -42,7 +43,7 @@ export function readTunedDefaults(path: string): TunedDefaultsFile {
   try {
     parsed = JSON.parse(readFileSync(path, 'utf8'));
   } catch (error) {
-    throw new UsageError(`tuned defaults ${path}: not JSON (${(error as Error).message})`);
+    throw new UsageError(`tuned defaults ${path}: not JSON (${errorMessage(error)})`);
   }
   if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed))
     throw new UsageError(`tuned defaults ${path}: expected an object keyed by model name`);

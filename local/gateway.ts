@@ -10,6 +10,7 @@ import { createHmac, randomBytes, randomUUID, timingSafeEqual } from 'node:crypt
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { FUNCTIONS, ROUTES, type FunctionName, type RouteDefinition } from '../lib/resources.ts';
+import { errorStack } from '../lambdas/domain/assert-error.ts';
 import { serveDashboard } from './dashboard.ts';
 import type { LocalRoutes } from './local-routes.ts';
 
@@ -339,7 +340,7 @@ async function handle(options: GatewayOptions, req: IncomingMessage, res: Server
     res.writeHead(result.statusCode, Object.fromEntries(Object.entries(responseHeaders).map(([k, v]) => [k, String(v)])));
     res.end(result.isBase64Encoded ? Buffer.from(result.body, 'base64') : result.body);
   } catch (error) {
-    options.log?.(`handler ${route.function} failed: ${(error as Error).stack ?? error}`);
+    options.log?.(`handler ${route.function} failed: ${errorStack(error)}`);
     send(res, 502, failureBody('bad_gateway', 'Internal server error'));
   } finally {
     clearTimeout(timer);
@@ -350,7 +351,7 @@ async function handle(options: GatewayOptions, req: IncomingMessage, res: Server
 export function startGateway(options: GatewayOptions): Promise<RunningGateway> {
   const server = createServer((req, res) => {
     handle(options, req, res).catch((error) => {
-      options.log?.(`gateway error: ${(error as Error).stack ?? error}`);
+      options.log?.(`gateway error: ${errorStack(error)}`);
       if (!res.headersSent) send(res, 500, failureBody('internal_error', 'Internal server error'));
     });
   });

@@ -12,6 +12,7 @@
  * Nothing under /local/ is part of the deployed API: in AWS, time is AWS's.
  */
 import { z } from 'zod';
+import { errorMessage } from '../lambdas/domain/assert-error.ts';
 import { utcDay, type VirtualClock } from './clock.ts';
 import { readRetrainingNotifications } from './notifications.ts';
 import type { JobRun, LocalScheduler, ScheduledJob } from './scheduler.ts';
@@ -94,7 +95,7 @@ export function localRoutes({
     try {
       await clock.set(target);
     } catch (error) {
-      return { status: 409, body: { error: { code: 'conflict', message: error instanceof Error ? error.message : String(error) } } };
+      return { status: 409, body: { error: { code: 'conflict', message: errorMessage(error) } } };
     }
     const runs = await scheduler.catchUp();
     return { status: 200, body: state(runs) };

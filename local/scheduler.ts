@@ -7,6 +7,7 @@
  * make up the firings the runtime was down for (the clock itself is kept, see clock.ts).
  */
 import AWSCronParser from 'aws-cron-parser';
+import { errorMessage } from '../lambdas/domain/assert-error.ts';
 import type { VirtualClock } from './clock.ts';
 
 export interface ScheduledJob {
@@ -80,7 +81,7 @@ export function createLocalScheduler({
         const result = await job.run(firedAt);
         runs.push({ job: job.name, fired_at: firedAt.toISOString(), ok: true, seconds: (performance.now() - started) / 1000, result });
       } catch (error) {
-        const message = error instanceof Error ? error.message : String(error);
+        const message = errorMessage(error);
         log(`scheduled ${job.name} fired at ${firedAt.toISOString()} failed: ${message}`);
         runs.push({ job: job.name, fired_at: firedAt.toISOString(), ok: false, seconds: (performance.now() - started) / 1000, error: message });
       }

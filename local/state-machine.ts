@@ -8,6 +8,7 @@
 import { App } from 'aws-cdk-lib';
 import { StateMachine } from 'aws-local-stepfunctions';
 import { AbrecStack } from '../lib/abrec-stack.ts';
+import { toError } from '../lambdas/domain/assert-error.ts';
 import { FUNCTIONS, type FunctionName } from '../lib/resources.ts';
 
 type Json = string | number | boolean | null | Json[] | { [key: string]: Json };
@@ -130,6 +131,7 @@ export async function runRetrainingLocally({
     return { status: 'SUCCEEDED', output, path };
   } catch (error) {
     await logs.catch(() => undefined);
-    return { status: 'FAILED', output: { error: (error as Error).name, cause: (error as Error).message }, path };
+    const failure = toError(error);
+    return { status: 'FAILED', output: { error: failure.name, cause: failure.message }, path };
   }
 }

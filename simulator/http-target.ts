@@ -10,6 +10,7 @@
  */
 import { adminRequest, type AdminTarget } from '../cli/admin-client.ts';
 import { DAY_MS, utcDay } from '../local/clock.ts';
+import { errorMessage } from '../lambdas/domain/assert-error.ts';
 import type { SimulatedEvent } from './behaviour.ts';
 import type { Recommendation, SimulationTarget } from './run.ts';
 
@@ -73,7 +74,7 @@ export async function createHttpTarget(
       try {
         response = await call();
       } catch (error) {
-        lastError = `cannot reach ${base}: ${error instanceof Error ? error.message : String(error)}`;
+        lastError = `cannot reach ${base}: ${errorMessage(error)}`;
         continue;
       }
       if (response.status >= 500 || response.status === 429) {

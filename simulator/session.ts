@@ -7,6 +7,7 @@ import { createHash } from 'node:crypto';
 import { fileURLToPath } from 'node:url';
 import { adminRequest, type AdminTarget } from '../cli/admin-client.ts';
 import { loadMovieLens } from '../lambdas/domain/recommenders/data/files.ts';
+import { errorMessage } from '../lambdas/domain/assert-error.ts';
 import type { ModelArtifactStore } from '../lambdas/storage/artifact-store.ts';
 import { createHttpTarget, type LocalClockState } from './http-target.ts';
 import { itemsFileBeside, trainModelsUnderTest, type PublishedModel } from './models-under-test.ts';
@@ -182,9 +183,7 @@ export async function runSimulationSession(options: SimulationSessionOptions): P
         experiment = await getExperiment(options.admin, experimentId);
       } catch (error) {
         // The public API is enough to simulate; the admin API only names the control.
-        options.log?.(
-          `cannot read experiment ${experimentId} through the admin API (${error instanceof Error ? error.message : String(error)}): taking "control" as the control`,
-        );
+        options.log?.(`cannot read experiment ${experimentId} through the admin API (${errorMessage(error)}): taking "control" as the control`);
         experiment = {
           id: experimentId,
           status: 'running',

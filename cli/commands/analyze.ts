@@ -7,6 +7,7 @@ import { parseArgs } from 'node:util';
 import { z } from 'zod';
 import { adminRequest, resolveAdminTarget } from '../admin-client.ts';
 import { formatFieldPath } from '../../lambdas/domain/field-error.ts';
+import { errorMessage } from '../../lambdas/domain/assert-error.ts';
 import { UsageError, type CliCommand, type CliIO } from '../command.ts';
 import type { ExperimentAnalysis } from '../../lambdas/services/experiment-results.ts';
 import type { ModelSwitchesReport, PeriodComparison } from '../../lambdas/services/model-switches.ts';
@@ -269,7 +270,7 @@ async function readInputText(path: string, io: CliIO): Promise<string> {
   try {
     return await readFile(path, 'utf8');
   } catch (error) {
-    throw new UsageError(`--input: cannot read ${path}: ${(error as Error).message}`);
+    throw new UsageError(`--input: cannot read ${path}: ${errorMessage(error)}`);
   }
 }
 
@@ -885,7 +886,7 @@ export function createAnalyzeCommand({ fetchAnalysis = fetchAnalysisFromAdminApi
           allowPositionals: false,
         }).values;
       } catch (error) {
-        throw new UsageError((error as Error).message);
+        throw new UsageError(errorMessage(error));
       }
       if ((values.input === undefined) === (values.experiment === undefined)) {
         throw new UsageError('give exactly one of --input FILE|- or --experiment ID');
@@ -906,7 +907,7 @@ export function createAnalyzeCommand({ fetchAnalysis = fetchAnalysisFromAdminApi
       try {
         json = JSON.parse(text);
       } catch (error) {
-        throw new UsageError(`--input ${source === '-' ? 'stdin' : source}: not valid JSON (${(error as Error).message})`);
+        throw new UsageError(`--input ${source === '-' ? 'stdin' : source}: not valid JSON (${errorMessage(error)})`);
       }
       const result = analyzeAggregates(json);
       printHuman(result, io);

@@ -16,6 +16,7 @@ import { parseArgs } from 'node:util';
 import { ARTIFACTS_BUCKET, TABLES } from '../../lib/resources.ts';
 import type { Experiment } from '../../lambdas/domain/experiments/model.ts';
 import { COUNTER_SHARDS } from '../../lambdas/domain/events/counters.ts';
+import { errorMessage } from '../../lambdas/domain/assert-error.ts';
 import { analyzeRunningExperiments } from '../../lambdas/services/analysis-run.ts';
 import { addDays, twoArmExperiment, eventsOf, syntheticDailyCounters, usersForEvents } from '../../lambdas/services/synthetic-counters.ts';
 import { DynamoCounterRepository } from '../../lambdas/storage/counter-store.ts';
@@ -229,7 +230,7 @@ export const benchAnalysisCommand: CliCommand = {
         allowPositionals: false,
       }).values;
     } catch (error) {
-      throw new UsageError((error as Error).message);
+      throw new UsageError(errorMessage(error));
     }
     const events = (values.events ?? '10000,10000000').split(',').map((part) => integerOption(part, '--events', 0, { min: 10, max: 1e12 }));
     const days = integerOption(values.days, '--days', 14, { min: 1, max: 366 });

@@ -13,6 +13,7 @@ import { parseArgs } from 'node:util';
 import { randomBytes } from 'node:crypto';
 import { userTotalsDelta, ZERO_TOTALS, addTotals, type UserTotals } from '../../lambdas/domain/events/counters.ts';
 import { eventTypes, UNASSIGNED_VARIANT, type EventType } from '../../lambdas/domain/events/event.ts';
+import { errorMessage } from '../../lambdas/domain/assert-error.ts';
 import { readStoredKeys, resolveAdminTarget } from '../admin-client.ts';
 import { UsageError, type CliCommand } from '../command.ts';
 import { progressBar, type ProgressBar } from '../progress.ts';
@@ -217,7 +218,7 @@ export async function runLoadBench(options: LoadBenchOptions): Promise<LoadBench
     };
   } catch (error) {
     if (own) {
-      const message = error instanceof Error ? error.message : String(error);
+      const message = errorMessage(error);
       throw new Error(`${message}\n(runtime output, last lines:)\n${own.output().split('\n').slice(-20).join('\n')}`, { cause: error });
     }
     throw error;

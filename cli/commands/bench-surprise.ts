@@ -141,12 +141,12 @@ export function formatReferenceRatings(dataset: RatingsDataset): string {
       throw new SurpriseReferenceError(`row ${row}: the reference needs non-negative integer ids, got user '${user}' item '${item}'`);
     lines[row] = `${user}\t${item}\t${dataset.rating[row]}\t${dataset.timestamp[row]}`;
   }
-  return lines.join('\n') + '\n';
+  return `${lines.join('\n')}\n`;
 }
 
 /** Row numbers, one a line: the fold files the C program reads. */
 export function formatRowList(rows: ArrayLike<number>): string {
-  return Array.from(rows, String).join('\n') + '\n';
+  return `${Array.from(rows, String).join('\n')}\n`;
 }
 
 /** Runs the compiled reference on one fold and returns what it printed, checked. */

@@ -22,6 +22,7 @@ import {
 import { HyperparameterError } from '../../lambdas/domain/recommenders/models/common.ts';
 import { getModel, MODEL_NAMES, resolveHyperparameters, type ModelDefinition } from '../../lambdas/domain/recommenders/models/registry.ts';
 import type { Hyperparameters, RatingsDataset } from '../../lambdas/domain/recommenders/types.ts';
+import { errorMessage } from '../../lambdas/domain/assert-error.ts';
 
 /**
  * Reads a ratings file and, optionally, an item file, as the CLI commands do: streamed, with
@@ -52,7 +53,7 @@ function readInput(path: string, option: string): Iterable<Uint8Array> {
   try {
     closeSync(openSync(path, 'r'));
   } catch (error) {
-    throw new UsageError(`${option}: cannot read ${path}: ${(error as Error).message}`);
+    throw new UsageError(`${option}: cannot read ${path}: ${errorMessage(error)}`);
   }
   return readFileChunks(path);
 }
@@ -88,7 +89,7 @@ export function parseCommandArgs<T extends ParseArgsConfig['options']>(
   try {
     return parseArgs({ args: argv, options, strict: true, allowPositionals: false }).values;
   } catch (error) {
-    throw new UsageError((error as Error).message);
+    throw new UsageError(errorMessage(error));
   }
 }
 
@@ -107,7 +108,7 @@ export function resolveModelOption(
   try {
     definition = getModel(name);
   } catch (error) {
-    throw new UsageError((error as Error).message);
+    throw new UsageError(errorMessage(error));
   }
   let tuned: Hyperparameters = {};
   const entry = options.tunedDefaultsPath === undefined ? undefined : readTunedDefaults(options.tunedDefaultsPath)[definition.name];
@@ -124,7 +125,7 @@ export function resolveModelOption(
   try {
     return { definition, params: resolveHyperparameters(definition.name, definition.defaults, { ...tuned, ...params }) };
   } catch (error) {
-    throw new UsageError((error as Error).message);
+    throw new UsageError(errorMessage(error));
   }
 }
 

@@ -2,6 +2,7 @@ import { readFile } from 'node:fs/promises';
 import { parseArgs } from 'node:util';
 import { adminRequest, resolveAdminTarget } from '../admin-client.ts';
 import { UsageError, type CliCommand, type CliIO } from '../command.ts';
+import { errorMessage } from '../../lambdas/domain/assert-error.ts';
 
 const ACTIONS = ['list', 'get', 'create', 'patch', 'start', 'stop', 'schedule', 'follow', 'ramp', 'promote', 'results'] as const;
 type Action = (typeof ACTIONS)[number];
@@ -24,7 +25,7 @@ async function readJsonInput(source: string, io: CliIO): Promise<unknown> {
   try {
     return JSON.parse(text);
   } catch (error) {
-    throw new UsageError(`--file ${source} is not valid JSON: ${(error as Error).message}`);
+    throw new UsageError(`--file ${source} is not valid JSON: ${errorMessage(error)}`);
   }
 }
 
@@ -37,7 +38,7 @@ async function patchBody(values: { body?: string; file?: string }, io: CliIO): P
     try {
       body = JSON.parse(values.body);
     } catch (error) {
-      throw new UsageError(`--body is not valid JSON: ${error instanceof Error ? error.message : String(error)}`);
+      throw new UsageError(`--body is not valid JSON: ${errorMessage(error)}`);
     }
   } else {
     body = await readJsonInput(values.file!, io);

@@ -8,6 +8,7 @@ import { summarizeDataset } from '../../lambdas/domain/recommenders/data/dataset
 import { writeMovieLensFiles } from '../../lambdas/domain/recommenders/data/files.ts';
 import { MOVIELENS_FORMATS, type MovieLensFormat } from '../../lambdas/domain/recommenders/data/formats.ts';
 import { ML_100K_SIZE, generateSyntheticMovieLens, type SyntheticConfig } from '../../lambdas/domain/recommenders/data/synthetic.ts';
+import { errorMessage } from '../../lambdas/domain/assert-error.ts';
 
 /** Above this many ratings the command reports progress on stderr. */
 const PROGRESS_THRESHOLD = 200_000;
@@ -84,7 +85,7 @@ function parseOptions(argv: string[]): { config: SyntheticConfig; out: string; f
       },
     }));
   } catch (error) {
-    throw new UsageError((error as Error).message);
+    throw new UsageError(errorMessage(error));
   }
   const format = (values.format ?? 'ml-100k') as MovieLensFormat;
   if (!MOVIELENS_FORMATS.includes(format)) throw new UsageError(`--format must be one of ${MOVIELENS_FORMATS.join(', ')}, got '${values.format}'`);

@@ -5,6 +5,7 @@
 import { parseArgs } from 'node:util';
 import { UsageError, type CliCommand, type CliIO } from '../command.ts';
 import { sampleSizeForProportions, sequentialSampleSize, StatsInputError } from '../../lambdas/domain/stats/index.ts';
+import { errorMessage } from '../../lambdas/domain/assert-error.ts';
 
 const HELP = `Usage:
   abrec power --baseline RATE --mde REL [--alpha 0.05] [--power 0.8] [--looks K] [--json]
@@ -61,7 +62,7 @@ export const powerCommand: CliCommand = {
         allowPositionals: false,
       }).values;
     } catch (error) {
-      throw new UsageError((error as Error).message);
+      throw new UsageError(errorMessage(error));
     }
     const input = {
       baselineRate: numberOption(values.baseline, '--baseline'),

@@ -1,5 +1,6 @@
 import { parseArgs } from 'node:util';
 import { DEFAULT_EXPERIMENT_ID } from '../../lambdas/domain/experiments/defaults.ts';
+import { errorMessage } from '../../lambdas/domain/assert-error.ts';
 import { startLocalRuntime } from '../../local/runtime.ts';
 import { runMainJob } from '../../simulator/main-job.ts';
 import { formatSummary } from '../../simulator/summary.ts';
@@ -136,9 +137,7 @@ Example: abrec serve --no-simulate --port 3000    (then abrec experiments list i
           ].join('\n'),
         );
       } catch (error) {
-        io.stderr(
-          `abrec: the simulation did not finish: ${error instanceof Error ? error.message : String(error)}\nabrec: still serving; \`abrec simulate\` can run it again.\n`,
-        );
+        io.stderr(`abrec: the simulation did not finish: ${errorMessage(error)}\nabrec: still serving; \`abrec simulate\` can run it again.\n`);
       }
     }
     io.stdout('Press Ctrl-C to stop.\n');

@@ -3,6 +3,7 @@ import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { getModel } from '../../lambdas/domain/recommenders/models/registry.ts';
+import { errorMessage } from '../../lambdas/domain/assert-error.ts';
 import { S3ModelArtifactStore } from '../../lambdas/storage/artifact-store.ts';
 import { runSimulationSession, type SimulationSessionResult } from '../../simulator/session.ts';
 import { readStoredKeys, resolveAdminTarget, type AdminTarget } from '../admin-client.ts';
@@ -168,7 +169,7 @@ Examples:
       try {
         getModel(name);
       } catch (error) {
-        throw new UsageError(`--train: ${error instanceof Error ? error.message : String(error)}`);
+        throw new UsageError(`--train: ${errorMessage(error)}`);
       }
     }
     if (algorithms !== undefined && values.aa) throw new UsageError('--aa and --train contradict each other: an A/A test serves one model in both arms');

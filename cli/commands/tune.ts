@@ -38,6 +38,7 @@ import {
   DATASET_OPTIONS,
   PROTOCOL_OPTIONS,
 } from './evaluate.ts';
+import { errorMessage } from '../../lambdas/domain/assert-error.ts';
 
 const HELP = `Usage:
   abrec tune --data FILE --model NAME (--space FILE | --param NAME=SPEC ...) [--trials 20]
@@ -151,7 +152,7 @@ function parseSpaceOptions(spaceFile: string | undefined, params: string[] | und
     try {
       text = readFileSync(spaceFile, 'utf8');
     } catch (error) {
-      throw new UsageError(`--space: cannot read ${spaceFile}: ${(error as Error).message}`);
+      throw new UsageError(`--space: cannot read ${spaceFile}: ${errorMessage(error)}`);
     }
     return asTuningUsage(() => parseSpaceJson(text, `--space ${spaceFile}`));
   }
@@ -207,7 +208,7 @@ export const tuneCommand: CliCommand = {
     try {
       definition = getModel(values.model);
     } catch (error) {
-      throw new UsageError((error as Error).message);
+      throw new UsageError(errorMessage(error));
     }
     if (definition.needsItems && !values.items) throw new UsageError(`model ${definition.name} needs item metadata: pass --items FILE`);
     const space = parseSpaceOptions(values.space, values.param);

@@ -742,7 +742,9 @@ describe('POST /events and /events/batch', () => {
     it('coalesces the counters: one update per (variant, day) and one per user, whatever the number of events', async () => {
       // Prepare: 1,000 events of 20 users, 10 per variant.
       const users = Array.from({ length: 20 }, (_, u) => `user-${u}`);
-      users.forEach((user, u) => assignments.seed('default', user, u % 2 === 0 ? 'control' : 'treatment'));
+      users.forEach((user, u) => {
+        assignments.seed('default', user, u % 2 === 0 ? 'control' : 'treatment');
+      });
       const events = Array.from({ length: 1000 }, (_, i) =>
         click({ event_id: `e-${i}`, user_id: users[i % 20], event_type: i % 4 === 0 ? 'impression' : 'click' }),
       );
@@ -856,7 +858,9 @@ describe('POST /events and /events/batch', () => {
     it('looks assignments up 100 keys per BatchGetItem call', async () => {
       // Prepare
       const users = Array.from({ length: 250 }, (_, u) => `many-${u}`);
-      users.forEach((user) => assignments.seed('default', user, 'control'));
+      users.forEach((user) => {
+        assignments.seed('default', user, 'control');
+      });
 
       // Act
       const result = await postBatch(users.map((user, i) => click({ event_id: `m-${i}`, user_id: user })));

@@ -264,7 +264,10 @@ describe('GET /recommend', () => {
       tables.seedAssignment('default', 'u1', 'treatment');
       let releaseClaim!: () => void;
       const claimAnswered = new Promise<void>((resolve) => (releaseClaim = resolve));
-      ddb.on(PutCommand, { TableName: TABLE.events }).callsFake(async () => (await claimAnswered, {}));
+      ddb.on(PutCommand, { TableName: TABLE.events }).callsFake(async () => {
+        await claimAnswered;
+        return {};
+      });
 
       // Act
       const pending = recommend({ user_id: 'u1', top_n: '3' });

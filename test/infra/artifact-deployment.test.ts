@@ -58,8 +58,9 @@ function filesUnder(dir: string): string[] {
 }
 
 beforeAll(() => {
-  let stack;
-  ({ app, stack } = buildAbrecApp());
+  const built = buildAbrecApp();
+  app = built.app;
+  const stack = built.stack;
   const template = Template.fromStack(stack);
   const assembly = app.synth();
   const manifest = JSON.parse(readFileSync(join(assembly.directory, `${stack.artifactId}.assets.json`), 'utf8')) as AssetManifest;

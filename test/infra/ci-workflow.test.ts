@@ -89,7 +89,7 @@ describe('.github/workflows/ci.yml', () => {
     const deploy = workflow.jobs.deploy;
     const runs = deploy.steps.map((s) => s.run?.trim());
     const credentials = deploy.steps.findIndex((s) => s.uses?.startsWith('aws-actions/configure-aws-credentials@'));
-    const cdkDeploy = runs.findIndex((r) => r === 'npx cdk deploy --require-approval never');
+    const cdkDeploy = runs.indexOf('npx cdk deploy --require-approval never');
 
     expect(deploy.permissions).toEqual({ 'id-token': 'write', contents: 'read' });
     expect(deploy.steps[credentials].uses).toMatch(/^aws-actions\/configure-aws-credentials@v\d+$/);

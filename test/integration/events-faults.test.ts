@@ -92,10 +92,25 @@ function expectedTotals(events: EventInput[], groupOf: (userId: string) => strin
     const variant = groupOf(e.user_id);
     const u = perUser.get(e.user_id) ?? { c: 0, m: 0, p: 0, r: 0, w: 0 };
     perUser.set(e.user_id, u);
-    if (e.event_type === 'impression') add(variant, 'impressions', 1), u.m++;
-    if (e.event_type === 'click') add(variant, 'clicks', 1), u.c++;
-    if (e.event_type === 'purchase') add(variant, 'conversions', 1), add(variant, 'revenue_sum', e.value!), u.p++, (u.r += Math.round(e.value! * 100));
-    if (e.event_type === 'watch_time') add(variant, 'watch_time_n', 1), add(variant, 'watch_time_sum', e.value!), (u.w += e.value! * 1000);
+    if (e.event_type === 'impression') {
+      add(variant, 'impressions', 1);
+      u.m++;
+    }
+    if (e.event_type === 'click') {
+      add(variant, 'clicks', 1);
+      u.c++;
+    }
+    if (e.event_type === 'purchase') {
+      add(variant, 'conversions', 1);
+      add(variant, 'revenue_sum', e.value!);
+      u.p++;
+      u.r += Math.round(e.value! * 100);
+    }
+    if (e.event_type === 'watch_time') {
+      add(variant, 'watch_time_n', 1);
+      add(variant, 'watch_time_sum', e.value!);
+      u.w += e.value! * 1000;
+    }
   }
   const capOf = { c: CAPS.clicks, m: CAPS.impressions, p: CAPS.purchases, r: CAPS.revenue * 100, w: CAPS.watch_time_seconds * 1000 };
   const names = { c: 'clicks', m: 'impressions', p: 'purchases', r: 'revenue_cents', w: 'watch_ms' } as const;

@@ -63,7 +63,7 @@ export const idSchema = z
   // A lone surrogate has no UTF-8 form: stores and hashes would replace it with U+FFFD, so two ids could collapse into one.
   .refine((s) => !/\p{Surrogate}/u.test(s), 'must be well-formed Unicode (no lone surrogates)')
   // eslint-disable-next-line no-control-regex
-  .refine((s) => !/[\u0000-\u001f\u007f-\u009f]/.test(s), 'must not contain control characters')
+  .refine((s) => !/\p{Cc}/u.test(s), 'must not contain control characters')
   .transform((s) => s.normalize('NFC'))
   .refine((s) => utf8Bytes(s) <= MAX_ID_BYTES, `must be at most ${MAX_ID_BYTES} bytes of UTF-8`);
 

@@ -11,6 +11,7 @@
  * Pure: hashing uses node:crypto, no AWS and no file system (see storage/ for those).
  */
 import { createHash } from 'node:crypto';
+import { errorMessage } from '../assert-error.ts';
 import { MAX_ID_BYTES } from '../events/event.ts';
 import type { FactorModel, Hyperparameters } from './types.ts';
 
@@ -209,7 +210,7 @@ export function parseManifest(text: string): ModelManifest {
   try {
     raw = JSON.parse(text);
   } catch (error) {
-    throw new ArtifactError(`manifest.json is not valid JSON: ${(error as Error).message}`);
+    throw new ArtifactError(`manifest.json is not valid JSON: ${errorMessage(error)}`);
   }
   if (typeof raw !== 'object' || raw === null) throw new ArtifactError('manifest.json must be an object');
   const m = raw as Partial<ModelManifest>;

@@ -194,7 +194,7 @@ export function topK(scores: ArrayLike<number>, k: number, exclude?: ArrayLike<n
     }
   };
   for (let i = 0; i < n; i++) {
-    if (skip && skip[i]) continue;
+    if (skip?.[i]) continue;
     if (size < k) {
       let at = size++;
       heap[at] = i;

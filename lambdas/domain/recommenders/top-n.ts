@@ -37,7 +37,9 @@ export interface ServingModel {
 /** Builds the lookups a model needs for serving. Done once per artifact version. */
 export function prepareForServing(model: FactorModel): ServingModel {
   const userIndexById = new Map<string, number>();
-  model.userIds.forEach((id, index) => userIndexById.set(id, index));
+  model.userIds.forEach((id, index) => {
+    userIndexById.set(id, index);
+  });
   const order = Array.from({ length: model.itemIds.length }, (_, i) => i);
   order.sort((a, b) => model.itemPopularity[b] - model.itemPopularity[a] || a - b);
   return {
@@ -192,7 +194,9 @@ export function recommendTopN(serving: ServingModel, userId: string, n: number):
   for (let p = model.seenOffsets[userIndex]; p < model.seenOffsets[userIndex + 1]; p++) scores[model.seenItems[p]] = Number.NEGATIVE_INFINITY;
   const top = selectTopN(scores, n);
   const items: ScoredItem[] = [];
-  top.forEach((i, r) => items.push({ itemId: model.itemIds[i], score: roundScore(scores[i]), rank: r + 1 }));
+  top.forEach((i, r) => {
+    items.push({ itemId: model.itemIds[i], score: roundScore(scores[i]), rank: r + 1 });
+  });
   return { items };
 }
 

@@ -27,6 +27,7 @@ import { evaluateRankingOnSplit, evaluateRatingOnSplit, type RankingMetricsRepor
 import type { ModelDefinition } from './models/registry.ts';
 import { holdoutSplit, type HoldoutOptions } from './protocol.ts';
 import type { Hyperparameters, RatingsDataset } from './types.ts';
+import { errorMessage } from '../assert-error.ts';
 
 /** A scalar hyperparameter value. */
 export type ParamValue = number | string | boolean;
@@ -85,7 +86,7 @@ export function parseSpaceJson(text: string, fileName: string): SearchSpace {
   try {
     raw = JSON.parse(text);
   } catch (error) {
-    throw new TuningError(`${fileName}: not JSON (${(error as Error).message})`);
+    throw new TuningError(`${fileName}: not JSON (${errorMessage(error)})`);
   }
   if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) throw new TuningError(`${fileName}: expected an object of hyperparameter names`);
   const space: SearchSpace = {};
@@ -209,7 +210,7 @@ function fromUnit(spec: Extract<ParamSpec, { kind: 'range' }>, unit: number): nu
 
 /** Parzen density on [0, 1] of the points, with a uniform prior as one more kernel. */
 function parzen(points: number[], x: number): number {
-  const bandwidth = Math.max(0.05, 1 / Math.pow(points.length + 1, 0.2) / 4);
+  const bandwidth = Math.max(0.05, 1 / (points.length + 1) ** 0.2 / 4);
   let sum = 1; // the uniform prior on [0, 1]
   for (const p of points) sum += Math.exp(-0.5 * ((x - p) / bandwidth) ** 2) / (bandwidth * Math.sqrt(2 * Math.PI));
   return sum / (points.length + 1);
@@ -257,7 +258,7 @@ function drawTpe(space: SearchSpace, history: TrialRecord[], metric: TuningMetri
           );
       } else {
         const goodPoints = good.map((trial) => toUnit(spec, Number(trial.params[name])));
-        const bandwidth = Math.max(0.05, 1 / Math.pow(goodPoints.length + 1, 0.2) / 4);
+        const bandwidth = Math.max(0.05, 1 / (goodPoints.length + 1) ** 0.2 / 4);
         // A kernel of a good point (or the prior), then a Gaussian step.
         const pick = Math.floor(random() * (goodPoints.length + 1));
         const centre = pick < goodPoints.length ? goodPoints[pick] : random();

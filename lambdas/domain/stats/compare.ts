@@ -112,13 +112,19 @@ export function validateVariantMeta(variants: VariantMeta[]): number {
 function validateSamples(input: ComparisonInput): void {
   switch (input.metric) {
     case 'proportion':
-      input.variants.forEach((variant, i) => validateProportionSample(`variants[${i}]`, variant.sample));
+      input.variants.forEach((variant, i) => {
+        validateProportionSample(`variants[${i}]`, variant.sample);
+      });
       return;
     case 'mean':
-      input.variants.forEach((variant, i) => validateMeanSample(`variants[${i}]`, variant.sample));
+      input.variants.forEach((variant, i) => {
+        validateMeanSample(`variants[${i}]`, variant.sample);
+      });
       return;
     case 'ratio':
-      input.variants.forEach((variant, i) => validateRatioSample(`variants[${i}]`, variant.sample));
+      input.variants.forEach((variant, i) => {
+        validateRatioSample(`variants[${i}]`, variant.sample);
+      });
       return;
     default: {
       const unknown: never = input;

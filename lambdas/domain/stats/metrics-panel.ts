@@ -188,7 +188,9 @@ function validatePanelInput(variants: readonly PanelVariantConfig[], metrics: re
     if (metric.measure.kind === 'not-tested') {
       if (metric.measure.units.length !== variants.length)
         throw new StatsInputError(`metrics[${m}].measure.units`, `needs one count per variant (${variants.length}), got ${metric.measure.units.length}`);
-      metric.measure.units.forEach((units, i) => requireCount(`metrics[${m}].measure.units[${i}]`, units));
+      metric.measure.units.forEach((units, i) => {
+        requireCount(`metrics[${m}].measure.units[${i}]`, units);
+      });
     }
   });
 }

@@ -105,8 +105,12 @@ const share = (part: number, whole: number) => (whole > 0 ? part / whole : null)
 function validateVariant(variant: RankingVariantInput, v: number): void {
   const field = `variants[${v}]`;
   requireCount(`${field}.impressions`, variant.impressions);
-  variant.slatesByLength.forEach((count, k) => requireCount(`${field}.slatesByLength[${k}]`, count));
-  variant.clicksByPosition.forEach((count, p) => requireCount(`${field}.clicksByPosition[${p}]`, count));
+  variant.slatesByLength.forEach((count, k) => {
+    requireCount(`${field}.slatesByLength[${k}]`, count);
+  });
+  variant.clicksByPosition.forEach((count, p) => {
+    requireCount(`${field}.clicksByPosition[${p}]`, count);
+  });
   requireCount(`${field}.fallback.total`, variant.fallback.total);
   requireCount(`${field}.fallback.coldStart`, variant.fallback.coldStart);
   requireCount(`${field}.fallback.artifact`, variant.fallback.artifact);

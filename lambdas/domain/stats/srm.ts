@@ -35,7 +35,9 @@ export function sampleRatioMismatch({
   if (observed.length !== weights.length) {
     throw new StatsInputError('weights', `has ${weights.length} entries for ${observed.length} variants`);
   }
-  observed.forEach((count, i) => requireCount(`observed[${i}]`, count));
+  observed.forEach((count, i) => {
+    requireCount(`observed[${i}]`, count);
+  });
   weights.forEach((weight, i) => {
     if (!(typeof weight === 'number' && Number.isFinite(weight) && weight > 0)) {
       throw new StatsInputError(`weights[${i}]`, `must be a finite number > 0, got ${String(weight)}`);

@@ -20,7 +20,6 @@
  *   day's report already carried is not sent again (unchanged);
  * - a rerun of the day (by hand or by Lambda's retries) writes the missing reports.
  */
-import type { APIGatewayProxyResult } from 'aws-lambda';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ARTIFACTS_BUCKET, ENV, TABLES } from '../../../lib/resources.ts';
 import { localEnvironment } from '../../../local/runtime.ts';

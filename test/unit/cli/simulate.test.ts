@@ -67,6 +67,7 @@ describe('the progress bar', () => {
       progress.update(10, 10, 'day 1');
       progress.finish('day 1 done');
     }
+    // biome-ignore lint/suspicious/noControlCharactersInRegex: the ANSI erase-line sequence (ESC [2K) is the output under test
     expect(tty[0]).toMatch(/^\r\u001b\[2K\[#+\] 100% day 1$/);
     expect(tty[1]).toBe('\r\u001b[2Kday 1 done\n');
     expect(log).toEqual(['day 1 done\n']);

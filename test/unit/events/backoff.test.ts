@@ -26,11 +26,18 @@ describe('drainWithBackoff', () => {
     const unprocessed = [[3, 4], [4], []];
 
     // Act
-    const attempts = await drainWithBackoff([1, 2, 3, 4], async (pending) => (calls.push(pending), unprocessed.shift()!), {
-      baseMs: 100,
-      random: always(0.5),
-      sleep: async (ms) => sleeps.push(ms),
-    });
+    const attempts = await drainWithBackoff(
+      [1, 2, 3, 4],
+      async (pending) => {
+        calls.push(pending);
+        return unprocessed.shift()!;
+      },
+      {
+        baseMs: 100,
+        random: always(0.5),
+        sleep: async (ms) => sleeps.push(ms),
+      },
+    );
 
     // Assess
     expect(calls).toEqual([[1, 2, 3, 4], [3, 4], [4]]);

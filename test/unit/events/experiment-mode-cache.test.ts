@@ -9,7 +9,17 @@ const abTest = (id: string): Experiment => twoArmExperiment(id, { now: NOW, mode
 /** A cache over the given experiments that records every read. */
 function cacheOver(stored: Record<string, Experiment>, options: { ttlMs?: number; missingTtlMs?: number; maxEntries?: number } = {}) {
   const reads: string[] = [];
-  const cache = new ExperimentModeCache({ get: async (id) => (reads.push(id), stored[id]) }, options.ttlMs, options.missingTtlMs, options.maxEntries);
+  const cache = new ExperimentModeCache(
+    {
+      get: async (id) => {
+        reads.push(id);
+        return stored[id];
+      },
+    },
+    options.ttlMs,
+    options.missingTtlMs,
+    options.maxEntries,
+  );
   return { cache, reads };
 }
 

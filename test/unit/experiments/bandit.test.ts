@@ -64,7 +64,9 @@ describe('probabilityOfBeingBest', () => {
     const probabilities = probabilityOfBeingBest(parameters.map(([alpha, beta]) => ({ alpha, beta })));
 
     // Assess
-    probabilities.forEach((p, i) => expect(p).toBeCloseTo(expected[i], 3));
+    probabilities.forEach((p, i) => {
+      expect(p).toBeCloseTo(expected[i], 3);
+    });
   });
 
   it('returns probabilities that sum to 1', () => {

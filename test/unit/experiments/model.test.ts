@@ -119,7 +119,7 @@ describe('create experiment request', () => {
 
   it('accepts an id of exactly 64 slug characters', () => {
     // Act
-    const errors = fieldErrorsOf(validRequest({ id: 'a-b_9'.repeat(12) + 'abcd' }));
+    const errors = fieldErrorsOf(validRequest({ id: `${'a-b_9'.repeat(12)}abcd` }));
 
     // Assess
     expect(errors).toEqual([]);

@@ -158,7 +158,12 @@ describe('interleaving analysis from counters', () => {
   it('reads the interleaving counter besides the variants', async () => {
     // Prepare
     const read: string[] = [];
-    const repository = { exactDailyCounters: async (_id: string, variant: string) => (read.push(variant), []) } as unknown as CounterRepository;
+    const repository = {
+      exactDailyCounters: async (_id: string, variant: string) => {
+        read.push(variant);
+        return [];
+      },
+    } as unknown as CounterRepository;
 
     // Act
     await readVariantCounters(experiment(), repository);
@@ -173,7 +178,15 @@ describe('ExperimentModeCache', () => {
     // Prepare
     const reads: string[] = [];
     const stored: Record<string, Experiment> = { il: experiment(), draft: experiment({ id: 'draft', status: 'draft' }) };
-    const cache = new ExperimentModeCache({ get: async (id) => (reads.push(id), stored[id]) }, 1000);
+    const cache = new ExperimentModeCache(
+      {
+        get: async (id) => {
+          reads.push(id);
+          return stored[id];
+        },
+      },
+      1000,
+    );
 
     // Act
     const modes = [
@@ -217,7 +230,12 @@ describe('attributeInterleavingEvents', () => {
       counted: true,
       slate: [{ item_id: 'x', position: 1, score: 1, team: 'a', variant: 'control' }],
     };
-    const reader = { byRequestIds: async (ids: Iterable<string>) => (asked.push([...ids]), new Map([['r1', slate]])) };
+    const reader = {
+      byRequestIds: async (ids: Iterable<string>) => {
+        asked.push([...ids]);
+        return new Map([['r1', slate]]);
+      },
+    };
     const events = [
       acceptEvent({ event_type: 'click', user_id: 'u1', experiment_id: 'il', item_id: 'x', request_id: 'r1' }, NOW.getTime()),
       acceptEvent({ event_type: 'watch_time', user_id: 'u1', experiment_id: 'il', value: 30, request_id: 'r2' }, NOW.getTime()),

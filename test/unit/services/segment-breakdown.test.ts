@@ -116,7 +116,9 @@ describe('the segments section', () => {
       return expected.pValue;
     });
     const holm = holmAdjust(raw);
-    types.segments.forEach((segment, i) => expect(segment.comparisons[0].pValueAdjustedAcrossSegments).toBeCloseTo(holm[i], 12));
+    types.segments.forEach((segment, i) => {
+      expect(segment.comparisons[0].pValueAdjustedAcrossSegments).toBeCloseTo(holm[i], 12);
+    });
     expect(types.segments[0].comparisons[0].relativeLift).toBeGreaterThan(0.2);
   });
 

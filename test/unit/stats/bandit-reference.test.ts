@@ -148,7 +148,9 @@ describe.each(reference.cases)('a bandit from raw logged data: $name', (c) => {
     close(bandit.srm.pValue, expected.srm.pValue, 'p');
     expect(bandit.srm.degreesOfFreedom).toBe(expected.srm.degreesOfFreedom);
     expect(analysis.report?.srm).toEqual(bandit.srm);
-    expected.timeline.forEach((point, d) => close(analysis.report?.timeline[d].srmPValue, point.srmPValue, `timeline[${d}].srmPValue`));
+    expected.timeline.forEach((point, d) => {
+      close(analysis.report?.timeline[d].srmPValue, point.srmPValue, `timeline[${d}].srmPValue`);
+    });
   });
 
   it('estimates each arm by IPS and SNIPS with their intervals, beside the observed rate', () => {

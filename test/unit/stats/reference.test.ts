@@ -145,7 +145,9 @@ describe('Holm adjustment matches the step-down definition', () => {
   it.each(cases.holm)('case %#', ({ input, expected }) => {
     const adjusted = holmAdjust(input.pValues);
 
-    expected.adjusted.forEach((value, i) => expectClose(adjusted[i], value, `adjusted[${i}]`));
+    expected.adjusted.forEach((value, i) => {
+      expectClose(adjusted[i], value, `adjusted[${i}]`);
+    });
   });
 });
 

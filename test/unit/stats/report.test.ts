@@ -105,7 +105,9 @@ describe('timeline and output', () => {
   it('has one point per day with non-increasing always-valid p-values', () => {
     expect(report.timeline.map((point) => point.day)).toHaveLength(14);
     const path = report.timeline.map((point) => point.comparisons[0].alwaysValidPValue);
-    path.slice(1).forEach((p, i) => expect(p).toBeLessThanOrEqual(path[i]));
+    path.slice(1).forEach((p, i) => {
+      expect(p).toBeLessThanOrEqual(path[i]);
+    });
   });
 
   it('contains no NaN or Infinity and survives a JSON round trip unchanged', () => {

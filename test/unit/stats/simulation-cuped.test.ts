@@ -23,7 +23,6 @@ import { varianceReductionReport, type VarianceReductionReport } from '../../../
 import type { StoredDailyCounter } from '../../../lambdas/services/analysis-input.ts';
 import type { CupedResult } from '../../../lambdas/domain/stats/cuped.ts';
 import { buildWorld, type BenchWorld } from '../../../simulator/bench.ts';
-import type { SimulatedEvent } from '../../../simulator/behaviour.ts';
 import { createInProcessTarget } from '../../../simulator/in-process-target.ts';
 import { runSimulation, type SimulationTarget } from '../../../simulator/run.ts';
 import { binomialBand } from './simulation.ts';

@@ -198,7 +198,7 @@ function generateCatalogue(items: number, factors: number, tuning: SyntheticTuni
   const popularity = new Float64Array(items);
   const logPopularity = new Float64Array(items);
   for (let i = 0; i < items; i++) {
-    popularity[i] = 1 / Math.pow(rank[i] + tuning.popularityOffset, tuning.popularityExponent);
+    popularity[i] = 1 / (rank[i] + tuning.popularityOffset) ** tuning.popularityExponent;
     logPopularity[i] = Math.log(popularity[i]);
   }
   standardiseInPlace(logPopularity);

@@ -34,7 +34,7 @@ export function formatRatings(dataset: RatingsDataset, format: MovieLensFormat):
     if (!Number.isInteger(timestamp) || timestamp < 0) throw new Error(`row ${row}: timestamp ${timestamp} is not a non-negative integer`);
     lines.push(`${user}${separator}${item}${separator}${rating}${separator}${timestamp}`);
   }
-  const text = lines.length === 0 ? '' : lines.join('\n') + '\n';
+  const text = lines.length === 0 ? '' : `${lines.join('\n')}\n`;
   return format === 'ml-latest' ? new TextEncoder().encode(text) : encodeLatin1(text, MOVIELENS_FILE_NAMES[format].ratings);
 }
 
@@ -66,7 +66,7 @@ export function formatItems(items: readonly ItemMetadata[], format: MovieLensFor
 }
 
 function joinLines(lines: string[]): string {
-  return lines.length === 0 ? '' : lines.join('\n') + '\n';
+  return lines.length === 0 ? '' : `${lines.join('\n')}\n`;
 }
 
 function uItemLine(item: ItemMetadata): string {

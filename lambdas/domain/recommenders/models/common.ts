@@ -209,7 +209,9 @@ function stableCountingSort(rows: Int32Array, keys: Int32Array, buckets: number)
 function lexicographicRanks(ids: string[]): Int32Array {
   const order = ids.map((_, i) => i).sort((a, b) => (ids[a] < ids[b] ? -1 : ids[a] > ids[b] ? 1 : a - b));
   const rank = new Int32Array(ids.length);
-  order.forEach((index, position) => (rank[index] = position));
+  order.forEach((index, position) => {
+    rank[index] = position;
+  });
   return rank;
 }
 

@@ -91,7 +91,7 @@ export function trainContent(dataset: RatingsDataset, params: Partial<ContentPar
   if (!Number.isInteger(settings.maxTerms) || settings.maxTerms < 1)
     throw new HyperparameterError(`hyperparameter maxTerms must be a positive integer, got ${settings.maxTerms}`);
   const items = dataset.items;
-  if (!items || !items.some((item) => item !== undefined)) {
+  if (!items?.some((item) => item !== undefined)) {
     throw new Error('the content model needs item metadata (genres and titles): load an item file (--items)');
   }
   const summary = summariseTraining(dataset, options.source);

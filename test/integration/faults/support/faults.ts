@@ -310,10 +310,23 @@ export function expectedTotals(events: EventInput[], variantOf: (userId: string)
     const variant = variantOf(e.user_id);
     const u = perUser.get(e.user_id) ?? { c: 0, m: 0, p: 0 };
     perUser.set(e.user_id, u);
-    if (e.event_type === 'impression') add(variant, 'impressions', 1), u.m++;
-    if (e.event_type === 'click') add(variant, 'clicks', 1), u.c++;
-    if (e.event_type === 'purchase') add(variant, 'conversions', 1), add(variant, 'revenue_sum', e.value!), u.p++;
-    if (e.event_type === 'watch_time') add(variant, 'watch_time_n', 1), add(variant, 'watch_time_sum', e.value!);
+    if (e.event_type === 'impression') {
+      add(variant, 'impressions', 1);
+      u.m++;
+    }
+    if (e.event_type === 'click') {
+      add(variant, 'clicks', 1);
+      u.c++;
+    }
+    if (e.event_type === 'purchase') {
+      add(variant, 'conversions', 1);
+      add(variant, 'revenue_sum', e.value!);
+      u.p++;
+    }
+    if (e.event_type === 'watch_time') {
+      add(variant, 'watch_time_n', 1);
+      add(variant, 'watch_time_sum', e.value!);
+    }
   }
   for (const [user, u] of perUser) {
     const variant = variantOf(user);

@@ -107,7 +107,7 @@ describe('dataset helpers', () => {
 describe('large inputs', () => {
   // About 20 MB of u.data: crosses the parser's 16 MB decoding chunk.
   const lines = 900_000;
-  const text = Array.from({ length: lines }, (_, k) => `${1 + (k % 5000)}\t${1 + Math.floor(k / 5000)}\t${1 + (k % 5)}\t${880000000 + k}`).join('\n') + '\n';
+  const text = `${Array.from({ length: lines }, (_, k) => `${1 + (k % 5000)}\t${1 + Math.floor(k / 5000)}\t${1 + (k % 5)}\t${880000000 + k}`).join('\n')}\n`;
   const bytes = Uint8Array.from(Buffer.from(text, 'latin1'));
 
   it('parses every row across decoding chunks', () => {

@@ -58,8 +58,12 @@ describe('filterMinRatings', () => {
     const { dataset: cleaned } = filterMinRatings(synthetic, { minUserRatings: 30, minItemRatings: 10 });
     const perUser = new Int32Array(cleaned.userIds.length);
     const perItem = new Int32Array(cleaned.itemIds.length);
-    cleaned.userIndex.forEach((u) => perUser[u]++);
-    cleaned.itemIndex.forEach((i) => perItem[i]++);
+    cleaned.userIndex.forEach((u) => {
+      perUser[u]++;
+    });
+    cleaned.itemIndex.forEach((i) => {
+      perItem[i]++;
+    });
     expect([Math.min(...perUser) >= 30, Math.min(...perItem) >= 10]).toEqual([true, true]);
   });
 

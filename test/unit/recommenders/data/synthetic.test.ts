@@ -35,7 +35,9 @@ describe('generateSyntheticMovieLens at ML-100K size', () => {
 
   it("reproduces ML-100K's rating histogram to the rounding of quantiles", () => {
     const shares = [1, 2, 3, 4, 5].map((stars) => summary.ratingShares[String(stars)]);
-    shares.forEach((share, star) => expect(share).toBeCloseTo(ML_100K_RATING_SHARES[star], 3));
+    shares.forEach((share, star) => {
+      expect(share).toBeCloseTo(ML_100K_RATING_SHARES[star], 3);
+    });
   });
 
   it('has a mean rating of about 3.53', () => {

@@ -84,7 +84,11 @@ describe('trainEase', () => {
     // assess
     expect(model.factors).toBe(reference.items);
     expect(model.algorithm).toBe('ease');
-    scoreMatrix(model, reference.users.length).forEach((row, u) => row.forEach((score, i) => expect(score).toBeCloseTo(reference.scores[u][i], 6)));
+    scoreMatrix(model, reference.users.length).forEach((row, u) => {
+      row.forEach((score, i) => {
+        expect(score).toBeCloseTo(reference.scores[u][i], 6);
+      });
+    });
   });
 
   it('counts a repeated (user, item) pair once, as the binary matrix does', () => {
@@ -108,7 +112,11 @@ describe('trainEase', () => {
     // assess
     expect(model.factors).toBe(reference.rank);
     expect(model.algorithm).toBe('ease-lowrank');
-    scoreMatrix(model, reference.users.length).forEach((row, u) => row.forEach((score, i) => expect(score).toBeCloseTo(reference.scores_rank[u][i], 5)));
+    scoreMatrix(model, reference.users.length).forEach((row, u) => {
+      row.forEach((score, i) => {
+        expect(score).toBeCloseTo(reference.scores_rank[u][i], 5);
+      });
+    });
   });
 
   it('refuses lambda <= 0 and a rank above the number of items, naming the parameter', () => {

@@ -47,7 +47,10 @@ describe('normalStream', () => {
     // prepare
     let uniforms = 0;
     const counting = sfc32(1);
-    const normal = normalStream(() => (uniforms++, counting()));
+    const normal = normalStream(() => {
+      uniforms++;
+      return counting();
+    });
     // act
     for (let i = 0; i < 10; i++) normal();
     // assess
