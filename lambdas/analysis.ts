@@ -9,7 +9,8 @@ import { PublishCommand } from '@aws-sdk/client-sns';
 import { ARTIFACTS_BUCKET, ENV, TABLES } from '../lib/resources.ts';
 import { dynamoClient, s3Client, snsClient } from './common/clients.ts';
 import { optionalEnv, requiredEnv } from './common/env.ts';
-import { logger, metrics } from './common/observability.ts';
+import { logger, metrics, telemetry } from './common/observability.ts';
+import { toError } from './domain/assert-error.ts';
 import { analyzeRunningExperiments, type AnalysisRunSummary } from './services/analysis-run.ts';
 import { S3ObjectStore } from './storage/object-store.ts';
 import { ObjectReportStore } from './storage/report-store.ts';
@@ -73,7 +74,8 @@ async function analyse(event: AnalysisRequest): Promise<AnalysisRunSummary> {
     now,
     experimentId: typeof event.experiment_id === 'string' ? event.experiment_id : undefined,
     day: typeof event.day === 'string' ? event.day : defaultAnalysisDay(event, now),
-    onExperimentError: (experimentId, error) => logger.error('Analysis of one experiment failed', { experimentId, error: error as Error }),
+    onExperimentError: (experimentId, error) => logger.error('Analysis of one experiment failed', { experimentId, error: toError(error) }),
+    telemetry,
     publishAlert: async (subject, message) => {
       if (!alertsTopicArn) {
         logger.warn('No alerts topic configured; alert logged only', { subject, alert: message });

@@ -17,6 +17,7 @@ import { ENV, TABLES } from '../lib/resources.ts';
 import { dynamoClient } from './common/clients.ts';
 import { booleanEnv, requiredEnv } from './common/env.ts';
 import { httpJsonHandler, json, requestTime, type JsonEvent } from './common/http.ts';
+import { telemetry } from './common/observability.ts';
 import { counterRepositoryFromEnv, eventRepositoryFromEnv, experimentRepositoryFromEnv } from './common/stores.ts';
 import { createIngestionService } from './services/ingestion.ts';
 import { ExperimentModeCache } from './services/interleaving-credit.ts';
@@ -31,6 +32,7 @@ const service = createIngestionService({
   quota: new DynamoDailyQuota(dynamoClient(), requiredEnv(TABLES.counters.envVar)),
   verifyRequestIds: booleanEnv(ENV.recordImpressions, true),
   interactions: new DynamoInteractionLog(dynamoClient(), requiredEnv(TABLES.events.envVar), { ttlDays: Number(process.env[ENV.eventsTtlDays]) || 400 }),
+  telemetry,
 });
 
 export const handler = httpJsonHandler(async (event: JsonEvent) => {

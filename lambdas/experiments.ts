@@ -9,9 +9,10 @@ import { ARTIFACTS_BUCKET } from '../lib/resources.ts';
 import { s3Client } from './common/clients.ts';
 import { requiredEnv } from './common/env.ts';
 import { HttpError, notFound } from './common/errors.ts';
-import { httpMixedHandler, json, parseOrThrow, requestTime, type JsonEvent } from './common/http.ts';
+import { httpMixedHandler, json, requestTime, type JsonEvent } from './common/http.ts';
 import { counterRepositoryFromEnv, experimentRepositoryFromEnv, shownItemRepositoryFromEnv } from './common/stores.ts';
 import { idSchema } from './domain/events/event.ts';
+import { parseOrThrow } from './domain/errors.ts';
 import {
   ExperimentConflictError,
   ExperimentError,

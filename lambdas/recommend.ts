@@ -16,9 +16,11 @@ import { z } from 'zod';
 import { ARTIFACTS_BUCKET, ENV } from '../lib/resources.ts';
 import { s3Client } from './common/clients.ts';
 import { booleanEnv, optionalEnv, requiredEnv } from './common/env.ts';
-import { httpGetHandler, json, parseOrThrow, requestTime } from './common/http.ts';
+import { telemetry } from './common/observability.ts';
+import { httpGetHandler, json, requestTime } from './common/http.ts';
 import { counterRepositoryFromEnv, eventRepositoryFromEnv, experimentRepositoryFromEnv, shownItemRepositoryFromEnv } from './common/stores.ts';
 import { idSchema, MAX_COUNTED_POSITION } from './domain/events/event.ts';
+import { parseOrThrow } from './domain/errors.ts';
 import { createRecommendationService } from './services/serving.ts';
 import { S3ModelArtifactStore } from './storage/artifact-store.ts';
 import { ModelCache } from './storage/model-cache.ts';
@@ -31,6 +33,7 @@ const service = createRecommendationService({
   models: new ModelCache(new S3ModelArtifactStore(s3Client(), requiredEnv(ARTIFACTS_BUCKET.envVar))),
   recordImpressions: booleanEnv(ENV.recordImpressions, true),
   shownItems: shownItemRepositoryFromEnv(),
+  telemetry,
 });
 const defaultExperimentId = optionalEnv(ENV.defaultExperimentId, 'default');
 

@@ -17,6 +17,7 @@ import { ARTIFACTS_BUCKET, TABLES } from '../../lib/resources.ts';
 import type { Experiment } from '../../lambdas/domain/experiments/model.ts';
 import { COUNTER_SHARDS } from '../../lambdas/domain/events/counters.ts';
 import { errorMessage } from '../../lambdas/domain/assert-error.ts';
+import { telemetry } from '../../lambdas/common/observability.ts';
 import { analyzeRunningExperiments } from '../../lambdas/services/analysis-run.ts';
 import { addDays, twoArmExperiment, eventsOf, syntheticDailyCounters, usersForEvents } from '../../lambdas/services/synthetic-counters.ts';
 import { DynamoCounterRepository } from '../../lambdas/storage/counter-store.ts';
@@ -156,7 +157,7 @@ export async function benchAnalysis({
           await counters.add(id, row.variant, row.day, increments, shard);
       }
 
-      const run = () => analyzeRunningExperiments({ experiments, counters, reports, now, experimentId: id, publishAlert: async () => {} });
+      const run = () => analyzeRunningExperiments({ experiments, counters, reports, now, experimentId: id, publishAlert: async () => {}, telemetry });
       // Warm-up: JIT, module and connection set-up are not the analysis.
       for (let i = 0; i < 3; i++) await run();
       const times: number[] = [];

@@ -3,6 +3,7 @@
  * that names the problem and, for validation, the offending fields. Everything else becomes a
  * generic 500 and is logged, never serialised back.
  */
+import { DomainError, type DomainErrorKind } from '../domain/errors.ts';
 import type { FieldError } from '../domain/field-error.ts';
 
 export type { FieldError } from '../domain/field-error.ts';
@@ -30,8 +31,6 @@ export class HttpError extends Error {
   }
 }
 
-export const validationFailed = (details: FieldError[]) =>
-  new HttpError(400, 'validation_failed', `Invalid request: ${details.map((d) => `${d.field}: ${d.message}`).join('; ')}`, details);
 /** A body that is not declared as JSON (middy's 415, or the admin handler's own check). */
 export const unsupportedMediaType = () =>
   new HttpError(400, 'unsupported_media_type', 'Content-Type must be application/json', [{ field: 'content-type', message: 'must be application/json' }]);
@@ -42,9 +41,29 @@ export const duplicateJsonKey = (field: string) =>
   new HttpError(400, 'malformed_json', `Request body sends the key ${field} more than once`, [{ field, message: 'duplicate key' }]);
 /** A 404; `details` names the field whose value was not found (an id, a day). */
 export const notFound = (message: string, details?: FieldError[]) => new HttpError(404, 'not_found', message, details);
-export const conflict = (message: string) => new HttpError(409, 'conflict', message);
-export const serviceUnavailable = (message: string) => new HttpError(503, 'service_unavailable', message);
 /** The function was about to reach its timeout: the client retries (every write is idempotent). */
 export const requestTimedOut = () => new HttpError(503, 'timeout', 'The request did not finish in time; retry it (events already stored are deduplicated)');
 
 export const GENERIC_500_BODY = JSON.stringify({ error: { code: 'internal_error', message: 'Internal server error' } } satisfies ErrorBody);
+
+/** The status and code the API answers each kind of domain error with (domain/errors.ts). */
+const DOMAIN_ERROR_RESPONSES: Record<DomainErrorKind, { status: number; code: string }> = {
+  invalid: { status: 400, code: 'validation_failed' },
+  'not-found': { status: 404, code: 'not_found' },
+  conflict: { status: 409, code: 'conflict' },
+  'inconsistent-counters': { status: 422, code: 'inconsistent_counters' },
+  'slate-mismatch': { status: 422, code: 'slate_mismatch' },
+  'daily-limit-exceeded': { status: 429, code: 'daily_limit_exceeded' },
+  'events-not-stored': { status: 503, code: 'store_unavailable' },
+  unavailable: { status: 503, code: 'service_unavailable' },
+};
+
+/**
+ * The one place a domain error becomes an API error: its kind gives the status and code, and its
+ * message and fields are shown as they are. Anything else is returned unchanged.
+ */
+export function toHttpError(error: unknown): unknown {
+  if (!(error instanceof DomainError)) return error;
+  const { status, code } = DOMAIN_ERROR_RESPONSES[error.kind];
+  return new HttpError(status, code, error.message, error.details);
+}

@@ -14,17 +14,7 @@ import httpHeaderNormalizer from '@middy/http-header-normalizer';
 import httpJsonBodyParser from '@middy/http-json-body-parser';
 import httpSecurityHeaders from '@middy/http-security-headers';
 import type { APIGatewayProxyEvent, APIGatewayProxyResult, Context } from 'aws-lambda';
-import type { z } from 'zod';
-import {
-  GENERIC_500_BODY,
-  HttpError,
-  duplicateJsonKey,
-  malformedJson,
-  requestTimedOut,
-  unsupportedMediaType,
-  validationFailed,
-  type FieldError,
-} from './errors.ts';
+import { GENERIC_500_BODY, HttpError, duplicateJsonKey, malformedJson, requestTimedOut, toHttpError, unsupportedMediaType } from './errors.ts';
 import { logger, metrics, tracer } from './observability.ts';
 import { formatFieldPath } from '../domain/field-error.ts';
 
@@ -34,14 +24,20 @@ export type JsonEvent = Omit<APIGatewayProxyEvent, 'body'> & { body: unknown };
 type Handler<E> = (event: E, context: Context) => Promise<APIGatewayProxyResult>;
 
 /**
- * Turns the errors of other middlewares (middy's body parser) into the product's JSON error
- * shape, and logs unexpected errors before http-error-handler hides them behind a 500.
+ * Turns the domain errors of the services, and the errors of other middlewares (middy's body
+ * parser), into the product's JSON error shape, and logs unexpected errors before
+ * http-error-handler hides them behind a 500.
  */
 function jsonErrors(): MiddlewareObj<APIGatewayProxyEvent, APIGatewayProxyResult> {
   return {
     onError: (request) => {
+      const mapped = toHttpError(request.error);
+      if (mapped instanceof HttpError) {
+        request.error = mapped;
+        return;
+      }
       const error = request.error as (Error & { statusCode?: number; expose?: boolean }) | null;
-      if (!error || error instanceof HttpError) return;
+      if (!error) return;
       if (error.statusCode === 415) {
         request.error = unsupportedMediaType();
       } else if (error.statusCode === 422) {
@@ -129,7 +125,7 @@ function jsonBody({ optional }: { optional: boolean }): MiddlewareObj<APIGateway
       await parser.before?.(request as never);
       if (typeof body !== 'string') return;
       const duplicate = firstDuplicateKey(isBase64Encoded ? Buffer.from(body, 'base64').toString() : body);
-      if (duplicate) throw duplicateJsonKey(formatPath('', duplicate));
+      if (duplicate) throw duplicateJsonKey(formatFieldPath(duplicate));
     },
   };
 }
@@ -195,23 +191,4 @@ export function requestTime(event: Pick<APIGatewayProxyEvent, 'requestContext'>)
 /** A JSON response. */
 export function json(statusCode: number, body: unknown, headers: Record<string, string> = {}): APIGatewayProxyResult {
   return { statusCode, headers: { 'Content-Type': 'application/json', ...headers }, body: JSON.stringify(body) };
-}
-
-/** Converts zod issues into field problems: `variants[1].weight: must be >= 0`. */
-export function zodProblems(error: z.ZodError, prefix = ''): FieldError[] {
-  return error.issues.flatMap((issue) =>
-    // zod reports unknown keys on their object (path []): name each key, not the body or the event.
-    issue.code === 'unrecognized_keys' && issue.keys.length > 0
-      ? issue.keys.map((key) => ({ field: formatPath(prefix, [...issue.path, key]) || prefix || 'body', message: 'is not a known field' }))
-      : [{ field: formatPath(prefix, issue.path) || prefix || 'body', message: issue.message }],
-  );
-}
-
-const formatPath = (prefix: string, path: PropertyKey[]): string => formatFieldPath(path, prefix);
-
-/** Parses `value` with `schema` or throws a 400 naming every bad field. */
-export function parseOrThrow<T>(schema: z.ZodType<T>, value: unknown, prefix = ''): T {
-  const result = schema.safeParse(value);
-  if (!result.success) throw validationFailed(zodProblems(result.error, prefix));
-  return result.data;
 }

@@ -9,6 +9,7 @@
 import { Logger } from '@aws-lambda-powertools/logger';
 import { Metrics } from '@aws-lambda-powertools/metrics';
 import type { Tracer } from '@aws-lambda-powertools/tracer';
+import type { Telemetry } from '../services/telemetry.ts';
 
 export const logger = new Logger({ serviceName: 'abrec' });
 /**
@@ -41,3 +42,10 @@ export const tracer: Tracer | undefined = tracingWanted() ? new (await import('@
 export function traced<T>(client: T): T {
   return tracer ? tracer.captureAWSv3Client(client) : client;
 }
+
+/** The services' logging and metrics port (services/telemetry.ts) over the Powertools logger and metrics. */
+export const telemetry: Telemetry = {
+  error: (message, attributes) => logger.error(message, attributes),
+  warn: (message, attributes) => logger.warn(message, attributes),
+  metric: (name, unit, value) => metrics.addMetric(name, unit, value),
+};

@@ -3,11 +3,9 @@
  * report.json and report.html under keys fixed by experiment and day (a rerun overwrites), and
  * an alert for a terminal decision or a tripped guardrail. An experiment whose schedule has
  * ended by the run's time is stopped instead, with its final report and one final alert
- * (schedule-end.ts). Storage and the alert sink are injected, so the same code runs in the
+ * (schedule-end.ts). Storage, the alert sink and telemetry are injected, so the same code runs in the
  * Lambda, on the local runtime, in the benchmark and in tests.
  */
-import { MetricUnit } from '@aws-lambda-powertools/metrics';
-import { logger, metrics } from '../common/observability.ts';
 import type { Experiment } from '../domain/experiments/model.ts';
 import type { CounterRepository } from '../storage/counter-store.ts';
 import type { ExperimentRepository } from '../storage/experiment-repository.ts';
@@ -16,6 +14,7 @@ import { analyseExperiment, shouldAlert, type ExperimentAnalysis } from './exper
 import type { ShownItemRepository } from '../storage/shown-items.ts';
 import { renderAnalysisReport } from './report.ts';
 import { enforceSchedule, finalAlertOutstanding } from './schedule-end.ts';
+import type { Telemetry } from './telemetry.ts';
 
 const DAY_PATTERN = /^\d{4}-\d{2}-\d{2}$/;
 
@@ -39,7 +38,7 @@ export interface AnalysisRunSummary {
   alerts: number;
 }
 
-/** Storage, clock and alert sink of a run. */
+/** Storage, clock, alert sink and telemetry of a run. */
 export interface AnalysisRunInput {
   experiments: ExperimentRepository;
   counters: CounterRepository;
@@ -56,6 +55,8 @@ export interface AnalysisRunInput {
   publishAlert: (subject: string, message: string) => Promise<void>;
   /** Called for each experiment that fails while others succeed (the run still returns). */
   onExperimentError?: (experimentId: string, error: unknown) => void;
+  /** Where the run logs and counts (SampleRatioMismatch). */
+  telemetry: Telemetry;
 }
 
 /** The alert for one analysis: a short subject and a JSON body pointing at the report. */
@@ -135,7 +136,7 @@ export async function analyzeRunningExperiments(input: AnalysisRunInput): Promis
       }
       const analysis = await analyseExperiment(experiment, input.counters, { day, mde: input.mde, shownItems: input.shownItems });
       // Counted every day it holds (alarmed in the stack), not only when the decision changes as the alert is.
-      if (analysis.promotion.srm_flagged) metrics.addMetric('SampleRatioMismatch', MetricUnit.Count, 1);
+      if (analysis.promotion.srm_flagged) input.telemetry.metric('SampleRatioMismatch', 'Count', 1);
       const rendered = renderAnalysisReport(analysis);
       const keys = await input.reports.put(experiment.id, day, rendered);
       const alerted =
@@ -153,7 +154,7 @@ export async function analyzeRunningExperiments(input: AnalysisRunInput): Promis
         await input.reports
           .putAlert(experiment.id, day, record)
           .catch((error: unknown) =>
-            logger.warn('Alert sent but not recorded; a rerun of the day may send it again', { experimentId: experiment.id, day, error }),
+            input.telemetry.warn('Alert sent but not recorded; a rerun of the day may send it again', { experimentId: experiment.id, day, error }),
           );
       }
       summary.analysed.push({ experiment_id: experiment.id, json_key: keys.jsonKey, html_key: keys.htmlKey, decision: analysis.decision, alerted });

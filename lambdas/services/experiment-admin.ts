@@ -4,8 +4,8 @@
  * win; pinned model versions must exist in the artifact store. Storage is injected.
  */
 import { z } from 'zod';
-import { HttpError, validationFailed } from '../common/errors.ts';
-import { parseOrThrow } from '../common/http.ts';
+import { errorMessage } from '../domain/assert-error.ts';
+import { ConflictError, InconsistentCountersError, ValidationError, parseOrThrow } from '../domain/errors.ts';
 import {
   createExperiment,
   duplicateExperimentError,
@@ -53,12 +53,12 @@ export function createExperimentAdmin({ experiments, counters, artifacts, shownI
             if (error instanceof ArtifactNotFoundError) {
               return { field: `variants[${i}].model_version`, message: `model ${variant.model_id} version ${variant.model_version} does not exist` };
             }
-            return { field: `variants[${i}].model_version`, message: `artifact is invalid: ${(error as Error).message}` };
+            return { field: `variants[${i}].model_version`, message: `artifact is invalid: ${errorMessage(error)}` };
           }
         }),
       )
     ).filter((p) => p !== undefined);
-    if (problems.length > 0) throw validationFailed(problems);
+    if (problems.length > 0) throw new ValidationError(problems);
   }
 
   async function load(id: string): Promise<Experiment> {
@@ -69,8 +69,7 @@ export function createExperimentAdmin({ experiments, counters, artifacts, shownI
     try {
       await experiments.update(next, expectedRevision);
     } catch (error) {
-      if (error instanceof ConcurrentModificationError)
-        throw new HttpError(409, 'conflict', error.message, [{ field: 'expected_revision', message: error.message }]);
+      if (error instanceof ConcurrentModificationError) throw new ConflictError(error.message, [{ field: 'expected_revision', message: error.message }]);
       throw error;
     }
     return next;
@@ -89,7 +88,7 @@ export function createExperimentAdmin({ experiments, counters, artifacts, shownI
       // Counters no data can produce (e.g. more converters than exposed users): name the problem.
       if (error instanceof StatsInputError) {
         const message = `The counters of ${experiment.id} cannot be analysed: ${error.message}`;
-        throw new HttpError(422, 'inconsistent_counters', message, [{ field: 'id', message }]);
+        throw new InconsistentCountersError(message, [{ field: 'id', message }]);
       }
       throw error;
     }
@@ -147,7 +146,7 @@ export function createExperimentAdmin({ experiments, counters, artifacts, shownI
       const request = parseOrThrow(promoteSchema, body);
       // A forced promotion overrides the analysis, so counters it cannot analyse must not block it.
       const analysis = await analyse(current, now).catch((error: unknown) => {
-        if (request.force === true && error instanceof HttpError && error.code === 'inconsistent_counters') return undefined;
+        if (request.force === true && error instanceof InconsistentCountersError) return undefined;
         throw error;
       });
       const next = promoteExperiment(current, {

@@ -19,12 +19,9 @@
  * there are conflicts too, listing both).
  * Storage is injected, so the handler stays a thin adapter.
  */
-import { MetricUnit } from '@aws-lambda-powertools/metrics';
 import { z } from 'zod';
-import { HttpError, validationFailed, type FieldError } from '../common/errors.ts';
-import { zodProblems } from '../common/http.ts';
 import { mapWithConcurrency } from '../common/concurrency.ts';
-import { logger, metrics } from '../common/observability.ts';
+import { ConflictError, DailyLimitExceededError, EventsNotStoredError, NotFoundError, SlateMismatchError, ValidationError } from '../domain/errors.ts';
 import type { VariantEvent } from '../domain/events/counters.ts';
 import {
   MAX_BATCH_SIZE,
@@ -39,11 +36,13 @@ import type { Attributed } from '../domain/events/interleaving-credit.ts';
 import { attributeInterleavedEvent, type StoredImpression } from '../domain/events/interleaving-credit.ts';
 import { itemProblem } from '../domain/events/item-size.ts';
 import { planQuotaClaims, slateProblem, type DailyQuotaClaim } from '../domain/events/plausibility.ts';
+import { describeFieldErrors, zodFieldErrors, type FieldError } from '../domain/field-error.ts';
 import { assignmentRefKey, type DynamoAssignmentReader } from '../storage/assignment-reader.ts';
 import type { DailyQuota } from '../storage/daily-quota.ts';
 import type { DynamoEventRepository } from '../storage/event-store.ts';
 import type { InteractionLog } from '../storage/interaction-log.ts';
 import type { ExperimentModeCache, ExperimentSettings } from './interleaving-credit.ts';
+import type { Telemetry } from './telemetry.ts';
 
 export interface IngestionServiceDeps {
   assignments: DynamoAssignmentReader;
@@ -61,6 +60,8 @@ export interface IngestionServiceDeps {
    * counted: a failed log write fails the request (503) with nothing counted. @default none
    */
   interactions?: InteractionLog;
+  /** Where refusals and failures are logged and counted. */
+  telemetry: Telemetry;
 }
 
 export interface IngestRequest {
@@ -71,7 +72,7 @@ export interface IngestRequest {
 }
 
 /** Builds the ingestion use case over its storage. */
-export function createIngestionService({ assignments, events, modes, quota, verifyRequestIds = true, interactions }: IngestionServiceDeps) {
+export function createIngestionService({ assignments, events, modes, quota, verifyRequestIds = true, interactions, telemetry }: IngestionServiceDeps) {
   const batchSchema = z.strictObject({
     events: z
       .array(z.unknown(), { error: 'must be an array of events' })
@@ -90,7 +91,7 @@ export function createIngestionService({ assignments, events, modes, quota, veri
     raw.forEach((candidate, i) => {
       const parsed = eventSchema.safeParse(candidate);
       if (!parsed.success) {
-        problems.push(...zodProblems(parsed.error, prefix(i)));
+        problems.push(...zodFieldErrors(parsed.error, prefix(i)));
         return;
       }
       const timeProblem = timestampProblem(parsed.data, now);
@@ -104,16 +105,6 @@ export function createIngestionService({ assignments, events, modes, quota, veri
     return { accepted, indices, problems };
   }
 
-  /** The 503 naming every event id that was not stored (a retry of the whole request is safe). */
-  function notStored(eventIds: string[], of: number): HttpError {
-    return new HttpError(
-      503,
-      'store_unavailable',
-      `${eventIds.length} of ${of} events could not be stored; retry the request (stored events are deduplicated)`,
-      eventIds.map((eventId) => ({ field: 'event_id', message: eventId })),
-    );
-  }
-
   /**
    * Each event's variant (one BatchGetItem per 100 users). Users without a stored assignment were
    * never part of the test (holdout, coverage, a stopped experiment): their events are kept under
@@ -124,8 +115,8 @@ export function createIngestionService({ assignments, events, modes, quota, veri
     try {
       found = await assignments.assignments(batch.map((e) => ({ experimentId: e.experiment_id, userId: e.user_id })));
     } catch (error) {
-      logger.error('Assignments could not be read', { error });
-      throw notStored(
+      telemetry.error('Assignments could not be read', { error });
+      throw new EventsNotStoredError(
         batch.map((e) => e.event_id),
         batch.length,
       );
@@ -140,7 +131,7 @@ export function createIngestionService({ assignments, events, modes, quota, veri
       const problem = itemProblem(events.itemFor(event, variant, interleaving));
       if (problem) problems.push({ field: field(indices[i], 'event'), message: `cannot be stored: ${problem}` });
     });
-    if (problems.length > 0) throw validationFailed(problems);
+    if (problems.length > 0) throw new ValidationError(problems);
   }
 
   /** The slates recorded for the given request ids (a failed read is a 503 naming every event). */
@@ -149,8 +140,8 @@ export function createIngestionService({ assignments, events, modes, quota, veri
     try {
       return await events.impressions.byRequestIds(requestIds);
     } catch (error) {
-      logger.error('Impression slates could not be read', { error });
-      throw notStored(
+      telemetry.error('Impression slates could not be read', { error });
+      throw new EventsNotStoredError(
         batch.map((e) => e.event_id),
         batch.length,
       );
@@ -173,8 +164,8 @@ export function createIngestionService({ assignments, events, modes, quota, veri
         now,
       );
     } catch (error) {
-      logger.error('Experiments could not be read', { error });
-      throw notStored(
+      telemetry.error('Experiments could not be read', { error });
+      throw new EventsNotStoredError(
         batch.map((e) => e.event_id),
         batch.length,
       );
@@ -186,8 +177,8 @@ export function createIngestionService({ assignments, events, modes, quota, veri
         : [],
     );
     if (unknown.length > 0) {
-      metrics.addMetric('EventsUnknownExperiment', MetricUnit.Count, unknown.length);
-      throw new HttpError(404, 'not_found', `Invalid request: ${unknown.map((d) => `${d.field}: ${d.message}`).join('; ')}`, unknown);
+      telemetry.metric('EventsUnknownExperiment', 'Count', unknown.length);
+      throw new NotFoundError(`Invalid request: ${describeFieldErrors(unknown)}`, unknown);
     }
     const interleaving = new Set([...experimentModes].filter(([, mode]) => mode === 'interleaving').map(([id]) => id));
     const split = (wanted: boolean) => batch.map((e, i) => ({ e, i })).filter(({ e }) => interleaving.has(e.experiment_id) === wanted);
@@ -219,14 +210,14 @@ export function createIngestionService({ assignments, events, modes, quota, veri
         return problem === undefined ? [] : [{ field: field(indices[i], 'request_id'), message: problem }];
       });
       if (mismatched.length > 0) {
-        metrics.addMetric('EventsSlateMismatch', MetricUnit.Count, mismatched.length);
-        throw new HttpError(422, 'slate_mismatch', `Invalid request: ${mismatched.map((d) => `${d.field}: ${d.message}`).join('; ')}`, mismatched);
+        telemetry.metric('EventsSlateMismatch', 'Count', mismatched.length);
+        throw new SlateMismatchError(mismatched);
       }
     }
     if (interleaved.length > 0) {
       const credited = interleaved.filter(({ i }) => out[i].interleaving?.kind === 'credited').length;
-      metrics.addMetric('InterleavingCredited', MetricUnit.Count, credited);
-      metrics.addMetric('InterleavingUncredited', MetricUnit.Count, interleaved.length - credited);
+      telemetry.metric('InterleavingCredited', 'Count', credited);
+      telemetry.metric('InterleavingUncredited', 'Count', interleaved.length - credited);
     }
     return out;
   }
@@ -241,11 +232,11 @@ export function createIngestionService({ assignments, events, modes, quota, veri
     const results = await mapWithConcurrency(claims, 8, (claim) => quota.take(claim));
     const failed = results.find((r) => r.status === 'rejected');
     if (failed) {
-      logger.error('Daily limits could not be read', { error: failed.reason });
+      telemetry.error('Daily limits could not be read', { error: failed.reason });
       await Promise.all(
         results.map((r, c) => (r.status === 'fulfilled' ? giveBack(claims[c], new Set(claims[c].positions), r.value.granted, batch) : undefined)),
       );
-      throw notStored(
+      throw new EventsNotStoredError(
         batch.map(({ event }) => event.event_id),
         batch.length,
       );
@@ -258,7 +249,7 @@ export function createIngestionService({ assignments, events, modes, quota, veri
       granted.push(new Set(claims[c].positions.filter((p) => !over.has(batch[p].event.event_type))));
       limited.push(...claims[c].positions.filter((p) => over.has(batch[p].event.event_type)));
     });
-    if (limited.length > 0) metrics.addMetric('EventsOverDailyLimit', MetricUnit.Count, limited.length);
+    if (limited.length > 0) telemetry.metric('EventsOverDailyLimit', 'Count', limited.length);
     return { claims, granted, limited: limited.sort((a, b) => a - b) };
   }
 
@@ -273,8 +264,8 @@ export function createIngestionService({ assignments, events, modes, quota, veri
     try {
       await quota.giveBack({ ...claim, counts });
     } catch (error) {
-      logger.warn('Daily limit share could not be given back', { experimentId: claim.experimentId, day: claim.day, error });
-      metrics.addMetric('QuotaGiveBackFailed', MetricUnit.Count, 1);
+      telemetry.warn('Daily limit share could not be given back', { experimentId: claim.experimentId, day: claim.day, error });
+      telemetry.metric('QuotaGiveBackFailed', 'Count', 1);
     }
   }
 
@@ -290,29 +281,29 @@ export function createIngestionService({ assignments, events, modes, quota, veri
       try {
         await interactions.append(positions.map((p) => batch[p].event));
       } catch (error) {
-        logger.error('Feedback could not be logged for retraining', { error });
-        metrics.addMetric('InteractionLogFailed', MetricUnit.Count, 1);
+        telemetry.error('Feedback could not be logged for retraining', { error });
+        telemetry.metric('InteractionLogFailed', 'Count', 1);
         const all = new Set(positions);
         await Promise.all(claims.map((claim, c) => giveBack(claim, all, [...new Set([...granted[c]].map((p) => batch[p].event.event_type))], batch)));
-        throw notStored(
+        throw new EventsNotStoredError(
           positions.map((p) => batch[p].event.event_id),
           batch.length,
         );
       }
     }
     const result = await events.recordBatch(positions.map((p) => batch[p]));
-    metrics.addMetric('EventsStored', MetricUnit.Count, result.stored.length);
-    metrics.addMetric('EventsDuplicate', MetricUnit.Count, result.duplicates.length);
-    if (result.conflicts.length > 0) metrics.addMetric('EventsConflict', MetricUnit.Count, result.conflicts.length);
+    telemetry.metric('EventsStored', 'Count', result.stored.length);
+    telemetry.metric('EventsDuplicate', 'Count', result.duplicates.length);
+    if (result.conflicts.length > 0) telemetry.metric('EventsConflict', 'Count', result.conflicts.length);
     const notCounted = new Set([...result.duplicates, ...result.conflicts, ...result.failed.map(({ eventId }) => eventId)]);
     if (notCounted.size > 0) {
       const back = new Set(positions.filter((p) => notCounted.has(batch[p].event.event_id)));
       await Promise.all(claims.map((claim, c) => giveBack(claim, back, [...new Set([...granted[c]].map((p) => batch[p].event.event_type))], batch)));
     }
     if (result.failed.length > 0) {
-      metrics.addMetric('EventsFailed', MetricUnit.Count, result.failed.length);
-      logger.error('Events could not be stored', { failed: result.failed.length, error: result.failed[0].error });
-      throw notStored(
+      telemetry.metric('EventsFailed', 'Count', result.failed.length);
+      telemetry.error('Events could not be stored', { failed: result.failed.length, error: result.failed[0].error });
+      throw new EventsNotStoredError(
         result.failed.map(({ eventId }) => eventId),
         batch.length,
       );
@@ -326,9 +317,9 @@ export function createIngestionService({ assignments, events, modes, quota, veri
   }
 
   /** The 409 naming every event whose id was already used with different content. */
-  function conflicting(problems: FieldError[], summary: string, overLimit: FieldError[]): HttpError {
+  function conflicting(problems: FieldError[], summary: string, overLimit: FieldError[]): ConflictError {
     const also = overLimit.length > 0 ? `; ${overLimit.length} event(s) exceed their user's daily limit and were not stored` : '';
-    return new HttpError(409, 'conflict', `${problems.length} event id(s) were already used with different content and were not stored${also}; ${summary}`, [
+    return new ConflictError(`${problems.length} event id(s) were already used with different content and were not stored${also}; ${summary}`, [
       ...problems,
       ...overLimit,
     ]);
@@ -341,7 +332,7 @@ export function createIngestionService({ assignments, events, modes, quota, veri
     let prefix: (i: number) => string;
     if (isBatch) {
       const parsed = batchSchema.safeParse(body);
-      if (!parsed.success) throw validationFailed(zodProblems(parsed.error));
+      if (!parsed.success) throw new ValidationError(zodFieldErrors(parsed.error));
       raw = parsed.data.events;
       prefix = (i) => `events[${i}]`;
     } else {
@@ -351,8 +342,8 @@ export function createIngestionService({ assignments, events, modes, quota, veri
     const field: FieldName = (i, name) => (isBatch ? `${prefix(i)}.${name}` : name);
     const { accepted, indices, problems } = validateAll(raw, now, prefix);
     if (problems.length > 0) {
-      metrics.addMetric('EventsRejected', MetricUnit.Count, raw.length);
-      throw validationFailed(problems);
+      telemetry.metric('EventsRejected', 'Count', raw.length);
+      throw new ValidationError(problems);
     }
     // Duplicates inside one batch are stored once; the rest are reported as duplicates, or as
     // conflicts when their content differs from the first event with their id.
@@ -371,7 +362,7 @@ export function createIngestionService({ assignments, events, modes, quota, veri
     const { stored, duplicates, conflicts, limited } = await store(batch);
     const inBatchDuplicates = accepted.length - unique.length - inBatchConflicts.length;
     const conflictPositions = [...uniquePositions.filter((i) => conflicts.has(accepted[i].event_id)), ...inBatchConflicts].sort((a, b) => a - b);
-    if (inBatchConflicts.length > 0) metrics.addMetric('EventsConflict', MetricUnit.Count, inBatchConflicts.length);
+    if (inBatchConflicts.length > 0) telemetry.metric('EventsConflict', 'Count', inBatchConflicts.length);
     const summary = isBatch ? `received ${accepted.length}, stored ${stored}, duplicates ${duplicates + inBatchDuplicates}` : 'resend it with a new event_id';
     const overLimit = limited.map((p) => ({ field: field(uniqueIndices[p], 'user_id'), message: overLimitMessage(unique[p]) }));
     if (conflictPositions.length > 0) {
@@ -382,9 +373,7 @@ export function createIngestionService({ assignments, events, modes, quota, veri
       throw conflicting(problems, summary, overLimit);
     }
     if (overLimit.length > 0) {
-      throw new HttpError(
-        429,
-        'daily_limit_exceeded',
+      throw new DailyLimitExceededError(
         `${overLimit.length} event(s) exceed their user's daily limit and were not stored${isBatch ? `; ${summary}` : ''}`,
         overLimit,
       );

@@ -4,7 +4,8 @@
  * and one day's report as JSON or as its self-contained HTML page. Storage is injected.
  */
 import { mapWithConcurrency } from '../common/concurrency.ts';
-import { notFound, validationFailed, type FieldError } from '../common/errors.ts';
+import { NotFoundError, ValidationError } from '../domain/errors.ts';
+import type { FieldError } from '../domain/field-error.ts';
 import { requireExperiment } from '../domain/experiments/lifecycle.ts';
 import type { ExperimentRepository } from '../storage/experiment-repository.ts';
 import { reportKeys, type ReportStore } from '../storage/report-store.ts';
@@ -64,7 +65,7 @@ function formatProblem(format: string): FieldError | undefined {
 /** Checks path parameters before any store is asked (400 naming every bad one). */
 function assertValid(problems: (FieldError | undefined)[]): void {
   const found = problems.filter((problem): problem is FieldError => problem !== undefined);
-  if (found.length > 0) throw validationFailed(found);
+  if (found.length > 0) throw new ValidationError(found);
 }
 
 /** The decision fields of a stored report (absent when the JSON lacks them). */
@@ -86,7 +87,7 @@ export function createReportHistory({ experiments, reports }: ReportHistoryDeps)
   async function get(id: string, day: string): Promise<unknown> {
     assertValid([idProblem(id), dayProblem(day)]);
     const json = await reports.getJson(id, day);
-    if (json === undefined) throw notFound(`No report of ${id} for ${day}`, [{ field: 'day', message: `no report of ${id} for ${day}` }]);
+    if (json === undefined) throw new NotFoundError(`No report of ${id} for ${day}`, [{ field: 'day', message: `no report of ${id} for ${day}` }]);
     return json;
   }
 
@@ -94,7 +95,7 @@ export function createReportHistory({ experiments, reports }: ReportHistoryDeps)
   async function getHtml(id: string, day: string): Promise<string> {
     assertValid([idProblem(id), dayProblem(day)]);
     const html = await reports.getHtml(id, day);
-    if (html === undefined) throw notFound(`No report of ${id} for ${day}`, [{ field: 'day', message: `no report of ${id} for ${day}` }]);
+    if (html === undefined) throw new NotFoundError(`No report of ${id} for ${day}`, [{ field: 'day', message: `no report of ${id} for ${day}` }]);
     return html;
   }
 

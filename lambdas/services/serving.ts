@@ -5,11 +5,9 @@
  * loaded, and record the impression slate. Storage and observability are injected, so the
  * handler is a thin adapter and the same code runs in Lambda, on the local runtime and in tests.
  */
-import { MetricUnit } from '@aws-lambda-powertools/metrics';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { fullJitterDelay } from '../common/backoff.ts';
-import { HttpError, notFound, serviceUnavailable, validationFailed } from '../common/errors.ts';
-import { logger, metrics } from '../common/observability.ts';
+import { DomainError, NotFoundError, UnavailableError, ValidationError } from '../domain/errors.ts';
 import { interleavingTeams, resolveAssignment, type Assignment } from '../domain/experiments/assignment.ts';
 import { banditExposureIncrements, loggedAllocation } from '../domain/events/bandit-counters.ts';
 import { userCapsOf } from '../domain/experiments/caps.ts';
@@ -33,6 +31,7 @@ import { provesNotApplied, type DynamoEventRepository } from '../storage/event-s
 import type { DynamoExperimentRepository, StoredAssignment as StoredAssignmentValue } from '../storage/experiment-repository.ts';
 import type { ModelCache } from '../storage/model-cache.ts';
 import { BanditAllocationCache, interleaveSlates } from './serving-modes.ts';
+import type { Telemetry } from './telemetry.ts';
 
 export interface RecommendationServiceDeps {
   experiments: DynamoExperimentRepository;
@@ -43,6 +42,8 @@ export interface RecommendationServiceDeps {
   recordImpressions: boolean;
   /** Marks the distinct items each variant showed (catalogue coverage); not measured without it. */
   shownItems?: ShownItemRepository;
+  /** Where failures and fallbacks are logged and counted. */
+  telemetry: Telemetry;
 }
 
 /** How many (experiment, variant, item) markers one container remembers as written; past it the memory starts over. */
@@ -70,7 +71,7 @@ function isStoreError(error: unknown): boolean {
 }
 
 /** Builds the serving use case over its storage. */
-export function createRecommendationService({ experiments, counters, events, models, recordImpressions, shownItems }: RecommendationServiceDeps) {
+export function createRecommendationService({ experiments, counters, events, models, recordImpressions, shownItems, telemetry }: RecommendationServiceDeps) {
   // The (experiment, variant, item) coverage markers this container has written.
   const knownShown = new Set<string>();
   const banditAllocations = new BanditAllocationCache(counters);
@@ -124,12 +125,12 @@ export function createRecommendationService({ experiments, counters, events, mod
     // Independent reads, so one round trip instead of two on the hot path.
     const [experiment, stored] = await Promise.all([experimentOf(experimentId, now), storedAssignment(experimentId, userId)]);
     if (!experiment)
-      throw notFound(`experiment_id: experiment "${experimentId}" does not exist`, [
+      throw new NotFoundError(`experiment_id: experiment "${experimentId}" does not exist`, [
         { field: 'experiment_id', message: `experiment "${experimentId}" does not exist` },
       ]);
     // Checked before anything is written, for every user (it is kept only at a first exposure).
     const segmentProblem = segment === undefined ? undefined : clientSegmentProblem(experiment.segments, segment);
-    if (segmentProblem !== undefined) throw validationFailed([{ field: 'segment', message: segmentProblem }]);
+    if (segmentProblem !== undefined) throw new ValidationError([{ field: 'segment', message: segmentProblem }]);
     let record = stored;
     // A bandit assigns new users by the current Thompson allocation (cached per container);
     // users already assigned stay sticky and need no counters read.
@@ -176,7 +177,7 @@ export function createRecommendationService({ experiments, counters, events, mod
     try {
       return userProfileOf(await models.get(control.model_id, control.model_version), userId);
     } catch (error) {
-      logger.warn('Control artifact unavailable for the user profile', { model: control.model_id, version: control.model_version, error });
+      telemetry.warn('Control artifact unavailable for the user profile', { model: control.model_id, version: control.model_version, error });
       return UNKNOWN_PROFILE;
     }
   }
@@ -214,14 +215,14 @@ export function createRecommendationService({ experiments, counters, events, mod
           break;
         } catch (releaseError) {
           if (attempt >= EXPOSURE_RELEASE_ATTEMPTS || !provesNotApplied(releaseError)) {
-            logger.error('Counter undo incomplete: an exposure is claimed but not counted', {
+            telemetry.error('Counter undo incomplete: an exposure is claimed but not counted', {
               reason: 'unclaim-failed',
               experimentId,
               variant,
               userId,
               error: releaseError,
             });
-            metrics.addMetric('CounterInconsistency', MetricUnit.Count, 1);
+            telemetry.metric('CounterInconsistency', 'Count', 1);
             break;
           }
           await sleep(fullJitterDelay(attempt - 1, { baseMs: 50, capMs: 1000 }));
@@ -249,8 +250,8 @@ export function createRecommendationService({ experiments, counters, events, mod
       for (const itemId of fresh) knownShown.add(prefix + itemId);
       knownShown.add(catalogueKey);
     } catch (error) {
-      logger.warn('Shown items could not be marked (catalogue coverage); retried on a later request', { experimentId, variant, error });
-      metrics.addMetric('ShownItemsWriteFailed', MetricUnit.Count, 1);
+      telemetry.warn('Shown items could not be marked (catalogue coverage); retried on a later request', { experimentId, variant, error });
+      telemetry.metric('ShownItemsWriteFailed', 'Count', 1);
     }
   }
 
@@ -259,12 +260,12 @@ export function createRecommendationService({ experiments, counters, events, mod
       const serving = await models.get(assignment.model_id, assignment.model_version);
       return { recs: recommendTopN(serving, userId, topN), modelVersion: assignment.model_version, catalogueSize: serving.model.itemIds.length };
     } catch (error) {
-      logger.error("Artifact unavailable, serving the control model's popularity list", {
+      telemetry.error("Artifact unavailable, serving the control model's popularity list", {
         model: assignment.model_id,
         version: assignment.model_version,
         error,
       });
-      metrics.addMetric('ArtifactFallback', MetricUnit.Count, 1);
+      telemetry.metric('ArtifactFallback', 'Count', 1);
       try {
         const serving = await models.get(controlModel.model_id, controlModel.model_version);
         return {
@@ -273,7 +274,7 @@ export function createRecommendationService({ experiments, counters, events, mod
           catalogueSize: serving.model.itemIds.length,
         };
       } catch {
-        throw serviceUnavailable('No model artifact could be loaded; retry later');
+        throw new UnavailableError('No model artifact could be loaded; retry later');
       }
     }
   }
@@ -352,17 +353,17 @@ export function createRecommendationService({ experiments, counters, events, mod
       assigned = await assign(experimentId, query.user_id, now, request.segment);
     } catch (error) {
       // The store could not be read or written while assigning: nothing was served, so a retry is safe.
-      if (error instanceof HttpError || !isStoreError(error)) throw error;
-      logger.error('Assignment store unavailable', { experimentId, error });
-      throw serviceUnavailable('The experiment store is unavailable; retry later');
+      if (error instanceof DomainError || !isStoreError(error)) throw error;
+      telemetry.error('Assignment store unavailable', { experimentId, error });
+      throw new UnavailableError('The experiment store is unavailable; retry later');
     }
     const { assignment, experiment, record } = assigned;
     const served =
       assignment.source === 'interleaving'
         ? await serveInterleaved(assignment, experiment, query.user_id, query.top_n, requestId)
         : await serveAssigned(assignment, experiment, query.user_id, query.top_n);
-    metrics.addMetric('Recommendations', MetricUnit.Count, 1);
-    if (served.fallback === 'unknown-user') metrics.addMetric('ColdStartFallback', MetricUnit.Count, 1);
+    telemetry.metric('Recommendations', 'Count', 1);
+    if (served.fallback === 'unknown-user') telemetry.metric('ColdStartFallback', 'Count', 1);
 
     let impressionRecorded = false;
     if (recordImpressions && served.inExperiment) {
@@ -397,8 +398,8 @@ export function createRecommendationService({ experiments, counters, events, mod
         });
         impressionRecorded = true;
       } catch (error) {
-        logger.error('Impression could not be recorded', { requestId, error });
-        metrics.addMetric('ImpressionWriteFailed', MetricUnit.Count, 1);
+        telemetry.error('Impression could not be recorded', { requestId, error });
+        telemetry.metric('ImpressionWriteFailed', 'Count', 1);
       }
       if (impressionRecorded && served.catalogueSize !== undefined)
         await markShown(experimentId, served.counterVariant, served.items, now, served.catalogueSize);

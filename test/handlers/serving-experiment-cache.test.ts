@@ -1,4 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
+import { toHttpError } from '../../lambdas/common/errors.ts';
+import type { Telemetry } from '../../lambdas/services/telemetry.ts';
 import type { DynamoCounterRepository } from '../../lambdas/storage/counter-store.ts';
 import type { DynamoEventRepository } from '../../lambdas/storage/event-store.ts';
 import type { DynamoExperimentRepository } from '../../lambdas/storage/experiment-repository.ts';
@@ -29,12 +31,19 @@ function serviceOver(experiments: DynamoExperimentRepository) {
     events: {} as DynamoEventRepository,
     models: {} as ModelCache,
     recordImpressions: true,
+    telemetry: silent,
   });
 }
 
-/** Asks for `experimentId` at `now`, expecting the 404 an unknown experiment gets. */
+/** Unknown experiments log and count nothing. */
+const silent: Telemetry = { error: () => {}, warn: () => {}, metric: () => {} };
+
+/** Asks for `experimentId` at `now`, expecting the 404 an unknown experiment gets (the service's error as the handler answers it). */
 async function askUnknown(service: ReturnType<typeof serviceOver>, experimentId: string, now: number) {
-  await expect(service.recommend({ experimentId, userId: 'u1', topN: 3, now, requestId: 'r' })).rejects.toMatchObject({ statusCode: 404 });
+  const answered = service.recommend({ experimentId, userId: 'u1', topN: 3, now, requestId: 'r' }).catch((error: unknown) => {
+    throw toHttpError(error);
+  });
+  await expect(answered).rejects.toMatchObject({ statusCode: 404 });
 }
 
 describe('the serving experiment cache', () => {

@@ -6,6 +6,7 @@ import { GetObjectCommand, ListObjectsV2Command } from '@aws-sdk/client-s3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ARTIFACTS_BUCKET, TABLES } from '../../lib/resources.ts';
 import type { Experiment } from '../../lambdas/domain/experiments/model.ts';
+import { telemetry } from '../../lambdas/common/observability.ts';
 import { analyzeRunningExperiments, type AnalysisRunSummary } from '../../lambdas/services/analysis-run.ts';
 import { analyseExperiment, type ExperimentAnalysis } from '../../lambdas/services/experiment-results.ts';
 import { addDays, twoArmExperiment, syntheticDailyCounters, type SyntheticArm } from '../../lambdas/services/synthetic-counters.ts';
@@ -49,6 +50,7 @@ const run = async (day?: string) => {
       now: NOW,
       day,
       publishAlert: async (subject, message) => void alerts.push({ subject, message }),
+      telemetry,
     }),
   );
 };

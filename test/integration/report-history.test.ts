@@ -7,6 +7,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ARTIFACTS_BUCKET, TABLES } from '../../lib/resources.ts';
 import { DEFAULT_ARTIFACTS_DIR } from '../../local/runtime.ts';
 import { ensureDatasetAndPointers, readDefaultModelSet, uploadDefaultArtifacts } from '../../local/provision.ts';
+import { toHttpError } from '../../lambdas/common/errors.ts';
+import { telemetry } from '../../lambdas/common/observability.ts';
 import { analyzeRunningExperiments } from '../../lambdas/services/analysis-run.ts';
 import { createModelCatalog } from '../../lambdas/services/model-catalog.ts';
 import { createReportHistory } from '../../lambdas/services/report-history.ts';
@@ -41,7 +43,7 @@ beforeAll(async () => {
   for (const row of syntheticDailyCounters({ arms, days: 14, firstDay: FIRST_DAY }))
     await counters.add(ID, row.variant, row.day, row.increments as Record<string, number>);
   for (const day of REPORT_DAYS) {
-    await analyzeRunningExperiments({ experiments, counters, reports, now: new Date(`${day}T03:00:00Z`), day, publishAlert: async () => {} });
+    await analyzeRunningExperiments({ experiments, counters, reports, now: new Date(`${day}T03:00:00Z`), day, publishAlert: async () => {}, telemetry });
   }
   await uploadDefaultArtifacts(aws.s3, DEFAULT_ARTIFACTS_DIR);
   await ensureDatasetAndPointers(aws.s3, DEFAULT_ARTIFACTS_DIR);
@@ -75,7 +77,11 @@ describe('report history on s3rver', () => {
   });
 
   it('answers 404 for a day the analysis did not run', async () => {
-    await expect(history.get(ID, FIRST_DAY)).rejects.toMatchObject({ statusCode: 404 });
+    // The service's error as the handler answers it.
+    const answered = history.get(ID, FIRST_DAY).catch((error: unknown) => {
+      throw toHttpError(error);
+    });
+    await expect(answered).rejects.toMatchObject({ statusCode: 404 });
   });
 });
 

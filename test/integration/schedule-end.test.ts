@@ -7,6 +7,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ARTIFACTS_BUCKET, TABLES } from '../../lib/resources.ts';
 import type { CreateExperimentInput, Experiment } from '../../lambdas/domain/experiments/model.ts';
+import { telemetry } from '../../lambdas/common/observability.ts';
 import { analyzeRunningExperiments, type AnalysisRunSummary } from '../../lambdas/services/analysis-run.ts';
 import type { FinalAnalysis } from '../../lambdas/services/schedule-end.ts';
 import { addDays, syntheticDailyCounters, twoArmExperiment, type SyntheticArm } from '../../lambdas/services/synthetic-counters.ts';
@@ -44,7 +45,7 @@ function run(
   { now, day }: { now: Date; day: string },
   publish: (subject: string, message: string) => Promise<void> = async (subject, message) => void alerts.push({ subject, message }),
 ) {
-  return analyzeRunningExperiments({ experiments, counters, reports, now, day, publishAlert: publish });
+  return analyzeRunningExperiments({ experiments, counters, reports, now, day, publishAlert: publish, telemetry });
 }
 
 const alertsOf = (id: string) => alerts.filter((alert) => alert.subject.startsWith(`abrec: ${id} `));
@@ -236,6 +237,7 @@ describe('the analysis run at the end of a schedule', () => {
       experimentId: 'ends-on-time',
       day: '2026-05-08',
       publishAlert: async (subject, message) => void alerts.push({ subject, message }),
+      telemetry,
     });
 
     // Assess
