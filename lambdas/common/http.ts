@@ -138,7 +138,11 @@ function jsonBody({ optional }: { optional: boolean }): MiddlewareObj<APIGateway
  */
 export const TIMEOUT_RESERVE_MS = 1_000;
 
-function withCommonMiddleware<E>(handler: Handler<E>, body: BodyParsing) {
+/**
+ * The stack around `handler`. It takes API Gateway events; a handler of parsed bodies (JsonEvent,
+ * whose body is unknown) accepts every one of them, so both kinds fit it as they are.
+ */
+function withCommonMiddleware(handler: Handler<APIGatewayProxyEvent>, body: BodyParsing) {
   const stack = middy<APIGatewayProxyEvent, APIGatewayProxyResult>({
     timeoutEarlyInMillis: TIMEOUT_RESERVE_MS,
     timeoutEarlyResponse: () => {
@@ -158,7 +162,7 @@ function withCommonMiddleware<E>(handler: Handler<E>, body: BodyParsing) {
     .use(logMetrics(metrics, { throwOnEmptyMetrics: false }))
     .use(countRequests());
   const withBody = body === 'none' ? base : base.use(jsonBody({ optional: body === 'optional' }));
-  return withBody.handler(handler as unknown as Handler<APIGatewayProxyEvent>);
+  return withBody.handler(handler);
 }
 
 /** A GET-style handler: no body parsing. */
