@@ -8,10 +8,10 @@ import type { APIGatewayProxyEvent, APIGatewayProxyResult, Context } from 'aws-l
 import httpSecurityHeaders from '@middy/http-security-headers';
 import { createHmac, randomBytes, randomUUID, timingSafeEqual } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { FUNCTIONS, ROUTES, type FunctionName, type RouteDefinition } from '../lib/resources.ts';
 import { errorStack } from '../lambdas/domain/assert-error.ts';
 import { serveDashboard } from './dashboard.ts';
+import { closeServer, listenOnLoopback } from './http-server.ts';
 import type { LocalRoutes } from './local-routes.ts';
 
 export type LambdaHttpHandler = (event: APIGatewayProxyEvent, context: Context) => Promise<APIGatewayProxyResult>;
@@ -348,27 +348,15 @@ async function handle(options: GatewayOptions, req: IncomingMessage, res: Server
 }
 
 /** Starts the gateway on 127.0.0.1. */
-export function startGateway(options: GatewayOptions): Promise<RunningGateway> {
+export async function startGateway(options: GatewayOptions): Promise<RunningGateway> {
   const server = createServer((req, res) => {
     handle(options, req, res).catch((error) => {
       options.log?.(`gateway error: ${errorStack(error)}`);
       if (!res.headersSent) send(res, 500, failureBody('internal_error', 'Internal server error'));
     });
   });
-  return new Promise((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(options.port, '127.0.0.1', () => {
-      const port = (server.address() as AddressInfo).port;
-      resolve({
-        url: `http://127.0.0.1:${port}`,
-        port,
-        server,
-        close: () =>
-          new Promise<void>((done) => {
-            server.close(() => done());
-            server.closeAllConnections();
-          }),
-      });
-    });
-  });
+  const port = await listenOnLoopback(server, options.port);
+  // Once it serves, a server error (say EMFILE on accept) is logged and the gateway keeps serving.
+  server.on('error', (error) => options.log?.(`gateway error: ${errorStack(error)}`));
+  return { url: `http://127.0.0.1:${port}`, port, server, close: () => closeServer(server) };
 }

@@ -7,6 +7,7 @@ import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { createRequire } from 'node:module';
 import { join } from 'node:path';
+import { closeServer, listenOnLoopback } from './http-server.ts';
 
 const require = createRequire(import.meta.url);
 
@@ -26,24 +27,6 @@ export interface LocalServerOptions {
   /** Start dynalite too. @default true (false for work that needs S3 only). */
   dynamo?: boolean;
   s3Port?: number;
-}
-
-function listen(server: Server, port: number): Promise<number> {
-  return new Promise((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(port, '127.0.0.1', () => {
-      server.off('error', reject);
-      resolve((server.address() as AddressInfo).port);
-    });
-  });
-}
-
-function close(server: Server | undefined): Promise<void> {
-  if (!server) return Promise.resolve();
-  return new Promise((resolve) => {
-    server.close(() => resolve());
-    server.closeAllConnections?.();
-  });
 }
 
 /** The data directory's DynamoDB files are held by another process (LevelDB takes one). */
@@ -94,12 +77,12 @@ export async function startLocalServers(options: LocalServerOptions): Promise<Lo
     await assertDynamoDirFree(options.dataDir, dynamoDir);
     // Table changes are instant locally; CloudFormation does the waiting in AWS.
     dynamoServer = dynalite({ path: dynamoDir, createTableMs: 0, deleteTableMs: 0, updateTableMs: 0 });
-    dynamoPort = await listen(dynamoServer, dynamoPort);
+    dynamoPort = await listenOnLoopback(dynamoServer, dynamoPort);
   };
   const stopDynamo = async () => {
     const server = dynamoServer;
     dynamoServer = undefined;
-    await close(server);
+    await closeServer(server);
     // LevelDB releases its lock asynchronously after the server closes.
     await new Promise((r) => setTimeout(r, 100));
   };
