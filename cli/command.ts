@@ -3,6 +3,8 @@
  * arguments (node:util parseArgs) and never call process.exit themselves, so they
  * can be run in-process by tests.
  */
+import { parseArgs, type ParseArgsConfig } from 'node:util';
+import { errorMessage } from '../lambdas/domain/assert-error.ts';
 export interface CliIO {
   stdout: (text: string) => void;
   stderr: (text: string) => void;
@@ -35,4 +37,13 @@ export interface CommandEntry {
   summary: string;
   /** Imports the command's module; its CliCommand has the same path and summary. */
   load: () => Promise<CliCommand>;
+}
+
+/** node:util parseArgs, raising what it refuses (an unknown option, a missing value) as a UsageError. */
+export function parseCommandArgs<T extends ParseArgsConfig>(config: T): ReturnType<typeof parseArgs<T>> {
+  try {
+    return parseArgs(config);
+  } catch (error) {
+    throw new UsageError(errorMessage(error));
+  }
 }

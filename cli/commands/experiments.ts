@@ -1,6 +1,6 @@
 import { readFile } from 'node:fs/promises';
 import { parseArgs } from 'node:util';
-import { adminRequest, resolveAdminTarget } from '../admin-client.ts';
+import { adminRequest, resolveAdminTarget, type AdminResponse } from '../admin-client.ts';
 import { UsageError, type CliCommand, type CliIO } from '../command.ts';
 import { errorMessage } from '../../lambdas/domain/assert-error.ts';
 
@@ -124,7 +124,7 @@ Examples:
     const target = await resolveAdminTarget({ url: values.url, adminKey: values['admin-key'], dataDir: values['data-dir'] }, io.env);
     const path = `/experiments/${encodeURIComponent(id ?? '')}`;
     const transition = revision === undefined ? {} : { expected_revision: revision };
-    let response;
+    let response: AdminResponse;
     switch (action) {
       case 'list':
         response = await adminRequest(target, 'GET', '/experiments');

@@ -2,13 +2,11 @@
  * `abrec generate`: writes seeded synthetic MovieLens-like data in a GroupLens file layout
  * (u.data + u.item by default), for the demo, tests and benchmarks.
  */
-import { parseArgs } from 'node:util';
-import { UsageError, type CliCommand, type CliIO } from '../command.ts';
+import { parseCommandArgs, UsageError, type CliCommand, type CliIO } from '../command.ts';
 import { summarizeDataset } from '../../lambdas/domain/recommenders/data/dataset.ts';
 import { writeMovieLensFiles } from '../../lambdas/domain/recommenders/data/files.ts';
 import { MOVIELENS_FORMATS, type MovieLensFormat } from '../../lambdas/domain/recommenders/data/formats.ts';
 import { ML_100K_SIZE, generateSyntheticMovieLens, type SyntheticConfig } from '../../lambdas/domain/recommenders/data/synthetic.ts';
-import { errorMessage } from '../../lambdas/domain/assert-error.ts';
 
 /** Above this many ratings the command reports progress on stderr. */
 const PROGRESS_THRESHOLD = 200_000;
@@ -66,27 +64,22 @@ function integerOption(raw: string | undefined, name: string, fallback: number, 
 }
 
 function parseOptions(argv: string[]): { config: SyntheticConfig; out: string; format: MovieLensFormat; json: boolean; help: boolean } {
-  let values;
-  try {
-    ({ values } = parseArgs({
-      args: argv,
-      strict: true,
-      allowPositionals: false,
-      options: {
-        out: { type: 'string' },
-        users: { type: 'string' },
-        items: { type: 'string' },
-        ratings: { type: 'string' },
-        seed: { type: 'string' },
-        format: { type: 'string' },
-        'min-user-ratings': { type: 'string' },
-        json: { type: 'boolean', default: false },
-        help: { type: 'boolean', default: false },
-      },
-    }));
-  } catch (error) {
-    throw new UsageError(errorMessage(error));
-  }
+  const { values } = parseCommandArgs({
+    args: argv,
+    strict: true,
+    allowPositionals: false,
+    options: {
+      out: { type: 'string' },
+      users: { type: 'string' },
+      items: { type: 'string' },
+      ratings: { type: 'string' },
+      seed: { type: 'string' },
+      format: { type: 'string' },
+      'min-user-ratings': { type: 'string' },
+      json: { type: 'boolean', default: false },
+      help: { type: 'boolean', default: false },
+    },
+  });
   const format = (values.format ?? 'ml-100k') as MovieLensFormat;
   if (!MOVIELENS_FORMATS.includes(format)) throw new UsageError(`--format must be one of ${MOVIELENS_FORMATS.join(', ')}, got '${values.format}'`);
   if (!values.help && (values.out === undefined || values.out === '')) throw new UsageError('--out DIR is required');

@@ -2,10 +2,8 @@
  * `abrec power`: users per variant needed to detect a relative change in a conversion rate, for
  * a single fixed-horizon test and for the always-valid (sequential) test the reports decide with.
  */
-import { parseArgs } from 'node:util';
-import { UsageError, type CliCommand, type CliIO } from '../command.ts';
-import { sampleSizeForProportions, sequentialSampleSize, StatsInputError } from '../../lambdas/domain/stats/index.ts';
-import { errorMessage } from '../../lambdas/domain/assert-error.ts';
+import { parseCommandArgs, UsageError, type CliCommand, type CliIO } from '../command.ts';
+import { sampleSizeForProportions, sequentialSampleSize, StatsInputError, type SampleSizePlan } from '../../lambdas/domain/stats/index.ts';
 
 const HELP = `Usage:
   abrec power --baseline RATE --mde REL [--alpha 0.05] [--power 0.8] [--looks K] [--json]
@@ -46,24 +44,19 @@ export const powerCommand: CliCommand = {
   summary: 'Sample size per variant for a conversion-rate experiment (fixed-horizon and sequential)',
   help: HELP,
   async run(argv: string[], io: CliIO): Promise<number> {
-    let values;
-    try {
-      values = parseArgs({
-        args: argv,
-        options: {
-          baseline: { type: 'string' },
-          mde: { type: 'string' },
-          alpha: { type: 'string' },
-          power: { type: 'string' },
-          looks: { type: 'string' },
-          json: { type: 'boolean', default: false },
-        },
-        strict: true,
-        allowPositionals: false,
-      }).values;
-    } catch (error) {
-      throw new UsageError(errorMessage(error));
-    }
+    const { values } = parseCommandArgs({
+      args: argv,
+      options: {
+        baseline: { type: 'string' },
+        mde: { type: 'string' },
+        alpha: { type: 'string' },
+        power: { type: 'string' },
+        looks: { type: 'string' },
+        json: { type: 'boolean', default: false },
+      },
+      strict: true,
+      allowPositionals: false,
+    });
     const input = {
       baselineRate: numberOption(values.baseline, '--baseline'),
       relativeMde: numberOption(values.mde, '--mde'),
@@ -71,8 +64,8 @@ export const powerCommand: CliCommand = {
       power: numberOption(values.power, '--power', 0.8),
     };
     const looks = numberOption(values.looks, '--looks', 1);
-    let plan;
-    let sequential;
+    let plan: SampleSizePlan;
+    let sequential: SampleSizePlan;
     try {
       plan = sampleSizeForProportions(input);
       sequential = sequentialSampleSize({ ...input, looks });
