@@ -25,14 +25,14 @@ import { banditAllocationFor, type BanditAllocation } from '../lambdas/domain/ex
 import { banditExposureIncrements, banditRewardIncrements, loggedAllocation } from '../lambdas/domain/events/bandit-counters.ts';
 import { armCountersOf } from '../lambdas/services/serving-modes.ts';
 import type { Experiment } from '../lambdas/domain/experiments/model.ts';
-import type { StoredDailyCounter } from '../lambdas/services/analysis-input.ts';
 import { DAY_MS } from '../local/clock.ts';
 import type { SlateItem } from './behaviour.ts';
 import type { SimulationTarget } from './run.ts';
+import type { DailyCounter } from '../lambdas/storage/counter-store.ts';
 
 export interface InProcessTarget extends SimulationTarget {
   /** The daily counters per variant, as `CounterRepository.dailyCounters` returns them. */
-  countersByVariant: () => Record<string, StoredDailyCounter[]>;
+  countersByVariant: () => Record<string, DailyCounter[]>;
   /** The UTC day of the last simulated day. */
   lastDay: () => string;
 }

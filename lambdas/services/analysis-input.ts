@@ -12,6 +12,7 @@
  * writers add each user's contribution as a delta on the day it changes.
  */
 import type { Experiment, Guardrail, Variant } from '../domain/experiments/model.ts';
+import type { DailyCounter } from '../storage/counter-store.ts';
 import { banditAnalysisInput } from './bandit-input.ts';
 import type { ShownItems } from '../storage/shown-items.ts';
 import { panelMetricInputs, rankingPanelInput } from './metric-panel-input.ts';
@@ -27,12 +28,6 @@ import type {
   PanelMetricInput,
   RankingPanelInput,
 } from '../domain/stats/index.ts';
-
-/** One stored daily counter item: `day` plus numeric fields (missing fields are 0; a BigInt beyond 2^53, see exact.ts). */
-export interface StoredDailyCounter {
-  day: string;
-  [field: string]: Exact | string;
-}
 
 /** Every counter field the analysis reads; the totals in a report list exactly these. */
 export const COUNTER_FIELDS = [
@@ -220,7 +215,7 @@ export function planGuardrails(
   return { guardrails: planned, skipped, slots: { ...slots } };
 }
 
-const numberOf = (item: StoredDailyCounter, field: string): number => {
+const numberOf = (item: DailyCounter, field: string): number => {
   const value = item[field];
   // A BigInt (beyond 2^53) becomes its nearest double here, inside the statistics' input.
   if (typeof value === 'bigint') return Number(value);
@@ -237,15 +232,15 @@ function zeroTotals(): CounterTotals {
  */
 export function cumulativeTotals(
   variants: readonly string[],
-  countersByVariant: Readonly<Record<string, readonly StoredDailyCounter[]>>,
+  countersByVariant: Readonly<Record<string, readonly DailyCounter[]>>,
   through?: string,
 ): { days: string[]; byDay: Record<string, CounterTotals>[] } {
   const included = (day: string) => through === undefined || day <= through;
-  const daily = new Map<string, Map<string, StoredDailyCounter[]>>();
+  const daily = new Map<string, Map<string, DailyCounter[]>>();
   for (const variant of variants) {
     for (const item of countersByVariant[variant] ?? []) {
       if (!included(item.day)) continue;
-      const perDay = daily.get(item.day) ?? new Map<string, StoredDailyCounter[]>();
+      const perDay = daily.get(item.day) ?? new Map<string, DailyCounter[]>();
       perDay.set(variant, [...(perDay.get(variant) ?? []), item]);
       daily.set(item.day, perDay);
     }
@@ -253,7 +248,7 @@ export function cumulativeTotals(
   const days = [...daily.keys()].sort();
   const running = new Map(variants.map((variant) => [variant, zeroTotals()]));
   const byDay = days.map((day) => {
-    const perDay = daily.get(day) as Map<string, StoredDailyCounter[]>;
+    const perDay = daily.get(day) as Map<string, DailyCounter[]>;
     return Object.fromEntries(
       variants.map((variant) => {
         const next = { ...(running.get(variant) as CounterTotals) };
@@ -359,7 +354,7 @@ export function expectedExposureShares(
  * per-user indicators (clickers, converters) count the users whose first click or purchase falls
  * in the period.
  */
-export function countersFrom(countersByVariant: Readonly<Record<string, readonly StoredDailyCounter[]>>, from: string): Record<string, StoredDailyCounter[]> {
+export function countersFrom(countersByVariant: Readonly<Record<string, readonly DailyCounter[]>>, from: string): Record<string, DailyCounter[]> {
   return Object.fromEntries(
     Object.entries(countersByVariant).map(([variant, items]) => {
       let carried = 0;
@@ -387,7 +382,7 @@ function analysedVariants(experiment: Pick<Experiment, 'variants'>): { kept: Var
  */
 export function buildAnalysisInput(
   experiment: Experiment,
-  allCounters: Readonly<Record<string, readonly StoredDailyCounter[]>>,
+  allCounters: Readonly<Record<string, readonly DailyCounter[]>>,
   options: AnalysisInputOptions = {},
 ): AnalysisInput {
   const countersByVariant = options.from === undefined ? allCounters : countersFrom(allCounters, options.from);

@@ -16,7 +16,7 @@ import {
 } from '../domain/events/bandit-counters.ts';
 import type { Experiment, Variant } from '../domain/experiments/model.ts';
 import type { BanditArmSums, BanditLook, BanditReportInput } from '../domain/stats/index.ts';
-import type { StoredDailyCounter } from './analysis-input.ts';
+import type { DailyCounter } from '../storage/counter-store.ts';
 
 /** The bandit's 0/1 reward for its target metric: the success field its posterior counts. */
 export function banditRewardOf(experiment: Pick<Experiment, 'target_metric'>): { field: BanditReward; definition: string } {
@@ -25,7 +25,7 @@ export function banditRewardOf(experiment: Pick<Experiment, 'target_metric'>): {
     : { field: 'clickers', definition: 'clicked at least once (clickers / exposed users)' };
 }
 
-const numberOf = (item: StoredDailyCounter, field: string): number => {
+const numberOf = (item: DailyCounter, field: string): number => {
   const value = item[field];
   if (typeof value === 'bigint') return Number(value);
   return typeof value === 'number' && Number.isFinite(value) ? value : 0;
@@ -48,7 +48,7 @@ export interface BanditAnalysisInput {
 export function banditAnalysisInput(
   experiment: Pick<Experiment, 'target_metric' | 'variants'>,
   kept: readonly Pick<Variant, 'name' | 'is_control'>[],
-  countersByVariant: Readonly<Record<string, readonly StoredDailyCounter[]>>,
+  countersByVariant: Readonly<Record<string, readonly DailyCounter[]>>,
   through?: string,
 ): BanditAnalysisInput {
   const included = (day: string) => through === undefined || day <= through;
@@ -79,7 +79,7 @@ export function banditAnalysisInput(
     rewardInversePropensitySum: 0,
     rewardInversePropensitySqSum: 0,
   }));
-  const byDay = new Map<string, StoredDailyCounter[]>();
+  const byDay = new Map<string, DailyCounter[]>();
   for (const item of allItems) byDay.set(item.day, [...(byDay.get(item.day) ?? []), item]);
   const ownItems = (name: string, day: string) => (countersByVariant[name] ?? []).filter((item) => item.day === day);
   const addExpected = (day: string) => {

@@ -13,6 +13,7 @@ import type { Experiment } from '../domain/experiments/model.ts';
 import type { DailyVariantCounters, Interval } from '../domain/stats/index.ts';
 import { CANCELLATION_TOLERANCE, ratioEstimate, ratioMetricTest, twoProportionZTest, zCriticalFor, type RatioSample } from '../domain/stats/index.ts';
 import { userMeanEstimate, userMeanTest, type EstimateWithInterval, type UserSums } from '../domain/stats/user-level.ts';
+import type { DailyCounter } from '../storage/counter-store.ts';
 
 /**
  * The counter fields of the per-user caps (written by userStatIncrements): uncapped user-level
@@ -86,14 +87,8 @@ export function cappedMetricPlan<P extends { kind: string; definition: string }>
   return plan;
 }
 
-/** A stored counter row as the analysis reads it (see StoredDailyCounter). */
-export interface ExactCounterRow {
-  day: string;
-  [field: string]: Exact | string;
-}
-
 /** Every numeric field summed exactly over the rows up to `through` (inclusive; all when undefined). */
-export function exactTotalsThrough(rows: readonly ExactCounterRow[], through?: string): Record<string, Exact> {
+export function exactTotalsThrough(rows: readonly DailyCounter[], through?: string): Record<string, Exact> {
   const totals: Record<string, Exact> = {};
   for (const row of rows) {
     if (through !== undefined && row.day > through) continue;
@@ -170,7 +165,7 @@ const comparisonOf = (
  */
 export function cappingReport(
   experiment: Experiment,
-  countersByVariant: Readonly<Record<string, readonly ExactCounterRow[]>>,
+  countersByVariant: Readonly<Record<string, readonly DailyCounter[]>>,
   { through, confidenceLevel = experiment.confidence_level }: { through?: string; confidenceLevel?: number } = {},
 ): CappingReport {
   const analysed = experiment.variants.filter((v) => v.active && v.weight > 0).sort((a, b) => Number(b.is_control) - Number(a.is_control));

@@ -13,6 +13,7 @@ import { buildExperimentReport, isTerminalDecision, type Decision, type Experime
 import type { CounterRepository } from '../storage/counter-store.ts';
 import type { ShownItemRepository, ShownItems } from '../storage/shown-items.ts';
 import { INTERLEAVING_COUNTER_VARIANT } from '../domain/events/interleaving-credit.ts';
+import type { DailyCounter } from '../storage/counter-store.ts';
 import { cappingReport, type CappingReport } from './capping.ts';
 import { varianceReductionReport, type VarianceReductionReport } from './variance-reduction.ts';
 import { segmentsReport, type SegmentsReport } from './segment-breakdown.ts';
@@ -25,7 +26,6 @@ import {
   type CounterTotals,
   type MetricPlan,
   type SkippedGuardrail,
-  type StoredDailyCounter,
 } from './analysis-input.ts';
 
 /** The analysis document (snake_case envelope, the engine's camelCase report inside). */
@@ -88,7 +88,7 @@ export interface AnalyseStoredOptions extends AnalyseOptions {
  * Reads every analysed variant's daily counters: one Query each, in parallel; interleaving
  * experiments also read their `~interleaving` counter (impressions and wins).
  */
-export async function readVariantCounters(experiment: Experiment, counters: CounterRepository): Promise<Record<string, StoredDailyCounter[]>> {
+export async function readVariantCounters(experiment: Experiment, counters: CounterRepository): Promise<Record<string, DailyCounter[]>> {
   const names = experiment.variants.map((variant) => variant.name);
   if (experiment.mode === 'interleaving') names.push(INTERLEAVING_COUNTER_VARIANT);
   // Exact: a counter beyond 2^53 stays a BigInt until the statistics (exact.ts).
@@ -116,7 +116,7 @@ export function promotionFromReport(report: ExperimentReport | null): PromotionA
  */
 function interleavingAnalysis(
   experiment: Experiment,
-  countersByVariant: Readonly<Record<string, readonly StoredDailyCounter[]>>,
+  countersByVariant: Readonly<Record<string, readonly DailyCounter[]>>,
   options: AnalyseOptions,
 ): ExperimentAnalysis {
   const teams = teamsOf(experiment);
@@ -181,7 +181,7 @@ function interleavingSwitches(experiment: Experiment, day: string): Pick<Experim
 /** Pure: the analysis document from an experiment and its stored counters. */
 export function analysisFromCounters(
   experiment: Experiment,
-  countersByVariant: Readonly<Record<string, readonly StoredDailyCounter[]>>,
+  countersByVariant: Readonly<Record<string, readonly DailyCounter[]>>,
   options: AnalyseOptions,
 ): ExperimentAnalysis {
   if (experiment.mode === 'interleaving') return interleavingAnalysis(experiment, countersByVariant, options);

@@ -16,7 +16,7 @@ import { alwaysValidSignTest, signTest, type PreferenceTestResult } from '../dom
 import { controlOf, type Experiment, type Variant } from '../domain/experiments/model.ts';
 import type { PromotionAnalysis } from '../domain/experiments/lifecycle.ts';
 import type { Decision } from '../domain/stats/index.ts';
-import type { StoredDailyCounter } from './analysis-input.ts';
+import type { DailyCounter } from '../storage/counter-store.ts';
 
 /** One team of the test: the variant whose model placed its items, and what was credited to it. */
 export interface TeamSummary {
@@ -54,13 +54,13 @@ export interface InterleavingDecision {
   promotion: PromotionAnalysis;
 }
 
-const numberOf = (item: StoredDailyCounter, field: string): number => {
+const numberOf = (item: DailyCounter, field: string): number => {
   const value = item[field];
   return typeof value === 'number' && Number.isFinite(value) ? value : 0;
 };
 
 /** Sums the given fields over the days on or before `through`. */
-export function sumThrough(items: readonly StoredDailyCounter[] | undefined, fields: readonly string[], through: string): Record<string, number> {
+export function sumThrough(items: readonly DailyCounter[] | undefined, fields: readonly string[], through: string): Record<string, number> {
   const totals = Object.fromEntries(fields.map((field) => [field, 0]));
   for (const item of items ?? []) {
     if (item.day > through) continue;
@@ -84,7 +84,7 @@ export function teamsOf(experiment: Experiment): { a: Variant; b: Variant } {
  */
 export function preferenceFromCounters(
   experiment: Experiment,
-  countersByVariant: Readonly<Record<string, readonly StoredDailyCounter[]>>,
+  countersByVariant: Readonly<Record<string, readonly DailyCounter[]>>,
   day: string,
 ): InterleavingPreference {
   const teams = teamsOf(experiment);

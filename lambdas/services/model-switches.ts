@@ -12,7 +12,8 @@
  */
 import type { ArmVersions, Experiment, ModelHistoryEntry } from '../domain/experiments/model.ts';
 import { buildExperimentReport, StatsInputError, type ExperimentReport, type Interval } from '../domain/stats/index.ts';
-import { buildAnalysisInput, type StoredDailyCounter } from './analysis-input.ts';
+import type { DailyCounter } from '../storage/counter-store.ts';
+import { buildAnalysisInput } from './analysis-input.ts';
 
 /** One switch as the report marks it. */
 export interface ModelSwitchMark {
@@ -108,7 +109,7 @@ const insufficient = (from: string | null, reason: string): PeriodComparison => 
 /** The target over the counters from `from` through `through`. */
 export function periodComparison(
   experiment: Experiment,
-  countersByVariant: Readonly<Record<string, readonly StoredDailyCounter[]>>,
+  countersByVariant: Readonly<Record<string, readonly DailyCounter[]>>,
   { from, through, mde }: { from: string; through: string; mde?: number },
 ): PeriodComparison {
   if (from > through) return insufficient(from, `the period starts on ${from}, after the analysis day`);
@@ -129,7 +130,7 @@ export function periodComparison(
  */
 export function modelSwitchesReport(
   experiment: Experiment,
-  countersByVariant: Readonly<Record<string, readonly StoredDailyCounter[]>>,
+  countersByVariant: Readonly<Record<string, readonly DailyCounter[]>>,
   { day, mde, whole }: { day: string; mde?: number; whole: ExperimentReport | null },
 ): ModelSwitchesReport | null {
   const switches = switchMarks(experiment.model_history).filter((mark) => mark.day <= day);

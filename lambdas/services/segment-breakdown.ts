@@ -13,8 +13,9 @@ import { toDouble, type Exact } from '../domain/events/exact.ts';
 import type { Experiment } from '../domain/experiments/model.ts';
 import { parseSegmentKey } from '../domain/experiments/user-segments.ts';
 import { segmentBreakdown, type ComparisonInput, type Interval, type SegmentInput } from '../domain/stats/index.ts';
+import type { DailyCounter } from '../storage/counter-store.ts';
 import { metricPlanFor } from './analysis-input.ts';
-import { cappedSlotsOf, exactTotalsThrough, hasCappedSums, type ExactCounterRow } from './capping.ts';
+import { cappedSlotsOf, exactTotalsThrough, hasCappedSums } from './capping.ts';
 
 /** Rows of no segment (written before segments existed, or for a user whose assignment has none). */
 export const UNRECORDED_SEGMENT = 'unrecorded';
@@ -65,7 +66,7 @@ export interface SegmentsReport {
 type Sums = Record<string, Exact>;
 
 /** The segment of a row along a dimension. */
-function segmentAlong(dimension: SegmentDimension, row: ExactCounterRow): string {
+function segmentAlong(dimension: SegmentDimension, row: DailyCounter): string {
   const key = typeof row.segment === 'string' ? row.segment : undefined;
   const parsed = key === undefined ? undefined : parseSegmentKey(key);
   if (parsed === undefined) return UNRECORDED_SEGMENT;
@@ -142,7 +143,7 @@ function comparisonInput(
  */
 export function segmentsReport(
   experiment: Experiment,
-  countersByVariant: Readonly<Record<string, readonly ExactCounterRow[]>>,
+  countersByVariant: Readonly<Record<string, readonly DailyCounter[]>>,
   { through }: { through?: string } = {},
 ): SegmentsReport {
   const analysed = experiment.variants.filter((v) => v.active && v.weight > 0).sort((a, b) => Number(b.is_control) - Number(a.is_control));
@@ -167,7 +168,7 @@ export function segmentsReport(
     metric: metricPlanFor(experiment).definition,
     dimensions: dimensions.map(({ dimension, definition, order }) => {
       // Each variant's totals per segment of the dimension.
-      const bySegment = new Map<string, Map<string, ExactCounterRow[]>>();
+      const bySegment = new Map<string, Map<string, DailyCounter[]>>();
       for (const variant of analysed) {
         for (const row of countersByVariant[variant.name] ?? []) {
           const segment = segmentAlong(dimension, row);

@@ -15,7 +15,8 @@ import { exactAdd, type Exact } from '../domain/events/exact.ts';
 import type { Experiment } from '../domain/experiments/model.ts';
 import { alwaysValidSequence, defaultMixtureVariance, holmAdjust, type StatResult } from '../domain/stats/index.ts';
 import { cupedMeans, cupedRatio, type CupedComparison, type CupedMeanArm, type CupedResult } from '../domain/stats/cuped.ts';
-import { exactTotalsThrough, hasCappedSums, type ExactCounterRow } from './capping.ts';
+import type { DailyCounter } from '../storage/counter-store.ts';
+import { exactTotalsThrough, hasCappedSums } from './capping.ts';
 
 /** The counter fields of the covariate: its sums at exposure and its cross moments with each outcome. */
 export const CUPED_COUNTER_FIELDS = [
@@ -159,7 +160,7 @@ function analyseMetric(metric: CupedMetric, arms: { name: string; sums: Sums }[]
 /** Cumulative exact totals of each variant at the end of every day any variant has counters (through `through`). */
 function dailyTotals(
   names: string[],
-  countersByVariant: Readonly<Record<string, readonly ExactCounterRow[]>>,
+  countersByVariant: Readonly<Record<string, readonly DailyCounter[]>>,
   through?: string,
 ): { day: string; totals: Sums[] }[] {
   const days = [...new Set(names.flatMap((name) => (countersByVariant[name] ?? []).map((row) => row.day)))]
@@ -167,7 +168,7 @@ function dailyTotals(
     .sort();
   const running = names.map((): Sums => ({}));
   const byVariantDay = names.map((name) => {
-    const byDay = new Map<string, ExactCounterRow[]>();
+    const byDay = new Map<string, DailyCounter[]>();
     for (const row of countersByVariant[name] ?? []) byDay.set(row.day, [...(byDay.get(row.day) ?? []), row]);
     return byDay;
   });
@@ -229,7 +230,7 @@ function targetSequential(
  */
 export function varianceReductionReport(
   experiment: Experiment,
-  countersByVariant: Readonly<Record<string, readonly ExactCounterRow[]>>,
+  countersByVariant: Readonly<Record<string, readonly DailyCounter[]>>,
   { through, confidenceLevel = experiment.confidence_level }: { through?: string; confidenceLevel?: number } = {},
 ): VarianceReductionReport {
   const analysed = experiment.variants.filter((v) => v.active && v.weight > 0).sort((a, b) => Number(b.is_control) - Number(a.is_control));

@@ -17,21 +17,17 @@ import { USER_TOTAL_FIELDS, counterShard, type Increments, type UserTotals } fro
 import { analysisDay } from '../domain/events/event.ts';
 import { exactAdd, normaliseExact, type Exact } from '../domain/events/exact.ts';
 
-/** One day of a variant's counters (its shards summed), as doubles: see {@link ExactDailyCounter} for the exact sums. */
-export interface DailyCounter {
-  day: string;
-  [metric: string]: number | string;
-}
-
 /**
- * One day of a variant's counters (its shards summed) as the analysis reads them: a counter is a
- * number while a double holds it exactly and a BigInt beyond 2^53 (exact.ts), read and summed
- * exactly, never dropped or refused; only the statistics turn it into a double.
+ * One day of a variant's counters (its shards summed; per segment, as exactDailyCounters reads
+ * them): `day` plus numeric fields, a missing field being 0. The one row type of the counters, for
+ * storage and analysis alike: a counter is a number while a double holds it exactly and a BigInt
+ * beyond 2^53 (exact.ts), read and summed exactly, never dropped or refused; only the statistics
+ * turn it into a double. `DailyCounter<number>` is the same row as doubles (dailyCounters).
  */
-export interface ExactDailyCounter {
+export interface DailyCounter<Value extends Exact = Exact> {
   day: string;
   /** Also `segment`: the user segment of the row (user-segments.ts), a string; absent for counters of no segment. */
-  [metric: string]: Exact | string;
+  [metric: string]: Value | string;
 }
 
 export interface CounterRepository {
@@ -40,13 +36,13 @@ export interface CounterRepository {
   /** Adds an exposure (a user's first assignment) to the day's counter, in the user's shard and segment. */
   countExposure(experimentId: string, variant: string, atMs: number, userId: string, extra?: Increments, segment?: string): Promise<void>;
   /** The daily counters of one variant (each day's shards summed exactly), oldest first, as doubles (a counter beyond 2^53 rounded). */
-  dailyCounters(experimentId: string, variant: string): Promise<DailyCounter[]>;
+  dailyCounters(experimentId: string, variant: string): Promise<DailyCounter<number>[]>;
   /**
    * The same counters exactly (BigInts beyond 2^53), one row per day and segment (`segment` set
    * for a segment's items, absent for items of none): what the analysis reads. A day's rows sum
    * to its dailyCounters row.
    */
-  exactDailyCounters(experimentId: string, variant: string): Promise<ExactDailyCounter[]>;
+  exactDailyCounters(experimentId: string, variant: string): Promise<DailyCounter[]>;
 }
 
 /** The per-user aggregates the user-level statistics are computed from (counters table, `AGG` items). */
@@ -172,7 +168,7 @@ export class DynamoCounterRepository implements CounterRepository, UserAggregate
     return { ...totals, covariate: userTotalValue(attributes.covariate) };
   }
 
-  async dailyCounters(experimentId: string, variant: string): Promise<DailyCounter[]> {
+  async dailyCounters(experimentId: string, variant: string): Promise<DailyCounter<number>[]> {
     // A day's segments summed exactly, then the nearest doubles.
     const byDay = new Map<string, Record<string, Exact | string>>();
     for (const row of await this.exactDailyCounters(experimentId, variant)) {
@@ -180,13 +176,13 @@ export class DynamoCounterRepository implements CounterRepository, UserAggregate
       for (const [metric, value] of Object.entries(row)) if (typeof value !== 'string') day[metric] = exactAdd((day[metric] as Exact | undefined) ?? 0, value);
     }
     return [...byDay.values()].map(
-      (row) => Object.fromEntries(Object.entries(row).map(([key, value]) => [key, typeof value === 'bigint' ? Number(value) : value])) as DailyCounter,
+      (row) => Object.fromEntries(Object.entries(row).map(([key, value]) => [key, typeof value === 'bigint' ? Number(value) : value])) as DailyCounter<number>,
     );
   }
 
-  async exactDailyCounters(experimentId: string, variant: string): Promise<ExactDailyCounter[]> {
+  async exactDailyCounters(experimentId: string, variant: string): Promise<DailyCounter[]> {
     // Items come sorted by sk: a day's shards (and their segments) are adjacent, the days oldest first.
-    const byDay = new Map<string, ExactDailyCounter>();
+    const byDay = new Map<string, DailyCounter>();
     let start: Record<string, unknown> | undefined;
     do {
       const page = await this.db.send(
@@ -213,7 +209,7 @@ export class DynamoCounterRepository implements CounterRepository, UserAggregate
       start = page.LastEvaluatedKey;
     } while (start);
     // By day, then the items of no segment before the segments in name order.
-    const segmentOf = (row: ExactDailyCounter) => (typeof row.segment === 'string' ? row.segment : '');
+    const segmentOf = (row: DailyCounter) => (typeof row.segment === 'string' ? row.segment : '');
     return [...byDay.values()].sort((a, b) => a.day.localeCompare(b.day) || segmentOf(a).localeCompare(segmentOf(b)));
   }
 }

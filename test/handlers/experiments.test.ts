@@ -4,7 +4,6 @@ import { mockClient } from 'aws-sdk-client-mock';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest';
 import { createExperiment } from '../../lambdas/domain/experiments/lifecycle.ts';
 import type { Experiment } from '../../lambdas/domain/experiments/model.ts';
-import type { StoredDailyCounter } from '../../lambdas/services/analysis-input.ts';
 import { analysisFromCounters } from '../../lambdas/services/experiment-results.ts';
 import { addDays, syntheticDailyCounters, type SyntheticArm } from '../../lambdas/services/synthetic-counters.ts';
 import { apiEvent, bodyOf, fieldsOf, jsonPost, lambdaContext, type ErrorResponseBody } from './support/api-gateway.ts';
@@ -13,6 +12,7 @@ import { TABLE, stubHandlerEnv } from './support/env.ts';
 import './support/matchers.ts';
 import { NOW, tinyArtifact, tinyModel } from './support/models.ts';
 import { encodeArtifact } from '../../lambdas/domain/recommenders/artifact.ts';
+import type { DailyCounter } from '../../lambdas/storage/counter-store.ts';
 
 const ddb = mockClient(DynamoDBDocumentClient);
 const s3 = mockClient(S3Client);
@@ -45,8 +45,8 @@ const DAY = NOW.toISOString().slice(0, 10);
 const arm = (variant: string, overrides: Partial<SyntheticArm> = {}): SyntheticArm => ({ variant, users: 5000, ctr: 0.05, conversionRate: 0.05, ...overrides });
 
 /** Seven days of counters ending on DAY; returns them as the counter repository reads them. */
-function seedCounters(arms: SyntheticArm[]): Record<string, StoredDailyCounter[]> {
-  const out: Record<string, StoredDailyCounter[]> = {};
+function seedCounters(arms: SyntheticArm[]): Record<string, DailyCounter[]> {
+  const out: Record<string, DailyCounter[]> = {};
   for (const row of syntheticDailyCounters({ arms, days: 7, firstDay: addDays(DAY, -6) })) {
     tables.seedCounter(ID, row.variant, row.day, row.increments as Record<string, number>);
     (out[row.variant] ??= []).push({ day: row.day, ...(row.increments as Record<string, number>) });

@@ -5,11 +5,11 @@
 import { describe, expect, it } from 'vitest';
 import { createAnalyzeCommand, type MetricsOutput, type RankingOutput } from '../../../cli/commands/analyze.ts';
 import { parseExperiment } from '../../../lambdas/domain/experiments/model.ts';
-import type { StoredDailyCounter } from '../../../lambdas/services/analysis-input.ts';
 import { analysisFromCounters } from '../../../lambdas/services/experiment-results.ts';
 import { syntheticDailyCounters, twoArmExperiment } from '../../../lambdas/services/synthetic-counters.ts';
 import { formatSummary, type AnalyzeOutput } from '../../../simulator/summary.ts';
 import { recordingIO } from '../../helpers/cli-io.ts';
+import type { DailyCounter } from '../../../lambdas/storage/counter-store.ts';
 
 const DAY = '2026-11-14';
 
@@ -17,8 +17,8 @@ const DAY = '2026-11-14';
  * Fourteen days of counters with lists of 10 and clicks by position, as the events path writes
  * them, without the user-level revenue sums (so revenue per user is shown untested).
  */
-function counters(): Record<string, StoredDailyCounter[]> {
-  const out: Record<string, StoredDailyCounter[]> = {};
+function counters(): Record<string, DailyCounter[]> {
+  const out: Record<string, DailyCounter[]> = {};
   const arms = [
     { variant: 'control', users: 20_000, ctr: 0.05, conversionRate: 0.09 },
     { variant: 'treatment', users: 20_000, ctr: 0.05, conversionRate: 0.105 },

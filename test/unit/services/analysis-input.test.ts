@@ -6,15 +6,9 @@ import { describe, expect, it } from 'vitest';
 import { twoArmExperiment } from '../../../lambdas/services/synthetic-counters.ts';
 import { parseExperiment, type CreateExperimentInput, type Experiment, type Guardrail } from '../../../lambdas/domain/experiments/model.ts';
 import { buildExperimentReport } from '../../../lambdas/domain/stats/index.ts';
-import {
-  buildAnalysisInput,
-  cumulativeTotals,
-  DEFAULT_ANALYSIS_MDE,
-  metricPlanFor,
-  type AnalysisInput,
-  type StoredDailyCounter,
-} from '../../../lambdas/services/analysis-input.ts';
+import { buildAnalysisInput, cumulativeTotals, DEFAULT_ANALYSIS_MDE, metricPlanFor, type AnalysisInput } from '../../../lambdas/services/analysis-input.ts';
 import { cohortIncrements } from '../../../lambdas/services/synthetic-counters.ts';
+import type { DailyCounter } from '../../../lambdas/storage/counter-store.ts';
 
 const NOW = new Date('2026-01-20T12:00:00Z');
 
@@ -22,10 +16,10 @@ function experiment(overrides: Partial<CreateExperimentInput> = {}): Experiment 
   return twoArmExperiment('exp-map', { now: NOW, ...overrides });
 }
 
-const item = (day: string, fields: Record<string, number>): StoredDailyCounter => ({ day, ...fields });
+const item = (day: string, fields: Record<string, number>): DailyCounter => ({ day, ...fields });
 
 /** Two days of both variants with every field the events path writes. */
-function twoDays(): Record<string, StoredDailyCounter[]> {
+function twoDays(): Record<string, DailyCounter[]> {
   return {
     control: [item('2026-01-15', cohortIncrements(100, 0.05, 0.03)), item('2026-01-16', cohortIncrements(120, 0.05, 0.03))],
     treatment: [item('2026-01-15', cohortIncrements(110, 0.06, 0.04)), item('2026-01-16', cohortIncrements(90, 0.06, 0.04))],

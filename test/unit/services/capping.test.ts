@@ -14,17 +14,18 @@ import {
 } from '../../../lambdas/domain/events/counters.ts';
 import { counterIncrements, type EventType } from '../../../lambdas/domain/events/event.ts';
 import { userCapsOf } from '../../../lambdas/domain/experiments/caps.ts';
-import { buildAnalysisInput, type StoredDailyCounter } from '../../../lambdas/services/analysis-input.ts';
+import { buildAnalysisInput } from '../../../lambdas/services/analysis-input.ts';
 import { cappingReport, hasCappedSums } from '../../../lambdas/services/capping.ts';
 import { analysisFromCounters } from '../../../lambdas/services/experiment-results.ts';
 import { renderAnalysisReport } from '../../../lambdas/services/report.ts';
 import { twoArmExperiment } from '../../../lambdas/services/synthetic-counters.ts';
+import type { DailyCounter } from '../../../lambdas/storage/counter-store.ts';
 
 const NOW = new Date('2026-03-01T00:00:00Z');
 const DAY = '2026-03-02';
 
 /** Counters of one day from users' events, written as the events path writes them (exposure, event increments, user-level sums). */
-function countersOf(caps: ReturnType<typeof userCapsOf>, users: { variant: string; events: [EventType, number?][] }[]): Record<string, StoredDailyCounter[]> {
+function countersOf(caps: ReturnType<typeof userCapsOf>, users: { variant: string; events: [EventType, number?][] }[]): Record<string, DailyCounter[]> {
   const rows: Record<string, Increments> = {};
   for (const { variant, events } of users) {
     const row = (rows[variant] ??= {});
@@ -121,8 +122,7 @@ describe('the capping section of the analysis', () => {
       Object.entries(counters).map(([variant, rows]) => [
         variant,
         rows.map(
-          (row) =>
-            Object.fromEntries(Object.entries(row).filter(([field]) => !field.startsWith('capped_') && !field.startsWith('users_at_'))) as StoredDailyCounter,
+          (row) => Object.fromEntries(Object.entries(row).filter(([field]) => !field.startsWith('capped_') && !field.startsWith('users_at_'))) as DailyCounter,
         ),
       ]),
     );

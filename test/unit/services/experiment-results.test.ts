@@ -6,10 +6,10 @@ import { describe, expect, it } from 'vitest';
 import { twoArmExperiment } from '../../../lambdas/services/synthetic-counters.ts';
 import { parseExperiment, type CreateExperimentInput, type Experiment } from '../../../lambdas/domain/experiments/model.ts';
 import { alertFor } from '../../../lambdas/services/analysis-run.ts';
-import type { StoredDailyCounter } from '../../../lambdas/services/analysis-input.ts';
 import { analysisFromCounters, promotionFromReport, shouldAlert } from '../../../lambdas/services/experiment-results.ts';
 import { renderAnalysisReport } from '../../../lambdas/services/report.ts';
 import { syntheticDailyCounters, type SyntheticArm } from '../../../lambdas/services/synthetic-counters.ts';
+import type { DailyCounter } from '../../../lambdas/storage/counter-store.ts';
 
 const NOW = new Date('2026-01-20T12:00:00Z');
 const DAY = '2026-01-14';
@@ -19,8 +19,8 @@ function experiment(overrides: Partial<CreateExperimentInput> = {}): Experiment 
 }
 
 /** Stored counters of 14 days from 2026-01-01. */
-function counters(arms: SyntheticArm[]): Record<string, StoredDailyCounter[]> {
-  const out: Record<string, StoredDailyCounter[]> = {};
+function counters(arms: SyntheticArm[]): Record<string, DailyCounter[]> {
+  const out: Record<string, DailyCounter[]> = {};
   for (const row of syntheticDailyCounters({ arms, days: 14, firstDay: '2026-01-01' })) {
     (out[row.variant] ??= []).push({ day: row.day, ...(row.increments as Record<string, number>) });
   }

@@ -8,11 +8,11 @@ import { acceptEvent } from '../../../lambdas/domain/events/event.ts';
 import type { StoredImpression } from '../../../lambdas/domain/events/interleaving-credit.ts';
 import { signTest } from '../../../lambdas/domain/experiments/interleaving.ts';
 import type { CreateExperimentInput, Experiment } from '../../../lambdas/domain/experiments/model.ts';
-import type { StoredDailyCounter } from '../../../lambdas/services/analysis-input.ts';
 import { analysisFromCounters, readVariantCounters } from '../../../lambdas/services/experiment-results.ts';
 import { ExperimentModeCache, attributeInterleavingEvents } from '../../../lambdas/services/interleaving-credit.ts';
 import { renderAnalysisReport } from '../../../lambdas/services/report.ts';
 import type { CounterRepository } from '../../../lambdas/storage/counter-store.ts';
+import type { DailyCounter } from '../../../lambdas/storage/counter-store.ts';
 
 const NOW = new Date('2026-11-20T12:00:00Z');
 const DAY = '2026-11-20';
@@ -42,7 +42,7 @@ function counters({
   clicksA?: number;
   clicksB?: number;
   uncredited?: number;
-}): Record<string, StoredDailyCounter[]> {
+}): Record<string, DailyCounter[]> {
   const half = (n: number) => Math.floor(n / 2);
   return {
     '~interleaving': [

@@ -8,11 +8,12 @@ import { describe, expect, it } from 'vitest';
 import { createExperiment, switchModelVersions } from '../../../lambdas/domain/experiments/lifecycle.ts';
 import type { Experiment } from '../../../lambdas/domain/experiments/model.ts';
 import { mulberry32 } from '../../../lambdas/domain/recommenders/data/random.ts';
-import { countersFrom, type StoredDailyCounter } from '../../../lambdas/services/analysis-input.ts';
+import { countersFrom } from '../../../lambdas/services/analysis-input.ts';
 import { analysisFromCounters } from '../../../lambdas/services/experiment-results.ts';
 import { periodStartAfter } from '../../../lambdas/services/model-switches.ts';
 import { renderAnalysisReport } from '../../../lambdas/services/report.ts';
 import { addDays } from '../../../lambdas/services/synthetic-counters.ts';
+import type { DailyCounter } from '../../../lambdas/storage/counter-store.ts';
 
 const FIRST_DAY = '2026-11-01';
 const SWITCH_AT = `${addDays(FIRST_DAY, 7)}T02:00:00.000Z`;
@@ -80,7 +81,7 @@ function simulateActivity(): Activity[] {
 }
 
 /** Daily counters as the events path writes them: a user's exposure, first click and first purchase on their day, squares as deltas. */
-function countersOf(activity: readonly Activity[]): Record<string, StoredDailyCounter[]> {
+function countersOf(activity: readonly Activity[]): Record<string, DailyCounter[]> {
   const totals = new Map<string, { clicks: number; impressions: number; purchases: number }>();
   const rows = new Map<string, Record<string, number>>();
   for (const a of [...activity].sort((x, y) => (x.day < y.day ? -1 : x.day > y.day ? 1 : 0))) {
@@ -106,7 +107,7 @@ function countersOf(activity: readonly Activity[]): Record<string, StoredDailyCo
     add('user_clicks_impressions_sum', after.clicks * after.impressions - b.clicks * b.impressions);
     rows.set(key, row);
   }
-  const out: Record<string, StoredDailyCounter[]> = { control: [], treatment: [] };
+  const out: Record<string, DailyCounter[]> = { control: [], treatment: [] };
   for (const [key, row] of rows) {
     const [variant, day] = key.split('|');
     out[variant].push({ day, ...row });

@@ -17,11 +17,11 @@ import { counterIncrements, type EventType } from '../../../lambdas/domain/event
 import { userCapsOf } from '../../../lambdas/domain/experiments/caps.ts';
 import type { Experiment } from '../../../lambdas/domain/experiments/model.ts';
 import { holmAdjust, ratioMetricTest } from '../../../lambdas/domain/stats/index.ts';
-import type { StoredDailyCounter } from '../../../lambdas/services/analysis-input.ts';
 import { analysisFromCounters } from '../../../lambdas/services/experiment-results.ts';
 import { renderAnalysisReport } from '../../../lambdas/services/report.ts';
 import { segmentsReport } from '../../../lambdas/services/segment-breakdown.ts';
 import { twoArmExperiment } from '../../../lambdas/services/synthetic-counters.ts';
+import type { DailyCounter } from '../../../lambdas/storage/counter-store.ts';
 
 const NOW = new Date('2026-03-01T00:00:00Z');
 const DAY = '2026-03-02';
@@ -49,7 +49,7 @@ function population(): SimUser[] {
 }
 
 /** The rows the service keeps: one per (variant, day, segment), written user by user. */
-function countersOf(experiment: Experiment, users: SimUser[]): Record<string, StoredDailyCounter[]> {
+function countersOf(experiment: Experiment, users: SimUser[]): Record<string, DailyCounter[]> {
   const caps = userCapsOf(experiment);
   const rows = new Map<string, Increments>();
   for (const user of users) {
@@ -67,7 +67,7 @@ function countersOf(experiment: Experiment, users: SimUser[]): Record<string, St
       totals = after;
     }
   }
-  const out: Record<string, StoredDailyCounter[]> = {};
+  const out: Record<string, DailyCounter[]> = {};
   for (const [key, row] of rows) {
     const [variant, segment] = key.split('\u0000');
     (out[variant] ??= []).push(segment === '' ? { day: DAY, ...row } : { day: DAY, segment, ...row });

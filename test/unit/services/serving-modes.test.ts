@@ -12,7 +12,7 @@ const base = defaultExperiment({
   now: new Date('2026-11-01T00:00:00Z'),
 });
 
-function countersOf(days: Record<string, DailyCounter[]>): CounterRepository & { queries: number } {
+function countersOf(days: Record<string, DailyCounter<number>[]>): CounterRepository & { queries: number } {
   const repo = {
     queries: 0,
     add: async () => {},

@@ -5,9 +5,9 @@
 import { describe, expect, it } from 'vitest';
 import { twoArmExperiment } from '../../../lambdas/services/synthetic-counters.ts';
 import { rampExperiment } from '../../../lambdas/domain/experiments/lifecycle.ts';
-import type { StoredDailyCounter } from '../../../lambdas/services/analysis-input.ts';
 import { expectedExposureShares } from '../../../lambdas/services/analysis-input.ts';
 import { analysisFromCounters } from '../../../lambdas/services/experiment-results.ts';
+import type { DailyCounter } from '../../../lambdas/storage/counter-store.ts';
 
 const START = new Date('2026-11-01T00:00:00Z');
 const NAMES = ['control', 'treatment'];
@@ -58,7 +58,7 @@ describe('the sample ratio check after a ramp', () => {
   it('does not flag exposures that followed the ramp, which the current weights alone would', () => {
     // Prepare: three days at 50/50 then three at 80/20, 2,000 new users a day, exactly on split
     const ramped = rampExperiment(running(), { request: { weights: { control: 0.8, treatment: 0.2 } }, now: new Date(`${day(3)}T00:00:00Z`) });
-    const counters: Record<string, StoredDailyCounter[]> = { control: [], treatment: [] };
+    const counters: Record<string, DailyCounter[]> = { control: [], treatment: [] };
     for (let d = 0; d < 6; d++) {
       const controlShare = d < 3 ? 0.5 : 0.8;
       counters.control.push({ day: day(d), exposed_users: 2000 * controlShare, converters: 100 * controlShare });

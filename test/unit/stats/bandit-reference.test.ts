@@ -21,8 +21,8 @@ import {
 import { counterIncrements, type AcceptedEvent } from '../../../lambdas/domain/events/event.ts';
 import { createExperiment } from '../../../lambdas/domain/experiments/lifecycle.ts';
 import type { BanditReport, Interval } from '../../../lambdas/domain/stats/index.ts';
-import type { StoredDailyCounter } from '../../../lambdas/services/analysis-input.ts';
 import { analysisFromCounters } from '../../../lambdas/services/experiment-results.ts';
+import type { DailyCounter } from '../../../lambdas/storage/counter-store.ts';
 
 type Visit = [day: number, impressions: number, clicks: number, purchases: number];
 
@@ -77,7 +77,7 @@ const FIRST_DAY_MS = Date.parse('2026-03-02T00:00:00Z');
 const dayOf = (d: number) => new Date(FIRST_DAY_MS + d * 86_400_000).toISOString().slice(0, 10);
 
 /** The daily counters the service writes for this raw log, with its own increments. */
-function countersFromLog(c: ReferenceCase): Record<string, StoredDailyCounter[]> {
+function countersFromLog(c: ReferenceCase): Record<string, DailyCounter[]> {
   const counters = new Map<string, Map<string, Increments>>();
   const add = (variant: string, day: number, increments: Increments) => {
     const days = counters.get(variant) ?? new Map<string, Increments>();

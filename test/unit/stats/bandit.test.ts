@@ -15,8 +15,8 @@ import {
 import { createExperiment, promoteExperiment } from '../../../lambdas/domain/experiments/lifecycle.ts';
 import { ExperimentConflictError } from '../../../lambdas/domain/experiments/errors.ts';
 import { banditSampleRatio, buildBanditReport, buildExperimentReport, StatsInputError, type BanditArmSums } from '../../../lambdas/domain/stats/index.ts';
-import type { StoredDailyCounter } from '../../../lambdas/services/analysis-input.ts';
 import { analysisFromCounters } from '../../../lambdas/services/experiment-results.ts';
+import type { DailyCounter } from '../../../lambdas/storage/counter-store.ts';
 
 const NOW = new Date('2026-03-01T00:00:00Z');
 const ARMS = ['control', 'treatment'] as const;
@@ -41,9 +41,9 @@ const bandit = createExperiment({
  * One day of one arm's counter item: `users` exposed while the allocation was `allocation`
  * (logged with each exposure, or not when `logged` is false), `clickers` of them clicked.
  */
-function day(date: string, arm: (typeof ARMS)[number], users: number, clickers: number, allocation: Record<string, number>, logged = true): StoredDailyCounter {
+function day(date: string, arm: (typeof ARMS)[number], users: number, clickers: number, allocation: Record<string, number>, logged = true): DailyCounter {
   const p = allocation[arm];
-  const base: StoredDailyCounter = {
+  const base: DailyCounter = {
     day: date,
     exposed_users: users,
     clickers,
@@ -71,7 +71,7 @@ function day(date: string, arm: (typeof ARMS)[number], users: number, clickers: 
  * 25/75 and 8,000 more users come: 3,000 / 7,000 in all. `logged` is the allocation the
  * exposures of the second day logged (the one in force unless a bug says otherwise).
  */
-function issueCounters({ logged = { control: 0.25, treatment: 0.75 }, control = 0.1, treatment = 0.12 } = {}): Record<string, StoredDailyCounter[]> {
+function issueCounters({ logged = { control: 0.25, treatment: 0.75 }, control = 0.1, treatment = 0.12 } = {}): Record<string, DailyCounter[]> {
   const even = { control: 0.5, treatment: 0.5 };
   return {
     control: [day('2026-03-02', 'control', 1000, 1000 * control, even), day('2026-03-03', 'control', 2000, 2000 * control, logged)],

@@ -9,10 +9,10 @@ import { twoArmExperiment } from '../../../lambdas/services/synthetic-counters.t
 import { UsageError } from '../../../cli/command.ts';
 import { analyzeCommand, createAnalyzeCommand } from '../../../cli/commands/analyze.ts';
 import { powerCommand } from '../../../cli/commands/power.ts';
-import type { StoredDailyCounter } from '../../../lambdas/services/analysis-input.ts';
 import { analysisFromCounters } from '../../../lambdas/services/experiment-results.ts';
 import { syntheticDailyCounters } from '../../../lambdas/services/synthetic-counters.ts';
 import { recordingIO } from '../../helpers/cli-io.ts';
+import type { DailyCounter } from '../../../lambdas/storage/counter-store.ts';
 
 function fakeIo(stdin = '') {
   const io = recordingIO({ stdin });
@@ -127,7 +127,7 @@ describe('abrec analyze --input', () => {
 describe('abrec analyze --experiment', () => {
   it('prints the decision of the analysis document the service returns', async () => {
     const experiment = twoArmExperiment('exp-42', { now: new Date('2026-11-01T00:00:00Z'), target_metric: { kind: 'conversion' } });
-    const counters: Record<string, StoredDailyCounter[]> = {};
+    const counters: Record<string, DailyCounter[]> = {};
     const arms = [
       { variant: 'control', users: 20_000, ctr: 0.05, conversionRate: 0.09 },
       { variant: 'treatment', users: 20_000, ctr: 0.05, conversionRate: 0.105 },

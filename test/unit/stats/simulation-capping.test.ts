@@ -14,12 +14,12 @@ import { MAX_PURCHASE_VALUE, MAX_WATCH_TIME_SECONDS } from '../../../lambdas/dom
 import { resolveAssignment } from '../../../lambdas/domain/experiments/assignment.ts';
 import { createExperiment } from '../../../lambdas/domain/experiments/lifecycle.ts';
 import type { Experiment } from '../../../lambdas/domain/experiments/model.ts';
-import type { StoredDailyCounter } from '../../../lambdas/services/analysis-input.ts';
 import { analysisFromCounters, type ExperimentAnalysis } from '../../../lambdas/services/experiment-results.ts';
 import { buildWorld, type BenchWorld } from '../../../simulator/bench.ts';
 import type { SimulatedEvent } from '../../../simulator/behaviour.ts';
 import { createInProcessTarget } from '../../../simulator/in-process-target.ts';
 import { runSimulation } from '../../../simulator/run.ts';
+import type { DailyCounter } from '../../../lambdas/storage/counter-store.ts';
 
 const FIRST_DAY_MS = Date.parse('2026-01-05T00:00:00Z');
 const DAYS = 14;
@@ -30,7 +30,7 @@ const USERS = 8000;
  */
 const CAPS = { clicks: 20, impressions: 30, purchases: 5, revenue: 100, watch_time_seconds: 36_000 };
 
-type Rows = Record<string, StoredDailyCounter[]>;
+type Rows = Record<string, DailyCounter[]>;
 type Strategy = 'clicks' | 'impressions' | 'everything';
 
 function experiment(): Experiment {
@@ -124,8 +124,7 @@ const uncapped = (rows: Rows): Rows =>
     Object.entries(rows).map(([variant, days]) => [
       variant,
       days.map(
-        (row) =>
-          Object.fromEntries(Object.entries(row).filter(([field]) => !field.startsWith('capped_') && !field.startsWith('users_at_'))) as StoredDailyCounter,
+        (row) => Object.fromEntries(Object.entries(row).filter(([field]) => !field.startsWith('capped_') && !field.startsWith('users_at_'))) as DailyCounter,
       ),
     ]),
   );

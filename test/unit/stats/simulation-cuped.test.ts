@@ -20,12 +20,12 @@ import { createExperiment } from '../../../lambdas/domain/experiments/lifecycle.
 import type { Experiment } from '../../../lambdas/domain/experiments/model.ts';
 import { analysisFromCounters, type ExperimentAnalysis } from '../../../lambdas/services/experiment-results.ts';
 import { varianceReductionReport, type VarianceReductionReport } from '../../../lambdas/services/variance-reduction.ts';
-import type { StoredDailyCounter } from '../../../lambdas/services/analysis-input.ts';
 import type { CupedResult } from '../../../lambdas/domain/stats/cuped.ts';
 import { buildWorld, type BenchWorld } from '../../../simulator/bench.ts';
 import { createInProcessTarget } from '../../../simulator/in-process-target.ts';
 import { runSimulation, type SimulationTarget } from '../../../simulator/run.ts';
 import { binomialBand } from './simulation.ts';
+import type { DailyCounter } from '../../../lambdas/storage/counter-store.ts';
 
 const FIRST_DAY_MS = Date.parse('2026-01-05T00:00:00Z');
 const DAYS = 14;
@@ -116,7 +116,7 @@ async function countPerUser(world: BenchWorld, users: number, seed: number): Pro
 }
 
 /** The arms' counters, as of the last day, when `subject`'s salt splits the users. */
-function splitCounters(subject: Experiment, users: UserCounters): Record<string, StoredDailyCounter[]> {
+function splitCounters(subject: Experiment, users: UserCounters): Record<string, DailyCounter[]> {
   const arms = new Map<string, Increments>();
   for (const [userId, total] of users) {
     const { variant } = resolveAssignment({ experiment: subject, userId, stored: undefined });
