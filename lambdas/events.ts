@@ -37,6 +37,8 @@ const service = createIngestionService({
 
 export const handler = httpJsonHandler(async (event: JsonEvent) => {
   const isBatch = event.resource === '/events/batch' || event.path.endsWith('/events/batch');
-  const { statusCode, body } = await service.ingest({ body: event.body, isBatch, now: requestTime(event) });
-  return json(statusCode, body);
+  const result = await service.ingest({ body: event.body, isBatch, now: requestTime(event) });
+  // 201 for a single event stored now, 200 for a duplicate or a batch.
+  if (!result.isBatch) return json(result.duplicate ? 200 : 201, { event_id: result.eventId, status: result.duplicate ? 'duplicate' : 'stored' });
+  return json(200, { received: result.received, stored: result.stored, duplicates: result.duplicates });
 });

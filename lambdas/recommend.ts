@@ -21,7 +21,7 @@ import { httpGetHandler, json, requestTime } from './common/http.ts';
 import { counterRepositoryFromEnv, eventRepositoryFromEnv, experimentRepositoryFromEnv, shownItemRepositoryFromEnv } from './common/stores.ts';
 import { idSchema, MAX_COUNTED_POSITION } from './domain/events/event.ts';
 import { parseOrThrow } from './domain/errors.ts';
-import { createRecommendationService } from './services/serving.ts';
+import { createRecommendationService, type Recommendation } from './services/serving.ts';
 import { S3ModelArtifactStore } from './storage/artifact-store.ts';
 import { ModelCache } from './storage/model-cache.ts';
 
@@ -60,7 +60,7 @@ const querySchema = z.strictObject({
 
 export const handler = httpGetHandler(async (event: APIGatewayProxyEvent) => {
   const query = parseOrThrow(querySchema, event.queryStringParameters ?? {});
-  const body = await service.recommend({
+  const served = await service.recommend({
     experimentId: query.experiment_id ?? defaultExperimentId,
     userId: query.user_id,
     topN: query.top_n,
@@ -68,5 +68,26 @@ export const handler = httpGetHandler(async (event: APIGatewayProxyEvent) => {
     requestId: randomUUID(),
     ...(query.segment === undefined ? {} : { segment: query.segment }),
   });
-  return json(200, body);
+  return json(200, responseBody(served));
 });
+
+/** The API's answer for what the service served. */
+function responseBody(served: Recommendation) {
+  return {
+    user_id: served.userId,
+    experiment_id: served.experimentId,
+    variant: served.variant,
+    model_version: served.modelVersion,
+    request_id: served.requestId,
+    items: served.items.map((item) => ({
+      item_id: item.itemId,
+      score: item.score,
+      rank: item.rank,
+      ...(item.team === undefined ? {} : { team: item.team, variant: item.variant }),
+    })),
+    fallback: served.fallback,
+    ...(served.interleaving ? { interleaving: served.interleaving } : {}),
+    in_experiment: served.inExperiment,
+    impression_recorded: served.impressionRecorded,
+  };
+}

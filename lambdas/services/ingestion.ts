@@ -64,6 +64,12 @@ export interface IngestionServiceDeps {
   telemetry: Telemetry;
 }
 
+/**
+ * What a request ingested once every event in it is stored: a single event, stored now or a
+ * duplicate of one stored before, or a batch's counts (in-batch repeats are duplicates too).
+ */
+export type IngestResult = { isBatch: false; eventId: string; duplicate: boolean } | { isBatch: true; received: number; stored: number; duplicates: number };
+
 export interface IngestRequest {
   /** The parsed JSON body. */
   body: unknown;
@@ -325,8 +331,8 @@ export function createIngestionService({ assignments, events, modes, quota, veri
     ]);
   }
 
-  /** Ingests one request; the result is the status and body of the response. */
-  async function ingest(request: IngestRequest): Promise<{ statusCode: number; body: unknown }> {
+  /** Ingests one request; anything short of every event stored is thrown (domain/errors.ts). */
+  async function ingest(request: IngestRequest): Promise<IngestResult> {
     const { now, isBatch, body } = request;
     let raw: unknown[];
     let prefix: (i: number) => string;
@@ -378,10 +384,8 @@ export function createIngestionService({ assignments, events, modes, quota, veri
         overLimit,
       );
     }
-    if (!isBatch) {
-      return { statusCode: stored === 1 ? 201 : 200, body: { event_id: unique[0].event_id, status: stored === 1 ? 'stored' : 'duplicate' } };
-    }
-    return { statusCode: 200, body: { received: accepted.length, stored, duplicates: duplicates + inBatchDuplicates } };
+    if (!isBatch) return { isBatch, eventId: unique[0].event_id, duplicate: stored !== 1 };
+    return { isBatch, received: accepted.length, stored, duplicates: duplicates + inBatchDuplicates };
   }
 
   return { ingest };

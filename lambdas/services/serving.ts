@@ -25,7 +25,7 @@ import {
   type InterleavingAttribution,
 } from '../domain/events/interleaving-credit.ts';
 import type { Team } from '../domain/experiments/interleaving.ts';
-import { popularItems, recommendTopN, type Recommendations } from '../domain/recommenders/top-n.ts';
+import { popularItems, recommendTopN, type FallbackReason, type Recommendations } from '../domain/recommenders/top-n.ts';
 import type { DynamoCounterRepository } from '../storage/counter-store.ts';
 import { provesNotApplied, type DynamoEventRepository } from '../storage/event-store.ts';
 import type { DynamoExperimentRepository, StoredAssignment as StoredAssignmentValue } from '../storage/experiment-repository.ts';
@@ -58,6 +58,34 @@ export interface RecommendRequest {
   /** The client's segment of the user (`segment`), kept only at the first exposure; must be one the experiment declares. */
   segment?: string;
 }
+/** One item served: its rank and score and, in an interleaved list, the team and variant that placed it. */
+export interface ServedItem {
+  itemId: string;
+  score: number;
+  rank: number;
+  team?: Team;
+  variant?: string;
+}
+
+/** What one request served; the handler names it for the API. */
+export interface Recommendation {
+  userId: string;
+  experimentId: string;
+  /** The variant served, or the interleaved pseudo-variant. */
+  variant: string;
+  /** Null for an interleaved list (it mixes two). */
+  modelVersion: string | null;
+  requestId: string;
+  items: ServedItem[];
+  /** Why the popularity list was served instead of a personalised one; null when it was not. */
+  fallback: FallbackReason | null;
+  /** Both teams of an interleaved list, as the impression slate keeps them. */
+  interleaving?: Record<Team, { variant: string; model_version: string }>;
+  /** Whether the impression is part of the test. */
+  inExperiment: boolean;
+  impressionRecorded: boolean;
+}
+
 
 /** How many experiments (known or not) one container keeps cached; the oldest is evicted first. */
 export const MAX_CACHED_EXPERIMENTS = 1_000;
@@ -283,8 +311,8 @@ export function createRecommendationService({ experiments, counters, events, mod
   interface Served {
     variant: string;
     modelVersion: string | null;
-    items: { itemId: string; score: number; rank: number; team?: Team; variant?: string }[];
-    fallback?: Recommendations['fallback'];
+    items: ServedItem[];
+    fallback?: FallbackReason;
     /** Whether the impression is part of the test (false when an interleaved list could not be built). */
     inExperiment: boolean;
     /** Counter variant and attribution of the impression. */
@@ -344,13 +372,12 @@ export function createRecommendationService({ experiments, counters, events, mod
     };
   }
 
-  /** Serves one request; the result is the response body. */
-  async function recommend(request: RecommendRequest) {
-    const { experimentId, now, requestId } = request;
-    const query = { user_id: request.userId, top_n: request.topN };
+  /** Serves one request. */
+  async function recommend(request: RecommendRequest): Promise<Recommendation> {
+    const { experimentId, userId, topN, now, requestId } = request;
     let assigned: Awaited<ReturnType<typeof assign>>;
     try {
-      assigned = await assign(experimentId, query.user_id, now, request.segment);
+      assigned = await assign(experimentId, userId, now, request.segment);
     } catch (error) {
       // The store could not be read or written while assigning: nothing was served, so a retry is safe.
       if (error instanceof DomainError || !isStoreError(error)) throw error;
@@ -360,8 +387,8 @@ export function createRecommendationService({ experiments, counters, events, mod
     const { assignment, experiment, record } = assigned;
     const served =
       assignment.source === 'interleaving'
-        ? await serveInterleaved(assignment, experiment, query.user_id, query.top_n, requestId)
-        : await serveAssigned(assignment, experiment, query.user_id, query.top_n);
+        ? await serveInterleaved(assignment, experiment, userId, topN, requestId)
+        : await serveAssigned(assignment, experiment, userId, topN);
     telemetry.metric('Recommendations', 'Count', 1);
     if (served.fallback === 'unknown-user') telemetry.metric('ColdStartFallback', 'Count', 1);
 
@@ -370,7 +397,7 @@ export function createRecommendationService({ experiments, counters, events, mod
       const impression: AcceptedEvent = {
         event_id: impressionEventId(requestId),
         event_type: 'impression',
-        user_id: query.user_id,
+        user_id: userId,
         experiment_id: experimentId,
         request_id: requestId,
         received_at_ms: now,
@@ -406,21 +433,16 @@ export function createRecommendationService({ experiments, counters, events, mod
     }
 
     return {
-      user_id: query.user_id,
-      experiment_id: experimentId,
+      userId,
+      experimentId,
       variant: served.variant,
-      model_version: served.modelVersion,
-      request_id: requestId,
-      items: served.items.map((item) => ({
-        item_id: item.itemId,
-        score: item.score,
-        rank: item.rank,
-        ...(item.team === undefined ? {} : { team: item.team, variant: item.variant }),
-      })),
+      modelVersion: served.modelVersion,
+      requestId,
+      items: served.items,
       fallback: served.fallback ?? null,
       ...(served.interleaving ? { interleaving: served.interleaving } : {}),
-      in_experiment: served.inExperiment,
-      impression_recorded: impressionRecorded,
+      inExperiment: served.inExperiment,
+      impressionRecorded,
     };
   }
 
