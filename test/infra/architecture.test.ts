@@ -10,14 +10,11 @@
  */
 import { Template } from 'aws-cdk-lib/assertions';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { readFileSync } from 'node:fs';
-import { join } from 'node:path';
 import type { App } from 'aws-cdk-lib';
 import type { AbrecStack } from '../../lib/abrec-stack.ts';
 import { ARTIFACTS_BUCKET, FUNCTIONS, SCHEDULES, TABLES, type FunctionDefinition, type FunctionName } from '../../lib/resources.ts';
+import { readmeSection, expandRoutes } from './support/readme.ts';
 import { buildAbrecApp, childAt, logicalIdOf, removeAssembly, renderIntrinsic, resourceOf } from './support/synth.ts';
-
-const ROOT = join(import.meta.dirname, '..', '..');
 
 /** A node of the picture: its id, its label (`<br/>` kept) and the subgraph it sits in. */
 interface PictureNode {
@@ -42,10 +39,7 @@ interface Picture {
 
 /** The mermaid source of the picture under `## Architecture`. */
 function architectureMermaid(): string {
-  const readme = readFileSync(join(ROOT, 'README.md'), 'utf8');
-  const section = readme.split(/^## Architecture$/m)[1]?.split(/^## /m)[0];
-  if (section === undefined) throw new Error('README.md has no "## Architecture" section');
-  const block = /```mermaid\n([\s\S]*?)```/.exec(section)?.[1];
+  const block = /```mermaid\n([\s\S]*?)```/.exec(readmeSection('Architecture'))?.[1];
   if (block === undefined) throw new Error('the Architecture section has no mermaid block');
   return block;
 }
@@ -98,19 +92,6 @@ function parsePicture(source: string): Picture {
     edges.push({ from, to, label: (quoted ?? plain ?? '').trim() });
   }
   return { nodes, edges, subgraphs };
-}
-
-/**
- * Routes written compactly, one per `<br/>`: `GET/POST /experiments` is two methods,
- * `/experiments/{id}/start|stop` two last segments.
- */
-function expandRoutes(label: string): string[] {
-  return label.split('<br/>').flatMap((line) => {
-    const [methods, path] = line.trim().split(/\s+/);
-    const slash = path.lastIndexOf('/');
-    const lastSegments = path.slice(slash + 1).split('|');
-    return methods.split('/').flatMap((method) => lastSegments.map((last) => `${method} ${path.slice(0, slash + 1)}${last}`));
-  });
 }
 
 /** What each non-function node of the picture stands for: a construct of the stack and its CloudFormation type. */
@@ -269,7 +250,12 @@ describe("README's architecture picture", () => {
   it("labels the API's edges with exactly the template's routes, each to the function it proxies to", () => {
     const drawn = picture.edges
       .filter((edge) => edge.from === 'apigw' && isFunction(edge.to))
-      .flatMap((edge) => expandRoutes(edge.label).map((route) => `${route} -> ${edge.to}`));
+      .flatMap((edge) =>
+        edge.label
+          .split('<br/>')
+          .flatMap(expandRoutes)
+          .map((route) => `${route} -> ${edge.to}`),
+      );
     const pathOf = (logicalId: string | undefined): string => {
       if (logicalId === undefined) return '';
       const { ParentId, PathPart } = resources[logicalId].Properties as { ParentId: { Ref?: string }; PathPart: string };

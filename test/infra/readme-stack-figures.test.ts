@@ -1,0 +1,124 @@
+/**
+ * The README's statements that restate the stack's source of truth (lib/resources.ts,
+ * lib/defaults.ts) say what that source says: the HTTP API table's routes and their protection,
+ * the functions' bucket rights, the reserved concurrency, the usage plan, the WAF's rate limit,
+ * the alarm thresholds, the schedules and the tables. stack.test.ts and production.test.ts hold
+ * the synthesized template to the same constants, so the README is held to the template.
+ */
+import { describe, expect, it } from 'vitest';
+import { DEFAULT_ALARM_THRESHOLDS, DEFAULT_RATE_LIMIT_PER_IP, DEFAULT_RESERVED_CONCURRENCY } from '../../lib/defaults.ts';
+import { API_THROTTLE, FUNCTIONS, ROUTES, SCHEDULES, TABLES, type FunctionDefinition, type FunctionName, type RouteAuth } from '../../lib/resources.ts';
+import { codeSpans, expandRoutes, readme, readmeSection, tableRows } from './support/readme.ts';
+
+/** How the README's HTTP API table names each protection. */
+const AUTH_WORDS: Record<string, RouteAuth> = {
+  none: 'none',
+  'API key': 'apiKey',
+  'IAM in AWS, admin key locally': 'admin',
+};
+
+/** `1,000` → 1000. */
+const numberOf = (text: string): number => Number(text.replace(/,/g, ''));
+
+/** The item of the Deploying section's list that starts with `start`, its lines joined by single spaces unless `keepLines`. */
+function deployItem(start: string, keepLines = false): string {
+  const item = readmeSection('Deploying to AWS')
+    .split(/\n(?=- )/)
+    .find((paragraph) => paragraph.startsWith(`- ${start}`));
+  if (item === undefined) throw new Error(`the Deploying section has no item starting "${start}"`);
+  return keepLines ? item : item.replace(/\s+/g, ' ');
+}
+
+describe("README's HTTP API table", () => {
+  const rows = tableRows(readmeSection('The HTTP API'));
+
+  it('lists exactly the routes of ROUTES, each with its protection', () => {
+    const listed = rows.flatMap(([routes, auth]) => codeSpans(routes).flatMap((span) => expandRoutes(span).map((route) => `${route} ${AUTH_WORDS[auth]}`)));
+
+    expect(listed.sort()).toEqual(ROUTES.map((route) => `${route.method} ${route.path} ${route.auth}`).sort());
+  });
+});
+
+describe("README's Deploying to AWS section", () => {
+  it("gives each function's bucket rights exactly as FUNCTIONS grants them", () => {
+    const rows = tableRows(deployItem('one Lambda per concern', true));
+    const nameOf = (words: string): FunctionName => words.replace(/ (\w)/g, (_space, letter: string) => letter.toUpperCase()) as FunctionName;
+    const documented = Object.fromEntries(
+      rows.map(([words, reads, writes]) => {
+        const read = codeSpans(reads);
+        return [nameOf(words), { read, write: writes === 'the same' ? read : codeSpans(writes), listOnly: read.length === 0 && /HeadBucket/.test(reads) }];
+      }),
+    );
+    const granted = Object.fromEntries(
+      (Object.entries(FUNCTIONS) as [FunctionName, FunctionDefinition][])
+        .filter(([name, definition]) => definition.bucket !== undefined || name in documented)
+        .map(([name, { bucket }]) => [name, { read: [...(bucket?.read ?? [])], write: [...(bucket?.write ?? [])], listOnly: bucket?.listOnly === true }]),
+    );
+
+    expect(documented).toEqual(granted);
+  });
+
+  it('gives the reserved concurrency of DEFAULT_RESERVED_CONCURRENCY and its sum', () => {
+    const item = deployItem('reserved concurrency');
+    const figure = (words: string): number => numberOf(new RegExp(`${words} (\\d[\\d,]*)`).exec(item)?.[1] ?? 'NaN');
+    const { recommend, events, experiments, health, analysis, ...retraining } = DEFAULT_RESERVED_CONCURRENCY;
+    const total = Object.values(DEFAULT_RESERVED_CONCURRENCY).reduce((sum, value) => sum + value, 0);
+
+    expect({ recommend: figure('recommend'), events: figure('events'), experiments: figure('experiments'), health: figure('health') }).toEqual({
+      recommend,
+      events,
+      experiments,
+      health,
+    });
+    expect(item).toContain('analysis and each retraining step 1');
+    expect(new Set([analysis, ...Object.values(retraining)])).toEqual(new Set([1]));
+    expect(numberOf(/; ([\d,]+) in all/.exec(item)?.[1] ?? 'NaN')).toBe(total);
+  });
+
+  it('gives the usage plan of API_THROTTLE and the WAF limit of DEFAULT_RATE_LIMIT_PER_IP', () => {
+    const plan = /usage plan \(([\d,]+) req\/s, burst ([\d,]+), ([\d.]+) M\/day\)/.exec(deployItem('the REST API'));
+    const waf = /limited to ([\d,]+) requests per 5 minutes/.exec(deployItem('a regional WAF'));
+
+    expect(plan && [numberOf(plan[1]), numberOf(plan[2]), Number(plan[3]) * 1e6]).toEqual([
+      API_THROTTLE.rateLimit,
+      API_THROTTLE.burstLimit,
+      API_THROTTLE.quotaPerDay,
+    ]);
+    expect(waf && numberOf(waf[1])).toBe(DEFAULT_RATE_LIMIT_PER_IP);
+  });
+
+  it('gives the alarm thresholds of DEFAULT_ALARM_THRESHOLDS', () => {
+    const alarms = deployItem('a CloudWatch dashboard, and alarms');
+
+    expect(alarms).toContain(`≥ ${DEFAULT_ALARM_THRESHOLDS.api5xxRatePercent} % in 2 of 3 five-minute periods (\`alarmThresholds.api5xxRatePercent\`)`);
+    expect(alarms).toContain(
+      `p99 ≥ ${DEFAULT_ALARM_THRESHOLDS.apiLatencyP99Ms.toLocaleString('en-US')} ms for 15 minutes (\`alarmThresholds.apiLatencyP99Ms\`)`,
+    );
+  });
+});
+
+describe('README on schedules and tables', () => {
+  it('gives the times of SCHEDULES wherever it names them', () => {
+    const text = readme().replace(/\s+/g, ' ');
+
+    // cron(0 3 * * ? *) is 03:00 UTC daily; cron(0 4 ? * SUN *) Sundays at 04:00 UTC.
+    expect(SCHEDULES).toEqual({ analysis: 'cron(0 3 * * ? *)', retraining: 'cron(0 4 ? * SUN *)' });
+    expect(text).toContain('the daily analysis at 03:00 UTC, the weekly retraining on Sundays at 04:00');
+    expect(text).toContain('The daily rule (03:00 UTC)');
+    expect(text).toContain('started by EventBridge on Sundays at 04:00 UTC');
+    expect(text.match(/\b0[0-9]:00 UTC\b/g)?.filter((time) => time !== '03:00 UTC' && time !== '04:00 UTC' && time !== '06:00 UTC')).toEqual([]);
+  });
+
+  it('keys the DynamoDB table of access patterns by the tables of TABLES', () => {
+    const section = readmeSection('DynamoDB key design and access patterns');
+    const tables = new Set(tableRows(section).map(([table]) => table));
+
+    expect(section).toContain(`${['Zero', 'One', 'Two', 'Three', 'Four'][Object.keys(TABLES).length]} on-demand tables with string keys \`pk\` / \`sk\``);
+    expect([...tables].sort()).toEqual(Object.keys(TABLES).sort());
+    for (const table of Object.values(TABLES))
+      expect([table.partitionKey, table.sortKey]).toEqual([
+        { name: 'pk', type: 'S' },
+        { name: 'sk', type: 'S' },
+      ]);
+  });
+});
