@@ -32,7 +32,6 @@ import {
   timestampProblem,
   type AcceptedEvent,
 } from '../domain/events/event.ts';
-import type { Attributed } from '../domain/events/interleaving-credit.ts';
 import { attributeInterleavedEvent, type StoredImpression } from '../domain/events/interleaving-credit.ts';
 import { itemProblem } from '../domain/events/item-size.ts';
 import { planQuotaClaims, slateProblem, type DailyQuotaClaim } from '../domain/events/plausibility.ts';
@@ -209,7 +208,7 @@ export function createIngestionService({ assignments, events, modes, quota, veri
       if (segment !== undefined) out[i].segment = segment;
       if (experimentModes.get(e.experiment_id) === 'bandit' && propensity !== undefined) out[i].propensity = propensity;
     });
-    interleaved.forEach(({ e, i }) => (out[i] = { event: e, ...attributeInterleavedEvent(e, slateOf(e)) }));
+    for (const { e, i } of interleaved) out[i] = { event: e, ...attributeInterleavedEvent(e, slateOf(e)) };
     if (verifyRequestIds) {
       const mismatched = out.flatMap(({ event, variant }, i) => {
         const problem = slateProblem(event, slateOf(event), interleaving.has(event.experiment_id) || variant !== UNASSIGNED_VARIANT);
