@@ -8,19 +8,12 @@ import type { APIGatewayProxyResult } from 'aws-lambda';
 import { ARTIFACTS_BUCKET } from '../lib/resources.ts';
 import { s3Client } from './common/clients.ts';
 import { requiredEnv } from './common/env.ts';
-import { HttpError, notFound } from './common/errors.ts';
+import { experimentHttpError, notFound } from './common/errors.ts';
 import { httpMixedHandler, json, requestTime, type JsonEvent } from './common/http.ts';
 import { counterRepositoryFromEnv, experimentRepositoryFromEnv, shownItemRepositoryFromEnv } from './common/stores.ts';
 import { idSchema } from './domain/events/event.ts';
 import { parseOrThrow } from './domain/errors.ts';
-import {
-  ExperimentConflictError,
-  ExperimentError,
-  ExperimentValidationError,
-  type ConflictReason,
-  type ExperimentErrorCode,
-  type FieldError,
-} from './domain/experiments/errors.ts';
+import { ExperimentError } from './domain/experiments/errors.ts';
 import { createExperimentAdmin } from './services/experiment-admin.ts';
 import { createModelCatalog } from './services/model-catalog.ts';
 import { createReportHistory } from './services/report-history.ts';
@@ -35,28 +28,6 @@ const objects = new S3ObjectStore(s3Client(), bucket);
 const admin = createExperimentAdmin({ experiments, counters: counterRepositoryFromEnv(), artifacts, shownItems: shownItemRepositoryFromEnv() });
 const reports = createReportHistory({ experiments, reports: new ObjectReportStore(objects) });
 const models = createModelCatalog({ artifacts, objects });
-
-/** The API's error codes (snake_case, shared with every other route) for the domain's error kinds. */
-const API_ERROR_CODES: Record<ExperimentErrorCode, string> = { validation: 'validation_failed', 'not-found': 'not_found', conflict: 'conflict' };
-
-/** The request field each kind of conflict is about, so every 4xx names one. */
-const CONFLICT_FIELDS: Record<ConflictReason, string> = {
-  'duplicate-id': 'id',
-  'illegal-transition': 'status',
-  'weight-change-outside-ramp': 'variants',
-  'revision-mismatch': 'expected_revision',
-  'layer-overlap': 'layer',
-  'promotion-refused': 'winner',
-  'schedule-ended': 'end_time',
-};
-
-/** The fields a domain error names: the invalid ones, the path id not found, or what a conflict is about. */
-function fieldsOf(error: ExperimentError): FieldError[] {
-  if (error instanceof ExperimentValidationError) return error.fields;
-  if (error instanceof ExperimentConflictError) return [{ field: error.field ?? CONFLICT_FIELDS[error.reason], message: error.message }];
-  // Not found: the only experiment a route looks up is the one its path names.
-  return [{ field: 'id', message: error.message }];
-}
 
 /** A route's answer: a JSON body, or (a report page) HTML. */
 type RouteResult = { status: number; body: unknown } | { status: number; html: string };
@@ -116,7 +87,7 @@ export const handler = httpMixedHandler(async (event) => {
   try {
     return toResponse(await route(event));
   } catch (error) {
-    if (error instanceof ExperimentError) throw new HttpError(error.status, API_ERROR_CODES[error.code], error.message, fieldsOf(error));
+    if (error instanceof ExperimentError) throw experimentHttpError(error);
     throw error;
   }
 });

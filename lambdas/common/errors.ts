@@ -2,8 +2,19 @@
  * Errors shown to API callers. Anything under 500 carries a machine-readable code, a message
  * that names the problem and, for validation, the offending fields. Everything else becomes a
  * generic 500 and is logged, never serialised back.
+ *
+ * The services throw domain errors (domain/errors.ts, domain/experiments/errors.ts), which know no
+ * HTTP; this file is where they become HttpErrors: toHttpError for every route (the common middy
+ * stack applies it), experimentHttpError for the admin routes.
  */
 import { DomainError, type DomainErrorKind } from '../domain/errors.ts';
+import {
+  ExperimentConflictError,
+  ExperimentValidationError,
+  type ConflictReason,
+  type ExperimentError,
+  type ExperimentErrorCode,
+} from '../domain/experiments/errors.ts';
 import type { FieldError } from '../domain/field-error.ts';
 
 export type { FieldError } from '../domain/field-error.ts';
@@ -66,4 +77,35 @@ export function toHttpError(error: unknown): unknown {
   if (!(error instanceof DomainError)) return error;
   const { status, code } = DOMAIN_ERROR_RESPONSES[error.kind];
   return new HttpError(status, code, error.message, error.details);
+}
+
+/** The API's error codes (snake_case, shared with every other route) for the experiment domain's error kinds. */
+const EXPERIMENT_ERROR_CODES: Record<ExperimentErrorCode, string> = { validation: 'validation_failed', 'not-found': 'not_found', conflict: 'conflict' };
+
+/** The request field each kind of conflict is about, so every 4xx names one. */
+const CONFLICT_FIELDS: Record<ConflictReason, string> = {
+  'duplicate-id': 'id',
+  'illegal-transition': 'status',
+  'weight-change-outside-ramp': 'variants',
+  'revision-mismatch': 'expected_revision',
+  'layer-overlap': 'layer',
+  'promotion-refused': 'winner',
+  'schedule-ended': 'end_time',
+};
+
+/**
+ * The admin API's answer to an experiment-domain error (domain/experiments/errors.ts): its status,
+ * its kind's code, its message, and the fields it names (the invalid ones, the path id not found,
+ * or what a conflict is about). Only the /experiments handler applies it: elsewhere such an error
+ * is not one the route expects, and keeps the answer http-error-handler gives it.
+ */
+export function experimentHttpError(error: ExperimentError): HttpError {
+  return new HttpError(error.status, EXPERIMENT_ERROR_CODES[error.code], error.message, experimentErrorFields(error));
+}
+
+function experimentErrorFields(error: ExperimentError): FieldError[] {
+  if (error instanceof ExperimentValidationError) return error.fields;
+  if (error instanceof ExperimentConflictError) return [{ field: error.field ?? CONFLICT_FIELDS[error.reason], message: error.message }];
+  // Not found: the only experiment a route looks up is the one its path names.
+  return [{ field: 'id', message: error.message }];
 }
