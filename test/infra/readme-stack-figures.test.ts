@@ -8,6 +8,21 @@
 import { describe, expect, it } from 'vitest';
 import { DEFAULT_ALARM_THRESHOLDS, DEFAULT_RATE_LIMIT_PER_IP, DEFAULT_RESERVED_CONCURRENCY } from '../../lib/defaults.ts';
 import { API_THROTTLE, FUNCTIONS, ROUTES, SCHEDULES, TABLES, type FunctionDefinition, type FunctionName, type RouteAuth } from '../../lib/resources.ts';
+import { COUNTER_SHARDS } from '../../lambdas/domain/events/counters.ts';
+import {
+  MAX_BATCH_SIZE,
+  MAX_COUNTED_POSITION,
+  MAX_EVENT_AGE_MS,
+  MAX_EVENT_FUTURE_MS,
+  MAX_ID_BYTES,
+  MAX_PURCHASE_VALUE,
+  MAX_WATCH_TIME_SECONDS,
+  MIN_POSITIVE_EVENT_VALUE,
+} from '../../lambdas/domain/events/event.ts';
+import { MAX_ITEM_BYTES, MAX_PARTITION_KEY_BYTES } from '../../lambdas/domain/events/item-size.ts';
+import { DEFAULT_CAPS } from '../../lambdas/domain/experiments/caps.ts';
+import { DEFAULT_MAX_DURATION_DAYS, MAX_DURATION_DAYS_LIMIT } from '../../lambdas/domain/experiments/model.ts';
+import { MAX_DECLARED_SEGMENTS } from '../../lambdas/domain/experiments/user-segments.ts';
 import { codeSpans, expandRoutes, readme, readmeSection, tableRows } from './support/readme.ts';
 
 /** How the README's HTTP API table names each protection. */
@@ -120,5 +135,35 @@ describe('README on schedules and tables', () => {
         { name: 'pk', type: 'S' },
         { name: 'sk', type: 'S' },
       ]);
+  });
+});
+
+describe("README's limits are the domain's constants", () => {
+  const text = readme().replace(/\s+/g, ' ');
+  const thousands = (value: number): string => value.toLocaleString('en-US');
+
+  it('gives the batch size, the id and item sizes and the clock skews of lambdas/domain/events', () => {
+    expect(text).toContain(`\`{events: [...]}\`, up to ${thousands(MAX_BATCH_SIZE)}, validated whole`);
+    expect(text).toContain(`in batches of at most ${thousands(MAX_BATCH_SIZE)}`);
+    expect(text).toContain(`every id is at most ${MAX_ID_BYTES} UTF-8 bytes`);
+    expect(text).toContain(`refused at ${MAX_ITEM_BYTES / 1024} KB`);
+    expect(text).toContain(`DynamoDB's ${thousands(MAX_PARTITION_KEY_BYTES)}-byte partition-key limit`);
+    expect(text).toContain(`more than ${MAX_EVENT_FUTURE_MS / 60_000} minutes ahead or ${MAX_EVENT_AGE_MS / 86_400_000} days behind`);
+  });
+
+  it('gives the value bounds of lambdas/domain/events/event.ts', () => {
+    expect(text).toContain(
+      `every \`value\` is 0..${thousands(MAX_PURCHASE_VALUE)} (purchases), watch time 0..${thousands(MAX_WATCH_TIME_SECONDS)} s, ratings 1..5`,
+    );
+    expect(text).toContain(`A value above 0 is at least ${MIN_POSITIVE_EVENT_VALUE.toFixed(6)}`);
+  });
+
+  it('gives the counted positions, the counter shards, the segments, the caps and the duration limits', () => {
+    expect(text).toContain(`k and p from 1 to ${MAX_COUNTED_POSITION}, \`MAX_TOP_N\`, so at most ${2 * MAX_COUNTED_POSITION} such attributes`);
+    expect(text).toContain(`a day is written as ${COUNTER_SHARDS} shard items, \`DAY#<day>#S00\` … \`S${COUNTER_SHARDS - 1}\``);
+    expect(text.match(/in (\d+) shards/g)?.every((phrase) => phrase === `in ${COUNTER_SHARDS} shards`)).toBe(true);
+    expect(text).toContain(`up to ${MAX_DECLARED_SEGMENTS} client segment values`);
+    expect(text).toContain(`\`${JSON.stringify(DEFAULT_CAPS).replace(/,/g, ', ').replace(/:/g, ': ')}\` by default`);
+    expect(text).toContain(`an integer 1..${MAX_DURATION_DAYS_LIMIT}, counted from \`start_time\`; ${DEFAULT_MAX_DURATION_DAYS} when created without one`);
   });
 });
