@@ -1,6 +1,7 @@
 /**
- * Retries of partially processed DynamoDB batch calls (BatchGetItem's UnprocessedKeys) with
- * exponential backoff and full jitter: attempt n waits a uniform random time in
+ * Retries with exponential backoff and full jitter, of partially processed DynamoDB batch calls
+ * (BatchGetItem's UnprocessedKeys: drainWithBackoff) and of single calls that failed in a way that
+ * allows another attempt (retryWithBackoff): attempt n waits a uniform random time in
  * [0, min(cap, base · 2ⁿ)), which spreads retrying clients apart instead of synchronising them
  * (AWS Architecture Blog, "Exponential Backoff And Jitter").
  */
@@ -56,5 +57,22 @@ export async function drainWithBackoff<T>(pending: T[], call: (pending: T[]) => 
     if (left.length === 0) return attempt;
     if (attempt >= maxAttempts) throw new UnprocessedAfterRetriesError(left, attempt);
     await sleep(fullJitterDelay(attempt - 1, options));
+  }
+}
+
+/**
+ * Calls `call` until it succeeds, waiting a full-jitter backoff between calls while `retryable`
+ * says its error allows another attempt. Throws the error of the last call: after `maxAttempts`
+ * calls, or at once for an error that is not retryable.
+ */
+export async function retryWithBackoff<T>(call: () => Promise<T>, retryable: (error: unknown) => boolean, options: BackoffOptions = {}): Promise<T> {
+  const { maxAttempts = 6, sleep = sleepMs } = options;
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await call();
+    } catch (error) {
+      if (attempt >= maxAttempts || !retryable(error)) throw error;
+      await sleep(fullJitterDelay(attempt - 1, options));
+    }
   }
 }

@@ -5,8 +5,7 @@
  * loaded, and record the impression slate. Storage and observability are injected, so the
  * handler is a thin adapter and the same code runs in Lambda, on the local runtime and in tests.
  */
-import { setTimeout as sleep } from 'node:timers/promises';
-import { fullJitterDelay } from '../common/backoff.ts';
+import { retryWithBackoff } from '../common/backoff.ts';
 import { DomainError, NotFoundError, UnavailableError, ValidationError } from '../domain/errors.ts';
 import { interleavingTeams, resolveAssignment, type Assignment } from '../domain/experiments/assignment.ts';
 import { banditExposureIncrements, loggedAllocation } from '../domain/events/bandit-counters.ts';
@@ -237,24 +236,21 @@ export function createRecommendationService({ experiments, counters, events, mod
         stored.segment,
       );
     } catch (error) {
-      for (let attempt = 1; ; attempt++) {
-        try {
-          await experiments.releaseExposure(experimentId, userId);
-          break;
-        } catch (releaseError) {
-          if (attempt >= EXPOSURE_RELEASE_ATTEMPTS || !provesNotApplied(releaseError)) {
-            telemetry.error('Counter undo incomplete: an exposure is claimed but not counted', {
-              reason: 'unclaim-failed',
-              experimentId,
-              variant,
-              userId,
-              error: releaseError,
-            });
-            telemetry.metric('CounterInconsistency', 'Count', 1);
-            break;
-          }
-          await sleep(fullJitterDelay(attempt - 1, { baseMs: 50, capMs: 1000 }));
-        }
+      try {
+        await retryWithBackoff(() => experiments.releaseExposure(experimentId, userId), provesNotApplied, {
+          maxAttempts: EXPOSURE_RELEASE_ATTEMPTS,
+          baseMs: 50,
+          capMs: 1000,
+        });
+      } catch (releaseError) {
+        telemetry.error('Counter undo incomplete: an exposure is claimed but not counted', {
+          reason: 'unclaim-failed',
+          experimentId,
+          variant,
+          userId,
+          error: releaseError,
+        });
+        telemetry.metric('CounterInconsistency', 'Count', 1);
       }
       throw error;
     }

@@ -33,7 +33,7 @@
  */
 import { ConditionalCheckFailedException } from '@aws-sdk/client-dynamodb';
 import { GetCommand, PutCommand, UpdateCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
-import { fullJitterDelay, type BackoffOptions } from '../common/backoff.ts';
+import { retryWithBackoff, type BackoffOptions } from '../common/backoff.ts';
 import { mapWithConcurrency } from '../common/concurrency.ts';
 import {
   addIncrements,
@@ -163,7 +163,7 @@ export class DynamoEventRepository implements EventRepository {
   private readonly ttlDays: number;
   private readonly concurrency: number;
   private readonly onInconsistency: (inconsistency: CounterInconsistency) => void;
-  private readonly compensationBackoff: Required<Pick<BackoffOptions, 'maxAttempts' | 'sleep'>> & BackoffOptions;
+  private readonly compensationBackoff: BackoffOptions;
   /** The interleaved impression slates and their preference counters (same table). */
   readonly impressions: DynamoImpressionStore;
 
@@ -187,15 +187,8 @@ export class DynamoEventRepository implements EventRepository {
   }
 
   /** Runs an undo write, repeating it while the store provably did not apply it. */
-  private async compensate<T>(write: () => Promise<T>): Promise<T> {
-    for (let attempt = 1; ; attempt++) {
-      try {
-        return await write();
-      } catch (error) {
-        if (attempt >= this.compensationBackoff.maxAttempts || !provesNotApplied(error)) throw error;
-        await this.compensationBackoff.sleep(fullJitterDelay(attempt - 1, this.compensationBackoff));
-      }
-    }
+  private compensate<T>(write: () => Promise<T>): Promise<T> {
+    return retryWithBackoff(write, provesNotApplied, this.compensationBackoff);
   }
 
   /** The item an event is stored as (for size checks before writing). */

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { UnprocessedAfterRetriesError, drainWithBackoff, fullJitterDelay } from '../../../lambdas/common/backoff.ts';
+import { UnprocessedAfterRetriesError, drainWithBackoff, fullJitterDelay, retryWithBackoff } from '../../../lambdas/common/backoff.ts';
 
 /** A deterministic stand-in for the jitter's uniform draw. */
 const always = (u: number) => () => u;
@@ -52,5 +52,67 @@ describe('drainWithBackoff', () => {
     // Assess
     await expect(outcome).rejects.toBeInstanceOf(UnprocessedAfterRetriesError);
     await expect(outcome).rejects.toMatchObject({ remaining: ['k2'], message: '1 items still unprocessed after 3 attempts' });
+  });
+});
+
+describe('retryWithBackoff', () => {
+  it('calls again after a retryable error, sleeping the full-jitter delay between calls, and returns the first success', async () => {
+    // Prepare
+    const sleeps: number[] = [];
+    let calls = 0;
+
+    // Act
+    const value = await retryWithBackoff(
+      async () => {
+        calls++;
+        if (calls < 3) throw new Error('throttled');
+        return 'done';
+      },
+      () => true,
+      { baseMs: 100, random: always(0.5), sleep: async (ms) => sleeps.push(ms) },
+    );
+
+    // Assess
+    expect(value).toBe('done');
+    expect(calls).toBe(3);
+    expect(sleeps).toEqual([50, 100]);
+  });
+
+  it('throws the last error after maxAttempts calls', async () => {
+    // Prepare
+    let calls = 0;
+
+    // Act
+    const outcome = retryWithBackoff(
+      async () => {
+        calls++;
+        throw new Error(`attempt ${calls}`);
+      },
+      () => true,
+      { maxAttempts: 4, sleep: async () => undefined },
+    );
+
+    // Assess
+    await expect(outcome).rejects.toThrow('attempt 4');
+    expect(calls).toBe(4);
+  });
+
+  it('throws at once, without sleeping, an error that is not retryable', async () => {
+    // Prepare
+    const sleeps: number[] = [];
+    const refused = new Error('timed out: may have been applied');
+
+    // Act
+    const outcome = retryWithBackoff(
+      async () => {
+        throw refused;
+      },
+      (error) => error !== refused,
+      { sleep: async (ms) => sleeps.push(ms) },
+    );
+
+    // Assess
+    await expect(outcome).rejects.toBe(refused);
+    expect(sleeps).toEqual([]);
   });
 });
