@@ -36,16 +36,16 @@ import { attributeInterleavedEvent, type StoredImpression } from '../domain/even
 import { itemProblem } from '../domain/events/item-size.ts';
 import { planQuotaClaims, slateProblem, type DailyQuotaClaim } from '../domain/events/plausibility.ts';
 import { describeFieldErrors, zodFieldErrors, type FieldError } from '../domain/field-error.ts';
-import { assignmentRefKey, type DynamoAssignmentReader } from '../storage/assignment-reader.ts';
+import { assignmentRefKey, type AssignmentReader } from '../storage/assignment-reader.ts';
 import type { DailyQuota } from '../storage/daily-quota.ts';
-import type { DynamoEventRepository } from '../storage/event-store.ts';
+import type { EventRepository } from '../storage/event-store.ts';
 import type { InteractionLog } from '../storage/interaction-log.ts';
 import type { ExperimentModeCache, ExperimentSettings } from './interleaving-credit.ts';
 import type { Telemetry } from './telemetry.ts';
 
 export interface IngestionServiceDeps {
-  assignments: DynamoAssignmentReader;
-  events: DynamoEventRepository;
+  assignments: AssignmentReader;
+  events: EventRepository;
   modes: ExperimentModeCache;
   /** Per-user daily limits (DAILY_EVENT_LIMITS). */
   quota: DailyQuota;

@@ -25,17 +25,18 @@ import {
 } from '../domain/events/interleaving-credit.ts';
 import type { Team } from '../domain/experiments/interleaving.ts';
 import { popularItems, recommendTopN, type FallbackReason, type Recommendations } from '../domain/recommenders/top-n.ts';
-import type { DynamoCounterRepository } from '../storage/counter-store.ts';
-import { provesNotApplied, type DynamoEventRepository } from '../storage/event-store.ts';
-import type { DynamoExperimentRepository, StoredAssignment as StoredAssignmentValue } from '../storage/experiment-repository.ts';
+import type { CounterRepository, UserAggregateRepository } from '../storage/counter-store.ts';
+import { provesNotApplied, type EventRepository } from '../storage/event-store.ts';
+import type { ExperimentRepository, StoredAssignment as StoredAssignmentValue } from '../storage/experiment-repository.ts';
 import type { ModelCache } from '../storage/model-cache.ts';
 import { BanditAllocationCache, interleaveSlates } from './serving-modes.ts';
 import type { Telemetry } from './telemetry.ts';
 
 export interface RecommendationServiceDeps {
-  experiments: DynamoExperimentRepository;
-  counters: DynamoCounterRepository;
-  events: DynamoEventRepository;
+  experiments: ExperimentRepository;
+  /** The exposure counts, the bandit's arm counters, and the covariate on each exposed user's aggregate. */
+  counters: CounterRepository & Pick<UserAggregateRepository, 'recordCovariate'>;
+  events: EventRepository;
   models: ModelCache;
   /** Record the impression slate of every request in the experiment (the RECORD_IMPRESSIONS switch). */
   recordImpressions: boolean;

@@ -21,7 +21,13 @@ export const assignmentRefKey = (experimentId: string, userId: string) => `${exp
 
 type Key = { pk: string; sk: string };
 
-export class DynamoAssignmentReader {
+/** The sticky assignments ingestion reads in bulk, to fill in each event's variant, propensity and segment. */
+export interface AssignmentReader {
+  /** The variant, propensity and segment of the given users' assignments, by assignmentRefKey; users without one are absent. */
+  assignments(refs: readonly AssignmentRef[]): Promise<Map<string, Pick<StoredAssignment, 'variant' | 'propensity' | 'segment'>>>;
+}
+
+export class DynamoAssignmentReader implements AssignmentReader {
   constructor(
     private readonly db: DynamoDBDocumentClient,
     private readonly tableName: string,

@@ -60,7 +60,7 @@ import {
   type InterleavingAttribution,
 } from '../domain/events/interleaving-credit.ts';
 import type { CounterRepository, UserAggregate, UserAggregateRepository } from './counter-store.ts';
-import { DynamoImpressionStore } from './impression-store.ts';
+import { DynamoImpressionStore, type ImpressionReader } from './impression-store.ts';
 
 export type StoreOutcome = 'stored' | 'duplicate';
 
@@ -85,6 +85,10 @@ export interface EventRepository {
   recordNew(event: AcceptedEvent, variant: string, interleaving?: InterleavingAttribution, user?: UserContext): Promise<StoreOutcome>;
   /** Stores and counts many events, coalescing the counter writes. Never throws for a write failure. */
   recordBatch(events: readonly VariantEvent[]): Promise<BatchStoreResult>;
+  /** The item an event is stored as: what the handlers size-check before writing. */
+  itemFor(event: AcceptedEvent, variant: string, interleaving?: InterleavingAttribution): Record<string, unknown> & { pk: string; sk: string };
+  /** The interleaved impression slates in the same table, read to attribute clicks. */
+  readonly impressions: ImpressionReader;
 }
 
 /** Something the undo could not repair: the counters are off until an operator corrects them. */

@@ -17,6 +17,12 @@ const BATCH_GET_LIMIT = 100;
 /** What a credit did: the impression's team click counts after it, or nothing (item already credited). */
 export type TeamClickOutcome = TeamClicks | 'already-credited';
 
+/** The impression slates ingestion reads to attribute interleaved clicks (DynamoImpressionStore). */
+export interface ImpressionReader {
+  /** The impressions of the given request ids, by request id (absent when never recorded). */
+  byRequestIds(requestIds: Iterable<string>): Promise<Map<string, StoredImpression>>;
+}
+
 /**
  * The interleaved impression slates in the events table (`EVENT#imp-<request id>` / `E`), read in
  * batches to credit clicks, and the per-impression preference counters kept on those items:
@@ -25,7 +31,7 @@ export type TeamClickOutcome = TeamClicks | 'already-credited';
  * of an ADD that already landed, changes nothing: the counts are distinct items per team, as
  * `creditClicks` defines them.
  */
-export class DynamoImpressionStore {
+export class DynamoImpressionStore implements ImpressionReader {
   constructor(
     private readonly db: DynamoDBDocumentClient,
     private readonly eventsTable: string,

@@ -1,9 +1,9 @@
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { toHttpError } from '../../lambdas/common/errors.ts';
 import type { Telemetry } from '../../lambdas/services/telemetry.ts';
-import type { DynamoCounterRepository } from '../../lambdas/storage/counter-store.ts';
-import type { DynamoEventRepository } from '../../lambdas/storage/event-store.ts';
-import type { DynamoExperimentRepository } from '../../lambdas/storage/experiment-repository.ts';
+import type { RecommendationServiceDeps } from '../../lambdas/services/serving.ts';
+import type { EventRepository } from '../../lambdas/storage/event-store.ts';
+import type { ExperimentRepository } from '../../lambdas/storage/experiment-repository.ts';
 import type { ModelCache } from '../../lambdas/storage/model-cache.ts';
 import { stubHandlerEnv } from './support/env.ts';
 import { NOW } from './support/models.ts';
@@ -21,14 +21,14 @@ function countingEmptyRepository() {
     },
     getAssignment: async () => undefined,
   };
-  return { reads, repository: repository as unknown as DynamoExperimentRepository };
+  return { reads, repository: repository as unknown as ExperimentRepository };
 }
 
-function serviceOver(experiments: DynamoExperimentRepository) {
+function serviceOver(experiments: ExperimentRepository) {
   return serving.createRecommendationService({
     experiments,
-    counters: {} as DynamoCounterRepository,
-    events: {} as DynamoEventRepository,
+    counters: {} as RecommendationServiceDeps['counters'],
+    events: {} as EventRepository,
     models: {} as ModelCache,
     recordImpressions: true,
     telemetry: silent,
