@@ -25,9 +25,37 @@ import {
   removeAssembly,
   statementsOfRole,
   type PolicyStatement,
+  type State,
+  type StateMachineDefinition,
 } from './support/synth.ts';
 
 type Engine = 'emr-serverless' | 'sagemaker';
+
+/** A Task state, whose Parameters (typed by `P`) are what the tests read of it. */
+interface TaskState<P extends Record<string, unknown> = Record<string, unknown>> extends State {
+  Resource: string;
+  Parameters: P;
+}
+
+/** The train step: a Parallel state with one branch (Pass, the .sync job, the candidate read-back). */
+interface TrainStep extends State {
+  Branches: StateMachineDefinition[];
+}
+
+/** The Parameters of the EMR Serverless StartJobRun task, with the ones these tests read typed. */
+interface StartJobRunParameters extends Record<string, unknown> {
+  JobDriver: { SparkSubmit: { EntryPoint: string; SparkSubmitParameters: string; 'EntryPointArguments.$': string } };
+  ConfigurationOverrides: { MonitoringConfiguration: { S3MonitoringConfiguration: { LogUri: string } } };
+}
+
+/** The Parameters of the SageMaker CreateTrainingJob task, with the ones these tests read typed. */
+interface CreateTrainingJobParameters extends Record<string, unknown> {
+  HyperParameters: Record<string, unknown>;
+  InputDataConfig: unknown[];
+  ResourceConfig: Record<string, unknown>;
+  RoleArn: string;
+  AlgorithmSpecification: { TrainingImage: string };
+}
 
 interface Built {
   app: App;
@@ -37,7 +65,7 @@ interface Built {
   jobRole: PolicyStatement[];
   probeRole: PolicyStatement[];
   /** The probe state machine's definition (a state machine whose only state is trainStep()). */
-  definition: { StartAt: string; States: Record<string, any> };
+  definition: { StartAt: string; States: Record<string, TrainStep> };
 }
 
 const built = new Map<Engine, Built>();
@@ -155,11 +183,11 @@ describe.each(ENGINES)('trainingEngine %s', (engine) => {
       'algorithm.$': '$[0].candidate.algorithm',
       'metrics.$': '$[0].candidate.metrics',
     });
-    const branch = step.Branches[0] as { StartAt: string; States: Record<string, any> };
+    const branch = step.Branches[0];
     const order: string[] = [];
     for (let name: string | undefined = branch.StartAt; name; name = branch.States[name].Next) order.push(name);
     expect(order.map((name) => branch.States[name].Type)).toEqual(['Pass', 'Task', 'Task']);
-    const read = branch.States[order[2]];
+    const read = branch.States[order[2]] as TaskState;
     expect(read.Resource).toContain(':states:::aws-sdk:s3:getObject');
     expect(read.Parameters['Key.$']).toBe("States.Format('training-runs/{}/candidate.json', $.training_run.id)");
     expect(read.ResultSelector).toEqual({ 'candidate.$': 'States.StringToJson($.Body)' });
@@ -200,12 +228,12 @@ describe('trainingEngine emr-serverless', () => {
   it('starts the Spark job with the .sync integration, on the run snapshot and model of its input', () => {
     const { definition } = built.get('emr-serverless')!;
     const branch = definition.States[definition.StartAt].Branches[0];
-    const job = branch.States[branch.States[branch.StartAt].Next];
+    const job = branch.States[branch.States[branch.StartAt].Next!] as TaskState<StartJobRunParameters>;
 
     expect(job.Resource).toMatch(/:states:::emr-serverless:startJobRun\.sync$/);
     expect(job.Parameters.JobDriver.SparkSubmit.EntryPoint).toMatch(/^s3:\/\/.+\/training\/code\/spark_als\.py$/);
     expect(job.Parameters.JobDriver.SparkSubmit.SparkSubmitParameters).toMatch(/--py-files s3:\/\/.+\/training\/code\/artifact_writer\.py/);
-    const args = job.Parameters.JobDriver.SparkSubmit['EntryPointArguments.$'] as string;
+    const args = job.Parameters.JobDriver.SparkSubmit['EntryPointArguments.$'];
     expect(args).toMatch(/^States\.Array\(/);
     expect(args).toContain("'--dataset-prefix', $.dataset_prefix");
     expect(args).toContain("'--model-id', $.model_id");
@@ -235,7 +263,7 @@ describe('trainingEngine sagemaker', () => {
   it('creates a training job (.sync) running sagemaker_als.py in script mode on the run snapshot and model of its input', () => {
     const { definition, stack } = built.get('sagemaker')!;
     const branch = definition.States[definition.StartAt].Branches[0];
-    const job = branch.States[branch.States[branch.StartAt].Next];
+    const job = branch.States[branch.States[branch.StartAt].Next!] as TaskState<CreateTrainingJobParameters>;
 
     expect(job.Resource).toMatch(/:states:::sagemaker:createTrainingJob\.sync$/);
     expect(job.Parameters.HyperParameters).toMatchObject({

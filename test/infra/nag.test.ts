@@ -27,10 +27,21 @@ interface LocatedSuppression extends Suppression {
   on: string;
 }
 
+/** Metadata of the template or of a resource: cdk-nag writes its suppressions under cdk_nag. */
+interface NagMetadata {
+  cdk_nag?: { rules_to_suppress?: Suppression[] };
+}
+
+/** The parts of the synthesized template that hold suppressions. */
+interface TemplateJson {
+  Metadata?: NagMetadata;
+  Resources: Record<string, { Metadata?: NagMetadata }>;
+}
+
 let app: App;
 let stack: AbrecStack;
 let annotations: Annotations;
-let template: Record<string, any>;
+let template: TemplateJson;
 
 beforeAll(() => {
   ({ app, stack } = buildAbrecApp());
@@ -39,7 +50,7 @@ beforeAll(() => {
   // stale-suppression test sees which rules fired without synthesizing a second time.
   Aspects.of(app).add(new AwsSolutionsChecks({ logIgnores: true }));
   annotations = Annotations.fromStack(stack);
-  template = Template.fromStack(stack).toJSON();
+  template = Template.fromStack(stack).toJSON() as TemplateJson;
 });
 
 afterAll(() => {
@@ -51,11 +62,11 @@ const describeMessages = (messages: SynthesisMessage[]): string[] => messages.ma
 
 /** Every cdk-nag suppression written into the template: stack-level and per resource. */
 function suppressionsInTemplate(): LocatedSuppression[] {
-  const located = (on: string, metadata: any): LocatedSuppression[] =>
-    ((metadata?.cdk_nag?.rules_to_suppress ?? []) as Suppression[]).map((suppression) => ({ ...suppression, on }));
+  const located = (on: string, metadata: NagMetadata | undefined): LocatedSuppression[] =>
+    (metadata?.cdk_nag?.rules_to_suppress ?? []).map((suppression) => ({ ...suppression, on }));
   return [
     ...located('(stack)', template.Metadata),
-    ...Object.entries(template.Resources as Record<string, { Metadata?: unknown }>).flatMap(([logicalId, resource]) => located(logicalId, resource.Metadata)),
+    ...Object.entries(template.Resources).flatMap(([logicalId, resource]) => located(logicalId, resource.Metadata)),
   ];
 }
 

@@ -11,7 +11,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { AbrecStack, AbrecStackProps } from '../../lib/abrec-stack.ts';
 import { DEFAULT_ALARM_THRESHOLDS, DEFAULT_RATE_LIMIT_PER_IP, DEFAULT_RESERVED_CONCURRENCY } from '../../lib/defaults.ts';
 import { FUNCTIONS, type FunctionName } from '../../lib/resources.ts';
-import { buildAbrecApp, childAt, logicalIdOf, propertiesOf, removeAssembly, renderIntrinsic } from './support/synth.ts';
+import { buildAbrecApp, childAt, functionPropertiesOf, type GetAtt, logicalIdOf, propertiesOf, removeAssembly, renderIntrinsic } from './support/synth.ts';
 
 let app: App;
 let stack: AbrecStack;
@@ -41,12 +41,40 @@ const alertsTopicId = (): string => logicalIdOf(childAt(stack, 'Analysis/Alerts'
 const stateMachineId = (): string => logicalIdOf(childAt(stack, 'Retraining/StateMachine'));
 const restApiId = (): string => logicalIdOf(childAt(stack, 'Api/Api'));
 const getAttArn = (logicalId: string) => ({ 'Fn::GetAtt': [logicalId, 'Arn'] });
-const arnTarget = (value: { 'Fn::GetAtt': [string, string] }): string => value['Fn::GetAtt'][0];
+const arnTarget = (value: GetAtt): string => value['Fn::GetAtt'][0];
 
-type Properties = Record<string, any>;
-const alarms = (): Properties[] => Object.values(template.findResources('AWS::CloudWatch::Alarm')).map((alarm) => alarm.Properties as Properties);
+/** The properties of an AWS::CloudWatch::Alarm (a single-metric or a metric-math one), with the ones these tests read typed. */
+interface AlarmProperties extends Record<string, unknown> {
+  Namespace?: string;
+  MetricName?: string;
+  AlarmDescription?: string;
+  Threshold?: number;
+  Metrics?: AlarmMetric[];
+}
+
+/** One metric or expression of a metric-math alarm. */
+interface AlarmMetric extends Record<string, unknown> {
+  Id: string;
+  Expression?: string;
+  MetricStat?: unknown;
+}
+
+/** A target of an AWS::Events::Rule, with the failure handling these tests read. */
+interface RuleTarget extends Record<string, unknown> {
+  RetryPolicy?: unknown;
+  DeadLetterConfig?: { Arn: GetAtt };
+}
+
+/** A rule of an AWS::WAFv2::WebACL, with the statements these tests read. */
+interface WebAclRule extends Record<string, unknown> {
+  Name: string;
+  Priority: number;
+  Statement: { ManagedRuleGroupStatement?: { RuleActionOverrides?: unknown }; RateBasedStatement?: { Limit: number } };
+}
+
+const alarms = (): AlarmProperties[] => Object.values(template.findResources('AWS::CloudWatch::Alarm')).map((alarm) => alarm.Properties as AlarmProperties);
 /** The alarms on `namespace`/`metricName` (single-metric alarms). */
-const alarmsOn = (namespace: string, metricName: string): Properties[] =>
+const alarmsOn = (namespace: string, metricName: string): AlarmProperties[] =>
   alarms().filter((alarm) => alarm.Namespace === namespace && alarm.MetricName === metricName);
 
 /** Every queue some failure path sends to: Lambda on-failure destinations and EventBridge target DLQs. */
@@ -56,9 +84,9 @@ function deadLetterQueueIds(): string[] {
     .filter(Boolean)
     .map(arnTarget);
   const targetDlqs = Object.values(template.findResources('AWS::Events::Rule'))
-    .flatMap((rule) => rule.Properties.Targets as Properties[])
+    .flatMap((rule) => rule.Properties.Targets as RuleTarget[])
     .map((target) => target.DeadLetterConfig?.Arn)
-    .filter(Boolean)
+    .filter((arn) => arn !== undefined)
     .map(arnTarget);
   return [...new Set([...onFailure, ...targetDlqs])].sort();
 }
@@ -81,8 +109,8 @@ describe('alarms', () => {
 
   it('alarms on the API 5XX rate as a metric-math ratio of 5XXError to Count, not on the raw 5XX count', () => {
     const [rate, ...others] = alarms().filter((alarm) => JSON.stringify(alarm.Metrics ?? []).includes('"5XXError"'));
-    const byId = new Map((rate.Metrics as Properties[]).map((metric) => [metric.Id, metric]));
-    const expression = (rate.Metrics as Properties[]).find((metric) => metric.Expression);
+    const byId = new Map(rate.Metrics!.map((metric) => [metric.Id, metric]));
+    const expression = rate.Metrics!.find((metric) => metric.Expression);
 
     expect(others).toEqual([]);
     expect(expression).toMatchObject({ Expression: 'IF(requests > 0, 100 * errors / requests, 0)', ReturnData: true });
@@ -158,7 +186,10 @@ describe('alarms', () => {
   });
 
   it('alarms on the SampleRatioMismatch metric exactly as the analysis function emits it (namespace and service of its Powertools environment)', () => {
-    const variables = propertiesOf(template, functionId('analysis'), 'AWS::Lambda::Function').Environment.Variables;
+    const variables = functionPropertiesOf(template, functionId('analysis')).Environment.Variables as {
+      POWERTOOLS_METRICS_NAMESPACE: string;
+      POWERTOOLS_SERVICE_NAME: string;
+    };
 
     expect(alarmsOn(variables.POWERTOOLS_METRICS_NAMESPACE, 'SampleRatioMismatch')).toEqual([
       expect.objectContaining({ Dimensions: [{ Name: 'service', Value: variables.POWERTOOLS_SERVICE_NAME }], Statistic: 'Sum', Threshold: 1 }),
@@ -167,7 +198,7 @@ describe('alarms', () => {
 
   it('takes its thresholds from the alarmThresholds prop', () => {
     const custom = templateWith({ alarmThresholds: { api5xxRatePercent: 5, apiLatencyP99Ms: 800 } });
-    const all = Object.values(custom.findResources('AWS::CloudWatch::Alarm')).map((alarm) => alarm.Properties as Properties);
+    const all = Object.values(custom.findResources('AWS::CloudWatch::Alarm')).map((alarm) => alarm.Properties as AlarmProperties);
 
     expect(all.find((alarm) => JSON.stringify(alarm.Metrics ?? []).includes('"5XXError"'))!.Threshold).toBe(5);
     expect(all.find((alarm) => alarm.MetricName === 'Latency')!.Threshold).toBe(800);
@@ -189,7 +220,7 @@ describe('dead-letter queues of the scheduled targets', () => {
   ] as const;
 
   it.each(rules)('the %s target retries twice for at most two hours, then sends the event to its dead-letter queue', (_, rulePath, queuePath) => {
-    const [target] = propertiesOf(template, logicalIdOf(childAt(stack, rulePath)), 'AWS::Events::Rule').Targets;
+    const [target] = propertiesOf(template, logicalIdOf(childAt(stack, rulePath)), 'AWS::Events::Rule').Targets as RuleTarget[];
 
     expect(target.RetryPolicy).toEqual({ MaximumRetryAttempts: 2, MaximumEventAgeInSeconds: 7200 });
     expect(target.DeadLetterConfig).toEqual({ Arn: getAttArn(logicalIdOf(childAt(stack, queuePath))) });
@@ -233,7 +264,7 @@ describe('dead-letter queues of the scheduled targets', () => {
 
 describe('reserved concurrency', () => {
   const reservedIn = (source: Template, id: (name: FunctionName) => string) =>
-    Object.fromEntries(FUNCTION_NAMES.map((name) => [name, propertiesOf(source, id(name), 'AWS::Lambda::Function').ReservedConcurrentExecutions]));
+    Object.fromEntries(FUNCTION_NAMES.map((name) => [name, functionPropertiesOf(source, id(name)).ReservedConcurrentExecutions]));
   /** Logical ids do not depend on props, so the default stack's ids name the functions of every variant. */
   const idOf = (name: FunctionName) => functionId(name);
 
@@ -278,7 +309,7 @@ describe('reserved concurrency', () => {
 
 describe('WAF', () => {
   const webAclId = (): string => logicalIdOf(childAt(stack, 'Firewall/WebAcl'));
-  const rulesOf = (source: Template): Properties[] => Object.values(source.findResources('AWS::WAFv2::WebACL'))[0].Properties.Rules;
+  const rulesOf = (source: Template): WebAclRule[] => Object.values(source.findResources('AWS::WAFv2::WebACL'))[0].Properties.Rules;
 
   it('is a regional web ACL that allows what no rule blocks', () => {
     expect(propertiesOf(template, webAclId(), 'AWS::WAFv2::WebACL')).toMatchObject({ Scope: 'REGIONAL', DefaultAction: { Allow: {} } });
@@ -316,7 +347,7 @@ describe('WAF', () => {
   it("only counts the common rule set's 8 KB body limit, which POST /events/batch exceeds by design", () => {
     const common = rulesOf(template).find((candidate) => candidate.Name === 'AWSManagedRulesCommonRuleSet')!;
 
-    expect(common.Statement.ManagedRuleGroupStatement.RuleActionOverrides).toEqual([{ Name: 'SizeRestrictions_BODY', ActionToUse: { Count: {} } }]);
+    expect(common.Statement.ManagedRuleGroupStatement!.RuleActionOverrides).toEqual([{ Name: 'SizeRestrictions_BODY', ActionToUse: { Count: {} } }]);
   });
 
   it('gives every rule a distinct priority', () => {
@@ -328,7 +359,7 @@ describe('WAF', () => {
   it('takes the per-IP limit from the rateLimitPerIp prop', () => {
     const [first] = rulesOf(templateWith({ rateLimitPerIp: 600 }));
 
-    expect(first.Statement.RateBasedStatement.Limit).toBe(600);
+    expect(first.Statement.RateBasedStatement!.Limit).toBe(600);
   });
 
   it.each([5, 2_500.5, 3_000_000_000])("refuses a rateLimitPerIp of %s, naming WAF's bounds", (rateLimitPerIp) => {

@@ -26,6 +26,7 @@ import {
   bucketArn,
   buildAbrecApp,
   childAt,
+  functionPropertiesOf,
   logicalIdOf,
   objectArn,
   propertiesOf,
@@ -33,7 +34,10 @@ import {
   renderIntrinsic,
   roleOfFunction,
   statementsOfRole,
+  type GetAtt,
   type PolicyStatement,
+  type State,
+  type StateMachineDefinition,
 } from './support/synth.ts';
 
 let app: App;
@@ -60,12 +64,20 @@ const failuresQueueId = (): string => logicalIdOf(childAt(stack, 'Analysis/Failu
 const restApiId = (): string => logicalIdOf(childAt(stack, 'Api/Api'));
 const getAttArn = (logicalId: string) => ({ 'Fn::GetAtt': [logicalId, 'Arn'] });
 
+/** The properties of the AWS::StepFunctions::StateMachine that these tests read. */
+interface StateMachineProperties {
+  DefinitionString: unknown;
+  RoleArn: GetAtt;
+  TracingConfiguration?: unknown;
+  LoggingConfiguration: { Destinations: { CloudWatchLogsLogGroup: { LogGroupArn: GetAtt } }[] };
+}
+
 /** The only state machine of the stack, with its definition resolved to JSON. */
-function stateMachine(): { logicalId: string; properties: Record<string, any>; definition: any } {
+function stateMachine(): { logicalId: string; properties: StateMachineProperties; definition: StateMachineDefinition } {
   const machines = template.findResources('AWS::StepFunctions::StateMachine');
   const ids = Object.keys(machines);
   expect(ids).toHaveLength(1);
-  const properties = machines[ids[0]].Properties;
+  const properties = machines[ids[0]].Properties as StateMachineProperties;
   return { logicalId: ids[0], properties, definition: JSON.parse(renderIntrinsic(properties.DefinitionString)) };
 }
 
@@ -80,13 +92,25 @@ function resourcePaths(): Map<string, string> {
   return new Map(Object.keys(resources).map((id) => [id, pathOf(id)]));
 }
 
+/** The properties of an AWS::ApiGateway::Method that these tests read. */
+interface MethodProperties {
+  HttpMethod: string;
+  /** A Ref to its resource, or (on the root path) a GetAtt of the API's root resource id, which has no Ref. */
+  ResourceId: { Ref?: string };
+  Integration: { Uri: { 'Fn::Join': [string, unknown[]] } };
+  ApiKeyRequired?: boolean;
+  AuthorizationType: string;
+  RequestParameters?: Record<string, boolean>;
+}
+
 /** Every non-preflight method as `METHOD path` with its properties. */
-function routeMethods(): Map<string, Record<string, any>> {
+function routeMethods(): Map<string, MethodProperties> {
   const paths = resourcePaths();
   const methods = Object.values(template.findResources('AWS::ApiGateway::Method'))
-    .map((method) => method.Properties)
+    .map((method) => method.Properties as MethodProperties)
     .filter((properties) => properties.HttpMethod !== 'OPTIONS');
-  return new Map(methods.map((properties) => [`${properties.HttpMethod} ${paths.get(properties.ResourceId.Ref) ?? '/'}`, properties]));
+  const pathOfResource = (resourceId: string | undefined): string => (resourceId === undefined ? undefined : paths.get(resourceId)) ?? '/';
+  return new Map(methods.map((properties) => [`${properties.HttpMethod} ${pathOfResource(properties.ResourceId.Ref)}`, properties]));
 }
 
 describe('API routes', () => {
@@ -172,7 +196,7 @@ describe('functions', () => {
   it.each(FUNCTION_NAMES)('%s runs Node.js 22 on ARM64 with active tracing and the memory and timeout of its definition', (name) => {
     const definition = FUNCTIONS[name];
 
-    expect(propertiesOf(template, functionId(name), 'AWS::Lambda::Function')).toMatchObject({
+    expect(functionPropertiesOf(template, functionId(name))).toMatchObject({
       Description: definition.description,
       Runtime: 'nodejs22.x',
       Architectures: ['arm64'],
@@ -184,7 +208,7 @@ describe('functions', () => {
   });
 
   it.each(FUNCTION_NAMES)('%s logs to its own log group with a retention', (name) => {
-    const logGroup = propertiesOf(template, functionId(name), 'AWS::Lambda::Function').LoggingConfig?.LogGroup;
+    const logGroup = functionPropertiesOf(template, functionId(name)).LoggingConfig?.LogGroup;
 
     expect(logGroup).toEqual({ Ref: expect.any(String) });
     expect(propertiesOf(template, logGroup.Ref, 'AWS::Logs::LogGroup').RetentionInDays).toBeGreaterThan(0);
@@ -195,7 +219,7 @@ describe('functions', () => {
 
   it.each(FUNCTION_NAMES)('%s gets exactly the table, bucket and topic variables its definition needs', (name) => {
     const definition = FUNCTIONS[name];
-    const variables = propertiesOf(template, functionId(name), 'AWS::Lambda::Function').Environment.Variables as Record<string, unknown>;
+    const variables = functionPropertiesOf(template, functionId(name)).Environment.Variables;
     const expected: Record<string, unknown> = {};
     for (const table of Object.keys(definition.tables) as TableName[]) expected[TABLES[table].envVar] = { Ref: tableId(table) };
     if ('bucket' in definition) expected[ARTIFACTS_BUCKET.envVar] = { Ref: bucketId() };
@@ -207,7 +231,7 @@ describe('functions', () => {
   });
 
   it('gives the analysis function the alerts topic ARN', () => {
-    const variables = propertiesOf(template, functionId('analysis'), 'AWS::Lambda::Function').Environment.Variables;
+    const variables = functionPropertiesOf(template, functionId('analysis')).Environment.Variables;
 
     expect(variables[ENV.alertsTopicArn]).toEqual({ Ref: alertsTopicId() });
     expect(propertiesOf(template, alertsTopicId(), 'AWS::SNS::Topic')).toBeDefined();
@@ -316,7 +340,7 @@ describe('least privilege', () => {
 
   it.each(FUNCTION_NAMES)('%s has its own role with no AWS-managed policy, writing logs only to its own log group', (name) => {
     const roleId = roleOfFunction(template, functionId(name));
-    const logGroupId = propertiesOf(template, functionId(name), 'AWS::Lambda::Function').LoggingConfig.LogGroup.Ref as string;
+    const logGroupId = functionPropertiesOf(template, functionId(name)).LoggingConfig.LogGroup.Ref;
     const logStatements = statementsOfRole(template, roleId).filter((statement) => [statement.Action].flat().some((action) => action.startsWith('logs:')));
 
     expect(propertiesOf(template, roleId, 'AWS::IAM::Role').ManagedPolicyArns).toBeUndefined();
@@ -379,10 +403,15 @@ describe('least privilege', () => {
   });
 });
 
+/** The properties of an AWS::DynamoDB::GlobalTable, with the replicas typed as the tests walk them. */
+interface GlobalTableProperties extends Record<string, unknown> {
+  Replicas: { PointInTimeRecoverySpecification?: unknown }[];
+}
+
 describe('DynamoDB tables', () => {
   it.each(TABLE_NAMES)('the %s table is on-demand with point-in-time recovery, encryption and the key schema of TABLES', (name) => {
     const definition = TABLES[name];
-    const properties = propertiesOf(template, tableId(name), 'AWS::DynamoDB::GlobalTable');
+    const properties = propertiesOf(template, tableId(name), 'AWS::DynamoDB::GlobalTable') as GlobalTableProperties;
 
     expect(properties.BillingMode).toBe('PAY_PER_REQUEST');
     expect(properties.SSESpecification).toMatchObject({ SSEEnabled: true });
@@ -517,9 +546,9 @@ describe('retraining state machine', () => {
     ['RestorePointers', 'retrainRestore'],
   ] as const;
   /** Every state, the Map's own included, by name. */
-  const states = (): Record<string, any> => {
+  const states = (): Record<string, State> => {
     const { definition } = stateMachine();
-    return { ...definition.States, ...definition.States.TrainEach.ItemProcessor.States };
+    return { ...definition.States, ...definition.States.TrainEach.ItemProcessor!.States };
   };
 
   it("runs Snapshot → TrainEach (a Map over the snapshot's models, one at a time) → Publish → SwitchFollowers → Notify → Done", () => {
@@ -554,7 +583,7 @@ describe('retraining state machine', () => {
   });
 
   it('trains, evaluates and gates each model inside the Map: Train → Evaluate → Gate (Choice) → Accept | Reject', () => {
-    const processor = stateMachine().definition.States.TrainEach.ItemProcessor;
+    const processor = stateMachine().definition.States.TrainEach.ItemProcessor!;
 
     expect(processor.StartAt).toBe('Train');
     expect(processor.States.Train).toMatchObject({ Type: 'Task', Next: 'Evaluate', ResultPath: '$.candidate' });

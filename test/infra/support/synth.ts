@@ -76,8 +76,59 @@ export function resourceOf(template: Template, logicalId: string, type: string):
 }
 
 /** Properties of the resource with `logicalId`, asserting its type. */
-export function propertiesOf(template: Template, logicalId: string, type: string): Record<string, any> {
-  return (resourceOf(template, logicalId, type).Properties ?? {}) as Record<string, any>;
+export function propertiesOf(template: Template, logicalId: string, type: string): Record<string, unknown> {
+  return resourceOf(template, logicalId, type).Properties ?? {};
+}
+
+/** A `{ Ref: logicalId }` as CloudFormation writes it. */
+export interface Ref {
+  Ref: string;
+}
+
+/** A `{ 'Fn::GetAtt': [logicalId, attribute] }` as CloudFormation writes it. */
+export interface GetAtt {
+  'Fn::GetAtt': [string, string];
+}
+
+/**
+ * The properties of an AWS::Lambda::Function, with the ones the tests read typed as every function
+ * of the stack has them (its own role, its own log group, wired environment variables).
+ */
+export interface FunctionProperties extends Record<string, unknown> {
+  Role: GetAtt;
+  LoggingConfig: { LogGroup: Ref };
+  Environment: { Variables: Record<string, unknown> };
+  ReservedConcurrentExecutions?: number;
+}
+
+/** Properties of the Lambda function `functionLogicalId`, asserting it is one. */
+export function functionPropertiesOf(template: Template, functionLogicalId: string): FunctionProperties {
+  return propertiesOf(template, functionLogicalId, 'AWS::Lambda::Function') as FunctionProperties;
+}
+
+/** A state of an Amazon States Language definition, with the fields the tests read. */
+export interface State {
+  Type: string;
+  Next?: string;
+  Resource?: string;
+  Parameters?: Record<string, unknown>;
+  ResultPath?: string | null;
+  ResultSelector?: Record<string, unknown>;
+  Retry?: unknown[];
+  Catch?: unknown[];
+  /** The item input of a Map state. */
+  ItemSelector?: Record<string, unknown>;
+  /** The states a Map state runs for each item. */
+  ItemProcessor?: StateMachineDefinition;
+  /** The branches a Parallel state runs. */
+  Branches?: StateMachineDefinition[];
+}
+
+/** An Amazon States Language definition: a state machine's, a Map's item processor or a Parallel's branch. */
+export interface StateMachineDefinition {
+  StartAt: string;
+  States: Record<string, State>;
+  TimeoutSeconds?: number;
 }
 
 /**
@@ -119,8 +170,7 @@ export function statementsOfRole(template: Template, roleLogicalId: string): Pol
 
 /** The execution role of the Lambda function `functionLogicalId`. */
 export function roleOfFunction(template: Template, functionLogicalId: string): string {
-  const role = propertiesOf(template, functionLogicalId, 'AWS::Lambda::Function').Role as { 'Fn::GetAtt': [string, string] };
-  return role['Fn::GetAtt'][0];
+  return functionPropertiesOf(template, functionLogicalId).Role['Fn::GetAtt'][0];
 }
 
 function isRefTo(value: unknown, logicalId: string): boolean {
