@@ -9,6 +9,7 @@ import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { readFile, readdir } from 'node:fs/promises';
 import { join, relative, sep } from 'node:path';
 import { ARTIFACTS_BUCKET, TABLES } from '../lib/resources.ts';
+import { DOCUMENT_CLIENT_OPTIONS } from '../lambdas/common/client-options.ts';
 import { DEFAULT_EXPERIMENT_ID, defaultExperiment, type ModelRef } from '../lambdas/domain/experiments/defaults.ts';
 import { DynamoExperimentRepository } from '../lambdas/storage/experiment-repository.ts';
 
@@ -123,10 +124,7 @@ export async function ensureDatasetAndPointers(s3: S3Client, artifactsDir: strin
 
 /** Creates the running default experiment unless it exists. */
 export async function ensureDefaultExperiment(dynamo: DynamoDBClient, artifactsDir: string, now: Date = new Date()): Promise<boolean> {
-  const repository = new DynamoExperimentRepository(
-    DynamoDBDocumentClient.from(dynamo, { marshallOptions: { removeUndefinedValues: true } }),
-    TABLES.experiments.localName,
-  );
+  const repository = new DynamoExperimentRepository(DynamoDBDocumentClient.from(dynamo, DOCUMENT_CLIENT_OPTIONS), TABLES.experiments.localName);
   if (await repository.get(DEFAULT_EXPERIMENT_ID)) return false;
   const set = await readDefaultModelSet(artifactsDir);
   await repository.create(defaultExperiment({ controlModel: set.control, treatmentModel: set.treatment, now }));

@@ -9,10 +9,11 @@ import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { S3Client } from '@aws-sdk/client-s3';
 import { resolve } from 'node:path';
 import type { FunctionName } from '../lib/resources.ts';
+import { localClientOptions } from '../lambdas/common/client-options.ts';
 import { openVirtualClock } from './clock.ts';
 import { fileNotifier } from './notifications.ts';
 import { provision } from './provision.ts';
-import { DEFAULT_ARTIFACTS_DIR, LOCAL_CREDENTIALS, loadHandler, localEnvironment } from './runtime.ts';
+import { DEFAULT_ARTIFACTS_DIR, loadHandler, localEnvironment } from './runtime.ts';
 import { startLocalServers, type LocalServers } from './servers.ts';
 import { runRetrainingLocally, synthesizeRetrainingDefinition, type RetrainingRun } from './state-machine.ts';
 
@@ -46,9 +47,8 @@ export async function startLocalRetraining({
   const servers = await startLocalServers({ dataDir });
   try {
     Object.assign(process.env, localEnvironment(servers));
-    const clientConfig = { region: 'us-east-1', credentials: LOCAL_CREDENTIALS };
-    const s3 = new S3Client({ ...clientConfig, endpoint: servers.s3Endpoint, forcePathStyle: true });
-    const dynamo = new DynamoDBClient({ ...clientConfig, endpoint: servers.dynamoEndpoint });
+    const s3 = new S3Client(localClientOptions('s3', servers.s3Endpoint));
+    const dynamo = new DynamoDBClient(localClientOptions('dynamodb', servers.dynamoEndpoint));
     const clock = await openVirtualClock(dataDir);
     await provision({ dynamo, s3, artifactsDir: DEFAULT_ARTIFACTS_DIR, now: new Date(clock.now()) });
     s3.destroy();

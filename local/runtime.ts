@@ -10,6 +10,7 @@ import { chmod, mkdir, readFile, writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { ARTIFACTS_BUCKET, ENV, FUNCTIONS, SCHEDULES, TABLES, type FunctionName } from '../lib/resources.ts';
+import { LOCAL_CREDENTIALS, LOCAL_REGION, localClientOptions } from '../lambdas/common/client-options.ts';
 import { openVirtualClock, type VirtualClock } from './clock.ts';
 import { startGateway, type LambdaHttpHandler, type RunningGateway } from './gateway.ts';
 import { localRoutes } from './local-routes.ts';
@@ -19,7 +20,6 @@ import { startLocalServers, type LocalServers } from './servers.ts';
 
 export const PROJECT_ROOT = fileURLToPath(new URL('..', import.meta.url));
 export const DEFAULT_ARTIFACTS_DIR = join(PROJECT_ROOT, 'model-artifacts');
-export const LOCAL_CREDENTIALS = { accessKeyId: 'S3RVER', secretAccessKey: 'S3RVER' } as const;
 
 /** `<data dir>/runtime.json`: where the running local runtime serves, rewritten at every start. */
 export const RUNTIME_RECORD = 'runtime.json';
@@ -88,7 +88,7 @@ async function resolveKeys(dataDir: string, given: { apiKey?: string; adminKey?:
 /** The environment the CDK would give the functions, pointed at the local servers. */
 export function localEnvironment(servers: Pick<LocalServers, 'dynamoEndpoint' | 's3Endpoint'>): Record<string, string> {
   const env: Record<string, string> = {
-    AWS_REGION: 'us-east-1',
+    AWS_REGION: LOCAL_REGION,
     // s3rver only accepts its own well-known credentials; dynalite accepts any.
     AWS_ACCESS_KEY_ID: LOCAL_CREDENTIALS.accessKeyId,
     AWS_SECRET_ACCESS_KEY: LOCAL_CREDENTIALS.secretAccessKey,
@@ -175,9 +175,8 @@ export async function startLocalRuntime(options: LocalRuntimeOptions): Promise<L
   try {
     const env = localEnvironment(servers);
     Object.assign(process.env, env);
-    const clientConfig = { region: env.AWS_REGION, credentials: LOCAL_CREDENTIALS };
-    const dynamo = new DynamoDBClient({ ...clientConfig, endpoint: servers.dynamoEndpoint });
-    const s3 = new S3Client({ ...clientConfig, endpoint: servers.s3Endpoint, forcePathStyle: true });
+    const dynamo = new DynamoDBClient(localClientOptions('dynamodb', servers.dynamoEndpoint));
+    const s3 = new S3Client(localClientOptions('s3', servers.s3Endpoint));
     const clock = await openVirtualClock(dataDir);
     await provision({ dynamo, s3, artifactsDir: options.artifactsDir ?? DEFAULT_ARTIFACTS_DIR, now: new Date(clock.now()), log });
     dynamo.destroy();

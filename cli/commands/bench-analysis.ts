@@ -14,6 +14,7 @@ import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { parseArgs } from 'node:util';
 import { ARTIFACTS_BUCKET, TABLES } from '../../lib/resources.ts';
+import { DOCUMENT_CLIENT_OPTIONS, localClientOptions } from '../../lambdas/common/client-options.ts';
 import type { Experiment } from '../../lambdas/domain/experiments/model.ts';
 import { COUNTER_SHARDS } from '../../lambdas/domain/events/counters.ts';
 import { errorMessage } from '../../lambdas/domain/assert-error.ts';
@@ -25,7 +26,6 @@ import { DynamoExperimentRepository } from '../../lambdas/storage/experiment-rep
 import { S3ObjectStore } from '../../lambdas/storage/object-store.ts';
 import { ObjectReportStore } from '../../lambdas/storage/report-store.ts';
 import { ensureBucket, ensureTables } from '../../local/provision.ts';
-import { LOCAL_CREDENTIALS } from '../../local/runtime.ts';
 import { startLocalServers } from '../../local/servers.ts';
 import { UsageError, type CliCommand, type CliIO } from '../command.ts';
 
@@ -120,14 +120,13 @@ export async function benchAnalysis({
 }): Promise<BenchAnalysisRow[]> {
   const dataDir = await mkdtemp(join(tmpdir(), 'abrec-bench-analysis-'));
   const servers = await startLocalServers({ dataDir });
-  const config = { region: 'us-east-1', credentials: LOCAL_CREDENTIALS, maxAttempts: 1 };
-  const dynamo = new DynamoDBClient({ ...config, endpoint: servers.dynamoEndpoint });
-  const s3 = new S3Client({ ...config, endpoint: servers.s3Endpoint, forcePathStyle: true });
+  const dynamo = new DynamoDBClient(localClientOptions('dynamodb', servers.dynamoEndpoint, { maxAttempts: 1 }));
+  const s3 = new S3Client(localClientOptions('s3', servers.s3Endpoint, { maxAttempts: 1 }));
   try {
     await ensureTables(dynamo);
     await ensureBucket(s3);
     const reads = countReads(dynamo);
-    const doc = DynamoDBDocumentClient.from(dynamo, { marshallOptions: { removeUndefinedValues: true } });
+    const doc = DynamoDBDocumentClient.from(dynamo, DOCUMENT_CLIENT_OPTIONS);
     const experiments = new DynamoExperimentRepository(doc, TABLES.experiments.localName);
     const counters = new DynamoCounterRepository(doc, TABLES.counters.localName);
     const reports = new ObjectReportStore(new S3ObjectStore(s3, ARTIFACTS_BUCKET.localName));

@@ -6,12 +6,12 @@
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { BatchGetCommand, DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { TABLES } from '../../lib/resources.ts';
+import { localClientOptions } from '../../lambdas/common/client-options.ts';
 import { mapWithConcurrency } from '../../lambdas/common/concurrency.ts';
 import { ZERO_TOTALS, type UserTotals } from '../../lambdas/domain/events/counters.ts';
 import { eventTypes, type EventType } from '../../lambdas/domain/events/event.ts';
 import { DynamoCounterRepository, userAggregateKey } from '../../lambdas/storage/counter-store.ts';
 import { eventKey } from '../../lambdas/storage/event-store.ts';
-import { LOCAL_CREDENTIALS } from '../../local/runtime.ts';
 import { COUNT_FIELD } from './bench-load-reconcile.ts';
 
 /** DynamoDB's BatchGetItem limit. */
@@ -21,7 +21,7 @@ const READ_CONCURRENCY = 8;
 
 /** A document client for the runtime's DynamoDB endpoint, with the local runtime's credentials. */
 export function storeClient(endpoint: string): DynamoDBDocumentClient {
-  return DynamoDBDocumentClient.from(new DynamoDBClient({ endpoint, region: 'us-east-1', credentials: LOCAL_CREDENTIALS, maxAttempts: 5 }));
+  return DynamoDBDocumentClient.from(new DynamoDBClient(localClientOptions('dynamodb', endpoint, { maxAttempts: 5 })));
 }
 
 type Key = Record<string, string>;

@@ -2,6 +2,7 @@ import { S3Client } from '@aws-sdk/client-s3';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
+import { localClientOptions } from '../../lambdas/common/client-options.ts';
 import { getModel } from '../../lambdas/domain/recommenders/models/registry.ts';
 import { errorMessage } from '../../lambdas/domain/assert-error.ts';
 import { S3ModelArtifactStore } from '../../lambdas/storage/artifact-store.ts';
@@ -42,7 +43,7 @@ async function artifactBucket(bucket: string | undefined, dataDir: string, env: 
     if (destination.kind !== 's3') throw new UsageError(`--bucket ${bucket} is not a bucket name`);
     return { client: s3ClientFromEnvironment(env), bucket: destination.bucket };
   }
-  const { LOCAL_CREDENTIALS, RUNTIME_RECORD } = await import('../../local/runtime.ts');
+  const { RUNTIME_RECORD } = await import('../../local/runtime.ts');
   let record: { s3_endpoint: string; bucket: string; region: string };
   try {
     record = JSON.parse(await readFile(join(dataDir, RUNTIME_RECORD), 'utf8')) as typeof record;
@@ -52,7 +53,7 @@ async function artifactBucket(bucket: string | undefined, dataDir: string, env: 
     );
   }
   return {
-    client: new S3Client({ endpoint: record.s3_endpoint, region: record.region, credentials: LOCAL_CREDENTIALS, forcePathStyle: true }),
+    client: new S3Client(localClientOptions('s3', record.s3_endpoint, { region: record.region })),
     bucket: record.bucket,
   };
 }

@@ -5,6 +5,7 @@
  */
 import { S3Client } from '@aws-sdk/client-s3';
 import { UsageError, type CliCommand, type CliIO } from '../command.ts';
+import { environmentClientOptions } from '../../lambdas/common/client-options.ts';
 import { artifactPrefix, encodeArtifact, type EncodedArtifact } from '../../lambdas/domain/recommenders/artifact.ts';
 import {
   evaluateRankingOnSplit,
@@ -191,16 +192,10 @@ export function parseOutDestination(out: string): OutDestination {
 /**
  * An S3 client from the standard SDK environment: region, credentials and endpoint as the SDK
  * resolves them (AWS_ENDPOINT_URL_S3 / AWS_ENDPOINT_URL included), plus path-style addressing
- * when S3_FORCE_PATH_STYLE is 'true', as the Lambda functions do.
+ * when S3_FORCE_PATH_STYLE is set, with the very options the Lambda functions' client takes.
  */
 export function s3ClientFromEnvironment(env: NodeJS.ProcessEnv): S3Client {
-  const endpoint = env.AWS_ENDPOINT_URL_S3 || env.AWS_ENDPOINT_URL || undefined;
-  const region = env.AWS_REGION || env.AWS_DEFAULT_REGION || undefined;
-  return new S3Client({
-    ...(endpoint ? { endpoint } : {}),
-    ...(region ? { region } : {}),
-    forcePathStyle: env.S3_FORCE_PATH_STYLE?.toLowerCase() === 'true',
-  });
+  return new S3Client(environmentClientOptions('s3', env));
 }
 
 /** Writes the artifact through the store of the destination (the S3 client is closed after). */

@@ -17,9 +17,9 @@ export function optionalEnv(name: string, fallback: string): string {
   return value === undefined || value === '' ? fallback : value;
 }
 
-/** A boolean variable: 'true' / '1' / 'yes' are true; anything else is false. */
-export function booleanEnv(name: string, fallback: boolean): boolean {
-  const value = process.env[name];
+/** A boolean variable (of `env`, by default the process's): 'true' / '1' / 'yes' are true; anything else is false. */
+export function booleanEnv(name: string, fallback: boolean, env: NodeJS.ProcessEnv = process.env): boolean {
+  const value = env[name];
   if (value === undefined || value === '') return fallback;
   return ['true', '1', 'yes'].includes(value.toLowerCase());
 }

@@ -24,7 +24,8 @@ import type { Experiment } from '../../lambdas/domain/experiments/model.ts';
 import type { ExperimentAnalysis } from '../../lambdas/services/experiment-results.ts';
 import { DynamoCounterRepository } from '../../lambdas/storage/counter-store.ts';
 import type { StoredAssignment } from '../../lambdas/storage/experiment-repository.ts';
-import { LOCAL_CREDENTIALS, startLocalRuntime, type LocalRuntime } from '../../local/runtime.ts';
+import { LOCAL_CREDENTIALS } from '../../lambdas/common/client-options.ts';
+import { startLocalRuntime, type LocalRuntime } from '../../local/runtime.ts';
 import type { SimulationSessionResult } from '../../simulator/session.ts';
 import { recordingIO } from '../helpers/cli-io.ts';
 

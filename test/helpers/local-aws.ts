@@ -9,7 +9,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ensureBucket, ensureTables } from '../../local/provision.ts';
-import { LOCAL_CREDENTIALS } from '../../local/runtime.ts';
+import { LOCAL_CREDENTIALS } from '../../lambdas/common/client-options.ts';
 import { startLocalServers, type LocalServers } from '../../local/servers.ts';
 
 export interface LocalAws {

@@ -17,7 +17,8 @@ import { DEFAULT_EXPERIMENT_ID } from '../../lambdas/domain/experiments/defaults
 import type { ExperimentAnalysis } from '../../lambdas/services/experiment-results.ts';
 import { addDays, syntheticDailyCounters } from '../../lambdas/services/synthetic-counters.ts';
 import { DynamoCounterRepository } from '../../lambdas/storage/counter-store.ts';
-import { LOCAL_CREDENTIALS, startLocalRuntime, type LocalRuntime } from '../../local/runtime.ts';
+import { LOCAL_CREDENTIALS } from '../../lambdas/common/client-options.ts';
+import { startLocalRuntime, type LocalRuntime } from '../../local/runtime.ts';
 
 let runtime: LocalRuntime;
 let dataDir: string;

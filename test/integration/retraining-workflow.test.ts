@@ -13,7 +13,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ARTIFACTS_BUCKET, type FunctionName } from '../../lib/resources.ts';
 import { readRetrainingNotifications } from '../../local/notifications.ts';
 import { startLocalRetraining, type LocalRetraining } from '../../local/retrain.ts';
-import { LOCAL_CREDENTIALS } from '../../local/runtime.ts';
+import { LOCAL_CREDENTIALS } from '../../lambdas/common/client-options.ts';
 import { synthesizeRetrainingDefinition } from '../../local/state-machine.ts';
 
 let dataDir: string;

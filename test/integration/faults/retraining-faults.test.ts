@@ -30,7 +30,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ARTIFACTS_BUCKET } from '../../../lib/resources.ts';
 import { readRetrainingNotifications } from '../../../local/notifications.ts';
 import { startLocalRetraining, type LocalRetraining } from '../../../local/retrain.ts';
-import { LOCAL_CREDENTIALS } from '../../../local/runtime.ts';
+import { LOCAL_CREDENTIALS } from '../../../lambdas/common/client-options.ts';
 import type { RetrainingRun } from '../../../local/state-machine.ts';
 import { S3ModelArtifactStore } from '../../../lambdas/storage/artifact-store.ts';
 import { CALL_LEVEL, serviceError, type FaultMiddleware } from './support/faults.ts';
