@@ -113,7 +113,7 @@ export function firstDuplicateKey(text: string): (string | number)[] | undefined
  * routes of a mixed function) are not parsed.
  */
 function jsonBody({ optional }: { optional: boolean }): MiddlewareObj<APIGatewayProxyEvent, APIGatewayProxyResult> {
-  const parser = httpJsonBodyParser();
+  const parser = httpJsonBodyParser<APIGatewayProxyEvent>();
   return {
     before: async (request) => {
       const { body, isBase64Encoded } = request.event;
@@ -122,7 +122,7 @@ function jsonBody({ optional }: { optional: boolean }): MiddlewareObj<APIGateway
         (request.event as JsonEvent).body = undefined;
         return;
       }
-      await parser.before?.(request as never);
+      await parser.before?.(request);
       if (typeof body !== 'string') return;
       const duplicate = firstDuplicateKey(isBase64Encoded ? Buffer.from(body, 'base64').toString() : body);
       if (duplicate) throw duplicateJsonKey(formatFieldPath(duplicate));
