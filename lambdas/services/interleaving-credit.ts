@@ -7,15 +7,11 @@ import type { AcceptedEvent } from '../domain/events/event.ts';
 import { attributeInterleavedEvent, type Attributed, type StoredImpression } from '../domain/events/interleaving-credit.ts';
 import { userCapsOf, type UserCaps } from '../domain/experiments/caps.ts';
 import type { Experiment } from '../domain/experiments/model.ts';
+import type { ImpressionReader } from '../storage/impression-store.ts';
 
 /** Reads one experiment (the experiments repository's `get`). */
 export interface ExperimentReader {
   get(id: string): Promise<Experiment | undefined>;
-}
-
-/** Reads impression slates by request id (DynamoImpressionStore). */
-export interface ImpressionReader {
-  byRequestIds(requestIds: Iterable<string>): Promise<Map<string, StoredImpression>>;
 }
 
 /** What ingestion needs of an experiment: its mode, and the per-user caps its counters are written with. */
