@@ -16,7 +16,6 @@ import type { DailyCounter } from '../storage/counter-store.ts';
 import { banditAnalysisInput } from './bandit-input.ts';
 import type { ShownItems } from '../storage/shown-items.ts';
 import { panelMetricInputs, rankingPanelInput } from './metric-panel-input.ts';
-import type { Exact } from '../domain/events/exact.ts';
 import { CAPPED_COUNTER_FIELDS, cappedMetricPlan, cappedSlotsOf, hasCappedSums } from './capping.ts';
 import { CUPED_COUNTER_FIELDS } from './variance-reduction.ts';
 import type {

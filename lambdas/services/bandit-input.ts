@@ -83,7 +83,9 @@ export function banditAnalysisInput(
   for (const item of allItems) byDay.set(item.day, [...(byDay.get(item.day) ?? []), item]);
   const ownItems = (name: string, day: string) => (countersByVariant[name] ?? []).filter((item) => item.day === day);
   const addExpected = (day: string) => {
-    for (const item of byDay.get(day) ?? []) running.forEach((arm) => (arm.expectedExposures += numberOf(item, expectedExposuresField(arm.name))));
+    for (const item of byDay.get(day) ?? []) {
+      for (const arm of running) arm.expectedExposures += numberOf(item, expectedExposuresField(arm.name));
+    }
   };
   // Each look takes the expectations of every day up to it, days only other variants have included.
   const allDays = [...byDay.keys()].sort();
