@@ -21,6 +21,7 @@ import {
 } from '../../lambdas/domain/events/event.ts';
 import { MAX_ITEM_BYTES, MAX_PARTITION_KEY_BYTES } from '../../lambdas/domain/events/item-size.ts';
 import { DEFAULT_CAPS } from '../../lambdas/domain/experiments/caps.ts';
+import { sampleSizeForProportions, sequentialPower, sequentialSampleSize } from '../../lambdas/domain/stats/power.ts';
 import { DEFAULT_MAX_DURATION_DAYS, MAX_DURATION_DAYS_LIMIT } from '../../lambdas/domain/experiments/model.ts';
 import { MAX_DECLARED_SEGMENTS } from '../../lambdas/domain/experiments/user-segments.ts';
 import { codeSpans, expandRoutes, readme, readmeSection, tableRows } from './support/readme.ts';
@@ -165,5 +166,26 @@ describe("README's limits are the domain's constants", () => {
     expect(text).toContain(`up to ${MAX_DECLARED_SEGMENTS} client segment values`);
     expect(text).toContain(`\`${JSON.stringify(DEFAULT_CAPS).replace(/,/g, ', ').replace(/:/g, ': ')}\` by default`);
     expect(text).toContain(`an integer 1..${MAX_DURATION_DAYS_LIMIT}, counted from \`start_time\`; ${DEFAULT_MAX_DURATION_DAYS} when created without one`);
+  });
+});
+
+describe("README's sample-size figures are the stats engine's", () => {
+  it('gives the sequential plan, the fixed-horizon size and the power of 14 daily looks at the latter, for 9 % +10 %', () => {
+    const design = { baselineRate: 0.09, relativeMde: 0.1, alpha: 0.05, power: 0.8 };
+    const planned = sequentialSampleSize(design).usersPerVariant;
+    const fixed = sampleSizeForProportions(design).usersPerVariant;
+    const treated = design.baselineRate * (1 + design.relativeMde);
+    const powerAtFixed = sequentialPower({
+      differenceVariancePerUser: design.baselineRate * (1 - design.baselineRate) + treated * (1 - treated),
+      absoluteMde: design.baselineRate * design.relativeMde,
+      alpha: design.alpha,
+      usersPerVariant: fixed,
+      looks: 14,
+    });
+    const text = readmeSection('Analysis').replace(/\s+/g, ' ');
+
+    expect(text).toContain(
+      `${planned.toLocaleString('en-US')} per variant for 9% +10%, α 0.05, power 0.8, against the fixed-horizon ${fixed.toLocaleString('en-US')} (\`fixedHorizonPerVariant\`), at which only ${Math.round(powerAtFixed * 100)}% of such effects would ship over 14 daily looks`,
+    );
   });
 });
