@@ -11,7 +11,7 @@ import { mapWithConcurrency } from '../../lambdas/common/concurrency.ts';
 import { ZERO_TOTALS, type UserTotals } from '../../lambdas/domain/events/counters.ts';
 import { eventTypes, type EventType } from '../../lambdas/domain/events/event.ts';
 import { DynamoCounterRepository, userAggregateKey } from '../../lambdas/storage/counter-store.ts';
-import { eventKey } from '../../lambdas/storage/event-store.ts';
+import { eventKey } from '../../lambdas/storage/event-key.ts';
 import { COUNT_FIELD } from './bench-load-reconcile.ts';
 
 /** DynamoDB's BatchGetItem limit. */

@@ -60,6 +60,7 @@ import {
   type InterleavingAttribution,
 } from '../domain/events/interleaving-credit.ts';
 import type { CounterRepository, UserAggregate, UserAggregateRepository } from './counter-store.ts';
+import { eventKey } from './event-key.ts';
 import { DynamoImpressionStore, type ImpressionReader } from './impression-store.ts';
 
 export type StoreOutcome = 'stored' | 'duplicate';
@@ -100,8 +101,6 @@ export interface CounterInconsistency {
   detail: Record<string, unknown>;
   error: unknown;
 }
-
-export const eventKey = (eventId: string) => ({ pk: `EVENT#${eventId}`, sk: 'E' });
 
 /** How an interleaving event's attribution is kept on its item: the team, or why there is none. */
 function attributionFields(interleaving: InterleavingAttribution | undefined): Record<string, string> {

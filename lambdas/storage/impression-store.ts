@@ -9,7 +9,7 @@ import { drainWithBackoff, type BackoffOptions } from '../common/backoff.ts';
 import { mapWithConcurrency } from '../common/concurrency.ts';
 import type { PreferenceCredit } from '../domain/events/counters.ts';
 import { impressionEventId, teamClickDelta, type StoredImpression, type TeamClicks } from '../domain/events/interleaving-credit.ts';
-import { eventKey } from './event-store.ts';
+import { eventKey } from './event-key.ts';
 
 /** DynamoDB's BatchGetItem limit. */
 const BATCH_GET_LIMIT = 100;
