@@ -5,6 +5,7 @@
  * simulator's own tallies.
  */
 import type { AnalyzeVariantOutput, ExperimentOutputCore, MetricsOutput } from '../cli/commands/analyze.ts';
+import { textTable } from '../cli/text-table.ts';
 
 /** The fields of `abrec analyze --experiment ID --json` the summary reads. */
 export interface AnalyzeOutput extends ExperimentOutputCore {
@@ -35,19 +36,6 @@ const pct = (x: number | null | undefined, digits = 1) => (finite(x) ? `${(x * 1
 const num = (x: number | null | undefined) => (finite(x) ? x.toFixed(4) : '-');
 const pValue = (p: number | null | undefined) => (!finite(p) ? '-' : p < 0.0001 ? '<0.0001' : p.toFixed(4));
 
-/** Pads a text table: the first column left-aligned, the others right-aligned, a rule under the header. */
-function tableLines(table: string[][]): string[] {
-  const widths = table[0].map((_, c) => Math.max(...table.map((row) => row[c].length)));
-  const lines = table.map((row) =>
-    row
-      .map((cell, c) => (c === 0 ? cell.padEnd(widths[c]) : cell.padStart(widths[c])))
-      .join('  ')
-      .trimEnd(),
-  );
-  lines.splice(1, 0, widths.map((w) => '-'.repeat(w)).join('  '));
-  return lines;
-}
-
 /** The secondary metrics against control, with the p-values Holm-adjusted over their family. */
 function secondaryLines(metrics: MetricsOutput): string[] {
   const secondary = metrics.rows.filter((row) => row.role === 'secondary');
@@ -70,7 +58,7 @@ function secondaryLines(metrics: MetricsOutput): string[] {
       ]);
     }
   }
-  return ['', ...tableLines(table), `(secondary: Holm-adjusted over ${metrics.family.size} tests; they inform, the target decides)`];
+  return ['', ...textTable(table), `(secondary: Holm-adjusted over ${metrics.family.size} tests; they inform, the target decides)`];
 }
 
 /** The summary table, the sample ratio check, the plan and the decision, as text. */
@@ -95,7 +83,7 @@ export function formatSummary(output: AnalyzeOutput): string {
       r ? pct(r.prob_better) : '',
     ]);
   }
-  const lines = tableLines(table);
+  const lines = textTable(table);
   const srm = finite(output.srm_p_value)
     ? `sample ratio check: p = ${pValue(output.srm_p_value)} ${output.srm_flagged ? '(MISMATCH: do not trust the results)' : '(ok)'}`
     : 'sample ratio check: not enough data';

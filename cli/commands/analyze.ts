@@ -9,6 +9,7 @@ import { adminRequest, resolveAdminTarget } from '../admin-client.ts';
 import { formatFieldPath } from '../../lambdas/domain/field-error.ts';
 import { errorMessage } from '../../lambdas/domain/assert-error.ts';
 import { UsageError, type CliCommand, type CliIO } from '../command.ts';
+import { textTable } from '../text-table.ts';
 import type { ExperimentAnalysis } from '../../lambdas/services/experiment-results.ts';
 import type { ModelSwitchesReport, PeriodComparison } from '../../lambdas/services/model-switches.ts';
 import {
@@ -490,18 +491,9 @@ const fixed = (value: number | null, scale: 'rate' | 'amount') =>
   value === null ? '-' : scale === 'rate' ? `${(value * 100).toFixed(2)}%` : value.toPrecision(4);
 const pText = (p: number | null) => (p === null ? '-' : p < 1e-4 ? '<0.0001' : p.toFixed(4));
 
-/** A text table: the first `textColumns` columns left-aligned, the numbers right-aligned. */
+/** A text table, indented: the first `textColumns` columns left-aligned, the numbers right-aligned. */
 function printTable(rows: string[][], textColumns: number, io: CliIO): void {
-  const widths = rows[0].map((_, c) => Math.max(...rows.map((row) => row[c].length)));
-  rows.forEach((row, r) => {
-    io.stdout(
-      `  ${row
-        .map((cell, c) => (c < textColumns ? cell.padEnd(widths[c]) : cell.padStart(widths[c])))
-        .join('  ')
-        .trimEnd()}\n`,
-    );
-    if (r === 0) io.stdout(`  ${widths.map((w) => '-'.repeat(w)).join('  ')}\n`);
-  });
+  for (const line of textTable(rows, { leftAligned: textColumns })) io.stdout(`  ${line}\n`);
 }
 
 function printMetrics(metrics: MetricsOutput, io: CliIO): void {

@@ -28,6 +28,7 @@ import { ObjectReportStore } from '../../lambdas/storage/report-store.ts';
 import { ensureBucket, ensureTables } from '../../local/provision.ts';
 import { startLocalServers } from '../../local/servers.ts';
 import { UsageError, type CliCommand, type CliIO } from '../command.ts';
+import { textTable } from '../text-table.ts';
 
 /** A running 50/50 click-through experiment as the admin API would store it. */
 export function benchExperiment(id: string, now: Date, overrides: { min_sample_size?: number } = {}): Experiment {
@@ -202,8 +203,7 @@ export function formatBenchAnalysisTable(rows: BenchAnalysisRow[]): string {
     row.analysis_ms.toFixed(1),
     row.decision,
   ]);
-  const widths = header.map((h, i) => Math.max(h.length, ...body.map((r) => r[i].length)));
-  return [header, ...body].map((r) => r.map((cell, i) => cell.padStart(widths[i])).join('  ')).join('\n');
+  return textTable([header, ...body], { leftAligned: 0, rule: false }).join('\n');
 }
 
 /** A whole number option within bounds, or a usage error naming it. */

@@ -16,6 +16,7 @@ import { eventTypes, UNASSIGNED_VARIANT, type EventType } from '../../lambdas/do
 import { errorMessage } from '../../lambdas/domain/assert-error.ts';
 import { readStoredKeys, resolveAdminTarget } from '../admin-client.ts';
 import { UsageError, type CliCommand } from '../command.ts';
+import { textTable } from '../text-table.ts';
 import { progressBar, type ProgressBar } from '../progress.ts';
 import { numberOption } from './evaluate.ts';
 import { reconcile, reconcileUsers, type Reconciliation, type TypeEvidence, type UserEvidence } from './bench-load-reconcile.ts';
@@ -228,10 +229,7 @@ export async function runLoadBench(options: LoadBenchOptions): Promise<LoadBench
 }
 
 function table(header: string[], rows: (string | number)[][]): string[] {
-  const cells = rows.map((row) => row.map(String));
-  const widths = header.map((h, i) => Math.max(h.length, ...cells.map((row) => row[i].length)));
-  const line = (row: string[]) => row.map((c, i) => (i === 0 ? c.padEnd(widths[i]) : c.padStart(widths[i]))).join('  ');
-  return [line(header), line(widths.map((w) => '-'.repeat(w))), ...cells.map(line)];
+  return textTable([header, ...rows.map((row) => row.map(String))]);
 }
 
 /** The printed report. */

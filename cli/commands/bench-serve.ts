@@ -26,6 +26,7 @@ import { prepareForServing, recommendTopN, type ServingModel } from '../../lambd
 import type { FactorModel } from '../../lambdas/domain/recommenders/types.ts';
 import { DirectoryModelArtifactStore } from '../../lambdas/storage/artifact-store.ts';
 import { UsageError, type CliCommand } from '../command.ts';
+import { textTable } from '../text-table.ts';
 import { InMemoryDynamo, InMemoryS3, type CallCounts } from './bench-serve-aws.ts';
 
 /** One artifact's serving figures (milliseconds). */
@@ -490,16 +491,13 @@ function table(result: ServeBenchResult): string {
       r.handler_overhead_excl_service_p99_ms,
     ].map(String),
   );
-  const widths = header.map((h, i) => Math.max(h.length, ...lines.map((l) => l[i].length)));
-  const fmt = (cells: string[]) => cells.map((c, i) => (i === 0 ? c.padEnd(widths[i]) : c.padStart(widths[i]))).join('  ');
   const batchLine = (name: string, b: BatchCost) =>
     `  ${name.padEnd(26)} status ${b.status}, ${Object.entries(b.calls)
       .map(([op, n]) => `${op} ${n}`)
       .join(', ')}; ${b.write_units} WCU (${b.write_units_per_event}/event), ${b.counter_updates} counter updates`;
   return [
     `Serving, in process (${result.requests} warm requests per artifact, times in ms; storage: ${result.storage}${result.rtt_ms > 0 ? `; every answer delayed by an emulated ${result.rtt_ms} ms round trip, so the handler columns include the waits` : ''})`,
-    fmt(header),
-    ...lines.map(fmt),
+    ...textTable([header, ...lines], { rule: false }),
     `AWS SDK floor: the three impression writes alone through the same client (PutItem slate, UpdateItem user aggregate, UpdateItem daily counter): p50 ${result.sdk_floor.writes_p50_ms}, p99 ${result.sdk_floor.writes_p99_ms}, p99 excl. service ${result.sdk_floor.writes_excl_service_p99_ms}`,
     '',
     'DynamoDB cost of POST /events/batch',

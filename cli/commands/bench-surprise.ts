@@ -23,6 +23,7 @@ import { evaluateRating, type FoldResult } from '../../lambdas/domain/recommende
 import type { ModelName } from '../../lambdas/domain/recommenders/models/registry.ts';
 import type { RatingsDataset } from '../../lambdas/domain/recommenders/types.ts';
 import { loadRatingsFiles, numberOption, parseCommandArgs } from './evaluate.ts';
+import { textTable } from '../text-table.ts';
 
 /** The C port of Surprise's SVD, next to this repository's sources. */
 export const SURPRISE_REFERENCE_SOURCE = fileURLToPath(new URL('../../bench/surprise-reference/svd.c', import.meta.url));
@@ -306,13 +307,7 @@ export function formatBenchSurpriseTable(result: BenchSurpriseResult): string {
     row.fit_seconds.toFixed(3),
     row.fit_ratio.toFixed(3),
   ]);
-  const widths = header.map((title, c) => Math.max(title.length, ...lines.map((line) => line[c].length)));
-  const render = (line: string[]): string =>
-    line
-      .map((value, c) => value.padEnd(widths[c]))
-      .join('  ')
-      .trimEnd();
-  return [render(header), render(widths.map((w) => '-'.repeat(w))), ...lines.map(render)].join('\n');
+  return textTable([header, ...lines], { leftAligned: header.length }).join('\n');
 }
 
 const HELP = `Usage:

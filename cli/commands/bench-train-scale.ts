@@ -19,6 +19,7 @@ import { ALS_DEFAULTS } from '../../lambdas/domain/recommenders/models/als.ts';
 import { generateSyntheticMovieLens, ML_1M_SIZE } from '../../lambdas/domain/recommenders/data/synthetic.ts';
 import { formatRatings } from '../../lambdas/domain/recommenders/data/writers.ts';
 import { UsageError } from '../command.ts';
+import { textTable } from '../text-table.ts';
 import { numberOption } from './evaluate.ts';
 
 /** The three MovieLens sizes of the scale benchmark. */
@@ -258,17 +259,9 @@ export function formatScaleTable(result: ScaleResult): string {
     row.peak_rss_mb.toFixed(0),
     row.fits_lambda ? 'yes' : 'NO',
   ]);
-  const widths = header.map((title, c) => Math.max(title.length, ...lines.map((line) => line[c].length)));
-  const render = (line: string[]): string =>
-    line
-      .map((value, c) => value.padEnd(widths[c]))
-      .join('  ')
-      .trimEnd();
   const out = [
     'times are CPU seconds of the train step process (single-threaded), so a busy machine does not inflate them',
-    render(header),
-    render(widths.map((w) => '-'.repeat(w))),
-    ...lines.map(render),
+    ...textTable([header, ...lines], { leftAligned: header.length }),
   ];
   for (const row of result.rows) if (row.basis) out.push(`${row.size}: EXTRAPOLATED from ${row.basis}`);
   for (const { size, share, measurement: m } of result.measurements) {

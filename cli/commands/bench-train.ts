@@ -15,6 +15,7 @@ import { numberOption, parseCommandArgs } from './evaluate.ts';
 import { spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { runScaleMode } from './bench-train-scale.ts';
+import { textTable } from '../text-table.ts';
 
 /** One row of the benchmark table. */
 export interface BenchTrainRow {
@@ -233,13 +234,7 @@ export function formatBenchTrainTable(rows: BenchTrainRow[]): string {
     cell(row.auc),
     cell(row.coverage),
   ]);
-  const widths = header.map((title, c) => Math.max(title.length, ...lines.map((line) => line[c].length)));
-  const render = (line: string[]): string =>
-    line
-      .map((value, c) => value.padEnd(widths[c]))
-      .join('  ')
-      .trimEnd();
-  return [render(header), render(widths.map((w) => '-'.repeat(w))), ...lines.map(render)].join('\n');
+  return textTable([header, ...lines], { leftAligned: header.length }).join('\n');
 }
 
 /** The `bench train` command. */
