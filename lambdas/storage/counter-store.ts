@@ -1,16 +1,17 @@
 /**
  * The counters table: daily counters per variant and the per-user aggregates the user-level
- * statistics come from, written by the events store (event-store.ts) and read by the analysis.
+ * statistics come from, written by the events store (event-store.ts) and the exposures of
+ * /recommend, read by the analysis and the bandit allocation.
  *
  * Counters table items:
  *   pk = "EXP#<experiment>#VAR#<variant>", sk = "DAY#<yyyy-mm-dd>#S<nn>"   daily aggregates, shard nn
  *   pk = "EXP#<experiment>#USER#<user>",   sk = "AGG"                       a user's running totals
  *   pk = "EXP#<experiment>#VAR#~interleaving", sk = "DAY#<yyyy-mm-dd>#S<nn>" interleaving slates and wins
  * A day is split over COUNTER_SHARDS items so no item takes more than DynamoDB's 1,000 writes a
- * second; a group writes (and undoes) one shard, picked by the hash of its first event id. The
- * analysis reads the daily items with one Query per variant and sums each day's shards: cost
- * independent of the event count. The user aggregates are only ever read back by the ADD that
- * changes them.
+ * second; a group of events (event-store.ts) writes (and undoes) one shard, picked by the hash of
+ * its first event id, and an exposure its user's shard. The analysis reads the daily items with
+ * one Query per variant and sums each day's shards: cost independent of the event count. The
+ * user aggregates are only ever read back by the ADD that changes them.
  */
 import { NumberValue, QueryCommand, UpdateCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { USER_TOTAL_FIELDS, counterShard, type Increments, type UserTotals } from '../domain/events/counters.ts';

@@ -27,7 +27,6 @@
  * Residual window (documented in the README): a second failure during step 3, or a write that
  * failed ambiguously (applied, but its answer lost), leaves the counters off by that group.
  *
- *
  * The counters themselves (their items and shards) are in counter-store.ts, the interleaved
  * impressions in impression-store.ts.
  */
