@@ -1,9 +1,10 @@
 /**
- * The README's statements that restate the stack's source of truth (lib/resources.ts,
- * lib/defaults.ts) say what that source says: the HTTP API table's routes and their protection,
- * the functions' bucket rights, the reserved concurrency, the usage plan, the WAF's rate limit,
- * the alarm thresholds, the schedules and the tables. stack.test.ts and production.test.ts hold
- * the synthesized template to the same constants, so the README is held to the template.
+ * The README's statements that restate a source of truth in the code say what that source says:
+ * the HTTP API table's routes and their protection, the functions' bucket rights, the reserved
+ * concurrency, the usage plan, the WAF's rate limit, the alarm thresholds, the schedules and the
+ * tables (lib/resources.ts, lib/defaults.ts, which stack.test.ts and production.test.ts hold the
+ * synthesized template to); the domain's limits; the stats engine's sample sizes; and the
+ * simulated users' behaviour.
  */
 import { describe, expect, it } from 'vitest';
 import { DEFAULT_ALARM_THRESHOLDS, DEFAULT_RATE_LIMIT_PER_IP, DEFAULT_RESERVED_CONCURRENCY } from '../../lib/defaults.ts';
@@ -24,6 +25,8 @@ import { DEFAULT_CAPS } from '../../lambdas/domain/experiments/caps.ts';
 import { sampleSizeForProportions, sequentialPower, sequentialSampleSize } from '../../lambdas/domain/stats/power.ts';
 import { DEFAULT_MAX_DURATION_DAYS, MAX_DURATION_DAYS_LIMIT } from '../../lambdas/domain/experiments/model.ts';
 import { MAX_DECLARED_SEGMENTS } from '../../lambdas/domain/experiments/user-segments.ts';
+import { DEFAULT_BEHAVIOUR } from '../../simulator/behaviour.ts';
+import { RETURN_PROBABILITY } from '../../simulator/population.ts';
 import { codeSpans, expandRoutes, readme, readmeSection, tableRows } from './support/readme.ts';
 
 /** How the README's HTTP API table names each protection. */
@@ -187,5 +190,19 @@ describe("README's sample-size figures are the stats engine's", () => {
     expect(text).toContain(
       `${planned.toLocaleString('en-US')} per variant for 9% +10%, α 0.05, power 0.8, against the fixed-horizon ${fixed.toLocaleString('en-US')} (\`fixedHorizonPerVariant\`), at which only ${Math.round(powerAtFixed * 100)}% of such effects would ship over 14 daily looks`,
     );
+  });
+});
+
+describe("README's simulated users behave as the simulator's parameters say", () => {
+  it('gives the return probabilities, the examination, the attractiveness and the novelty factor of DEFAULT_BEHAVIOUR', () => {
+    const text = readmeSection('The main job: a whole experiment on one machine').replace(/\s+/g, ' ');
+    const percent = (share: number): string => `${Math.round(share * 100)} %`;
+
+    expect(text).toContain(`(${percent(RETURN_PROBABILITY.least)} of days for the least active, ${percent(RETURN_PROBABILITY.most)} for the most)`);
+    expect(DEFAULT_BEHAVIOUR.examinationDecay).toBe(1);
+    expect(text).toContain('examine rank r with probability 1/r');
+    expect(text).toContain(`scaled to at most ${DEFAULT_BEHAVIOUR.maxAttractiveness}, and ${DEFAULT_BEHAVIOUR.baseAttractiveness} for items they never rated`);
+    expect(DEFAULT_BEHAVIOUR.repeatFactor).toBe(0.5);
+    expect(text).toContain('items shown on an earlier visit are half as attractive');
   });
 });
