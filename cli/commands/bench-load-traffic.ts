@@ -72,18 +72,6 @@ export class LoadLedger {
   }
 }
 
-/** A seeded uniform generator in [0, 1) (mulberry32): the same seed sends the same mix. */
-export function seededRandom(seed: number): () => number {
-  let state = seed >>> 0;
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 2 ** 32;
-  };
-}
-
 /** The events phase's mix: shares of each type. */
 const EVENT_MIX: readonly [EventType, number][] = [
   ['impression', 0.35],

@@ -13,6 +13,7 @@ import { parseArgs } from 'node:util';
 import { randomBytes } from 'node:crypto';
 import { userTotalsDelta, ZERO_TOTALS, addTotals, type UserTotals } from '../../lambdas/domain/events/counters.ts';
 import { eventTypes, UNASSIGNED_VARIANT, type EventType } from '../../lambdas/domain/events/event.ts';
+import { mulberry32 } from '../../lambdas/domain/recommenders/data/random.ts';
 import { errorMessage } from '../../lambdas/domain/assert-error.ts';
 import { readStoredKeys, resolveAdminTarget } from '../admin-client.ts';
 import { UsageError, type CliCommand } from '../command.ts';
@@ -28,7 +29,6 @@ import {
   PHASES,
   resendUnacknowledged,
   runPhase,
-  seededRandom,
   warmUp,
   type PhaseName,
   type PhaseResult,
@@ -164,7 +164,8 @@ export async function runLoadBench(options: LoadBenchOptions): Promise<LoadBench
       experimentId: experiment.id,
       idPrefix: `load-${randomBytes(4).toString('hex')}`,
       users,
-      random: seededRandom(options.seed),
+      // The same seed sends the same mix.
+      random: mulberry32(options.seed),
       ledger,
     });
     await warmUp(ledger, { url: target.url, apiKey: target.apiKey, experimentId: experiment.id, users, topN: options.topN });

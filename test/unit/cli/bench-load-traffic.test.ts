@@ -4,8 +4,9 @@
  * event naming another user's slate, or a click on an item the slate did not hold).
  */
 import { describe, expect, it } from 'vitest';
-import { eventGenerator, LoadLedger, seededRandom } from '../../../cli/commands/bench-load-traffic.ts';
+import { eventGenerator, LoadLedger } from '../../../cli/commands/bench-load-traffic.ts';
 import { eventSchema } from '../../../lambdas/domain/events/event.ts';
+import { mulberry32 } from '../../../lambdas/domain/recommenders/data/random.ts';
 
 function setUp() {
   const ledger = new LoadLedger();
@@ -18,7 +19,7 @@ function setUp() {
   });
   ledger.noteSlate('2', { requestId: 'r-2', items: [{ item_id: 'c', rank: 1 }] });
   const users = Array.from({ length: 50 }, (_, i) => String(i + 1));
-  const generator = eventGenerator({ experimentId: 'bench-load-x', idPrefix: 'load-t', users, random: seededRandom(7), ledger });
+  const generator = eventGenerator({ experimentId: 'bench-load-x', idPrefix: 'load-t', users, random: mulberry32(7), ledger });
   return { ledger, generator };
 }
 
