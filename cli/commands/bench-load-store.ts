@@ -7,6 +7,7 @@ import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { BatchGetCommand, DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { TABLES } from '../../lib/resources.ts';
 import { localClientOptions } from '../../lambdas/common/client-options.ts';
+import { drainWithBackoff, UnprocessedAfterRetriesError } from '../../lambdas/common/backoff.ts';
 import { mapWithConcurrency } from '../../lambdas/common/concurrency.ts';
 import { ZERO_TOTALS, type UserTotals } from '../../lambdas/domain/events/counters.ts';
 import { eventTypes, type EventType } from '../../lambdas/domain/events/event.ts';
@@ -18,6 +19,8 @@ import { COUNT_FIELD } from './bench-load-reconcile.ts';
 const BATCH_GET_LIMIT = 100;
 /** BatchGetItem calls in flight. */
 const READ_CONCURRENCY = 8;
+/** Unprocessed keys are asked again up to 20 times, after up to 50 ms, 100 ms, … 1 s. */
+const GET_BACKOFF = { baseMs: 50, capMs: 1000, maxAttempts: 20 } as const;
 
 /** A document client for the runtime's DynamoDB endpoint, with the local runtime's credentials. */
 export function storeClient(endpoint: string): DynamoDBDocumentClient {
@@ -43,10 +46,7 @@ async function batchGet(
   const found = new Map<string, Record<string, unknown>>();
   let done = 0;
   const results = await mapWithConcurrency(chunks, READ_CONCURRENCY, async (chunk) => {
-    let pending: Key[] = chunk;
-    for (let attempt = 0; pending.length > 0; attempt++) {
-      if (attempt >= 20) throw new Error(`BatchGetItem on ${table} left ${pending.length} keys unprocessed after 20 attempts`);
-      if (attempt > 0) await new Promise((resolve) => setTimeout(resolve, Math.min(1000, 25 * 2 ** attempt)));
+    const ask = async (pending: Key[]): Promise<Key[]> => {
       const out = await db.send(
         new BatchGetCommand({
           RequestItems: {
@@ -55,7 +55,13 @@ async function batchGet(
         }),
       );
       for (const item of out.Responses?.[table] ?? []) found.set(String(item.pk), item);
-      pending = (out.UnprocessedKeys?.[table]?.Keys as Key[] | undefined) ?? [];
+      return (out.UnprocessedKeys?.[table]?.Keys as Key[] | undefined) ?? [];
+    };
+    try {
+      await drainWithBackoff(chunk, ask, GET_BACKOFF);
+    } catch (error) {
+      if (!(error instanceof UnprocessedAfterRetriesError)) throw error;
+      throw new Error(`BatchGetItem on ${table} left ${error.remaining.length} keys unprocessed after ${GET_BACKOFF.maxAttempts} attempts`, { cause: error });
     }
     done += chunk.length;
     onProgress?.(done);
