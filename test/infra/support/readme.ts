@@ -33,9 +33,10 @@ export function tableRows(text: string): string[][] {
     );
 }
 
-/** The contents of the code spans of `text`. */
+/** The contents of the code spans of `text`, outside its fenced code blocks. */
 export function codeSpans(text: string): string[] {
-  return [...text.matchAll(/`([^`]+)`/g)].map((match) => match[1]);
+  const prose = text.replace(/^```[^\n]*\n[\s\S]*?^```/gm, '');
+  return [...prose.matchAll(/`([^`\n]+)`/g)].map((match) => match[1]);
 }
 
 /**
