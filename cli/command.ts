@@ -3,7 +3,7 @@
  * arguments (node:util parseArgs) and never call process.exit themselves, so they
  * can be run in-process by tests.
  */
-import { parseArgs, type ParseArgsConfig } from 'node:util';
+import { parseArgs, type ParseArgsOptionsConfig } from 'node:util';
 import { errorMessage } from '../lambdas/domain/assert-error.ts';
 export interface CliIO {
   stdout: (text: string) => void;
@@ -39,10 +39,16 @@ export interface CommandEntry {
   load: () => Promise<CliCommand>;
 }
 
-/** node:util parseArgs, raising what it refuses (an unknown option, a missing value) as a UsageError. */
-export function parseCommandArgs<T extends ParseArgsConfig>(config: T): ReturnType<typeof parseArgs<T>> {
+/**
+ * The option values of `argv` (node:util parseArgs, strict, no positionals), raising what it
+ * refuses (an unknown option, a missing value, a positional) as a UsageError.
+ */
+export function parseCommandArgs<T extends ParseArgsOptionsConfig>(
+  argv: string[],
+  options: T,
+): ReturnType<typeof parseArgs<{ args: string[]; options: T; strict: true; allowPositionals: false }>>['values'] {
   try {
-    return parseArgs(config);
+    return parseArgs({ args: argv, options, strict: true, allowPositionals: false }).values;
   } catch (error) {
     throw new UsageError(errorMessage(error));
   }

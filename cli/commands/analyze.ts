@@ -3,12 +3,11 @@
  * report of a stored experiment from the admin API (`--experiment ID`).
  */
 import { readFile } from 'node:fs/promises';
-import { parseArgs } from 'node:util';
 import { z } from 'zod';
 import { adminRequest, resolveAdminTarget } from '../admin-client.ts';
 import { formatFieldPath } from '../../lambdas/domain/field-error.ts';
 import { errorMessage } from '../../lambdas/domain/assert-error.ts';
-import { UsageError, type CliCommand, type CliIO } from '../command.ts';
+import { parseCommandArgs, UsageError, type CliCommand, type CliIO } from '../command.ts';
 import { textTable } from '../text-table.ts';
 import type { ExperimentAnalysis } from '../../lambdas/services/experiment-results.ts';
 import type { ModelSwitchesReport, PeriodComparison } from '../../lambdas/services/model-switches.ts';
@@ -862,24 +861,14 @@ export function createAnalyzeCommand({ fetchAnalysis = fetchAnalysisFromAdminApi
     summary: 'Significance, SRM and Bayesian results from aggregates or an experiment',
     help: HELP,
     async run(argv: string[], io: CliIO): Promise<number> {
-      let values;
-      try {
-        values = parseArgs({
-          args: argv,
-          options: {
-            input: { type: 'string' },
-            experiment: { type: 'string' },
-            json: { type: 'boolean', default: false },
-            url: { type: 'string' },
-            'admin-key': { type: 'string' },
-            'data-dir': { type: 'string' },
-          },
-          strict: true,
-          allowPositionals: false,
-        }).values;
-      } catch (error) {
-        throw new UsageError(errorMessage(error));
-      }
+      const values = parseCommandArgs(argv, {
+        input: { type: 'string' },
+        experiment: { type: 'string' },
+        json: { type: 'boolean', default: false },
+        url: { type: 'string' },
+        'admin-key': { type: 'string' },
+        'data-dir': { type: 'string' },
+      });
       if ((values.input === undefined) === (values.experiment === undefined)) {
         throw new UsageError('give exactly one of --input FILE|- or --experiment ID');
       }

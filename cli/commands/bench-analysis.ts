@@ -12,12 +12,10 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
-import { parseArgs } from 'node:util';
 import { ARTIFACTS_BUCKET, TABLES } from '../../lib/resources.ts';
 import { DOCUMENT_CLIENT_OPTIONS, localClientOptions } from '../../lambdas/common/client-options.ts';
 import type { Experiment } from '../../lambdas/domain/experiments/model.ts';
 import { COUNTER_SHARDS } from '../../lambdas/domain/events/counters.ts';
-import { errorMessage } from '../../lambdas/domain/assert-error.ts';
 import { telemetry } from '../../lambdas/common/observability.ts';
 import { analyzeRunningExperiments } from '../../lambdas/services/analysis-run.ts';
 import { addDays, twoArmExperiment, eventsOf, syntheticDailyCounters, usersForEvents } from '../../lambdas/services/synthetic-counters.ts';
@@ -27,7 +25,7 @@ import { S3ObjectStore } from '../../lambdas/storage/object-store.ts';
 import { ObjectReportStore } from '../../lambdas/storage/report-store.ts';
 import { ensureBucket, ensureTables } from '../../local/provision.ts';
 import { startLocalServers } from '../../local/servers.ts';
-import { UsageError, type CliCommand, type CliIO } from '../command.ts';
+import { parseCommandArgs, UsageError, type CliCommand, type CliIO } from '../command.ts';
 import { textTable } from '../text-table.ts';
 
 /** A running 50/50 click-through experiment as the admin API would store it. */
@@ -221,17 +219,12 @@ export const benchAnalysisCommand: CliCommand = {
   summary: 'Analysis time and DynamoDB reads for 10 thousand vs 10 million events (dynalite + s3rver)',
   help: HELP,
   run: async (argv: string[], io: CliIO): Promise<number> => {
-    let values;
-    try {
-      values = parseArgs({
-        args: argv,
-        options: { events: { type: 'string' }, days: { type: 'string' }, runs: { type: 'string' }, json: { type: 'boolean', default: false } },
-        strict: true,
-        allowPositionals: false,
-      }).values;
-    } catch (error) {
-      throw new UsageError(errorMessage(error));
-    }
+    const values = parseCommandArgs(argv, {
+      events: { type: 'string' },
+      days: { type: 'string' },
+      runs: { type: 'string' },
+      json: { type: 'boolean', default: false },
+    });
     const events = (values.events ?? '10000,10000000').split(',').map((part) => integerOption(part, '--events', 0, { min: 10, max: 1e12 }));
     const days = integerOption(values.days, '--days', 14, { min: 1, max: 366 });
     const runs = integerOption(values.runs, '--runs', 20, { min: 1, max: 100 });

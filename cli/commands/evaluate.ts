@@ -3,8 +3,7 @@
  * rating (k-fold RMSE / MAE) or ranking (per-user split, top-K) protocol.
  */
 import { closeSync, openSync } from 'node:fs';
-import { parseArgs, type ParseArgsConfig } from 'node:util';
-import { UsageError, type CliCommand, type CliIO } from '../command.ts';
+import { parseCommandArgs, UsageError, type CliCommand, type CliIO } from '../command.ts';
 import { readTunedDefaults, tunedDefaultsPath } from '../tuned-defaults.ts';
 import { attachItems } from '../../lambdas/domain/recommenders/data/dataset.ts';
 import { readFileChunks } from '../../lambdas/domain/recommenders/data/files.ts';
@@ -79,18 +78,6 @@ export function numberOption(raw: string | undefined, name: string, fallback: nu
     throw new UsageError(`${name} must be ${check.integer ? 'an integer' : 'a number'}${range ? ` ${range}` : ''}, got '${raw}'`);
   }
   return value;
-}
-
-/** node:util parseArgs, with its unknown-option errors turned into usage errors. */
-export function parseCommandArgs<T extends ParseArgsConfig['options']>(
-  argv: string[],
-  options: T,
-): ReturnType<typeof parseArgs<{ args: string[]; options: T; strict: true; allowPositionals: false }>>['values'] {
-  try {
-    return parseArgs({ args: argv, options, strict: true, allowPositionals: false }).values;
-  } catch (error) {
-    throw new UsageError(errorMessage(error));
-  }
 }
 
 /**

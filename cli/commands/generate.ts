@@ -64,21 +64,16 @@ function integerOption(raw: string | undefined, name: string, fallback: number, 
 }
 
 function parseOptions(argv: string[]): { config: SyntheticConfig; out: string; format: MovieLensFormat; json: boolean; help: boolean } {
-  const { values } = parseCommandArgs({
-    args: argv,
-    strict: true,
-    allowPositionals: false,
-    options: {
-      out: { type: 'string' },
-      users: { type: 'string' },
-      items: { type: 'string' },
-      ratings: { type: 'string' },
-      seed: { type: 'string' },
-      format: { type: 'string' },
-      'min-user-ratings': { type: 'string' },
-      json: { type: 'boolean', default: false },
-      help: { type: 'boolean', default: false },
-    },
+  const values = parseCommandArgs(argv, {
+    out: { type: 'string' },
+    users: { type: 'string' },
+    items: { type: 'string' },
+    ratings: { type: 'string' },
+    seed: { type: 'string' },
+    format: { type: 'string' },
+    'min-user-ratings': { type: 'string' },
+    json: { type: 'boolean', default: false },
+    help: { type: 'boolean', default: false },
   });
   const format = (values.format ?? 'ml-100k') as MovieLensFormat;
   if (!MOVIELENS_FORMATS.includes(format)) throw new UsageError(`--format must be one of ${MOVIELENS_FORMATS.join(', ')}, got '${values.format}'`);

@@ -44,18 +44,13 @@ export const powerCommand: CliCommand = {
   summary: 'Sample size per variant for a conversion-rate experiment (fixed-horizon and sequential)',
   help: HELP,
   async run(argv: string[], io: CliIO): Promise<number> {
-    const { values } = parseCommandArgs({
-      args: argv,
-      options: {
-        baseline: { type: 'string' },
-        mde: { type: 'string' },
-        alpha: { type: 'string' },
-        power: { type: 'string' },
-        looks: { type: 'string' },
-        json: { type: 'boolean', default: false },
-      },
-      strict: true,
-      allowPositionals: false,
+    const values = parseCommandArgs(argv, {
+      baseline: { type: 'string' },
+      mde: { type: 'string' },
+      alpha: { type: 'string' },
+      power: { type: 'string' },
+      looks: { type: 'string' },
+      json: { type: 'boolean', default: false },
     });
     const input = {
       baselineRate: numberOption(values.baseline, '--baseline'),
