@@ -9,14 +9,13 @@
  * the daily counters and user aggregates are read back: `lost` and `duplicated` are computed
  * from what the store holds (bench-load-reconcile.ts), and either being non-zero fails the run.
  */
-import { parseArgs } from 'node:util';
 import { randomBytes } from 'node:crypto';
 import { userTotalsDelta, ZERO_TOTALS, addTotals, type UserTotals } from '../../lambdas/domain/events/counters.ts';
 import { eventTypes, UNASSIGNED_VARIANT, type EventType } from '../../lambdas/domain/events/event.ts';
 import { mulberry32 } from '../../lambdas/domain/recommenders/data/random.ts';
 import { errorMessage } from '../../lambdas/domain/assert-error.ts';
 import { readStoredKeys, resolveAdminTarget } from '../admin-client.ts';
-import { UsageError, type CliCommand } from '../command.ts';
+import { parseCommandArgs, UsageError, type CliCommand } from '../command.ts';
 import { textTable } from '../text-table.ts';
 import { progressBar, type ProgressBar } from '../progress.ts';
 import { numberOption } from './evaluate.ts';
@@ -342,26 +341,22 @@ Options:
 Example:
   npm run bench:load -- --duration 10 --connections 20`,
   run: async (argv, io) => {
-    const { values } = parseArgs({
-      args: argv,
-      options: {
-        duration: { type: 'string' },
-        connections: { type: 'string' },
-        rate: { type: 'string' },
-        users: { type: 'string' },
-        'batch-size': { type: 'string' },
-        phases: { type: 'string' },
-        'top-n': { type: 'string' },
-        seed: { type: 'string' },
-        'keep-data': { type: 'boolean' },
-        url: { type: 'string' },
-        'dynamo-endpoint': { type: 'string' },
-        'api-key': { type: 'string' },
-        'admin-key': { type: 'string' },
-        'data-dir': { type: 'string' },
-        json: { type: 'boolean' },
-      },
-      strict: true,
+    const values = parseCommandArgs(argv, {
+      duration: { type: 'string' },
+      connections: { type: 'string' },
+      rate: { type: 'string' },
+      users: { type: 'string' },
+      'batch-size': { type: 'string' },
+      phases: { type: 'string' },
+      'top-n': { type: 'string' },
+      seed: { type: 'string' },
+      'keep-data': { type: 'boolean' },
+      url: { type: 'string' },
+      'dynamo-endpoint': { type: 'string' },
+      'api-key': { type: 'string' },
+      'admin-key': { type: 'string' },
+      'data-dir': { type: 'string' },
+      json: { type: 'boolean' },
     });
     const durationS = numberOption(values.duration, '--duration', LOAD_DEFAULTS.durationS, { integer: true, min: 1, max: 3600 });
     const connections = numberOption(values.connections, '--connections', LOAD_DEFAULTS.connections, { integer: true, min: 1, max: 1000 });

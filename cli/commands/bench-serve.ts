@@ -13,7 +13,6 @@
  */
 import { readFile, readdir } from 'node:fs/promises';
 import { join, relative, sep } from 'node:path';
-import { parseArgs } from 'node:util';
 import { PutCommand, UpdateCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import type { APIGatewayProxyEvent, APIGatewayProxyResult, Context } from 'aws-lambda';
 import { ARTIFACTS_BUCKET, TABLES } from '../../lib/resources.ts';
@@ -25,7 +24,7 @@ import { artifactPrefix, encodeArtifact } from '../../lambdas/domain/recommender
 import { prepareForServing, recommendTopN, type ServingModel } from '../../lambdas/domain/recommenders/top-n.ts';
 import type { FactorModel } from '../../lambdas/domain/recommenders/types.ts';
 import { DirectoryModelArtifactStore } from '../../lambdas/storage/artifact-store.ts';
-import { UsageError, type CliCommand } from '../command.ts';
+import { parseCommandArgs, UsageError, type CliCommand } from '../command.ts';
 import { textTable } from '../text-table.ts';
 import { InMemoryDynamo, InMemoryS3, type CallCounts } from './bench-serve-aws.ts';
 
@@ -535,16 +534,12 @@ Options:
 
 Example: npm run bench:serve -- --requests 2000 --rtt-ms 1`,
   run: async (argv, io) => {
-    const { values } = parseArgs({
-      args: argv,
-      options: {
-        requests: { type: 'string' },
-        seed: { type: 'string' },
-        artifacts: { type: 'string' },
-        'rtt-ms': { type: 'string' },
-        json: { type: 'boolean' },
-      },
-      strict: true,
+    const values = parseCommandArgs(argv, {
+      requests: { type: 'string' },
+      seed: { type: 'string' },
+      artifacts: { type: 'string' },
+      'rtt-ms': { type: 'string' },
+      json: { type: 'boolean' },
     });
     const requests = Number(values.requests ?? '1000');
     if (!Number.isInteger(requests) || requests < 10) throw new UsageError(`--requests must be an integer of at least 10, got "${values.requests}"`);

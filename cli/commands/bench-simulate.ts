@@ -3,9 +3,8 @@
  * ship rate of runs with a planted MDE-sized lift, at the planned number of users, over many
  * seeds, through the in-process simulation target (simulator/bench.ts).
  */
-import { parseArgs } from 'node:util';
 import { aaExperiment, binomialUpper, planRuns, shipped, simulateOnce, wilson, type RunOutcome } from '../../simulator/bench.ts';
-import type { CliCommand } from '../command.ts';
+import { parseCommandArgs, type CliCommand } from '../command.ts';
 import { progressBar } from '../progress.ts';
 import { numberOption } from './evaluate.ts';
 
@@ -56,10 +55,12 @@ Options:
 Example:
   npm run bench:simulate -- --json`,
   run: async (argv, io) => {
-    const { values } = parseArgs({
-      args: argv,
-      options: { seeds: { type: 'string' }, 'lift-seeds': { type: 'string' }, days: { type: 'string' }, mde: { type: 'string' }, json: { type: 'boolean' } },
-      strict: true,
+    const values = parseCommandArgs(argv, {
+      seeds: { type: 'string' },
+      'lift-seeds': { type: 'string' },
+      days: { type: 'string' },
+      mde: { type: 'string' },
+      json: { type: 'boolean' },
     });
     const seeds = numberOption(values.seeds, '--seeds', 40, { integer: true, min: 1 });
     const liftSeeds = numberOption(values['lift-seeds'], '--lift-seeds', 100, { integer: true, min: 1 });

@@ -1,6 +1,5 @@
 import { mkdir, rm, writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
-import { parseArgs } from 'node:util';
 import { loadMovieLens } from '../../lambdas/domain/recommenders/data/files.ts';
 import { formatMovieLensFiles } from '../../lambdas/domain/recommenders/data/writers.ts';
 import { defaultSyntheticConfig, generateSyntheticMovieLens } from '../../lambdas/domain/recommenders/data/synthetic.ts';
@@ -10,7 +9,7 @@ import { holdoutMetrics } from '../../lambdas/services/retraining.ts';
 import { DirectoryModelArtifactStore } from '../../lambdas/storage/artifact-store.ts';
 import { DEFAULT_ARTIFACTS_DIR } from '../../local/runtime.ts';
 import { tasteTrainingPart } from '../../simulator/population.ts';
-import type { CliCommand } from '../command.ts';
+import { parseCommandArgs, type CliCommand } from '../command.ts';
 
 /** The default set: the "current system" (content-based) against a factor model (ALS), plus popularity. */
 export const DEFAULT_MODELS: { name: ModelName; role?: 'control' | 'treatment' }[] = [
@@ -37,7 +36,7 @@ Options:
 
 Example: abrec models build-defaults --out /tmp/default-models`,
   run: async (argv, io) => {
-    const { values } = parseArgs({ args: argv, options: { out: { type: 'string' }, json: { type: 'boolean' } }, strict: true });
+    const values = parseCommandArgs(argv, { out: { type: 'string' }, json: { type: 'boolean' } });
     const out = resolve(values.out ?? DEFAULT_ARTIFACTS_DIR);
     const config = defaultSyntheticConfig();
     io.stderr(`generating ${config.ratings} ratings for ${config.users} users and ${config.items} items (seed ${config.seed})\n`);

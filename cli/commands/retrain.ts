@@ -1,7 +1,6 @@
-import { parseArgs } from 'node:util';
 import { DEFAULT_RETRAINING_INPUT } from '../../lib/retraining-input.ts';
 import { RETRAINING_NOTIFICATIONS } from '../../local/notifications.ts';
-import { UsageError, type CliCommand } from '../command.ts';
+import { parseCommandArgs, UsageError, type CliCommand } from '../command.ts';
 
 const MODEL = /^([A-Za-z0-9._-]+)=([a-z-]+)$/;
 
@@ -38,15 +37,11 @@ Options:
 
 Example: abrec retrain --model als=als --max-regression 0.05`,
   run: async (argv, io) => {
-    const { values } = parseArgs({
-      args: argv,
-      options: {
-        model: { type: 'string', multiple: true },
-        'max-regression': { type: 'string' },
-        'data-dir': { type: 'string' },
-        json: { type: 'boolean' },
-      },
-      strict: true,
+    const values = parseCommandArgs(argv, {
+      model: { type: 'string', multiple: true },
+      'max-regression': { type: 'string' },
+      'data-dir': { type: 'string' },
+      json: { type: 'boolean' },
     });
     const maxRegression = Number(values['max-regression'] ?? DEFAULT_RETRAINING_INPUT.max_regression);
     if (!(maxRegression >= 0 && maxRegression <= 1)) throw new UsageError('--max-regression must be a number from 0 to 1');

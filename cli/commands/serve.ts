@@ -1,4 +1,3 @@
-import { parseArgs } from 'node:util';
 import { DEFAULT_EXPERIMENT_ID } from '../../lambdas/domain/experiments/defaults.ts';
 import { errorMessage } from '../../lambdas/domain/assert-error.ts';
 import { startLocalRuntime } from '../../local/runtime.ts';
@@ -6,7 +5,7 @@ import { runMainJob } from '../../simulator/main-job.ts';
 import { formatSummary } from '../../simulator/summary.ts';
 import { analysisOutput } from './analyze.ts';
 import { numberOption } from './evaluate.ts';
-import { UsageError, type CliCommand } from '../command.ts';
+import { parseCommandArgs, UsageError, type CliCommand } from '../command.ts';
 import { SIMULATE_DEFAULTS, simulationProgress } from './simulate.ts';
 
 export const serveCommand: CliCommand = {
@@ -44,18 +43,14 @@ Ctrl-C stops everything; a restart keeps all data.
 
 Example: abrec serve --no-simulate --port 3000    (then abrec experiments list in another terminal)`,
   run: async (argv, io) => {
-    const { values } = parseArgs({
-      args: argv,
-      options: {
-        port: { type: 'string' },
-        'data-dir': { type: 'string' },
-        'no-simulate': { type: 'boolean' },
-        resimulate: { type: 'boolean' },
-        users: { type: 'string' },
-        days: { type: 'string' },
-        seed: { type: 'string' },
-      },
-      strict: true,
+    const values = parseCommandArgs(argv, {
+      port: { type: 'string' },
+      'data-dir': { type: 'string' },
+      'no-simulate': { type: 'boolean' },
+      resimulate: { type: 'boolean' },
+      users: { type: 'string' },
+      days: { type: 'string' },
+      seed: { type: 'string' },
     });
     if (values['no-simulate'] && values.resimulate) throw new UsageError('--no-simulate and --resimulate contradict each other: give one');
     const workload = {

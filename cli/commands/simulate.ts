@@ -1,14 +1,13 @@
 import { S3Client } from '@aws-sdk/client-s3';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { parseArgs } from 'node:util';
 import { localClientOptions } from '../../lambdas/common/client-options.ts';
 import { getModel } from '../../lambdas/domain/recommenders/models/registry.ts';
 import { errorMessage } from '../../lambdas/domain/assert-error.ts';
 import { S3ModelArtifactStore } from '../../lambdas/storage/artifact-store.ts';
 import { runSimulationSession, type SimulationSessionResult } from '../../simulator/session.ts';
 import { readStoredKeys, resolveAdminTarget, type AdminTarget } from '../admin-client.ts';
-import { UsageError, type CliCommand, type CliIO } from '../command.ts';
+import { parseCommandArgs, UsageError, type CliCommand, type CliIO } from '../command.ts';
 import { progressBar } from '../progress.ts';
 import { numberOption } from './evaluate.ts';
 import { parseOutDestination, s3ClientFromEnvironment } from './train.ts';
@@ -130,27 +129,23 @@ Examples:
   npx abrec simulate --aa --planted-lift 0.1 --users 400 --days 7 --seed 3
   npx abrec simulate --data ml-1m/ratings.dat --train content,als --users 2000`,
   run: async (argv, io) => {
-    const { values } = parseArgs({
-      args: argv,
-      options: {
-        users: { type: 'string' },
-        days: { type: 'string' },
-        seed: { type: 'string' },
-        experiment: { type: 'string' },
-        aa: { type: 'boolean' },
-        'planted-lift': { type: 'string' },
-        data: { type: 'string' },
-        train: { type: 'string' },
-        bucket: { type: 'string' },
-        'top-n': { type: 'string' },
-        concurrency: { type: 'string' },
-        url: { type: 'string' },
-        'api-key': { type: 'string' },
-        'admin-key': { type: 'string' },
-        'data-dir': { type: 'string' },
-        json: { type: 'boolean' },
-      },
-      strict: true,
+    const values = parseCommandArgs(argv, {
+      users: { type: 'string' },
+      days: { type: 'string' },
+      seed: { type: 'string' },
+      experiment: { type: 'string' },
+      aa: { type: 'boolean' },
+      'planted-lift': { type: 'string' },
+      data: { type: 'string' },
+      train: { type: 'string' },
+      bucket: { type: 'string' },
+      'top-n': { type: 'string' },
+      concurrency: { type: 'string' },
+      url: { type: 'string' },
+      'api-key': { type: 'string' },
+      'admin-key': { type: 'string' },
+      'data-dir': { type: 'string' },
+      json: { type: 'boolean' },
     });
     const count = (flag: 'users' | 'days' | 'top-n' | 'concurrency', fallback: number) =>
       numberOption(values[flag], `--${flag}`, fallback, { integer: true, min: 1 });
