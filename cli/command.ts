@@ -53,3 +53,22 @@ export function parseCommandArgs<T extends ParseArgsOptionsConfig>(
     throw new UsageError(errorMessage(error));
   }
 }
+
+/**
+ * A number option: absent gives the fallback (and is a usage error when there is none: the option
+ * is required); anything not a number, not whole when `check.integer`, or out of bounds is a usage
+ * error naming the option.
+ */
+export function numberOption(raw: string | undefined, name: string, fallback?: number, check: { integer?: boolean; min?: number; max?: number } = {}): number {
+  if (raw === undefined) {
+    if (fallback === undefined) throw new UsageError(`${name} is required`);
+    return fallback;
+  }
+  const value = Number(raw);
+  const bounded = Number.isFinite(value) && (check.min === undefined || value >= check.min) && (check.max === undefined || value <= check.max);
+  if (raw.trim() === '' || !bounded || (check.integer && !Number.isInteger(value))) {
+    const range = [check.min !== undefined ? `>= ${check.min}` : '', check.max !== undefined ? `<= ${check.max}` : ''].filter(Boolean).join(' and ');
+    throw new UsageError(`${name} must be ${check.integer ? 'an integer' : 'a number'}${range ? ` ${range}` : ''}, got '${raw}'`);
+  }
+  return value;
+}

@@ -15,10 +15,9 @@ import { eventTypes, UNASSIGNED_VARIANT, type EventType } from '../../lambdas/do
 import { mulberry32 } from '../../lambdas/domain/recommenders/data/random.ts';
 import { errorMessage } from '../../lambdas/domain/assert-error.ts';
 import { readStoredKeys, resolveAdminTarget } from '../admin-client.ts';
-import { parseCommandArgs, UsageError, type CliCommand } from '../command.ts';
+import { numberOption, parseCommandArgs, UsageError, type CliCommand } from '../command.ts';
 import { textTable } from '../text-table.ts';
 import { progressBar, type ProgressBar } from '../progress.ts';
-import { numberOption } from './evaluate.ts';
 import { reconcile, reconcileUsers, type Reconciliation, type TypeEvidence, type UserEvidence } from './bench-load-reconcile.ts';
 import { createLoadExperiment, startOwnRuntime, type LoadExperiment, type LoadTarget, type OwnRuntime } from './bench-load-runtime.ts';
 import { readCounterTotals, readEventStates, readUserTotals, storeClient } from './bench-load-store.ts';

@@ -4,9 +4,8 @@
  * seeds, through the in-process simulation target (simulator/bench.ts).
  */
 import { aaExperiment, binomialUpper, planRuns, shipped, simulateOnce, wilson, type RunOutcome } from '../../simulator/bench.ts';
-import { parseCommandArgs, type CliCommand } from '../command.ts';
+import { numberOption, parseCommandArgs, type CliCommand } from '../command.ts';
 import { progressBar } from '../progress.ts';
-import { numberOption } from './evaluate.ts';
 
 const alphaOf = (experiment: { confidence_level: number }) => Number((1 - experiment.confidence_level).toPrecision(12));
 

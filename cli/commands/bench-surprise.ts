@@ -15,14 +15,14 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { parseCommandArgs, UsageError, type CliCommand, type CliIO } from '../command.ts';
+import { numberOption, parseCommandArgs, UsageError, type CliCommand, type CliIO } from '../command.ts';
 import { kFoldSplits } from '../../lambdas/domain/recommenders/data/splits.ts';
 import { mulberry32, randomPermutation } from '../../lambdas/domain/recommenders/data/random.ts';
 import { generateSyntheticMovieLens, ML_100K_SIZE } from '../../lambdas/domain/recommenders/data/synthetic.ts';
 import { evaluateRating, type FoldResult } from '../../lambdas/domain/recommenders/evaluation.ts';
 import type { ModelName } from '../../lambdas/domain/recommenders/models/registry.ts';
 import type { RatingsDataset } from '../../lambdas/domain/recommenders/types.ts';
-import { loadRatingsFiles, numberOption } from './evaluate.ts';
+import { loadRatingsFiles } from './evaluate.ts';
 import { textTable } from '../text-table.ts';
 
 /** The C port of Surprise's SVD, next to this repository's sources. */

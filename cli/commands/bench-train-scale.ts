@@ -18,9 +18,8 @@ import { fileURLToPath } from 'node:url';
 import { ALS_DEFAULTS } from '../../lambdas/domain/recommenders/models/als.ts';
 import { generateSyntheticMovieLens, ML_1M_SIZE } from '../../lambdas/domain/recommenders/data/synthetic.ts';
 import { formatRatings } from '../../lambdas/domain/recommenders/data/writers.ts';
-import { UsageError } from '../command.ts';
+import { numberOption, UsageError } from '../command.ts';
 import { textTable } from '../text-table.ts';
-import { numberOption } from './evaluate.ts';
 
 /** The three MovieLens sizes of the scale benchmark. */
 export const SCALE_SIZES = {

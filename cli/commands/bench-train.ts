@@ -4,14 +4,13 @@
  * `abrec evaluate` (k-fold RMSE for rating models, the 0.75 per-user split at K = 10 for
  * ranking models). Prints a table; --json adds one JSON object as the last line.
  */
-import { parseCommandArgs, UsageError, type CliCommand, type CliIO } from '../command.ts';
+import { numberOption, parseCommandArgs, UsageError, type CliCommand, type CliIO } from '../command.ts';
 import { generateSyntheticMovieLens, ML_100K_SIZE, ML_1M_SIZE } from '../../lambdas/domain/recommenders/data/synthetic.ts';
 import { evaluateRating, holdoutEvaluation } from '../../lambdas/domain/recommenders/evaluation.ts';
 import { getModel, MODEL_NAMES, type ModelName } from '../../lambdas/domain/recommenders/models/registry.ts';
 import { searchHyperparameters, type SearchResult, type SearchSpace } from '../../lambdas/domain/recommenders/models/search.ts';
 import { kFoldSplits, stratifiedRatioSplit } from '../../lambdas/domain/recommenders/data/splits.ts';
 import { subsetRatings } from '../../lambdas/domain/recommenders/data/dataset.ts';
-import { numberOption } from './evaluate.ts';
 import { spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { runScaleMode } from './bench-train-scale.ts';

@@ -3,7 +3,7 @@
  * rating (k-fold RMSE / MAE) or ranking (per-user split, top-K) protocol.
  */
 import { closeSync, openSync } from 'node:fs';
-import { parseCommandArgs, UsageError, type CliCommand, type CliIO } from '../command.ts';
+import { numberOption, parseCommandArgs, UsageError, type CliCommand, type CliIO } from '../command.ts';
 import { readTunedDefaults, tunedDefaultsPath } from '../tuned-defaults.ts';
 import { attachItems } from '../../lambdas/domain/recommenders/data/dataset.ts';
 import { readFileChunks } from '../../lambdas/domain/recommenders/data/files.ts';
@@ -66,18 +66,6 @@ export function parseParamOptions(values: string[] | undefined): Hyperparameters
     params[value.slice(0, at)] = value.slice(at + 1);
   }
   return params;
-}
-
-/** A number option: absent gives the fallback, anything not a number is a usage error. */
-export function numberOption(raw: string | undefined, name: string, fallback: number, check: { integer?: boolean; min?: number; max?: number } = {}): number {
-  if (raw === undefined) return fallback;
-  const value = Number(raw);
-  const bounded = Number.isFinite(value) && (check.min === undefined || value >= check.min) && (check.max === undefined || value <= check.max);
-  if (raw.trim() === '' || !bounded || (check.integer && !Number.isInteger(value))) {
-    const range = [check.min !== undefined ? `>= ${check.min}` : '', check.max !== undefined ? `<= ${check.max}` : ''].filter(Boolean).join(' and ');
-    throw new UsageError(`${name} must be ${check.integer ? 'an integer' : 'a number'}${range ? ` ${range}` : ''}, got '${raw}'`);
-  }
-  return value;
 }
 
 /**

@@ -2,7 +2,7 @@
  * `abrec generate`: writes seeded synthetic MovieLens-like data in a GroupLens file layout
  * (u.data + u.item by default), for the demo, tests and benchmarks.
  */
-import { parseCommandArgs, UsageError, type CliCommand, type CliIO } from '../command.ts';
+import { numberOption, parseCommandArgs, UsageError, type CliCommand, type CliIO } from '../command.ts';
 import { summarizeDataset } from '../../lambdas/domain/recommenders/data/dataset.ts';
 import { writeMovieLensFiles } from '../../lambdas/domain/recommenders/data/files.ts';
 import { MOVIELENS_FORMATS, type MovieLensFormat } from '../../lambdas/domain/recommenders/data/formats.ts';
@@ -54,15 +54,6 @@ export interface GenerateSummary {
   last_timestamp: number;
 }
 
-function integerOption(raw: string | undefined, name: string, fallback: number, min: number): number {
-  if (raw === undefined) return fallback;
-  const value = Number(raw);
-  if (raw.trim() === '' || !Number.isSafeInteger(value) || value < min) {
-    throw new UsageError(`${name} must be an integer >= ${min}, got '${raw}'`);
-  }
-  return value;
-}
-
 function parseOptions(argv: string[]): { config: SyntheticConfig; out: string; format: MovieLensFormat; json: boolean; help: boolean } {
   const values = parseCommandArgs(argv, {
     out: { type: 'string' },
@@ -79,11 +70,11 @@ function parseOptions(argv: string[]): { config: SyntheticConfig; out: string; f
   if (!MOVIELENS_FORMATS.includes(format)) throw new UsageError(`--format must be one of ${MOVIELENS_FORMATS.join(', ')}, got '${values.format}'`);
   if (!values.help && (values.out === undefined || values.out === '')) throw new UsageError('--out DIR is required');
   const config: SyntheticConfig = {
-    users: integerOption(values.users, '--users', ML_100K_SIZE.users, 1),
-    items: integerOption(values.items, '--items', ML_100K_SIZE.items, 1),
-    ratings: integerOption(values.ratings, '--ratings', ML_100K_SIZE.ratings, 1),
-    seed: integerOption(values.seed, '--seed', 1, Number.MIN_SAFE_INTEGER),
-    minUserRatings: integerOption(values['min-user-ratings'], '--min-user-ratings', 20, 1),
+    users: numberOption(values.users, '--users', ML_100K_SIZE.users, { integer: true, min: 1 }),
+    items: numberOption(values.items, '--items', ML_100K_SIZE.items, { integer: true, min: 1 }),
+    ratings: numberOption(values.ratings, '--ratings', ML_100K_SIZE.ratings, { integer: true, min: 1 }),
+    seed: numberOption(values.seed, '--seed', 1, { integer: true, min: Number.MIN_SAFE_INTEGER }),
+    minUserRatings: numberOption(values['min-user-ratings'], '--min-user-ratings', 20, { integer: true, min: 1 }),
   };
   const minUser = config.minUserRatings ?? 20;
   if (minUser > config.items) throw new UsageError(`--min-user-ratings (${minUser}) exceeds --items (${config.items})`);

@@ -2,7 +2,7 @@
  * `abrec power`: users per variant needed to detect a relative change in a conversion rate, for
  * a single fixed-horizon test and for the always-valid (sequential) test the reports decide with.
  */
-import { parseCommandArgs, UsageError, type CliCommand, type CliIO } from '../command.ts';
+import { numberOption, parseCommandArgs, UsageError, type CliCommand, type CliIO } from '../command.ts';
 import { sampleSizeForProportions, sequentialSampleSize, StatsInputError, type SampleSizePlan } from '../../lambdas/domain/stats/index.ts';
 
 const HELP = `Usage:
@@ -27,17 +27,6 @@ Options:
 
 Example: abrec power --baseline 0.09 --mde 0.1 --alpha 0.05 --power 0.8 --json
   -> {"users_per_variant":16583,"sequential_users_per_variant":32130,...}`;
-
-/** Parses a required or defaulted number option; anything else is a usage error naming it. */
-function numberOption(raw: string | undefined, name: string, fallback?: number): number {
-  if (raw === undefined) {
-    if (fallback === undefined) throw new UsageError(`${name} is required`);
-    return fallback;
-  }
-  const value = Number(raw);
-  if (raw.trim() === '' || !Number.isFinite(value)) throw new UsageError(`${name} must be a number, got '${raw}'`);
-  return value;
-}
 
 export const powerCommand: CliCommand = {
   path: ['power'],

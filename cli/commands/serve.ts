@@ -4,8 +4,7 @@ import { startLocalRuntime } from '../../local/runtime.ts';
 import { runMainJob } from '../../simulator/main-job.ts';
 import { formatSummary } from '../../simulator/summary.ts';
 import { analysisOutput } from './analyze.ts';
-import { numberOption } from './evaluate.ts';
-import { parseCommandArgs, UsageError, type CliCommand } from '../command.ts';
+import { numberOption, parseCommandArgs, UsageError, type CliCommand } from '../command.ts';
 import { SIMULATE_DEFAULTS, simulationProgress } from './simulate.ts';
 
 export const serveCommand: CliCommand = {

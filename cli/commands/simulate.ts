@@ -7,9 +7,8 @@ import { errorMessage } from '../../lambdas/domain/assert-error.ts';
 import { S3ModelArtifactStore } from '../../lambdas/storage/artifact-store.ts';
 import { runSimulationSession, type SimulationSessionResult } from '../../simulator/session.ts';
 import { readStoredKeys, resolveAdminTarget, type AdminTarget } from '../admin-client.ts';
-import { parseCommandArgs, UsageError, type CliCommand, type CliIO } from '../command.ts';
+import { numberOption, parseCommandArgs, UsageError, type CliCommand, type CliIO } from '../command.ts';
 import { progressBar } from '../progress.ts';
-import { numberOption } from './evaluate.ts';
 import { parseOutDestination, s3ClientFromEnvironment } from './train.ts';
 
 /** Defaults of `abrec simulate` (and of the workload `npm start` runs). */

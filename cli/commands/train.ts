@@ -4,7 +4,7 @@
  * directory or an S3 bucket (`s3://BUCKET`, the layout the serving functions read).
  */
 import { S3Client } from '@aws-sdk/client-s3';
-import { parseCommandArgs, UsageError, type CliCommand, type CliIO } from '../command.ts';
+import { numberOption, parseCommandArgs, UsageError, type CliCommand, type CliIO } from '../command.ts';
 import { environmentClientOptions } from '../../lambdas/common/client-options.ts';
 import { artifactPrefix, encodeArtifact, type EncodedArtifact } from '../../lambdas/domain/recommenders/artifact.ts';
 import {
@@ -23,7 +23,6 @@ import {
   asUsageErrors,
   holdoutOption,
   loadRatingsFiles,
-  numberOption,
   parseParamOptions,
   DATASET_OPTIONS,
   PROTOCOL_OPTIONS,

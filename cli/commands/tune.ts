@@ -6,7 +6,7 @@
  * holds. See lambdas/domain/recommenders/tuning.ts for the protocol and the samplers.
  */
 import { appendFileSync, existsSync, readFileSync, writeFileSync } from 'node:fs';
-import { parseCommandArgs, UsageError, type CliCommand, type CliIO } from '../command.ts';
+import { numberOption, parseCommandArgs, UsageError, type CliCommand, type CliIO } from '../command.ts';
 import { progressBar } from '../progress.ts';
 import { tunedDefaultsPath, writeTunedDefaults } from '../tuned-defaults.ts';
 import { fingerprintRatings } from '../../lambdas/domain/recommenders/models/common.ts';
@@ -28,7 +28,7 @@ import {
   type TuningMetric,
 } from '../../lambdas/domain/recommenders/tuning.ts';
 import type { Hyperparameters } from '../../lambdas/domain/recommenders/types.ts';
-import { applyMinRatings, asUsageErrors, holdoutOption, loadRatingsFiles, numberOption, DATASET_OPTIONS, PROTOCOL_OPTIONS } from './evaluate.ts';
+import { applyMinRatings, asUsageErrors, holdoutOption, loadRatingsFiles, DATASET_OPTIONS, PROTOCOL_OPTIONS } from './evaluate.ts';
 import { errorMessage } from '../../lambdas/domain/assert-error.ts';
 
 const HELP = `Usage:
