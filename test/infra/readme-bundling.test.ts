@@ -54,6 +54,14 @@ describe("the functions' bundles, as the README describes them", () => {
     expect(lines.length).toBeLessThan(200);
   });
 
+  it('never needs Docker: esbuild is a dev dependency, which CDK runs locally before it would try Docker', () => {
+    const { devDependencies } = JSON.parse(readFileSync(join(import.meta.dirname, '..', '..', 'package.json'), 'utf8')) as {
+      devDependencies: Record<string, string>;
+    };
+
+    expect(devDependencies.esbuild).toMatch(/^\d/);
+  });
+
   it('tells Node to use the source map', () => {
     template.hasResourceProperties('AWS::Lambda::Function', { Environment: { Variables: { NODE_OPTIONS: '--enable-source-maps' } } });
     expect(existsSync(join(assetDir, 'index.mjs.map'))).toBe(true);
