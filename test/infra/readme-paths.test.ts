@@ -4,10 +4,10 @@
  * it starts with one of the repository's top-level directories; the few spans that start so but
  * name something else (an S3 key prefix, a file a command writes) are listed with their reason.
  */
-import { existsSync, readdirSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { codeSpans, readme } from './support/readme.ts';
+import { codeSpans, readme, readmeSection, tableRows } from './support/readme.ts';
 
 const ROOT = join(import.meta.dirname, '..', '..');
 
@@ -53,5 +53,24 @@ describe('paths the README names', () => {
   it('each exist in the tree, but for the spans listed as naming something else', () => {
     expect(paths.filter((path) => !(path in NOT_IN_THE_TREE) && !exists(path))).toEqual([]);
     expect(Object.keys(NOT_IN_THE_TREE).filter((path) => !paths.includes(path))).toEqual([]);
+  });
+});
+
+describe("the Layout table's row of lib/constructs/", () => {
+  /** Classes of lib/constructs/ that are not constructs of the stack. */
+  const NOT_A_CONCERN: Record<string, string> = {
+    EmrServerlessStartJobRun: 'a Step Functions task state the DistributedTraining construct builds its step from',
+  };
+
+  it('names exactly the construct classes lib/constructs/ exports', () => {
+    const row = tableRows(readmeSection('Layout')).find(([path]) => path.includes('`lib/constructs/`'));
+    const named = codeSpans(row?.[1] ?? '').filter((span) => /^[A-Z]\w+$/.test(span));
+    const dir = join(ROOT, 'lib', 'constructs');
+    const exported = readdirSync(dir)
+      .filter((name) => name.endsWith('.ts'))
+      .flatMap((name) => [...readFileSync(join(dir, name), 'utf8').matchAll(/^export class (\w+)/gm)].map((match) => match[1]))
+      .filter((name) => !(name in NOT_A_CONCERN));
+
+    expect(named.sort()).toEqual(exported.sort());
   });
 });
