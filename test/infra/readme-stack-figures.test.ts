@@ -25,6 +25,11 @@ import { DEFAULT_CAPS } from '../../lambdas/domain/experiments/caps.ts';
 import { sampleSizeForProportions, sequentialPower, sequentialSampleSize } from '../../lambdas/domain/stats/power.ts';
 import { DEFAULT_MAX_DURATION_DAYS, MAX_DURATION_DAYS_LIMIT } from '../../lambdas/domain/experiments/model.ts';
 import { MAX_DECLARED_SEGMENTS } from '../../lambdas/domain/experiments/user-segments.ts';
+import { counterKey, userAggregateKey } from '../../lambdas/storage/counter-store.ts';
+import { dailyQuotaKey } from '../../lambdas/storage/daily-quota.ts';
+import { eventKey } from '../../lambdas/storage/event-key.ts';
+import { EXPERIMENT_PK } from '../../lambdas/storage/experiment-repository.ts';
+import { INTERACTION_LOG_SHARDS, interactionLogKey } from '../../lambdas/storage/interaction-log.ts';
 import { DEFAULT_BEHAVIOUR } from '../../simulator/behaviour.ts';
 import { RETURN_PROBABILITY } from '../../simulator/population.ts';
 import { codeSpans, expandRoutes, readme, readmeSection, tableRows } from './support/readme.ts';
@@ -139,6 +144,45 @@ describe('README on schedules and tables', () => {
         { name: 'pk', type: 'S' },
         { name: 'sk', type: 'S' },
       ]);
+  });
+});
+
+describe("README's key design is the storage's", () => {
+  const section = readmeSection('DynamoDB key design and access patterns');
+  /** The (pk, sk) code spans of the key table's row for `item`. */
+  const keysOf = (item: string): [string, string] => {
+    const row = tableRows(section).find((cells) => cells[1] === item || cells[1].startsWith(`${item},`) || cells[1].startsWith(`${item} (`));
+    if (!row) throw new Error(`the key design table has no row for "${item}"`);
+    return [codeSpans(row[2])[0], codeSpans(row[3])[0]];
+  };
+  /** A shard number written as the README writes it. */
+  const shardPlaceholder = (key: string): string => key.replace(/#S\d{2}/, '#S<nn>');
+
+  it('builds the keys of experiments, events, counters, user aggregates and daily limits as the table writes them', () => {
+    const daily = counterKey('<experiment>', '<variant>', '<yyyy-mm-dd>', 3, '<segment>');
+    const aggregate = userAggregateKey('<experiment>', '<user>');
+    const quota = dailyQuotaKey('<e>', '<u>', '<day>');
+
+    expect(keysOf('experiment')).toEqual([EXPERIMENT_PK, '<experiment id>']);
+    expect(keysOf('event / impression slate')).toEqual([eventKey('<event id>').pk, eventKey('<event id>').sk]);
+    expect(keysOf('daily variant aggregate')).toEqual([daily.pk, shardPlaceholder(daily.sk)]);
+    expect(keysOf('interleaving aggregate')).toEqual([
+      counterKey('<experiment>', '~interleaving', '<yyyy-mm-dd>').pk,
+      shardPlaceholder(counterKey('<experiment>', '~interleaving', '<yyyy-mm-dd>').sk),
+    ]);
+    expect(keysOf('user aggregate')).toEqual([aggregate.pk, aggregate.sk]);
+    expect(readme().replace(/\s+/g, ' ')).toContain(`(\`${quota.pk}\` / \`${quota.sk}\`, counters table`);
+  });
+
+  it('keys the interaction log by day and shard, and by the receive time and the first event id', () => {
+    const key = interactionLogKey(Date.parse('2026-12-01T10:00:00Z'), 'e-1');
+    const [pk, sk] = keysOf('interaction log');
+
+    expect(key.pk).toMatch(/^ILOG#2026-12-01#S\d{2}$/);
+    expect(shardPlaceholder(key.pk.replace('2026-12-01', '<yyyy-mm-dd>'))).toBe(pk);
+    expect(key.sk).toBe(`${String(Date.parse('2026-12-01T10:00:00Z')).padStart(13, '0')}#e-1`);
+    expect(sk).toBe('<received ms, 13 digits>#<first event id>');
+    expect(section).toContain(`interaction log (feedback for retraining), in ${INTERACTION_LOG_SHARDS} shards per day`);
   });
 });
 
