@@ -11,7 +11,6 @@
 import { adminRequest, type AdminTarget } from '../cli/admin-client.ts';
 import { DAY_MS, utcDay } from '../local/clock.ts';
 import { errorMessage } from '../lambdas/domain/assert-error.ts';
-import type { SimulatedEvent } from './behaviour.ts';
 import type { Recommendation, SimulationTarget } from './run.ts';
 
 export interface LocalClockState {
@@ -52,7 +51,7 @@ export class RequestRefused extends Error {
 
 /** Whether the target's admin credentials reach a local runtime's virtual clock. */
 export async function readLocalClock(admin: AdminTarget | undefined): Promise<LocalClockState | undefined> {
-  if (!admin || admin.auth !== 'admin-key') return undefined;
+  if (admin?.auth !== 'admin-key') return undefined;
   const answer = await adminRequest(admin, 'GET', '/local/clock');
   return answer.status === 200 ? (answer.body as LocalClockState) : undefined;
 }

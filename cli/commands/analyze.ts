@@ -109,7 +109,7 @@ function controlIndexOf(variants: { name: string; control?: boolean }[]): number
   if (flagged.length > 1) throw new UsageError(`input field variants: ${flagged.length} variants have "control": true, expected one`);
   if (flagged.length === 1) return flagged[0];
   const named = variants.findIndex((variant) => variant.name === 'control');
-  return named >= 0 ? named : 0;
+  return Math.max(named, 0);
 }
 
 /** Validates the aggregates JSON and turns it into the engine's comparison input. */

@@ -65,7 +65,9 @@ export function splitAcrossShards(increments: Record<string, number>): Record<st
       continue;
     }
     const part = Math.trunc(value / COUNTER_SHARDS);
-    shards.forEach((shard, i) => (shard[metric] = i === 0 ? value - part * (COUNTER_SHARDS - 1) : part));
+    shards.forEach((shard, i) => {
+      shard[metric] = i === 0 ? value - part * (COUNTER_SHARDS - 1) : part;
+    });
   }
   return shards;
 }

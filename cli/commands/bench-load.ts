@@ -95,7 +95,7 @@ async function reconcileRun(
     const expect = (user: string, type: EventType) => expected.set(user, addTotals(expected.get(user) ?? ZERO_TOTALS, userTotalsDelta({ event_type: type })));
     const storedAsCounted = (id: string, type: EventType) => {
       const state = states.get(id);
-      return state !== undefined && state.counted && state.type === type;
+      return state?.counted === true && state.type === type;
     };
     for (const [id, { type, user }] of acknowledged) {
       types[type].acknowledged++;

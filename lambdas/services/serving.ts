@@ -58,6 +58,7 @@ export interface RecommendRequest {
   /** The client's segment of the user (`segment`), kept only at the first exposure; must be one the experiment declares. */
   segment?: string;
 }
+
 /** One item served: its rank and score and, in an interleaved list, the team and variant that placed it. */
 export interface ServedItem {
   itemId: string;
@@ -85,7 +86,6 @@ export interface Recommendation {
   inExperiment: boolean;
   impressionRecorded: boolean;
 }
-
 
 /** How many experiments (known or not) one container keeps cached; the oldest is evicted first. */
 export const MAX_CACHED_EXPERIMENTS = 1_000;
