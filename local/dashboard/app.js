@@ -166,7 +166,6 @@ async function loadClock() {
 
 // ---------------------------------------------------------------- experiments
 
-let experiments = [];
 let current;
 
 function variantList(experiment) {
@@ -206,7 +205,6 @@ function finalNote(document) {
 }
 
 function renderExperiments(list) {
-  experiments = list;
   const body = $('experiments-body');
   if (list.length === 0) return replace(body, h('p', {}, 'No experiments yet.'));
   replace(

@@ -146,15 +146,13 @@ const viaGateway = (method: string, path: string, extra: Partial<HostileRow> = {
 
 /** The stored item of an event id, reported by DynamoDB with the failed conditional put. */
 const storedWith = (fingerprint: string) => () =>
-  void ddb
-    .on(PutCommand, { TableName: TABLE.events })
-    .rejects(
-      new ConditionalCheckFailedException({
-        message: 'The conditional request failed',
-        $metadata: { httpStatusCode: 400 },
-        Item: { counted: { BOOL: true }, content_sha256: { S: fingerprint } },
-      }),
-    );
+  void ddb.on(PutCommand, { TableName: TABLE.events }).rejects(
+    new ConditionalCheckFailedException({
+      message: 'The conditional request failed',
+      $metadata: { httpStatusCode: 400 },
+      Item: { counted: { BOOL: true }, content_sha256: { S: fingerprint } },
+    }),
+  );
 /** `userId` holds a stored assignment to the treatment of `default` (so a request_id must name a slate of theirs). */
 const assigned = (userId: string) => () =>
   void ddb.on(BatchGetCommand).callsFake((input: { RequestItems: Record<string, unknown> }) => ({
@@ -870,12 +868,10 @@ describe('hostile input', () => {
     refuseUnstorable(ddb);
     new FakeBucket(s3).putArtifact(control).putArtifact(treatment);
     // No stored assignments (events count as unassigned), no reports yet, a reachable bucket.
-    ddb
-      .on(BatchGetCommand)
-      .callsFake((input: { RequestItems: Record<string, unknown> }) => ({
-        Responses: Object.fromEntries(Object.keys(input.RequestItems).map((table) => [table, []])),
-        UnprocessedKeys: {},
-      }));
+    ddb.on(BatchGetCommand).callsFake((input: { RequestItems: Record<string, unknown> }) => ({
+      Responses: Object.fromEntries(Object.keys(input.RequestItems).map((table) => [table, []])),
+      UnprocessedKeys: {},
+    }));
     s3.on(ListObjectsV2Command).resolves({});
     s3.on(HeadBucketCommand).resolves({});
   });

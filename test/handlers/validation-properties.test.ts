@@ -111,12 +111,10 @@ beforeEach(() => {
   refuseUnstorable(ddb);
   new FakeBucket(s3).putArtifact(control).putArtifact(treatment);
   // No user has a stored assignment (their events count as unassigned); no report exists yet.
-  ddb
-    .on(BatchGetCommand)
-    .callsFake((input: { RequestItems: Record<string, unknown> }) => ({
-      Responses: Object.fromEntries(Object.keys(input.RequestItems).map((table) => [table, []])),
-      UnprocessedKeys: {},
-    }));
+  ddb.on(BatchGetCommand).callsFake((input: { RequestItems: Record<string, unknown> }) => ({
+    Responses: Object.fromEntries(Object.keys(input.RequestItems).map((table) => [table, []])),
+    UnprocessedKeys: {},
+  }));
   s3.on(ListObjectsV2Command).resolves({});
 });
 

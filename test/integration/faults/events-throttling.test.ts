@@ -312,20 +312,18 @@ describe('POST /events/batch while BatchGetItem leaves keys unprocessed', () => 
       slates.push({ request_id: body.request_id, user_id: userId, items: body.items });
     }
     const clicks = slates.flatMap((slate) =>
-      slate.items
-        .slice(0, 4)
-        .map(
-          (item, rank) =>
-            ({
-              event_id: `ilv-${slate.request_id}-${rank}`,
-              event_type: 'click',
-              user_id: slate.user_id,
-              experiment_id: EXPERIMENTS.interleaving,
-              item_id: item.item_id,
-              request_id: slate.request_id,
-              position: rank + 1,
-            }) as EventInput,
-        ),
+      slate.items.slice(0, 4).map(
+        (item, rank) =>
+          ({
+            event_id: `ilv-${slate.request_id}-${rank}`,
+            event_type: 'click',
+            user_id: slate.user_id,
+            experiment_id: EXPERIMENTS.interleaving,
+            item_id: item.item_id,
+            request_id: slate.request_id,
+            position: rank + 1,
+          }) as EventInput,
+      ),
     );
     faults.processKeys = (step, _nth, keys) => (step === 'impression-batch-get' ? Math.ceil(keys / 2) : keys);
 
