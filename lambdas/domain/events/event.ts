@@ -62,7 +62,7 @@ export const idSchema = z
   .refine((s) => s.trim().length > 0, 'must not be blank')
   // A lone surrogate has no UTF-8 form: stores and hashes would replace it with U+FFFD, so two ids could collapse into one.
   .refine((s) => !/\p{Surrogate}/u.test(s), 'must be well-formed Unicode (no lone surrogates)')
-  // eslint-disable-next-line no-control-regex
+  // C0 and C1 control characters (general category Cc: U+0000–U+001F, U+007F–U+009F).
   .refine((s) => !/\p{Cc}/u.test(s), 'must not contain control characters')
   .transform((s) => s.normalize('NFC'))
   .refine((s) => utf8Bytes(s) <= MAX_ID_BYTES, `must be at most ${MAX_ID_BYTES} bytes of UTF-8`);

@@ -8,6 +8,6 @@ import { expect } from 'vitest';
 expect.extend(allCustomMatcher);
 
 declare module 'vitest' {
-  // eslint-disable-next-line @typescript-eslint/no-empty-object-type
+  // Declaration merging: vitest's Matchers gains the aws-sdk-client-mock matchers (an empty body is the point).
   interface Matchers<R, T> extends BaseMatcher<R, T> {}
 }
