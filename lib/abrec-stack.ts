@@ -27,7 +27,7 @@ export interface AbrecStackProps extends StackProps {
   readonly retainData?: boolean;
   /**
    * Reserved concurrency per function (see DEFAULT_RESERVED_CONCURRENCY: recommend 200, events
-   * 100, experiments 10, health 5, analysis and each retraining step 1; 319 in all). `false`
+   * 100, experiments 10, health 5, analysis and each retraining step 1; 322 in all). `false`
    * reserves nothing: Lambda refuses a reservation that leaves the account fewer than 100
    * unreserved executions, so an account whose limit is still the new-account default (often 10)
    * cannot deploy any reservation. @default DEFAULT_RESERVED_CONCURRENCY
