@@ -40,27 +40,41 @@ export class DataDirectoryInUseError extends Error {
   }
 }
 
+/** Whether LevelDB's lock on `dynamoDir` is free: opens and closes the database once. */
+async function dynamoDirLockFree(dynamoDir: string): Promise<boolean> {
+  const { Level } = createRequire(require.resolve('dynalite'))('level') as {
+    Level: new (path: string) => { open: () => Promise<void>; close: () => Promise<void> };
+  };
+  const probe = new Level(dynamoDir);
+  try {
+    await probe.open();
+    await probe.close();
+    return true;
+  } catch (error) {
+    if ((error as { cause?: { code?: string } }).cause?.code !== 'LEVEL_LOCKED') throw error;
+    return false;
+  }
+}
+
 /**
  * Fails fast with {@link DataDirectoryInUseError} when another process holds the LevelDB files:
  * dynalite would start anyway and crash on the first request with "Database is not open".
  */
 async function assertDynamoDirFree(dataDir: string, dynamoDir: string): Promise<void> {
-  const { Level } = createRequire(require.resolve('dynalite'))('level') as {
-    Level: new (path: string) => { open: () => Promise<void>; close: () => Promise<void> };
-  };
-  // A server this process just closed releases the lock asynchronously: held for a second is held.
-  for (let attempt = 1; ; attempt++) {
-    const probe = new Level(dynamoDir);
-    try {
-      await probe.open();
-      await probe.close();
-      return;
-    } catch (error) {
-      if ((error as { cause?: { code?: string } }).cause?.code !== 'LEVEL_LOCKED') throw error;
-      if (attempt >= 10) throw new DataDirectoryInUseError(dataDir);
-      await new Promise((r) => setTimeout(r, 100));
-    }
+  for (let attempt = 1; !(await dynamoDirLockFree(dynamoDir)); attempt++) {
+    if (attempt >= 10) throw new DataDirectoryInUseError(dataDir);
+    await new Promise((r) => setTimeout(r, 100));
   }
+}
+
+/**
+ * Waits until the dynalite this process just closed has released LevelDB's lock: the database
+ * closes after the server, once its background compaction is done, which on a loaded machine can
+ * take seconds. Past `timeoutMs` the lock is someone else's problem and startDynamo says so.
+ */
+async function waitForDynamoDirRelease(dynamoDir: string, timeoutMs = 30_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!(await dynamoDirLockFree(dynamoDir)) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
 }
 
 /** Starts dynalite and s3rver on loopback, data under `dataDir/dynamodb` and `dataDir/s3`. */
@@ -84,7 +98,7 @@ export async function startLocalServers(options: LocalServerOptions): Promise<Lo
     dynamoServer = undefined;
     await closeServer(server);
     // LevelDB releases its lock asynchronously after the server closes.
-    await new Promise((r) => setTimeout(r, 100));
+    if (server) await waitForDynamoDirRelease(dynamoDir);
   };
   if (options.dynamo !== false) await startDynamo();
 

@@ -49,6 +49,7 @@ export class DynamoOutage {
   private gate: Promise<void> | undefined;
   private plan: { step: string; nth: number; seen: number }[] = [];
   private down = false;
+  private restarted: Promise<void> = Promise.resolve();
   /** Steps of the calls that failed, in order. */
   readonly failedSteps: string[] = [];
   /** Steps of every call, in order. */
@@ -96,7 +97,19 @@ export class DynamoOutage {
     this.down = true;
     this.outages++;
     this.gate = undefined;
-    setTimeout(() => void this.servers.startDynamo().then(() => (this.down = false)), this.downMs);
+    this.restarted = new Promise<void>((resolve) => setTimeout(resolve, this.downMs))
+      .then(() => this.servers.startDynamo())
+      .then(() => {
+        this.down = false;
+      });
+    // A restart that fails fails the test at its next whenUp(), not silently as a store that never comes back.
+    this.restarted.catch(() => {});
+  }
+
+  /** Resolves once dynalite is up again after the last outage (at once when it never went down); rejects if it could not restart. */
+  async whenUp(): Promise<void> {
+    while (this.gate) await this.gate;
+    await this.restarted;
   }
 }
 
