@@ -4,19 +4,17 @@
  * DynamoCounterRepository, and the user aggregates by key.
  */
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
-import { BatchGetCommand, DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { TABLES } from '../../lib/resources.ts';
 import { localClientOptions } from '../../lambdas/common/client-options.ts';
-import { drainWithBackoff, UnprocessedAfterRetriesError } from '../../lambdas/common/backoff.ts';
-import { mapWithConcurrency } from '../../lambdas/common/concurrency.ts';
+import { UnprocessedAfterRetriesError } from '../../lambdas/common/backoff.ts';
 import { ZERO_TOTALS, type UserTotals } from '../../lambdas/domain/events/counters.ts';
 import { eventTypes, type EventType } from '../../lambdas/domain/events/event.ts';
 import { DynamoCounterRepository, userAggregateKey } from '../../lambdas/storage/counter-store.ts';
+import { batchGetEach } from '../../lambdas/storage/batch-get.ts';
 import { eventKey } from '../../lambdas/storage/event-key.ts';
 import { COUNT_FIELD } from './bench-load-reconcile.ts';
 
-/** DynamoDB's BatchGetItem limit. */
-const BATCH_GET_LIMIT = 100;
 /** BatchGetItem calls in flight. */
 const READ_CONCURRENCY = 8;
 /** Unprocessed keys are asked again up to 20 times, after up to 50 ms, 100 ms, … 1 s. */
@@ -41,33 +39,23 @@ async function batchGet(
   onProgress?: (done: number) => void,
 ): Promise<Map<string, Record<string, unknown>>> {
   const names = Object.fromEntries(projection.map((attribute, i) => [`#p${i}`, attribute]));
-  const chunks: Key[][] = [];
-  for (let i = 0; i < keys.length; i += BATCH_GET_LIMIT) chunks.push(keys.slice(i, i + BATCH_GET_LIMIT));
   const found = new Map<string, Record<string, unknown>>();
   let done = 0;
-  const results = await mapWithConcurrency(chunks, READ_CONCURRENCY, async (chunk) => {
-    const ask = async (pending: Key[]): Promise<Key[]> => {
-      const out = await db.send(
-        new BatchGetCommand({
-          RequestItems: {
-            [table]: { Keys: pending, ConsistentRead: true, ProjectionExpression: Object.keys(names).join(', '), ExpressionAttributeNames: names },
-          },
-        }),
-      );
-      for (const item of out.Responses?.[table] ?? []) found.set(String(item.pk), item);
-      return (out.UnprocessedKeys?.[table]?.Keys as Key[] | undefined) ?? [];
-    };
-    try {
-      await drainWithBackoff(chunk, ask, GET_BACKOFF);
-    } catch (error) {
-      if (!(error instanceof UnprocessedAfterRetriesError)) throw error;
-      throw new Error(`BatchGetItem on ${table} left ${error.remaining.length} keys unprocessed after ${GET_BACKOFF.maxAttempts} attempts`, { cause: error });
-    }
-    done += chunk.length;
-    onProgress?.(done);
-  });
-  const failed = results.find((r) => r.status === 'rejected');
-  if (failed) throw (failed as PromiseRejectedResult).reason;
+  try {
+    await batchGetEach(db, table, keys, (item) => found.set(String(item.pk), item), {
+      projection: { expression: Object.keys(names).join(', '), names },
+      consistentRead: true,
+      concurrency: READ_CONCURRENCY,
+      backoff: GET_BACKOFF,
+      onChunkRead: (read) => {
+        done += read;
+        onProgress?.(done);
+      },
+    });
+  } catch (error) {
+    if (!(error instanceof UnprocessedAfterRetriesError)) throw error;
+    throw new Error(`BatchGetItem on ${table} left ${error.remaining.length} keys unprocessed after ${GET_BACKOFF.maxAttempts} attempts`, { cause: error });
+  }
   return found;
 }
 

@@ -4,15 +4,12 @@
  * ingestion reads to attribute them.
  */
 import { ConditionalCheckFailedException } from '@aws-sdk/client-dynamodb';
-import { BatchGetCommand, UpdateCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
-import { drainWithBackoff, type BackoffOptions } from '../common/backoff.ts';
-import { mapWithConcurrency } from '../common/concurrency.ts';
+import { UpdateCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import type { BackoffOptions } from '../common/backoff.ts';
 import type { PreferenceCredit } from '../domain/events/counters.ts';
 import { impressionEventId, teamClickDelta, type StoredImpression, type TeamClicks } from '../domain/events/interleaving-credit.ts';
+import { batchGetEach } from './batch-get.ts';
 import { eventKey } from './event-key.ts';
-
-/** DynamoDB's BatchGetItem limit. */
-const BATCH_GET_LIMIT = 100;
 
 /** What a credit did: the impression's team click counts after it, or nothing (item already credited). */
 export type TeamClickOutcome = TeamClicks | 'already-credited';
@@ -41,47 +38,29 @@ export class DynamoImpressionStore implements ImpressionReader {
   /** The impressions of the given request ids, by request id (absent when never recorded). BatchGetItem, 100 keys per call. */
   async byRequestIds(requestIds: Iterable<string>): Promise<Map<string, StoredImpression>> {
     const keys = [...new Set(requestIds)].map((requestId) => eventKey(impressionEventId(requestId)));
-    const chunks: { pk: string; sk: string }[][] = [];
-    for (let i = 0; i < keys.length; i += BATCH_GET_LIMIT) chunks.push(keys.slice(i, i + BATCH_GET_LIMIT));
     const found = new Map<string, StoredImpression>();
-    const results = await mapWithConcurrency(chunks, 4, (chunk) =>
-      drainWithBackoff(
-        chunk,
-        async (pending) => {
-          const out = await this.db.send(
-            new BatchGetCommand({
-              RequestItems: {
-                [this.eventsTable]: {
-                  Keys: pending,
-                  ProjectionExpression: '#id, #user, #experiment, #request, #counted, #slate',
-                  ExpressionAttributeNames: {
-                    '#id': 'event_id',
-                    '#user': 'user_id',
-                    '#experiment': 'experiment_id',
-                    '#request': 'request_id',
-                    '#counted': 'counted',
-                    '#slate': 'slate',
-                  },
-                },
-              },
-            }),
-          );
-          for (const item of out.Responses?.[this.eventsTable] ?? []) {
-            if (typeof item.request_id !== 'string' || !Array.isArray(item.slate)) continue;
-            found.set(item.request_id, {
-              event_id: String(item.event_id),
-              user_id: String(item.user_id),
-              experiment_id: String(item.experiment_id),
-              counted: item.counted === true,
-              slate: item.slate as StoredImpression['slate'],
-            });
-          }
-          return (out.UnprocessedKeys?.[this.eventsTable]?.Keys ?? []) as { pk: string; sk: string }[];
+    await batchGetEach(
+      this.db,
+      this.eventsTable,
+      keys,
+      (item) => {
+        if (typeof item.request_id !== 'string' || !Array.isArray(item.slate)) return;
+        found.set(item.request_id, {
+          event_id: String(item.event_id),
+          user_id: String(item.user_id),
+          experiment_id: String(item.experiment_id),
+          counted: item.counted === true,
+          slate: item.slate as StoredImpression['slate'],
+        });
+      },
+      {
+        projection: {
+          expression: '#id, #user, #experiment, #request, #counted, #slate',
+          names: { '#id': 'event_id', '#user': 'user_id', '#experiment': 'experiment_id', '#request': 'request_id', '#counted': 'counted', '#slate': 'slate' },
         },
-        this.backoff,
-      ),
+        backoff: this.backoff,
+      },
     );
-    for (const result of results) if (result.status === 'rejected') throw result.reason;
     return found;
   }
 
