@@ -4,7 +4,7 @@
  * follow the http-errors convention that @middy/http-error-handler understands.
  */
 
-import type { FieldError } from '../field-error.ts';
+import { describeFieldErrors, type FieldError } from '../field-error.ts';
 
 export type { FieldError } from '../field-error.ts';
 
@@ -31,7 +31,7 @@ export class ExperimentValidationError extends ExperimentError {
   readonly fields: FieldError[];
 
   constructor(fields: FieldError[]) {
-    super(fields.map((f) => `${f.field}: ${f.message}`).join('; ') || 'invalid request');
+    super(describeFieldErrors(fields) || 'invalid request');
     this.fields = fields;
   }
 }
